@@ -1,0 +1,39 @@
+# warmgam developer commands. `make demo` and `make test` work on a fresh Debian machine.
+R_SCRIPT := Rscript --no-save --no-restore
+CARGO_MANIFEST := src/rust/Cargo.toml
+CARGO_TARGET := src/rust/target
+
+.PHONY: setup install demo test test-rust test-r check bench document clean
+
+setup:
+	bash tools/setup.sh
+
+install: setup
+	R CMD INSTALL --no-multiarch --no-test-load --preclean .
+	@true
+
+demo: install
+	$(R_SCRIPT) -e 'library(warmgam); options(warmgam.cache_dir = file.path(tempdir(), "warmgam-cache")); fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars); print(summary(fit))'
+
+test-rust: setup
+	cargo test --release --manifest-path $(CARGO_MANIFEST) --target-dir $(CARGO_TARGET)
+
+test-r: install
+	$(R_SCRIPT) -e 'testthat::test_dir("tests/testthat", package = "warmgam", load_package = "installed", stop_on_failure = TRUE)'
+
+test: test-rust test-r
+
+check: setup
+	rm -rf warmgam.Rcheck warmgam_*.tar.gz
+	R CMD build .
+	_R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual warmgam_*.tar.gz
+
+bench: install
+	$(R_SCRIPT) bench/bench_gaussian.R
+
+document:
+	R CMD INSTALL --no-multiarch .
+	$(R_SCRIPT) tools/document.R
+
+clean:
+	rm -rf warmgam.Rcheck warmgam_*.tar.gz src/*.o src/*.so

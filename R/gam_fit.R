@@ -1,0 +1,312 @@
+# gam_fit(): the model-fitting entry point, and the warmgam object it returns.
+
+#' Fit a generalized additive model
+#'
+#' Fits a GAM with smoothing parameters chosen by REML (default), ML or GCV, using
+#' warmgam's Rust engine. Formulas, bases, penalties and the numbers reported follow
+#' mgcv's `gam()`, so a model fitted with `mgcv::gam()` can be refitted by changing
+#' the function name.
+#'
+#' @param formula A model formula: a response, parametric terms (numeric
+#'   variables, factors, interactions, `offset()`) and smooth terms made by [s()].
+#' @param data A data frame holding the variables; when missing, variables are taken
+#'   from the formula's environment.
+#' @param family The error distribution and link. Currently `gaussian()` with the
+#'   identity link.
+#' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
+#'   `"GCV.Cp"`.
+#' @param weights Optional prior weights (non-negative, finite): a vector or the
+#'   name of a column of `data`.
+#' @param offset Optional offset added to the linear predictor in fitting (as mgcv,
+#'   it is not added by `predict()`; a formula `offset()` term is).
+#' @param sp Optional smoothing parameters, one per smooth term (per level for a
+#'   factor `by`); negative entries are estimated.
+#' @param knots Optional named list of knot vectors, e.g. `list(x = 0:10)`, for
+#'   `"cr"`, `"cc"` and `"ps"` smooths.
+#' @param gamma Inflation factor for the model's degrees of freedom in the criterion
+#'   (`> 1` gives smoother fits), as mgcv's `gamma`.
+#' @param cache Use the warm-start store: `TRUE`, `FALSE` or `"refresh"`. (Accepted
+#'   and validated; the store itself is not yet part of this version.)
+#' @param threads Number of threads for the engine's matrix products; default
+#'   `getOption("warmgam.threads", 2)`.
+#' @param control Optimizer settings from [gam_control()].
+#' @returns An object of class `warmgam`: a list with `coefficients`,
+#'   `fitted.values`, `linear.predictors`, `residuals`, `sp` (named), `scale`, `edf`
+#'   (per coefficient), `criterion` (the minimized criterion, on the scale of mgcv's
+#'   `gcv.ubre`), `method`, `converged`, `outer_iterations`, `Vp` (Bayesian
+#'   covariance), `Ve` (frequentist covariance), `call`, `formula`, `terms`, `family`,
+#'   the smooth terms' bases and what `predict()` needs. Rows with missing values in
+#'   used variables are dropped (as `na.omit`).
+#' @examples
+#' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
+#' summary(fit)
+#' predict(fit, newdata = data.frame(hp = 150, wt = 3, am = 1), se.fit = TRUE)
+#' @export
+gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights = NULL,
+                    offset = NULL, sp = NULL, knots = NULL, gamma = 1, cache = TRUE,
+                    threads = NULL, control = gam_control()) {
+  call <- match.call()
+  family <- resolve_family(family)
+  check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
+  check_number(gamma, "gamma", lower = .Machine$double.eps)
+  check_cache(cache)
+  threads <- resolve_threads(threads)
+  if (!inherits(control, "warmgam_control")) {
+    abort("`control` must be made by `gam_control()`.", "argument")
+  }
+  if (missing(formula) || !inherits(formula, "formula")) {
+    abort("`formula` must be a formula such as `y ~ s(x)`.", "formula")
+  }
+  env <- environment(formula) %||% parent.frame()
+  if (missing(data)) data <- NULL
+  if (!is.null(data) && !is.list(data)) {
+    abort("`data` must be a data frame or a list.", "argument")
+  }
+  w_raw <- eval(substitute(weights), data, parent.frame())
+  o_raw <- eval(substitute(offset), data, parent.frame())
+  frame <- model_frame(formula, data, env, w_raw, o_raw)
+  spec <- engine_spec(frame, method, gamma, sp, knots, control, threads)
+  res <- tryCatch(
+    fit_gam_impl(spec),
+    error = function(e) abort(conditionMessage(e), "engine")
+  )
+  new_warmgam(res, frame, spec, call, formula, family, method, gamma)
+}
+
+#' Optimizer settings for gam_fit()
+#'
+#' @param outer_tol Convergence tolerance of the outer Newton iteration on the log
+#'   smoothing parameters: converged when the gradient and the last change of the
+#'   criterion are below `outer_tol * (1 + |criterion|)`.
+#' @param outer_max_iter Maximum number of outer iterations.
+#' @param max_step Largest Newton step in any log smoothing parameter.
+#' @param verify_warm Re-check a warm-start hit (used by the warm-start store).
+#' @returns A list of class `warmgam_control`.
+#' @examples
+#' gam_control(outer_tol = 1e-10)
+#' @export
+gam_control <- function(outer_tol = 1e-8, outer_max_iter = 200, max_step = 5,
+                        verify_warm = FALSE) {
+  check_number(outer_tol, "outer_tol", lower = 0)
+  check_number(outer_max_iter, "outer_max_iter", lower = 1)
+  check_number(max_step, "max_step", lower = .Machine$double.eps)
+  check_flag(verify_warm, "verify_warm")
+  structure(
+    list(outer_tol = as.double(outer_tol), outer_max_iter = as.double(outer_max_iter),
+         max_step = as.double(max_step), verify_warm = verify_warm),
+    class = "warmgam_control"
+  )
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+resolve_family <- function(family) {
+  if (is.character(family)) {
+    fam_fun <- tryCatch(get(family, mode = "function"), error = function(e) NULL)
+    if (is.null(fam_fun)) abort(sprintf("Unknown family \"%s\".", family), "family")
+    family <- fam_fun
+  }
+  if (is.function(family)) family <- family()
+  if (!inherits(family, "family")) {
+    abort("`family` must be a family object such as `gaussian()`.", "family")
+  }
+  if (family$family != "gaussian" || family$link != "identity") {
+    abort(sprintf(
+      "`family = %s(link = \"%s\")` is not supported yet; warmgam currently fits `gaussian()` with the identity link.",
+      family$family, family$link
+    ), "family")
+  }
+  family
+}
+
+check_cache <- function(cache) {
+  ok <- (is.logical(cache) && length(cache) == 1L && !is.na(cache)) || identical(cache, "refresh")
+  if (!ok) abort('`cache` must be TRUE, FALSE or "refresh".', "argument")
+  invisible(cache)
+}
+
+resolve_threads <- function(threads) {
+  threads <- threads %||% getOption("warmgam.threads", 2L)
+  check_number(threads, "threads", lower = 1)
+  as.double(floor(threads))
+}
+
+# The model frame: response, parametric variables, smooth covariates, weights and
+# offset, with incomplete rows dropped; checked for the problems a user can make.
+model_frame <- function(formula, data, env, weights, offset) {
+  parts <- interpret_formula(formula, env)
+  ff <- frame_formula(parts, env)
+  vars <- all.vars(ff)
+  found <- vars %in% names(data) | vapply(vars, exists, logical(1), envir = env)
+  if (!all(found)) {
+    abort(sprintf(
+      "Variable `%s` used in `formula` is not in `data` (or the formula's environment).",
+      vars[!found][[1]]
+    ), "missing_variable")
+  }
+  n_data <- if (is.null(data)) NULL else NROW(data[[vars[[1]]]])
+  if (!is.null(weights)) {
+    if (!is.numeric(weights) || any(!is.finite(weights[!is.na(weights)])) || any(weights < 0, na.rm = TRUE)) {
+      abort("`weights` must be finite and non-negative.", "weights")
+    }
+  }
+  if (!is.null(offset) && !is.numeric(offset)) {
+    abort("`offset` must be numeric.", "argument")
+  }
+  mf <- tryCatch(
+    do.call(stats::model.frame, list(
+      ff, data = if (is.null(data)) env else data, weights = weights, offset = offset,
+      na.action = stats::na.omit, drop.unused.levels = TRUE
+    )),
+    error = function(e) abort(sprintf("Could not build the model frame: %s", conditionMessage(e)), "data")
+  )
+  y <- stats::model.response(mf)
+  if (!is.numeric(y) || is.matrix(y)) {
+    abort(sprintf("The response `%s` must be a numeric vector.", deparse_one(parts$response)), "response")
+  }
+  for (v in names(mf)) {
+    col <- mf[[v]]
+    if (is.numeric(col) && any(!is.finite(col))) {
+      abort(sprintf("Variable `%s` has non-finite values (Inf or NaN); remove or fix them.", v), "non_finite")
+    }
+  }
+  pf <- parametric_formula(parts, env)
+  pterms <- stats::terms(pf)
+  xp <- stats::model.matrix(pterms, mf)
+  offset_cols <- vapply(parts$offsets, deparse_one, character(1))
+  formula_offset <- if (length(offset_cols)) rowSums(as.matrix(as.data.frame(mf[offset_cols]))) else 0
+  list(
+    parts = parts, mf = mf, pterms = pterms, xp = xp,
+    y = as.double(y),
+    weights = as.double(stats::model.weights(mf) %||% rep(1, nrow(mf))),
+    offset = as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0)),
+    xlevels = stats::.getXlevels(pterms, mf),
+    contrasts = attr(xp, "contrasts")
+  )
+}
+
+# Expands the smooth specs (a factor `by` gives one term per level) into what the
+# engine takes, reading covariates from `mf`.
+smooth_terms <- function(smooths, mf, knots = NULL) {
+  out <- list()
+  for (sm in smooths) {
+    vars <- lapply(sm$term, function(v) {
+      x <- mf[[v]]
+      if (!is.numeric(x)) {
+        abort(sprintf("The covariate `%s` of `%s` must be numeric.", v, sm$label), "covariate")
+      }
+      as.double(x)
+    })
+    kn <- if (sm$dim == 1L && !is.null(knots[[sm$term]])) as.double(knots[[sm$term]]) else NULL
+    base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
+                 knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
+                 term = sm$term, by_name = sm$by, by_level = NULL)
+    if (sm$by == "NA") {
+      out[[length(out) + 1L]] <- base
+    } else {
+      by <- mf[[sm$by]]
+      if (is.factor(by)) {
+        for (lev in levels(by)) {
+          one <- base
+          one$by <- as.double(by == lev)
+          one$by_level <- lev
+          one$label <- paste0(sm$label, lev)
+          out[[length(out) + 1L]] <- one
+        }
+      } else if (is.numeric(by)) {
+        base$by <- as.double(by)
+        # A non-constant numeric `by` makes the term identifiable without a constraint.
+        base$centre <- length(unique(by)) == 1L
+        out[[length(out) + 1L]] <- base
+      } else {
+        abort(sprintf("The `by` variable `%s` must be numeric or a factor.", sm$by), "covariate")
+      }
+    }
+  }
+  out
+}
+
+engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
+  smooths <- smooth_terms(frame$parts$smooths, frame$mf, knots)
+  if (!is.null(sp)) {
+    if (!is.numeric(sp) || length(sp) != length(smooths)) {
+      abort(sprintf("`sp` must be a numeric vector with one entry per smooth term (%d).", length(smooths)), "argument")
+    }
+    sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))
+  }
+  list(
+    y = frame$y, weights = frame$weights, offset = frame$offset,
+    xp = matrix(as.double(frame$xp), nrow(frame$xp)),
+    smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
+    smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level")]),
+    method = method, gamma = as.double(gamma), sp = sp,
+    control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
+    threads = threads
+  )
+}
+
+new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) {
+  smooth <- Map(function(sm, info) c(info, sm), res$smooths, spec$smooth_info)
+  names(smooth) <- vapply(smooth, `[[`, "", "label")
+  coef_names <- c(colnames(frame$xp), unlist(lapply(smooth, function(sm) {
+    paste0(sm$label, ".", seq_len(sm$last - sm$first + 1))
+  })))
+  coefficients <- stats::setNames(res$coefficients, coef_names)
+  eta <- res$linear_predictor
+  y <- frame$y
+  w <- frame$weights
+  dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
+  n <- length(y)
+  edf <- stats::setNames(res$edf, coef_names)
+  crit <- stats::setNames(res$criterion, if (method == "GCV.Cp") "GCV" else method)
+  null_dev <- if (frame$parts$intercept) {
+    z <- y - frame$offset
+    sum(w * (z - sum(w * z) / sum(w))^2)
+  } else if (method == "GCV.Cp") {
+    sum(w * (y - frame$offset)^2)
+  } else {
+    sum(w * (y - sum(w * y) / sum(w))^2)
+  }
+  structure(
+    list(
+      coefficients = coefficients,
+      fitted.values = eta,
+      linear.predictors = eta,
+      residuals = y - eta,
+      y = y,
+      prior.weights = w,
+      offset = frame$offset,
+      sp = stats::setNames(res$sp, names(smooth)),
+      scale = res$scale,
+      edf = edf,
+      edf1 = stats::setNames(res$edf1, coef_names),
+      criterion = crit,
+      method = method,
+      gamma = gamma,
+      converged = res$converged,
+      termination = res$termination,
+      outer_iterations = res$iterations,
+      gradient = res$gradient,
+      deviance = res$deviance,
+      null.deviance = null_dev,
+      df.residual = n - sum(res$edf),
+      Vp = res$Vp,
+      Ve = res$Ve,
+      smooth = smooth,
+      term_tests = res$term_tests,
+      n_parametric = ncol(frame$xp),
+      assign = attr(frame$xp, "assign"),
+      call = call,
+      formula = formula,
+      terms = stats::terms(frame$mf),
+      pterms = frame$pterms,
+      xlevels = frame$xlevels,
+      contrasts = frame$contrasts,
+      family = family,
+      model = frame$mf,
+      na.action = attr(frame$mf, "na.action"),
+      warm_start = list(source = "cold", outer_iterations = res$iterations, key = NA_character_)
+    ),
+    class = "warmgam"
+  )
+}

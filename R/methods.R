@@ -1,0 +1,90 @@
+# The small S3 methods of the warmgam object.
+
+#' Methods for warmgam fits
+#'
+#' The methods R users expect of a fitted model. `residuals()` types follow
+#' `mgcv::residuals.gam()` for the Gaussian family: `"deviance"` and `"pearson"` are
+#' `sqrt(w) * (y - mu)`, `"working"` and `"response"` are `y - mu`. `logLik()`
+#' gives the Gaussian log-likelihood at the fitted values with `df` the total
+#' effective degrees of freedom plus one for the scale.
+#'
+#' @param object,x A `warmgam` fit.
+#' @param type The kind of residuals.
+#' @param ... Unused.
+#' @returns `coef()`: named coefficients; `vcov()`: the Bayesian covariance matrix
+#'   `Vp` (`freq = TRUE`: the frequentist `Ve`); `fitted()`: fitted values;
+#'   `residuals()`: a vector; `logLik()`: a `logLik` object; `nobs()`: the number of
+#'   observations with non-zero weight; `formula()`, `family()`: as given;
+#'   `print()`: `x`, invisibly.
+#' @examples
+#' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
+#' coef(fit)
+#' AIC(fit)
+#' head(residuals(fit, "pearson"))
+#' @name warmgam-methods
+NULL
+
+#' @rdname warmgam-methods
+#' @export
+coef.warmgam <- function(object, ...) object$coefficients
+
+#' @rdname warmgam-methods
+#' @param freq Return the frequentist covariance `Ve` instead of the Bayesian `Vp`.
+#' @export
+vcov.warmgam <- function(object, freq = FALSE, ...) {
+  check_flag(freq, "freq")
+  if (freq) object$Ve else object$Vp
+}
+
+#' @rdname warmgam-methods
+#' @export
+fitted.warmgam <- function(object, ...) object$fitted.values
+
+#' @rdname warmgam-methods
+#' @export
+residuals.warmgam <- function(object, type = "deviance", ...) {
+  check_choice(type, "type", c("deviance", "pearson", "working", "response"))
+  r <- object$y - object$fitted.values
+  switch(type,
+    deviance = ,
+    pearson = sqrt(object$prior.weights) * r,
+    working = ifelse(object$prior.weights == 0, NA_real_, r),
+    response = r
+  )
+}
+
+#' @rdname warmgam-methods
+#' @export
+logLik.warmgam <- function(object, ...) {
+  n <- length(object$y)
+  w <- object$prior.weights
+  value <- -n / 2 * (log(2 * pi * object$deviance / n) + 1) + sum(log(w)) / 2
+  p <- length(object$coefficients)
+  structure(value, df = min(sum(object$edf), p) + 1, nobs = nobs(object), class = "logLik")
+}
+
+#' @rdname warmgam-methods
+#' @export
+nobs.warmgam <- function(object, ...) sum(object$prior.weights != 0)
+
+#' @rdname warmgam-methods
+#' @export
+formula.warmgam <- function(x, ...) x$formula
+
+#' @rdname warmgam-methods
+#' @export
+family.warmgam <- function(object, ...) object$family
+
+#' @rdname warmgam-methods
+#' @export
+print.warmgam <- function(x, ...) {
+  cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\n")
+  cat("Formula:\n")
+  print(x$formula)
+  cat("\nEstimated degrees of freedom:\n")
+  edf <- vapply(x$smooth, function(sm) sum(x$edf[sm$first:sm$last]), numeric(1))
+  if (length(edf)) cat(paste(formatC(edf, digits = 4, format = "fg"), collapse = " "), " total =", format(round(sum(x$edf), 2)), "\n")
+  cat(sprintf("\n%s score: %s     n = %d\n", names(x$criterion), format(unname(x$criterion), digits = 8), length(x$y)))
+  cat(sprintf("Outer iterations: %d (%s); warm start: %s\n", x$outer_iterations, x$termination, x$warm_start$source))
+  invisible(x)
+}

@@ -1,0 +1,124 @@
+# predict() and the model matrix at new data.
+
+# The model matrix (parametric columns, then each smooth's columns) and the formula
+# offset at `data`, a data frame of covariates.
+model_matrix_at <- function(object, data) {
+  needed <- unique(c(
+    all.vars(stats::delete.response(object$pterms)),
+    unlist(lapply(object$smooth, function(sm) c(sm$term, if (sm$by_name != "NA") sm$by_name)))
+  ))
+  absent <- setdiff(needed, names(data))
+  if (length(absent)) {
+    abort(sprintf("`newdata` is missing variable `%s` used by the model.", absent[[1]]), "missing_variable")
+  }
+  pt <- stats::delete.response(object$pterms)
+  mf <- tryCatch(
+    stats::model.frame(pt, data, xlev = object$xlevels, na.action = stats::na.pass),
+    error = function(e) {
+      abort(sprintf("`newdata` cannot be used: %s", conditionMessage(e)), "newdata")
+    }
+  )
+  for (v in names(object$xlevels)) {
+    unseen <- setdiff(unique(as.character(data[[v]])), c(object$xlevels[[v]], NA))
+    if (length(unseen)) {
+      abort(sprintf(
+        "`newdata` has level \"%s\" of factor `%s`, which the model was not fitted with.",
+        unseen[[1]], v
+      ), "unseen_level")
+    }
+  }
+  xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
+  offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
+  blocks <- lapply(object$smooth, function(sm) {
+    vars <- lapply(sm$term, function(v) as.double(data[[v]]))
+    by <- NULL
+    if (sm$by_name != "NA") {
+      byv <- data[[sm$by_name]]
+      by <- if (is.null(sm$by_level)) as.double(byv) else as.double(as.character(byv) == sm$by_level)
+    }
+    tryCatch(
+      smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by),
+      error = function(e) abort(conditionMessage(e), "newdata")
+    )
+  })
+  x <- do.call(cbind, c(list(xp), blocks))
+  colnames(x) <- names(object$coefficients)
+  list(x = x, offset = as.double(offset))
+}
+
+# Column groups for type = "terms": parametric terms by `assign`, then each smooth.
+term_columns <- function(object) {
+  labels <- attr(object$pterms, "term.labels")
+  assign <- object$assign
+  groups <- lapply(seq_along(labels), function(i) which(assign == i))
+  names(groups) <- labels
+  smooth <- lapply(object$smooth, function(sm) seq(sm$first, sm$last))
+  c(groups, smooth)
+}
+
+#' Predictions from a warmgam fit
+#'
+#' @param object A `warmgam` fit.
+#' @param newdata A data frame of covariate values; the fitting data when missing.
+#' @param type `"link"` (linear predictor), `"response"` (fitted mean),
+#'   `"terms"` (each term's contribution, one column per term, uncentred as mgcv) or
+#'   `"lpmatrix"` (the model matrix, so that `X %*% coef(object)` gives the linear
+#'   predictor without offset).
+#' @param se.fit Also return standard errors, from the Bayesian covariance `Vp`.
+#' @param ... Unused.
+#' @returns For `"link"` and `"response"`, a vector (or with `se.fit = TRUE`, a
+#'   list with `fit` and `se.fit`); for `"terms"`, a matrix (or a list of matrices)
+#'   with attribute `constant` (the intercept); for `"lpmatrix"`, a matrix. As in
+#'   mgcv, an offset passed to `gam_fit(offset =)` is not included; a formula
+#'   `offset()` term is.
+#' @examples
+#' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
+#' predict(fit, data.frame(hp = c(100, 200), am = 0), se.fit = TRUE)
+#' head(predict(fit, type = "terms"))
+#' @export
+predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...) {
+  check_choice(type, "type", c("link", "response", "terms", "lpmatrix"))
+  check_flag(se.fit, "se.fit")
+  if (missing(newdata) || is.null(newdata)) {
+    newdata <- object$model
+  } else if (!is.data.frame(newdata)) {
+    if (!is.list(newdata)) abort("`newdata` must be a data frame.", "newdata")
+    newdata <- as.data.frame(newdata)
+  }
+  mm <- model_matrix_at(object, newdata)
+  x <- mm$x
+  beta <- object$coefficients
+  if (type == "lpmatrix") {
+    attr(x, "model.offset") <- mm$offset
+    return(x)
+  }
+  rn <- row.names(newdata)
+  if (type == "terms") {
+    groups <- term_columns(object)
+    intercept <- match("(Intercept)", names(beta))
+    groups <- groups[lengths(groups) > 0]
+    fit <- vapply(groups, function(j) drop(x[, j, drop = FALSE] %*% beta[j]), numeric(nrow(x)))
+    fit <- matrix(fit, nrow(x), dimnames = list(rn, names(groups)))
+    attr(fit, "constant") <- if (is.na(intercept)) 0 else unname(beta[intercept])
+    if (!se.fit) return(fit)
+    se <- vapply(groups, function(j) {
+      xj <- x[, j, drop = FALSE]
+      sqrt(rowSums((xj %*% object$Vp[j, j, drop = FALSE]) * xj))
+    }, numeric(nrow(x)))
+    se <- matrix(se, nrow(x), dimnames = list(rn, names(groups)))
+    return(list(fit = fit, se.fit = se))
+  }
+  eta <- drop(x %*% beta) + mm$offset
+  names(eta) <- rn
+  if (!se.fit) return(eta)
+  se <- sqrt(rowSums((x %*% object$Vp) * x))
+  names(se) <- rn
+  list(fit = eta, se.fit = se)
+}
+
+#' @rdname predict.warmgam
+#' @param data Unused; the model matrix is that of the fitting data.
+#' @export
+model.matrix.warmgam <- function(object, ...) {
+  predict.warmgam(object, type = "lpmatrix")
+}

@@ -1,0 +1,119 @@
+# summary() of a warmgam fit: parametric coefficient table, smooth term tests,
+# R-squared and deviance explained, as mgcv's summary.gam().
+
+# P(sum_i lambda_i chi^2_{df_i} > q) by Imhof's (1961, Biometrika 48:419) inversion
+# of the characteristic function. Used for the reference distributions of the smooth
+# term tests (Wood 2013a, b), whose weights the engine computes.
+psum_chisq_upper <- function(q, lambda, df = rep(1, length(lambda))) {
+  keep <- lambda != 0
+  lambda <- lambda[keep]
+  df <- df[keep]
+  if (!length(lambda)) return(as.numeric(q < 0))
+  integrand <- function(u) {
+    theta <- 0.5 * colSums(df * atan(outer(lambda, u))) - 0.5 * q * u
+    rho <- exp(colSums(df / 4 * log1p(outer(lambda^2, u^2))))
+    sin(theta) / (u * rho)
+  }
+  val <- stats::integrate(integrand, 0, Inf, subdivisions = 2000L, rel.tol = 1e-10,
+                          stop.on.error = FALSE)$value
+  min(1, max(0, 0.5 + val / pi))
+}
+
+# p-value of one smooth term from the engine's statistics (see fit/tests_smooth.rs).
+smooth_p_value <- function(test, res_df) {
+  k0 <- max(1, round(res_df))
+  mixture <- function(d) psum_chisq_upper(0, c(test$weights, -d / k0), c(rep(1, length(test$weights)), k0))
+  p <- if (test$kind == "random") {
+    mixture(test$stat)
+  } else if (length(test$weights)) {
+    (mixture(test$stat) + mixture(test$stat1)) / 2
+  } else {
+    r1 <- test$rank1
+    (stats::pf(test$stat / r1, r1, res_df, lower.tail = FALSE) +
+      stats::pf(test$stat1 / r1, r1, res_df, lower.tail = FALSE)) / 2
+  }
+  min(1, p)
+}
+
+#' Summarize a warmgam fit
+#'
+#' The tables of mgcv's `summary.gam()`: parametric coefficients with t tests, and
+#' for each smooth its effective degrees of freedom, reference degrees of freedom,
+#' F statistic and approximate p-value (Wood 2013, Biometrika 100:221-228; fully
+#' penalized terms such as cyclic splines use Wood 2013, Biometrika 100:1005-1010),
+#' plus adjusted R-squared, deviance explained, the criterion, scale and n.
+#'
+#' @param object A `warmgam` fit.
+#' @param x A `summary.warmgam` object.
+#' @param digits Significant digits to print.
+#' @param ... Unused.
+#' @returns `summary()`: an object of class `summary.warmgam` with `p.table`,
+#'   `s.table`, `r.sq`, `dev.expl`, `residual.df`, `scale`, `n` and the criterion;
+#'   `print()`: its argument, invisibly.
+#' @examples
+#' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
+#' summary(fit)
+#' @export
+summary.warmgam <- function(object, ...) {
+  rdf <- object$df.residual
+  np <- object$n_parametric
+  beta <- object$coefficients
+  se <- sqrt(diag(object$Vp))
+  p_table <- NULL
+  if (np > 0) {
+    idx <- seq_len(np)
+    tval <- beta[idx] / se[idx]
+    p_table <- cbind(
+      Estimate = beta[idx], `Std. Error` = se[idx], `t value` = tval,
+      `Pr(>|t|)` = 2 * stats::pt(abs(tval), rdf, lower.tail = FALSE)
+    )
+  }
+  s_table <- NULL
+  if (length(object$smooth)) {
+    s_table <- t(vapply(seq_along(object$smooth), function(i) {
+      sm <- object$smooth[[i]]
+      test <- object$term_tests[[i]]
+      c(edf = sum(object$edf[sm$first:sm$last]), Ref.df = test$rank,
+        F = test$stat / test$rank, `p-value` = smooth_p_value(test, rdf))
+    }, numeric(4)))
+    rownames(s_table) <- names(object$smooth)
+  }
+  w <- object$prior.weights
+  y <- object$y
+  n <- length(y)
+  ybar <- sum(w * y) / sum(w)
+  r_sq <- 1 - stats::var(sqrt(w) * (y - object$fitted.values)) * (n - 1) /
+    (stats::var(sqrt(w) * (y - ybar)) * rdf)
+  structure(
+    list(
+      p.table = p_table, s.table = s_table, r.sq = r_sq,
+      dev.expl = (object$null.deviance - object$deviance) / object$null.deviance,
+      residual.df = rdf, scale = object$scale, n = nobs(object),
+      criterion = object$criterion, method = object$method,
+      family = object$family, formula = object$formula
+    ),
+    class = "summary.warmgam"
+  )
+}
+
+#' @rdname summary.warmgam
+#' @export
+print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\nFormula:\n")
+  print(x$formula)
+  if (!is.null(x$p.table)) {
+    cat("\nParametric coefficients:\n")
+    stats::printCoefmat(x$p.table, digits = digits, signif.stars = TRUE, na.print = "NA")
+  }
+  if (!is.null(x$s.table)) {
+    cat("\nApproximate significance of smooth terms:\n")
+    stats::printCoefmat(x$s.table, digits = digits, has.Pvalue = TRUE, na.print = "NA",
+                        cs.ind = 1, signif.stars = TRUE)
+  }
+  cat(sprintf("\nR-sq.(adj) = %s   Deviance explained = %s%%\n",
+              formatC(x$r.sq, digits = 3, format = "f"), formatC(100 * x$dev.expl, digits = 1, format = "f")))
+  lab <- if (x$method == "GCV.Cp") "GCV" else paste0("-", x$method)
+  cat(sprintf("%s = %s  Scale est. = %s  n = %d\n", lab, format(unname(x$criterion), digits = 5),
+              format(x$scale, digits = 5), x$n))
+  invisible(x)
+}

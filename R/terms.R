@@ -1,0 +1,117 @@
+# Smooth term specifications, and interpretation of a model formula into its
+# parametric part and its smooth terms.
+
+#' Define a smooth term in a warmgam formula
+#'
+#' Used inside the formula of [gam_fit()], as in mgcv: `s(x)` is a smooth of `x`,
+#' `s(x, z)` a thin plate spline of `x` and `z`.
+#'
+#' @param ... The covariates (unquoted names) the smooth is a function of.
+#' @param k The basis dimension (before the identifiability constraint). The default
+#'   (`-1`) is mgcv's: 10 for one-dimensional smooths, 30 for a two-dimensional
+#'   thin plate spline.
+#' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
+#'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline) or
+#'   `"ps"` (P-spline).
+#' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
+#'   `c(basis, penalty)`); `NA` for the default.
+#' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
+#'   per level (include the factor as a parametric term too, as in mgcv).
+#' @returns A `warmgam_smooth_spec` object describing the term (not evaluated data).
+#' @examples
+#' s(x, k = 20, bs = "cr")
+#' s(x, z)
+#' @export
+s <- function(..., k = -1, bs = "tp", m = NA, by = NA) {
+  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
+  if (length(vars) == 0L) {
+    abort("`s()` needs at least one covariate.", "formula")
+  }
+  by_name <- deparse_one(substitute(by))
+  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "cr", "cc", "ps")) {
+    abort(sprintf(
+      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"cr\", \"cc\", \"ps\".",
+      deparse_one(bs), paste(vars, collapse = ", ")
+    ), "basis")
+  }
+  if (length(vars) > 1L && bs != "tp") {
+    abort(sprintf(
+      "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
+      bs, paste(vars, collapse = ", "), length(vars)
+    ), "basis")
+  }
+  if (!is.numeric(k) || length(k) != 1L || is.na(k)) {
+    abort("`k` must be a single number.", "argument")
+  }
+  label <- paste0("s(", paste(vars, collapse = ","), ")")
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  structure(
+    list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
+         by = by_name, label = label),
+    class = "warmgam_smooth_spec"
+  )
+}
+
+deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
+
+smooth_call_names <- c("s", "warmgam::s", "mgcv::s")
+unsupported_smooths <- c("te", "ti", "t2", "mgcv::te", "mgcv::ti", "mgcv::t2")
+
+# Splits `formula` into the response, the parametric term labels, the offset
+# expressions and the smooth specs. Smooth calls are evaluated with warmgam's s()
+# whichever package is attached.
+interpret_formula <- function(formula, env = environment(formula)) {
+  if (!inherits(formula, "formula") || length(formula) != 3L) {
+    abort("`formula` must be a two-sided formula such as `y ~ s(x)`.", "formula")
+  }
+  tt <- stats::terms(formula)
+  labels <- attr(tt, "term.labels")
+  variables <- as.list(attr(tt, "variables"))[-1]
+  offsets <- attr(tt, "offset")
+  offset_exprs <- if (length(offsets)) variables[offsets] else list()
+  is_smooth <- vapply(labels, function(lab) {
+    e <- str2lang(lab)
+    if (!is.call(e)) return(FALSE)
+    head <- deparse_one(e[[1]])
+    if (head %in% unsupported_smooths) {
+      abort(sprintf("`%s` terms are not supported yet; use `s()`.", head), "formula")
+    }
+    head %in% smooth_call_names
+  }, logical(1))
+  smooth_env <- list2env(list(s = s), parent = env)
+  smooths <- lapply(labels[is_smooth], function(lab) {
+    e <- str2lang(lab)
+    e[[1]] <- as.name("s")
+    eval(e, smooth_env)
+  })
+  bad <- labels[!is_smooth][grepl("(^|[^a-zA-Z0-9._])s\\(", labels[!is_smooth])]
+  if (length(bad)) {
+    abort(sprintf("Smooth terms cannot be interacted with other terms: `%s`.", bad[[1]]), "formula")
+  }
+  list(
+    response = formula[[2]],
+    parametric = labels[!is_smooth],
+    intercept = attr(tt, "intercept") == 1L,
+    offsets = offset_exprs,
+    smooths = smooths
+  )
+}
+
+# The formula of the parametric part (with any offset() terms).
+parametric_formula <- function(parts, env) {
+  rhs <- c(parts$parametric, vapply(parts$offsets, deparse_one, character(1)))
+  if (!parts$intercept) rhs <- c(rhs, "-1")
+  if (length(rhs) == 0L) rhs <- "1"
+  f <- stats::as.formula(paste(deparse_one(parts$response), "~", paste(rhs, collapse = " + ")), env = env)
+  f
+}
+
+# A formula naming every variable the model uses, for model.frame().
+frame_formula <- function(parts, env) {
+  smooth_vars <- unique(unlist(lapply(parts$smooths, function(sm) {
+    c(sm$term, if (sm$by != "NA") sm$by)
+  })))
+  rhs <- c(parts$parametric, vapply(parts$offsets, deparse_one, character(1)), smooth_vars)
+  if (length(rhs) == 0L) rhs <- "1"
+  stats::as.formula(paste(deparse_one(parts$response), "~", paste(rhs, collapse = " + ")), env = env)
+}

@@ -1,0 +1,160 @@
+//! P-splines (`bs = "ps"`, Eilers & Marx 1996; Wood 2017 §5.3.3): a B-spline basis on
+//! evenly spaced knots with a difference penalty on adjacent coefficients. Beyond the
+//! outer interior knots the basis continues linearly (value and slope at the boundary).
+
+use ndarray::{Array2, ShapeBuilder};
+
+use super::knots::r_seq;
+use crate::error::{EngineError, Result};
+
+#[derive(Debug, Clone)]
+pub struct PsBasis {
+    /// The full knot sequence (including the `m1 + 1` knots beyond each end).
+    pub knots: Vec<f64>,
+    /// Order of the B-splines minus 2 (`m[1]`; 2 means cubic).
+    pub m1: usize,
+}
+
+impl PsBasis {
+    /// `s(x, bs = "ps", k = k, m = c(m1, m2))`: `k` B-splines of degree `m1 + 1` and an
+    /// order-`m2` difference penalty.
+    pub fn construct(label: &str, x: &[f64], k: usize, m1: usize, m2: usize, knots: Option<&[f64]>) -> Result<(PsBasis, Array2<f64>)> {
+        let order = m1 + 2;
+        if k < order || k <= m2 {
+            return Err(EngineError::BadBasisDimension {
+                term: label.to_string(),
+                k,
+                reason: format!("a P-spline of order {order} with an order-{m2} penalty needs k >= {}", order.max(m2 + 1)),
+            });
+        }
+        let knots = match knots {
+            Some(given) if given.len() == k + order => given.to_vec(),
+            Some(given) => {
+                return Err(EngineError::InvalidSpec {
+                    what: format!("`{label}`: a P-spline with k = {k} needs {} knots, not {}", k + order, given.len()),
+                })
+            }
+            None => {
+                let nk = k - m1;
+                let (mut lo, mut hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let range = hi - lo;
+                lo -= range * 0.001;
+                hi += range * 0.001;
+                let dx = (hi - lo) / (nk - 1) as f64;
+                let ext = dx * (m1 + 1) as f64;
+                r_seq(lo - ext, hi + ext, nk + 2 * m1 + 2)
+            }
+        };
+        let basis = PsBasis { knots, m1 };
+        Ok((basis, difference_penalty(k, m2)))
+    }
+
+    pub fn ncoef(&self) -> usize {
+        self.knots.len() - (self.m1 + 2)
+    }
+
+    pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
+        let order = self.m1 + 2;
+        let nb = self.ncoef();
+        let lo = self.knots[order - 1];
+        let hi = self.knots[nb];
+        let mut out = Array2::zeros((x.len(), nb).f());
+        let at_lo = (bspline_values(&self.knots, order, lo), bspline_slopes(&self.knots, order, lo));
+        let at_hi = (bspline_values(&self.knots, order, hi), bspline_slopes(&self.knots, order, hi));
+        for (r, &xi) in x.iter().enumerate() {
+            let mut row = out.row_mut(r);
+            if xi < lo || xi > hi {
+                let (edge, (val, slope)) = if xi < lo { (lo, &at_lo) } else { (hi, &at_hi) };
+                for c in 0..nb {
+                    row[c] = val[c] + (xi - edge) * slope[c];
+                }
+            } else {
+                let v = bspline_values(&self.knots, order, xi);
+                row.assign(&ndarray::Array1::from(v));
+            }
+        }
+        out
+    }
+}
+
+/// First derivatives of all B-splines at `x`:
+/// `B'_{j,q} = (q-1) (B_{j,q-1} / (t_{j+q-1} - t_j) - B_{j+1,q-1} / (t_{j+q} - t_{j+1}))`.
+fn bspline_slopes(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
+    let nb = knots.len() - order;
+    let lower = bspline_values(knots, order - 1, x);
+    let q = (order - 1) as f64;
+    (0..nb)
+        .map(|j| {
+            let a = lower[j] / (knots[j + order - 1] - knots[j]);
+            let b = lower[j + 1] / (knots[j + order] - knots[j + 1]);
+            q * (a - b)
+        })
+        .collect()
+}
+
+/// All `len(knots) - order` B-splines of `order` at `x` by the Cox-de Boor recursion
+/// (de Boor 2001, ch. IX), on the knot span `knots[i] <= x < knots[i + 1]` clamped to
+/// the spans where all `order` B-splines are complete.
+fn bspline_values(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
+    let nb = knots.len() - order;
+    let pos = knots.partition_point(|&k| k <= x).saturating_sub(1);
+    let i = pos.clamp(order - 1, nb - 1);
+    let mut n = vec![0.0; order];
+    let mut left = vec![0.0; order];
+    let mut right = vec![0.0; order];
+    n[0] = 1.0;
+    for j in 1..order {
+        left[j] = x - knots[i + 1 - j];
+        right[j] = knots[i + j] - x;
+        let mut saved = 0.0;
+        for r in 0..j {
+            let temp = n[r] / (right[r + 1] + left[j - r]);
+            n[r] = saved + right[r + 1] * temp;
+            saved = left[j - r] * temp;
+        }
+        n[j] = saved;
+    }
+    let mut out = vec![0.0; nb];
+    out[i + 1 - order..=i].copy_from_slice(&n);
+    out
+}
+
+/// `D'D` for the order-`m2` difference matrix `D` on `k` coefficients.
+pub fn difference_penalty(k: usize, m2: usize) -> Array2<f64> {
+    let mut d = Array2::<f64>::eye(k);
+    for _ in 0..m2 {
+        let rows = d.nrows();
+        let next = Array2::from_shape_fn((rows - 1, k), |(i, j)| d[(i + 1, j)] - d[(i, j)]);
+        d = next;
+    }
+    d.t().dot(&d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_of_unity_and_linear_extrapolation() {
+        let x: Vec<f64> = (0..100).map(|i| i as f64 / 33.0).collect();
+        let (basis, s) = PsBasis::construct("s(x)", &x, 10, 2, 2, None).unwrap();
+        assert_eq!(basis.ncoef(), 10);
+        let pts = [-1.0, 0.0, 0.7, 1.5, 3.0, 4.2];
+        let m = basis.matrix(&pts);
+        for r in 0..pts.len() {
+            let total: f64 = m.row(r).sum();
+            assert!((total - 1.0).abs() < 1e-12, "row {r}: {total}");
+        }
+        // Second differences annihilate constants and lines.
+        let line = ndarray::Array1::from_iter((0..10).map(|j| 1.0 + 0.3 * j as f64));
+        assert!(s.dot(&line).iter().all(|v| v.abs() < 1e-12));
+        // The slope used beyond the end equals the slope just inside it.
+        let e = 1e-6;
+        let hi = basis.knots[basis.ncoef()];
+        let inner = (basis.matrix(&[hi]).row(0).to_owned() - basis.matrix(&[hi - e]).row(0)) / e;
+        let outer = (basis.matrix(&[hi + 1.0]).row(0).to_owned() - basis.matrix(&[hi]).row(0)) / 1.0;
+        for c in 0..10 {
+            assert!((inner[c] - outer[c]).abs() < 1e-4);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The engine's one error type. Every entry point returns `Result<_, EngineError>`;
+//! `lib.rs` is the only place that turns it into an R error.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    /// A smooth asks for more basis functions than its covariate has distinct values.
+    TooFewUniqueValues { term: String, k: usize, unique: usize },
+    /// A basis dimension that the smooth class cannot use.
+    BadBasisDimension { term: String, k: usize, reason: String },
+    /// Fewer observations than coefficients.
+    TooFewRows { rows: usize, coefficients: usize },
+    /// A value that must be finite is not.
+    NonFinite { what: String },
+    /// The penalized normal equations are not positive definite: the model is not
+    /// identifiable (e.g. aliased parametric columns).
+    NotIdentifiable { detail: String },
+    /// A spec field is missing or malformed (a bug in the R layer, or a hand-made spec).
+    InvalidSpec { what: String },
+    /// The user pressed Ctrl-C.
+    Interrupted,
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::TooFewUniqueValues { term, k, unique } => write!(
+                f,
+                "`{term}` has k = {k} but its covariate has only {unique} unique values; \
+                 use k <= {unique}"
+            ),
+            EngineError::BadBasisDimension { term, k, reason } => {
+                write!(f, "`{term}` cannot use k = {k}: {reason}")
+            }
+            EngineError::TooFewRows { rows, coefficients } => write!(
+                f,
+                "the model has {coefficients} coefficients but the data have only {rows} rows; \
+                 reduce k or supply more data"
+            ),
+            EngineError::NonFinite { what } => write!(f, "{what} contains non-finite values"),
+            EngineError::NotIdentifiable { detail } => {
+                write!(f, "the model is not identifiable: {detail}")
+            }
+            EngineError::InvalidSpec { what } => write!(f, "invalid model specification: {what}"),
+            EngineError::Interrupted => write!(f, "interrupted by the user"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+pub type Result<T> = std::result::Result<T, EngineError>;

@@ -1,0 +1,263 @@
+//! The R binding: the only module that touches extendr. It converts the R layer's spec
+//! lists into engine types, runs the engine, and returns plain R lists; every engine
+//! error becomes an R error here.
+
+pub mod basis;
+pub mod error;
+pub mod fit;
+pub mod linalg;
+
+use std::collections::HashMap;
+use std::os::raw::c_void;
+
+use extendr_api::prelude::*;
+use extendr_api::Result;
+use ndarray::{Array2, ShapeBuilder};
+
+use basis::{Smooth, SmoothSpec, State};
+use error::EngineError;
+use fit::criterion::Method;
+use fit::tests_smooth::TermTest;
+use fit::{Control, ModelSpec};
+
+/// An R error carrying `msg`; `%` is escaped because R formats the message.
+fn r_error(msg: impl std::fmt::Display) -> Error {
+    Error::Other(msg.to_string().replace('%', "%%"))
+}
+
+fn engine_error(e: EngineError) -> Error {
+    r_error(e)
+}
+
+/// Named fields of an R list.
+struct Fields(HashMap<String, Robj>);
+
+impl Fields {
+    fn new(list: &List) -> Fields {
+        Fields(list.iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    fn get(&self, name: &str) -> Result<&Robj> {
+        self.0.get(name).ok_or_else(|| r_error(format!("internal: spec lacks `{name}`")))
+    }
+
+    fn is_null(&self, name: &str) -> bool {
+        self.0.get(name).is_none_or(|r| r.is_null())
+    }
+
+    fn reals(&self, name: &str) -> Result<Vec<f64>> {
+        self.get(name)?
+            .as_real_slice()
+            .map(|s| s.to_vec())
+            .ok_or_else(|| r_error(format!("internal: `{name}` must be a double vector")))
+    }
+
+    fn real(&self, name: &str) -> Result<f64> {
+        self.get(name)?.as_real().ok_or_else(|| r_error(format!("internal: `{name}` must be a number")))
+    }
+
+    fn string(&self, name: &str) -> Result<String> {
+        self.get(name)?
+            .as_str()
+            .map(|s| s.to_string())
+            .ok_or_else(|| r_error(format!("internal: `{name}` must be a string")))
+    }
+
+    fn flag(&self, name: &str) -> Result<bool> {
+        self.get(name)?.as_bool().ok_or_else(|| r_error(format!("internal: `{name}` must be TRUE or FALSE")))
+    }
+
+    fn list(&self, name: &str) -> Result<List> {
+        self.get(name)?.as_list().ok_or_else(|| r_error(format!("internal: `{name}` must be a list")))
+    }
+
+    fn matrix(&self, name: &str) -> Result<Array2<f64>> {
+        let robj = self.get(name)?;
+        let data = robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
+        let dim = robj.dim().ok_or_else(|| r_error(format!("internal: `{name}` must be a matrix")))?;
+        let (n, p) = (dim[0].0 as usize, dim[1].0 as usize);
+        Array2::from_shape_vec((n, p).f(), data.to_vec()).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
+    }
+}
+
+fn to_matrix(a: &Array2<f64>) -> Robj {
+    RMatrix::new_matrix(a.nrows(), a.ncols(), |r, c| a[(r, c)]).into()
+}
+
+fn smooth_spec(list: &List) -> Result<SmoothSpec> {
+    let f = Fields::new(list);
+    let vars = f
+        .list("vars")?
+        .values()
+        .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))
+        .collect::<Result<Vec<_>>>()?;
+    let k = f.real("k")?;
+    Ok(SmoothSpec {
+        label: f.string("label")?,
+        bs: f.string("bs")?,
+        k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
+        vars,
+        by: if f.is_null("by") { None } else { Some(f.reals("by")?) },
+        centre: f.flag("centre")?,
+        knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
+        m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
+    })
+}
+
+fn model_spec(spec: &List) -> Result<ModelSpec> {
+    let f = Fields::new(spec);
+    let smooths = f
+        .list("smooths")?
+        .values()
+        .map(|s| s.as_list().ok_or_else(|| r_error("internal: smooth spec must be a list")).and_then(|l| smooth_spec(&l)))
+        .collect::<Result<Vec<_>>>()?;
+    let method = f.string("method")?;
+    let method = Method::parse(&method).ok_or_else(|| r_error(format!("unknown method \"{method}\"")))?;
+    let sp = if f.is_null("sp") {
+        Vec::new()
+    } else {
+        f.reals("sp")?.into_iter().map(|v| if v.is_finite() && v >= 0.0 { Some(v) } else { None }).collect()
+    };
+    let control = Fields::new(&f.list("control")?);
+    Ok(ModelSpec {
+        y: f.reals("y")?,
+        weights: f.reals("weights")?,
+        offset: f.reals("offset")?,
+        xp: f.matrix("xp")?,
+        smooths,
+        method,
+        gamma: f.real("gamma")?,
+        sp,
+        control: Control {
+            tol: control.real("outer_tol")?,
+            max_iter: control.real("outer_max_iter")? as usize,
+            max_step: control.real("max_step")?,
+        },
+        threads: f.real("threads")?.max(1.0) as usize,
+    })
+}
+
+extern "C" {
+    fn R_ToplevelExec(fun: extern "C" fn(*mut c_void), data: *mut c_void) -> i32;
+    fn R_CheckUserInterrupt();
+}
+
+extern "C" fn check_interrupt(_: *mut c_void) {
+    // SAFETY: called inside R_ToplevelExec, which catches the longjmp of an interrupt.
+    unsafe { R_CheckUserInterrupt() }
+}
+
+/// True when the user has pressed Ctrl-C. `R_CheckUserInterrupt` would longjmp over
+/// Rust frames; inside `R_ToplevelExec` the jump ends there and is reported as FALSE.
+fn user_interrupted() -> bool {
+    // SAFETY: main R thread (extendr calls run on it); the callback takes no data.
+    unsafe { R_ToplevelExec(check_interrupt, std::ptr::null_mut()) == 0 }
+}
+
+fn state_list(state: &State) -> Robj {
+    List::from_pairs(state.iter().map(|(k, v)| (k.as_str(), Robj::from(v.clone())))).into()
+}
+
+fn test_list(t: &TermTest) -> Robj {
+    match t {
+        TermTest::Wald { stat, stat1, rank, rank1, weights } => list!(
+            kind = "wald",
+            stat = *stat,
+            stat1 = *stat1,
+            rank = *rank,
+            rank1 = *rank1,
+            weights = weights.clone()
+        )
+        .into(),
+        TermTest::RandomEffect { stat, weights, rank } => {
+            list!(kind = "random", stat = *stat, stat1 = *stat, rank = *rank, rank1 = *rank, weights = weights.clone()).into()
+        }
+    }
+}
+
+/// Fits a model described by the R layer's spec list.
+/// @noRd
+#[extendr]
+fn fit_gam_impl(spec: List) -> Result<Robj> {
+    let spec = model_spec(&spec)?;
+    let mut monitor = |_: usize, _: &[f64], _: &fit::outer::Eval| -> error::Result<()> {
+        if user_interrupted() {
+            Err(EngineError::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
+    let (design, res) = fit::fit(&spec, &mut monitor).map_err(engine_error)?;
+    let smooths: Vec<Robj> = design
+        .smooths
+        .iter()
+        .zip(&design.first_col)
+        .map(|(sm, &first)| {
+            list!(
+                label = sm.label.as_str(),
+                class = sm.basis.class(),
+                first = (first + 1) as f64,
+                last = (first + sm.ncoef()) as f64,
+                rank = sm.rank as f64,
+                null_space_dim = sm.null_space_dim as f64,
+                state = state_list(&sm.state())
+            )
+            .into()
+        })
+        .collect();
+    let tests: Vec<Robj> = res.term_tests.iter().map(test_list).collect();
+    Ok(list!(
+        coefficients = res.coefficients,
+        linear_predictor = res.linear_predictor,
+        edf = res.edf,
+        edf1 = res.edf1,
+        Vp = to_matrix(&res.vp),
+        Ve = to_matrix(&res.ve),
+        scale = res.scale,
+        criterion = res.criterion,
+        sp = res.sp,
+        converged = res.termination.is_converged(),
+        termination = res.termination.as_str(),
+        iterations = res.iterations as f64,
+        gradient = res.gradient,
+        deviance = res.deviance,
+        null_space_dim = res.null_space_dim as f64,
+        smooths = List::from_values(smooths),
+        term_tests = List::from_values(tests)
+    )
+    .into())
+}
+
+/// A smooth term's columns of the model matrix at new covariate values.
+/// @noRd
+#[extendr]
+fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Result<Robj> {
+    let state: State = state
+        .iter()
+        .map(|(k, v)| {
+            v.as_real_slice()
+                .map(|s| (k.to_string(), s.to_vec()))
+                .ok_or_else(|| r_error("internal: stored basis fields must be doubles"))
+        })
+        .collect::<Result<_>>()?;
+    let smooth = Smooth::from_state(label, class, &state).map_err(engine_error)?;
+    let vars: Vec<Vec<f64>> = vars
+        .values()
+        .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))
+        .collect::<Result<_>>()?;
+    if vars.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(r_error(format!("`newdata` has non-finite values in a covariate of `{label}`")));
+    }
+    let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
+    let by = match by {
+        Nullable::NotNull(b) => Some(b),
+        Nullable::Null => None,
+    };
+    Ok(to_matrix(&smooth.predict_matrix(&refs, by.as_deref())))
+}
+
+extendr_module! {
+    mod warmgam;
+    fn fit_gam_impl;
+    fn smooth_matrix_impl;
+}

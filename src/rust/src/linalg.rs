@@ -1,0 +1,259 @@
+//! The one bridge to faer. The engine holds its data as ndarray arrays (column-major
+//! when they come from R); this module views them as faer matrices for the products and
+//! factorizations, and hands ndarray arrays back.
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef, Par, Side};
+use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
+
+/// Rows per chunk when accumulating cross products: large enough for the product
+/// kernels to run at full speed, small enough that the weighted copy stays in cache.
+const CHUNK_ROWS: usize = 4096;
+
+/// A faer view of an ndarray matrix of any layout (no copy).
+pub fn view<'a>(a: &'a ArrayView2<'_, f64>) -> MatRef<'a, f64> {
+    let (n, p) = a.dim();
+    let s = a.strides();
+    // SAFETY: the pointer, shape and strides describe exactly the memory of `a`, which
+    // outlives the returned view.
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), n, p, s[0], s[1]) }
+}
+
+/// Copies a faer matrix into a column-major ndarray array.
+pub fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
+    let mut out = Array2::zeros((m.nrows(), m.ncols()).f());
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            out[(i, j)] = m[(i, j)];
+        }
+    }
+    out
+}
+
+fn to_mat(a: &ArrayView2<'_, f64>) -> Mat<f64> {
+    view(a).to_owned()
+}
+
+/// Parallelism for faer's kernels.
+pub fn par(threads: usize) -> Par {
+    if threads <= 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    }
+}
+
+/// `X'WX` and `X'Wz` in one pass over the rows of `x` (Wood 2017 §6.1: the penalized
+/// least-squares problem needs nothing else from the data). `W = diag(w)`, `w >= 0`.
+pub fn weighted_cross_products(
+    x: ArrayView2<'_, f64>,
+    w: &[f64],
+    z: &[f64],
+    threads: usize,
+) -> (Array2<f64>, Array1<f64>) {
+    let (n, p) = x.dim();
+    let parallel = par(threads);
+    let mut gram = Mat::<f64>::zeros(p, p);
+    let mut xtz = vec![0.0; p];
+    let mut buf = Mat::<f64>::zeros(CHUNK_ROWS.min(n.max(1)), p);
+    let mut start = 0;
+    while start < n {
+        let rows = CHUNK_ROWS.min(n - start);
+        let mut chunk = buf.as_mut().subrows_mut(0, rows);
+        for j in 0..p {
+            let col = x.column(j);
+            let mut acc = 0.0;
+            for i in 0..rows {
+                let r = start + i;
+                let sw = w[r].sqrt();
+                let v = col[r] * sw;
+                chunk[(i, j)] = v;
+                acc += v * sw * z[r];
+            }
+            xtz[j] += acc;
+        }
+        let chunk = buf.as_ref().subrows(0, rows);
+        triangular::matmul(
+            gram.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            chunk.transpose(),
+            BlockStructure::Rectangular,
+            chunk,
+            BlockStructure::Rectangular,
+            1.0,
+            parallel,
+        );
+        start += rows;
+    }
+    let mut out = to_array(gram.as_ref());
+    for j in 0..p {
+        for i in 0..j {
+            out[(i, j)] = out[(j, i)];
+        }
+    }
+    (out, Array1::from(xtz))
+}
+
+/// `X b` for a column-major `X`, in parallel for tall matrices.
+pub fn mat_vec(x: ArrayView2<'_, f64>, b: &[f64], threads: usize) -> Array1<f64> {
+    let (n, p) = x.dim();
+    let bm = MatRef::from_column_major_slice(b, p, 1);
+    let mut out = Mat::<f64>::zeros(n, 1);
+    faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, view(&x), bm, 1.0, par(threads));
+    Array1::from_iter((0..n).map(|i| out[(i, 0)]))
+}
+
+/// `A B` for small dense matrices.
+pub fn mat_mul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
+    faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, view(&a), view(&b), 1.0, Par::Seq);
+    to_array(out.as_ref())
+}
+
+/// A Cholesky factorization of a symmetric positive definite matrix, computed on the
+/// diagonally equilibrated matrix `D^-1/2 A D^-1/2` so that penalties many orders of
+/// magnitude larger than the data part do not cost accuracy in the other blocks.
+pub struct SpdFactor {
+    l: Mat<f64>,
+    /// `sqrt(diag(A))`.
+    d: Vec<f64>,
+}
+
+impl SpdFactor {
+    /// `None` when `a` is not numerically positive definite.
+    pub fn new(a: ArrayView2<'_, f64>) -> Option<SpdFactor> {
+        let p = a.nrows();
+        let mut d = Vec::with_capacity(p);
+        for i in 0..p {
+            let v = a[(i, i)];
+            if !(v > 0.0) || !v.is_finite() {
+                return None;
+            }
+            d.push(v.sqrt());
+        }
+        let scaled = Mat::<f64>::from_fn(p, p, |i, j| a[(i, j)] / (d[i] * d[j]));
+        let llt = scaled.llt(Side::Lower).ok()?;
+        let l = llt.L().to_owned();
+        // A pivot this small means the equilibrated matrix is singular to working
+        // precision: the solve would be noise.
+        let min_pivot = (0..p).map(|i| l[(i, i)]).fold(f64::INFINITY, f64::min);
+        if p > 0 && min_pivot < 1e-7 {
+            return None;
+        }
+        Some(SpdFactor { l, d })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.d.len()
+    }
+
+    /// `log|A|`.
+    pub fn log_det(&self) -> f64 {
+        (0..self.dim()).map(|i| 2.0 * (self.l[(i, i)].ln() + self.d[i].ln())).sum()
+    }
+
+    /// `A^-1 B`.
+    pub fn solve(&self, b: ArrayView2<'_, f64>) -> Array2<f64> {
+        let p = self.dim();
+        let mut rhs = Mat::<f64>::from_fn(p, b.ncols(), |i, j| b[(i, j)] / self.d[i]);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            self.l.as_ref(),
+            rhs.as_mut(),
+            Par::Seq,
+        );
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            self.l.as_ref().transpose(),
+            rhs.as_mut(),
+            Par::Seq,
+        );
+        let mut out = to_array(rhs.as_ref());
+        for i in 0..p {
+            out.row_mut(i).mapv_inplace(|v| v / self.d[i]);
+        }
+        out
+    }
+
+    pub fn solve_vec(&self, b: &[f64]) -> Array1<f64> {
+        let bm = ArrayView2::from_shape((b.len(), 1), b).expect("vector as column");
+        self.solve(bm).column(0).to_owned()
+    }
+
+    /// `A^-1`.
+    pub fn inverse(&self) -> Array2<f64> {
+        let eye = Array2::eye(self.dim());
+        let mut inv = self.solve(eye.view());
+        symmetrize(&mut inv);
+        inv
+    }
+}
+
+/// Replaces `a` by `(a + a') / 2`.
+pub fn symmetrize(a: &mut Array2<f64>) {
+    let p = a.nrows();
+    for j in 0..p {
+        for i in 0..j {
+            let m = 0.5 * (a[(i, j)] + a[(j, i)]);
+            a[(i, j)] = m;
+            a[(j, i)] = m;
+        }
+    }
+}
+
+/// Symmetric eigen-decomposition: eigenvalues in increasing order and the matching
+/// eigenvectors as columns.
+pub fn sym_eigen(a: ArrayView2<'_, f64>) -> (Vec<f64>, Array2<f64>) {
+    let m = to_mat(&a);
+    let e = m
+        .self_adjoint_eigen(Side::Lower)
+        .expect("symmetric eigen-decomposition of a finite matrix");
+    let s = e.S();
+    let values = (0..a.nrows()).map(|i| s[i]).collect();
+    (values, to_array(e.U()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn cross_products_match_definition() {
+        let n = 10_000;
+        let p = 5;
+        let x = Array2::from_shape_fn((n, p).f(), |(i, j)| ((i * 7 + j * 13) % 17) as f64 / 17.0 + j as f64);
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let z: Vec<f64> = (0..n).map(|i| (i % 11) as f64).collect();
+        let (g, v) = weighted_cross_products(x.view(), &w, &z, 2);
+        for a in 0..p {
+            let mut va = 0.0;
+            for i in 0..n {
+                va += x[(i, a)] * w[i] * z[i];
+            }
+            assert!((v[a] - va).abs() <= 1e-12 * va.abs().max(1.0) * n as f64);
+            for b in 0..p {
+                let gab: f64 = (0..n).map(|i| x[(i, a)] * w[i] * x[(i, b)]).sum();
+                assert!((g[(a, b)] - gab).abs() <= 1e-12 * gab.abs().max(1.0) * n as f64);
+            }
+        }
+    }
+
+    #[test]
+    fn spd_factor_solves_and_inverts() {
+        let a = array![[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1e6]];
+        let f = SpdFactor::new(a.view()).unwrap();
+        let inv = f.inverse();
+        let eye = a.dot(&inv);
+        for i in 0..3 {
+            for j in 0..3 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((eye[(i, j)] - want).abs() < 1e-12);
+            }
+        }
+        // log|A| against the product of eigenvalues.
+        let (ev, _) = sym_eigen(a.view());
+        let ld: f64 = ev.iter().map(|v| v.ln()).sum();
+        assert!((f.log_det() - ld).abs() < 1e-10);
+        assert!(SpdFactor::new(array![[1.0, 1.0], [1.0, 1.0]].view()).is_none());
+    }
+}
