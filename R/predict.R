@@ -11,13 +11,6 @@ model_matrix_at <- function(object, data) {
   if (length(absent)) {
     abort(sprintf("`newdata` is missing variable `%s` used by the model.", absent[[1]]), "missing_variable")
   }
-  pt <- stats::delete.response(object$pterms)
-  mf <- tryCatch(
-    stats::model.frame(pt, data, xlev = object$xlevels, na.action = stats::na.pass),
-    error = function(e) {
-      abort(sprintf("`newdata` cannot be used: %s", conditionMessage(e)), "newdata")
-    }
-  )
   for (v in names(object$xlevels)) {
     unseen <- setdiff(unique(as.character(data[[v]])), c(object$xlevels[[v]], NA))
     if (length(unseen)) {
@@ -27,6 +20,13 @@ model_matrix_at <- function(object, data) {
       ), "unseen_level")
     }
   }
+  pt <- stats::delete.response(object$pterms)
+  mf <- tryCatch(
+    stats::model.frame(pt, data, xlev = object$xlevels, na.action = stats::na.pass),
+    error = function(e) {
+      abort(sprintf("`newdata` cannot be used: %s", conditionMessage(e)), "newdata")
+    }
+  )
   xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
   offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
   blocks <- lapply(object$smooth, function(sm) {

@@ -16,7 +16,7 @@ pub mod tp;
 
 use std::collections::BTreeMap;
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
 use cc::CcBasis;
@@ -262,8 +262,8 @@ impl Smooth {
         let matrix = |name: &str, dim: &str| -> Result<Array2<f64>> {
             let d = get(dim)?;
             let (r, c) = (d[0] as usize, d[1] as usize);
-            // Stored row-major (transposed column-major).
-            Array2::from_shape_vec((r, c), get(name)?.clone())
+            // Stored column-major, as R holds matrices.
+            Array2::from_shape_vec((r, c).f(), get(name)?.clone())
                 .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored `{name}` has the wrong size") })
         };
         let basis = match class {

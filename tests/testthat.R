@@ -1,0 +1,4 @@
+library(testthat)
+library(warmgam)
+
+test_check("warmgam")

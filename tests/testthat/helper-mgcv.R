@@ -1,0 +1,46 @@
+# Shared helpers: simulated data, a tightly converged mgcv reference fit, and
+# relative differences. mgcv's defaults stop early (fitted values move by ~2e-7
+# relative between its default and tight tolerances), so every comparison is against
+# mgcv run with tight tolerances.
+
+sim_data <- function(n = 400, seed = 2) {
+  set.seed(seed)
+  d <- mgcv::gamSim(1, n = n, dist = "normal", scale = 2, verbose = FALSE)
+  d$fac <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
+  d$z <- runif(n)
+  d$w <- runif(n, 0.5, 2)
+  d
+}
+
+# mgcv's own "step failure" warnings at these tolerances only say it cannot improve
+# further, so they are muffled.
+mgcv_fit <- function(formula, data, ...) {
+  args <- list(formula, data = data, ...,
+               control = mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = 1e-12)))
+  suppressWarnings(do.call(mgcv::gam, args))
+}
+
+rel_diff <- function(a, b) max(abs(unname(a) - unname(b))) / max(abs(unname(b)))
+
+# Checks fitted values, predictions at new data, total edf, criterion, se.fit and
+# (optionally) coefficients of a warmgam fit against the mgcv fit of the same model.
+expect_agrees_with_mgcv <- function(fit, ref, newdata, fitted_tol = 1e-6, coef_tol = NULL,
+                                    crit_tol = 1e-6, edf_tol = 1e-3, se_tol = 1e-4) {
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), fitted_tol)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), edf_tol)
+  expect_lt(abs(unname(fit$criterion) - unname(ref$gcv.ubre)) / abs(unname(ref$gcv.ubre)), crit_tol)
+  p <- predict(fit, newdata, se.fit = TRUE)
+  q <- mgcv::predict.gam(ref, newdata, se.fit = TRUE)
+  expect_lt(rel_diff(p$fit, q$fit), fitted_tol)
+  expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol)
+  if (!is.null(coef_tol)) expect_lt(rel_diff(coef(fit), coef(ref)), coef_tol)
+  invisible(fit)
+}
+
+new_points <- function(d, n = 50, seed = 9) {
+  set.seed(seed)
+  nd <- d[sample(nrow(d), n), ]
+  nd$x0 <- runif(n)
+  nd$x2 <- runif(n)
+  nd
+}

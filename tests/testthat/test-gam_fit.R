@@ -1,0 +1,77 @@
+# gam_fit(): methods, parametric terms, weights and offsets, fixed sp, and bad input.
+
+skip_if_not_installed("mgcv")
+
+d <- sim_data()
+nd <- new_points(d)
+
+test_that("REML, ML and GCV.Cp agree with mgcv", {
+  f <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr")
+  for (method in c("REML", "ML", "GCV.Cp")) {
+    fit <- gam_fit(f, data = d, method = method)
+    ref <- mgcv_fit(f, d, method = method)
+    expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
+    expect_lt(abs(fit$scale - ref$sig2) / ref$sig2, 1e-6)
+  }
+})
+
+test_that("parametric terms, weights, offsets and gamma agree with mgcv", {
+  f <- y ~ fac * x3 + offset(z) + s(x0, bs = "cr") + s(x2, bs = "ps")
+  fit <- gam_fit(f, data = d, weights = w, gamma = 1.4)
+  ref <- mgcv_fit(f, d, weights = d$w, method = "REML", gamma = 1.4)
+  expect_equal(names(coef(fit)), names(coef(ref)))
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
+  fit0 <- gam_fit(y ~ x3 - 1 + s(x2, bs = "cr"), data = d, method = "GCV.Cp")
+  ref0 <- mgcv_fit(y ~ x3 - 1 + s(x2, bs = "cr"), d, method = "GCV.Cp")
+  expect_agrees_with_mgcv(fit0, ref0, nd, coef_tol = 1e-6)
+})
+
+test_that("fixed smoothing parameters are used, negative ones estimated", {
+  f <- y ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  fit <- gam_fit(f, data = d, sp = c(10, 0.5))
+  ref <- mgcv_fit(f, d, sp = c(10, 0.5), method = "REML")
+  expect_equal(unname(fit$sp), c(10, 0.5))
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-10)
+  expect_lt(rel_diff(coef(fit), coef(ref)), 1e-8)
+  part <- gam_fit(f, data = d, sp = c(10, -1))
+  refp <- mgcv_fit(f, d, sp = c(10, -1), method = "REML")
+  expect_agrees_with_mgcv(part, refp, nd, coef_tol = 1e-6)
+})
+
+test_that("variables come from the formula's environment when data is missing", {
+  xx <- d$x2
+  yy <- d$y
+  fit <- gam_fit(yy ~ s(xx, bs = "cr"))
+  ref <- gam_fit(y ~ s(x2, bs = "cr"), data = d)
+  expect_equal(unname(fitted(fit)), unname(fitted(ref)))
+})
+
+test_that("rows with missing values are dropped and counted", {
+  dm <- d
+  dm$x0[1:7] <- NA
+  fit <- gam_fit(y ~ s(x0, bs = "cr"), data = dm)
+  expect_equal(nobs(fit), nrow(d) - 7)
+  expect_length(fitted(fit), nrow(d) - 7)
+})
+
+test_that("bad input gives a clear error naming the argument", {
+  expect_error(gam_fit(y ~ s(nope), data = d), "nope", class = "warmgam_error_missing_variable")
+  dc <- d
+  dc$yc <- as.character(dc$y)
+  expect_error(gam_fit(yc ~ s(x0), data = dc), "response", class = "warmgam_error_response")
+  small <- d[1:30, ]
+  small$x5 <- rep(1:5, 6)
+  expect_error(gam_fit(y ~ s(x5, bs = "cr", k = 8), data = small), "k = 8.*5 unique", class = "warmgam_error_engine")
+  expect_error(gam_fit(y ~ s(x0, k = 25) + s(x1, k = 25), data = d[1:30, ]), "coefficients", class = "warmgam_error_engine")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = -d$w), "weights", class = "warmgam_error_weights")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = replace(d$w, 3, Inf)), "weights", class = "warmgam_error_weights")
+  expect_error(gam_fit(y ~ s(x0, bs = "zz"), data = d), "bs", class = "warmgam_error_basis")
+  expect_error(gam_fit(y ~ s(x0), data = d, method = "PQL"), "method", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = poisson()), "family", class = "warmgam_error_family")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = "nofamily"), "family", class = "warmgam_error_family")
+  di <- d
+  di$x0[2] <- Inf
+  expect_error(gam_fit(y ~ s(x0), data = di), "x0", class = "warmgam_error_non_finite")
+  expect_error(gam_fit(y ~ s(x0), data = d, cache = "maybe"), "cache", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0), data = d, sp = 1:3), "sp", class = "warmgam_error_argument")
+})
