@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 /// Rows per chunk when accumulating cross products: large enough for the product
 /// kernels to run at full speed, small enough that the weighted copy stays in cache.
-const CHUNK_ROWS: usize = 4096;
+pub const CHUNK_ROWS: usize = 4096;
 
 /// A faer view of an ndarray matrix of any layout (no copy).
 pub fn view<'a>(a: &'a ArrayView2<'_, f64>) -> MatRef<'a, f64> {
@@ -52,27 +52,46 @@ pub fn weighted_cross_products(
     threads: usize,
 ) -> (Array2<f64>, Array1<f64>) {
     let (n, p) = x.dim();
+    cross_products_by_chunks(n, p, w, z, threads, |start, rows, buf| {
+        buf.slice_mut(ndarray::s![..rows, ..]).assign(&x.slice(ndarray::s![start..start + rows, ..]));
+    })
+}
+
+/// `X'WX` and `X'Wz` where `fill(start, rows, buf)` writes rows `start..start + rows`
+/// of `X` into the first `rows` rows of `buf`: the model matrix is never formed whole,
+/// one chunk of rows at a time is (Wood, Goude & Shaw 2015 §2 accumulate the same way).
+pub fn cross_products_by_chunks(
+    n: usize,
+    p: usize,
+    w: &[f64],
+    z: &[f64],
+    threads: usize,
+    mut fill: impl FnMut(usize, usize, &mut Array2<f64>),
+) -> (Array2<f64>, Array1<f64>) {
     let parallel = par(threads);
     let mut gram = Mat::<f64>::zeros(p, p);
     let mut xtz = vec![0.0; p];
-    let mut buf = Mat::<f64>::zeros(CHUNK_ROWS.min(n.max(1)), p);
+    let mut buf = Array2::<f64>::zeros((CHUNK_ROWS.min(n.max(1)), p).f());
+    let mut sw = vec![0.0; CHUNK_ROWS];
     let mut start = 0;
     while start < n {
         let rows = CHUNK_ROWS.min(n - start);
-        let mut chunk = buf.as_mut().subrows_mut(0, rows);
+        fill(start, rows, &mut buf);
+        for i in 0..rows {
+            sw[i] = w[start + i].sqrt();
+        }
         for j in 0..p {
-            let col = x.column(j);
+            let mut col = buf.column_mut(j);
             let mut acc = 0.0;
             for i in 0..rows {
-                let r = start + i;
-                let sw = w[r].sqrt();
-                let v = col[r] * sw;
-                chunk[(i, j)] = v;
-                acc += v * sw * z[r];
+                let v = col[i] * sw[i];
+                col[i] = v;
+                acc += v * sw[i] * z[start + i];
             }
             xtz[j] += acc;
         }
-        let chunk = buf.as_ref().subrows(0, rows);
+        let chunk = buf.slice(ndarray::s![..rows, ..]);
+        let chunk = view(&chunk);
         triangular::matmul(
             gram.as_mut(),
             BlockStructure::TriangularLower,

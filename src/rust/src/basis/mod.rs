@@ -109,17 +109,38 @@ impl Smooth {
 }
 
 fn apply_by(x: &mut Array2<f64>, by: &[f64]) {
-    for (mut row, &b) in x.rows_mut().into_iter().zip(by) {
-        row.mapv_inplace(|v| v * b);
+    // Column by column: the matrices are column-major.
+    for mut col in x.columns_mut() {
+        col.iter_mut().zip(by).for_each(|(v, b)| *v *= b);
     }
 }
 
-/// `||X||_inf^2 / ||S||_1` (max absolute row sum squared over max absolute column
-/// sum), mgcv's penalty normalization.
-fn penalty_scale(x: &Array2<f64>, s: &Array2<f64>) -> f64 {
-    let row_sum = x.rows().into_iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
-    let col_sum = s.columns().into_iter().map(|c| c.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
-    col_sum / (row_sum * row_sum)
+pub use crate::linalg::CHUNK_ROWS;
+
+/// Column sums and the largest absolute row sum of a raw basis matrix, accumulated
+/// over chunks of rows so that the full matrix is never formed.
+struct RawStats {
+    col_sum: Vec<f64>,
+    max_row_abs: f64,
+}
+
+impl RawStats {
+    fn new(k: usize) -> RawStats {
+        RawStats { col_sum: vec![0.0; k], max_row_abs: 0.0 }
+    }
+
+    fn add(&mut self, x: &Array2<f64>) {
+        let mut row_abs = vec![0.0; x.nrows()];
+        for (j, col) in x.columns().into_iter().enumerate() {
+            let mut s = 0.0;
+            for (a, v) in row_abs.iter_mut().zip(col) {
+                *a += v.abs();
+                s += v;
+            }
+            self.col_sum[j] += s;
+        }
+        self.max_row_abs = row_abs.into_iter().fold(self.max_row_abs, f64::max);
+    }
 }
 
 fn check_finite(label: &str, v: &[f64]) -> Result<()> {
@@ -130,8 +151,14 @@ fn check_finite(label: &str, v: &[f64]) -> Result<()> {
     }
 }
 
-/// Builds a smooth term and its columns of the model matrix.
-pub fn construct(spec: &SmoothSpec) -> Result<(Smooth, Array2<f64>)> {
+/// Rows `start..start + len` of each covariate.
+pub fn rows<'a>(vars: &[&'a [f64]], start: usize, len: usize) -> Vec<&'a [f64]> {
+    vars.iter().map(|v| &v[start..start + len]).collect()
+}
+
+/// Builds a smooth term. Its model-matrix columns are produced on demand by
+/// `Smooth::predict_matrix`, a chunk of rows at a time.
+pub fn construct(spec: &SmoothSpec) -> Result<Smooth> {
     let label = spec.label.as_str();
     if spec.vars.is_empty() {
         return Err(EngineError::InvalidSpec { what: format!("`{label}` has no covariate") });
@@ -140,6 +167,13 @@ pub fn construct(spec: &SmoothSpec) -> Result<(Smooth, Array2<f64>)> {
         check_finite(label, v)?;
     }
     let vars: Vec<&[f64]> = spec.vars.iter().map(|v| v.as_slice()).collect();
+    let n = vars[0].len();
+    if let Some(by) = &spec.by {
+        if by.len() != n {
+            return Err(EngineError::InvalidSpec { what: format!("`{label}`: by variable has the wrong length") });
+        }
+        check_finite(label, by)?;
+    }
     let one_d = |bs: &str| -> Result<&[f64]> {
         if vars.len() != 1 {
             return Err(EngineError::InvalidSpec {
@@ -149,23 +183,22 @@ pub fn construct(spec: &SmoothSpec) -> Result<(Smooth, Array2<f64>)> {
         Ok(vars[0])
     };
     let knots = spec.knots.as_deref();
-    let (basis, x, s) = match spec.bs.as_str() {
+    // The tp construction needs its whole design; the other classes stream theirs.
+    let mut full_x = None;
+    let (basis, s) = match spec.bs.as_str() {
         "cr" => {
             let (b, s) = CrBasis::construct(label, one_d("cr")?, spec.k.unwrap_or(10), knots)?;
-            let x = b.matrix(vars[0]);
-            (Basis::Cr(b), x, s)
+            (Basis::Cr(b), s)
         }
         "cc" => {
             let (b, s) = CcBasis::construct(label, one_d("cc")?, spec.k.unwrap_or(10), knots)?;
-            let x = b.matrix(vars[0]);
-            (Basis::Cc(b), x, s)
+            (Basis::Cc(b), s)
         }
         "ps" => {
             let m1 = spec.m.first().copied().unwrap_or(2);
             let m2 = spec.m.get(1).copied().unwrap_or(m1);
             let (b, s) = PsBasis::construct(label, one_d("ps")?, spec.k.unwrap_or(10), m1, m2, knots)?;
-            let x = b.matrix(vars[0]);
-            (Basis::Ps(b), x, s)
+            (Basis::Ps(b), s)
         }
         "tp" => {
             let d = vars.len();
@@ -177,29 +210,41 @@ pub fn construct(spec: &SmoothSpec) -> Result<(Smooth, Array2<f64>)> {
             let mm = tp::null_space_powers(order, d).len();
             let default_k = mm + [8, 27, 100][d.min(3) - 1];
             let (b, x, s) = TpBasis::construct(label, &vars, spec.k.unwrap_or(default_k), m)?;
-            (Basis::Tp(b), x, s)
+            full_x = Some(x);
+            (Basis::Tp(b), s)
         }
         other => {
             return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
         }
     };
-    let s_scale = penalty_scale(&x, &s);
-    let s = s / s_scale;
-    let constraint = spec.centre.then(|| SumToZero::from_column_means(&x));
-    let mut x = x;
-    if let Some(by) = &spec.by {
-        if by.len() != x.nrows() {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: by variable has the wrong length") });
+    let mut stats = RawStats::new(s.nrows());
+    match &full_x {
+        Some(x) => stats.add(x),
+        None => {
+            let mut start = 0;
+            while start < n {
+                let len = CHUNK_ROWS.min(n - start);
+                stats.add(&basis.matrix(&rows(&vars, start, len)));
+                start += len;
+            }
         }
-        check_finite(label, by)?;
-        apply_by(&mut x, by);
     }
-    let (x, penalty) = match &constraint {
-        Some(c) => (c.apply_columns(&x), c.apply_penalty(&s)),
-        None => (x, s),
+    // mgcv's penalty normalization: ||S||_1 / ||X||_inf^2 (max absolute column sum of
+    // S over the squared max absolute row sum of the raw X).
+    let col_abs = s.columns().into_iter().map(|c| c.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
+    let s_scale = col_abs / (stats.max_row_abs * stats.max_row_abs);
+    let s = s / s_scale;
+    // The constraint uses the column means of the raw basis, before any `by`.
+    let constraint = spec.centre.then(|| {
+        let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
+        SumToZero::new(&means)
+    });
+    let penalty = match &constraint {
+        Some(c) => c.apply_penalty(&s),
+        None => s,
     };
     let rank = penalty_rank(&penalty);
-    let smooth = Smooth {
+    Ok(Smooth {
         label: spec.label.clone(),
         basis,
         constraint,
@@ -208,8 +253,7 @@ pub fn construct(spec: &SmoothSpec) -> Result<(Smooth, Array2<f64>)> {
         s_scale,
         rank,
         has_by: spec.by.is_some(),
-    };
-    Ok((smooth, x))
+    })
 }
 
 fn penalty_rank(s: &Array2<f64>) -> usize {

@@ -48,38 +48,77 @@ pub struct ModelSpec {
     pub threads: usize,
 }
 
-/// The assembled model: smooth terms and the full model matrix.
-pub struct Design {
+/// The assembled model: the smooth terms, and the data they are evaluated on. The
+/// model matrix `[Xp, X_1, ..., X_m]` is produced a chunk of rows at a time.
+pub struct Design<'a> {
     pub smooths: Vec<Smooth>,
     /// First column of each smooth in the model matrix.
     pub first_col: Vec<usize>,
-    pub x: Array2<f64>,
+    xp: &'a Array2<f64>,
+    vars: Vec<Vec<&'a [f64]>>,
+    by: Vec<Option<&'a [f64]>>,
 }
 
-/// Builds every smooth and the model matrix `[Xp, X_1, ..., X_m]`.
-pub fn design(xp: &Array2<f64>, specs: &[SmoothSpec]) -> Result<Design> {
-    let n = xp.nrows();
-    let mut smooths = Vec::with_capacity(specs.len());
-    let mut blocks = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let (sm, x) = basis::construct(spec)?;
-        if x.nrows() != n {
-            return Err(EngineError::InvalidSpec { what: format!("`{}` has {} rows, not {n}", spec.label, x.nrows()) });
+impl Design<'_> {
+    pub fn nrows(&self) -> usize {
+        self.xp.nrows()
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.xp.ncols() + self.smooths.iter().map(|s| s.ncoef()).sum::<usize>()
+    }
+
+    /// Writes rows `start..start + rows` of the model matrix into `buf`.
+    pub fn fill_rows(&self, start: usize, rows: usize, buf: &mut Array2<f64>) {
+        let p0 = self.xp.ncols();
+        buf.slice_mut(s![..rows, ..p0]).assign(&self.xp.slice(s![start..start + rows, ..]));
+        for (j, sm) in self.smooths.iter().enumerate() {
+            let vars = basis::rows(&self.vars[j], start, rows);
+            let by = self.by[j].map(|b| &b[start..start + rows]);
+            let cols = sm.predict_matrix(&vars, by);
+            let at = self.first_col[j];
+            buf.slice_mut(s![..rows, at..at + sm.ncoef()]).assign(&cols);
         }
-        smooths.push(sm);
-        blocks.push(x);
     }
-    let p = xp.ncols() + blocks.iter().map(|b| b.ncols()).sum::<usize>();
-    let mut x = Array2::<f64>::zeros((n, p).f());
-    x.slice_mut(s![.., ..xp.ncols()]).assign(xp);
-    let mut first_col = Vec::with_capacity(blocks.len());
-    let mut at = xp.ncols();
-    for b in &blocks {
+
+    /// `X b`, a chunk of rows at a time.
+    pub fn mat_vec(&self, b: &[f64], threads: usize) -> Vec<f64> {
+        let n = self.nrows();
+        let mut out = Vec::with_capacity(n);
+        let mut buf = Array2::<f64>::zeros((basis::CHUNK_ROWS.min(n.max(1)), self.ncols()).f());
+        let mut start = 0;
+        while start < n {
+            let rows = basis::CHUNK_ROWS.min(n - start);
+            self.fill_rows(start, rows, &mut buf);
+            out.extend(linalg::mat_vec(buf.slice(s![..rows, ..]), b, threads));
+            start += rows;
+        }
+        out
+    }
+}
+
+/// Builds every smooth term of the model.
+pub fn design(spec: &ModelSpec) -> Result<Design<'_>> {
+    let n = spec.xp.nrows();
+    let mut smooths = Vec::with_capacity(spec.smooths.len());
+    let mut first_col = Vec::with_capacity(spec.smooths.len());
+    let mut at = spec.xp.ncols();
+    for sm_spec in &spec.smooths {
+        if sm_spec.vars.iter().any(|v| v.len() != n) || sm_spec.by.as_ref().is_some_and(|b| b.len() != n) {
+            return Err(EngineError::InvalidSpec { what: format!("`{}` has a covariate of the wrong length", sm_spec.label) });
+        }
+        let sm = basis::construct(sm_spec)?;
         first_col.push(at);
-        x.slice_mut(s![.., at..at + b.ncols()]).assign(b);
-        at += b.ncols();
+        at += sm.ncoef();
+        smooths.push(sm);
     }
-    Ok(Design { smooths, first_col, x })
+    Ok(Design {
+        smooths,
+        first_col,
+        xp: &spec.xp,
+        vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_slice()).collect()).collect(),
+        by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
+    })
 }
 
 /// What a fit reports.
@@ -185,10 +224,13 @@ fn validate(spec: &ModelSpec) -> Result<()> {
     Ok(())
 }
 
-/// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`.
-pub fn gram(x: &Array2<f64>, y: &[f64], w: &[f64], offset: &[f64], threads: usize) -> Gram {
+/// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
+/// pass over the data.
+pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize) -> Gram {
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
-    let (xtwx, xtwy) = linalg::weighted_cross_products(x.view(), w, &z, threads);
+    let (xtwx, xtwy) = linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
+        design.fill_rows(start, rows, buf)
+    });
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;
@@ -196,26 +238,26 @@ pub fn gram(x: &Array2<f64>, y: &[f64], w: &[f64], offset: &[f64], threads: usiz
     Gram { xtwx, xtwy, ytwy, n, sum_log_w }
 }
 
-pub fn penalty_set(design: &Design) -> PenaltySet {
+pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
     let penalties = design
         .smooths
         .iter()
         .zip(&design.first_col)
         .map(|(sm, &start)| Penalty { start, s: sm.penalty.clone() })
         .collect();
-    PenaltySet::new(design.x.ncols(), penalties)
+    PenaltySet::new(design.ncols(), penalties)
 }
 
 /// Fits the model. `monitor` sees every accepted outer iterate (and may stop the fit by
 /// returning an error, e.g. on an interrupt).
-pub fn fit(spec: &ModelSpec, monitor: &mut outer::Monitor<'_>) -> Result<(Design, FitResult)> {
+pub fn fit<'a>(spec: &'a ModelSpec, monitor: &mut outer::Monitor<'_>) -> Result<(Design<'a>, FitResult)> {
     validate(spec)?;
-    let design = design(&spec.xp, &spec.smooths)?;
-    let (n, p) = design.x.dim();
+    let design = design(spec)?;
+    let (n, p) = (design.nrows(), design.ncols());
     if n < p {
         return Err(EngineError::TooFewRows { rows: n, coefficients: p });
     }
-    let gram = gram(&design.x, &spec.y, &spec.weights, &spec.offset, spec.threads);
+    let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads);
     let penalties = penalty_set(&design);
     let m = penalties.len();
     let fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
@@ -246,14 +288,14 @@ pub fn fit(spec: &ModelSpec, monitor: &mut outer::Monitor<'_>) -> Result<(Design
 /// Everything reported at the chosen smoothing parameters.
 fn finish(
     spec: &ModelSpec,
-    design: &Design,
+    design: &Design<'_>,
     gram: &Gram,
     penalties: &PenaltySet,
     rho: &[f64],
     result: &outer::OuterResult,
 ) -> Result<FitResult> {
     let pls = criterion::pls_fit(gram, penalties, rho)?;
-    let p = design.x.ncols();
+    let p = design.ncols();
     // F = H^-1 X'WX: its diagonal is the edf per coefficient (Wood 2017 §6.1.2).
     let f = pls.h_inv.dot(&gram.xtwx);
     let edf: Vec<f64> = (0..p).map(|i| f[(i, i)]).collect();
@@ -261,12 +303,14 @@ fn finish(
     let edf1: Vec<f64> = (0..p).map(|i| 2.0 * f[(i, i)] - ff[(i, i)]).collect();
     let tau: f64 = edf.iter().sum();
     let dev = criterion::deviance(gram, &pls).max(0.0);
-    // mgcv reports the scale as the residual variance D / (n - tau) for every method.
-    let scale = dev / (gram.n - tau);
+    // mgcv reports the scale as the residual variance D / (n - tau) for every method,
+    // with n counting zero-weight rows too except under GCV.
+    let n_scale = if spec.method == Method::Gcv { gram.n } else { spec.y.len() as f64 };
+    let scale = dev / (n_scale - tau);
     let vp = &pls.h_inv * scale;
     let ve = f.dot(&vp);
     let beta = pls.beta.to_vec();
-    let eta = linalg::mat_vec(design.x.view(), &beta, spec.threads);
+    let eta = design.mat_vec(&beta, spec.threads);
     let linear_predictor: Vec<f64> = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
     let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
     Ok(FitResult {

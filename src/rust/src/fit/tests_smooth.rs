@@ -31,7 +31,7 @@ pub enum TermTest {
 }
 
 pub fn smooth_tests(
-    design: &Design,
+    design: &Design<'_>,
     xtwx: &Array2<f64>,
     beta: &[f64],
     vp: &Array2<f64>,
