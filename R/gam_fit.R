@@ -66,10 +66,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   o_raw <- eval(substitute(offset), data, parent.frame())
   frame <- model_frame(formula, data, env, w_raw, o_raw)
   spec <- engine_spec(frame, method, gamma, sp, knots, control, threads)
-  res <- tryCatch(
-    fit_gam_impl(spec),
-    error = function(e) abort(conditionMessage(e), "engine")
-  )
+  res <- engine_result(fit_gam_impl(spec))
   new_warmgam(res, frame, spec, call, formula, family, method, gamma)
 }
 
@@ -99,6 +96,13 @@ gam_control <- function(outer_tol = 1e-8, outer_max_iter = 200, max_step = 5,
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+# The engine returns `list(error = message)` instead of raising, so that its errors
+# reach the user as classed R conditions.
+engine_result <- function(res, what = "engine") {
+  if (is.list(res) && identical(names(res), "error")) abort(res$error, what)
+  res
+}
 
 resolve_family <- function(family) {
   if (is.character(family)) {

@@ -36,10 +36,7 @@ model_matrix_at <- function(object, data) {
       byv <- data[[sm$by_name]]
       by <- if (is.null(sm$by_level)) as.double(byv) else as.double(as.character(byv) == sm$by_level)
     }
-    tryCatch(
-      smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by),
-      error = function(e) abort(conditionMessage(e), "newdata")
-    )
+    engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
   })
   x <- do.call(cbind, c(list(xp), blocks))
   colnames(x) <- names(object$coefficients)

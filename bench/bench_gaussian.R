@@ -72,29 +72,24 @@ options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-cache"))
 fit_formula <- y ~ s(x0, bs = "cr", k = 20) + s(x1, bs = "cr", k = 20) +
   s(x2, bs = "cr", k = 20) + s(x3, bs = "cr", k = 20)
 
-# Each engine: a function of the data returning the fitted values. The formula is
-# used unchanged by both packages: gam_fit() reads s() as warmgam's, and mgcv's
-# functions are given mgcv's s() through the formula's environment below.
-mgcv_formula <- local({
-  f <- fit_formula
-  environment(f) <- list2env(list(s = mgcv::s), parent = globalenv())
-  f
-})
+# Each engine: a function of the data returning the fitted values. Both packages read
+# the same formula: gam_fit() takes its s() terms as warmgam's and mgcv takes them as
+# mgcv's, whichever package masks the other.
 engines <- list(
   warmgam = function(d) {
     fit <- gam_fit(fit_formula, data = d, method = "REML", threads = threads, cache = FALSE)
     if (!isTRUE(fit$converged)) warning("warmgam did not converge: ", fit$termination, call. = FALSE)
     fitted(fit)
   },
-  gam = function(d) fitted(mgcv::gam(mgcv_formula, data = d, method = "REML")),
-  bam = function(d) fitted(mgcv::bam(mgcv_formula, data = d, method = "fREML")),
+  gam = function(d) fitted(mgcv::gam(fit_formula, data = d, method = "REML")),
+  bam = function(d) fitted(mgcv::bam(fit_formula, data = d, method = "fREML")),
   bam_disc = function(d) {
-    fitted(mgcv::bam(mgcv_formula, data = d, method = "fREML", discrete = TRUE, nthreads = threads))
+    fitted(mgcv::bam(fit_formula, data = d, method = "fREML", discrete = TRUE, nthreads = threads))
   }
 )
 gam_tight <- function(d) {
   ctrl <- mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = 1e-12))
-  fitted(mgcv::gam(mgcv_formula, data = d, method = "REML", control = ctrl))
+  fitted(mgcv::gam(fit_formula, data = d, method = "REML", control = ctrl))
 }
 
 # ---- helpers ----------------------------------------------------------------------
@@ -203,7 +198,9 @@ for (n in sizes) {
 results <- do.call(rbind, rows)
 rownames(results) <- NULL
 cat("\n== results ==\n")
+old_width <- options(width = max(getOption("width"), 120L))
 print(format(results, digits = 4), row.names = FALSE)
+options(old_width)
 
 dir.create(dirname(results_file), recursive = TRUE, showWarnings = FALSE)
 utils::write.csv(results, results_file, row.names = FALSE)

@@ -175,10 +175,30 @@ fn test_list(t: &TermTest) -> Robj {
     }
 }
 
-/// Fits a model described by the R layer's spec list.
+/// Engine results cross to R as a value or as `list(error = message)`: returning an
+/// `Err` to extendr would unwind through a panic, which prints a panic message and
+/// backtrace on the user's console before the R error.
+fn value_or_error(res: Result<Robj>) -> Robj {
+    match res {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = match e {
+                Error::Other(m) => m.replace("%%", "%"),
+                other => other.to_string(),
+            };
+            list!(error = msg).into()
+        }
+    }
+}
+
+/// Fits a model described by the R layer's spec list; `list(error =)` on failure.
 /// @noRd
 #[extendr]
-fn fit_gam_impl(spec: List) -> Result<Robj> {
+fn fit_gam_impl(spec: List) -> Robj {
+    value_or_error(fit_gam(spec))
+}
+
+fn fit_gam(spec: List) -> Result<Robj> {
     let spec = model_spec(&spec)?;
     let mut monitor = |_: usize, _: &[f64], _: &fit::outer::Eval| -> error::Result<()> {
         if user_interrupted() {
@@ -228,10 +248,15 @@ fn fit_gam_impl(spec: List) -> Result<Robj> {
     .into())
 }
 
-/// A smooth term's columns of the model matrix at new covariate values.
+/// A smooth term's columns of the model matrix at new covariate values;
+/// `list(error =)` on failure.
 /// @noRd
 #[extendr]
-fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Result<Robj> {
+fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Robj {
+    value_or_error(smooth_matrix(label, class, state, vars, by))
+}
+
+fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Result<Robj> {
     let state: State = state
         .iter()
         .map(|(k, v)| {
