@@ -114,7 +114,6 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...)
 }
 
 #' @rdname predict.warmgam
-#' @param data Unused; the model matrix is that of the fitting data.
 #' @export
 model.matrix.warmgam <- function(object, ...) {
   predict.warmgam(object, type = "lpmatrix")

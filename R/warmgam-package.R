@@ -5,4 +5,6 @@
 #'
 #' @keywords internal
 #' @useDynLib warmgam, .registration = TRUE
+#' @importFrom stats coef family fitted formula gaussian logLik model.matrix nobs predict
+#' @importFrom stats residuals vcov
 "_PACKAGE"
