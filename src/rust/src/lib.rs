@@ -20,13 +20,10 @@ use fit::criterion::Method;
 use fit::tests_smooth::TermTest;
 use fit::{Control, ModelSpec};
 
-/// An R error carrying `msg`; `%` is escaped because R formats the message.
+/// An error carrying `msg`. Entry points hand it to R as `list(error = msg)` (see
+/// `value_or_error`), never as an extendr `Err`, so no `%` escaping is needed here.
 fn r_error(msg: impl std::fmt::Display) -> Error {
-    Error::Other(msg.to_string().replace('%', "%%"))
-}
-
-fn engine_error(e: EngineError) -> Error {
-    r_error(e)
+    Error::Other(msg.to_string())
 }
 
 /// Named fields of an R list.
@@ -183,7 +180,7 @@ fn value_or_error(res: Result<Robj>) -> Robj {
         Ok(v) => v,
         Err(e) => {
             let msg = match e {
-                Error::Other(m) => m.replace("%%", "%"),
+                Error::Other(m) => m,
                 other => other.to_string(),
             };
             list!(error = msg).into()
@@ -207,7 +204,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
             Ok(())
         }
     };
-    let (design, res) = fit::fit(&spec, &mut monitor).map_err(engine_error)?;
+    let (design, res) = fit::fit(&spec, &mut monitor).map_err(r_error)?;
     let smooths: Vec<Robj> = design
         .smooths
         .iter()
@@ -265,7 +262,7 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
                 .ok_or_else(|| r_error("internal: stored basis fields must be doubles"))
         })
         .collect::<Result<_>>()?;
-    let smooth = Smooth::from_state(label, class, &state).map_err(engine_error)?;
+    let smooth = Smooth::from_state(label, class, &state).map_err(r_error)?;
     let vars: Vec<Vec<f64>> = vars
         .values()
         .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))

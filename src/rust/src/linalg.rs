@@ -43,8 +43,9 @@ pub fn par(threads: usize) -> Par {
     }
 }
 
-/// `X'WX` and `X'Wz` in one pass over the rows of `x` (Wood 2017 §6.1: the penalized
-/// least-squares problem needs nothing else from the data). `W = diag(w)`, `w >= 0`.
+/// `X'WX` and `X'Wz` for a model matrix held whole (tests build small problems this
+/// way; fits stream theirs through `cross_products_by_chunks`).
+#[cfg(test)]
 pub fn weighted_cross_products(
     x: ArrayView2<'_, f64>,
     w: &[f64],

@@ -104,7 +104,8 @@ pub fn design(spec: &ModelSpec) -> Result<Design<'_>> {
     let mut first_col = Vec::with_capacity(spec.smooths.len());
     let mut at = spec.xp.ncols();
     for sm_spec in &spec.smooths {
-        if sm_spec.vars.iter().any(|v| v.len() != n) || sm_spec.by.as_ref().is_some_and(|b| b.len() != n) {
+        // `basis::construct` checks `by` against the covariates.
+        if sm_spec.vars.iter().any(|v| v.len() != n) {
             return Err(EngineError::InvalidSpec { what: format!("`{}` has a covariate of the wrong length", sm_spec.label) });
         }
         let sm = basis::construct(sm_spec)?;
