@@ -25,8 +25,10 @@
 #'   `"cr"`, `"cc"` and `"ps"` smooths.
 #' @param gamma Inflation factor for the model's degrees of freedom in the criterion
 #'   (`> 1` gives smoother fits), as mgcv's `gamma`.
-#' @param cache Use the warm-start store: `TRUE`, `FALSE` or `"refresh"`. (Accepted
-#'   and validated; the store itself is not yet part of this version.)
+#' @param cache Use the warm-start store ([warmgam_cache]): `TRUE` (default) starts
+#'   from what earlier fits learned and records this one, `FALSE` bypasses the store,
+#'   `"refresh"` fits cold and overwrites the stored result. `options(warmgam.cache =
+#'   FALSE)` turns the store off for the session.
 #' @param threads Number of threads for the engine's matrix products; default
 #'   `getOption("warmgam.threads", 2)`.
 #' @param control Optimizer settings from [gam_control()].
@@ -35,12 +37,18 @@
 #'   (per coefficient), `criterion` (the minimized criterion, on the scale of mgcv's
 #'   `gcv.ubre`), `method`, `converged`, `outer_iterations`, `Vp` (Bayesian
 #'   covariance), `Ve` (frequentist covariance), `call`, `formula`, `terms`, `family`,
-#'   the smooth terms' bases and what `predict()` needs. Rows with missing values in
-#'   used variables are dropped (as `na.omit`).
+#'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
+#'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
+#'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call).
+#'   Rows with missing values in used variables are dropped (as `na.omit`).
 #' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
 #' summary(fit)
 #' predict(fit, newdata = data.frame(hp = 150, wt = 3, am = 1), se.fit = TRUE)
+#' # The same call again is answered by the warm-start store.
+#' gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)$warm_start$source
+#' \dontshow{options(op)}
 #' @export
 gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights = NULL,
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, cache = TRUE,
@@ -66,7 +74,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   o_raw <- eval(substitute(offset), data, parent.frame())
   frame <- model_frame(formula, data, env, w_raw, o_raw)
   spec <- engine_spec(frame, method, gamma, sp, knots, control, threads)
+  spec$cache <- cache_spec(cache, control, frame, formula, family)
   res <- engine_result(fit_gam_impl(spec))
+  warn_store_problem(res$warm_start$problem)
   new_warmgam(res, frame, spec, call, formula, family, method, gamma)
 }
 
@@ -77,7 +87,10 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
 #'   criterion are below `outer_tol * (1 + |criterion|)`.
 #' @param outer_max_iter Maximum number of outer iterations.
 #' @param max_step Largest Newton step in any log smoothing parameter.
-#' @param verify_warm Re-check a warm-start hit (used by the warm-start store).
+#' @param verify_warm Re-check an exact hit of the warm-start store before returning
+#'   it: one inner fit at the stored smoothing parameters must reproduce the stored
+#'   criterion and coefficients with a converged gradient, else the hit is discarded
+#'   and the fit runs cold (see [warmgam_cache]).
 #' @returns A list of class `warmgam_control`.
 #' @examples
 #' gam_control(outer_tol = 1e-10)
@@ -160,11 +173,14 @@ model_frame <- function(formula, data, env, weights, offset) {
   mf <- tryCatch(
     do.call(stats::model.frame, list(
       ff, data = if (is.null(data)) env else data, weights = weights, offset = offset,
-      na.action = stats::na.omit, drop.unused.levels = TRUE
+      na.action = stats::na.pass, drop.unused.levels = TRUE
     )),
     error = function(e) abort(sprintf("Could not build the model frame: %s", conditionMessage(e)), "data")
   )
-  y <- stats::model.response(mf)
+  mf <- drop_incomplete(mf)
+  # The frame's first column is the response; `model.response()` would add row names
+  # that cost more than the rest of the frame to strip again.
+  y <- mf[[1L]]
   if (!is.numeric(y) || is.matrix(y)) {
     abort(sprintf("The response `%s` must be a numeric vector.", deparse_one(parts$response)), "response")
   }
@@ -177,16 +193,40 @@ model_frame <- function(formula, data, env, weights, offset) {
   pf <- parametric_formula(parts, env)
   pterms <- stats::terms(pf)
   xp <- stats::model.matrix(pterms, mf)
+  # Row names would be a string per row: nothing downstream needs them.
+  rownames(xp) <- NULL
   offset_cols <- vapply(parts$offsets, deparse_one, character(1))
   formula_offset <- if (length(offset_cols)) rowSums(as.matrix(as.data.frame(mf[offset_cols]))) else 0
   list(
     parts = parts, mf = mf, pterms = pterms, xp = xp,
-    y = as.double(y),
+    y = if (is.double(y) && is.null(attributes(y))) y else as.double(y),
     weights = as.double(stats::model.weights(mf) %||% rep(1, nrow(mf))),
     offset = as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0)),
     xlevels = stats::.getXlevels(pterms, mf),
     contrasts = attr(xp, "contrasts")
   )
+}
+
+# `na.omit` for a model frame, without its cost when nothing is missing (it always
+# copies the frame, and the copy's explicit row names make later steps slow): rows
+# with a missing value are dropped, the "omit" record is kept as `na.omit` keeps it,
+# and factor levels no longer present are dropped as `model.frame` would.
+drop_incomplete <- function(mf) {
+  complete <- stats::complete.cases(mf)
+  if (all(complete)) {
+    return(mf)
+  }
+  omit <- which(!complete)
+  names(omit) <- attr(mf, "row.names")[omit]
+  class(omit) <- "omit"
+  terms <- attr(mf, "terms")
+  mf <- mf[complete, , drop = FALSE]
+  for (v in names(mf)) {
+    if (is.factor(mf[[v]])) mf[[v]] <- mf[[v]][, drop = TRUE]
+  }
+  attr(mf, "terms") <- terms
+  attr(mf, "na.action") <- omit
+  mf
 }
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
@@ -309,7 +349,12 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       family = family,
       model = frame$mf,
       na.action = attr(frame$mf, "na.action"),
-      warm_start = list(source = "cold", outer_iterations = res$iterations, key = NA_character_)
+      warm_start = list(
+        source = res$warm_start$source,
+        outer_iterations = res$iterations,
+        key = if (nzchar(res$warm_start$key)) res$warm_start$key else NA_character_,
+        verified = res$warm_start$verified
+      )
     ),
     class = "warmgam"
   )

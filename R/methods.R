@@ -17,10 +17,12 @@
 #'   observations with non-zero weight; `formula()`, `family()`: as given;
 #'   `print()`: `x`, invisibly.
 #' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
 #' coef(fit)
 #' AIC(fit)
 #' head(residuals(fit, "pearson"))
+#' \dontshow{options(op)}
 #' @name warmgam-methods
 NULL
 
@@ -75,6 +77,19 @@ formula.warmgam <- function(x, ...) x$formula
 #' @export
 family.warmgam <- function(object, ...) object$family
 
+# One line on how the fit used the warm-start store.
+warm_start_line <- function(ws) {
+  what <- switch(ws$source,
+    cold = "cold start",
+    exact = "exact hit, returned without iterating",
+    resumed = "resumed from a checkpoint",
+    seeded = "seeded by a fit of the same model to other data",
+    ws$source
+  )
+  key <- if (is.na(ws$key)) "store not used" else paste0("key ", substr(ws$key, 1, 12))
+  sprintf("Warm start: %s (%s)", what, key)
+}
+
 #' @rdname warmgam-methods
 #' @export
 print.warmgam <- function(x, ...) {
@@ -85,6 +100,7 @@ print.warmgam <- function(x, ...) {
   edf <- vapply(x$smooth, function(sm) sum(x$edf[sm$first:sm$last]), numeric(1))
   if (length(edf)) cat(paste(formatC(edf, digits = 4, format = "fg"), collapse = " "), " total =", format(round(sum(x$edf), 2)), "\n")
   cat(sprintf("\n%s score: %s     n = %d\n", names(x$criterion), format(unname(x$criterion), digits = 8), length(x$y)))
-  cat(sprintf("Outer iterations: %d (%s); warm start: %s\n", x$outer_iterations, x$termination, x$warm_start$source))
+  cat(sprintf("Outer iterations: %d (%s)\n", x$outer_iterations, x$termination))
+  cat(warm_start_line(x$warm_start), "\n", sep = "")
   invisible(x)
 }

@@ -69,9 +69,11 @@ term_columns <- function(object) {
 #'   mgcv, an offset passed to `gam_fit(offset =)` is not included; a formula
 #'   `offset()` term is.
 #' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
 #' predict(fit, data.frame(hp = c(100, 200), am = 0), se.fit = TRUE)
 #' head(predict(fit, type = "terms"))
+#' \dontshow{options(op)}
 #' @export
 predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...) {
   check_choice(type, "type", c("link", "response", "terms", "lpmatrix"))

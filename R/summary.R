@@ -51,8 +51,10 @@ smooth_p_value <- function(test, res_df) {
 #'   `s.table`, `r.sq`, `dev.expl`, `residual.df`, `scale`, `n` and the criterion;
 #'   `print()`: its argument, invisibly.
 #' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
 #' summary(fit)
+#' \dontshow{options(op)}
 #' @export
 summary.warmgam <- function(object, ...) {
   rdf <- object$df.residual

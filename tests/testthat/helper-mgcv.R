@@ -1,3 +1,6 @@
+# Every test fit uses a store in the session temporary directory, never the user's.
+options(warmgam.cache_dir = file.path(tempdir(), "warmgam-test-store"))
+
 # Shared helpers: simulated data, a tightly converged mgcv reference fit, and
 # relative differences. mgcv's defaults stop early (fitted values move by ~2e-7
 # relative between its default and tight tolerances), so every comparison is against

@@ -3,11 +3,15 @@
 //! error becomes an R error here.
 
 pub mod basis;
+pub mod cache;
 pub mod error;
 pub mod fit;
 pub mod linalg;
+pub mod warm;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 use std::os::raw::c_void;
 
 use extendr_api::prelude::*;
@@ -15,10 +19,12 @@ use extendr_api::Result;
 use ndarray::{Array2, ShapeBuilder};
 
 use basis::{Smooth, SmoothSpec, State};
-use error::EngineError;
+use cache::key::ModelIdentity;
+use cache::store::{StoreLimits, WarmStartStore};
 use fit::criterion::Method;
 use fit::tests_smooth::TermTest;
 use fit::{Control, ModelSpec};
+use warm::CacheSettings;
 
 /// An error carrying `msg`. Entry points hand it to R as `list(error = msg)` (see
 /// `value_or_error`), never as an extendr `Err`, so no `%` escaping is needed here.
@@ -134,6 +140,33 @@ fn model_spec(spec: &List) -> Result<ModelSpec> {
     })
 }
 
+/// The store settings and the model's identity (`spec$cache`; `NULL` bypasses the store).
+fn cache_settings(spec: &List) -> Result<(Option<CacheSettings>, ModelIdentity)> {
+    let f = Fields::new(spec);
+    if f.is_null("cache") {
+        return Ok((None, ModelIdentity::default()));
+    }
+    let c = Fields::new(&f.list("cache")?);
+    let names = c.get("names")?;
+    let parametric_names = names
+        .as_str_iter()
+        .map(|it| it.map(|s| s.to_string()).collect())
+        .unwrap_or_default();
+    let identity = ModelIdentity { formula: c.string("formula")?, family: c.string("family")?, link: c.string("link")?, parametric_names };
+    let max_age_days = c.real("max_age_days")?;
+    let settings = CacheSettings {
+        dir: PathBuf::from(c.string("dir")?),
+        shared: c.flag("shared")?,
+        limits: StoreLimits {
+            max_bytes: c.real("max_bytes")?.clamp(0.0, u64::MAX as f64) as u64,
+            max_age: Duration::try_from_secs_f64(max_age_days * 86400.0).unwrap_or(Duration::MAX),
+        },
+        refresh: c.flag("refresh")?,
+        verify: c.flag("verify")?,
+    };
+    Ok((Some(settings), identity))
+}
+
 extern "C" {
     fn R_ToplevelExec(fun: extern "C" fn(*mut c_void), data: *mut c_void) -> i32;
     fn R_CheckUserInterrupt();
@@ -196,15 +229,9 @@ fn fit_gam_impl(spec: List) -> Robj {
 }
 
 fn fit_gam(spec: List) -> Result<Robj> {
+    let (cache, identity) = cache_settings(&spec)?;
     let spec = model_spec(&spec)?;
-    let mut monitor = |_: usize, _: &[f64], _: &fit::outer::Eval| -> error::Result<()> {
-        if user_interrupted() {
-            Err(EngineError::Interrupted)
-        } else {
-            Ok(())
-        }
-    };
-    let (design, res) = fit::fit(&spec, &mut monitor).map_err(r_error)?;
+    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut user_interrupted).map_err(r_error)?;
     let smooths: Vec<Robj> = design
         .smooths
         .iter()
@@ -240,7 +267,13 @@ fn fit_gam(spec: List) -> Result<Robj> {
         deviance = res.deviance,
         null_space_dim = res.null_space_dim as f64,
         smooths = List::from_values(smooths),
-        term_tests = List::from_values(tests)
+        term_tests = List::from_values(tests),
+        warm_start = list!(
+            source = warm.source.as_str(),
+            key = warm.key.unwrap_or_default(),
+            problem = warm.problem.unwrap_or_default(),
+            verified = warm.verified.map_or(Rbool::na(), Rbool::from)
+        )
     )
     .into())
 }
@@ -278,8 +311,33 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
     Ok(to_matrix(&smooth.predict_matrix(&refs, by.as_deref())))
 }
 
+/// What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times
+/// (seconds since the epoch, `NA` when empty).
+/// @noRd
+#[extendr]
+fn cache_info_impl(dir: &str) -> Robj {
+    let info = WarmStartStore::existing(std::path::Path::new(dir)).info();
+    list!(
+        keys = info.keys as f64,
+        entries = info.entries as f64,
+        bytes = info.bytes as f64,
+        oldest = info.oldest.map_or(Rfloat::na(), Rfloat::from),
+        newest = info.newest.map_or(Rfloat::na(), Rfloat::from)
+    )
+    .into()
+}
+
+/// Removes every entry of the store at `dir`; returns how many.
+/// @noRd
+#[extendr]
+fn cache_clear_impl(dir: &str) -> f64 {
+    WarmStartStore::existing(std::path::Path::new(dir)).clear() as f64
+}
+
 extendr_module! {
     mod warmgam;
     fn fit_gam_impl;
     fn smooth_matrix_impl;
+    fn cache_info_impl;
+    fn cache_clear_impl;
 }

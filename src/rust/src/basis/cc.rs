@@ -3,7 +3,7 @@
 //! values at all knots but the last (which equals the first). Covariate values outside
 //! the knot range are wrapped onto it with the period `knots[last] - knots[0]`.
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::Array2;
 
 use super::knots::{interval, place_knots, sorted_unique};
 use crate::error::{EngineError, Result};
@@ -86,13 +86,22 @@ impl CcBasis {
     }
 
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
+        let n = self.knots.len() - 1;
+        let mut out = vec![0.0; x.len() * n];
+        self.fill_raw(x, &mut out);
+        Array2::from_shape_vec((x.len(), n), out).expect("row-major shape")
+    }
+
+    /// The basis at `x`, row-major into `out` (`x.len()` rows of `knots - 1`).
+    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
         let kn = &self.knots;
         let nk = kn.len();
         let n = nk - 1;
         let (x0, x1) = (kn[0], kn[nk - 1]);
         let period = x1 - x0;
-        let mut out = Array2::zeros((x.len(), n).f());
-        for (r, &raw) in x.iter().enumerate() {
+        let bd = self.bd.as_standard_layout();
+        let bd = bd.as_slice().expect("standard layout");
+        for (row, &raw) in out.chunks_exact_mut(n).zip(x) {
             let xi = if raw > x1 {
                 x0 + (raw - x1).rem_euclid(period)
             } else if raw < x0 {
@@ -108,14 +117,13 @@ impl CcBasis {
             let ap = xi - kn[i];
             let cm = am * am * am / (6.0 * h) - h * am / 6.0;
             let cp = ap * ap * ap / (6.0 * h) - h * ap / 6.0;
-            let mut row = out.row_mut(r);
-            for c in 0..n {
-                row[c] = self.bd[(lo, c)] * cm + self.bd[(hi, c)] * cp;
+            let (b_lo, b_hi) = (&bd[lo * n..(lo + 1) * n], &bd[hi * n..(hi + 1) * n]);
+            for ((v, a), b) in row.iter_mut().zip(b_lo).zip(b_hi) {
+                *v = a * cm + b * cp;
             }
             row[lo] += am / h;
             row[hi] += ap / h;
         }
-        out
     }
 }
 

@@ -3,7 +3,7 @@
 //! distinct covariate values; the penalty is the integrated squared second derivative.
 //! Outside the knot range the spline continues linearly.
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::Array2;
 
 use super::knots::{interval, quantile7, r_seq, sorted_unique};
 use crate::error::{EngineError, Result};
@@ -94,23 +94,35 @@ impl CrBasis {
     /// The basis evaluated at `x` (one row per value).
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
         let k = self.knots.len();
+        let mut out = vec![0.0; x.len() * k];
+        self.fill_raw(x, &mut out);
+        Array2::from_shape_vec((x.len(), k), out).expect("row-major shape")
+    }
+
+    /// The basis at `x`, row-major into `out` (`x.len()` rows of `k`): rows are
+    /// written whole and in order, which keeps the writes sequential.
+    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
+        let k = self.knots.len();
         let kn = &self.knots;
-        let mut out = Array2::zeros((x.len(), k).f());
-        for (r, &xi) in x.iter().enumerate() {
-            let mut row = out.row_mut(r);
+        let f = self.f.as_standard_layout();
+        let f = f.as_slice().expect("standard layout");
+        let f_row = |j: usize| &f[j * k..(j + 1) * k];
+        for (row, &xi) in out.chunks_exact_mut(k).zip(x) {
             if xi < kn[0] {
                 let h = kn[1] - kn[0];
                 let d = xi - kn[0];
-                for c in 0..k {
-                    row[c] = -d * h / 3.0 * self.f[(0, c)] - d * h / 6.0 * self.f[(1, c)];
+                let (a, b) = (-d * h / 3.0, -d * h / 6.0);
+                for ((v, f0), f1) in row.iter_mut().zip(f_row(0)).zip(f_row(1)) {
+                    *v = a * f0 + b * f1;
                 }
                 row[0] += 1.0 - d / h;
                 row[1] += d / h;
             } else if xi > kn[k - 1] {
                 let h = kn[k - 1] - kn[k - 2];
                 let d = xi - kn[k - 1];
-                for c in 0..k {
-                    row[c] = d * h / 6.0 * self.f[(k - 2, c)] + d * h / 3.0 * self.f[(k - 1, c)];
+                let (a, b) = (d * h / 6.0, d * h / 3.0);
+                for ((v, f0), f1) in row.iter_mut().zip(f_row(k - 2)).zip(f_row(k - 1)) {
+                    *v = a * f0 + b * f1;
                 }
                 row[k - 2] -= d / h;
                 row[k - 1] += 1.0 + d / h;
@@ -121,14 +133,13 @@ impl CrBasis {
                 let ap = xi - kn[j];
                 let cm = am * (am * am / h - h) / 6.0;
                 let cp = ap * (ap * ap / h - h) / 6.0;
-                for c in 0..k {
-                    row[c] = cm * self.f[(j, c)] + cp * self.f[(j + 1, c)];
+                for ((v, f0), f1) in row.iter_mut().zip(f_row(j)).zip(f_row(j + 1)) {
+                    *v = cm * f0 + cp * f1;
                 }
                 row[j] += am / h;
                 row[j + 1] += ap / h;
             }
         }
-        out
     }
 }
 

@@ -4,7 +4,7 @@
 /// Sorted distinct values of `x`.
 pub fn sorted_unique(x: &[f64]) -> Vec<f64> {
     let mut u = x.to_vec();
-    u.sort_by(|a, b| a.total_cmp(b));
+    u.sort_unstable_by(|a, b| a.total_cmp(b));
     u.dedup();
     u
 }

@@ -16,7 +16,7 @@ pub mod tp;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::{Array2, ArrayViewMut2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
 use cc::CcBasis;
@@ -64,14 +64,40 @@ impl Basis {
         }
     }
 
+    /// Number of columns of the unconstrained basis.
+    pub fn width(&self) -> usize {
+        match self {
+            Basis::Cr(b) => b.knots.len(),
+            Basis::Cc(b) => b.knots.len() - 1,
+            Basis::Ps(b) => b.ncoef(),
+            Basis::Tp(b) => b.uz.ncols(),
+        }
+    }
+
+    /// The unconstrained basis at covariate values `vars`, row-major into `out`
+    /// (`rows x width()`).
+    pub fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        match self {
+            Basis::Cr(b) => b.fill_raw(vars[0], out),
+            Basis::Cc(b) => b.fill_raw(vars[0], out),
+            Basis::Ps(b) => b.fill_raw(vars[0], out),
+            Basis::Tp(b) => {
+                let x = b.matrix(vars);
+                for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = *s;
+                    }
+                }
+            }
+        }
+    }
+
     /// The unconstrained basis at covariate values `vars`.
     pub fn matrix(&self, vars: &[&[f64]]) -> Array2<f64> {
-        match self {
-            Basis::Cr(b) => b.matrix(vars[0]),
-            Basis::Cc(b) => b.matrix(vars[0]),
-            Basis::Ps(b) => b.matrix(vars[0]),
-            Basis::Tp(b) => b.matrix(vars),
-        }
+        let (n, k) = (vars[0].len(), self.width());
+        let mut out = vec![0.0; n * k];
+        self.fill_raw(vars, &mut out);
+        Array2::from_shape_vec((n, k), out).expect("row-major shape")
     }
 }
 
@@ -97,21 +123,51 @@ impl Smooth {
 
     /// The term's columns of the model matrix at new covariate values.
     pub fn predict_matrix(&self, vars: &[&[f64]], by: Option<&[f64]>) -> Array2<f64> {
-        let mut x = self.basis.matrix(vars);
-        if let Some(by) = by {
-            apply_by(&mut x, by);
-        }
-        match &self.constraint {
-            Some(c) => c.apply_columns(&x),
-            None => x,
-        }
+        let mut out = Array2::zeros((vars[0].len(), self.ncoef()).f());
+        self.fill(vars, by, &mut Vec::new(), out.view_mut());
+        out
     }
-}
 
-fn apply_by(x: &mut Array2<f64>, by: &[f64]) {
-    // Column by column: the matrices are column-major.
-    for mut col in x.columns_mut() {
-        col.iter_mut().zip(by).for_each(|(v, b)| *v *= b);
+    /// Writes the term's model-matrix columns at `vars` into `dst` (`rows x ncoef()`,
+    /// any layout; the chunk buffers are column-major). The raw basis is evaluated
+    /// row-major into `scratch`; the `by` multipliers and the constraint are applied
+    /// on the way out, a block of rows at a time so that both sides stay in cache.
+    /// The constraint needs no matrix product: with `H = I - u u' / u_1`, column
+    /// `j > 1` of `X H` is `x_j - (X u / u_1) u_j`.
+    pub fn fill(&self, vars: &[&[f64]], by: Option<&[f64]>, scratch: &mut Vec<f64>, mut dst: ArrayViewMut2<'_, f64>) {
+        const BLOCK: usize = 128;
+        let rows = vars[0].len();
+        let k = self.basis.width();
+        scratch.resize(rows * k, 0.0);
+        self.basis.fill_raw(vars, &mut scratch[..rows * k]);
+        let (skip, u) = match &self.constraint {
+            Some(c) => (1, Some(&c.u)),
+            None => (0, None),
+        };
+        let mut proj = [0.0; BLOCK];
+        let mut start = 0;
+        while start < rows {
+            let len = BLOCK.min(rows - start);
+            let raw = &scratch[start * k..(start + len) * k];
+            if let Some(u) = u {
+                for (p, row) in proj.iter_mut().zip(raw.chunks_exact(k)) {
+                    *p = row.iter().zip(u.iter()).map(|(a, b)| a * b).sum::<f64>() / u[0];
+                }
+            }
+            let by = by.map(|b| &b[start..start + len]);
+            for (c, mut col) in dst.columns_mut().into_iter().enumerate() {
+                let j = c + skip;
+                let uj = u.map_or(0.0, |u| u[j]);
+                let mut col = col.slice_mut(ndarray::s![start..start + len]);
+                let value = |r: usize| raw[r * k + j] - proj[r] * uj;
+                match (col.as_slice_mut(), by) {
+                    (Some(out), None) => out.iter_mut().enumerate().for_each(|(r, o)| *o = value(r)),
+                    (Some(out), Some(b)) => out.iter_mut().zip(b).enumerate().for_each(|(r, (o, b))| *o = value(r) * b),
+                    (None, _) => (0..len).for_each(|r| col[r] = value(r) * by.map_or(1.0, |b| b[r])),
+                }
+            }
+            start += len;
+        }
     }
 }
 
@@ -129,17 +185,17 @@ impl RawStats {
         RawStats { col_sum: vec![0.0; k], max_row_abs: 0.0 }
     }
 
-    fn add(&mut self, x: &Array2<f64>) {
-        let mut row_abs = vec![0.0; x.nrows()];
-        for (j, col) in x.columns().into_iter().enumerate() {
-            let mut s = 0.0;
-            for (a, v) in row_abs.iter_mut().zip(col) {
-                *a += v.abs();
-                s += v;
+    /// Adds rows held row-major in `raw`.
+    fn add(&mut self, raw: &[f64]) {
+        let k = self.col_sum.len();
+        for row in raw.chunks_exact(k) {
+            let mut abs = 0.0;
+            for (s, v) in self.col_sum.iter_mut().zip(row) {
+                *s += v;
+                abs += v.abs();
             }
-            self.col_sum[j] += s;
+            self.max_row_abs = self.max_row_abs.max(abs);
         }
-        self.max_row_abs = row_abs.into_iter().fold(self.max_row_abs, f64::max);
     }
 }
 
@@ -219,12 +275,15 @@ pub fn construct(spec: &SmoothSpec) -> Result<Smooth> {
     };
     let mut stats = RawStats::new(s.nrows());
     match &full_x {
-        Some(x) => stats.add(x),
+        Some(x) => stats.add(x.as_standard_layout().as_slice().expect("standard layout")),
         None => {
+            let k = basis.width();
+            let mut raw = vec![0.0; CHUNK_ROWS.min(n) * k];
             let mut start = 0;
             while start < n {
                 let len = CHUNK_ROWS.min(n - start);
-                stats.add(&basis.matrix(&rows(&vars, start, len)));
+                basis.fill_raw(&rows(&vars, start, len), &mut raw[..len * k]);
+                stats.add(&raw[..len * k]);
                 start += len;
             }
         }
@@ -337,5 +396,46 @@ impl Smooth {
             rank,
             has_by: get("has_by")?[0] != 0.0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Smooth::fill` (blocked, constraint applied per row) against the definition:
+    /// the raw basis, rows multiplied by `by`, times the constraint's `Z`.
+    #[test]
+    fn fill_matches_the_constrained_basis() {
+        let n = 300;
+        let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
+        let z: Vec<f64> = (0..n).map(|i| ((i * 11) % 97) as f64 / 97.0).collect();
+        let by: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64).collect();
+        for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z.clone()])] {
+            for with_by in [false, true] {
+                let spec = SmoothSpec {
+                    label: format!("s({bs})"),
+                    bs: bs.into(),
+                    k: Some(8),
+                    vars: vars.clone(),
+                    by: with_by.then(|| by.clone()),
+                    centre: true,
+                    knots: None,
+                    m: Vec::new(),
+                };
+                let sm = construct(&spec).unwrap();
+                let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
+                let mut raw = sm.basis.matrix(&refs);
+                if with_by {
+                    for (mut row, b) in raw.rows_mut().into_iter().zip(&by) {
+                        row.mapv_inplace(|v| v * b);
+                    }
+                }
+                let want = sm.constraint.as_ref().unwrap().apply_columns(&raw);
+                let got = sm.predict_matrix(&refs, spec.by.as_deref());
+                let err = (&got - &want).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+                assert!(err < 1e-12, "{bs} by={with_by}: {err}");
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! evenly spaced knots with a difference penalty on adjacent coefficients. Beyond the
 //! outer interior knots the basis continues linearly (value and slope at the boundary).
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::Array2;
 
 use super::knots::r_seq;
 use crate::error::{EngineError, Result};
@@ -54,26 +54,32 @@ impl PsBasis {
     }
 
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
+        let nb = self.ncoef();
+        let mut out = vec![0.0; x.len() * nb];
+        self.fill_raw(x, &mut out);
+        Array2::from_shape_vec((x.len(), nb), out).expect("row-major shape")
+    }
+
+    /// The basis at `x`, row-major into `out` (`x.len()` rows of `ncoef()`); beyond
+    /// the outer knots the basis continues linearly.
+    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
         let order = self.m1 + 2;
         let nb = self.ncoef();
         let lo = self.knots[order - 1];
         let hi = self.knots[nb];
-        let mut out = Array2::zeros((x.len(), nb).f());
         let at_lo = (bspline_values(&self.knots, order, lo), bspline_slopes(&self.knots, order, lo));
         let at_hi = (bspline_values(&self.knots, order, hi), bspline_slopes(&self.knots, order, hi));
-        for (r, &xi) in x.iter().enumerate() {
-            let mut row = out.row_mut(r);
+        let mut work = vec![0.0; 3 * order];
+        for (row, &xi) in out.chunks_exact_mut(nb).zip(x) {
             if xi < lo || xi > hi {
                 let (edge, (val, slope)) = if xi < lo { (lo, &at_lo) } else { (hi, &at_hi) };
-                for c in 0..nb {
-                    row[c] = val[c] + (xi - edge) * slope[c];
+                for ((v, a), b) in row.iter_mut().zip(val).zip(slope) {
+                    *v = a + (xi - edge) * b;
                 }
             } else {
-                let v = bspline_values(&self.knots, order, xi);
-                row.assign(&ndarray::Array1::from(v));
+                bspline_into(&self.knots, order, xi, &mut work, row);
             }
         }
-        out
     }
 }
 
@@ -96,12 +102,18 @@ fn bspline_slopes(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
 /// (de Boor 2001, ch. IX), on the knot span `knots[i] <= x < knots[i + 1]` clamped to
 /// the spans where all `order` B-splines are complete.
 fn bspline_values(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
+    let mut out = vec![0.0; knots.len() - order];
+    bspline_into(knots, order, x, &mut vec![0.0; 3 * order], &mut out);
+    out
+}
+
+/// `bspline_values` into `out`, with `work` (at least `3 * order` long) as scratch.
+fn bspline_into(knots: &[f64], order: usize, x: f64, work: &mut [f64], out: &mut [f64]) {
     let nb = knots.len() - order;
     let pos = knots.partition_point(|&k| k <= x).saturating_sub(1);
     let i = pos.clamp(order - 1, nb - 1);
-    let mut n = vec![0.0; order];
-    let mut left = vec![0.0; order];
-    let mut right = vec![0.0; order];
+    let (n, rest) = work.split_at_mut(order);
+    let (left, right) = rest.split_at_mut(order);
     n[0] = 1.0;
     for j in 1..order {
         left[j] = x - knots[i + 1 - j];
@@ -114,9 +126,8 @@ fn bspline_values(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
         }
         n[j] = saved;
     }
-    let mut out = vec![0.0; nb];
-    out[i + 1 - order..=i].copy_from_slice(&n);
-    out
+    out.fill(0.0);
+    out[i + 1 - order..=i].copy_from_slice(&n[..order]);
 }
 
 /// `D'D` for the order-`m2` difference matrix `D` on `k` coefficients.

@@ -36,6 +36,14 @@ impl Method {
             _ => None,
         }
     }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Reml => "REML",
+            Method::Ml => "ML",
+            Method::Gcv => "GCV.Cp",
+        }
+    }
 }
 
 /// The data side of a Gaussian penalized least-squares problem.
@@ -165,6 +173,7 @@ pub fn evaluate(
         Method::Reml | Method::Ml => likelihood_criterion(gram, penalties, method, gamma, &fit)?,
         Method::Gcv => gcv_criterion(gram, penalties, gamma, &fit),
     };
+    let eval = Eval { coefficients: fit.beta.to_vec(), ..eval };
     Ok((eval, fit))
 }
 
@@ -281,7 +290,7 @@ fn likelihood_criterion(
             hess[(j, k)] = coef * (d2_dp / dp - d_dp[j] * d_dp[k] / (dp * dp)) + 0.5 * (lh.hess[(j, k)] - ls.hess[(j, k)]);
         }
     }
-    Ok(Eval { value, grad, hess })
+    Ok(Eval { value, grad, hess, coefficients: Vec::new() })
 }
 
 fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) -> Eval {
@@ -345,7 +354,7 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
                 + 6.0 * n * d * gamma * gamma * d_tau[j] * d_tau[k] / delta.powi(4);
         }
     }
-    Eval { value, grad, hess }
+    Eval { value, grad, hess, coefficients: Vec::new() }
 }
 
 #[cfg(test)]

@@ -68,16 +68,16 @@ impl Design<'_> {
         self.xp.ncols() + self.smooths.iter().map(|s| s.ncoef()).sum::<usize>()
     }
 
-    /// Writes rows `start..start + rows` of the model matrix into `buf`.
-    pub fn fill_rows(&self, start: usize, rows: usize, buf: &mut Array2<f64>) {
+    /// Writes rows `start..start + rows` of the model matrix into `buf`, with
+    /// `scratch` as working space (kept by the caller across chunks).
+    pub fn fill_rows(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>) {
         let p0 = self.xp.ncols();
         buf.slice_mut(s![..rows, ..p0]).assign(&self.xp.slice(s![start..start + rows, ..]));
         for (j, sm) in self.smooths.iter().enumerate() {
             let vars = basis::rows(&self.vars[j], start, rows);
             let by = self.by[j].map(|b| &b[start..start + rows]);
-            let cols = sm.predict_matrix(&vars, by);
             let at = self.first_col[j];
-            buf.slice_mut(s![..rows, at..at + sm.ncoef()]).assign(&cols);
+            sm.fill(&vars, by, scratch, buf.slice_mut(s![..rows, at..at + sm.ncoef()]));
         }
     }
 
@@ -86,10 +86,11 @@ impl Design<'_> {
         let n = self.nrows();
         let mut out = Vec::with_capacity(n);
         let mut buf = Array2::<f64>::zeros((basis::CHUNK_ROWS.min(n.max(1)), self.ncols()).f());
+        let mut scratch = Vec::new();
         let mut start = 0;
         while start < n {
             let rows = basis::CHUNK_ROWS.min(n - start);
-            self.fill_rows(start, rows, &mut buf);
+            self.fill_rows(start, rows, &mut buf, &mut scratch);
             out.extend(linalg::mat_vec(buf.slice(s![..rows, ..]), b, threads));
             start += rows;
         }
@@ -155,8 +156,7 @@ struct FreeObjective<'a> {
 
 impl FreeObjective<'_> {
     fn full_rho(&self, free: &[f64]) -> Vec<f64> {
-        let mut it = free.iter();
-        self.fixed.iter().map(|f| f.unwrap_or_else(|| *it.next().expect("free parameter"))).collect()
+        full_rho(self.fixed, free)
     }
 
     fn free_index(&self) -> Vec<usize> {
@@ -173,6 +173,7 @@ impl Objective for FreeObjective<'_> {
             value: e.value,
             grad: Array1::from_iter(idx.iter().map(|&j| e.grad[j])),
             hess: Array2::from_shape_fn((idx.len(), idx.len()), |(a, b)| e.hess[(idx[a], idx[b])]),
+            coefficients: e.coefficients,
         })
     }
 }
@@ -229,8 +230,9 @@ fn validate(spec: &ModelSpec) -> Result<()> {
 /// pass over the data.
 pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize) -> Gram {
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
+    let mut scratch = Vec::new();
     let (xtwx, xtwy) = linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
-        design.fill_rows(start, rows, buf)
+        design.fill_rows(start, rows, buf, &mut scratch)
     });
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
@@ -249,9 +251,33 @@ pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
     PenaltySet::new(design.ncols(), penalties)
 }
 
-/// Fits the model. `monitor` sees every accepted outer iterate (and may stop the fit by
-/// returning an error, e.g. on an interrupt).
-pub fn fit<'a>(spec: &'a ModelSpec, monitor: &mut outer::Monitor<'_>) -> Result<(Design<'a>, FitResult)> {
+/// One accepted outer iterate, as a fit reports it to its caller.
+pub struct Iterate<'a> {
+    /// Outer iterations done in this fit.
+    pub iteration: usize,
+    /// All log smoothing parameters (fixed ones included).
+    pub rho: &'a [f64],
+    pub criterion: f64,
+    pub coefficients: &'a [f64],
+}
+
+/// Sees every accepted outer iterate; an error (e.g. an interrupt) stops the fit.
+pub type Progress<'a> = dyn FnMut(&Iterate<'_>) -> Result<()> + 'a;
+
+/// A model ready for the outer optimization: its design, `X'WX` and penalties.
+pub struct Prepared<'a> {
+    pub design: Design<'a>,
+    gram: Gram,
+    penalties: PenaltySet,
+    /// Per smoothing parameter: `Some(log sp)` when fixed by the user.
+    fixed: Vec<Option<f64>>,
+    /// The cold start; the optimizer's bounds are placed around it whatever the start,
+    /// so that warm and cold fits solve the same problem.
+    rho_init: Vec<f64>,
+}
+
+/// Builds the model and makes the one pass over the data that forms `X'WX`.
+pub fn prepare(spec: &ModelSpec) -> Result<Prepared<'_>> {
     validate(spec)?;
     let design = design(spec)?;
     let (n, p) = (design.nrows(), design.ncols());
@@ -269,21 +295,113 @@ pub fn fit<'a>(spec: &'a ModelSpec, monitor: &mut outer::Monitor<'_>) -> Result<
         return Err(EngineError::InvalidSpec { what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()) });
     };
     let rho_init = initial_rho(&gram, &penalties);
-    let mut objective = FreeObjective { gram: &gram, penalties: &penalties, method: spec.method, gamma: spec.gamma, fixed: &fixed };
-    let free = objective.free_index();
-    let start: Vec<f64> = free.iter().map(|&j| rho_init[j]).collect();
-    // Beyond +-40 of the balanced start the fit no longer changes to working precision.
-    let settings = NewtonSettings {
-        max_iter: spec.control.max_iter,
-        tol: spec.control.tol,
-        max_step: spec.control.max_step,
-        lower: start.iter().map(|r| r - 40.0).collect(),
-        upper: start.iter().map(|r| r + 40.0).collect(),
-    };
-    let result = newton(&mut objective, &start, &settings, monitor)?;
-    let rho = objective.full_rho(&result.rho);
-    let report = finish(spec, &design, &gram, &penalties, &rho, &result)?;
-    Ok((design, report))
+    Ok(Prepared { design, gram, penalties, fixed, rho_init })
+}
+
+/// Fits the model from a cold start.
+pub fn fit<'a>(spec: &'a ModelSpec, progress: &mut Progress<'_>) -> Result<(Design<'a>, FitResult)> {
+    let prepared = prepare(spec)?;
+    let result = prepared.optimize(spec, None, progress)?;
+    Ok((prepared.design, result))
+}
+
+impl Prepared<'_> {
+    /// Number of smoothing parameters (fixed ones included).
+    pub fn n_sp(&self) -> usize {
+        self.fixed.len()
+    }
+
+    fn objective(&self, spec: &ModelSpec) -> FreeObjective<'_> {
+        FreeObjective { gram: &self.gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma, fixed: &self.fixed }
+    }
+
+    /// Chooses the smoothing parameters by Newton's method from `start` (all log
+    /// smoothing parameters; the cold start when `None`), and reports the fit.
+    pub fn optimize(&self, spec: &ModelSpec, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+        let mut objective = self.objective(spec);
+        let free = objective.free_index();
+        let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
+        let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
+        // Beyond +-40 of the balanced start the fit no longer changes to working precision.
+        let settings = NewtonSettings {
+            max_iter: spec.control.max_iter,
+            tol: spec.control.tol,
+            max_step: spec.control.max_step,
+            lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
+            upper: free.iter().map(|&j| self.rho_init[j] + 40.0).collect(),
+        };
+        let fixed = &self.fixed;
+        let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
+            let full = full_rho(fixed, rho);
+            progress(&Iterate { iteration, rho: &full, criterion: eval.value, coefficients: &eval.coefficients })
+        };
+        let result = newton(&mut objective, &start, &settings, &mut monitor)?;
+        let rho = objective.full_rho(&result.rho);
+        finish(spec, &self.design, &self.gram, &self.penalties, &rho, &result)
+    }
+
+    /// Whether a stored fit is what this model gives at the stored smoothing
+    /// parameters: one inner fit there must reproduce its criterion value and
+    /// coefficients, and the gradient must be as small as convergence left it.
+    pub fn verify(&self, spec: &ModelSpec, stored: &FitResult) -> bool {
+        let rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).collect();
+        if rho.len() != self.n_sp() {
+            return false;
+        }
+        let mut objective = self.objective(spec);
+        let free: Vec<f64> = objective.free_index().iter().map(|&j| rho[j]).collect();
+        let Ok(eval) = objective.evaluate(&free) else { return false };
+        let scale = 1.0 + eval.value.abs();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-8 * (1.0 + a.abs().max(b.abs()));
+        // Convergence leaves the gradient below `tol * scale`; a bound-pinned
+        // parameter may keep a larger one pointing outwards, as may a fit that
+        // stopped on `no progress` at the looser sqrt(tol) level.
+        let max_grad = eval.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
+        let grad_ok = max_grad <= spec.control.tol.sqrt() * scale || stored.gradient.iter().zip(eval.grad.iter()).all(|(a, b)| close(*a, *b));
+        close(eval.value, stored.criterion)
+            && grad_ok
+            && eval.coefficients.len() == stored.coefficients.len()
+            && eval.coefficients.iter().zip(&stored.coefficients).all(|(a, b)| close(*a, *b))
+    }
+}
+
+/// Rebuilds a stored fit without iterating: the bases are constructed again and the
+/// fitted values recomputed; everything costly comes from `stored`.
+pub fn rebuild(spec: &ModelSpec, stored: FitResult) -> Result<(Design<'_>, FitResult)> {
+    validate(spec)?;
+    let design = design(spec)?;
+    let restored = restore(spec, &design, stored)?;
+    Ok((design, restored))
+}
+
+/// A stored fit on an already built design: only the fitted values are computed.
+pub fn restore(spec: &ModelSpec, design: &Design<'_>, mut stored: FitResult) -> Result<FitResult> {
+    let p = design.ncols();
+    let shapes_match = stored.coefficients.len() == p
+        && stored.edf.len() == p
+        && stored.edf1.len() == p
+        && stored.vp.dim() == (p, p)
+        && stored.ve.dim() == (p, p)
+        && stored.sp.len() == n_smoothing_parameters(spec)
+        && stored.term_tests.len() == design.smooths.len();
+    if !shapes_match {
+        return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
+    }
+    let eta = design.mat_vec(&stored.coefficients, spec.threads);
+    stored.linear_predictor = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
+    stored.iterations = 0;
+    Ok(stored)
+}
+
+/// The number of smoothing parameters of a model: one per smooth term (each class here
+/// has a single penalty).
+pub fn n_smoothing_parameters(spec: &ModelSpec) -> usize {
+    spec.smooths.len()
+}
+
+fn full_rho(fixed: &[Option<f64>], free: &[f64]) -> Vec<f64> {
+    let mut it = free.iter();
+    fixed.iter().map(|f| f.unwrap_or_else(|| *it.next().expect("free parameter"))).collect()
 }
 
 /// Everything reported at the chosen smoothing parameters.

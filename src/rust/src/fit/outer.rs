@@ -17,6 +17,9 @@ pub struct Eval {
     pub value: f64,
     pub grad: Array1<f64>,
     pub hess: Array2<f64>,
+    /// The inner fit's coefficients at this point (empty when the objective has none):
+    /// checkpoints keep them so that a resumed fit's inner iteration starts there.
+    pub coefficients: Vec<f64>,
 }
 
 pub trait Objective {
@@ -56,6 +59,22 @@ impl Termination {
             Termination::NoProgress => "no step reduced the criterion",
             Termination::NoParameters => "no smoothing parameters to estimate",
         }
+    }
+
+    /// A stable code for the store (`from_code` inverts it).
+    pub fn code(&self) -> u8 {
+        match self {
+            Termination::Converged => 0,
+            Termination::MaxIterations => 1,
+            Termination::NoProgress => 2,
+            Termination::NoParameters => 3,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Termination> {
+        [Termination::Converged, Termination::MaxIterations, Termination::NoProgress, Termination::NoParameters]
+            .into_iter()
+            .find(|t| t.code() == code)
     }
 
     pub fn is_converged(&self) -> bool {
@@ -216,7 +235,7 @@ mod tests {
                 vec![2.0 + 12.0 * a * a, b, b, 12.0 * b * b + a],
             )
             .unwrap();
-            Ok(Eval { value, grad, hess })
+            Ok(Eval { value, grad, hess, coefficients: Vec::new() })
         }
     }
 
@@ -250,7 +269,7 @@ mod tests {
                 let value = (-r[0]).exp() + (r[1] - 3.0).powi(2);
                 let grad = Array1::from(vec![-(-r[0]).exp(), 2.0 * (r[1] - 3.0)]);
                 let hess = Array2::from_shape_vec((2, 2), vec![(-r[0]).exp(), 0.0, 0.0, 2.0]).unwrap();
-                Ok(Eval { value, grad, hess })
+                Ok(Eval { value, grad, hess, coefficients: Vec::new() })
             }
         }
         let settings = NewtonSettings {

@@ -1,0 +1,147 @@
+# The warm-start store as R sees it: where it is, its limits, and how a fit uses it.
+
+#' The warm-start store
+#'
+#' Every [gam_fit()] fingerprints its formula, data and options, and keeps its
+#' smoothing-parameter iterates in an on-disk store, so that no fit does the same work
+#' twice:
+#'
+#' * an identical call (same engine version, data, formula and options) returns the
+#'   stored result without iterating (`fit$warm_start$source == "exact"`);
+#' * a fit that was interrupted (Ctrl-C, a killed process, the iteration limit)
+#'   resumes from its latest checkpoint (`"resumed"`);
+#' * a fit of the same model to other data (a cross-validation fold, updated or
+#'   resampled data) starts from the smoothing parameters of an earlier fit of that
+#'   model (`"seeded"`);
+#' * otherwise the fit is `"cold"`.
+#'
+#' A warm start changes how fast a fit converges, never what it converges to: resumed
+#' and seeded fits run the same optimizer to the same tolerance as cold ones.
+#'
+#' @section What is stored, and where:
+#' For each fit: its log smoothing parameters, coefficients, scale, criterion value and
+#' iteration count; for a converged fit also its covariance matrices, edf and term
+#' statistics. Never the data themselves, only a blake3 fingerprint of them. The store
+#' is a directory, chosen by, in order: `options(warmgam.cache_dir =)`, the
+#' environment variable `WARMGAM_CACHE_DIR`, and `tools::R_user_dir("warmgam",
+#' "cache")`. Its directories are created readable by their owner only.
+#'
+#' @section Limits:
+#' `options(warmgam.cache_max_bytes =)` (default 256 MiB) bounds its size and
+#' `options(warmgam.cache_max_age_days =)` (default 30) the age of its entries; the
+#' oldest entries are evicted first. Eviction never makes a fit fail.
+#'
+#' @section Turning it off:
+#' `gam_fit(cache = FALSE)` bypasses the store for one fit, `cache = "refresh"` fits
+#' cold and overwrites what the store holds for that call, and
+#' `options(warmgam.cache = FALSE)` turns the store off for the session. If the
+#' location cannot be written (read-only, full), fits still succeed and one warning
+#' per session says why the store is off.
+#'
+#' @section Sharing a store:
+#' Several processes, and several machines on a shared filesystem, can use one store
+#' at once: writes are atomic (temporary file, sync, rename), every entry carries a
+#' checksum and the key it belongs to, and damaged entries are skipped and removed.
+#' Point every process at the same directory (`WARMGAM_CACHE_DIR` is convenient on a
+#' cluster), and set `options(warmgam.cache_shared = TRUE)` so that new directories
+#' are created with the usual group permissions (subject to the umask) instead of
+#' owner-only.
+#'
+#' @section Trust:
+#' Whoever can write to a store can change what is read from it: an entry with a valid
+#' checksum under the right key is believed. Share a store only with people you trust,
+#' and use `gam_control(verify_warm = TRUE)` to re-check an exact hit (one inner fit at
+#' the stored smoothing parameters must reproduce the stored criterion, coefficients
+#' and a converged gradient; a hit that fails is discarded and the fit runs cold).
+#'
+#' @name warmgam_cache
+#' @returns `gam_cache_info()`: a list with the store's `location`, number of `keys`
+#'   and `entries`, total `bytes`, and the times of its `oldest` and `newest` entries
+#'   (`POSIXct`, `NA` when empty). `gam_cache_clear()`: invisibly, the number of
+#'   entries removed.
+#' @examples
+#' op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))
+#' fit1 <- gam_fit(mpg ~ s(hp, k = 8), data = mtcars)
+#' fit2 <- gam_fit(mpg ~ s(hp, k = 8), data = mtcars)
+#' fit2$warm_start$source
+#' gam_cache_info()
+#' gam_cache_clear()
+#' options(op)
+NULL
+
+#' @rdname warmgam_cache
+#' @export
+gam_cache_info <- function() {
+  dir <- cache_dir()
+  info <- cache_info_impl(dir)
+  as_time <- function(t) as.POSIXct(t, origin = "1970-01-01")
+  list(
+    location = dir, keys = info$keys, entries = info$entries, bytes = info$bytes,
+    oldest = as_time(info$oldest), newest = as_time(info$newest)
+  )
+}
+
+#' @rdname warmgam_cache
+#' @export
+gam_cache_clear <- function() {
+  invisible(cache_clear_impl(cache_dir()))
+}
+
+cache_dir <- function() {
+  dir <- getOption("warmgam.cache_dir")
+  if (is.null(dir)) {
+    env <- Sys.getenv("WARMGAM_CACHE_DIR")
+    dir <- if (nzchar(env)) env else tools::R_user_dir("warmgam", "cache")
+  }
+  if (!is.character(dir) || length(dir) != 1L || is.na(dir) || !nzchar(dir)) {
+    abort("`options(warmgam.cache_dir =)` must be a single directory path.", "argument")
+  }
+  path.expand(dir)
+}
+
+cache_option_number <- function(name, default) {
+  value <- getOption(name, default)
+  if (!is.numeric(value) || length(value) != 1L || is.na(value) || value < 0) {
+    abort(sprintf("`options(%s =)` must be a single non-negative number.", name), "argument")
+  }
+  as.double(value)
+}
+
+# What the engine needs to use the store for this fit, or NULL to bypass it.
+cache_spec <- function(cache, control, frame, formula, family) {
+  enabled <- getOption("warmgam.cache", TRUE)
+  if (!isTRUE(enabled) && !isFALSE(enabled)) {
+    abort("`options(warmgam.cache =)` must be TRUE or FALSE.", "argument")
+  }
+  if (isFALSE(cache) || isFALSE(enabled)) {
+    return(NULL)
+  }
+  shared <- getOption("warmgam.cache_shared", FALSE)
+  check_flag(shared, "options(warmgam.cache_shared)")
+  list(
+    dir = cache_dir(),
+    shared = shared,
+    max_bytes = cache_option_number("warmgam.cache_max_bytes", 256 * 1024^2),
+    max_age_days = cache_option_number("warmgam.cache_max_age_days", 30),
+    refresh = identical(cache, "refresh"),
+    verify = isTRUE(control$verify_warm),
+    formula = paste(deparse(formula, width.cutoff = 500L), collapse = " "),
+    family = family$family,
+    link = family$link,
+    names = colnames(frame$xp) %||% character()
+  )
+}
+
+# One warning per session when the store cannot be used.
+store_problem <- new.env(parent = emptyenv())
+
+warn_store_problem <- function(problem) {
+  if (!nzchar(problem) || isTRUE(store_problem$warned)) {
+    return(invisible())
+  }
+  store_problem$warned <- TRUE
+  warning(
+    sprintf("warmgam's warm-start store is not available (%s); fits still succeed without it. See ?warmgam_cache.", problem),
+    call. = FALSE
+  )
+}

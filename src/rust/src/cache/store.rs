@@ -1,0 +1,486 @@
+//! The on-disk warm-start store: one directory per key, one file per entry.
+//!
+//! ```text
+//! <root>/<64 hex digits of a key>/final.wgs          a converged fit (exact key)
+//!                                 ckpt-<writer>.wgs  an unfinished fit's iterate
+//!                                 seed-<writer>.wgs  a converged fit's start (model key)
+//!                                 .tmp-*             a write in progress
+//! ```
+//!
+//! Writes are atomic: the entry is written to a temporary file in the same directory,
+//! synced, and renamed over its name, so a reader sees the old entry or the new one,
+//! never a mixture, whatever other processes (or hosts sharing the filesystem) do.
+//! Entries that several writers may produce at once are named per writer, so none is
+//! lost; the final entry of a key is the same whoever writes it. Every file carries a
+//! header with the key it belongs to and a blake3 checksum of its payload: a file that
+//! is torn, truncated, foreign (another key's, or not ours at all) or corrupted is
+//! skipped and removed, and is never an error for the fit. Temporary files are
+//! removed only once they are an hour old, far longer than any write takes, so a live
+//! writer's file is never touched.
+//!
+//! The store trusts whoever can write to it: a writer can put any (well-formed) result
+//! under any key. Directories are created owner-only unless the store is shared on
+//! purpose.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::key::Fingerprint;
+use super::payload::{self, Entry};
+
+const MAGIC: &[u8; 8] = b"WARMGAM\x01";
+const HEADER_BYTES: usize = 8 + 32 + 8 + 32;
+/// No entry is larger than this (a 4000-coefficient model's two covariance matrices
+/// take 256 MB); anything claiming more is not read.
+const MAX_ENTRY_BYTES: u64 = 1 << 30;
+const ENTRY_SUFFIX: &str = ".wgs";
+const TEMP_PREFIX: &str = ".tmp-";
+/// Temporary files older than this belong to writers that died.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreLimits {
+    /// Entries beyond this total size are evicted, oldest first.
+    pub max_bytes: u64,
+    /// Entries not written or used for this long are evicted.
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WarmStartStore {
+    root: PathBuf,
+    shared: bool,
+    limits: StoreLimits,
+}
+
+/// A verified entry and its file's name and modification time.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub name: String,
+    pub modified: SystemTime,
+    pub entry: Entry,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StoreInfo {
+    pub keys: usize,
+    pub entries: usize,
+    pub bytes: u64,
+    /// Modification times of the oldest and newest entries, in seconds since the epoch.
+    pub oldest: Option<f64>,
+    pub newest: Option<f64>,
+}
+
+impl WarmStartStore {
+    /// Opens (creating if needed) the store at `root`, and checks that it can be written.
+    pub fn open(root: &Path, shared: bool, limits: StoreLimits) -> io::Result<WarmStartStore> {
+        let store = WarmStartStore { root: root.to_path_buf(), shared, limits };
+        store.create_dir(root)?;
+        // A probe write: an unwritable store is found now, once, not at every checkpoint.
+        drop(store.temp_file(root)?);
+        Ok(store)
+    }
+
+    /// The store at `root` as it is, for inspection and clearing: nothing is created.
+    pub fn existing(root: &Path) -> WarmStartStore {
+        WarmStartStore { root: root.to_path_buf(), shared: false, limits: StoreLimits { max_bytes: u64::MAX, max_age: Duration::MAX } }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn key_dir(&self, key: &Fingerprint) -> PathBuf {
+        // Hex only: no key can name a path outside the store.
+        self.root.join(key.to_hex())
+    }
+
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(if self.shared { 0o777 } else { 0o700 });
+        }
+        builder.create(dir)
+    }
+
+    fn temp_file(&self, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TEMP_PREFIX);
+        #[cfg(unix)]
+        if self.shared {
+            use std::os::unix::fs::PermissionsExt;
+            // The umask still applies.
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        builder.tempfile_in(dir)
+    }
+
+    /// Writes `entry` as `name` under `key`, atomically.
+    pub fn write(&self, key: &Fingerprint, name: &str, entry: &Entry) -> io::Result<()> {
+        debug_assert!(is_entry_name(name));
+        let bytes = frame(key, &payload::encode(entry));
+        let dir = self.key_dir(key);
+        // The directory may be removed by another process's eviction between our
+        // creating it and writing into it: one retry.
+        let mut attempt = 0;
+        loop {
+            self.create_dir(&dir)?;
+            match self.write_in(&dir, name, &bytes) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn write_in(&self, dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut tmp = self.temp_file(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+        // Make the rename itself durable; not every filesystem allows syncing a
+        // directory, and the entry is already complete either way.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Every verified entry under `key`; invalid files are removed on the way.
+    pub fn load(&self, key: &Fingerprint) -> Vec<StoredEntry> {
+        let dir = self.key_dir(key);
+        let Ok(listing) = fs::read_dir(&dir) else { return Vec::new() };
+        let mut out = Vec::new();
+        for item in listing.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(ENTRY_SUFFIX) {
+                continue;
+            }
+            let path = dir.join(&name);
+            match read_entry(&path, key) {
+                Ok((Some(entry), id)) => out.push(StoredEntry { name, modified: id.2, entry }),
+                Ok((None, id)) => remove_if_unchanged(&path, id),
+                // An I/O error says nothing about the entry (it may be in use or the
+                // filesystem may be busy): skip it, keep it.
+                Err(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Marks an entry as used, so that eviction (oldest first) keeps it longer.
+    pub fn touch(&self, key: &Fingerprint, name: &str) {
+        if let Ok(f) = File::options().write(true).open(self.key_dir(key).join(name)) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+    }
+
+    pub fn remove(&self, key: &Fingerprint, name: &str) {
+        let _ = fs::remove_file(self.key_dir(key).join(name));
+    }
+
+    /// Removes every entry under `key` for which `doomed` holds (temporary files are
+    /// never touched).
+    pub fn remove_where(&self, key: &Fingerprint, doomed: impl Fn(&str) -> bool) {
+        let dir = self.key_dir(key);
+        let Ok(listing) = fs::read_dir(&dir) else { return };
+        for item in listing.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            if is_entry_name(&name) && doomed(&name) {
+                let _ = fs::remove_file(dir.join(name));
+            }
+        }
+    }
+
+    /// Enforces the age limit and the size budget, oldest entries first, and clears
+    /// dead writers' temporary files. Errors are ignored: eviction is housekeeping and
+    /// never fails a fit.
+    pub fn evict(&self) {
+        let now = SystemTime::now();
+        let mut files = self.scan(|path, modified| {
+            if age(now, modified) > STALE_TEMP {
+                let _ = fs::remove_file(path);
+            }
+        });
+        let mut total: u64 = files.iter().map(|f| f.bytes).sum();
+        files.sort_by_key(|f| f.modified);
+        for f in &files {
+            let expired = age(now, f.modified) > self.limits.max_age;
+            if expired || total > self.limits.max_bytes {
+                if fs::remove_file(&f.path).is_ok() {
+                    total = total.saturating_sub(f.bytes);
+                }
+                if let Some(dir) = f.path.parent() {
+                    // Fails, harmlessly, while the directory holds anything.
+                    let _ = fs::remove_dir(dir);
+                }
+            }
+        }
+    }
+
+    pub fn info(&self) -> StoreInfo {
+        let files = self.scan(|_, _| {});
+        let mut keys: Vec<&Path> = files.iter().filter_map(|f| f.path.parent()).collect();
+        keys.dedup();
+        let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        StoreInfo {
+            keys: keys.len(),
+            entries: files.len(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            oldest: files.iter().map(|f| f.modified).min().map(secs),
+            newest: files.iter().map(|f| f.modified).max().map(secs),
+        }
+    }
+
+    /// Removes every entry and key directory (and nothing else: directories that are
+    /// not keys are left alone). Returns the number of entries removed.
+    pub fn clear(&self) -> usize {
+        let files = self.scan(|path, _| {
+            let _ = fs::remove_file(path);
+        });
+        let mut removed = 0;
+        for f in &files {
+            if fs::remove_file(&f.path).is_ok() {
+                removed += 1;
+            }
+            if let Some(dir) = f.path.parent() {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+        removed
+    }
+
+    /// Entry files of every key directory; `temp` sees each temporary file.
+    fn scan(&self, mut temp: impl FnMut(&Path, SystemTime)) -> Vec<FileInfo> {
+        let mut out = Vec::new();
+        let Ok(keys) = fs::read_dir(&self.root) else { return out };
+        for key in keys.flatten() {
+            let key_name = key.file_name().to_string_lossy().into_owned();
+            if Fingerprint::from_hex(&key_name).is_none() || !key.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(files) = fs::read_dir(key.path()) else { continue };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let Ok(meta) = file.metadata() else { continue };
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                if name.starts_with(TEMP_PREFIX) {
+                    temp(&file.path(), modified);
+                } else if is_entry_name(&name) {
+                    out.push(FileInfo { path: file.path(), bytes: meta.len(), modified });
+                }
+            }
+            // Key directories left empty (by a crash between writes, say) go too.
+            let _ = fs::remove_dir(key.path());
+        }
+        out
+    }
+}
+
+struct FileInfo {
+    path: PathBuf,
+    bytes: u64,
+    modified: SystemTime,
+}
+
+fn age(now: SystemTime, then: SystemTime) -> Duration {
+    now.duration_since(then).unwrap_or(Duration::ZERO)
+}
+
+/// Names the store writes: lowercase letters, digits and dashes, then `.wgs`.
+pub fn is_entry_name(name: &str) -> bool {
+    name.strip_suffix(ENTRY_SUFFIX).is_some_and(|stem| {
+        !stem.is_empty() && stem.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    })
+}
+
+/// `MAGIC | key | payload length | blake3(payload) | payload`.
+fn frame(key: &Fingerprint, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&key.0);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(blake3::hash(payload).as_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The entry in `bytes` if it is a complete, uncorrupted entry of `key`.
+fn unframe(bytes: &[u8], key: &Fingerprint) -> Option<Entry> {
+    if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC || bytes[8..40] != key.0 {
+        return None;
+    }
+    let len = u64::from_le_bytes(bytes[40..48].try_into().ok()?);
+    let payload = &bytes[HEADER_BYTES..];
+    if len != payload.len() as u64 || blake3::hash(payload).as_bytes()[..] != bytes[48..80] {
+        return None;
+    }
+    payload::decode(payload)
+}
+
+/// Which version of a file was read: another writer may rename a fresh entry over it.
+type FileIdentity = (u64, u64, SystemTime);
+
+fn identity(meta: &fs::Metadata) -> FileIdentity {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    (ino, meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
+}
+
+/// Reads and verifies one entry file: `Ok((None, _))` when the file is not a valid
+/// entry of `key`, `Err` when it could not be read.
+fn read_entry(path: &Path, key: &Fingerprint) -> io::Result<(Option<Entry>, FileIdentity)> {
+    let file = File::open(path)?;
+    let id = identity(&file.metadata()?);
+    if id.1 > MAX_ENTRY_BYTES {
+        return Ok((None, id));
+    }
+    let mut bytes = Vec::with_capacity(id.1 as usize);
+    // Read no more than the size checked above, whatever the file does meanwhile.
+    file.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok((unframe(&bytes, key), id))
+}
+
+/// Removes a file judged invalid, unless another writer has since renamed a fresh
+/// entry over it.
+fn remove_if_unchanged(path: &Path, read: FileIdentity) {
+    if fs::metadata(path).is_ok_and(|m| identity(&m) == read) {
+        let _ = fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::payload::{Bounded, EntryKind};
+
+    fn limits() -> StoreLimits {
+        StoreLimits { max_bytes: u64::MAX, max_age: Duration::from_secs(1 << 30) }
+    }
+
+    fn key(i: u8) -> Fingerprint {
+        Fingerprint([i; 32])
+    }
+
+    fn entry(criterion: f64) -> Entry {
+        let mut e = Entry::new(EntryKind::Checkpoint, 10, vec![1.0, 2.0], criterion, 3);
+        e.coefficients = Bounded(vec![0.5; 20]);
+        e.scale = 1.0;
+        e
+    }
+
+    #[test]
+    fn round_trip_and_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        store.write(&key(1), "ckpt-a.wgs", &entry(3.0)).unwrap();
+        store.write(&key(1), "final.wgs", &entry(2.0)).unwrap();
+        let mut got = store.load(&key(1));
+        got.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].entry, entry(3.0));
+        assert_eq!(got[1].entry, entry(2.0));
+        assert!(store.load(&key(2)).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(key(1).to_hex())).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let info = store.info();
+        assert_eq!((info.keys, info.entries), (1, 2));
+        assert_eq!(store.clear(), 2);
+        assert_eq!(store.info().entries, 0);
+    }
+
+    #[test]
+    fn damaged_and_foreign_files_are_skipped_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        let kdir = dir.path().join(key(1).to_hex());
+        store.write(&key(1), "final.wgs", &entry(1.0)).unwrap();
+        let good = fs::read(kdir.join("final.wgs")).unwrap();
+        // Truncated, bit-flipped, garbage, empty, and another key's entry.
+        fs::write(kdir.join("ckpt-a.wgs"), &good[..good.len() - 3]).unwrap();
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        fs::write(kdir.join("ckpt-b.wgs"), &flipped).unwrap();
+        fs::write(kdir.join("ckpt-c.wgs"), b"not an entry at all").unwrap();
+        fs::write(kdir.join("ckpt-d.wgs"), b"").unwrap();
+        store.write(&key(2), "final.wgs", &entry(1.0)).unwrap();
+        fs::copy(dir.path().join(key(2).to_hex()).join("final.wgs"), kdir.join("ckpt-e.wgs")).unwrap();
+        let got = store.load(&key(1));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].name, "final.wgs");
+        let left: Vec<_> = fs::read_dir(&kdir).unwrap().flatten().map(|f| f.file_name()).collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        // Usable again afterwards.
+        store.write(&key(1), "ckpt-a.wgs", &entry(0.5)).unwrap();
+        assert_eq!(store.load(&key(1)).len(), 2);
+    }
+
+    #[test]
+    fn eviction_keeps_the_newest_under_budget_and_spares_live_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |max_bytes| WarmStartStore::open(dir.path(), false, StoreLimits { max_bytes, max_age: Duration::from_secs(3600) }).unwrap();
+        let store = open(u64::MAX);
+        for i in 0..5u8 {
+            store.write(&key(i), "final.wgs", &entry(i as f64)).unwrap();
+            let path = dir.path().join(key(i).to_hex()).join("final.wgs");
+            let t = SystemTime::now() - Duration::from_secs(100 * (5 - i as u64));
+            File::options().write(true).open(&path).unwrap().set_modified(t).unwrap();
+        }
+        let live_temp = dir.path().join(key(0).to_hex()).join(".tmp-live");
+        fs::write(&live_temp, b"partial").unwrap();
+        let one = store.info().bytes / 5;
+        open(2 * one + one / 2).evict();
+        assert_eq!(store.info().entries, 2);
+        assert!(store.load(&key(0)).is_empty() && store.load(&key(2)).is_empty());
+        assert_eq!(store.load(&key(4)).len(), 1);
+        assert!(live_temp.exists(), "a fresh temporary file was removed");
+        // The age limit.
+        let path = dir.path().join(key(3).to_hex()).join("final.wgs");
+        File::options().write(true).open(&path).unwrap().set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
+        open(u64::MAX).evict();
+        assert_eq!(store.info().entries, 1);
+    }
+
+    #[test]
+    fn concurrent_writers_never_mix_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8u8 {
+                let store = store.clone();
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let mut e = entry(t as f64);
+                        e.coefficients = Bounded(vec![t as f64; 50 + i]);
+                        store.write(&key(7), "final.wgs", &e).unwrap();
+                        store.write(&key(7), &format!("ckpt-{t}.wgs"), &e).unwrap();
+                        for got in store.load(&key(7)) {
+                            // Every entry read is one some writer wrote whole.
+                            let c = got.entry.criterion;
+                            assert!(got.entry.coefficients.0.iter().all(|v| *v == c));
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(store.load(&key(7)).len(), 9);
+    }
+
+    #[test]
+    fn unwritable_root_is_an_error_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        fs::write(&file, b"x").unwrap();
+        assert!(WarmStartStore::open(&file.join("store"), false, limits()).is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! A fit through the warm-start store (design §4): an exact finalized hit is returned
+//! without iterating; a checkpoint of the same problem is resumed; a fit of the same
+//! model to other data seeds the start; otherwise the fit is cold. Whatever the start,
+//! the optimizer solves the same problem with the same bounds and tolerance, so a warm
+//! start changes how fast a fit converges, never what it converges to.
+
+use std::path::PathBuf;
+
+use ndarray::{Array2, ShapeBuilder};
+
+use crate::cache::key::{model_keys, ModelIdentity};
+use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit, StoredTests};
+use crate::cache::session::{Session, Source, Start};
+use crate::cache::store::{StoreLimits, WarmStartStore};
+use crate::error::{EngineError, Result};
+use crate::fit::outer::Termination;
+use crate::fit::tests_smooth::TermTest;
+use crate::fit::{self, Design, FitResult, Iterate, ModelSpec};
+
+/// Where the store is and how this fit uses it.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub dir: PathBuf,
+    /// Created for sharing with other users (group/world permissions per the umask)
+    /// rather than owner-only.
+    pub shared: bool,
+    pub limits: StoreLimits,
+    /// Fit cold and overwrite what the store holds for this problem.
+    pub refresh: bool,
+    /// Re-check an exact hit with one inner fit before trusting it.
+    pub verify: bool,
+}
+
+/// How the fit used the store.
+#[derive(Debug, Clone)]
+pub struct WarmReport {
+    pub source: Source,
+    /// Hex of the exact key (`None` when the store was not used).
+    pub key: Option<String>,
+    /// Why the store could not be used or written, if it could not.
+    pub problem: Option<String>,
+    /// For an exact hit under `verify`: whether it passed. A hit that fails is
+    /// discarded and the fit runs cold.
+    pub verified: Option<bool>,
+}
+
+/// Fits `spec`, through the store when `cache` is given. `interrupted` is polled after
+/// every outer iterate.
+pub fn fit_warm<'a>(
+    spec: &'a ModelSpec,
+    identity: &ModelIdentity,
+    cache: Option<&CacheSettings>,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(Design<'a>, FitResult, WarmReport)> {
+    let mut report = WarmReport { source: Source::Cold, key: None, problem: None, verified: None };
+    let Some(cache) = cache else {
+        let (design, result) = fit::fit(spec, &mut |_: &Iterate<'_>| check(interrupted))?;
+        return Ok((design, result, report));
+    };
+    let keys = model_keys(spec, identity);
+    report.key = Some(keys.exact.to_hex());
+    let store = match WarmStartStore::open(&cache.dir, cache.shared, cache.limits) {
+        Ok(store) => store,
+        Err(e) => {
+            report.problem = Some(format!("the store at {} cannot be used: {e}", cache.dir.display()));
+            let (design, result) = fit::fit(spec, &mut |_: &Iterate<'_>| check(interrupted))?;
+            return Ok((design, result, report));
+        }
+    };
+    let session = Session::new(store, keys);
+    let start = if cache.refresh {
+        session.discard_exact();
+        Start::Cold
+    } else {
+        session.start(fit::n_smoothing_parameters(spec))
+    };
+
+    if let Start::Exact(entry) = &start {
+        if let Some(stored) = stored_fit(entry) {
+            if !cache.verify {
+                if let Ok((design, result)) = fit::rebuild(spec, stored) {
+                    report.source = Source::Exact;
+                    report.problem = session.finish();
+                    return Ok((design, result, report));
+                }
+            } else {
+                let prepared = fit::prepare(spec)?;
+                let passed = prepared.verify(spec, &stored);
+                report.verified = Some(passed);
+                if passed {
+                    if let Ok(result) = fit::restore(spec, &prepared.design, stored) {
+                        report.source = Source::Exact;
+                        report.problem = session.finish();
+                        return Ok((prepared.design, result, report));
+                    }
+                }
+                session.discard_exact();
+                return optimize(spec, prepared, session, None, 0, report, interrupted);
+            }
+        }
+        // A hit that does not fit the model is not trusted.
+        session.discard_exact();
+    }
+
+    let prepared = fit::prepare(spec)?;
+    let (source, from, done) = match start {
+        Start::Resume(e) => (Source::Resumed, Some(e.rho.0), e.iteration),
+        Start::Seed(e) => (Source::Seeded, Some(e.rho.0), 0),
+        Start::Cold | Start::Exact(_) => (Source::Cold, None, 0),
+    };
+    report.source = source;
+    optimize(spec, prepared, session, from, done, report, interrupted)
+}
+
+/// The outer optimization with checkpoints, then the final entry.
+fn optimize<'a>(
+    spec: &'a ModelSpec,
+    prepared: fit::Prepared<'a>,
+    mut session: Session,
+    from: Option<Vec<f64>>,
+    done: u64,
+    mut report: WarmReport,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(Design<'a>, FitResult, WarmReport)> {
+    let rows = spec.y.len();
+    let mut progress = |it: &Iterate<'_>| -> Result<()> {
+        let mut entry = Entry::new(EntryKind::Checkpoint, rows, it.rho.to_vec(), it.criterion, done as usize + it.iteration);
+        entry.coefficients = Bounded(it.coefficients.to_vec());
+        session.checkpoint(entry);
+        check(interrupted)
+    };
+    // On an error (an interrupt) the session is dropped, which waits for its last
+    // checkpoint to reach the disk.
+    let result = prepared.optimize(spec, from.as_deref(), &mut progress)?;
+    if result.termination.is_converged() {
+        session.finalize(final_entry(&result, rows, done));
+    }
+    report.problem = session.finish();
+    Ok((prepared.design, result, report))
+}
+
+fn check(interrupted: &mut dyn FnMut() -> bool) -> Result<()> {
+    if interrupted() {
+        Err(EngineError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn final_entry(r: &FitResult, rows: usize, done: u64) -> Entry {
+    let rho = r.sp.iter().map(|l| l.ln()).collect();
+    let mut entry = Entry::new(EntryKind::Final, rows, rho, r.criterion, done as usize + r.iterations);
+    entry.coefficients = Bounded(r.coefficients.clone());
+    entry.scale = r.scale;
+    entry.converged = true;
+    entry.finished = Some(FinishedFit {
+        vp: Bounded(column_major(&r.vp)),
+        ve: Bounded(column_major(&r.ve)),
+        edf: Bounded(r.edf.clone()),
+        edf1: Bounded(r.edf1.clone()),
+        gradient: Bounded(r.gradient.clone()),
+        deviance: r.deviance,
+        null_space_dim: r.null_space_dim as u64,
+        termination: r.termination.code(),
+        term_tests: stored_tests(&r.term_tests),
+    });
+    entry
+}
+
+/// The fit a final entry holds, without fitted values; `None` when the entry is not
+/// a complete, consistent final fit.
+fn stored_fit(entry: &Entry) -> Option<FitResult> {
+    let f = entry.finished.as_ref()?;
+    let p = entry.coefficients.0.len();
+    let matrix = |v: &Bounded<f64>| (v.0.len() == p * p).then(|| Array2::from_shape_vec((p, p).f(), v.0.clone()).ok()).flatten();
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    if !(entry.converged && finite(&entry.coefficients.0) && finite(&entry.rho.0) && entry.scale.is_finite()) {
+        return None;
+    }
+    Some(FitResult {
+        coefficients: entry.coefficients.0.clone(),
+        linear_predictor: Vec::new(),
+        edf: f.edf.0.clone(),
+        edf1: f.edf1.0.clone(),
+        vp: matrix(&f.vp)?,
+        ve: matrix(&f.ve)?,
+        scale: entry.scale,
+        criterion: entry.criterion,
+        sp: entry.rho.0.iter().map(|r| r.exp()).collect(),
+        termination: Termination::from_code(f.termination)?,
+        iterations: 0,
+        gradient: f.gradient.0.clone(),
+        deviance: f.deviance,
+        null_space_dim: f.null_space_dim as usize,
+        term_tests: term_tests(&f.term_tests)?,
+    })
+}
+
+fn column_major(a: &Array2<f64>) -> Vec<f64> {
+    a.t().iter().copied().collect()
+}
+
+fn stored_tests(tests: &[TermTest]) -> StoredTests {
+    let mut out = StoredTests::default();
+    for t in tests {
+        let (random, stat, stat1, rank, rank1, weights) = match t {
+            TermTest::Wald { stat, stat1, rank, rank1, weights } => (0, *stat, *stat1, *rank, *rank1, weights),
+            TermTest::RandomEffect { stat, weights, rank } => (1, *stat, *stat, *rank, *rank, weights),
+        };
+        out.random_effect.0.push(random);
+        out.stat.0.push(stat);
+        out.stat1.0.push(stat1);
+        out.rank.0.push(rank);
+        out.rank1.0.push(rank1);
+        out.weight_counts.0.push(weights.len() as f64);
+        out.weights.0.extend(weights);
+    }
+    out
+}
+
+/// The tests of a stored fit; `None` when the fields disagree in length.
+fn term_tests(s: &StoredTests) -> Option<Vec<TermTest>> {
+    let m = s.random_effect.0.len();
+    let lengths = [s.stat.0.len(), s.stat1.0.len(), s.rank.0.len(), s.rank1.0.len(), s.weight_counts.0.len()];
+    if lengths.iter().any(|&l| l != m) {
+        return None;
+    }
+    let mut weights = s.weights.0.as_slice();
+    let mut out = Vec::with_capacity(m);
+    for i in 0..m {
+        let count = s.weight_counts.0[i];
+        if !(count >= 0.0 && count <= weights.len() as f64 && count.fract() == 0.0) {
+            return None;
+        }
+        let (mine, rest) = weights.split_at(count as usize);
+        weights = rest;
+        out.push(if s.random_effect.0[i] == 1 {
+            TermTest::RandomEffect { stat: s.stat.0[i], weights: mine.to_vec(), rank: s.rank.0[i] }
+        } else {
+            TermTest::Wald { stat: s.stat.0[i], stat1: s.stat1.0[i], rank: s.rank.0[i], rank1: s.rank1.0[i], weights: mine.to_vec() }
+        });
+    }
+    weights.is_empty().then_some(out)
+}
