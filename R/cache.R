@@ -54,10 +54,13 @@
 #' the stored smoothing parameters must reproduce the stored criterion, coefficients
 #' and a converged gradient; a hit that fails is discarded and the fit runs cold).
 #'
+#' @param verify For `gam_cache_info()`: also read every entry and count those that
+#'   fail verification (`damaged`; such entries are never used, and are removed by
+#'   the next fit that comes across them).
 #' @name warmgam_cache
 #' @returns `gam_cache_info()`: a list with the store's `location`, number of `keys`
-#'   and `entries`, total `bytes`, and the times of its `oldest` and `newest` entries
-#'   (`POSIXct`, `NA` when empty). `gam_cache_clear()`: invisibly, the number of
+#'   and `entries`, total `bytes`, the times of its `oldest` and `newest` entries
+#'   (`POSIXct`, `NA` when empty) and, with `verify = TRUE`, the number `damaged`. `gam_cache_clear()`: invisibly, the number of
 #'   entries removed.
 #' @examples
 #' op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))
@@ -71,13 +74,15 @@ NULL
 
 #' @rdname warmgam_cache
 #' @export
-gam_cache_info <- function() {
+gam_cache_info <- function(verify = FALSE) {
+  check_flag(verify, "verify")
   dir <- cache_dir()
-  info <- cache_info_impl(dir)
+  info <- cache_info_impl(dir, verify)
   as_time <- function(t) as.POSIXct(t, origin = "1970-01-01")
   list(
     location = dir, keys = info$keys, entries = info$entries, bytes = info$bytes,
-    oldest = as_time(info$oldest), newest = as_time(info$newest)
+    oldest = as_time(info$oldest), newest = as_time(info$newest),
+    damaged = if (verify) info$damaged else NA_real_
   )
 }
 

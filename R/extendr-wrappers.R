@@ -10,9 +10,9 @@ fit_gam_impl <- function(spec) .Call(wrap__fit_gam_impl, spec)
 smooth_matrix_impl <- function(label, class, state, vars, by) .Call(wrap__smooth_matrix_impl, label, class, state, vars, by)
 
 #' What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times
-#' (seconds since the epoch, `NA` when empty).
+#' (seconds since the epoch, `NA` when empty), and with `verify` the damaged entries.
 #' @noRd
-cache_info_impl <- function(dir) .Call(wrap__cache_info_impl, dir)
+cache_info_impl <- function(dir, verify) .Call(wrap__cache_info_impl, dir, verify)
 
 #' Removes every entry of the store at `dir`; returns how many.
 #' @noRd

@@ -312,17 +312,18 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
 }
 
 /// What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times
-/// (seconds since the epoch, `NA` when empty).
+/// (seconds since the epoch, `NA` when empty), and with `verify` the damaged entries.
 /// @noRd
 #[extendr]
-fn cache_info_impl(dir: &str) -> Robj {
-    let info = WarmStartStore::existing(std::path::Path::new(dir)).info();
+fn cache_info_impl(dir: &str, verify: bool) -> Robj {
+    let info = WarmStartStore::existing(std::path::Path::new(dir)).info(verify);
     list!(
         keys = info.keys as f64,
         entries = info.entries as f64,
         bytes = info.bytes as f64,
         oldest = info.oldest.map_or(Rfloat::na(), Rfloat::from),
-        newest = info.newest.map_or(Rfloat::na(), Rfloat::from)
+        newest = info.newest.map_or(Rfloat::na(), Rfloat::from),
+        damaged = info.damaged as f64
     )
     .into()
 }

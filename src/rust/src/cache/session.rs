@@ -290,7 +290,7 @@ mod tests {
             Start::Seed(e) => assert_eq!(e.rho.0, vec![3.0, 1.0]),
             other => panic!("expected a seed, got {other:?}"),
         }
-        assert_eq!(WarmStartStore::existing(dir.path()).info().entries, 2);
+        assert_eq!(WarmStartStore::existing(dir.path()).info(false).entries, 2);
     }
 
     #[test]

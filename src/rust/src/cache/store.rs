@@ -71,6 +71,8 @@ pub struct StoreInfo {
     /// Modification times of the oldest and newest entries, in seconds since the epoch.
     pub oldest: Option<f64>,
     pub newest: Option<f64>,
+    /// Entries that failed verification (counted only when asked to verify).
+    pub damaged: usize,
 }
 
 impl WarmStartStore {
@@ -222,8 +224,24 @@ impl WarmStartStore {
         }
     }
 
-    pub fn info(&self) -> StoreInfo {
+    /// What the store holds; with `verify`, every entry is also read and checked
+    /// (and left in place: the next fit of its key removes it).
+    pub fn info(&self, verify: bool) -> StoreInfo {
         let files = self.scan(|_, _| {});
+        let damaged = if verify {
+            files
+                .iter()
+                .filter(|f| {
+                    let key = f.path.parent().and_then(|d| d.file_name()).and_then(|n| Fingerprint::from_hex(&n.to_string_lossy()));
+                    match key {
+                        Some(key) => matches!(read_entry(&f.path, &key), Ok((None, _))),
+                        None => true,
+                    }
+                })
+                .count()
+        } else {
+            0
+        };
         let mut keys: Vec<&Path> = files.iter().filter_map(|f| f.path.parent()).collect();
         keys.dedup();
         let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
@@ -233,6 +251,7 @@ impl WarmStartStore {
             bytes: files.iter().map(|f| f.bytes).sum(),
             oldest: files.iter().map(|f| f.modified).min().map(secs),
             newest: files.iter().map(|f| f.modified).max().map(secs),
+            damaged,
         }
     }
 
@@ -393,10 +412,10 @@ mod tests {
             let mode = fs::metadata(dir.path().join(key(1).to_hex())).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);
         }
-        let info = store.info();
+        let info = store.info(false);
         assert_eq!((info.keys, info.entries), (1, 2));
         assert_eq!(store.clear(), 2);
-        assert_eq!(store.info().entries, 0);
+        assert_eq!(store.info(false).entries, 0);
     }
 
     #[test]
@@ -438,9 +457,9 @@ mod tests {
         }
         let live_temp = dir.path().join(key(0).to_hex()).join(".tmp-live");
         fs::write(&live_temp, b"partial").unwrap();
-        let one = store.info().bytes / 5;
+        let one = store.info(false).bytes / 5;
         open(2 * one + one / 2).evict();
-        assert_eq!(store.info().entries, 2);
+        assert_eq!(store.info(false).entries, 2);
         assert!(store.load(&key(0)).is_empty() && store.load(&key(2)).is_empty());
         assert_eq!(store.load(&key(4)).len(), 1);
         assert!(live_temp.exists(), "a fresh temporary file was removed");
@@ -448,7 +467,7 @@ mod tests {
         let path = dir.path().join(key(3).to_hex()).join("final.wgs");
         File::options().write(true).open(&path).unwrap().set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
         open(u64::MAX).evict();
-        assert_eq!(store.info().entries, 1);
+        assert_eq!(store.info(false).entries, 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use ndarray::{Array1, Array2};
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::linalg::sym_eigen;
 
 /// Value, gradient and Hessian of the criterion at one point.
@@ -210,7 +210,17 @@ fn line_search(
         if trial.iter().zip(rho).all(|(a, b)| a == b) {
             return Ok(None);
         }
-        let e = objective.evaluate(&trial)?;
+        // Far out along a direction the penalized system can become numerically
+        // singular (a smoothing parameter so large that the penalty swamps the data
+        // beyond double precision): such a point is not a descent, so the step is
+        // shortened, as for any other failed trial.
+        let e = match objective.evaluate(&trial) {
+            Err(EngineError::NotIdentifiable { .. }) => {
+                t *= 0.5;
+                continue;
+            }
+            other => other?,
+        };
         if e.value.is_finite() && e.value < eval.value {
             return Ok(Some((trial, e)));
         }

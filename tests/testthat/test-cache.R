@@ -1,0 +1,257 @@
+# The warm-start store: exact hits, seeds and resumed fits reach the cold fit's answer;
+# damaged stores, unwritable locations and concurrent writers never fail a fit.
+
+f4 <- y ~ s(x0, bs = "cr") + s(x1, bs = "ps") + s(x2) + fac
+
+test_that("an identical call is answered by the store without iterating", {
+  local_store()
+  d <- sim_data(800)
+  a <- gam_fit(f4, data = d)
+  b <- gam_fit(f4, data = d)
+  expect_equal(a$warm_start$source, "cold")
+  expect_equal(b$warm_start$source, "exact")
+  expect_equal(b$warm_start$outer_iterations, 0)
+  expect_equal(b$outer_iterations, 0)
+  expect_identical(a$warm_start$key, b$warm_start$key)
+  expect_match(a$warm_start$key, "^[0-9a-f]{64}$")
+  # Everything the object reports, within 1e-10 relative.
+  for (field in c("coefficients", "fitted.values", "Vp", "Ve", "edf", "edf1", "sp",
+                  "scale", "criterion", "deviance", "residuals")) {
+    expect_lt(rel_diff(b[[field]], a[[field]]), 1e-10, label = field)
+  }
+  expect_equal(summary(b)$s.table, summary(a)$s.table, tolerance = 1e-10)
+  nd <- new_points(d)
+  expect_lt(rel_diff(predict(b, nd, se.fit = TRUE)$se.fit, predict(a, nd, se.fit = TRUE)$se.fit), 1e-10)
+  expect_output(print(b), "Warm start: exact hit")
+
+  # verify_warm re-checks the hit with one inner fit, and it passes.
+  v <- gam_fit(f4, data = d, control = gam_control(verify_warm = TRUE))
+  expect_equal(v$warm_start$source, "exact")
+  expect_true(v$warm_start$verified)
+  expect_lt(rel_diff(v$fitted.values, a$fitted.values), 1e-10)
+
+  # One data value changed: another problem (seeded by the same model), not exact.
+  d2 <- d
+  d2$y[5] <- d2$y[5] + 0.1
+  changed <- gam_fit(f4, data = d2)
+  expect_false(changed$warm_start$source == "exact")
+  expect_false(identical(changed$warm_start$key, a$warm_start$key))
+  # Another k: another model, nothing to start from.
+  other_k <- gam_fit(y ~ s(x0, bs = "cr", k = 12) + s(x1, bs = "ps") + s(x2) + fac, data = d)
+  expect_equal(other_k$warm_start$source, "cold")
+})
+
+test_that("seeded and resumed fits reach the cold fit's optimum", {
+  local_store()
+  d1 <- sim_data(1000, seed = 3)
+  d2 <- sim_data(1000, seed = 4)
+  gam_fit(f4, data = d1)
+  seeded <- gam_fit(f4, data = d2)
+  cold <- gam_fit(f4, data = d2, cache = FALSE)
+  expect_equal(seeded$warm_start$source, "seeded")
+  expect_equal(cold$warm_start$source, "cold")
+  expect_true(is.na(cold$warm_start$key))
+  expect_true(within_outer_tol(seeded$criterion, cold$criterion))
+  expect_lt(rel_diff(seeded$fitted.values, cold$fitted.values), 1e-6)
+
+  # A fit stopped by the iteration limit leaves a checkpoint; the same call with a
+  # larger limit resumes it.
+  local_store()
+  partial <- gam_fit(f4, data = d2, control = gam_control(outer_max_iter = 2))
+  expect_false(partial$converged)
+  expect_equal(partial$warm_start$source, "cold")
+  resumed <- gam_fit(f4, data = d2)
+  expect_equal(resumed$warm_start$source, "resumed")
+  expect_true(resumed$converged)
+  expect_true(within_outer_tol(resumed$criterion, cold$criterion))
+  expect_lt(rel_diff(resumed$fitted.values, cold$fitted.values), 1e-6)
+  expect_lt(resumed$outer_iterations, cold$outer_iterations)
+  # Converged now: the next identical call is exact.
+  expect_equal(gam_fit(f4, data = d2)$warm_start$source, "exact")
+})
+
+test_that("cache = FALSE, options(warmgam.cache = FALSE) and 'refresh' behave", {
+  dir <- local_store()
+  d <- sim_data(400)
+  off <- gam_fit(f4, data = d, cache = FALSE)
+  expect_length(store_files(dir), 0)
+  withr::with_options(list(warmgam.cache = FALSE), {
+    expect_equal(gam_fit(f4, data = d)$warm_start$source, "cold")
+  })
+  expect_length(store_files(dir), 0)
+  first <- gam_fit(f4, data = d)
+  expect_gt(length(store_files(dir)), 0)
+  refreshed <- gam_fit(f4, data = d, cache = "refresh")
+  expect_equal(refreshed$warm_start$source, "cold")
+  expect_gt(refreshed$outer_iterations, 0)
+  expect_lt(rel_diff(refreshed$fitted.values, off$fitted.values), 1e-10)
+  expect_equal(gam_fit(f4, data = d)$warm_start$source, "exact")
+  expect_error(gam_fit(f4, data = d, cache = "yes"), class = "warmgam_error_argument")
+  expect_error(gam_fit(f4, data = d, cache = NA), class = "warmgam_error_argument")
+  withr::with_options(list(warmgam.cache = "maybe"), {
+    expect_error(gam_fit(f4, data = d), class = "warmgam_error_argument")
+  })
+  withr::with_options(list(warmgam.cache_max_bytes = -1), {
+    expect_error(gam_fit(f4, data = d), "warmgam.cache_max_bytes", class = "warmgam_error_argument")
+  })
+})
+
+test_that("gam_cache_info() and gam_cache_clear() report and empty the store", {
+  dir <- local_store()
+  empty <- gam_cache_info()
+  expect_equal(empty$entries, 0)
+  expect_true(is.na(empty$oldest))
+  d <- sim_data(400)
+  gam_fit(f4, data = d)
+  gam_fit(y ~ s(x0, bs = "cr") + s(x1), data = d)
+  info <- gam_cache_info(verify = TRUE)
+  expect_equal(info$location, dir)
+  # Two exact entries and two model-key seeds.
+  expect_equal(info$entries, 4)
+  expect_equal(info$keys, 4)
+  expect_equal(info$damaged, 0)
+  expect_gt(info$bytes, 0)
+  expect_s3_class(info$newest, "POSIXct")
+  expect_equal(gam_cache_clear(), 4)
+  expect_equal(gam_cache_info()$entries, 0)
+  expect_equal(gam_fit(f4, data = d)$warm_start$source, "cold")
+})
+
+test_that("the size budget evicts the oldest entries and never fails a fit", {
+  local_store()
+  d <- sim_data(400)
+  gam_fit(f4, data = d)
+  one_fit <- gam_cache_info()$bytes
+  withr::local_options(warmgam.cache_max_bytes = 1.5 * one_fit)
+  for (k in 6:9) gam_fit(y ~ s(x0, bs = "cr", k = k), data = d)
+  expect_lte(gam_cache_info()$bytes, 1.5 * one_fit)
+  # A budget too small for any entry: fits still succeed, cold.
+  withr::local_options(warmgam.cache_max_bytes = 10)
+  again <- gam_fit(f4, data = d, cache = "refresh")
+  expect_true(again$converged)
+  expect_equal(gam_cache_info()$entries, 0)
+})
+
+test_that("damaged store files are skipped, removed, and the store recovers", {
+  dir <- local_store()
+  d <- sim_data(500)
+  reference <- gam_fit(f4, data = d, cache = FALSE)
+  damage <- list(
+    garbage = function(path) writeBin(as.raw(sample(0:255, 300, replace = TRUE)), path),
+    truncated = function(path) {
+      bytes <- readBin(path, "raw", file.size(path))
+      writeBin(bytes[seq_len(length(bytes) %/% 2)], path)
+    },
+    flipped = function(path) {
+      bytes <- readBin(path, "raw", file.size(path))
+      bytes[length(bytes)] <- xor(bytes[length(bytes)], as.raw(1))
+      writeBin(bytes, path)
+    },
+    emptied = function(path) writeBin(raw(0), path),
+    deleted = function(path) unlink(dirname(path), recursive = TRUE)
+  )
+  for (kind in names(damage)) {
+    gam_fit(f4, data = d)
+    files <- store_files(dir)
+    expect_gt(length(files), 0)
+    for (path in files) damage[[kind]](path)
+    fit <- gam_fit(f4, data = d)
+    expect_equal(fit$warm_start$source, "cold", label = kind)
+    expect_lt(rel_diff(fit$fitted.values, reference$fitted.values), 1e-10)
+    # The damaged files are gone and the store works again.
+    expect_equal(gam_cache_info(verify = TRUE)$damaged, 0)
+    expect_equal(gam_fit(f4, data = d)$warm_start$source, "exact", label = kind)
+    gam_cache_clear()
+  }
+  # A foreign file in a key directory is never read as an entry.
+  gam_fit(f4, data = d)
+  key_dir <- dirname(store_files(dir)[[1]])
+  writeLines("not an entry", file.path(key_dir, "notes.txt"))
+  expect_equal(gam_fit(f4, data = d)$warm_start$source, "exact")
+})
+
+test_that("an unwritable store location warns once and the fit still succeeds", {
+  blocker <- tempfile()
+  writeLines("a file, not a directory", blocker)
+  withr::local_options(warmgam.cache_dir = file.path(blocker, "store"))
+  flags <- warmgam:::store_problem
+  flags$warned <- NULL
+  withr::defer(flags$warned <- NULL)
+  d <- sim_data(300)
+  expect_warning(fit <- gam_fit(f4, data = d), "warm-start store is not available")
+  expect_true(fit$converged)
+  expect_equal(fit$warm_start$source, "cold")
+  expect_no_warning(gam_fit(f4, data = d))
+  expect_lt(rel_diff(fit$fitted.values, gam_fit(f4, data = d, cache = FALSE)$fitted.values), 1e-10)
+})
+
+test_that("a fit killed mid-optimization resumes from its checkpoint", {
+  skip_if_not_installed("callr")
+  dir <- local_store()
+  bg <- start_slow_fit(dir)
+  wait_until(function() length(store_files(dir, "^ckpt-")) > 0 || !bg$is_alive(),
+             what = "a checkpoint of the background fit")
+  expect_true(bg$is_alive())
+  bg$kill() # SIGKILL
+  expect_length(store_files(dir, "^final\\.wgs$"), 0)
+  model <- slow_model()
+  resumed <- gam_fit(model$formula, data = model$data)
+  cold <- gam_fit(model$formula, data = model$data, cache = FALSE)
+  expect_equal(resumed$warm_start$source, "resumed")
+  expect_true(within_outer_tol(resumed$criterion, cold$criterion))
+  expect_lt(rel_diff(resumed$fitted.values, cold$fitted.values), 1e-6)
+})
+
+test_that("an interrupted fit gives a clean error and its checkpoint is resumed", {
+  skip_if_not_installed("callr")
+  dir <- local_store()
+  bg <- start_slow_fit(dir)
+  wait_until(function() length(store_files(dir, "^ckpt-")) > 0 || !bg$is_alive(),
+             what = "a checkpoint of the background fit")
+  expect_true(bg$is_alive())
+  bg$interrupt() # SIGINT, as Ctrl-C
+  bg$wait(30000)
+  expect_match(bg$get_result(), "interrupted by the user")
+  model <- slow_model()
+  resumed <- gam_fit(model$formula, data = model$data)
+  expect_equal(resumed$warm_start$source, "resumed")
+  expect_true(resumed$converged)
+})
+
+test_that("eight processes sharing one store all get their cold answers", {
+  skip_if_not_installed("callr")
+  dir <- local_store()
+  d <- sim_data(1500)
+  data_path <- tempfile(fileext = ".rds")
+  saveRDS(d, data_path)
+  formulas <- list(
+    y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"),
+    y ~ s(x0, bs = "ps") + s(x2, bs = "cr", k = 15)
+  )
+  workers <- lapply(1:8, function(i) {
+    callr::r_bg(function(data_path, dir, formulas, i) {
+      options(warmgam.cache_dir = dir)
+      d <- readRDS(data_path)
+      # Half the workers fit the shared data, half their own subsample.
+      if (i %% 2 == 0) d <- d[seq(i, nrow(d), by = 2), ]
+      lapply(formulas, function(f) {
+        fit <- warmgam::gam_fit(f, data = d)
+        list(source = fit$warm_start$source, fitted = fit$fitted.values, criterion = fit$criterion)
+      })
+    }, args = list(data_path = data_path, dir = dir, formulas = formulas, i = i))
+  })
+  for (w in workers) w$wait(120000)
+  for (i in seq_along(workers)) {
+    expect_equal(workers[[i]]$get_exit_status(), 0)
+    got <- workers[[i]]$get_result()
+    di <- if (i %% 2 == 0) d[seq(i, nrow(d), by = 2), ] else d
+    for (j in seq_along(formulas)) {
+      cold <- gam_fit(formulas[[j]], data = di, cache = FALSE)
+      expect_true(within_outer_tol(got[[j]]$criterion, cold$criterion))
+      expect_lt(rel_diff(got[[j]]$fitted, cold$fitted.values), 1e-6)
+    }
+  }
+  info <- gam_cache_info(verify = TRUE)
+  expect_equal(info$damaged, 0)
+  expect_length(store_files(dir, "^\\.tmp-"), 0)
+})
