@@ -186,7 +186,9 @@ model_frame <- function(formula, data, env, weights, offset) {
   }
   for (v in names(mf)) {
     col <- mf[[v]]
-    if (is.numeric(col) && any(!is.finite(col))) {
+    # `sum()` is finite whenever every value is (barring overflow, which the exact
+    # check then clears): no per-value temporaries in the common case.
+    if (is.numeric(col) && !is.finite(sum(col)) && any(!is.finite(col))) {
       abort(sprintf("Variable `%s` has non-finite values (Inf or NaN); remove or fix them.", v), "non_finite")
     }
   }
@@ -201,7 +203,11 @@ model_frame <- function(formula, data, env, weights, offset) {
     parts = parts, mf = mf, pterms = pterms, xp = xp,
     y = if (is.double(y) && is.null(attributes(y))) y else as.double(y),
     weights = as.double(stats::model.weights(mf) %||% rep(1, nrow(mf))),
-    offset = as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0)),
+    offset = if (identical(formula_offset, 0) && is.null(mf[["(offset)"]])) {
+      numeric(nrow(mf))
+    } else {
+      as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0))
+    },
     xlevels = stats::.getXlevels(pterms, mf),
     contrasts = attr(xp, "contrasts")
   )
@@ -212,10 +218,10 @@ model_frame <- function(formula, data, env, weights, offset) {
 # with a missing value are dropped, the "omit" record is kept as `na.omit` keeps it,
 # and factor levels no longer present are dropped as `model.frame` would.
 drop_incomplete <- function(mf) {
-  complete <- stats::complete.cases(mf)
-  if (all(complete)) {
+  if (!anyNA(mf, recursive = TRUE)) {
     return(mf)
   }
+  complete <- stats::complete.cases(mf)
   omit <- which(!complete)
   names(omit) <- attr(mf, "row.names")[omit]
   class(omit) <- "omit"
@@ -283,7 +289,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
     xp = matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level")]),
-    method = method, gamma = as.double(gamma), sp = sp,
+    method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads
   )
@@ -303,14 +309,6 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
   crit <- stats::setNames(res$criterion, if (method == "GCV.Cp") "GCV" else method)
-  null_dev <- if (frame$parts$intercept) {
-    z <- y - frame$offset
-    sum(w * (z - sum(w * z) / sum(w))^2)
-  } else if (method == "GCV.Cp") {
-    sum(w * (y - frame$offset)^2)
-  } else {
-    sum(w * (y - sum(w * y) / sum(w))^2)
-  }
   structure(
     list(
       coefficients = coefficients,
@@ -332,7 +330,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       outer_iterations = res$iterations,
       gradient = res$gradient,
       deviance = res$deviance,
-      null.deviance = null_dev,
+      null.deviance = res$null_deviance,
       df.residual = n - sum(res$edf),
       Vp = res$Vp,
       Ve = res$Ve,

@@ -137,6 +137,7 @@ fn model_spec(spec: &List) -> Result<ModelSpec> {
             max_step: control.real("max_step")?,
         },
         threads: f.real("threads")?.max(1.0) as usize,
+        intercept: f.flag("intercept")?,
     })
 }
 
@@ -265,6 +266,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
         iterations = res.iterations as f64,
         gradient = res.gradient,
         deviance = res.deviance,
+        null_deviance = res.null_deviance,
         null_space_dim = res.null_space_dim as f64,
         smooths = List::from_values(smooths),
         term_tests = List::from_values(tests),

@@ -115,15 +115,6 @@ pub fn cross_products_by_chunks(
     (out, Array1::from(xtz))
 }
 
-/// `X b` for a column-major `X`, in parallel for tall matrices.
-pub fn mat_vec(x: ArrayView2<'_, f64>, b: &[f64], threads: usize) -> Array1<f64> {
-    let (n, p) = x.dim();
-    let bm = MatRef::from_column_major_slice(b, p, 1);
-    let mut out = Mat::<f64>::zeros(n, 1);
-    faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, view(&x), bm, 1.0, par(threads));
-    Array1::from_iter((0..n).map(|i| out[(i, 0)]))
-}
-
 /// `A B` for small dense matrices.
 pub fn mat_mul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::cache::key::{model_keys, ModelIdentity};
-use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit, StoredTests};
+use crate::basis::{self, Smooth, State};
+use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit, StoredSmooths, StoredTests};
 use crate::cache::session::{Session, Source, Start};
 use crate::cache::store::{StoreLimits, WarmStartStore};
 use crate::error::{EngineError, Result};
@@ -78,7 +79,8 @@ pub fn fit_warm<'a>(
     if let Start::Exact(entry) = &start {
         if let Some(stored) = stored_fit(entry) {
             if !cache.verify {
-                if let Ok((design, result)) = fit::rebuild(spec, stored) {
+                let smooths = entry.finished.as_ref().and_then(|f| stored_smooths(spec, &f.smooths));
+                if let Ok((design, result)) = fit::rebuild(spec, stored, smooths) {
                     report.source = Source::Exact;
                     report.problem = session.finish();
                     return Ok((design, result, report));
@@ -112,6 +114,47 @@ pub fn fit_warm<'a>(
     optimize(spec, prepared, session, from, done, report, interrupted)
 }
 
+fn store_smooths(design: &Design<'_>) -> StoredSmooths {
+    let mut out = StoredSmooths::default();
+    for sm in &design.smooths {
+        let class = basis::CLASSES.iter().position(|c| *c == sm.basis.class()).expect("a listed class");
+        out.classes.0.push(class as u8);
+        let state = sm.state();
+        out.field_counts.0.push(state.len() as f64);
+        for (name, values) in state {
+            let index = basis::STATE_FIELDS.iter().position(|f| *f == name).expect("a listed field");
+            out.field_names.0.push(index as u8);
+            out.field_lengths.0.push(values.len() as f64);
+            out.values.0.extend(values);
+        }
+    }
+    out
+}
+
+/// The smooth terms of a stored fit; `None` when the record is inconsistent.
+fn stored_smooths(spec: &ModelSpec, s: &StoredSmooths) -> Option<Vec<Smooth>> {
+    let m = s.classes.0.len();
+    if m != spec.smooths.len() || s.field_counts.0.len() != m || s.field_names.0.len() != s.field_lengths.0.len() {
+        return None;
+    }
+    let count = |v: f64| (v >= 0.0 && v.fract() == 0.0).then_some(v as usize);
+    let (mut field, mut at) = (0, 0);
+    let mut out = Vec::with_capacity(m);
+    for (i, sm_spec) in spec.smooths.iter().enumerate() {
+        let mut state = State::new();
+        for _ in 0..count(s.field_counts.0[i])? {
+            let name = basis::STATE_FIELDS.get(*s.field_names.0.get(field)? as usize)?;
+            let len = count(*s.field_lengths.0.get(field)?)?;
+            state.insert(name.to_string(), s.values.0.get(at..at + len)?.to_vec());
+            field += 1;
+            at += len;
+        }
+        let class = basis::CLASSES.get(s.classes.0[i] as usize)?;
+        out.push(Smooth::from_state(&sm_spec.label, class, &state).ok()?);
+    }
+    (field == s.field_names.0.len() && at == s.values.0.len()).then_some(out)
+}
+
 /// The outer optimization with checkpoints, then the final entry.
 fn optimize<'a>(
     spec: &'a ModelSpec,
@@ -133,7 +176,7 @@ fn optimize<'a>(
     // checkpoint to reach the disk.
     let result = prepared.optimize(spec, from.as_deref(), &mut progress)?;
     if result.termination.is_converged() {
-        session.finalize(final_entry(&result, rows, done));
+        session.finalize(final_entry(&result, &prepared.design, rows, done));
     }
     report.problem = session.finish();
     Ok((prepared.design, result, report))
@@ -147,7 +190,7 @@ fn check(interrupted: &mut dyn FnMut() -> bool) -> Result<()> {
     }
 }
 
-fn final_entry(r: &FitResult, rows: usize, done: u64) -> Entry {
+fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> Entry {
     let rho = r.sp.iter().map(|l| l.ln()).collect();
     let mut entry = Entry::new(EntryKind::Final, rows, rho, r.criterion, done as usize + r.iterations);
     entry.coefficients = Bounded(r.coefficients.clone());
@@ -163,6 +206,7 @@ fn final_entry(r: &FitResult, rows: usize, done: u64) -> Entry {
         null_space_dim: r.null_space_dim as u64,
         termination: r.termination.code(),
         term_tests: stored_tests(&r.term_tests),
+        smooths: store_smooths(design),
     });
     entry
 }
@@ -191,6 +235,7 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         iterations: 0,
         gradient: f.gradient.0.clone(),
         deviance: f.deviance,
+        null_deviance: f64::NAN,
         null_space_dim: f.null_space_dim as usize,
         term_tests: term_tests(&f.term_tests)?,
     })

@@ -99,6 +99,34 @@ impl CrBasis {
         Array2::from_shape_vec((x.len(), k), out).expect("row-major shape")
     }
 
+    /// `X(x) beta` without forming `X(x)`: the spline with knot values `beta` has
+    /// second derivatives `F beta` at the knots, so each value needs only the two
+    /// knots around it (Wood 2017 §5.3.1).
+    pub fn dot(&self, x: &[f64], beta: &[f64], out: &mut [f64]) {
+        let k = self.knots.len();
+        let kn = &self.knots;
+        let g2 = self.f.dot(&ndarray::ArrayView1::from(beta)).to_vec();
+        for (o, &xi) in out.iter_mut().zip(x) {
+            *o = if xi < kn[0] {
+                let h = kn[1] - kn[0];
+                let d = xi - kn[0];
+                -d * h / 3.0 * g2[0] - d * h / 6.0 * g2[1] + (1.0 - d / h) * beta[0] + d / h * beta[1]
+            } else if xi > kn[k - 1] {
+                let h = kn[k - 1] - kn[k - 2];
+                let d = xi - kn[k - 1];
+                d * h / 6.0 * g2[k - 2] + d * h / 3.0 * g2[k - 1] - d / h * beta[k - 2] + (1.0 + d / h) * beta[k - 1]
+            } else {
+                let j = interval(kn, xi);
+                let h = kn[j + 1] - kn[j];
+                let am = kn[j + 1] - xi;
+                let ap = xi - kn[j];
+                let cm = am * (am * am / h - h) / 6.0;
+                let cp = ap * (ap * ap / h - h) / 6.0;
+                cm * g2[j] + cp * g2[j + 1] + am / h * beta[j] + ap / h * beta[j + 1]
+            };
+        }
+    }
+
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `k`): rows are
     /// written whole and in order, which keeps the writes sequential.
     pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {

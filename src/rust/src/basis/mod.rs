@@ -92,6 +92,28 @@ impl Basis {
         }
     }
 
+    /// `X(vars) beta` for unconstrained coefficients `beta`, into `out`.
+    pub fn dot(&self, vars: &[&[f64]], beta: &[f64], out: &mut [f64]) {
+        match self {
+            Basis::Cr(b) => b.dot(vars[0], beta, out),
+            Basis::Cc(b) => b.dot(vars[0], beta, out),
+            Basis::Ps(b) => b.dot(vars[0], beta, out),
+            Basis::Tp(_) => {
+                let k = self.width();
+                let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
+                let mut start = 0;
+                while start < out.len() {
+                    let len = CHUNK_ROWS.min(out.len() - start);
+                    self.fill_raw(&rows(vars, start, len), &mut raw[..len * k]);
+                    for (o, row) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)) {
+                        *o = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+                    }
+                    start += len;
+                }
+            }
+        }
+    }
+
     /// The unconstrained basis at covariate values `vars`.
     pub fn matrix(&self, vars: &[&[f64]]) -> Array2<f64> {
         let (n, k) = (vars[0].len(), self.width());
@@ -119,6 +141,22 @@ pub struct Smooth {
 impl Smooth {
     pub fn ncoef(&self) -> usize {
         self.penalty.nrows()
+    }
+
+    /// Adds the term's contribution `X_j beta_j` at `vars` to `out`: the constrained
+    /// coefficients are mapped back to the raw basis (`Z beta_j`) and the basis
+    /// evaluated against them directly, without forming the term's columns.
+    pub fn add_fitted(&self, vars: &[&[f64]], by: Option<&[f64]>, beta: &[f64], out: &mut [f64]) {
+        let raw_beta = match &self.constraint {
+            Some(c) => c.expand(beta),
+            None => beta.to_vec(),
+        };
+        let mut part = vec![0.0; out.len()];
+        self.basis.dot(vars, &raw_beta, &mut part);
+        match by {
+            Some(by) => out.iter_mut().zip(&part).zip(by).for_each(|((o, p), b)| *o += p * b),
+            None => out.iter_mut().zip(&part).for_each(|(o, p)| *o += p),
+        }
     }
 
     /// The term's columns of the model matrix at new covariate values.
@@ -325,6 +363,14 @@ fn penalty_rank(s: &Array2<f64>) -> usize {
 /// carry it and `from_state` can rebuild it.
 pub type State = BTreeMap<String, Vec<f64>>;
 
+/// Every name a `State` uses (the store records states by index into this list: append
+/// only, never reorder).
+pub const STATE_FIELDS: [&str; 13] =
+    ["knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by"];
+
+/// The basis classes (the store records them by index: append only).
+pub const CLASSES: [&str; 4] = ["cr", "cc", "ps", "tp"];
+
 impl Smooth {
     pub fn state(&self) -> State {
         let mut st = State::new();
@@ -405,6 +451,20 @@ mod tests {
 
     /// `Smooth::fill` (blocked, constraint applied per row) against the definition:
     /// the raw basis, rows multiplied by `by`, times the constraint's `Z`.
+    #[test]
+    fn state_names_are_all_listed() {
+        let x: Vec<f64> = (0..50).map(|i| i as f64 / 50.0).collect();
+        let z: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64).collect();
+        for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z])] {
+            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new() };
+            let sm = construct(&spec).unwrap();
+            assert!(CLASSES.contains(&sm.basis.class()));
+            for name in sm.state().keys() {
+                assert!(STATE_FIELDS.contains(&name.as_str()), "{name}");
+            }
+        }
+    }
+
     #[test]
     fn fill_matches_the_constrained_basis() {
         let n = 300;

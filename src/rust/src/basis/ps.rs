@@ -60,6 +60,29 @@ impl PsBasis {
         Array2::from_shape_vec((x.len(), nb), out).expect("row-major shape")
     }
 
+    /// `X(x) beta` without forming `X(x)`: only the `order` B-splines that are
+    /// non-zero at a point contribute.
+    pub fn dot(&self, x: &[f64], beta: &[f64], out: &mut [f64]) {
+        let order = self.m1 + 2;
+        let nb = self.ncoef();
+        let lo = self.knots[order - 1];
+        let hi = self.knots[nb];
+        let dot = |v: &[f64]| v.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
+        let at_lo = (dot(&bspline_values(&self.knots, order, lo)), dot(&bspline_slopes(&self.knots, order, lo)));
+        let at_hi = (dot(&bspline_values(&self.knots, order, hi)), dot(&bspline_slopes(&self.knots, order, hi)));
+        let mut work = vec![0.0; 3 * order];
+        for (o, &xi) in out.iter_mut().zip(x) {
+            *o = if xi < lo {
+                at_lo.0 + (xi - lo) * at_lo.1
+            } else if xi > hi {
+                at_hi.0 + (xi - hi) * at_hi.1
+            } else {
+                let first = bspline_local(&self.knots, order, xi, &mut work);
+                work[..order].iter().zip(&beta[first..first + order]).map(|(a, b)| a * b).sum()
+            };
+        }
+    }
+
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `ncoef()`); beyond
     /// the outer knots the basis continues linearly.
     pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
@@ -109,6 +132,14 @@ fn bspline_values(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
 
 /// `bspline_values` into `out`, with `work` (at least `3 * order` long) as scratch.
 fn bspline_into(knots: &[f64], order: usize, x: f64, work: &mut [f64], out: &mut [f64]) {
+    let first = bspline_local(knots, order, x, work);
+    out.fill(0.0);
+    out[first..first + order].copy_from_slice(&work[..order]);
+}
+
+/// The `order` B-splines that can be non-zero at `x`, into `work[..order]` (`work` at
+/// least `3 * order` long); returns the index of the first of them.
+fn bspline_local(knots: &[f64], order: usize, x: f64, work: &mut [f64]) -> usize {
     let nb = knots.len() - order;
     let pos = knots.partition_point(|&k| k <= x).saturating_sub(1);
     let i = pos.clamp(order - 1, nb - 1);
@@ -126,8 +157,7 @@ fn bspline_into(knots: &[f64], order: usize, x: f64, work: &mut [f64], out: &mut
         }
         n[j] = saved;
     }
-    out.fill(0.0);
-    out[i + 1 - order..=i].copy_from_slice(&n[..order]);
+    i + 1 - order
 }
 
 /// `D'D` for the order-`m2` difference matrix `D` on `k` coefficients.

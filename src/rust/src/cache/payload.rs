@@ -57,6 +57,21 @@ pub struct FinishedFit {
     pub null_space_dim: u64,
     pub termination: u8,
     pub term_tests: StoredTests,
+    pub smooths: StoredSmooths,
+}
+
+/// The smooth terms' constructed bases (knots, constraints, penalties), so that an
+/// exact hit need not construct them again from the data. Flat, as `StoredTests`:
+/// term `i` has `field_counts[i]` fields; each field is a name (an index into
+/// `basis::STATE_FIELDS`) and `field_lengths` of the concatenated `values`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredSmooths {
+    /// Index into `basis::CLASSES`, per term.
+    pub classes: Bounded<u8>,
+    pub field_counts: Bounded<f64>,
+    pub field_names: Bounded<u8>,
+    pub field_lengths: Bounded<f64>,
+    pub values: Bounded<f64>,
 }
 
 /// The smooth terms' test statistics (see `fit::tests_smooth::TermTest`), one entry
@@ -194,6 +209,13 @@ mod tests {
                 rank1: Bounded(vec![2.0, 4.0]),
                 weight_counts: Bounded(vec![2.0, 0.0]),
                 weights: Bounded(vec![0.5, 0.5]),
+            },
+            smooths: StoredSmooths {
+                classes: Bounded(vec![0]),
+                field_counts: Bounded(vec![2.0]),
+                field_names: Bounded(vec![0, 1]),
+                field_lengths: Bounded(vec![3.0, 1.0]),
+                values: Bounded(vec![0.0, 0.5, 1.0, 2.0]),
             },
         });
         e

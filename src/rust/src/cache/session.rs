@@ -260,6 +260,7 @@ mod tests {
             null_space_dim: 0,
             termination: 0,
             term_tests: Default::default(),
+            smooths: Default::default(),
         });
         e
     }

@@ -7,7 +7,7 @@ pub mod outer;
 pub mod penalty;
 pub mod tests_smooth;
 
-use ndarray::{s, Array1, Array2, ShapeBuilder};
+use ndarray::{s, Array1, Array2};
 
 use crate::basis::{self, Smooth, SmoothSpec};
 use crate::error::{EngineError, Result};
@@ -46,6 +46,8 @@ pub struct ModelSpec {
     pub sp: Vec<Option<f64>>,
     pub control: Control,
     pub threads: usize,
+    /// Whether the model has an intercept (it decides the null model's deviance).
+    pub intercept: bool,
 }
 
 /// The assembled model: the smooth terms, and the data they are evaluated on. The
@@ -81,20 +83,35 @@ impl Design<'_> {
         }
     }
 
-    /// `X b`, a chunk of rows at a time.
-    pub fn mat_vec(&self, b: &[f64], threads: usize) -> Vec<f64> {
+    /// `X b`: the parametric columns times their coefficients plus each smooth
+    /// evaluated against its own, split into contiguous row blocks over `threads`.
+    pub fn fitted(&self, b: &[f64], threads: usize) -> Vec<f64> {
         let n = self.nrows();
-        let mut out = Vec::with_capacity(n);
-        let mut buf = Array2::<f64>::zeros((basis::CHUNK_ROWS.min(n.max(1)), self.ncols()).f());
-        let mut scratch = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let rows = basis::CHUNK_ROWS.min(n - start);
-            self.fill_rows(start, rows, &mut buf, &mut scratch);
-            out.extend(linalg::mat_vec(buf.slice(s![..rows, ..]), b, threads));
-            start += rows;
-        }
+        let mut out = vec![0.0; n];
+        // Below this, a thread costs more than it saves.
+        const ROWS_PER_THREAD: usize = 20_000;
+        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+        let per = n.div_ceil(parts).max(1);
+        std::thread::scope(|scope| {
+            for (t, block) in out.chunks_mut(per).enumerate() {
+                scope.spawn(move || self.fitted_rows(t * per, b, block));
+            }
+        });
         out
+    }
+
+    fn fitted_rows(&self, start: usize, b: &[f64], out: &mut [f64]) {
+        let rows = out.len();
+        for (j, col) in self.xp.columns().into_iter().enumerate() {
+            let col = col.slice(s![start..start + rows]);
+            out.iter_mut().zip(col).for_each(|(o, x)| *o += x * b[j]);
+        }
+        for (j, sm) in self.smooths.iter().enumerate() {
+            let vars = basis::rows(&self.vars[j], start, rows);
+            let by = self.by[j].map(|v| &v[start..start + rows]);
+            let at = self.first_col[j];
+            sm.add_fitted(&vars, by, &b[at..at + sm.ncoef()], out);
+        }
     }
 }
 
@@ -102,25 +119,49 @@ impl Design<'_> {
 pub fn design(spec: &ModelSpec) -> Result<Design<'_>> {
     let n = spec.xp.nrows();
     let mut smooths = Vec::with_capacity(spec.smooths.len());
-    let mut first_col = Vec::with_capacity(spec.smooths.len());
-    let mut at = spec.xp.ncols();
     for sm_spec in &spec.smooths {
         // `basis::construct` checks `by` against the covariates.
         if sm_spec.vars.iter().any(|v| v.len() != n) {
             return Err(EngineError::InvalidSpec { what: format!("`{}` has a covariate of the wrong length", sm_spec.label) });
         }
-        let sm = basis::construct(sm_spec)?;
+        smooths.push(basis::construct(sm_spec)?);
+    }
+    Ok(assemble(spec, smooths))
+}
+
+/// The design from smooth terms constructed earlier (by a fit of the same data),
+/// after the checks `basis::construct` would have made of the data.
+pub fn design_from(spec: &ModelSpec, smooths: Vec<Smooth>) -> Result<Design<'_>> {
+    let n = spec.xp.nrows();
+    if smooths.len() != spec.smooths.len() {
+        return Err(EngineError::InvalidSpec { what: "stored smooth terms do not match the model".into() });
+    }
+    for (sm, sm_spec) in smooths.iter().zip(&spec.smooths) {
+        let columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
+        if sm.has_by != sm_spec.by.is_some() || sm_spec.vars.is_empty() || columns.clone().any(|v| v.len() != n) {
+            return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
+        }
+        if columns.flatten().any(|v| !v.is_finite()) {
+            return Err(EngineError::NonFinite { what: format!("a covariate of `{}`", sm_spec.label) });
+        }
+    }
+    Ok(assemble(spec, smooths))
+}
+
+fn assemble(spec: &ModelSpec, smooths: Vec<Smooth>) -> Design<'_> {
+    let mut first_col = Vec::with_capacity(smooths.len());
+    let mut at = spec.xp.ncols();
+    for sm in &smooths {
         first_col.push(at);
         at += sm.ncoef();
-        smooths.push(sm);
     }
-    Ok(Design {
+    Design {
         smooths,
         first_col,
         xp: &spec.xp,
         vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_slice()).collect()).collect(),
         by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
-    })
+    }
 }
 
 /// What a fit reports.
@@ -140,6 +181,7 @@ pub struct FitResult {
     pub iterations: usize,
     pub gradient: Vec<f64>,
     pub deviance: f64,
+    pub null_deviance: f64,
     pub null_space_dim: usize,
     pub term_tests: Vec<tests_smooth::TermTest>,
 }
@@ -365,11 +407,15 @@ impl Prepared<'_> {
     }
 }
 
-/// Rebuilds a stored fit without iterating: the bases are constructed again and the
-/// fitted values recomputed; everything costly comes from `stored`.
-pub fn rebuild(spec: &ModelSpec, stored: FitResult) -> Result<(Design<'_>, FitResult)> {
+/// Rebuilds a stored fit without iterating: the bases come from `smooths` (as stored
+/// with the fit) or are constructed again, and the fitted values are recomputed;
+/// everything costly comes from `stored`.
+pub fn rebuild(spec: &ModelSpec, stored: FitResult, smooths: Option<Vec<Smooth>>) -> Result<(Design<'_>, FitResult)> {
     validate(spec)?;
-    let design = design(spec)?;
+    let design = match smooths {
+        Some(smooths) => design_from(spec, smooths)?,
+        None => design(spec)?,
+    };
     let restored = restore(spec, &design, stored)?;
     Ok((design, restored))
 }
@@ -387,10 +433,31 @@ pub fn restore(spec: &ModelSpec, design: &Design<'_>, mut stored: FitResult) -> 
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
-    let eta = design.mat_vec(&stored.coefficients, spec.threads);
+    let eta = design.fitted(&stored.coefficients, spec.threads);
     stored.linear_predictor = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
+    stored.null_deviance = null_deviance(spec);
     stored.iterations = 0;
     Ok(stored)
+}
+
+/// The deviance of the null model, as mgcv reports it: around the weighted mean of
+/// `y - offset` with an intercept; without one, of `y - offset` itself under GCV and
+/// around the weighted mean of `y` otherwise.
+fn null_deviance(spec: &ModelSpec) -> f64 {
+    let w = &spec.weights;
+    let weighted_mean = |v: &mut dyn Iterator<Item = f64>| {
+        let (num, den) = v.zip(w).fold((0.0, 0.0), |(a, b), (x, wi)| (a + wi * x, b + wi));
+        num / den
+    };
+    let z = || spec.y.iter().zip(&spec.offset).map(|(y, o)| y - o);
+    let (values, centre): (Box<dyn Iterator<Item = f64>>, f64) = if spec.intercept {
+        (Box::new(z()), weighted_mean(&mut z()))
+    } else if spec.method == Method::Gcv {
+        (Box::new(z()), 0.0)
+    } else {
+        (Box::new(spec.y.iter().copied()), weighted_mean(&mut spec.y.iter().copied()))
+    };
+    values.zip(w).map(|(v, wi)| wi * (v - centre) * (v - centre)).sum()
 }
 
 /// The number of smoothing parameters of a model: one per smooth term (each class here
@@ -429,7 +496,7 @@ fn finish(
     let vp = &pls.h_inv * scale;
     let ve = f.dot(&vp);
     let beta = pls.beta.to_vec();
-    let eta = design.mat_vec(&beta, spec.threads);
+    let eta = design.fitted(&beta, spec.threads);
     let linear_predictor: Vec<f64> = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
     let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
     Ok(FitResult {
@@ -446,7 +513,70 @@ fn finish(
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
         deviance: dev,
+        null_deviance: null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),
         term_tests,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::ShapeBuilder;
+
+    /// The fitted values, evaluated term by term without the model matrix, against
+    /// the model matrix (chunk by chunk) times the coefficients.
+    #[test]
+    fn fitted_values_match_the_model_matrix() {
+        let n = 1500;
+        let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64 / n as f64).collect();
+        let z: Vec<f64> = (0..n).map(|i| ((i * 104_729) % 1013) as f64 / 1013.0).collect();
+        let by: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let smooth = |bs: &str, vars: Vec<Vec<f64>>, by: Option<Vec<f64>>| SmoothSpec {
+            label: format!("s.{bs}.{}", by.is_some()),
+            bs: bs.into(),
+            k: Some(9),
+            vars,
+            by,
+            centre: true,
+            knots: None,
+            m: Vec::new(),
+        };
+        let spec = ModelSpec {
+            y: z.clone(),
+            weights: vec![1.0; n],
+            offset: vec![0.0; n],
+            xp: Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] }),
+            smooths: vec![
+                smooth("cr", vec![x.clone()], None),
+                smooth("cc", vec![z.clone()], Some(by.clone())),
+                smooth("ps", vec![x.clone()], Some(by)),
+                smooth("tp", vec![x.clone(), z.clone()], None),
+            ],
+            method: Method::Reml,
+            gamma: 1.0,
+            sp: Vec::new(),
+            control: Control::default(),
+            threads: 2,
+            intercept: true,
+        };
+        let design = design(&spec).unwrap();
+        let p = design.ncols();
+        let b: Vec<f64> = (0..p).map(|j| ((j * 37) % 11) as f64 - 5.0).collect();
+        let got = design.fitted(&b, 2);
+        let mut buf = Array2::zeros((CHUNK, p).f());
+        let mut scratch = Vec::new();
+        let mut max_err = 0.0_f64;
+        for start in (0..n).step_by(CHUNK) {
+            let rows = CHUNK.min(n - start);
+            design.fill_rows(start, rows, &mut buf, &mut scratch);
+            for r in 0..rows {
+                let want: f64 = (0..p).map(|j| buf[(r, j)] * b[j]).sum();
+                max_err = max_err.max((got[start + r] - want).abs() / (1.0 + want.abs()));
+            }
+        }
+        assert!(max_err < 1e-11, "{max_err}");
+    }
+
+    const CHUNK: usize = 400;
 }
