@@ -286,7 +286,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
   }
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
-    xp = matrix(as.double(frame$xp), nrow(frame$xp)),
+    xp = if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level")]),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,

@@ -16,7 +16,9 @@ use std::os::raw::c_void;
 
 use extendr_api::prelude::*;
 use extendr_api::Result;
-use ndarray::{Array2, ShapeBuilder};
+use std::borrow::Cow;
+
+use ndarray::{Array2, ArrayView2, CowArray, ShapeBuilder};
 
 use basis::{Smooth, SmoothSpec, State};
 use cache::key::ModelIdentity;
@@ -74,12 +76,13 @@ impl Fields {
         self.get(name)?.as_list().ok_or_else(|| r_error(format!("internal: `{name}` must be a list")))
     }
 
-    fn matrix(&self, name: &str) -> Result<Array2<f64>> {
+    /// A double matrix borrowed from R (column-major), without copying.
+    fn matrix(&self, name: &str) -> Result<ArrayView2<'_, f64>> {
         let robj = self.get(name)?;
         let data = robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
         let dim = robj.dim().ok_or_else(|| r_error(format!("internal: `{name}` must be a matrix")))?;
         let (n, p) = (dim[0].0 as usize, dim[1].0 as usize);
-        Array2::from_shape_vec((n, p).f(), data.to_vec()).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
+        ArrayView2::from_shape((n, p).f(), data).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
     }
 }
 
@@ -87,33 +90,54 @@ fn to_matrix(a: &Array2<f64>) -> Robj {
     RMatrix::new_matrix(a.nrows(), a.ncols(), |r, c| a[(r, c)]).into()
 }
 
-fn smooth_spec(list: &List) -> Result<SmoothSpec> {
-    let f = Fields::new(list);
-    let vars = f
-        .list("vars")?
-        .values()
-        .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))
-        .collect::<Result<Vec<_>>>()?;
+/// The R objects a spec borrows its data from, held for as long as the spec lives.
+struct SpecObjects {
+    top: Fields,
+    control: Fields,
+    /// Per smooth term: its fields and its covariate vectors.
+    smooths: Vec<(Fields, Vec<Robj>)>,
+}
+
+impl SpecObjects {
+    fn new(spec: &List) -> Result<SpecObjects> {
+        let top = Fields::new(spec);
+        let control = Fields::new(&top.list("control")?);
+        let smooths = top
+            .list("smooths")?
+            .values()
+            .map(|s| {
+                let list = s.as_list().ok_or_else(|| r_error("internal: smooth spec must be a list"))?;
+                let fields = Fields::new(&list);
+                let vars = fields.list("vars")?.values().collect();
+                Ok((fields, vars))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SpecObjects { top, control, smooths })
+    }
+}
+
+/// A double vector borrowed from R, without copying.
+fn doubles<'a>(robj: &'a Robj, what: &str) -> Result<Cow<'a, [f64]>> {
+    robj.as_real_slice().map(Cow::Borrowed).ok_or_else(|| r_error(format!("internal: `{what}` must be a double vector")))
+}
+
+fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
     let k = f.real("k")?;
     Ok(SmoothSpec {
         label: f.string("label")?,
         bs: f.string("bs")?,
         k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
-        vars,
-        by: if f.is_null("by") { None } else { Some(f.reals("by")?) },
+        vars: vars.iter().map(|v| doubles(v, "covariate")).collect::<Result<_>>()?,
+        by: if f.is_null("by") { None } else { Some(doubles(f.get("by")?, "by")?) },
         centre: f.flag("centre")?,
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
     })
 }
 
-fn model_spec(spec: &List) -> Result<ModelSpec> {
-    let f = Fields::new(spec);
-    let smooths = f
-        .list("smooths")?
-        .values()
-        .map(|s| s.as_list().ok_or_else(|| r_error("internal: smooth spec must be a list")).and_then(|l| smooth_spec(&l)))
-        .collect::<Result<Vec<_>>>()?;
+fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
+    let f = &objects.top;
+    let smooths = objects.smooths.iter().map(|(fields, vars)| smooth_spec(fields, vars)).collect::<Result<Vec<_>>>()?;
     let method = f.string("method")?;
     let method = Method::parse(&method).ok_or_else(|| r_error(format!("unknown method \"{method}\"")))?;
     let sp = if f.is_null("sp") {
@@ -121,12 +145,12 @@ fn model_spec(spec: &List) -> Result<ModelSpec> {
     } else {
         f.reals("sp")?.into_iter().map(|v| if v.is_finite() && v >= 0.0 { Some(v) } else { None }).collect()
     };
-    let control = Fields::new(&f.list("control")?);
+    let control = &objects.control;
     Ok(ModelSpec {
-        y: f.reals("y")?,
-        weights: f.reals("weights")?,
-        offset: f.reals("offset")?,
-        xp: f.matrix("xp")?,
+        y: doubles(f.get("y")?, "y")?,
+        weights: doubles(f.get("weights")?, "weights")?,
+        offset: doubles(f.get("offset")?, "offset")?,
+        xp: CowArray::from(f.matrix("xp")?),
         smooths,
         method,
         gamma: f.real("gamma")?,
@@ -231,7 +255,8 @@ fn fit_gam_impl(spec: List) -> Robj {
 
 fn fit_gam(spec: List) -> Result<Robj> {
     let (cache, identity) = cache_settings(&spec)?;
-    let spec = model_spec(&spec)?;
+    let objects = SpecObjects::new(&spec)?;
+    let spec = model_spec(&objects)?;
     let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut user_interrupted).map_err(r_error)?;
     let smooths: Vec<Robj> = design
         .smooths

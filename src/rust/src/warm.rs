@@ -48,7 +48,7 @@ pub struct WarmReport {
 /// Fits `spec`, through the store when `cache` is given. `interrupted` is polled after
 /// every outer iterate.
 pub fn fit_warm<'a>(
-    spec: &'a ModelSpec,
+    spec: &'a ModelSpec<'_>,
     identity: &ModelIdentity,
     cache: Option<&CacheSettings>,
     interrupted: &mut dyn FnMut() -> bool,
@@ -106,8 +106,10 @@ pub fn fit_warm<'a>(
 
     let prepared = fit::prepare(spec)?;
     let (source, from, done) = match start {
+        // A checkpoint is an iterate of this very problem: the optimization continues
+        // on its path.
         Start::Resume(e) => (Source::Resumed, Some(e.rho.0), e.iteration),
-        Start::Seed(e) => (Source::Seeded, Some(e.rho.0), 0),
+        Start::Seed(e) => (Source::Seeded, prepared.seed_start(&e.rho.0), 0),
         Start::Cold | Start::Exact(_) => (Source::Cold, None, 0),
     };
     report.source = source;
@@ -132,7 +134,7 @@ fn store_smooths(design: &Design<'_>) -> StoredSmooths {
 }
 
 /// The smooth terms of a stored fit; `None` when the record is inconsistent.
-fn stored_smooths(spec: &ModelSpec, s: &StoredSmooths) -> Option<Vec<Smooth>> {
+fn stored_smooths(spec: &ModelSpec<'_>, s: &StoredSmooths) -> Option<Vec<Smooth>> {
     let m = s.classes.0.len();
     if m != spec.smooths.len() || s.field_counts.0.len() != m || s.field_names.0.len() != s.field_lengths.0.len() {
         return None;
@@ -157,7 +159,7 @@ fn stored_smooths(spec: &ModelSpec, s: &StoredSmooths) -> Option<Vec<Smooth>> {
 
 /// The outer optimization with checkpoints, then the final entry.
 fn optimize<'a>(
-    spec: &'a ModelSpec,
+    spec: &'a ModelSpec<'_>,
     prepared: fit::Prepared<'a>,
     mut session: Session,
     from: Option<Vec<f64>>,

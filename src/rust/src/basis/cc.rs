@@ -5,7 +5,7 @@
 
 use ndarray::Array2;
 
-use super::knots::{interval, place_knots, sorted_unique};
+use super::knots::{IntervalFinder, place_knots, sorted_unique};
 use crate::error::{EngineError, Result};
 use crate::linalg::{symmetrize, SpdFactor};
 
@@ -94,14 +94,15 @@ impl CcBasis {
 
     /// `X(x) beta` without forming `X(x)`: two knots' values and second derivatives
     /// per point, as `fill_raw` but with `B^-1 D beta` formed once.
-    pub fn dot(&self, x: &[f64], beta: &[f64], out: &mut [f64]) {
+    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let kn = &self.knots;
         let nk = kn.len();
         let n = nk - 1;
         let (x0, x1) = (kn[0], kn[nk - 1]);
         let period = x1 - x0;
         let g2 = self.bd.dot(&ndarray::ArrayView1::from(beta)).to_vec();
-        for (o, &raw) in out.iter_mut().zip(x) {
+        let finder = IntervalFinder::new(kn);
+        for (r, (o, &raw)) in out.iter_mut().zip(x).enumerate() {
             let xi = if raw > x1 {
                 x0 + (raw - x1).rem_euclid(period)
             } else if raw < x0 {
@@ -109,7 +110,7 @@ impl CcBasis {
             } else {
                 raw
             };
-            let i = interval(kn, xi);
+            let i = finder.find(xi);
             let lo = i;
             let hi = if i + 1 == n { 0 } else { i + 1 };
             let h = kn[i + 1] - kn[i];
@@ -117,7 +118,8 @@ impl CcBasis {
             let ap = xi - kn[i];
             let cm = am * am * am / (6.0 * h) - h * am / 6.0;
             let cp = ap * ap * ap / (6.0 * h) - h * ap / 6.0;
-            *o = g2[lo] * cm + g2[hi] * cp + am / h * beta[lo] + ap / h * beta[hi];
+            let v = g2[lo] * cm + g2[hi] * cp + am / h * beta[lo] + ap / h * beta[hi];
+            *o += by.map_or(v, |b| v * b[r]);
         }
     }
 
@@ -130,6 +132,7 @@ impl CcBasis {
         let period = x1 - x0;
         let bd = self.bd.as_standard_layout();
         let bd = bd.as_slice().expect("standard layout");
+        let finder = IntervalFinder::new(kn);
         for (row, &raw) in out.chunks_exact_mut(n).zip(x) {
             let xi = if raw > x1 {
                 x0 + (raw - x1).rem_euclid(period)
@@ -138,7 +141,7 @@ impl CcBasis {
             } else {
                 raw
             };
-            let i = interval(kn, xi);
+            let i = finder.find(xi);
             let lo = i;
             let hi = if i + 1 == n { 0 } else { i + 1 };
             let h = kn[i + 1] - kn[i];

@@ -5,7 +5,7 @@
 
 use ndarray::Array2;
 
-use super::knots::{interval, quantile7, r_seq, sorted_unique};
+use super::knots::{IntervalFinder, quantile7, r_seq, sorted_unique};
 use crate::error::{EngineError, Result};
 use crate::linalg::SpdFactor;
 
@@ -102,12 +102,16 @@ impl CrBasis {
     /// `X(x) beta` without forming `X(x)`: the spline with knot values `beta` has
     /// second derivatives `F beta` at the knots, so each value needs only the two
     /// knots around it (Wood 2017 §5.3.1).
-    pub fn dot(&self, x: &[f64], beta: &[f64], out: &mut [f64]) {
+    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let k = self.knots.len();
         let kn = &self.knots;
         let g2 = self.f.dot(&ndarray::ArrayView1::from(beta)).to_vec();
-        for (o, &xi) in out.iter_mut().zip(x) {
-            *o = if xi < kn[0] {
+        // Per interval, the spline is `am/h b_j + ap/h b_j+1 + (am^3/h - am h)/6 g_j +
+        // (ap^3/h - ap h)/6 g_j+1`: with 1/h and h/6 precomputed, no division per point.
+        let inv_h: Vec<f64> = kn.windows(2).map(|w| 1.0 / (w[1] - w[0])).collect();
+        let finder = IntervalFinder::new(kn);
+        for (r, (o, &xi)) in out.iter_mut().zip(x).enumerate() {
+            let v = if xi < kn[0] {
                 let h = kn[1] - kn[0];
                 let d = xi - kn[0];
                 -d * h / 3.0 * g2[0] - d * h / 6.0 * g2[1] + (1.0 - d / h) * beta[0] + d / h * beta[1]
@@ -116,14 +120,16 @@ impl CrBasis {
                 let d = xi - kn[k - 1];
                 d * h / 6.0 * g2[k - 2] + d * h / 3.0 * g2[k - 1] - d / h * beta[k - 2] + (1.0 + d / h) * beta[k - 1]
             } else {
-                let j = interval(kn, xi);
+                let j = finder.find(xi);
+                let ih = inv_h[j];
                 let h = kn[j + 1] - kn[j];
                 let am = kn[j + 1] - xi;
                 let ap = xi - kn[j];
-                let cm = am * (am * am / h - h) / 6.0;
-                let cp = ap * (ap * ap / h - h) / 6.0;
-                cm * g2[j] + cp * g2[j + 1] + am / h * beta[j] + ap / h * beta[j + 1]
+                let cm = am * (am * am * ih - h) / 6.0;
+                let cp = ap * (ap * ap * ih - h) / 6.0;
+                cm * g2[j] + cp * g2[j + 1] + am * ih * beta[j] + ap * ih * beta[j + 1]
             };
+            *o += by.map_or(v, |b| v * b[r]);
         }
     }
 
@@ -135,6 +141,7 @@ impl CrBasis {
         let f = self.f.as_standard_layout();
         let f = f.as_slice().expect("standard layout");
         let f_row = |j: usize| &f[j * k..(j + 1) * k];
+        let finder = IntervalFinder::new(kn);
         for (row, &xi) in out.chunks_exact_mut(k).zip(x) {
             if xi < kn[0] {
                 let h = kn[1] - kn[0];
@@ -155,7 +162,7 @@ impl CrBasis {
                 row[k - 2] -= d / h;
                 row[k - 1] += 1.0 + d / h;
             } else {
-                let j = interval(kn, xi);
+                let j = finder.find(xi);
                 let h = kn[j + 1] - kn[j];
                 let am = kn[j + 1] - xi;
                 let ap = xi - kn[j];

@@ -74,6 +74,45 @@ pub fn interval(knots: &[f64], x: f64) -> usize {
     pos.saturating_sub(1).min(last)
 }
 
+/// `interval` for many points against one knot sequence, in constant time per point:
+/// a table over an even grid of the knot range gives each grid cell's interval, from
+/// which the answer is at most a few knots away (the knots are few and in cache).
+pub struct IntervalFinder<'a> {
+    knots: &'a [f64],
+    lo: f64,
+    cells_per_unit: f64,
+    table: Vec<usize>,
+}
+
+impl<'a> IntervalFinder<'a> {
+    /// Grid cells per knot interval: enough that most cells hold no knot.
+    const CELLS_PER_KNOT: usize = 8;
+
+    pub fn new(knots: &'a [f64]) -> IntervalFinder<'a> {
+        let (lo, hi) = (knots[0], knots[knots.len() - 1]);
+        let cells = Self::CELLS_PER_KNOT * knots.len();
+        let cells_per_unit = if hi > lo { cells as f64 / (hi - lo) } else { 0.0 };
+        let table = (0..=cells).map(|c| interval(knots, lo + c as f64 / cells_per_unit.max(f64::MIN_POSITIVE))).collect();
+        IntervalFinder { knots, lo, cells_per_unit, table }
+    }
+
+    /// The same as `interval(knots, x)`.
+    pub fn find(&self, x: f64) -> usize {
+        let last = self.knots.len() - 2;
+        let cell = ((x - self.lo) * self.cells_per_unit).clamp(0.0, (self.table.len() - 1) as f64) as usize;
+        let mut j = self.table[cell];
+        // The table entry may be off by the knots inside the cell, or by one through
+        // rounding of the cell index: walk to the exact answer either way.
+        while j < last && self.knots[j + 1] < x {
+            j += 1;
+        }
+        while j > 0 && self.knots[j] >= x {
+            j -= 1;
+        }
+        j
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +133,22 @@ mod tests {
         assert_eq!(s[0], 0.0);
         assert_eq!(s[6], 1.0);
         assert!((s[3] - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn interval_finder_agrees_with_binary_search() {
+        let knots = [0.0, 0.1, 0.15, 0.4, 0.41, 0.9, 1.0];
+        let finder = IntervalFinder::new(&knots);
+        for i in -200..1400 {
+            let x = i as f64 / 1000.0;
+            assert_eq!(finder.find(x), interval(&knots, x), "x = {x}");
+        }
+        for &x in &knots {
+            assert_eq!(finder.find(x), interval(&knots, x), "at knot {x}");
+            let below = f64::from_bits(x.to_bits().wrapping_sub(1));
+            assert_eq!(finder.find(below), interval(&knots, below));
+        }
+        assert_eq!(finder.find(f64::INFINITY), interval(&knots, f64::INFINITY));
     }
 
     #[test]

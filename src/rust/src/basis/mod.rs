@@ -14,6 +14,7 @@ pub mod knots;
 pub mod ps;
 pub mod tp;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, ArrayViewMut2, ShapeBuilder};
@@ -26,17 +27,19 @@ use ps::PsBasis;
 use tp::TpBasis;
 
 /// What the R layer says about one smooth term.
+/// Data columns borrow the R vectors they come from where they can (`Cow`), so a
+/// fit copies none of its data.
 #[derive(Debug, Clone)]
-pub struct SmoothSpec {
+pub struct SmoothSpec<'a> {
     pub label: String,
     /// "cr", "cc", "ps" or "tp".
     pub bs: String,
     /// Basis dimension; `None` for the class default.
     pub k: Option<usize>,
     /// The covariate columns, one per dimension.
-    pub vars: Vec<Vec<f64>>,
+    pub vars: Vec<Cow<'a, [f64]>>,
     /// Row multipliers (a numeric `by`, or a factor level's 0/1 indicator).
-    pub by: Option<Vec<f64>>,
+    pub by: Option<Cow<'a, [f64]>>,
     /// Whether to absorb the sum-to-zero constraint.
     pub centre: bool,
     /// Knots supplied by the user.
@@ -92,12 +95,12 @@ impl Basis {
         }
     }
 
-    /// `X(vars) beta` for unconstrained coefficients `beta`, into `out`.
-    pub fn dot(&self, vars: &[&[f64]], beta: &[f64], out: &mut [f64]) {
+    /// Adds `diag(by) X(vars) beta` for unconstrained coefficients `beta` to `out`.
+    pub fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         match self {
-            Basis::Cr(b) => b.dot(vars[0], beta, out),
-            Basis::Cc(b) => b.dot(vars[0], beta, out),
-            Basis::Ps(b) => b.dot(vars[0], beta, out),
+            Basis::Cr(b) => b.dot(vars[0], beta, by, out),
+            Basis::Cc(b) => b.dot(vars[0], beta, by, out),
+            Basis::Ps(b) => b.dot(vars[0], beta, by, out),
             Basis::Tp(_) => {
                 let k = self.width();
                 let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
@@ -105,8 +108,9 @@ impl Basis {
                 while start < out.len() {
                     let len = CHUNK_ROWS.min(out.len() - start);
                     self.fill_raw(&rows(vars, start, len), &mut raw[..len * k]);
-                    for (o, row) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)) {
-                        *o = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+                    for (r, (o, row)) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)).enumerate() {
+                        let v: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+                        *o += by.map_or(v, |b| v * b[start + r]);
                     }
                     start += len;
                 }
@@ -151,12 +155,7 @@ impl Smooth {
             Some(c) => c.expand(beta),
             None => beta.to_vec(),
         };
-        let mut part = vec![0.0; out.len()];
-        self.basis.dot(vars, &raw_beta, &mut part);
-        match by {
-            Some(by) => out.iter_mut().zip(&part).zip(by).for_each(|((o, p), b)| *o += p * b),
-            None => out.iter_mut().zip(&part).for_each(|(o, p)| *o += p),
-        }
+        self.basis.dot(vars, &raw_beta, by, out);
     }
 
     /// The term's columns of the model matrix at new covariate values.
@@ -252,7 +251,7 @@ pub fn rows<'a>(vars: &[&'a [f64]], start: usize, len: usize) -> Vec<&'a [f64]> 
 
 /// Builds a smooth term. Its model-matrix columns are produced on demand by
 /// `Smooth::predict_matrix`, a chunk of rows at a time.
-pub fn construct(spec: &SmoothSpec) -> Result<Smooth> {
+pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     let label = spec.label.as_str();
     if spec.vars.is_empty() {
         return Err(EngineError::InvalidSpec { what: format!("`{label}` has no covariate") });
@@ -260,7 +259,7 @@ pub fn construct(spec: &SmoothSpec) -> Result<Smooth> {
     for v in &spec.vars {
         check_finite(label, v)?;
     }
-    let vars: Vec<&[f64]> = spec.vars.iter().map(|v| v.as_slice()).collect();
+    let vars: Vec<&[f64]> = spec.vars.iter().map(|v| v.as_ref()).collect();
     let n = vars[0].len();
     if let Some(by) = &spec.by {
         if by.len() != n {
@@ -456,6 +455,7 @@ mod tests {
         let x: Vec<f64> = (0..50).map(|i| i as f64 / 50.0).collect();
         let z: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64).collect();
         for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z])] {
+            let vars = vars.into_iter().map(Cow::Owned).collect();
             let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new() };
             let sm = construct(&spec).unwrap();
             assert!(CLASSES.contains(&sm.basis.class()));
@@ -477,8 +477,8 @@ mod tests {
                     label: format!("s({bs})"),
                     bs: bs.into(),
                     k: Some(8),
-                    vars: vars.clone(),
-                    by: with_by.then(|| by.clone()),
+                    vars: vars.iter().cloned().map(Cow::Owned).collect(),
+                    by: with_by.then(|| Cow::Owned(by.clone())),
                     centre: true,
                     knots: None,
                     m: Vec::new(),

@@ -62,7 +62,7 @@ impl PsBasis {
 
     /// `X(x) beta` without forming `X(x)`: only the `order` B-splines that are
     /// non-zero at a point contribute.
-    pub fn dot(&self, x: &[f64], beta: &[f64], out: &mut [f64]) {
+    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let order = self.m1 + 2;
         let nb = self.ncoef();
         let lo = self.knots[order - 1];
@@ -71,8 +71,8 @@ impl PsBasis {
         let at_lo = (dot(&bspline_values(&self.knots, order, lo)), dot(&bspline_slopes(&self.knots, order, lo)));
         let at_hi = (dot(&bspline_values(&self.knots, order, hi)), dot(&bspline_slopes(&self.knots, order, hi)));
         let mut work = vec![0.0; 3 * order];
-        for (o, &xi) in out.iter_mut().zip(x) {
-            *o = if xi < lo {
+        for (r, (o, &xi)) in out.iter_mut().zip(x).enumerate() {
+            let v = if xi < lo {
                 at_lo.0 + (xi - lo) * at_lo.1
             } else if xi > hi {
                 at_hi.0 + (xi - hi) * at_hi.1
@@ -80,6 +80,7 @@ impl PsBasis {
                 let first = bspline_local(&self.knots, order, xi, &mut work);
                 work[..order].iter().zip(&beta[first..first + order]).map(|(a, b)| a * b).sum()
             };
+            *o += by.map_or(v, |b| v * b[r]);
         }
     }
 

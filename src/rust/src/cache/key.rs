@@ -97,8 +97,30 @@ impl Fingerprinter {
     pub fn f64s(&mut self, tag: &str, values: &[f64]) {
         self.frame(tag, b'd', values.len() as u64);
         for block in values.chunks(FLOAT_BLOCK) {
+            // Almost every block holds no -0.0 and no NaN, and is hashed in place.
+            if block.iter().any(|v| canonical_bits(*v) != v.to_bits()) {
+                self.buf.clear();
+                self.buf.extend(block.iter().flat_map(|v| canonical_bits(*v).to_le_bytes()));
+                self.hasher.update(&self.buf);
+            } else {
+                self.absorb_le(block);
+            }
+        }
+    }
+
+    /// The little-endian bytes of `values`.
+    fn absorb_le(&mut self, values: &[f64]) {
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: any f64 slice is a valid byte slice of 8 times its length, and
+            // on a little-endian target those bytes are each value's `to_le_bytes`.
+            let bytes = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) };
+            self.hasher.update(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
             self.buf.clear();
-            self.buf.extend(block.iter().flat_map(|v| canonical_bits(*v).to_le_bytes()));
+            self.buf.extend(values.iter().flat_map(|v| v.to_le_bytes()));
             self.hasher.update(&self.buf);
         }
     }
@@ -153,7 +175,7 @@ pub struct ModelKeys {
     pub model: Fingerprint,
 }
 
-pub fn model_keys(spec: &ModelSpec, identity: &ModelIdentity) -> ModelKeys {
+pub fn model_keys(spec: &ModelSpec<'_>, identity: &ModelIdentity) -> ModelKeys {
     let mut model = Fingerprinter::new("warmgam model key");
     absorb_model(&mut model, spec, identity);
     let mut exact = Fingerprinter::new("warmgam exact key");
@@ -166,7 +188,7 @@ pub fn model_keys(spec: &ModelSpec, identity: &ModelIdentity) -> ModelKeys {
 /// the options that change the optimum. (`max_iter`, `max_step` and `threads` change
 /// the path or the speed, not the optimum, so a fit stopped by the iteration limit can
 /// be resumed with a larger one.)
-fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec, id: &ModelIdentity) {
+fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity) {
     f.u64("schema", SCHEMA_VERSION as u64);
     f.str("engine", ENGINE_VERSION);
     f.str("formula", &id.formula);
@@ -189,7 +211,7 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec, id: &ModelIdentity) {
     f.f64("tol", spec.control.tol);
 }
 
-fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec) {
+fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.str("label", &sm.label);
     f.str("bs", &sm.bs);
     f.u64("k", sm.k.map_or(0, |k| k as u64));
@@ -205,7 +227,7 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec) {
 
 /// The data: response, weights, offset, parametric columns, covariates and `by`
 /// values (the row count is implied by their lengths).
-fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec) {
+fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
     f.f64s("y", &spec.y);
     f.f64s("weights", &spec.weights);
     f.f64s("offset", &spec.offset);

@@ -7,7 +7,9 @@ pub mod outer;
 pub mod penalty;
 pub mod tests_smooth;
 
-use ndarray::{s, Array1, Array2};
+use std::borrow::Cow;
+
+use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix2};
 
 use crate::basis::{self, Smooth, SmoothSpec};
 use crate::error::{EngineError, Result};
@@ -31,14 +33,15 @@ impl Default for Control {
 }
 
 /// Everything the engine needs to fit one model.
+/// Its data borrow the R vectors they come from where they can (`Cow`).
 #[derive(Debug, Clone)]
-pub struct ModelSpec {
-    pub y: Vec<f64>,
-    pub weights: Vec<f64>,
-    pub offset: Vec<f64>,
+pub struct ModelSpec<'a> {
+    pub y: Cow<'a, [f64]>,
+    pub weights: Cow<'a, [f64]>,
+    pub offset: Cow<'a, [f64]>,
     /// The parametric columns (n x p0, column-major).
-    pub xp: Array2<f64>,
-    pub smooths: Vec<SmoothSpec>,
+    pub xp: CowArray<'a, f64, Ix2>,
+    pub smooths: Vec<SmoothSpec<'a>>,
     pub method: Method,
     pub gamma: f64,
     /// One entry per smoothing parameter: `Some(lambda)` fixes it, `None` estimates it.
@@ -56,7 +59,7 @@ pub struct Design<'a> {
     pub smooths: Vec<Smooth>,
     /// First column of each smooth in the model matrix.
     pub first_col: Vec<usize>,
-    xp: &'a Array2<f64>,
+    xp: ArrayView2<'a, f64>,
     vars: Vec<Vec<&'a [f64]>>,
     by: Vec<Option<&'a [f64]>>,
 }
@@ -83,11 +86,12 @@ impl Design<'_> {
         }
     }
 
-    /// `X b`: the parametric columns times their coefficients plus each smooth
-    /// evaluated against its own, split into contiguous row blocks over `threads`.
-    pub fn fitted(&self, b: &[f64], threads: usize) -> Vec<f64> {
+    /// `offset + X b`: the parametric columns times their coefficients plus each
+    /// smooth evaluated against its own, split into contiguous row blocks over
+    /// `threads`.
+    pub fn fitted(&self, b: &[f64], offset: &[f64], threads: usize) -> Vec<f64> {
         let n = self.nrows();
-        let mut out = vec![0.0; n];
+        let mut out = offset.to_vec();
         // Below this, a thread costs more than it saves.
         const ROWS_PER_THREAD: usize = 20_000;
         let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
@@ -116,7 +120,7 @@ impl Design<'_> {
 }
 
 /// Builds every smooth term of the model.
-pub fn design(spec: &ModelSpec) -> Result<Design<'_>> {
+pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
     let n = spec.xp.nrows();
     let mut smooths = Vec::with_capacity(spec.smooths.len());
     for sm_spec in &spec.smooths {
@@ -131,7 +135,7 @@ pub fn design(spec: &ModelSpec) -> Result<Design<'_>> {
 
 /// The design from smooth terms constructed earlier (by a fit of the same data),
 /// after the checks `basis::construct` would have made of the data.
-pub fn design_from(spec: &ModelSpec, smooths: Vec<Smooth>) -> Result<Design<'_>> {
+pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<Design<'a>> {
     let n = spec.xp.nrows();
     if smooths.len() != spec.smooths.len() {
         return Err(EngineError::InvalidSpec { what: "stored smooth terms do not match the model".into() });
@@ -141,14 +145,14 @@ pub fn design_from(spec: &ModelSpec, smooths: Vec<Smooth>) -> Result<Design<'_>>
         if sm.has_by != sm_spec.by.is_some() || sm_spec.vars.is_empty() || columns.clone().any(|v| v.len() != n) {
             return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
         }
-        if columns.flatten().any(|v| !v.is_finite()) {
+        if columns.flat_map(|c| c.iter()).any(|v| !v.is_finite()) {
             return Err(EngineError::NonFinite { what: format!("a covariate of `{}`", sm_spec.label) });
         }
     }
     Ok(assemble(spec, smooths))
 }
 
-fn assemble(spec: &ModelSpec, smooths: Vec<Smooth>) -> Design<'_> {
+fn assemble<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Design<'a> {
     let mut first_col = Vec::with_capacity(smooths.len());
     let mut at = spec.xp.ncols();
     for sm in &smooths {
@@ -158,8 +162,8 @@ fn assemble(spec: &ModelSpec, smooths: Vec<Smooth>) -> Design<'_> {
     Design {
         smooths,
         first_col,
-        xp: &spec.xp,
-        vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_slice()).collect()).collect(),
+        xp: spec.xp.view(),
+        vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_ref()).collect()).collect(),
         by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
     }
 }
@@ -248,7 +252,7 @@ fn initial_rho(gram: &Gram, penalties: &PenaltySet) -> Vec<f64> {
         .collect()
 }
 
-fn validate(spec: &ModelSpec) -> Result<()> {
+fn validate(spec: &ModelSpec<'_>) -> Result<()> {
     let n = spec.y.len();
     if spec.weights.len() != n || spec.offset.len() != n || spec.xp.nrows() != n {
         return Err(EngineError::InvalidSpec { what: "response, weights, offset and parametric matrix differ in length".into() });
@@ -319,7 +323,7 @@ pub struct Prepared<'a> {
 }
 
 /// Builds the model and makes the one pass over the data that forms `X'WX`.
-pub fn prepare(spec: &ModelSpec) -> Result<Prepared<'_>> {
+pub fn prepare<'a>(spec: &'a ModelSpec<'_>) -> Result<Prepared<'a>> {
     validate(spec)?;
     let design = design(spec)?;
     let (n, p) = (design.nrows(), design.ncols());
@@ -341,7 +345,7 @@ pub fn prepare(spec: &ModelSpec) -> Result<Prepared<'_>> {
 }
 
 /// Fits the model from a cold start.
-pub fn fit<'a>(spec: &'a ModelSpec, progress: &mut Progress<'_>) -> Result<(Design<'a>, FitResult)> {
+pub fn fit<'a>(spec: &'a ModelSpec<'_>, progress: &mut Progress<'_>) -> Result<(Design<'a>, FitResult)> {
     let prepared = prepare(spec)?;
     let result = prepared.optimize(spec, None, progress)?;
     Ok((prepared.design, result))
@@ -353,31 +357,57 @@ impl Prepared<'_> {
         self.fixed.len()
     }
 
-    fn objective(&self, spec: &ModelSpec) -> FreeObjective<'_> {
+    /// A start taken from a fit to other data, made safe to start from. Beyond a
+    /// certain distance from the balanced start a smoothing parameter sits on the
+    /// criterion's plateau (a term fully penalized, or not at all), where the
+    /// gradient vanishes: started there, the optimizer would stop there even when this
+    /// data's optimum is a finite value it would reach from a cold start. Within
+    /// `e^10` of the balanced start the criterion still slopes towards the optimum.
+    pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
+        const SEED_RANGE: f64 = 10.0;
+        (seed.len() == self.n_sp())
+            .then(|| seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).collect())
+    }
+
+    fn objective(&self, spec: &ModelSpec<'_>) -> FreeObjective<'_> {
         FreeObjective { gram: &self.gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma, fixed: &self.fixed }
     }
 
     /// Chooses the smoothing parameters by Newton's method from `start` (all log
     /// smoothing parameters; the cold start when `None`), and reports the fit.
-    pub fn optimize(&self, spec: &ModelSpec, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+    pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
         let mut objective = self.objective(spec);
         let free = objective.free_index();
         let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
         let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
-        // Beyond +-40 of the balanced start the fit no longer changes to working precision.
+        // The start balances each penalty against its block of X'WX. Far below it a
+        // term is unpenalized to working precision. Far above it the fit no longer
+        // changes (the term's penalized part is shrunk by e^-25 ~ 1e-11), while the
+        // penalized system loses digits: with the penalty e^k times the data, the
+        // penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
+        // criterion is numerical noise an optimizer would wander in, to a point that
+        // depends on where it started.
         let settings = NewtonSettings {
             max_iter: spec.control.max_iter,
             tol: spec.control.tol,
             max_step: spec.control.max_step,
             lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
-            upper: free.iter().map(|&j| self.rho_init[j] + 40.0).collect(),
+            upper: free.iter().map(|&j| self.rho_init[j] + 25.0).collect(),
         };
         let fixed = &self.fixed;
         let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
             let full = full_rho(fixed, rho);
             progress(&Iterate { iteration, rho: &full, criterion: eval.value, coefficients: &eval.coefficients })
         };
-        let result = newton(&mut objective, &start, &settings, &mut monitor)?;
+        let result = match newton(&mut objective, &start, &settings, &mut monitor) {
+            // A warm start (from a fit to other data) where this model's penalized
+            // system is numerically singular: start cold instead.
+            Err(EngineError::NotIdentifiable { .. }) if from != &self.rho_init[..] => {
+                let cold: Vec<f64> = free.iter().map(|&j| self.rho_init[j]).collect();
+                newton(&mut objective, &cold, &settings, &mut monitor)?
+            }
+            other => other?,
+        };
         let rho = objective.full_rho(&result.rho);
         finish(spec, &self.design, &self.gram, &self.penalties, &rho, &result)
     }
@@ -385,7 +415,7 @@ impl Prepared<'_> {
     /// Whether a stored fit is what this model gives at the stored smoothing
     /// parameters: one inner fit there must reproduce its criterion value and
     /// coefficients, and the gradient must be as small as convergence left it.
-    pub fn verify(&self, spec: &ModelSpec, stored: &FitResult) -> bool {
+    pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
         let rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).collect();
         if rho.len() != self.n_sp() {
             return false;
@@ -410,7 +440,7 @@ impl Prepared<'_> {
 /// Rebuilds a stored fit without iterating: the bases come from `smooths` (as stored
 /// with the fit) or are constructed again, and the fitted values are recomputed;
 /// everything costly comes from `stored`.
-pub fn rebuild(spec: &ModelSpec, stored: FitResult, smooths: Option<Vec<Smooth>>) -> Result<(Design<'_>, FitResult)> {
+pub fn rebuild<'a>(spec: &'a ModelSpec<'_>, stored: FitResult, smooths: Option<Vec<Smooth>>) -> Result<(Design<'a>, FitResult)> {
     validate(spec)?;
     let design = match smooths {
         Some(smooths) => design_from(spec, smooths)?,
@@ -421,7 +451,7 @@ pub fn rebuild(spec: &ModelSpec, stored: FitResult, smooths: Option<Vec<Smooth>>
 }
 
 /// A stored fit on an already built design: only the fitted values are computed.
-pub fn restore(spec: &ModelSpec, design: &Design<'_>, mut stored: FitResult) -> Result<FitResult> {
+pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult) -> Result<FitResult> {
     let p = design.ncols();
     let shapes_match = stored.coefficients.len() == p
         && stored.edf.len() == p
@@ -433,8 +463,7 @@ pub fn restore(spec: &ModelSpec, design: &Design<'_>, mut stored: FitResult) -> 
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
-    let eta = design.fitted(&stored.coefficients, spec.threads);
-    stored.linear_predictor = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
+    stored.linear_predictor = design.fitted(&stored.coefficients, &spec.offset, spec.threads);
     stored.null_deviance = null_deviance(spec);
     stored.iterations = 0;
     Ok(stored)
@@ -443,26 +472,26 @@ pub fn restore(spec: &ModelSpec, design: &Design<'_>, mut stored: FitResult) -> 
 /// The deviance of the null model, as mgcv reports it: around the weighted mean of
 /// `y - offset` with an intercept; without one, of `y - offset` itself under GCV and
 /// around the weighted mean of `y` otherwise.
-fn null_deviance(spec: &ModelSpec) -> f64 {
-    let w = &spec.weights;
-    let weighted_mean = |v: &mut dyn Iterator<Item = f64>| {
-        let (num, den) = v.zip(w).fold((0.0, 0.0), |(a, b), (x, wi)| (a + wi * x, b + wi));
+fn null_deviance(spec: &ModelSpec<'_>) -> f64 {
+    let (y, w, offset) = (&spec.y[..], &spec.weights[..], &spec.offset[..]);
+    let subtract_offset = spec.intercept || spec.method == Method::Gcv;
+    let value = |i: usize| if subtract_offset { y[i] - offset[i] } else { y[i] };
+    let centre = if spec.intercept || spec.method != Method::Gcv {
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..y.len() {
+            num += w[i] * value(i);
+            den += w[i];
+        }
         num / den
-    };
-    let z = || spec.y.iter().zip(&spec.offset).map(|(y, o)| y - o);
-    let (values, centre): (Box<dyn Iterator<Item = f64>>, f64) = if spec.intercept {
-        (Box::new(z()), weighted_mean(&mut z()))
-    } else if spec.method == Method::Gcv {
-        (Box::new(z()), 0.0)
     } else {
-        (Box::new(spec.y.iter().copied()), weighted_mean(&mut spec.y.iter().copied()))
+        0.0
     };
-    values.zip(w).map(|(v, wi)| wi * (v - centre) * (v - centre)).sum()
+    (0..y.len()).map(|i| w[i] * (value(i) - centre) * (value(i) - centre)).sum()
 }
 
 /// The number of smoothing parameters of a model: one per smooth term (each class here
 /// has a single penalty).
-pub fn n_smoothing_parameters(spec: &ModelSpec) -> usize {
+pub fn n_smoothing_parameters(spec: &ModelSpec<'_>) -> usize {
     spec.smooths.len()
 }
 
@@ -473,7 +502,7 @@ fn full_rho(fixed: &[Option<f64>], free: &[f64]) -> Vec<f64> {
 
 /// Everything reported at the chosen smoothing parameters.
 fn finish(
-    spec: &ModelSpec,
+    spec: &ModelSpec<'_>,
     design: &Design<'_>,
     gram: &Gram,
     penalties: &PenaltySet,
@@ -496,8 +525,7 @@ fn finish(
     let vp = &pls.h_inv * scale;
     let ve = f.dot(&vp);
     let beta = pls.beta.to_vec();
-    let eta = design.fitted(&beta, spec.threads);
-    let linear_predictor: Vec<f64> = eta.iter().zip(&spec.offset).map(|(a, b)| a + b).collect();
+    let linear_predictor = design.fitted(&beta, &spec.offset, spec.threads);
     let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
     Ok(FitResult {
         coefficients: beta,
@@ -536,17 +564,17 @@ mod tests {
             label: format!("s.{bs}.{}", by.is_some()),
             bs: bs.into(),
             k: Some(9),
-            vars,
-            by,
+            vars: vars.into_iter().map(Cow::Owned).collect(),
+            by: by.map(Cow::Owned),
             centre: true,
             knots: None,
             m: Vec::new(),
         };
         let spec = ModelSpec {
-            y: z.clone(),
-            weights: vec![1.0; n],
-            offset: vec![0.0; n],
-            xp: Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] }),
+            y: Cow::Owned(z.clone()),
+            weights: Cow::Owned(vec![1.0; n]),
+            offset: Cow::Owned(vec![0.0; n]),
+            xp: CowArray::from(Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] })),
             smooths: vec![
                 smooth("cr", vec![x.clone()], None),
                 smooth("cc", vec![z.clone()], Some(by.clone())),
@@ -563,7 +591,7 @@ mod tests {
         let design = design(&spec).unwrap();
         let p = design.ncols();
         let b: Vec<f64> = (0..p).map(|j| ((j * 37) % 11) as f64 - 5.0).collect();
-        let got = design.fitted(&b, 2);
+        let got = design.fitted(&b, &vec![0.0; n], 2);
         let mut buf = Array2::zeros((CHUNK, p).f());
         let mut scratch = Vec::new();
         let mut max_err = 0.0_f64;
@@ -579,4 +607,39 @@ mod tests {
     }
 
     const CHUNK: usize = 400;
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use ndarray::ShapeBuilder;
+
+    #[test]
+    #[ignore]
+    fn time_fitted() {
+        let n = 100_000;
+        let cols: Vec<Vec<f64>> = (0..4).map(|c| (0..n).map(|i| ((i * (7919 + c)) % n) as f64 / n as f64).collect()).collect();
+        let spec = ModelSpec {
+            y: Cow::Owned(cols[0].clone()),
+            weights: Cow::Owned(vec![1.0; n]),
+            offset: Cow::Owned(vec![0.0; n]),
+            xp: CowArray::from(Array2::from_elem((n, 1).f(), 1.0)),
+            smooths: cols.iter().map(|x| SmoothSpec { label: "s".into(), bs: "cr".into(), k: Some(20), vars: vec![Cow::Borrowed(&x[..])], by: None, centre: true, knots: None, m: Vec::new() }).collect(),
+            method: Method::Reml, gamma: 1.0, sp: Vec::new(), control: Control::default(), threads: 2, intercept: true,
+        };
+        let t = std::time::Instant::now();
+        let design = design(&spec).unwrap();
+        eprintln!("design {:?}", t.elapsed());
+        let b: Vec<f64> = (0..design.ncols()).map(|j| j as f64).collect();
+        for threads in [1, 2] {
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let f = design.fitted(&b, &spec.offset, threads);
+                eprintln!("fitted threads={threads} {:?} {}", t.elapsed(), f[7]);
+            }
+        }
+        let t = std::time::Instant::now();
+        let v = spec.offset.to_vec();
+        eprintln!("to_vec {:?} {}", t.elapsed(), v[3]);
+    }
 }

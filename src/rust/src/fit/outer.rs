@@ -29,8 +29,18 @@ pub trait Objective {
 #[derive(Debug, Clone)]
 pub struct NewtonSettings {
     pub max_iter: usize,
-    /// Converged when the gradient and the last change of the criterion are both below
-    /// `tol * (1 + |criterion|)` (the scaled test of mgcv's `newton`).
+    /// Converged when the gradient and the last change of the criterion are below
+    /// `tol * (1 + |V|)` (the scaled test of mgcv's `newton`) and the last step moved
+    /// the coefficients by at most `10 tol` relative.
+    ///
+    /// The coefficient test is what makes the answer independent of the start: `V`
+    /// grows with the number of observations while its gradient does not, so at large
+    /// n the scaled gradient test alone accepts points a visible distance from the
+    /// optimum, and which point depends on where the optimizer came from. Near the
+    /// optimum Newton steps shrink quadratically, so a step that barely moves the
+    /// coefficients leaves them barely short of their limit, also along flat
+    /// directions (a smooth heading to its null space), where steps stay long in the
+    /// log smoothing parameter but change the fit less and less.
     pub tol: f64,
     /// Largest step in any log smoothing parameter.
     pub max_step: f64,
@@ -109,11 +119,13 @@ pub fn newton(
         return Ok(OuterResult { rho, eval, iterations: 0, termination: Termination::NoParameters });
     }
     let mut last_change = f64::INFINITY;
+    let mut last_coef_change = f64::INFINITY;
     for iter in 0..settings.max_iter {
         let scale = 1.0 + eval.value.abs();
         let free = free_parameters(&rho, &eval.grad, settings);
         let max_grad = free.iter().map(|&j| eval.grad[j].abs()).fold(0.0, f64::max);
-        if max_grad < settings.tol * scale && (last_change < settings.tol * scale || max_grad == 0.0) {
+        let settled = last_change < settings.tol * scale && last_coef_change <= 10.0 * settings.tol;
+        if max_grad < settings.tol * scale && (settled || max_grad == 0.0) {
             return Ok(OuterResult { rho, eval, iterations: iter, termination: Termination::Converged });
         }
         let direction = newton_direction(&eval, &free, settings.max_step);
@@ -136,11 +148,26 @@ pub fn newton(
             return Ok(OuterResult { rho, eval, iterations: iter, termination });
         };
         last_change = (eval.value - new_eval.value).abs();
+        last_coef_change = relative_change(&eval.coefficients, &new_eval.coefficients);
         rho = new_rho;
         eval = new_eval;
         monitor(iter + 1, &rho, &eval)?;
     }
     Ok(OuterResult { rho, eval, iterations: settings.max_iter, termination: Termination::MaxIterations })
+}
+
+/// `max |b - a| / max |b|`; zero when there are no coefficients to compare.
+fn relative_change(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() || b.is_empty() {
+        return 0.0;
+    }
+    let top = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let diff = a.iter().zip(b).fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()));
+    if top > 0.0 {
+        diff / top
+    } else {
+        diff
+    }
 }
 
 /// Parameters not pinned at a bound by a gradient pointing outwards.

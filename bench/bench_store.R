@@ -1,0 +1,130 @@
+# Warm-start store benchmark: what a repeated fit and a related fit cost, in one run.
+#
+# What it measures (elapsed seconds, median of `n_repeats` runs, alternating)
+#   The Gaussian model of bench_gaussian.R,
+#     y ~ s(x0, bs = "cr", k = 20) + s(x1, bs = "cr", k = 20) +
+#         s(x2, bs = "cr", k = 20) + s(x3, bs = "cr", k = 20),
+#   on mgcv::gamSim(1, n = 1e5, dist = "normal", scale = 2) data, fitted with
+#     cold      gam_fit(cache = "refresh"): a fit from scratch that writes its result
+#     nocache   gam_fit(cache = FALSE): a fit from scratch that bypasses the store
+#     exact     gam_fit(cache = TRUE) repeating the cold call: answered by the store
+#   and, on a different sample of the same model (new data each repetition),
+#     unseeded  gam_fit(cache = FALSE)
+#     seeded    gam_fit(cache = TRUE), started from the first sample's fit (model key)
+#   with their outer iterations. It also checks that the answers agree: the exact
+#   hit's fitted values against the cold fit's, and the seeded fit's against the
+#   unseeded fit's (max_i |f_i - g_i| / max_i |g_i|).
+#
+# Goal (reported, never asserted in tests): exact at most 1/10 of cold.
+#
+# How to run
+#   make bench                      (all benchmarks; installs the package first)
+#   Rscript bench/bench_store.R     (uses the installed warmgam)
+#   WARMGAM_BENCH_STORE_N=20000 Rscript bench/bench_store.R   (another n)
+#
+# The table is printed and written to bench/results/store.csv.
+
+suppressPackageStartupMessages({
+  library(warmgam)
+  if (!requireNamespace("mgcv", quietly = TRUE)) {
+    stop("the benchmark simulates its data with mgcv::gamSim(); install mgcv (Debian: r-cran-mgcv)")
+  }
+})
+
+n <- as.numeric(Sys.getenv("WARMGAM_BENCH_STORE_N", "1e5"))
+if (is.na(n) || n < 1000) stop("WARMGAM_BENCH_STORE_N must be a number >= 1000")
+n_repeats <- 7L
+threads <- 2L
+
+script_dir <- local({
+  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+  if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
+})
+results_file <- file.path(script_dir, "results", "store.csv")
+
+# A private store, emptied first: the figures must not depend on earlier runs.
+options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-store"))
+invisible(gam_cache_clear())
+
+fit_formula <- y ~ s(x0, bs = "cr", k = 20) + s(x1, bs = "cr", k = 20) +
+  s(x2, bs = "cr", k = 20) + s(x3, bs = "cr", k = 20)
+
+simulate <- function(seed) {
+  set.seed(seed)
+  mgcv::gamSim(1, n = n, dist = "normal", scale = 2, verbose = FALSE)
+}
+
+timed_fit <- function(d, cache) {
+  fit <- NULL
+  seconds <- system.time(
+    fit <- gam_fit(fit_formula, data = d, method = "REML", threads = threads, cache = cache)
+  )[["elapsed"]]
+  list(seconds = seconds, fit = fit)
+}
+
+rel_diff <- function(a, b) max(abs(a - b)) / max(abs(b))
+
+cat(sprintf("warm-start store benchmark: n = %g, %d repetitions, median seconds\n\n", n, n_repeats))
+
+# ---- repeated identical fit ---------------------------------------------------------
+
+d <- simulate(1)
+invisible(gam_fit(fit_formula, data = d, threads = threads)) # warm up: load code, touch memory
+runs <- list(cold = numeric(), nocache = numeric(), exact = numeric())
+reference <- NULL
+for (r in seq_len(n_repeats)) {
+  cold <- timed_fit(d, "refresh")
+  runs$cold <- c(runs$cold, cold$seconds)
+  runs$nocache <- c(runs$nocache, timed_fit(d, FALSE)$seconds)
+  exact <- timed_fit(d, TRUE)
+  stopifnot(exact$fit$warm_start$source == "exact")
+  runs$exact <- c(runs$exact, exact$seconds)
+  reference <- cold$fit
+}
+exact_fit <- exact$fit
+repeat_table <- data.frame(
+  fit = names(runs),
+  seconds = vapply(runs, stats::median, numeric(1)),
+  outer_iterations = c(reference$outer_iterations, reference$outer_iterations, exact_fit$outer_iterations)
+)
+repeat_table$ratio_to_cold <- repeat_table$seconds / repeat_table$seconds[[1]]
+print(repeat_table, row.names = FALSE, digits = 4)
+cat(sprintf("\nexact / cold = %.3f (goal: at most 0.1); exact vs cold fitted values: %.1e relative\n\n",
+            repeat_table$ratio_to_cold[[3]], rel_diff(exact_fit$fitted.values, reference$fitted.values)))
+
+# ---- a different sample of the same model -------------------------------------------
+
+seed_runs <- list(unseeded = numeric(), seeded = numeric())
+iterations <- list(unseeded = numeric(), seeded = numeric())
+agreement <- numeric()
+for (r in seq_len(n_repeats)) {
+  d_new <- simulate(100 + r)
+  unseeded <- timed_fit(d_new, FALSE)
+  seeded <- timed_fit(d_new, TRUE)
+  stopifnot(seeded$fit$warm_start$source == "seeded")
+  seed_runs$unseeded <- c(seed_runs$unseeded, unseeded$seconds)
+  seed_runs$seeded <- c(seed_runs$seeded, seeded$seconds)
+  iterations$unseeded <- c(iterations$unseeded, unseeded$fit$outer_iterations)
+  iterations$seeded <- c(iterations$seeded, seeded$fit$outer_iterations)
+  agreement <- c(agreement, rel_diff(seeded$fit$fitted.values, unseeded$fit$fitted.values))
+}
+seed_table <- data.frame(
+  fit = names(seed_runs),
+  seconds = vapply(seed_runs, stats::median, numeric(1)),
+  mean_outer_iterations = vapply(iterations, mean, numeric(1))
+)
+seed_table$ratio_to_unseeded <- seed_table$seconds / seed_table$seconds[[1]]
+print(seed_table, row.names = FALSE, digits = 4)
+cat(sprintf("\nseeded vs unseeded fitted values: at most %.1e relative\n", max(agreement)))
+
+dir.create(dirname(results_file), showWarnings = FALSE, recursive = TRUE)
+utils::write.csv(
+  rbind(
+    data.frame(n = n, fit = repeat_table$fit, seconds = repeat_table$seconds,
+               outer_iterations = repeat_table$outer_iterations, ratio = repeat_table$ratio_to_cold),
+    data.frame(n = n, fit = seed_table$fit, seconds = seed_table$seconds,
+               outer_iterations = seed_table$mean_outer_iterations, ratio = seed_table$ratio_to_unseeded)
+  ),
+  results_file, row.names = FALSE
+)
+cat(sprintf("written to %s\n", results_file))
