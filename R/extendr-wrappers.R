@@ -4,6 +4,11 @@
 #' @noRd
 fit_gam_impl <- function(spec) .Call(wrap__fit_gam_impl, spec)
 
+#' The 1-based position of the first double vector in `columns` holding a non-finite
+#' value, or 0 when all are finite.
+#' @noRd
+first_non_finite_impl <- function(columns) .Call(wrap__first_non_finite_impl, columns)
+
 #' A smooth term's columns of the model matrix at new covariate values;
 #' `list(error =)` on failure.
 #' @noRd

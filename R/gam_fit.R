@@ -40,6 +40,8 @@
 #'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
 #'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
 #'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call).
+#'   `prior.weights` and `offset` hold the weights and offset as given (`NULL` when
+#'   none was).
 #'   Rows with missing values in used variables are dropped (as `na.omit`).
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
@@ -184,28 +186,36 @@ model_frame <- function(formula, data, env, weights, offset) {
   if (!is.numeric(y) || is.matrix(y)) {
     abort(sprintf("The response `%s` must be a numeric vector.", deparse_one(parts$response)), "response")
   }
-  for (v in names(mf)) {
-    col <- mf[[v]]
-    # `sum()` is finite whenever every value is (barring overflow, which the exact
-    # check then clears): no per-value temporaries in the common case.
-    if (is.numeric(col) && !is.finite(sum(col)) && any(!is.finite(col))) {
-      abort(sprintf("Variable `%s` has non-finite values (Inf or NaN); remove or fix them.", v), "non_finite")
-    }
+  # Integers are always finite (and NA has been dealt with); double columns are
+  # checked in one pass each, without temporaries.
+  doubles <- vapply(mf, function(col) is.double(col) && !is.matrix(col), logical(1))
+  bad <- first_non_finite_impl(unname(as.list(mf)[doubles]))
+  if (bad > 0) {
+    abort(sprintf(
+      "Variable `%s` has non-finite values (Inf or NaN); remove or fix them.", names(mf)[doubles][[bad]]
+    ), "non_finite")
   }
   pf <- parametric_formula(parts, env)
   pterms <- stats::terms(pf)
-  xp <- stats::model.matrix(pterms, mf)
-  # Row names would be a string per row: nothing downstream needs them.
-  rownames(xp) <- NULL
+  intercept_only <- length(attr(pterms, "term.labels")) == 0L && attr(pterms, "intercept") == 1L
+  xp <- if (intercept_only) {
+    # The engine makes the column of ones itself; only its name and `assign` are kept.
+    structure(matrix(1, 0L, 1L, dimnames = list(NULL, "(Intercept)")), assign = 0L)
+  } else {
+    stats::model.matrix(pterms, mf)
+  }
+  # Row names would be a string per row: nothing downstream needs them (`dimnames<-`
+  # changes the matrix in place, where `rownames<-` would copy it).
+  dimnames(xp) <- list(NULL, colnames(xp))
   offset_cols <- vapply(parts$offsets, deparse_one, character(1))
   formula_offset <- if (length(offset_cols)) rowSums(as.matrix(as.data.frame(mf[offset_cols]))) else 0
   list(
-    parts = parts, mf = mf, pterms = pterms, xp = xp,
+    parts = parts, mf = mf, pterms = pterms, xp = xp, intercept_only = intercept_only,
     y = if (is.double(y) && is.null(attributes(y))) y else as.double(y),
-    weights = as.double(stats::model.weights(mf) %||% rep(1, nrow(mf))),
-    offset = if (identical(formula_offset, 0) && is.null(mf[["(offset)"]])) {
-      numeric(nrow(mf))
-    } else {
+    # NULL when not given: the engine uses ones and zeros of its own, so that no
+    # vector of the data's length is allocated to say nothing.
+    weights = if (!is.null(stats::model.weights(mf))) as.double(stats::model.weights(mf)),
+    offset = if (!identical(formula_offset, 0) || !is.null(mf[["(offset)"]])) {
       as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0))
     },
     xlevels = stats::.getXlevels(pterms, mf),
@@ -286,7 +296,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
   }
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
-    xp = if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
+    xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level")]),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
@@ -304,7 +314,6 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   coefficients <- stats::setNames(res$coefficients, coef_names)
   eta <- res$linear_predictor
   y <- frame$y
-  w <- frame$weights
   dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
@@ -316,7 +325,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       linear.predictors = eta,
       residuals = y - eta,
       y = y,
-      prior.weights = w,
+      prior.weights = frame$weights,
       offset = frame$offset,
       sp = stats::setNames(res$sp, names(smooth)),
       scale = res$scale,

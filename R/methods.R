@@ -49,8 +49,8 @@ residuals.warmgam <- function(object, type = "deviance", ...) {
   r <- object$y - object$fitted.values
   switch(type,
     deviance = ,
-    pearson = sqrt(object$prior.weights) * r,
-    working = ifelse(object$prior.weights == 0, NA_real_, r),
+    pearson = sqrt(prior_weights(object)) * r,
+    working = ifelse(prior_weights(object) == 0, NA_real_, r),
     response = r
   )
 }
@@ -59,7 +59,7 @@ residuals.warmgam <- function(object, type = "deviance", ...) {
 #' @export
 logLik.warmgam <- function(object, ...) {
   n <- length(object$y)
-  w <- object$prior.weights
+  w <- prior_weights(object)
   value <- -n / 2 * (log(2 * pi * object$deviance / n) + 1) + sum(log(w)) / 2
   p <- length(object$coefficients)
   structure(value, df = min(sum(object$edf), p) + 1, nobs = nobs(object), class = "logLik")
@@ -67,7 +67,7 @@ logLik.warmgam <- function(object, ...) {
 
 #' @rdname warmgam-methods
 #' @export
-nobs.warmgam <- function(object, ...) sum(object$prior.weights != 0)
+nobs.warmgam <- function(object, ...) sum(prior_weights(object) != 0)
 
 #' @rdname warmgam-methods
 #' @export
@@ -76,6 +76,9 @@ formula.warmgam <- function(x, ...) x$formula
 #' @rdname warmgam-methods
 #' @export
 family.warmgam <- function(object, ...) object$family
+
+# The prior weights, which the object holds only when they were given.
+prior_weights <- function(object) object$prior.weights %||% rep(1, length(object$y))
 
 # One line on how the fit used the warm-start store.
 warm_start_line <- function(ws) {

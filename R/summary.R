@@ -80,7 +80,7 @@ summary.warmgam <- function(object, ...) {
     }, numeric(4)))
     rownames(s_table) <- names(object$smooth)
   }
-  w <- object$prior.weights
+  w <- prior_weights(object)
   y <- object$y
   n <- length(y)
   ybar <- sum(w * y) / sum(w)

@@ -9,7 +9,9 @@ pub mod fit;
 pub mod linalg;
 pub mod warm;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::path::PathBuf;
 use std::time::Duration;
 use std::os::raw::c_void;
@@ -96,6 +98,27 @@ struct SpecObjects {
     control: Fields,
     /// Per smooth term: its fields and its covariate vectors.
     smooths: Vec<(Fields, Vec<Robj>)>,
+    /// Columns of ones and of zeros at least as long as the data, standing in for
+    /// weights, offset and intercept the R layer leaves out (`NULL`).
+    ones: Rc<Vec<f64>>,
+    zeros: Rc<Vec<f64>>,
+}
+
+thread_local! {
+    /// Reused from fit to fit: filling fresh vectors of the data's length with ones
+    /// costs an exact store hit a noticeable share of its time.
+    static CONSTANT_COLUMNS: RefCell<(Rc<Vec<f64>>, Rc<Vec<f64>>)> = RefCell::new(Default::default());
+}
+
+/// Shared columns of ones and zeros of length `n` or more.
+fn constant_columns(n: usize) -> (Rc<Vec<f64>>, Rc<Vec<f64>>) {
+    CONSTANT_COLUMNS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0.len() < n {
+            *c = (Rc::new(vec![1.0; n]), Rc::new(vec![0.0; n]));
+        }
+        (c.0.clone(), c.1.clone())
+    })
 }
 
 impl SpecObjects {
@@ -112,7 +135,8 @@ impl SpecObjects {
                 Ok((fields, vars))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(SpecObjects { top, control, smooths })
+        let (ones, zeros) = constant_columns(top.get("y")?.len());
+        Ok(SpecObjects { top, control, smooths, ones, zeros })
     }
 }
 
@@ -146,11 +170,18 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         f.reals("sp")?.into_iter().map(|v| if v.is_finite() && v >= 0.0 { Some(v) } else { None }).collect()
     };
     let control = &objects.control;
+    let n = f.get("y")?.len();
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
-        weights: doubles(f.get("weights")?, "weights")?,
-        offset: doubles(f.get("offset")?, "offset")?,
-        xp: CowArray::from(f.matrix("xp")?),
+        // `NULL`: unit weights, no offset.
+        weights: if f.is_null("weights") { Cow::Borrowed(&objects.ones[..n]) } else { doubles(f.get("weights")?, "weights")? },
+        offset: if f.is_null("offset") { Cow::Borrowed(&objects.zeros[..n]) } else { doubles(f.get("offset")?, "offset")? },
+        // `NULL`: the intercept alone, a column of ones.
+        xp: if f.is_null("xp") {
+            CowArray::from(ArrayView2::from_shape((n, 1).f(), &objects.ones[..n]).map_err(|_| r_error("internal: intercept column"))?)
+        } else {
+            CowArray::from(f.matrix("xp")?)
+        },
         smooths,
         method,
         gamma: f.real("gamma")?,
@@ -362,9 +393,21 @@ fn cache_clear_impl(dir: &str) -> f64 {
     WarmStartStore::existing(std::path::Path::new(dir)).clear() as f64
 }
 
+/// The 1-based position of the first double vector in `columns` holding a non-finite
+/// value, or 0 when all are finite.
+/// @noRd
+#[extendr]
+fn first_non_finite_impl(columns: List) -> f64 {
+    columns
+        .values()
+        .position(|col| col.as_real_slice().is_some_and(|v| v.iter().any(|x| !x.is_finite())))
+        .map_or(0.0, |i| (i + 1) as f64)
+}
+
 extendr_module! {
     mod warmgam;
     fn fit_gam_impl;
+    fn first_non_finite_impl;
     fn smooth_matrix_impl;
     fn cache_info_impl;
     fn cache_clear_impl;

@@ -97,9 +97,11 @@ impl<'a> IntervalFinder<'a> {
     }
 
     /// The same as `interval(knots, x)`.
+    #[inline]
     pub fn find(&self, x: f64) -> usize {
         let last = self.knots.len() - 2;
-        let cell = ((x - self.lo) * self.cells_per_unit).clamp(0.0, (self.table.len() - 1) as f64) as usize;
+        // `as` saturates (and maps NaN to 0): the cell is always in the table.
+        let cell = (((x - self.lo) * self.cells_per_unit) as usize).min(self.table.len() - 1);
         let mut j = self.table[cell];
         // The table entry may be off by the knots inside the cell, or by one through
         // rounding of the cell index: walk to the exact answer either way.

@@ -97,8 +97,10 @@ impl Fingerprinter {
     pub fn f64s(&mut self, tag: &str, values: &[f64]) {
         self.frame(tag, b'd', values.len() as u64);
         for block in values.chunks(FLOAT_BLOCK) {
-            // Almost every block holds no -0.0 and no NaN, and is hashed in place.
-            if block.iter().any(|v| canonical_bits(*v) != v.to_bits()) {
+            // Almost every block holds no -0.0 and no NaN, and is hashed in place. (A
+            // fold rather than `any`: without the early exit the check vectorizes.)
+            let special = block.iter().fold(false, |acc, v| acc | (v.to_bits() == NEGATIVE_ZERO) | v.is_nan());
+            if special {
                 self.buf.clear();
                 self.buf.extend(block.iter().flat_map(|v| canonical_bits(*v).to_le_bytes()));
                 self.hasher.update(&self.buf);
@@ -125,6 +127,13 @@ impl Fingerprinter {
         }
     }
 
+    /// A column of `len` values by the digest of its canonical bytes (`f64s` under
+    /// another fingerprinter): long data are hashed in parallel, column by column.
+    pub fn digested(&mut self, tag: &str, len: usize, digest: &[u8; 32]) {
+        self.frame(tag, b'D', len as u64);
+        self.hasher.update(digest);
+    }
+
     /// An optional value: absent and present are framed differently.
     pub fn opt_f64s(&mut self, tag: &str, values: Option<&[f64]>) {
         match values {
@@ -143,6 +152,18 @@ impl Fingerprinter {
         Fingerprint(*self.hasher.finalize().as_bytes())
     }
 }
+
+/// The value every entry of `values` has (as `canonical_bits` sees it), if one does.
+fn constant_value(values: &[f64]) -> Option<f64> {
+    let first = canonical_bits(*values.first()?);
+    // Block by block, so that a varying column is rejected after its first block.
+    values
+        .chunks(FLOAT_BLOCK)
+        .all(|block| block.iter().fold(true, |same, v| same & (canonical_bits(*v) == first)))
+        .then(|| f64::from_bits(first))
+}
+
+const NEGATIVE_ZERO: u64 = 0x8000_0000_0000_0000;
 
 /// The bit pattern hashed for a float: equal values and all NaNs agree.
 fn canonical_bits(v: f64) -> u64 {
@@ -228,23 +249,76 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
 /// The data: response, weights, offset, parametric columns, covariates and `by`
 /// values (the row count is implied by their lengths).
 fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
-    f.f64s("y", &spec.y);
-    f.f64s("weights", &spec.weights);
-    f.f64s("offset", &spec.offset);
-    f.u64("parametric columns", spec.xp.ncols() as u64);
-    for col in spec.xp.columns() {
-        match col.as_slice() {
-            Some(s) => f.f64s("column", s),
-            None => f.f64s("column", &col.to_vec()),
-        }
-    }
+    let n = spec.xp.nrows();
+    let xp_columns: Vec<std::borrow::Cow<'_, [f64]>> = match spec.xp.as_slice_memory_order() {
+        // Column-major, as R holds it: the columns are consecutive runs.
+        Some(data) if n > 0 && spec.xp.t().is_standard_layout() => data.chunks_exact(n).map(std::borrow::Cow::Borrowed).collect(),
+        _ => spec.xp.columns().into_iter().map(|c| c.to_vec().into()).collect(),
+    };
+    // Every data column, in a fixed order, with its tag (`None`: an absent `by`).
+    let mut columns: Vec<(&str, Option<&[f64]>)> = vec![("y", Some(&spec.y)), ("weights", Some(&spec.weights)), ("offset", Some(&spec.offset))];
+    columns.extend(xp_columns.iter().map(|c| ("column", Some(&c[..]))));
     for sm in &spec.smooths {
-        f.list("covariates", sm.vars.len());
-        for v in &sm.vars {
-            f.f64s("covariate", v);
-        }
-        f.opt_f64s("by", sm.by.as_deref());
+        columns.extend(sm.vars.iter().map(|v| ("covariate", Some(&v[..]))));
+        columns.push(("by", sm.by.as_deref()));
     }
+    let digests = column_digests(&columns, spec.threads);
+    f.u64("parametric columns", spec.xp.ncols() as u64);
+    let mut digests = digests.iter();
+    for (tag, column) in &columns {
+        match column {
+            Some(values) => f.digested(tag, values.len(), digests.next().expect("one digest per column")),
+            None => f.opt_f64s(tag, None),
+        }
+    }
+}
+
+/// The blake3 digest of each present column's canonical bytes, spread over `threads`:
+/// hashing the data is most of what an exact hit costs.
+fn column_digests(columns: &[(&str, Option<&[f64]>)], threads: usize) -> Vec<[u8; 32]> {
+    let present: Vec<&[f64]> = columns.iter().filter_map(|(_, c)| *c).collect();
+    let digest = |values: &[f64]| {
+        // A constant column (unit weights, a zero offset, the intercept) is described
+        // rather than hashed; it is a function of the content all the same.
+        let mut f = match constant_value(values) {
+            Some(v) => {
+                let mut f = Fingerprinter::new("constant column");
+                f.f64("value", v);
+                f.u64("length", values.len() as u64);
+                f
+            }
+            None => {
+                let mut f = Fingerprinter::new("column");
+                f.f64s("values", values);
+                f
+            }
+        };
+        f.finish().0
+    };
+    let total: usize = present.iter().map(|c| c.len()).sum();
+    // Below this, a thread costs more than it saves.
+    const VALUES_PER_THREAD: usize = 100_000;
+    let threads = threads.clamp(1, (total / VALUES_PER_THREAD).max(1));
+    if threads == 1 {
+        return present.iter().map(|c| digest(c)).collect();
+    }
+    let mut out = vec![[0u8; 32]; present.len()];
+    std::thread::scope(|scope| {
+        // Column t goes to thread t % threads; each thread fills its own slots.
+        let mut slots: Vec<Vec<(usize, &mut [u8; 32])>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, slot) in out.iter_mut().enumerate() {
+            slots[i % threads].push((i, slot));
+        }
+        for mine in slots {
+            let present = &present;
+            scope.spawn(move || {
+                for (i, slot) in mine {
+                    *slot = digest(present[i]);
+                }
+            });
+        }
+    });
+    out
 }
 
 #[cfg(test)]
@@ -325,6 +399,88 @@ mod tests {
         changed[2 * FLOAT_BLOCK + 1] += 1e-9;
         assert_eq!(digest(|f| f.f64s("v", &long)), digest(|f| f.f64s("v", &long.clone())));
         assert_ne!(digest(|f| f.f64s("v", &long)), digest(|f| f.f64s("v", &changed)));
+    }
+
+    fn spec(n: usize) -> ModelSpec<'static> {
+        use crate::fit::{criterion::Method, Control};
+        use ndarray::{Array2, CowArray, ShapeBuilder};
+        use std::borrow::Cow;
+        let x: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
+        ModelSpec {
+            y: Cow::Owned(x.iter().map(|v| v.sin()).collect()),
+            weights: Cow::Owned(vec![1.0; n]),
+            offset: Cow::Owned(vec![0.0; n]),
+            xp: CowArray::from(Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 })),
+            smooths: vec![SmoothSpec {
+                label: "s(x)".into(),
+                bs: "cr".into(),
+                k: Some(8),
+                vars: vec![Cow::Owned(x)],
+                by: Some(Cow::Owned(vec![2.0; n])),
+                centre: true,
+                knots: None,
+                m: Vec::new(),
+            }],
+            method: Method::Reml,
+            gamma: 1.0,
+            sp: Vec::new(),
+            control: Control::default(),
+            threads: 2,
+            intercept: true,
+        }
+    }
+
+    #[test]
+    fn every_data_value_is_in_the_exact_key_only() {
+        let id = ModelIdentity { formula: "y ~ s(x)".into(), family: "gaussian".into(), link: "identity".into(), parametric_names: vec!["(Intercept)".into(), "g".into()] };
+        // Large enough for the columns to be hashed on several threads.
+        let n = 120_000;
+        let base = model_keys(&spec(n), &id);
+        assert_eq!(base.exact, model_keys(&spec(n), &id).exact);
+        let mut single_threaded = spec(n);
+        single_threaded.threads = 1;
+        assert_eq!(base.exact, model_keys(&single_threaded, &id).exact, "threads must not change the key");
+        let changes: Vec<(&str, Box<dyn Fn(&mut ModelSpec<'static>)>)> = vec![
+            ("y", Box::new(|s| s.y.to_mut()[5] += 1e-12)),
+            ("weights", Box::new(|s| s.weights.to_mut()[n - 1] = 2.0)),
+            ("offset", Box::new(|s| s.offset.to_mut()[0] = 0.5)),
+            ("xp", Box::new(|s| {
+                let mut xp = s.xp.to_owned();
+                xp[(3, 1)] += 1.0;
+                s.xp = ndarray::CowArray::from(xp);
+            })),
+            ("covariate", Box::new(|s| s.smooths[0].vars[0].to_mut()[7] += 1e-9)),
+            ("by", Box::new(|s| s.smooths[0].by.as_mut().unwrap().to_mut()[9] = 3.0)),
+            ("rows", Box::new(|s| {
+                s.y.to_mut().pop();
+                s.weights.to_mut().pop();
+            })),
+        ];
+        for (what, change) in changes {
+            let mut changed = spec(n);
+            change(&mut changed);
+            let keys = model_keys(&changed, &id);
+            assert_ne!(keys.exact, base.exact, "{what} is not in the exact key");
+            assert_eq!(keys.model, base.model, "{what} is in the model key");
+        }
+        let mut other_k = spec(n);
+        other_k.smooths[0].k = Some(9);
+        assert_ne!(model_keys(&other_k, &id).model, base.model);
+        let mut other_gamma = spec(n);
+        other_gamma.gamma = 1.4;
+        assert_ne!(model_keys(&other_gamma, &id).model, base.model);
+        let other_formula = ModelIdentity { formula: "y ~ s(x) + g".into(), ..id.clone() };
+        assert_ne!(model_keys(&spec(n), &other_formula).model, base.model);
+    }
+
+    #[test]
+    fn constant_columns_are_recognized() {
+        assert_eq!(constant_value(&[1.0; 20_000]), Some(1.0));
+        assert_eq!(constant_value(&[-0.0, 0.0]), Some(0.0));
+        let mut almost = vec![1.0; 20_000];
+        almost[19_999] = 1.0 + f64::EPSILON;
+        assert_eq!(constant_value(&almost), None);
+        assert_eq!(constant_value(&[]), None);
     }
 
     #[test]
