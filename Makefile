@@ -30,6 +30,7 @@ check: setup
 
 bench: install
 	$(R_SCRIPT) bench/bench_gaussian.R
+	$(R_SCRIPT) bench/bench_store.R
 
 document:
 	R CMD INSTALL --no-multiarch .
