@@ -495,6 +495,56 @@ mod tests {
         assert_eq!(store.load(&key(7)).len(), 9);
     }
 
+    /// Not a test on its own: the body of each child process of
+    /// `concurrent_writer_processes` (a no-op in a normal test run).
+    #[test]
+    fn child_writer() {
+        let Ok(dir) = std::env::var("WARMGAM_STORE_CHILD_DIR") else { return };
+        let id: u8 = std::env::var("WARMGAM_STORE_CHILD_ID").unwrap().parse().unwrap();
+        let store = WarmStartStore::open(Path::new(&dir), false, limits()).unwrap();
+        for i in 0..60 {
+            let mut e = entry(id as f64);
+            e.coefficients = Bounded(vec![id as f64; 100 + i]);
+            // A key every process writes, and one of its own.
+            store.write(&key(9), "final.wgs", &e).unwrap();
+            store.write(&key(10 + id), &format!("ckpt-{id}.wgs"), &e).unwrap();
+            for got in store.load(&key(9)) {
+                assert!(got.entry.coefficients.0.iter().all(|v| *v == got.entry.criterion), "a mixed entry");
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_writer_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = (0..4u8)
+            .map(|id| {
+                std::process::Command::new(&exe)
+                    .args(["--exact", "cache::store::tests::child_writer", "--test-threads=1"])
+                    .env("WARMGAM_STORE_CHILD_DIR", dir.path())
+                    .env("WARMGAM_STORE_CHILD_ID", id.to_string())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "a writer process failed");
+        }
+        let store = WarmStartStore::existing(dir.path());
+        let shared = store.load(&key(9));
+        assert_eq!(shared.len(), 1);
+        assert!(shared[0].entry.coefficients.0.iter().all(|v| *v == shared[0].entry.criterion));
+        for id in 0..4u8 {
+            assert_eq!(store.load(&key(10 + id)).len(), 1);
+        }
+        let info = store.info(true);
+        assert_eq!((info.entries, info.damaged), (5, 0));
+        let temps = fs::read_dir(dir.path().join(key(9).to_hex())).unwrap().flatten().filter(|f| f.file_name().to_string_lossy().starts_with(TEMP_PREFIX)).count();
+        assert_eq!(temps, 0, "temporary files left behind");
+    }
+
     #[test]
     fn unwritable_root_is_an_error_at_open() {
         let dir = tempfile::tempdir().unwrap();
