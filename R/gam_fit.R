@@ -22,7 +22,11 @@
 #' @param sp Optional smoothing parameters, one per smooth term (per level for a
 #'   factor `by`); negative entries are estimated.
 #' @param knots Optional named list of knot vectors, e.g. `list(x = 0:10)`, for
-#'   `"cr"`, `"cc"` and `"ps"` smooths.
+#'   `"cr"`, `"cc"`, `"ps"` and `"tp"` smooths (for a thin plate spline of several
+#'   covariates, one vector per covariate, all of one length; used when there are at
+#'   least `k` distinct knots, as in mgcv). Without knots, a thin plate spline of more
+#'   than 2000 rows is built on mgcv's random sample of 2000 of its distinct points
+#'   (drawn with seed 1; the session's random number stream is left as it was).
 #' @param gamma Inflation factor for the model's degrees of freedom in the criterion
 #'   (`> 1` gives smoother fits), as mgcv's `gamma`.
 #' @param cache Use the warm-start store ([warmgam_cache]): `TRUE` (default) starts
@@ -257,7 +261,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       }
       as.double(x)
     })
-    kn <- if (sm$dim == 1L && !is.null(knots[[sm$term]])) as.double(knots[[sm$term]]) else NULL
+    kn <- smooth_knots(sm, vars, knots)
     base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
                  knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  term = sm$term, by_name = sm$by, by_level = NULL)
@@ -284,6 +288,49 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     }
   }
   out
+}
+
+# A smooth's knots: those supplied in `knots` (by covariate name; for a thin plate
+# spline of several covariates, one vector per covariate), else, for a thin plate
+# spline of many rows, mgcv's random subsample of its distinct points.
+smooth_knots <- function(sm, vars, knots) {
+  given <- knots[sm$term]
+  if (length(given) == sm$dim && !any(vapply(given, is.null, logical(1)))) {
+    lens <- lengths(given)
+    if (!all(vapply(given, is.numeric, logical(1))) || any(lens != lens[[1]])) {
+      abort(sprintf("`knots` for `%s` must be numeric vectors of one length.", sm$label), "argument")
+    }
+    if (sm$dim == 1L || sm$bs == "tp") return(as.double(unlist(given, use.names = FALSE)))
+  }
+  if (sm$bs == "tp") tp_subsample(vars) else NULL
+}
+
+# With more than `max_knots` rows, mgcv's thin plate spline uses as its points a
+# random sample of `max_knots` of the distinct (centred) covariate points, drawn with
+# the seed 1 and the user's random number stream left as it was (`?tprs`). The same
+# draw with R's own generator gives the same points, hence the same basis.
+tp_subsample <- function(vars, max_knots = 2000L) {
+  n <- length(vars[[1]])
+  if (n <= max_knots) return(NULL)
+  centred <- lapply(vars, function(v) v - mean(v))
+  # The distinct points in mgcv's order (`uniquecombs(ordered = TRUE)`): by value in
+  # one dimension, else by the text of the row in C-locale order.
+  key <- if (length(vars) == 1L) centred[[1]] else do.call(paste, c(lapply(centred, as.character), sep = "*"))
+  distinct <- which(!duplicated(key))
+  distinct <- distinct[order(key[distinct], method = "radix")]
+  if (length(distinct) <= max_knots) return(NULL)
+  rows <- distinct[with_seed(1L, sample(length(distinct), max_knots))]
+  as.double(unlist(lapply(vars, function(v) v[rows]), use.names = FALSE))
+}
+
+# Evaluates `expr` after set.seed(seed), then restores the random number stream.
+with_seed <- function(seed, expr) {
+  env <- globalenv()
+  had <- exists(".Random.seed", envir = env, inherits = FALSE)
+  old <- if (had) get(".Random.seed", envir = env, inherits = FALSE)
+  on.exit(if (had) assign(".Random.seed", old, envir = env) else rm(".Random.seed", envir = env))
+  set.seed(seed)
+  expr
 }
 
 engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {

@@ -45,6 +45,33 @@ test_that("thin plate splines agree with mgcv in one and two dimensions", {
   expect_agrees_with_mgcv(fit2, ref2, nd, fitted_tol = 1e-4)
 })
 
+test_that("thin plate splines of more than 2000 points use mgcv's knot subsample", {
+  # Beyond 2000 distinct points mgcv's tp basis is built on a random sample of 2000 of
+  # them (seed 1, the user's random stream restored). warmgam draws the same sample
+  # with R's generator, so the two fits agree far closer than the 1e-2 that two
+  # different samples would; what remains is mgcv's Lanczos eigenvectors against a
+  # full eigendecomposition.
+  set.seed(3)
+  d <- mgcv::gamSim(1, n = 2600, dist = "normal", scale = 2, verbose = FALSE)
+  set.seed(99)
+  before <- runif(1)
+  set.seed(99)
+  fit <- gam_fit(y ~ s(x2) + x0, data = d, cache = FALSE)
+  expect_identical(runif(1), before) # the user's random numbers are untouched
+  ref <- mgcv_fit(y ~ s(x2) + x0, data = d, method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-4)
+  expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
+  expect_equal(fit$smooth[[1]]$state$points_dim[[1]], 2000)
+  nd <- new_points(d)
+  expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
+  # Supplied knots must come one vector per covariate, all of one length.
+  expect_error(
+    gam_fit(y ~ s(x1, x2, k = 10), data = d, knots = list(x1 = 1:12 / 13, x2 = 1:11 / 12)),
+    "knots", class = "warmgam_error_argument"
+  )
+})
+
 test_that("by variables (factor and numeric) agree with mgcv", {
   f <- y ~ fac + s(x2, bs = "cr", by = fac) + s(x1, bs = "cr", by = z)
   fit <- gam_fit(f, data = d)

@@ -302,7 +302,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             };
             let mm = tp::null_space_powers(order, d).len();
             let default_k = mm + [8, 27, 100][d.min(3) - 1];
-            let (b, x, s) = TpBasis::construct(label, &vars, spec.k.unwrap_or(default_k), m)?;
+            let (b, x, s) = TpBasis::construct(label, &vars, spec.k.unwrap_or(default_k), m, knots)?;
             full_x = Some(x);
             (Basis::Tp(b), s)
         }

@@ -144,10 +144,42 @@ fn right_null_space(a: &Array2<f64>) -> Array2<f64> {
     q.slice(s![.., 0..k - mm]).to_owned()
 }
 
+/// The distinct points among `n` rows of `d` coordinates `coord(row, l)`, in
+/// lexicographic order (ties broken by row, so the first row of each point is kept),
+/// and the index of each row's point.
+fn distinct_points(n: usize, d: usize, coord: impl Fn(usize, usize) -> f64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        for l in 0..d {
+            match coord(a, l).total_cmp(&coord(b, l)) {
+                std::cmp::Ordering::Equal => continue,
+                o => return o,
+            }
+        }
+        a.cmp(&b)
+    });
+    let mut point_of_row = vec![0usize; n];
+    let mut uniq: Vec<usize> = Vec::new();
+    for (pos, &row) in order.iter().enumerate() {
+        if pos == 0 || (0..d).any(|l| coord(row, l) != coord(order[pos - 1], l)) {
+            uniq.push(row);
+        }
+        point_of_row[row] = uniq.len() - 1;
+    }
+    (uniq, point_of_row)
+}
+
 impl TpBasis {
-    /// `vars`: the `d` covariate columns. Returns the basis, its design matrix on the
-    /// data and its penalty.
-    pub fn construct(label: &str, vars: &[&[f64]], k: usize, m: Option<usize>) -> Result<(TpBasis, Array2<f64>, Array2<f64>)> {
+    /// `vars`: the `d` covariate columns; `knots`: optional knot points (`nk x d`,
+    /// column-major), used when there are at least `k` of them (mgcv's rule; fewer
+    /// are ignored). Returns the basis, its design matrix on the data and its penalty.
+    pub fn construct(
+        label: &str,
+        vars: &[&[f64]],
+        k: usize,
+        m: Option<usize>,
+        knots: Option<&[f64]>,
+    ) -> Result<(TpBasis, Array2<f64>, Array2<f64>)> {
         let d = vars.len();
         let n = vars[0].len();
         let m = match m {
@@ -164,32 +196,23 @@ impl TpBasis {
             });
         }
         let shift: Vec<f64> = vars.iter().map(|v| v.iter().sum::<f64>() / n as f64).collect();
-        // Distinct points in lexicographic order, and each row's point.
-        let mut order: Vec<usize> = (0..n).collect();
-        let coord = |i: usize, l: usize| vars[l][i] - shift[l];
-        order.sort_by(|&a, &b| {
-            for l in 0..d {
-                match coord(a, l).total_cmp(&coord(b, l)) {
-                    std::cmp::Ordering::Equal => continue,
-                    o => return o,
-                }
+        // The point set: the knots when given (mgcv's Cases B and C), else the data.
+        let knots = knots.filter(|kn| !kn.is_empty() && kn.len() % d == 0 && kn.len() / d >= k);
+        let (points, point_of_row) = match knots {
+            Some(kn) => {
+                let nk = kn.len() / d;
+                let (uniq, _) = distinct_points(nk, d, |i, l| kn[l * nk + i] - shift[l]);
+                (Array2::from_shape_fn((uniq.len(), d), |(i, l)| kn[l * nk + uniq[i]] - shift[l]), None)
             }
-            a.cmp(&b)
-        });
-        let mut point_of_row = vec![0usize; n];
-        let mut uniq: Vec<usize> = Vec::new();
-        for (pos, &row) in order.iter().enumerate() {
-            let new = pos == 0 || (0..d).any(|l| coord(row, l) != coord(order[pos - 1], l));
-            if new {
-                uniq.push(row);
+            None => {
+                let (uniq, of_row) = distinct_points(n, d, |i, l| vars[l][i] - shift[l]);
+                (Array2::from_shape_fn((uniq.len(), d), |(i, l)| vars[l][uniq[i]] - shift[l]), Some(of_row))
             }
-            point_of_row[row] = uniq.len() - 1;
-        }
-        let nu = uniq.len();
+        };
+        let nu = points.nrows();
         if nu < k {
             return Err(EngineError::TooFewUniqueValues { term: label.to_string(), k, unique: nu });
         }
-        let points = Array2::from_shape_fn((nu, d), |(i, l)| coord(uniq[i], l));
         let c = eta_constant(m, d);
         let mut e = Array2::<f64>::zeros((nu, nu));
         for i in 0..nu {
@@ -225,18 +248,47 @@ impl TpBasis {
         let z = right_null_space(&t.t().dot(&u));
         let kz = k - mm;
         let uz_part = u.dot(&z);
-        let udz = Array2::from_shape_fn((nu, k), |(i, j)| if j < kz {
-            (0..k).map(|a| u[(i, a)] * dvals[a] * z[(a, j)]).sum()
-        } else {
-            t[(i, j - kz)]
-        });
-        let mut x = Array2::<f64>::zeros((n, k).f());
-        for r in 0..n {
-            x.row_mut(r).assign(&udz.row(point_of_row[r]));
+        // `UZ` maps `[eta(x, points), T(x)]` to the (unscaled) basis.
+        let mut uz = Array2::<f64>::zeros((nu + mm, k));
+        uz.slice_mut(s![..nu, ..kz]).assign(&uz_part);
+        for j in 0..mm {
+            uz[(nu + j, kz + j)] = 1.0;
         }
+        let mut x = match &point_of_row {
+            // The data are the points: the eigen-identity `E U ~ U D` gives the rows
+            // without evaluating eta (mgcv's Case A).
+            Some(of_row) => {
+                let udz = Array2::from_shape_fn((nu, k), |(i, j)| {
+                    if j < kz {
+                        (0..k).map(|a| u[(i, a)] * dvals[a] * z[(a, j)]).sum()
+                    } else {
+                        t[(i, j - kz)]
+                    }
+                });
+                let mut x = Array2::<f64>::zeros((n, k).f());
+                for r in 0..n {
+                    x.row_mut(r).assign(&udz.row(of_row[r]));
+                }
+                x
+            }
+            // Knots: each data row is evaluated against them, as `predict` would.
+            None => {
+                let unscaled = TpBasis { m, shift: shift.clone(), points: points.clone(), uz: uz.clone() };
+                let mut x = Array2::<f64>::zeros((n, k).f());
+                let mut start = 0;
+                while start < n {
+                    let len = crate::linalg::CHUNK_ROWS.min(n - start);
+                    let rows: Vec<&[f64]> = vars.iter().map(|v| &v[start..start + len]).collect();
+                    x.slice_mut(s![start..start + len, ..]).assign(&unscaled.matrix(&rows));
+                    start += len;
+                }
+                x
+            }
+        };
         let w: Vec<f64> = (0..k).map(|j| (x.column(j).iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()).collect();
         for j in 0..k {
             x.column_mut(j).mapv_inplace(|v| v / w[j]);
+            uz.column_mut(j).mapv_inplace(|v| v / w[j]);
         }
         let mut pen = Array2::<f64>::zeros((k, k));
         for a in 0..kz {
@@ -246,15 +298,6 @@ impl TpBasis {
             }
         }
         symmetrize(&mut pen);
-        let mut uz = Array2::<f64>::zeros((nu + mm, k));
-        for i in 0..nu {
-            for j in 0..kz {
-                uz[(i, j)] = uz_part[(i, j)] / w[j];
-            }
-        }
-        for j in 0..mm {
-            uz[(nu + j, kz + j)] = 1.0 / w[kz + j];
-        }
         Ok((TpBasis { m, shift, points, uz }, x, pen))
     }
 
@@ -268,21 +311,30 @@ impl TpBasis {
         let nu = self.points.nrows();
         let powers = null_space_powers(self.m, d);
         let c = eta_constant(self.m, d);
-        let mut b = Array2::<f64>::zeros((n, nu + powers.len()));
+        // Rows a block at a time: `[eta, T]` has a column per point (up to thousands).
+        const BLOCK: usize = 256;
+        let mut out = Array2::<f64>::zeros((n, self.uz.ncols()));
+        let mut b = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nu + powers.len()));
         let mut xs = vec![0.0; d];
-        for r in 0..n {
-            for l in 0..d {
-                xs[l] = vars[l][r] - self.shift[l];
+        let mut start = 0;
+        while start < n {
+            let len = BLOCK.min(n - start);
+            for r in 0..len {
+                for l in 0..d {
+                    xs[l] = vars[l][start + r] - self.shift[l];
+                }
+                for i in 0..nu {
+                    let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
+                    b[(r, i)] = eta(r2, self.m, d, c);
+                }
+                for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
+                    b[(r, nu + j)] = v;
+                }
             }
-            for i in 0..nu {
-                let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
-                b[(r, i)] = eta(r2, self.m, d, c);
-            }
-            for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
-                b[(r, nu + j)] = v;
-            }
+            let block = crate::linalg::mat_mul(b.slice(s![..len, ..]), self.uz.view());
+            out.slice_mut(s![start..start + len, ..]).assign(&block);
+            start += len;
         }
-        let out = crate::linalg::mat_mul(b.view(), self.uz.view());
         out
     }
 }
@@ -311,7 +363,7 @@ mod tests {
         let n = 60;
         let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None).unwrap();
+        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None, None).unwrap();
         let again = basis.matrix(&[&x1, &x2]);
         let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(diff < 1e-10, "{diff}");
@@ -323,5 +375,25 @@ mod tests {
             let rms = (x.column(j).iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
             assert!((rms - 1.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn knots_define_the_points_and_the_design_is_the_prediction() {
+        let n = 300;
+        let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+        // Every third data point as a knot (plus a duplicate, which is dropped).
+        let mut rows: Vec<usize> = (0..n).step_by(3).collect();
+        rows.push(0);
+        let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
+        let (basis, x, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots)).unwrap();
+        assert_eq!(basis.points.nrows(), 100);
+        let again = basis.matrix(&[&x1, &x2]);
+        let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        assert!(diff < 1e-10, "{diff}");
+        // Fewer knots than k are ignored, as mgcv does: the data are the points.
+        let few: Vec<f64> = knots[..10].iter().chain(&knots[101..111]).copied().collect();
+        let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few)).unwrap();
+        assert_eq!(basis.points.nrows(), n);
     }
 }

@@ -280,7 +280,7 @@ fn column_digests(columns: &[(&str, Option<&[f64]>)], threads: usize) -> Vec<[u8
     let digest = |values: &[f64]| {
         // A constant column (unit weights, a zero offset, the intercept) is described
         // rather than hashed; it is a function of the content all the same.
-        let mut f = match constant_value(values) {
+        let f = match constant_value(values) {
             Some(v) => {
                 let mut f = Fingerprinter::new("constant column");
                 f.f64("value", v);
