@@ -1,12 +1,28 @@
 # Argument checks shared by the exported functions. Each failure is a classed
 # condition (`warmgam_error_<what>`) whose message names the argument and the fix.
 
-abort <- function(message, what, call = parent.frame()) {
+abort <- function(message, what) {
   cond <- structure(
     class = c(paste0("warmgam_error_", what), "warmgam_error", "error", "condition"),
-    list(message = message, call = sys.call(-1))
+    list(message = message, call = user_call())
   )
   stop(cond)
+}
+
+# The functions a user calls; an error reports the outermost such call on the stack
+# (`gam_fit(...)`, not the internal helper that found the problem).
+user_facing <- c(
+  "gam_fit", "gam_control", "s", "gam_cache_info", "gam_cache_clear", "predict",
+  "residuals", "resid", "vcov", "model.matrix", "summary", "logLik", "AIC", "BIC"
+)
+
+user_call <- function() {
+  calls <- sys.calls()
+  named <- function(cl) {
+    is.call(cl) && (is.symbol(cl[[1]]) && as.character(cl[[1]]) %in% user_facing ||
+      is.call(cl[[1]]) && identical(as.character(cl[[1]][[1]]), "::") && as.character(cl[[1]][[3]]) %in% user_facing)
+  }
+  Find(named, calls) %||% sys.call(-2)
 }
 
 check_flag <- function(x, arg) {

@@ -6,6 +6,8 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
+use crate::error::Result;
+
 /// Rows per chunk when accumulating cross products: large enough for the product
 /// kernels to run at full speed, small enough that the weighted copy stays in cache.
 pub const CHUNK_ROWS: usize = 4096;
@@ -55,20 +57,23 @@ pub fn weighted_cross_products(
     let (n, p) = x.dim();
     cross_products_by_chunks(n, p, w, z, threads, |start, rows, buf| {
         buf.slice_mut(ndarray::s![..rows, ..]).assign(&x.slice(ndarray::s![start..start + rows, ..]));
+        Ok(())
     })
+    .expect("filling from a matrix cannot fail")
 }
 
 /// `X'WX` and `X'Wz` where `fill(start, rows, buf)` writes rows `start..start + rows`
 /// of `X` into the first `rows` rows of `buf`: the model matrix is never formed whole,
 /// one chunk of rows at a time is (Wood, Goude & Shaw 2015 §2 accumulate the same way).
+/// An error from `fill` (an interrupt) stops the pass.
 pub fn cross_products_by_chunks(
     n: usize,
     p: usize,
     w: &[f64],
     z: &[f64],
     threads: usize,
-    mut fill: impl FnMut(usize, usize, &mut Array2<f64>),
-) -> (Array2<f64>, Array1<f64>) {
+    mut fill: impl FnMut(usize, usize, &mut Array2<f64>) -> Result<()>,
+) -> Result<(Array2<f64>, Array1<f64>)> {
     let parallel = par(threads);
     let mut gram = Mat::<f64>::zeros(p, p);
     let mut xtz = vec![0.0; p];
@@ -77,7 +82,7 @@ pub fn cross_products_by_chunks(
     let mut start = 0;
     while start < n {
         let rows = CHUNK_ROWS.min(n - start);
-        fill(start, rows, &mut buf);
+        fill(start, rows, &mut buf)?;
         for i in 0..rows {
             sw[i] = w[start + i].sqrt();
         }
@@ -112,7 +117,7 @@ pub fn cross_products_by_chunks(
             out[(i, j)] = out[(j, i)];
         }
     }
-    (out, Array1::from(xtz))
+    Ok((out, Array1::from(xtz)))
 }
 
 /// `A B` for small dense matrices.

@@ -55,7 +55,7 @@ pub fn fit_warm<'a>(
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
     let mut report = WarmReport { source: Source::Cold, key: None, problem: None, verified: None };
     let Some(cache) = cache else {
-        let (design, result) = fit::fit(spec, &mut |_: &Iterate<'_>| check(interrupted))?;
+        let (design, result) = cold_fit(spec, interrupted)?;
         return Ok((design, result, report));
     };
     let keys = model_keys(spec, identity);
@@ -64,7 +64,7 @@ pub fn fit_warm<'a>(
         Ok(store) => store,
         Err(e) => {
             report.problem = Some(format!("the store at {} cannot be used: {e}", cache.dir.display()));
-            let (design, result) = fit::fit(spec, &mut |_: &Iterate<'_>| check(interrupted))?;
+            let (design, result) = cold_fit(spec, interrupted)?;
             return Ok((design, result, report));
         }
     };
@@ -86,7 +86,7 @@ pub fn fit_warm<'a>(
                     return Ok((design, result, report));
                 }
             } else {
-                let prepared = fit::prepare(spec)?;
+                let prepared = fit::prepare(spec, interrupted)?;
                 let passed = prepared.verify(spec, &stored);
                 report.verified = Some(passed);
                 if passed {
@@ -104,7 +104,7 @@ pub fn fit_warm<'a>(
         session.discard_exact();
     }
 
-    let prepared = fit::prepare(spec)?;
+    let prepared = fit::prepare(spec, interrupted)?;
     let (source, from, done) = match start {
         // A checkpoint is an iterate of this very problem: the optimization continues
         // on its path.
@@ -182,6 +182,13 @@ fn optimize<'a>(
     }
     report.problem = session.finish();
     Ok((prepared.design, result, report))
+}
+
+/// A fit without the store.
+fn cold_fit<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<(Design<'a>, FitResult)> {
+    let prepared = fit::prepare(spec, interrupted)?;
+    let result = prepared.optimize(spec, None, &mut |_: &Iterate<'_>| check(interrupted))?;
+    Ok((prepared.design, result))
 }
 
 fn check(interrupted: &mut dyn FnMut() -> bool) -> Result<()> {

@@ -274,17 +274,25 @@ fn validate(spec: &ModelSpec<'_>) -> Result<()> {
 
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
 /// pass over the data.
-pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize) -> Gram {
+pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Gram> {
+    // Chunks between checks for an interrupt: about half a million rows.
+    const CHECK_EVERY: usize = 128;
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
     let mut scratch = Vec::new();
+    let mut chunks = 0usize;
     let (xtwx, xtwy) = linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
-        design.fill_rows(start, rows, buf, &mut scratch)
-    });
+        chunks += 1;
+        if chunks % CHECK_EVERY == 0 && interrupted() {
+            return Err(EngineError::Interrupted);
+        }
+        design.fill_rows(start, rows, buf, &mut scratch);
+        Ok(())
+    })?;
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;
     let sum_log_w = positive.map(|v| v.ln()).sum();
-    Gram { xtwx, xtwy, ytwy, n, sum_log_w }
+    Ok(Gram { xtwx, xtwy, ytwy, n, sum_log_w })
 }
 
 pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
@@ -322,15 +330,16 @@ pub struct Prepared<'a> {
     rho_init: Vec<f64>,
 }
 
-/// Builds the model and makes the one pass over the data that forms `X'WX`.
-pub fn prepare<'a>(spec: &'a ModelSpec<'_>) -> Result<Prepared<'a>> {
+/// Builds the model and makes the one pass over the data that forms `X'WX`, polling
+/// `interrupted` on the way.
+pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<Prepared<'a>> {
     validate(spec)?;
     let design = design(spec)?;
     let (n, p) = (design.nrows(), design.ncols());
     if n < p {
         return Err(EngineError::TooFewRows { rows: n, coefficients: p });
     }
-    let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads);
+    let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
     let penalties = penalty_set(&design);
     let m = penalties.len();
     let fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
@@ -342,13 +351,6 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>) -> Result<Prepared<'a>> {
     };
     let rho_init = initial_rho(&gram, &penalties);
     Ok(Prepared { design, gram, penalties, fixed, rho_init })
-}
-
-/// Fits the model from a cold start.
-pub fn fit<'a>(spec: &'a ModelSpec<'_>, progress: &mut Progress<'_>) -> Result<(Design<'a>, FitResult)> {
-    let prepared = prepare(spec)?;
-    let result = prepared.optimize(spec, None, progress)?;
-    Ok((prepared.design, result))
 }
 
 impl Prepared<'_> {
