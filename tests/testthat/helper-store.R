@@ -35,6 +35,16 @@ slow_model <- function(n = 4000, nv = 14, k = 45) {
   list(formula = f, data = d)
 }
 
+# Starts `slow_model()`'s fit in a background R process using the store at `dir`,
+# and returns it once the fit has written its first checkpoint (while it still runs).
+start_slow_fit_until_checkpoint <- function(dir) {
+  bg <- start_slow_fit(dir)
+  wait_until(function() length(store_files(dir, "^ckpt-")) > 0 || !bg$is_alive(),
+             what = "a checkpoint of the background fit")
+  testthat::expect_true(bg$is_alive())
+  bg
+}
+
 # Starts `slow_model()`'s fit in a background R process using the store at `dir`.
 start_slow_fit <- function(dir) {
   model <- slow_model()

@@ -188,10 +188,7 @@ test_that("an unwritable store location warns once and the fit still succeeds", 
 test_that("a fit killed mid-optimization resumes from its checkpoint", {
   skip_if_not_installed("callr")
   dir <- local_store()
-  bg <- start_slow_fit(dir)
-  wait_until(function() length(store_files(dir, "^ckpt-")) > 0 || !bg$is_alive(),
-             what = "a checkpoint of the background fit")
-  expect_true(bg$is_alive())
+  bg <- start_slow_fit_until_checkpoint(dir)
   bg$kill() # SIGKILL
   expect_length(store_files(dir, "^final\\.wgs$"), 0)
   model <- slow_model()
@@ -205,10 +202,7 @@ test_that("a fit killed mid-optimization resumes from its checkpoint", {
 test_that("an interrupted fit gives a clean error and its checkpoint is resumed", {
   skip_if_not_installed("callr")
   dir <- local_store()
-  bg <- start_slow_fit(dir)
-  wait_until(function() length(store_files(dir, "^ckpt-")) > 0 || !bg$is_alive(),
-             what = "a checkpoint of the background fit")
-  expect_true(bg$is_alive())
+  bg <- start_slow_fit_until_checkpoint(dir)
   bg$interrupt() # SIGINT, as Ctrl-C
   bg$wait(30000)
   expect_match(bg$get_result(), "interrupted by the user")

@@ -92,71 +92,73 @@ impl CcBasis {
         Array2::from_shape_vec((x.len(), n), out).expect("row-major shape")
     }
 
+    /// Where `raw` falls once wrapped onto the period: the knots `lo` and `hi` (with
+    /// `hi` wrapping to 0 past the last interval) and the weights of their values
+    /// (`am / h`, `ap / h`) and of their second derivatives (`cm`, `cp`).
+    fn locate(&self, finder: &IntervalFinder<'_>, raw: f64) -> Local {
+        let kn = &self.knots;
+        let n = kn.len() - 1;
+        let (x0, x1) = (kn[0], kn[n]);
+        let period = x1 - x0;
+        let xi = if raw > x1 {
+            x0 + (raw - x1).rem_euclid(period)
+        } else if raw < x0 {
+            x1 - (x0 - raw).rem_euclid(period)
+        } else {
+            raw
+        };
+        let i = finder.find(xi);
+        let h = kn[i + 1] - kn[i];
+        let am = kn[i + 1] - xi;
+        let ap = xi - kn[i];
+        Local {
+            lo: i,
+            hi: if i + 1 == n { 0 } else { i + 1 },
+            value_lo: am / h,
+            value_hi: ap / h,
+            curv_lo: am * am * am / (6.0 * h) - h * am / 6.0,
+            curv_hi: ap * ap * ap / (6.0 * h) - h * ap / 6.0,
+        }
+    }
+
     /// `X(x) beta` without forming `X(x)`: two knots' values and second derivatives
     /// per point, as `fill_raw` but with `B^-1 D beta` formed once.
     pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
-        let kn = &self.knots;
-        let nk = kn.len();
-        let n = nk - 1;
-        let (x0, x1) = (kn[0], kn[nk - 1]);
-        let period = x1 - x0;
         let g2 = self.bd.dot(&ndarray::ArrayView1::from(beta)).to_vec();
-        let finder = IntervalFinder::new(kn);
+        let finder = IntervalFinder::new(&self.knots);
         for (r, (o, &raw)) in out.iter_mut().zip(x).enumerate() {
-            let xi = if raw > x1 {
-                x0 + (raw - x1).rem_euclid(period)
-            } else if raw < x0 {
-                x1 - (x0 - raw).rem_euclid(period)
-            } else {
-                raw
-            };
-            let i = finder.find(xi);
-            let lo = i;
-            let hi = if i + 1 == n { 0 } else { i + 1 };
-            let h = kn[i + 1] - kn[i];
-            let am = kn[i + 1] - xi;
-            let ap = xi - kn[i];
-            let cm = am * am * am / (6.0 * h) - h * am / 6.0;
-            let cp = ap * ap * ap / (6.0 * h) - h * ap / 6.0;
-            let v = g2[lo] * cm + g2[hi] * cp + am / h * beta[lo] + ap / h * beta[hi];
+            let p = self.locate(&finder, raw);
+            let v = g2[p.lo] * p.curv_lo + g2[p.hi] * p.curv_hi + p.value_lo * beta[p.lo] + p.value_hi * beta[p.hi];
             *o += by.map_or(v, |b| v * b[r]);
         }
     }
 
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `knots - 1`).
     pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
-        let kn = &self.knots;
-        let nk = kn.len();
-        let n = nk - 1;
-        let (x0, x1) = (kn[0], kn[nk - 1]);
-        let period = x1 - x0;
+        let n = self.knots.len() - 1;
         let bd = self.bd.as_standard_layout();
         let bd = bd.as_slice().expect("standard layout");
-        let finder = IntervalFinder::new(kn);
+        let finder = IntervalFinder::new(&self.knots);
         for (row, &raw) in out.chunks_exact_mut(n).zip(x) {
-            let xi = if raw > x1 {
-                x0 + (raw - x1).rem_euclid(period)
-            } else if raw < x0 {
-                x1 - (x0 - raw).rem_euclid(period)
-            } else {
-                raw
-            };
-            let i = finder.find(xi);
-            let lo = i;
-            let hi = if i + 1 == n { 0 } else { i + 1 };
-            let h = kn[i + 1] - kn[i];
-            let am = kn[i + 1] - xi;
-            let ap = xi - kn[i];
-            let cm = am * am * am / (6.0 * h) - h * am / 6.0;
-            let cp = ap * ap * ap / (6.0 * h) - h * ap / 6.0;
-            let (b_lo, b_hi) = (&bd[lo * n..(lo + 1) * n], &bd[hi * n..(hi + 1) * n]);
+            let p = self.locate(&finder, raw);
+            let (b_lo, b_hi) = (&bd[p.lo * n..(p.lo + 1) * n], &bd[p.hi * n..(p.hi + 1) * n]);
             for ((v, a), b) in row.iter_mut().zip(b_lo).zip(b_hi) {
-                *v = a * cm + b * cp;
+                *v = a * p.curv_lo + b * p.curv_hi;
             }
-            row[lo] += am / h;
-            row[hi] += ap / h;
+            row[p.lo] += p.value_lo;
+            row[p.hi] += p.value_hi;
         }
     }
+}
+
+/// A point's two knots and their weights (see `CcBasis::locate`).
+struct Local {
+    lo: usize,
+    hi: usize,
+    value_lo: f64,
+    value_hi: f64,
+    curv_lo: f64,
+    curv_hi: f64,
 }
 
 #[cfg(test)]

@@ -610,38 +610,3 @@ mod tests {
 
     const CHUNK: usize = 400;
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use ndarray::ShapeBuilder;
-
-    #[test]
-    #[ignore]
-    fn time_fitted() {
-        let n = 100_000;
-        let cols: Vec<Vec<f64>> = (0..4).map(|c| (0..n).map(|i| ((i * (7919 + c)) % n) as f64 / n as f64).collect()).collect();
-        let spec = ModelSpec {
-            y: Cow::Owned(cols[0].clone()),
-            weights: Cow::Owned(vec![1.0; n]),
-            offset: Cow::Owned(vec![0.0; n]),
-            xp: CowArray::from(Array2::from_elem((n, 1).f(), 1.0)),
-            smooths: cols.iter().map(|x| SmoothSpec { label: "s".into(), bs: "cr".into(), k: Some(20), vars: vec![Cow::Borrowed(&x[..])], by: None, centre: true, knots: None, m: Vec::new() }).collect(),
-            method: Method::Reml, gamma: 1.0, sp: Vec::new(), control: Control::default(), threads: 2, intercept: true,
-        };
-        let t = std::time::Instant::now();
-        let design = design(&spec).unwrap();
-        eprintln!("design {:?}", t.elapsed());
-        let b: Vec<f64> = (0..design.ncols()).map(|j| j as f64).collect();
-        for threads in [1, 2] {
-            for _ in 0..3 {
-                let t = std::time::Instant::now();
-                let f = design.fitted(&b, &spec.offset, threads);
-                eprintln!("fitted threads={threads} {:?} {}", t.elapsed(), f[7]);
-            }
-        }
-        let t = std::time::Instant::now();
-        let v = spec.offset.to_vec();
-        eprintln!("to_vec {:?} {}", t.elapsed(), v[3]);
-    }
-}
