@@ -402,32 +402,21 @@ mod tests {
     }
 
     fn spec(n: usize) -> ModelSpec<'static> {
-        use crate::fit::{criterion::Method, Control};
-        use ndarray::{Array2, CowArray, ShapeBuilder};
+        use ndarray::{Array2, ShapeBuilder};
         use std::borrow::Cow;
         let x: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
-        ModelSpec {
-            y: Cow::Owned(x.iter().map(|v| v.sin()).collect()),
-            weights: Cow::Owned(vec![1.0; n]),
-            offset: Cow::Owned(vec![0.0; n]),
-            xp: CowArray::from(Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 })),
-            smooths: vec![SmoothSpec {
-                label: "s(x)".into(),
-                bs: "cr".into(),
-                k: Some(8),
-                vars: vec![Cow::Owned(x)],
-                by: Some(Cow::Owned(vec![2.0; n])),
-                centre: true,
-                knots: None,
-                m: Vec::new(),
-            }],
-            method: Method::Reml,
-            gamma: 1.0,
-            sp: Vec::new(),
-            control: Control::default(),
-            threads: 2,
-            intercept: true,
-        }
+        let smooth = SmoothSpec {
+            label: "s(x)".into(),
+            bs: "cr".into(),
+            k: Some(8),
+            vars: vec![Cow::Owned(x.clone())],
+            by: Some(Cow::Owned(vec![2.0; n])),
+            centre: true,
+            knots: None,
+            m: Vec::new(),
+        };
+        let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
+        ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])
     }
 
     #[test]

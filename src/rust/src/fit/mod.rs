@@ -53,6 +53,27 @@ pub struct ModelSpec<'a> {
     pub intercept: bool,
 }
 
+#[cfg(test)]
+impl<'a> ModelSpec<'a> {
+    /// A REML fit with unit weights, no offset and default settings, for tests.
+    pub fn for_tests(y: Vec<f64>, xp: Array2<f64>, smooths: Vec<SmoothSpec<'a>>) -> ModelSpec<'a> {
+        let n = y.len();
+        ModelSpec {
+            y: Cow::Owned(y),
+            weights: Cow::Owned(vec![1.0; n]),
+            offset: Cow::Owned(vec![0.0; n]),
+            xp: CowArray::from(xp),
+            smooths,
+            method: Method::Reml,
+            gamma: 1.0,
+            sp: Vec::new(),
+            control: Control::default(),
+            threads: 2,
+            intercept: true,
+        }
+    }
+}
+
 /// The assembled model: the smooth terms, and the data they are evaluated on. The
 /// model matrix `[Xp, X_1, ..., X_m]` is produced a chunk of rows at a time.
 pub struct Design<'a> {
@@ -572,24 +593,14 @@ mod tests {
             knots: None,
             m: Vec::new(),
         };
-        let spec = ModelSpec {
-            y: Cow::Owned(z.clone()),
-            weights: Cow::Owned(vec![1.0; n]),
-            offset: Cow::Owned(vec![0.0; n]),
-            xp: CowArray::from(Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] })),
-            smooths: vec![
-                smooth("cr", vec![x.clone()], None),
-                smooth("cc", vec![z.clone()], Some(by.clone())),
-                smooth("ps", vec![x.clone()], Some(by)),
-                smooth("tp", vec![x.clone(), z.clone()], None),
-            ],
-            method: Method::Reml,
-            gamma: 1.0,
-            sp: Vec::new(),
-            control: Control::default(),
-            threads: 2,
-            intercept: true,
-        };
+        let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
+        let smooths = vec![
+            smooth("cr", vec![x.clone()], None),
+            smooth("cc", vec![z.clone()], Some(by.clone())),
+            smooth("ps", vec![x.clone()], Some(by)),
+            smooth("tp", vec![x.clone(), z.clone()], None),
+        ];
+        let spec = ModelSpec::for_tests(z.clone(), xp, smooths);
         let design = design(&spec).unwrap();
         let p = design.ncols();
         let b: Vec<f64> = (0..p).map(|j| ((j * 37) % 11) as f64 - 5.0).collect();
