@@ -325,11 +325,18 @@ tp_subsample <- function(vars, max_knots = 2000L) {
 
 # Evaluates `expr` after set.seed(seed), then restores the random number stream.
 with_seed <- function(seed, expr) {
+  preserving_rng({
+    set.seed(seed)
+    expr
+  })
+}
+
+# Evaluates `expr` and leaves the session's random number stream as it found it.
+preserving_rng <- function(expr) {
   env <- globalenv()
   had <- exists(".Random.seed", envir = env, inherits = FALSE)
   old <- if (had) get(".Random.seed", envir = env, inherits = FALSE)
-  on.exit(if (had) assign(".Random.seed", old, envir = env) else rm(".Random.seed", envir = env))
-  set.seed(seed)
+  on.exit(if (had) assign(".Random.seed", old, envir = env) else if (exists(".Random.seed", envir = env, inherits = FALSE)) rm(".Random.seed", envir = env))
   expr
 }
 

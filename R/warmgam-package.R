@@ -7,4 +7,5 @@
 #' @useDynLib warmgam, .registration = TRUE
 #' @importFrom stats coef family fitted formula gaussian logLik model.matrix nobs predict
 #' @importFrom stats residuals vcov
+#' @importFrom graphics plot
 "_PACKAGE"

@@ -1,0 +1,285 @@
+# gam_cv(): k-fold cross-validation whose folds warm-start each other through the
+# store, run on whatever `future` plan is set.
+
+#' Cross-validate a generalized additive model
+#'
+#' Fits the model to the full data, then to each training fold, and scores each
+#' fold's predictions of its held-out rows. The folds run through
+#' [future.apply::future_lapply()], so they use whatever [future::plan()] is set: your
+#' cores (`plan(multisession)`), an SSH cluster, or a scheduler through
+#' `future.batchtools`. With the warm-start store on ([warmgam_cache]), every fold
+#' starts from the smoothing parameters of the full-data fit (or of a fold finished
+#' before it), which changes how fast the folds converge, not what they converge to;
+#' workers on other processes share the store as long as they see the same directory.
+#'
+#' @param formula,data,family,method As for [gam_fit()]; `data` must be a data frame.
+#'   Rows with missing values in the formula's variables are dropped first.
+#' @param folds The number of folds (at least 2, at most the number of rows), assigned
+#'   at random (within each class for a 0/1 response), or a vector of fold ids, one per
+#'   row of `data`.
+#' @param metric How a fold's predictions are scored: `NULL` (the default) for the
+#'   family's mean deviance over the held-out rows, `"mse"`, `"mae"`, `"logloss"`,
+#'   `"auc"` (for 0/1 responses), or a function `function(y, mu, weights)` returning a
+#'   number, where `mu` is the predicted mean.
+#' @param seed A seed for the random fold assignment and the folds' random number
+#'   streams (the session's own stream is then left as it was); `NULL` draws them from
+#'   the session's stream.
+#' @param cache Use the warm-start store, as in [gam_fit()]; `FALSE` fits every fold
+#'   cold.
+#' @param progress Report progress through `progressr`, one tick per fold.
+#' @param ... Further arguments to [gam_fit()]. `weights` and `offset`, if given, are
+#'   numeric vectors with one value per row of `data`; each fold takes its own.
+#' @returns An object of class `warmgam_cv`: a list with `estimate` (the folds'
+#'   metrics averaged with weights proportional to their held-out rows), `se` (the
+#'   standard deviation of the fold metrics over the square root of the number of
+#'   folds), `metric` (its name), `folds` (a data frame with one row per fold: `fold`,
+#'   `n_train`, `n_test`, `metric`, `outer_iterations`, `warm_start`, `seconds`, `sp`
+#'   (the smoothing parameters, a list column) and `error` (the message of a fold whose
+#'   fit failed, else `NA`)), `fold_id` (the fold of each row used), `fit` (the
+#'   full-data fit) and `call`.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' cv <- gam_cv(mpg ~ s(hp, k = 6) + s(wt, k = 6), data = mtcars, folds = 4, seed = 1)
+#' cv
+#' summary(cv)
+#' \dontshow{options(op)}
+#' @export
+gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 10,
+                   metric = NULL, seed = NULL, cache = TRUE, progress = interactive(), ...) {
+  call <- match.call()
+  if (missing(formula) || !inherits(formula, "formula")) {
+    abort("`formula` must be a formula such as `y ~ s(x)`.", "formula")
+  }
+  if (missing(data) || !is.data.frame(data)) {
+    abort("`data` must be a data frame (each fold takes its rows).", "argument")
+  }
+  check_cache(cache)
+  check_flag(progress, "progress")
+  if (!is.null(seed)) check_number(seed, "seed")
+  family <- resolve_family(family)
+  scorer <- resolve_metric(metric, family)
+
+  extra <- list(...)
+  keep <- complete_rows(formula, data)
+  data <- data[keep, , drop = FALSE]
+  # Row-wise arguments are split with the rows.
+  by_row <- intersect(names(extra), c("weights", "offset"))
+  for (arg in by_row) {
+    if (!is.numeric(extra[[arg]]) || length(extra[[arg]]) != length(keep)) {
+      abort(sprintf("`%s` must be a numeric vector with one value per row of `data`.", arg), "argument")
+    }
+    extra[[arg]] <- extra[[arg]][keep]
+  }
+  fold_id <- assign_folds(folds, data, formula, seed)
+  # Each worker points at the same store, whatever its own options say.
+  store_dir <- if (!isFALSE(cache)) cache_dir()
+
+  fit_rows <- function(rows) {
+    args <- extra
+    args[by_row] <- lapply(extra[by_row], function(v) v[rows])
+    do.call(warmgam::gam_fit, c(list(formula, data = data[rows, , drop = FALSE], family = family,
+                                     method = method, cache = cache), args))
+  }
+  full <- fit_rows(seq_len(nrow(data)))
+  y_all <- full$y
+  w_all <- prior_weights(full)
+  ids <- sort(unique(fold_id))
+
+  run_fold <- function(id, tick) {
+    if (!is.null(store_dir)) {
+      old <- options(warmgam.cache_dir = store_dir)
+      on.exit(options(old), add = TRUE)
+    }
+    test <- fold_id == id
+    started <- Sys.time()
+    out <- tryCatch({
+      fit <- fit_rows(which(!test))
+      mu <- stats::predict(fit, newdata = data[test, , drop = FALSE], type = "response")
+      list(mu = as.double(mu), outer_iterations = fit$outer_iterations,
+           warm_start = fit$warm_start$source, sp = fit$sp, error = NA_character_)
+    }, error = function(e) {
+      list(mu = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
+           error = conditionMessage(e))
+    })
+    out$seconds <- as.double(difftime(Sys.time(), started, units = "secs"))
+    tick()
+    out
+  }
+
+  run_all <- function() {
+    progressr::with_progress(enable = progress, {
+      tick <- progressr::progressor(steps = length(ids))
+      # Random numbers in the folds come from parallel-safe streams, fixed by `seed`
+      # when given (and then the session's own stream is left alone).
+      future.apply::future_lapply(ids, run_fold, tick = tick, future.packages = "warmgam",
+                                  future.seed = if (is.null(seed)) TRUE else as.integer(seed))
+    })
+  }
+  results <- if (is.null(seed)) run_all() else preserving_rng(run_all())
+
+  table <- fold_table(ids, fold_id, results, y_all, w_all, scorer)
+  scored <- !is.na(table$metric)
+  estimate <- if (any(scored)) stats::weighted.mean(table$metric[scored], table$n_test[scored]) else NA_real_
+  se <- if (sum(scored) > 1) stats::sd(table$metric[scored]) / sqrt(sum(scored)) else NA_real_
+  structure(
+    list(estimate = estimate, se = se, metric = scorer$name, folds = table,
+         fold_id = fold_id, fit = full, call = call),
+    class = "warmgam_cv"
+  )
+}
+
+# Which rows of `data` have no missing value in the formula's variables.
+complete_rows <- function(formula, data) {
+  used <- intersect(all.vars(formula), names(data))
+  stats::complete.cases(data[used])
+}
+
+# One fold id per row: given, or drawn at random (within each class of a 0/1
+# response, so that every fold sees both).
+assign_folds <- function(folds, data, formula, seed) {
+  n <- nrow(data)
+  if (length(folds) == 1L && is.numeric(folds)) {
+    if (!is.finite(folds) || folds != round(folds) || folds < 2 || folds > n) {
+      abort(sprintf("`folds` must be a whole number from 2 to the number of rows (%d).", n), "argument")
+    }
+    y <- tryCatch(eval(formula[[2]], data, environment(formula)), error = function(e) NULL)
+    strata <- if (is.numeric(y) && length(y) == n && all(y %in% c(0, 1))) y else rep(0, n)
+    draw <- function() {
+      id <- integer(n)
+      for (s in unique(strata)) {
+        rows <- which(strata == s)
+        id[rows] <- sample(rep_len(seq_len(folds), length(rows)))
+      }
+      id
+    }
+    return(if (is.null(seed)) draw() else with_seed(seed, draw()))
+  }
+  if (length(folds) != n) {
+    abort(sprintf(
+      "`folds` must be a number of folds or one fold id per row of `data` (%d, after dropping incomplete rows), not %d values.",
+      n, length(folds)
+    ), "argument")
+  }
+  if (anyNA(folds)) abort("`folds` must not contain missing fold ids.", "argument")
+  levels <- if (is.factor(folds)) levels(folds) else sort(unique(folds))
+  counts <- table(factor(folds, levels = levels))
+  if (any(counts == 0)) {
+    abort(sprintf("Fold `%s` of `folds` has no rows.", names(counts)[counts == 0][[1]]), "argument")
+  }
+  if (length(levels) < 2) abort("`folds` must have at least 2 folds.", "argument")
+  if (any(counts == n)) abort("Every fold must leave rows to fit on.", "argument")
+  as.integer(factor(folds, levels = levels))
+}
+
+# A metric: its name and a function(y, mu, weights) of a fold's held-out rows.
+resolve_metric <- function(metric, family) {
+  if (is.function(metric)) {
+    return(list(name = "custom", score = metric, custom = TRUE))
+  }
+  metric <- metric %||% "deviance"
+  known <- c("deviance", "mse", "mae", "logloss", "auc")
+  if (!is.character(metric) || length(metric) != 1L || !metric %in% known) {
+    abort(sprintf(
+      "`metric` must be NULL, one of %s, or a function(y, mu, weights).",
+      paste0('"', known, '"', collapse = ", ")
+    ), "argument")
+  }
+  score <- switch(metric,
+    deviance = function(y, mu, weights) sum(family$dev.resids(y, mu, weights)) / sum(weights),
+    mse = function(y, mu, weights) sum(weights * (y - mu)^2) / sum(weights),
+    mae = function(y, mu, weights) sum(weights * abs(y - mu)) / sum(weights),
+    logloss = function(y, mu, weights) {
+      if (any(y < 0 | y > 1)) abort("`metric = \"logloss\"` needs a response in [0, 1].", "argument")
+      p <- pmin(pmax(mu, 1e-15), 1 - 1e-15)
+      -sum(weights * (y * log(p) + (1 - y) * log(1 - p))) / sum(weights)
+    },
+    auc = function(y, mu, weights) {
+      if (!all(y %in% c(0, 1))) abort("`metric = \"auc\"` needs a 0/1 response.", "argument")
+      n1 <- sum(y == 1)
+      n0 <- sum(y == 0)
+      if (n1 == 0 || n0 == 0) return(NA_real_)
+      # The Mann-Whitney statistic: ties count one half.
+      (sum(rank(mu)[y == 1]) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    }
+  )
+  list(name = metric, score = score, custom = FALSE)
+}
+
+# The per-fold table; a metric function that fails is an error naming the fold.
+fold_table <- function(ids, fold_id, results, y, w, scorer) {
+  rows <- lapply(seq_along(ids), function(i) {
+    r <- results[[i]]
+    test <- fold_id == ids[[i]]
+    value <- NA_real_
+    if (is.na(r$error)) {
+      value <- tryCatch(
+        scorer$score(y[test], r$mu, w[test]),
+        warmgam_error = function(e) stop(e),
+        error = function(e) {
+          abort(sprintf("The metric failed on fold %d: %s", ids[[i]], conditionMessage(e)), "metric")
+        }
+      )
+      if (!is.numeric(value) || length(value) != 1L) {
+        abort(sprintf("The metric must return a single number; on fold %d it returned %s.",
+                      ids[[i]], deparse_one(value)), "metric")
+      }
+    }
+    data.frame(
+      fold = ids[[i]], n_train = sum(!test), n_test = sum(test), metric = as.double(value),
+      outer_iterations = r$outer_iterations, warm_start = r$warm_start,
+      seconds = r$seconds, sp = I(list(r$sp)), error = r$error,
+      stringsAsFactors = FALSE
+    )
+  })
+  do.call(rbind, rows)
+}
+
+#' @rdname gam_cv
+#' @param x,object A `warmgam_cv` object.
+#' @export
+print.warmgam_cv <- function(x, ...) {
+  cat(sprintf("\n%d-fold cross-validation of\n", nrow(x$folds)))
+  print(x$fit$formula)
+  cat(sprintf("\n%s: %s (se %s)\n", x$metric, format(x$estimate, digits = 6), format(x$se, digits = 3)))
+  sources <- table(factor(x$folds$warm_start, levels = c("cold", "seeded", "resumed", "exact")))
+  cat(sprintf("Folds: %s; %d outer iterations in all\n",
+              paste(sprintf("%d %s", sources[sources > 0], names(sources)[sources > 0]), collapse = ", "),
+              as.integer(sum(x$folds$outer_iterations, na.rm = TRUE))))
+  failed <- !is.na(x$folds$error)
+  if (any(failed)) {
+    cat(sprintf("%d fold(s) failed: %s\n", sum(failed),
+                paste(sprintf("fold %s: %s", x$folds$fold[failed], x$folds$error[failed]), collapse = "; ")))
+  }
+  invisible(x)
+}
+
+#' @rdname gam_cv
+#' @export
+summary.warmgam_cv <- function(object, ...) {
+  structure(
+    list(estimate = object$estimate, se = object$se, metric = object$metric,
+         folds = object$folds[c("fold", "n_train", "n_test", "metric", "outer_iterations",
+                                "warm_start", "seconds", "error")]),
+    class = "summary.warmgam_cv"
+  )
+}
+
+#' @rdname gam_cv
+#' @export
+print.summary.warmgam_cv <- function(x, ...) {
+  cat(sprintf("%s: %s (se %s)\n\n", x$metric, format(x$estimate, digits = 6), format(x$se, digits = 3)))
+  print(x$folds, row.names = FALSE, digits = 4)
+  invisible(x)
+}
+
+#' @rdname gam_cv
+#' @param y Unused (for the generic).
+#' @export
+plot.warmgam_cv <- function(x, y, ...) {
+  m <- x$folds$metric
+  graphics::plot(x$folds$fold, m, pch = 19, xlab = "fold", ylab = x$metric,
+                 main = "Cross-validation by fold", ...)
+  graphics::abline(h = x$estimate, lty = 1)
+  graphics::abline(h = x$estimate + c(-2, 2) * x$se, lty = 2)
+  invisible(x)
+}

@@ -1,0 +1,127 @@
+# gam_cv(): folds seeded through the store reach the cold folds' answers, in any
+# future plan; bad input is refused with a clear error.
+
+cv_formula <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr")
+
+test_that("warm folds give the cold folds' metrics with fewer outer iterations", {
+  local_store()
+  d <- sim_data(1200, seed = 5)
+  cold <- gam_cv(cv_formula, data = d, folds = 5, seed = 11, cache = FALSE)
+  warm <- gam_cv(cv_formula, data = d, folds = 5, seed = 11)
+  expect_s3_class(warm, "warmgam_cv")
+  expect_identical(cold$fold_id, warm$fold_id)
+  expect_true(all(cold$folds$warm_start == "cold"))
+  expect_true(all(warm$folds$warm_start == "seeded"))
+  expect_lt(max(abs(warm$folds$metric - cold$folds$metric) / cold$folds$metric), 1e-6)
+  expect_lt(sum(warm$folds$outer_iterations), sum(cold$folds$outer_iterations))
+  # The estimate is the folds' metrics weighted by their sizes; the metric for the
+  # Gaussian family is the mean squared error.
+  expect_equal(cold$estimate, weighted.mean(cold$folds$metric, cold$folds$n_test))
+  expect_equal(cold$se, sd(cold$folds$metric) / sqrt(5))
+  fold1 <- cold$fold_id == 1
+  fit1 <- gam_fit(cv_formula, data = d[!fold1, ], cache = FALSE)
+  mse1 <- mean((d$y[fold1] - predict(fit1, d[fold1, ]))^2)
+  expect_lt(abs(cold$folds$metric[[1]] - mse1) / mse1, 1e-10)
+  # The full-data fit comes with the result; a repeated call is answered by the store.
+  expect_s3_class(warm$fit, "warmgam")
+  again <- gam_cv(cv_formula, data = d, folds = 5, seed = 11)
+  expect_true(all(again$folds$warm_start == "exact"))
+  expect_equal(again$folds$metric, warm$folds$metric, tolerance = 1e-12)
+})
+
+test_that("sequential and multisession plans give identical results", {
+  skip_if_not_installed("future")
+  local_store()
+  d <- sim_data(800, seed = 6)
+  sequential <- gam_cv(cv_formula, data = d, folds = 4, seed = 2, cache = FALSE)
+  future::plan(future::multisession, workers = 2)
+  withr::defer(future::plan(future::sequential))
+  parallel <- gam_cv(cv_formula, data = d, folds = 4, seed = 2, cache = FALSE)
+  expect_identical(parallel$folds$metric, sequential$folds$metric)
+  expect_identical(parallel$estimate, sequential$estimate)
+  # Workers share the store: seeded folds on other processes, same answers.
+  shared <- gam_cv(cv_formula, data = d, folds = 4, seed = 2)
+  expect_true(all(shared$folds$warm_start == "seeded"))
+  expect_lt(max(abs(shared$folds$metric - sequential$folds$metric) / sequential$folds$metric), 1e-6)
+})
+
+test_that("folds are reproducible, stratified for 0/1 responses, or given", {
+  local_store()
+  d <- sim_data(300, seed = 7)
+  set.seed(42)
+  before <- runif(1)
+  set.seed(42)
+  a <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 9)
+  expect_identical(runif(1), before) # the seed leaves the session's stream alone
+  b <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 9)
+  expect_identical(a$fold_id, b$fold_id)
+  expect_equal(as.vector(table(a$fold_id)), c(100, 100, 100))
+  d$hit <- as.numeric(d$y > quantile(d$y, 0.8))
+  strat <- gam_cv(hit ~ s(x2), data = d, folds = 4, seed = 1, metric = "auc")
+  positives <- tapply(d$hit, strat$fold_id, sum)
+  expect_lte(max(positives) - min(positives), 1)
+  expect_true(all(strat$folds$metric > 0.5 & strat$folds$metric <= 1))
+  given <- rep(c("a", "b", "c"), length.out = nrow(d))
+  g <- gam_cv(y ~ s(x0), data = d, folds = given)
+  expect_identical(g$fold_id, as.integer(factor(given)))
+})
+
+test_that("metrics: built in and user functions", {
+  local_store()
+  d <- sim_data(300, seed = 8)
+  dev <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1)
+  mse <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1, metric = "mse")
+  expect_equal(dev$folds$metric, mse$folds$metric)
+  mae <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1, metric = "mae")
+  expect_true(all(mae$folds$metric < sqrt(mse$folds$metric)))
+  own <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1,
+                metric = function(y, mu, weights) max(abs(y - mu)))
+  expect_equal(own$metric, "custom")
+  expect_true(all(own$folds$metric > mae$folds$metric))
+  d$hit <- as.numeric(d$y > median(d$y))
+  ll <- gam_cv(hit ~ s(x2), data = d, folds = 3, seed = 1, metric = "logloss")
+  expect_true(all(is.finite(ll$folds$metric) & ll$folds$metric > 0))
+})
+
+test_that("print, summary and plot show a cross-validation", {
+  local_store()
+  d <- sim_data(300, seed = 9)
+  cv <- gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1)
+  expect_output(print(cv), "3-fold cross-validation")
+  expect_output(print(summary(cv)), "n_train")
+  path <- tempfile(fileext = ".png")
+  grDevices::png(path)
+  expect_invisible(plot(cv))
+  grDevices::dev.off()
+  expect_gt(file.size(path), 0)
+})
+
+test_that("bad input is refused, and a failing fold is reported while the others finish", {
+  local_store()
+  d <- sim_data(200, seed = 10)
+  expect_error(gam_cv(y ~ s(x0), data = d, folds = 1), "folds", class = "warmgam_error_argument")
+  expect_error(gam_cv(y ~ s(x0), data = d, folds = 201), "folds", class = "warmgam_error_argument")
+  expect_error(gam_cv(y ~ s(x0), data = d, folds = rep(1:2, 50)), "one fold id per row",
+               class = "warmgam_error_argument")
+  empty <- factor(rep(c("a", "b"), 100), levels = c("a", "b", "c"))
+  expect_error(gam_cv(y ~ s(x0), data = d, folds = empty), "Fold `c`", class = "warmgam_error_argument")
+  expect_error(gam_cv(y ~ s(x0), data = d, folds = 3, metric = "r2"), "metric",
+               class = "warmgam_error_argument")
+  expect_error(
+    gam_cv(y ~ s(x0), data = d, folds = 3, seed = 1, metric = function(y, mu, weights) stop("no good")),
+    "metric failed on fold 1: no good", class = "warmgam_error_metric"
+  )
+  expect_error(gam_cv(y ~ s(x0), data = as.list(d), folds = 3), "data frame",
+               class = "warmgam_error_argument")
+  # Fold 1 holds every row with x below 8: its training rows have 5 distinct values,
+  # too few for k = 10. The other folds fit and are scored.
+  few <- data.frame(x = rep(1:12, each = 10))
+  few$y <- sin(few$x / 2) + rnorm(nrow(few), sd = 0.1)
+  ids <- ifelse(few$x <= 7, 1, rep(2:3, length.out = nrow(few)))
+  cv <- gam_cv(y ~ s(x, k = 10), data = few, folds = ids)
+  expect_match(cv$folds$error[[1]], "unique values")
+  expect_true(is.na(cv$folds$metric[[1]]))
+  expect_true(all(is.finite(cv$folds$metric[2:3])))
+  expect_true(is.finite(cv$estimate))
+  expect_output(print(cv), "1 fold\\(s\\) failed")
+})
