@@ -31,6 +31,7 @@ check: setup
 bench: install
 	$(R_SCRIPT) bench/bench_gaussian.R
 	$(R_SCRIPT) bench/bench_store.R
+	$(R_SCRIPT) bench/bench_cv.R
 
 document:
 	R CMD INSTALL --no-multiarch .
