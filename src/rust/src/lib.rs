@@ -6,6 +6,7 @@ pub mod basis;
 pub mod cache;
 pub mod error;
 pub mod fit;
+pub mod lanczos;
 pub mod linalg;
 pub mod warm;
 

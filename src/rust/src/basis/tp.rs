@@ -11,7 +11,8 @@
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
-use crate::linalg::{symmetrize, sym_eigen};
+use crate::lanczos::extreme_eigenpairs;
+use crate::linalg::symmetrize;
 
 #[derive(Debug, Clone)]
 pub struct TpBasis {
@@ -226,25 +227,8 @@ impl TpBasis {
         let t = Array2::from_shape_fn((nu, mm), |(i, j)| {
             powers[j].iter().enumerate().map(|(l, &p)| points[(i, l)].powi(p as i32)).product::<f64>()
         });
-        // The k eigenvalues of E largest in magnitude: positive ones from the largest
-        // down, then negative ones from the least negative.
-        let (values, vectors) = sym_eigen(e.view());
-        let (mut hi, mut lo) = (nu, 0usize); // candidates: values[hi-1] (largest), values[lo] (most negative)
-        let mut take_pos = Vec::new();
-        let mut take_neg = Vec::new();
-        while take_pos.len() + take_neg.len() < k {
-            if values[hi - 1].abs() >= values[lo].abs() {
-                hi -= 1;
-                take_pos.push(hi);
-            } else {
-                take_neg.push(lo);
-                lo += 1;
-            }
-        }
-        take_neg.reverse();
-        let chosen: Vec<usize> = take_pos.into_iter().chain(take_neg).collect();
-        let u = Array2::from_shape_fn((nu, k), |(i, j)| vectors[(i, chosen[j])]);
-        let dvals: Vec<f64> = chosen.iter().map(|&j| values[j]).collect();
+        // The k eigenpairs of E largest in magnitude (Wood 2003 §2.1).
+        let (dvals, u) = extreme_eigenpairs(e.view(), k);
         let z = right_null_space(&t.t().dot(&u));
         let kz = k - mm;
         let uz_part = u.dot(&z);
