@@ -392,6 +392,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       termination = res$termination,
       outer_iterations = res$iterations,
       gradient = res$gradient,
+      hessian_eigenvalues = res$hessian_eigenvalues,
       deviance = res$deviance,
       null.deviance = res$null_deviance,
       df.residual = n - sum(res$edf),

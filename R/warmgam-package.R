@@ -6,6 +6,6 @@
 #' @keywords internal
 #' @useDynLib warmgam, .registration = TRUE
 #' @importFrom stats coef family fitted formula gaussian logLik model.matrix nobs predict
-#' @importFrom stats residuals vcov
+#' @importFrom stats residuals vcov anova
 #' @importFrom graphics plot
 "_PACKAGE"

@@ -322,6 +322,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
         termination = res.termination.as_str(),
         iterations = res.iterations as f64,
         gradient = res.gradient,
+        hessian_eigenvalues = res.hessian_eigenvalues,
         deviance = res.deviance,
         null_deviance = res.null_deviance,
         null_space_dim = res.null_space_dim as f64,

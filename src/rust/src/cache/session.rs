@@ -256,6 +256,7 @@ mod tests {
             edf: Default::default(),
             edf1: Default::default(),
             gradient: Default::default(),
+            hessian_eigenvalues: Default::default(),
             deviance: 0.0,
             null_space_dim: 0,
             termination: 0,

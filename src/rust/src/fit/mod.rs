@@ -205,6 +205,9 @@ pub struct FitResult {
     pub termination: Termination,
     pub iterations: usize,
     pub gradient: Vec<f64>,
+    /// Eigenvalues of the criterion's Hessian in the free log smoothing parameters at
+    /// the end (ascending): `gam_check()` reports whether it is positive definite.
+    pub hessian_eigenvalues: Vec<f64>,
     pub deviance: f64,
     pub null_deviance: f64,
     pub null_space_dim: usize,
@@ -563,6 +566,7 @@ fn finish(
         termination: result.termination,
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
+        hessian_eigenvalues: if result.eval.hess.is_empty() { Vec::new() } else { linalg::sym_eigen(result.eval.hess.view()).0 },
         deviance: dev,
         null_deviance: null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),

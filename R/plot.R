@@ -1,0 +1,209 @@
+# plot(): the smooth terms' partial effects, as mgcv's plot.gam draws them.
+
+#' Plot the terms of a warmgam fit
+#'
+#' One panel per smooth term: its partial effect (centred, as fitted) with a band of
+#' `se_mult` standard errors, a rug of the covariate and, optionally, the partial
+#' residuals. Smooths of two covariates are drawn as a heat map with contour lines;
+#' a factor `by` gives one panel per level; with `all.terms = TRUE` the parametric
+#' terms are drawn too. Base graphics only.
+#'
+#' @param x A `warmgam` fit.
+#' @param residuals Add partial residuals (working residuals plus the term's fitted
+#'   values) to one-dimensional panels.
+#' @param select Plot only these smooth terms (numbers, in the order of `x$smooth`).
+#' @param pages If positive, fit all panels on this many pages (`par(mfrow)`);
+#'   `0` uses the current layout, one panel per plot.
+#' @param shade Shade the band instead of drawing it as dashed lines.
+#' @param seWithMean Include the uncertainty of the model's overall mean in the band
+#'   (as mgcv's `seWithMean`): the smooth's columns are combined with the other
+#'   columns at their means in the data.
+#' @param trans A function applied to the effect and the band before drawing (e.g.
+#'   `exp`).
+#' @param all.terms Also plot the parametric terms.
+#' @param rug Draw the covariate's values along the axis.
+#' @param se_mult How many standard errors wide the band is (2, as mgcv).
+#' @param n Grid points for a one-dimensional panel; `n2` per side for two dimensions.
+#' @param n2 See `n`.
+#' @param too.far For two-dimensional panels, grid points farther than this from the
+#'   nearest data point (covariates scaled to the unit square) are not drawn.
+#' @param ... Further graphical parameters for the panels.
+#' @returns Invisibly, a list with one entry per panel: `label`, `data` (the grid
+#'   of covariate values used, as for `predict()`), `fit` and `se` (the term's
+#'   effect and standard error there, as `predict(type = "terms", se.fit = TRUE)`
+#'   gives them, `se` with the mean's uncertainty when `seWithMean = TRUE`), and for
+#'   one-dimensional smooths with `residuals = TRUE`, `x_resid` and `p_resid`.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
+#' plot(fit, pages = 1, residuals = TRUE, shade = TRUE)
+#' \dontshow{options(op)}
+#' @export
+plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade = FALSE,
+                         seWithMean = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
+                         se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
+  check_flag(residuals, "residuals")
+  check_flag(shade, "shade")
+  check_flag(seWithMean, "seWithMean")
+  check_flag(all.terms, "all.terms")
+  check_flag(rug, "rug")
+  check_number(pages, "pages", lower = 0)
+  check_number(se_mult, "se_mult", lower = 0)
+  if (!is.function(trans)) abort("`trans` must be a function such as `exp`.", "argument")
+  smooths <- seq_along(x$smooth)
+  if (!is.null(select)) {
+    if (!is.numeric(select) || any(!select %in% smooths)) {
+      abort(sprintf("`select` must pick smooth terms among 1 to %d.", length(smooths)), "argument")
+    }
+    smooths <- select
+  }
+  panels <- lapply(smooths, function(i) {
+    smooth_panel(x, x$smooth[[i]], residuals, seWithMean, n, n2, too.far)
+  })
+  if (all.terms && is.null(select)) {
+    panels <- c(panels, parametric_panels(x, n))
+  }
+  panels <- Filter(Negate(is.null), panels)
+  if (length(panels) == 0L) {
+    message("The model has no terms to plot.")
+    return(invisible(list()))
+  }
+  if (pages > 0) {
+    per_page <- ceiling(length(panels) / pages)
+    cols <- ceiling(sqrt(per_page))
+    old <- graphics::par(mfrow = c(ceiling(per_page / cols), cols))
+    on.exit(graphics::par(old), add = TRUE)
+  }
+  for (p in panels) draw_panel(p, x, shade, trans, rug, se_mult, ...)
+  invisible(panels)
+}
+
+# A grid of `data` for predict(): the term's covariates vary, every other variable the
+# model needs is held at its first value in the data (it does not enter the term).
+term_grid <- function(object, values) {
+  base <- object$model[rep(1L, nrow(values)), setdiff(names(object$model), names(values)), drop = FALSE]
+  grid <- cbind(base, values)
+  row.names(grid) <- NULL
+  grid
+}
+
+smooth_panel <- function(object, sm, residuals, seWithMean, n, n2, too.far) {
+  data <- object$model
+  covariates <- lapply(sm$term, function(v) data[[v]])
+  edf <- sum(object$edf[sm$first:sm$last])
+  if (length(sm$term) == 1L) {
+    range_x <- range(covariates[[1]])
+    values <- stats::setNames(data.frame(seq(range_x[1], range_x[2], length.out = n)), sm$term)
+  } else if (length(sm$term) == 2L) {
+    axes <- lapply(covariates[1:2], function(v) seq(min(v), max(v), length.out = n2))
+    values <- stats::setNames(expand.grid(axes[[1]], axes[[2]]), sm$term[1:2])
+  } else {
+    return(NULL)
+  }
+  if (sm$by_name != "NA") {
+    by <- data[[sm$by_name]]
+    values[[sm$by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
+  }
+  grid <- term_grid(object, values)
+  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE)
+  fit <- unname(pred$fit[, sm$label])
+  se <- unname(pred$se.fit[, sm$label])
+  if (seWithMean) se <- se_with_mean(object, sm, grid)
+  panel <- list(label = sm$label, ylab = sprintf("%s,%s)", sub("\\)$", "", sm$label), format(round(edf, 2))),
+                term = sm$term, dim = length(sm$term), data = grid, fit = fit, se = se,
+                x_data = covariates)
+  if (panel$dim == 2L) {
+    panel$excluded <- too_far(values[[1]], values[[2]], covariates[[1]], covariates[[2]], too.far)
+  }
+  if (residuals && panel$dim == 1L) {
+    at_data <- stats::predict(object, type = "terms")[, sm$label]
+    in_level <- if (sm$by_name != "NA" && is.factor(data[[sm$by_name]])) data[[sm$by_name]] == sm$by_level else TRUE
+    panel$x_resid <- covariates[[1]][in_level]
+    panel$p_resid <- unname(at_data + stats::residuals(object, type = "working"))[in_level]
+  }
+  panel
+}
+
+# mgcv's seWithMean: the smooth's columns at the grid, every other column of the model
+# matrix at its mean over the data, with the full Bayesian covariance.
+se_with_mean <- function(object, sm, grid) {
+  x_grid <- stats::predict(object, newdata = grid, type = "lpmatrix")
+  means <- colMeans(stats::model.matrix(object))
+  x1 <- matrix(means, nrow(x_grid), length(means), byrow = TRUE)
+  cols <- sm$first:sm$last
+  x1[, cols] <- x_grid[, cols]
+  sqrt(pmax(0, rowSums((x1 %*% object$Vp) * x1)))
+}
+
+# Grid points farther than `dist` from every data point, in the unit square.
+too_far <- function(gx, gy, x, y, dist) {
+  scale <- function(v, ref) (v - min(ref)) / (max(ref) - min(ref))
+  px <- scale(x, x)
+  py <- scale(y, y)
+  if (length(px) > 5000) {
+    keep <- round(seq(1, length(px), length.out = 5000))
+    px <- px[keep]
+    py <- py[keep]
+  }
+  gxs <- scale(gx, x)
+  gys <- scale(gy, y)
+  vapply(seq_along(gxs), function(i) min((px - gxs[i])^2 + (py - gys[i])^2) > dist^2, logical(1))
+}
+
+parametric_panels <- function(object, n) {
+  labels <- attr(object$pterms, "term.labels")
+  lapply(labels, function(lab) {
+    v <- object$model[[lab]]
+    if (is.null(v)) return(NULL)
+    values <- if (is.factor(v)) {
+      stats::setNames(data.frame(factor(levels(v), levels = levels(v))), lab)
+    } else {
+      stats::setNames(data.frame(seq(min(v), max(v), length.out = n)), lab)
+    }
+    grid <- term_grid(object, values)
+    pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE)
+    list(label = lab, ylab = sprintf("Partial for %s", lab), term = lab, dim = 1L, parametric = TRUE,
+         factor = is.factor(v), data = grid, fit = unname(pred$fit[, lab]),
+         se = unname(pred$se.fit[, lab]), x_data = list(v))
+  })
+}
+
+draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
+  if (is.null(p)) return(invisible())
+  lower <- trans(p$fit - se_mult * p$se)
+  upper <- trans(p$fit + se_mult * p$se)
+  fit <- trans(p$fit)
+  if (p$dim == 2L) {
+    gx <- unique(p$data[[p$term[1]]])
+    gy <- unique(p$data[[p$term[2]]])
+    z <- fit
+    z[p$excluded] <- NA
+    z <- matrix(z, length(gx), length(gy))
+    graphics::image(gx, gy, z, col = grDevices::hcl.colors(50, "YlOrRd", rev = TRUE),
+                    xlab = p$term[1], ylab = p$term[2], main = p$ylab, ...)
+    graphics::contour(gx, gy, z, add = TRUE)
+    if (rug) graphics::points(p$x_data[[1]], p$x_data[[2]], pch = ".", col = "grey40")
+    return(invisible())
+  }
+  xv <- p$data[[p$term]]
+  if (isTRUE(p$factor)) {
+    idx <- seq_along(xv)
+    graphics::plot(idx, fit, ylim = range(lower, upper), xaxt = "n", pch = 19,
+                   xlab = p$term, ylab = p$ylab, ...)
+    graphics::axis(1, at = idx, labels = levels(xv))
+    graphics::segments(idx, lower, idx, upper, lty = 2)
+    return(invisible())
+  }
+  ylim <- range(lower, upper, if (!is.null(p$p_resid)) trans(p$p_resid), finite = TRUE)
+  graphics::plot(xv, fit, type = "n", ylim = ylim, xlab = p$term, ylab = p$ylab, ...)
+  if (shade) {
+    graphics::polygon(c(xv, rev(xv)), c(upper, rev(lower)), col = "grey85", border = NA)
+  } else {
+    graphics::lines(xv, upper, lty = 2)
+    graphics::lines(xv, lower, lty = 2)
+  }
+  graphics::lines(xv, fit)
+  if (!is.null(p$p_resid)) graphics::points(p$x_resid, trans(p$p_resid), pch = ".", cex = 2)
+  if (rug) graphics::rug(p$x_data[[1]])
+  invisible()
+}

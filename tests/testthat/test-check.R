@@ -1,0 +1,116 @@
+# plot(), gam_check(), k_check() and anova() against predict() and mgcv.
+
+check_data <- function() {
+  d <- sim_data(500, seed = 21)
+  d$day <- (seq_len(nrow(d)) %% 30) / 30
+  d
+}
+
+render <- function(expr) {
+  path <- tempfile(fileext = ".png")
+  grDevices::png(path, width = 900, height = 700)
+  on.exit(grDevices::dev.off())
+  force(expr)
+}
+
+test_that("every panel's data is predict(type = 'terms', se.fit = TRUE) on its grid", {
+  local_store()
+  d <- check_data()
+  fit <- gam_fit(y ~ s(x0, bs = "cr") + s(z, bs = "ps") + s(day, bs = "cc") + s(x1, x2, k = 20) +
+                   s(x3, by = fac) + fac + w, data = d)
+  panels <- render(plot(fit, residuals = TRUE, pages = 1, all.terms = TRUE, shade = TRUE))
+  expect_equal(vapply(panels, `[[`, "", "label"),
+               c(names(fit$smooth), "fac", "w"))
+  for (p in panels) {
+    pred <- predict(fit, newdata = p$data, type = "terms", se.fit = TRUE)
+    expect_lt(max(abs(p$fit - pred$fit[, p$label])), 1e-8, label = p$label)
+    expect_lt(max(abs(p$se - pred$se.fit[, p$label])), 1e-8, label = p$label)
+  }
+  # Partial residuals are the working residuals plus the term's fitted values.
+  first <- panels[[1]]
+  expect_equal(first$p_resid, unname(predict(fit, type = "terms")[, "s(x0)"] + residuals(fit, "working")),
+               tolerance = 1e-12)
+  # The two-dimensional panel is a grid, with points far from the data left out.
+  tp2 <- panels[[4]]
+  expect_equal(nrow(tp2$data), 40^2)
+  expect_type(tp2$excluded, "logical")
+  # One panel, other options.
+  one <- render(plot(fit, select = 2, trans = exp, shade = FALSE, rug = FALSE))
+  expect_length(one, 1)
+  expect_error(plot(fit, select = 9), "select", class = "warmgam_error_argument")
+})
+
+test_that("seWithMean bands match mgcv's", {
+  local_store()
+  d <- check_data()
+  f <- y ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  fit <- gam_fit(f, data = d)
+  ref <- mgcv_fit(f, d, method = "REML")
+  mine <- render(plot(fit, seWithMean = TRUE))
+  theirs <- render(mgcv::plot.gam(ref, seWithMean = TRUE, n = 100))
+  for (i in 1:2) {
+    # mgcv returns the band half-width (2 standard errors).
+    expect_lt(rel_diff(mine[[i]]$se, theirs[[i]]$se / 2), 1e-5)
+    expect_lt(rel_diff(mine[[i]]$fit, theirs[[i]]$fit), 1e-5)
+  }
+})
+
+test_that("k_check() agrees with mgcv's k.check()", {
+  local_store()
+  d <- check_data()
+  f <- y ~ s(x0, bs = "cr") + s(x1, x2, k = 20) + s(x3, bs = "ps")
+  fit <- gam_fit(f, data = d)
+  ref <- mgcv_fit(f, d, method = "REML")
+  mine <- k_check(fit)
+  theirs <- mgcv::k.check(ref)
+  expect_equal(rownames(mine), rownames(theirs))
+  expect_equal(unname(mine[, "k'"]), unname(theirs[, "k'"]))
+  expect_lt(max(abs(mine[, "edf"] - theirs[, "edf"])), 1e-4)
+  # k-index: within 1e-2 (the p-value is randomized in both and is not compared).
+  expect_lt(max(abs(mine[, "k-index"] - theirs[, "k-index"])), 1e-2)
+  expect_true(all(mine[, "p-value"] >= 0 & mine[, "p-value"] <= 1))
+})
+
+test_that("gam_check() draws four panels and reports convergence and k", {
+  local_store()
+  d <- check_data()
+  fit <- gam_fit(y ~ s(x0) + s(x2), data = d)
+  out <- NULL
+  expect_output(render(out <- gam_check(fit)), "Full convergence")
+  expect_true(out$converged)
+  expect_true(all(out$hessian_range > 0))
+  expect_equal(rownames(out$k_table), c("s(x0)", "s(x2)"))
+  expect_output(gam_check(fit, plot = FALSE), "Basis dimension")
+  expect_error(gam_check(lm(y ~ x0, d)), "gam_fit", class = "warmgam_error_argument")
+})
+
+test_that("anova() on one fit gives mgcv's term tests", {
+  local_store()
+  d <- check_data()
+  f <- y ~ s(x0) + s(x1, x2, k = 20) + s(x3, bs = "cr") + fac + I(z^2)
+  fit <- gam_fit(f, data = d)
+  ref <- mgcv_fit(f, d, method = "REML")
+  mine <- anova(fit)
+  theirs <- mgcv::anova.gam(ref)
+  expect_equal(rownames(mine$pTerms.table), rownames(theirs$pTerms.table))
+  expect_lt(rel_diff(mine$pTerms.table[, "F"], theirs$pTerms.table[, "F"]), 1e-4)
+  expect_lt(rel_diff(mine$pTerms.table[, "p-value"], theirs$pTerms.table[, "p-value"]), 1e-4)
+  expect_equal(mine$pTerms.table[, "df"], theirs$pTerms.table[, "df"])
+  expect_lt(rel_diff(mine$s.table[, "F"], theirs$s.table[, "F"]), 1e-4)
+  expect_output(print(mine), "Parametric Terms")
+})
+
+test_that("anova() compares nested fits", {
+  local_store()
+  d <- check_data()
+  small <- gam_fit(y ~ s(x0), data = d)
+  large <- gam_fit(y ~ s(x0) + s(x2), data = d)
+  tab <- anova(small, large, test = "Chisq")
+  expect_s3_class(tab, "anova")
+  expect_equal(tab$Deviance[[2]], small$deviance - large$deviance)
+  expect_lt(tab[["Pr(>Chi)"]][[2]], 1e-6)
+  ftab <- anova(small, large, test = "F")
+  expect_true(is.finite(ftab$F[[2]]))
+  expect_error(anova(small, lm(y ~ x0, d)), "gam_fit", class = "warmgam_error_argument")
+  expect_error(anova(small, large, test = "Cp"), "test", class = "warmgam_error_argument")
+})
