@@ -114,3 +114,22 @@ test_that("anova() compares nested fits", {
   expect_error(anova(small, lm(y ~ x0, d)), "gam_fit", class = "warmgam_error_argument")
   expect_error(anova(small, large, test = "Cp"), "test", class = "warmgam_error_argument")
 })
+
+test_that("concurvity() agrees with mgcv's, whole and pairwise", {
+  local_store()
+  d <- check_data()
+  set.seed(3)
+  d$x4 <- d$x1 + rnorm(nrow(d), sd = 0.1) # nearly the same covariate as x1
+  f <- y ~ s(x0) + s(x1, bs = "cr") + s(x4, bs = "cr") + fac
+  fit <- gam_fit(f, data = d)
+  ref <- mgcv_fit(f, d, method = "REML")
+  whole <- concurvity(fit)
+  expect_equal(dimnames(whole), dimnames(mgcv::concurvity(ref)))
+  expect_lt(max(abs(whole - mgcv::concurvity(ref))), 1e-4)
+  pairs <- concurvity(fit, full = FALSE)
+  theirs <- mgcv::concurvity(ref, full = FALSE)
+  for (m in c("worst", "observed", "estimate")) expect_lt(max(abs(pairs[[m]] - theirs[[m]])), 1e-4)
+  # x1 and x4 nearly coincide: each is almost entirely explained by the other.
+  expect_gt(pairs$worst["s(x1)", "s(x4)"], 0.8)
+  expect_error(concurvity(gam_fit(y ~ x0, data = d)), "no smooth", class = "warmgam_error_argument")
+})
