@@ -101,6 +101,10 @@ k_check <- function(fit, subsample = 5000, n_rep = 400) {
   table <- t(vapply(fit$smooth, function(sm) {
     cols <- sm$first:sm$last
     covariates <- as.data.frame(lapply(sm$term, function(v) data[[v]][rows]))
+    if (any(vapply(covariates, function(v) is.factor(v) || is.character(v), logical(1)))) {
+      # No ordering of residuals by a factor: not checked (as mgcv).
+      return(c(length(cols), sum(fit$edf[cols]), NA, NA))
+    }
     statistic <- neighbour_statistic(covariates)
     observed <- statistic(resid)
     permuted <- vapply(seq_len(n_rep), function(i) statistic(sample(resid)), numeric(1))

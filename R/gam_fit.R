@@ -254,6 +254,10 @@ drop_incomplete <- function(mf) {
 smooth_terms <- function(smooths, mf, knots = NULL) {
   out <- list()
   for (sm in smooths) {
+    if (sm$bs == "re") {
+      out[[length(out) + 1L]] <- random_effect_term(sm, mf)
+      next
+    }
     vars <- lapply(sm$term, function(v) {
       x <- mf[[v]]
       if (!is.numeric(x)) {
@@ -264,7 +268,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     kn <- smooth_knots(sm, vars, knots)
     base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
                  knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
-                 term = sm$term, by_name = sm$by, by_level = NULL)
+                 term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL)
     if (sm$by == "NA") {
       out[[length(out) + 1L]] <- base
     } else {
@@ -288,6 +292,28 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     }
   }
   out
+}
+
+# A random effect `s(g, bs = "re")`: one coefficient per level of the factor (of the
+# interaction of several factors), times the product of any numeric covariates
+# (random slopes), as mgcv's `~ g:x - 1` columns. The engine takes the level codes.
+random_effect_term <- function(sm, mf) {
+  cols <- lapply(sm$term, function(v) mf[[v]])
+  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
+  if (!any(is_factor)) {
+    abort(sprintf("`%s` with `bs = \"re\"` needs a factor (the grouping variable); `%s` is numeric.",
+                  sm$label, paste(sm$term, collapse = "`, `")), "covariate")
+  }
+  if (sm$by != "NA") abort(sprintf("`by` is not supported with `bs = \"re\"` in `%s`.", sm$label), "basis")
+  groups <- interaction(lapply(cols[is_factor], as.factor), drop = FALSE)
+  slopes <- lapply(cols[!is_factor], function(v) {
+    if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be factors or numeric.", sm$label), "covariate")
+    as.double(v)
+  })
+  vars <- c(list(as.double(as.integer(groups))), if (length(slopes)) list(Reduce(`*`, slopes)))
+  list(label = sm$label, bs = "re", k = as.double(nlevels(groups)), vars = vars, by = NULL, centre = FALSE,
+       knots = NULL, m = NULL, term = sm$term, by_name = "NA", by_level = NULL,
+       re_levels = levels(groups))
 }
 
 # A smooth's knots: those supplied in `knots` (by covariate name; for a thin plate
@@ -352,7 +378,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
-    smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level")]),
+    smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads

@@ -32,7 +32,9 @@
 #'   of covariate values used, as for `predict()`), `fit` and `se` (the term's
 #'   effect and standard error there, as `predict(type = "terms", se.fit = TRUE)`
 #'   gives them, `se` with the mean's uncertainty when `seWithMean = TRUE`), and for
-#'   one-dimensional smooths with `residuals = TRUE`, `x_resid` and `p_resid`.
+#'   one-dimensional smooths with `residuals = TRUE`, `x_resid` and `p_resid`. A
+#'   random effect's panel is a normal QQ plot: `x` (quantiles) and `fit` (the
+#'   sorted effects).
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
@@ -89,6 +91,12 @@ term_grid <- function(object, values) {
 
 smooth_panel <- function(object, sm, residuals, seWithMean, n, n2, too.far) {
   data <- object$model
+  if (sm$class == "re") {
+    # A random effect: its estimated effects against normal quantiles.
+    effects <- unname(object$coefficients[sm$first:sm$last])
+    return(list(label = sm$label, ylab = "effects", term = sm$term, dim = 1L, qq = TRUE,
+                fit = sort(effects), x = stats::qnorm(stats::ppoints(length(effects)))))
+  }
   covariates <- lapply(sm$term, function(v) data[[v]])
   edf <- sum(object$edf[sm$first:sm$last])
   if (length(sm$term) == 1L) {
@@ -170,6 +178,11 @@ parametric_panels <- function(object, n) {
 
 draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
   if (is.null(p)) return(invisible())
+  if (isTRUE(p$qq)) {
+    graphics::plot(p$x, p$fit, xlab = "Gaussian quantiles", ylab = p$ylab, main = p$label, ...)
+    graphics::abline(0, stats::sd(p$fit), lty = 2)
+    return(invisible())
+  }
   lower <- trans(p$fit - se_mult * p$se)
   upper <- trans(p$fit + se_mult * p$se)
   fit <- trans(p$fit)

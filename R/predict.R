@@ -30,7 +30,7 @@ model_matrix_at <- function(object, data) {
   xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
   offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
   blocks <- lapply(object$smooth, function(sm) {
-    vars <- lapply(sm$term, function(v) as.double(data[[v]]))
+    vars <- if (sm$class == "re") random_effect_codes(sm, data) else lapply(sm$term, function(v) as.double(data[[v]]))
     by <- NULL
     if (sm$by_name != "NA") {
       byv <- data[[sm$by_name]]
@@ -41,6 +41,18 @@ model_matrix_at <- function(object, data) {
   x <- do.call(cbind, c(list(xp), blocks))
   colnames(x) <- names(object$coefficients)
   list(x = x, offset = as.double(offset))
+}
+
+# A random effect's level codes at `data` (0 for a level the fit did not see, which
+# predicts no effect, as mgcv does), and its random-slope covariate.
+random_effect_codes <- function(sm, data) {
+  cols <- lapply(sm$term, function(v) data[[v]])
+  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
+  key <- do.call(paste, c(lapply(cols[is_factor], as.character), sep = "."))
+  codes <- match(key, sm$re_levels)
+  codes[is.na(codes)] <- 0
+  slopes <- lapply(cols[!is_factor], as.double)
+  c(list(as.double(codes)), if (length(slopes)) list(Reduce(`*`, slopes)))
 }
 
 # Column groups for type = "terms": parametric terms by `assign`, then each smooth.

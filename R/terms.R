@@ -11,8 +11,11 @@
 #'   (`-1`) is mgcv's: 10 for one-dimensional smooths, 30 for a two-dimensional
 #'   thin plate spline.
 #' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
-#'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline) or
-#'   `"ps"` (P-spline).
+#'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline),
+#'   `"ps"` (P-spline) or `"re"` (a random effect: `s(g, bs = "re")` gives each level
+#'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
+#'   slopes in `x`; `k` is not used). Predictions for a level the fit did not see
+#'   leave its random effect out (zero), as mgcv does.
 #' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
 #'   `c(basis, penalty)`); `NA` for the default.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
@@ -28,13 +31,13 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA) {
     abort("`s()` needs at least one covariate.", "formula")
   }
   by_name <- deparse_one(substitute(by))
-  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "cr", "cc", "ps")) {
+  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "cr", "cc", "ps", "re")) {
     abort(sprintf(
-      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"cr\", \"cc\", \"ps\".",
+      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"cr\", \"cc\", \"ps\", \"re\".",
       deparse_one(bs), paste(vars, collapse = ", ")
     ), "basis")
   }
-  if (length(vars) > 1L && bs != "tp") {
+  if (length(vars) > 1L && !bs %in% c("tp", "re")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)

@@ -79,3 +79,36 @@ test_that("by variables (factor and numeric) agree with mgcv", {
   expect_equal(names(fit$sp), names(ref$sp))
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
 })
+
+test_that("random effects (intercepts and slopes) agree with mgcv", {
+  set.seed(6)
+  d6 <- mgcv::gamSim(6, n = 600, verbose = FALSE)
+  for (f in list(y ~ s(x0) + s(x1) + s(x2) + s(fac, bs = "re"), y ~ s(x2) + s(fac, x0, bs = "re"))) {
+    fit <- gam_fit(f, data = d6, cache = FALSE)
+    ref <- mgcv_fit(f, d6, method = "REML")
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5)
+    expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
+    nd <- d6[sample(nrow(d6), 40), ]
+    expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-5)
+    expect_lt(rel_diff(summary(fit)$s.table[, "edf"], summary(ref)$s.table[, "edf"]), 1e-4)
+  }
+  # A level the fit never saw: its random effect is left out (zero), as mgcv does.
+  fit <- gam_fit(y ~ s(x2) + s(fac, bs = "re"), data = d6, cache = FALSE)
+  nd <- d6[1:6, ]
+  nd$fac <- factor(c("1", "2", "new", "new", "3", "4"))
+  terms <- predict(fit, nd, type = "terms")
+  expect_equal(unname(terms[3:4, "s(fac)"]), c(0, 0))
+  expect_equal(unname(predict(fit, nd)[3:4]),
+               unname(attr(terms, "constant") + terms[3:4, "s(x2)"]), tolerance = 1e-12)
+  # The group effects are plotted against normal quantiles.
+  path <- tempfile(fileext = ".png")
+  grDevices::png(path)
+  panels <- plot(fit)
+  grDevices::dev.off()
+  expect_true(panels[[2]]$qq)
+  expect_equal(sort(unname(coef(fit)[fit$smooth[[2]]$first:fit$smooth[[2]]$last])), panels[[2]]$fit)
+  # A random effect needs a grouping factor.
+  expect_error(gam_fit(y ~ s(x0, bs = "re"), data = d6), "needs a factor", class = "warmgam_error_covariate")
+})

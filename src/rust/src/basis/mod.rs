@@ -12,6 +12,7 @@ pub mod constraint;
 pub mod cr;
 pub mod knots;
 pub mod ps;
+pub mod re;
 pub mod tp;
 
 use std::borrow::Cow;
@@ -24,6 +25,7 @@ use cc::CcBasis;
 use constraint::SumToZero;
 use cr::CrBasis;
 use ps::PsBasis;
+use re::ReBasis;
 use tp::TpBasis;
 
 /// What the R layer says about one smooth term.
@@ -55,6 +57,8 @@ pub enum Basis {
     Cc(CcBasis),
     Ps(PsBasis),
     Tp(TpBasis),
+    /// Columns: the level codes, then optionally the random-slope covariate.
+    Re(ReBasis),
 }
 
 impl Basis {
@@ -64,6 +68,7 @@ impl Basis {
             Basis::Cc(_) => "cc",
             Basis::Ps(_) => "ps",
             Basis::Tp(_) => "tp",
+            Basis::Re(_) => "re",
         }
     }
 
@@ -74,6 +79,7 @@ impl Basis {
             Basis::Cc(b) => b.knots.len() - 1,
             Basis::Ps(b) => b.ncoef(),
             Basis::Tp(b) => b.uz.ncols(),
+            Basis::Re(b) => b.levels,
         }
     }
 
@@ -84,6 +90,7 @@ impl Basis {
             Basis::Cr(b) => b.fill_raw(vars[0], out),
             Basis::Cc(b) => b.fill_raw(vars[0], out),
             Basis::Ps(b) => b.fill_raw(vars[0], out),
+            Basis::Re(b) => b.fill_raw(vars[0], vars.get(1).copied(), out),
             Basis::Tp(b) => {
                 let x = b.matrix(vars);
                 for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
@@ -101,6 +108,7 @@ impl Basis {
             Basis::Cr(b) => b.dot(vars[0], beta, by, out),
             Basis::Cc(b) => b.dot(vars[0], beta, by, out),
             Basis::Ps(b) => b.dot(vars[0], beta, by, out),
+            Basis::Re(b) => b.dot(vars[0], vars.get(1).copied(), beta, by, out),
             Basis::Tp(_) => {
                 let k = self.width();
                 let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
@@ -306,6 +314,11 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             full_x = Some(x);
             (Basis::Tp(b), s)
         }
+        "re" => {
+            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+            let (b, s) = ReBasis::construct(label, vars[0], levels)?;
+            (Basis::Re(b), s)
+        }
         other => {
             return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
         }
@@ -364,11 +377,11 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 13] =
-    ["knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by"];
+pub const STATE_FIELDS: [&str; 14] =
+    ["knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by", "levels"];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 4] = ["cr", "cc", "ps", "tp"];
+pub const CLASSES: [&str; 5] = ["cr", "cc", "ps", "tp", "re"];
 
 impl Smooth {
     pub fn state(&self) -> State {
@@ -383,6 +396,9 @@ impl Smooth {
             Basis::Ps(b) => {
                 st.insert("knots".into(), b.knots.clone());
                 st.insert("m1".into(), vec![b.m1 as f64]);
+            }
+            Basis::Re(b) => {
+                st.insert("levels".into(), vec![b.levels as f64]);
             }
             Basis::Tp(b) => {
                 st.insert("m".into(), vec![b.m as f64]);
@@ -418,6 +434,7 @@ impl Smooth {
             "cr" => Basis::Cr(CrBasis::from_knots(get("knots")?.clone())?),
             "cc" => Basis::Cc(CcBasis::from_knots(get("knots")?.clone())?),
             "ps" => Basis::Ps(PsBasis { knots: get("knots")?.clone(), m1: get("m1")?[0] as usize }),
+            "re" => Basis::Re(ReBasis { levels: get("levels")?[0] as usize }),
             "tp" => Basis::Tp(TpBasis {
                 m: get("m")?[0] as usize,
                 shift: get("shift")?.clone(),
