@@ -326,9 +326,9 @@ smooth_knots <- function(sm, vars, knots) {
     if (!all(vapply(given, is.numeric, logical(1))) || any(lens != lens[[1]])) {
       abort(sprintf("`knots` for `%s` must be numeric vectors of one length.", sm$label), "argument")
     }
-    if (sm$dim == 1L || sm$bs == "tp") return(as.double(unlist(given, use.names = FALSE)))
+    if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
   }
-  if (sm$bs == "tp") tp_subsample(vars) else NULL
+  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars) else NULL
 }
 
 # With more than `max_knots` rows, mgcv's thin plate spline uses as its points a

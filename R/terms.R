@@ -12,7 +12,9 @@
 #'   thin plate spline.
 #' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
 #'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline),
-#'   `"ps"` (P-spline) or `"re"` (a random effect: `s(g, bs = "re")` gives each level
+#'   `"ps"` (P-spline), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
+#'   null space is penalized too, lightly, so a whole term can be shrunk to zero), or
+#'   `"re"` (a random effect: `s(g, bs = "re")` gives each level
 #'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
 #'   slopes in `x`; `k` is not used). Predictions for a level the fit did not see
 #'   leave its random effect out (zero), as mgcv does.
@@ -31,13 +33,13 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA) {
     abort("`s()` needs at least one covariate.", "formula")
   }
   by_name <- deparse_one(substitute(by))
-  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "cr", "cc", "ps", "re")) {
+  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re")) {
     abort(sprintf(
-      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"cr\", \"cc\", \"ps\", \"re\".",
+      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\".",
       deparse_one(bs), paste(vars, collapse = ", ")
     ), "basis")
   }
-  if (length(vars) > 1L && !bs %in% c("tp", "re")) {
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)

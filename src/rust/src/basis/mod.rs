@@ -287,8 +287,11 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     // The tp construction needs its whole design; the other classes stream theirs.
     let mut full_x = None;
     let (basis, s) = match spec.bs.as_str() {
-        "cr" => {
-            let (b, s) = CrBasis::construct(label, one_d("cr")?, spec.k.unwrap_or(10), knots)?;
+        "cr" | "cs" => {
+            let (b, s) = CrBasis::construct(label, one_d(&spec.bs)?, spec.k.unwrap_or(10), knots)?;
+            // "cs": the two null-space eigenvalues become a tenth, then a hundredth, of
+            // the smallest positive one (mgcv's shrinkage), so the term can be removed.
+            let s = if spec.bs == "cs" { shrink_null_space(&s, 2, true) } else { s };
             (Basis::Cr(b), s)
         }
         "cc" => {
@@ -301,7 +304,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             let (b, s) = PsBasis::construct(label, one_d("ps")?, spec.k.unwrap_or(10), m1, m2, knots)?;
             (Basis::Ps(b), s)
         }
-        "tp" => {
+        "tp" | "ts" => {
             let d = vars.len();
             let m = spec.m.first().copied().filter(|&m| m > 0);
             let order = match m {
@@ -312,6 +315,8 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             let default_k = mm + [8, 27, 100][d.min(3) - 1];
             let (b, x, s) = TpBasis::construct(label, &vars, spec.k.unwrap_or(default_k), m, knots)?;
             full_x = Some(x);
+            // "ts": the null space's eigenvalues become a tenth of the smallest positive.
+            let s = if spec.bs == "ts" { shrink_null_space(&s, mm, false) } else { s };
             (Basis::Tp(b), s)
         }
         "re" => {
@@ -363,6 +368,22 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         rank,
         has_by: spec.by.is_some(),
     })
+}
+
+/// A shrinkage penalty (mgcv's "cs" and "ts" bases): the `null_dim` smallest
+/// eigenvalues of `s` (its null space) replaced by a tenth of the smallest of the
+/// others; `chained` makes each next one a tenth of the previous instead.
+fn shrink_null_space(s: &Array2<f64>, null_dim: usize, chained: bool) -> Array2<f64> {
+    const SHRINK: f64 = 0.1;
+    let (mut values, vectors) = crate::linalg::sym_eigen(s.view());
+    // Ascending: values[null_dim] is the smallest positive eigenvalue.
+    for i in (0..null_dim).rev() {
+        values[i] = values[if chained { i + 1 } else { null_dim }] * SHRINK;
+    }
+    let k = values.len();
+    let mut out = Array2::from_shape_fn((k, k), |(a, b)| (0..k).map(|c| vectors[(a, c)] * values[c] * vectors[(b, c)]).sum());
+    crate::linalg::symmetrize(&mut out);
+    out
 }
 
 fn penalty_rank(s: &Array2<f64>) -> usize {
