@@ -29,6 +29,11 @@
 #'   (drawn with seed 1; the session's random number stream is left as it was).
 #' @param gamma Inflation factor for the model's degrees of freedom in the criterion
 #'   (`> 1` gives smoother fits), as mgcv's `gamma`.
+#' @param select Add to every smooth with an unpenalized null space (linear
+#'   functions, say) a second penalty on that null space, with a smoothing parameter
+#'   of its own, so that whole terms can be penalized out of the model (mgcv's
+#'   `select = TRUE`). Such terms then have two smoothing parameters, named with
+#'   suffixes `1` (wiggliness) and `2` (null space).
 #' @param cache Use the warm-start store ([warmgam_cache]): `TRUE` (default) starts
 #'   from what earlier fits learned and records this one, `FALSE` bypasses the store,
 #'   `"refresh"` fits cold and overwrites the stored result. `options(warmgam.cache =
@@ -57,13 +62,14 @@
 #' \dontshow{options(op)}
 #' @export
 gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights = NULL,
-                    offset = NULL, sp = NULL, knots = NULL, gamma = 1, cache = TRUE,
-                    threads = NULL, control = gam_control()) {
+                    offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
+                    cache = TRUE, threads = NULL, control = gam_control()) {
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
   check_number(gamma, "gamma", lower = .Machine$double.eps)
   check_cache(cache)
+  check_flag(select, "select")
   threads <- resolve_threads(threads)
   if (!inherits(control, "warmgam_control")) {
     abort("`control` must be made by `gam_control()`.", "argument")
@@ -79,7 +85,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   w_raw <- eval(substitute(weights), data, parent.frame())
   o_raw <- eval(substitute(offset), data, parent.frame())
   frame <- model_frame(formula, data, env, w_raw, o_raw)
-  spec <- engine_spec(frame, method, gamma, sp, knots, control, threads)
+  spec <- engine_spec(frame, method, gamma, sp, knots, select, control, threads)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
   res <- engine_result(fit_gam_impl(spec))
   warn_store_problem(res$warm_start$problem)
@@ -366,10 +372,12 @@ preserving_rng <- function(expr) {
   expr
 }
 
-engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
+engine_spec <- function(frame, method, gamma, sp, knots, select, control, threads) {
   smooths <- smooth_terms(frame$parts$smooths, frame$mf, knots)
   if (!is.null(sp)) {
-    if (!is.numeric(sp) || length(sp) != length(smooths)) {
+    # With `select`, terms with a null space have two smoothing parameters; the engine
+    # checks that count, which only it knows.
+    if (!is.numeric(sp) || (!select && length(sp) != length(smooths))) {
       abort(sprintf("`sp` must be a numeric vector with one entry per smooth term (%d).", length(smooths)), "argument")
     }
     sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))
@@ -377,7 +385,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, control, threads) {
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
-    smooths = lapply(smooths, function(sm) sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")]),
+    smooths = lapply(smooths, function(sm) c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")], select = select)),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
@@ -407,7 +415,11 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       y = y,
       prior.weights = frame$weights,
       offset = frame$offset,
-      sp = stats::setNames(res$sp, names(smooth)),
+      sp = stats::setNames(res$sp, unlist(lapply(smooth, function(sm) {
+        # A term with two penalties (`select`) has two smoothing parameters, named
+        # label1 and label2 as in mgcv.
+        if (sm$n_penalties == 1) sm$label else paste0(sm$label, seq_len(sm$n_penalties))
+      }), use.names = FALSE)),
       scale = res$scale,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),

@@ -133,3 +133,24 @@ test_that("shrinkage smooths: ts agrees with mgcv; cs shrinks a null term away",
   expect_lt(summary(fit_cs)$s.table["s(x3)", "edf"], 1e-3)
   expect_equal(fit_cs$smooth[[1]]$null_space_dim, 0)
 })
+
+test_that("select = TRUE adds mgcv's null-space penalties", {
+  d <- sim_data(500, seed = 2)
+  f <- y ~ s(x0, bs = "cr") + s(x1, x2) + s(x3, bs = "ps")
+  fit <- gam_fit(f, data = d, select = TRUE, cache = FALSE)
+  ref <- mgcv_fit(f, d, method = "REML", select = TRUE)
+  expect_equal(names(fit$sp), names(ref$sp))
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+  expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5)
+  # Smoothing parameters of terms that are not penalized away agree on the log scale
+  # (x3 has no effect: both of its parameters run to their bounds, which differ).
+  kept <- !grepl("x3", names(fit$sp))
+  expect_lt(max(abs(log(fit$sp[kept]) - log(ref$sp[kept]))), 1e-3)
+  expect_true(all(vapply(fit$smooth, `[[`, 0, "null_space_dim") == 0))
+  expect_lt(sum(fit$edf[fit$smooth[["s(x3)"]]$first:fit$smooth[["s(x3)"]]$last]), 1e-3)
+  # The store tells the two models apart.
+  local_store()
+  plain <- gam_fit(f, data = d)
+  expect_false(identical(gam_fit(f, data = d, select = TRUE)$warm_start$key, plain$warm_start$key))
+})

@@ -157,6 +157,7 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         centre: f.flag("centre")?,
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
+        select: f.flag("select")?,
     })
 }
 
@@ -302,6 +303,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
                 last = (first + sm.ncoef()) as f64,
                 rank = sm.rank as f64,
                 null_space_dim = sm.null_space_dim as f64,
+                n_penalties = sm.penalties().count() as f64,
                 state = state_list(&sm.state())
             )
             .into()

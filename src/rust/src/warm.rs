@@ -73,7 +73,7 @@ pub fn fit_warm<'a>(
         session.discard_exact();
         Start::Cold
     } else {
-        session.start(fit::n_smoothing_parameters(spec))
+        session.start()
     };
 
     if let Start::Exact(entry) = &start {

@@ -48,6 +48,9 @@ pub struct SmoothSpec<'a> {
     pub knots: Option<Vec<f64>>,
     /// Penalty/basis orders (`m`); empty for the class default.
     pub m: Vec<usize>,
+    /// Penalize the null space too, with a smoothing parameter of its own (mgcv's
+    /// `select = TRUE`), so that the whole term can be removed.
+    pub select: bool,
 }
 
 /// A class's own basis, which can evaluate itself at new covariate values.
@@ -143,6 +146,8 @@ pub struct Smooth {
     pub constraint: Option<SumToZero>,
     /// The penalty on the term's (constrained) coefficients, scaled.
     pub penalty: Array2<f64>,
+    /// With `select`, the projection on `penalty`'s null space: a second penalty.
+    pub null_penalty: Option<Array2<f64>>,
     /// The factor the raw penalty was divided by (mgcv's `S.scale`).
     pub s_scale: f64,
     pub rank: usize,
@@ -153,6 +158,11 @@ pub struct Smooth {
 impl Smooth {
     pub fn ncoef(&self) -> usize {
         self.penalty.nrows()
+    }
+
+    /// The term's penalties, each with a smoothing parameter of its own.
+    pub fn penalties(&self) -> impl Iterator<Item = &Array2<f64>> {
+        std::iter::once(&self.penalty).chain(self.null_penalty.as_ref())
     }
 
     /// Adds the term's contribution `X_j beta_j` at `vars` to `out`: the constrained
@@ -358,16 +368,29 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         None => s,
     };
     let rank = penalty_rank(&penalty);
+    let null_penalty = if spec.select && rank < penalty.nrows() { Some(null_space_penalty(&penalty)) } else { None };
     Ok(Smooth {
         label: spec.label.clone(),
         basis,
         constraint,
-        null_space_dim: penalty.nrows() - rank,
+        null_space_dim: if null_penalty.is_some() { 0 } else { penalty.nrows() - rank },
         penalty,
+        null_penalty,
         s_scale,
         rank,
         has_by: spec.by.is_some(),
     })
+}
+
+/// `U0 U0'` for `U0` an orthonormal basis of the null space of `s` (eigenvalues below
+/// `eps^0.66` of the largest, mgcv's threshold for `select = TRUE`): a penalty on
+/// exactly what `s` leaves unpenalized, the same whichever basis is picked.
+fn null_space_penalty(s: &Array2<f64>) -> Array2<f64> {
+    let (values, vectors) = crate::linalg::sym_eigen(s.view());
+    let top = values.iter().fold(0.0_f64, |a, v| a.max(*v));
+    let null: Vec<usize> = (0..values.len()).filter(|&i| values[i] < top * f64::EPSILON.powf(0.66)).collect();
+    let k = values.len();
+    Array2::from_shape_fn((k, k), |(a, b)| null.iter().map(|&c| vectors[(a, c)] * vectors[(b, c)]).sum())
 }
 
 /// A shrinkage penalty (mgcv's "cs" and "ts" bases): the `null_dim` smallest
@@ -398,8 +421,10 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 14] =
-    ["knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by", "levels"];
+pub const STATE_FIELDS: [&str; 15] = [
+    "knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by", "levels",
+    "null_penalty",
+];
 
 /// The basis classes (the store records them by index: append only).
 pub const CLASSES: [&str; 5] = ["cr", "cc", "ps", "tp", "re"];
@@ -434,6 +459,9 @@ impl Smooth {
             st.insert("householder".into(), c.u.clone());
         }
         st.insert("penalty".into(), self.penalty.t().iter().copied().collect());
+        if let Some(np) = &self.null_penalty {
+            st.insert("null_penalty".into(), np.t().iter().copied().collect());
+        }
         st.insert("s_scale".into(), vec![self.s_scale]);
         st.insert("rank".into(), vec![self.rank as f64]);
         st.insert("has_by".into(), vec![if self.has_by { 1.0 } else { 0.0 }]);
@@ -469,12 +497,20 @@ impl Smooth {
         let penalty = Array2::from_shape_vec((k, k), get("penalty")?.clone())
             .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored penalty is not square") })?;
         let rank = get("rank")?[0] as usize;
+        let null_penalty = match st.get("null_penalty") {
+            Some(v) => Some(
+                Array2::from_shape_vec((k, k), v.clone())
+                    .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored null-space penalty has the wrong size") })?,
+            ),
+            None => None,
+        };
         Ok(Smooth {
             label: label.to_string(),
             basis,
             constraint,
-            null_space_dim: k - rank,
+            null_space_dim: if null_penalty.is_some() { 0 } else { k - rank },
             penalty,
+            null_penalty,
             s_scale: get("s_scale")?[0],
             rank,
             has_by: get("has_by")?[0] != 0.0,
@@ -494,7 +530,7 @@ mod tests {
         let z: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64).collect();
         for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z])] {
             let vars = vars.into_iter().map(Cow::Owned).collect();
-            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new() };
+            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new(), select: false };
             let sm = construct(&spec).unwrap();
             assert!(CLASSES.contains(&sm.basis.class()));
             for name in sm.state().keys() {
@@ -520,6 +556,7 @@ mod tests {
                     centre: true,
                     knots: None,
                     m: Vec::new(),
+                    select: false,
                 };
                 let sm = construct(&spec).unwrap();
                 let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();

@@ -239,6 +239,7 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.u64("dim", sm.vars.len() as u64);
     f.flag("by", sm.by.is_some());
     f.flag("centre", sm.centre);
+    f.flag("select", sm.select);
     f.opt_f64s("knots", sm.knots.as_deref());
     f.list("m", sm.m.len());
     for m in &sm.m {
@@ -414,6 +415,7 @@ mod tests {
             centre: true,
             knots: None,
             m: Vec::new(),
+            select: false,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])

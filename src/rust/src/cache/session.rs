@@ -89,9 +89,9 @@ impl Session {
         }
     }
 
-    /// The best start the store holds for a fit with `n_sp` smoothing parameters.
-    pub fn start(&self, n_sp: usize) -> Start {
-        let usable = |e: &StoredEntry| e.entry.rho.0.len() == n_sp && e.entry.rho.0.iter().all(|r| r.is_finite());
+    /// The best start the store holds (the fit checks that it matches the model).
+    pub fn start(&self) -> Start {
+        let usable = |e: &StoredEntry| e.entry.rho.0.iter().all(|r| r.is_finite());
         let exact: Vec<StoredEntry> = self.store.load(&self.keys.exact).into_iter().filter(usable).collect();
         if let Some(hit) = exact.iter().find(|e| e.name == FINAL_NAME && e.entry.kind == EntryKind::Final && e.entry.finished.is_some()) {
             self.store.touch(&self.keys.exact, &hit.name);
@@ -270,25 +270,23 @@ mod tests {
     fn checkpoint_then_resume_then_exact_then_seed() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = session(dir.path(), 1, 9);
-        assert!(matches!(s.start(2), Start::Cold));
+        assert!(matches!(s.start(), Start::Cold));
         s.checkpoint(iterate(5.0, 1));
         s.checkpoint(iterate(4.0, 2));
         // Not an improvement and not due: skipped.
         s.checkpoint(iterate(4.5, 3));
         assert!(s.finish().is_none());
         let s = session(dir.path(), 1, 9);
-        match s.start(2) {
+        match s.start() {
             Start::Resume(e) => assert_eq!((e.criterion, e.iteration), (4.0, 2)),
             other => panic!("expected a resume, got {other:?}"),
         }
-        // A start for a model with another number of parameters ignores the entry.
-        assert!(matches!(s.start(3), Start::Cold));
         let mut s = session(dir.path(), 1, 9);
         s.finalize(finished(3.0));
         assert!(s.finish().is_none());
-        assert!(matches!(session(dir.path(), 1, 9).start(2), Start::Exact(_)));
+        assert!(matches!(session(dir.path(), 1, 9).start(), Start::Exact(_)));
         // Its checkpoints are gone; other data of the same model is seeded.
-        match session(dir.path(), 2, 9).start(2) {
+        match session(dir.path(), 2, 9).start() {
             Start::Seed(e) => assert_eq!(e.rho.0, vec![3.0, 1.0]),
             other => panic!("expected a seed, got {other:?}"),
         }

@@ -90,6 +90,11 @@ impl Design<'_> {
         self.xp.nrows()
     }
 
+    /// One per penalty: a term with `select` has two.
+    pub fn n_smoothing_parameters(&self) -> usize {
+        self.smooths.iter().map(|s| s.penalties().count()).sum()
+    }
+
     pub fn ncols(&self) -> usize {
         self.xp.ncols() + self.smooths.iter().map(|s| s.ncoef()).sum::<usize>()
     }
@@ -324,7 +329,7 @@ pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
         .smooths
         .iter()
         .zip(&design.first_col)
-        .map(|(sm, &start)| Penalty { start, s: sm.penalty.clone() })
+        .flat_map(|(sm, &start)| sm.penalties().map(move |s| Penalty { start, s: s.clone() }))
         .collect();
     PenaltySet::new(design.ncols(), penalties)
 }
@@ -484,7 +489,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
         && stored.edf1.len() == p
         && stored.vp.dim() == (p, p)
         && stored.ve.dim() == (p, p)
-        && stored.sp.len() == n_smoothing_parameters(spec)
+        && stored.sp.len() == design.n_smoothing_parameters()
         && stored.term_tests.len() == design.smooths.len();
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
@@ -515,11 +520,6 @@ fn null_deviance(spec: &ModelSpec<'_>) -> f64 {
     (0..y.len()).map(|i| w[i] * (value(i) - centre) * (value(i) - centre)).sum()
 }
 
-/// The number of smoothing parameters of a model: one per smooth term (each class here
-/// has a single penalty).
-pub fn n_smoothing_parameters(spec: &ModelSpec<'_>) -> usize {
-    spec.smooths.len()
-}
 
 fn full_rho(fixed: &[Option<f64>], free: &[f64]) -> Vec<f64> {
     let mut it = free.iter();
@@ -596,6 +596,7 @@ mod tests {
             centre: true,
             knots: None,
             m: Vec::new(),
+            select: false,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
         let smooths = vec![
