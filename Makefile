@@ -32,6 +32,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_gaussian.R
 	$(R_SCRIPT) bench/bench_store.R
 	$(R_SCRIPT) bench/bench_cv.R
+	$(R_SCRIPT) bench/bench_re.R
 
 document:
 	R CMD INSTALL --no-multiarch .

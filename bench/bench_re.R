@@ -1,0 +1,60 @@
+# Random-effect benchmark: a school random intercept on nlme's MathAchieve data
+# (7185 pupils, 160 schools), warmgam against mgcv, in one run.
+#
+# What it measures (elapsed seconds, one run each, after a small warm-up)
+#   MathAch ~ Minority + Sex + s(SES) + s(School, bs = "re")
+#     warmgam    gam_fit(method = "REML", cache = FALSE)
+#     gam        mgcv::gam(method = "REML")
+#     bam_disc   mgcv::bam(method = "fREML", discrete = TRUE)
+#   and the largest relative difference of warmgam's fitted values from each.
+#
+# Goal (reported, never asserted in tests): at most 1/20 of gam's time.
+#
+# How to run
+#   make bench                   (all benchmarks; installs the package first)
+#   Rscript bench/bench_re.R     (uses the installed warmgam)
+#
+# The table is printed and written to bench/results/re.csv.
+
+suppressPackageStartupMessages({
+  library(warmgam)
+  for (pkg in c("mgcv", "nlme")) {
+    if (!requireNamespace(pkg, quietly = TRUE)) stop("the benchmark needs ", pkg)
+  }
+})
+
+script_dir <- local({
+  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+  if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
+})
+results_file <- file.path(script_dir, "results", "re.csv")
+options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-re-store"))
+
+data("MathAchieve", package = "nlme", envir = environment())
+d <- as.data.frame(MathAchieve)
+d$School <- factor(as.character(d$School))
+f <- MathAch ~ Minority + Sex + s(SES) + s(School, bs = "re")
+
+elapsed <- function(expr) {
+  start <- Sys.time()
+  value <- expr
+  list(value = value, seconds = as.double(difftime(Sys.time(), start, units = "secs")))
+}
+
+invisible(gam_fit(MathAch ~ s(SES), data = d[1:500, ], cache = FALSE)) # warm-up
+w <- elapsed(gam_fit(f, data = d, method = "REML", cache = FALSE))
+g <- elapsed(mgcv::gam(f, data = d, method = "REML"))
+b <- elapsed(mgcv::bam(f, data = d, method = "fREML", discrete = TRUE))
+rel <- function(a, ref) max(abs(a - ref)) / max(abs(ref))
+table <- data.frame(
+  engine = c("warmgam", "gam", "bam_disc"),
+  seconds = c(w$seconds, g$seconds, b$seconds),
+  fitted_rel_diff = c(NA, rel(fitted(w$value), fitted(g$value)), rel(fitted(w$value), fitted(b$value)))
+)
+table$warmgam_ratio <- w$seconds / table$seconds
+cat("MathAchieve: MathAch ~ Minority + Sex + s(SES) + s(School, bs = \"re\"), 160 schools\n\n")
+print(table, row.names = FALSE, digits = 4)
+cat(sprintf("\nwarmgam / gam = %.4f (goal: at most 0.05)\n", table$warmgam_ratio[[2]]))
+dir.create(dirname(results_file), showWarnings = FALSE, recursive = TRUE)
+utils::write.csv(table, results_file, row.names = FALSE)
+cat(sprintf("written to %s\n", results_file))
