@@ -34,3 +34,18 @@ test_that("bad newdata gives a clear error", {
   expect_error(predict(fit, bad), "zzz", class = "warmgam_error_unseen_level")
   expect_error(predict(fit, nd, type = "nonsense"), "type", class = "warmgam_error_argument")
 })
+
+test_that("a damaged basis in the fit object gives an error, not a crash", {
+  local_store()
+  d <- sim_data(200, seed = 4)
+  fit <- gam_fit(y ~ s(x0, bs = "cr") + s(x1), data = d)
+  broken <- fit
+  broken$smooth[[1]]$state$knots <- 1
+  expect_error(predict(broken, d[1:3, ]), "knots", class = "warmgam_error_newdata")
+  broken <- fit
+  broken$smooth[[2]]$state$points_dim <- c(3, 7)
+  expect_error(predict(broken, d[1:3, ]), class = "warmgam_error_newdata")
+  broken <- fit
+  broken$smooth[[1]]$state$rank <- numeric(0)
+  expect_error(predict(broken, d[1:3, ]), "rank", class = "warmgam_error_newdata")
+})

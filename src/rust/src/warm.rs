@@ -109,7 +109,11 @@ pub fn fit_warm<'a>(
         // A checkpoint is an iterate of this very problem: the optimization continues
         // on its path.
         Start::Resume(e) => (Source::Resumed, Some(e.rho.0), e.iteration),
-        Start::Seed(e) => (Source::Seeded, prepared.seed_start(&e.rho.0), 0),
+        Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
+            Some(rho) => (Source::Seeded, Some(rho), 0),
+            // A seed of another shape is no start at all.
+            None => (Source::Cold, None, 0),
+        },
         Start::Cold | Start::Exact(_) => (Source::Cold, None, 0),
     };
     report.source = source;

@@ -469,34 +469,68 @@ impl Smooth {
     }
 
     pub fn from_state(label: &str, class: &str, st: &State) -> Result<Smooth> {
-        let get = |name: &str| -> Result<&Vec<f64>> {
-            st.get(name).ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: stored basis lacks `{name}`") })
+        let bad = |what: String| EngineError::InvalidSpec { what: format!("`{label}`: {what}") };
+        let get = |name: &str| -> Result<&Vec<f64>> { st.get(name).ok_or_else(|| bad(format!("stored basis lacks `{name}`"))) };
+        // A whole, non-negative number (a count or an order) stored as a double.
+        let count = |name: &str| -> Result<usize> {
+            match get(name)?.first() {
+                Some(v) if v.is_finite() && *v >= 0.0 && v.fract() == 0.0 => Ok(*v as usize),
+                _ => Err(bad(format!("stored `{name}` is not a count"))),
+            }
         };
+        let number = |name: &str| -> Result<f64> { get(name)?.first().copied().ok_or_else(|| bad(format!("stored `{name}` is empty"))) };
         let matrix = |name: &str, dim: &str| -> Result<Array2<f64>> {
             let d = get(dim)?;
+            if d.len() != 2 || d.iter().any(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0)) {
+                return Err(bad(format!("stored `{dim}` is not a shape")));
+            }
             let (r, c) = (d[0] as usize, d[1] as usize);
             // Stored column-major, as R holds matrices.
             Array2::from_shape_vec((r, c).f(), get(name)?.clone())
                 .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored `{name}` has the wrong size") })
         };
+        let knots = |min: usize| -> Result<Vec<f64>> {
+            let k = get("knots")?;
+            if k.len() < min || k.windows(2).any(|w| !(w[0] < w[1])) {
+                return Err(bad(format!("stored knots must be at least {min} increasing values")));
+            }
+            Ok(k.clone())
+        };
         let basis = match class {
-            "cr" => Basis::Cr(CrBasis::from_knots(get("knots")?.clone())?),
-            "cc" => Basis::Cc(CcBasis::from_knots(get("knots")?.clone())?),
-            "ps" => Basis::Ps(PsBasis { knots: get("knots")?.clone(), m1: get("m1")?[0] as usize }),
-            "re" => Basis::Re(ReBasis { levels: get("levels")?[0] as usize }),
+            "cr" => Basis::Cr(CrBasis::from_knots(knots(3)?)?),
+            "cc" => Basis::Cc(CcBasis::from_knots(knots(4)?)?),
+            "ps" => {
+                let m1 = count("m1")?;
+                Basis::Ps(PsBasis { knots: knots(m1 + 3)?, m1 })
+            }
+            "re" => Basis::Re(ReBasis { levels: count("levels")?.max(1) }),
             "tp" => Basis::Tp(TpBasis {
-                m: get("m")?[0] as usize,
+                m: count("m")?,
                 shift: get("shift")?.clone(),
                 points: matrix("points", "points_dim")?,
                 uz: matrix("uz", "uz_dim")?,
             }),
             other => return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") }),
         };
+        if let Basis::Tp(b) = &basis {
+            let consistent = b.shift.len() == b.points.ncols()
+                && b.points.ncols() > 0
+                && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, b.points.ncols()).len();
+            if !consistent {
+                return Err(bad("stored thin plate basis has inconsistent parts".into()));
+            }
+        }
         let constraint = st.get("householder").map(|u| SumToZero { u: u.clone() });
         let k = (get("penalty")?.len() as f64).sqrt() as usize;
+        // The basis, less the constraint's column, must give the penalty's columns.
+        let width = basis.width();
+        let constrained = constraint.as_ref().map_or(width, |c| if c.u.len() == width && c.u[0] != 0.0 { width - 1 } else { usize::MAX });
+        if constrained != k {
+            return Err(bad("stored basis, constraint and penalty do not fit together".into()));
+        }
         let penalty = Array2::from_shape_vec((k, k), get("penalty")?.clone())
             .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored penalty is not square") })?;
-        let rank = get("rank")?[0] as usize;
+        let rank = count("rank")?.min(k);
         let null_penalty = match st.get("null_penalty") {
             Some(v) => Some(
                 Array2::from_shape_vec((k, k), v.clone())
@@ -511,9 +545,9 @@ impl Smooth {
             null_space_dim: if null_penalty.is_some() { 0 } else { k - rank },
             penalty,
             null_penalty,
-            s_scale: get("s_scale")?[0],
+            s_scale: number("s_scale")?,
             rank,
-            has_by: get("has_by")?[0] != 0.0,
+            has_by: number("has_by")? != 0.0,
         })
     }
 }

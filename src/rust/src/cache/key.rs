@@ -235,7 +235,7 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
 fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.str("label", &sm.label);
     f.str("bs", &sm.bs);
-    f.u64("k", sm.k.map_or(0, |k| k as u64));
+    f.opt_f64s("k", sm.k.map(|k| k as f64).as_ref().map(std::slice::from_ref));
     f.u64("dim", sm.vars.len() as u64);
     f.flag("by", sm.by.is_some());
     f.flag("centre", sm.centre);

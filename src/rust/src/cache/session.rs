@@ -103,6 +103,7 @@ impl Session {
             .filter(|e| e.entry.kind == EntryKind::Checkpoint && e.entry.criterion.is_finite())
             .min_by(|a, b| a.entry.criterion.total_cmp(&b.entry.criterion))
         {
+            self.store.touch(&self.keys.exact, &ckpt.name);
             return Start::Resume(ckpt.entry.clone());
         }
         // Criterion values of other data are not comparable: the newest seed.
@@ -111,7 +112,10 @@ impl Session {
             .into_iter()
             .filter(|e| usable(e) && e.entry.kind == EntryKind::Seed)
             .max_by_key(|e| e.modified)
-            .map_or(Start::Cold, |e| Start::Seed(e.entry))
+            .map_or(Start::Cold, |e| {
+                self.store.touch(&self.keys.model, &e.name);
+                Start::Seed(e.entry)
+            })
     }
 
     /// Offers an iterate of the optimizer; written if it improves on the best value so
@@ -125,14 +129,27 @@ impl Session {
         self.best = self.best.min(entry.criterion);
         self.last_write = Some(Instant::now());
         let job = (self.keys.exact, self.checkpoint_name.clone(), entry);
-        if self.sender.is_none() {
+        if self.sender.is_none() && self.writer.is_none() {
             let (tx, rx) = mpsc::channel::<Job>();
             let store = self.store.clone();
-            self.writer = Some(std::thread::spawn(move || write_jobs(&store, rx)));
-            self.sender = Some(tx);
+            match std::thread::Builder::new().name("warmgam-store".into()).spawn(move || write_jobs(&store, rx)) {
+                Ok(handle) => {
+                    self.writer = Some(handle);
+                    self.sender = Some(tx);
+                }
+                // No thread (a process limit, say): write this checkpoint here.
+                Err(e) => self.note(Some(format!("no thread for checkpoints ({e})"))),
+            }
         }
-        if let Some(tx) = &self.sender {
-            let _ = tx.send(job);
+        match &self.sender {
+            Some(tx) => {
+                let _ = tx.send(job);
+            }
+            None => {
+                let (key, name, entry) = job;
+                let written = self.store.write(&key, &name, &entry);
+                self.note(written.err().map(|e| e.to_string()));
+            }
         }
     }
 

@@ -126,6 +126,10 @@ impl WarmStartStore {
     pub fn write(&self, key: &Fingerprint, name: &str, entry: &Entry) -> io::Result<()> {
         debug_assert!(is_entry_name(name));
         let bytes = frame(key, &payload::encode(entry));
+        if bytes.len() as u64 > MAX_ENTRY_BYTES {
+            // Readers would refuse it: do not spend the disk on it.
+            return Err(io::Error::other(format!("an entry of {} bytes exceeds the store's limit of {MAX_ENTRY_BYTES}", bytes.len())));
+        }
         let dir = self.key_dir(key);
         // The directory may be removed by another process's eviction between our
         // creating it and writing into it: one retry.
@@ -213,8 +217,18 @@ impl WarmStartStore {
         for f in &files {
             let expired = age(now, f.modified) > self.limits.max_age;
             if expired || total > self.limits.max_bytes {
-                if fs::remove_file(&f.path).is_ok() {
-                    total = total.saturating_sub(f.bytes);
+                // Another process may have evicted it first (then it is gone all the
+                // same), or renamed a fresh entry over it (then it stays).
+                match fs::metadata(&f.path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => total = total.saturating_sub(f.bytes),
+                    Ok(m) if m.len() == f.bytes && m.modified().ok() == Some(f.modified) => {
+                        match fs::remove_file(&f.path) {
+                            Ok(()) => total = total.saturating_sub(f.bytes),
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => total = total.saturating_sub(f.bytes),
+                            Err(_) => {}
+                        }
+                    }
+                    _ => {}
                 }
                 if let Some(dir) = f.path.parent() {
                     // Fails, harmlessly, while the directory holds anything.
@@ -255,11 +269,16 @@ impl WarmStartStore {
         }
     }
 
-    /// Removes every entry and key directory (and nothing else: directories that are
-    /// not keys are left alone). Returns the number of entries removed.
+    /// Removes every entry and the key directories left empty (and nothing else:
+    /// directories that are not keys, and temporary files of writers that may still
+    /// be running, are left alone). Returns the number of entries removed.
     pub fn clear(&self) -> usize {
-        let files = self.scan(|path, _| {
-            let _ = fs::remove_file(path);
+        let now = SystemTime::now();
+        // A live writer's temporary file is left to it (its rename would fail).
+        let files = self.scan(|path, modified| {
+            if age(now, modified) > STALE_TEMP {
+                let _ = fs::remove_file(path);
+            }
         });
         let mut removed = 0;
         for f in &files {
@@ -361,8 +380,12 @@ fn read_entry(path: &Path, key: &Fingerprint) -> io::Result<(Option<Entry>, File
         return Ok((None, id));
     }
     let mut bytes = Vec::with_capacity(id.1 as usize);
-    // Read no more than the size checked above, whatever the file does meanwhile.
-    file.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes)?;
+    // Read no more than the size checked above, whatever the file does meanwhile; a
+    // file that changed size is not the entry that was checked.
+    file.take(id.1 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != id.1 {
+        return Ok((None, id));
+    }
     Ok((unframe(&bytes, key), id))
 }
 
