@@ -274,7 +274,8 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     kn <- smooth_knots(sm, vars, knots)
     base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
                  knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
-                 term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL)
+                 term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL,
+                 id = sm$id)
     if (sm$by == "NA") {
       out[[length(out) + 1L]] <- base
     } else {
@@ -296,6 +297,33 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
         abort(sprintf("The `by` variable `%s` must be numeric or a factor.", sm$by), "covariate")
       }
     }
+  }
+  out
+}
+
+# Terms sharing an `id` must have one basis: the same covariates, class and `k`.
+check_shared_ids <- function(smooths) {
+  ids <- unlist(lapply(smooths, `[[`, "id"))
+  for (id in unique(ids)) {
+    group <- Filter(function(sm) identical(sm$id, id), smooths)
+    shape <- function(sm) list(sm$term, sm$bs, sm$k)
+    if (!all(vapply(group, function(sm) identical(shape(sm), shape(group[[1]])), logical(1)))) {
+      abort(sprintf(
+        "Terms with `id = \"%s\"` must be smooths of the same covariates with the same `bs` and `k` (%s).",
+        id, paste(vapply(group, `[[`, "", "label"), collapse = ", ")
+      ), "argument")
+    }
+  }
+}
+
+# The smoothing parameters' names, as mgcv's: each is named after the first term
+# that uses it (a shared `id` parameter after its first term), with suffixes 1 and 2
+# for a term with two penalties (`select`).
+sp_names <- function(smooth, n) {
+  out <- character(n)
+  for (sm in rev(smooth)) {
+    suffix <- if (sm$n_penalties == 1) "" else seq_len(sm$n_penalties)
+    out[sm$sp_index] <- paste0(sm$label, suffix)
   }
   out
 }
@@ -374,18 +402,21 @@ preserving_rng <- function(expr) {
 
 engine_spec <- function(frame, method, gamma, sp, knots, select, control, threads) {
   smooths <- smooth_terms(frame$parts$smooths, frame$mf, knots)
+  check_shared_ids(smooths)
   if (!is.null(sp)) {
     # With `select`, terms with a null space have two smoothing parameters; the engine
     # checks that count, which only it knows.
-    if (!is.numeric(sp) || (!select && length(sp) != length(smooths))) {
-      abort(sprintf("`sp` must be a numeric vector with one entry per smooth term (%d).", length(smooths)), "argument")
+    # Terms sharing an `id` share one entry.
+    n_sp <- length(unique(vapply(smooths, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), "")))
+    if (!is.numeric(sp) || (!select && length(sp) != n_sp)) {
+      abort(sprintf("`sp` must be a numeric vector with one entry per smoothing parameter (%d).", n_sp), "argument")
     }
     sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))
   }
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
-    smooths = lapply(smooths, function(sm) c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m")], select = select)),
+    smooths = lapply(smooths, function(sm) c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id")], select = select)),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
@@ -415,11 +446,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       y = y,
       prior.weights = frame$weights,
       offset = frame$offset,
-      sp = stats::setNames(res$sp, unlist(lapply(smooth, function(sm) {
-        # A term with two penalties (`select`) has two smoothing parameters, named
-        # label1 and label2 as in mgcv.
-        if (sm$n_penalties == 1) sm$label else paste0(sm$label, seq_len(sm$n_penalties))
-      }), use.names = FALSE)),
+      sp = stats::setNames(res$sp, sp_names(smooth, length(res$sp))),
       scale = res$scale,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),

@@ -22,12 +22,16 @@
 #'   `c(basis, penalty)`); `NA` for the default.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv).
+#' @param id A label: terms with the same `id` share their smoothing parameters (for
+#'   a factor `by`, all levels share them). Terms sharing an `id` must be smooths of
+#'   the same covariates with the same basis and `k` (mgcv also lets them differ,
+#'   pooling their data to build one basis; warmgam does not yet).
 #' @returns A `warmgam_smooth_spec` object describing the term (not evaluated data).
 #' @examples
 #' s(x, k = 20, bs = "cr")
 #' s(x, z)
 #' @export
-s <- function(..., k = -1, bs = "tp", m = NA, by = NA) {
+s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL) {
   vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
   if (length(vars) == 0L) {
     abort("`s()` needs at least one covariate.", "formula")
@@ -50,9 +54,12 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA) {
   }
   label <- paste0("s(", paste(vars, collapse = ","), ")")
   if (by_name != "NA") label <- paste0(label, ":", by_name)
+  if (!is.null(id) && (length(id) != 1L || is.na(id))) {
+    abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
+  }
   structure(
     list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
-         by = by_name, label = label),
+         by = by_name, label = label, id = if (!is.null(id)) as.character(id)),
     class = "warmgam_smooth_spec"
   )
 }

@@ -154,3 +154,27 @@ test_that("select = TRUE adds mgcv's null-space penalties", {
   plain <- gam_fit(f, data = d)
   expect_false(identical(gam_fit(f, data = d, select = TRUE)$warm_start$key, plain$warm_start$key))
 })
+
+test_that("id shares smoothing parameters, as mgcv", {
+  set.seed(3)
+  d4 <- mgcv::gamSim(4, n = 600, verbose = FALSE)
+  f <- y ~ fac + s(x2, by = fac, id = 1) + s(x0)
+  fit <- gam_fit(f, data = d4, cache = FALSE)
+  ref <- mgcv_fit(f, d4, method = "REML")
+  expect_equal(names(fit$sp), names(ref$sp))
+  expect_length(fit$sp, 2)
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
+  # With select, each of the shared term's two penalties is shared.
+  fit_sel <- gam_fit(f, data = d4, select = TRUE, cache = FALSE)
+  ref_sel <- mgcv_fit(f, d4, method = "REML", select = TRUE)
+  expect_equal(names(fit_sel$sp), names(ref_sel$sp))
+  expect_lt(rel_diff(fitted(fit_sel), fitted(ref_sel)), 1e-5)
+  # Fixed smoothing parameters are given per shared parameter.
+  fixed <- gam_fit(f, data = d4, sp = c(0.5, -1), cache = FALSE)
+  expect_equal(unname(fixed$sp[1]), 0.5)
+  # Terms sharing an id must share one basis.
+  expect_error(gam_fit(y ~ s(x0, id = "a") + s(x1, id = "a"), data = d4),
+               "same covariates", class = "warmgam_error_argument")
+})

@@ -158,6 +158,7 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
         select: f.flag("select")?,
+        id: if f.is_null("id") { None } else { Some(f.string("id")?) },
     })
 }
 
@@ -291,11 +292,17 @@ fn fit_gam(spec: List) -> Result<Robj> {
     let objects = SpecObjects::new(&spec)?;
     let spec = model_spec(&objects)?;
     let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut user_interrupted).map_err(r_error)?;
+    let links = design.penalty_links();
+    let mut next_penalty = 0;
     let smooths: Vec<Robj> = design
         .smooths
         .iter()
         .zip(&design.first_col)
         .map(|(sm, &first)| {
+            let count = sm.penalties().count();
+            // The (1-based) smoothing parameter of each of the term's penalties.
+            let sp_index: Vec<f64> = links[next_penalty..next_penalty + count].iter().map(|l| (l + 1) as f64).collect();
+            next_penalty += count;
             list!(
                 label = sm.label.as_str(),
                 class = sm.basis.class(),
@@ -303,7 +310,8 @@ fn fit_gam(spec: List) -> Result<Robj> {
                 last = (first + sm.ncoef()) as f64,
                 rank = sm.rank as f64,
                 null_space_dim = sm.null_space_dim as f64,
-                n_penalties = sm.penalties().count() as f64,
+                n_penalties = count as f64,
+                sp_index = sp_index,
                 state = state_list(&sm.state())
             )
             .into()

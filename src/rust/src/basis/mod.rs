@@ -51,6 +51,8 @@ pub struct SmoothSpec<'a> {
     /// Penalize the null space too, with a smoothing parameter of its own (mgcv's
     /// `select = TRUE`), so that the whole term can be removed.
     pub select: bool,
+    /// Terms with the same id share their smoothing parameters (mgcv's `id`).
+    pub id: Option<String>,
 }
 
 /// A class's own basis, which can evaluate itself at new covariate values.
@@ -153,6 +155,8 @@ pub struct Smooth {
     pub rank: usize,
     pub null_space_dim: usize,
     pub has_by: bool,
+    /// Shared with other terms of the same id: their smoothing parameters.
+    pub id: Option<String>,
 }
 
 impl Smooth {
@@ -379,6 +383,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         s_scale,
         rank,
         has_by: spec.by.is_some(),
+        id: spec.id.clone(),
     })
 }
 
@@ -548,6 +553,7 @@ impl Smooth {
             s_scale: number("s_scale")?,
             rank,
             has_by: number("has_by")? != 0.0,
+            id: None,
         })
     }
 }
@@ -564,7 +570,7 @@ mod tests {
         let z: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64).collect();
         for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z])] {
             let vars = vars.into_iter().map(Cow::Owned).collect();
-            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new(), select: false };
+            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new(), select: false, id: None };
             let sm = construct(&spec).unwrap();
             assert!(CLASSES.contains(&sm.basis.class()));
             for name in sm.state().keys() {
@@ -591,6 +597,7 @@ mod tests {
                     knots: None,
                     m: Vec::new(),
                     select: false,
+                    id: None,
                 };
                 let sm = construct(&spec).unwrap();
                 let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();

@@ -240,6 +240,10 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.flag("by", sm.by.is_some());
     f.flag("centre", sm.centre);
     f.flag("select", sm.select);
+    match &sm.id {
+        Some(id) => f.str("id", id),
+        None => f.flag("no id", true),
+    }
     f.opt_f64s("knots", sm.knots.as_deref());
     f.list("m", sm.m.len());
     for m in &sm.m {
@@ -416,6 +420,7 @@ mod tests {
             knots: None,
             m: Vec::new(),
             select: false,
+            id: None,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])

@@ -90,9 +90,37 @@ impl Design<'_> {
         self.xp.nrows()
     }
 
-    /// One per penalty: a term with `select` has two.
+    /// The smoothing parameter of each penalty (in `penalty_set` order): one each,
+    /// except that the k-th penalties of terms with the same `id` share one.
+    pub fn penalty_links(&self) -> Vec<usize> {
+        let mut shared: Vec<((String, usize), usize)> = Vec::new();
+        let mut next = 0;
+        let mut links = Vec::new();
+        for sm in &self.smooths {
+            for q in 0..sm.penalties().count() {
+                let link = match &sm.id {
+                    Some(id) => match shared.iter().find(|(key, _)| key.0 == *id && key.1 == q) {
+                        Some((_, l)) => *l,
+                        None => {
+                            shared.push(((id.clone(), q), next));
+                            next += 1;
+                            next - 1
+                        }
+                    },
+                    None => {
+                        next += 1;
+                        next - 1
+                    }
+                };
+                links.push(link);
+            }
+        }
+        links
+    }
+
+    /// One per penalty (a term with `select` has two), less those shared by `id`.
     pub fn n_smoothing_parameters(&self) -> usize {
-        self.smooths.iter().map(|s| s.penalties().count()).sum()
+        self.penalty_links().into_iter().max().map_or(0, |m| m + 1)
     }
 
     pub fn ncols(&self) -> usize {
@@ -175,6 +203,7 @@ pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<
             return Err(EngineError::NonFinite { what: format!("a covariate of `{}`", sm_spec.label) });
         }
     }
+    let smooths = smooths.into_iter().zip(&spec.smooths).map(|(sm, sp)| Smooth { id: sp.id.clone(), ..sm }).collect();
     Ok(assemble(spec, smooths))
 }
 
@@ -227,6 +256,8 @@ struct FreeObjective<'a> {
     gamma: f64,
     /// Full log-sp vector; `None` entries are free, in order.
     fixed: &'a [Option<f64>],
+    /// The smoothing parameter of each penalty.
+    links: &'a [usize],
 }
 
 impl FreeObjective<'_> {
@@ -242,15 +273,31 @@ impl FreeObjective<'_> {
 impl Objective for FreeObjective<'_> {
     fn evaluate(&mut self, rho: &[f64]) -> Result<Eval> {
         let full = self.full_rho(rho);
-        let (e, _) = criterion::evaluate(self.gram, self.penalties, self.method, self.gamma, &full)?;
+        let per_penalty = penalty_rho(self.links, &full);
+        let (e, _) = criterion::evaluate(self.gram, self.penalties, self.method, self.gamma, &per_penalty)?;
+        // A shared parameter moves all its penalties: derivatives add up (chain rule).
+        let m = full.len();
+        let mut grad = Array1::<f64>::zeros(m);
+        let mut hess = Array2::<f64>::zeros((m, m));
+        for (i, &li) in self.links.iter().enumerate() {
+            grad[li] += e.grad[i];
+            for (j, &lj) in self.links.iter().enumerate() {
+                hess[(li, lj)] += e.hess[(i, j)];
+            }
+        }
         let idx = self.free_index();
         Ok(Eval {
             value: e.value,
-            grad: Array1::from_iter(idx.iter().map(|&j| e.grad[j])),
-            hess: Array2::from_shape_fn((idx.len(), idx.len()), |(a, b)| e.hess[(idx[a], idx[b])]),
+            grad: Array1::from_iter(idx.iter().map(|&j| grad[j])),
+            hess: Array2::from_shape_fn((idx.len(), idx.len()), |(a, b)| hess[(idx[a], idx[b])]),
             coefficients: e.coefficients,
         })
     }
+}
+
+/// Each penalty's log smoothing parameter from the parameters it is linked to.
+fn penalty_rho(links: &[usize], params: &[f64]) -> Vec<f64> {
+    links.iter().map(|&l| params[l]).collect()
 }
 
 /// Initial smoothing parameters: each penalty scaled to the size of its block of
@@ -354,6 +401,8 @@ pub struct Prepared<'a> {
     penalties: PenaltySet,
     /// Per smoothing parameter: `Some(log sp)` when fixed by the user.
     fixed: Vec<Option<f64>>,
+    /// The smoothing parameter of each penalty.
+    links: Vec<usize>,
     /// The cold start; the optimizer's bounds are placed around it whatever the start,
     /// so that warm and cold fits solve the same problem.
     rho_init: Vec<f64>,
@@ -370,7 +419,8 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     }
     let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
     let penalties = penalty_set(&design);
-    let m = penalties.len();
+    let links = design.penalty_links();
+    let m = design.n_smoothing_parameters();
     let fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
         vec![None; m]
     } else if spec.sp.len() == m {
@@ -378,8 +428,15 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     } else {
         return Err(EngineError::InvalidSpec { what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()) });
     };
-    let rho_init = initial_rho(&gram, &penalties);
-    Ok(Prepared { design, gram, penalties, fixed, rho_init })
+    // A shared parameter starts from the mean of its penalties' starts.
+    let per_penalty = initial_rho(&gram, &penalties);
+    let rho_init = (0..m)
+        .map(|k| {
+            let linked: Vec<f64> = links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
+            linked.iter().sum::<f64>() / linked.len() as f64
+        })
+        .collect();
+    Ok(Prepared { design, gram, penalties, fixed, links, rho_init })
 }
 
 impl Prepared<'_> {
@@ -401,7 +458,7 @@ impl Prepared<'_> {
     }
 
     fn objective(&self, spec: &ModelSpec<'_>) -> FreeObjective<'_> {
-        FreeObjective { gram: &self.gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma, fixed: &self.fixed }
+        FreeObjective { gram: &self.gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma, fixed: &self.fixed, links: &self.links }
     }
 
     /// Chooses the smoothing parameters by Newton's method from `start` (all log
@@ -439,8 +496,10 @@ impl Prepared<'_> {
             }
             other => other?,
         };
-        let rho = objective.full_rho(&result.rho);
-        finish(spec, &self.design, &self.gram, &self.penalties, &rho, &result)
+        let params = objective.full_rho(&result.rho);
+        let mut fit = finish(spec, &self.design, &self.gram, &self.penalties, &penalty_rho(&self.links, &params), &result)?;
+        fit.sp = params.iter().map(|r| r.exp()).collect();
+        Ok(fit)
     }
 
     /// Whether a stored fit is what this model gives at the stored smoothing
@@ -597,6 +656,7 @@ mod tests {
             knots: None,
             m: Vec::new(),
             select: false,
+            id: None,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
         let smooths = vec![
