@@ -26,36 +26,18 @@
 #
 # The table is printed and written to bench/results/cv.csv.
 
-suppressPackageStartupMessages({
-  library(warmgam)
-  if (!requireNamespace("mgcv", quietly = TRUE)) {
-    stop("the benchmark compares against mgcv; install it (Debian: r-cran-mgcv)")
-  }
-})
-
-n <- as.numeric(Sys.getenv("WARMGAM_BENCH_CV_N", "1e5"))
-if (is.na(n) || n < 1000) stop("WARMGAM_BENCH_CV_N must be a number >= 1000")
-k <- 10L
-
-script_dir <- local({
+bench_dir <- local({
   file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
   if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
 })
-results_file <- file.path(script_dir, "results", "cv.csv")
+source(file.path(bench_dir, "common.R"))
 
-options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-cv-store"))
-invisible(gam_cache_clear())
-
-fit_formula <- y ~ s(x0, bs = "cr", k = 20) + s(x1, bs = "cr", k = 20) +
-  s(x2, bs = "cr", k = 20) + s(x3, bs = "cr", k = 20)
+n <- bench_n("WARMGAM_BENCH_CV_N", 1e5)
+k <- 10L
+private_store("cv")
+fit_formula <- gaussian_formula
 set.seed(1)
 d <- mgcv::gamSim(1, n = n, dist = "normal", scale = 2, verbose = FALSE)
-
-elapsed <- function(expr) {
-  start <- Sys.time()
-  value <- expr
-  list(value = value, seconds = as.double(difftime(Sys.time(), start, units = "secs")))
-}
 
 cat(sprintf("10-fold cross-validation benchmark: Gaussian gamSim(1), n = %g\n\n", n))
 # Warm up on a small problem first: loading future's machinery and compiling R code
@@ -99,6 +81,4 @@ cat(sprintf("warm vs cold fold metrics: at most %.1e relative\n",
 cat("outer iterations per fold, warm: ", warm$value$folds$outer_iterations, "\n")
 cat("outer iterations per fold, cold: ", cold$value$folds$outer_iterations, "\n")
 
-dir.create(dirname(results_file), showWarnings = FALSE, recursive = TRUE)
-utils::write.csv(cbind(n = n, table), results_file, row.names = FALSE)
-cat(sprintf("written to %s\n", results_file))
+write_results(cbind(n = n, table), "cv")

@@ -16,30 +16,18 @@
 #
 # The table is printed and written to bench/results/re.csv.
 
-suppressPackageStartupMessages({
-  library(warmgam)
-  for (pkg in c("mgcv", "nlme")) {
-    if (!requireNamespace(pkg, quietly = TRUE)) stop("the benchmark needs ", pkg)
-  }
-})
-
-script_dir <- local({
+bench_dir <- local({
   file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
   if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
 })
-results_file <- file.path(script_dir, "results", "re.csv")
-options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-re-store"))
+source(file.path(bench_dir, "common.R"))
+if (!requireNamespace("nlme", quietly = TRUE)) stop("the benchmark needs nlme")
+private_store("re")
 
 data("MathAchieve", package = "nlme", envir = environment())
 d <- as.data.frame(MathAchieve)
 d$School <- factor(as.character(d$School))
 f <- MathAch ~ Minority + Sex + s(SES) + s(School, bs = "re")
-
-elapsed <- function(expr) {
-  start <- Sys.time()
-  value <- expr
-  list(value = value, seconds = as.double(difftime(Sys.time(), start, units = "secs")))
-}
 
 invisible(gam_fit(MathAch ~ s(SES), data = d[1:500, ], cache = FALSE)) # warm-up
 w <- elapsed(gam_fit(f, data = d, method = "REML", cache = FALSE))
@@ -55,6 +43,4 @@ table$warmgam_ratio <- w$seconds / table$seconds
 cat("MathAchieve: MathAch ~ Minority + Sex + s(SES) + s(School, bs = \"re\"), 160 schools\n\n")
 print(table, row.names = FALSE, digits = 4)
 cat(sprintf("\nwarmgam / gam = %.4f (goal: at most 0.05)\n", table$warmgam_ratio[[2]]))
-dir.create(dirname(results_file), showWarnings = FALSE, recursive = TRUE)
-utils::write.csv(table, results_file, row.names = FALSE)
-cat(sprintf("written to %s\n", results_file))
+write_results(table, "re")

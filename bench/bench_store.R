@@ -25,30 +25,17 @@
 #
 # The table is printed and written to bench/results/store.csv.
 
-suppressPackageStartupMessages({
-  library(warmgam)
-  if (!requireNamespace("mgcv", quietly = TRUE)) {
-    stop("the benchmark simulates its data with mgcv::gamSim(); install mgcv (Debian: r-cran-mgcv)")
-  }
-})
-
-n <- as.numeric(Sys.getenv("WARMGAM_BENCH_STORE_N", "1e5"))
-if (is.na(n) || n < 1000) stop("WARMGAM_BENCH_STORE_N must be a number >= 1000")
-n_repeats <- 7L
-threads <- 2L
-
-script_dir <- local({
+bench_dir <- local({
   file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
   if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
 })
-results_file <- file.path(script_dir, "results", "store.csv")
+source(file.path(bench_dir, "common.R"))
 
-# A private store, emptied first: the figures must not depend on earlier runs.
-options(warmgam.cache_dir = file.path(tempdir(), "warmgam-bench-store"))
-invisible(gam_cache_clear())
-
-fit_formula <- y ~ s(x0, bs = "cr", k = 20) + s(x1, bs = "cr", k = 20) +
-  s(x2, bs = "cr", k = 20) + s(x3, bs = "cr", k = 20)
+n <- bench_n("WARMGAM_BENCH_STORE_N", 1e5)
+n_repeats <- 7L
+threads <- 2L
+private_store("store")
+fit_formula <- gaussian_formula
 
 simulate <- function(seed) {
   set.seed(seed)
@@ -119,14 +106,12 @@ seed_table$ratio_to_unseeded <- seed_table$seconds / seed_table$seconds[[1]]
 print(seed_table, row.names = FALSE, digits = 4)
 cat(sprintf("\nseeded vs unseeded fitted values: at most %.1e relative\n", max(agreement)))
 
-dir.create(dirname(results_file), showWarnings = FALSE, recursive = TRUE)
-utils::write.csv(
+write_results(
   rbind(
     data.frame(n = n, fit = repeat_table$fit, seconds = repeat_table$seconds,
                outer_iterations = repeat_table$outer_iterations, ratio = repeat_table$ratio_to_cold),
     data.frame(n = n, fit = seed_table$fit, seconds = seed_table$seconds,
                outer_iterations = seed_table$mean_outer_iterations, ratio = seed_table$ratio_to_unseeded)
   ),
-  results_file, row.names = FALSE
+  "store"
 )
-cat(sprintf("written to %s\n", results_file))
