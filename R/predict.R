@@ -69,6 +69,9 @@ term_columns <- function(object) {
 #'
 #' @param object A `warmgam` fit.
 #' @param newdata A data frame of covariate values; the fitting data when missing.
+#'   A level of a random effect's factor (`s(g, bs = "re")`) that the fit did not
+#'   see predicts no random effect (zero), as in mgcv; an unseen level of a
+#'   parametric factor is an error.
 #' @param type `"link"` (linear predictor), `"response"` (fitted mean),
 #'   `"terms"` (each term's contribution, one column per term, uncentred as mgcv) or
 #'   `"lpmatrix"` (the model matrix, so that `X %*% coef(object)` gives the linear

@@ -202,11 +202,22 @@ impl WarmStartStore {
         }
     }
 
+    /// The store's own clock: the modification time of a file just created in it. On
+    /// a shared filesystem that is the file server's time, the one every entry's age
+    /// is measured in, whatever this host's clock says.
+    fn now(&self) -> SystemTime {
+        self.temp_file(&self.root)
+            .ok()
+            .and_then(|f| f.as_file().metadata().ok())
+            .and_then(|m| m.modified().ok())
+            .unwrap_or_else(SystemTime::now)
+    }
+
     /// Enforces the age limit and the size budget, oldest entries first, and clears
     /// dead writers' temporary files. Errors are ignored: eviction is housekeeping and
     /// never fails a fit.
     pub fn evict(&self) {
-        let now = SystemTime::now();
+        let now = self.now();
         let mut files = self.scan(|path, modified| {
             if age(now, modified) > STALE_TEMP {
                 let _ = fs::remove_file(path);
@@ -273,7 +284,7 @@ impl WarmStartStore {
     /// directories that are not keys, and temporary files of writers that may still
     /// be running, are left alone). Returns the number of entries removed.
     pub fn clear(&self) -> usize {
-        let now = SystemTime::now();
+        let now = self.now();
         // A live writer's temporary file is left to it (its rename would fail).
         let files = self.scan(|path, modified| {
             if age(now, modified) > STALE_TEMP {
