@@ -5,6 +5,7 @@
 pub mod basis;
 pub mod cache;
 pub mod error;
+pub mod family;
 pub mod fit;
 pub mod lanczos;
 pub mod linalg;

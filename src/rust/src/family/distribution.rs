@@ -1,0 +1,107 @@
+//! The exponential families' variance functions and unit deviances, with the
+//! derivatives in `mu` that penalized IRLS and the Laplace-approximate REML use
+//! (Wood 2017 §3.1, §6.6). Groundwork for the generalized families (issue 4).
+
+/// An exponential family, as R's family objects name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    Gaussian,
+    Binomial,
+    Poisson,
+    Gamma,
+    InverseGaussian,
+}
+
+impl Distribution {
+    pub fn parse(name: &str) -> Option<Distribution> {
+        Some(match name {
+            "gaussian" => Distribution::Gaussian,
+            "binomial" => Distribution::Binomial,
+            "poisson" => Distribution::Poisson,
+            "Gamma" => Distribution::Gamma,
+            "inverse.gaussian" => Distribution::InverseGaussian,
+            _ => return None,
+        })
+    }
+
+    /// Whether the scale is known (1) rather than estimated.
+    pub fn known_scale(&self) -> bool {
+        matches!(self, Distribution::Binomial | Distribution::Poisson)
+    }
+
+    /// `V(mu)`, `V'(mu)` and `V''(mu)`.
+    pub fn variance(&self, mu: f64) -> [f64; 3] {
+        match self {
+            Distribution::Gaussian => [1.0, 0.0, 0.0],
+            Distribution::Binomial => [mu * (1.0 - mu), 1.0 - 2.0 * mu, -2.0],
+            Distribution::Poisson => [mu, 1.0, 0.0],
+            Distribution::Gamma => [mu * mu, 2.0 * mu, 2.0],
+            Distribution::InverseGaussian => [mu.powi(3), 3.0 * mu * mu, 6.0 * mu],
+        }
+    }
+
+    /// The unit deviance `d(y, mu)` (prior weight 1) and its first two derivatives in
+    /// `mu`; `y log y` is taken as 0 at `y = 0`, as R's `dev.resids` do.
+    pub fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
+        let ylog = |a: f64, b: f64| if a == 0.0 { 0.0 } else { a * (a / b).ln() };
+        match self {
+            Distribution::Gaussian => [(y - mu).powi(2), -2.0 * (y - mu), 2.0],
+            Distribution::Binomial => [
+                2.0 * (ylog(y, mu) + ylog(1.0 - y, 1.0 - mu)),
+                2.0 * (-y / mu + (1.0 - y) / (1.0 - mu)),
+                2.0 * (y / (mu * mu) + (1.0 - y) / ((1.0 - mu) * (1.0 - mu))),
+            ],
+            Distribution::Poisson => [2.0 * (ylog(y, mu) - (y - mu)), 2.0 * (1.0 - y / mu), 2.0 * y / (mu * mu)],
+            Distribution::Gamma => [
+                2.0 * (-(y / mu).ln() + (y - mu) / mu),
+                2.0 * (1.0 / mu - y / (mu * mu)),
+                2.0 * (-1.0 / (mu * mu) + 2.0 * y / mu.powi(3)),
+            ],
+            Distribution::InverseGaussian => [
+                (y - mu).powi(2) / (y * mu * mu),
+                -2.0 * y / mu.powi(3) + 2.0 / (mu * mu),
+                6.0 * y / mu.powi(4) - 4.0 / mu.powi(3),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Distribution; 5] =
+        [Distribution::Gaussian, Distribution::Binomial, Distribution::Poisson, Distribution::Gamma, Distribution::InverseGaussian];
+
+    fn central(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+        let h = 1e-6 * x.abs().max(1e-3);
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for family in ALL {
+            for (y, mu) in [(0.3, 0.45), (0.8, 0.6), (0.0, 0.2), (1.0, 0.7)] {
+                if y == 0.0 && matches!(family, Distribution::Gamma | Distribution::InverseGaussian) {
+                    continue; // outside the support
+                }
+                let [v, v1, v2] = family.variance(mu);
+                let [d, d1, d2] = family.deviance(y, mu);
+                let checks = [
+                    ("V'", v1, central(|m| family.variance(m)[0], mu)),
+                    ("V''", v2, central(|m| family.variance(m)[1], mu)),
+                    ("d'", d1, central(|m| family.deviance(y, m)[0], mu)),
+                    ("d''", d2, central(|m| family.deviance(y, m)[1], mu)),
+                ];
+                for (what, exact, numeric) in checks {
+                    assert!((exact - numeric).abs() / (1.0 + exact.abs()) < 1e-6, "{family:?} {what} at y={y}, mu={mu}: {exact} vs {numeric}");
+                }
+                assert!(v > 0.0 && d >= 0.0, "{family:?}");
+                // The deviance is zero at mu = y (where y is a valid mean).
+                if y > 0.0 && y < 1.0 {
+                    assert!(family.deviance(y, y)[0].abs() < 1e-14, "{family:?} d(y, y)");
+                }
+            }
+        }
+    }
+}
