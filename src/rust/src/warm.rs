@@ -217,6 +217,7 @@ fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> En
         gradient: Bounded(r.gradient.clone()),
         hessian_eigenvalues: Bounded(r.hessian_eigenvalues.clone()),
         deviance: r.deviance,
+        null_deviance: r.null_deviance,
         null_space_dim: r.null_space_dim as u64,
         termination: r.termination.code(),
         term_tests: stored_tests(&r.term_tests),
@@ -250,7 +251,7 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         gradient: f.gradient.0.clone(),
         hessian_eigenvalues: f.hessian_eigenvalues.0.clone(),
         deviance: f.deviance,
-        null_deviance: f64::NAN,
+        null_deviance: f.null_deviance,
         null_space_dim: f.null_space_dim as usize,
         term_tests: term_tests(&f.term_tests)?,
     })

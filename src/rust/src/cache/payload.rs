@@ -55,6 +55,7 @@ pub struct FinishedFit {
     pub gradient: Bounded<f64>,
     pub hessian_eigenvalues: Bounded<f64>,
     pub deviance: f64,
+    pub null_deviance: f64,
     pub null_space_dim: u64,
     pub termination: u8,
     pub term_tests: StoredTests,
@@ -201,6 +202,7 @@ mod tests {
             gradient: Bounded(vec![1e-9, -1e-9]),
             hessian_eigenvalues: Bounded(vec![0.5, 2.0]),
             deviance: 3.0,
+            null_deviance: 9.0,
             null_space_dim: 1,
             termination: 0,
             term_tests: StoredTests {

@@ -275,6 +275,7 @@ mod tests {
             gradient: Default::default(),
             hessian_eigenvalues: Default::default(),
             deviance: 0.0,
+            null_deviance: 0.0,
             null_space_dim: 0,
             termination: 0,
             term_tests: Default::default(),

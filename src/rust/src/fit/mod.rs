@@ -187,20 +187,17 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
     Ok(assemble(spec, smooths))
 }
 
-/// The design from smooth terms constructed earlier (by a fit of the same data),
-/// after the checks `basis::construct` would have made of the data.
+/// The design from smooth terms constructed earlier by a fit of exactly these data
+/// (whose values were checked then); only the shapes are checked here.
 pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<Design<'a>> {
     let n = spec.xp.nrows();
     if smooths.len() != spec.smooths.len() {
         return Err(EngineError::InvalidSpec { what: "stored smooth terms do not match the model".into() });
     }
     for (sm, sm_spec) in smooths.iter().zip(&spec.smooths) {
-        let columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
-        if sm.has_by != sm_spec.by.is_some() || sm_spec.vars.is_empty() || columns.clone().any(|v| v.len() != n) {
+        let mut columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
+        if sm.has_by != sm_spec.by.is_some() || sm_spec.vars.is_empty() || columns.any(|v| v.len() != n) {
             return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
-        }
-        if columns.flat_map(|c| c.iter()).any(|v| !v.is_finite()) {
-            return Err(EngineError::NonFinite { what: format!("a covariate of `{}`", sm_spec.label) });
         }
     }
     let smooths = smooths.into_iter().zip(&spec.smooths).map(|(sm, sp)| Smooth { id: sp.id.clone(), ..sm }).collect();
@@ -531,10 +528,14 @@ impl Prepared<'_> {
 /// with the fit) or are constructed again, and the fitted values are recomputed;
 /// everything costly comes from `stored`.
 pub fn rebuild<'a>(spec: &'a ModelSpec<'_>, stored: FitResult, smooths: Option<Vec<Smooth>>) -> Result<(Design<'a>, FitResult)> {
-    validate(spec)?;
+    // The stored fit was made from exactly these values (the exact key covers every
+    // one of them), so they passed `validate` then: only a rebuilt design rechecks.
     let design = match smooths {
         Some(smooths) => design_from(spec, smooths)?,
-        None => design(spec)?,
+        None => {
+            validate(spec)?;
+            design(spec)?
+        }
     };
     let restored = restore(spec, &design, stored)?;
     Ok((design, restored))
@@ -554,7 +555,9 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
     stored.linear_predictor = design.fitted(&stored.coefficients, &spec.offset, spec.threads);
-    stored.null_deviance = null_deviance(spec);
+    if !stored.null_deviance.is_finite() {
+        stored.null_deviance = null_deviance(spec);
+    }
     stored.iterations = 0;
     Ok(stored)
 }
