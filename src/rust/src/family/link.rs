@@ -4,12 +4,15 @@
 //! Groundwork for the generalized families (issue 4); the Gaussian identity fit does
 //! not go through it.
 
+use super::normal;
+
 /// A link function, as R's `make.link` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
     Identity,
     Log,
     Logit,
+    Probit,
     Cloglog,
     Cauchit,
     Inverse,
@@ -24,6 +27,7 @@ impl Link {
             "identity" => Link::Identity,
             "log" => Link::Log,
             "logit" => Link::Logit,
+            "probit" => Link::Probit,
             "cloglog" => Link::Cloglog,
             "cauchit" => Link::Cauchit,
             "inverse" => Link::Inverse,
@@ -39,6 +43,7 @@ impl Link {
             Link::Identity => mu,
             Link::Log => mu.ln(),
             Link::Logit => (mu / (1.0 - mu)).ln(),
+            Link::Probit => normal::quantile(mu),
             Link::Cloglog => (-(-mu).ln_1p()).ln(),
             Link::Cauchit => (std::f64::consts::PI * (mu - 0.5)).tan(),
             Link::Inverse => 1.0 / mu,
@@ -53,6 +58,7 @@ impl Link {
             Link::Identity => eta,
             Link::Log => eta.exp(),
             Link::Logit => 1.0 / (1.0 + (-eta).exp()),
+            Link::Probit => normal::cdf(eta),
             Link::Cloglog => -(-eta.exp()).exp_m1(),
             Link::Cauchit => 0.5 + eta.atan() / std::f64::consts::PI,
             Link::Inverse => 1.0 / eta,
@@ -72,6 +78,8 @@ impl Link {
             Link::Identity => 1.0,
             Link::Log => 1.0 / mu,
             Link::Logit => 1.0 / (mu * (1.0 - mu)),
+            // With eta = g(mu): d eta / d mu = 1 / phi(eta), and phi' = -eta phi.
+            Link::Probit => 1.0 / normal::density(normal::quantile(mu)),
             Link::Cloglog => -1.0 / ((1.0 - mu) * (-mu).ln_1p()),
             Link::Cauchit => {
                 let c = (std::f64::consts::PI * (mu - 0.5)).cos();
@@ -89,6 +97,10 @@ impl Link {
             Link::Identity => 0.0,
             Link::Log => -1.0 / (mu * mu),
             Link::Logit => (2.0 * mu - 1.0) / (mu * mu * (1.0 - mu) * (1.0 - mu)),
+            Link::Probit => {
+                let eta = normal::quantile(mu);
+                eta / normal::density(eta).powi(2)
+            }
             Link::Cloglog => {
                 // g' = -1/(a L) with a = 1 - mu, L = ln(a): g'' = -(1 + L)/(a^2 L^2).
                 let (a, l) = (1.0 - mu, (-mu).ln_1p());
@@ -114,6 +126,10 @@ impl Link {
                 // g' = 1/mu + 1/(1 - mu): g''' = 2/mu^3 + 2/(1 - mu)^3.
                 2.0 / mu.powi(3) + 2.0 / (1.0 - mu).powi(3)
             }
+            Link::Probit => {
+                let eta = normal::quantile(mu);
+                (1.0 + 2.0 * eta * eta) / normal::density(eta).powi(3)
+            }
             Link::Cloglog => {
                 // d/dmu of -(1 + L)/(a^2 L^2), with dL/dmu = -1/a and da/dmu = -1.
                 let (a, l) = (1.0 - mu, (-mu).ln_1p());
@@ -136,8 +152,17 @@ impl Link {
 mod tests {
     use super::*;
 
-    const ALL: [Link; 8] =
-        [Link::Identity, Link::Log, Link::Logit, Link::Cloglog, Link::Cauchit, Link::Inverse, Link::InverseSquare, Link::Sqrt];
+    const ALL: [Link; 9] = [
+        Link::Identity,
+        Link::Log,
+        Link::Logit,
+        Link::Probit,
+        Link::Cloglog,
+        Link::Cauchit,
+        Link::Inverse,
+        Link::InverseSquare,
+        Link::Sqrt,
+    ];
 
     fn central(f: impl Fn(f64) -> f64, x: f64) -> f64 {
         let h = 1e-5 * x.abs().max(1e-3);
@@ -171,6 +196,7 @@ mod tests {
         for (name, link) in [("logit", Link::Logit), ("1/mu^2", Link::InverseSquare), ("cloglog", Link::Cloglog)] {
             assert_eq!(Link::parse(name), Some(link));
         }
-        assert_eq!(Link::parse("probit"), None);
+        assert_eq!(Link::parse("probit"), Some(Link::Probit));
+        assert_eq!(Link::parse("loglog"), None);
     }
 }

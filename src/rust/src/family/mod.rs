@@ -5,3 +5,4 @@
 
 pub mod distribution;
 pub mod link;
+pub mod normal;
