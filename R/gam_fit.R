@@ -333,21 +333,29 @@ sp_names <- function(smooth, n) {
 # (random slopes), as mgcv's `~ g:x - 1` columns. The engine takes the level codes.
 random_effect_term <- function(sm, mf) {
   cols <- lapply(sm$term, function(v) mf[[v]])
-  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
+  parts <- random_effect_parts(cols)
+  is_factor <- parts$is_factor
   if (!any(is_factor)) {
     abort(sprintf("`%s` with `bs = \"re\"` needs a factor (the grouping variable); `%s` is numeric.",
                   sm$label, paste(sm$term, collapse = "`, `")), "covariate")
   }
   if (sm$by != "NA") abort(sprintf("`by` is not supported with `bs = \"re\"` in `%s`.", sm$label), "basis")
+  if (!all(vapply(cols[!is_factor], is.numeric, logical(1)))) {
+    abort(sprintf("The covariates of `%s` must be factors or numeric.", sm$label), "covariate")
+  }
   groups <- interaction(lapply(cols[is_factor], as.factor), drop = FALSE)
-  slopes <- lapply(cols[!is_factor], function(v) {
-    if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be factors or numeric.", sm$label), "covariate")
-    as.double(v)
-  })
-  vars <- c(list(as.double(as.integer(groups))), if (length(slopes)) list(Reduce(`*`, slopes)))
+  vars <- c(list(as.double(as.integer(groups))), parts$slope)
   list(label = sm$label, bs = "re", k = as.double(nlevels(groups)), vars = vars, by = NULL, centre = FALSE,
        knots = NULL, m = NULL, term = sm$term, by_name = "NA", by_level = NULL,
        re_levels = levels(groups))
+}
+
+# A random effect's covariates: which are grouping factors, and the random-slope
+# covariate (the product of the numeric ones) as a list of zero or one vector.
+random_effect_parts <- function(cols) {
+  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
+  slopes <- lapply(cols[!is_factor], as.double)
+  list(is_factor = is_factor, slope = if (length(slopes)) list(Reduce(`*`, slopes)))
 }
 
 # A smooth's knots: those supplied in `knots` (by covariate name; for a thin plate

@@ -47,12 +47,11 @@ model_matrix_at <- function(object, data) {
 # predicts no effect, as mgcv does), and its random-slope covariate.
 random_effect_codes <- function(sm, data) {
   cols <- lapply(sm$term, function(v) data[[v]])
-  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
-  key <- do.call(paste, c(lapply(cols[is_factor], as.character), sep = "."))
+  parts <- random_effect_parts(cols)
+  key <- do.call(paste, c(lapply(cols[parts$is_factor], as.character), sep = "."))
   codes <- match(key, sm$re_levels)
   codes[is.na(codes)] <- 0
-  slopes <- lapply(cols[!is_factor], as.double)
-  c(list(as.double(codes)), if (length(slopes)) list(Reduce(`*`, slopes)))
+  c(list(as.double(codes)), parts$slope)
 }
 
 # Column groups for type = "terms": parametric terms by `assign`, then each smooth.

@@ -33,11 +33,10 @@ invisible(gam_fit(MathAch ~ s(SES), data = d[1:500, ], cache = FALSE)) # warm-up
 w <- elapsed(gam_fit(f, data = d, method = "REML", cache = FALSE))
 g <- elapsed(mgcv::gam(f, data = d, method = "REML"))
 b <- elapsed(mgcv::bam(f, data = d, method = "fREML", discrete = TRUE))
-rel <- function(a, ref) max(abs(a - ref)) / max(abs(ref))
 table <- data.frame(
   engine = c("warmgam", "gam", "bam_disc"),
   seconds = c(w$seconds, g$seconds, b$seconds),
-  fitted_rel_diff = c(NA, rel(fitted(w$value), fitted(g$value)), rel(fitted(w$value), fitted(b$value)))
+  fitted_rel_diff = c(NA, rel_diff(fitted(w$value), fitted(g$value)), rel_diff(fitted(w$value), fitted(b$value)))
 )
 table$warmgam_ratio <- w$seconds / table$seconds
 cat("MathAchieve: MathAch ~ Minority + Sex + s(SES) + s(School, bs = \"re\"), 160 schools\n\n")

@@ -46,12 +46,9 @@ simulate <- function(seed) {
 # too coarse for an exact hit), after a garbage collection, as system.time() does.
 timed_fit <- function(d, cache) {
   invisible(gc(verbose = FALSE))
-  start <- Sys.time()
-  fit <- gam_fit(fit_formula, data = d, method = "REML", threads = threads, cache = cache)
-  list(seconds = as.double(difftime(Sys.time(), start, units = "secs")), fit = fit)
+  run <- elapsed(gam_fit(fit_formula, data = d, method = "REML", threads = threads, cache = cache))
+  list(seconds = run$seconds, fit = run$value)
 }
-
-rel_diff <- function(a, b) max(abs(a - b)) / max(abs(b))
 
 cat(sprintf("warm-start store benchmark: n = %g, %d repetitions, median seconds\n\n", n, n_repeats))
 

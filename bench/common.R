@@ -42,3 +42,6 @@ elapsed <- function(expr) {
   value <- expr
   list(value = value, seconds = as.double(difftime(Sys.time(), start, units = "secs")))
 }
+
+# max_i |a_i - b_i| / max_i |b_i|.
+rel_diff <- function(a, b) max(abs(a - b)) / max(abs(b))

@@ -22,9 +22,10 @@ pub fn extreme_eigenpairs(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2
     select_extreme(&values, &vectors, k)
 }
 
-/// Picks the `k` values largest in magnitude from ascending `values` (ties to the
-/// positive side), in mgcv's order, with their vectors.
-fn select_extreme(values: &[f64], vectors: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
+/// The indices of the `k` values largest in magnitude among ascending `values` (ties
+/// to the positive side), in mgcv's order: positive ones from the largest down, then
+/// negative ones from the least negative.
+fn extreme_indices(values: &[f64], k: usize) -> Vec<usize> {
     let (mut hi, mut lo) = (values.len(), 0usize);
     let mut take_pos = Vec::new();
     let mut take_neg = Vec::new();
@@ -38,7 +39,12 @@ fn select_extreme(values: &[f64], vectors: &Array2<f64>, k: usize) -> (Vec<f64>,
         }
     }
     take_neg.reverse();
-    let chosen: Vec<usize> = take_pos.into_iter().chain(take_neg).collect();
+    take_pos.into_iter().chain(take_neg).collect()
+}
+
+/// The `k` extreme values and their vectors (see `extreme_indices`).
+fn select_extreme(values: &[f64], vectors: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
+    let chosen = extreme_indices(values, k);
     let out = Array2::from_shape_fn((vectors.nrows(), k), |(i, j)| vectors[(i, chosen[j])]);
     (chosen.iter().map(|&j| values[j]).collect(), out)
 }
@@ -100,20 +106,7 @@ fn lanczos(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
 fn converged(values: &[f64], vectors: &Array2<f64>, bj: f64, k: usize, tol: f64) -> bool {
     let m = values.len();
     let norm = values[0].abs().max(values[m - 1].abs());
-    let (mut hi, mut lo) = (m, 0usize);
-    for _ in 0..k {
-        let i = if values[hi - 1].abs() >= values[lo].abs() {
-            hi -= 1;
-            hi
-        } else {
-            lo += 1;
-            lo - 1
-        };
-        if (bj * vectors[(m - 1, i)]).abs() > norm * tol {
-            return false;
-        }
-    }
-    true
+    extreme_indices(values, k).into_iter().all(|i| (bj * vectors[(m - 1, i)]).abs() <= norm * tol)
 }
 
 fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Array2<f64>) {
@@ -159,7 +152,8 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1009) as f64 / 1009.0).collect();
         let a = Array2::from_shape_fn((n, n), |(i, j)| (x[i] - x[j]).abs().powi(3) / 12.0);
         let k = 12;
-        let (full_values, full_vectors) = select_extreme(&sym_eigen(a.view()).0, &sym_eigen(a.view()).1, k);
+        let (all_values, all_vectors) = sym_eigen(a.view());
+        let (full_values, full_vectors) = select_extreme(&all_values, &all_vectors, k);
         let (values, vectors) = extreme_eigenpairs(a.view(), k);
         assert!(values.iter().any(|v| *v < 0.0) && values.iter().any(|v| *v > 0.0));
         for c in 0..k {

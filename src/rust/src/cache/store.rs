@@ -169,7 +169,9 @@ impl WarmStartStore {
             let path = dir.join(&name);
             match read_entry(&path, key) {
                 Ok((Some(entry), id)) => out.push(StoredEntry { name, modified: id.2, entry }),
-                Ok((None, id)) => remove_if_unchanged(&path, id),
+                Ok((None, id)) => {
+                    remove_if_unchanged(&path, id);
+                }
                 // An I/O error says nothing about the entry (it may be in use or the
                 // filesystem may be busy): skip it, keep it.
                 Err(_) => {}
@@ -230,16 +232,8 @@ impl WarmStartStore {
             if expired || total > self.limits.max_bytes {
                 // Another process may have evicted it first (then it is gone all the
                 // same), or renamed a fresh entry over it (then it stays).
-                match fs::metadata(&f.path) {
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => total = total.saturating_sub(f.bytes),
-                    Ok(m) if m.len() == f.bytes && m.modified().ok() == Some(f.modified) => {
-                        match fs::remove_file(&f.path) {
-                            Ok(()) => total = total.saturating_sub(f.bytes),
-                            Err(e) if e.kind() == io::ErrorKind::NotFound => total = total.saturating_sub(f.bytes),
-                            Err(_) => {}
-                        }
-                    }
-                    _ => {}
+                if remove_if_unchanged(&f.path, f.id) {
+                    total = total.saturating_sub(f.bytes);
                 }
                 if let Some(dir) = f.path.parent() {
                     // Fails, harmlessly, while the directory holds anything.
@@ -320,7 +314,7 @@ impl WarmStartStore {
                 if name.starts_with(TEMP_PREFIX) {
                     temp(&file.path(), modified);
                 } else if is_entry_name(&name) {
-                    out.push(FileInfo { path: file.path(), bytes: meta.len(), modified });
+                    out.push(FileInfo { path: file.path(), bytes: meta.len(), modified, id: identity(&meta) });
                 }
             }
             // Key directories left empty (by a crash between writes, say) go too.
@@ -334,6 +328,7 @@ struct FileInfo {
     path: PathBuf,
     bytes: u64,
     modified: SystemTime,
+    id: FileIdentity,
 }
 
 fn age(now: SystemTime, then: SystemTime) -> Duration {
@@ -400,11 +395,17 @@ fn read_entry(path: &Path, key: &Fingerprint) -> io::Result<(Option<Entry>, File
     Ok((unframe(&bytes, key), id))
 }
 
-/// Removes a file judged invalid, unless another writer has since renamed a fresh
-/// entry over it.
-fn remove_if_unchanged(path: &Path, read: FileIdentity) {
-    if fs::metadata(path).is_ok_and(|m| identity(&m) == read) {
-        let _ = fs::remove_file(path);
+/// Removes the version of a file that was read (or listed), unless another writer has
+/// since renamed a fresh entry over it. True when that version is gone, whoever
+/// removed it.
+fn remove_if_unchanged(path: &Path, read: FileIdentity) -> bool {
+    match fs::metadata(path) {
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+        Ok(m) if identity(&m) == read => match fs::remove_file(path) {
+            Ok(()) => true,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        },
+        Ok(_) => false,
     }
 }
 

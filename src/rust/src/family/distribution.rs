@@ -69,14 +69,10 @@ impl Distribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::central;
 
     const ALL: [Distribution; 5] =
         [Distribution::Gaussian, Distribution::Binomial, Distribution::Poisson, Distribution::Gamma, Distribution::InverseGaussian];
-
-    fn central(f: impl Fn(f64) -> f64, x: f64) -> f64 {
-        let h = 1e-6 * x.abs().max(1e-3);
-        (f(x + h) - f(x - h)) / (2.0 * h)
-    }
 
     #[test]
     fn derivatives_match_finite_differences() {
@@ -88,10 +84,10 @@ mod tests {
                 let [v, v1, v2] = family.variance(mu);
                 let [d, d1, d2] = family.deviance(y, mu);
                 let checks = [
-                    ("V'", v1, central(|m| family.variance(m)[0], mu)),
-                    ("V''", v2, central(|m| family.variance(m)[1], mu)),
-                    ("d'", d1, central(|m| family.deviance(y, m)[0], mu)),
-                    ("d''", d2, central(|m| family.deviance(y, m)[1], mu)),
+                    ("V'", v1, central(|m| family.variance(m)[0], mu, 1e-6)),
+                    ("V''", v2, central(|m| family.variance(m)[1], mu, 1e-6)),
+                    ("d'", d1, central(|m| family.deviance(y, m)[0], mu, 1e-6)),
+                    ("d''", d2, central(|m| family.deviance(y, m)[1], mu, 1e-6)),
                 ];
                 for (what, exact, numeric) in checks {
                     assert!((exact - numeric).abs() / (1.0 + exact.abs()) < 1e-6, "{family:?} {what} at y={y}, mu={mu}: {exact} vs {numeric}");

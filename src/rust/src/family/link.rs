@@ -151,6 +151,7 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::central;
 
     const ALL: [Link; 9] = [
         Link::Identity,
@@ -164,19 +165,14 @@ mod tests {
         Link::Sqrt,
     ];
 
-    fn central(f: impl Fn(f64) -> f64, x: f64) -> f64 {
-        let h = 1e-5 * x.abs().max(1e-3);
-        (f(x + h) - f(x - h)) / (2.0 * h)
-    }
-
     #[test]
     fn derivatives_match_finite_differences() {
         for link in ALL {
             for mu in [0.13, 0.41, 0.77] {
                 let checks = [
-                    ("g'", link.d1(mu), central(|m| link.link(m), mu)),
-                    ("g''", link.d2(mu), central(|m| link.d1(m), mu)),
-                    ("g'''", link.d3(mu), central(|m| link.d2(m), mu)),
+                    ("g'", link.d1(mu), central(|m| link.link(m), mu, 1e-5)),
+                    ("g''", link.d2(mu), central(|m| link.d1(m), mu, 1e-5)),
+                    ("g'''", link.d3(mu), central(|m| link.d2(m), mu, 1e-5)),
                 ];
                 for (what, exact, numeric) in checks {
                     let err = (exact - numeric).abs() / (1.0 + exact.abs());
@@ -185,7 +181,7 @@ mod tests {
                 // The inverse inverts, and dmu/deta is 1/g'.
                 let eta = link.link(mu);
                 assert!((link.inverse(eta) - mu).abs() < 1e-12, "{link:?} inverse at {mu}");
-                let numeric = central(|e| link.inverse(e), eta);
+                let numeric = central(|e| link.inverse(e), eta, 1e-5);
                 assert!((link.mu_eta(eta) - numeric).abs() / (1.0 + numeric.abs()) < 1e-6, "{link:?} mu_eta");
             }
         }
