@@ -131,7 +131,7 @@ cache_spec <- function(cache, control, frame, formula, family) {
     refresh = identical(cache, "refresh"),
     verify = isTRUE(control$verify_warm),
     formula = paste(deparse(formula, width.cutoff = 500L), collapse = " "),
-    family = family$family,
+    family = paste0(family$family, if (!is.null(family$varfun)) paste0("(", family$varfun, ")")),
     link = family$link,
     names = colnames(frame$xp) %||% character()
   )

@@ -9,6 +9,11 @@ abort <- function(message, what) {
   stop(cond)
 }
 
+# A warning reported against the user's call.
+warn <- function(message) {
+  warning(simpleWarning(message, user_call()))
+}
+
 # The functions a user calls; an error reports the outermost such call on the stack
 # (`gam_fit(...)`, not the internal helper that found the problem).
 user_facing <- c(

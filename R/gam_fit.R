@@ -84,12 +84,14 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   }
   w_raw <- eval(substitute(weights), data, parent.frame())
   o_raw <- eval(substitute(offset), data, parent.frame())
-  frame <- model_frame(formula, data, env, w_raw, o_raw)
-  spec <- engine_spec(frame, method, gamma, sp, knots, select, control, threads)
+  frame <- model_frame(formula, data, env, w_raw, o_raw, family)
+  spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
   res <- engine_result(fit_gam_impl(spec))
   warn_store_problem(res$warm_start$problem)
-  new_warmgam(res, frame, spec, call, formula, family, method, gamma)
+  fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma)
+  warn_fit_problems(fit, res)
+  fit
 }
 
 #' Optimizer settings for gam_fit()
@@ -129,25 +131,6 @@ engine_result <- function(res, what = "engine") {
   res
 }
 
-resolve_family <- function(family) {
-  if (is.character(family)) {
-    fam_fun <- tryCatch(get(family, mode = "function"), error = function(e) NULL)
-    if (is.null(fam_fun)) abort(sprintf("Unknown family \"%s\".", family), "family")
-    family <- fam_fun
-  }
-  if (is.function(family)) family <- family()
-  if (!inherits(family, "family")) {
-    abort("`family` must be a family object such as `gaussian()`.", "family")
-  }
-  if (family$family != "gaussian" || family$link != "identity") {
-    abort(sprintf(
-      "`family = %s(link = \"%s\")` is not supported yet; warmgam currently fits `gaussian()` with the identity link.",
-      family$family, family$link
-    ), "family")
-  }
-  family
-}
-
 check_cache <- function(cache) {
   ok <- (is.logical(cache) && length(cache) == 1L && !is.na(cache)) || identical(cache, "refresh")
   if (!ok) abort('`cache` must be TRUE, FALSE or "refresh".', "argument")
@@ -162,7 +145,7 @@ resolve_threads <- function(threads) {
 
 # The model frame: response, parametric variables, smooth covariates, weights and
 # offset, with incomplete rows dropped; checked for the problems a user can make.
-model_frame <- function(formula, data, env, weights, offset) {
+model_frame <- function(formula, data, env, weights, offset, family = stats::gaussian()) {
   parts <- interpret_formula(formula, env)
   ff <- frame_formula(parts, env)
   vars <- all.vars(ff)
@@ -192,10 +175,10 @@ model_frame <- function(formula, data, env, weights, offset) {
   mf <- drop_incomplete(mf)
   # The frame's first column is the response; `model.response()` would add row names
   # that cost more than the rest of the frame to strip again.
-  y <- mf[[1L]]
-  if (!is.numeric(y) || is.matrix(y)) {
-    abort(sprintf("The response `%s` must be a numeric vector.", deparse_one(parts$response)), "response")
-  }
+  response <- family_response(
+    mf[[1L]], if (!is.null(stats::model.weights(mf))) as.double(stats::model.weights(mf)),
+    family, deparse_one(parts$response)
+  )
   # Integers are always finite (and NA has been dealt with); double columns are
   # checked in one pass each, without temporaries.
   doubles <- vapply(mf, function(col) is.double(col) && !is.matrix(col), logical(1))
@@ -221,10 +204,10 @@ model_frame <- function(formula, data, env, weights, offset) {
   formula_offset <- if (length(offset_cols)) rowSums(as.matrix(as.data.frame(mf[offset_cols]))) else 0
   list(
     parts = parts, mf = mf, pterms = pterms, xp = xp, intercept_only = intercept_only,
-    y = if (is.double(y) && is.null(attributes(y))) y else as.double(y),
+    y = response$y,
     # NULL when not given: the engine uses ones and zeros of its own, so that no
     # vector of the data's length is allocated to say nothing.
-    weights = if (!is.null(stats::model.weights(mf))) as.double(stats::model.weights(mf)),
+    weights = response$weights,
     offset = if (!identical(formula_offset, 0) || !is.null(mf[["(offset)"]])) {
       as.double(rep_len(formula_offset, nrow(mf)) + (mf[["(offset)"]] %||% 0))
     },
@@ -408,7 +391,7 @@ preserving_rng <- function(expr) {
   expr
 }
 
-engine_spec <- function(frame, method, gamma, sp, knots, select, control, threads) {
+engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads) {
   smooths <- smooth_terms(frame$parts$smooths, frame$mf, knots)
   check_shared_ids(smooths)
   if (!is.null(sp)) {
@@ -426,6 +409,7 @@ engine_spec <- function(frame, method, gamma, sp, knots, select, control, thread
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id")], select = select)),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
+    family = family$family, link = family$link, variance = family$varfun %||% "",
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads
@@ -440,6 +424,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   })))
   coefficients <- stats::setNames(res$coefficients, coef_names)
   eta <- res$linear_predictor
+  mu <- if (family$link == "identity") eta else family$linkinv(eta)
   y <- frame$y
   dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
   n <- length(y)
@@ -448,20 +433,24 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   structure(
     list(
       coefficients = coefficients,
-      fitted.values = eta,
+      fitted.values = mu,
       linear.predictors = eta,
-      residuals = y - eta,
+      residuals = y - mu,
       y = y,
       prior.weights = frame$weights,
       offset = frame$offset,
       sp = stats::setNames(res$sp, sp_names(smooth, length(res$sp))),
       scale = res$scale,
+      sig2 = res$scale,
+      scale.estimated = !scale_known(family),
+      reml.scale = if (length(res$extra)) exp(res$extra[[1]]) else if (method != "GCV.Cp" && scale_known(family)) 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
       criterion = crit,
       method = method,
       gamma = gamma,
-      converged = res$converged,
+      converged = res$converged && res$inner_converged,
+      inner_converged = res$inner_converged,
       termination = res$termination,
       outer_iterations = res$iterations,
       gradient = res$gradient,
@@ -493,4 +482,27 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
     ),
     class = "warmgam"
   )
+}
+
+# Warnings for a fit that did not converge or whose fitted values sit on the edge of
+# the family's range (mgcv warns the same way).
+warn_fit_problems <- function(fit, res) {
+  if (!res$converged) {
+    warn(sprintf(
+      "The smoothing parameter search did not converge (%s); see `gam_control()` to raise `outer_max_iter`.",
+      res$termination
+    ))
+  }
+  if (!res$inner_converged) {
+    warn("The penalized IRLS (inner) iteration did not converge for some smoothing parameters: the fit may be diverging (e.g. perfect separation).")
+  }
+  mu <- fit$fitted.values
+  eps <- 10 * .Machine$double.eps
+  if (is_binomial(fit$family) && any(mu > 1 - eps | mu < eps)) {
+    warn("Fitted probabilities numerically 0 or 1 occurred: the data may be (quasi-)perfectly separated, and the coefficients and standard errors of the terms concerned are unreliable.")
+  }
+  if (fit$family$family %in% c("poisson", "quasipoisson") && any(mu < eps)) {
+    warn("Fitted rates numerically 0 occurred.")
+  }
+  invisible()
 }

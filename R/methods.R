@@ -3,10 +3,12 @@
 #' Methods for warmgam fits
 #'
 #' The methods R users expect of a fitted model. `residuals()` types follow
-#' `mgcv::residuals.gam()` for the Gaussian family: `"deviance"` and `"pearson"` are
-#' `sqrt(w) * (y - mu)`, `"working"` and `"response"` are `y - mu`. `logLik()`
-#' gives the Gaussian log-likelihood at the fitted values with `df` the total
-#' effective degrees of freedom plus one for the scale.
+#' `mgcv::residuals.gam()`: `"deviance"` residuals are the signed square roots of
+#' each observation's deviance, `"pearson"` are `sqrt(w) (y - mu) / sqrt(V(mu))`,
+#' `"working"` are `(y - mu) / mu'(eta)` and `"response"` are `y - mu`. `logLik()`
+#' follows `mgcv::logLik.gam()`: the log-likelihood from the family's `aic()` at the
+#' fitted values (for an estimated scale, at the REML/ML scale estimate), with `df`
+#' the total effective degrees of freedom plus one for an estimated scale.
 #'
 #' @param object,x A `warmgam` fit.
 #' @param type The kind of residuals.
@@ -46,11 +48,15 @@ fitted.warmgam <- function(object, ...) object$fitted.values
 #' @export
 residuals.warmgam <- function(object, type = "deviance", ...) {
   check_choice(type, "type", c("deviance", "pearson", "working", "response"))
-  r <- object$y - object$fitted.values
+  fam <- object$family
+  y <- object$y
+  mu <- object$fitted.values
+  w <- prior_weights(object)
+  r <- y - mu
   switch(type,
-    deviance = ,
-    pearson = sqrt(prior_weights(object)) * r,
-    working = ifelse(prior_weights(object) == 0, NA_real_, r),
+    deviance = sign(r) * sqrt(pmax(fam$dev.resids(y, mu, w), 0)),
+    pearson = sqrt(w) * r / sqrt(fam$variance(mu)),
+    working = ifelse(w == 0, NA_real_, r / fam$mu.eta(object$linear.predictors)),
     response = r
   )
 }
@@ -58,11 +64,23 @@ residuals.warmgam <- function(object, type = "deviance", ...) {
 #' @rdname warmgam-methods
 #' @export
 logLik.warmgam <- function(object, ...) {
-  n <- length(object$y)
+  fam <- object$family
   w <- prior_weights(object)
-  value <- -n / 2 * (log(2 * pi * object$deviance / n) + 1) + sum(log(w)) / 2
+  sc_p <- as.numeric(object$scale.estimated)
+  # The dispersion the family's aic() takes is dev / sum(w): give it the scale.
+  dev <- if (!object$scale.estimated) {
+    sum(w)
+  } else if (fam$family == "gaussian") {
+    object$deviance
+  } else if (!is.na(object$reml.scale)) {
+    object$reml.scale * sum(w)
+  } else {
+    object$scale * sum(w)
+  }
+  aic <- fam$aic(object$y, rep(1, length(object$y)), object$fitted.values, w, dev)
+  if (!is.finite(aic)) aic <- NA_real_
   p <- length(object$coefficients)
-  structure(value, df = min(sum(object$edf), p) + 1, nobs = nobs(object), class = "logLik")
+  structure(sc_p - aic / 2, df = min(sum(object$edf), p) + sc_p, nobs = nobs(object), class = "logLik")
 }
 
 #' @rdname warmgam-methods

@@ -123,10 +123,15 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...)
   }
   eta <- drop(x %*% beta) + mm$offset
   names(eta) <- rn
-  if (!se.fit) return(eta)
+  response <- type == "response" && object$family$link != "identity"
+  fit <- if (response) object$family$linkinv(eta) else eta
+  names(fit) <- rn
+  if (!se.fit) return(fit)
   se <- sqrt(rowSums((x %*% object$Vp) * x))
+  # On the response scale by the delta method, as mgcv's predict.gam.
+  if (response) se <- se * abs(object$family$mu.eta(eta))
   names(se) <- rn
-  list(fit = eta, se.fit = se)
+  list(fit = fit, se.fit = se)
 }
 
 #' @rdname predict.warmgam

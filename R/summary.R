@@ -20,7 +20,21 @@ psum_chisq_upper <- function(q, lambda, df = rep(1, length(lambda))) {
 }
 
 # p-value of one smooth term from the engine's statistics (see fit/tests_smooth.rs).
-smooth_p_value <- function(test, res_df) {
+smooth_p_value <- function(test, res_df, scale_known = FALSE) {
+  if (scale_known) {
+    # No scale uncertainty: the statistics' own (mixture of) chi-squared references.
+    p <- if (length(test$weights)) {
+      if (test$kind == "random") {
+        psum_chisq_upper(test$stat, test$weights)
+      } else {
+        (psum_chisq_upper(test$stat, test$weights) + psum_chisq_upper(test$stat1, test$weights)) / 2
+      }
+    } else {
+      r1 <- test$rank1
+      (stats::pchisq(test$stat, r1, lower.tail = FALSE) + stats::pchisq(test$stat1, r1, lower.tail = FALSE)) / 2
+    }
+    return(min(1, p))
+  }
   k0 <- max(1, round(res_df))
   mixture <- function(d) psum_chisq_upper(0, c(test$weights, -d / k0), c(rep(1, length(test$weights)), k0))
   p <- if (test$kind == "random") {
@@ -65,19 +79,28 @@ summary.warmgam <- function(object, ...) {
   if (np > 0) {
     idx <- seq_len(np)
     tval <- beta[idx] / se[idx]
-    p_table <- cbind(
-      Estimate = beta[idx], `Std. Error` = se[idx], `t value` = tval,
-      `Pr(>|t|)` = 2 * stats::pt(abs(tval), rdf, lower.tail = FALSE)
-    )
+    p_table <- if (object$scale.estimated) {
+      cbind(
+        Estimate = beta[idx], `Std. Error` = se[idx], `t value` = tval,
+        `Pr(>|t|)` = 2 * stats::pt(abs(tval), rdf, lower.tail = FALSE)
+      )
+    } else {
+      cbind(
+        Estimate = beta[idx], `Std. Error` = se[idx], `z value` = tval,
+        `Pr(>|z|)` = 2 * stats::pnorm(abs(tval), lower.tail = FALSE)
+      )
+    }
   }
   s_table <- NULL
   if (length(object$smooth)) {
     s_table <- t(vapply(seq_along(object$smooth), function(i) {
       sm <- object$smooth[[i]]
       test <- object$term_tests[[i]]
+      stat <- if (object$scale.estimated) test$stat / test$rank else test$stat
       c(edf = sum(object$edf[sm$first:sm$last]), Ref.df = test$rank,
-        F = test$stat / test$rank, `p-value` = smooth_p_value(test, rdf))
+        F = stat, `p-value` = smooth_p_value(test, rdf, !object$scale.estimated))
     }, numeric(4)))
+    if (!object$scale.estimated) colnames(s_table)[[3]] <- "Chi.sq"
     rownames(s_table) <- names(object$smooth)
   }
   w <- prior_weights(object)

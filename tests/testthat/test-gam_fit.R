@@ -67,7 +67,7 @@ test_that("bad input gives a clear error naming the argument", {
   expect_error(gam_fit(y ~ s(x0), data = d, weights = replace(d$w, 3, Inf)), "weights", class = "warmgam_error_weights")
   expect_error(gam_fit(y ~ s(x0, bs = "zz"), data = d), "bs", class = "warmgam_error_basis")
   expect_error(gam_fit(y ~ s(x0), data = d, method = "PQL"), "method", class = "warmgam_error_argument")
-  expect_error(gam_fit(y ~ s(x0), data = d, family = poisson()), "family", class = "warmgam_error_family")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = binomial(link = "identity")), "link", class = "warmgam_error_family")
   expect_error(gam_fit(y ~ s(x0), data = d, family = "nofamily"), "family", class = "warmgam_error_family")
   di <- d
   di$x0[2] <- Inf

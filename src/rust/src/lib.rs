@@ -175,6 +175,9 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     };
     let control = &objects.control;
     let n = f.get("y")?.len();
+    let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
+    let family = family::Family::from_r(&family, &link, &variance)
+        .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
         // `NULL`: unit weights, no offset.
@@ -187,6 +190,7 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
             CowArray::from(f.matrix("xp")?)
         },
         smooths,
+        family,
         method,
         gamma: f.real("gamma")?,
         sp,
@@ -337,6 +341,8 @@ fn fit_gam(spec: List) -> Result<Robj> {
         deviance = res.deviance,
         null_deviance = res.null_deviance,
         null_space_dim = res.null_space_dim as f64,
+        extra = res.extra,
+        inner_converged = res.inner_converged,
         smooths = List::from_values(smooths),
         term_tests = List::from_values(tests),
         warm_start = list!(

@@ -120,6 +120,72 @@ pub fn cross_products_by_chunks(
     Ok((out, Array1::from(xtz)))
 }
 
+/// Visits the model matrix a chunk of rows at a time: `fill(start, rows, buf)` writes
+/// rows `start..start + rows` into the first `rows` rows of `buf`, then
+/// `visit(start, chunk)` sees them. An error from either stops the pass.
+pub fn for_each_chunk(
+    n: usize,
+    p: usize,
+    mut fill: impl FnMut(usize, usize, &mut Array2<f64>) -> Result<()>,
+    mut visit: impl FnMut(usize, ArrayView2<'_, f64>) -> Result<()>,
+) -> Result<()> {
+    let mut buf = Array2::<f64>::zeros((CHUNK_ROWS.min(n.max(1)), p).f());
+    let mut start = 0;
+    while start < n {
+        let rows = CHUNK_ROWS.min(n - start);
+        fill(start, rows, &mut buf)?;
+        visit(start, buf.slice(ndarray::s![..rows, ..]))?;
+        start += rows;
+    }
+    Ok(())
+}
+
+/// Accumulates `X_c' diag(w) X_c` into the lower triangle of `acc`, for weights of
+/// any sign (the observed information of a non-canonical link can be negative for
+/// some observations). `scratch` holds `diag(w) X_c`.
+pub fn add_weighted_gram(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, w: &[f64], scratch: &mut Mat<f64>, parallel: Par) {
+    let (rows, p) = chunk.dim();
+    if scratch.nrows() != rows || scratch.ncols() != p {
+        *scratch = Mat::zeros(rows, p);
+    }
+    for j in 0..p {
+        let col = chunk.column(j);
+        let out = scratch.col_mut(j);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = col[i] * w[i];
+        }
+    }
+    triangular::matmul(
+        acc.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        view(&chunk).transpose(),
+        BlockStructure::Rectangular,
+        scratch.as_ref(),
+        BlockStructure::Rectangular,
+        1.0,
+        parallel,
+    );
+}
+
+/// A symmetric ndarray matrix from the lower triangle of `m`.
+pub fn from_lower(m: &Mat<f64>) -> Array2<f64> {
+    let mut out = to_array(m.as_ref());
+    for j in 0..out.ncols() {
+        for i in 0..j {
+            out[(i, j)] = out[(j, i)];
+        }
+    }
+    out
+}
+
+/// `X_c' v`, added to `acc`.
+pub fn add_xt_v(acc: &mut [f64], chunk: ArrayView2<'_, f64>, v: &[f64]) {
+    for (j, col) in chunk.columns().into_iter().enumerate() {
+        acc[j] += col.iter().zip(v).map(|(x, v)| x * v).sum::<f64>();
+    }
+}
+
 /// `A B` for small dense matrices.
 pub fn mat_mul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());

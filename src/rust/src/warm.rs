@@ -204,7 +204,7 @@ fn check(interrupted: &mut dyn FnMut() -> bool) -> Result<()> {
 }
 
 fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> Entry {
-    let rho = r.sp.iter().map(|l| l.ln()).collect();
+    let rho = r.sp.iter().map(|l| l.ln()).chain(r.extra.iter().copied()).collect();
     let mut entry = Entry::new(EntryKind::Final, rows, rho, r.criterion, done as usize + r.iterations);
     entry.coefficients = Bounded(r.coefficients.clone());
     entry.scale = r.scale;
@@ -254,6 +254,9 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         null_deviance: f.null_deviance,
         null_space_dim: f.null_space_dim as usize,
         term_tests: term_tests(&f.term_tests)?,
+        // `restore` splits the family's parameters off `sp`.
+        extra: Vec::new(),
+        inner_converged: true,
     })
 }
 

@@ -29,14 +29,38 @@ impl Distribution {
         matches!(self, Distribution::Binomial | Distribution::Poisson)
     }
 
-    /// `V(mu)`, `V'(mu)` and `V''(mu)`.
-    pub fn variance(&self, mu: f64) -> [f64; 3] {
+    /// `V(mu)` and its first three derivatives.
+    pub fn variance(&self, mu: f64) -> [f64; 4] {
         match self {
-            Distribution::Gaussian => [1.0, 0.0, 0.0],
-            Distribution::Binomial => [mu * (1.0 - mu), 1.0 - 2.0 * mu, -2.0],
-            Distribution::Poisson => [mu, 1.0, 0.0],
-            Distribution::Gamma => [mu * mu, 2.0 * mu, 2.0],
-            Distribution::InverseGaussian => [mu.powi(3), 3.0 * mu * mu, 6.0 * mu],
+            Distribution::Gaussian => [1.0, 0.0, 0.0, 0.0],
+            Distribution::Binomial => [mu * (1.0 - mu), 1.0 - 2.0 * mu, -2.0, 0.0],
+            Distribution::Poisson => [mu, 1.0, 0.0, 0.0],
+            Distribution::Gamma => [mu * mu, 2.0 * mu, 2.0, 0.0],
+            Distribution::InverseGaussian => [mu.powi(3), 3.0 * mu * mu, 6.0 * mu, 6.0],
+        }
+    }
+
+    /// The first four derivatives in `mu` of the unit deviance. Every exponential
+    /// family's deviance is `2 int_mu^y (y - t) / V(t) dt` (McCullagh & Nelder 1989
+    /// §2.3), so `d' = -2 (y - mu) / V` and the rest follow from `V`'s derivatives.
+    pub fn deviance_mu_derivatives(&self, y: f64, mu: f64) -> [f64; 4] {
+        let [v, v1, v2, v3] = self.variance(mu);
+        let r = y - mu;
+        let (a1, a2, a3) = (v1 / v, v2 / v, v3 / v);
+        [
+            -2.0 * r / v,
+            (2.0 + 2.0 * r * a1) / v,
+            (-4.0 * a1 + 2.0 * r * (a2 - 2.0 * a1 * a1)) / v,
+            (-6.0 * a2 + 12.0 * a1 * a1 + 2.0 * r * (a3 - 6.0 * a1 * a2 + 6.0 * a1.powi(3))) / v,
+        ]
+    }
+
+    /// Whether `mu` is a valid mean.
+    pub fn valid_mean(&self, mu: f64) -> bool {
+        match self {
+            Distribution::Gaussian => mu.is_finite(),
+            Distribution::Binomial => mu > 0.0 && mu < 1.0,
+            _ => mu > 0.0 && mu.is_finite(),
         }
     }
 
@@ -81,11 +105,17 @@ mod tests {
                 if y == 0.0 && matches!(family, Distribution::Gamma | Distribution::InverseGaussian) {
                     continue; // outside the support
                 }
-                let [v, v1, v2] = family.variance(mu);
+                let [v, v1, v2, v3] = family.variance(mu);
+                let generic = family.deviance_mu_derivatives(y, mu);
                 let [d, d1, d2] = family.deviance(y, mu);
                 let checks = [
                     ("V'", v1, central(|m| family.variance(m)[0], mu, 1e-6)),
                     ("V''", v2, central(|m| family.variance(m)[1], mu, 1e-6)),
+                    ("V'''", v3, central(|m| family.variance(m)[2], mu, 1e-6)),
+                    ("generic d'", generic[0], d1),
+                    ("generic d''", generic[1], d2),
+                    ("d'''", generic[2], central(|m| family.deviance_mu_derivatives(y, m)[1], mu, 1e-6)),
+                    ("d''''", generic[3], central(|m| family.deviance_mu_derivatives(y, m)[2], mu, 1e-6)),
                     ("d'", d1, central(|m| family.deviance(y, m)[0], mu, 1e-6)),
                     ("d''", d2, central(|m| family.deviance(y, m)[1], mu, 1e-6)),
                 ];

@@ -117,6 +117,58 @@ impl Link {
         }
     }
 
+    /// `dmu/deta`, `d2mu/deta2`, `d3mu/deta3` and `d4mu/deta4` at `eta`, written
+    /// directly in `eta` so that they stay accurate where `g'` is large (the tails of
+    /// the binomial links). Penalized IRLS and the Laplace-approximate REML's third and
+    /// fourth derivatives of the deviance in `eta` are built from them (Wood 2011
+    /// Appendix C, by the chain rule).
+    pub fn mu_derivatives(&self, eta: f64) -> [f64; 4] {
+        match self {
+            Link::Identity => [1.0, 0.0, 0.0, 0.0],
+            Link::Log => {
+                let m = eta.exp();
+                [m, m, m, m]
+            }
+            Link::Logit => {
+                let mu = self.inverse(eta);
+                let m1 = mu * (1.0 - mu);
+                let m2 = m1 * (1.0 - 2.0 * mu);
+                let m3 = m2 * (1.0 - 2.0 * mu) - 2.0 * m1 * m1;
+                let m4 = m3 * (1.0 - 2.0 * mu) - 6.0 * m1 * m2;
+                [m1, m2, m3, m4]
+            }
+            Link::Probit => {
+                // phi' = -eta phi, so the k-th derivative is a Hermite polynomial times phi.
+                let d = normal::density(eta);
+                [d, -eta * d, (eta * eta - 1.0) * d, (3.0 * eta - eta.powi(3)) * d]
+            }
+            Link::Cloglog => {
+                // mu = 1 - exp(-e), e = exp(eta): each derivative is exp(-e) times a
+                // polynomial in e.
+                let e = eta.exp();
+                let s = (-e).exp();
+                [s * e, s * e * (1.0 - e), s * e * (1.0 - 3.0 * e + e * e), s * e * (1.0 - 7.0 * e + 6.0 * e * e - e.powi(3))]
+            }
+            Link::Cauchit => {
+                let pi = std::f64::consts::PI;
+                let q = 1.0 + eta * eta;
+                [
+                    1.0 / (pi * q),
+                    -2.0 * eta / (pi * q * q),
+                    (6.0 * eta * eta - 2.0) / (pi * q.powi(3)),
+                    24.0 * eta * (1.0 - eta * eta) / (pi * q.powi(4)),
+                ]
+            }
+            Link::Inverse => [-1.0 / (eta * eta), 2.0 / eta.powi(3), -6.0 / eta.powi(4), 24.0 / eta.powi(5)],
+            Link::InverseSquare => {
+                // mu = eta^(-1/2).
+                let r = eta.sqrt();
+                [-0.5 / (eta * r), 0.75 / (eta * eta * r), -1.875 / (eta.powi(3) * r), 6.5625 / (eta.powi(4) * r)]
+            }
+            Link::Sqrt => [2.0 * eta, 2.0, 0.0, 0.0],
+        }
+    }
+
     /// `g'''(mu)`.
     pub fn d3(&self, mu: f64) -> f64 {
         match self {
@@ -183,6 +235,26 @@ mod tests {
                 assert!((link.inverse(eta) - mu).abs() < 1e-12, "{link:?} inverse at {mu}");
                 let numeric = central(|e| link.inverse(e), eta, 1e-5);
                 assert!((link.mu_eta(eta) - numeric).abs() / (1.0 + numeric.abs()) < 1e-6, "{link:?} mu_eta");
+            }
+        }
+    }
+
+    #[test]
+    fn mean_derivatives_in_eta_match_finite_differences() {
+        for link in ALL {
+            for mu in [0.13, 0.41, 0.77] {
+                let eta = link.link(mu);
+                let d = link.mu_derivatives(eta);
+                let numeric = [
+                    central(|e| link.inverse(e), eta, 1e-5),
+                    central(|e| link.mu_derivatives(e)[0], eta, 1e-5),
+                    central(|e| link.mu_derivatives(e)[1], eta, 1e-5),
+                    central(|e| link.mu_derivatives(e)[2], eta, 1e-5),
+                ];
+                for k in 0..4 {
+                    let err = (d[k] - numeric[k]).abs() / (1.0 + d[k].abs());
+                    assert!(err < 1e-6, "{link:?} d{}mu at mu = {mu}: {} vs {}", k + 1, d[k], numeric[k]);
+                }
             }
         }
     }

@@ -1,11 +1,238 @@
-//! Families of response distributions: link functions (`link`) and the exponential
-//! families' variance functions and deviances (`distribution`), with the derivatives
-//! penalized IRLS and the Laplace-approximate REML need. Groundwork for issue 4: the
-//! Gaussian identity fit does not use them yet.
+//! Families of response distributions: link functions (`link`), the exponential
+//! families' variance functions and deviances (`distribution`), and `Family`, which
+//! joins them into what penalized IRLS and the Laplace-approximate REML use: the
+//! deviance of one observation and its first four derivatives in the linear
+//! predictor, the saturated log likelihood in the scale, and the response's support.
 
 pub mod distribution;
 pub mod link;
 pub mod normal;
+pub mod special;
+
+use distribution::Distribution;
+use link::Link;
+
+/// A family as R's family objects describe it: a distribution (or, for the quasi
+/// families, the distribution whose variance function and deviance it borrows) and a
+/// link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    pub distribution: Distribution,
+    pub link: Link,
+    /// A quasi family: the scale is estimated and there is no full likelihood.
+    pub quasi: bool,
+}
+
+/// One observation's weighted deviance `w d(y, mu(eta))` and its first four
+/// derivatives in `eta`.
+#[derive(Debug, Clone, Copy)]
+pub struct EtaTerms {
+    pub mu: f64,
+    pub dev: f64,
+    pub d: [f64; 4],
+}
+
+/// Fitted probabilities are kept this far from 0 and 1 (R's links clamp the same way),
+/// so that a diverging fit stays finite.
+const PROBABILITY_EPS: f64 = f64::EPSILON;
+
+impl Family {
+    /// From R's names: `family` is the family object's `family` field; `variance` is
+    /// `quasi()`'s variance name (ignored otherwise).
+    pub fn from_r(family: &str, link: &str, variance: &str) -> Option<Family> {
+        let link = Link::parse(link)?;
+        let (distribution, quasi) = match family {
+            "quasibinomial" => (Distribution::Binomial, true),
+            "quasipoisson" => (Distribution::Poisson, true),
+            "quasi" => (
+                match variance {
+                    "constant" => Distribution::Gaussian,
+                    "mu(1-mu)" => Distribution::Binomial,
+                    "mu" => Distribution::Poisson,
+                    "mu^2" => Distribution::Gamma,
+                    "mu^3" => Distribution::InverseGaussian,
+                    _ => return None,
+                },
+                true,
+            ),
+            name => (Distribution::parse(name)?, false),
+        };
+        Some(Family { distribution, link, quasi })
+    }
+
+    /// The Gaussian identity model, fitted by one penalized least-squares solve.
+    pub fn is_gaussian_identity(&self) -> bool {
+        self.distribution == Distribution::Gaussian && self.link == Link::Identity && !self.quasi
+    }
+
+    pub fn scale_known(&self) -> bool {
+        !self.quasi && self.distribution.known_scale()
+    }
+
+    /// Canonical links, for which the observed and expected information agree and
+    /// the derivatives of the deviance in `eta` are those of the mean.
+    fn canonical(&self) -> bool {
+        matches!(
+            (self.distribution, self.link),
+            (Distribution::Gaussian, Link::Identity) | (Distribution::Binomial, Link::Logit) | (Distribution::Poisson, Link::Log)
+        )
+    }
+
+    /// Whether `eta` is in the link's domain (R's `valideta`).
+    pub fn valid_eta(&self, eta: f64) -> bool {
+        eta.is_finite()
+            && match self.link {
+                Link::Inverse => eta != 0.0,
+                Link::InverseSquare | Link::Sqrt => eta > 0.0,
+                _ => true,
+            }
+    }
+
+    /// The mean at `eta`; binomial means are kept inside (0, 1).
+    pub fn mean(&self, eta: f64) -> f64 {
+        let mu = self.link.inverse(eta);
+        if self.distribution == Distribution::Binomial {
+            mu.clamp(PROBABILITY_EPS, 1.0 - PROBABILITY_EPS)
+        } else {
+            mu
+        }
+    }
+
+    /// `w d(y, mu(eta))` and its derivatives in `eta`; `None` outside the family's
+    /// means or the link's domain.
+    pub fn eta_terms(&self, y: f64, w: f64, eta: f64) -> Option<EtaTerms> {
+        if !self.valid_eta(eta) {
+            return None;
+        }
+        let mu = self.mean(eta);
+        if !self.distribution.valid_mean(mu) {
+            return None;
+        }
+        let dev = w * self.distribution.deviance(y, mu)[0];
+        let m = self.link.mu_derivatives(eta);
+        let d = if self.canonical() {
+            // The mean's derivatives are the variance's: D' = -2w(y - mu) and
+            // D^(k) = 2w mu^(k-1) for k >= 2, exact even where mu is near 0 or 1.
+            let m = if self.distribution == Distribution::Binomial { logit_mean_derivatives(mu) } else { m };
+            [-2.0 * w * (y - mu), 2.0 * w * m[0], 2.0 * w * m[1], 2.0 * w * m[2]]
+        } else {
+            let [d1, d2, d3, d4] = self.distribution.deviance_mu_derivatives(y, mu);
+            let [m1, m2, m3, m4] = m;
+            // The chain rule (Faà di Bruno) from mu to eta.
+            [
+                w * d1 * m1,
+                w * (d2 * m1 * m1 + d1 * m2),
+                w * (d3 * m1.powi(3) + 3.0 * d2 * m1 * m2 + d1 * m3),
+                w * (d4 * m1.powi(4) + 6.0 * d3 * m1 * m1 * m2 + d2 * (3.0 * m2 * m2 + 4.0 * m1 * m3) + d1 * m4),
+            ]
+        };
+        Some(EtaTerms { mu, dev, d })
+    }
+
+    /// The expected (Fisher) information weight `w mu'(eta)^2 / V(mu)` and the matching
+    /// working-response term `w mu'(eta) (y - mu) / V(mu)`: the IRLS step of Fisher
+    /// scoring, used where the observed information is not positive definite.
+    pub fn fisher_terms(&self, y: f64, w: f64, eta: f64) -> (f64, f64) {
+        let mu = self.mean(eta);
+        let m1 = if self.canonical() && self.distribution == Distribution::Binomial {
+            mu * (1.0 - mu)
+        } else {
+            self.link.mu_derivatives(eta)[0]
+        };
+        let v = self.distribution.variance(mu)[0];
+        (w * m1 * m1 / v, w * m1 * (y - mu) / v)
+    }
+
+    /// The starting mean for observation `y` with weight `w` (R's `initialize`).
+    pub fn start_mean(&self, y: f64, w: f64) -> f64 {
+        match self.distribution {
+            Distribution::Binomial => (w * y + 0.5) / (w + 1.0),
+            Distribution::Poisson => y + 0.1,
+            Distribution::Gaussian => y,
+            Distribution::Gamma | Distribution::InverseGaussian if self.quasi => y + 0.1 * f64::from(y == 0.0),
+            Distribution::Gamma | Distribution::InverseGaussian => y,
+        }
+    }
+
+    /// Why `y` (with weight `w > 0`) is outside the family's support, if it is.
+    pub fn support_problem(&self, y: f64) -> Option<&'static str> {
+        match self.distribution {
+            Distribution::Binomial if !(0.0..=1.0).contains(&y) => Some("must lie in [0, 1]"),
+            Distribution::Poisson if y < 0.0 => Some("must be non-negative"),
+            Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => Some("must be non-negative"),
+            Distribution::Gamma | Distribution::InverseGaussian if !self.quasi && y <= 0.0 => Some("must be positive"),
+            _ => None,
+        }
+    }
+
+    /// The saturated log likelihood `ls(phi)` and its first two derivatives in `phi`
+    /// (mgcv's `family$ls`): the part of the log likelihood the Laplace-approximate REML
+    /// needs beyond the deviance (Wood 2011 §2.1). Zero-weight observations do not count.
+    pub fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3] {
+        let obs = || y.iter().zip(w).filter(|(_, w)| **w > 0.0);
+        let nobs = obs().count() as f64;
+        let sum_log_w: f64 = obs().map(|(_, w)| w.ln()).sum();
+        // The terms in phi that Gaussian-like families share.
+        let normal_like = |log_norm: f64| [-nobs * log_norm / 2.0 + sum_log_w / 2.0, -nobs / (2.0 * phi), nobs / (2.0 * phi * phi)];
+        if self.quasi {
+            return normal_like(phi.ln());
+        }
+        match self.distribution {
+            Distribution::Gaussian => normal_like((2.0 * std::f64::consts::PI * phi).ln()),
+            Distribution::InverseGaussian => {
+                let [v, d1, d2] = normal_like((2.0 * std::f64::consts::PI * phi).ln());
+                [v - 1.5 * obs().map(|(y, _)| y.ln()).sum::<f64>(), d1, d2]
+            }
+            Distribution::Poisson => {
+                let value = obs().map(|(&y, &w)| w * (xlogy(y, y) - y - special::lgamma(y + 1.0))).sum();
+                [value, 0.0, 0.0]
+            }
+            Distribution::Binomial => {
+                // log dbinom(k; m, k/m) with m the trials (the weight) and k the successes.
+                let value = obs()
+                    .map(|(&y, &w)| {
+                        let (m, k) = (w.round(), (w * y).round());
+                        let choose = special::lgamma(m + 1.0) - special::lgamma(k + 1.0) - special::lgamma(m - k + 1.0);
+                        choose + xlogy(k, k / m) + xlogy(m - k, 1.0 - k / m)
+                    })
+                    .sum();
+                [value, 0.0, 0.0]
+            }
+            Distribution::Gamma => {
+                // Each observation's shape is w / phi: with s = phi / w,
+                // log f = -lgamma(1/s) - log(s)/s - 1/s - log(y) + (terms in the deviance).
+                let mut out = [0.0; 3];
+                for (&y, &w) in obs() {
+                    let s = phi / w;
+                    let (ls, r) = (s.ln(), 1.0 / s);
+                    out[0] += -special::lgamma(r) - ls * r - r - y.ln();
+                    out[1] += (special::digamma(r) + ls) / (s * s * w);
+                    out[2] += (-special::trigamma(r) / s + (1.0 - 2.0 * ls - 2.0 * special::digamma(r))) / (s.powi(3) * w * w);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// `x log(y)`, zero at `x = 0`.
+fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+/// The logistic mean's derivatives from the (clamped) mean itself, accurate in both
+/// tails.
+fn logit_mean_derivatives(mu: f64) -> [f64; 4] {
+    let m1 = mu * (1.0 - mu);
+    let m2 = m1 * (1.0 - 2.0 * mu);
+    let m3 = m2 * (1.0 - 2.0 * mu) - 2.0 * m1 * m1;
+    let m4 = m3 * (1.0 - 2.0 * mu) - 6.0 * m1 * m2;
+    [m1, m2, m3, m4]
+}
 
 /// A central difference of `f` at `x` with relative step `step`, for the tests'
 /// finite-difference checks of the derivatives.
@@ -13,4 +240,78 @@ pub mod normal;
 fn central(f: impl Fn(f64) -> f64, x: f64, step: f64) -> f64 {
     let h = step * x.abs().max(1e-3);
     (f(x + h) - f(x - h)) / (2.0 * h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAMILIES: [(&str, &str, &str); 14] = [
+        ("gaussian", "log", ""),
+        ("gaussian", "inverse", ""),
+        ("binomial", "logit", ""),
+        ("binomial", "probit", ""),
+        ("binomial", "cloglog", ""),
+        ("binomial", "cauchit", ""),
+        ("poisson", "log", ""),
+        ("poisson", "sqrt", ""),
+        ("Gamma", "inverse", ""),
+        ("Gamma", "log", ""),
+        ("inverse.gaussian", "1/mu^2", ""),
+        ("inverse.gaussian", "log", ""),
+        ("quasi", "log", "mu^2"),
+        ("quasipoisson", "identity", ""),
+    ];
+
+    #[test]
+    fn eta_derivatives_match_finite_differences() {
+        for (name, link, variance) in FAMILIES {
+            let family = Family::from_r(name, link, variance).unwrap();
+            for (y, mu) in [(0.3, 0.45), (0.8, 0.6), (0.35, 0.2)] {
+                let eta = family.link.link(mu);
+                let w = 1.7;
+                let t = family.eta_terms(y, w, eta).unwrap();
+                let at = |e: f64| family.eta_terms(y, w, e).unwrap();
+                let numeric = [
+                    central(|e| at(e).dev, eta, 1e-5),
+                    central(|e| at(e).d[0], eta, 1e-5),
+                    central(|e| at(e).d[1], eta, 1e-5),
+                    central(|e| at(e).d[2], eta, 1e-5),
+                ];
+                for k in 0..4 {
+                    let err = (t.d[k] - numeric[k]).abs() / (1.0 + t.d[k].abs());
+                    assert!(err < 1e-6, "{name}({link}) D^({}) at y = {y}, mu = {mu}: {} vs {}", k + 1, t.d[k], numeric[k]);
+                }
+                // Fisher weight = expected second derivative / 2 (y replaced by mu).
+                let (wf, _) = family.fisher_terms(y, w, eta);
+                let expected = family.eta_terms(mu, w, eta).unwrap().d[1] / 2.0;
+                assert!((wf - expected).abs() < 1e-10 * (1.0 + wf), "{name}({link}) Fisher weight");
+            }
+        }
+    }
+
+    #[test]
+    fn gamma_saturated_loglik_derivatives_match_finite_differences() {
+        let family = Family::from_r("Gamma", "log", "").unwrap();
+        let y = [0.4, 1.3, 2.2, 0.9];
+        let w = [1.0, 2.0, 0.5, 1.0];
+        let phi = 0.37;
+        let [_, d1, d2] = family.saturated_loglik(&y, &w, phi);
+        let n1 = central(|p| family.saturated_loglik(&y, &w, p)[0], phi, 1e-5);
+        let n2 = central(|p| family.saturated_loglik(&y, &w, p)[1], phi, 1e-5);
+        assert!((d1 - n1).abs() < 1e-6 * (1.0 + d1.abs()), "{d1} vs {n1}");
+        assert!((d2 - n2).abs() < 1e-6 * (1.0 + d2.abs()), "{d2} vs {n2}");
+    }
+
+    #[test]
+    fn saturated_loglik_matches_r() {
+        // sum(dpois(y, y, log = TRUE)) and -binomial()$aic(...)/2 computed in R.
+        let pois = Family::from_r("poisson", "log", "").unwrap();
+        let v = pois.saturated_loglik(&[0.0, 1.0, 4.0], &[1.0; 3], 1.0)[0];
+        assert!((v - (-1.0 + (4.0 * 4f64.ln() - 4.0 - 24f64.ln()))).abs() < 1e-12);
+        let binom = Family::from_r("binomial", "logit", "").unwrap();
+        let v = binom.saturated_loglik(&[0.25, 1.0], &[4.0, 3.0], 1.0)[0];
+        // dbinom(1, 4, 0.25, log = TRUE) + 0
+        assert!((v - (-0.863_046_217_355_342_8)).abs() < 1e-12, "{v}");
+    }
 }

@@ -3,8 +3,11 @@
 //! the fitted object reports (Wood 2017 §6.2, §6.9-6.10).
 
 pub mod criterion;
+pub mod glm;
+pub mod laml;
 pub mod outer;
 pub mod penalty;
+pub mod pirls;
 pub mod tests_smooth;
 
 use std::borrow::Cow;
@@ -13,8 +16,12 @@ use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix2};
 
 use crate::basis::{self, Smooth, SmoothSpec};
 use crate::error::{EngineError, Result};
+use crate::family::Family;
 use crate::linalg;
 use criterion::{Gram, Method};
+use glm::GlmObjective;
+use laml::LamlSettings;
+use pirls::GlmData;
 use outer::{newton, Eval, NewtonSettings, Objective, Termination};
 use penalty::{Penalty, PenaltySet};
 
@@ -42,6 +49,7 @@ pub struct ModelSpec<'a> {
     /// The parametric columns (n x p0, column-major).
     pub xp: CowArray<'a, f64, Ix2>,
     pub smooths: Vec<SmoothSpec<'a>>,
+    pub family: Family,
     pub method: Method,
     pub gamma: f64,
     /// One entry per smoothing parameter: `Some(lambda)` fixes it, `None` estimates it.
@@ -64,6 +72,7 @@ impl<'a> ModelSpec<'a> {
             offset: Cow::Owned(vec![0.0; n]),
             xp: CowArray::from(xp),
             smooths,
+            family: Family::from_r("gaussian", "identity", "").expect("a known family"),
             method: Method::Reml,
             gamma: 1.0,
             sp: Vec::new(),
@@ -243,21 +252,33 @@ pub struct FitResult {
     pub null_deviance: f64,
     pub null_space_dim: usize,
     pub term_tests: Vec<tests_smooth::TermTest>,
+    /// The family's parameters chosen with the smoothing parameters, on the log scale:
+    /// `log(phi)` when REML/ML estimates an unknown scale of a generalized family.
+    pub extra: Vec<f64>,
+    /// Whether every inner (penalized IRLS) fit converged.
+    pub inner_converged: bool,
 }
 
-/// The criterion as a function of the free log smoothing parameters.
-struct FreeObjective<'a> {
-    gram: &'a Gram,
-    penalties: &'a PenaltySet,
-    method: Method,
-    gamma: f64,
-    /// Full log-sp vector; `None` entries are free, in order.
+/// The criterion of one model as a function of the per-penalty log smoothing
+/// parameters and the family's extra parameters.
+enum Criterion<'a, 'd> {
+    Gaussian { gram: &'a Gram, penalties: &'a PenaltySet, method: Method, gamma: f64 },
+    Glm(GlmObjective<'a, 'd>),
+}
+
+/// The criterion as a function of the free parameters: the log smoothing parameters
+/// (each shared by the penalties linked to it), then the family's extra parameters.
+struct FreeObjective<'a, 'd> {
+    criterion: Criterion<'a, 'd>,
+    /// Full parameter vector; `None` entries are free, in order.
     fixed: &'a [Option<f64>],
     /// The smoothing parameter of each penalty.
     links: &'a [usize],
+    /// Number of smoothing parameters (the rest of `fixed` are extra parameters).
+    n_sp: usize,
 }
 
-impl FreeObjective<'_> {
+impl FreeObjective<'_, '_> {
     fn full_rho(&self, free: &[f64]) -> Vec<f64> {
         full_rho(self.fixed, free)
     }
@@ -267,19 +288,29 @@ impl FreeObjective<'_> {
     }
 }
 
-impl Objective for FreeObjective<'_> {
-    fn evaluate(&mut self, rho: &[f64]) -> Result<Eval> {
+impl Objective for FreeObjective<'_, '_> {
+    fn evaluate(&mut self, rho: &[f64], derivatives: bool) -> Result<Eval> {
         let full = self.full_rho(rho);
-        let per_penalty = penalty_rho(self.links, &full);
-        let (e, _) = criterion::evaluate(self.gram, self.penalties, self.method, self.gamma, &per_penalty)?;
+        let per_penalty = penalty_rho(self.links, &full[..self.n_sp]);
+        let extra = &full[self.n_sp..];
+        let e = match &mut self.criterion {
+            Criterion::Gaussian { gram, penalties, method, gamma } => criterion::evaluate(gram, penalties, *method, *gamma, &per_penalty)?.0,
+            Criterion::Glm(g) => g.evaluate(&per_penalty, extra.first().copied().unwrap_or(0.0), derivatives)?,
+        };
+        if e.grad.is_empty() {
+            return Ok(Eval { grad: Array1::zeros(0), hess: Array2::zeros((0, 0)), ..e });
+        }
         // A shared parameter moves all its penalties: derivatives add up (chain rule).
+        // Each penalty's index in `e` maps to its parameter; extra parameters follow.
         let m = full.len();
+        let np = per_penalty.len();
+        let to_param = |i: usize| if i < np { self.links[i] } else { self.n_sp + (i - np) };
         let mut grad = Array1::<f64>::zeros(m);
         let mut hess = Array2::<f64>::zeros((m, m));
-        for (i, &li) in self.links.iter().enumerate() {
-            grad[li] += e.grad[i];
-            for (j, &lj) in self.links.iter().enumerate() {
-                hess[(li, lj)] += e.hess[(i, j)];
+        for i in 0..e.grad.len() {
+            grad[to_param(i)] += e.grad[i];
+            for j in 0..e.grad.len() {
+                hess[(to_param(i), to_param(j))] += e.hess[(i, j)];
             }
         }
         let idx = self.free_index();
@@ -299,7 +330,7 @@ fn penalty_rho(links: &[usize], params: &[f64]) -> Vec<f64> {
 
 /// Initial smoothing parameters: each penalty scaled to the size of its block of
 /// `X'WX` (the heuristic of mgcv's `initial.sp`), on the log scale.
-fn initial_rho(gram: &Gram, penalties: &PenaltySet) -> Vec<f64> {
+fn initial_rho(xtwx: &Array2<f64>, penalties: &PenaltySet) -> Vec<f64> {
     penalties
         .penalties
         .iter()
@@ -311,7 +342,7 @@ fn initial_rho(gram: &Gram, penalties: &PenaltySet) -> Vec<f64> {
             for i in 0..k {
                 let sd = pen.s[(i, i)].abs();
                 if sd > 0.0 {
-                    num += gram.xtwx[(pen.start + i, pen.start + i)].abs();
+                    num += xtwx[(pen.start + i, pen.start + i)].abs();
                     den += sd;
                     count += 1.0;
                 }
@@ -391,13 +422,24 @@ pub struct Iterate<'a> {
 /// Sees every accepted outer iterate; an error (e.g. an interrupt) stops the fit.
 pub type Progress<'a> = dyn FnMut(&Iterate<'_>) -> Result<()> + 'a;
 
-/// A model ready for the outer optimization: its design, `X'WX` and penalties.
+/// How a model's criterion is computed: from `X'WX` formed once (Gaussian identity),
+/// or through penalized IRLS from starting coefficients.
+enum Problem {
+    Gaussian(Gram),
+    Glm { start: Array1<f64> },
+}
+
+/// A model ready for the outer optimization: its design, penalties, and `X'WX` (or the
+/// start of its penalized IRLS).
 pub struct Prepared<'a> {
     pub design: Design<'a>,
-    gram: Gram,
+    problem: Problem,
     penalties: PenaltySet,
-    /// Per smoothing parameter: `Some(log sp)` when fixed by the user.
+    /// Per parameter (smoothing parameters, then the family's extra parameters):
+    /// `Some(log value)` when fixed.
     fixed: Vec<Option<f64>>,
+    /// Number of smoothing parameters.
+    n_smoothing: usize,
     /// The smoothing parameter of each penalty.
     links: Vec<usize>,
     /// The cold start; the optimizer's bounds are placed around it whatever the start,
@@ -405,8 +447,9 @@ pub struct Prepared<'a> {
     rho_init: Vec<f64>,
 }
 
-/// Builds the model and makes the one pass over the data that forms `X'WX`, polling
-/// `interrupted` on the way.
+/// Builds the model and makes the one pass over the data that forms `X'WX` (for a
+/// generalized family: at the starting means, which also gives the first penalized
+/// IRLS step), polling `interrupted` on the way.
 pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<Prepared<'a>> {
     validate(spec)?;
     let design = design(spec)?;
@@ -414,11 +457,10 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     if n < p {
         return Err(EngineError::TooFewRows { rows: n, coefficients: p });
     }
-    let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
     let penalties = penalty_set(&design);
     let links = design.penalty_links();
     let m = design.n_smoothing_parameters();
-    let fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
+    let mut fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
         vec![None; m]
     } else if spec.sp.len() == m {
         spec.sp.iter().map(|v| v.map(|l| l.max(f64::MIN_POSITIVE).ln())).collect()
@@ -426,17 +468,79 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         return Err(EngineError::InvalidSpec { what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()) });
     };
     // A shared parameter starts from the mean of its penalties' starts.
-    let per_penalty = initial_rho(&gram, &penalties);
-    let rho_init = (0..m)
-        .map(|k| {
-            let linked: Vec<f64> = links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
-            linked.iter().sum::<f64>() / linked.len() as f64
-        })
-        .collect();
-    Ok(Prepared { design, gram, penalties, fixed, links, rho_init })
+    let pool = |per_penalty: Vec<f64>| -> Vec<f64> {
+        (0..m)
+            .map(|k| {
+                let linked: Vec<f64> = links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
+                linked.iter().sum::<f64>() / linked.len() as f64
+            })
+            .collect()
+    };
+    if !spec.family.is_gaussian_identity() && spec.method == Method::Gcv {
+        return Err(EngineError::InvalidSpec { what: "method = \"GCV.Cp\" is not available for generalized families yet; use \"REML\" or \"ML\"".into() });
+    }
+    let (problem, rho_init) = if spec.family.is_gaussian_identity() {
+        let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
+        let rho_init = pool(initial_rho(&gram.xtwx, &penalties));
+        (Problem::Gaussian(gram), rho_init)
+    } else {
+        let (xtwx, xtu) = {
+            let data = glm_data(spec, &design, &penalties);
+            let eta = data.start_eta();
+            if data.deviance(&eta).is_none() {
+                return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
+            }
+            let (w, u) = data.working(&eta, true)?;
+            data.cross_products(&w, &u, interrupted)?
+        };
+        let mut rho_init = pool(initial_rho(&xtwx, &penalties));
+        // The first IRLS step, at the starting smoothing parameters.
+        let mut h = xtwx;
+        penalties.add_to(&mut h, &penalty_rho(&links, &rho_init).iter().map(|r| r.exp()).collect::<Vec<_>>());
+        let start = linalg::SpdFactor::new(h.view())
+            .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")))
+            .filter(|b| b.iter().all(|v| v.is_finite()))
+            .ok_or_else(|| EngineError::NotIdentifiable {
+                detail: "X'WX + S is not positive definite at the starting values; check for aliased parametric terms".into(),
+            })?;
+        if scale_parameter(spec) {
+            // The scale starts at the Pearson statistic per observation of the first step.
+            let eta = design.fitted(start.as_slice().expect("contiguous"), &spec.offset, spec.threads);
+            let fam = &spec.family;
+            let pearson: f64 = (0..n)
+                .map(|i| {
+                    let mu = fam.mean(eta[i]);
+                    spec.weights[i] * (spec.y[i] - mu).powi(2) / fam.distribution.variance(mu)[0]
+                })
+                .sum();
+            let phi = pearson / n as f64;
+            rho_init.push(if phi.is_finite() && phi > 0.0 { phi.ln() } else { 0.0 });
+            fixed.push(None);
+        }
+        (Problem::Glm { start }, rho_init)
+    };
+    Ok(Prepared { design, problem, penalties, fixed, n_smoothing: m, links, rho_init })
 }
 
-impl Prepared<'_> {
+/// Whether the scale is estimated with the smoothing parameters (REML/ML of a
+/// generalized family whose scale is unknown, as mgcv does).
+fn scale_parameter(spec: &ModelSpec<'_>) -> bool {
+    !spec.family.is_gaussian_identity() && !spec.family.scale_known() && matches!(spec.method, Method::Reml | Method::Ml)
+}
+
+fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: &'b PenaltySet) -> GlmData<'b, 'd> {
+    GlmData {
+        design,
+        penalties,
+        family: spec.family,
+        y: &spec.y,
+        w: &spec.weights,
+        offset: &spec.offset,
+        threads: spec.threads,
+    }
+}
+
+impl<'a> Prepared<'a> {
     /// Number of smoothing parameters (fixed ones included).
     pub fn n_sp(&self) -> usize {
         self.fixed.len()
@@ -454,8 +558,24 @@ impl Prepared<'_> {
             .then(|| seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).collect())
     }
 
-    fn objective(&self, spec: &ModelSpec<'_>) -> FreeObjective<'_> {
-        FreeObjective { gram: &self.gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma, fixed: &self.fixed, links: &self.links }
+    fn objective<'s>(&'s self, spec: &'s ModelSpec<'_>) -> FreeObjective<'s, 'a> {
+        self.objective_from(spec, None)
+    }
+
+    /// The objective, whose inner fits start from `start` when given.
+    fn objective_from<'s>(&'s self, spec: &'s ModelSpec<'_>, start: Option<&[f64]>) -> FreeObjective<'s, 'a> {
+        let criterion = match &self.problem {
+            Problem::Gaussian(gram) => Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma },
+            Problem::Glm { start: first } => {
+                let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec) };
+                let start = match start {
+                    Some(b) if b.len() == self.design.ncols() => Array1::from(b.to_vec()),
+                    _ => first.clone(),
+                };
+                Criterion::Glm(GlmObjective::new(glm_data(spec, &self.design, &self.penalties), settings, start))
+            }
+        };
+        FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
     }
 
     /// Chooses the smoothing parameters by Newton's method from `start` (all log
@@ -494,8 +614,17 @@ impl Prepared<'_> {
             other => other?,
         };
         let params = objective.full_rho(&result.rho);
-        let mut fit = finish(spec, &self.design, &self.gram, &self.penalties, &penalty_rho(&self.links, &params), &result)?;
-        fit.sp = params.iter().map(|r| r.exp()).collect();
+        let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
+        let mut fit = match &mut objective.criterion {
+            Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result)?,
+            Criterion::Glm(g) => {
+                let inner = g.inner(&per_penalty)?.clone();
+                let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
+                finish_glm(spec, &g.data, &inner, &lambda, &result)?
+            }
+        };
+        fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
+        fit.extra = params[self.n_smoothing..].to_vec();
         Ok(fit)
     }
 
@@ -503,13 +632,13 @@ impl Prepared<'_> {
     /// parameters: one inner fit there must reproduce its criterion value and
     /// coefficients, and the gradient must be as small as convergence left it.
     pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
-        let rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).collect();
+        let rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
         if rho.len() != self.n_sp() {
             return false;
         }
-        let mut objective = self.objective(spec);
+        let mut objective = self.objective_from(spec, Some(&stored.coefficients));
         let free: Vec<f64> = objective.free_index().iter().map(|&j| rho[j]).collect();
-        let Ok(eval) = objective.evaluate(&free) else { return false };
+        let Ok(eval) = objective.evaluate(&free, true) else { return false };
         let scale = 1.0 + eval.value.abs();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-8 * (1.0 + a.abs().max(b.abs()));
         // Convergence leaves the gradient below `tol * scale`; a bound-pinned
@@ -549,23 +678,43 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
         && stored.edf1.len() == p
         && stored.vp.dim() == (p, p)
         && stored.ve.dim() == (p, p)
-        && stored.sp.len() == design.n_smoothing_parameters()
+        && stored.sp.len() + stored.extra.len() == design.n_smoothing_parameters() + n_extra(spec)
         && stored.term_tests.len() == design.smooths.len();
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
+    // A stored entry keeps every parameter in one vector: split off the extra ones.
+    let m = design.n_smoothing_parameters();
+    if stored.extra.is_empty() && stored.sp.len() > m {
+        stored.extra = stored.sp.split_off(m).iter().map(|v| v.ln()).collect();
+    }
     stored.linear_predictor = design.fitted(&stored.coefficients, &spec.offset, spec.threads);
     if !stored.null_deviance.is_finite() {
-        stored.null_deviance = null_deviance(spec);
+        stored.null_deviance = null_deviance(spec, design);
     }
     stored.iterations = 0;
     Ok(stored)
 }
 
-/// The deviance of the null model, as mgcv reports it: around the weighted mean of
-/// `y - offset` with an intercept; without one, of `y - offset` itself under GCV and
-/// around the weighted mean of `y` otherwise.
-fn null_deviance(spec: &ModelSpec<'_>) -> f64 {
+/// Number of family parameters estimated with the smoothing parameters.
+fn n_extra(spec: &ModelSpec<'_>) -> usize {
+    usize::from(scale_parameter(spec))
+}
+
+/// The deviance of the null model, as mgcv reports it.
+fn null_deviance(spec: &ModelSpec<'_>, design: &Design<'_>) -> f64 {
+    if spec.family.is_gaussian_identity() {
+        gaussian_null_deviance(spec)
+    } else {
+        let penalties = PenaltySet::new(design.ncols(), Vec::new());
+        glm::null_deviance(&glm_data(spec, design, &penalties), spec.intercept)
+    }
+}
+
+/// The Gaussian null deviance: around the weighted mean of `y - offset` with an
+/// intercept; without one, of `y - offset` itself under GCV and around the weighted
+/// mean of `y` otherwise.
+fn gaussian_null_deviance(spec: &ModelSpec<'_>) -> f64 {
     let (y, w, offset) = (&spec.y[..], &spec.weights[..], &spec.offset[..]);
     let subtract_offset = spec.intercept || spec.method == Method::Gcv;
     let value = |i: usize| if subtract_offset { y[i] - offset[i] } else { y[i] };
@@ -630,9 +779,40 @@ fn finish(
         gradient: result.eval.grad.to_vec(),
         hessian_eigenvalues: if result.eval.hess.is_empty() { Vec::new() } else { linalg::sym_eigen(result.eval.hess.view()).0 },
         deviance: dev,
-        null_deviance: null_deviance(spec),
+        null_deviance: gaussian_null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),
         term_tests,
+        extra: Vec::new(),
+        inner_converged: true,
+    })
+}
+
+/// Everything a generalized fit reports at the chosen parameters, from the inner fit
+/// there.
+fn finish_glm(spec: &ModelSpec<'_>, data: &GlmData<'_, '_>, inner: &pirls::InnerFit, lambda: &[f64], result: &outer::OuterResult) -> Result<FitResult> {
+    let summary = glm::summarize(data, inner, lambda, spec.family.scale_known())?;
+    let beta = inner.beta.to_vec();
+    let term_tests = tests_smooth::smooth_tests(data.design, &summary.xtwx_fisher, &beta, &summary.vp, &summary.ve, &summary.edf1);
+    Ok(FitResult {
+        coefficients: beta,
+        linear_predictor: inner.eta.clone(),
+        edf: summary.edf,
+        edf1: summary.edf1,
+        vp: summary.vp,
+        ve: summary.ve,
+        scale: summary.scale,
+        criterion: result.eval.value,
+        sp: Vec::new(),
+        termination: result.termination,
+        iterations: result.iterations,
+        gradient: result.eval.grad.to_vec(),
+        hessian_eigenvalues: if result.eval.hess.is_empty() { Vec::new() } else { linalg::sym_eigen(result.eval.hess.view()).0 },
+        deviance: inner.deviance,
+        null_deviance: glm::null_deviance(data, spec.intercept),
+        null_space_dim: data.penalties.null_space_dim(),
+        term_tests,
+        extra: Vec::new(),
+        inner_converged: inner.converged,
     })
 }
 

@@ -23,7 +23,10 @@ pub struct Eval {
 }
 
 pub trait Objective {
-    fn evaluate(&mut self, rho: &[f64]) -> Result<Eval>;
+    /// The criterion at `rho`, with its gradient and Hessian when `derivatives` (an
+    /// objective may return them anyway when they cost nothing extra; otherwise they
+    /// are empty). Line searches ask for values only.
+    fn evaluate(&mut self, rho: &[f64], derivatives: bool) -> Result<Eval>;
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +117,7 @@ pub fn newton(
 ) -> Result<OuterResult> {
     let m = rho0.len();
     let mut rho: Vec<f64> = (0..m).map(|j| rho0[j].clamp(settings.lower[j], settings.upper[j])).collect();
-    let mut eval = objective.evaluate(&rho)?;
+    let mut eval = objective.evaluate(&rho, true)?;
     if m == 0 {
         return Ok(OuterResult { rho, eval, iterations: 0, termination: Termination::NoParameters });
     }
@@ -241,7 +244,7 @@ fn line_search(
         // singular (a smoothing parameter so large that the penalty swamps the data
         // beyond double precision): such a point is not a descent, so the step is
         // shortened, as for any other failed trial.
-        let e = match objective.evaluate(&trial) {
+        let e = match objective.evaluate(&trial, false) {
             Err(EngineError::NotIdentifiable { .. }) => {
                 t *= 0.5;
                 continue;
@@ -249,6 +252,8 @@ fn line_search(
             other => other?,
         };
         if e.value.is_finite() && e.value < eval.value {
+            // The accepted point's derivatives, unless the objective gave them already.
+            let e = if e.grad.len() == rho.len() { e } else { objective.evaluate(&trial, true)? };
             return Ok(Some((trial, e)));
         }
         t *= 0.5;
@@ -263,7 +268,7 @@ mod tests {
     /// A smooth, non-quadratic bowl with a known minimum at (1, -2).
     struct Bowl;
     impl Objective for Bowl {
-        fn evaluate(&mut self, r: &[f64]) -> Result<Eval> {
+        fn evaluate(&mut self, r: &[f64], _derivatives: bool) -> Result<Eval> {
             let (a, b) = (r[0] - 1.0, r[1] + 2.0);
             let value = a * a + (b * b).powi(2) + a.powi(4) + 0.5 * a * b * b;
             let grad = Array1::from(vec![2.0 * a + 4.0 * a.powi(3) + 0.5 * b * b, 4.0 * b.powi(3) + a * b]);
@@ -301,7 +306,7 @@ mod tests {
     fn a_parameter_pushed_to_its_bound_stays_there() {
         struct Slope;
         impl Objective for Slope {
-            fn evaluate(&mut self, r: &[f64]) -> Result<Eval> {
+            fn evaluate(&mut self, r: &[f64], _derivatives: bool) -> Result<Eval> {
                 // Decreasing in r[0] forever, quadratic in r[1].
                 let value = (-r[0]).exp() + (r[1] - 3.0).powi(2);
                 let grad = Array1::from(vec![-(-r[0]).exp(), 2.0 * (r[1] - 3.0)]);
