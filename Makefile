@@ -33,6 +33,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_store.R
 	$(R_SCRIPT) bench/bench_cv.R
 	$(R_SCRIPT) bench/bench_re.R
+	$(R_SCRIPT) bench/bench_binary.R
 
 document:
 	R CMD INSTALL --no-multiarch .

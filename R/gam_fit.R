@@ -3,7 +3,9 @@
 #' Fit a generalized additive model
 #'
 #' Fits a GAM with smoothing parameters chosen by REML (default), ML or GCV, using
-#' warmgam's Rust engine. Formulas, bases, penalties and the numbers reported follow
+#' warmgam's Rust engine. Non-Gaussian families are fitted by penalized IRLS, with
+#' the smoothing parameters (and an unknown scale) chosen by Newton's method on the
+#' Laplace-approximate REML or ML criterion with its exact derivatives (Wood 2011). Formulas, bases, penalties and the numbers reported follow
 #' mgcv's `gam()`, so a model fitted with `mgcv::gam()` can be refitted by changing
 #' the function name.
 #'
@@ -11,8 +13,16 @@
 #'   variables, factors, interactions, `offset()`) and smooth terms made by [s()].
 #' @param data A data frame holding the variables; when missing, variables are taken
 #'   from the formula's environment.
-#' @param family The error distribution and link. Currently `gaussian()` with the
-#'   identity link.
+#' @param family The error distribution and link, as an R family object (or its
+#'   name): `gaussian()` (links identity, log, inverse), `binomial()` (logit, probit,
+#'   cloglog, cauchit, log), `poisson()` (log, identity, sqrt), `Gamma()` (inverse,
+#'   log, identity), `inverse.gaussian()` (1/mu^2, inverse, log, identity),
+#'   `quasibinomial()`, `quasipoisson()` and `quasi()` with a standard variance
+#'   function. A binomial response may be 0/1 (numeric, logical, or a factor whose
+#'   first level is failure), proportions with the numbers of trials as `weights`,
+#'   or `cbind(successes, failures)`. The scale is 1 for binomial and Poisson and
+#'   estimated otherwise. `method = "GCV.Cp"` is available for `gaussian()` with the
+#'   identity link only, so far.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"`.
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
@@ -42,9 +52,14 @@
 #'   `getOption("warmgam.threads", 2)`.
 #' @param control Optimizer settings from [gam_control()].
 #' @returns An object of class `warmgam`: a list with `coefficients`,
-#'   `fitted.values`, `linear.predictors`, `residuals`, `sp` (named), `scale`, `edf`
+#'   `fitted.values` (on the response scale), `linear.predictors`, `residuals`, `sp`
+#'   (named), `scale` (for an estimated scale, mgcv's estimate from the Pearson
+#'   statistic), `reml.scale` (the scale REML/ML chose with the smoothing parameters;
+#'   1 when known), `scale.estimated`, `edf`
 #'   (per coefficient), `criterion` (the minimized criterion, on the scale of mgcv's
-#'   `gcv.ubre`), `method`, `converged`, `outer_iterations`, `Vp` (Bayesian
+#'   `gcv.ubre`), `method`, `converged` (`FALSE`, with a warning, when the search
+#'   stopped at the iteration limit or an inner fit did not converge),
+#'   `outer_iterations`, `Vp` (Bayesian
 #'   covariance), `Ve` (frequentist covariance), `call`, `formula`, `terms`, `family`,
 #'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
 #'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
@@ -56,6 +71,9 @@
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
 #' summary(fit)
+#' # A logistic additive model.
+#' bin <- gam_fit(am ~ s(hp, k = 5), data = mtcars, family = binomial())
+#' predict(bin, data.frame(hp = c(100, 200)), type = "response")
 #' predict(fit, newdata = data.frame(hp = 150, wt = 3, am = 1), se.fit = TRUE)
 #' # The same call again is answered by the warm-start store.
 #' gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)$warm_start$source

@@ -57,7 +57,7 @@ test_that("seeded and resumed fits reach the cold fit's optimum", {
   # A fit stopped by the iteration limit leaves a checkpoint; the same call with a
   # larger limit resumes it.
   local_store()
-  partial <- gam_fit(f4, data = d2, control = gam_control(outer_max_iter = 2))
+  expect_warning(partial <- gam_fit(f4, data = d2, control = gam_control(outer_max_iter = 2)), "did not converge")
   expect_false(partial$converged)
   expect_equal(partial$warm_start$source, "cold")
   resumed <- gam_fit(f4, data = d2)

@@ -29,6 +29,25 @@ test_that("warm folds give the cold folds' metrics with fewer outer iterations",
   expect_equal(again$folds$metric, warm$folds$metric, tolerance = 1e-12)
 })
 
+test_that("binary cross-validation: warm folds reach the cold folds' deviance", {
+  local_store()
+  set.seed(8)
+  d <- mgcv::gamSim(1, n = 1500, dist = "binary", scale = 0.33, verbose = FALSE)
+  cold <- gam_cv(cv_formula, data = d, family = binomial(), folds = 4, seed = 3, cache = FALSE)
+  warm <- gam_cv(cv_formula, data = d, family = binomial(), folds = 4, seed = 3)
+  expect_true(all(warm$folds$warm_start == "seeded"))
+  expect_lt(max(abs(warm$folds$metric - cold$folds$metric) / cold$folds$metric), 1e-6)
+  # Stratified folds keep the share of ones.
+  shares <- tapply(d$y, cold$fold_id, mean)
+  expect_lt(diff(range(shares)), 0.01)
+  # The default metric is the binomial deviance of the held-out rows, per row.
+  fold1 <- cold$fold_id == 1
+  fit1 <- gam_fit(cv_formula, data = d[!fold1, ], family = binomial(), cache = FALSE)
+  mu <- predict(fit1, d[fold1, ], type = "response")
+  dev1 <- sum(binomial()$dev.resids(d$y[fold1], mu, rep(1, sum(fold1)))) / sum(fold1)
+  expect_lt(abs(cold$folds$metric[[1]] - dev1) / dev1, 1e-10)
+})
+
 test_that("sequential and multisession plans give identical results", {
   skip_if_not_installed("future")
   local_store()

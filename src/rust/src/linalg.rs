@@ -168,6 +168,18 @@ pub fn add_weighted_gram(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, w: &[f6
     );
 }
 
+/// `A B` into a new faer matrix (column-major), with `parallel` threads.
+pub fn product(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, parallel: Par) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
+    faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, view(&a), view(&b), 1.0, parallel);
+    out
+}
+
+/// `acc += X_c' V` for a chunk `X_c` and a block of weight columns `V`.
+pub fn add_xt_block(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, v: &Mat<f64>, parallel: Par) {
+    faer::linalg::matmul::matmul(acc.as_mut(), Accum::Add, view(&chunk).transpose(), v.as_ref(), 1.0, parallel);
+}
+
 /// A symmetric ndarray matrix from the lower triangle of `m`.
 pub fn from_lower(m: &Mat<f64>) -> Array2<f64> {
     let mut out = to_array(m.as_ref());

@@ -102,6 +102,9 @@ fn derivative_pass(
         c: Vec::new(),
     };
     let mut c_acc: Vec<Mat<f64>> = (0..m).map(|_| Mat::zeros(p, p)).collect();
+    // `X'(h3 a)` and `X'(h3 e_j e_k)` as one product with a block of weight columns.
+    let n_pairs = m * (m + 1) / 2;
+    let mut qr_acc = Mat::<f64>::zeros(p, 1 + n_pairs);
     let mut scratch = Mat::<f64>::zeros(0, 0);
     let mut basis_scratch = Vec::new();
     let mut chunks = 0usize;
@@ -119,11 +122,19 @@ fn derivative_pass(
         },
         |start, chunk| {
             let rows = chunk.nrows();
-            let e = linalg::mat_mul(chunk, dbeta.view());
-            let xg = linalg::mat_mul(chunk, g.view());
+            let e = linalg::product(chunk, dbeta.view(), parallel);
+            let xg = linalg::product(chunk, g.view(), parallel);
+            // a_i = x_i' G x_i, column by column (both are column-major).
+            a.clear();
+            a.resize(rows, 0.0);
+            for c in 0..p {
+                let (gc, xc) = (xg.col_as_slice(c), chunk.column(c));
+                for i in 0..rows {
+                    a[i] += gc[i] * xc[i];
+                }
+            }
             h3.clear();
             h4.clear();
-            a.clear();
             for i in 0..rows {
                 let row = start + i;
                 let (d3, d4) = if data.w[row] == 0.0 {
@@ -136,32 +147,39 @@ fn derivative_pass(
                 };
                 h3.push(d3);
                 h4.push(d4);
-                a.push(xg.row(i).dot(&chunk.row(i)));
             }
+            let mut block = Mat::<f64>::zeros(rows, 1 + n_pairs);
             for i in 0..rows {
-                for j in 0..m {
-                    sums.t1[j] += h3[i] * a[i] * e[(i, j)];
-                    for k in 0..m {
-                        sums.t2[(j, k)] += h4[i] * a[i] * e[(i, j)] * e[(i, k)];
+                block[(i, 0)] = h3[i] * a[i];
+            }
+            for j in 0..m {
+                let ej = e.col_as_slice(j);
+                for i in 0..rows {
+                    sums.t1[j] += h3[i] * a[i] * ej[i];
+                }
+                for k in j..m {
+                    let ek = e.col_as_slice(k);
+                    let (mut t2, col) = (0.0, 1 + pair_index(m, j, k));
+                    for i in 0..rows {
+                        let eje = ej[i] * ek[i];
+                        t2 += h4[i] * a[i] * eje;
+                        block[(i, col)] = h3[i] * eje;
+                    }
+                    sums.t2[(j, k)] += t2;
+                    if k != j {
+                        sums.t2[(k, j)] += t2;
                     }
                 }
-            }
-            v.clear();
-            v.extend((0..rows).map(|i| h3[i] * a[i]));
-            linalg::add_xt_v(&mut sums.q, chunk, &v);
-            for j in 0..m {
-                for k in j..m {
-                    v.clear();
-                    v.extend((0..rows).map(|i| h3[i] * e[(i, j)] * e[(i, k)]));
-                    linalg::add_xt_v(&mut sums.r[pair_index(m, j, k)], chunk, &v);
-                }
                 v.clear();
-                v.extend((0..rows).map(|i| h3[i] * e[(i, j)]));
+                v.extend((0..rows).map(|i| h3[i] * ej[i]));
                 linalg::add_weighted_gram(&mut c_acc[j], chunk, &v, &mut scratch, parallel);
             }
+            linalg::add_xt_block(&mut qr_acc, chunk, &block, parallel);
             Ok(())
         },
     )?;
+    sums.q = qr_acc.col_as_slice(0).to_vec();
+    sums.r = (0..n_pairs).map(|c| qr_acc.col_as_slice(1 + c).to_vec()).collect();
     sums.c = c_acc.iter().map(linalg::from_lower).collect();
     Ok(sums)
 }
