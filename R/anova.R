@@ -56,10 +56,15 @@ parametric_tests <- function(object) {
     v <- object$Vp[cols, cols, drop = FALSE]
     stat <- drop(crossprod(b, solve(v, b)))
     df <- length(cols)
-    c(df, stat / df, stats::pf(stat / df, df, rdf, lower.tail = FALSE))
+    # A known scale (binomial, Poisson) gives chi-squared tests, as anova.gam.
+    if (object$scale.estimated) {
+      c(df, stat / df, stats::pf(stat / df, df, rdf, lower.tail = FALSE))
+    } else {
+      c(df, stat, stats::pchisq(stat, df, lower.tail = FALSE))
+    }
   })
   table <- do.call(rbind, rows)
-  dimnames(table) <- list(labels, c("df", "F", "p-value"))
+  dimnames(table) <- list(labels, c("df", if (object$scale.estimated) "F" else "Chi.sq", "p-value"))
   table
 }
 

@@ -88,6 +88,11 @@ test_that("summary uses z and Chi.sq tests when the scale is known, t and F othe
   # the tail, where the reference distributions are computed differently).
   expect_lt(rel_diff(s_w$s.table[, "Chi.sq"], s_m$s.table[, "Chi.sq"]), 1e-4)
   expect_lt(rel_diff(s_w$p.table[, "z value"], s_m$p.table[, "z value"]), 1e-4)
+  a_w <- anova(fit)$pTerms.table
+  a_m <- anova(ref)$pTerms.table
+  expect_identical(colnames(a_w), colnames(a_m))
+  expect_lt(rel_diff(a_w[, "Chi.sq"], a_m[, "Chi.sq"]), 1e-4)
+  expect_lt(rel_diff(a_w[, "p-value"], a_m[, "p-value"]), 1e-4)
   g <- gam_fit(gamma ~ s(x0, bs = "cr") + x2, data = d, family = Gamma(link = "log"))
   expect_identical(colnames(summary(g)$s.table)[[3]], "F")
   expect_identical(colnames(summary(g)$p.table)[[3]], "t value")
