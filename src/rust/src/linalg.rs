@@ -148,18 +148,24 @@ pub fn add_weighted_gram(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, w: &[f6
     if scratch.nrows() != rows || scratch.ncols() != p {
         *scratch = Mat::zeros(rows, p);
     }
+    // With every weight non-negative the product is the symmetric
+    // (W^1/2 X)'(W^1/2 X), one operand; otherwise X'(WX).
+    let symmetric = w.iter().all(|v| *v >= 0.0);
     for j in 0..p {
         let col = chunk.column(j);
-        let out = scratch.col_mut(j);
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = col[i] * w[i];
+        let out = scratch.col_as_slice_mut(j);
+        match col.as_slice() {
+            Some(x) if symmetric => out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * w.sqrt()),
+            Some(x) => out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * w),
+            None => out.iter_mut().zip(col.iter()).zip(w).for_each(|((o, x), w)| *o = if symmetric { x * w.sqrt() } else { x * w }),
         }
     }
+    let lhs = if symmetric { scratch.as_ref().transpose() } else { view(&chunk).transpose() };
     triangular::matmul(
         acc.as_mut(),
         BlockStructure::TriangularLower,
         Accum::Add,
-        view(&chunk).transpose(),
+        lhs,
         BlockStructure::Rectangular,
         scratch.as_ref(),
         BlockStructure::Rectangular,
@@ -194,7 +200,10 @@ pub fn from_lower(m: &Mat<f64>) -> Array2<f64> {
 /// `X_c' v`, added to `acc`.
 pub fn add_xt_v(acc: &mut [f64], chunk: ArrayView2<'_, f64>, v: &[f64]) {
     for (j, col) in chunk.columns().into_iter().enumerate() {
-        acc[j] += col.iter().zip(v).map(|(x, v)| x * v).sum::<f64>();
+        acc[j] += match col.as_slice() {
+            Some(x) => x.iter().zip(v).map(|(x, v)| x * v).sum::<f64>(),
+            None => col.iter().zip(v).map(|(x, v)| x * v).sum::<f64>(),
+        };
     }
 }
 

@@ -15,8 +15,8 @@
 //! are `sum_i v_i a_i` with `a_i = x_i' G x_i`, and the second derivatives need
 //! `X' diag(D'''/2 X dbeta_k) X` for each `k`: all are formed in one pass over the data.
 
-use faer::Mat;
-use ndarray::{s, Array1, Array2};
+use faer::{Mat, Par};
+use ndarray::{s, Array1, Array2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
 use crate::fit::criterion::Method;
@@ -32,6 +32,9 @@ pub struct LamlSettings {
     pub gamma: f64,
     /// The scale is a parameter (the last one) rather than known to be 1.
     pub scale_param: bool,
+    /// Form the Hessian's data terms from every row (otherwise from a subsample of
+    /// `HESSIAN_ROWS` rows when there are more).
+    pub exact_hessian: bool,
 }
 
 /// `G` in `d log|H|_* = tr(G dH)`: `H^-1` for REML, `U_r (U_r' H U_r)^-1 U_r'` for
@@ -84,57 +87,62 @@ fn pair_index(m: usize, j: usize, k: usize) -> usize {
     a * m - a * (a + 1) / 2 + b
 }
 
+/// Rows beyond which the terms that only the Hessian needs are formed on a systematic
+/// subsample of about this many rows (every `stride`-th row, scaled up). The gradient
+/// stays exact, so the optimum does not move; Newton's steps use a Hessian whose
+/// data part has a relative error of about `1/sqrt(HESSIAN_ROWS)`.
+pub const HESSIAN_ROWS: usize = 20_000;
+
+/// One thread's share of the derivative pass.
+struct PassPart {
+    t1: Vec<f64>,
+    t2: Array2<f64>,
+    /// `[X'(h3 a), X'(h3 e_j e_k)...]` over the sampled rows.
+    qr: Mat<f64>,
+    c: Vec<Mat<f64>>,
+    sampled: usize,
+    scratch: Mat<f64>,
+}
+
 fn derivative_pass(
     data: &GlmData<'_, '_>,
     fit: &InnerFit,
     g: &Array2<f64>,
     dbeta: &Array2<f64>,
+    exact_hessian: bool,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
+    if interrupted() {
+        return Err(EngineError::Interrupted);
+    }
     let (n, p) = (data.design.nrows(), data.design.ncols());
     let m = dbeta.ncols();
-    let parallel = linalg::par(data.threads);
-    let mut sums = PassSums {
-        t1: vec![0.0; m],
-        t2: Array2::zeros((m, m)),
-        q: vec![0.0; p],
-        r: vec![vec![0.0; p]; m * (m + 1) / 2],
-        c: Vec::new(),
-    };
-    let mut c_acc: Vec<Mat<f64>> = (0..m).map(|_| Mat::zeros(p, p)).collect();
-    // `X'(h3 a)` and `X'(h3 e_j e_k)` as one product with a block of weight columns.
+    let stride = if exact_hessian { 1 } else { n.div_ceil(HESSIAN_ROWS).max(1) };
     let n_pairs = m * (m + 1) / 2;
-    let mut qr_acc = Mat::<f64>::zeros(p, 1 + n_pairs);
-    let mut scratch = Mat::<f64>::zeros(0, 0);
-    let mut basis_scratch = Vec::new();
-    let mut chunks = 0usize;
-    let (mut h3, mut h4, mut a, mut v) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    linalg::for_each_chunk(
-        n,
-        p,
-        |start, rows, buf| {
-            chunks += 1;
-            if chunks % 128 == 0 && interrupted() {
-                return Err(EngineError::Interrupted);
-            }
-            data.design.fill_rows(start, rows, buf, &mut basis_scratch);
-            Ok(())
+    let parts = data.par_chunks(
+        || PassPart {
+            t1: vec![0.0; m],
+            t2: Array2::zeros((m, m)),
+            qr: Mat::zeros(p, 1 + n_pairs),
+            c: (0..m).map(|_| Mat::zeros(p, p)).collect(),
+            sampled: 0,
+            scratch: Mat::zeros(0, 0),
         },
-        |start, chunk| {
+        |part, start, chunk| {
             let rows = chunk.nrows();
-            let e = linalg::product(chunk, dbeta.view(), parallel);
-            let xg = linalg::product(chunk, g.view(), parallel);
+            let e = linalg::product(chunk, dbeta.view(), Par::Seq);
+            let xg = linalg::product(chunk, g.view(), Par::Seq);
             // a_i = x_i' G x_i, column by column (both are column-major).
-            a.clear();
-            a.resize(rows, 0.0);
+            let mut a = vec![0.0; rows];
             for c in 0..p {
-                let (gc, xc) = (xg.col_as_slice(c), chunk.column(c));
-                for i in 0..rows {
-                    a[i] += gc[i] * xc[i];
+                let gc = xg.col_as_slice(c);
+                match chunk.column(c).as_slice() {
+                    Some(xc) => a.iter_mut().zip(gc).zip(xc).for_each(|((a, g), x)| *a += g * x),
+                    None => a.iter_mut().zip(gc).zip(chunk.column(c).iter()).for_each(|((a, g), x)| *a += g * x),
                 }
             }
-            h3.clear();
-            h4.clear();
+            let mut h3 = Vec::with_capacity(rows);
+            let mut h4 = Vec::with_capacity(rows);
             for i in 0..rows {
                 let row = start + i;
                 let (d3, d4) = if data.w[row] == 0.0 {
@@ -148,40 +156,70 @@ fn derivative_pass(
                 h3.push(d3);
                 h4.push(d4);
             }
-            let mut block = Mat::<f64>::zeros(rows, 1 + n_pairs);
-            for i in 0..rows {
-                block[(i, 0)] = h3[i] * a[i];
-            }
+            // The gradient's term, from every row.
             for j in 0..m {
                 let ej = e.col_as_slice(j);
-                for i in 0..rows {
-                    sums.t1[j] += h3[i] * a[i] * ej[i];
-                }
+                part.t1[j] += (0..rows).map(|i| h3[i] * a[i] * ej[i]).sum::<f64>();
+            }
+            // The Hessian's terms, from the sampled rows.
+            let picked: Vec<usize> = (0..rows).filter(|i| (start + i) % stride == 0).collect();
+            if picked.is_empty() {
+                return Ok(());
+            }
+            part.sampled += picked.len();
+            let sub_rows;
+            let sub = if stride == 1 {
+                chunk.view()
+            } else {
+                sub_rows = Array2::from_shape_fn((picked.len(), p).f(), |(r, c)| chunk[(picked[r], c)]);
+                sub_rows.view()
+            };
+            let mut block = Mat::<f64>::zeros(picked.len(), 1 + n_pairs);
+            for (r, &i) in picked.iter().enumerate() {
+                block[(r, 0)] = h3[i] * a[i];
+            }
+            let mut v = Vec::with_capacity(picked.len());
+            for j in 0..m {
+                let ej = e.col_as_slice(j);
                 for k in j..m {
                     let ek = e.col_as_slice(k);
                     let (mut t2, col) = (0.0, 1 + pair_index(m, j, k));
-                    for i in 0..rows {
+                    for (r, &i) in picked.iter().enumerate() {
                         let eje = ej[i] * ek[i];
                         t2 += h4[i] * a[i] * eje;
-                        block[(i, col)] = h3[i] * eje;
+                        block[(r, col)] = h3[i] * eje;
                     }
-                    sums.t2[(j, k)] += t2;
+                    part.t2[(j, k)] += t2;
                     if k != j {
-                        sums.t2[(k, j)] += t2;
+                        part.t2[(k, j)] += t2;
                     }
                 }
                 v.clear();
-                v.extend((0..rows).map(|i| h3[i] * ej[i]));
-                linalg::add_weighted_gram(&mut c_acc[j], chunk, &v, &mut scratch, parallel);
+                v.extend(picked.iter().map(|&i| h3[i] * ej[i]));
+                linalg::add_weighted_gram(&mut part.c[j], sub, &v, &mut part.scratch, Par::Seq);
             }
-            linalg::add_xt_block(&mut qr_acc, chunk, &block, parallel);
+            linalg::add_xt_block(&mut part.qr, sub, &block, Par::Seq);
             Ok(())
         },
     )?;
-    sums.q = qr_acc.col_as_slice(0).to_vec();
-    sums.r = (0..n_pairs).map(|c| qr_acc.col_as_slice(1 + c).to_vec()).collect();
-    sums.c = c_acc.iter().map(linalg::from_lower).collect();
-    Ok(sums)
+    let mut total = PassPart { t1: vec![0.0; m], t2: Array2::zeros((m, m)), qr: Mat::zeros(p, 1 + n_pairs), c: (0..m).map(|_| Mat::zeros(p, p)).collect(), sampled: 0, scratch: Mat::zeros(0, 0) };
+    for part in parts {
+        total.t1.iter_mut().zip(&part.t1).for_each(|(a, b)| *a += b);
+        total.t2 += &part.t2;
+        total.qr += &part.qr;
+        for (a, b) in total.c.iter_mut().zip(&part.c) {
+            *a += b;
+        }
+        total.sampled += part.sampled;
+    }
+    let scale = if total.sampled > 0 { n as f64 / total.sampled as f64 } else { 0.0 };
+    Ok(PassSums {
+        t1: total.t1,
+        t2: total.t2 * scale,
+        q: total.qr.col_as_slice(0).iter().map(|v| v * scale).collect(),
+        r: (0..n_pairs).map(|c| total.qr.col_as_slice(1 + c).iter().map(|v| v * scale).collect()).collect(),
+        c: total.c.iter().map(|c| linalg::from_lower(c) * scale).collect(),
+    })
 }
 
 /// The criterion at per-penalty log smoothing parameters `rho` (and `log_phi` when the
@@ -228,7 +266,7 @@ pub fn evaluate(
         let col = fit.h_inv.slice(s![.., pen.start..pen.start + pen.len()]).dot(&s_beta[j]) * -lambda[j];
         dbeta.column_mut(j).assign(&col);
     }
-    let sums = derivative_pass(data, fit, &g, &dbeta, interrupted)?;
+    let sums = derivative_pass(data, fit, &g, &dbeta, settings.exact_hessian, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();

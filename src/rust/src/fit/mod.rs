@@ -12,7 +12,7 @@ pub mod tests_smooth;
 
 use std::borrow::Cow;
 
-use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix2, ShapeBuilder};
 
 use crate::basis::{self, Smooth, SmoothSpec};
 use crate::error::{EngineError, Result};
@@ -434,6 +434,8 @@ enum Problem {
 pub struct Prepared<'a> {
     pub design: Design<'a>,
     problem: Problem,
+    /// The model matrix of a generalized fit, when held in memory.
+    x: Option<Array2<f64>>,
     penalties: PenaltySet,
     /// Per parameter (smoothing parameters, then the family's extra parameters):
     /// `Some(log value)` when fixed.
@@ -479,13 +481,17 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     if !spec.family.is_gaussian_identity() && spec.method == Method::Gcv {
         return Err(EngineError::InvalidSpec { what: "method = \"GCV.Cp\" is not available for generalized families yet; use \"REML\" or \"ML\"".into() });
     }
+    let mut x = None;
     let (problem, rho_init) = if spec.family.is_gaussian_identity() {
         let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
         let rho_init = pool(initial_rho(&gram.xtwx, &penalties));
         (Problem::Gaussian(gram), rho_init)
     } else {
+        if n.saturating_mul(p).saturating_mul(8) <= MAX_DESIGN_BYTES {
+            x = Some(model_matrix(&design, interrupted)?);
+        }
         let (xtwx, xtu) = {
-            let data = glm_data(spec, &design, &penalties);
+            let data = glm_data(spec, &design, &penalties, x.as_ref());
             let eta = data.start_eta();
             if data.deviance(&eta).is_none() {
                 return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
@@ -519,7 +525,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         }
         (Problem::Glm { start }, rho_init)
     };
-    Ok(Prepared { design, problem, penalties, fixed, n_smoothing: m, links, rho_init })
+    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init })
 }
 
 /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
@@ -528,7 +534,7 @@ fn scale_parameter(spec: &ModelSpec<'_>) -> bool {
     !spec.family.is_gaussian_identity() && !spec.family.scale_known() && matches!(spec.method, Method::Reml | Method::Ml)
 }
 
-fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: &'b PenaltySet) -> GlmData<'b, 'd> {
+fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: &'b PenaltySet, x: Option<&'b Array2<f64>>) -> GlmData<'b, 'd> {
     GlmData {
         design,
         penalties,
@@ -537,7 +543,32 @@ fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: 
         w: &spec.weights,
         offset: &spec.offset,
         threads: spec.threads,
+        x,
     }
+}
+
+/// A generalized fit passes over the data several times per outer iteration: up to
+/// this size the model matrix is formed once and held in memory rather than
+/// evaluated from the bases on every pass.
+pub const MAX_DESIGN_BYTES: usize = 1 << 30;
+
+/// The model matrix, formed a chunk of rows at a time.
+fn model_matrix(design: &Design<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
+    let (n, p) = (design.nrows(), design.ncols());
+    let mut x = Array2::<f64>::zeros((n, p).f());
+    let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min(n.max(1)), p).f());
+    let mut scratch = Vec::new();
+    let mut start = 0;
+    while start < n {
+        if interrupted() {
+            return Err(EngineError::Interrupted);
+        }
+        let rows = linalg::CHUNK_ROWS.min(n - start);
+        design.fill_rows(start, rows, &mut buf, &mut scratch);
+        x.slice_mut(s![start..start + rows, ..]).assign(&buf.slice(s![..rows, ..]));
+        start += rows;
+    }
+    Ok(x)
 }
 
 impl<'a> Prepared<'a> {
@@ -567,12 +598,12 @@ impl<'a> Prepared<'a> {
         let criterion = match &self.problem {
             Problem::Gaussian(gram) => Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma },
             Problem::Glm { start: first } => {
-                let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec) };
+                let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec), exact_hessian: false };
                 let start = match start {
                     Some(b) if b.len() == self.design.ncols() => Array1::from(b.to_vec()),
                     _ => first.clone(),
                 };
-                Criterion::Glm(GlmObjective::new(glm_data(spec, &self.design, &self.penalties), settings, start))
+                Criterion::Glm(GlmObjective::new(glm_data(spec, &self.design, &self.penalties, self.x.as_ref()), settings, start))
             }
         };
         FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
@@ -604,7 +635,7 @@ impl<'a> Prepared<'a> {
             let full = full_rho(fixed, rho);
             progress(&Iterate { iteration, rho: &full, criterion: eval.value, coefficients: &eval.coefficients })
         };
-        let result = match newton(&mut objective, &start, &settings, &mut monitor) {
+        let mut result = match newton(&mut objective, &start, &settings, &mut monitor) {
             // A warm start (from a fit to other data) where this model's penalized
             // system is numerically singular: start cold instead.
             Err(EngineError::NotIdentifiable { .. }) if from != &self.rho_init[..] => {
@@ -613,6 +644,14 @@ impl<'a> Prepared<'a> {
             }
             other => other?,
         };
+        // The Hessian reported with the fit (and behind `gam_check()`'s report) is the
+        // exact one, also where the iterations used a subsampled one.
+        if let Criterion::Glm(g) = &mut objective.criterion {
+            if self.design.nrows() > laml::HESSIAN_ROWS && !result.eval.grad.is_empty() {
+                g.settings.exact_hessian = true;
+                result.eval = objective.evaluate(&result.rho, true)?;
+            }
+        }
         let params = objective.full_rho(&result.rho);
         let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
         let mut fit = match &mut objective.criterion {
@@ -707,7 +746,7 @@ fn null_deviance(spec: &ModelSpec<'_>, design: &Design<'_>) -> f64 {
         gaussian_null_deviance(spec)
     } else {
         let penalties = PenaltySet::new(design.ncols(), Vec::new());
-        glm::null_deviance(&glm_data(spec, design, &penalties), spec.intercept)
+        glm::null_deviance(&glm_data(spec, design, &penalties, None), spec.intercept)
     }
 }
 

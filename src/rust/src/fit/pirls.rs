@@ -10,8 +10,8 @@
 //! iterate. Each iteration is one pass over the data forming `X'WX` a chunk of rows at
 //! a time; the fitted values come from the terms, without the model matrix.
 
-use faer::Mat;
-use ndarray::{Array1, Array2};
+use faer::{Mat, Par};
+use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
 use crate::family::Family;
@@ -28,6 +28,9 @@ pub struct GlmData<'b, 'd> {
     pub w: &'b [f64],
     pub offset: &'b [f64],
     pub threads: usize,
+    /// The model matrix, when it is held in memory (see `fit::MAX_DESIGN_BYTES`);
+    /// otherwise each pass evaluates the bases again.
+    pub x: Option<&'b Array2<f64>>,
 }
 
 /// Where the inner iteration starts.
@@ -63,6 +66,11 @@ pub const MAX_INNER: usize = 100;
 /// largest: Newton steps shrink quadratically, so the error left is far smaller.
 const BETA_TOL: f64 = 1e-9;
 const MAX_HALVINGS: usize = 60;
+/// Rows per chunk when the model matrix is held in memory: no basis evaluation to keep
+/// in cache, so larger chunks amortize the products' fixed costs.
+const MEMORY_CHUNK_ROWS: usize = 32_768;
+/// Below this relative change a step that no longer contracts is rounding noise.
+const NOISE_FLOOR: f64 = 1e-5;
 
 impl GlmData<'_, '_> {
     /// The deviance at `eta`; `None` when a mean is invalid.
@@ -98,33 +106,81 @@ impl GlmData<'_, '_> {
             .sum()
     }
 
+    /// Passes over the model matrix in parallel: the rows are split into one
+    /// contiguous range per thread, and each thread visits its range a chunk at a time
+    /// (views of the matrix held in memory, or chunks filled from the bases) into an
+    /// accumulator of its own, made by `init`; the accumulators come back in row
+    /// order. Products over a chunk are sequential within a thread: for `X'WX`, whose
+    /// output is small and whose inner dimension is long, splitting the rows is what
+    /// parallelizes well (as bam's block-wise cross products).
+    pub(crate) fn par_chunks<T: Send>(
+        &self,
+        init: impl Fn() -> T + Sync,
+        visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
+    ) -> Result<Vec<T>> {
+        let (n, p) = (self.design.nrows(), self.design.ncols());
+        // Below this, a thread costs more than it saves.
+        const MIN_ROWS_PER_THREAD: usize = 8_192;
+        let parts = self.threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
+        let per = n.div_ceil(parts).max(1);
+        let run = |from: usize, to: usize| -> Result<T> {
+            let mut acc = init();
+            match self.x {
+                Some(x) => {
+                    let mut start = from;
+                    while start < to {
+                        let rows = MEMORY_CHUNK_ROWS.min(to - start);
+                        visit(&mut acc, start, x.slice(ndarray::s![start..start + rows, ..]))?;
+                        start += rows;
+                    }
+                }
+                None => {
+                    let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), p).f());
+                    let mut scratch = Vec::new();
+                    let mut start = from;
+                    while start < to {
+                        let rows = linalg::CHUNK_ROWS.min(to - start);
+                        self.design.fill_rows(start, rows, &mut buf, &mut scratch);
+                        visit(&mut acc, start, buf.slice(ndarray::s![..rows, ..]))?;
+                        start += rows;
+                    }
+                }
+            }
+            Ok(acc)
+        };
+        if parts == 1 {
+            return Ok(vec![run(0, n)?]);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts).map(|t| {
+                let run = &run;
+                scope.spawn(move || run(t * per, ((t + 1) * per).min(n)))
+            }).collect();
+            handles.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect()
+        })
+    }
+
     /// `X'WX` and `X'u` in one pass over the data.
     pub(crate) fn cross_products(&self, w: &[f64], u: &[f64], interrupted: &mut dyn FnMut() -> bool) -> Result<(Array2<f64>, Array1<f64>)> {
-        let (n, p) = (self.design.nrows(), self.design.ncols());
-        let parallel = linalg::par(self.threads);
-        let mut gram = Mat::<f64>::zeros(p, p);
-        let mut xtu = vec![0.0; p];
-        let mut scratch = Mat::<f64>::zeros(0, 0);
-        let mut basis_scratch = Vec::new();
-        let mut chunks = 0usize;
-        linalg::for_each_chunk(
-            n,
-            p,
-            |start, rows, buf| {
-                chunks += 1;
-                if chunks % 128 == 0 && interrupted() {
-                    return Err(EngineError::Interrupted);
-                }
-                self.design.fill_rows(start, rows, buf, &mut basis_scratch);
-                Ok(())
-            },
-            |start, chunk| {
+        if interrupted() {
+            return Err(EngineError::Interrupted);
+        }
+        let p = self.design.ncols();
+        let parts = self.par_chunks(
+            || (Mat::<f64>::zeros(p, p), vec![0.0; p], Mat::<f64>::zeros(0, 0)),
+            |(gram, xtu, scratch), start, chunk| {
                 let rows = chunk.nrows();
-                linalg::add_weighted_gram(&mut gram, chunk, &w[start..start + rows], &mut scratch, parallel);
-                linalg::add_xt_v(&mut xtu, chunk, &u[start..start + rows]);
+                linalg::add_weighted_gram(gram, chunk, &w[start..start + rows], scratch, Par::Seq);
+                linalg::add_xt_v(xtu, chunk, &u[start..start + rows]);
                 Ok(())
             },
         )?;
+        let mut gram = Mat::<f64>::zeros(p, p);
+        let mut xtu = vec![0.0; p];
+        for (g, v, _) in parts {
+            gram += g;
+            xtu.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+        }
         Ok((linalg::from_lower(&gram), Array1::from(xtu)))
     }
 
@@ -184,6 +240,7 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: Start<'_>, interrupt
         None => f64::INFINITY,
     };
     let mut iterations = 0;
+    let mut last_change = f64::INFINITY;
     loop {
         iterations += 1;
         // The Newton step, or Fisher scoring where X'WX + S is not positive definite.
@@ -250,9 +307,12 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: Start<'_>, interrupt
         };
         let top = beta_new.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
         let change = beta_old.iter().zip(&beta_new).fold(0.0_f64, |m, (a, c)| m.max((a - c).abs())) / top;
-        // A step that changed nothing beyond rounding (halved to no progress) ends the
-        // iteration too: it cannot get closer.
-        let stalled = halvings == MAX_HALVINGS || (change < 1e-6 && (pdev_old - pdev_new).abs() <= 1e-13 * pdev_new.abs());
+        // Newton's iterates contract quadratically until rounding takes over: a small
+        // step that is not much smaller than the one before has reached that floor
+        // (a penalized system with a huge smoothing parameter keeps few digits), and
+        // so has a step halved to no progress. Either way it cannot get closer.
+        let stalled = halvings == MAX_HALVINGS || (change < NOISE_FLOOR && change > 0.3 * last_change);
+        last_change = change;
         let converged = change <= BETA_TOL || stalled;
         let penalty = data.penalty(&beta_new, lambda);
         let deviance = pdev_new - penalty;
@@ -270,7 +330,8 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: Start<'_>, interrupt
                 penalty,
                 xtwx,
                 iterations,
-                converged: converged && halvings < MAX_HALVINGS,
+                // Halved to no change: the last iterate is as close as rounding allows.
+                converged: converged && (halvings < MAX_HALVINGS || change < NOISE_FLOOR),
             });
         }
     }
