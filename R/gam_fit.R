@@ -21,10 +21,10 @@
 #'   function. A binomial response may be 0/1 (numeric, logical, or a factor whose
 #'   first level is failure), proportions with the numbers of trials as `weights`,
 #'   or `cbind(successes, failures)`. The scale is 1 for binomial and Poisson and
-#'   estimated otherwise. `method = "GCV.Cp"` is available for `gaussian()` with the
-#'   identity link only, so far.
+#'   estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
-#'   `"GCV.Cp"`.
+#'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
+#'   as mgcv; for generalized families with a canonical link only, so far).
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
 #'   name of a column of `data`.
 #' @param offset Optional offset added to the linear predictor in fitting (as mgcv,
@@ -447,7 +447,8 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
-  crit <- stats::setNames(res$criterion, if (method == "GCV.Cp") "GCV" else method)
+  crit_name <- if (method != "GCV.Cp") method else if (scale_known(family)) "UBRE" else "GCV"
+  crit <- stats::setNames(res$criterion, crit_name)
   structure(
     list(
       coefficients = coefficients,

@@ -78,6 +78,17 @@ impl Family {
         )
     }
 
+    /// Whether the observed and expected information agree (the link is canonical for
+    /// the variance function): then GCV/UBRE's trace, which mgcv takes with the
+    /// expected information, is the one the inner fit's Hessian gives.
+    pub fn information_is_expected(&self) -> bool {
+        self.canonical()
+            || matches!(
+                (self.distribution, self.link),
+                (Distribution::Gamma, Link::Inverse) | (Distribution::InverseGaussian, Link::InverseSquare)
+            )
+    }
+
     /// Whether `eta` is in the link's domain (R's `valideta`).
     pub fn valid_eta(&self, eta: f64) -> bool {
         eta.is_finite()

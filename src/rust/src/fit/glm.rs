@@ -12,6 +12,8 @@ use ndarray::{Array1, Array2};
 use crate::error::{EngineError, Result};
 use crate::linalg::SpdFactor;
 use crate::family::distribution::Distribution;
+use crate::fit::criterion::Method;
+use crate::fit::gcv;
 use crate::fit::laml::{self, LamlSettings};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit, Start};
@@ -43,7 +45,11 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
         self.inner(rho)?;
         let ls = self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
         let (_, fit) = self.last.as_ref().expect("inner fit made above");
-        let (eval, dbeta) = laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut || false)?;
+        let (eval, dbeta) = if self.settings.method == Method::Gcv {
+            gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut || false)?
+        } else {
+            laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut || false)?
+        };
         if let Some(dbeta) = dbeta {
             self.anchor = Some((rho.to_vec(), fit.beta.clone(), dbeta));
         }
@@ -263,5 +269,9 @@ mod tests {
         check(fam("Gamma", "log"), Method::Reml);
         check(fam("Gamma", "inverse"), Method::Ml);
         check(fam("poisson", "sqrt"), Method::Ml);
+        // GCV for an estimated scale, UBRE for a known one.
+        check(fam("Gamma", "inverse"), Method::Gcv);
+        check(fam("binomial", "logit"), Method::Gcv);
+        check(fam("poisson", "log"), Method::Gcv);
     }
 }

@@ -69,20 +69,20 @@ fn trace_with(start: usize, p_cols: &Array2<f64>, a: &Array2<f64>) -> f64 {
 
 /// What the pass over the data collects for the derivatives (see the module notes;
 /// `h3 = D'''/2`, `h4 = D''''/2`, `e_j = X dbeta_j`).
-struct PassSums {
+pub(crate) struct PassSums {
     /// `sum h3 a e_j`.
-    t1: Vec<f64>,
+    pub(crate) t1: Vec<f64>,
     /// `sum h4 a e_j e_k`.
-    t2: Array2<f64>,
+    pub(crate) t2: Array2<f64>,
     /// `X'(h3 a)`.
-    q: Vec<f64>,
+    pub(crate) q: Vec<f64>,
     /// `X'(h3 e_j e_k)`, for `j <= k` in row-major order.
-    r: Vec<Vec<f64>>,
+    pub(crate) r: Vec<Vec<f64>>,
     /// `X' diag(h3 e_k) X`.
-    c: Vec<Array2<f64>>,
+    pub(crate) c: Vec<Array2<f64>>,
 }
 
-fn pair_index(m: usize, j: usize, k: usize) -> usize {
+pub(crate) fn pair_index(m: usize, j: usize, k: usize) -> usize {
     let (a, b) = if j <= k { (j, k) } else { (k, j) };
     a * m - a * (a + 1) / 2 + b
 }
@@ -104,7 +104,10 @@ struct PassPart {
     scratch: Mat<f64>,
 }
 
-fn derivative_pass(
+/// The pass over the data the derivatives need, with `a_i = x_i' Q x_i` for the
+/// matrix `Q` given (`G` for the REML/ML log determinant; `H^-1 S H^-1` for GCV's
+/// trace).
+pub(crate) fn derivative_pass(
     data: &GlmData<'_, '_>,
     fit: &InnerFit,
     g: &Array2<f64>,
@@ -239,7 +242,6 @@ pub fn evaluate(
 ) -> Result<(Eval, Option<Array2<f64>>)> {
     let penalties = data.penalties;
     let m = penalties.len();
-    let p = penalties.p;
     let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
     let phi = log_phi.exp();
     let gamma = settings.gamma;
@@ -257,27 +259,13 @@ pub fn evaluate(
         return Ok((Eval { value, grad: Array1::zeros(0), hess: Array2::zeros((0, 0)), coefficients }, None));
     }
 
-    // dbeta_j = -lambda_j H^-1 S_j beta (implicit differentiation of the penalized
-    // score; Wood 2011 §3.1).
-    let s_beta: Vec<Array1<f64>> =
-        penalties.penalties.iter().map(|pen| pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()]))).collect();
-    let mut dbeta = Array2::<f64>::zeros((p, m));
-    for (j, pen) in penalties.penalties.iter().enumerate() {
-        let col = fit.h_inv.slice(s![.., pen.start..pen.start + pen.len()]).dot(&s_beta[j]) * -lambda[j];
-        dbeta.column_mut(j).assign(&col);
-    }
+    let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
     let sums = derivative_pass(data, fit, &g, &dbeta, settings.exact_hessian, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
     let gc: Vec<Array2<f64>> = sums.c.iter().map(|c| g.dot(c)).collect();
-    // S_j v restricted to its block, embedded in p.
-    let s_times = |j: usize, v: &Array1<f64>| -> Array1<f64> {
-        let pen = &penalties.penalties[j];
-        let mut out = Array1::zeros(p);
-        out.slice_mut(s![pen.start..pen.start + pen.len()]).assign(&pen.s.dot(&v.slice(s![pen.start..pen.start + pen.len()])));
-        out
-    };
+    let s_times = |j: usize, v: &Array1<f64>| penalty_times(penalties, j, v);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let d_dp: Vec<f64> = (0..m).map(|j| lambda[j] * s_beta[j].dot(&fit.beta.slice(s![penalties.penalties[j].start..penalties.penalties[j].start + penalties.penalties[j].len()]))).collect();
     let q = Array1::from(sums.q.clone());
@@ -290,12 +278,7 @@ pub fn evaluate(
         grad[j] = d_dp[j] / (2.0 * phi * gamma) + 0.5 * (l1 - ls_pen.grad[j]);
         let sb_j = s_times(j, &fit.beta);
         for k in j..m {
-            // d2beta_jk = delta_jk dbeta_j - H^-1 (r_jk + lambda_k S_k dbeta_j + lambda_j S_j dbeta_k)
-            let rhs = Array1::from(sums.r[pair_index(m, j, k)].clone()) + s_times(k, &db[j]) * lambda[k] + s_times(j, &db[k]) * lambda[j];
-            let mut d2b = fit.h_inv.dot(&rhs) * -1.0;
-            if j == k {
-                d2b += &db[j];
-            }
+            let d2b = second_beta_derivative(fit, penalties, &lambda, &db, &sums, j, k);
             let mut d2_dp = 2.0 * lambda[j] * sb_j.dot(&db[k]);
             let mut l2 = sums.t2[(j, k)] + q.dot(&d2b);
             if j == k {
@@ -327,6 +310,52 @@ pub fn evaluate(
         return Err(EngineError::NonFinite { what: "the derivatives of the REML criterion".into() });
     }
     Ok((Eval { value, grad, hess, coefficients }, Some(dbeta)))
+}
+
+/// `d beta / d rho_j = -lambda_j H^-1 S_j beta` for each penalty (implicit
+/// differentiation of the penalized score; Wood 2011 §3.1), as the columns of a
+/// p x m matrix; with each `S_j beta` (block rows only).
+pub(crate) fn beta_derivatives(fit: &InnerFit, penalties: &PenaltySet, lambda: &[f64]) -> (Array2<f64>, Vec<Array1<f64>>) {
+    let (p, m) = (penalties.p, penalties.len());
+    let s_beta: Vec<Array1<f64>> =
+        penalties.penalties.iter().map(|pen| pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()]))).collect();
+    let mut dbeta = Array2::<f64>::zeros((p, m));
+    for (j, pen) in penalties.penalties.iter().enumerate() {
+        let col = fit.h_inv.slice(s![.., pen.start..pen.start + pen.len()]).dot(&s_beta[j]) * -lambda[j];
+        dbeta.column_mut(j).assign(&col);
+    }
+    (dbeta, s_beta)
+}
+
+/// `S_j v`, restricted to the penalty's block and embedded in p.
+pub(crate) fn penalty_times(penalties: &PenaltySet, j: usize, v: &Array1<f64>) -> Array1<f64> {
+    let pen = &penalties.penalties[j];
+    let mut out = Array1::zeros(penalties.p);
+    out.slice_mut(s![pen.start..pen.start + pen.len()]).assign(&pen.s.dot(&v.slice(s![pen.start..pen.start + pen.len()])));
+    out
+}
+
+/// `d2beta / drho_j drho_k = delta_jk dbeta_j - H^-1 (X'(h3 e_j e_k) + lambda_k S_k dbeta_j
+/// + lambda_j S_j dbeta_k)`: the derivative of `dbeta_j` with `H` itself moving
+/// through `W` (Wood 2011 Appendix C).
+pub(crate) fn second_beta_derivative(
+    fit: &InnerFit,
+    penalties: &PenaltySet,
+    lambda: &[f64],
+    db: &[Array1<f64>],
+    sums: &PassSums,
+    j: usize,
+    k: usize,
+) -> Array1<f64> {
+    let m = penalties.len();
+    let rhs = Array1::from(sums.r[pair_index(m, j, k)].clone())
+        + penalty_times(penalties, k, &db[j]) * lambda[k]
+        + penalty_times(penalties, j, &db[k]) * lambda[j];
+    let mut d2b = fit.h_inv.dot(&rhs) * -1.0;
+    if j == k {
+        d2b += &db[j];
+    }
+    d2b
 }
 
 /// `tr(A B)`.

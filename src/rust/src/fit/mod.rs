@@ -3,6 +3,7 @@
 //! the fitted object reports (Wood 2017 §6.2, §6.9-6.10).
 
 pub mod criterion;
+pub mod gcv;
 pub mod glm;
 pub mod laml;
 pub mod outer;
@@ -478,8 +479,10 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             })
             .collect()
     };
-    if !spec.family.is_gaussian_identity() && spec.method == Method::Gcv {
-        return Err(EngineError::InvalidSpec { what: "method = \"GCV.Cp\" is not available for generalized families yet; use \"REML\" or \"ML\"".into() });
+    if spec.method == Method::Gcv && !spec.family.information_is_expected() {
+        return Err(EngineError::InvalidSpec {
+            what: "method = \"GCV.Cp\" with a non-canonical link is not available yet; use \"REML\" or \"ML\", or the canonical link".into(),
+        });
     }
     let mut x = None;
     let (problem, rho_init) = if spec.family.is_gaussian_identity() {

@@ -1,0 +1,152 @@
+//! GCV and UBRE for generalized families, with their exact gradient and Hessian in
+//! the log smoothing parameters (Wood 2008, JRSS-B 70:495-518; Wood 2011 Appendix C;
+//! the forms mgcv's `gam.fit3` uses):
+//!
+//! * GCV (scale unknown): `V = n D / (n - gamma tau)^2`;
+//! * UBRE / Mallows' Cp (scale known, `phi = 1`): `V = D/n + 2 gamma phi tau / n - phi`;
+//!
+//! with `D` the deviance at the penalized fit and `tau = tr(H^-1 X'WX) = p - tr(M)`,
+//! `M = H^-1 S_lambda`. Writing `dH_j = C_j + lambda_j S_j` with
+//! `C_j = X' diag(h3 X dbeta_j) X`:
+//!
+//! * `dD_j = -2 beta'S dbeta_j`, `d2D_jk = 2 dbeta_j'X'WX dbeta_k - 2 beta'S d2beta_jk`
+//!   (the penalized score is zero at the fit);
+//! * `dtr(M)_j = lambda_j tr(H^-1 S_j) - tr(H^-1 dH_j M)`, and its derivative in
+//!   `rho_k` by the product rule (see `trace_derivatives`).
+//!
+//! The traces `tr(H^-1 C_j M)` are `sum_i h3_i e_ij b_i` with `b_i = x_i' H^-1 S H^-1 x_i`,
+//! formed in the same pass over the data as the REML derivatives.
+//!
+//! mgcv takes `tau` with the expected information. Only families whose observed and
+//! expected information agree (canonical links) are fitted by GCV/UBRE so far: for
+//! them `H` is that matrix.
+
+use ndarray::{s, Array1, Array2};
+
+use crate::error::Result;
+use crate::fit::criterion::Method;
+use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings};
+use crate::fit::outer::Eval;
+use crate::fit::penalty::trace_of_product;
+use crate::fit::pirls::{GlmData, InnerFit};
+
+/// The criterion at per-penalty `rho` for the inner fit there; gradient and Hessian
+/// when `derivatives`, and then also `d beta / d rho`.
+pub fn evaluate(
+    data: &GlmData<'_, '_>,
+    settings: &LamlSettings,
+    fit: &InnerFit,
+    rho: &[f64],
+    derivatives: bool,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(Eval, Option<Array2<f64>>)> {
+    debug_assert_eq!(settings.method, Method::Gcv);
+    let penalties = data.penalties;
+    let (p, m) = (penalties.p, penalties.len());
+    let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
+    let n = data.w.iter().filter(|w| **w > 0.0).count() as f64;
+    let gamma = settings.gamma;
+    let ubre = data.family.scale_known();
+    // S_j embedded in p x p, and S_lambda.
+    let s_full: Vec<Array2<f64>> = penalties
+        .penalties
+        .iter()
+        .map(|pen| {
+            let mut a = Array2::zeros((p, p));
+            a.slice_mut(s![pen.start..pen.start + pen.len(), pen.start..pen.start + pen.len()]).assign(&pen.s);
+            a
+        })
+        .collect();
+    let mut s_lambda = Array2::<f64>::zeros((p, p));
+    for (sj, l) in s_full.iter().zip(&lambda) {
+        s_lambda.scaled_add(*l, sj);
+    }
+    let h_inv = &fit.h_inv;
+    let mm = h_inv.dot(&s_lambda);
+    let tau = p as f64 - mm.diag().sum();
+    let dev = fit.deviance;
+    let (value, shape) = criterion_value(ubre, n, gamma, dev, tau);
+    let coefficients = fit.beta.to_vec();
+    if !derivatives {
+        return Ok((Eval { value, grad: Array1::zeros(0), hess: Array2::zeros((0, 0)), coefficients }, None));
+    }
+
+    let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
+    let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
+    let k_mat = mm.dot(h_inv);
+    let sums = derivative_pass(data, fit, &k_mat, &dbeta, false, interrupted)?;
+    let s_beta = s_lambda.dot(&fit.beta);
+    let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
+
+    let (d_dev, d_tau, d2_dev, d2_tau) = {
+        let hs: Vec<Array2<f64>> = s_full.iter().map(|sj| h_inv.dot(sj)).collect();
+        let hdh: Vec<Array2<f64>> = (0..m).map(|j| h_inv.dot(&sums.c[j]) + &hs[j] * lambda[j]).collect();
+        let tr_hs: Vec<f64> = hs.iter().map(|a| a.diag().sum()).collect();
+        let tr_hs_m: Vec<f64> = hs.iter().map(|a| trace_of_product(a, &mm)).collect();
+        let mut d_dev = vec![0.0; m];
+        let mut d_tau = vec![0.0; m];
+        let mut d2_dev = Array2::<f64>::zeros((m, m));
+        let mut d2_tau = Array2::<f64>::zeros((m, m));
+        for j in 0..m {
+            d_dev[j] = -2.0 * s_beta.dot(&db[j]);
+            // d tr(M)_j = lambda_j tr(H^-1 S_j) - tr(H^-1 C_j M) - lambda_j tr(H^-1 S_j M)
+            d_tau[j] = -(lambda[j] * tr_hs[j] - sums.t1[j] - lambda[j] * tr_hs_m[j]);
+            for k in j..m {
+                let d2b = second_beta_derivative(fit, penalties, &lambda, &db, &sums, j, k);
+                let v = 2.0 * db[j].dot(&a_db[k]) - 2.0 * s_beta.dot(&d2b);
+                d2_dev[(j, k)] = v;
+                d2_dev[(k, j)] = v;
+                let hk_hj = hdh[k].dot(&hdh[j]);
+                let hj_hk = hdh[j].dot(&hdh[k]);
+                let mut d2g = -lambda[j] * trace_of_product(&hdh[k], &hs[j]) - lambda[k] * trace_of_product(&hdh[j], &hs[k])
+                    + trace_of_product(&hk_hj, &mm)
+                    + trace_of_product(&hj_hk, &mm)
+                    - (sums.t2[(j, k)] + Array1::from(sums.q.clone()).dot(&d2b));
+                if j == k {
+                    d2g += lambda[j] * tr_hs[j] - lambda[j] * tr_hs_m[j];
+                }
+                d2_tau[(j, k)] = -d2g;
+                d2_tau[(k, j)] = -d2g;
+            }
+        }
+        (d_dev, d_tau, d2_dev, d2_tau)
+    };
+    let mut grad = Array1::zeros(m);
+    let mut hess = Array2::zeros((m, m));
+    for j in 0..m {
+        grad[j] = shape.d_dev * d_dev[j] + shape.d_tau * d_tau[j];
+        for k in 0..m {
+            hess[(j, k)] = shape.d_dev * d2_dev[(j, k)]
+                + shape.d_tau * d2_tau[(j, k)]
+                + shape.d_dev_tau * (d_dev[j] * d_tau[k] + d_dev[k] * d_tau[j])
+                + shape.d_tau_tau * d_tau[j] * d_tau[k];
+        }
+    }
+    Ok((Eval { value, grad, hess, coefficients }, Some(dbeta)))
+}
+
+/// The criterion's partial derivatives in `D` and `tau` (it is linear in `D`).
+struct Shape {
+    d_dev: f64,
+    d_tau: f64,
+    d_dev_tau: f64,
+    d_tau_tau: f64,
+}
+
+fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
+    if ubre {
+        // phi = 1: D/n + 2 gamma tau / n - 1.
+        (dev / n + 2.0 * gamma * tau / n - 1.0, Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma / n, d_dev_tau: 0.0, d_tau_tau: 0.0 })
+    } else {
+        let delta = n - gamma * tau;
+        (
+            n * dev / (delta * delta),
+            Shape {
+                d_dev: n / (delta * delta),
+                d_tau: 2.0 * n * dev * gamma / delta.powi(3),
+                d_dev_tau: 2.0 * n * gamma / delta.powi(3),
+                d_tau_tau: 6.0 * n * dev * gamma * gamma / delta.powi(4),
+            },
+        )
+    }
+}
