@@ -24,7 +24,7 @@
 #'   estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
-#'   as mgcv; for generalized families with a canonical link only, so far).
+#'   as mgcv).
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
 #'   name of a column of `data`.
 #' @param offset Optional offset added to the linear predictor in fitting (as mgcv,

@@ -154,6 +154,19 @@ impl Family {
         (w * m1 * m1 / v, w * m1 * (y - mu) / v)
     }
 
+    /// The first two derivatives in `eta` of the expected-information weight
+    /// `W_F = w mu'^2 / V(mu)` (by the quotient rule, with `mu^(k)` the mean's
+    /// derivatives in `eta`).
+    pub fn fisher_weight_derivatives(&self, w: f64, eta: f64) -> [f64; 2] {
+        let mu = self.mean(eta);
+        let [v, v1, v2, _] = self.distribution.variance(mu);
+        let [m1, m2, m3, _] = self.link.mu_derivatives(eta);
+        let d1 = 2.0 * m1 * m2 / v - m1.powi(3) * v1 / (v * v);
+        let d2 = 2.0 * (m2 * m2 + m1 * m3) / v - 5.0 * m1 * m1 * m2 * v1 / (v * v) - m1.powi(4) * v2 / (v * v)
+            + 2.0 * m1.powi(4) * v1 * v1 / v.powi(3);
+        [w * d1, w * d2]
+    }
+
     /// The starting mean for observation `y` with weight `w` (R's `initialize`).
     pub fn start_mean(&self, y: f64, w: f64) -> f64 {
         match self.distribution {
@@ -297,6 +310,12 @@ mod tests {
                 let (wf, _) = family.fisher_terms(y, w, eta);
                 let expected = family.eta_terms(mu, w, eta).unwrap().d[1] / 2.0;
                 assert!((wf - expected).abs() < 1e-10 * (1.0 + wf), "{name}({link}) Fisher weight");
+                // Its derivatives in eta.
+                let [f1, f2] = family.fisher_weight_derivatives(w, eta);
+                let n1 = central(|e| family.fisher_terms(y, w, e).0, eta, 1e-5);
+                let n2 = central(|e| family.fisher_weight_derivatives(w, e)[0], eta, 1e-5);
+                assert!((f1 - n1).abs() < 1e-6 * (1.0 + f1.abs()), "{name}({link}) dW_F: {f1} vs {n1}");
+                assert!((f2 - n2).abs() < 1e-6 * (1.0 + f2.abs()), "{name}({link}) d2W_F: {f2} vs {n2}");
             }
         }
     }

@@ -17,13 +17,15 @@
 //! The traces `tr(H^-1 C_j M)` are `sum_i h3_i e_ij b_i` with `b_i = x_i' H^-1 S H^-1 x_i`,
 //! formed in the same pass over the data as the REML derivatives.
 //!
-//! mgcv takes `tau` with the expected information. Only families whose observed and
-//! expected information agree (canonical links) are fitted by GCV/UBRE so far: for
-//! them `H` is that matrix.
+//! mgcv takes `tau` with the expected information `W_F`: `H_F = X'W_F X + S` in the
+//! trace, and `C_j = X' diag(W_F' X dbeta_j) X` in its derivatives, while `dbeta` and
+//! `d2beta` come from the inner fit's Hessian (observed information). For canonical
+//! links the two agree.
 
 use ndarray::{s, Array1, Array2};
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
+use crate::linalg::SpdFactor;
 use crate::fit::criterion::Method;
 use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings};
 use crate::fit::outer::Eval;
@@ -61,7 +63,22 @@ pub fn evaluate(
     for (sj, l) in s_full.iter().zip(&lambda) {
         s_lambda.scaled_add(*l, sj);
     }
-    let h_inv = &fit.h_inv;
+    // mgcv takes the trace with the expected information: for a non-canonical link
+    // that is another matrix than the inner fit's Hessian (one more pass over the
+    // data); `dbeta` and `d2beta` still come from the Hessian itself.
+    let expected = !data.family.information_is_expected();
+    let fisher_h_inv;
+    let h_inv = if expected {
+        let (w, u) = data.working(&fit.eta, true)?;
+        let (mut h, _) = data.cross_products(&w, &u, interrupted)?;
+        h += &s_lambda;
+        fisher_h_inv = SpdFactor::new(h.view())
+            .ok_or_else(|| EngineError::NotIdentifiable { detail: "X'WX + S with the expected information is not positive definite".into() })?
+            .inverse();
+        &fisher_h_inv
+    } else {
+        &fit.h_inv
+    };
     let mm = h_inv.dot(&s_lambda);
     let tau = p as f64 - mm.diag().sum();
     let dev = fit.deviance;
@@ -74,7 +91,7 @@ pub fn evaluate(
     let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let k_mat = mm.dot(h_inv);
-    let sums = derivative_pass(data, fit, &k_mat, &dbeta, false, interrupted)?;
+    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.exact_hessian, expected, interrupted)?;
     let s_beta = s_lambda.dot(&fit.beta);
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 

@@ -273,5 +273,7 @@ mod tests {
         check(fam("Gamma", "inverse"), Method::Gcv);
         check(fam("binomial", "logit"), Method::Gcv);
         check(fam("poisson", "log"), Method::Gcv);
+        check(fam("Gamma", "log"), Method::Gcv);
+        check(fam("binomial", "probit"), Method::Gcv);
     }
 }

@@ -106,13 +106,17 @@ struct PassPart {
 
 /// The pass over the data the derivatives need, with `a_i = x_i' Q x_i` for the
 /// matrix `Q` given (`G` for the REML/ML log determinant; `H^-1 S H^-1` for GCV's
-/// trace).
+/// trace). With `expected`, the trace terms (`t1`, `t2`, `q`, `C_k`) differentiate
+/// the expected-information weights `W_F` instead of `D''/2` (GCV's trace for a
+/// non-canonical link); `X'(h3 e_j e_k)`, which moves `beta`, always uses `D'''/2`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn derivative_pass(
     data: &GlmData<'_, '_>,
     fit: &InnerFit,
     g: &Array2<f64>,
     dbeta: &Array2<f64>,
     exact_hessian: bool,
+    expected: bool,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
     if interrupted() {
@@ -144,20 +148,28 @@ pub(crate) fn derivative_pass(
                     None => a.iter_mut().zip(gc).zip(chunk.column(c).iter()).for_each(|((a, g), x)| *a += g * x),
                 }
             }
+            // h3, h4: the trace weights' derivatives in eta; hr: D'''/2 for d2beta.
             let mut h3 = Vec::with_capacity(rows);
             let mut h4 = Vec::with_capacity(rows);
+            let mut hr = Vec::with_capacity(rows);
             for i in 0..rows {
                 let row = start + i;
-                let (d3, d4) = if data.w[row] == 0.0 {
-                    (0.0, 0.0)
+                let (d3, d4, dr) = if data.w[row] == 0.0 {
+                    (0.0, 0.0, 0.0)
                 } else {
                     let t = data.family.eta_terms(data.y[row], data.w[row], fit.eta[row]).ok_or_else(|| EngineError::NonFinite {
                         what: "the fitted means".into(),
                     })?;
-                    (t.d[2] / 2.0, t.d[3] / 2.0)
+                    if expected {
+                        let [f3, f4] = data.family.fisher_weight_derivatives(data.w[row], fit.eta[row]);
+                        (f3, f4, t.d[2] / 2.0)
+                    } else {
+                        (t.d[2] / 2.0, t.d[3] / 2.0, t.d[2] / 2.0)
+                    }
                 };
                 h3.push(d3);
                 h4.push(d4);
+                hr.push(dr);
             }
             // The gradient's term, from every row.
             for j in 0..m {
@@ -190,7 +202,7 @@ pub(crate) fn derivative_pass(
                     for (r, &i) in picked.iter().enumerate() {
                         let eje = ej[i] * ek[i];
                         t2 += h4[i] * a[i] * eje;
-                        block[(r, col)] = h3[i] * eje;
+                        block[(r, col)] = hr[i] * eje;
                     }
                     part.t2[(j, k)] += t2;
                     if k != j {
@@ -260,7 +272,7 @@ pub fn evaluate(
     }
 
     let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
-    let sums = derivative_pass(data, fit, &g, &dbeta, settings.exact_hessian, interrupted)?;
+    let sums = derivative_pass(data, fit, &g, &dbeta, settings.exact_hessian, false, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();

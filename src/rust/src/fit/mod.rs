@@ -479,11 +479,6 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             })
             .collect()
     };
-    if spec.method == Method::Gcv && !spec.family.information_is_expected() {
-        return Err(EngineError::InvalidSpec {
-            what: "method = \"GCV.Cp\" with a non-canonical link is not available yet; use \"REML\" or \"ML\", or the canonical link".into(),
-        });
-    }
     let mut x = None;
     let (problem, rho_init) = if spec.family.is_gaussian_identity() {
         let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
