@@ -91,7 +91,7 @@ pub(crate) fn pair_index(m: usize, j: usize, k: usize) -> usize {
 /// subsample of about this many rows (every `stride`-th row, scaled up). The gradient
 /// stays exact, so the optimum does not move; Newton's steps use a Hessian whose
 /// data part has a relative error of about `1/sqrt(HESSIAN_ROWS)`.
-pub const HESSIAN_ROWS: usize = 20_000;
+pub const HESSIAN_ROWS: usize = 5_000;
 
 /// One thread's share of the derivative pass.
 struct PassPart {
