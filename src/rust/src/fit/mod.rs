@@ -427,7 +427,12 @@ pub type Progress<'a> = dyn FnMut(&Iterate<'_>) -> Result<()> + 'a;
 /// or through penalized IRLS from starting coefficients.
 enum Problem {
     Gaussian(Gram),
-    Glm { start: Array1<f64> },
+    Glm {
+        start: Array1<f64>,
+        /// `X'WX` and `X'u` at the starting means: the first IRLS step again, at
+        /// other smoothing parameters, when a fit starts warm.
+        first_pass: (Array2<f64>, Array1<f64>),
+    },
 }
 
 /// A model ready for the outer optimization: its design, penalties, and `X'WX` (or the
@@ -499,7 +504,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         };
         let mut rho_init = pool(initial_rho(&xtwx, &penalties));
         // The first IRLS step, at the starting smoothing parameters.
-        let mut h = xtwx;
+        let mut h = xtwx.clone();
         penalties.add_to(&mut h, &penalty_rho(&links, &rho_init).iter().map(|r| r.exp()).collect::<Vec<_>>());
         let start = linalg::SpdFactor::new(h.view())
             .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")))
@@ -521,7 +526,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             rho_init.push(if phi.is_finite() && phi > 0.0 { phi.ln() } else { 0.0 });
             fixed.push(None);
         }
-        (Problem::Glm { start }, rho_init)
+        (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
     };
     Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init })
 }
@@ -587,6 +592,7 @@ impl<'a> Prepared<'a> {
             .then(|| seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).collect())
     }
 
+    #[cfg(test)]
     fn objective<'s>(&'s self, spec: &'s ModelSpec<'_>) -> FreeObjective<'s, 'a> {
         self.objective_from(spec, None)
     }
@@ -595,7 +601,7 @@ impl<'a> Prepared<'a> {
     fn objective_from<'s>(&'s self, spec: &'s ModelSpec<'_>, start: Option<&[f64]>) -> FreeObjective<'s, 'a> {
         let criterion = match &self.problem {
             Problem::Gaussian(gram) => Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma },
-            Problem::Glm { start: first } => {
+            Problem::Glm { start: first, .. } => {
                 let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec), exact_hessian: false };
                 let start = match start {
                     Some(b) if b.len() == self.design.ncols() => Array1::from(b.to_vec()),
@@ -610,7 +616,21 @@ impl<'a> Prepared<'a> {
     /// Chooses the smoothing parameters by Newton's method from `start` (all log
     /// smoothing parameters; the cold start when `None`), and reports the fit.
     pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
-        let mut objective = self.objective(spec);
+        // A generalized fit started warm takes its first coefficients from the first
+        // IRLS step at the warm start's smoothing parameters, not the cold start's:
+        // far from them, the inner iteration would need many steps to get there.
+        let warm_coefficients = match (&self.problem, start) {
+            (Problem::Glm { first_pass: (xtwx, xtu), .. }, Some(rho)) if rho.len() == self.n_sp() => {
+                let mut h = xtwx.clone();
+                let lambda: Vec<f64> = penalty_rho(&self.links, &rho[..self.n_smoothing]).iter().map(|r| r.exp()).collect();
+                self.penalties.add_to(&mut h, &lambda);
+                linalg::SpdFactor::new(h.view())
+                    .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")).to_vec())
+                    .filter(|b| b.iter().all(|v| v.is_finite()))
+            }
+            _ => None,
+        };
+        let mut objective = self.objective_from(spec, warm_coefficients.as_deref());
         let free = objective.free_index();
         let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
         let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
@@ -620,13 +640,17 @@ impl<'a> Prepared<'a> {
         // penalized system loses digits: with the penalty e^k times the data, the
         // penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
         // criterion is numerical noise an optimizer would wander in, to a point that
-        // depends on where it started.
+        // depends on where it started. Penalized IRLS needs more: its Newton steps
+        // are solves with that system, and at e^25 they are rounding noise in the
+        // penalty's null space (a step halving cannot repair), so a generalized fit
+        // stops at e^20, where the penalized part is already shrunk by ~2e-9.
+        let reach = if matches!(self.problem, Problem::Glm { .. }) { 20.0 } else { 25.0 };
         let settings = NewtonSettings {
             max_iter: spec.control.max_iter,
             tol: spec.control.tol,
             max_step: spec.control.max_step,
             lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
-            upper: free.iter().map(|&j| self.rho_init[j] + 25.0).collect(),
+            upper: free.iter().map(|&j| self.rho_init[j] + if j < self.n_smoothing { reach } else { 25.0 }).collect(),
         };
         let fixed = &self.fixed;
         let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
