@@ -17,7 +17,7 @@ use ndarray::{s, Array1, Array2};
 
 use crate::error::{EngineError, Result};
 use crate::fit::outer::Eval;
-use crate::fit::penalty::{LogDet, PenaltySet};
+use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_with_columns, LogDet, PenaltySet};
 use crate::linalg::SpdFactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,40 +108,24 @@ impl PenaltyParts {
 
 /// `tr(H^-1 S_j H^-1 S_k)` from the non-zero columns of both.
 fn trace_pair(a: &PenaltyParts, b: &PenaltyParts) -> f64 {
-    let mut t = 0.0;
-    for c in 0..a.len {
-        for r in 0..b.len {
-            t += a.p_mat[(b.start + r, c)] * b.p_mat[(a.start + c, r)];
-        }
-    }
-    t
+    trace_of_columns(a.start, &a.p_mat, b.start, &b.p_mat)
 }
 
 /// `tr(H^-1 S_k Q)` for a dense `Q`.
 fn trace_with(a: &PenaltyParts, q: &Array2<f64>) -> f64 {
-    let mut t = 0.0;
-    // tr(P Q[B, :]) = sum_{r, c} P[r, c] Q[B_c, r]
-    for c in 0..a.len {
-        for r in 0..a.p_mat.nrows() {
-            t += a.p_mat[(r, c)] * q[(a.start + c, r)];
-        }
-    }
-    t
+    trace_with_columns(a.start, &a.p_mat, q)
 }
 
 fn parts(fit: &PlsFit, penalties: &PenaltySet) -> Vec<PenaltyParts> {
     penalties
         .penalties
         .iter()
-        .map(|pen| {
-            let len = pen.len();
-            let cols = fit.h_inv.slice(s![.., pen.start..pen.start + len]);
-            PenaltyParts {
-                start: pen.start,
-                len,
-                p_mat: cols.dot(&pen.s),
-                s_beta: pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + len])),
-            }
+        .zip(penalty_columns(&fit.h_inv, penalties))
+        .map(|(pen, p_mat)| PenaltyParts {
+            start: pen.start,
+            len: pen.len(),
+            p_mat,
+            s_beta: pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()])),
         })
         .collect()
 }
@@ -204,15 +188,8 @@ fn log_det_derivatives(h_inv: &Array2<f64>, log_det: f64, penalties: &PenaltySet
     let pp: Vec<PenaltyParts> = penalties
         .penalties
         .iter()
-        .map(|pen| {
-            let len = pen.len();
-            PenaltyParts {
-                start: pen.start,
-                len,
-                p_mat: h_inv.slice(s![.., pen.start..pen.start + len]).dot(&pen.s),
-                s_beta: Array1::zeros(0),
-            }
-        })
+        .zip(penalty_columns(h_inv, penalties))
+        .map(|(pen, p_mat)| PenaltyParts { start: pen.start, len: pen.len(), p_mat, s_beta: Array1::zeros(0) })
         .collect();
     let traces: Vec<f64> = pp.iter().map(|q| q.trace()).collect();
     let mut out = LogDet { value: log_det, grad: Array1::zeros(m), hess: Array2::zeros((m, m)) };

@@ -21,7 +21,7 @@ use ndarray::{s, Array1, Array2, ShapeBuilder};
 use crate::error::{EngineError, Result};
 use crate::fit::criterion::Method;
 use crate::fit::outer::Eval;
-use crate::fit::penalty::PenaltySet;
+use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_of_product, trace_with_columns, PenaltySet};
 use crate::fit::pirls::{GlmData, InnerFit};
 use crate::linalg::{self, SpdFactor};
 
@@ -49,22 +49,6 @@ fn log_det_inverse(fit: &InnerFit, penalties: &PenaltySet, lambda: &[f64], metho
     let factor = SpdFactor::new(h_r.view())
         .ok_or_else(|| EngineError::NotIdentifiable { detail: "the penalized part of X'WX + S is not positive definite".into() })?;
     Ok((factor.log_det(), u_r.dot(&factor.inverse()).dot(&u_r.t())))
-}
-
-/// `M[:, B_j] S_j` for each penalty: the non-zero columns of `M S_j`.
-fn penalty_columns(m: &Array2<f64>, penalties: &PenaltySet) -> Vec<Array2<f64>> {
-    penalties.penalties.iter().map(|pen| m.slice(s![.., pen.start..pen.start + pen.len()]).dot(&pen.s)).collect()
-}
-
-/// `tr(A M S_j)` from `P = M[:, B_j] S_j`.
-fn trace_with(start: usize, p_cols: &Array2<f64>, a: &Array2<f64>) -> f64 {
-    let mut t = 0.0;
-    for c in 0..p_cols.ncols() {
-        for r in 0..p_cols.nrows() {
-            t += a[(start + c, r)] * p_cols[(r, c)];
-        }
-    }
-    t
 }
 
 /// What the pass over the data collects for the derivatives (see the module notes;
@@ -298,10 +282,10 @@ pub fn evaluate(
                 l2 += lambda[j] * g_traces[j];
             }
             let (pj, pk) = (&penalties.penalties[j], &penalties.penalties[k]);
-            l2 -= linalg_trace_product(&gc[k], &gc[j])
-                + lambda[j] * trace_with(pj.start, &g_cols[j], &gc[k])
-                + lambda[k] * trace_with(pk.start, &g_cols[k], &gc[j])
-                + lambda[j] * lambda[k] * trace_pair(pj.start, &g_cols[j], pk.start, &g_cols[k]);
+            l2 -= trace_of_product(&gc[k], &gc[j])
+                + lambda[j] * trace_with_columns(pj.start, &g_cols[j], &gc[k])
+                + lambda[k] * trace_with_columns(pk.start, &g_cols[k], &gc[j])
+                + lambda[j] * lambda[k] * trace_of_columns(pj.start, &g_cols[j], pk.start, &g_cols[k]);
             let h = d2_dp / (2.0 * phi * gamma) + 0.5 * (l2 - ls_pen.hess[(j, k)]);
             hess[(j, k)] = h;
             hess[(k, j)] = h;
@@ -368,20 +352,4 @@ pub(crate) fn second_beta_derivative(
         d2b += &db[j];
     }
     d2b
-}
-
-/// `tr(A B)`.
-fn linalg_trace_product(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    crate::fit::penalty::trace_of_product(a, b)
-}
-
-/// `tr(G S_j G S_k)` from `P_j = G[:, B_j] S_j` and `P_k`.
-fn trace_pair(start_j: usize, pj: &Array2<f64>, start_k: usize, pk: &Array2<f64>) -> f64 {
-    let mut t = 0.0;
-    for c in 0..pj.ncols() {
-        for r in 0..pk.ncols() {
-            t += pj[(start_k + r, c)] * pk[(start_j + c, r)];
-        }
-    }
-    t
 }

@@ -177,6 +177,34 @@ impl PenaltySet {
     }
 }
 
+/// `M[:, B_j] S_j` for each penalty: the non-zero columns of `M S_j` (with `S_j`
+/// embedded in p x p), from which the traces below are taken.
+pub fn penalty_columns(m: &Array2<f64>, penalties: &PenaltySet) -> Vec<Array2<f64>> {
+    penalties.penalties.iter().map(|pen| m.slice(ndarray::s![.., pen.start..pen.start + pen.len()]).dot(&pen.s)).collect()
+}
+
+/// `tr(A M S_j)` from `P = M[:, B_j] S_j`, the block starting at `start`.
+pub fn trace_with_columns(start: usize, p_cols: &Array2<f64>, a: &Array2<f64>) -> f64 {
+    let mut t = 0.0;
+    for c in 0..p_cols.ncols() {
+        for r in 0..p_cols.nrows() {
+            t += a[(start + c, r)] * p_cols[(r, c)];
+        }
+    }
+    t
+}
+
+/// `tr(M S_j M S_k)` from `P_j = M[:, B_j] S_j` and `P_k = M[:, B_k] S_k`.
+pub fn trace_of_columns(start_j: usize, pj: &Array2<f64>, start_k: usize, pk: &Array2<f64>) -> f64 {
+    let mut t = 0.0;
+    for c in 0..pj.ncols() {
+        for r in 0..pk.ncols() {
+            t += pj[(start_k + r, c)] * pk[(start_j + c, r)];
+        }
+    }
+    t
+}
+
 pub fn trace(a: &Array2<f64>) -> f64 {
     a.diag().sum()
 }
