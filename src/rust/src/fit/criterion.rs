@@ -318,19 +318,8 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
             d2_tau[(j, k)] = -d2g;
         }
     }
-    let delta = n - gamma * tau;
-    let value = n * d / (delta * delta);
-    let mut grad = Array1::zeros(m);
-    let mut hess = Array2::zeros((m, m));
-    for j in 0..m {
-        grad[j] = n * d_d[j] / delta.powi(2) + 2.0 * n * d * gamma * d_tau[j] / delta.powi(3);
-        for k in 0..m {
-            hess[(j, k)] = n * d2_d[(j, k)] / delta.powi(2)
-                + 2.0 * n * gamma * (d_d[j] * d_tau[k] + d_d[k] * d_tau[j]) / delta.powi(3)
-                + 2.0 * n * d * gamma * d2_tau[(j, k)] / delta.powi(3)
-                + 6.0 * n * d * gamma * gamma * d_tau[j] * d_tau[k] / delta.powi(4);
-        }
-    }
+    let (value, shape) = crate::fit::gcv::criterion_value(false, n, gamma, d, tau);
+    let (grad, hess) = shape.combine(d_d.as_slice().expect("contiguous"), d_tau.as_slice().expect("contiguous"), &d2_d, &d2_tau);
     Eval { value, grad, hess, coefficients: Vec::new() }
 }
 

@@ -128,29 +128,41 @@ pub fn evaluate(
         }
         (d_dev, d_tau, d2_dev, d2_tau)
     };
-    let mut grad = Array1::zeros(m);
-    let mut hess = Array2::zeros((m, m));
-    for j in 0..m {
-        grad[j] = shape.d_dev * d_dev[j] + shape.d_tau * d_tau[j];
-        for k in 0..m {
-            hess[(j, k)] = shape.d_dev * d2_dev[(j, k)]
-                + shape.d_tau * d2_tau[(j, k)]
-                + shape.d_dev_tau * (d_dev[j] * d_tau[k] + d_dev[k] * d_tau[j])
-                + shape.d_tau_tau * d_tau[j] * d_tau[k];
-        }
-    }
+    let (grad, hess) = shape.combine(&d_dev, &d_tau, &d2_dev, &d2_tau);
     Ok((Eval { value, grad, hess, coefficients }, Some(dbeta)))
 }
 
 /// The criterion's partial derivatives in `D` and `tau` (it is linear in `D`).
-struct Shape {
+pub(crate) struct Shape {
     d_dev: f64,
     d_tau: f64,
     d_dev_tau: f64,
     d_tau_tau: f64,
 }
 
-fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
+impl Shape {
+    /// The criterion's gradient and Hessian in `rho` from those of `D` and `tau`
+    /// (the chain rule).
+    pub(crate) fn combine(&self, d_dev: &[f64], d_tau: &[f64], d2_dev: &Array2<f64>, d2_tau: &Array2<f64>) -> (Array1<f64>, Array2<f64>) {
+        let m = d_dev.len();
+        let mut grad = Array1::zeros(m);
+        let mut hess = Array2::zeros((m, m));
+        for j in 0..m {
+            grad[j] = self.d_dev * d_dev[j] + self.d_tau * d_tau[j];
+            for k in 0..m {
+                hess[(j, k)] = self.d_dev * d2_dev[(j, k)]
+                    + self.d_tau * d2_tau[(j, k)]
+                    + self.d_dev_tau * (d_dev[j] * d_tau[k] + d_dev[k] * d_tau[j])
+                    + self.d_tau_tau * d_tau[j] * d_tau[k];
+            }
+        }
+        (grad, hess)
+    }
+}
+
+/// GCV (`ubre` false) or UBRE with `phi = 1` at deviance `dev` and trace `tau`, with
+/// its partial derivatives in both.
+pub(crate) fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
     if ubre {
         // phi = 1: D/n + 2 gamma tau / n - 1.
         (dev / n + 2.0 * gamma * tau / n - 1.0, Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma / n, d_dev_tau: 0.0, d_tau_tau: 0.0 })
