@@ -32,9 +32,8 @@
 # bench/results/binary_store.csv.
 
 bench_dir <- local({
-  args <- commandArgs(trailingOnly = FALSE)
-  file <- sub("^--file=", "", args[grepl("^--file=", args)])
-  if (length(file)) dirname(normalizePath(file)) else "bench"
+  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+  if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg[[1]]))) else "bench"
 })
 source(file.path(bench_dir, "common.R"))
 

@@ -111,13 +111,7 @@ pub fn cross_products_by_chunks(
         );
         start += rows;
     }
-    let mut out = to_array(gram.as_ref());
-    for j in 0..p {
-        for i in 0..j {
-            out[(i, j)] = out[(j, i)];
-        }
-    }
-    Ok((out, Array1::from(xtz)))
+    Ok((from_lower(&gram), Array1::from(xtz)))
 }
 
 /// Visits the model matrix a chunk of rows at a time: `fill(start, rows, buf)` writes

@@ -120,11 +120,15 @@ impl Family {
             return None;
         }
         let dev = w * self.distribution.deviance(y, mu)[0];
-        let m = self.link.mu_derivatives(eta);
+        // The logistic mean's derivatives come from the clamped mean itself.
+        let m = if self.distribution == Distribution::Binomial && self.link == Link::Logit {
+            logit_mean_derivatives(mu)
+        } else {
+            self.link.mu_derivatives(eta)
+        };
         let d = if self.canonical() {
             // The mean's derivatives are the variance's: D' = -2w(y - mu) and
             // D^(k) = 2w mu^(k-1) for k >= 2, exact even where mu is near 0 or 1.
-            let m = if self.distribution == Distribution::Binomial { logit_mean_derivatives(mu) } else { m };
             [-2.0 * w * (y - mu), 2.0 * w * m[0], 2.0 * w * m[1], 2.0 * w * m[2]]
         } else {
             let [d1, d2, d3, d4] = self.distribution.deviance_mu_derivatives(y, mu);

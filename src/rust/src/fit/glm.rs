@@ -16,7 +16,7 @@ use crate::fit::criterion::Method;
 use crate::fit::gcv;
 use crate::fit::laml::{self, LamlSettings};
 use crate::fit::outer::Eval;
-use crate::fit::pirls::{pirls, GlmData, InnerFit, Start};
+use crate::fit::pirls::{pirls, GlmData, InnerFit};
 
 /// Beyond this distance in any log smoothing parameter the linear prediction of the
 /// coefficients is no better than the last coefficients themselves.
@@ -71,7 +71,7 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
                 None => self.start.clone(),
             };
             let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
-            let fit = pirls(&self.data, &lambda, Start::Coefficients(start.as_slice().expect("contiguous")), &mut || false)?;
+            let fit = pirls(&self.data, &lambda, start.as_slice().expect("contiguous"), &mut || false)?;
             self.last = Some((rho.to_vec(), fit));
         }
         Ok(&self.last.as_ref().expect("set above").1)
@@ -136,8 +136,10 @@ fn fletcher_scale(data: &GlmData<'_, '_>, eta: &[f64], tau: f64) -> f64 {
 /// offset alone without one.
 pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
     let fam = &data.family;
+    // The deviance at a linear predictor; infinite where a mean is invalid.
     let dev = |eta: &dyn Fn(usize) -> f64| -> f64 {
-        (0..data.y.len()).filter(|&i| data.w[i] > 0.0).map(|i| data.w[i] * fam.distribution.deviance(data.y[i], fam.mean(eta(i)))[0]).sum()
+        let eta: Vec<f64> = (0..data.y.len()).map(eta).collect();
+        data.deviance(&eta).unwrap_or(f64::INFINITY)
     };
     if !intercept {
         return dev(&|i| data.offset[i]);

@@ -88,6 +88,20 @@ struct PassPart {
     scratch: Mat<f64>,
 }
 
+impl PassPart {
+    /// Empty sums for `m` penalties and `p` coefficients.
+    fn new(m: usize, p: usize) -> PassPart {
+        PassPart {
+            t1: vec![0.0; m],
+            t2: Array2::zeros((m, m)),
+            qr: Mat::zeros(p, 1 + m * (m + 1) / 2),
+            c: (0..m).map(|_| Mat::zeros(p, p)).collect(),
+            sampled: 0,
+            scratch: Mat::zeros(0, 0),
+        }
+    }
+}
+
 /// The pass over the data the derivatives need, with `a_i = x_i' Q x_i` for the
 /// matrix `Q` given (`G` for the REML/ML log determinant; `H^-1 S H^-1` for GCV's
 /// trace). With `expected`, the trace terms (`t1`, `t2`, `q`, `C_k`) differentiate
@@ -111,14 +125,7 @@ pub(crate) fn derivative_pass(
     let stride = if exact_hessian { 1 } else { n.div_ceil(HESSIAN_ROWS).max(1) };
     let n_pairs = m * (m + 1) / 2;
     let parts = data.par_chunks(
-        || PassPart {
-            t1: vec![0.0; m],
-            t2: Array2::zeros((m, m)),
-            qr: Mat::zeros(p, 1 + n_pairs),
-            c: (0..m).map(|_| Mat::zeros(p, p)).collect(),
-            sampled: 0,
-            scratch: Mat::zeros(0, 0),
-        },
+        || PassPart::new(m, p),
         |part, start, chunk| {
             let rows = chunk.nrows();
             let e = linalg::product(chunk, dbeta.view(), Par::Seq);
@@ -201,7 +208,7 @@ pub(crate) fn derivative_pass(
             Ok(())
         },
     )?;
-    let mut total = PassPart { t1: vec![0.0; m], t2: Array2::zeros((m, m)), qr: Mat::zeros(p, 1 + n_pairs), c: (0..m).map(|_| Mat::zeros(p, p)).collect(), sampled: 0, scratch: Mat::zeros(0, 0) };
+    let mut total = PassPart::new(m, p);
     for part in parts {
         total.t1.iter_mut().zip(&part.t1).for_each(|(a, b)| *a += b);
         total.t2 += &part.t2;

@@ -559,18 +559,22 @@ pub const MAX_DESIGN_BYTES: usize = 1 << 30;
 fn model_matrix(design: &Design<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
     let (n, p) = (design.nrows(), design.ncols());
     let mut x = Array2::<f64>::zeros((n, p).f());
-    let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min(n.max(1)), p).f());
     let mut scratch = Vec::new();
-    let mut start = 0;
-    while start < n {
-        if interrupted() {
-            return Err(EngineError::Interrupted);
-        }
-        let rows = linalg::CHUNK_ROWS.min(n - start);
-        design.fill_rows(start, rows, &mut buf, &mut scratch);
-        x.slice_mut(s![start..start + rows, ..]).assign(&buf.slice(s![..rows, ..]));
-        start += rows;
-    }
+    linalg::for_each_chunk(
+        n,
+        p,
+        |start, rows, buf| {
+            if interrupted() {
+                return Err(EngineError::Interrupted);
+            }
+            design.fill_rows(start, rows, buf, &mut scratch);
+            Ok(())
+        },
+        |start, chunk| {
+            x.slice_mut(s![start..start + chunk.nrows(), ..]).assign(&chunk);
+            Ok(())
+        },
+    )?;
     Ok(x)
 }
 

@@ -259,7 +259,8 @@ fn line_search(
         };
         if e.value.is_finite() && e.value < eval.value {
             let (mut best, mut best_e) = (trial, e);
-            if t == 1.0 && predicted_decrease(eval, dir) > 0.0 && eval.value - best_e.value > EXTEND_RATIO * predicted_decrease(eval, dir) {
+            let predicted = predicted_decrease(eval, dir);
+            if t == 1.0 && predicted > 0.0 && eval.value - best_e.value > EXTEND_RATIO * predicted {
                 let mut length = 1.0;
                 while length < MAX_EXTENSION {
                     length *= 2.0;

@@ -33,15 +33,6 @@ pub struct GlmData<'b, 'd> {
     pub x: Option<&'b Array2<f64>>,
 }
 
-/// Where the inner iteration starts.
-#[derive(Debug, Clone, Copy)]
-pub enum Start<'s> {
-    /// From the family's starting means (R's `mustart`).
-    Means,
-    /// From these coefficients.
-    Coefficients(&'s [f64]),
-}
-
 /// The penalized fit at one set of smoothing parameters.
 #[derive(Debug, Clone)]
 pub struct InnerFit {
@@ -219,25 +210,27 @@ impl GlmData<'_, '_> {
     }
 }
 
-/// Penalized IRLS at smoothing parameters `lambda` (one per penalty).
-pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: Start<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<InnerFit> {
+/// Penalized IRLS at smoothing parameters `lambda` (one per penalty), from the
+/// coefficients `start`, or from the family's starting means (R's `mustart`) where
+/// those give no valid fitted means.
+pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted: &mut dyn FnMut() -> bool) -> Result<InnerFit> {
     let p = data.design.ncols();
-    let (mut beta, mut eta) = match start {
-        Start::Coefficients(b) if b.len() == p => {
-            let eta = data.design.fitted(b, data.offset, data.threads);
-            match data.deviance(&eta) {
-                Some(_) => (Some(Array1::from(b.to_vec())), eta),
-                None => (None, data.start_eta()),
-            }
+    let from_start = (start.len() == p)
+        .then(|| data.design.fitted(start, data.offset, data.threads))
+        .and_then(|eta| data.deviance(&eta).map(|dev| (eta, dev)));
+    let (mut beta, mut eta, mut pdev_old) = match from_start {
+        Some((eta, dev)) => {
+            let beta = Array1::from(start.to_vec());
+            let pdev = dev + data.penalty(&beta, lambda);
+            (Some(beta), eta, pdev)
         }
-        _ => (None, data.start_eta()),
-    };
-    if data.deviance(&eta).is_none() {
-        return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
-    }
-    let mut pdev_old = match &beta {
-        Some(b) => data.deviance(&eta).unwrap_or(f64::INFINITY) + data.penalty(b, lambda),
-        None => f64::INFINITY,
+        None => {
+            let eta = data.start_eta();
+            if data.deviance(&eta).is_none() {
+                return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
+            }
+            (None, eta, f64::INFINITY)
+        }
     };
     let mut iterations = 0;
     let mut last_change = f64::INFINITY;
