@@ -69,7 +69,12 @@ parametric_tests <- function(object) {
 }
 
 compare_fits <- function(fits, test) {
-  rdf <- vapply(fits, function(f) f$df.residual, numeric(1))
+  # As mgcv's anova.gam: the residual df counts each fit's edf1, corrected by the
+  # extra degrees of freedom of smoothing-parameter uncertainty (edf2 - edf).
+  rdf <- vapply(fits, function(f) {
+    correction <- if (is.null(f$edf2)) 0 else sum(f$edf2) - sum(f$edf)
+    length(f$y) - sum(f$edf1) - correction
+  }, numeric(1))
   dev <- vapply(fits, function(f) f$deviance, numeric(1))
   n <- vapply(fits, function(f) length(f$y), numeric(1))
   if (length(unique(n)) > 1L) {

@@ -60,7 +60,9 @@
 #'   `gcv.ubre`), `method`, `converged` (`FALSE`, with a warning, when the search
 #'   stopped at the iteration limit or an inner fit did not converge),
 #'   `outer_iterations`, `Vp` (Bayesian
-#'   covariance), `Ve` (frequentist covariance), `call`, `formula`, `terms`, `family`,
+#'   covariance), `Ve` (frequentist covariance), `Vc` and `edf2` (the covariance and
+#'   edf corrected for smoothing parameter uncertainty; REML/ML only, else `NULL`),
+#'   `call`, `formula`, `terms`, `family`,
 #'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
 #'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
 #'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call).
@@ -445,6 +447,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   mu <- if (family$link == "identity") eta else family$linkinv(eta)
   y <- frame$y
   dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
+  if (!is.null(res$Vc)) dimnames(res$Vc) <- list(coef_names, coef_names)
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
   crit_name <- if (method != "GCV.Cp") method else if (scale_known(family)) "UBRE" else "GCV"
@@ -465,6 +468,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       reml.scale = if (length(res$extra)) exp(res$extra[[1]]) else if (method != "GCV.Cp" && scale_known(family)) 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
+      edf2 = if (!is.null(res$edf2)) stats::setNames(res$edf2, coef_names),
       criterion = crit,
       method = method,
       gamma = gamma,
@@ -479,6 +483,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       df.residual = n - sum(res$edf),
       Vp = res$Vp,
       Ve = res$Ve,
+      Vc = res$Vc,
       smooth = smooth,
       term_tests = res$term_tests,
       n_parametric = ncol(frame$xp),

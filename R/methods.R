@@ -8,13 +8,15 @@
 #' `"working"` are `(y - mu) / mu'(eta)` and `"response"` are `y - mu`. `logLik()`
 #' follows `mgcv::logLik.gam()`: the log-likelihood from the family's `aic()` at the
 #' fitted values (for an estimated scale, at the REML/ML scale estimate), with `df`
-#' the total effective degrees of freedom plus one for an estimated scale.
+#' the total effective degrees of freedom plus one for an estimated scale; for REML
+#' and ML fits the edf are `edf2`, corrected for smoothing parameter uncertainty, so
+#' that `AIC()` is mgcv's (Wood, Pya and Säfken 2016).
 #'
 #' @param object,x A `warmgam` fit.
 #' @param type The kind of residuals.
 #' @param ... Unused.
 #' @returns `coef()`: named coefficients; `vcov()`: the Bayesian covariance matrix
-#'   `Vp` (`freq = TRUE`: the frequentist `Ve`); `fitted()`: fitted values;
+#'   `Vp` (`freq = TRUE`: the frequentist `Ve`; `unconditional = TRUE`: `Vc`); `fitted()`: fitted values;
 #'   `residuals()`: a vector; `logLik()`: a `logLik` object; `nobs()`: the number of
 #'   observations with non-zero weight; `formula()`, `family()`: as given;
 #'   `print()`: `x`, invisibly.
@@ -23,6 +25,7 @@
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + am, data = mtcars)
 #' coef(fit)
 #' AIC(fit)
+#' sqrt(diag(vcov(fit, unconditional = TRUE)))
 #' head(residuals(fit, "pearson"))
 #' \dontshow{options(op)}
 #' @name warmgam-methods
@@ -34,10 +37,29 @@ coef.warmgam <- function(object, ...) object$coefficients
 
 #' @rdname warmgam-methods
 #' @param freq Return the frequentist covariance `Ve` instead of the Bayesian `Vp`.
+#' @param unconditional Return `Vc`, the Bayesian covariance corrected for the
+#'   uncertainty of the estimated smoothing parameters (Wood, Pya and Säfken 2016), as
+#'   `mgcv::vcov.gam(unconditional = TRUE)`. It exists for REML and ML fits with a
+#'   smoothing parameter to estimate; otherwise `Vp` is returned with a warning.
 #' @export
-vcov.warmgam <- function(object, freq = FALSE, ...) {
+vcov.warmgam <- function(object, freq = FALSE, unconditional = FALSE, ...) {
   check_flag(freq, "freq")
-  if (freq) object$Ve else object$Vp
+  check_flag(unconditional, "unconditional")
+  if (freq) object$Ve else coefficient_covariance(object, unconditional)
+}
+
+# The Bayesian covariance of the coefficients: `Vc` when `unconditional` and the fit
+# has it, else `Vp`.
+coefficient_covariance <- function(object, unconditional) {
+  if (!unconditional) return(object$Vp)
+  if (is.null(object$Vc)) {
+    warn(paste(
+      "The covariance corrected for smoothing parameter uncertainty needs a REML or ML",
+      "fit with a smoothing parameter to estimate; using the conditional `Vp`."
+    ))
+    return(object$Vp)
+  }
+  object$Vc
 }
 
 #' @rdname warmgam-methods
@@ -79,8 +101,10 @@ logLik.warmgam <- function(object, ...) {
   }
   aic <- fam$aic(object$y, rep(1, length(object$y)), object$fitted.values, w, dev)
   if (!is.finite(aic)) aic <- NA_real_
+  # mgcv counts the edf corrected for smoothing parameter uncertainty when it has them.
+  edf <- if (is.null(object$edf2)) object$edf else object$edf2
   p <- length(object$coefficients)
-  structure(sc_p - aic / 2, df = min(sum(object$edf), p) + sc_p, nobs = nobs(object), class = "logLik")
+  structure(sc_p - aic / 2, df = min(sum(edf), p) + sc_p, nobs = nobs(object), class = "logLik")
 }
 
 #' @rdname warmgam-methods

@@ -18,6 +18,8 @@
 #' @param seWithMean Include the uncertainty of the model's overall mean in the band
 #'   (as mgcv's `seWithMean`): the smooth's columns are combined with the other
 #'   columns at their means in the data.
+#' @param unconditional Take the band from `Vc`, the covariance corrected for
+#'   smoothing parameter uncertainty (see [vcov.warmgam()]), as mgcv's `unconditional`.
 #' @param trans A function applied to the effect and the band before drawing (e.g.
 #'   `exp`).
 #' @param all.terms Also plot the parametric terms.
@@ -42,30 +44,18 @@
 #' \dontshow{options(op)}
 #' @export
 plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade = FALSE,
-                         seWithMean = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
+                         seWithMean = FALSE, unconditional = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
                          se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
   check_flag(residuals, "residuals")
   check_flag(shade, "shade")
   check_flag(seWithMean, "seWithMean")
+  check_flag(unconditional, "unconditional")
   check_flag(all.terms, "all.terms")
   check_flag(rug, "rug")
   check_number(pages, "pages", lower = 0)
   check_number(se_mult, "se_mult", lower = 0)
   if (!is.function(trans)) abort("`trans` must be a function such as `exp`.", "argument")
-  smooths <- seq_along(x$smooth)
-  if (!is.null(select)) {
-    if (!is.numeric(select) || any(!select %in% smooths)) {
-      abort(sprintf("`select` must pick smooth terms among 1 to %d.", length(smooths)), "argument")
-    }
-    smooths <- select
-  }
-  panels <- lapply(smooths, function(i) {
-    smooth_panel(x, x$smooth[[i]], residuals, seWithMean, n, n2, too.far)
-  })
-  if (all.terms && is.null(select)) {
-    panels <- c(panels, parametric_panels(x, n))
-  }
-  panels <- Filter(Negate(is.null), panels)
+  panels <- term_panels(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far)
   if (length(panels) == 0L) {
     message("The model has no terms to plot.")
     return(invisible(list()))
@@ -80,6 +70,25 @@ plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade =
   invisible(panels)
 }
 
+# The data behind each panel of plot() and autoplot(): smooth terms (those in
+# `select`), then with `all.terms` the parametric terms.
+term_panels <- function(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far) {
+  smooths <- seq_along(x$smooth)
+  if (!is.null(select)) {
+    if (!is.numeric(select) || any(!select %in% smooths)) {
+      abort(sprintf("`select` must pick smooth terms among 1 to %d.", length(smooths)), "argument")
+    }
+    smooths <- select
+  }
+  panels <- lapply(smooths, function(i) {
+    smooth_panel(x, x$smooth[[i]], residuals, seWithMean, unconditional, n, n2, too.far)
+  })
+  if (all.terms && is.null(select)) {
+    panels <- c(panels, parametric_panels(x, n, unconditional))
+  }
+  Filter(Negate(is.null), panels)
+}
+
 # A grid of `data` for predict(): the term's covariates vary, every other variable the
 # model needs is held at its first value in the data (it does not enter the term).
 term_grid <- function(object, values) {
@@ -89,7 +98,7 @@ term_grid <- function(object, values) {
   grid
 }
 
-smooth_panel <- function(object, sm, residuals, seWithMean, n, n2, too.far) {
+smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2, too.far) {
   data <- object$model
   if (sm$class == "re") {
     # A random effect: its estimated effects against normal quantiles.
@@ -113,10 +122,10 @@ smooth_panel <- function(object, sm, residuals, seWithMean, n, n2, too.far) {
     values[[sm$by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
   }
   grid <- term_grid(object, values)
-  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE)
+  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
   fit <- unname(pred$fit[, sm$label])
   se <- unname(pred$se.fit[, sm$label])
-  if (seWithMean) se <- se_with_mean(object, sm, grid)
+  if (seWithMean) se <- se_with_mean(object, sm, grid, unconditional)
   panel <- list(label = sm$label, ylab = sprintf("%s,%s)", sub("\\)$", "", sm$label), format(round(edf, 2))),
                 term = sm$term, dim = length(sm$term), data = grid, fit = fit, se = se,
                 x_data = covariates)
@@ -134,13 +143,13 @@ smooth_panel <- function(object, sm, residuals, seWithMean, n, n2, too.far) {
 
 # mgcv's seWithMean: the smooth's columns at the grid, every other column of the model
 # matrix at its mean over the data, with the full Bayesian covariance.
-se_with_mean <- function(object, sm, grid) {
+se_with_mean <- function(object, sm, grid, unconditional) {
   x_grid <- stats::predict(object, newdata = grid, type = "lpmatrix")
   means <- colMeans(stats::model.matrix(object))
   x1 <- matrix(means, nrow(x_grid), length(means), byrow = TRUE)
   cols <- sm$first:sm$last
   x1[, cols] <- x_grid[, cols]
-  sqrt(pmax(0, rowSums((x1 %*% object$Vp) * x1)))
+  sqrt(pmax(0, rowSums((x1 %*% coefficient_covariance(object, unconditional)) * x1)))
 }
 
 # Grid points farther than `dist` from every data point, in the unit square.
@@ -158,7 +167,7 @@ too_far <- function(gx, gy, x, y, dist) {
   vapply(seq_along(gxs), function(i) min((px - gxs[i])^2 + (py - gys[i])^2) > dist^2, logical(1))
 }
 
-parametric_panels <- function(object, n) {
+parametric_panels <- function(object, n, unconditional) {
   labels <- attr(object$pterms, "term.labels")
   lapply(labels, function(lab) {
     v <- object$model[[lab]]
@@ -169,7 +178,7 @@ parametric_panels <- function(object, n) {
       stats::setNames(data.frame(seq(min(v), max(v), length.out = n)), lab)
     }
     grid <- term_grid(object, values)
-    pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE)
+    pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
     list(label = lab, ylab = sprintf("Partial for %s", lab), term = lab, dim = 1L, parametric = TRUE,
          factor = is.factor(v), data = grid, fit = unname(pred$fit[, lab]),
          se = unname(pred$se.fit[, lab]), x_data = list(v))

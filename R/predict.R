@@ -76,6 +76,8 @@ term_columns <- function(object) {
 #'   `"lpmatrix"` (the model matrix, so that `X %*% coef(object)` gives the linear
 #'   predictor without offset).
 #' @param se.fit Also return standard errors, from the Bayesian covariance `Vp`.
+#' @param unconditional With `se.fit`, take the standard errors from `Vc`, the
+#'   covariance corrected for smoothing parameter uncertainty (see [vcov.warmgam()]).
 #' @param ... Unused.
 #' @returns For `"link"` and `"response"`, a vector (or with `se.fit = TRUE`, a
 #'   list with `fit` and `se.fit`); for `"terms"`, a matrix (or a list of matrices)
@@ -89,9 +91,10 @@ term_columns <- function(object) {
 #' head(predict(fit, type = "terms"))
 #' \dontshow{options(op)}
 #' @export
-predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...) {
+predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, unconditional = FALSE, ...) {
   check_choice(type, "type", c("link", "response", "terms", "lpmatrix"))
   check_flag(se.fit, "se.fit")
+  check_flag(unconditional, "unconditional")
   if (missing(newdata) || is.null(newdata)) {
     newdata <- object$model
   } else if (!is.data.frame(newdata)) {
@@ -114,9 +117,10 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...)
     fit <- matrix(fit, nrow(x), dimnames = list(rn, names(groups)))
     attr(fit, "constant") <- if (is.na(intercept)) 0 else unname(beta[intercept])
     if (!se.fit) return(fit)
+    v <- coefficient_covariance(object, unconditional)
     se <- vapply(groups, function(j) {
       xj <- x[, j, drop = FALSE]
-      sqrt(rowSums((xj %*% object$Vp[j, j, drop = FALSE]) * xj))
+      sqrt(rowSums((xj %*% v[j, j, drop = FALSE]) * xj))
     }, numeric(nrow(x)))
     se <- matrix(se, nrow(x), dimnames = list(rn, names(groups)))
     return(list(fit = fit, se.fit = se))
@@ -127,7 +131,7 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, ...)
   fit <- if (response) object$family$linkinv(eta) else eta
   names(fit) <- rn
   if (!se.fit) return(fit)
-  se <- sqrt(rowSums((x %*% object$Vp) * x))
+  se <- sqrt(rowSums((x %*% coefficient_covariance(object, unconditional)) * x))
   # On the response scale by the delta method, as mgcv's predict.gam.
   if (response) se <- se * abs(object$family$mu.eta(eta))
   names(se) <- rn

@@ -9,3 +9,6 @@
 #' @importFrom stats residuals vcov anova
 #' @importFrom graphics plot
 "_PACKAGE"
+
+# ggplot2's data pronoun in autoplot()'s aesthetics.
+utils::globalVariables(".data")

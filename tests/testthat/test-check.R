@@ -40,6 +40,31 @@ test_that("every panel's data is predict(type = 'terms', se.fit = TRUE) on its g
   expect_error(plot(fit, select = 9), "select", class = "warmgam_error_argument")
 })
 
+test_that("autoplot() draws plot()'s panels with ggplot2, from the same data", {
+  skip_if_not_installed("ggplot2")
+  local_store()
+  d <- check_data()
+  d$g <- factor(sample(letters[1:8], nrow(d), replace = TRUE))
+  fit <- gam_fit(y ~ s(x0, bs = "cr") + s(x1, x2, k = 20) + s(g, bs = "re") + fac, data = d)
+  plots <- ggplot2::autoplot(fit, residuals = TRUE, all.terms = TRUE)
+  expect_s3_class(plots, "warmgam_ggplots")
+  panels <- render(plot(fit, residuals = TRUE, all.terms = TRUE))
+  expect_length(plots, length(panels))
+  for (i in seq_along(plots)) {
+    expect_s3_class(plots[[i]], "ggplot")
+    expect_lt(max(abs(plots[[i]]$data$fit - panels[[i]]$fit), na.rm = TRUE), 1e-12)
+  }
+  # The 1-D smooth's band is predict()'s, 2 standard errors wide.
+  pred <- predict(fit, newdata = panels[[1]]$data, type = "terms", se.fit = TRUE)
+  lab <- panels[[1]]$label
+  expect_lt(max(abs(plots[[1]]$data$upper - (pred$fit[, lab] + 2 * pred$se.fit[, lab]))), 1e-8)
+  render(print(plots))
+  one <- ggplot2::autoplot(fit, select = 1, trans = exp, unconditional = TRUE)
+  expect_s3_class(one, "ggplot")
+  render(print(one))
+  expect_error(ggplot2::autoplot(fit, select = 7), "select", class = "warmgam_error_argument")
+})
+
 test_that("seWithMean bands match mgcv's", {
   local_store()
   d <- check_data()

@@ -330,6 +330,8 @@ fn fit_gam(spec: List) -> Result<Robj> {
         edf1 = res.edf1,
         Vp = to_matrix(&res.vp),
         Ve = to_matrix(&res.ve),
+        Vc = res.vc.as_ref().map_or(Robj::from(()), to_matrix),
+        edf2 = res.edf2.clone().map_or(Robj::from(()), Robj::from),
         scale = res.scale,
         criterion = res.criterion,
         sp = res.sp,

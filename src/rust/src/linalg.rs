@@ -276,6 +276,16 @@ impl SpdFactor {
         self.solve(bm).column(0).to_owned()
     }
 
+    /// `R^-1`, where `A = R'R` with `R` upper triangular (the Cholesky factor, which
+    /// is unique, so the equilibration does not change it: `R = L' D^1/2`).
+    pub fn inverse_upper_factor(&self) -> Array2<f64> {
+        let p = self.dim();
+        let mut l_inv = Mat::<f64>::identity(p, p);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(self.l.as_ref(), l_inv.as_mut(), Par::Seq);
+        // R^-1 = D^-1/2 (L^-1)'.
+        Array2::from_shape_fn((p, p), |(i, j)| l_inv[(j, i)] / self.d[i])
+    }
+
     /// `A^-1`.
     pub fn inverse(&self) -> Array2<f64> {
         let eye = Array2::eye(self.dim());
@@ -351,6 +361,17 @@ mod tests {
         let (ev, _) = sym_eigen(a.view());
         let ld: f64 = ev.iter().map(|v| v.ln()).sum();
         assert!((f.log_det() - ld).abs() < 1e-10);
+        // R^-1 is upper triangular with R'R = A.
+        let r_inv = f.inverse_upper_factor();
+        let a_inv = r_inv.dot(&r_inv.t());
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((a_inv[(i, j)] - inv[(i, j)]).abs() < 1e-12 * (1.0 + inv[(i, j)].abs()));
+                if i > j {
+                    assert_eq!(r_inv[(i, j)], 0.0);
+                }
+            }
+        }
         assert!(SpdFactor::new(array![[1.0, 1.0], [1.0, 1.0]].view()).is_none());
     }
 }

@@ -222,6 +222,8 @@ fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> En
         termination: r.termination.code(),
         term_tests: stored_tests(&r.term_tests),
         smooths: store_smooths(design),
+        vc: Bounded(r.vc.as_ref().map(column_major).unwrap_or_default()),
+        edf2: Bounded(r.edf2.clone().unwrap_or_default()),
     });
     entry
 }
@@ -257,6 +259,9 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         // `restore` splits the family's parameters off `sp`.
         extra: Vec::new(),
         inner_converged: true,
+        // Empty when the fit has none (GCV, or nothing estimated).
+        vc: if f.vc.0.is_empty() { None } else { Some(matrix(&f.vc)?) },
+        edf2: (!f.edf2.0.is_empty()).then(|| f.edf2.0.clone()),
     })
 }
 

@@ -17,7 +17,7 @@ use crate::basis::SmoothSpec;
 use crate::fit::ModelSpec;
 
 /// Version of what is hashed and stored; bump it whenever either changes meaning.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The engine's version, part of every exact key: a new engine never trusts an old
 /// engine's finalized results.

@@ -60,6 +60,9 @@ pub struct FinishedFit {
     pub termination: u8,
     pub term_tests: StoredTests,
     pub smooths: StoredSmooths,
+    /// `Vc` (column-major `p x p`) and `edf2`; empty when the fit has none.
+    pub vc: Bounded<f64>,
+    pub edf2: Bounded<f64>,
 }
 
 /// The smooth terms' constructed bases (knots, constraints, penalties), so that an
@@ -221,6 +224,8 @@ mod tests {
                 field_lengths: Bounded(vec![3.0, 1.0]),
                 values: Bounded(vec![0.0, 0.5, 1.0, 2.0]),
             },
+            vc: Bounded(vec![1.5; 9]),
+            edf2: Bounded(vec![1.0, 0.55, 0.28]),
         });
         e
     }

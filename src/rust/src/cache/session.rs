@@ -280,6 +280,8 @@ mod tests {
             termination: 0,
             term_tests: Default::default(),
             smooths: Default::default(),
+            vc: Default::default(),
+            edf2: Default::default(),
         });
         e
     }

@@ -138,6 +138,28 @@ fn beta_derivatives(fit: &PlsFit, pp: &[PenaltyParts]) -> Vec<Array1<f64>> {
         .collect()
 }
 
+/// `d beta / d rho` at `fit`, one column per penalty.
+pub fn beta_sensitivities(fit: &PlsFit, penalties: &PenaltySet) -> Array2<f64> {
+    let columns = beta_derivatives(fit, &parts(fit, penalties));
+    Array2::from_shape_fn((fit.beta.len(), columns.len()), |(i, j)| columns[j][i])
+}
+
+/// The REML/ML criterion keeps the scale as a parameter `theta = log phi` in mgcv;
+/// here it is profiled out. At the optimum the full criterion's curvature in `theta`
+/// is `a / (2 gamma)` and its cross derivatives are `-a/(2 gamma) dDp/drho_j / Dp`
+/// (differentiate `Dp/(2 phi gamma) + a/(2 gamma) log phi` at `phi = Dp/a`): the
+/// profiled Hessian is the full one's Schur complement, so these recover the full one.
+pub fn scale_curvature(gram: &Gram, penalties: &PenaltySet, method: Method, gamma: f64, fit: &PlsFit) -> (f64, Vec<f64>) {
+    let coef = scale_df(gram, penalties, method, gamma) / (2.0 * gamma);
+    let dp = penalized_deviance(gram, fit).max(f64::MIN_POSITIVE);
+    let cross = parts(fit, penalties)
+        .iter()
+        .zip(&fit.lambda)
+        .map(|(q, l)| -coef * l * q.s_beta.dot(&fit.beta.slice(s![q.start..q.start + q.len])) / dp)
+        .collect();
+    (coef, cross)
+}
+
 fn embed(p: usize, part: &PenaltyParts, v: &Array1<f64>) -> Array1<f64> {
     let mut out = Array1::zeros(p);
     out.slice_mut(s![part.start..part.start + part.len]).assign(v);

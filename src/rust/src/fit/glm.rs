@@ -56,6 +56,18 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
         Ok(eval)
     }
 
+    /// `d beta / d rho` at `rho` (per penalty; one column each), from the last
+    /// evaluation with derivatives when it was made there.
+    pub fn beta_derivatives(&mut self, rho: &[f64], log_phi: f64) -> Result<Array2<f64>> {
+        if !matches!(&self.anchor, Some((r, ..)) if r == rho) {
+            self.evaluate(rho, log_phi, true)?;
+        }
+        match &self.anchor {
+            Some((r, _, dbeta)) if r == rho => Ok(dbeta.clone()),
+            _ => Err(EngineError::InvalidSpec { what: "internal: no coefficient derivatives at the optimum".into() }),
+        }
+    }
+
     /// The inner fit at `rho` (per penalty), from the cache when it was the last one.
     pub fn inner(&mut self, rho: &[f64]) -> Result<&InnerFit> {
         if !matches!(&self.last, Some((r, _)) if r == rho) {

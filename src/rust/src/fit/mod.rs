@@ -10,6 +10,7 @@ pub mod outer;
 pub mod penalty;
 pub mod pirls;
 pub mod tests_smooth;
+pub mod uncertainty;
 
 use std::borrow::Cow;
 
@@ -258,6 +259,10 @@ pub struct FitResult {
     pub extra: Vec<f64>,
     /// Whether every inner (penalized IRLS) fit converged.
     pub inner_converged: bool,
+    /// The covariance corrected for smoothing-parameter uncertainty and its edf
+    /// (`uncertainty`); REML/ML fits with a smoothing parameter to estimate only.
+    pub vc: Option<Array2<f64>>,
+    pub edf2: Option<Vec<f64>>,
 }
 
 /// The criterion of one model as a function of the per-penalty log smoothing
@@ -680,17 +685,72 @@ impl<'a> Prepared<'a> {
         }
         let params = objective.full_rho(&result.rho);
         let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
+        let sensitivity = self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)?;
         let mut fit = match &mut objective.criterion {
-            Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result)?,
+            Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?,
             Criterion::Glm(g) => {
                 let inner = g.inner(&per_penalty)?.clone();
                 let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
-                finish_glm(spec, &g.data, &inner, &lambda, &result)?
+                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity)?
             }
         };
         fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
         fit.extra = params[self.n_smoothing..].to_vec();
         Ok(fit)
+    }
+
+    /// How the fit moves with the free smoothing parameters at the optimum, for the
+    /// covariance corrected for their uncertainty; `None` under GCV/UBRE (which has
+    /// no likelihood to give them a distribution, as in mgcv) or with none to estimate.
+    fn sensitivity(
+        &self,
+        spec: &ModelSpec<'_>,
+        objective: &mut FreeObjective<'_, '_>,
+        params: &[f64],
+        per_penalty: &[f64],
+        hess: &Array2<f64>,
+    ) -> Result<Option<uncertainty::Sensitivity>> {
+        let free_sp: Vec<usize> = objective.free_index().into_iter().filter(|&j| j < self.n_smoothing).collect();
+        if spec.method == Method::Gcv || free_sp.is_empty() || hess.is_empty() {
+            return Ok(None);
+        }
+        let (per_penalty_db, scale_terms) = match &mut objective.criterion {
+            Criterion::Gaussian { gram, penalties, method, gamma } => {
+                let pls = criterion::pls_fit(gram, penalties, per_penalty)?;
+                (criterion::beta_sensitivities(&pls, penalties), Some(criterion::scale_curvature(gram, penalties, *method, *gamma, &pls)))
+            }
+            Criterion::Glm(g) => (g.beta_derivatives(per_penalty, params.get(self.n_smoothing).copied().unwrap_or(0.0))?, None),
+        };
+        let p = per_penalty_db.nrows();
+        let m = free_sp.len();
+        let mut db_drho = Array2::<f64>::zeros((p, m));
+        let mut lambda_of = vec![vec![0.0; per_penalty.len()]; m];
+        for (i, &link) in self.links.iter().enumerate() {
+            if let Some(c) = free_sp.iter().position(|&j| j == link) {
+                db_drho.column_mut(c).scaled_add(1.0, &per_penalty_db.column(i));
+                lambda_of[c][i] = per_penalty[i].exp();
+            }
+        }
+        // The Gaussian criterion profiles the scale out: put its row and column back
+        // (`criterion::scale_curvature`), so that the inverse is mgcv's.
+        let hess = match scale_terms {
+            Some((curvature, cross)) => {
+                let mut v = vec![0.0; m];
+                for (i, &link) in self.links.iter().enumerate() {
+                    if let Some(c) = free_sp.iter().position(|&j| j == link) {
+                        v[c] += cross[i];
+                    }
+                }
+                Array2::from_shape_fn((m + 1, m + 1), |(a, b)| match (a < m, b < m) {
+                    (true, true) => hess[(a, b)] + v[a] * v[b] / curvature,
+                    (true, false) => v[a],
+                    (false, true) => v[b],
+                    (false, false) => curvature,
+                })
+            }
+            None => hess.clone(),
+        };
+        Ok(Some(uncertainty::Sensitivity { db_drho, hess, lambda_of }))
     }
 
     /// Whether a stored fit is what this model gives at the stored smoothing
@@ -744,7 +804,9 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
         && stored.vp.dim() == (p, p)
         && stored.ve.dim() == (p, p)
         && stored.sp.len() + stored.extra.len() == design.n_smoothing_parameters() + n_extra(spec)
-        && stored.term_tests.len() == design.smooths.len();
+        && stored.term_tests.len() == design.smooths.len()
+        && stored.vc.as_ref().is_none_or(|v| v.dim() == (p, p))
+        && stored.edf2.as_ref().is_none_or(|e| e.len() == p);
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
@@ -810,6 +872,7 @@ fn finish(
     penalties: &PenaltySet,
     rho: &[f64],
     result: &outer::OuterResult,
+    sensitivity: Option<uncertainty::Sensitivity>,
 ) -> Result<FitResult> {
     let pls = criterion::pls_fit(gram, penalties, rho)?;
     let p = design.ncols();
@@ -829,6 +892,10 @@ fn finish(
     let beta = pls.beta.to_vec();
     let linear_predictor = design.fitted(&beta, &spec.offset, spec.threads);
     let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
+    let (vc, edf2) = sensitivity
+        .map(|sens| uncertainty::corrected(&gram.xtwx, penalties, &pls.lambda, &sens, &vp, scale, &edf1))
+        .map(|c| (c.vc, c.edf2))
+        .unzip();
     Ok(FitResult {
         coefficients: beta,
         linear_predictor,
@@ -849,13 +916,27 @@ fn finish(
         term_tests,
         extra: Vec::new(),
         inner_converged: true,
+        vc,
+        edf2,
     })
 }
 
 /// Everything a generalized fit reports at the chosen parameters, from the inner fit
 /// there.
-fn finish_glm(spec: &ModelSpec<'_>, data: &GlmData<'_, '_>, inner: &pirls::InnerFit, lambda: &[f64], result: &outer::OuterResult) -> Result<FitResult> {
+fn finish_glm(
+    spec: &ModelSpec<'_>,
+    data: &GlmData<'_, '_>,
+    inner: &pirls::InnerFit,
+    lambda: &[f64],
+    result: &outer::OuterResult,
+    sensitivity: Option<uncertainty::Sensitivity>,
+) -> Result<FitResult> {
     let summary = glm::summarize(data, inner, lambda, spec.family.scale_known())?;
+    // As mgcv, the correction's `X'WX` is the one behind `Vp` (expected information).
+    let (vc, edf2) = sensitivity
+        .map(|sens| uncertainty::corrected(&summary.xtwx_fisher, data.penalties, lambda, &sens, &summary.vp, summary.scale, &summary.edf1))
+        .map(|c| (c.vc, c.edf2))
+        .unzip();
     let beta = inner.beta.to_vec();
     let term_tests = tests_smooth::smooth_tests(data.design, &summary.xtwx_fisher, &beta, &summary.vp, &summary.ve, &summary.edf1);
     Ok(FitResult {
@@ -878,6 +959,8 @@ fn finish_glm(spec: &ModelSpec<'_>, data: &GlmData<'_, '_>, inner: &pirls::Inner
         term_tests,
         extra: Vec::new(),
         inner_converged: inner.converged,
+        vc,
+        edf2,
     })
 }
 
