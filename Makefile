@@ -34,6 +34,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_cv.R
 	$(R_SCRIPT) bench/bench_re.R
 	$(R_SCRIPT) bench/bench_binary.R
+	$(R_SCRIPT) bench/bench_tensor.R
 
 document:
 	R CMD INSTALL --no-multiarch .

@@ -105,6 +105,7 @@ k_check <- function(fit, subsample = 5000, n_rep = 400) {
       # No ordering of residuals by a factor: not checked (as mgcv).
       return(c(length(cols), sum(fit$edf[cols]), NA, NA))
     }
+    if (sm$class %in% c("te", "ti")) covariates <- gradient_scaled(fit, sm, covariates)
     statistic <- neighbour_statistic(covariates)
     observed <- statistic(resid)
     permuted <- vapply(seq_len(n_rep), function(i) statistic(sample(resid)), numeric(1))
@@ -112,6 +113,29 @@ k_check <- function(fit, subsample = 5000, n_rep = 400) {
   }, numeric(4)))
   dimnames(table) <- list(names(fit$smooth), c("k'", "edf", "k-index", "p-value"))
   table
+}
+
+# A tensor product's covariates are in different units: as mgcv, each is mapped to
+# [0, 1] and stretched by the mean absolute slope of the fitted smooth (its `by`
+# left out) along it, so that neighbours are close in the function's terms.
+gradient_scaled <- function(fit, sm, covariates) {
+  beta <- fit$coefficients[sm$first:sm$last]
+  smooth_at <- function(vars) {
+    x <- engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, lapply(vars, as.double), NULL), "fit")
+    drop(x %*% beta)
+  }
+  f0 <- smooth_at(covariates)
+  slopes <- vapply(seq_along(covariates), function(i) {
+    dx <- diff(range(covariates[[i]])) / 1000
+    shifted <- covariates
+    shifted[[i]] <- shifted[[i]] + dx
+    mean(abs(smooth_at(shifted) - f0)) / dx
+  }, numeric(1))
+  for (i in seq_along(covariates)) {
+    v <- covariates[[i]] - min(covariates[[i]])
+    covariates[[i]] <- slopes[[i]] * v / max(v)
+  }
+  covariates
 }
 
 # Half the mean squared difference between residuals of neighbouring rows, as a

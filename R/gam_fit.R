@@ -274,11 +274,11 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       }
       as.double(x)
     })
-    kn <- smooth_knots(sm, vars, knots)
+    kn <- if (is.null(sm$margins)) smooth_knots(sm, vars, knots)
     base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
                  knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL,
-                 id = sm$id)
+                 id = sm$id, margins = tensor_margins(sm, vars, knots))
     if (sm$by == "NA") {
       out[[length(out) + 1L]] <- base
     } else {
@@ -304,12 +304,25 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
   out
 }
 
+# A tensor product's margins as the engine takes them, each with its knots (given by
+# covariate name, or a thin plate margin's subsample); NULL for other terms.
+tensor_margins <- function(sm, vars, knots) {
+  if (is.null(sm$margins)) return(NULL)
+  names(vars) <- sm$term
+  lapply(sm$margins, function(mg) {
+    margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, label = sm$label)
+    list(bs = mg$bs, k = as.double(mg$k), dim = as.double(mg$dim),
+         m = if (is.na(mg$m)) NULL else as.double(mg$m),
+         knots = smooth_knots(margin, unname(vars[mg$term]), knots))
+  })
+}
+
 # Terms sharing an `id` must have one basis: the same covariates, class and `k`.
 check_shared_ids <- function(smooths) {
   ids <- unlist(lapply(smooths, `[[`, "id"))
   for (id in unique(ids)) {
     group <- Filter(function(sm) identical(sm$id, id), smooths)
-    shape <- function(sm) list(sm$term, sm$bs, sm$k)
+    shape <- function(sm) list(sm$term, sm$bs, sm$k, sm$margins)
     if (!all(vapply(group, function(sm) identical(shape(sm), shape(group[[1]])), logical(1)))) {
       abort(sprintf(
         "Terms with `id = \"%s\"` must be smooths of the same covariates with the same `bs` and `k` (%s).",
@@ -349,7 +362,7 @@ random_effect_term <- function(sm, mf) {
   groups <- interaction(lapply(cols[is_factor], as.factor), drop = FALSE)
   vars <- c(list(as.double(as.integer(groups))), parts$slope)
   list(label = sm$label, bs = "re", k = as.double(nlevels(groups)), vars = vars, by = NULL, centre = FALSE,
-       knots = NULL, m = NULL, term = sm$term, by_name = "NA", by_level = NULL,
+       knots = NULL, m = NULL, margins = NULL, term = sm$term, by_name = "NA", by_level = NULL,
        re_levels = levels(groups))
 }
 
@@ -427,7 +440,9 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
-    smooths = lapply(smooths, function(sm) c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id")], select = select)),
+    smooths = lapply(smooths, function(sm) {
+      c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins")], select = select)
+    }),
     smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
     family = family$family, link = family$link, variance = family$varfun %||% "",
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,

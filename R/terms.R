@@ -64,10 +64,105 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL) {
   )
 }
 
+#' Tensor product smooths in a warmgam formula
+#'
+#' Used inside the formula of [gam_fit()], as in mgcv. `te(x, z)` is a smooth
+#' function of `x` and `z` built as the tensor product of a marginal basis for each
+#' covariate, with one smoothing parameter per margin: each direction gets its own
+#' smoothness, and the fit does not depend on the covariates' units (unlike an
+#' isotropic `s(x, z)`). `ti(x, z)` is the same product without the main effects (each
+#' margin is centred), for models such as `y ~ s(x) + s(z) + ti(x, z)` that separate
+#' an interaction from the main effects.
+#'
+#' @param ... The covariates (unquoted names).
+#' @param k The basis dimension of each margin: one number for all, or one per
+#'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv.
+#' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
+#'   `"tp"`, for all margins or one per margin. A margin of several covariates
+#'   (see `d`) must be `"tp"`.
+#' @param m The penalty order of each margin (`NA` for the default).
+#' @param d The number of covariates in each margin, summing to the number of
+#'   covariates: `te(x, z, t, d = c(2, 1))` is a thin plate spline of `x` and `z`
+#'   times a smooth of `t`. The default is one covariate per margin.
+#' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
+#'   per level, as for [s()].
+#' @param id A label: terms with the same `id` share their smoothing parameters.
+#' @returns A `warmgam_smooth_spec` object describing the term.
+#' @examples
+#' te(x, z)
+#' te(x, z, k = c(6, 8), bs = c("cr", "ps"))
+#' ti(x, z)
+#' te(lon, lat, time, d = c(2, 1), bs = c("tp", "cr"))
+#' @export
+te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
+  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
+  tensor_spec("te", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+}
+
+#' @rdname te
+#' @export
+ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
+  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
+  tensor_spec("ti", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+}
+
+# The spec of a te() or ti() term, its arguments checked against its margins.
+tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
+  label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
+  if (length(vars) == 0L) abort(sprintf("`%s()` needs at least one covariate.", kind), "formula")
+  if (length(d) == 1L && is.na(d)) d <- rep(1, length(vars))
+  if (!is.numeric(d) || anyNA(d) || any(d < 1) || any(d != round(d)) || sum(d) != length(vars)) {
+    abort(sprintf(
+      "`d` of `%s` must give each margin's number of covariates, summing to %d; it is %s.",
+      label, length(vars), deparse_one(d)
+    ), "argument")
+  }
+  n_margins <- length(d)
+  per_margin <- function(value, name) {
+    if (length(value) == 1L) return(rep(value, n_margins))
+    if (length(value) != n_margins) {
+      abort(sprintf(
+        "`%s` of `%s` must have one value or one per margin (%d); it has %d.",
+        name, label, n_margins, length(value)
+      ), "argument")
+    }
+    value
+  }
+  bs <- per_margin(bs, "bs")
+  if (!is.character(bs) || any(!bs %in% c("cr", "cc", "ps", "tp"))) {
+    abort(sprintf(
+      "The margins of `%s` can use `bs` \"cr\", \"cc\", \"ps\" or \"tp\", not %s.",
+      label, deparse_one(bs)
+    ), "basis")
+  }
+  if (any(d > 1 & bs != "tp")) {
+    abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`.", label), "basis")
+  }
+  k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")
+  if (!is.numeric(k) || anyNA(k) || any(k < 3)) {
+    abort(sprintf("`k` of `%s` must be numbers of at least 3, one per margin or one for all.", label), "argument")
+  }
+  m <- if (length(m) == 1L && is.na(m)) rep(NA_real_, n_margins) else per_margin(m, "m")
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  if (!is.null(id) && (length(id) != 1L || is.na(id))) {
+    abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
+  }
+  last <- cumsum(d)
+  margins <- lapply(seq_len(n_margins), function(i) {
+    list(term = vars[(last[i] - d[i] + 1):last[i]], dim = d[[i]], bs = bs[[i]], k = as.numeric(k[[i]]),
+         m = m[[i]])
+  })
+  structure(
+    list(term = vars, dim = length(vars), k = -1, bs = kind, m = NA, by = by_name, label = label,
+         id = if (!is.null(id)) as.character(id), margins = margins),
+    class = "warmgam_smooth_spec"
+  )
+}
+
 deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
 
-smooth_call_names <- c("s", "warmgam::s", "mgcv::s")
-unsupported_smooths <- c("te", "ti", "t2", "mgcv::te", "mgcv::ti", "mgcv::t2")
+smooth_call_names <- c("s", "warmgam::s", "mgcv::s", "te", "warmgam::te", "mgcv::te", "ti", "warmgam::ti", "mgcv::ti")
+unsupported_smooths <- c("t2", "mgcv::t2")
 
 # Splits `formula` into the response, the parametric term labels, the offset
 # expressions and the smooth specs. Smooth calls are evaluated with warmgam's s()
@@ -86,17 +181,17 @@ interpret_formula <- function(formula, env = environment(formula)) {
     if (!is.call(e)) return(FALSE)
     head <- deparse_one(e[[1]])
     if (head %in% unsupported_smooths) {
-      abort(sprintf("`%s` terms are not supported yet; use `s()`.", head), "formula")
+      abort(sprintf("`%s` terms are not supported yet; use `te()` or `s()`.", head), "formula")
     }
     head %in% smooth_call_names
   }, logical(1))
-  smooth_env <- list2env(list(s = s), parent = env)
+  smooth_env <- list2env(list(s = s, te = te, ti = ti), parent = env)
   smooths <- lapply(labels[is_smooth], function(lab) {
     e <- str2lang(lab)
-    e[[1]] <- as.name("s")
+    e[[1]] <- as.name(sub("^.*::", "", deparse_one(e[[1]])))
     eval(e, smooth_env)
   })
-  bad <- labels[!is_smooth][grepl("(^|[^a-zA-Z0-9._])s\\(", labels[!is_smooth])]
+  bad <- labels[!is_smooth][grepl("(^|[^a-zA-Z0-9._])(s|te|ti)\\(", labels[!is_smooth])]
   if (length(bad)) {
     abort(sprintf("Smooth terms cannot be interacted with other terms: `%s`.", bad[[1]]), "formula")
   }

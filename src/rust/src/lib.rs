@@ -160,7 +160,27 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
         select: f.flag("select")?,
         id: if f.is_null("id") { None } else { Some(f.string("id")?) },
+        margins: if f.is_null("margins") { Vec::new() } else { margin_specs(f.get("margins")?)? },
     })
+}
+
+/// A tensor product's margins: a list of `list(bs, k, dim, m, knots)`.
+fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
+    let list = robj.as_list().ok_or_else(|| r_error("internal: `margins` must be a list"))?;
+    list.values()
+        .map(|m| {
+            let m = m.as_list().ok_or_else(|| r_error("internal: a margin must be a list"))?;
+            let f = Fields::new(&m);
+            let k = f.real("k")?;
+            Ok(basis::tensor::MarginSpec {
+                bs: f.string("bs")?,
+                k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
+                dim: f.real("dim")? as usize,
+                m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
+                knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
+            })
+        })
+        .collect()
 }
 
 fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {

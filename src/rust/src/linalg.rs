@@ -295,6 +295,15 @@ impl SpdFactor {
     }
 }
 
+/// `A^-1` of a square matrix, by LU with partial pivoting; `None` when the result is
+/// not finite.
+pub fn inverse(a: ArrayView2<'_, f64>) -> Option<Array2<f64>> {
+    use faer::linalg::solvers::DenseSolveCore;
+    let inv = to_mat(&a).partial_piv_lu().inverse();
+    let out = to_array(inv.as_ref());
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
 /// Replaces `a` by `(a + a') / 2`.
 pub fn symmetrize(a: &mut Array2<f64>) {
     let p = a.nrows();

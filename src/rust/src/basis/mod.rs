@@ -13,10 +13,11 @@ pub mod cr;
 pub mod knots;
 pub mod ps;
 pub mod re;
+pub mod state;
+pub mod tensor;
 pub mod tp;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use ndarray::{Array2, ArrayViewMut2, ShapeBuilder};
 
@@ -26,6 +27,8 @@ use constraint::SumToZero;
 use cr::CrBasis;
 use ps::PsBasis;
 use re::ReBasis;
+pub use state::{State, CLASSES, STATE_FIELDS};
+use tensor::{MarginSpec, TensorBasis};
 use tp::TpBasis;
 
 /// What the R layer says about one smooth term.
@@ -34,7 +37,8 @@ use tp::TpBasis;
 #[derive(Debug, Clone)]
 pub struct SmoothSpec<'a> {
     pub label: String,
-    /// "cr", "cc", "ps" or "tp".
+    /// "cr", "cc", "ps", "tp" (and their variants), "re", or "te"/"ti" for a tensor
+    /// product of `margins`.
     pub bs: String,
     /// Basis dimension; `None` for the class default.
     pub k: Option<usize>,
@@ -53,6 +57,9 @@ pub struct SmoothSpec<'a> {
     pub select: bool,
     /// Terms with the same id share their smoothing parameters (mgcv's `id`).
     pub id: Option<String>,
+    /// A tensor product's marginal bases, in order; their covariates are consecutive
+    /// in `vars`. Empty for other classes.
+    pub margins: Vec<MarginSpec>,
 }
 
 /// A class's own basis, which can evaluate itself at new covariate values.
@@ -64,6 +71,7 @@ pub enum Basis {
     Tp(TpBasis),
     /// Columns: the level codes, then optionally the random-slope covariate.
     Re(ReBasis),
+    Tensor(TensorBasis),
 }
 
 impl Basis {
@@ -74,6 +82,8 @@ impl Basis {
             Basis::Ps(_) => "ps",
             Basis::Tp(_) => "tp",
             Basis::Re(_) => "re",
+            Basis::Tensor(t) if t.interaction => "ti",
+            Basis::Tensor(_) => "te",
         }
     }
 
@@ -85,6 +95,7 @@ impl Basis {
             Basis::Ps(b) => b.ncoef(),
             Basis::Tp(b) => b.uz.ncols(),
             Basis::Re(b) => b.levels,
+            Basis::Tensor(t) => t.width(),
         }
     }
 
@@ -96,6 +107,7 @@ impl Basis {
             Basis::Cc(b) => b.fill_raw(vars[0], out),
             Basis::Ps(b) => b.fill_raw(vars[0], out),
             Basis::Re(b) => b.fill_raw(vars[0], vars.get(1).copied(), out),
+            Basis::Tensor(t) => t.fill_raw(vars, out),
             Basis::Tp(b) => {
                 let x = b.matrix(vars);
                 for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
@@ -114,7 +126,7 @@ impl Basis {
             Basis::Cc(b) => b.dot(vars[0], beta, by, out),
             Basis::Ps(b) => b.dot(vars[0], beta, by, out),
             Basis::Re(b) => b.dot(vars[0], vars.get(1).copied(), beta, by, out),
-            Basis::Tp(_) => {
+            Basis::Tp(_) | Basis::Tensor(_) => {
                 let k = self.width();
                 let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
                 let mut start = 0;
@@ -146,12 +158,12 @@ pub struct Smooth {
     pub label: String,
     pub basis: Basis,
     pub constraint: Option<SumToZero>,
-    /// The penalty on the term's (constrained) coefficients, scaled.
-    pub penalty: Array2<f64>,
-    /// With `select`, the projection on `penalty`'s null space: a second penalty.
-    pub null_penalty: Option<Array2<f64>>,
-    /// The factor the raw penalty was divided by (mgcv's `S.scale`).
-    pub s_scale: f64,
+    /// The penalties on the term's (constrained) coefficients, scaled, each with a
+    /// smoothing parameter of its own: one per tensor margin (else one), then with
+    /// `select` the projection on their null space.
+    pub penalties: Vec<Array2<f64>>,
+    /// The factors the raw penalties were divided by (mgcv's `S.scale`).
+    pub s_scale: Vec<f64>,
     pub rank: usize,
     pub null_space_dim: usize,
     pub has_by: bool,
@@ -161,12 +173,12 @@ pub struct Smooth {
 
 impl Smooth {
     pub fn ncoef(&self) -> usize {
-        self.penalty.nrows()
+        self.basis.width() - usize::from(self.constraint.is_some())
     }
 
     /// The term's penalties, each with a smoothing parameter of its own.
     pub fn penalties(&self) -> impl Iterator<Item = &Array2<f64>> {
-        std::iter::once(&self.penalty).chain(self.null_penalty.as_ref())
+        self.penalties.iter()
     }
 
     /// Adds the term's contribution `X_j beta_j` at `vars` to `out`: the constrained
@@ -289,60 +301,17 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         }
         check_finite(label, by)?;
     }
-    let one_d = |bs: &str| -> Result<&[f64]> {
-        if vars.len() != 1 {
-            return Err(EngineError::InvalidSpec {
-                what: format!("`{label}`: bs = \"{bs}\" is one-dimensional but the term has {} covariates", vars.len()),
-            });
+    let (basis, raw_penalties, full_x) = match spec.bs.as_str() {
+        "te" | "ti" => {
+            let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, spec.bs == "ti")?;
+            (Basis::Tensor(t), pens, None)
         }
-        Ok(vars[0])
-    };
-    let knots = spec.knots.as_deref();
-    // The tp construction needs its whole design; the other classes stream theirs.
-    let mut full_x = None;
-    let (basis, s) = match spec.bs.as_str() {
-        "cr" | "cs" => {
-            let (b, s) = CrBasis::construct(label, one_d(&spec.bs)?, spec.k.unwrap_or(10), knots)?;
-            // "cs": the two null-space eigenvalues become a tenth, then a hundredth, of
-            // the smallest positive one (mgcv's shrinkage), so the term can be removed.
-            let s = if spec.bs == "cs" { shrink_null_space(&s, 2, true) } else { s };
-            (Basis::Cr(b), s)
-        }
-        "cc" => {
-            let (b, s) = CcBasis::construct(label, one_d("cc")?, spec.k.unwrap_or(10), knots)?;
-            (Basis::Cc(b), s)
-        }
-        "ps" => {
-            let m1 = spec.m.first().copied().unwrap_or(2);
-            let m2 = spec.m.get(1).copied().unwrap_or(m1);
-            let (b, s) = PsBasis::construct(label, one_d("ps")?, spec.k.unwrap_or(10), m1, m2, knots)?;
-            (Basis::Ps(b), s)
-        }
-        "tp" | "ts" => {
-            let d = vars.len();
-            let m = spec.m.first().copied().filter(|&m| m > 0);
-            let order = match m {
-                Some(m) if 2 * m > d => m,
-                _ => tp::default_order(d),
-            };
-            let mm = tp::null_space_powers(order, d).len();
-            let default_k = mm + [8, 27, 100][d.min(3) - 1];
-            let (b, x, s) = TpBasis::construct(label, &vars, spec.k.unwrap_or(default_k), m, knots)?;
-            full_x = Some(x);
-            // "ts": the null space's eigenvalues become a tenth of the smallest positive.
-            let s = if spec.bs == "ts" { shrink_null_space(&s, mm, false) } else { s };
-            (Basis::Tp(b), s)
-        }
-        "re" => {
-            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
-            let (b, s) = ReBasis::construct(label, vars[0], levels)?;
-            (Basis::Re(b), s)
-        }
-        other => {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
+        bs => {
+            let (b, s, x) = class_basis(label, bs, &vars, spec.k, &spec.m, spec.knots.as_deref())?;
+            (b, vec![s], x)
         }
     };
-    let mut stats = RawStats::new(s.nrows());
+    let mut stats = RawStats::new(basis.width());
     match &full_x {
         Some(x) => stats.add(x.as_standard_layout().as_slice().expect("standard layout")),
         None => {
@@ -358,32 +327,109 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         }
     }
     // mgcv's penalty normalization: ||S||_1 / ||X||_inf^2 (max absolute column sum of
-    // S over the squared max absolute row sum of the raw X).
-    let col_abs = s.columns().into_iter().map(|c| c.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
-    let s_scale = col_abs / (stats.max_row_abs * stats.max_row_abs);
-    let s = s / s_scale;
-    // The constraint uses the column means of the raw basis, before any `by`.
-    let constraint = spec.centre.then(|| {
+    // S over the squared max absolute row sum of the raw X), for each penalty.
+    let s_scale: Vec<f64> = raw_penalties
+        .iter()
+        .map(|s| {
+            let col_abs = s.columns().into_iter().map(|c| c.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
+            col_abs / (stats.max_row_abs * stats.max_row_abs)
+        })
+        .collect();
+    // The constraint uses the column means of the raw basis, before any `by`. A `ti()`
+    // term's margins carry theirs.
+    let constraint = (spec.centre && spec.bs != "ti").then(|| {
         let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
         SumToZero::new(&means)
     });
-    let penalty = match &constraint {
-        Some(c) => c.apply_penalty(&s),
-        None => s,
-    };
-    let rank = penalty_rank(&penalty);
-    let null_penalty = if spec.select && rank < penalty.nrows() { Some(null_space_penalty(&penalty)) } else { None };
+    let mut penalties: Vec<Array2<f64>> = raw_penalties
+        .into_iter()
+        .zip(&s_scale)
+        .map(|(s, scale)| {
+            let s = s / *scale;
+            match &constraint {
+                Some(c) => c.apply_penalty(&s),
+                None => s,
+            }
+        })
+        .collect();
+    let total = penalties.iter().skip(1).fold(penalties[0].clone(), |acc, s| acc + s);
+    let rank = penalty_rank(&total);
+    let k = total.nrows();
+    let select = spec.select && rank < k;
+    if select {
+        penalties.push(null_space_penalty(&total));
+    }
     Ok(Smooth {
         label: spec.label.clone(),
         basis,
         constraint,
-        null_space_dim: if null_penalty.is_some() { 0 } else { penalty.nrows() - rank },
-        penalty,
-        null_penalty,
+        null_space_dim: if select { 0 } else { k - rank },
+        penalties,
         s_scale,
         rank,
         has_by: spec.by.is_some(),
         id: spec.id.clone(),
+    })
+}
+
+/// A basis of one of the single classes, built on the data, with its unscaled
+/// penalty, and for `tp` (whose construction needs it whole) the raw design.
+pub(crate) fn class_basis(
+    label: &str,
+    bs: &str,
+    vars: &[&[f64]],
+    k: Option<usize>,
+    m: &[usize],
+    knots: Option<&[f64]>,
+) -> Result<(Basis, Array2<f64>, Option<Array2<f64>>)> {
+    let one_d = |bs: &str| -> Result<&[f64]> {
+        if vars.len() != 1 {
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: bs = \"{bs}\" is one-dimensional but the term has {} covariates", vars.len()),
+            });
+        }
+        Ok(vars[0])
+    };
+    Ok(match bs {
+        "cr" | "cs" => {
+            let (b, s) = CrBasis::construct(label, one_d(bs)?, k.unwrap_or(10), knots)?;
+            // "cs": the two null-space eigenvalues become a tenth, then a hundredth, of
+            // the smallest positive one (mgcv's shrinkage), so the term can be removed.
+            let s = if bs == "cs" { shrink_null_space(&s, 2, true) } else { s };
+            (Basis::Cr(b), s, None)
+        }
+        "cc" => {
+            let (b, s) = CcBasis::construct(label, one_d("cc")?, k.unwrap_or(10), knots)?;
+            (Basis::Cc(b), s, None)
+        }
+        "ps" => {
+            let m1 = m.first().copied().unwrap_or(2);
+            let m2 = m.get(1).copied().unwrap_or(m1);
+            let (b, s) = PsBasis::construct(label, one_d("ps")?, k.unwrap_or(10), m1, m2, knots)?;
+            (Basis::Ps(b), s, None)
+        }
+        "tp" | "ts" => {
+            let d = vars.len();
+            let m = m.first().copied().filter(|&m| m > 0);
+            let order = match m {
+                Some(m) if 2 * m > d => m,
+                _ => tp::default_order(d),
+            };
+            let mm = tp::null_space_powers(order, d).len();
+            let default_k = mm + [8, 27, 100][d.min(3) - 1];
+            let (b, x, s) = TpBasis::construct(label, vars, k.unwrap_or(default_k), m, knots)?;
+            // "ts": the null space's eigenvalues become a tenth of the smallest positive.
+            let s = if bs == "ts" { shrink_null_space(&s, mm, false) } else { s };
+            (Basis::Tp(b), s, Some(x))
+        }
+        "re" => {
+            let levels = k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+            let (b, s) = ReBasis::construct(label, vars[0], levels)?;
+            (Basis::Re(b), s, None)
+        }
+        other => {
+            return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
+        }
     })
 }
 
@@ -420,165 +466,12 @@ fn penalty_rank(s: &Array2<f64>) -> usize {
     values.iter().filter(|v| **v > top * 1e-9).count()
 }
 
-/// Named numeric vectors describing a smooth for prediction, so that the R object can
-/// carry it and `from_state` can rebuild it.
-pub type State = BTreeMap<String, Vec<f64>>;
-
-/// Every name a `State` uses (the store records states by index into this list: append
-/// only, never reorder).
-pub const STATE_FIELDS: [&str; 15] = [
-    "knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by", "levels",
-    "null_penalty",
-];
-
-/// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 5] = ["cr", "cc", "ps", "tp", "re"];
-
-impl Smooth {
-    pub fn state(&self) -> State {
-        let mut st = State::new();
-        match &self.basis {
-            Basis::Cr(b) => {
-                st.insert("knots".into(), b.knots.clone());
-            }
-            Basis::Cc(b) => {
-                st.insert("knots".into(), b.knots.clone());
-            }
-            Basis::Ps(b) => {
-                st.insert("knots".into(), b.knots.clone());
-                st.insert("m1".into(), vec![b.m1 as f64]);
-            }
-            Basis::Re(b) => {
-                st.insert("levels".into(), vec![b.levels as f64]);
-            }
-            Basis::Tp(b) => {
-                st.insert("m".into(), vec![b.m as f64]);
-                st.insert("shift".into(), b.shift.clone());
-                st.insert("points".into(), b.points.t().iter().copied().collect());
-                st.insert("points_dim".into(), vec![b.points.nrows() as f64, b.points.ncols() as f64]);
-                st.insert("uz".into(), b.uz.t().iter().copied().collect());
-                st.insert("uz_dim".into(), vec![b.uz.nrows() as f64, b.uz.ncols() as f64]);
-            }
-        }
-        if let Some(c) = &self.constraint {
-            st.insert("householder".into(), c.u.clone());
-        }
-        st.insert("penalty".into(), self.penalty.t().iter().copied().collect());
-        if let Some(np) = &self.null_penalty {
-            st.insert("null_penalty".into(), np.t().iter().copied().collect());
-        }
-        st.insert("s_scale".into(), vec![self.s_scale]);
-        st.insert("rank".into(), vec![self.rank as f64]);
-        st.insert("has_by".into(), vec![if self.has_by { 1.0 } else { 0.0 }]);
-        st
-    }
-
-    pub fn from_state(label: &str, class: &str, st: &State) -> Result<Smooth> {
-        let bad = |what: String| EngineError::InvalidSpec { what: format!("`{label}`: {what}") };
-        let get = |name: &str| -> Result<&Vec<f64>> { st.get(name).ok_or_else(|| bad(format!("stored basis lacks `{name}`"))) };
-        // A whole, non-negative number (a count or an order) stored as a double.
-        let count = |name: &str| -> Result<usize> {
-            match get(name)?.first() {
-                Some(v) if v.is_finite() && *v >= 0.0 && v.fract() == 0.0 => Ok(*v as usize),
-                _ => Err(bad(format!("stored `{name}` is not a count"))),
-            }
-        };
-        let number = |name: &str| -> Result<f64> { get(name)?.first().copied().ok_or_else(|| bad(format!("stored `{name}` is empty"))) };
-        let matrix = |name: &str, dim: &str| -> Result<Array2<f64>> {
-            let d = get(dim)?;
-            if d.len() != 2 || d.iter().any(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0)) {
-                return Err(bad(format!("stored `{dim}` is not a shape")));
-            }
-            let (r, c) = (d[0] as usize, d[1] as usize);
-            // Stored column-major, as R holds matrices.
-            Array2::from_shape_vec((r, c).f(), get(name)?.clone())
-                .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored `{name}` has the wrong size") })
-        };
-        let knots = |min: usize| -> Result<Vec<f64>> {
-            let k = get("knots")?;
-            if k.len() < min || k.windows(2).any(|w| !(w[0] < w[1])) {
-                return Err(bad(format!("stored knots must be at least {min} increasing values")));
-            }
-            Ok(k.clone())
-        };
-        let basis = match class {
-            "cr" => Basis::Cr(CrBasis::from_knots(knots(3)?)?),
-            "cc" => Basis::Cc(CcBasis::from_knots(knots(4)?)?),
-            "ps" => {
-                let m1 = count("m1")?;
-                Basis::Ps(PsBasis { knots: knots(m1 + 3)?, m1 })
-            }
-            "re" => Basis::Re(ReBasis { levels: count("levels")?.max(1) }),
-            "tp" => Basis::Tp(TpBasis {
-                m: count("m")?,
-                shift: get("shift")?.clone(),
-                points: matrix("points", "points_dim")?,
-                uz: matrix("uz", "uz_dim")?,
-            }),
-            other => return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") }),
-        };
-        if let Basis::Tp(b) = &basis {
-            let consistent = b.shift.len() == b.points.ncols()
-                && b.points.ncols() > 0
-                && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, b.points.ncols()).len();
-            if !consistent {
-                return Err(bad("stored thin plate basis has inconsistent parts".into()));
-            }
-        }
-        let constraint = st.get("householder").map(|u| SumToZero { u: u.clone() });
-        let k = (get("penalty")?.len() as f64).sqrt() as usize;
-        // The basis, less the constraint's column, must give the penalty's columns.
-        let width = basis.width();
-        let constrained = constraint.as_ref().map_or(width, |c| if c.u.len() == width && c.u[0] != 0.0 { width - 1 } else { usize::MAX });
-        if constrained != k {
-            return Err(bad("stored basis, constraint and penalty do not fit together".into()));
-        }
-        let penalty = Array2::from_shape_vec((k, k), get("penalty")?.clone())
-            .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored penalty is not square") })?;
-        let rank = count("rank")?.min(k);
-        let null_penalty = match st.get("null_penalty") {
-            Some(v) => Some(
-                Array2::from_shape_vec((k, k), v.clone())
-                    .map_err(|_| EngineError::InvalidSpec { what: format!("`{label}`: stored null-space penalty has the wrong size") })?,
-            ),
-            None => None,
-        };
-        Ok(Smooth {
-            label: label.to_string(),
-            basis,
-            constraint,
-            null_space_dim: if null_penalty.is_some() { 0 } else { k - rank },
-            penalty,
-            null_penalty,
-            s_scale: number("s_scale")?,
-            rank,
-            has_by: number("has_by")? != 0.0,
-            id: None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// `Smooth::fill` (blocked, constraint applied per row) against the definition:
     /// the raw basis, rows multiplied by `by`, times the constraint's `Z`.
-    #[test]
-    fn state_names_are_all_listed() {
-        let x: Vec<f64> = (0..50).map(|i| i as f64 / 50.0).collect();
-        let z: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64).collect();
-        for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z])] {
-            let vars = vars.into_iter().map(Cow::Owned).collect();
-            let spec = SmoothSpec { label: "s".into(), bs: bs.into(), k: Some(6), vars, by: None, centre: true, knots: None, m: Vec::new(), select: false, id: None };
-            let sm = construct(&spec).unwrap();
-            assert!(CLASSES.contains(&sm.basis.class()));
-            for name in sm.state().keys() {
-                assert!(STATE_FIELDS.contains(&name.as_str()), "{name}");
-            }
-        }
-    }
-
     #[test]
     fn fill_matches_the_constrained_basis() {
         let n = 300;
@@ -598,6 +491,7 @@ mod tests {
                     m: Vec::new(),
                     select: false,
                     id: None,
+                    margins: Vec::new(),
                 };
                 let sm = construct(&spec).unwrap();
                 let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();

@@ -249,6 +249,17 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     for m in &sm.m {
         f.u64("m", *m as u64);
     }
+    f.list("margins", sm.margins.len());
+    for margin in &sm.margins {
+        f.str("margin bs", &margin.bs);
+        f.opt_f64s("margin k", margin.k.map(|k| k as f64).as_ref().map(std::slice::from_ref));
+        f.u64("margin dim", margin.dim as u64);
+        f.opt_f64s("margin knots", margin.knots.as_deref());
+        f.list("margin m", margin.m.len());
+        for m in &margin.m {
+            f.u64("margin m", *m as u64);
+        }
+    }
 }
 
 /// The data: response, weights, offset, parametric columns, covariates and `by`
@@ -421,6 +432,7 @@ mod tests {
             m: Vec::new(),
             select: false,
             id: None,
+            margins: Vec::new(),
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])

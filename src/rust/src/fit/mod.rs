@@ -988,6 +988,7 @@ mod tests {
             m: Vec::new(),
             select: false,
             id: None,
+            margins: Vec::new(),
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
         let smooths = vec![

@@ -1,0 +1,129 @@
+# Tensor product smooths, te() and ti(), against mgcv.
+
+tensor_data <- function(n = 500, seed = 2) {
+  set.seed(seed)
+  d <- mgcv::gamSim(2, n = n, scale = 0.1, verbose = FALSE)$data
+  d$x3 <- runif(n)
+  d$fac <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
+  d
+}
+
+# Fitted values, edf, criterion, smoothing parameters (log scale, those not at a
+# bound) and predictions with standard errors at new data, at the issue's tolerances.
+expect_tensor_agrees <- function(f, d, method = "REML", family = gaussian(), sp_tol = 1e-3) {
+  fit <- gam_fit(f, data = d, method = method, family = family)
+  ref <- mgcv_fit(f, d, method = method, family = family)
+  label <- deparse_one(f)
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5, label = paste(label, "fitted"))
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+  expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5, label = paste(label, "criterion"))
+  expect_equal(names(fit$sp), names(ref$sp))
+  # A parameter mgcv leaves above e^12 is a term at its bound (fully penalized):
+  # the criterion is flat there and the value arbitrary.
+  inner <- log(ref$sp) < 12
+  expect_lt(max(abs(log(fit$sp[inner]) - log(ref$sp[inner]))), sp_tol, label = paste(label, "sp"))
+  nd <- d[1:40, ]
+  set.seed(5)
+  nd$x <- runif(40)
+  nd$z <- runif(40)
+  p <- predict(fit, nd, se.fit = TRUE)
+  q <- mgcv::predict.gam(ref, nd, se.fit = TRUE)
+  expect_lt(rel_diff(p$fit, q$fit), 1e-5, label = paste(label, "prediction"))
+  expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "se"))
+  invisible(list(fit = fit, ref = ref))
+}
+
+test_that("te() with each marginal basis agrees with mgcv", {
+  local_store()
+  d <- tensor_data()
+  out <- expect_tensor_agrees(y ~ te(x, z), d)
+  # Same basis as mgcv (cr margins, mgcv's constraint): the coefficients agree too.
+  expect_lt(rel_diff(coef(out$fit), coef(out$ref)), 1e-5)
+  expect_tensor_agrees(y ~ te(x, z, k = c(6, 7), bs = c("cr", "ps")), d)
+  expect_tensor_agrees(y ~ te(x, z, bs = c("tp", "cc")), d)
+  expect_tensor_agrees(y ~ te(x, z, bs = "ps", m = 2, k = 6), d)
+  expect_tensor_agrees(y ~ te(x, z), d, method = "ML")
+  # A two-dimensional thin plate margin (d) times a cubic spline.
+  expect_tensor_agrees(y ~ te(x, z, x3, d = c(2, 1), bs = c("tp", "cr"), k = c(12, 5)), d)
+})
+
+test_that("ti() leaves out the main effects, as mgcv's", {
+  local_store()
+  d <- tensor_data()
+  out <- expect_tensor_agrees(y ~ s(x) + s(z) + ti(x, z), d)
+  # Each ti margin is centred (k - 1 columns each) and the product takes no further
+  # constraint: (5 - 1) x (5 - 1) coefficients, as mgcv's.
+  sm <- out$fit$smooth[["ti(x,z)"]]
+  expect_equal(sm$last - sm$first + 1, 16)
+  expect_equal(length(coef(out$fit)), length(coef(out$ref)))
+  expect_tensor_agrees(y ~ ti(x, z, bs = c("ps", "tp")) + s(x, bs = "cr"), d)
+})
+
+test_that("te() with a factor by, and generalized families", {
+  local_store()
+  d <- tensor_data()
+  expect_tensor_agrees(y ~ fac + te(x, z, by = fac, k = 4) + ti(x, x3), d)
+  set.seed(7)
+  d$count <- rpois(nrow(d), exp(1 + d$f))
+  d$yes <- rbinom(nrow(d), 1, stats::plogis(2 * d$f - 1))
+  expect_tensor_agrees(count ~ te(x, z, k = 5), d, family = poisson())
+  expect_tensor_agrees(yes ~ te(x, z, k = 4) + s(x3), d, family = binomial())
+})
+
+test_that("tensor terms predict by type, plot, summarize and check as mgcv", {
+  local_store()
+  d <- tensor_data()
+  f <- y ~ te(x, z, k = c(5, 6)) + s(x3)
+  fit <- gam_fit(f, data = d)
+  ref <- mgcv_fit(f, d, method = "REML")
+  nd <- d[10:30, ]
+  lp <- predict(fit, nd, type = "lpmatrix")
+  expect_lt(max(abs(drop(lp %*% coef(fit)) - predict(fit, nd))), 1e-10)
+  mine <- predict(fit, nd, type = "terms", se.fit = TRUE)
+  theirs <- mgcv::predict.gam(ref, nd, type = "terms", se.fit = TRUE)
+  expect_lt(rel_diff(mine$fit[, "te(x,z)"], theirs$fit[, "te(x,z)"]), 1e-5)
+  expect_lt(rel_diff(mine$se.fit[, "te(x,z)"], theirs$se.fit[, "te(x,z)"]), 1e-4)
+  st_mine <- summary(fit)$s.table
+  st_theirs <- summary(ref)$s.table
+  expect_lt(rel_diff(st_mine["te(x,z)", "F"], st_theirs["te(x,z)", "F"]), 1e-4)
+  expect_lt(rel_diff(st_mine["te(x,z)", "edf"], st_theirs["te(x,z)", "edf"]), 1e-4)
+  # k_check scales a tensor's covariates by the fitted slopes, as mgcv's k.check.
+  expect_lt(abs(k_check(fit)["te(x,z)", "k-index"] - mgcv::k.check(ref)["te(x,z)", "k-index"]), 1e-2)
+  path <- tempfile(fileext = ".png")
+  grDevices::png(path)
+  panels <- plot(fit, pages = 1)
+  grDevices::dev.off()
+  heat <- panels[[1]]
+  expect_equal(nrow(heat$data), 40^2)
+  pred <- predict(fit, heat$data, type = "terms", se.fit = TRUE)
+  expect_lt(max(abs(heat$fit - pred$fit[, "te(x,z)"])), 1e-8)
+  expect_lt(max(abs(heat$se - pred$se.fit[, "te(x,z)"])), 1e-8)
+})
+
+test_that("the store keeps tensor bases: an exact hit predicts as the fit did", {
+  local_store()
+  d <- tensor_data()
+  f <- y ~ te(x, z, bs = c("ps", "tp"), k = 5) + ti(x, x3)
+  cold <- gam_fit(f, data = d)
+  again <- gam_fit(f, data = d)
+  expect_identical(again$warm_start$source, "exact")
+  nd <- d[1:25, ]
+  expect_identical(predict(again, nd, se.fit = TRUE), predict(cold, nd, se.fit = TRUE))
+  # A different margin basis is a different model: another key.
+  other <- gam_fit(y ~ te(x, z, bs = c("cr", "tp"), k = 5) + ti(x, x3), data = d)
+  expect_identical(other$warm_start$source, "cold")
+})
+
+test_that("tensor terms reject margins that do not match their covariates", {
+  d <- tensor_data(100)
+  expect_error(gam_fit(y ~ te(x, z, k = c(4, 5, 6)), data = d), "`k` of `te\\(x,z\\)`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x, z, bs = c("cr", "ps", "tp")), data = d), "`bs` of `te\\(x,z\\)`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x, z, x3, d = c(2, 2)), data = d), "`d` of `te\\(x,z,x3\\)`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ ti(x, z, x3, d = c(2, 1), bs = "cr"), data = d), "several covariates",
+               class = "warmgam_error_basis")
+  expect_error(gam_fit(y ~ te(x, z, bs = "re"), data = d), "can use `bs`", class = "warmgam_error_basis")
+  expect_error(gam_fit(y ~ te(x, z, k = 2), data = d), "at least 3", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ t2(x, z), data = d), "not supported", class = "warmgam_error_formula")
+})
