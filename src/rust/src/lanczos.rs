@@ -125,15 +125,25 @@ fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Array2<f64>) {
     sym_eigen(t.view())
 }
 
-/// `z = A q` for a symmetric `A`.
+/// `z = A q` for a symmetric `A`, by faer's (vectorized) matrix-vector product.
 fn symmetric_mat_vec(a: &ArrayView2<'_, f64>, q: &[f64], z: &mut [f64]) {
-    for (zi, row) in z.iter_mut().zip(a.rows()) {
-        *zi = row.iter().zip(q).map(|(x, y)| x * y).sum();
-    }
+    let n = q.len();
+    let qm = faer::MatRef::from_column_major_slice(q, n, 1);
+    let zm = faer::MatMut::from_column_major_slice_mut(z, n, 1);
+    faer::linalg::matmul::matmul(zm, faer::Accum::Replace, crate::linalg::view(a), qm, 1.0, faer::Par::Seq);
 }
 
+/// With four partial sums, so that the loop vectorizes.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0.0; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 fn axpy(c: f64, x: &[f64], y: &mut [f64]) {

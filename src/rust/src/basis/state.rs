@@ -192,7 +192,7 @@ fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
         }
         "re" => Basis::Re(ReBasis { levels: f.count("levels")?.max(1) }),
         "tp" => {
-            let b = TpBasis { m: f.count("m")?, shift: f.get("shift")?.clone(), points: f.matrix("points", "points_dim")?, uz: f.matrix("uz", "uz_dim")? };
+            let b = TpBasis::new(f.count("m")?, f.get("shift")?.clone(), f.matrix("points", "points_dim")?, f.matrix("uz", "uz_dim")?);
             let consistent = b.shift.len() == b.points.ncols()
                 && b.points.ncols() > 0
                 && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, b.points.ncols()).len();

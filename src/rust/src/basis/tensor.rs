@@ -141,25 +141,29 @@ impl TensorBasis {
             .margins
             .iter()
             .map(|m| {
-                let x = m.matrix(&vars[at..at + m.dim]);
+                let x = m.matrix(&vars[at..at + m.dim]).as_standard_layout().into_owned();
                 at += m.dim;
                 x
             })
             .collect();
         let width = self.width();
-        let mut row = Vec::with_capacity(width);
-        let mut next = Vec::with_capacity(width);
         for (r, dst) in out.chunks_exact_mut(width).enumerate() {
-            row.clear();
-            row.push(1.0);
+            // Expand in place, one margin at a time: entry `a` of the product so far
+            // becomes entries `a w .. a w + w - 1`. Going down from the last entry,
+            // every write lands at or beyond the entry being read.
+            dst[0] = 1.0;
+            let mut len = 1;
             for part in &parts {
-                next.clear();
-                for &a in &row {
-                    next.extend(part.row(r).iter().map(|b| a * b));
+                let w = part.ncols();
+                let row = &part.as_slice().expect("standard layout")[r * w..(r + 1) * w];
+                for a in (0..len).rev() {
+                    let v = dst[a];
+                    for (d, b) in dst[a * w..(a + 1) * w].iter_mut().zip(row) {
+                        *d = v * b;
+                    }
                 }
-                std::mem::swap(&mut row, &mut next);
+                len *= w;
             }
-            dst.copy_from_slice(&row);
         }
     }
 }
