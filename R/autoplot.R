@@ -62,6 +62,12 @@ panel_ggplot <- function(p, trans, rug, se_mult) {
   }
   data <- data.frame(fit = trans(p$fit), se = p$se, lower = trans(p$fit - se_mult * p$se),
                      upper = trans(p$fit + se_mult * p$se))
+  if (isTRUE(p$fs)) {
+    data$x <- p$data[[p$term]]
+    data$level <- factor(rep(p$levels, each = nrow(data) / length(p$levels)), levels = p$levels)
+    return(gg(data, aes(x = .data$x, y = .data$fit, colour = .data$level)) +
+      ggplot2::geom_line() + ggplot2::labs(x = p$term, y = p$ylab, colour = NULL))
+  }
   if (p$dim == 2L) {
     data$x <- p$data[[p$term[1]]]
     data$y <- p$data[[p$term[2]]]

@@ -267,6 +267,10 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       out[[length(out) + 1L]] <- random_effect_term(sm, mf)
       next
     }
+    if (sm$bs == "fs") {
+      out[[length(out) + 1L]] <- factor_smooth_term(sm, mf, knots)
+      next
+    }
     vars <- lapply(sm$term, function(v) {
       x <- mf[[v]]
       if (!is.numeric(x)) {
@@ -274,11 +278,11 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       }
       as.double(x)
     })
-    kn <- if (is.null(sm$margins)) smooth_knots(sm, vars, knots)
+    kn <- if (is.null(sm$margins)) smooth_knots(sm, sm$pooled %||% vars, knots)
     base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
                  knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL,
-                 id = sm$id, margins = tensor_margins(sm, vars, knots))
+                 id = sm$id, margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled)
     if (sm$by == "NA") {
       out[[length(out) + 1L]] <- base
     } else {
@@ -317,19 +321,47 @@ tensor_margins <- function(sm, vars, knots) {
   })
 }
 
-# Terms sharing an `id` must have one basis: the same covariates, class and `k`.
-check_shared_ids <- function(smooths) {
-  ids <- unlist(lapply(smooths, `[[`, "id"))
-  for (id in unique(ids)) {
-    group <- Filter(function(sm) identical(sm$id, id), smooths)
-    shape <- function(sm) list(sm$term, sm$bs, sm$k, sm$margins)
-    if (!all(vapply(group, function(sm) identical(shape(sm), shape(group[[1]])), logical(1)))) {
-      abort(sprintf(
-        "Terms with `id = \"%s\"` must be smooths of the same covariates with the same `bs` and `k` (%s).",
-        id, paste(vapply(group, `[[`, "", "label"), collapse = ", ")
-      ), "argument")
+# Terms with one `id` share their smoothing parameters and, as in mgcv, one basis:
+# each takes the first one's settings (`bs`, `k`, `m`, margins) with its own
+# covariates, and when their covariates differ the basis (its knots, constraint and
+# penalty scaling) is built from all of their values stacked, each term's columns
+# from its own rows.
+link_ids <- function(smooths, mf) {
+  ids <- unique(unlist(lapply(smooths, `[[`, "id")))
+  for (id in ids) {
+    members <- which(vapply(smooths, function(sm) identical(sm$id, id), logical(1)))
+    base <- smooths[[members[1]]]
+    labels <- paste(vapply(smooths[members], `[[`, "", "label"), collapse = ", ")
+    for (i in members[-1]) {
+      sm <- smooths[[i]]
+      if (sm$dim != base$dim) {
+        abort(sprintf("Terms with `id = \"%s\"` must have the same number of covariates (%s).", id, labels),
+              "argument")
+      }
+      clone <- base
+      clone[c("term", "label", "by", "id")] <- sm[c("term", "label", "by", "id")]
+      if (!is.null(base$margins)) {
+        last <- cumsum(vapply(base$margins, `[[`, 1, "dim"))
+        for (j in seq_along(clone$margins)) {
+          clone$margins[[j]]$term <- sm$term[(last[j] - base$margins[[j]]$dim + 1):last[j]]
+        }
+      }
+      smooths[[i]] <- clone
+    }
+    terms <- lapply(smooths[members], `[[`, "term")
+    if (length(unique(terms)) > 1L) {
+      if (base$bs %in% c("re", "fs")) {
+        abort(sprintf(
+          "Terms with `id = \"%s\"` and `bs = \"%s\"` must have the same covariates (%s).", id, base$bs, labels
+        ), "argument")
+      }
+      pooled <- lapply(seq_len(base$dim), function(j) {
+        unlist(lapply(terms, function(t) as.double(mf[[t[j]]])), use.names = FALSE)
+      })
+      for (i in members) smooths[[i]]$pooled <- pooled
     }
   }
+  smooths
 }
 
 # The smoothing parameters' names, as mgcv's: each is named after the first term
@@ -364,6 +396,34 @@ random_effect_term <- function(sm, mf) {
   list(label = sm$label, bs = "re", k = as.double(nlevels(groups)), vars = vars, by = NULL, centre = FALSE,
        knots = NULL, m = NULL, margins = NULL, term = sm$term, by_name = "NA", by_level = NULL,
        re_levels = levels(groups))
+}
+
+# A factor smooth interaction `s(x, g, bs = "fs")`: a base smooth of the numeric
+# covariates for each level of the one factor. The engine takes the numeric
+# covariates then the level codes, and the base smooth as a margin.
+factor_smooth_term <- function(sm, mf, knots) {
+  cols <- lapply(sm$term, function(v) mf[[v]])
+  is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
+  if (sum(is_factor) != 1L || all(is_factor)) {
+    abort(sprintf(
+      "`%s` with `bs = \"fs\"` needs exactly one factor and at least one numeric covariate.", sm$label
+    ), "covariate")
+  }
+  if (sm$by != "NA") abort(sprintf("`by` is not supported with `bs = \"fs\"` in `%s`.", sm$label), "basis")
+  numeric_terms <- sm$term[!is_factor]
+  vars <- lapply(cols[!is_factor], function(v) {
+    if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be numeric or a factor.", sm$label), "covariate")
+    as.double(v)
+  })
+  groups <- as.factor(cols[is_factor][[1]])
+  base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label)
+  margin <- list(bs = sm$base_bs, k = as.double(sm$k), dim = as.double(length(numeric_terms)),
+                 m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
+                 knots = smooth_knots(base, vars, knots))
+  list(label = sm$label, bs = "fs", k = as.double(nlevels(groups)),
+       vars = c(vars, list(as.double(as.integer(groups)))), by = NULL, centre = FALSE,
+       knots = NULL, m = NULL, margins = list(margin), term = sm$term, by_name = "NA", by_level = NULL,
+       re_levels = levels(groups), fs_factor = sm$term[is_factor], id = sm$id)
 }
 
 # A random effect's covariates: which are grouping factors, and the random-slope
@@ -425,8 +485,7 @@ preserving_rng <- function(expr) {
 }
 
 engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads) {
-  smooths <- smooth_terms(frame$parts$smooths, frame$mf, knots)
-  check_shared_ids(smooths)
+  smooths <- smooth_terms(link_ids(frame$parts$smooths, frame$mf), frame$mf, knots)
   if (!is.null(sp)) {
     # With `select`, terms with a null space have two smoothing parameters; the engine
     # checks that count, which only it knows.
@@ -441,9 +500,12 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) {
-      c(sm[c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins")], select = select)
+      fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins", "pooled")
+      c(sm[intersect(fields, names(sm))], select = select)
     }),
-    smooth_info = lapply(smooths, function(sm) sm[c("label", "term", "by_name", "by_level", "re_levels")]),
+    smooth_info = lapply(smooths, function(sm) {
+      sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))]
+    }),
     family = family$family, link = family$link, variance = family$varfun %||% "",
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],

@@ -106,6 +106,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     return(list(label = sm$label, ylab = "effects", term = sm$term, dim = 1L, qq = TRUE,
                 fit = sort(effects), x = stats::qnorm(stats::ppoints(length(effects)))))
   }
+  if (sm$class == "fs") return(factor_smooth_panel(object, sm, unconditional, n))
   covariates <- lapply(sm$term, function(v) data[[v]])
   edf <- sum(object$edf[sm$first:sm$last])
   if (length(sm$term) == 1L) {
@@ -139,6 +140,24 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     panel$p_resid <- unname(at_data + stats::residuals(object, type = "working"))[in_level]
   }
   panel
+}
+
+# A factor smooth: every level's curve over the numeric covariate's range, in one
+# panel (as mgcv draws them); NULL for a base smooth of several covariates.
+factor_smooth_panel <- function(object, sm, unconditional, n) {
+  x_name <- setdiff(sm$term, sm$fs_factor)
+  if (length(x_name) != 1L) return(NULL)
+  x <- object$model[[x_name]]
+  axis <- seq(min(x), max(x), length.out = n)
+  levels <- sm$re_levels
+  values <- stats::setNames(data.frame(rep(axis, length(levels)), factor(rep(levels, each = n), levels = levels)),
+                            c(x_name, sm$fs_factor))
+  grid <- term_grid(object, values)
+  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
+  edf <- sum(object$edf[sm$first:sm$last])
+  list(label = sm$label, ylab = sprintf("%s,%s)", sub("\\)$", "", sm$label), format(round(edf, 2))),
+       term = x_name, dim = 1L, fs = TRUE, levels = levels, data = grid,
+       fit = unname(pred$fit[, sm$label]), se = unname(pred$se.fit[, sm$label]), x_data = list(x))
 }
 
 # mgcv's seWithMean: the smooth's columns at the grid, every other column of the model
@@ -190,6 +209,13 @@ draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
   if (isTRUE(p$qq)) {
     graphics::plot(p$x, p$fit, xlab = "Gaussian quantiles", ylab = p$ylab, main = p$label, ...)
     graphics::abline(0, stats::sd(p$fit), lty = 2)
+    return(invisible())
+  }
+  if (isTRUE(p$fs)) {
+    curves <- matrix(trans(p$fit), ncol = length(p$levels))
+    graphics::matplot(unique(p$data[[p$term]]), curves, type = "l", lty = 1,
+                      col = grDevices::hcl.colors(ncol(curves), "Dark 3"), xlab = p$term, ylab = p$ylab, ...)
+    if (rug) graphics::rug(p$x_data[[1]])
     return(invisible())
   }
   lower <- trans(p$fit - se_mult * p$se)

@@ -30,7 +30,11 @@ model_matrix_at <- function(object, data) {
   xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
   offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
   blocks <- lapply(object$smooth, function(sm) {
-    vars <- if (sm$class == "re") random_effect_codes(sm, data) else lapply(sm$term, function(v) as.double(data[[v]]))
+    vars <- switch(sm$class,
+      re = random_effect_codes(sm, data),
+      fs = factor_smooth_vars(sm, data),
+      lapply(sm$term, function(v) as.double(data[[v]]))
+    )
     by <- NULL
     if (sm$by_name != "NA") {
       byv <- data[[sm$by_name]]
@@ -52,6 +56,15 @@ random_effect_codes <- function(sm, data) {
   codes <- match(key, sm$re_levels)
   codes[is.na(codes)] <- 0
   c(list(as.double(codes)), parts$slope)
+}
+
+# A factor smooth's covariates at `data`: the numeric ones, then the factor's level
+# codes (0 for a level the fit did not see: its curve is zero, as mgcv's).
+factor_smooth_vars <- function(sm, data) {
+  numeric_terms <- setdiff(sm$term, sm$fs_factor)
+  codes <- match(as.character(data[[sm$fs_factor]]), sm$re_levels)
+  codes[is.na(codes)] <- 0
+  c(lapply(numeric_terms, function(v) as.double(data[[v]])), list(as.double(codes)))
 }
 
 # Column groups for type = "terms": parametric terms by `assign`, then each smooth.

@@ -17,33 +17,43 @@
 #'   `"re"` (a random effect: `s(g, bs = "re")` gives each level
 #'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
 #'   slopes in `x`; `k` is not used). Predictions for a level the fit did not see
-#'   leave its random effect out (zero), as mgcv does.
+#'   leave its random effect out (zero), as mgcv does. `"fs"` is a factor smooth
+#'   interaction: `s(x, g, bs = "fs")` fits a curve in `x` for each level of the
+#'   factor `g`, all with the same smoothing parameters and with every part of each
+#'   curve penalized, so that they behave as random effects (their base basis is
+#'   `xt`, by default `"tp"`; `k` is the base basis's dimension). As in mgcv, a level
+#'   not seen in fitting predicts zero. mgcv's null-space basis for these terms is
+#'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
+#'   the constant), so fits agree with mgcv's exactly only when the base has a
+#'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
 #' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
 #'   `c(basis, penalty)`); `NA` for the default.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv).
+#' @param xt For `bs = "fs"`, the base basis of each level's curve: `"tp"` (the
+#'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it).
 #' @param id A label: terms with the same `id` share their smoothing parameters (for
-#'   a factor `by`, all levels share them). Terms sharing an `id` must be smooths of
-#'   the same covariates with the same basis and `k` (mgcv also lets them differ,
-#'   pooling their data to build one basis; warmgam does not yet).
+#'   a factor `by`, all levels share them) and, as in mgcv, one basis: every term
+#'   takes the first one's `bs`, `k` and `m`, and when their covariates differ the
+#'   basis is built from all their covariate values together.
 #' @returns A `warmgam_smooth_spec` object describing the term (not evaluated data).
 #' @examples
 #' s(x, k = 20, bs = "cr")
 #' s(x, z)
 #' @export
-s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL) {
+s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
   vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
   if (length(vars) == 0L) {
     abort("`s()` needs at least one covariate.", "formula")
   }
   by_name <- deparse_one(substitute(by))
-  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re")) {
+  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs")) {
     abort(sprintf(
-      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\".",
+      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\", \"fs\".",
       deparse_one(bs), paste(vars, collapse = ", ")
     ), "basis")
   }
-  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re")) {
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)
@@ -57,9 +67,15 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL) {
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
+  base_bs <- if (is.list(xt)) xt$bs else xt
+  if (bs == "fs" && !is.null(base_bs) &&
+        (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
+    abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
+  }
   structure(
     list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
-         by = by_name, label = label, id = if (!is.null(id)) as.character(id)),
+         by = by_name, label = label, id = if (!is.null(id)) as.character(id),
+         base_bs = if (bs == "fs") base_bs %||% "tp"),
     class = "warmgam_smooth_spec"
   )
 }

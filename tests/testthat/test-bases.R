@@ -174,7 +174,22 @@ test_that("id shares smoothing parameters, as mgcv", {
   # Fixed smoothing parameters are given per shared parameter.
   fixed <- gam_fit(f, data = d4, sp = c(0.5, -1), cache = FALSE)
   expect_equal(unname(fixed$sp[1]), 0.5)
-  # Terms sharing an id must share one basis.
-  expect_error(gam_fit(y ~ s(x0, id = "a") + s(x1, id = "a"), data = d4),
-               "same covariates", class = "warmgam_error_argument")
+  d4$x3 <- runif(nrow(d4))
+  # Terms of different covariates sharing an id share one basis, built from their
+  # covariates stacked (mgcv's pooled construction); the second term's own `k` and
+  # `bs` give way to the first's.
+  for (g in list(y ~ s(x0, id = "a") + s(x1, id = "a"),
+                 y ~ fac + s(x0, bs = "cr", id = "a") + s(x1, bs = "ps", k = 5, id = "a") + s(x2),
+                 y ~ te(x0, x1, k = 4, id = 2) + te(x2, x3, k = 4, id = 2))) {
+    fit <- gam_fit(g, data = d4, cache = FALSE)
+    ref <- mgcv_fit(g, d4, method = "REML")
+    expect_equal(names(fit$sp), names(ref$sp))
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+    expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
+    nd <- d4[1:20, ]
+    expect_lt(rel_diff(predict(fit, nd), mgcv::predict.gam(ref, nd)), 1e-5)
+  }
+  expect_error(gam_fit(y ~ s(x0, id = "a") + s(x1, x2, id = "a"), data = d4),
+               "same number of covariates", class = "warmgam_error_argument")
 })

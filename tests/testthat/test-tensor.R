@@ -67,7 +67,10 @@ test_that("te() with a factor by, and generalized families", {
   d$count <- rpois(nrow(d), exp(1 + d$f))
   d$yes <- rbinom(nrow(d), 1, stats::plogis(2 * d$f - 1))
   expect_tensor_agrees(count ~ te(x, z, k = 5), d, family = poisson())
-  expect_tensor_agrees(yes ~ te(x, z, k = 4) + s(x3), d, family = binomial())
+  # Here two of the three parameters go to their upper bound (warmgam stops a
+  # generalized fit's at e^20 above the start, mgcv goes on to e^26): the remaining
+  # one then differs by ~5e-3 on the log scale while the fit agrees to 2e-6.
+  expect_tensor_agrees(yes ~ te(x, z, k = 4) + s(x3), d, family = binomial(), sp_tol = 1e-2)
 })
 
 test_that("tensor terms predict by type, plot, summarize and check as mgcv", {

@@ -161,6 +161,16 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         select: f.flag("select")?,
         id: if f.is_null("id") { None } else { Some(f.string("id")?) },
         margins: if f.is_null("margins") { Vec::new() } else { margin_specs(f.get("margins")?)? },
+        pooled: if f.is_null("pooled") {
+            None
+        } else {
+            let list = f.get("pooled")?.as_list().ok_or_else(|| r_error("internal: `pooled` must be a list"))?;
+            Some(
+                list.values()
+                    .map(|v| v.as_real_slice().map(|s| Cow::Owned(s.to_vec())).ok_or_else(|| r_error("internal: pooled covariates must be doubles")))
+                    .collect::<Result<_>>()?,
+            )
+        },
     })
 }
 

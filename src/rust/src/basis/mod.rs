@@ -10,6 +10,7 @@
 pub mod cc;
 pub mod constraint;
 pub mod cr;
+pub mod fs;
 pub mod knots;
 pub mod ps;
 pub mod re;
@@ -25,6 +26,7 @@ use crate::error::{EngineError, Result};
 use cc::CcBasis;
 use constraint::SumToZero;
 use cr::CrBasis;
+use fs::FsBasis;
 use ps::PsBasis;
 use re::ReBasis;
 pub use state::{State, CLASSES, STATE_FIELDS};
@@ -60,6 +62,11 @@ pub struct SmoothSpec<'a> {
     /// A tensor product's marginal bases, in order; their covariates are consecutive
     /// in `vars`. Empty for other classes.
     pub margins: Vec<MarginSpec>,
+    /// For terms sharing an `id` with terms of other covariates: the covariates of
+    /// all of them, stacked, from which the shared basis, its constraint and its
+    /// penalty scaling are made (mgcv's pooled construction). The term's own rows
+    /// (`vars`) give its columns.
+    pub pooled: Option<Vec<Cow<'a, [f64]>>>,
 }
 
 /// A class's own basis, which can evaluate itself at new covariate values.
@@ -72,6 +79,8 @@ pub enum Basis {
     /// Columns: the level codes, then optionally the random-slope covariate.
     Re(ReBasis),
     Tensor(TensorBasis),
+    /// Columns: the base smooth's covariates, then the factor's level codes.
+    Fs(Box<FsBasis>),
 }
 
 impl Basis {
@@ -84,6 +93,7 @@ impl Basis {
             Basis::Re(_) => "re",
             Basis::Tensor(t) if t.interaction => "ti",
             Basis::Tensor(_) => "te",
+            Basis::Fs(_) => "fs",
         }
     }
 
@@ -96,6 +106,7 @@ impl Basis {
             Basis::Tp(b) => b.uz.ncols(),
             Basis::Re(b) => b.levels,
             Basis::Tensor(t) => t.width(),
+            Basis::Fs(f) => f.width(),
         }
     }
 
@@ -108,6 +119,7 @@ impl Basis {
             Basis::Ps(b) => b.fill_raw(vars[0], out),
             Basis::Re(b) => b.fill_raw(vars[0], vars.get(1).copied(), out),
             Basis::Tensor(t) => t.fill_raw(vars, out),
+            Basis::Fs(f) => f.fill_raw(vars, out),
             Basis::Tp(b) => {
                 let x = b.matrix(vars);
                 for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
@@ -126,7 +138,7 @@ impl Basis {
             Basis::Cc(b) => b.dot(vars[0], beta, by, out),
             Basis::Ps(b) => b.dot(vars[0], beta, by, out),
             Basis::Re(b) => b.dot(vars[0], vars.get(1).copied(), beta, by, out),
-            Basis::Tp(_) | Basis::Tensor(_) => {
+            Basis::Tp(_) | Basis::Tensor(_) | Basis::Fs(_) => {
                 let k = self.width();
                 let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
                 let mut start = 0;
@@ -290,21 +302,32 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     if spec.vars.is_empty() {
         return Err(EngineError::InvalidSpec { what: format!("`{label}` has no covariate") });
     }
-    for v in &spec.vars {
+    for v in spec.vars.iter().chain(spec.pooled.iter().flatten()) {
         check_finite(label, v)?;
     }
-    let vars: Vec<&[f64]> = spec.vars.iter().map(|v| v.as_ref()).collect();
-    let n = vars[0].len();
     if let Some(by) = &spec.by {
-        if by.len() != n {
+        if by.len() != spec.vars[0].len() {
             return Err(EngineError::InvalidSpec { what: format!("`{label}`: by variable has the wrong length") });
         }
         check_finite(label, by)?;
     }
+    let source = match &spec.pooled {
+        Some(p) if p.len() == spec.vars.len() && p.iter().all(|v| v.len() == p[0].len()) => p,
+        Some(_) => return Err(EngineError::InvalidSpec { what: format!("`{label}`: pooled covariates do not match the term's") }),
+        None => &spec.vars,
+    };
+    let vars: Vec<&[f64]> = source.iter().map(|v| v.as_ref()).collect();
+    let n = vars[0].len();
     let (basis, raw_penalties, full_x) = match spec.bs.as_str() {
         "te" | "ti" => {
             let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, spec.bs == "ti")?;
             (Basis::Tensor(t), pens, None)
+        }
+        "fs" => {
+            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: a factor smooth needs its base smooth") })?;
+            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+            let (f, pens) = FsBasis::construct(label, &vars, base, levels)?;
+            (Basis::Fs(Box::new(f)), pens, None)
         }
         bs => {
             let (b, s, x) = class_basis(label, bs, &vars, spec.k, &spec.m, spec.knots.as_deref())?;
@@ -460,7 +483,7 @@ fn shrink_null_space(s: &Array2<f64>, null_dim: usize, chained: bool) -> Array2<
     out
 }
 
-fn penalty_rank(s: &Array2<f64>) -> usize {
+pub(crate) fn penalty_rank(s: &Array2<f64>) -> usize {
     let (values, _) = crate::linalg::sym_eigen(s.view());
     let top = values.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
     values.iter().filter(|v| **v > top * 1e-9).count()
@@ -492,6 +515,7 @@ mod tests {
                     select: false,
                     id: None,
                     margins: Vec::new(),
+                    pooled: None,
                 };
                 let sm = construct(&spec).unwrap();
                 let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();

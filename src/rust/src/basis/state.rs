@@ -14,6 +14,7 @@ use ndarray::{Array2, ShapeBuilder};
 use super::cc::CcBasis;
 use super::constraint::SumToZero;
 use super::cr::CrBasis;
+use super::fs::FsBasis;
 use super::ps::PsBasis;
 use super::re::ReBasis;
 use super::tensor::{Margin, TensorBasis};
@@ -32,7 +33,7 @@ pub const STATE_FIELDS: [&str; 17] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 7] = ["cr", "cc", "ps", "tp", "re", "te", "ti"];
+pub const CLASSES: [&str; 8] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs"];
 
 /// Column-major values of a matrix, as R holds them.
 fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -65,7 +66,11 @@ impl Basis {
                 st.insert("uz_dim".into(), vec![b.uz.nrows() as f64, b.uz.ncols() as f64]);
             }
             Basis::Tensor(t) => {
-                st.insert("margins".into(), encode_margins(t));
+                st.insert("margins".into(), encode_margins(&t.margins));
+            }
+            Basis::Fs(f) => {
+                st.insert("margins".into(), encode_margins(std::slice::from_ref(&f.base)));
+                st.insert("levels".into(), vec![f.levels as f64]);
             }
         }
     }
@@ -202,14 +207,21 @@ fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
             Basis::Tp(b)
         }
         "te" | "ti" => Basis::Tensor(TensorBasis { margins: decode_margins(f, f.get("margins")?)?, interaction: class == "ti" }),
+        "fs" => {
+            let mut margins = decode_margins(f, f.get("margins")?)?;
+            if margins.len() != 1 {
+                return Err(f.bad("stored factor smooth must have one base smooth"));
+            }
+            Basis::Fs(Box::new(FsBasis { base: margins.remove(0), levels: f.count("levels")?.max(1) }))
+        }
         other => return Err(f.bad(&format!("unknown basis \"{other}\""))),
     };
     Ok(basis)
 }
 
-fn encode_margins(t: &TensorBasis) -> Vec<f64> {
-    let mut out = vec![t.margins.len() as f64];
-    for m in &t.margins {
+fn encode_margins(margins: &[Margin]) -> Vec<f64> {
+    let mut out = vec![margins.len() as f64];
+    for m in margins {
         let mut st = State::new();
         m.basis.write_state(&mut st);
         if let Some(c) = &m.constraint {
@@ -256,7 +268,7 @@ fn decode_margins(f: &Fields<'_>, values: &[f64]) -> Result<Vec<Margin>> {
             let len = as_count(h[1], values.len())?;
             st.insert(name.to_string(), take(len)?.to_vec());
         }
-        if matches!(class, "te" | "ti" | "re") || dim == 0 {
+        if matches!(class, "te" | "ti" | "re" | "fs") || dim == 0 {
             return Err(bad());
         }
         let basis = read_basis(&Fields { label: f.label, st: &st }, class)?;
@@ -298,20 +310,23 @@ mod tests {
             ("tp", vec![x.clone(), z.clone()], vec![], false),
             ("te", vec![x.clone(), z.clone()], vec![margin("ps", 5), margin("tp", 4)], false),
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),
+            ("fs", vec![x.clone(), (0..n).map(|i| (1 + i % 4) as f64).collect()], vec![margin("tp", 5)], false),
         ];
         for (bs, vars, margins, select) in cases {
             let spec = SmoothSpec {
                 label: bs.into(),
                 bs: bs.into(),
-                k: Some(6),
+                // A factor smooth's k is its number of levels.
+                k: Some(if bs == "fs" { 4 } else { 6 }),
                 vars: vars.iter().cloned().map(Cow::Owned).collect(),
                 by: None,
-                centre: true,
+                centre: bs != "fs",
                 knots: None,
                 m: Vec::new(),
                 select,
                 id: None,
                 margins,
+                pooled: None,
             };
             let sm = construct(&spec).unwrap();
             let st = sm.state();

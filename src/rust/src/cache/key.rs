@@ -249,6 +249,8 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     for m in &sm.m {
         f.u64("m", *m as u64);
     }
+    // Pooled covariates are other terms' data, which the exact key covers already.
+    f.flag("pooled", sm.pooled.is_some());
     f.list("margins", sm.margins.len());
     for margin in &sm.margins {
         f.str("margin bs", &margin.bs);
@@ -433,6 +435,7 @@ mod tests {
             select: false,
             id: None,
             margins: Vec::new(),
+            pooled: None,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])

@@ -244,6 +244,7 @@ mod tests {
             select: false,
             id: None,
             margins: Vec::new(),
+            pooled: None,
         };
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);

@@ -989,6 +989,7 @@ mod tests {
             select: false,
             id: None,
             margins: Vec::new(),
+            pooled: None,
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
         let smooths = vec![
