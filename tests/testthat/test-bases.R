@@ -193,3 +193,16 @@ test_that("id shares smoothing parameters, as mgcv", {
   expect_error(gam_fit(y ~ s(x0, id = "a") + s(x1, x2, id = "a"), data = d4),
                "same number of covariates", class = "warmgam_error_argument")
 })
+
+test_that("random effects with many levels (accumulated without their columns) agree with mgcv", {
+  set.seed(8)
+  n <- 3000
+  d <- data.frame(x = runif(n), g = factor(sample(60, n, replace = TRUE)), h = factor(sample(45, n, replace = TRUE)))
+  d$y <- sin(3 * d$x) + rnorm(60)[as.integer(d$g)] + rnorm(45, sd = 0.5)[as.integer(d$h)] * d$x + rnorm(n)
+  f <- y ~ s(x, bs = "cr") + s(g, bs = "re") + s(h, x, bs = "re")
+  fit <- gam_fit(f, data = d, cache = FALSE)
+  ref <- mgcv_fit(f, d, method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+})

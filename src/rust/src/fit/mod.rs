@@ -5,6 +5,7 @@
 pub mod criterion;
 pub mod gcv;
 pub mod glm;
+pub mod indicator;
 pub mod laml;
 pub mod outer;
 pub mod penalty;
@@ -141,13 +142,23 @@ impl Design<'_> {
     /// Writes rows `start..start + rows` of the model matrix into `buf`, with
     /// `scratch` as working space (kept by the caller across chunks).
     pub fn fill_rows(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>) {
+        self.fill_rows_except(start, rows, buf, scratch, &[]);
+    }
+
+    /// Like `fill_rows`, leaving out the smooths marked in `skip` (none when it is
+    /// empty): the other columns are written in order, side by side.
+    pub fn fill_rows_except(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>, skip: &[bool]) {
         let p0 = self.xp.ncols();
         buf.slice_mut(s![..rows, ..p0]).assign(&self.xp.slice(s![start..start + rows, ..]));
+        let mut at = p0;
         for (j, sm) in self.smooths.iter().enumerate() {
+            if skip.get(j).copied().unwrap_or(false) {
+                continue;
+            }
             let vars = basis::rows(&self.vars[j], start, rows);
             let by = self.by[j].map(|b| &b[start..start + rows]);
-            let at = self.first_col[j];
             sm.fill(&vars, by, scratch, buf.slice_mut(s![..rows, at..at + sm.ncoef()]));
+            at += sm.ncoef();
         }
     }
 
@@ -388,16 +399,21 @@ pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: 
     // Chunks between checks for an interrupt: about half a million rows.
     const CHECK_EVERY: usize = 128;
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
-    let mut scratch = Vec::new();
-    let mut chunks = 0usize;
-    let (xtwx, xtwy) = linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
-        chunks += 1;
-        if chunks % CHECK_EVERY == 0 && interrupted() {
-            return Err(EngineError::Interrupted);
+    let (xtwx, xtwy) = match indicator::cross_products(design, w, &z, threads, interrupted) {
+        Some(structured) => structured?,
+        None => {
+            let mut scratch = Vec::new();
+            let mut chunks = 0usize;
+            linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
+                chunks += 1;
+                if chunks % CHECK_EVERY == 0 && interrupted() {
+                    return Err(EngineError::Interrupted);
+                }
+                design.fill_rows(start, rows, buf, &mut scratch);
+                Ok(())
+            })?
         }
-        design.fill_rows(start, rows, buf, &mut scratch);
-        Ok(())
-    })?;
+    };
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;
