@@ -131,7 +131,11 @@ cache_spec <- function(cache, control, frame, formula, family) {
     refresh = identical(cache, "refresh"),
     verify = isTRUE(control$verify_warm),
     formula = paste(deparse(formula, width.cutoff = 500L), collapse = " "),
-    family = paste0(family$family, if (!is.null(family$varfun)) paste0("(", family$varfun, ")")),
+    # A fixed negative binomial theta is part of the model; an estimated one is not.
+    family = paste0(family_id(family), if (!is.null(family$varfun)) paste0("(", family$varfun, ")"),
+                    if (inherits(family, "warmgam_nb")) {
+                      if (family$estimate_theta) "(theta estimated)" else sprintf("(theta = %.17g)", family$theta)
+                    }),
     link = family$link,
     names = colnames(frame$xp) %||% character()
   )

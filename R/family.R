@@ -10,7 +10,8 @@ supported_links <- list(
   quasipoisson = c("log", "identity", "sqrt"),
   Gamma = c("inverse", "log", "identity"),
   inverse.gaussian = c("1/mu^2", "inverse", "log", "identity"),
-  quasi = c("identity", "log", "inverse", "1/mu^2", "sqrt", "logit", "probit", "cloglog")
+  quasi = c("identity", "log", "inverse", "1/mu^2", "sqrt", "logit", "probit", "cloglog"),
+  negbin = c("log", "identity", "sqrt")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 
@@ -21,14 +22,21 @@ resolve_family <- function(family) {
     family <- fam_fun
   }
   if (is.function(family)) family <- family()
-  if (!inherits(family, "family")) {
+  if (!inherits(family, c("family", "extended.family"))) {
     abort("`family` must be a family object such as `gaussian()` or `binomial()`.", "family")
+  }
+  negbin <- as_negbin(family)
+  if (!is.null(negbin)) {
+    if (!negbin$link %in% supported_links$negbin) {
+      abort(sprintf("`nb(link = \"%s\")` is not supported; use \"log\", \"identity\" or \"sqrt\".", negbin$link), "family")
+    }
+    return(negbin)
   }
   links <- supported_links[[family$family]]
   if (is.null(links)) {
     abort(sprintf(
       "`family = %s()` is not supported; warmgam fits %s.", family$family,
-      paste0(names(supported_links), "()", collapse = ", ")
+      paste0(c(setdiff(names(supported_links), "negbin"), "nb"), "()", collapse = ", ")
     ), "family")
   }
   if (!family$link %in% links) {
@@ -48,13 +56,13 @@ resolve_family <- function(family) {
 
 # The family as the engine and the store's keys name it.
 family_fields <- function(family) {
-  list(family = family$family, link = family$link, variance = family$varfun %||% "")
+  list(family = family_id(family), link = family$link, variance = family$varfun %||% "")
 }
 
 is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial")
 
 # The scale is known (1) for the binomial and Poisson families, estimated otherwise.
-scale_known <- function(family) family$family %in% c("binomial", "poisson")
+scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", "negbin")
 
 # The response and prior weights a family fits, from the model frame's response `y`
 # and `weights` (NULL: all 1): binomial responses may be 0/1 (numeric, logical or a
@@ -83,7 +91,7 @@ family_response <- function(y, weights, family, response_name) {
 }
 
 check_support <- function(y, weights, family, response_name) {
-  fam <- family$family
+  fam <- family_id(family)
   variance <- family$varfun %||% ""
   positive <- weights %||% rep(1, length(y)) > 0
   yy <- y[positive]
@@ -100,7 +108,7 @@ check_support <- function(y, weights, family, response_name) {
         ), response_name), "response")
       }
     }
-  } else if (fam %in% c("poisson", "quasipoisson") || (fam == "quasi" && variance == "mu")) {
+  } else if (fam %in% c("poisson", "quasipoisson", "negbin") || (fam == "quasi" && variance == "mu")) {
     if (any(yy < 0)) bad("must be non-negative")
     if (fam == "poisson" && any(abs(yy - round(yy)) > 1e-7 * pmax(1, yy))) {
       abort(sprintf(
@@ -121,3 +129,75 @@ check_support <- function(y, weights, family, response_name) {
   }
   invisible()
 }
+
+#' Negative binomial family
+#'
+#' The negative binomial distribution for overdispersed counts, with variance
+#' `mu + mu^2 / theta`, as mgcv's `nb()`: `theta` is estimated with the smoothing
+#' parameters (by minimizing the REML/ML criterion over it, the smoothing parameters
+#' chosen afresh at each `theta`), or fixed when given. The scale is 1. mgcv's own
+#' `nb()` and `negbin(theta)` objects are accepted by [gam_fit()] too.
+#'
+#' @param theta The shape parameter; `NULL` (the default) to estimate it.
+#' @param link `"log"` (the default), `"identity"` or `"sqrt"`.
+#' @returns A family object (class `warmgam_nb`, `family`). After a fit, the fit's
+#'   `family$theta` holds the estimate and its `family$family` reads
+#'   `"Negative Binomial(theta)"`, as mgcv prints it.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' set.seed(1)
+#' d <- data.frame(x = runif(200))
+#' d$y <- rnbinom(200, mu = exp(1 + sin(2 * pi * d$x)), size = 3)
+#' fit <- gam_fit(y ~ s(x), data = d, family = nb())
+#' fit$family$theta
+#' \dontshow{options(op)}
+#' @export
+nb <- function(theta = NULL, link = "log") {
+  if (!is.null(theta) && (!is.numeric(theta) || length(theta) != 1L || !is.finite(theta) || theta <= 0)) {
+    abort("`theta` of `nb()` must be a single positive number, or NULL to estimate it.", "family")
+  }
+  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
+    abort("`link` of `nb()` must be \"log\", \"identity\" or \"sqrt\".", "family")
+  }
+  negbin_family(theta %||% NA_real_, estimate = is.null(theta), link = link)
+}
+
+# A negative binomial family object at `theta` (NA: not yet estimated).
+negbin_family <- function(theta, estimate, link) {
+  lk <- stats::make.link(link)
+  th <- theta
+  # The unit deviance, and -2 log likelihood (mgcv's negbin()$dev.resids and $aic).
+  dev_resids <- function(y, mu, wt) {
+    ylogy <- ifelse(y > 0, y * log(y / mu), 0)
+    2 * wt * (ylogy - (y + th) * log((y + th) / (mu + th)))
+  }
+  aic <- function(y, n, mu, wt, dev) {
+    term <- (y + th) * log(mu + th) - ifelse(y > 0, y * log(mu), 0) + lgamma(y + 1) -
+      th * log(th) + lgamma(th) - lgamma(th + y)
+    2 * sum(term * wt)
+  }
+  name <- if (is.na(theta)) "Negative Binomial" else sprintf("Negative Binomial(%s)", format(theta, digits = 4))
+  structure(list(
+    family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
+    valideta = lk$valideta, variance = function(mu) mu + mu^2 / th, dev.resids = dev_resids, aic = aic,
+    validmu = function(mu) all(is.finite(mu)) && all(mu > 0),
+    theta = theta, estimate_theta = estimate
+  ), class = c("warmgam_nb", "family"))
+}
+
+# mgcv's nb() (estimated or fixed theta) and negbin(theta) as warmgam's; NULL for any
+# other family.
+as_negbin <- function(family) {
+  if (inherits(family, "warmgam_nb")) return(family)
+  if (!is.character(family$family) || !startsWith(tolower(family$family), "negative binomial")) return(NULL)
+  if (!is.function(family$getTheta)) return(NULL)
+  # mgcv's nb() (an extended family) gives theta itself with getTheta(TRUE);
+  # negbin()'s getTheta() takes no argument.
+  extended <- inherits(family, "extended.family")
+  theta <- if (extended) family$getTheta(TRUE) else family$getTheta()
+  estimate <- extended && isTRUE(family$n.theta > 0)
+  negbin_family(if (estimate) NA_real_ else theta, estimate = estimate, link = family$link)
+}
+
+# The family's name for the engine and the store's keys.
+family_id <- function(family) if (inherits(family, "warmgam_nb")) "negbin" else family$family

@@ -18,10 +18,12 @@
 #'   cloglog, cauchit, log), `poisson()` (log, identity, sqrt), `Gamma()` (inverse,
 #'   log, identity), `inverse.gaussian()` (1/mu^2, inverse, log, identity),
 #'   `quasibinomial()`, `quasipoisson()` and `quasi()` with a standard variance
-#'   function. A binomial response may be 0/1 (numeric, logical, or a factor whose
-#'   first level is failure), proportions with the numbers of trials as `weights`,
-#'   or `cbind(successes, failures)`. The scale is 1 for binomial and Poisson and
-#'   estimated otherwise.
+#'   function, and the negative binomial [nb()] (log, identity, sqrt; `theta`
+#'   estimated or fixed; mgcv's `nb()` and `negbin()` objects are accepted too). A
+#'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
+#'   failure), proportions with the numbers of trials as `weights`, or
+#'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson and negative
+#'   binomial and estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv).
@@ -506,14 +508,29 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     smooth_info = lapply(smooths, function(sm) {
       sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))]
     }),
-    family = family$family, link = family$link, variance = family$varfun %||% "",
+    family = family_id(family), link = family$link, variance = family$varfun %||% "",
+    theta = negbin_theta_start(family, frame$y), estimate_theta = isTRUE(family$estimate_theta),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads
   )
 }
 
+# The negative binomial theta the engine starts from (or keeps, when fixed): for an
+# estimated theta, the moment estimate from the response's mean and variance.
+negbin_theta_start <- function(family, y) {
+  if (!inherits(family, "warmgam_nb")) return(NA_real_)
+  if (!family$estimate_theta) return(as.double(family$theta))
+  m <- mean(y)
+  v <- stats::var(y)
+  theta <- if (is.finite(v) && v > m) m^2 / (v - m) else 100
+  min(max(theta, 0.01), 1e4)
+}
+
 new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) {
+  if (inherits(family, "warmgam_nb") && family$estimate_theta) {
+    family <- negbin_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
   smooth <- Map(function(sm, info) c(info, sm), res$smooths, spec$smooth_info)
   names(smooth) <- vapply(smooth, `[[`, "", "label")
   coef_names <- c(colnames(frame$xp), unlist(lapply(smooth, function(sm) {
@@ -542,7 +559,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       scale = res$scale,
       sig2 = res$scale,
       scale.estimated = !scale_known(family),
-      reml.scale = if (length(res$extra)) exp(res$extra[[1]]) else if (method != "GCV.Cp" && scale_known(family)) 1 else NA_real_,
+      reml.scale = if (!scale_known(family) && length(res$extra)) {
+        exp(res$extra[[1]])
+      } else if (method != "GCV.Cp" && scale_known(family)) 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
       edf2 = if (!is.null(res$edf2)) stats::setNames(res$edf2, coef_names),
@@ -602,7 +621,7 @@ warn_fit_problems <- function(fit, res) {
   if (is_binomial(fit$family) && any(mu > 1 - eps | mu < eps)) {
     warn("Fitted probabilities numerically 0 or 1 occurred: the data may be (quasi-)perfectly separated, and the coefficients and standard errors of the terms concerned are unreliable.")
   }
-  if (fit$family$family %in% c("poisson", "quasipoisson") && any(mu < eps)) {
+  if (family_id(fit$family) %in% c("poisson", "quasipoisson", "negbin") && any(mu < eps)) {
     warn("Fitted rates numerically 0 occurred.")
   }
   invisible()

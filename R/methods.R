@@ -104,7 +104,9 @@ logLik.warmgam <- function(object, ...) {
   # mgcv counts the edf corrected for smoothing parameter uncertainty when it has them.
   edf <- if (is.null(object$edf2)) object$edf else object$edf2
   p <- length(object$coefficients)
-  structure(sc_p - aic / 2, df = min(sum(edf), p) + sc_p, nobs = nobs(object), class = "logLik")
+  # An estimated negative binomial theta counts as one more parameter, as in mgcv.
+  n_theta <- as.numeric(isTRUE(fam$estimate_theta))
+  structure(sc_p - aic / 2, df = min(sum(edf), p) + sc_p + n_theta, nobs = nobs(object), class = "logLik")
 }
 
 #' @rdname warmgam-methods

@@ -1,14 +1,16 @@
 # summary() of a warmgam fit: parametric coefficient table, smooth term tests,
 # R-squared and deviance explained, as mgcv's summary.gam().
 
-# P(sum_i lambda_i chi^2_{df_i} > q) by Imhof's (1961, Biometrika 48:419) inversion
-# of the characteristic function. Used for the reference distributions of the smooth
-# term tests (Wood 2013a, b), whose weights the engine computes.
+# P(sum_i lambda_i chi^2_{df_i} > q), by Davies' algorithm as mgcv computes it
+# (R/davies.R); should it fail to converge, by Imhof's (1961, Biometrika 48:419)
+# inversion of the characteristic function.
 psum_chisq_upper <- function(q, lambda, df = rep(1, length(lambda))) {
   keep <- lambda != 0
   lambda <- lambda[keep]
   df <- df[keep]
   if (!length(lambda)) return(as.numeric(q < 0))
+  p <- tryCatch(davies_upper(q, lambda, df), error = function(e) NA_real_)
+  if (!is.na(p)) return(min(1, max(0, p)))
   integrand <- function(u) {
     theta <- 0.5 * colSums(df * atan(outer(lambda, u))) - 0.5 * q * u
     rho <- exp(colSums(df / 4 * log1p(outer(lambda^2, u^2))))

@@ -206,8 +206,12 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let control = &objects.control;
     let n = f.get("y")?.len();
     let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
-    let family = family::Family::from_r(&family, &link, &variance)
-        .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
+    let family = if family == "negbin" {
+        family::Family::negative_binomial(&link, f.real("theta")?)
+    } else {
+        family::Family::from_r(&family, &link, &variance)
+    }
+    .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
         // `NULL`: unit weights, no offset.
@@ -231,6 +235,7 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         },
         threads: f.real("threads")?.max(1.0) as usize,
         intercept: f.flag("intercept")?,
+        estimate_theta: !f.is_null("estimate_theta") && f.flag("estimate_theta")?,
     })
 }
 

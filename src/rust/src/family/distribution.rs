@@ -3,13 +3,16 @@
 //! (Wood 2017 §3.1, §6.6). Groundwork for the generalized families (issue 4).
 
 /// An exponential family, as R's family objects name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Distribution {
     Gaussian,
     Binomial,
     Poisson,
     Gamma,
     InverseGaussian,
+    /// The negative binomial with shape `theta` (mgcv's `negbin(theta)`, and `nb()`
+    /// at a given `theta`): `V(mu) = mu + mu^2 / theta`, scale 1.
+    NegBin { theta: f64 },
 }
 
 impl Distribution {
@@ -26,7 +29,7 @@ impl Distribution {
 
     /// Whether the scale is known (1) rather than estimated.
     pub fn known_scale(&self) -> bool {
-        matches!(self, Distribution::Binomial | Distribution::Poisson)
+        matches!(self, Distribution::Binomial | Distribution::Poisson | Distribution::NegBin { .. })
     }
 
     /// `V(mu)` and its first three derivatives.
@@ -37,6 +40,7 @@ impl Distribution {
             Distribution::Poisson => [mu, 1.0, 0.0, 0.0],
             Distribution::Gamma => [mu * mu, 2.0 * mu, 2.0, 0.0],
             Distribution::InverseGaussian => [mu.powi(3), 3.0 * mu * mu, 6.0 * mu, 6.0],
+            Distribution::NegBin { theta } => [mu + mu * mu / theta, 1.0 + 2.0 * mu / theta, 2.0 / theta, 0.0],
         }
     }
 
@@ -86,6 +90,14 @@ impl Distribution {
                 -2.0 * y / mu.powi(3) + 2.0 / (mu * mu),
                 6.0 * y / mu.powi(4) - 4.0 / mu.powi(3),
             ],
+            Distribution::NegBin { theta } => {
+                let t = *theta;
+                [
+                    2.0 * (ylog(y, mu) - (y + t) * ((y + t) / (mu + t)).ln()),
+                    2.0 * (-y / mu + (y + t) / (mu + t)),
+                    2.0 * (y / (mu * mu) - (y + t) / ((mu + t) * (mu + t))),
+                ]
+            }
         }
     }
 }
@@ -95,8 +107,14 @@ mod tests {
     use super::*;
     use crate::family::central;
 
-    const ALL: [Distribution; 5] =
-        [Distribution::Gaussian, Distribution::Binomial, Distribution::Poisson, Distribution::Gamma, Distribution::InverseGaussian];
+    const ALL: [Distribution; 6] = [
+        Distribution::Gaussian,
+        Distribution::Binomial,
+        Distribution::Poisson,
+        Distribution::Gamma,
+        Distribution::InverseGaussian,
+        Distribution::NegBin { theta: 1.7 },
+    ];
 
     #[test]
     fn derivatives_match_finite_differences() {

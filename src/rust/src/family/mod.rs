@@ -15,7 +15,7 @@ use link::Link;
 /// A family as R's family objects describe it: a distribution (or, for the quasi
 /// families, the distribution whose variance function and deviance it borrows) and a
 /// link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Family {
     pub distribution: Distribution,
     pub link: Link,
@@ -58,6 +58,28 @@ impl Family {
             name => (Distribution::parse(name)?, false),
         };
         Some(Family { distribution, link, quasi })
+    }
+
+    /// The negative binomial with shape `theta` and `link` (mgcv's `negbin(theta)`).
+    pub fn negative_binomial(link: &str, theta: f64) -> Option<Family> {
+        (theta > 0.0 && theta.is_finite()).then_some(())?;
+        Some(Family { distribution: Distribution::NegBin { theta }, link: Link::parse(link)?, quasi: false })
+    }
+
+    /// The negative binomial shape, for that family.
+    pub fn theta(&self) -> Option<f64> {
+        match self.distribution {
+            Distribution::NegBin { theta } => Some(theta),
+            _ => None,
+        }
+    }
+
+    /// The same family with another negative binomial shape.
+    pub fn with_theta(&self, theta: f64) -> Family {
+        match self.distribution {
+            Distribution::NegBin { .. } => Family { distribution: Distribution::NegBin { theta }, ..*self },
+            _ => *self,
+        }
     }
 
     /// The Gaussian identity model, fitted by one penalized least-squares solve.
@@ -176,6 +198,8 @@ impl Family {
         match self.distribution {
             Distribution::Binomial => (w * y + 0.5) / (w + 1.0),
             Distribution::Poisson => y + 0.1,
+            // mgcv's negative binomial start: y, or 1/6 where y is 0.
+            Distribution::NegBin { .. } => if y == 0.0 { 1.0 / 6.0 } else { y },
             Distribution::Gaussian => y,
             Distribution::Gamma | Distribution::InverseGaussian if self.quasi => y + 0.1 * f64::from(y == 0.0),
             Distribution::Gamma | Distribution::InverseGaussian => y,
@@ -186,7 +210,7 @@ impl Family {
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self.distribution {
             Distribution::Binomial if !(0.0..=1.0).contains(&y) => Some("must lie in [0, 1]"),
-            Distribution::Poisson if y < 0.0 => Some("must be non-negative"),
+            Distribution::Poisson | Distribution::NegBin { .. } if y < 0.0 => Some("must be non-negative"),
             Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => Some("must be non-negative"),
             Distribution::Gamma | Distribution::InverseGaussian if !self.quasi && y <= 0.0 => Some("must be positive"),
             _ => None,
@@ -213,6 +237,18 @@ impl Family {
             }
             Distribution::Poisson => {
                 let value = obs().map(|(&y, &w)| w * (xlogy(y, y) - y - special::lgamma(y + 1.0))).sum();
+                [value, 0.0, 0.0]
+            }
+            Distribution::NegBin { theta } => {
+                // log f(y; mu = y, theta) (mgcv's `negbin()$ls`).
+                let value = obs()
+                    .map(|(&y, &w)| {
+                        let term = xlogy(y + theta, y + theta) - xlogy(y, y) + special::lgamma(y + 1.0) - xlogy(theta, theta)
+                            + special::lgamma(theta)
+                            - special::lgamma(theta + y);
+                        -w * term
+                    })
+                    .sum();
                 [value, 0.0, 0.0]
             }
             Distribution::Binomial => {

@@ -10,6 +10,7 @@ pub mod laml;
 pub mod outer;
 pub mod penalty;
 pub mod pirls;
+pub mod profile;
 pub mod tests_smooth;
 pub mod uncertainty;
 
@@ -62,6 +63,9 @@ pub struct ModelSpec<'a> {
     pub threads: usize,
     /// Whether the model has an intercept (it decides the null model's deviance).
     pub intercept: bool,
+    /// Whether the negative binomial `theta` (the family's, as the start) is estimated
+    /// with the smoothing parameters (`profile`).
+    pub estimate_theta: bool,
 }
 
 #[cfg(test)]
@@ -82,6 +86,7 @@ impl<'a> ModelSpec<'a> {
             control: Control::default(),
             threads: 2,
             intercept: true,
+            estimate_theta: false,
         }
     }
 }
@@ -474,6 +479,9 @@ pub struct Prepared<'a> {
     /// The cold start; the optimizer's bounds are placed around it whatever the start,
     /// so that warm and cold fits solve the same problem.
     rho_init: Vec<f64>,
+    /// Whether the negative binomial `theta` is estimated (outside these parameters,
+    /// by `optimize`).
+    theta_param: bool,
 }
 
 /// Builds the model and makes the one pass over the data that forms `X'WX` (for a
@@ -549,7 +557,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         }
         (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
     };
-    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init })
+    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, theta_param: spec.estimate_theta })
 }
 
 /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
@@ -613,8 +621,11 @@ impl<'a> Prepared<'a> {
     /// `e^10` of the balanced start the criterion still slopes towards the optimum.
     pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
         const SEED_RANGE: f64 = 10.0;
-        (seed.len() == self.n_sp())
-            .then(|| seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).collect())
+        // An estimated family parameter (log theta) follows, and is kept as it is.
+        let n = self.n_sp();
+        (seed.len() == n || (self.theta_param && seed.len() == n + 1)).then(|| {
+            seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).chain(seed[n..].iter().copied()).collect()
+        })
     }
 
     #[cfg(test)]
@@ -638,9 +649,52 @@ impl<'a> Prepared<'a> {
         FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
     }
 
-    /// Chooses the smoothing parameters by Newton's method from `start` (all log
-    /// smoothing parameters; the cold start when `None`), and reports the fit.
+    /// Chooses the smoothing parameters (and an estimated negative binomial `theta`,
+    /// whose log follows them in `start` and in the fit's `extra`) from `start` (the
+    /// cold start when `None`), and reports the fit.
     pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+        if !spec.estimate_theta {
+            return self.optimize_fixed(spec, start, progress);
+        }
+        let n = self.n_sp();
+        let theta0 = spec.family.theta().unwrap_or(1.0).ln();
+        let (mut warm, log_theta0) = match start {
+            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n]),
+            Some(s) if s.len() == n => (Some(s.to_vec()), theta0),
+            _ => (None, theta0),
+        };
+        let mut best: Option<FitResult> = None;
+        let mut iterations = 0;
+        {
+            // The criterion at log theta, with the smoothing parameters chosen there
+            // (each search starting from the last one's).
+            // Each search starts from the best point so far, brought within reach of
+            // the criterion's slope (`seed_start`): at a poor theta the smoothing
+            // parameters may run off to the plateau, where a search started there
+            // would stop at once.
+            let mut at_theta = |log_theta: f64| -> Result<f64> {
+                let at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
+                let mut fit = self.optimize_fixed(&at, warm.as_deref(), progress)?;
+                iterations += fit.iterations;
+                let value = fit.criterion;
+                fit.extra.push(log_theta);
+                if best.as_ref().is_none_or(|b| value < b.criterion) {
+                    let rho: Vec<f64> = fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
+                    warm = self.seed_start(&rho).or(warm.take());
+                    best = Some(fit);
+                }
+                Ok(value)
+            };
+            let (lo, hi) = LOG_THETA_RANGE;
+            profile::minimize(&mut at_theta, lo, hi, log_theta0.clamp(lo, hi), 1.0, 1e-6)?;
+        }
+        let mut fit = best.expect("the profile was evaluated");
+        fit.iterations = iterations;
+        Ok(fit)
+    }
+
+    /// The fit at the family as `spec` gives it (no family parameter estimated).
+    fn optimize_fixed(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
         // A generalized fit started warm takes its first coefficients from the first
         // IRLS step at the warm start's smoothing parameters, not the cold start's:
         // far from them, the inner iteration would need many steps to get there.
@@ -773,10 +827,19 @@ impl<'a> Prepared<'a> {
     /// parameters: one inner fit there must reproduce its criterion value and
     /// coefficients, and the gradient must be as small as convergence left it.
     pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
-        let rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
-        if rho.len() != self.n_sp() {
+        let mut rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
+        if rho.len() != self.n_sp() + usize::from(self.theta_param) {
             return false;
         }
+        // At the stored theta, when it was estimated.
+        let at;
+        let spec = if self.theta_param {
+            let log_theta = rho.pop().expect("theta follows");
+            at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
+            &at
+        } else {
+            spec
+        };
         let mut objective = self.objective_from(spec, Some(&stored.coefficients));
         let free: Vec<f64> = objective.free_index().iter().map(|&j| rho[j]).collect();
         let Ok(eval) = objective.evaluate(&free, true) else { return false };
@@ -793,6 +856,11 @@ impl<'a> Prepared<'a> {
             && eval.coefficients.iter().zip(&stored.coefficients).all(|(a, b)| close(*a, *b))
     }
 }
+
+/// The range searched for an estimated negative binomial `log(theta)`: `theta` from
+/// 1e-3 (extreme overdispersion) to about 1.6e5 (a Poisson response to working
+/// precision).
+const LOG_THETA_RANGE: (f64, f64) = (-6.907_755_278_982_137, 12.0);
 
 /// Rebuilds a stored fit without iterating: the bases come from `smooths` (as stored
 /// with the fit) or are constructed again, and the fitted values are recomputed;
@@ -841,7 +909,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 
 /// Number of family parameters estimated with the smoothing parameters.
 fn n_extra(spec: &ModelSpec<'_>) -> usize {
-    usize::from(scale_parameter(spec))
+    usize::from(scale_parameter(spec)) + usize::from(spec.estimate_theta)
 }
 
 /// The deviance of the null model, as mgcv reports it.

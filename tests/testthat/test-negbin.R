@@ -1,0 +1,83 @@
+# The negative binomial family, nb(), against mgcv's nb() and negbin().
+
+nb_data <- function(n = 400, seed = 3) {
+  set.seed(seed)
+  d <- mgcv::gamSim(1, n = n, dist = "poisson", scale = 0.3, verbose = FALSE)
+  d$y <- rnbinom(n, mu = exp(d$f / 3), size = 2)
+  d
+}
+
+test_that("nb() estimates theta with the smoothing parameters, as mgcv's nb()", {
+  local_store()
+  d <- nb_data()
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  nd <- new_points(d)
+  for (case in list(list("REML", "log"), list("ML", "log"), list("REML", "sqrt"))) {
+    fit <- gam_fit(f, data = d, family = nb(link = case[[2]]), method = case[[1]])
+    ref <- mgcv_fit(f, d, family = mgcv::nb(link = case[[2]]), method = case[[1]])
+    label <- paste(case, collapse = " ")
+    expect_lt(abs(fit$family$theta / ref$family$getTheta(TRUE) - 1), 1e-3, label = paste(label, "theta"))
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+    expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5, label = paste(label, "criterion"))
+    p <- predict(fit, nd, type = "response", se.fit = TRUE)
+    q <- mgcv::predict.gam(ref, nd, type = "response", se.fit = TRUE)
+    expect_lt(rel_diff(p$fit, q$fit), 1e-4, label = paste(label, "predict"))
+    expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "se"))
+  }
+  expect_match(fit$family$family, "^Negative Binomial\\(")
+})
+
+test_that("a fixed theta is mgcv's negbin(theta), and summary and AIC follow mgcv", {
+  local_store()
+  d <- nb_data()
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  fit <- gam_fit(f, data = d, family = nb(theta = 2))
+  ref <- mgcv_fit(f, d, family = mgcv::negbin(2), method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
+  expect_equal(fit$family$theta, 2)
+  # mgcv's own family objects are taken as they are.
+  expect_lt(rel_diff(fitted(gam_fit(f, data = d, family = mgcv::negbin(2))), fitted(ref)), 1e-10)
+  est <- gam_fit(f, data = d, family = mgcv::nb())
+  ref_est <- mgcv_fit(f, d, family = mgcv::nb(), method = "REML")
+  expect_lt(abs(est$family$theta / ref_est$family$getTheta(TRUE) - 1), 1e-3)
+  # Chi-squared tests (the scale is 1), p-values by Davies' method as mgcv.
+  mine <- summary(est)$s.table
+  theirs <- summary(ref_est)$s.table
+  expect_equal(colnames(mine), colnames(theirs))
+  expect_lt(rel_diff(mine[, "Chi.sq"], theirs[, "Chi.sq"]), 1e-4)
+  expect_lt(max(abs(mine[, "p-value"] - theirs[, "p-value"]) / pmax(theirs[, "p-value"], 1e-12)), 1e-3)
+  # AIC counts the estimated theta, as mgcv.
+  expect_lt(abs(AIC(est) - AIC(ref_est)) / abs(AIC(ref_est)), 1e-3)
+  expect_equal(attr(logLik(est), "df"), attr(logLik(ref_est), "df"), tolerance = 1e-2)
+})
+
+test_that("the store keys a fixed theta and keeps an estimated one", {
+  local_store()
+  d <- nb_data()
+  f <- y ~ s(x0) + s(x1)
+  a <- gam_fit(f, data = d, family = nb(theta = 2))
+  b <- gam_fit(f, data = d, family = nb(theta = 3))
+  expect_false(identical(a$warm_start$key, b$warm_start$key))
+  cold <- gam_fit(f, data = d, family = nb())
+  again <- gam_fit(f, data = d, family = nb())
+  expect_identical(again$warm_start$source, "exact")
+  expect_identical(again$family$theta, cold$family$theta)
+  expect_identical(fitted(again), fitted(cold))
+  # Another sample of the same model starts from this one and reaches its own optimum.
+  d2 <- nb_data(seed = 4)
+  seeded <- gam_fit(f, data = d2, family = nb())
+  expect_identical(seeded$warm_start$source, "seeded")
+  unseeded <- gam_fit(f, data = d2, family = nb(), cache = FALSE)
+  expect_lt(abs(seeded$family$theta / unseeded$family$theta - 1), 1e-4)
+  expect_lt(rel_diff(fitted(seeded), fitted(unseeded)), 1e-5)
+})
+
+test_that("nb() rejects bad input", {
+  d <- nb_data(100)
+  expect_error(nb(theta = -1), "theta", class = "warmgam_error_family")
+  expect_error(nb(link = "logit"), "link", class = "warmgam_error_family")
+  d$y[3] <- -1
+  expect_error(gam_fit(y ~ s(x0), data = d, family = nb()), "non-negative", class = "warmgam_error_response")
+})
