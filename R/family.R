@@ -135,7 +135,11 @@ check_support <- function(y, weights, family, response_name) {
 #' The negative binomial distribution for overdispersed counts, with variance
 #' `mu + mu^2 / theta`, as mgcv's `nb()`: `theta` is estimated with the smoothing
 #' parameters (by minimizing the REML/ML criterion over it, the smoothing parameters
-#' chosen afresh at each `theta`), or fixed when given. The scale is 1. mgcv's own
+#' chosen afresh at each `theta`), or fixed when given (needed with
+#' `method = "GCV.Cp"`). The corrected covariance `vcov(unconditional = TRUE)` (and
+#' the `edf2` that `AIC()` counts) allows for the smoothing parameters' uncertainty
+#' but not for `theta`'s, which mgcv includes: `AIC()` can differ from mgcv's in the
+#' fifth digit. The scale is 1. mgcv's own
 #' `nb()` and `negbin(theta)` objects are accepted by [gam_fit()] too.
 #'
 #' @param theta The shape parameter; `NULL` (the default) to estimate it.

@@ -89,6 +89,13 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
+  if (isTRUE(family$estimate_theta) && method == "GCV.Cp") {
+    # UBRE keeps falling as theta does (the deviance with it): no estimate there.
+    abort(paste(
+      "The negative binomial `theta` is estimated by REML or ML; with `method = \"GCV.Cp\"`",
+      "give it (`nb(theta = )`)."
+    ), "method")
+  }
   check_number(gamma, "gamma", lower = .Machine$double.eps)
   check_cache(cache)
   check_flag(select, "select")

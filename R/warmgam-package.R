@@ -8,7 +8,8 @@
 #' @importFrom stats coef family fitted formula gaussian logLik model.matrix nobs predict
 #' @importFrom stats residuals vcov anova
 #' @importFrom graphics plot
+#' @importFrom utils globalVariables
 "_PACKAGE"
 
 # ggplot2's data pronoun in autoplot()'s aesthetics.
-utils::globalVariables(".data")
+globalVariables(".data")

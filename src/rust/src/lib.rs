@@ -418,10 +418,18 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
         return Err(r_error(format!("`newdata` has non-finite values in a covariate of `{label}`")));
     }
     let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
+    let count_ok = match smooth.basis.n_vars() {
+        Some(d) => refs.len() == d,
+        None => matches!(refs.len(), 1 | 2),
+    };
     let by = match by {
         Nullable::NotNull(b) => Some(b),
         Nullable::Null => None,
     };
+    let rows = refs.first().map_or(0, |v| v.len());
+    if !count_ok || refs.iter().any(|v| v.len() != rows) || by.as_ref().is_some_and(|b| b.len() != rows) {
+        return Err(r_error(format!("internal: `{label}` was given covariates that do not fit its basis")));
+    }
     Ok(to_matrix(&smooth.predict_matrix(&refs, by.as_deref())))
 }
 

@@ -304,6 +304,11 @@ pub fn inverse(a: ArrayView2<'_, f64>) -> Option<Array2<f64>> {
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
 
+/// The singular values of `a`; `None` when the decomposition fails.
+pub fn singular_values(a: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
+    to_mat(&a).singular_values().ok()
+}
+
 /// Replaces `a` by `(a + a') / 2`.
 pub fn symmetrize(a: &mut Array2<f64>) {
     let p = a.nrows();

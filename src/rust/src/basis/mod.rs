@@ -97,6 +97,18 @@ impl Basis {
         }
     }
 
+    /// Number of covariates the basis is evaluated at; `None` for a random effect,
+    /// which takes its level codes with or without a slope covariate.
+    pub fn n_vars(&self) -> Option<usize> {
+        match self {
+            Basis::Cr(_) | Basis::Cc(_) | Basis::Ps(_) => Some(1),
+            Basis::Tp(b) => Some(b.dim()),
+            Basis::Re(_) => None,
+            Basis::Tensor(t) => Some(t.margins.iter().map(|m| m.dim).sum()),
+            Basis::Fs(f) => Some(f.base.dim + 1),
+        }
+    }
+
     /// Number of columns of the unconstrained basis.
     pub fn width(&self) -> usize {
         match self {

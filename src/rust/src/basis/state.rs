@@ -198,9 +198,14 @@ fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
         "re" => Basis::Re(ReBasis { levels: f.count("levels")?.max(1) }),
         "tp" => {
             let b = TpBasis::new(f.count("m")?, f.get("shift")?.clone(), f.matrix("points", "points_dim")?, f.matrix("uz", "uz_dim")?);
-            let consistent = b.shift.len() == b.points.ncols()
-                && b.points.ncols() > 0
-                && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, b.points.ncols()).len();
+            let d = b.points.ncols();
+            let consistent = b.shift.len() == d
+                && d > 0
+                && b.points.nrows() > 0
+                && b.uz.ncols() > 0
+                && b.m >= 1
+                && 2 * b.m > d
+                && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, d).len();
             if !consistent {
                 return Err(f.bad("stored thin plate basis has inconsistent parts"));
             }
@@ -272,6 +277,9 @@ fn decode_margins(f: &Fields<'_>, values: &[f64]) -> Result<Vec<Margin>> {
             return Err(bad());
         }
         let basis = read_basis(&Fields { label: f.label, st: &st }, class)?;
+        if basis.n_vars() != Some(dim) {
+            return Err(bad());
+        }
         let constraint = st.get("householder").map(|u| SumToZero { u: u.clone() });
         if constraint.as_ref().is_some_and(|c| c.u.len() != basis.width() || c.u[0] == 0.0) {
             return Err(bad());

@@ -75,8 +75,11 @@ pub struct TensorBasis {
 }
 
 /// The reparameterization is skipped (as mgcv does) when the margin's values at the
-/// points are this close to singular: `d_min / d_max` of its singular values.
-const REPARAM_CONDITION: f64 = 1.1e-10; // .Machine$double.eps^0.66, mgcv's threshold
+/// points are this close to singular: `d_min / d_max` of its singular values below
+/// mgcv's `.Machine$double.eps^0.66` (about 4.7e-11).
+fn reparam_condition() -> f64 {
+    f64::EPSILON.powf(0.66)
+}
 
 impl TensorBasis {
     /// Builds the margins on the data and returns the basis with its penalties, one per
@@ -175,10 +178,9 @@ fn value_reparam(margin: &Margin, x: &[f64]) -> Option<Array2<f64>> {
     let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
     let points: Vec<f64> = (0..w).map(|i| if w == 1 { lo } else { lo + (hi - lo) * i as f64 / (w - 1) as f64 }).collect();
     let p = margin.matrix(&[&points]);
-    // Singular values of P from the eigenvalues of P'P.
-    let values = sym_eigen(p.t().dot(&p).view()).0;
-    let (small, large) = (values[0].max(0.0).sqrt(), values[w - 1].sqrt());
-    if !(small > REPARAM_CONDITION * large) {
+    let singular = crate::linalg::singular_values(p.view())?;
+    let (large, small) = (singular.iter().fold(0.0_f64, |a, v| a.max(*v)), singular.iter().fold(f64::INFINITY, |a, v| a.min(*v)));
+    if !(small > reparam_condition() * large) {
         return None;
     }
     crate::linalg::inverse(p.view())

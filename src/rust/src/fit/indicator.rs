@@ -52,7 +52,9 @@ pub fn cross_products(
     threads: usize,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Option<Result<(Array2<f64>, Array1<f64>)>> {
-    let skip: Vec<bool> = design.smooths.iter().map(|sm| matches!(sm.basis, Basis::Re(_)) && sm.ncoef() >= MIN_LEVELS).collect();
+    // Unconstrained: each level is its own column.
+    let skip: Vec<bool> =
+        design.smooths.iter().map(|sm| matches!(sm.basis, Basis::Re(_)) && sm.constraint.is_none() && sm.ncoef() >= MIN_LEVELS).collect();
     if !skip.iter().any(|s| *s) {
         return None;
     }

@@ -223,7 +223,8 @@ pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<
     }
     for (sm, sm_spec) in smooths.iter().zip(&spec.smooths) {
         let mut columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
-        if sm.has_by != sm_spec.by.is_some() || sm_spec.vars.is_empty() || columns.any(|v| v.len() != n) {
+        let count_ok = sm.basis.n_vars().map_or(matches!(sm_spec.vars.len(), 1 | 2), |d| d == sm_spec.vars.len());
+        if sm.has_by != sm_spec.by.is_some() || !count_ok || columns.any(|v| v.len() != n) {
             return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
         }
     }
@@ -654,7 +655,7 @@ impl<'a> Prepared<'a> {
     /// cold start when `None`), and reports the fit.
     pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
         if !spec.estimate_theta {
-            return self.optimize_fixed(spec, start, progress);
+            return self.optimize_fixed(spec, start, progress, true);
         }
         let n = self.n_sp();
         let theta0 = spec.family.theta().unwrap_or(1.0).ln();
@@ -672,9 +673,15 @@ impl<'a> Prepared<'a> {
             // the criterion's slope (`seed_start`): at a poor theta the smoothing
             // parameters may run off to the plateau, where a search started there
             // would stop at once.
+            // A theta where the fit fails (an inner iteration diverging at an extreme
+            // value) is worse than any where it succeeds; an interrupt stops the search.
             let mut at_theta = |log_theta: f64| -> Result<f64> {
                 let at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
-                let mut fit = self.optimize_fixed(&at, warm.as_deref(), progress)?;
+                let mut fit = match self.optimize_fixed(&at, warm.as_deref(), progress, false) {
+                    Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                    Err(_) => return Ok(f64::INFINITY),
+                    Ok(fit) => fit,
+                };
                 iterations += fit.iterations;
                 let value = fit.criterion;
                 fit.extra.push(log_theta);
@@ -688,13 +695,23 @@ impl<'a> Prepared<'a> {
             let (lo, hi) = LOG_THETA_RANGE;
             profile::minimize(&mut at_theta, lo, hi, log_theta0.clamp(lo, hi), 1.0, 1e-6)?;
         }
-        let mut fit = best.expect("the profile was evaluated");
-        fit.iterations = iterations;
+        let best = best.ok_or_else(|| EngineError::InvalidSpec { what: "no value of the negative binomial theta gave a fit".into() })?;
+        // The fit at the chosen theta again, from its own smoothing parameters (no
+        // iterations to speak of), now with the covariance corrected for their
+        // uncertainty, which the trial fits did without.
+        let log_theta = *best.extra.last().expect("theta follows");
+        let at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
+        let rho: Vec<f64> = best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
+        let mut fit = self.optimize_fixed(&at, Some(&rho), progress, true)?;
+        fit.extra.push(log_theta);
+        fit.iterations += iterations;
         Ok(fit)
     }
 
     /// The fit at the family as `spec` gives it (no family parameter estimated).
-    fn optimize_fixed(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+    /// `uncertainty`: also compute the covariance corrected for the smoothing
+    /// parameters' uncertainty.
+    fn optimize_fixed(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>, uncertainty: bool) -> Result<FitResult> {
         // A generalized fit started warm takes its first coefficients from the first
         // IRLS step at the warm start's smoothing parameters, not the cold start's:
         // far from them, the inner iteration would need many steps to get there.
@@ -755,7 +772,7 @@ impl<'a> Prepared<'a> {
         }
         let params = objective.full_rho(&result.rho);
         let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
-        let sensitivity = self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)?;
+        let sensitivity = if uncertainty { self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)? } else { None };
         let mut fit = match &mut objective.criterion {
             Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?,
             Criterion::Glm(g) => {
@@ -793,10 +810,12 @@ impl<'a> Prepared<'a> {
         };
         let p = per_penalty_db.nrows();
         let m = free_sp.len();
+        // Each penalty's free parameter, if its parameter is free.
+        let column_of: Vec<Option<usize>> = self.links.iter().map(|&link| free_sp.iter().position(|&j| j == link)).collect();
         let mut db_drho = Array2::<f64>::zeros((p, m));
         let mut lambda_of = vec![vec![0.0; per_penalty.len()]; m];
-        for (i, &link) in self.links.iter().enumerate() {
-            if let Some(c) = free_sp.iter().position(|&j| j == link) {
+        for (i, c) in column_of.iter().enumerate() {
+            if let Some(c) = *c {
                 db_drho.column_mut(c).scaled_add(1.0, &per_penalty_db.column(i));
                 lambda_of[c][i] = per_penalty[i].exp();
             }
@@ -806,8 +825,8 @@ impl<'a> Prepared<'a> {
         let hess = match scale_terms {
             Some((curvature, cross)) => {
                 let mut v = vec![0.0; m];
-                for (i, &link) in self.links.iter().enumerate() {
-                    if let Some(c) = free_sp.iter().position(|&j| j == link) {
+                for (i, c) in column_of.iter().enumerate() {
+                    if let Some(c) = *c {
                         v[c] += cross[i];
                     }
                 }
