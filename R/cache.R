@@ -135,6 +135,9 @@ cache_spec <- function(cache, control, frame, formula, family) {
     family = paste0(family_id(family), if (!is.null(family$varfun)) paste0("(", family$varfun, ")"),
                     if (inherits(family, "warmgam_nb")) {
                       if (family$estimate_theta) "(theta estimated)" else sprintf("(theta = %.17g)", family$theta)
+                    },
+                    if (inherits(family, "warmgam_tweedie")) {
+                      if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
                     }),
     link = family$link,
     names = colnames(frame$xp) %||% character()

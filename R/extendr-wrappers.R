@@ -14,6 +14,11 @@ first_non_finite_impl <- function(columns) .Call(wrap__first_non_finite_impl, co
 #' @noRd
 smooth_matrix_impl <- function(label, class, state, vars, by) .Call(wrap__smooth_matrix_impl, label, class, state, vars, by)
 
+#' The Tweedie log density at each `y`, `mu` (power `p`, scale `phi`), for the
+#' family's `aic()`.
+#' @noRd
+tweedie_log_density_impl <- function(y, mu, p, phi) .Call(wrap__tweedie_log_density_impl, y, mu, p, phi)
+
 #' What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times
 #' (seconds since the epoch, `NA` when empty), and with `verify` the damaged entries.
 #' @noRd

@@ -11,7 +11,8 @@ supported_links <- list(
   Gamma = c("inverse", "log", "identity"),
   inverse.gaussian = c("1/mu^2", "inverse", "log", "identity"),
   quasi = c("identity", "log", "inverse", "1/mu^2", "sqrt", "logit", "probit", "cloglog"),
-  negbin = c("log", "identity", "sqrt")
+  negbin = c("log", "identity", "sqrt"),
+  tweedie = c("log", "identity", "sqrt")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 
@@ -25,18 +26,19 @@ resolve_family <- function(family) {
   if (!inherits(family, c("family", "extended.family"))) {
     abort("`family` must be a family object such as `gaussian()` or `binomial()`.", "family")
   }
-  negbin <- as_negbin(family)
-  if (!is.null(negbin)) {
-    if (!negbin$link %in% supported_links$negbin) {
-      abort(sprintf("`nb(link = \"%s\")` is not supported; use \"log\", \"identity\" or \"sqrt\".", negbin$link), "family")
+  own <- as_negbin(family) %||% as_tweedie(family)
+  if (!is.null(own)) {
+    if (!own$link %in% supported_links[[family_id(own)]]) {
+      abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
+                    own$link, own$family), "family")
     }
-    return(negbin)
+    return(own)
   }
   links <- supported_links[[family$family]]
   if (is.null(links)) {
     abort(sprintf(
       "`family = %s()` is not supported; warmgam fits %s.", family$family,
-      paste0(c(setdiff(names(supported_links), "negbin"), "nb"), "()", collapse = ", ")
+      paste0(c(setdiff(names(supported_links), c("negbin", "tweedie")), "nb", "tw"), "()", collapse = ", ")
     ), "family")
   }
   if (!family$link %in% links) {
@@ -108,7 +110,7 @@ check_support <- function(y, weights, family, response_name) {
         ), response_name), "response")
       }
     }
-  } else if (fam %in% c("poisson", "quasipoisson", "negbin") || (fam == "quasi" && variance == "mu")) {
+  } else if (fam %in% c("poisson", "quasipoisson", "negbin", "tweedie") || (fam == "quasi" && variance == "mu")) {
     if (any(yy < 0)) bad("must be non-negative")
     if (fam == "poisson" && any(abs(yy - round(yy)) > 1e-7 * pmax(1, yy))) {
       abort(sprintf(
@@ -204,4 +206,77 @@ as_negbin <- function(family) {
 }
 
 # The family's name for the engine and the store's keys.
-family_id <- function(family) if (inherits(family, "warmgam_nb")) "negbin" else family$family
+family_id <- function(family) {
+  if (inherits(family, "warmgam_nb")) "negbin" else if (inherits(family, "warmgam_tweedie")) "tweedie" else family$family
+}
+
+#' Tweedie family
+#'
+#' The Tweedie distribution with power `1 < p < 2`: a compound Poisson-gamma
+#' distribution for non-negative data with exact zeros (insurance claims, rainfall,
+#' biomass), with variance `phi * mu^p`, as mgcv's `tw()`. `p` is estimated with the
+#' smoothing parameters (over mgcv's default range \[1.01, 1.99\], minimizing the
+#' REML/ML criterion, the smoothing parameters chosen afresh at each `p`) or fixed
+#' when given; the scale `phi` is estimated by REML/ML (an estimated `p` reports that
+#' scale, as mgcv's `tw()`; a fixed one reports Fletcher's estimate, as mgcv's
+#' `Tweedie(p)`). mgcv's `tw()` and `Tweedie(p)` objects are accepted by [gam_fit()]
+#' too. The log density is summed by the series of Dunn and Smyth (2005).
+#'
+#' @param p The power; `NULL` (the default) to estimate it.
+#' @param link `"log"` (the default), `"identity"` or `"sqrt"`.
+#' @returns A family object (class `warmgam_tweedie`, `family`); after a fit, the
+#'   fit's `family$p` holds the power.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' set.seed(2)
+#' d <- data.frame(x = runif(300))
+#' counts <- rpois(300, exp(sin(2 * pi * d$x)))
+#' d$y <- vapply(counts, function(k) sum(rgamma(k, shape = 2, rate = 2)), numeric(1))
+#' fit <- gam_fit(y ~ s(x), data = d, family = tw())
+#' fit$family$p
+#' \dontshow{options(op)}
+#' @export
+tw <- function(p = NULL, link = "log") {
+  if (!is.null(p) && (!is.numeric(p) || length(p) != 1L || !is.finite(p) || p <= 1 || p >= 2)) {
+    abort("`p` of `tw()` must be a single number strictly between 1 and 2, or NULL to estimate it.", "family")
+  }
+  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
+    abort("`link` of `tw()` must be \"log\", \"identity\" or \"sqrt\".", "family")
+  }
+  tweedie_family(p %||% NA_real_, estimate = is.null(p), link = link)
+}
+
+# A Tweedie family object at power `p` (NA: not yet estimated).
+tweedie_family <- function(p, estimate, link) {
+  lk <- stats::make.link(link)
+  pw <- p
+  dev_resids <- function(y, mu, wt) {
+    ya <- ifelse(y > 0, y^(2 - pw) / ((1 - pw) * (2 - pw)), 0)
+    pmax(2 * wt * (ya - y * mu^(1 - pw) / (1 - pw) + mu^(2 - pw) / (2 - pw)), 0)
+  }
+  aic <- function(y, n, mu, wt, dev) {
+    scale <- dev / sum(wt)
+    -2 * sum(tweedie_log_density_impl(as.double(y), as.double(mu), pw, scale) * wt) + 2
+  }
+  name <- if (is.na(p)) "Tweedie" else sprintf("Tweedie(p=%s)", format(p, digits = 4))
+  structure(list(
+    family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
+    valideta = lk$valideta, variance = function(mu) mu^pw, dev.resids = dev_resids, aic = aic,
+    validmu = function(mu) all(is.finite(mu)) && all(mu > 0),
+    p = p, estimate_p = estimate
+  ), class = c("warmgam_tweedie", "family"))
+}
+
+# mgcv's tw() (estimated or fixed power) and Tweedie(p) as warmgam's; NULL for any
+# other family.
+as_tweedie <- function(family) {
+  if (inherits(family, "warmgam_tweedie")) return(family)
+  if (!is.character(family$family) || !startsWith(family$family, "Tweedie")) return(NULL)
+  if (inherits(family, "extended.family") && is.function(family$getTheta)) {
+    estimate <- isTRUE(family$n.theta > 0)
+    return(tweedie_family(if (estimate) NA_real_ else family$getTheta(TRUE), estimate = estimate, link = family$link))
+  }
+  power <- suppressWarnings(as.numeric(sub("^Tweedie\\((.*)\\)$", "\\1", family$family)))
+  if (is.na(power) || power <= 1 || power >= 2) return(NULL)
+  tweedie_family(power, estimate = FALSE, link = family$link)
+}

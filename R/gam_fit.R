@@ -18,8 +18,9 @@
 #'   cloglog, cauchit, log), `poisson()` (log, identity, sqrt), `Gamma()` (inverse,
 #'   log, identity), `inverse.gaussian()` (1/mu^2, inverse, log, identity),
 #'   `quasibinomial()`, `quasipoisson()` and `quasi()` with a standard variance
-#'   function, and the negative binomial [nb()] (log, identity, sqrt; `theta`
-#'   estimated or fixed; mgcv's `nb()` and `negbin()` objects are accepted too). A
+#'   function, the negative binomial [nb()] and the Tweedie [tw()] (log, identity,
+#'   sqrt; `theta` or the power estimated or fixed; mgcv's `nb()`, `negbin()`,
+#'   `tw()` and `Tweedie()` objects are accepted too). A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson and negative
@@ -89,11 +90,12 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
-  if (isTRUE(family$estimate_theta) && method == "GCV.Cp") {
-    # UBRE keeps falling as theta does (the deviance with it): no estimate there.
+  if ((isTRUE(family$estimate_theta) || isTRUE(family$estimate_p)) && method == "GCV.Cp") {
+    # GCV/UBRE is not a likelihood in the family's parameter (UBRE keeps falling as
+    # the negative binomial theta does): no estimate there.
     abort(paste(
-      "The negative binomial `theta` is estimated by REML or ML; with `method = \"GCV.Cp\"`",
-      "give it (`nb(theta = )`)."
+      "The negative binomial `theta` and the Tweedie `p` are estimated by REML or ML; with",
+      "`method = \"GCV.Cp\"` give them (`nb(theta = )`, `tw(p = )`)."
     ), "method")
   }
   check_number(gamma, "gamma", lower = .Machine$double.eps)
@@ -516,7 +518,8 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
       sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))]
     }),
     family = family_id(family), link = family$link, variance = family$varfun %||% "",
-    theta = negbin_theta_start(family, frame$y), estimate_theta = isTRUE(family$estimate_theta),
+    theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
+    estimate_theta = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads
@@ -537,6 +540,9 @@ negbin_theta_start <- function(family, y) {
 new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) {
   if (inherits(family, "warmgam_nb") && family$estimate_theta) {
     family <- negbin_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
+  if (inherits(family, "warmgam_tweedie") && family$estimate_p) {
+    family <- tweedie_family(res$extra[[length(res$extra)]], estimate = TRUE, link = family$link)
   }
   smooth <- Map(function(sm, info) c(info, sm), res$smooths, spec$smooth_info)
   names(smooth) <- vapply(smooth, `[[`, "", "label")

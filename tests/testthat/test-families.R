@@ -129,7 +129,7 @@ test_that("responses outside a family's support and unsupported families are cle
   expect_error(gam_fit(I(count + 0.5) ~ s(x0), data = d, family = poisson()), "counts", class = "warmgam_error_response")
   expect_error(gam_fit(count ~ s(x0), data = d, family = poisson(link = "inverse")), "link", class = "warmgam_error_family")
   expect_error(gam_fit(count ~ s(x0), data = d, family = quasi(link = "cauchit")), "link", class = "warmgam_error_family")
-  expect_error(gam_fit(count ~ s(x0), data = d, family = mgcv::tw()), "not supported", class = "warmgam_error_family")
+  expect_error(gam_fit(count ~ s(x0), data = d, family = mgcv::betar()), "not supported", class = "warmgam_error_family")
 })
 
 test_that("perfect separation warns and returns finite output; the iteration limit says so", {

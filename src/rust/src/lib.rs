@@ -208,6 +208,8 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
     let family = if family == "negbin" {
         family::Family::negative_binomial(&link, f.real("theta")?)
+    } else if family == "tweedie" {
+        family::Family::tweedie(&link, f.real("power")?)
     } else {
         family::Family::from_r(&family, &link, &variance)
     }
@@ -433,6 +435,14 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
     Ok(to_matrix(&smooth.predict_matrix(&refs, by.as_deref())))
 }
 
+/// The Tweedie log density at each `y`, `mu` (power `p`, scale `phi`), for the
+/// family's `aic()`.
+/// @noRd
+#[extendr]
+fn tweedie_log_density_impl(y: &[f64], mu: &[f64], p: f64, phi: f64) -> Vec<f64> {
+    y.iter().zip(mu).map(|(&y, &mu)| family::tweedie::log_density(y, mu, phi, p)[0]).collect()
+}
+
 /// What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times
 /// (seconds since the epoch, `NA` when empty), and with `verify` the damaged entries.
 /// @noRd
@@ -473,6 +483,7 @@ extendr_module! {
     fn fit_gam_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;
+    fn tweedie_log_density_impl;
     fn cache_info_impl;
     fn cache_clear_impl;
 }

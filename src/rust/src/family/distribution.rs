@@ -13,6 +13,9 @@ pub enum Distribution {
     /// The negative binomial with shape `theta` (mgcv's `negbin(theta)`, and `nb()`
     /// at a given `theta`): `V(mu) = mu + mu^2 / theta`, scale 1.
     NegBin { theta: f64 },
+    /// The Tweedie distribution with power `1 < p < 2` (mgcv's `Tweedie(p)`, and
+    /// `tw()` at a given `p`): `V(mu) = mu^p`, scale estimated.
+    Tweedie { p: f64 },
 }
 
 impl Distribution {
@@ -41,6 +44,10 @@ impl Distribution {
             Distribution::Gamma => [mu * mu, 2.0 * mu, 2.0, 0.0],
             Distribution::InverseGaussian => [mu.powi(3), 3.0 * mu * mu, 6.0 * mu, 6.0],
             Distribution::NegBin { theta } => [mu + mu * mu / theta, 1.0 + 2.0 * mu / theta, 2.0 / theta, 0.0],
+            Distribution::Tweedie { p } => {
+                let v = mu.powf(*p);
+                [v, p * v / mu, p * (p - 1.0) * v / (mu * mu), p * (p - 1.0) * (p - 2.0) * v / mu.powi(3)]
+            }
         }
     }
 
@@ -90,6 +97,15 @@ impl Distribution {
                 -2.0 * y / mu.powi(3) + 2.0 / (mu * mu),
                 6.0 * y / mu.powi(4) - 4.0 / mu.powi(3),
             ],
+            Distribution::Tweedie { p } => {
+                let p = *p;
+                let ya = if y > 0.0 { y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p)) } else { 0.0 };
+                [
+                    2.0 * (ya - y * mu.powf(1.0 - p) / (1.0 - p) + mu.powf(2.0 - p) / (2.0 - p)),
+                    2.0 * (mu.powf(1.0 - p) - y * mu.powf(-p)),
+                    2.0 * ((1.0 - p) * mu.powf(-p) + p * y * mu.powf(-p - 1.0)),
+                ]
+            }
             Distribution::NegBin { theta } => {
                 let t = *theta;
                 [
@@ -107,13 +123,14 @@ mod tests {
     use super::*;
     use crate::family::central;
 
-    const ALL: [Distribution; 6] = [
+    const ALL: [Distribution; 7] = [
         Distribution::Gaussian,
         Distribution::Binomial,
         Distribution::Poisson,
         Distribution::Gamma,
         Distribution::InverseGaussian,
         Distribution::NegBin { theta: 1.7 },
+        Distribution::Tweedie { p: 1.35 },
     ];
 
     #[test]

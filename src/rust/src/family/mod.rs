@@ -8,6 +8,7 @@ pub mod distribution;
 pub mod link;
 pub mod normal;
 pub mod special;
+pub mod tweedie;
 
 use distribution::Distribution;
 use link::Link;
@@ -21,6 +22,16 @@ pub struct Family {
     pub link: Link,
     /// A quasi family: the scale is estimated and there is no full likelihood.
     pub quasi: bool,
+}
+
+/// Where an estimated family parameter is searched (`Family::parameter_search`).
+#[derive(Debug, Clone, Copy)]
+pub struct ParameterSearch {
+    pub start: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// The first step of the bracketing search.
+    pub step: f64,
 }
 
 /// One observation's weighted deviance `w d(y, mu(eta))` and its first four
@@ -66,20 +77,33 @@ impl Family {
         Some(Family { distribution: Distribution::NegBin { theta }, link: Link::parse(link)?, quasi: false })
     }
 
-    /// The negative binomial shape, for that family.
-    pub fn theta(&self) -> Option<f64> {
+    /// The Tweedie family with power `p` in (1, 2) and `link` (mgcv's `Tweedie(p)`).
+    pub fn tweedie(link: &str, p: f64) -> Option<Family> {
+        (p > 1.0 && p < 2.0).then_some(())?;
+        Some(Family { distribution: Distribution::Tweedie { p }, link: Link::parse(link)?, quasi: false })
+    }
+
+    /// How the family's own parameter is searched when it is estimated: on the log
+    /// scale for the negative binomial `theta` (from 1e-3, extreme overdispersion, to
+    /// about 1.6e5, a Poisson response to working precision), directly for the
+    /// Tweedie power within mgcv's `tw()` default range [1.01, 1.99].
+    pub fn parameter_search(&self) -> Option<ParameterSearch> {
         match self.distribution {
-            Distribution::NegBin { theta } => Some(theta),
+            Distribution::NegBin { theta } => Some(ParameterSearch { start: theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 }),
+            Distribution::Tweedie { p } => Some(ParameterSearch { start: p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 }),
             _ => None,
         }
     }
 
-    /// The same family with another negative binomial shape.
-    pub fn with_theta(&self, theta: f64) -> Family {
-        match self.distribution {
-            Distribution::NegBin { .. } => Family { distribution: Distribution::NegBin { theta }, ..*self },
-            _ => *self,
-        }
+    /// The same family at the searched coordinate `c` of its parameter (log theta,
+    /// or the Tweedie power).
+    pub fn at_coordinate(&self, c: f64) -> Family {
+        let distribution = match self.distribution {
+            Distribution::NegBin { .. } => Distribution::NegBin { theta: c.exp() },
+            Distribution::Tweedie { .. } => Distribution::Tweedie { p: c },
+            other => other,
+        };
+        Family { distribution, ..*self }
     }
 
     /// The Gaussian identity model, fitted by one penalized least-squares solve.
@@ -200,6 +224,8 @@ impl Family {
             Distribution::Poisson => y + 0.1,
             // mgcv's negative binomial start: y, or 1/6 where y is 0.
             Distribution::NegBin { .. } => if y == 0.0 { 1.0 / 6.0 } else { y },
+            // mgcv's Tweedie start: y + 0.1 where y is 0.
+            Distribution::Tweedie { .. } => y + 0.1 * f64::from(y == 0.0),
             Distribution::Gaussian => y,
             Distribution::Gamma | Distribution::InverseGaussian if self.quasi => y + 0.1 * f64::from(y == 0.0),
             Distribution::Gamma | Distribution::InverseGaussian => y,
@@ -210,7 +236,7 @@ impl Family {
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self.distribution {
             Distribution::Binomial if !(0.0..=1.0).contains(&y) => Some("must lie in [0, 1]"),
-            Distribution::Poisson | Distribution::NegBin { .. } if y < 0.0 => Some("must be non-negative"),
+            Distribution::Poisson | Distribution::NegBin { .. } | Distribution::Tweedie { .. } if y < 0.0 => Some("must be non-negative"),
             Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => Some("must be non-negative"),
             Distribution::Gamma | Distribution::InverseGaussian if !self.quasi && y <= 0.0 => Some("must be positive"),
             _ => None,
@@ -238,6 +264,17 @@ impl Family {
             Distribution::Poisson => {
                 let value = obs().map(|(&y, &w)| w * (xlogy(y, y) - y - special::lgamma(y + 1.0))).sum();
                 [value, 0.0, 0.0]
+            }
+            Distribution::Tweedie { p } => {
+                // log f(y; mu = y, phi) (mgcv's `Tweedie(p)$ls`); zeros add nothing.
+                let mut out = [0.0; 3];
+                for (&y, &w) in obs().filter(|(y, _)| **y > 0.0) {
+                    let d = tweedie::log_density(y, y, phi, p);
+                    for k in 0..3 {
+                        out[k] += w * d[k];
+                    }
+                }
+                out
             }
             Distribution::NegBin { theta } => {
                 // log f(y; mu = y, theta) (mgcv's `negbin()$ls`).

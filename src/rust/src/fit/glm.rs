@@ -106,7 +106,9 @@ pub struct GlmSummary {
 /// mgcv reports them: from the expected information `W_F` (the observed one for
 /// canonical links), `H_F = X'W_F X + S`, `F = H_F^-1 X'W_F X`, `Vp = H_F^-1 scale`,
 /// `Ve = F Vp`.
-pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_known: bool) -> Result<GlmSummary> {
+/// `scale`: the scale to report when it is not Fletcher's estimate (mgcv's `tw()`
+/// reports the one REML chose).
+pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_known: bool, scale: Option<f64>) -> Result<GlmSummary> {
     let p = fit.beta.len();
     let (w, u) = data.working(&fit.eta, true)?;
     let (xtwx_fisher, _) = data.cross_products(&w, &u, &mut || false)?;
@@ -120,7 +122,7 @@ pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_k
     let ff = f.dot(&f);
     let edf1: Vec<f64> = (0..p).map(|i| 2.0 * f[(i, i)] - ff[(i, i)]).collect();
     let tau: f64 = edf.iter().sum();
-    let scale = if scale_known { 1.0 } else { fletcher_scale(data, &fit.eta, tau) };
+    let scale = if scale_known { 1.0 } else { scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau)) };
     let vp = &h_inv * scale;
     let ve = f.dot(&vp);
     Ok(GlmSummary { edf, edf1, vp, ve, scale, xtwx_fisher })

@@ -20,6 +20,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix2, ShapeBuilder};
 
 use crate::basis::{self, Smooth, SmoothSpec};
 use crate::error::{EngineError, Result};
+use crate::family::distribution::Distribution;
 use crate::family::Family;
 use crate::linalg;
 use criterion::{Gram, Method};
@@ -63,8 +64,9 @@ pub struct ModelSpec<'a> {
     pub threads: usize,
     /// Whether the model has an intercept (it decides the null model's deviance).
     pub intercept: bool,
-    /// Whether the negative binomial `theta` (the family's, as the start) is estimated
-    /// with the smoothing parameters (`profile`).
+    /// Whether the family's own parameter (the negative binomial `theta`, the Tweedie
+    /// power; the family's value is the start) is estimated with the smoothing
+    /// parameters (`profile`).
     pub estimate_theta: bool,
 }
 
@@ -650,41 +652,41 @@ impl<'a> Prepared<'a> {
         FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
     }
 
-    /// Chooses the smoothing parameters (and an estimated negative binomial `theta`,
-    /// whose log follows them in `start` and in the fit's `extra`) from `start` (the
-    /// cold start when `None`), and reports the fit.
+    /// Chooses the smoothing parameters (and an estimated family parameter, whose
+    /// search coordinate, `log(theta)` or the Tweedie power, follows them in `start`
+    /// and in the fit's `extra`) from `start` (the cold start when `None`), and
+    /// reports the fit.
     pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
-        if !spec.estimate_theta {
-            return self.optimize_fixed(spec, start, progress, true);
-        }
-        let n = self.n_sp();
-        let theta0 = spec.family.theta().unwrap_or(1.0).ln();
-        let (mut warm, log_theta0) = match start {
-            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n]),
-            Some(s) if s.len() == n => (Some(s.to_vec()), theta0),
-            _ => (None, theta0),
+        let search = match (spec.estimate_theta, spec.family.parameter_search()) {
+            (true, Some(search)) => search,
+            _ => return self.optimize_fixed(spec, start, progress, true),
         };
+        let n = self.n_sp();
+        let (mut warm, c0) = match start {
+            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n]),
+            Some(s) if s.len() == n => (Some(s.to_vec()), search.start),
+            _ => (None, search.start),
+        };
+        let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
         let mut best: Option<FitResult> = None;
         let mut iterations = 0;
         {
-            // The criterion at log theta, with the smoothing parameters chosen there
-            // (each search starting from the last one's).
+            // The criterion at coordinate c, with the smoothing parameters chosen there.
             // Each search starts from the best point so far, brought within reach of
-            // the criterion's slope (`seed_start`): at a poor theta the smoothing
+            // the criterion's slope (`seed_start`): at a poor value the smoothing
             // parameters may run off to the plateau, where a search started there
-            // would stop at once.
-            // A theta where the fit fails (an inner iteration diverging at an extreme
-            // value) is worse than any where it succeeds; an interrupt stops the search.
-            let mut at_theta = |log_theta: f64| -> Result<f64> {
-                let at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
-                let mut fit = match self.optimize_fixed(&at, warm.as_deref(), progress, false) {
+            // would stop at once. A value where the fit fails (an inner iteration
+            // diverging at an extreme value) is worse than any where it succeeds; an
+            // interrupt stops the search.
+            let mut at_value = |c: f64| -> Result<f64> {
+                let mut fit = match self.optimize_fixed(&at(c), warm.as_deref(), progress, false) {
                     Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                     Err(_) => return Ok(f64::INFINITY),
                     Ok(fit) => fit,
                 };
                 iterations += fit.iterations;
                 let value = fit.criterion;
-                fit.extra.push(log_theta);
+                fit.extra.push(c);
                 if best.as_ref().is_none_or(|b| value < b.criterion) {
                     let rho: Vec<f64> = fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
                     warm = self.seed_start(&rho).or(warm.take());
@@ -692,18 +694,16 @@ impl<'a> Prepared<'a> {
                 }
                 Ok(value)
             };
-            let (lo, hi) = LOG_THETA_RANGE;
-            profile::minimize(&mut at_theta, lo, hi, log_theta0.clamp(lo, hi), 1.0, 1e-6)?;
+            profile::minimize(&mut at_value, search.lo, search.hi, c0.clamp(search.lo, search.hi), search.step, 1e-6)?;
         }
-        let best = best.ok_or_else(|| EngineError::InvalidSpec { what: "no value of the negative binomial theta gave a fit".into() })?;
-        // The fit at the chosen theta again, from its own smoothing parameters (no
+        let best = best.ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
+        // The fit at the chosen value again, from its own smoothing parameters (no
         // iterations to speak of), now with the covariance corrected for their
         // uncertainty, which the trial fits did without.
-        let log_theta = *best.extra.last().expect("theta follows");
-        let at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
+        let c = *best.extra.last().expect("the coordinate follows");
         let rho: Vec<f64> = best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
-        let mut fit = self.optimize_fixed(&at, Some(&rho), progress, true)?;
-        fit.extra.push(log_theta);
+        let mut fit = self.optimize_fixed(&at(c), Some(&rho), progress, true)?;
+        fit.extra.push(c);
         fit.iterations += iterations;
         Ok(fit)
     }
@@ -778,7 +778,11 @@ impl<'a> Prepared<'a> {
             Criterion::Glm(g) => {
                 let inner = g.inner(&per_penalty)?.clone();
                 let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
-                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity)?
+                // mgcv's tw() reports the scale REML chose; other families Fletcher's.
+                let reml_scale = (spec.estimate_theta && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
+                    .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
+                    .flatten();
+                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
             }
         };
         fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
@@ -850,11 +854,11 @@ impl<'a> Prepared<'a> {
         if rho.len() != self.n_sp() + usize::from(self.theta_param) {
             return false;
         }
-        // At the stored theta, when it was estimated.
+        // At the stored family parameter, when it was estimated.
         let at;
         let spec = if self.theta_param {
-            let log_theta = rho.pop().expect("theta follows");
-            at = ModelSpec { family: spec.family.with_theta(log_theta.exp()), ..spec.clone() };
+            let c = rho.pop().expect("the coordinate follows");
+            at = ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
             &at
         } else {
             spec
@@ -875,11 +879,6 @@ impl<'a> Prepared<'a> {
             && eval.coefficients.iter().zip(&stored.coefficients).all(|(a, b)| close(*a, *b))
     }
 }
-
-/// The range searched for an estimated negative binomial `log(theta)`: `theta` from
-/// 1e-3 (extreme overdispersion) to about 1.6e5 (a Poisson response to working
-/// precision).
-const LOG_THETA_RANGE: (f64, f64) = (-6.907_755_278_982_137, 12.0);
 
 /// Rebuilds a stored fit without iterating: the bases come from `smooths` (as stored
 /// with the fit) or are constructed again, and the fitted values are recomputed;
@@ -1033,8 +1032,9 @@ fn finish_glm(
     lambda: &[f64],
     result: &outer::OuterResult,
     sensitivity: Option<uncertainty::Sensitivity>,
+    reml_scale: Option<f64>,
 ) -> Result<FitResult> {
-    let summary = glm::summarize(data, inner, lambda, spec.family.scale_known())?;
+    let summary = glm::summarize(data, inner, lambda, spec.family.scale_known(), reml_scale)?;
     // As mgcv, the correction's `X'WX` is the one behind `Vp` (expected information).
     let (vc, edf2) = sensitivity
         .map(|sens| uncertainty::corrected(&summary.xtwx_fisher, data.penalties, lambda, &sens, &summary.vp, summary.scale, &summary.edf1))

@@ -1,0 +1,63 @@
+# The Tweedie family, tw(), against mgcv's tw() and Tweedie(p).
+
+tw_data <- function(n = 400, seed = 5) {
+  set.seed(seed)
+  d <- mgcv::gamSim(1, n = n, verbose = FALSE)
+  d$y <- mgcv::rTweedie(exp(d$f / 4), p = 1.4, phi = 1.2)
+  d
+}
+
+test_that("tw() estimates the power with the smoothing parameters, as mgcv's tw()", {
+  local_store()
+  # mgcv's tw() finds its ldTweedie() only with mgcv attached.
+  withr::local_package("mgcv")
+  d <- tw_data()
+  expect_gt(sum(d$y == 0), 5) # exact zeros, the point of the family
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  nd <- new_points(d)
+  for (case in list(list("REML", "log"), list("ML", "log"), list("REML", "sqrt"))) {
+    fit <- gam_fit(f, data = d, family = warmgam::tw(link = case[[2]]), method = case[[1]])
+    ref <- mgcv_fit(f, d, family = mgcv::tw(link = case[[2]]), method = case[[1]])
+    label <- paste(case, collapse = " ")
+    expect_lt(abs(fit$family$p / ref$family$getTheta(TRUE) - 1), 1e-3, label = paste(label, "p"))
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+    expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5, label = paste(label, "criterion"))
+    expect_lt(abs(fit$scale / ref$scale - 1), 1e-4, label = paste(label, "scale"))
+    p <- predict(fit, nd, type = "response", se.fit = TRUE)
+    q <- mgcv::predict.gam(ref, nd, type = "response", se.fit = TRUE)
+    expect_lt(rel_diff(p$fit, q$fit), 1e-4, label = paste(label, "predict"))
+    expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "se"))
+    expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-3, label = paste(label, "AIC"))
+  }
+})
+
+test_that("a fixed power is mgcv's Tweedie(p); the store keys it", {
+  local_store()
+  withr::local_package("mgcv")
+  d <- tw_data()
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  fit <- gam_fit(f, data = d, family = warmgam::tw(p = 1.3))
+  ref <- mgcv_fit(f, d, family = mgcv::Tweedie(1.3), method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
+  expect_lt(abs(fit$scale / ref$scale - 1), 1e-6) # Fletcher's estimate, as Tweedie(p)
+  expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
+  expect_lt(rel_diff(fitted(gam_fit(f, data = d, family = mgcv::Tweedie(1.3))), fitted(ref)), 1e-10)
+  other <- gam_fit(f, data = d, family = warmgam::tw(p = 1.5))
+  expect_false(identical(other$warm_start$key, fit$warm_start$key))
+  est <- gam_fit(f, data = d, family = warmgam::tw())
+  again <- gam_fit(f, data = d, family = mgcv::tw())
+  expect_identical(again$warm_start$source, "exact")
+  expect_identical(again$family$p, est$family$p)
+})
+
+test_that("tw() rejects bad input", {
+  d <- tw_data(100)
+  expect_error(tw(p = 2.5), "between 1 and 2", class = "warmgam_error_family")
+  expect_error(tw(link = "logit"), "link", class = "warmgam_error_family")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = tw(), method = "GCV.Cp"), "REML or ML",
+               class = "warmgam_error_method")
+  d$y[2] <- -0.5
+  expect_error(gam_fit(y ~ s(x0), data = d, family = tw()), "non-negative", class = "warmgam_error_response")
+})
