@@ -293,5 +293,10 @@ mod tests {
         check(fam("poisson", "log"), Method::Gcv);
         check(fam("Gamma", "log"), Method::Gcv);
         check(fam("binomial", "probit"), Method::Gcv);
+        // The extended families at a given theta / power (the Tweedie scale estimated).
+        check(Family::negative_binomial("log", 2.5).unwrap(), Method::Reml);
+        check(Family::negative_binomial("sqrt", 1.2).unwrap(), Method::Ml);
+        check(Family::tweedie("log", 1.4).unwrap(), Method::Reml);
+        check(Family::tweedie("identity", 1.7).unwrap(), Method::Ml);
     }
 }
