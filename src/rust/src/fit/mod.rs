@@ -729,17 +729,22 @@ impl<'a> Prepared<'a> {
             }
             _ => None,
         };
-        // A cold generalized fit of many rows starts where performance iteration
-        // leaves it (`performance_start`): few passes over the data bring it close.
-        let performance = match (start, &self.problem) {
-            (None, Problem::Glm { .. }) if self.design.nrows() >= PERFORMANCE_FROM_ROWS => self.performance_start(spec).ok().flatten(),
+        // A generalized fit of many rows starts where performance iteration leaves
+        // it (`performance_start`, from the given start when there is one): few
+        // passes over the data bring it close, closer than another sample's optimum
+        // (a seed) is, since they bring the coefficients close too.
+        let performance = match &self.problem {
+            Problem::Glm { .. } if self.design.nrows() >= PERFORMANCE_FROM_ROWS => {
+                let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
+                self.performance_start(spec, from).ok().flatten()
+            }
             _ => None,
         };
         let warm_coefficients = match &performance {
             Some((_, beta)) => Some(beta.to_vec()),
             None => warm_coefficients,
         };
-        let start = start.or(performance.as_ref().map(|(rho, _)| rho.as_slice()));
+        let start = performance.as_ref().map(|(rho, _)| rho.as_slice()).or(start);
         let mut objective = self.objective_from(spec, warm_coefficients.as_deref());
         let free = objective.free_index();
         let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
@@ -810,15 +815,15 @@ impl<'a> Prepared<'a> {
     /// by the Gaussian criterion (no further pass over the data), until the smoothing
     /// parameters settle. Each round costs one pass; the exact Laplace criterion's
     /// optimum, which the Newton iteration then finds, is usually a few steps away.
-    /// Returns all parameters (the family's extra ones as the cold start has them) and
-    /// the last coefficients; `None` when a round fails (the cold start is used).
-    fn performance_start(&self, spec: &ModelSpec<'_>) -> Result<Option<(Vec<f64>, Array1<f64>)>> {
+    /// Returns all parameters (the family's extra ones as `from` has them) and the last
+    /// coefficients; `None` when a round fails (the start is used as it is).
+    fn performance_start(&self, spec: &ModelSpec<'_>, from: &[f64]) -> Result<Option<(Vec<f64>, Array1<f64>)>> {
         const ROUNDS: usize = 8;
         const SETTLED: f64 = 0.1;
         let Problem::Glm { first_pass, .. } = &self.problem else { return Ok(None) };
         let data = glm_data(spec, &self.design, &self.penalties, self.x.as_ref());
         let m = self.n_smoothing;
-        let mut rho = self.rho_init.clone();
+        let mut rho = from.to_vec();
         let mut eta = data.start_eta();
         let mut beta = None;
         for round in 0..ROUNDS {
@@ -1228,7 +1233,7 @@ mod tests {
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
         spec.family = Family::from_r("binomial", "logit", "").unwrap();
         let prepared = prepare(&spec, &mut || false).unwrap();
-        let (rho, beta) = prepared.performance_start(&spec).unwrap().expect("a start");
+        let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init).unwrap().expect("a start");
         assert_eq!(rho.len(), prepared.n_sp());
         assert_eq!(beta.len(), prepared.design.ncols());
         let cold = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
