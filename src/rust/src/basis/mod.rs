@@ -69,6 +69,28 @@ pub struct SmoothSpec<'a> {
     pub pooled: Option<Vec<Cow<'a, [f64]>>>,
 }
 
+#[cfg(test)]
+impl SmoothSpec<'static> {
+    /// A term for tests: basis `bs` of dimension `k` on `vars`, centred, with every
+    /// other setting at its default (change fields with struct update syntax).
+    pub fn for_tests(label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>) -> SmoothSpec<'static> {
+        SmoothSpec {
+            label: label.into(),
+            bs: bs.into(),
+            k: Some(k),
+            vars: vars.into_iter().map(Cow::Owned).collect(),
+            by: None,
+            centre: true,
+            knots: None,
+            m: Vec::new(),
+            select: false,
+            id: None,
+            margins: Vec::new(),
+            pooled: None,
+        }
+    }
+}
+
 /// A class's own basis, which can evaluate itself at new covariate values.
 #[derive(Debug, Clone)]
 pub enum Basis {
@@ -516,18 +538,8 @@ mod tests {
         for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z.clone()])] {
             for with_by in [false, true] {
                 let spec = SmoothSpec {
-                    label: format!("s({bs})"),
-                    bs: bs.into(),
-                    k: Some(8),
-                    vars: vars.iter().cloned().map(Cow::Owned).collect(),
                     by: with_by.then(|| Cow::Owned(by.clone())),
-                    centre: true,
-                    knots: None,
-                    m: Vec::new(),
-                    select: false,
-                    id: None,
-                    margins: Vec::new(),
-                    pooled: None,
+                    ..SmoothSpec::for_tests(&format!("s({bs})"), bs, 8, vars.clone())
                 };
                 let sm = construct(&spec).unwrap();
                 let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();

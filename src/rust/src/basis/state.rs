@@ -302,7 +302,6 @@ mod tests {
     use super::*;
     use crate::basis::tensor::MarginSpec;
     use crate::basis::{construct, SmoothSpec};
-    use std::borrow::Cow;
 
     /// A smooth rebuilt from its state predicts exactly as the one constructed from
     /// the data, for every class including tensor products and `select`.
@@ -321,21 +320,9 @@ mod tests {
             ("fs", vec![x.clone(), (0..n).map(|i| (1 + i % 4) as f64).collect()], vec![margin("tp", 5)], false),
         ];
         for (bs, vars, margins, select) in cases {
-            let spec = SmoothSpec {
-                label: bs.into(),
-                bs: bs.into(),
-                // A factor smooth's k is its number of levels.
-                k: Some(if bs == "fs" { 4 } else { 6 }),
-                vars: vars.iter().cloned().map(Cow::Owned).collect(),
-                by: None,
-                centre: bs != "fs",
-                knots: None,
-                m: Vec::new(),
-                select,
-                id: None,
-                margins,
-                pooled: None,
-            };
+            // A factor smooth's k is its number of levels.
+            let k = if bs == "fs" { 4 } else { 6 };
+            let spec = SmoothSpec { centre: bs != "fs", select, margins, ..SmoothSpec::for_tests(bs, bs, k, vars.clone()) };
             let sm = construct(&spec).unwrap();
             let st = sm.state();
             for name in st.keys() {

@@ -423,20 +423,7 @@ mod tests {
         use ndarray::{Array2, ShapeBuilder};
         use std::borrow::Cow;
         let x: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
-        let smooth = SmoothSpec {
-            label: "s(x)".into(),
-            bs: "cr".into(),
-            k: Some(8),
-            vars: vec![Cow::Owned(x.clone())],
-            by: Some(Cow::Owned(vec![2.0; n])),
-            centre: true,
-            knots: None,
-            m: Vec::new(),
-            select: false,
-            id: None,
-            margins: Vec::new(),
-            pooled: None,
-        };
+        let smooth = SmoothSpec { by: Some(Cow::Owned(vec![2.0; n])), ..SmoothSpec::for_tests("s(x)", "cr", 8, vec![x.clone()]) };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])
     }

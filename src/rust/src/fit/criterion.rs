@@ -356,11 +356,7 @@ mod tests {
     fn problem() -> (Gram, PenaltySet) {
         let n = 120;
         let p = 9;
-        let mut state = 12345u64;
-        let mut unif = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        let mut unif = crate::fit::uniform_stream(12345);
         let x = Array2::from_shape_fn((n, p).f(), |(i, j)| if j == 0 { 1.0 } else { (i as f64 * 0.05 * j as f64).sin() + 0.3 * unif() });
         let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.07).cos() + unif()).collect();
         let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 4) as f64 * 0.5).collect();

@@ -204,7 +204,6 @@ pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
     use ndarray::{Array2, ShapeBuilder};
 
@@ -218,11 +217,7 @@ mod tests {
     /// around a smooth mean.
     fn spec(family: Family, method: Method) -> ModelSpec<'static> {
         let n = 300;
-        let mut state = 99u64;
-        let mut unif = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        let mut unif = crate::fit::uniform_stream(99);
         let x: Vec<f64> = (0..n).map(|_| unif()).collect();
         let z: Vec<f64> = (0..n).map(|_| unif()).collect();
         let y: Vec<f64> = (0..n)
@@ -234,20 +229,7 @@ mod tests {
                 }
             })
             .collect();
-        let smooth = |label: &str, v: Vec<f64>| SmoothSpec {
-            label: label.into(),
-            bs: "cr".into(),
-            k: Some(7),
-            vars: vec![Cow::Owned(v)],
-            by: None,
-            centre: true,
-            knots: None,
-            m: Vec::new(),
-            select: false,
-            id: None,
-            margins: Vec::new(),
-            pooled: None,
-        };
+        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 7, vec![v]);
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
         spec.family = family;

@@ -145,7 +145,6 @@ mod tests {
     use crate::basis::SmoothSpec;
     use crate::fit::{design, ModelSpec};
     use ndarray::ShapeBuilder;
-    use std::borrow::Cow;
 
     /// The structured products against the dense ones, with two random-effect terms
     /// (one with slopes) and a spline.
@@ -156,20 +155,7 @@ mod tests {
         let g1: Vec<f64> = (0..n).map(|i| (1 + (i * 7) % 40) as f64).collect();
         let g2: Vec<f64> = (0..n).map(|i| (1 + (i * 13) % 35) as f64).collect();
         let slope: Vec<f64> = (0..n).map(|i| ((i % 17) as f64 - 8.0) / 8.0).collect();
-        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec {
-            label: label.into(),
-            bs: bs.into(),
-            k: Some(k),
-            vars: vars.into_iter().map(Cow::Owned).collect(),
-            by: None,
-            centre: bs != "re",
-            knots: None,
-            m: Vec::new(),
-            select: false,
-            id: None,
-            margins: Vec::new(),
-            pooled: None,
-        };
+        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { x[i] * x[i] });
         let smooths = vec![
             spec_of("s(g1)", "re", 40, vec![g1.clone()]),

@@ -70,6 +70,17 @@ pub struct ModelSpec<'a> {
     pub estimate_theta: bool,
 }
 
+/// A reproducible stream of uniform draws on [0, 1) for tests (a 64-bit linear
+/// congruential generator, Knuth's MMIX constants, top 53 bits).
+#[cfg(test)]
+pub(crate) fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+}
+
 #[cfg(test)]
 impl<'a> ModelSpec<'a> {
     /// A REML fit with unit weights, no offset and default settings, for tests.
@@ -1161,18 +1172,8 @@ mod tests {
         let z: Vec<f64> = (0..n).map(|i| ((i * 104_729) % 1013) as f64 / 1013.0).collect();
         let by: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
         let smooth = |bs: &str, vars: Vec<Vec<f64>>, by: Option<Vec<f64>>| SmoothSpec {
-            label: format!("s.{bs}.{}", by.is_some()),
-            bs: bs.into(),
-            k: Some(9),
-            vars: vars.into_iter().map(Cow::Owned).collect(),
-            by: by.map(Cow::Owned),
-            centre: true,
-            knots: None,
-            m: Vec::new(),
-            select: false,
-            id: None,
-            margins: Vec::new(),
-            pooled: None,
+            by: by.clone().map(Cow::Owned),
+            ..SmoothSpec::for_tests(&format!("s.{bs}.{}", by.is_some()), bs, 9, vars)
         };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
         let smooths = vec![
@@ -1207,28 +1208,11 @@ mod tests {
     #[test]
     fn performance_start_reaches_the_cold_optimum() {
         let n = 2000;
-        let mut state = 7u64;
-        let mut unif = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        let mut unif = uniform_stream(7);
         let x: Vec<f64> = (0..n).map(|_| unif()).collect();
         let z: Vec<f64> = (0..n).map(|_| unif()).collect();
         let y: Vec<f64> = (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
-        let smooth = |label: &str, v: Vec<f64>| SmoothSpec {
-            label: label.into(),
-            bs: "cr".into(),
-            k: Some(10),
-            vars: vec![Cow::Owned(v)],
-            by: None,
-            centre: true,
-            knots: None,
-            m: Vec::new(),
-            select: false,
-            id: None,
-            margins: Vec::new(),
-            pooled: None,
-        };
+        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
         spec.family = Family::from_r("binomial", "logit", "").unwrap();
