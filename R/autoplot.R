@@ -31,13 +31,7 @@ autoplot.warmgam <- function(object, select = NULL, residuals = FALSE, seWithMea
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     abort("`autoplot()` needs the ggplot2 package; use `plot()` for base graphics.", "dependency")
   }
-  check_flag(residuals, "residuals")
-  check_flag(seWithMean, "seWithMean")
-  check_flag(unconditional, "unconditional")
-  check_flag(all.terms, "all.terms")
-  check_flag(rug, "rug")
-  check_number(se_mult, "se_mult", lower = 0)
-  if (!is.function(trans)) abort("`trans` must be a function such as `exp`.", "argument")
+  check_drawing(rug, se_mult, trans)
   panels <- term_panels(object, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far)
   plots <- lapply(panels, panel_ggplot, trans = trans, rug = rug, se_mult = se_mult)
   if (length(plots) == 1L) plots[[1]] else structure(plots, class = "warmgam_ggplots")

@@ -519,7 +519,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     }),
     family = family_id(family), link = family$link, variance = family$varfun %||% "",
     theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
-    estimate_theta = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
+    estimate_parameter = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads

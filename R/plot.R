@@ -46,15 +46,9 @@
 plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade = FALSE,
                          seWithMean = FALSE, unconditional = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
                          se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
-  check_flag(residuals, "residuals")
   check_flag(shade, "shade")
-  check_flag(seWithMean, "seWithMean")
-  check_flag(unconditional, "unconditional")
-  check_flag(all.terms, "all.terms")
-  check_flag(rug, "rug")
   check_number(pages, "pages", lower = 0)
-  check_number(se_mult, "se_mult", lower = 0)
-  if (!is.function(trans)) abort("`trans` must be a function such as `exp`.", "argument")
+  check_drawing(rug, se_mult, trans)
   panels <- term_panels(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far)
   if (length(panels) == 0L) {
     message("The model has no terms to plot.")
@@ -70,9 +64,20 @@ plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade =
   invisible(panels)
 }
 
+# The drawing arguments plot() and autoplot() share.
+check_drawing <- function(rug, se_mult, trans) {
+  check_flag(rug, "rug")
+  check_number(se_mult, "se_mult", lower = 0)
+  if (!is.function(trans)) abort("`trans` must be a function such as `exp`.", "argument")
+}
+
 # The data behind each panel of plot() and autoplot(): smooth terms (those in
 # `select`), then with `all.terms` the parametric terms.
 term_panels <- function(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far) {
+  check_flag(residuals, "residuals")
+  check_flag(seWithMean, "seWithMean")
+  check_flag(unconditional, "unconditional")
+  check_flag(all.terms, "all.terms")
   smooths <- seq_along(x$smooth)
   if (!is.null(select)) {
     if (!is.numeric(select) || any(!select %in% smooths)) {

@@ -237,7 +237,7 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         },
         threads: f.real("threads")?.max(1.0) as usize,
         intercept: f.flag("intercept")?,
-        estimate_theta: !f.is_null("estimate_theta") && f.flag("estimate_theta")?,
+        estimate_parameter: !f.is_null("estimate_parameter") && f.flag("estimate_parameter")?,
     })
 }
 

@@ -67,7 +67,7 @@ pub struct ModelSpec<'a> {
     /// Whether the family's own parameter (the negative binomial `theta`, the Tweedie
     /// power; the family's value is the start) is estimated with the smoothing
     /// parameters (`profile`).
-    pub estimate_theta: bool,
+    pub estimate_parameter: bool,
 }
 
 /// A reproducible stream of uniform draws on [0, 1) for tests (a 64-bit linear
@@ -99,7 +99,7 @@ impl<'a> ModelSpec<'a> {
             control: Control::default(),
             threads: 2,
             intercept: true,
-            estimate_theta: false,
+            estimate_parameter: false,
         }
     }
 }
@@ -493,9 +493,9 @@ pub struct Prepared<'a> {
     /// The cold start; the optimizer's bounds are placed around it whatever the start,
     /// so that warm and cold fits solve the same problem.
     rho_init: Vec<f64>,
-    /// Whether the negative binomial `theta` is estimated (outside these parameters,
-    /// by `optimize`).
-    theta_param: bool,
+    /// Whether the family's own parameter (theta, the Tweedie power) is estimated
+    /// (outside these parameters, by `optimize`).
+    family_parameter: bool,
 }
 
 /// Builds the model and makes the one pass over the data that forms `X'WX` (for a
@@ -571,7 +571,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         }
         (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
     };
-    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, theta_param: spec.estimate_theta })
+    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, family_parameter: spec.estimate_parameter })
 }
 
 /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
@@ -640,7 +640,7 @@ impl<'a> Prepared<'a> {
         const SEED_RANGE: f64 = 10.0;
         // An estimated family parameter (log theta) follows, and is kept as it is.
         let n = self.n_sp();
-        (seed.len() == n || (self.theta_param && seed.len() == n + 1)).then(|| {
+        (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
             seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).chain(seed[n..].iter().copied()).collect()
         })
     }
@@ -671,7 +671,7 @@ impl<'a> Prepared<'a> {
     /// and in the fit's `extra`) from `start` (the cold start when `None`), and
     /// reports the fit.
     pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
-        let search = match (spec.estimate_theta, spec.family.parameter_search()) {
+        let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
             (true, Some(search)) => search,
             _ => return self.optimize_fixed(spec, start, progress, true),
         };
@@ -809,7 +809,7 @@ impl<'a> Prepared<'a> {
                 let inner = g.inner(&per_penalty)?.clone();
                 let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
                 // mgcv's tw() reports the scale REML chose; other families Fletcher's.
-                let reml_scale = (spec.estimate_theta && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
+                let reml_scale = (spec.estimate_parameter && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
                     .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
                     .flatten();
                 finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
@@ -942,12 +942,12 @@ impl<'a> Prepared<'a> {
     /// coefficients, and the gradient must be as small as convergence left it.
     pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
         let mut rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
-        if rho.len() != self.n_sp() + usize::from(self.theta_param) {
+        if rho.len() != self.n_sp() + usize::from(self.family_parameter) {
             return false;
         }
         // At the stored family parameter, when it was estimated.
         let at;
-        let spec = if self.theta_param {
+        let spec = if self.family_parameter {
             let c = rho.pop().expect("the coordinate follows");
             at = ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
             &at
@@ -1018,7 +1018,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 
 /// Number of family parameters estimated with the smoothing parameters.
 fn n_extra(spec: &ModelSpec<'_>) -> usize {
-    usize::from(scale_parameter(spec)) + usize::from(spec.estimate_theta)
+    usize::from(scale_parameter(spec)) + usize::from(spec.estimate_parameter)
 }
 
 /// The deviance of the null model, as mgcv reports it.
