@@ -68,6 +68,16 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
         }
     }
 
+    /// `max |dbeta/drho delta| / max |beta|` at per-penalty `rho`, when its
+    /// derivatives were the last computed (see `Objective::coefficient_change`).
+    pub fn coefficient_change(&self, rho: &[f64], delta: &[f64]) -> Option<f64> {
+        let (r, beta, dbeta) = self.anchor.as_ref().filter(|(r, ..)| r == rho)?;
+        debug_assert_eq!(r.len(), delta.len());
+        let top = beta.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let moved = dbeta.dot(&Array1::from(delta.to_vec())).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        Some(if top > 0.0 { moved / top } else { moved })
+    }
+
     /// The inner fit at `rho` (per penalty), from the cache when it was the last one.
     pub fn inner(&mut self, rho: &[f64]) -> Result<&InnerFit> {
         if !matches!(&self.last, Some((r, _)) if r == rho) {

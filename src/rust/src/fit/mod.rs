@@ -325,6 +325,17 @@ impl FreeObjective<'_, '_> {
 }
 
 impl Objective for FreeObjective<'_, '_> {
+    fn coefficient_change(&self, rho: &[f64], dir: &[f64]) -> Option<f64> {
+        let Criterion::Glm(g) = &self.criterion else { return None };
+        let full = self.full_rho(rho);
+        // The step in each free parameter moves every penalty linked to it.
+        let mut step = vec![0.0; full.len()];
+        for (&j, d) in self.free_index().iter().zip(dir) {
+            step[j] = *d;
+        }
+        g.coefficient_change(&penalty_rho(self.links, &full[..self.n_sp]), &penalty_rho(self.links, &step[..self.n_sp]))
+    }
+
     fn evaluate(&mut self, rho: &[f64], derivatives: bool) -> Result<Eval> {
         let full = self.full_rho(rho);
         let per_penalty = penalty_rho(self.links, &full[..self.n_sp]);
