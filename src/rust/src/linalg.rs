@@ -114,26 +114,6 @@ pub fn cross_products_by_chunks(
     Ok((from_lower(&gram), Array1::from(xtz)))
 }
 
-/// Visits the model matrix a chunk of rows at a time: `fill(start, rows, buf)` writes
-/// rows `start..start + rows` into the first `rows` rows of `buf`, then
-/// `visit(start, chunk)` sees them. An error from either stops the pass.
-pub fn for_each_chunk(
-    n: usize,
-    p: usize,
-    mut fill: impl FnMut(usize, usize, &mut Array2<f64>) -> Result<()>,
-    mut visit: impl FnMut(usize, ArrayView2<'_, f64>) -> Result<()>,
-) -> Result<()> {
-    let mut buf = Array2::<f64>::zeros((CHUNK_ROWS.min(n.max(1)), p).f());
-    let mut start = 0;
-    while start < n {
-        let rows = CHUNK_ROWS.min(n - start);
-        fill(start, rows, &mut buf)?;
-        visit(start, buf.slice(ndarray::s![..rows, ..]))?;
-        start += rows;
-    }
-    Ok(())
-}
-
 /// Accumulates `X_c' diag(w) X_c` into the lower triangle of `acc`, for weights of
 /// any sign (the observed information of a non-canonical link can be negative for
 /// some observations). `scratch` holds `diag(w) X_c`.
@@ -145,13 +125,21 @@ pub fn add_weighted_gram(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, w: &[f6
     // With every weight non-negative the product is the symmetric
     // (W^1/2 X)'(W^1/2 X), one operand; otherwise X'(WX).
     let symmetric = w.iter().all(|v| *v >= 0.0);
+    // The row scales once per row, not once per element (a square root per element
+    // cost as much as the product itself).
+    let root: Vec<f64>;
+    let scale = if symmetric {
+        root = w.iter().map(|v| v.sqrt()).collect();
+        &root[..]
+    } else {
+        w
+    };
     for j in 0..p {
         let col = chunk.column(j);
         let out = scratch.col_as_slice_mut(j);
         match col.as_slice() {
-            Some(x) if symmetric => out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * w.sqrt()),
-            Some(x) => out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * w),
-            None => out.iter_mut().zip(col.iter()).zip(w).for_each(|((o, x), w)| *o = if symmetric { x * w.sqrt() } else { x * w }),
+            Some(x) => out.iter_mut().zip(x).zip(scale).for_each(|((o, x), s)| *o = x * s),
+            None => out.iter_mut().zip(col.iter()).zip(scale).for_each(|((o, x), s)| *o = x * s),
         }
     }
     let lhs = if symmetric { scratch.as_ref().transpose() } else { view(&chunk).transpose() };

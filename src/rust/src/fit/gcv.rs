@@ -91,7 +91,7 @@ pub fn evaluate(
     let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let k_mat = mm.dot(h_inv);
-    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.exact_hessian, expected, interrupted)?;
+    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, interrupted)?;
     let s_beta = s_lambda.dot(&fit.beta);
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 

@@ -120,8 +120,15 @@ pub struct GlmSummary {
 /// reports the one REML chose).
 pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_known: bool, scale: Option<f64>) -> Result<GlmSummary> {
     let p = fit.beta.len();
-    let (w, u) = data.working(&fit.eta, true)?;
-    let (xtwx_fisher, _) = data.cross_products(&w, &u, &mut || false)?;
+    // Where the two informations agree, the inner fit's last X'WX is this one (its
+    // weights are those at the last iterate, within the converged step of the
+    // final coefficients): no pass over the data.
+    let xtwx_fisher = if data.family.information_is_expected() && fit.xtwx.nrows() == p {
+        fit.xtwx.clone()
+    } else {
+        let (w, u) = data.working(&fit.eta, true)?;
+        data.cross_products(&w, &u, &mut || false)?.0
+    };
     let mut h = xtwx_fisher.clone();
     data.penalties.add_to(&mut h, lambda);
     let h_inv = SpdFactor::new(h.view())

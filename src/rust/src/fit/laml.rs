@@ -32,9 +32,10 @@ pub struct LamlSettings {
     pub gamma: f64,
     /// The scale is a parameter (the last one) rather than known to be 1.
     pub scale_param: bool,
-    /// Form the Hessian's data terms from every row (otherwise from a subsample of
-    /// `HESSIAN_ROWS` rows when there are more).
-    pub exact_hessian: bool,
+    /// Form the Hessian's data terms from a systematic subsample of about this many
+    /// rows when there are more (`HESSIAN_ROWS` while iterating,
+    /// `REPORTED_HESSIAN_ROWS` for the Hessian the fit reports).
+    pub hessian_rows: usize,
 }
 
 /// `G` in `d log|H|_* = tr(G dH)`: `H^-1` for REML, `U_r (U_r' H U_r)^-1 U_r'` for
@@ -77,6 +78,13 @@ pub(crate) fn pair_index(m: usize, j: usize, k: usize) -> usize {
 /// data part has a relative error of about `1/sqrt(HESSIAN_ROWS)`.
 pub const HESSIAN_ROWS: usize = 5_000;
 
+/// Rows the reported Hessian (the fit's, behind `gam_check()` and the covariance
+/// corrected for smoothing-parameter uncertainty) is formed from: every row up to
+/// this many, a systematic subsample beyond, where its data part has a relative
+/// error of about `1/sqrt(REPORTED_HESSIAN_ROWS)` = 0.3%. At 1e6 rows every row
+/// would cost as much as the rest of the fit's passes after performance iteration.
+pub const REPORTED_HESSIAN_ROWS: usize = 100_000;
+
 /// One thread's share of the derivative pass.
 struct PassPart {
     t1: Vec<f64>,
@@ -113,7 +121,7 @@ pub(crate) fn derivative_pass(
     fit: &InnerFit,
     g: &Array2<f64>,
     dbeta: &Array2<f64>,
-    exact_hessian: bool,
+    hessian_rows: usize,
     expected: bool,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
@@ -122,7 +130,7 @@ pub(crate) fn derivative_pass(
     }
     let (n, p) = (data.design.nrows(), data.design.ncols());
     let m = dbeta.ncols();
-    let stride = if exact_hessian { 1 } else { n.div_ceil(HESSIAN_ROWS).max(1) };
+    let stride = n.div_ceil(hessian_rows.max(1)).max(1);
     let n_pairs = m * (m + 1) / 2;
     let parts = data.par_chunks(
         || PassPart::new(m, p),
@@ -263,7 +271,7 @@ pub fn evaluate(
     }
 
     let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
-    let sums = derivative_pass(data, fit, &g, &dbeta, settings.exact_hessian, false, interrupted)?;
+    let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();

@@ -57,9 +57,11 @@ pub const MAX_INNER: usize = 100;
 /// largest: Newton steps shrink quadratically, so the error left is far smaller.
 const BETA_TOL: f64 = 1e-9;
 const MAX_HALVINGS: usize = 60;
-/// Rows per chunk when the model matrix is held in memory: no basis evaluation to keep
-/// in cache, so larger chunks amortize the products' fixed costs.
-const MEMORY_CHUNK_ROWS: usize = 32_768;
+/// Rows per chunk when the model matrix is held in memory: small enough that a
+/// chunk's products (`diag(w) X_c`, `X_c G`: 2.5 MB at 77 columns) stay in cache
+/// for the next product over the same rows; 32768 rows made the derivative pass
+/// 1.7 times slower at 1e6 rows.
+const MEMORY_CHUNK_ROWS: usize = 4096;
 /// Below this relative change a step that no longer contracts is rounding noise.
 const NOISE_FLOOR: f64 = 1e-5;
 
