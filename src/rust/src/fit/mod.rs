@@ -892,7 +892,7 @@ impl<'a> Prepared<'a> {
     /// coefficients; `None` when a round fails (the start is used as it is).
     fn performance_start(&self, spec: &ModelSpec<'_>, from: &[f64]) -> Result<Option<(Vec<f64>, Array1<f64>)>> {
         const ROUNDS: usize = 8;
-        const SETTLED: f64 = 0.1;
+        const SETTLED: f64 = 0.02;
         let Problem::Glm { first_pass, .. } = &self.problem else { return Ok(None) };
         let data = glm_data(spec, &self.design, &self.penalties, self.x.as_ref());
         let m = self.n_smoothing;
