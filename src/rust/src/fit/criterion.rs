@@ -18,7 +18,7 @@ use ndarray::{s, Array1, Array2};
 use crate::error::{EngineError, Result};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_with_columns, LogDet, PenaltySet};
-use crate::linalg::SpdFactor;
+use crate::linalg::{self, SpdFactor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -75,6 +75,13 @@ pub fn pls_fit(gram: &Gram, penalties: &PenaltySet, rho: &[f64]) -> Result<PlsFi
     let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
     let mut h = gram.xtwx.clone();
     penalties.add_to(&mut h, &lambda);
+    if let Some(block) = diagonal_block(&h, penalties) {
+        // The elimination is O(k^2 q) for k levels beside q coefficients: one thread.
+        if let Some((h_inv, log_det_h)) = linalg::bordered_diagonal_inverse(&h, block, 1) {
+            let beta = h_inv.dot(&gram.xtwy);
+            return Ok(PlsFit { beta, h_inv, log_det_h, lambda });
+        }
+    }
     let factor = SpdFactor::new(h.view()).ok_or_else(|| EngineError::NotIdentifiable {
         detail: "X'WX + S is not positive definite; check for aliased parametric terms \
                  or a smooth that duplicates another"
@@ -83,6 +90,21 @@ pub fn pls_fit(gram: &Gram, penalties: &PenaltySet, rho: &[f64]) -> Result<PlsFi
     let h_inv = factor.inverse();
     let beta = h_inv.dot(&gram.xtwy);
     Ok(PlsFit { beta, h_inv, log_det_h: factor.log_det(), lambda })
+}
+
+/// Blocks narrower than this are left to the dense factorization.
+const MIN_DIAGONAL_BLOCK: usize = 32;
+
+/// The widest penalized block of `H` that is a diagonal matrix (a random effect's
+/// levels), when one has at least `MIN_DIAGONAL_BLOCK` coefficients.
+fn diagonal_block(h: &Array2<f64>, penalties: &PenaltySet) -> Option<std::ops::Range<usize>> {
+    penalties
+        .penalties
+        .iter()
+        .map(|pen| pen.start..pen.start + pen.len())
+        .filter(|r| r.len() >= MIN_DIAGONAL_BLOCK)
+        .filter(|r| r.clone().all(|i| r.clone().all(|j| i == j || h[(i, j)] == 0.0)))
+        .max_by_key(|r| r.len())
 }
 
 /// Per-penalty pieces: `P_j = H^-1[:, B_j] S_j` (the non-zero columns of `H^-1 S_j`) and
@@ -205,14 +227,8 @@ pub fn scale_df(gram: &Gram, penalties: &PenaltySet, method: Method, gamma: f64)
 /// `(A + S_lambda)^-1`: `d/d rho_j = lambda_j tr(H^-1 S_j)`,
 /// `d2/d rho_j d rho_k = delta_jk lambda_j tr(H^-1 S_j) - lambda_j lambda_k tr(H^-1 S_j H^-1 S_k)`
 /// (Wood 2011 §3.2).
-fn log_det_derivatives(h_inv: &Array2<f64>, log_det: f64, penalties: &PenaltySet, lambda: &[f64]) -> LogDet {
-    let m = penalties.len();
-    let pp: Vec<PenaltyParts> = penalties
-        .penalties
-        .iter()
-        .zip(penalty_columns(h_inv, penalties))
-        .map(|(pen, p_mat)| PenaltyParts { start: pen.start, len: pen.len(), p_mat, s_beta: Array1::zeros(0) })
-        .collect();
+fn log_det_derivatives(pp: &[PenaltyParts], log_det: f64, lambda: &[f64]) -> LogDet {
+    let m = pp.len();
     let traces: Vec<f64> = pp.iter().map(|q| q.trace()).collect();
     let mut out = LogDet { value: log_det, grad: Array1::zeros(m), hess: Array2::zeros((m, m)) };
     for j in 0..m {
@@ -228,9 +244,9 @@ fn log_det_derivatives(h_inv: &Array2<f64>, log_det: f64, penalties: &PenaltySet
 /// The log determinant in the REML/ML criterion: `log|X'WX + S_lambda|` for REML; for
 /// ML the null-space coefficients are not integrated out, so the determinant is taken
 /// on the penalty range space, `log|U_r'(X'WX + S_lambda)U_r|` (Wood 2011 §2.2).
-fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &PlsFit) -> Result<LogDet> {
+fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &PlsFit, pp: &[PenaltyParts]) -> Result<LogDet> {
     if method == Method::Reml {
-        return Ok(log_det_derivatives(&fit.h_inv, fit.log_det_h, penalties, &fit.lambda));
+        return Ok(log_det_derivatives(pp, fit.log_det_h, &fit.lambda));
     }
     let (u_r, reduced) = penalties.range_space();
     let mut h_r = u_r.t().dot(&gram.xtwx).dot(&u_r);
@@ -238,7 +254,14 @@ fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &Pl
     let factor = SpdFactor::new(h_r.view()).ok_or_else(|| EngineError::NotIdentifiable {
         detail: "the penalized part of X'WX + S is not positive definite".to_string(),
     })?;
-    Ok(log_det_derivatives(&factor.inverse(), factor.log_det(), &reduced, &fit.lambda))
+    let h_r_inv = factor.inverse();
+    let pp_r: Vec<PenaltyParts> = reduced
+        .penalties
+        .iter()
+        .zip(penalty_columns(&h_r_inv, &reduced))
+        .map(|(pen, p_mat)| PenaltyParts { start: pen.start, len: pen.len(), p_mat, s_beta: Array1::zeros(0) })
+        .collect();
+    Ok(log_det_derivatives(&pp_r, factor.log_det(), &fit.lambda))
 }
 
 /// REML/ML with the scale profiled out. With `phi` free, the criterion (Wood 2011 eq. 4
@@ -262,7 +285,7 @@ fn likelihood_criterion(
     let dp = penalized_deviance(gram, fit).max(f64::MIN_POSITIVE);
     let rho: Vec<f64> = fit.lambda.iter().map(|l| l.ln()).collect();
     let ls = penalties.log_det(&rho);
-    let lh = hessian_log_det(gram, penalties, method, fit)?;
+    let lh = hessian_log_det(gram, penalties, method, fit, &pp)?;
     let coef = a / (2.0 * gamma);
     let mut value = coef * (1.0 + (2.0 * std::f64::consts::PI * dp / a).ln()) - gram.sum_log_w / (2.0 * gamma)
         + 0.5 * (lh.value - ls.value);

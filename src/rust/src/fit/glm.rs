@@ -14,6 +14,7 @@ use crate::linalg::SpdFactor;
 use crate::family::distribution::Distribution;
 use crate::fit::criterion::Method;
 use crate::fit::gcv;
+use crate::fit::influence::Influence;
 use crate::fit::laml::{self, LamlSettings};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit};
@@ -134,14 +135,12 @@ pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_k
     let h_inv = SpdFactor::new(h.view())
         .ok_or_else(|| EngineError::NotIdentifiable { detail: "X'WX + S with the expected information is not positive definite".into() })?
         .inverse();
-    let f = h_inv.dot(&xtwx_fisher);
-    let edf: Vec<f64> = (0..p).map(|i| f[(i, i)]).collect();
-    let ff = f.dot(&f);
-    let edf1: Vec<f64> = (0..p).map(|i| 2.0 * f[(i, i)] - ff[(i, i)]).collect();
-    let tau: f64 = edf.iter().sum();
+    let influence = Influence::new(&h_inv, &xtwx_fisher, data.threads);
+    let tau = influence.tau();
     let scale = if scale_known { 1.0 } else { scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau)) };
     let vp = &h_inv * scale;
-    let ve = f.dot(&vp);
+    let ve = influence.frequentist_covariance(vp.view(), data.threads);
+    let Influence { edf, edf1, .. } = influence;
     Ok(GlmSummary { edf, edf1, vp, ve, scale, xtwx_fisher })
 }
 

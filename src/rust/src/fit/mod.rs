@@ -6,6 +6,7 @@ pub mod criterion;
 pub mod gcv;
 pub mod glm;
 pub mod indicator;
+pub mod influence;
 pub mod laml;
 pub mod outer;
 pub mod penalty;
@@ -25,6 +26,7 @@ use crate::family::Family;
 use crate::linalg;
 use criterion::{Gram, Method};
 use glm::GlmObjective;
+use influence::Influence;
 use laml::LamlSettings;
 use pirls::GlmData;
 use outer::{newton, Eval, NewtonSettings, Objective, Termination};
@@ -1130,25 +1132,21 @@ fn finish(
     sensitivity: Option<uncertainty::Sensitivity>,
 ) -> Result<FitResult> {
     let pls = criterion::pls_fit(gram, penalties, rho)?;
-    let p = design.ncols();
-    // F = H^-1 X'WX: its diagonal is the edf per coefficient (Wood 2017 §6.1.2).
-    let f = pls.h_inv.dot(&gram.xtwx);
-    let edf: Vec<f64> = (0..p).map(|i| f[(i, i)]).collect();
-    let ff = f.dot(&f);
-    let edf1: Vec<f64> = (0..p).map(|i| 2.0 * f[(i, i)] - ff[(i, i)]).collect();
-    let tau: f64 = edf.iter().sum();
+    let influence = Influence::new(&pls.h_inv, &gram.xtwx, spec.threads);
+    let tau = influence.tau();
     let dev = criterion::deviance(gram, &pls).max(0.0);
     // mgcv reports the scale as the residual variance D / (n - tau) for every method,
     // with n counting zero-weight rows too except under GCV.
     let n_scale = if spec.method == Method::Gcv { gram.n } else { spec.y.len() as f64 };
     let scale = dev / (n_scale - tau);
     let vp = &pls.h_inv * scale;
-    let ve = f.dot(&vp);
+    let ve = influence.frequentist_covariance(vp.view(), spec.threads);
+    let Influence { edf, edf1, .. } = influence;
     let beta = pls.beta.to_vec();
     let linear_predictor = design.fitted(&beta, &spec.offset, spec.threads);
     let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
     let (vc, edf2) = sensitivity
-        .map(|sens| uncertainty::corrected(&gram.xtwx, penalties, &pls.lambda, &sens, &vp, scale, &edf1))
+        .map(|sens| uncertainty::corrected(&gram.xtwx, penalties, &pls.lambda, &sens, &vp, scale, &edf1, spec.threads))
         .map(|c| (c.vc, c.edf2))
         .unzip();
     Ok(FitResult {
@@ -1190,7 +1188,7 @@ fn finish_glm(
     let summary = glm::summarize(data, inner, lambda, spec.family.scale_known(), reml_scale)?;
     // As mgcv, the correction's `X'WX` is the one behind `Vp` (expected information).
     let (vc, edf2) = sensitivity
-        .map(|sens| uncertainty::corrected(&summary.xtwx_fisher, data.penalties, lambda, &sens, &summary.vp, summary.scale, &summary.edf1))
+        .map(|sens| uncertainty::corrected(&summary.xtwx_fisher, data.penalties, lambda, &sens, &summary.vp, summary.scale, &summary.edf1, spec.threads))
         .map(|c| (c.vc, c.edf2))
         .unzip();
     let beta = inner.beta.to_vec();

@@ -28,6 +28,9 @@ impl Penalty {
 struct Group {
     /// Indices into `PenaltySet::penalties`.
     members: Vec<usize>,
+    /// `log|U' S_j U|` of a group with a single member `j`, whose
+    /// `log|lambda_j U' S_j U| = rank rho_j + log|U' S_j U|` needs no factorization.
+    single_log_det: Option<f64>,
     /// `U' S_j U` for each member, `U` an orthonormal basis of the range space.
     reduced: Vec<Array2<f64>>,
     /// `U`, block rows only.
@@ -66,6 +69,7 @@ impl PenaltySet {
                     block_of.push(block);
                     groups.push(Group {
                         members: vec![j],
+                        single_log_det: None,
                         reduced: Vec::new(),
                         u: Array2::zeros((0, 0)),
                         start: pen.start,
@@ -76,6 +80,18 @@ impl PenaltySet {
         }
         for g in &mut groups {
             let len = penalties[g.members[0]].len();
+            // A lone diagonal penalty (a random effect's ridge): its range space is
+            // the coordinates with a non-zero diagonal, with no eigen-decomposition
+            // (which costs k^3 for k levels).
+            if let Some(d) = diagonal(&penalties[g.members[0]].s).filter(|_| g.members.len() == 1) {
+                let top = d.iter().fold(0.0_f64, |m, v| m.max(*v));
+                let keep: Vec<usize> = (0..len).filter(|&i| d[i] > top * RANK_TOL).collect();
+                g.u = Array2::from_shape_fn((len, keep.len()), |(i, c)| if i == keep[c] { 1.0 } else { 0.0 });
+                g.rank = keep.len();
+                g.reduced = vec![Array2::from_diag(&Array1::from_iter(keep.iter().map(|&i| d[i])))];
+                g.single_log_det = Some(keep.iter().map(|&i| d[i].ln()).sum());
+                continue;
+            }
             // The range space of a sum of positive semi-definite matrices is the union
             // of their ranges: find it from the sum of the norm-balanced members.
             let mut total = Array2::<f64>::zeros((len, len));
@@ -91,6 +107,9 @@ impl PenaltySet {
             g.rank = keep.len();
             g.reduced = g.members.iter().map(|&j| u.t().dot(&penalties[j].s).dot(&u)).collect();
             g.u = u;
+            if let [only] = g.reduced.as_slice() {
+                g.single_log_det = SpdFactor::new(only.view()).map(|f| f.log_det());
+            }
         }
         PenaltySet { p, penalties, groups }
     }
@@ -144,6 +163,12 @@ impl PenaltySet {
             if g.rank == 0 {
                 continue;
             }
+            if let (Some(log_det), [j]) = (g.single_log_det, g.members.as_slice()) {
+                // tr(M^-1 lambda_j S_j) = rank, and the Hessian's two terms cancel.
+                out.value += g.rank as f64 * rho[*j] + log_det;
+                out.grad[*j] += g.rank as f64;
+                continue;
+            }
             let mut total = Array2::<f64>::zeros((g.rank, g.rank));
             for (s, &j) in g.reduced.iter().zip(&g.members) {
                 total.scaled_add(rho[j].exp(), s);
@@ -180,7 +205,25 @@ impl PenaltySet {
 /// `M[:, B_j] S_j` for each penalty: the non-zero columns of `M S_j` (with `S_j`
 /// embedded in p x p), from which the traces below are taken.
 pub fn penalty_columns(m: &Array2<f64>, penalties: &PenaltySet) -> Vec<Array2<f64>> {
-    penalties.penalties.iter().map(|pen| m.slice(ndarray::s![.., pen.start..pen.start + pen.len()]).dot(&pen.s)).collect()
+    penalties
+        .penalties
+        .iter()
+        .map(|pen| {
+            let cols = m.slice(ndarray::s![.., pen.start..pen.start + pen.len()]);
+            // A diagonal penalty (a random effect's identity) scales the columns: the
+            // product would cost p k^2 for a k-level factor.
+            match diagonal(&pen.s) {
+                Some(d) => &cols * &d,
+                None => cols.dot(&pen.s),
+            }
+        })
+        .collect()
+}
+
+/// The diagonal of `s` when every other entry is zero.
+fn diagonal(s: &Array2<f64>) -> Option<Array1<f64>> {
+    let off_diagonal_zero = s.indexed_iter().all(|((i, j), v)| i == j || *v == 0.0);
+    off_diagonal_zero.then(|| s.diag().to_owned())
 }
 
 /// `tr(A M S_j)` from `P = M[:, B_j] S_j`, the block starting at `start`.

@@ -21,7 +21,7 @@
 use ndarray::{s, Array2};
 
 use crate::fit::penalty::PenaltySet;
-use crate::linalg::{sym_eigen, symmetrize, SpdFactor};
+use crate::linalg::{self, sym_eigen, symmetrize, SpdFactor};
 
 /// `Vc` and `edf2`.
 pub struct Corrected {
@@ -55,6 +55,7 @@ pub fn corrected(
     vp: &Array2<f64>,
     scale: f64,
     edf1: &[f64],
+    threads: usize,
 ) -> Corrected {
     let m = sens.db_drho.ncols();
     let p = vp.nrows();
@@ -78,7 +79,7 @@ pub fn corrected(
     // mgcv leaves the second-order term out when the Cholesky factorization fails.
     if let Some(factor) = SpdFactor::new(h.view()) {
         let r_inv = factor.inverse_upper_factor();
-        let d_r_inv: Vec<Array2<f64>> = sens.lambda_of.iter().map(|l| inverse_factor_derivative(&r_inv, penalties, l, p)).collect();
+        let d_r_inv: Vec<Array2<f64>> = sens.lambda_of.iter().map(|l| inverse_factor_derivative(&r_inv, penalties, l, p, threads)).collect();
         // sum_jk V_jk A_j A_k' = sum_l e_l B_l B_l' with V = U diag(e) U', B_l = sum_j U_jl A_j.
         let (e, u) = sym_eigen(v_reg.view());
         for l in 0..m {
@@ -86,12 +87,11 @@ pub fn corrected(
             for (jj, a) in d_r_inv.iter().enumerate() {
                 b.scaled_add(u[(jj, l)], a);
             }
-            vc.scaled_add(scale * e[l].max(0.0), &b.dot(&b.t()));
+            vc.scaled_add(scale * e[l].max(0.0), &linalg::matmul(b.view(), b.t(), threads));
         }
     }
     symmetrize(&mut vc);
-    let product = vc.dot(xtwx);
-    let mut edf2: Vec<f64> = (0..p).map(|i| product[(i, i)] / scale).collect();
+    let mut edf2: Vec<f64> = linalg::diag_of_product(vc.view(), xtwx.view()).iter().map(|d| d / scale).collect();
     if edf2.iter().sum::<f64>() > edf1.iter().sum::<f64>() {
         edf2 = edf1.to_vec();
     }
@@ -101,15 +101,15 @@ pub fn corrected(
 /// `d R^-1 / d rho` where `R'R = H` and `dH/d rho = S` (`sum lambda S` over `lambda`):
 /// with `X = R^-T S R^-1`, `dR = Phi(X) R` where `Phi` keeps the upper triangle and
 /// halves the diagonal (differentiating `R'R = H`), so `dR^-1 = -R^-1 dR R^-1 = -R^-1 Phi(X)`.
-fn inverse_factor_derivative(r_inv: &Array2<f64>, penalties: &PenaltySet, lambda: &[f64], p: usize) -> Array2<f64> {
+fn inverse_factor_derivative(r_inv: &Array2<f64>, penalties: &PenaltySet, lambda: &[f64], p: usize, threads: usize) -> Array2<f64> {
     let mut dh = Array2::<f64>::zeros((p, p));
     penalties.add_to(&mut dh, lambda);
-    let mut x = r_inv.t().dot(&dh).dot(r_inv);
+    let mut x = linalg::matmul(linalg::matmul(r_inv.t(), dh.view(), threads).view(), r_inv.view(), threads);
     for i in 0..p {
         x[(i, i)] *= 0.5;
         x.slice_mut(s![i + 1.., i]).fill(0.0);
     }
-    -r_inv.dot(&x)
+    -linalg::matmul(r_inv.view(), x.view(), threads)
 }
 
 #[cfg(test)]
@@ -136,7 +136,7 @@ mod tests {
         for j in 0..2 {
             let mut lambda = vec![0.0; 2];
             lambda[j] = rho[j].exp();
-            let got = inverse_factor_derivative(&r_inv, &pens, &lambda, p);
+            let got = inverse_factor_derivative(&r_inv, &pens, &lambda, p, 2);
             let h = 1e-5;
             let (mut up, mut down) = (rho, rho);
             up[j] += h;
