@@ -7,6 +7,10 @@
 #     gam        mgcv::gam(method = "REML")
 #     bam_disc   mgcv::bam(method = "fREML", discrete = TRUE)
 #   and the largest relative difference of warmgam's fitted values from each.
+#   Then a random intercept with many levels (issue 6: "hundreds of levels must not
+#   be a dense p x p problem"): y ~ s(x0) + s(g, bs = "re") with 1000 levels at
+#   n = 1e5 (WARMGAM_BENCH_RE_LEVELS, WARMGAM_BENCH_RE_N), Gaussian, warmgam against
+#   bam(discrete = TRUE) (gam takes minutes there).
 #
 # Goal (reported, never asserted in tests): at most 1/20 of gam's time.
 #
@@ -14,7 +18,8 @@
 #   make bench                   (all benchmarks; installs the package first)
 #   Rscript bench/bench_re.R     (uses the installed warmgam)
 #
-# The table is printed and written to bench/results/re.csv.
+# The tables are printed and written to bench/results/re.csv and
+# bench/results/re_levels.csv.
 
 bench_dir <- local({
   file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
@@ -43,3 +48,22 @@ cat("MathAchieve: MathAch ~ Minority + Sex + s(SES) + s(School, bs = \"re\"), 16
 print(table, row.names = FALSE, digits = 4)
 cat(sprintf("\nwarmgam / gam = %.4f (goal: at most 0.05)\n", table$warmgam_ratio[[2]]))
 write_results(table, "re")
+
+# ---- many levels ---------------------------------------------------------------------
+levels <- bench_n("WARMGAM_BENCH_RE_LEVELS", 1000)
+n <- bench_n("WARMGAM_BENCH_RE_N", 1e5)
+set.seed(1)
+dl <- data.frame(x0 = runif(n), g = factor(sample(levels, n, replace = TRUE)))
+dl$y <- sin(2 * pi * dl$x0) + rnorm(levels, sd = 0.5)[as.integer(dl$g)] + rnorm(n)
+fl <- y ~ s(x0) + s(g, bs = "re")
+wl <- elapsed(gam_fit(fl, data = dl, method = "REML", cache = FALSE))
+bl <- elapsed(mgcv::bam(fl, data = dl, method = "fREML", discrete = TRUE, nthreads = 2))
+many <- data.frame(
+  engine = c("warmgam", "bam_disc"), levels = levels, n = n,
+  seconds = c(wl$seconds, bl$seconds),
+  fitted_rel_diff = c(NA, rel_diff(fitted(wl$value), fitted(bl$value)))
+)
+many$warmgam_ratio <- wl$seconds / many$seconds
+cat(sprintf("\ny ~ s(x0) + s(g, bs = \"re\"), %g levels, n = %g\n\n", levels, n))
+print(many, row.names = FALSE, digits = 4)
+write_results(many, "re_levels")
