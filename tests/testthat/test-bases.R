@@ -221,3 +221,25 @@ test_that("random effects with many levels (accumulated without their columns) a
   expect_lt(max(abs(sw[, 1:3] / sm[, 1:3] - 1)), 1e-4)
   expect_lt(max(abs(sw[, 4] - sm[, 4])), 1e-5)
 })
+
+test_that("generalized fits with wide random effects (kept as level codes) agree with mgcv", {
+  # 60 levels (and a 40-level random slope) go through rows::Layout's structured
+  # passes; the fits must be mgcv's.
+  set.seed(11)
+  n <- 4000
+  d <- data.frame(x = runif(n), g = factor(sample(60, n, replace = TRUE)), h = factor(sample(40, n, replace = TRUE)))
+  eta <- sin(3 * d$x) + rnorm(60, sd = 0.5)[as.integer(d$g)] + rnorm(40, sd = 0.3)[as.integer(d$h)] * d$x
+  d$yb <- rbinom(n, 1, plogis(eta))
+  d$yp <- rpois(n, exp(0.5 + eta / 2))
+  cases <- list(
+    list(f = yb ~ s(x, bs = "cr") + s(g, bs = "re"), family = binomial(), method = "REML"),
+    list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re") + s(h, x, bs = "re"), family = poisson(), method = "REML"),
+    list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re"), family = poisson(), method = "ML")
+  )
+  for (case in cases) {
+    fit <- gam_fit(case$f, data = d, family = case$family, method = case$method, cache = FALSE)
+    ref <- mgcv_fit(case$f, d, family = case$family, method = case$method)
+    expect_agrees_with_mgcv(fit, ref, new_points(d), fitted_tol = 1e-5, crit_tol = 1e-7)
+    expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
+  }
+})

@@ -15,7 +15,7 @@
 //! are `sum_i v_i a_i` with `a_i = x_i' G x_i`, and the second derivatives need
 //! `X' diag(D'''/2 X dbeta_k) X` for each `k`: all are formed in one pass over the data.
 
-use faer::{Mat, Par};
+use faer::Mat;
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
@@ -23,6 +23,7 @@ use crate::fit::criterion::Method;
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_of_product, trace_with_columns, PenaltySet};
 use crate::fit::pirls::{GlmData, InnerFit};
+use crate::fit::rows::{CrossParts, GramParts, Layout};
 use crate::linalg::{self, SpdFactor};
 
 /// How the criterion is formed.
@@ -90,22 +91,20 @@ struct PassPart {
     t1: Vec<f64>,
     t2: Array2<f64>,
     /// `[X'(h3 a), X'(h3 e_j e_k)...]` over the sampled rows.
-    qr: Mat<f64>,
-    c: Vec<Mat<f64>>,
+    qr: CrossParts,
+    c: Vec<GramParts>,
     sampled: usize,
-    scratch: Mat<f64>,
 }
 
 impl PassPart {
-    /// Empty sums for `m` penalties and `p` coefficients.
-    fn new(m: usize, p: usize) -> PassPart {
+    /// Empty sums for `m` penalties.
+    fn new(layout: &Layout<'_>, m: usize) -> PassPart {
         PassPart {
             t1: vec![0.0; m],
             t2: Array2::zeros((m, m)),
-            qr: Mat::zeros(p, 1 + m * (m + 1) / 2),
-            c: (0..m).map(|_| Mat::zeros(p, p)).collect(),
+            qr: CrossParts::new(layout, 1 + m * (m + 1) / 2),
+            c: (0..m).map(|_| GramParts::new(layout)).collect(),
             sampled: 0,
-            scratch: Mat::zeros(0, 0),
         }
     }
 }
@@ -115,6 +114,7 @@ impl PassPart {
 /// trace). With `expected`, the trace terms (`t1`, `t2`, `q`, `C_k`) differentiate
 /// the expected-information weights `W_F` instead of `D''/2` (GCV's trace for a
 /// non-canonical link); `X'(h3 e_j e_k)`, which moves `beta`, always uses `D'''/2`.
+/// The Hessian's terms come from a systematic subsample of about `hessian_rows` rows.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn derivative_pass(
     data: &GlmData<'_, '_>,
@@ -128,25 +128,20 @@ pub(crate) fn derivative_pass(
     if interrupted() {
         return Err(EngineError::Interrupted);
     }
-    let (n, p) = (data.design.nrows(), data.design.ncols());
+    let n = data.design.nrows();
+    let layout = &data.layout;
     let m = dbeta.ncols();
     let stride = n.div_ceil(hessian_rows.max(1)).max(1);
     let n_pairs = m * (m + 1) / 2;
+    let dbeta_dense = layout.dense_rows(dbeta);
+    let (g_dense, g_mixed) = (layout.dense_block(g), layout.mixed_block(g));
     let parts = data.par_chunks(
-        || PassPart::new(m, p),
+        || PassPart::new(layout, m),
         |part, start, chunk| {
             let rows = chunk.nrows();
-            let e = linalg::product(chunk, dbeta.view(), Par::Seq);
-            let xg = linalg::product(chunk, g.view(), Par::Seq);
-            // a_i = x_i' G x_i, column by column (both are column-major).
-            let mut a = vec![0.0; rows];
-            for c in 0..p {
-                let gc = xg.col_as_slice(c);
-                match chunk.column(c).as_slice() {
-                    Some(xc) => a.iter_mut().zip(gc).zip(xc).for_each(|((a, g), x)| *a += g * x),
-                    None => a.iter_mut().zip(gc).zip(chunk.column(c).iter()).for_each(|((a, g), x)| *a += g * x),
-                }
-            }
+            let all: Vec<usize> = (start..start + rows).collect();
+            let e = layout.times(&all, chunk, dbeta, &dbeta_dense);
+            let a = layout.quadratic_forms(&all, chunk, g, &g_dense, &g_mixed);
             // h3, h4: the trace weights' derivatives in eta; hr: D'''/2 for d2beta.
             let mut h3 = Vec::with_capacity(rows);
             let mut h4 = Vec::with_capacity(rows);
@@ -181,11 +176,12 @@ pub(crate) fn derivative_pass(
                 return Ok(());
             }
             part.sampled += picked.len();
+            let global: Vec<usize> = picked.iter().map(|i| start + i).collect();
             let sub_rows;
             let sub = if stride == 1 {
                 chunk.view()
             } else {
-                sub_rows = Array2::from_shape_fn((picked.len(), p).f(), |(r, c)| chunk[(picked[r], c)]);
+                sub_rows = Array2::from_shape_fn((picked.len(), chunk.ncols()).f(), |(r, c)| chunk[(picked[r], c)]);
                 sub_rows.view()
             };
             let mut block = Mat::<f64>::zeros(picked.len(), 1 + n_pairs);
@@ -210,19 +206,20 @@ pub(crate) fn derivative_pass(
                 }
                 v.clear();
                 v.extend(picked.iter().map(|&i| h3[i] * ej[i]));
-                linalg::add_weighted_gram(&mut part.c[j], sub, &v, &mut part.scratch, Par::Seq);
+                part.c[j].add(layout, &global, sub, &v);
             }
-            linalg::add_xt_block(&mut part.qr, sub, &block, Par::Seq);
+            part.qr.add(layout, &global, sub, &block);
             Ok(())
         },
     )?;
-    let mut total = PassPart::new(m, p);
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().expect("at least one part");
     for part in parts {
         total.t1.iter_mut().zip(&part.t1).for_each(|(a, b)| *a += b);
         total.t2 += &part.t2;
-        total.qr += &part.qr;
+        total.qr.merge(&part.qr);
         for (a, b) in total.c.iter_mut().zip(&part.c) {
-            *a += b;
+            a.merge(b);
         }
         total.sampled += part.sampled;
     }
@@ -230,9 +227,9 @@ pub(crate) fn derivative_pass(
     Ok(PassSums {
         t1: total.t1,
         t2: total.t2 * scale,
-        q: total.qr.col_as_slice(0).iter().map(|v| v * scale).collect(),
-        r: (0..n_pairs).map(|c| total.qr.col_as_slice(1 + c).iter().map(|v| v * scale).collect()).collect(),
-        c: total.c.iter().map(|c| linalg::from_lower(c) * scale).collect(),
+        q: (total.qr.column(layout, 0) * scale).to_vec(),
+        r: (0..n_pairs).map(|c| (total.qr.column(layout, 1 + c) * scale).to_vec()).collect(),
+        c: total.c.iter().map(|c| c.assemble(layout) * scale).collect(),
     })
 }
 
@@ -275,7 +272,7 @@ pub fn evaluate(
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
-    let gc: Vec<Array2<f64>> = sums.c.iter().map(|c| g.dot(c)).collect();
+    let gc: Vec<Array2<f64>> = sums.c.iter().map(|c| linalg::matmul(g.view(), c.view(), data.threads)).collect();
     let s_times = |j: usize, v: &Array1<f64>| penalty_times(penalties, j, v);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let d_dp: Vec<f64> = (0..m).map(|j| lambda[j] * s_beta[j].dot(&fit.beta.slice(s![penalties.penalties[j].start..penalties.penalties[j].start + penalties.penalties[j].len()]))).collect();

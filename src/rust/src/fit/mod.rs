@@ -5,13 +5,13 @@
 pub mod criterion;
 pub mod gcv;
 pub mod glm;
-pub mod indicator;
 pub mod influence;
 pub mod laml;
 pub mod outer;
 pub mod penalty;
 pub mod pirls;
 pub mod profile;
+pub mod rows;
 pub mod tests_smooth;
 pub mod uncertainty;
 
@@ -450,9 +450,18 @@ pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: 
     // Chunks between checks for an interrupt: about half a million rows.
     const CHECK_EVERY: usize = 128;
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
-    let (xtwx, xtwy) = match indicator::cross_products(design, w, &z, threads, interrupted) {
-        Some(structured) => structured?,
-        None => {
+    // Wide random effects are accumulated from their level codes (`rows`): their
+    // columns through the dense product would cost `n p^2`.
+    let layout = rows::Layout::of(design);
+    let (xtwx, xtwy) = match layout.has_blocks() {
+        true => {
+            if interrupted() {
+                return Err(EngineError::Interrupted);
+            }
+            let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
+            rows::weighted_cross_products(design, &layout, None, w, &u, threads)?
+        }
+        false => {
             let mut scratch = Vec::new();
             let mut chunks = 0usize;
             linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
@@ -565,8 +574,11 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         let rho_init = pool(initial_rho(&gram.xtwx, &penalties));
         (Problem::Gaussian(gram), rho_init)
     } else {
-        if n.saturating_mul(p).saturating_mul(8) <= MAX_DESIGN_BYTES {
-            x = Some(model_matrix(&design, spec.threads, interrupted)?);
+        // Wide random effects stay level codes (`rows::Layout`): only the dense
+        // columns are held.
+        let layout = rows::Layout::of(&design);
+        if n.saturating_mul(layout.dense_width()).saturating_mul(8) <= MAX_DESIGN_BYTES {
+            x = Some(model_matrix(&design, layout.skip(), spec.threads, interrupted)?);
         }
         let (xtwx, xtu) = {
             let data = glm_data(spec, &design, &penalties, x.as_ref());
@@ -622,6 +634,7 @@ fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: 
         offset: &spec.offset,
         threads: spec.threads,
         x,
+        layout: rows::Layout::of(design),
     }
 }
 
@@ -633,15 +646,17 @@ const PERFORMANCE_FROM_ROWS: usize = 10_000;
 /// evaluated from the bases on every pass.
 pub const MAX_DESIGN_BYTES: usize = 1 << 30;
 
-/// The model matrix, formed a chunk of rows at a time, in contiguous blocks of rows
+/// The model matrix (without the smooths marked in `skip`), formed a chunk of rows
+/// at a time, in contiguous blocks of rows
 /// over `threads` (evaluating the bases is most of a pass: at 1e6 rows it took as
 /// long as two `X'WX`). Only the calling thread polls `interrupted`; it tells the
 /// others to stop.
-fn model_matrix(design: &Design<'_>, threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
+fn model_matrix(design: &Design<'_>, skip: &[bool], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     // Below this, a thread costs more than it saves.
     const ROWS_PER_THREAD: usize = 20_000;
-    let (n, p) = (design.nrows(), design.ncols());
+    let skipped: usize = design.smooths.iter().zip(skip).filter(|(_, s)| **s).map(|(sm, _)| sm.ncoef()).sum();
+    let (n, p) = (design.nrows(), design.ncols() - skipped);
     let mut x = Array2::<f64>::zeros((n, p).f());
     let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
     let per = n.div_ceil(parts).max(1);
@@ -656,7 +671,7 @@ fn model_matrix(design: &Design<'_>, threads: usize, interrupted: &mut dyn FnMut
                 return false;
             }
             let len = linalg::CHUNK_ROWS.min(rows - at);
-            design.fill_rows(first + at, len, &mut buf, &mut scratch);
+            design.fill_rows_except(first + at, len, &mut buf, &mut scratch, skip);
             block.slice_mut(s![at..at + len, ..]).assign(&buf.slice(s![..len, ..]));
             at += len;
         }
@@ -1279,13 +1294,13 @@ mod tests {
         ];
         let spec = |threads: usize| ModelSpec { threads, ..ModelSpec::for_tests(vec![0.0; n], xp.clone(), smooths.clone()) };
         let (one, two) = (spec(1), spec(2));
-        let a = model_matrix(&design(&one).unwrap(), 1, &mut || false).unwrap();
-        let b = model_matrix(&design(&two).unwrap(), 2, &mut || false).unwrap();
+        let a = model_matrix(&design(&one).unwrap(), &[], 1, &mut || false).unwrap();
+        let b = model_matrix(&design(&two).unwrap(), &[], 2, &mut || false).unwrap();
         assert_eq!(a.dim(), b.dim());
         assert!(a.iter().zip(b.iter()).all(|(p, q)| p == q));
         // An interrupt on the calling thread stops the others too.
         let mut polls = 0;
-        let stopped = model_matrix(&design(&two).unwrap(), 2, &mut || {
+        let stopped = model_matrix(&design(&two).unwrap(), &[], 2, &mut || {
             polls += 1;
             polls > 2
         });

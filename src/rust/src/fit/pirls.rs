@@ -10,14 +10,14 @@
 //! iterate. Each iteration is one pass over the data forming `X'WX` a chunk of rows at
 //! a time; the fitted values come from the terms, without the model matrix.
 
-use faer::{Mat, Par};
-use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{EngineError, Result};
 use crate::family::Family;
 use crate::fit::penalty::PenaltySet;
+use crate::fit::rows::{self, Layout};
 use crate::fit::Design;
-use crate::linalg::{self, SpdFactor};
+use crate::linalg::SpdFactor;
 
 /// The data and model of a generalized fit.
 pub struct GlmData<'b, 'd> {
@@ -28,9 +28,11 @@ pub struct GlmData<'b, 'd> {
     pub w: &'b [f64],
     pub offset: &'b [f64],
     pub threads: usize,
-    /// The model matrix, when it is held in memory (see `fit::MAX_DESIGN_BYTES`);
-    /// otherwise each pass evaluates the bases again.
+    /// The model matrix's dense columns (`layout`), when they are held in memory (see
+    /// `fit::MAX_DESIGN_BYTES`); otherwise each pass evaluates the bases again.
     pub x: Option<&'b Array2<f64>>,
+    /// Which columns the passes form densely and which they keep as level codes.
+    pub layout: Layout<'d>,
 }
 
 /// The penalized fit at one set of smoothing parameters.
@@ -57,11 +59,6 @@ pub const MAX_INNER: usize = 100;
 /// largest: Newton steps shrink quadratically, so the error left is far smaller.
 const BETA_TOL: f64 = 1e-9;
 const MAX_HALVINGS: usize = 60;
-/// Rows per chunk when the model matrix is held in memory: small enough that a
-/// chunk's products (`diag(w) X_c`, `X_c G`: 2.5 MB at 77 columns) stay in cache
-/// for the next product over the same rows; 32768 rows made the derivative pass
-/// 1.7 times slower at 1e6 rows.
-const MEMORY_CHUNK_ROWS: usize = 4096;
 /// Below this relative change a step that no longer contracts is rounding noise.
 const NOISE_FLOOR: f64 = 1e-5;
 
@@ -99,58 +96,13 @@ impl GlmData<'_, '_> {
             .sum()
     }
 
-    /// Passes over the model matrix in parallel: the rows are split into one
-    /// contiguous range per thread, and each thread visits its range a chunk at a time
-    /// (views of the matrix held in memory, or chunks filled from the bases) into an
-    /// accumulator of its own, made by `init`; the accumulators come back in row
-    /// order. Products over a chunk are sequential within a thread: for `X'WX`, whose
-    /// output is small and whose inner dimension is long, splitting the rows is what
-    /// parallelizes well (as bam's block-wise cross products).
+    /// Passes over the model matrix in parallel (`rows::pass`).
     pub(crate) fn par_chunks<T: Send>(
         &self,
         init: impl Fn() -> T + Sync,
         visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
     ) -> Result<Vec<T>> {
-        let (n, p) = (self.design.nrows(), self.design.ncols());
-        // Below this, a thread costs more than it saves.
-        const MIN_ROWS_PER_THREAD: usize = 8_192;
-        let parts = self.threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
-        let per = n.div_ceil(parts).max(1);
-        let run = |from: usize, to: usize| -> Result<T> {
-            let mut acc = init();
-            match self.x {
-                Some(x) => {
-                    let mut start = from;
-                    while start < to {
-                        let rows = MEMORY_CHUNK_ROWS.min(to - start);
-                        visit(&mut acc, start, x.slice(ndarray::s![start..start + rows, ..]))?;
-                        start += rows;
-                    }
-                }
-                None => {
-                    let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), p).f());
-                    let mut scratch = Vec::new();
-                    let mut start = from;
-                    while start < to {
-                        let rows = linalg::CHUNK_ROWS.min(to - start);
-                        self.design.fill_rows(start, rows, &mut buf, &mut scratch);
-                        visit(&mut acc, start, buf.slice(ndarray::s![..rows, ..]))?;
-                        start += rows;
-                    }
-                }
-            }
-            Ok(acc)
-        };
-        if parts == 1 {
-            return Ok(vec![run(0, n)?]);
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parts).map(|t| {
-                let run = &run;
-                scope.spawn(move || run(t * per, ((t + 1) * per).min(n)))
-            }).collect();
-            handles.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect()
-        })
+        rows::pass(self.design, &self.layout, self.x, self.threads, init, visit)
     }
 
     /// `X'WX` and `X'u` in one pass over the data.
@@ -158,23 +110,7 @@ impl GlmData<'_, '_> {
         if interrupted() {
             return Err(EngineError::Interrupted);
         }
-        let p = self.design.ncols();
-        let parts = self.par_chunks(
-            || (Mat::<f64>::zeros(p, p), vec![0.0; p], Mat::<f64>::zeros(0, 0)),
-            |(gram, xtu, scratch), start, chunk| {
-                let rows = chunk.nrows();
-                linalg::add_weighted_gram(gram, chunk, &w[start..start + rows], scratch, Par::Seq);
-                linalg::add_xt_v(xtu, chunk, &u[start..start + rows]);
-                Ok(())
-            },
-        )?;
-        let mut gram = Mat::<f64>::zeros(p, p);
-        let mut xtu = vec![0.0; p];
-        for (g, v, _) in parts {
-            gram += g;
-            xtu.iter_mut().zip(v).for_each(|(a, b)| *a += b);
-        }
-        Ok((linalg::from_lower(&gram), Array1::from(xtu)))
+        rows::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads)
     }
 
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or

@@ -1,0 +1,511 @@
+//! The model matrix's rows as a generalized fit's passes see them: the dense columns
+//! as a matrix chunk, and each wide random effect (`bs = "re"` with many levels) as
+//! its level codes, since a row has one non-zero among a factor's indicator columns.
+//!
+//! Streaming a 1000-level factor's columns through the dense products costs `n p^2`
+//! per pass (10^11 flops at n = 10^5); kept as codes, its parts of `X'WX`, `X'v`,
+//! `X B` and `x_i' G x_i` cost `O(n (q + terms))` beyond the dense `q` columns' own
+//! (the structure mgcv's `bam` exploits by discretization, Wood et al. 2017 §3, here
+//! exactly). The Gaussian `X'WX` and every pass of a generalized fit use it. Without
+//! a wide random effect the layout is trivial: every column dense, and the same code
+//! is the plain dense pass.
+
+use faer::{Mat, Par};
+use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
+
+use super::Design;
+use crate::basis::Basis;
+use crate::error::Result;
+use crate::linalg;
+
+/// Below this many levels a random effect goes through the dense products.
+pub const MIN_LEVELS: usize = 32;
+
+/// Rows per chunk when the model matrix is held in memory: small enough that a
+/// chunk's products (`diag(w) X_c`, `X_c G`: 2.5 MB at 77 columns) stay in cache
+/// for the next product over the same rows; 32768 rows made the derivative pass
+/// 1.7 times slower at 1e6 rows.
+pub const MEMORY_CHUNK_ROWS: usize = 4096;
+
+/// Passes over the model matrix in parallel: the rows are split into one contiguous
+/// range per thread, and each thread visits its range a chunk at a time (views of
+/// the dense columns held in memory in `x`, or chunks filled from the bases) into an
+/// accumulator of its own, made by `init`; the accumulators come back in row order.
+/// Products over a chunk are sequential within a thread: for `X'WX`, whose output is
+/// small and whose inner dimension is long, splitting the rows is what parallelizes
+/// well (as bam's block-wise cross products).
+pub fn pass<T: Send>(
+    design: &Design<'_>,
+    layout: &Layout<'_>,
+    x: Option<&Array2<f64>>,
+    threads: usize,
+    init: impl Fn() -> T + Sync,
+    visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
+) -> Result<Vec<T>> {
+    let (n, q) = (design.nrows(), layout.dense_width());
+    // Below this, a thread costs more than it saves.
+    const MIN_ROWS_PER_THREAD: usize = 8_192;
+    let parts = threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
+    let per = n.div_ceil(parts).max(1);
+    let run = |from: usize, to: usize| -> Result<T> {
+        let mut acc = init();
+        match x {
+            Some(x) => {
+                let mut start = from;
+                while start < to {
+                    let rows = MEMORY_CHUNK_ROWS.min(to - start);
+                    visit(&mut acc, start, x.slice(ndarray::s![start..start + rows, ..]))?;
+                    start += rows;
+                }
+            }
+            None => {
+                let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), q).f());
+                let mut scratch = Vec::new();
+                let mut start = from;
+                while start < to {
+                    let rows = linalg::CHUNK_ROWS.min(to - start);
+                    design.fill_rows_except(start, rows, &mut buf, &mut scratch, layout.skip());
+                    visit(&mut acc, start, buf.slice(ndarray::s![..rows, ..]))?;
+                    start += rows;
+                }
+            }
+        }
+        Ok(acc)
+    };
+    if parts == 1 {
+        return Ok(vec![run(0, n)?]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..parts)
+            .map(|t| {
+                let run = &run;
+                scope.spawn(move || run(t * per, ((t + 1) * per).min(n)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect()
+    })
+}
+
+/// `X' diag(w) X` and `X'u` in one pass (weights of any sign).
+pub fn weighted_cross_products(
+    design: &Design<'_>,
+    layout: &Layout<'_>,
+    x: Option<&Array2<f64>>,
+    w: &[f64],
+    u: &[f64],
+    threads: usize,
+) -> Result<(Array2<f64>, Array1<f64>)> {
+    let parts = pass(
+        design,
+        layout,
+        x,
+        threads,
+        || (GramParts::new(layout), CrossParts::new(layout, 1)),
+        |(gram, xtu), start, chunk| {
+            let n = chunk.nrows();
+            let rows: Vec<usize> = (start..start + n).collect();
+            gram.add(layout, &rows, chunk, &w[start..start + n]);
+            xtu.add(layout, &rows, chunk, &Mat::from_fn(n, 1, |r, _| u[start + r]));
+            Ok(())
+        },
+    )?;
+    let mut parts = parts.into_iter();
+    let (mut gram, mut xtu) = parts.next().expect("at least one part");
+    for (g, v) in parts {
+        gram.merge(&g);
+        xtu.merge(&v);
+    }
+    Ok((gram.assemble(layout), xtu.column(layout, 0)))
+}
+
+/// A random effect kept as codes.
+#[derive(Debug, Clone)]
+struct Block<'a> {
+    /// First column in the model matrix, number of levels, and the block's first
+    /// index among all blocks' columns (`wide`).
+    first: usize,
+    levels: usize,
+    offset: usize,
+    codes: &'a [f64],
+    slope: Option<&'a [f64]>,
+    by: Option<&'a [f64]>,
+}
+
+/// One row's non-zero in a block: its index among the blocks' columns, its model
+/// column and its value.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    wide: usize,
+    col: usize,
+    value: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layout<'a> {
+    /// Per smooth: kept as codes.
+    skip: Vec<bool>,
+    /// Model columns formed densely, in order.
+    dense: Vec<usize>,
+    blocks: Vec<Block<'a>>,
+    /// Model columns of the blocks, in order (`wide` indices).
+    wide: Vec<usize>,
+    p: usize,
+}
+
+impl<'a> Layout<'a> {
+    /// Wide, unconstrained random effects kept as codes (each level its own column).
+    pub fn of(design: &Design<'a>) -> Layout<'a> {
+        let skip: Vec<bool> = design
+            .smooths
+            .iter()
+            .map(|sm| matches!(sm.basis, Basis::Re(_)) && sm.constraint.is_none() && sm.ncoef() >= MIN_LEVELS)
+            .collect();
+        let mut blocks = Vec::new();
+        let mut offset = 0;
+        for (j, _) in skip.iter().enumerate().filter(|(_, s)| **s) {
+            let levels = design.smooths[j].ncoef();
+            blocks.push(Block {
+                first: design.first_col[j],
+                levels,
+                offset,
+                codes: design.vars[j][0],
+                slope: design.vars[j].get(1).copied(),
+                by: design.by[j],
+            });
+            offset += levels;
+        }
+        let p = design.ncols();
+        let in_block = |c: usize| blocks.iter().any(|b| c >= b.first && c < b.first + b.levels);
+        let dense: Vec<usize> = (0..p).filter(|&c| !in_block(c)).collect();
+        let wide: Vec<usize> = (0..p).filter(|&c| in_block(c)).collect();
+        Layout { skip, dense, blocks, wide, p }
+    }
+
+    /// Whether some random effect is kept as codes.
+    pub fn has_blocks(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    /// Every column dense (what `of` gives a model without wide random effects).
+    #[cfg(test)]
+    pub fn dense(design: &Design<'a>) -> Layout<'a> {
+        let p = design.ncols();
+        Layout { skip: vec![false; design.smooths.len()], dense: (0..p).collect(), blocks: Vec::new(), wide: Vec::new(), p }
+    }
+
+    /// The smooths kept as codes (for `Design::fill_rows_except`).
+    pub fn skip(&self) -> &[bool] {
+        &self.skip
+    }
+
+    /// Number of dense columns (a chunk's width).
+    pub fn dense_width(&self) -> usize {
+        self.dense.len()
+    }
+
+    /// Row `i`'s non-zeros in the blocks (none for a row with no level).
+    fn entries(&self, i: usize, out: &mut Vec<Entry>) {
+        out.clear();
+        for b in &self.blocks {
+            let c = b.codes[i];
+            if !(c >= 1.0 && c <= b.levels as f64) {
+                continue;
+            }
+            let l = c as usize - 1;
+            let value = b.slope.map_or(1.0, |s| s[i]) * b.by.map_or(1.0, |v| v[i]);
+            out.push(Entry { wide: b.offset + l, col: b.first + l, value });
+        }
+    }
+
+    /// The rows of `m` (p x k) at the dense columns.
+    pub fn dense_rows(&self, m: &Array2<f64>) -> Array2<f64> {
+        m.select(Axis(0), &self.dense)
+    }
+
+    /// `X_c B` for the chunk of rows `rows` (global indices) whose dense columns are
+    /// `chunk`, with `b_dense = dense_rows(B)`.
+    pub fn times(&self, rows: &[usize], chunk: ArrayView2<'_, f64>, b: &Array2<f64>, b_dense: &Array2<f64>) -> Mat<f64> {
+        let mut out = linalg::product(chunk, b_dense.view(), Par::Seq);
+        if !self.blocks.is_empty() {
+            let mut e = Vec::new();
+            for (r, &i) in rows.iter().enumerate() {
+                self.entries(i, &mut e);
+                for en in &e {
+                    for j in 0..b.ncols() {
+                        out[(r, j)] += en.value * b[(en.col, j)];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `x_i' G x_i` for each row of the chunk, with `g_dense` = `G`'s dense block and
+    /// `g_mixed` = `G[dense, wide]`.
+    pub fn quadratic_forms(&self, rows: &[usize], chunk: ArrayView2<'_, f64>, g: &Array2<f64>, g_dense: &Array2<f64>, g_mixed: &Array2<f64>) -> Vec<f64> {
+        let n = rows.len();
+        let xg = linalg::product(chunk, g_dense.view(), Par::Seq);
+        let mut a = vec![0.0; n];
+        // Column by column (both are column-major).
+        for c in 0..chunk.ncols() {
+            let gc = xg.col_as_slice(c);
+            match chunk.column(c).as_slice() {
+                Some(xc) => a.iter_mut().zip(gc).zip(xc).for_each(|((a, g), x)| *a += g * x),
+                None => a.iter_mut().zip(gc).zip(chunk.column(c).iter()).for_each(|((a, g), x)| *a += g * x),
+            }
+        }
+        if !self.blocks.is_empty() {
+            let mut e = Vec::new();
+            for (r, &i) in rows.iter().enumerate() {
+                self.entries(i, &mut e);
+                for (k, en) in e.iter().enumerate() {
+                    a[r] += 2.0 * en.value * chunk.row(r).dot(&g_mixed.column(en.wide));
+                    a[r] += en.value * en.value * g[(en.col, en.col)];
+                    for other in &e[k + 1..] {
+                        a[r] += 2.0 * en.value * other.value * g[(en.col, other.col)];
+                    }
+                }
+            }
+        }
+        a
+    }
+
+    /// `G[dense, wide]`.
+    pub fn mixed_block(&self, g: &Array2<f64>) -> Array2<f64> {
+        Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])])
+    }
+
+    /// `G[dense, dense]`.
+    pub fn dense_block(&self, g: &Array2<f64>) -> Array2<f64> {
+        Array2::from_shape_fn((self.dense.len(), self.dense.len()), |(r, c)| g[(self.dense[r], self.dense[c])])
+    }
+}
+
+/// `X' diag(w) X` accumulated over chunks, in parts: the dense columns' block (lower
+/// triangle), and per block column its diagonal, its products with the dense columns
+/// and with other blocks' columns.
+pub struct GramParts {
+    dense: Mat<f64>,
+    scratch: Mat<f64>,
+    diag: Vec<f64>,
+    with_dense: Array2<f64>,
+    /// Between the columns of different blocks (empty with fewer than two blocks).
+    between: Array2<f64>,
+}
+
+impl GramParts {
+    pub fn new(layout: &Layout<'_>) -> GramParts {
+        let (q, k) = (layout.dense.len(), layout.wide.len());
+        let kb = if layout.blocks.len() > 1 { k } else { 0 };
+        GramParts {
+            dense: Mat::zeros(q, q),
+            scratch: Mat::zeros(0, 0),
+            diag: vec![0.0; k],
+            with_dense: Array2::zeros((k, q)),
+            between: Array2::zeros((kb, kb)),
+        }
+    }
+
+    /// Adds the rows `rows` (global indices) whose dense columns are `chunk`, with
+    /// weights `w` (one per row, any sign).
+    pub fn add(&mut self, layout: &Layout<'_>, rows: &[usize], chunk: ArrayView2<'_, f64>, w: &[f64]) {
+        linalg::add_weighted_gram(&mut self.dense, chunk, w, &mut self.scratch, Par::Seq);
+        if layout.blocks.is_empty() {
+            return;
+        }
+        let mut e = Vec::new();
+        for (r, &i) in rows.iter().enumerate() {
+            layout.entries(i, &mut e);
+            for (k, en) in e.iter().enumerate() {
+                let wv = w[r] * en.value;
+                self.diag[en.wide] += wv * en.value;
+                self.with_dense.row_mut(en.wide).scaled_add(wv, &chunk.row(r));
+                for other in &e[k + 1..] {
+                    self.between[(en.wide, other.wide)] += wv * other.value;
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &GramParts) {
+        self.dense += &other.dense;
+        self.diag.iter_mut().zip(&other.diag).for_each(|(a, b)| *a += b);
+        self.with_dense += &other.with_dense;
+        self.between += &other.between;
+    }
+
+    /// The full, symmetric p x p matrix.
+    pub fn assemble(&self, layout: &Layout<'_>) -> Array2<f64> {
+        let dense = linalg::from_lower(&self.dense);
+        let mut out = Array2::<f64>::zeros((layout.p, layout.p));
+        for (a, &ca) in layout.dense.iter().enumerate() {
+            for (b, &cb) in layout.dense.iter().enumerate() {
+                out[(ca, cb)] = dense[(a, b)];
+            }
+        }
+        for (k, &c) in layout.wide.iter().enumerate() {
+            out[(c, c)] = self.diag[k];
+            for (d, &cd) in layout.dense.iter().enumerate() {
+                out[(c, cd)] = self.with_dense[(k, d)];
+                out[(cd, c)] = self.with_dense[(k, d)];
+            }
+        }
+        if self.between.nrows() > 0 {
+            for (k, &c) in layout.wide.iter().enumerate() {
+                for (l, &cl) in layout.wide.iter().enumerate().skip(k + 1) {
+                    let v = self.between[(k, l)];
+                    if v != 0.0 {
+                        out[(c, cl)] = v;
+                        out[(cl, c)] = v;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `X' V` for a block of columns `V` (one row per data row), accumulated over chunks.
+pub struct CrossParts {
+    dense: Mat<f64>,
+    wide: Array2<f64>,
+}
+
+impl CrossParts {
+    pub fn new(layout: &Layout<'_>, columns: usize) -> CrossParts {
+        CrossParts { dense: Mat::zeros(layout.dense.len(), columns), wide: Array2::zeros((layout.wide.len(), columns)) }
+    }
+
+    pub fn add(&mut self, layout: &Layout<'_>, rows: &[usize], chunk: ArrayView2<'_, f64>, v: &Mat<f64>) {
+        linalg::add_xt_block(&mut self.dense, chunk, v, Par::Seq);
+        if layout.blocks.is_empty() {
+            return;
+        }
+        let mut e = Vec::new();
+        for (r, &i) in rows.iter().enumerate() {
+            layout.entries(i, &mut e);
+            for en in &e {
+                for c in 0..v.ncols() {
+                    self.wide[(en.wide, c)] += en.value * v[(r, c)];
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &CrossParts) {
+        self.dense += &other.dense;
+        self.wide += &other.wide;
+    }
+
+    /// Column `c` of `X'V`, in model order.
+    pub fn column(&self, layout: &Layout<'_>, c: usize) -> Array1<f64> {
+        let mut out = Array1::zeros(layout.p);
+        for (a, &ca) in layout.dense.iter().enumerate() {
+            out[ca] = self.dense[(a, c)];
+        }
+        for (k, &cw) in layout.wide.iter().enumerate() {
+            out[cw] = self.wide[(k, c)];
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basis::SmoothSpec;
+    use crate::family::Family;
+    use crate::fit::laml::derivative_pass;
+    use crate::fit::pirls::{pirls, GlmData};
+    use crate::fit::penalty::PenaltySet;
+    use crate::fit::{design, penalty_set, uniform_stream, ModelSpec};
+    use ndarray::ShapeBuilder;
+
+    /// The Gaussian `X'WX` and `X'Wz` with two random-effect terms (one with slopes)
+    /// kept as codes, against the dense product.
+    #[test]
+    fn structured_cross_products_match_the_dense_ones() {
+        let n = 3000;
+        let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
+        let g1: Vec<f64> = (0..n).map(|i| (1 + (i * 7) % 40) as f64).collect();
+        let g2: Vec<f64> = (0..n).map(|i| (1 + (i * 13) % 35) as f64).collect();
+        let slope: Vec<f64> = (0..n).map(|i| ((i % 17) as f64 - 8.0) / 8.0).collect();
+        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) };
+        let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { x[i] * x[i] });
+        let smooths = vec![
+            spec_of("s(g1)", "re", 40, vec![g1]),
+            spec_of("s(x)", "cr", 8, vec![x.clone()]),
+            spec_of("s(g2,slope)", "re", 35, vec![g2, slope]),
+        ];
+        let spec = ModelSpec::for_tests(x.clone(), xp, smooths);
+        let d = design(&spec).unwrap();
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 5) as f64).collect();
+        let z: Vec<f64> = (0..n).map(|i| (i as f64 * 0.01).sin()).collect();
+        let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
+        let layout = Layout::of(&d);
+        assert!(layout.has_blocks());
+        let (g, v) = weighted_cross_products(&d, &layout, None, &w, &u, 2).unwrap();
+        let mut scratch = Vec::new();
+        let (gd, vd) = linalg::cross_products_by_chunks(n, d.ncols(), &w, &z, 2, |start, rows, buf| {
+            d.fill_rows(start, rows, buf, &mut scratch);
+            Ok(())
+        })
+        .unwrap();
+        let scale = gd.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        let err = (&g - &gd).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        assert!(err < 1e-12 * scale, "{err}");
+        let err = (&v - &vd).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        assert!(err < 1e-10, "{err}");
+    }
+
+    /// A generalized fit's passes with two random effects (one a slope) kept as codes
+    /// give what the dense passes give: `X'WX`, `X'u`, and every derivative sum.
+    #[test]
+    fn structured_passes_match_the_dense_ones() {
+        let n = 3000;
+        let mut u = uniform_stream(5);
+        let x: Vec<f64> = (0..n).map(|_| u()).collect();
+        let g1: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 40.0).floor()).min(40.0)).collect();
+        let g2: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 35.0).floor()).min(35.0)).collect();
+        let y: Vec<f64> = (0..n).map(|i| f64::from(u() < 0.3 + 0.4 * x[i])).collect();
+        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) };
+        let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
+        let smooths = vec![
+            spec_of("s(g1)", "re", 40, vec![g1]),
+            spec_of("s(x)", "cr", 8, vec![x.clone()]),
+            spec_of("s(g2,x)", "re", 35, vec![g2, x.clone()]),
+        ];
+        let spec = ModelSpec { family: Family::from_r("binomial", "logit", "").unwrap(), ..ModelSpec::for_tests(y.clone(), xp, smooths) };
+        let d = design(&spec).unwrap();
+        let pens = penalty_set(&d);
+        fn data_with<'b, 'd>(d: &'b Design<'d>, pens: &'b PenaltySet, spec: &'b ModelSpec<'_>, layout: Layout<'d>) -> GlmData<'b, 'd> {
+            GlmData { design: d, penalties: pens, family: spec.family, y: &spec.y, w: &spec.weights, offset: &spec.offset, threads: 2, x: None, layout }
+        }
+        let (coded, dense) = (data_with(&d, &pens, &spec, Layout::of(&d)), data_with(&d, &pens, &spec, Layout::dense(&d)));
+        assert_eq!(coded.layout.blocks.len(), 2);
+        let close = |a: &Array2<f64>, b: &Array2<f64>| {
+            let top = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            a.iter().zip(b.iter()).fold(0.0_f64, |m, (p, q)| m.max((p - q).abs())) <= 1e-11 * top
+        };
+        let eta = dense.start_eta();
+        let (w, wu) = dense.working(&eta, false).unwrap();
+        let (a1, v1) = coded.cross_products(&w, &wu, &mut || false).unwrap();
+        let (a2, v2) = dense.cross_products(&w, &wu, &mut || false).unwrap();
+        assert!(close(&a1, &a2));
+        assert!(close(&v1.insert_axis(Axis(1)), &v2.insert_axis(Axis(1))));
+        let lambda = vec![1.0; pens.len()];
+        let fit = pirls(&dense, &lambda, &[], &mut || false).unwrap();
+        let p = d.ncols();
+        let dbeta = Array2::from_shape_fn((p, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 11.0 - 0.5);
+        for rows in [n, 500] {
+            let s1 = derivative_pass(&coded, &fit, &fit.h_inv, &dbeta, rows, false, &mut || false).unwrap();
+            let s2 = derivative_pass(&dense, &fit, &fit.h_inv, &dbeta, rows, false, &mut || false).unwrap();
+            let vec_close = |a: &[f64], b: &[f64]| close(&Array2::from_shape_vec((a.len(), 1), a.to_vec()).unwrap(), &Array2::from_shape_vec((b.len(), 1), b.to_vec()).unwrap());
+            assert!(vec_close(&s1.t1, &s2.t1));
+            assert!(close(&s1.t2, &s2.t2));
+            assert!(vec_close(&s1.q, &s2.q));
+            assert!(s1.r.iter().zip(&s2.r).all(|(a, b)| vec_close(a, b)));
+            assert!(s1.c.iter().zip(&s2.c).all(|(a, b)| close(a, b)));
+        }
+    }
+}
