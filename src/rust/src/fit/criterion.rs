@@ -18,7 +18,7 @@ use ndarray::{s, Array1, Array2};
 use crate::error::{EngineError, Result};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_with_columns, LogDet, PenaltySet};
-use crate::linalg::{self, SpdFactor};
+use crate::linalg::{SpdFactor, SpdSystem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -75,36 +75,14 @@ pub fn pls_fit(gram: &Gram, penalties: &PenaltySet, rho: &[f64]) -> Result<PlsFi
     let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
     let mut h = gram.xtwx.clone();
     penalties.add_to(&mut h, &lambda);
-    if let Some(block) = diagonal_block(&h, penalties) {
-        // The elimination is O(k^2 q) for k levels beside q coefficients: one thread.
-        if let Some((h_inv, log_det_h)) = linalg::bordered_diagonal_inverse(&h, block, 1) {
-            let beta = h_inv.dot(&gram.xtwy);
-            return Ok(PlsFit { beta, h_inv, log_det_h, lambda });
-        }
-    }
-    let factor = SpdFactor::new(h.view()).ok_or_else(|| EngineError::NotIdentifiable {
+    let system = SpdSystem::new(&h, penalties.diagonal_block(&h)).ok_or_else(|| EngineError::NotIdentifiable {
         detail: "X'WX + S is not positive definite; check for aliased parametric terms \
                  or a smooth that duplicates another"
             .to_string(),
     })?;
-    let h_inv = factor.inverse();
+    let h_inv = system.inverse();
     let beta = h_inv.dot(&gram.xtwy);
-    Ok(PlsFit { beta, h_inv, log_det_h: factor.log_det(), lambda })
-}
-
-/// Blocks narrower than this are left to the dense factorization.
-const MIN_DIAGONAL_BLOCK: usize = 32;
-
-/// The widest penalized block of `H` that is a diagonal matrix (a random effect's
-/// levels), when one has at least `MIN_DIAGONAL_BLOCK` coefficients.
-fn diagonal_block(h: &Array2<f64>, penalties: &PenaltySet) -> Option<std::ops::Range<usize>> {
-    penalties
-        .penalties
-        .iter()
-        .map(|pen| pen.start..pen.start + pen.len())
-        .filter(|r| r.len() >= MIN_DIAGONAL_BLOCK)
-        .filter(|r| r.clone().all(|i| r.clone().all(|j| i == j || h[(i, j)] == 0.0)))
-        .max_by_key(|r| r.len())
+    Ok(PlsFit { beta, h_inv, log_det_h: system.log_det(), lambda })
 }
 
 /// Per-penalty pieces: `P_j = H^-1[:, B_j] S_j` (the non-zero columns of `H^-1 S_j`) and

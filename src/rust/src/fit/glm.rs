@@ -10,7 +10,7 @@
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::linalg::SpdFactor;
+use crate::linalg::SpdSystem;
 use crate::family::distribution::Distribution;
 use crate::fit::criterion::Method;
 use crate::fit::gcv;
@@ -132,10 +132,10 @@ pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_k
     };
     let mut h = xtwx_fisher.clone();
     data.penalties.add_to(&mut h, lambda);
-    let h_inv = SpdFactor::new(h.view())
+    let h_inv = SpdSystem::new(&h, data.penalties.diagonal_block(&h))
         .ok_or_else(|| EngineError::NotIdentifiable { detail: "X'WX + S with the expected information is not positive definite".into() })?
         .inverse();
-    let influence = Influence::new(&h_inv, &xtwx_fisher, data.threads);
+    let influence = Influence::new(&h_inv, &xtwx_fisher, data.penalties.diagonal_block(&xtwx_fisher), data.threads);
     let tau = influence.tau();
     let scale = if scale_known { 1.0 } else { scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau)) };
     let vp = &h_inv * scale;

@@ -14,9 +14,13 @@ pub struct Influence {
 }
 
 impl Influence {
-    /// From `H^-1` and `X'WX`; the products on `threads` threads.
-    pub fn new(h_inv: &Array2<f64>, xtwx: &Array2<f64>, threads: usize) -> Influence {
-        let f = linalg::matmul(h_inv.view(), xtwx.view(), threads);
+    /// From `H^-1` and `X'WX` (with `diagonal_block`, a block of `X'WX` that is a
+    /// diagonal matrix: a wide random effect); the products on `threads` threads.
+    pub fn new(h_inv: &Array2<f64>, xtwx: &Array2<f64>, diagonal_block: Option<std::ops::Range<usize>>, threads: usize) -> Influence {
+        let f = match diagonal_block {
+            Some(block) => linalg::matmul_bordered(h_inv, xtwx, block, threads),
+            None => linalg::matmul(h_inv.view(), xtwx.view(), threads),
+        };
         let edf: Vec<f64> = f.diag().to_vec();
         // Only the diagonal of FF is needed: p^2 work instead of p^3.
         let ff = linalg::diag_of_product(f.view(), f.view());

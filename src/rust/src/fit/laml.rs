@@ -272,7 +272,15 @@ pub fn evaluate(
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
-    let gc: Vec<Array2<f64>> = sums.c.iter().map(|c| linalg::matmul(g.view(), c.view(), data.threads)).collect();
+    // A wide random effect's block of each C_k is diagonal (disjoint indicators).
+    let gc: Vec<Array2<f64>> = sums
+        .c
+        .iter()
+        .map(|c| match penalties.diagonal_block(c) {
+            Some(block) => linalg::matmul_bordered(&g, c, block, data.threads),
+            None => linalg::matmul(g.view(), c.view(), data.threads),
+        })
+        .collect();
     let s_times = |j: usize, v: &Array1<f64>| penalty_times(penalties, j, v);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let d_dp: Vec<f64> = (0..m).map(|j| lambda[j] * s_beta[j].dot(&fit.beta.slice(s![penalties.penalties[j].start..penalties.penalties[j].start + penalties.penalties[j].len()]))).collect();

@@ -1147,7 +1147,7 @@ fn finish(
     sensitivity: Option<uncertainty::Sensitivity>,
 ) -> Result<FitResult> {
     let pls = criterion::pls_fit(gram, penalties, rho)?;
-    let influence = Influence::new(&pls.h_inv, &gram.xtwx, spec.threads);
+    let influence = Influence::new(&pls.h_inv, &gram.xtwx, penalties.diagonal_block(&gram.xtwx), spec.threads);
     let tau = influence.tau();
     let dev = criterion::deviance(gram, &pls).max(0.0);
     // mgcv reports the scale as the residual variance D / (n - tau) for every method,

@@ -50,6 +50,9 @@ pub struct PenaltySet {
 /// penalty's rank (the penalties are scaled to order one, see `basis::scale_penalty`).
 const RANK_TOL: f64 = 1e-9;
 
+/// Diagonal blocks narrower than this are left to the dense factorization.
+const MIN_DIAGONAL_BLOCK: usize = 32;
+
 /// `log|S_lambda|_+` with its gradient and Hessian in `rho = log(lambda)`.
 pub struct LogDet {
     pub value: f64,
@@ -144,6 +147,18 @@ impl PenaltySet {
         }
         let pens = reduced.into_iter().map(|p| p.expect("every penalty is in a group")).collect();
         (u_r, PenaltySet::new(r, pens))
+    }
+
+    /// The widest penalized block of `h` (`X'WX + S`) that is a diagonal matrix (a
+    /// random effect's levels), when one has at least `MIN_DIAGONAL_BLOCK`
+    /// coefficients: `linalg::SpdSystem` eliminates it.
+    pub fn diagonal_block(&self, h: &Array2<f64>) -> Option<std::ops::Range<usize>> {
+        self.penalties
+            .iter()
+            .map(|pen| pen.start..pen.start + pen.len())
+            .filter(|r| r.len() >= MIN_DIAGONAL_BLOCK)
+            .filter(|r| r.clone().all(|i| r.clone().all(|j| i == j || h[(i, j)] == 0.0)))
+            .max_by_key(|r| r.len())
     }
 
     /// Adds `sum_j lambda_j S_j` to `a`.

@@ -17,7 +17,7 @@ use crate::family::Family;
 use crate::fit::penalty::PenaltySet;
 use crate::fit::rows::{self, Layout};
 use crate::fit::Design;
-use crate::linalg::SpdFactor;
+use crate::linalg::SpdSystem;
 
 /// The data and model of a generalized fit.
 pub struct GlmData<'b, 'd> {
@@ -181,7 +181,7 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted:
             let (xtwx, xtu) = data.cross_products(&w, &u, interrupted)?;
             let mut h = xtwx.clone();
             data.penalties.add_to(&mut h, lambda);
-            if let Some(factor) = SpdFactor::new(h.view()) {
+            if let Some(factor) = SpdSystem::new(&h, data.penalties.diagonal_block(&h)) {
                 step = Some((factor.solve_vec(xtu.as_slice().expect("contiguous")), xtwx, factor));
                 break;
             }
