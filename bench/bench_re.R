@@ -9,8 +9,8 @@
 #   and the largest relative difference of warmgam's fitted values from each.
 #   Then a random intercept with many levels (issue 6: "hundreds of levels must not
 #   be a dense p x p problem"): y ~ s(x0) + s(g, bs = "re") with 1000 levels at
-#   n = 1e5 (WARMGAM_BENCH_RE_LEVELS, WARMGAM_BENCH_RE_N), Gaussian, warmgam against
-#   bam(discrete = TRUE) (gam takes minutes there).
+#   n = 1e5 (WARMGAM_BENCH_RE_LEVELS, WARMGAM_BENCH_RE_N), Gaussian and binomial,
+#   warmgam against bam(discrete = TRUE) (gam takes minutes there).
 #
 # Goal (reported, never asserted in tests): at most 1/20 of gam's time.
 #
@@ -55,15 +55,22 @@ n <- bench_n("WARMGAM_BENCH_RE_N", 1e5)
 set.seed(1)
 dl <- data.frame(x0 = runif(n), g = factor(sample(levels, n, replace = TRUE)))
 dl$y <- sin(2 * pi * dl$x0) + rnorm(levels, sd = 0.5)[as.integer(dl$g)] + rnorm(n)
-fl <- y ~ s(x0) + s(g, bs = "re")
-wl <- elapsed(gam_fit(fl, data = dl, method = "REML", cache = FALSE))
-bl <- elapsed(mgcv::bam(fl, data = dl, method = "fREML", discrete = TRUE, nthreads = 2))
-many <- data.frame(
-  engine = c("warmgam", "bam_disc"), levels = levels, n = n,
-  seconds = c(wl$seconds, bl$seconds),
-  fitted_rel_diff = c(NA, rel_diff(fitted(wl$value), fitted(bl$value)))
+dl$yb <- rbinom(n, 1, plogis(sin(2 * pi * dl$x0) + rnorm(levels, sd = 0.5)[as.integer(dl$g)]))
+many_case <- function(formula, family) {
+  wl <- elapsed(gam_fit(formula, data = dl, family = family, method = "REML", cache = FALSE))
+  bl <- elapsed(mgcv::bam(formula, data = dl, family = family, method = "fREML", discrete = TRUE, nthreads = 2))
+  out <- data.frame(
+    family = family$family, engine = c("warmgam", "bam_disc"), levels = levels, n = n,
+    seconds = c(wl$seconds, bl$seconds),
+    fitted_rel_diff = c(NA, rel_diff(fitted(wl$value), fitted(bl$value)))
+  )
+  out$warmgam_ratio <- wl$seconds / out$seconds
+  out
+}
+many <- rbind(
+  many_case(y ~ s(x0) + s(g, bs = "re"), gaussian()),
+  many_case(yb ~ s(x0) + s(g, bs = "re"), binomial())
 )
-many$warmgam_ratio <- wl$seconds / many$seconds
-cat(sprintf("\ny ~ s(x0) + s(g, bs = \"re\"), %g levels, n = %g\n\n", levels, n))
+cat(sprintf("\ns(x0) + s(g, bs = \"re\"), %g levels, n = %g\n\n", levels, n))
 print(many, row.names = FALSE, digits = 4)
 write_results(many, "re_levels")
