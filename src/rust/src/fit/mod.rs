@@ -1159,7 +1159,8 @@ fn finish(
     let Influence { edf, edf1, .. } = influence;
     let beta = pls.beta.to_vec();
     let linear_predictor = design.fitted(&beta, &spec.offset, spec.threads);
-    let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &beta, &vp, &ve, &edf1);
+    let penalized = tests_smooth::Penalized { penalties, lambda: &pls.lambda, scale };
+    let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &penalized, &beta, &vp, &ve, &edf1);
     let (vc, edf2) = sensitivity
         .map(|sens| uncertainty::corrected(&gram.xtwx, penalties, &pls.lambda, &sens, &vp, scale, &edf1, spec.threads))
         .map(|c| (c.vc, c.edf2))
@@ -1207,7 +1208,8 @@ fn finish_glm(
         .map(|c| (c.vc, c.edf2))
         .unzip();
     let beta = inner.beta.to_vec();
-    let term_tests = tests_smooth::smooth_tests(data.design, &summary.xtwx_fisher, &beta, &summary.vp, &summary.ve, &summary.edf1);
+    let penalized = tests_smooth::Penalized { penalties: data.penalties, lambda, scale: summary.scale };
+    let term_tests = tests_smooth::smooth_tests(data.design, &summary.xtwx_fisher, &penalized, &beta, &summary.vp, &summary.ve, &summary.edf1);
     Ok(FitResult {
         coefficients: beta,
         linear_predictor: inner.eta.clone(),

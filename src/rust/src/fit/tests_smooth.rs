@@ -14,10 +14,14 @@
 //! The engine computes statistics and reference distributions; R evaluates the tail
 //! probabilities with its distribution functions.
 
-use ndarray::{s, Array1, Array2};
+use std::ops::Range;
+
+use ndarray::{s, Array1, Array2, Axis};
 
 use super::Design;
-use crate::linalg::{sym_eigen, sym_eigenvalues, SpdFactor};
+use crate::basis::Basis;
+use crate::fit::penalty::PenaltySet;
+use crate::linalg::{self, sym_eigen, sym_eigenvalues, SpdFactor};
 
 #[derive(Debug, Clone)]
 pub enum TermTest {
@@ -30,32 +34,100 @@ pub enum TermTest {
     RandomEffect { stat: f64, weights: Vec<f64>, rank: f64 },
 }
 
+/// What the random-effect tests need beyond the covariances: each penalty's
+/// smoothing parameter and the scale (`Vp = scale (X'WX + S)^-1`).
+pub struct Penalized<'a> {
+    pub penalties: &'a PenaltySet,
+    pub lambda: &'a [f64],
+    pub scale: f64,
+}
+
 pub fn smooth_tests(
     design: &Design<'_>,
     xtwx: &Array2<f64>,
+    penalized: &Penalized<'_>,
     beta: &[f64],
     vp: &Array2<f64>,
     ve: &Array2<f64>,
     edf1: &[f64],
 ) -> Vec<TermTest> {
+    let ranges: Vec<Range<usize>> = design.smooths.iter().zip(&design.first_col).map(|(sm, &start)| start..start + sm.ncoef()).collect();
+    let random: Vec<bool> = design.smooths.iter().map(|sm| matches!(sm.basis, Basis::Re(_))).collect();
     design
         .smooths
         .iter()
-        .zip(&design.first_col)
-        .map(|(sm, &start)| {
-            let end = start + sm.ncoef();
+        .enumerate()
+        .map(|(j, sm)| {
+            let range = ranges[j].clone();
+            let (start, end) = (range.start, range.end);
             let b = Array1::from(beta[start..end].to_vec());
-            let v = vp.slice(s![start..end, start..end]).to_owned();
             if sm.null_space_dim == 0 {
+                // With other random effects in the model, mgcv tests a random effect
+                // with those integrated out (its `recov`).
+                let others: Vec<Range<usize>> = (0..ranges.len()).filter(|&k| k != j && random[k]).map(|k| ranges[k].clone()).collect();
+                if random[j] && !others.is_empty() {
+                    if let Some((v, e)) = marginal_covariances(xtwx, penalized, vp, range.clone(), &others) {
+                        return random_effect_test(&b, &v, &e);
+                    }
+                }
+                let v = vp.slice(s![start..end, start..end]).to_owned();
                 let e = ve.slice(s![start..end, start..end]).to_owned();
                 random_effect_test(&b, &v, &e)
             } else {
+                let v = vp.slice(s![start..end, start..end]).to_owned();
                 let g = xtwx.slice(s![start..end, start..end]).to_owned();
                 let r = edf1[start..end].iter().sum::<f64>().min((end - start) as f64);
                 wald_test(&b, &g, &v, r)
             }
         })
         .collect()
+}
+
+/// The Bayesian and frequentist covariances of term `m`'s coefficients with the
+/// other random effects (`others`) treated as random rather than as fixed, penalized
+/// coefficients, as mgcv's `recov` forms them for `reTest` (Wood 2013, Biometrika
+/// 100:1005-1010, §4). Integrating `b_2 ~ N(0, scale S_2^-)` out of the model adds
+/// `M = A_{.2} S_2^- A_{2.}` to `A = X'WX`:
+/// `Ve = Vp (A + M) Vp / scale`, and the term's `Vp` block becomes
+/// `scale [(A + M + S_1)^-1]_mm` on the coefficients other than the other random
+/// effects'. `None` when that system is not positive definite.
+fn marginal_covariances(
+    xtwx: &Array2<f64>,
+    penalized: &Penalized<'_>,
+    vp: &Array2<f64>,
+    m: Range<usize>,
+    others: &[Range<usize>],
+) -> Option<(Array2<f64>, Array2<f64>)> {
+    let p = xtwx.nrows();
+    let in_others = |c: usize| others.iter().any(|r| r.contains(&c));
+    let idx2: Vec<usize> = (0..p).filter(|&c| in_others(c)).collect();
+    let idx1: Vec<usize> = (0..p).filter(|&c| !in_others(c)).collect();
+    let (mut s1, mut s2) = (Array2::<f64>::zeros((p, p)), Array2::<f64>::zeros((p, p)));
+    for (pen, l) in penalized.penalties.penalties.iter().zip(penalized.lambda) {
+        let target = if in_others(pen.start) { &mut s2 } else { &mut s1 };
+        target.slice_mut(s![pen.start..pen.start + pen.len(), pen.start..pen.start + pen.len()]).scaled_add(*l, &pen.s);
+    }
+    let s2_pinv = psd_pseudo_inverse(&s2.select(Axis(0), &idx2).select(Axis(1), &idx2));
+    let a_2 = xtwx.select(Axis(1), &idx2);
+    let added = linalg::matmul(linalg::matmul(a_2.view(), s2_pinv.view(), 1).view(), a_2.t(), 1);
+    let a_m = xtwx + &added;
+    let vp_m = vp.slice(s![m.clone(), ..]);
+    let ve_m = linalg::matmul(linalg::matmul(vp_m, a_m.view(), 1).view(), vp_m.t(), 1) / penalized.scale;
+    let q = (&a_m + &s1).select(Axis(0), &idx1).select(Axis(1), &idx1);
+    let q_inv = SpdFactor::new(q.view())?.inverse();
+    let pos: Vec<usize> = m.map(|c| idx1.iter().position(|&i| i == c).expect("the term is not among the others")).collect();
+    let v_m = q_inv.select(Axis(0), &pos).select(Axis(1), &pos) * penalized.scale;
+    Some((v_m, ve_m))
+}
+
+/// The pseudo-inverse of a positive semi-definite matrix, eigenvalues below
+/// `eps^0.8` of the largest taken as zero (mgcv's `recov` threshold).
+fn psd_pseudo_inverse(a: &Array2<f64>) -> Array2<f64> {
+    let (values, vectors) = sym_eigen(a.view());
+    let top = values.iter().fold(0.0_f64, |m, v| m.max(*v));
+    let inv: Vec<f64> = values.iter().map(|&v| if v > top * f64::EPSILON.powf(0.8) { 1.0 / v } else { 0.0 }).collect();
+    let scaled = Array2::from_shape_fn(vectors.dim(), |(i, j)| vectors[(i, j)] * inv[j]);
+    linalg::matmul(scaled.view(), vectors.t(), 1)
 }
 
 /// Upper-triangular `R` with `R'R = G` (the R factor of the term's weighted columns).
