@@ -25,7 +25,7 @@
 use ndarray::{s, Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::linalg::SpdFactor;
+use crate::linalg::{self, SpdFactor};
 use crate::fit::criterion::Method;
 use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings};
 use crate::fit::outer::Eval;
@@ -79,7 +79,7 @@ pub fn evaluate(
     } else {
         &fit.h_inv
     };
-    let mm = h_inv.dot(&s_lambda);
+    let mm = linalg::matmul(h_inv.view(), s_lambda.view(), data.threads);
     let tau = p as f64 - mm.diag().sum();
     let dev = fit.deviance;
     let (value, shape) = criterion_value(ubre, n, gamma, dev, tau);
@@ -90,14 +90,14 @@ pub fn evaluate(
 
     let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
-    let k_mat = mm.dot(h_inv);
+    let k_mat = linalg::matmul(mm.view(), h_inv.view(), data.threads);
     let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, interrupted)?;
     let s_beta = s_lambda.dot(&fit.beta);
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 
     let (d_dev, d_tau, d2_dev, d2_tau) = {
-        let hs: Vec<Array2<f64>> = s_full.iter().map(|sj| h_inv.dot(sj)).collect();
-        let hdh: Vec<Array2<f64>> = (0..m).map(|j| h_inv.dot(&sums.c[j]) + &hs[j] * lambda[j]).collect();
+        let hs: Vec<Array2<f64>> = s_full.iter().map(|sj| linalg::matmul(h_inv.view(), sj.view(), data.threads)).collect();
+        let hdh: Vec<Array2<f64>> = (0..m).map(|j| linalg::matmul(h_inv.view(), sums.c[j].view(), data.threads) + &hs[j] * lambda[j]).collect();
         let tr_hs: Vec<f64> = hs.iter().map(|a| a.diag().sum()).collect();
         let tr_hs_m: Vec<f64> = hs.iter().map(|a| trace_of_product(a, &mm)).collect();
         let mut d_dev = vec![0.0; m];
@@ -113,8 +113,8 @@ pub fn evaluate(
                 let v = 2.0 * db[j].dot(&a_db[k]) - 2.0 * s_beta.dot(&d2b);
                 d2_dev[(j, k)] = v;
                 d2_dev[(k, j)] = v;
-                let hk_hj = hdh[k].dot(&hdh[j]);
-                let hj_hk = hdh[j].dot(&hdh[k]);
+                let hk_hj = linalg::matmul(hdh[k].view(), hdh[j].view(), data.threads);
+                let hj_hk = linalg::matmul(hdh[j].view(), hdh[k].view(), data.threads);
                 let mut d2g = -lambda[j] * trace_of_product(&hdh[k], &hs[j]) - lambda[k] * trace_of_product(&hdh[j], &hs[k])
                     + trace_of_product(&hk_hj, &mm)
                     + trace_of_product(&hj_hk, &mm)
