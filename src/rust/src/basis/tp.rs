@@ -180,6 +180,12 @@ impl TpBasis {
     /// `vars`: the `d` covariate columns; `knots`: optional knot points (`nk x d`,
     /// column-major), used when there are at least `k` of them (mgcv's rule; fewer
     /// are ignored). Returns the basis, its design matrix on the data and its penalty.
+    /// Most points a basis is built on without given knots. The R layer passes
+    /// mgcv's subsample beyond `max.knots` = 2000 distinct points; this guard sits
+    /// above that, since R tells points apart by their 15-digit text and this
+    /// engine by their values.
+    pub const MAX_POINTS: usize = 5000;
+
     pub fn construct(
         label: &str,
         vars: &[&[f64]],
@@ -219,6 +225,14 @@ impl TpBasis {
         let nu = points.nrows();
         if nu < k {
             return Err(EngineError::TooFewUniqueValues { term: label.to_string(), k, unique: nu });
+        }
+        // Beyond mgcv's `max.knots` the caller passes a subsample of the points as
+        // knots (the R layer draws mgcv's): on every point the n x n radial matrix
+        // would take minutes and gigabytes.
+        if knots.is_none() && nu > Self::MAX_POINTS {
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: a thin plate basis on {nu} distinct points needs a subsample of at most {} as its knots", Self::MAX_POINTS),
+            });
         }
         let c = eta_constant(m, d);
         let mut e = Array2::<f64>::zeros((nu, nu));
@@ -522,5 +536,19 @@ mod tests {
         let few: Vec<f64> = knots[..10].iter().chain(&knots[101..111]).copied().collect();
         let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few)).unwrap();
         assert_eq!(basis.points.nrows(), n);
+    }
+
+    /// Without knots, more distinct points than mgcv's `max.knots` is refused (the
+    /// radial matrix would be n x n); with a subsample as knots it builds.
+    #[test]
+    fn many_points_need_a_knot_subsample() {
+        let n = TpBasis::MAX_POINTS + 500;
+        let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let err = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, None).unwrap_err();
+        assert!(matches!(&err, EngineError::InvalidSpec { what } if what.contains("subsample")), "{err:?}");
+        let rows: Vec<usize> = (0..n).step_by(5).collect();
+        let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
+        assert!(TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots)).is_ok());
     }
 }
