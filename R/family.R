@@ -168,10 +168,16 @@ nb <- function(theta = NULL, link = "log") {
   if (!is.null(theta) && (!is.numeric(theta) || length(theta) != 1L || !is.finite(theta) || theta <= 0)) {
     abort("`theta` of `nb()` must be a single positive number, or NULL to estimate it.", "family")
   }
-  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
-    abort("`link` of `nb()` must be \"log\", \"identity\" or \"sqrt\".", "family")
-  }
+  check_count_link(link, "nb")
   negbin_family(theta %||% NA_real_, estimate = is.null(theta), link = link)
+}
+
+# The links nb() and tw() take, as mgcv's.
+check_count_link <- function(link, fn) {
+  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
+    abort(sprintf("`link` of `%s()` must be \"log\", \"identity\" or \"sqrt\".", fn), "family")
+  }
+  invisible(link)
 }
 
 # A negative binomial family object at `theta` (NA: not yet estimated).
@@ -246,9 +252,7 @@ tw <- function(p = NULL, link = "log") {
   if (!is.null(p) && (!is.numeric(p) || length(p) != 1L || !is.finite(p) || p <= 1 || p >= 2)) {
     abort("`p` of `tw()` must be a single number strictly between 1 and 2, or NULL to estimate it.", "family")
   }
-  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
-    abort("`link` of `tw()` must be \"log\", \"identity\" or \"sqrt\".", "family")
-  }
+  check_count_link(link, "tw")
   tweedie_family(p %||% NA_real_, estimate = is.null(p), link = link)
 }
 

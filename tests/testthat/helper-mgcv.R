@@ -25,17 +25,20 @@ mgcv_fit <- function(formula, data, ...) {
 
 rel_diff <- function(a, b) max(abs(unname(a) - unname(b))) / max(abs(unname(b)))
 
-# Checks fitted values, predictions at new data, total edf, criterion, se.fit and
-# (optionally) coefficients of a warmgam fit against the mgcv fit of the same model.
+# Checks fitted values, predictions at new data (on the scale `type`), total edf,
+# criterion, se.fit and (optionally) coefficients of a warmgam fit against the mgcv
+# fit of the same model; `label` names the case in failures.
 expect_agrees_with_mgcv <- function(fit, ref, newdata, fitted_tol = 1e-6, coef_tol = NULL,
-                                    crit_tol = 1e-6, edf_tol = 1e-3, se_tol = 1e-4) {
-  expect_lt(rel_diff(fitted(fit), fitted(ref)), fitted_tol)
-  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), edf_tol)
-  expect_lt(abs(unname(fit$criterion) - unname(ref$gcv.ubre)) / abs(unname(ref$gcv.ubre)), crit_tol)
-  p <- predict(fit, newdata, se.fit = TRUE)
-  q <- mgcv::predict.gam(ref, newdata, se.fit = TRUE)
-  expect_lt(rel_diff(p$fit, q$fit), fitted_tol)
-  expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol)
+                                    crit_tol = 1e-6, edf_tol = 1e-3, se_tol = 1e-4,
+                                    predict_tol = fitted_tol, type = "link", label = "") {
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), fitted_tol, label = paste(label, "fitted"))
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), edf_tol, label = paste(label, "edf"))
+  expect_lt(abs(unname(fit$criterion) - unname(ref$gcv.ubre)) / abs(unname(ref$gcv.ubre)), crit_tol,
+            label = paste(label, "criterion"))
+  p <- predict(fit, newdata, type = type, se.fit = TRUE)
+  q <- mgcv::predict.gam(ref, newdata, type = type, se.fit = TRUE)
+  expect_lt(rel_diff(p$fit, q$fit), predict_tol, label = paste(label, "predict"))
+  expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol, label = paste(label, "se"))
   if (!is.null(coef_tol)) expect_lt(rel_diff(coef(fit), coef(ref)), coef_tol)
   invisible(fit)
 }

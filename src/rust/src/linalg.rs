@@ -216,20 +216,6 @@ pub fn from_lower(m: &Mat<f64>) -> Array2<f64> {
     out
 }
 
-/// `X_c' v`, added to `acc`.
-pub fn add_xt_v(acc: &mut [f64], chunk: ArrayView2<'_, f64>, v: &[f64]) {
-    for (j, col) in chunk.columns().into_iter().enumerate() {
-        acc[j] += match col.as_slice() {
-            Some(x) => x.iter().zip(v).map(|(x, v)| x * v).sum::<f64>(),
-            None => col.iter().zip(v).map(|(x, v)| x * v).sum::<f64>(),
-        };
-    }
-}
-
-/// `A B` for small dense matrices.
-pub fn mat_mul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    matmul(a, b, 1)
-}
 
 /// A Cholesky factorization of a symmetric positive definite matrix, computed on the
 /// diagonally equilibrated matrix `D^-1/2 A D^-1/2` so that penalties many orders of
@@ -445,6 +431,13 @@ pub fn sym_eigenvalues(a: ArrayView2<'_, f64>) -> Vec<f64> {
     let mut values = to_mat(&a).self_adjoint_eigenvalues(Side::Lower).expect("eigenvalues of a finite symmetric matrix");
     values.sort_by(|x, y| x.total_cmp(y));
     values
+}
+
+/// `U f(D) U'` from a symmetric eigen-decomposition `(D, U)` (`sym_eigen`): a
+/// function of the matrix, e.g. its pseudo-inverse.
+pub fn from_eigen(values: &[f64], vectors: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
+    let scaled = Array2::from_shape_fn(vectors.dim(), |(i, j)| vectors[(i, j)] * f(values[j]));
+    matmul(scaled.view(), vectors.t(), 1)
 }
 
 /// Symmetric eigen-decomposition: eigenvalues in increasing order and the matching

@@ -61,7 +61,7 @@ impl Margin {
             None => raw,
         };
         match &self.reparam {
-            Some(p) => crate::linalg::mat_mul(x.view(), p.view()),
+            Some(p) => crate::linalg::matmul(x.view(), p.view(), 1),
             None => x,
         }
     }

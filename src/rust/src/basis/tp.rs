@@ -343,7 +343,7 @@ impl TpBasis {
                     b[(r, nu + j)] = v;
                 }
             }
-            let block = crate::linalg::mat_mul(b.slice(s![..len, ..]), self.uz.view());
+            let block = crate::linalg::matmul(b.slice(s![..len, ..]), self.uz.view(), 1);
             out.slice_mut(s![start..start + len, ..]).assign(&block);
             start += len;
         }

@@ -578,7 +578,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         // columns are held.
         let layout = rows::Layout::of(&design);
         if n.saturating_mul(layout.dense_width()).saturating_mul(8) <= MAX_DESIGN_BYTES {
-            x = Some(model_matrix(&design, layout.skip(), spec.threads, interrupted)?);
+            x = Some(model_matrix(&design, &layout, spec.threads, interrupted)?);
         }
         let (xtwx, xtu) = {
             let data = glm_data(spec, &design, &penalties, x.as_ref());
@@ -646,17 +646,15 @@ const PERFORMANCE_FROM_ROWS: usize = 10_000;
 /// evaluated from the bases on every pass.
 pub const MAX_DESIGN_BYTES: usize = 1 << 30;
 
-/// The model matrix (without the smooths marked in `skip`), formed a chunk of rows
-/// at a time, in contiguous blocks of rows
-/// over `threads` (evaluating the bases is most of a pass: at 1e6 rows it took as
-/// long as two `X'WX`). Only the calling thread polls `interrupted`; it tells the
+/// The model matrix's dense columns (`layout`), formed a chunk of rows at a time, in
+/// contiguous blocks of rows over `threads` (evaluating the bases is most of a pass:
+/// at 1e6 rows it took as long as two `X'WX`). Only the calling thread polls `interrupted`; it tells the
 /// others to stop.
-fn model_matrix(design: &Design<'_>, skip: &[bool], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
+fn model_matrix(design: &Design<'_>, layout: &rows::Layout<'_>, threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     // Below this, a thread costs more than it saves.
     const ROWS_PER_THREAD: usize = 20_000;
-    let skipped: usize = design.smooths.iter().zip(skip).filter(|(_, s)| **s).map(|(sm, _)| sm.ncoef()).sum();
-    let (n, p) = (design.nrows(), design.ncols() - skipped);
+    let (n, p) = (design.nrows(), layout.dense_width());
     let mut x = Array2::<f64>::zeros((n, p).f());
     let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
     let per = n.div_ceil(parts).max(1);
@@ -671,7 +669,7 @@ fn model_matrix(design: &Design<'_>, skip: &[bool], threads: usize, interrupted:
                 return false;
             }
             let len = linalg::CHUNK_ROWS.min(rows - at);
-            design.fill_rows_except(first + at, len, &mut buf, &mut scratch, skip);
+            design.fill_rows_except(first + at, len, &mut buf, &mut scratch, layout.skip());
             block.slice_mut(s![at..at + len, ..]).assign(&buf.slice(s![..len, ..]));
             at += len;
         }
@@ -1296,13 +1294,14 @@ mod tests {
         ];
         let spec = |threads: usize| ModelSpec { threads, ..ModelSpec::for_tests(vec![0.0; n], xp.clone(), smooths.clone()) };
         let (one, two) = (spec(1), spec(2));
-        let a = model_matrix(&design(&one).unwrap(), &[], 1, &mut || false).unwrap();
-        let b = model_matrix(&design(&two).unwrap(), &[], 2, &mut || false).unwrap();
+        let (d1, d2) = (design(&one).unwrap(), design(&two).unwrap());
+        let a = model_matrix(&d1, &rows::Layout::dense(&d1), 1, &mut || false).unwrap();
+        let b = model_matrix(&d2, &rows::Layout::dense(&d2), 2, &mut || false).unwrap();
         assert_eq!(a.dim(), b.dim());
         assert!(a.iter().zip(b.iter()).all(|(p, q)| p == q));
         // An interrupt on the calling thread stops the others too.
         let mut polls = 0;
-        let stopped = model_matrix(&design(&two).unwrap(), &[], 2, &mut || {
+        let stopped = model_matrix(&d2, &rows::Layout::dense(&d2), 2, &mut || {
             polls += 1;
             polls > 2
         });

@@ -44,6 +44,9 @@ pub struct PenaltySet {
     pub p: usize,
     pub penalties: Vec<Penalty>,
     groups: Vec<Group>,
+    /// Each penalty's diagonal when it is a diagonal matrix (a random effect's
+    /// ridge), found once: products with it are then column scalings.
+    diagonals: Vec<Option<Array1<f64>>>,
 }
 
 /// Eigenvalues below this fraction of the largest count as zero when finding a
@@ -81,12 +84,13 @@ impl PenaltySet {
                 }
             }
         }
+        let diagonals: Vec<Option<Array1<f64>>> = penalties.iter().map(|pen| diagonal(&pen.s)).collect();
         for g in &mut groups {
             let len = penalties[g.members[0]].len();
             // A lone diagonal penalty (a random effect's ridge): its range space is
             // the coordinates with a non-zero diagonal, with no eigen-decomposition
             // (which costs k^3 for k levels).
-            if let Some(d) = diagonal(&penalties[g.members[0]].s).filter(|_| g.members.len() == 1) {
+            if let (Some(d), 1) = (&diagonals[g.members[0]], g.members.len()) {
                 let top = d.iter().fold(0.0_f64, |m, v| m.max(*v));
                 let keep: Vec<usize> = (0..len).filter(|&i| d[i] > top * RANK_TOL).collect();
                 g.u = Array2::from_shape_fn((len, keep.len()), |(i, c)| if i == keep[c] { 1.0 } else { 0.0 });
@@ -114,7 +118,7 @@ impl PenaltySet {
                 g.single_log_det = SpdFactor::new(only.view()).map(|f| f.log_det());
             }
         }
-        PenaltySet { p, penalties, groups }
+        PenaltySet { p, penalties, groups, diagonals }
     }
 
     pub fn len(&self) -> usize {
@@ -223,12 +227,13 @@ pub fn penalty_columns(m: &Array2<f64>, penalties: &PenaltySet) -> Vec<Array2<f6
     penalties
         .penalties
         .iter()
-        .map(|pen| {
+        .zip(&penalties.diagonals)
+        .map(|(pen, diagonal)| {
             let cols = m.slice(ndarray::s![.., pen.start..pen.start + pen.len()]);
             // A diagonal penalty (a random effect's identity) scales the columns: the
             // product would cost p k^2 for a k-level factor.
-            match diagonal(&pen.s) {
-                Some(d) => &cols * &d,
+            match diagonal {
+                Some(d) => &cols * d,
                 None => cols.dot(&pen.s),
             }
         })

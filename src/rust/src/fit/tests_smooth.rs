@@ -124,10 +124,8 @@ fn marginal_covariances(
 /// `eps^0.8` of the largest taken as zero (mgcv's `recov` threshold).
 fn psd_pseudo_inverse(a: &Array2<f64>) -> Array2<f64> {
     let (values, vectors) = sym_eigen(a.view());
-    let top = values.iter().fold(0.0_f64, |m, v| m.max(*v));
-    let inv: Vec<f64> = values.iter().map(|&v| if v > top * f64::EPSILON.powf(0.8) { 1.0 / v } else { 0.0 }).collect();
-    let scaled = Array2::from_shape_fn(vectors.dim(), |(i, j)| vectors[(i, j)] * inv[j]);
-    linalg::matmul(scaled.view(), vectors.t(), 1)
+    let floor = values.iter().fold(0.0_f64, |m, v| m.max(*v)) * f64::EPSILON.powf(0.8);
+    linalg::from_eigen(&values, &vectors, |v| if v > floor { 1.0 / v } else { 0.0 })
 }
 
 /// Upper-triangular `R` with `R'R = G` (the R factor of the term's weighted columns).

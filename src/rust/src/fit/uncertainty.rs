@@ -60,16 +60,8 @@ pub fn corrected(
     let m = sens.db_drho.ncols();
     let p = vp.nrows();
     let (values, vectors) = sym_eigen(sens.hess.view());
-    let inverse_with = |f: &dyn Fn(f64) -> f64| -> Array2<f64> {
-        let k = values.len();
-        let mut out = Array2::<f64>::zeros((m, m));
-        for a in 0..m {
-            for b in 0..m {
-                out[(a, b)] = (0..k).map(|l| vectors[(a, l)] * f(values[l]) * vectors[(b, l)]).sum();
-            }
-        }
-        out
-    };
+    // The smoothing parameters' block, without an estimated scale's row and column.
+    let inverse_with = |f: &dyn Fn(f64) -> f64| -> Array2<f64> { linalg::from_eigen(&values, &vectors, f).slice(s![..m, ..m]).to_owned() };
     let v_rho = inverse_with(&|d| if d > 0.0 { 1.0 / d } else { 0.0 });
     let v_reg = inverse_with(&|d| 1.0 / (d.max(0.0) + SECOND_ORDER_RIDGE));
     let j = &sens.db_drho;
