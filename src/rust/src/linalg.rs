@@ -200,6 +200,33 @@ pub fn product(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, parallel: Par) ->
     out
 }
 
+/// The lower triangular `R` with `A = R R'` (Cholesky), `None` when a pivot is not
+/// positive. For products `|R' x|^2 = x' A x` only: unlike `SpdFactor` there is no
+/// threshold on the pivots, since a backward-stable factor of an ill-conditioned
+/// matrix still gives its quadratic forms to working precision.
+pub fn lower_root(a: ArrayView2<'_, f64>) -> Option<Mat<f64>> {
+    let llt = view(&a).to_owned().llt(Side::Lower).ok()?;
+    Some(llt.L().to_owned())
+}
+
+/// `X_c R` for a chunk `X_c` and a lower triangular `R` (only its lower triangle is
+/// read), on the calling thread: half the flops of a general product.
+pub fn times_lower(chunk: ArrayView2<'_, f64>, r: &Mat<f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(chunk.nrows(), r.ncols());
+    triangular::matmul(
+        out.as_mut(),
+        BlockStructure::Rectangular,
+        Accum::Replace,
+        view(&chunk),
+        BlockStructure::Rectangular,
+        r.as_ref(),
+        BlockStructure::TriangularLower,
+        1.0,
+        Par::Seq,
+    );
+    out
+}
+
 /// `acc += X_c' V` for a chunk `X_c` and a block of weight columns `V`.
 pub fn add_xt_block(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, v: &Mat<f64>, parallel: Par) {
     faer::linalg::matmul::matmul(acc.as_mut(), Accum::Add, view(&chunk).transpose(), v.as_ref(), 1.0, parallel);

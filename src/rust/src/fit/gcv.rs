@@ -27,7 +27,7 @@ use ndarray::{s, Array1, Array2};
 use crate::error::{EngineError, Result};
 use crate::linalg::{self, SpdFactor};
 use crate::fit::criterion::Method;
-use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings};
+use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::trace_of_product;
 use crate::fit::pirls::{GlmData, InnerFit};
@@ -40,6 +40,7 @@ pub fn evaluate(
     fit: &InnerFit,
     rho: &[f64],
     derivatives: bool,
+    rows: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Eval, Option<Array2<f64>>)> {
     debug_assert_eq!(settings.method, Method::Gcv);
@@ -91,7 +92,7 @@ pub fn evaluate(
     let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let k_mat = linalg::matmul(mm.view(), h_inv.view(), data.threads);
-    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, interrupted)?;
+    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, rows, interrupted)?;
     let s_beta = s_lambda.dot(&fit.beta);
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 

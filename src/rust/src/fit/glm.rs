@@ -15,7 +15,7 @@ use crate::family::distribution::Distribution;
 use crate::fit::criterion::Method;
 use crate::fit::gcv;
 use crate::fit::influence::Influence;
-use crate::fit::laml::{self, LamlSettings};
+use crate::fit::laml::{self, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit};
 
@@ -32,13 +32,18 @@ pub struct GlmObjective<'b, 'd> {
     last: Option<(Vec<f64>, InnerFit)>,
     /// The last point whose derivatives were computed: rho, beta and d beta / d rho.
     anchor: Option<(Vec<f64>, Array1<f64>, Array2<f64>)>,
+    /// The derivative pass's per-row products at `last`.
+    rows: RowCache,
     start: Array1<f64>,
 }
 
 impl<'b, 'd> GlmObjective<'b, 'd> {
     pub fn new(data: GlmData<'b, 'd>, settings: LamlSettings, start: Array1<f64>) -> GlmObjective<'b, 'd> {
         let ls_known = (!settings.scale_param).then(|| data.family.saturated_loglik(data.y, data.w, 1.0));
-        GlmObjective { data, settings, ls_known, last: None, anchor: None, start }
+        // Only a fit of more rows than the iterations' Hessians use makes a second pass
+        // at its last iterate (for the Hessian it reports).
+        let rows = RowCache { keep: data.design.nrows() > laml::HESSIAN_ROWS, products: None };
+        GlmObjective { data, settings, ls_known, last: None, anchor: None, rows, start }
     }
 
     /// The criterion at per-penalty `rho` and `log_phi` (0 when the scale is known).
@@ -47,9 +52,9 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
         let ls = self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
         let (_, fit) = self.last.as_ref().expect("inner fit made above");
         let (eval, dbeta) = if self.settings.method == Method::Gcv {
-            gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut || false)?
+            gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut self.rows, &mut || false)?
         } else {
-            laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut || false)?
+            laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut self.rows, &mut || false)?
         };
         if let Some(dbeta) = dbeta {
             self.anchor = Some((rho.to_vec(), fit.beta.clone(), dbeta));
@@ -96,6 +101,7 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
             let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
             let fit = pirls(&self.data, &lambda, start.as_slice().expect("contiguous"), &mut || false)?;
             self.last = Some((rho.to_vec(), fit));
+            self.rows.products = None;
         }
         Ok(&self.last.as_ref().expect("set above").1)
     }

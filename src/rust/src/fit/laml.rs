@@ -94,19 +94,43 @@ struct PassPart {
     qr: CrossParts,
     c: Vec<GramParts>,
     sampled: usize,
+    /// This part's rows' products, when they are kept.
+    kept: Option<RowProducts>,
 }
 
 impl PassPart {
     /// Empty sums for `m` penalties.
-    fn new(layout: &Layout<'_>, m: usize) -> PassPart {
+    fn new(layout: &Layout<'_>, m: usize, keep: bool) -> PassPart {
         PassPart {
             t1: vec![0.0; m],
             t2: Array2::zeros((m, m)),
             qr: CrossParts::new(layout, 1 + m * (m + 1) / 2),
             c: (0..m).map(|_| GramParts::new(layout)).collect(),
             sampled: 0,
+            kept: keep.then(|| RowProducts { a: Vec::new(), e: vec![Vec::new(); m] }),
         }
     }
+}
+
+/// The per-row products a derivative pass forms before its sums, `a_i = x_i' Q x_i`
+/// and the columns of `X dbeta`. They depend on the inner fit only (through `Q` and
+/// `dbeta`), so a second pass at the same fit (the reported Hessian, formed from more
+/// rows than the iterations' at the last iterate) takes them from the first instead
+/// of forming them again: `X_c Q` is most of a pass's flops, at 1e6 rows two `X'WX`'s
+/// worth.
+pub(crate) struct RowProducts {
+    a: Vec<f64>,
+    e: Vec<Vec<f64>>,
+}
+
+/// Where the derivative passes keep their `RowProducts` (for the one inner fit they
+/// were formed at; whoever makes a new inner fit empties it).
+#[derive(Default)]
+pub struct RowCache {
+    /// Keep the products a pass forms (only worth their `n (m + 1)` numbers when a
+    /// second pass at the same fit is to come).
+    pub(crate) keep: bool,
+    pub(crate) products: Option<RowProducts>,
 }
 
 /// The pass over the data the derivatives need, with `a_i = x_i' Q x_i` for the
@@ -115,6 +139,10 @@ impl PassPart {
 /// the expected-information weights `W_F` instead of `D''/2` (GCV's trace for a
 /// non-canonical link); `X'(h3 e_j e_k)`, which moves `beta`, always uses `D'''/2`.
 /// The Hessian's terms come from a systematic subsample of about `hessian_rows` rows.
+///
+/// `rows` holds the per-row products `a` and `X dbeta` (`RowProducts`): the pass takes
+/// them from it when it has them (for this `fit`, `g` and `dbeta`) instead of forming
+/// them, and otherwise leaves there the ones it formed when `rows.keep`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn derivative_pass(
     data: &GlmData<'_, '_>,
@@ -123,6 +151,7 @@ pub(crate) fn derivative_pass(
     dbeta: &Array2<f64>,
     hessian_rows: usize,
     expected: bool,
+    rows: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
     if interrupted() {
@@ -134,14 +163,27 @@ pub(crate) fn derivative_pass(
     let stride = n.div_ceil(hessian_rows.max(1)).max(1);
     let n_pairs = m * (m + 1) / 2;
     let dbeta_dense = layout.dense_rows(dbeta);
-    let (g_dense, g_mixed) = (layout.dense_block(g), layout.mixed_block(g));
+    let known = rows.products.take();
+    let form = known.is_none().then(|| layout.quadratic_form(g));
+    let keep = rows.keep && known.is_none();
     let parts = data.par_chunks(
-        || PassPart::new(layout, m),
+        || PassPart::new(layout, m, keep),
         |part, start, chunk| {
             let rows = chunk.nrows();
-            let all: Vec<usize> = (start..start + rows).collect();
-            let e = layout.times(&all, chunk, dbeta, &dbeta_dense);
-            let a = layout.quadratic_forms(&all, chunk, g, &g_dense, &g_mixed);
+            let fresh;
+            let (a, e): (&[f64], Vec<&[f64]>) = match (&known, &form) {
+                (Some(k), _) => (&k.a[start..start + rows], k.e.iter().map(|c| &c[start..start + rows]).collect()),
+                (None, Some(form)) => {
+                    let all: Vec<usize> = (start..start + rows).collect();
+                    fresh = (form.at(layout, &all, chunk), layout.times(&all, chunk, dbeta, &dbeta_dense));
+                    (&fresh.0, (0..m).map(|j| fresh.1.col_as_slice(j)).collect())
+                }
+                (None, None) => unreachable!("a form is made when the products are not known"),
+            };
+            if let Some(kept) = &mut part.kept {
+                kept.a.extend_from_slice(a);
+                kept.e.iter_mut().zip(&e).for_each(|(to, from)| to.extend_from_slice(from));
+            }
             // h3, h4: the trace weights' derivatives in eta; hr: D'''/2 for d2beta.
             let mut h3 = Vec::with_capacity(rows);
             let mut h4 = Vec::with_capacity(rows);
@@ -167,7 +209,7 @@ pub(crate) fn derivative_pass(
             }
             // The gradient's term, from every row.
             for j in 0..m {
-                let ej = e.col_as_slice(j);
+                let ej = e[j];
                 part.t1[j] += (0..rows).map(|i| h3[i] * a[i] * ej[i]).sum::<f64>();
             }
             // The Hessian's terms, from the sampled rows.
@@ -190,9 +232,9 @@ pub(crate) fn derivative_pass(
             }
             let mut v = Vec::with_capacity(picked.len());
             for j in 0..m {
-                let ej = e.col_as_slice(j);
+                let ej = e[j];
                 for k in j..m {
-                    let ek = e.col_as_slice(k);
+                    let ek = e[k];
                     let (mut t2, col) = (0.0, 1 + pair_index(m, j, k));
                     for (r, &i) in picked.iter().enumerate() {
                         let eje = ej[i] * ek[i];
@@ -215,6 +257,11 @@ pub(crate) fn derivative_pass(
     let mut parts = parts.into_iter();
     let mut total = parts.next().expect("at least one part");
     for part in parts {
+        // The parts are in row order: their rows' products follow each other.
+        if let (Some(to), Some(from)) = (&mut total.kept, &part.kept) {
+            to.a.extend_from_slice(&from.a);
+            to.e.iter_mut().zip(&from.e).for_each(|(t, f)| t.extend_from_slice(f));
+        }
         total.t1.iter_mut().zip(&part.t1).for_each(|(a, b)| *a += b);
         total.t2 += &part.t2;
         total.qr.merge(&part.qr);
@@ -223,6 +270,7 @@ pub(crate) fn derivative_pass(
         }
         total.sampled += part.sampled;
     }
+    rows.products = known.or(total.kept);
     let scale = if total.sampled > 0 { n as f64 / total.sampled as f64 } else { 0.0 };
     Ok(PassSums {
         t1: total.t1,
@@ -246,6 +294,7 @@ pub fn evaluate(
     log_phi: f64,
     ls: [f64; 3],
     derivatives: bool,
+    rows: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Eval, Option<Array2<f64>>)> {
     let penalties = data.penalties;
@@ -268,7 +317,7 @@ pub fn evaluate(
     }
 
     let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
-    let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, interrupted)?;
+    let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, rows, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
