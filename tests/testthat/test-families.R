@@ -62,6 +62,37 @@ test_that("exponential families and their links agree with mgcv (REML and ML)", 
   }
 })
 
+test_that("fits of 1e4 rows and more, started by performance iteration, agree with mgcv", {
+  # From 1e4 rows a generalized fit starts its search from performance iteration
+  # (which the 400-row cases above never reach). Each model has a smooth of a
+  # covariate without effect, whose smoothing parameter runs to the criterion's
+  # plateau: any value there gives the same fit, so only its size is checked. mgcv's
+  # tolerances are tight but not the helper's (at 1e-12 it took 70 s here).
+  control <- mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = 1e-10))
+  set.seed(4)
+  binary <- mgcv::gamSim(1, n = 12000, dist = "binary", scale = 0.33, verbose = FALSE)
+  set.seed(5)
+  n <- 10000
+  positive <- data.frame(x0 = runif(n), x1 = runif(n), x2 = runif(n))
+  positive$y <- rgamma(n, shape = 3, rate = 3 / exp(0.5 + sin(2 * pi * positive$x0) + positive$x1^2))
+  cases <- list(
+    list(y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr") + s(x3, bs = "cr"), binary, binomial()),
+    list(y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"), positive, Gamma(link = "log"))
+  )
+  for (cs in cases) {
+    ref <- suppressWarnings(mgcv::gam(cs[[1]], data = cs[[2]], family = cs[[3]], method = "REML", control = control))
+    fit <- gam_fit(cs[[1]], data = cs[[2]], family = cs[[3]], cache = FALSE)
+    label <- cs[[3]]$family
+    expect_agrees_with_mgcv(fit, ref, cs[[2]][1:50, ], type = "response", label = label)
+    expect_lt(abs(fit$scale - ref$scale) / ref$scale, 1e-4, label = paste(label, "scale"))
+    # Smoothing parameters within 1e-3 on the log scale, except the no-effect
+    # smooth's (the last), which both put beyond e^15.
+    k <- length(ref$sp)
+    expect_lt(max(abs(log(fit$sp[-k]) - log(ref$sp[-k]))), 1e-3, label = paste(label, "log sp"))
+    expect_gt(min(log(fit$sp[[k]]), log(ref$sp[[k]])), 15, label = paste(label, "no-effect log sp"))
+  }
+})
+
 test_that("GCV (scale estimated) and UBRE (scale known) agree with mgcv", {
   d <- family_data()
   cases <- list(
