@@ -90,6 +90,11 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' margin is centred), for models such as `y ~ s(x) + s(z) + ti(x, z)` that separate
 #' an interaction from the main effects.
 #'
+#' A smooth nested in another (`s(x) + te(x, z)`, `s(x) + s(x, z)`) is refused with
+#' an error: mgcv deletes the columns of the larger term that the smaller one
+#' already spans (`mgcv::gam.side()`), which warmgam does not do yet, and without it
+#' the fit would not be mgcv's. Write such models with `ti()`.
+#'
 #' @param ... The covariates (unquoted names).
 #' @param k The basis dimension of each margin: one number for all, or one per
 #'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv.
@@ -211,6 +216,7 @@ interpret_formula <- function(formula, env = environment(formula)) {
   if (length(bad)) {
     abort(sprintf("Smooth terms cannot be interacted with other terms: `%s`.", bad[[1]]), "formula")
   }
+  check_nested_smooths(smooths)
   list(
     response = formula[[2]],
     parametric = labels[!is_smooth],
@@ -218,6 +224,34 @@ interpret_formula <- function(formula, env = environment(formula)) {
     offsets = offset_exprs,
     smooths = smooths
   )
+}
+
+# mgcv makes nested smooths identifiable (its gam.side()): a smooth whose covariates
+# (each with the term's `by`) include every covariate of a lower-dimensional smooth,
+# or of an earlier one of the same dimension, can represent some of that smooth's
+# functions, and mgcv deletes those of its columns. warmgam does not do this yet,
+# and the model without it is not mgcv's (its fit differs), so it is refused. A ti()
+# term leaves out the main effects itself, and random effects and factor smooths
+# are exempt, as in mgcv.
+check_nested_smooths <- function(smooths) {
+  if (length(smooths) < 2L) return(invisible())
+  constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs"), logical(1))
+  covariates <- lapply(smooths, function(sm) if (sm$by != "NA") paste0(sm$term, ":", sm$by) else sm$term)
+  dims <- vapply(smooths, function(sm) length(sm$term), integer(1))
+  for (i in which(constrained)) {
+    if (smooths[[i]]$bs == "ti") next
+    for (j in setdiff(which(constrained), i)) {
+      before <- dims[[j]] < dims[[i]] || (dims[[j]] == dims[[i]] && j < i)
+      if (before && all(covariates[[j]] %in% covariates[[i]])) {
+        abort(sprintf(paste(
+          "`%s` contains every covariate of `%s`, so part of one is part of the other.",
+          "mgcv removes the overlap (gam.side()); warmgam does not do that yet.",
+          "For an interaction without the main effects use ti(), as in `y ~ s(x) + s(z) + ti(x, z)`."
+        ), smooths[[i]]$label, smooths[[j]]$label), "formula")
+      }
+    }
+  }
+  invisible()
 }
 
 # The formula of the parametric part (with any offset() terms).
