@@ -40,7 +40,7 @@ pub fn evaluate(
     fit: &InnerFit,
     rho: &[f64],
     derivatives: bool,
-    rows: &mut RowCache,
+    cache: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Eval, Option<Array2<f64>>)> {
     debug_assert_eq!(settings.method, Method::Gcv);
@@ -92,7 +92,7 @@ pub fn evaluate(
     let (dbeta, _) = beta_derivatives(fit, penalties, &lambda);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
     let k_mat = linalg::matmul(mm.view(), h_inv.view(), data.threads);
-    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, rows, interrupted)?;
+    let sums = derivative_pass(data, fit, &k_mat, &dbeta, settings.hessian_rows, expected, cache, interrupted)?;
     let s_beta = s_lambda.dot(&fit.beta);
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 

@@ -140,9 +140,9 @@ pub struct RowCache {
 /// non-canonical link); `X'(h3 e_j e_k)`, which moves `beta`, always uses `D'''/2`.
 /// The Hessian's terms come from a systematic subsample of about `hessian_rows` rows.
 ///
-/// `rows` holds the per-row products `a` and `X dbeta` (`RowProducts`): the pass takes
-/// them from it when it has them (for this `fit`, `g` and `dbeta`) instead of forming
-/// them, and otherwise leaves there the ones it formed when `rows.keep`.
+/// `cache` holds the per-row products `a` and `X dbeta` (`RowProducts`): the pass
+/// takes them from it when it has them (for this `fit`, `g` and `dbeta`) instead of
+/// forming them, and otherwise leaves there the ones it formed when `cache.keep`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn derivative_pass(
     data: &GlmData<'_, '_>,
@@ -151,7 +151,7 @@ pub(crate) fn derivative_pass(
     dbeta: &Array2<f64>,
     hessian_rows: usize,
     expected: bool,
-    rows: &mut RowCache,
+    cache: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
     if interrupted() {
@@ -163,9 +163,9 @@ pub(crate) fn derivative_pass(
     let stride = n.div_ceil(hessian_rows.max(1)).max(1);
     let n_pairs = m * (m + 1) / 2;
     let dbeta_dense = layout.dense_rows(dbeta);
-    let known = rows.products.take();
+    let known = cache.products.take();
     let form = known.is_none().then(|| layout.quadratic_form(g));
-    let keep = rows.keep && known.is_none();
+    let keep = cache.keep && known.is_none();
     let parts = data.par_chunks(
         || PassPart::new(layout, m, keep),
         |part, start, chunk| {
@@ -270,7 +270,7 @@ pub(crate) fn derivative_pass(
         }
         total.sampled += part.sampled;
     }
-    rows.products = known.or(total.kept);
+    cache.products = known.or(total.kept);
     let scale = if total.sampled > 0 { n as f64 / total.sampled as f64 } else { 0.0 };
     Ok(PassSums {
         t1: total.t1,
@@ -294,7 +294,7 @@ pub fn evaluate(
     log_phi: f64,
     ls: [f64; 3],
     derivatives: bool,
-    rows: &mut RowCache,
+    cache: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Eval, Option<Array2<f64>>)> {
     let penalties = data.penalties;
@@ -317,7 +317,7 @@ pub fn evaluate(
     }
 
     let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
-    let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, rows, interrupted)?;
+    let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, cache, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
     let g_traces: Vec<f64> =
         penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
