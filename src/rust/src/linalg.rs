@@ -6,6 +6,7 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
+#[cfg(test)]
 use crate::error::Result;
 
 /// Rows per chunk when accumulating cross products: large enough for the product
@@ -46,7 +47,7 @@ pub fn par(threads: usize) -> Par {
 }
 
 /// `X'WX` and `X'Wz` for a model matrix held whole (tests build small problems this
-/// way; fits stream theirs through `cross_products_by_chunks`).
+/// way; fits stream theirs through `fit::rows::weighted_cross_products`).
 #[cfg(test)]
 pub fn weighted_cross_products(
     x: ArrayView2<'_, f64>,
@@ -62,10 +63,11 @@ pub fn weighted_cross_products(
     .expect("filling from a matrix cannot fail")
 }
 
-/// `X'WX` and `X'Wz` where `fill(start, rows, buf)` writes rows `start..start + rows`
-/// of `X` into the first `rows` rows of `buf`: the model matrix is never formed whole,
-/// one chunk of rows at a time is (Wood, Goude & Shaw 2015 §2 accumulate the same way).
-/// An error from `fill` (an interrupt) stops the pass.
+/// `X'WX` and `X'Wz` (non-negative weights) where `fill(start, rows, buf)` writes rows
+/// `start..start + rows` of `X` into the first `rows` rows of `buf`, one chunk at a
+/// time on one thread (the products on `threads`): the tests' reference for the fits'
+/// passes (`fit::rows`), which split the rows over threads instead.
+#[cfg(test)]
 pub fn cross_products_by_chunks(
     n: usize,
     p: usize,
@@ -242,7 +244,6 @@ pub fn from_lower(m: &Mat<f64>) -> Array2<f64> {
     }
     out
 }
-
 
 /// A Cholesky factorization of a symmetric positive definite matrix, computed on the
 /// diagonally equilibrated matrix `D^-1/2 A D^-1/2` so that penalties many orders of

@@ -226,7 +226,6 @@ pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
 
 #[cfg(test)]
 mod tests {
-
     use ndarray::{Array2, ShapeBuilder};
 
     use crate::basis::SmoothSpec;

@@ -154,9 +154,6 @@ pub(crate) fn derivative_pass(
     cache: &mut RowCache,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<PassSums> {
-    if interrupted() {
-        return Err(EngineError::Interrupted);
-    }
     let n = data.design.nrows();
     let layout = &data.layout;
     let m = dbeta.ncols();
@@ -167,6 +164,7 @@ pub(crate) fn derivative_pass(
     let form = known.is_none().then(|| layout.quadratic_form(g));
     let keep = cache.keep && known.is_none();
     let parts = data.par_chunks(
+        interrupted,
         || PassPart::new(layout, m, keep),
         |part, start, chunk| {
             let rows = chunk.nrows();

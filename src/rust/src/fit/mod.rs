@@ -447,33 +447,11 @@ fn validate(spec: &ModelSpec<'_>) -> Result<()> {
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
 /// pass over the data.
 pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Gram> {
-    // Chunks between checks for an interrupt: about half a million rows.
-    const CHECK_EVERY: usize = 128;
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
+    let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
     // Wide random effects are accumulated from their level codes (`rows`): their
     // columns through the dense product would cost `n p^2`.
-    let layout = rows::Layout::of(design);
-    let (xtwx, xtwy) = match layout.has_blocks() {
-        true => {
-            if interrupted() {
-                return Err(EngineError::Interrupted);
-            }
-            let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
-            rows::weighted_cross_products(design, &layout, None, w, &u, threads)?
-        }
-        false => {
-            let mut scratch = Vec::new();
-            let mut chunks = 0usize;
-            linalg::cross_products_by_chunks(design.nrows(), design.ncols(), w, &z, threads, |start, rows, buf| {
-                chunks += 1;
-                if chunks % CHECK_EVERY == 0 && interrupted() {
-                    return Err(EngineError::Interrupted);
-                }
-                design.fill_rows(start, rows, buf, &mut scratch);
-                Ok(())
-            })?
-        }
-    };
+    let (xtwx, xtwy) = rows::weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;
@@ -684,13 +662,7 @@ fn model_matrix(design: &Design<'_>, layout: &rows::Layout<'_>, threads: usize, 
                 scope.spawn(move || fill_block(t * per, block, &mut || stop.load(Ordering::Relaxed)))
             })
             .collect();
-        let mine = fill_block(0, own, &mut || {
-            let asked = interrupted();
-            if asked {
-                stop.store(true, Ordering::Relaxed);
-            }
-            asked
-        });
+        let mine = fill_block(0, own, &mut rows::signalling(interrupted, &stop));
         let theirs = workers.into_iter().all(|w| w.join().expect("a model matrix worker panicked"));
         mine && theirs
     });

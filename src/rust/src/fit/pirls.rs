@@ -99,18 +99,16 @@ impl GlmData<'_, '_> {
     /// Passes over the model matrix in parallel (`rows::pass`).
     pub(crate) fn par_chunks<T: Send>(
         &self,
+        interrupted: &mut dyn FnMut() -> bool,
         init: impl Fn() -> T + Sync,
         visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
     ) -> Result<Vec<T>> {
-        rows::pass(self.design, &self.layout, self.x, self.threads, init, visit)
+        rows::pass(self.design, &self.layout, self.x, self.threads, interrupted, init, visit)
     }
 
     /// `X'WX` and `X'u` in one pass over the data.
     pub(crate) fn cross_products(&self, w: &[f64], u: &[f64], interrupted: &mut dyn FnMut() -> bool) -> Result<(Array2<f64>, Array1<f64>)> {
-        if interrupted() {
-            return Err(EngineError::Interrupted);
-        }
-        rows::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads)
+        rows::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads, interrupted)
     }
 
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or

@@ -15,7 +15,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 
 use super::Design;
 use crate::basis::Basis;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::linalg;
 
 /// Below this many levels a random effect goes through the dense products.
@@ -33,36 +33,44 @@ pub const MEMORY_CHUNK_ROWS: usize = 4096;
 /// accumulator of its own, made by `init`; the accumulators come back in row order.
 /// Products over a chunk are sequential within a thread: for `X'WX`, whose output is
 /// small and whose inner dimension is long, splitting the rows is what parallelizes
-/// well (as bam's block-wise cross products).
+/// well (as bam's block-wise cross products). The first range runs on the calling
+/// thread, which polls `interrupted` before each of its chunks and tells the others
+/// to stop (R's interrupt check may only run there).
 pub fn pass<T: Send>(
     design: &Design<'_>,
     layout: &Layout<'_>,
     x: Option<&Array2<f64>>,
     threads: usize,
+    interrupted: &mut dyn FnMut() -> bool,
     init: impl Fn() -> T + Sync,
     visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
 ) -> Result<Vec<T>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let (n, q) = (design.nrows(), layout.dense_width());
     // Below this, a thread costs more than it saves.
     const MIN_ROWS_PER_THREAD: usize = 8_192;
     let parts = threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
     let per = n.div_ceil(parts).max(1);
-    let run = |from: usize, to: usize| -> Result<T> {
+    let stop = AtomicBool::new(false);
+    let run = |from: usize, to: usize, poll: &mut dyn FnMut() -> bool| -> Result<T> {
         let mut acc = init();
-        match x {
-            Some(x) => {
-                let mut start = from;
-                while start < to {
+        let mut buf = match x {
+            Some(_) => Array2::zeros((0, 0)),
+            None => Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), q).f()),
+        };
+        let mut scratch = Vec::new();
+        let mut start = from;
+        while start < to {
+            if poll() {
+                return Err(EngineError::Interrupted);
+            }
+            match x {
+                Some(x) => {
                     let rows = MEMORY_CHUNK_ROWS.min(to - start);
                     visit(&mut acc, start, x.slice(ndarray::s![start..start + rows, ..]))?;
                     start += rows;
                 }
-            }
-            None => {
-                let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), q).f());
-                let mut scratch = Vec::new();
-                let mut start = from;
-                while start < to {
+                None => {
                     let rows = linalg::CHUNK_ROWS.min(to - start);
                     design.fill_rows_except(start, rows, &mut buf, &mut scratch, layout.skip());
                     visit(&mut acc, start, buf.slice(ndarray::s![..rows, ..]))?;
@@ -72,18 +80,34 @@ pub fn pass<T: Send>(
         }
         Ok(acc)
     };
+    let mut poll_here = signalling(interrupted, &stop);
     if parts == 1 {
-        return Ok(vec![run(0, n)?]);
+        return Ok(vec![run(0, n, &mut poll_here)?]);
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..parts)
+        let others: Vec<_> = (1..parts)
             .map(|t| {
-                let run = &run;
-                scope.spawn(move || run(t * per, ((t + 1) * per).min(n)))
+                let (run, stop) = (&run, &stop);
+                scope.spawn(move || run(t * per, ((t + 1) * per).min(n), &mut || stop.load(Ordering::Relaxed)))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect()
+        let first = run(0, per.min(n), &mut poll_here);
+        // Every thread is joined before an error is returned.
+        let rest: Vec<Result<T>> = others.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect();
+        std::iter::once(first).chain(rest).collect()
     })
+}
+
+/// `interrupted`, polled on the calling thread, raising `stop` for the other threads
+/// of a parallel pass when it reports an interrupt.
+pub fn signalling<'s>(interrupted: &'s mut dyn FnMut() -> bool, stop: &'s std::sync::atomic::AtomicBool) -> impl FnMut() -> bool + 's {
+    move || {
+        let asked = interrupted();
+        if asked {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        asked
+    }
 }
 
 /// `X' diag(w) X` and `X'u` in one pass (weights of any sign).
@@ -94,12 +118,14 @@ pub fn weighted_cross_products(
     w: &[f64],
     u: &[f64],
     threads: usize,
+    interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Array2<f64>, Array1<f64>)> {
     let parts = pass(
         design,
         layout,
         x,
         threads,
+        interrupted,
         || (GramParts::new(layout), CrossParts::new(layout, 1)),
         |(gram, xtu), start, chunk| {
             let n = chunk.nrows();
@@ -478,7 +504,7 @@ mod tests {
         let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
         let layout = Layout::of(&d);
         assert!(layout.has_blocks());
-        let (g, v) = weighted_cross_products(&d, &layout, None, &w, &u, 2).unwrap();
+        let (g, v) = weighted_cross_products(&d, &layout, None, &w, &u, 2, &mut || false).unwrap();
         let mut scratch = Vec::new();
         let (gd, vd) = linalg::cross_products_by_chunks(n, d.ncols(), &w, &z, 2, |start, rows, buf| {
             d.fill_rows(start, rows, buf, &mut scratch);
@@ -490,6 +516,41 @@ mod tests {
         assert!(err < 1e-12 * scale, "{err}");
         let err = (&v - &vd).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(err < 1e-10, "{err}");
+    }
+
+    /// A pass split over two threads gives the one-thread reference's `X'WX`, and an
+    /// interrupt seen on the calling thread stops both.
+    #[test]
+    fn a_pass_on_threads_matches_one_thread_and_stops_on_an_interrupt() {
+        let n = 20_000;
+        let mut u = uniform_stream(8);
+        let x: Vec<f64> = (0..n).map(|_| u()).collect();
+        let z: Vec<f64> = (0..n).map(|_| u()).collect();
+        let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
+        let smooths = vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "ps", 8, vec![z])];
+        let spec = ModelSpec::for_tests(vec![0.0; n], xp, smooths);
+        let d = design(&spec).unwrap();
+        let layout = Layout::of(&d);
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64).collect();
+        let v: Vec<f64> = (0..n).map(|i| (i as f64 * 0.001).cos()).collect();
+        let wv: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a * b).collect();
+        let (g, xv) = weighted_cross_products(&d, &layout, None, &w, &wv, 2, &mut || false).unwrap();
+        let mut scratch = Vec::new();
+        let (gd, xvd) = linalg::cross_products_by_chunks(n, d.ncols(), &w, &v, 1, |start, rows, buf| {
+            d.fill_rows(start, rows, buf, &mut scratch);
+            Ok(())
+        })
+        .unwrap();
+        let scale = gd.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        assert!((&g - &gd).iter().all(|e| e.abs() < 1e-12 * scale));
+        assert!((&xv - &xvd).iter().all(|e| e.abs() < 1e-9));
+        let mut polls = 0;
+        let stopped = weighted_cross_products(&d, &layout, None, &w, &wv, 2, &mut || {
+            polls += 1;
+            polls > 1
+        });
+        assert!(matches!(stopped, Err(EngineError::Interrupted)));
+        assert_eq!(polls, 2, "the calling thread stops at its first poll after the interrupt");
     }
 
     /// A generalized fit's passes with two random effects (one a slope) kept as codes
