@@ -173,7 +173,7 @@ pub(crate) fn derivative_pass(
                 (Some(k), _) => (&k.a[start..start + rows], k.e.iter().map(|c| &c[start..start + rows]).collect()),
                 (None, Some(form)) => {
                     let all: Vec<usize> = (start..start + rows).collect();
-                    fresh = (form.at(layout, &all, chunk), layout.times(&all, chunk, dbeta, &dbeta_dense));
+                    fresh = (form.at(&all, chunk), layout.times(&all, chunk, dbeta, &dbeta_dense));
                     (&fresh.0, (0..m).map(|j| fresh.1.col_as_slice(j)).collect())
                 }
                 (None, None) => unreachable!("a form is made when the products are not known"),

@@ -267,53 +267,52 @@ impl<'a> Layout<'a> {
     }
 
     /// `x_i' G x_i` for the rows of chunks, as `QuadraticForm::at` gives them.
-    pub fn quadratic_form<'g>(&self, g: &'g Array2<f64>) -> QuadraticForm<'g> {
-        let dense = self.dense_block(g);
+    pub fn quadratic_form<'s, 'g>(&'s self, g: &'g Array2<f64>) -> QuadraticForm<'s, 'a, 'g> {
+        let g_dense = Array2::from_shape_fn((self.dense.len(), self.dense.len()), |(r, c)| g[(self.dense[r], self.dense[c])]);
         // With `G_d = R R'` (R lower triangular), `x' G_d x = |R' x|^2`, and the product
         // `X_c R` with a triangular factor took two thirds of the time of `X_c G_d`
         // (faer, 4096 x 77 chunks). `G` is positive semi-definite (ML's and GCV's
         // matrices are rank-deficient), so the root may not exist: then `X_c G_d`.
-        let root = linalg::lower_root(dense.view());
-        QuadraticForm { g, dense, root, mixed: self.mixed_block(g) }
-    }
-
-    /// `G[dense, wide]`.
-    pub fn mixed_block(&self, g: &Array2<f64>) -> Array2<f64> {
-        Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])])
-    }
-
-    /// `G[dense, dense]`.
-    pub fn dense_block(&self, g: &Array2<f64>) -> Array2<f64> {
-        Array2::from_shape_fn((self.dense.len(), self.dense.len()), |(r, c)| g[(self.dense[r], self.dense[c])])
+        let dense = match linalg::lower_root(g_dense.view()) {
+            Some(root) => DenseForm::Root(root),
+            None => DenseForm::Full(g_dense),
+        };
+        let mixed = Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])]);
+        QuadraticForm { layout: self, g, dense, mixed }
     }
 }
 
 /// `x_i' G x_i` for one symmetric positive semi-definite `G` (p x p), split as the
 /// layout splits the columns.
-pub struct QuadraticForm<'g> {
+pub struct QuadraticForm<'s, 'a, 'g> {
+    layout: &'s Layout<'a>,
     g: &'g Array2<f64>,
-    /// `G[dense, dense]`, and its triangular root when it has one.
-    dense: Array2<f64>,
-    root: Option<Mat<f64>>,
+    dense: DenseForm,
     /// `G[dense, wide]`.
     mixed: Array2<f64>,
 }
 
-impl QuadraticForm<'_> {
+/// `G[dense, dense]`: its triangular root when it has one, else itself.
+enum DenseForm {
+    Root(Mat<f64>),
+    Full(Array2<f64>),
+}
+
+impl QuadraticForm<'_, '_, '_> {
     /// The forms of the chunk of rows `rows` (global indices) whose dense columns are
     /// `chunk`.
-    pub fn at(&self, layout: &Layout<'_>, rows: &[usize], chunk: ArrayView2<'_, f64>) -> Vec<f64> {
+    pub fn at(&self, rows: &[usize], chunk: ArrayView2<'_, f64>) -> Vec<f64> {
         let mut a = vec![0.0; rows.len()];
         // Column by column (both are column-major).
-        match &self.root {
-            Some(root) => {
+        match &self.dense {
+            DenseForm::Root(root) => {
                 let xr = linalg::times_lower(chunk, root);
                 for c in 0..chunk.ncols() {
                     a.iter_mut().zip(xr.col_as_slice(c)).for_each(|(a, v)| *a += v * v);
                 }
             }
-            None => {
-                let xg = linalg::product(chunk, self.dense.view(), Par::Seq);
+            DenseForm::Full(g_dense) => {
+                let xg = linalg::product(chunk, g_dense.view(), Par::Seq);
                 for c in 0..chunk.ncols() {
                     let gc = xg.col_as_slice(c);
                     match chunk.column(c).as_slice() {
@@ -323,11 +322,11 @@ impl QuadraticForm<'_> {
                 }
             }
         }
-        if layout.has_blocks() {
+        if self.layout.has_blocks() {
             let g = self.g;
             let mut e = Vec::new();
             for (r, &i) in rows.iter().enumerate() {
-                layout.entries(i, &mut e);
+                self.layout.entries(i, &mut e);
                 for (k, en) in e.iter().enumerate() {
                     a[r] += 2.0 * en.value * chunk.row(r).dot(&self.mixed.column(en.wide));
                     a[r] += en.value * en.value * g[(en.col, en.col)];
@@ -630,8 +629,8 @@ mod tests {
         let rows: Vec<usize> = (0..n).collect();
         for (g, has_root) in [(&pd, true), (&psd, false)] {
             let form = layout.quadratic_form(g);
-            assert_eq!(form.root.is_some(), has_root);
-            let a = form.at(&layout, &rows, x.view());
+            assert_eq!(matches!(form.dense, DenseForm::Root(_)), has_root);
+            let a = form.at(&rows, x.view());
             for (i, ai) in a.iter().enumerate() {
                 let direct = x.row(i).dot(&g.dot(&x.row(i)));
                 assert!((ai - direct).abs() <= 1e-13 * (1.0 + direct.abs()), "row {i}: {ai} vs {direct}");
