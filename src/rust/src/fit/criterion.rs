@@ -117,15 +117,21 @@ fn trace_with(a: &PenaltyParts, q: &Array2<f64>) -> f64 {
 }
 
 fn parts(fit: &PlsFit, penalties: &PenaltySet) -> Vec<PenaltyParts> {
+    parts_of(&fit.h_inv, penalties, Some(&fit.beta))
+}
+
+/// `PenaltyParts` with `m` in place of `H^-1` (ML's determinant uses the range space's
+/// inverse), and each `S_j beta` only when `beta` is given (empty otherwise).
+fn parts_of(m: &Array2<f64>, penalties: &PenaltySet, beta: Option<&Array1<f64>>) -> Vec<PenaltyParts> {
     penalties
         .penalties
         .iter()
-        .zip(penalty_columns(&fit.h_inv, penalties))
+        .zip(penalty_columns(m, penalties))
         .map(|(pen, p_mat)| PenaltyParts {
             start: pen.start,
             len: pen.len(),
             p_mat,
-            s_beta: pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()])),
+            s_beta: beta.map_or_else(|| Array1::zeros(0), |b| pen.s.dot(&b.slice(s![pen.start..pen.start + pen.len()]))),
         })
         .collect()
 }
@@ -232,13 +238,7 @@ fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &Pl
     let factor = SpdFactor::new(h_r.view()).ok_or_else(|| EngineError::NotIdentifiable {
         detail: "the penalized part of X'WX + S is not positive definite".to_string(),
     })?;
-    let h_r_inv = factor.inverse();
-    let pp_r: Vec<PenaltyParts> = reduced
-        .penalties
-        .iter()
-        .zip(penalty_columns(&h_r_inv, &reduced))
-        .map(|(pen, p_mat)| PenaltyParts { start: pen.start, len: pen.len(), p_mat, s_beta: Array1::zeros(0) })
-        .collect();
+    let pp_r = parts_of(&factor.inverse(), &reduced, None);
     Ok(log_det_derivatives(&pp_r, factor.log_det(), &fit.lambda))
 }
 
