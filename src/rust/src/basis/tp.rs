@@ -177,15 +177,15 @@ impl TpBasis {
         TpBasis { m, shift, points, uz, pieces: std::sync::OnceLock::new() }
     }
 
-    /// `vars`: the `d` covariate columns; `knots`: optional knot points (`nk x d`,
-    /// column-major), used when there are at least `k` of them (mgcv's rule; fewer
-    /// are ignored). Returns the basis, its design matrix on the data and its penalty.
     /// Most points a basis is built on without given knots. The R layer passes
     /// mgcv's subsample beyond `max.knots` = 2000 distinct points; this guard sits
     /// above that, since R tells points apart by their 15-digit text and this
     /// engine by their values.
     pub const MAX_POINTS: usize = 5000;
 
+    /// `vars`: the `d` covariate columns; `knots`: optional knot points (`nk x d`,
+    /// column-major), used when there are at least `k` of them (mgcv's rule; fewer
+    /// are ignored). Returns the basis, its design matrix on the data and its penalty.
     pub fn construct(
         label: &str,
         vars: &[&[f64]],
