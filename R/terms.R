@@ -237,7 +237,7 @@ check_nested_smooths <- function(smooths) {
   if (length(smooths) < 2L) return(invisible())
   constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs"), logical(1))
   covariates <- lapply(smooths, function(sm) if (sm$by != "NA") paste0(sm$term, ":", sm$by) else sm$term)
-  dims <- vapply(smooths, function(sm) length(sm$term), integer(1))
+  dims <- vapply(smooths, function(sm) as.integer(sm$dim), integer(1))
   for (i in which(constrained)) {
     if (smooths[[i]]$bs == "ti") next
     for (j in setdiff(which(constrained), i)) {

@@ -200,7 +200,7 @@ test_that("random effects with many levels (accumulated without their columns) a
   d <- data.frame(x = runif(n), g = factor(sample(60, n, replace = TRUE)), h = factor(sample(45, n, replace = TRUE)))
   d$y <- sin(3 * d$x) + rnorm(60)[as.integer(d$g)] + rnorm(45, sd = 0.5)[as.integer(d$h)] * d$x + rnorm(n)
   f <- y ~ s(x, bs = "cr") + s(g, bs = "re") + s(h, x, bs = "re")
-  # The 60 levels' block is eliminated (criterion::diagonal_block), the 45 levels'
+  # The 60 levels' block is eliminated (PenaltySet::diagonal_block), the 45 levels'
   # stays in the dense part: REML and ML (which takes the determinant on the
   # penalties' range space) both go through it.
   for (method in c("REML", "ML")) {
