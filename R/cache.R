@@ -77,7 +77,7 @@ NULL
 gam_cache_info <- function(verify = FALSE) {
   check_flag(verify, "verify")
   dir <- cache_dir()
-  info <- cache_info_impl(dir, verify)
+  info <- engine_result(cache_info_impl(dir, verify), "cache")
   as_time <- function(t) as.POSIXct(t, origin = "1970-01-01")
   list(
     location = dir, keys = info$keys, entries = info$entries, bytes = info$bytes,
@@ -89,7 +89,7 @@ gam_cache_info <- function(verify = FALSE) {
 #' @rdname warmgam_cache
 #' @export
 gam_cache_clear <- function() {
-  invisible(cache_clear_impl(cache_dir()))
+  invisible(engine_result(cache_clear_impl(cache_dir()), "cache"))
 }
 
 cache_dir <- function() {
@@ -144,8 +144,22 @@ cache_spec <- function(cache, control, frame, formula, family) {
   )
 }
 
+# One warning per session for each thing the store held and did not use (a file that
+# is not a regular file, a link, an oversized entry) or does not trust (a store others
+# can write to), whatever file it was.
+warn_store_notices <- function(notices) {
+  for (notice in notices) {
+    kind <- sub("^.* (is not a regular file|is not a directory|is larger than|can be written by other users).*$", "\\1", notice)
+    if (isTRUE(store_problem$noticed[[kind]])) next
+    store_problem$noticed[[kind]] <- TRUE
+    warning(sprintf("warmgam's warm-start store: %s. See ?warmgam_cache.", notice), call. = FALSE)
+  }
+  invisible()
+}
+
 # One warning per session when the store cannot be used.
 store_problem <- new.env(parent = emptyenv())
+store_problem$noticed <- list()
 
 warn_store_problem <- function(problem) {
   if (!nzchar(problem) || isTRUE(store_problem$warned)) {

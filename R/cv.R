@@ -95,10 +95,11 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
     out <- tryCatch({
       fit <- fit_rows(which(!test))
       mu <- stats::predict(fit, newdata = data[test, , drop = FALSE], type = "response")
-      list(mu = as.double(mu), outer_iterations = fit$outer_iterations,
+      # The fold's family: an estimated theta or power is the fold fit's.
+      list(mu = as.double(mu), family = stats::family(fit), outer_iterations = fit$outer_iterations,
            warm_start = fit$warm_start$source, sp = fit$sp, error = NA_character_)
     }, error = function(e) {
-      list(mu = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
+      list(mu = NULL, family = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
            error = conditionMessage(e))
     })
     out$seconds <- as.double(difftime(Sys.time(), started, units = "secs"))
@@ -171,7 +172,9 @@ assign_folds <- function(folds, data, formula, seed) {
   as.integer(factor(folds, levels = levels))
 }
 
-# A metric: its name and a function(y, mu, weights) of a fold's held-out rows.
+# A metric: its name and a function(y, mu, weights) of a fold's held-out rows (the
+# built-in ones also take the fold fit's family: the deviance of nb() and tw() needs
+# the theta or power that fit estimated, which `family` itself leaves NA).
 resolve_metric <- function(metric, family) {
   if (is.function(metric)) {
     return(list(name = "custom", score = metric, custom = TRUE))
@@ -185,15 +188,17 @@ resolve_metric <- function(metric, family) {
     ), "argument")
   }
   score <- switch(metric,
-    deviance = function(y, mu, weights) sum(family$dev.resids(y, mu, weights)) / sum(weights),
-    mse = function(y, mu, weights) sum(weights * (y - mu)^2) / sum(weights),
-    mae = function(y, mu, weights) sum(weights * abs(y - mu)) / sum(weights),
-    logloss = function(y, mu, weights) {
+    deviance = function(y, mu, weights, fitted_family = family) {
+      sum(fitted_family$dev.resids(y, mu, weights)) / sum(weights)
+    },
+    mse = function(y, mu, weights, ...) sum(weights * (y - mu)^2) / sum(weights),
+    mae = function(y, mu, weights, ...) sum(weights * abs(y - mu)) / sum(weights),
+    logloss = function(y, mu, weights, ...) {
       if (any(y < 0 | y > 1)) abort("`metric = \"logloss\"` needs a response in [0, 1].", "argument")
       p <- pmin(pmax(mu, 1e-15), 1 - 1e-15)
       -sum(weights * (y * log(p) + (1 - y) * log(1 - p))) / sum(weights)
     },
-    auc = function(y, mu, weights) {
+    auc = function(y, mu, weights, ...) {
       if (!all(y %in% c(0, 1))) abort("`metric = \"auc\"` needs a 0/1 response.", "argument")
       n1 <- sum(y == 1)
       n0 <- sum(y == 0)
@@ -213,7 +218,7 @@ fold_table <- function(ids, fold_id, results, y, w, scorer) {
     value <- NA_real_
     if (is.na(r$error)) {
       value <- tryCatch(
-        scorer$score(y[test], r$mu, w[test]),
+        if (scorer$custom) scorer$score(y[test], r$mu, w[test]) else scorer$score(y[test], r$mu, w[test], r$family),
         warmgam_error = function(e) stop(e),
         error = function(e) {
           abort(sprintf("The metric failed on fold %d: %s", ids[[i]], conditionMessage(e)), "metric")
@@ -222,6 +227,12 @@ fold_table <- function(ids, fold_id, results, y, w, scorer) {
       if (!is.numeric(value) || length(value) != 1L) {
         abort(sprintf("The metric must return a single number; on fold %d it returned %s.",
                       ids[[i]], deparse_one(value)), "metric")
+      }
+      # A built-in metric is a number whenever the fold was fitted (the AUC of a
+      # fold with one class only is NA by definition).
+      if (!scorer$custom && scorer$name != "auc" && !is.finite(value)) {
+        abort(sprintf("The %s of fold %d is %s: the fold's predictions are outside what the family allows.",
+                      scorer$name, ids[[i]], format(value)), "metric")
       }
     }
     data.frame(

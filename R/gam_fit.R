@@ -119,7 +119,12 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
   res <- engine_result(fit_gam_impl(spec))
-  warn_store_problem(res$warm_start$problem)
+  warn_store_notices(res$warm_start$notices)
+  # A write refused for a reason already noticed is not a second warning.
+  problem <- res$warm_start$problem
+  if (!any(vapply(res$warm_start$notices, function(n) grepl(n, problem, fixed = TRUE), logical(1)))) {
+    warn_store_problem(problem)
+  }
   fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma)
   warn_fit_problems(fit, res)
   fit
@@ -156,10 +161,21 @@ gam_control <- function(outer_tol = 1e-8, outer_max_iter = 200, max_step = 5,
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
 # The engine returns `list(error = message)` instead of raising, so that its errors
-# reach the user as classed R conditions.
+# reach the user as classed R conditions. When R itself stopped the engine (Ctrl-C,
+# a `setTimeLimit()` limit), `condition` is what R signalled: a time limit's error is
+# raised as it is; an interrupt is signalled (so `tryCatch(interrupt = )` sees it),
+# then raised as a classed error.
 engine_result <- function(res, what = "engine") {
-  if (is.list(res) && identical(names(res), "error")) abort(res$error, what)
-  res
+  if (!is.list(res) || !identical(names(res)[[1]], "error") || !all(names(res) %in% c("error", "condition"))) {
+    return(res)
+  }
+  condition <- res$condition
+  if (inherits(condition, "interrupt")) {
+    signalCondition(condition)
+    abort(res$error, "interrupted")
+  }
+  if (inherits(condition, "condition")) stop(condition)
+  abort(res$error, what)
 }
 
 check_cache <- function(cache) {

@@ -205,7 +205,10 @@ test_that("an interrupted fit gives a clean error and its checkpoint is resumed"
   bg <- start_slow_fit_until_checkpoint(dir)
   bg$interrupt() # SIGINT, as Ctrl-C
   bg$wait(30000)
-  expect_match(bg$get_result(), "interrupted by the user")
+  # R's own interrupt condition is signalled (callr reports it as an interrupted
+  # process); without a handler for it, the fit ends in an error saying so.
+  outcome <- tryCatch(bg$get_result(), error = function(e) conditionMessage(e))
+  expect_match(outcome, "interrupted")
   model <- slow_model()
   resumed <- gam_fit(model$formula, data = model$data)
   expect_equal(resumed$warm_start$source, "resumed")
@@ -248,4 +251,108 @@ test_that("eight processes sharing one store all get their cold answers", {
   info <- gam_cache_info(verify = TRUE)
   expect_equal(info$damaged, 0)
   expect_length(store_files(dir, "^\\.tmp-"), 0)
+})
+
+# Issue 15: the store's hazards found by probing 0.5.1.
+
+store_model <- function() {
+  d <- sim_data(400, seed = 21)
+  list(formula = y ~ s(x0, bs = "cr") + s(x1, bs = "cr"), data = d)
+}
+
+test_that("a FIFO named like an entry is skipped with one warning, not opened (15.1)", {
+  skip_on_os("windows")
+  skip_if_not_installed("callr")
+  dir <- local_store()
+  m <- store_model()
+  fit <- gam_fit(m$formula, data = m$data)
+  key_dir <- file.path(dir, fit$warm_start$key)
+  file.remove(file.path(key_dir, "final.wgs"))
+  expect_equal(system2("mkfifo", shQuote(file.path(key_dir, "final.wgs"))), 0)
+  path <- tempfile(fileext = ".rds")
+  saveRDS(m, path)
+  # In a child process with a deadline: before, the fit blocked forever.
+  out <- callr::r(function(path, dir) {
+    options(warmgam.cache_dir = dir)
+    m <- readRDS(path)
+    warnings <- character()
+    fit <- withCallingHandlers(
+      warmgam::gam_fit(m$formula, data = m$data),
+      warning = function(w) {
+        warnings <<- c(warnings, conditionMessage(w))
+        invokeRestart("muffleWarning")
+      }
+    )
+    list(source = fit$warm_start$source, warnings = warnings, info = warmgam::gam_cache_info(verify = TRUE))
+  }, args = list(path = path, dir = dir), timeout = 60)
+  expect_equal(out$source, "seeded")
+  expect_length(out$warnings, 1)
+  expect_match(out$warnings, "is not a regular file")
+})
+
+test_that("a key directory that is a link is never followed (15.2)", {
+  skip_on_os("windows")
+  dir <- local_store()
+  m <- store_model()
+  fit <- gam_fit(m$formula, data = m$data)
+  key_dir <- file.path(dir, fit$warm_start$key)
+  outside <- tempfile("outside-")
+  dir.create(outside)
+  writeLines("keep me", file.path(outside, "ckpt-a.wgs"))
+  writeLines("keep me too", file.path(outside, "seed-b.wgs"))
+  unlink(key_dir, recursive = TRUE)
+  file.symlink(outside, key_dir)
+  expect_warning(again <- gam_fit(m$formula, data = m$data), "does not follow")
+  expect_equal(again$warm_start$source, "seeded")
+  expect_setequal(list.files(outside, all.files = TRUE, no.. = TRUE), c("ckpt-a.wgs", "seed-b.wgs"))
+  gam_cache_clear()
+  expect_setequal(list.files(outside, all.files = TRUE, no.. = TRUE), c("ckpt-a.wgs", "seed-b.wgs"))
+  expect_equal(readLines(file.path(outside, "ckpt-a.wgs")), "keep me")
+})
+
+test_that("an oversized file named like an entry is not read (15.4)", {
+  dir <- local_store()
+  m <- store_model()
+  fit <- gam_fit(m$formula, data = m$data)
+  big <- file.path(dir, fit$warm_start$key, "ckpt-big.wgs")
+  con <- file(big, "wb")
+  seek(con, 2^30 - 1, rw = "write")
+  writeBin(as.raw(0), con)
+  close(con)
+  file.remove(file.path(dir, fit$warm_start$key, "final.wgs"))
+  started <- proc.time()[["elapsed"]]
+  expect_warning(again <- gam_fit(m$formula, data = m$data), "larger than any entry")
+  expect_lt(proc.time()[["elapsed"]] - started, 5) # not a timing test: 1 GiB read took seconds
+  expect_false(file.exists(big))
+})
+
+test_that("a store others can write to is verified before it is served (15.5)", {
+  skip_on_os("windows")
+  dir <- local_store()
+  m <- store_model()
+  cold <- gam_fit(m$formula, data = m$data)
+  Sys.chmod(dir, "777", use_umask = FALSE)
+  on.exit(Sys.chmod(dir, "700", use_umask = FALSE), add = TRUE)
+  expect_warning(hit <- gam_fit(m$formula, data = m$data), "can be written by other users")
+  expect_equal(hit$warm_start$source, "exact")
+  expect_true(hit$warm_start$verified)
+  expect_equal(hit$fitted.values, cold$fitted.values, tolerance = 1e-10)
+})
+
+test_that("a time limit stops a fit with R's own error, every time (15)", {
+  skip_if_not_installed("callr")
+  model <- slow_model()
+  path <- tempfile(fileext = ".rds")
+  saveRDS(model, path)
+  for (i in 1:3) {
+    out <- callr::r(function(path) {
+      m <- readRDS(path)
+      setTimeLimit(elapsed = 0.5, transient = TRUE)
+      r <- tryCatch(warmgam::gam_fit(m$formula, data = m$data, cache = FALSE), error = function(e) e)
+      setTimeLimit()
+      list(class = class(r), message = conditionMessage(r))
+    }, args = list(path = path), timeout = 120)
+    expect_true("error" %in% out$class)
+    expect_match(out$message, "reached elapsed time limit")
+  }
 })

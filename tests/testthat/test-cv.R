@@ -144,3 +144,27 @@ test_that("bad input is refused, and a failing fold is reported while the others
   expect_true(is.finite(cv$estimate))
   expect_output(print(cv), "1 fold\\(s\\) failed")
 })
+
+test_that("nb() and tw() folds are scored by their own fit's family, not NA (issue 21)", {
+  # Before: every fold's deviance and the estimate were NA, silently (the family
+  # given to gam_cv() has theta / p unknown).
+  local_store()
+  set.seed(3)
+  n <- 900
+  x <- runif(n)
+  mu <- exp(1 + sin(2 * pi * x))
+  d <- data.frame(x = x, y = rnbinom(n, mu = mu, size = 3))
+  d$yt <- mu * rgamma(n, shape = 2, rate = 2)
+  for (case in list(list(family = nb(), response = "y"), list(family = tw(), response = "yt"))) {
+    f <- stats::as.formula(paste(case$response, "~ s(x)"))
+    cv <- gam_cv(f, data = d, family = case$family, folds = 3, seed = 1)
+    expect_true(all(is.finite(cv$folds$metric)))
+    expect_true(is.finite(cv$estimate))
+    # Fold 2 by hand: its fit's family (theta or p estimated on the fold) scores it.
+    test <- cv$fold_id == 2
+    fit <- gam_fit(f, data = d[!test, ], family = case$family, cache = FALSE)
+    mu2 <- predict(fit, d[test, ], type = "response")
+    dev <- mean(family(fit)$dev.resids(d[[case$response]][test], mu2, rep(1, sum(test))))
+    expect_lt(abs(cv$folds$metric[[2]] - dev) / dev, 1e-6) # the fold's fit agrees to its tolerance
+  }
+})

@@ -75,3 +75,33 @@ test_that("bad input gives a clear error naming the argument", {
   expect_error(gam_fit(y ~ s(x0), data = d, cache = "maybe"), "cache", class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ s(x0), data = d, sp = 1:3), "sp", class = "warmgam_error_argument")
 })
+
+test_that("extreme inputs end in a clear R error, not a panic or an abort (issue 15)", {
+  set.seed(2)
+  d <- data.frame(x = runif(300))
+  d$y <- sin(6 * d$x) + rnorm(300, sd = 0.3)
+  scaled <- function(column, by) {
+    out <- d
+    out[[column]] <- out[[column]] * by
+    out
+  }
+  # Before: a panic in lanczos.rs / linalg.rs with a backtrace on the console, or
+  # "not identifiable"; now the message says what about the data is wrong.
+  for (bs in c("tp", "cr", "ps", "cc")) {
+    f <- stats::as.formula(sprintf("y ~ s(x, bs = '%s')", bs))
+    expect_error(gam_fit(f, data = scaled("x", 1e-300), cache = FALSE), "too small a scale", class = "warmgam_error_engine")
+    expect_error(gam_fit(f, data = scaled("x", 1e300), cache = FALSE), "too large a scale", class = "warmgam_error_engine")
+  }
+  # Before: fitted silently wrong (edf 3.6 for 8.4) with converged = TRUE.
+  expect_error(gam_fit(y ~ s(x), data = scaled("y", 1e155), cache = FALSE), "rescale the response",
+               class = "warmgam_error_engine")
+  # A scale that double precision carries is fitted, equivariantly.
+  base <- gam_fit(y ~ s(x), data = d, cache = FALSE)
+  big <- gam_fit(y ~ s(x), data = scaled("y", 1e100), cache = FALSE)
+  expect_lt(max(abs(big$fitted.values / 1e100 - base$fitted.values)), 1e-6 * max(abs(base$fitted.values)))
+  # Before: R aborted allocating an 80 GB matrix.
+  wide <- data.frame(x = runif(2e5))
+  wide$y <- rnorm(2e5)
+  expect_error(gam_fit(y ~ s(x, bs = "cr", k = 1e5), data = wide, cache = FALSE), "GiB of memory",
+               class = "warmgam_error_engine")
+})

@@ -18,6 +18,10 @@ pub enum EngineError {
     NotIdentifiable { detail: String },
     /// A spec field is missing or malformed (a bug in the R layer, or a hand-made spec).
     InvalidSpec { what: String },
+    /// The model's matrices cannot fit in this machine's memory.
+    TooLarge { what: String, bytes: f64, available: f64 },
+    /// Data whose magnitude double precision cannot carry through the fit.
+    OutOfRange { what: String },
     /// The user pressed Ctrl-C.
     Interrupted,
 }
@@ -43,11 +47,21 @@ impl fmt::Display for EngineError {
                 write!(f, "the model is not identifiable: {detail}")
             }
             EngineError::InvalidSpec { what } => write!(f, "invalid model specification: {what}"),
+            EngineError::TooLarge { what, bytes, available } => write!(
+                f,
+                "the model ({what}) needs at least {:.1} GiB of memory for its matrices, more than this \
+                 machine's {:.1} GiB; reduce k (or the number of levels)",
+                bytes / GIB,
+                available / GIB
+            ),
+            EngineError::OutOfRange { what } => write!(f, "{what}"),
             EngineError::Interrupted => write!(f, "interrupted by the user"),
         }
     }
 }
 
 impl std::error::Error for EngineError {}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 pub type Result<T> = std::result::Result<T, EngineError>;

@@ -268,21 +268,97 @@ fn cache_settings(spec: &List) -> Result<(Option<CacheSettings>, ModelIdentity)>
     Ok((Some(settings), identity))
 }
 
+/// An R object, as the C API passes it.
+type Sexp = *mut c_void;
+
 extern "C" {
     fn R_ToplevelExec(fun: extern "C" fn(*mut c_void), data: *mut c_void) -> i32;
     fn R_CheckUserInterrupt();
+    fn R_tryCatch(
+        body: extern "C" fn(*mut c_void) -> Sexp,
+        body_data: *mut c_void,
+        conditions: Sexp,
+        handler: extern "C" fn(Sexp, *mut c_void) -> Sexp,
+        handler_data: *mut c_void,
+        finally: Option<extern "C" fn(*mut c_void)>,
+        finally_data: *mut c_void,
+    ) -> Sexp;
+    fn R_PreserveObject(object: Sexp);
+    fn R_ReleaseObject(object: Sexp);
+    static R_NilValue: Sexp;
 }
 
-extern "C" fn check_interrupt(_: *mut c_void) {
-    // SAFETY: called inside R_ToplevelExec, which catches the longjmp of an interrupt.
-    unsafe { R_CheckUserInterrupt() }
+/// What one interrupt check hands through R's C API: the condition classes to catch,
+/// and the condition caught (null when none).
+struct InterruptCheck {
+    classes: Sexp,
+    caught: Sexp,
 }
 
-/// True when the user has pressed Ctrl-C. `R_CheckUserInterrupt` would longjmp over
-/// Rust frames; inside `R_ToplevelExec` the jump ends there and is reported as FALSE.
-fn user_interrupted() -> bool {
-    // SAFETY: main R thread (extendr calls run on it); the callback takes no data.
-    unsafe { R_ToplevelExec(check_interrupt, std::ptr::null_mut()) == 0 }
+extern "C" fn poll_interrupt(_: *mut c_void) -> Sexp {
+    // SAFETY: runs inside R_tryCatch (below), which catches what it signals.
+    unsafe {
+        R_CheckUserInterrupt();
+        R_NilValue
+    }
+}
+
+extern "C" fn keep_condition(condition: Sexp, data: *mut c_void) -> Sexp {
+    // SAFETY: `data` is the `InterruptCheck` of `check_interrupt`, alive for the call;
+    // the condition is preserved until `take_condition` releases it.
+    unsafe {
+        let check = &mut *(data as *mut InterruptCheck);
+        R_PreserveObject(condition);
+        check.caught = condition;
+        R_NilValue
+    }
+}
+
+extern "C" fn check_interrupt(data: *mut c_void) {
+    // SAFETY: called inside R_ToplevelExec with a live `InterruptCheck`; R_tryCatch
+    // establishes an R-level tryCatch for the classes, so the condition an interrupt
+    // or a time limit (`setTimeLimit()`) signals is handed to `keep_condition` and
+    // the jump ends inside R_tryCatch, not across Rust frames.
+    unsafe {
+        let check = &mut *(data as *mut InterruptCheck);
+        let classes = check.classes;
+        R_tryCatch(poll_interrupt, std::ptr::null_mut(), classes, keep_condition, data, None, std::ptr::null_mut());
+    }
+}
+
+thread_local! {
+    /// The condition that stopped the current engine call (Ctrl-C's interrupt, or
+    /// the error of a time limit), for the R layer to raise as it is.
+    static STOPPED_BY: RefCell<Option<Robj>> = const { RefCell::new(None) };
+}
+
+/// True when R wants the computation to stop: the user pressed Ctrl-C, or a time
+/// limit (`setTimeLimit()`) has passed. The condition R signalled is kept
+/// (`STOPPED_BY`), so that the R layer raises that very condition, and nothing is
+/// printed. `R_CheckUserInterrupt` would longjmp over Rust frames: it runs inside
+/// `R_tryCatch` (which catches the condition) inside `R_ToplevelExec` (which stops
+/// any other jump, reported as FALSE). Main R thread only.
+fn user_interrupted(classes: &Robj) -> bool {
+    let mut check = InterruptCheck { classes: unsafe { classes.get() } as Sexp, caught: std::ptr::null_mut() };
+    // SAFETY: main R thread (extendr calls run on it); `check` outlives the call.
+    let completed = unsafe { R_ToplevelExec(check_interrupt, &mut check as *mut InterruptCheck as *mut c_void) != 0 };
+    if !check.caught.is_null() {
+        // SAFETY: a live R object preserved by `keep_condition`; the Robj protects it
+        // from here on.
+        let condition = unsafe {
+            let robj = Robj::from_sexp(check.caught as _);
+            R_ReleaseObject(check.caught);
+            robj
+        };
+        STOPPED_BY.with(|s| *s.borrow_mut() = Some(condition));
+        return true;
+    }
+    !completed
+}
+
+/// The condition kept by `user_interrupted`, if any.
+fn take_stopped_by() -> Option<Robj> {
+    STOPPED_BY.with(|s| s.borrow_mut().take())
 }
 
 fn state_list(state: &State) -> Robj {
@@ -310,6 +386,7 @@ fn test_list(t: &TermTest) -> Robj {
 /// `Err` to extendr would unwind through a panic, which prints a panic message and
 /// backtrace on the user's console before the R error.
 fn value_or_error(res: Result<Robj>) -> Robj {
+    let stopped_by = take_stopped_by();
     match res {
         Ok(v) => v,
         Err(e) => {
@@ -317,8 +394,62 @@ fn value_or_error(res: Result<Robj>) -> Robj {
                 Error::Other(m) => m,
                 other => other.to_string(),
             };
-            list!(error = msg).into()
+            match stopped_by {
+                // The R layer raises R's own condition.
+                Some(condition) => list!(error = msg, condition = condition).into(),
+                None => list!(error = msg).into(),
+            }
         }
+    }
+}
+
+/// Panics in the engine caught so far in this call (the message of the first).
+static PANIC_MESSAGE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// Engine calls in progress: while one is, panics are the engine's own.
+static ENGINE_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Replaces the panic hook, once, by one that is quiet during engine calls: it keeps
+/// the message for the R error instead of printing a backtrace on the user's
+/// console. Outside them (another Rust package in the same R process), the previous
+/// hook runs as before.
+fn quiet_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ENGINE_CALLS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return previous(info);
+            }
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            if let Ok(mut slot) = PANIC_MESSAGE.lock() {
+                slot.get_or_insert(format!("{what}{at}"));
+            }
+        }));
+    });
+}
+
+/// Runs an engine call: its value, or `list(error =)` for an error or a panic (a bug:
+/// the message says so, and nothing is printed).
+fn engine_call(call: impl FnOnce() -> Result<Robj>) -> Robj {
+    quiet_panics();
+    take_stopped_by();
+    ENGINE_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    ENGINE_CALLS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let panicked = PANIC_MESSAGE.lock().ok().and_then(|mut m| m.take());
+    match outcome {
+        Ok(result) => value_or_error(result),
+        Err(_) => list!(error = format!(
+            "warmgam's engine failed on these data ({}); this is a bug in warmgam: please report it with the call that caused it",
+            panicked.unwrap_or_else(|| "no message".into())
+        ))
+        .into(),
     }
 }
 
@@ -326,14 +457,15 @@ fn value_or_error(res: Result<Robj>) -> Robj {
 /// @noRd
 #[extendr]
 fn fit_gam_impl(spec: List) -> Robj {
-    value_or_error(fit_gam(spec))
+    engine_call(|| fit_gam(spec))
 }
 
 fn fit_gam(spec: List) -> Result<Robj> {
     let (cache, identity) = cache_settings(&spec)?;
     let objects = SpecObjects::new(&spec)?;
     let spec = model_spec(&objects)?;
-    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut user_interrupted).map_err(r_error)?;
+    let classes = Robj::from(vec!["interrupt", "error"]);
+    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut || user_interrupted(&classes)).map_err(r_error)?;
     let links = design.penalty_links();
     let mut next_penalty = 0;
     let smooths: Vec<Robj> = design
@@ -388,6 +520,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
             source = warm.source.as_str(),
             key = warm.key.unwrap_or_default(),
             problem = warm.problem.unwrap_or_default(),
+            notices = warm.notices,
             verified = warm.verified.map_or(Rbool::na(), Rbool::from)
         )
     )
@@ -399,7 +532,7 @@ fn fit_gam(spec: List) -> Result<Robj> {
 /// @noRd
 #[extendr]
 fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Robj {
-    value_or_error(smooth_matrix(label, class, state, vars, by))
+    engine_call(|| smooth_matrix(label, class, state, vars, by))
 }
 
 fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Result<Robj> {
@@ -448,6 +581,10 @@ fn tweedie_log_density_impl(y: &[f64], mu: &[f64], p: f64, phi: f64) -> Vec<f64>
 /// @noRd
 #[extendr]
 fn cache_info_impl(dir: &str, verify: bool) -> Robj {
+    engine_call(|| Ok(cache_info(dir, verify)))
+}
+
+fn cache_info(dir: &str, verify: bool) -> Robj {
     let info = WarmStartStore::existing(std::path::Path::new(dir)).info(verify);
     list!(
         keys = info.keys as f64,
@@ -463,8 +600,8 @@ fn cache_info_impl(dir: &str, verify: bool) -> Robj {
 /// Removes every entry of the store at `dir`; returns how many.
 /// @noRd
 #[extendr]
-fn cache_clear_impl(dir: &str) -> f64 {
-    WarmStartStore::existing(std::path::Path::new(dir)).clear() as f64
+fn cache_clear_impl(dir: &str) -> Robj {
+    engine_call(|| Ok(Robj::from(WarmStartStore::existing(std::path::Path::new(dir)).clear() as f64)))
 }
 
 /// The 1-based position of the first double vector in `columns` holding a non-finite

@@ -40,6 +40,8 @@ pub struct WarmReport {
     pub key: Option<String>,
     /// Why the store could not be used or written, if it could not.
     pub problem: Option<String>,
+    /// What the store held that was not used, or not trusted, and why.
+    pub notices: Vec<String>,
     /// For an exact hit under `verify`: whether it passed. A hit that fails is
     /// discarded and the fit runs cold.
     pub verified: Option<bool>,
@@ -53,7 +55,7 @@ pub fn fit_warm<'a>(
     cache: Option<&CacheSettings>,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
-    let mut report = WarmReport { source: Source::Cold, key: None, problem: None, verified: None };
+    let mut report = WarmReport { source: Source::Cold, key: None, problem: None, notices: Vec::new(), verified: None };
     let Some(cache) = cache else {
         let (design, result) = cold_fit(spec, interrupted)?;
         return Ok((design, result, report));
@@ -68,17 +70,26 @@ pub fn fit_warm<'a>(
             return Ok((design, result, report));
         }
     };
-    let session = Session::new(store, keys);
+    let mut session = Session::new(store, keys, spec.max_entry_bytes());
     let start = if cache.refresh {
         session.discard_exact();
         Start::Cold
     } else {
         session.start()
     };
+    report.notices = session.take_notices();
+    // What others could have written is checked before it is served.
+    let verify = cache.verify || !session.trusted();
+    if !session.trusted() {
+        report.notices.push(format!(
+            "the store at {} can be written by other users, so what it serves is verified first (an exact hit costs an inner fit); use a private directory for the store to avoid this",
+            cache.dir.display()
+        ));
+    }
 
     if let Start::Exact(entry) = &start {
         if let Some(stored) = stored_fit(entry) {
-            if !cache.verify {
+            if !verify {
                 let smooths = entry.finished.as_ref().and_then(|f| stored_smooths(spec, &f.smooths));
                 if let Ok((design, result)) = fit::rebuild(spec, stored, smooths) {
                     report.source = Source::Exact;
@@ -107,8 +118,13 @@ pub fn fit_warm<'a>(
     let prepared = fit::prepare(spec, interrupted)?;
     let (source, from, done) = match start {
         // A checkpoint is an iterate of this very problem: the optimization continues
-        // on its path.
-        Start::Resume(e) => (Source::Resumed, Some(e.rho.0), e.iteration),
+        // from it, brought within the reach of a cold search as a seed is (a
+        // checkpoint is a start, not a result: one on the criterion's plateau would
+        // otherwise stop the search where a cold one would not).
+        Start::Resume(e) => match prepared.seed_start(&e.rho.0) {
+            Some(rho) => (Source::Resumed, Some(rho), e.iteration),
+            None => (Source::Cold, None, 0),
+        },
         Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
             Some(rho) => (Source::Seeded, Some(rho), 0),
             // A seed of another shape is no start at all.
@@ -310,4 +326,86 @@ fn term_tests(s: &StoredTests) -> Option<Vec<TermTest>> {
         });
     }
     weights.is_empty().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basis::SmoothSpec;
+    use std::time::Duration;
+
+    /// A signal in `x` and none in `z`, 400 rows.
+    fn spec() -> ModelSpec<'static> {
+        let mut next = fit::uniform_stream(7);
+        let n = 400;
+        let x: Vec<f64> = (0..n).map(|_| next()).collect();
+        let z: Vec<f64> = (0..n).map(|_| next()).collect();
+        let y: Vec<f64> = x.iter().map(|x| (6.0 * x).sin() + 0.3 * (next() - 0.5) * 3.46).collect();
+        let smooths = vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "cr", 10, vec![z])];
+        ModelSpec::for_tests(y, ndarray::Array2::ones((n, 1)), smooths)
+    }
+
+    fn identity() -> ModelIdentity {
+        ModelIdentity { formula: "y ~ s(x) + s(z)".into(), family: "gaussian".into(), link: "identity".into(), parametric_names: vec!["(Intercept)".into()] }
+    }
+
+    fn settings(dir: &std::path::Path, verify: bool) -> CacheSettings {
+        let limits = StoreLimits { max_bytes: u64::MAX, max_age: Duration::from_secs(1 << 30) };
+        CacheSettings { dir: dir.to_path_buf(), shared: false, limits, refresh: false, verify }
+    }
+
+    fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+        let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        a.iter().zip(b).fold(0.0_f64, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    /// Issue 15.3: a crafted checkpoint with every log smoothing parameter at 40 (or
+    /// 1e300) resumed on the criterion's plateau, stopped there, and was filed as the
+    /// final fit (edf 3 where the cold fit has 12.9).
+    #[test]
+    fn crafted_checkpoint_on_the_plateau_gives_the_cold_answer() {
+        let spec = spec();
+        let (_, cold, _) = fit_warm(&spec, &identity(), None, &mut || false).unwrap();
+        for planted in [40.0, 1e300, -40.0] {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = model_keys(&spec, &identity());
+            let store = WarmStartStore::open(dir.path(), false, settings(dir.path(), false).limits).unwrap();
+            let entry = Entry::new(EntryKind::Checkpoint, 400, vec![planted; 2], -1e10, 3);
+            store.write(&keys.exact, "ckpt-planted.wgs", &entry).unwrap();
+            let (_, warm, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
+            assert_eq!(report.source, Source::Resumed);
+            let diff = max_rel_diff(&warm.linear_predictor, &cold.linear_predictor);
+            assert!(diff < 1e-6, "planted {planted}: fitted values {diff:e} from the cold fit's");
+            // And what it filed is served as the cold answer.
+            let (_, exact, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
+            assert_eq!(report.source, Source::Exact);
+            assert!(max_rel_diff(&exact.linear_predictor, &cold.linear_predictor) < 1e-6);
+        }
+    }
+
+    /// Issue 15.3: `verify_warm` accepted a stored fit at a stationary point of the
+    /// plateau; it must prove the point is where a cold search ends.
+    #[test]
+    fn verify_refuses_a_final_fit_on_the_plateau() {
+        let spec = spec();
+        let (_, cold, _) = fit_warm(&spec, &identity(), None, &mut || false).unwrap();
+        // The fit with the signal's smoothing parameter fixed up the plateau (inside
+        // the box a cold search keeps to), filed as this model's final entry.
+        let fixed = ModelSpec { sp: vec![Some(cold.sp[0] * 14f64.exp()), Some(cold.sp[1])], ..spec.clone() };
+        let (design, plateau, _) = fit_warm(&fixed, &identity(), None, &mut || false).unwrap();
+        assert!(max_rel_diff(&plateau.linear_predictor, &cold.linear_predictor) > 0.05);
+        let dir = tempfile::tempdir().unwrap();
+        let keys = model_keys(&spec, &identity());
+        let store = WarmStartStore::open(dir.path(), false, settings(dir.path(), true).limits).unwrap();
+        let mut entry = final_entry(&plateau, &design, 400, 0);
+        entry.converged = true;
+        store.write(&keys.exact, "final.wgs", &entry).unwrap();
+        let (_, verified, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
+        assert_eq!(report.verified, Some(false));
+        assert!(max_rel_diff(&verified.linear_predictor, &cold.linear_predictor) < 1e-6);
+        // The cold fit's own final entry passes.
+        let (_, again, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
+        assert_eq!((report.source, report.verified), (Source::Exact, Some(true)));
+        assert!(max_rel_diff(&again.linear_predictor, &cold.linear_predictor) < 1e-6);
+    }
 }

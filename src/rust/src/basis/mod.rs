@@ -14,6 +14,7 @@ pub mod fs;
 pub mod knots;
 pub mod ps;
 pub mod re;
+pub mod size;
 pub mod state;
 pub mod tensor;
 pub mod tp;
@@ -447,6 +448,17 @@ pub(crate) fn class_basis(
         }
         Ok(vars[0])
     };
+    if bs != "re" {
+        let power = match bs {
+            "tp" | "ts" => {
+                let order = tp::order(vars.len(), m.first().copied().filter(|&m| m > 0));
+                (2 * order).saturating_sub(vars.len()).max(2 * order - 2).max(1)
+            }
+            // Cubic splines and their penalties: differences cubed.
+            _ => 3,
+        };
+        check_scale(label, vars, power)?;
+    }
     Ok(match bs {
         "cr" | "cs" => {
             let (b, s) = CrBasis::construct(label, one_d(bs)?, k.unwrap_or(10), knots)?;
@@ -468,13 +480,8 @@ pub(crate) fn class_basis(
         "tp" | "ts" => {
             let d = vars.len();
             let m = m.first().copied().filter(|&m| m > 0);
-            let order = match m {
-                Some(m) if 2 * m > d => m,
-                _ => tp::default_order(d),
-            };
-            let mm = tp::null_space_powers(order, d).len();
-            let default_k = mm + [8, 27, 100][d.min(3) - 1];
-            let (b, x, s) = TpBasis::construct(label, vars, k.unwrap_or(default_k), m, knots)?;
+            let mm = tp::null_space_powers(tp::order(d, m), d).len();
+            let (b, x, s) = TpBasis::construct(label, vars, k.unwrap_or(tp::default_k(d, m)), m, knots)?;
             // "ts": the null space's eigenvalues become a tenth of the smallest positive.
             let s = if bs == "ts" { shrink_null_space(&s, mm, false) } else { s };
             (Basis::Tp(b), s, Some(x))
@@ -488,6 +495,34 @@ pub(crate) fn class_basis(
             return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
         }
     })
+}
+
+/// Refuses covariates on a scale the basis cannot be formed at: its construction
+/// raises differences and values to powers up to `power` (and inverts them), so
+/// beyond `1e±250^(1/power)` they overflow or vanish in double precision, and the
+/// result would be an eigen-decomposition that does not converge or a basis of
+/// zeros (issue 15: `x * 1e300`, `x * 1e-300`). Covariates that are all one value
+/// are left to the checks of their class.
+fn check_scale(label: &str, vars: &[&[f64]], power: usize) -> Result<()> {
+    let limit = 250.0 / power as f64;
+    for x in vars {
+        let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (range, largest) = (hi - lo, lo.abs().max(hi.abs()));
+        let problem = if largest.log10() > limit || !range.is_finite() {
+            "large"
+        } else if range > 0.0 && range.log10() < -limit {
+            "small"
+        } else {
+            continue;
+        };
+        return Err(EngineError::OutOfRange {
+            what: format!(
+                "`{label}`: a covariate spans {range:.3e} with values up to {largest:.3e} in absolute value, too {problem} a scale \
+                 to form the basis in double precision; rescale the covariate (divide it by its standard deviation, say)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `U0 U0'` for `U0` an orthonormal basis of the null space of `s` (eigenvalues below

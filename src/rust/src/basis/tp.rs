@@ -37,6 +37,21 @@ pub fn default_order(d: usize) -> usize {
     m
 }
 
+/// The penalty order used for `d` covariates when `m` is given (mgcv raises an order
+/// with `2m <= d` to the default).
+pub fn order(d: usize, m: Option<usize>) -> usize {
+    match m {
+        Some(m) if 2 * m > d => m,
+        _ => default_order(d),
+    }
+}
+
+/// mgcv's default basis dimension: the null space's size plus 8, 27 or 100 for one,
+/// two, or three and more covariates.
+pub fn default_k(d: usize, m: Option<usize>) -> usize {
+    null_space_powers(order(d, m), d).len() + [8, 27, 100][d.clamp(1, 3) - 1]
+}
+
 /// Exponents of the `M = choose(m + d - 1, d)` monomials of total degree `< m`, in
 /// mgcv's order (first variable fastest).
 pub fn null_space_powers(m: usize, d: usize) -> Vec<Vec<usize>> {

@@ -16,12 +16,15 @@
 use crate::basis::SmoothSpec;
 use crate::fit::ModelSpec;
 
-/// Version of what is hashed and stored; bump it whenever either changes meaning.
-pub const SCHEMA_VERSION: u32 = 4;
+/// Version of what is hashed and stored; bump it whenever either changes meaning
+/// (`payload::tests::encoded_layout_is_pinned` fails when the stored layout changes).
+/// 5: the engine version is DESCRIPTION's (0.5.1 stores were keyed 0.4.0).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The engine's version, part of every exact key: a new engine never trusts an old
-/// engine's finalized results.
-pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// engine's finalized results. It is the R package's version (DESCRIPTION), which
+/// `build.rs` hands over at build time.
+pub const ENGINE_VERSION: &str = env!("WARMGAM_VERSION");
 
 /// A 256-bit blake3 digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -479,6 +482,15 @@ mod tests {
         almost[19_999] = 1.0 + f64::EPSILON;
         assert_eq!(constant_value(&almost), None);
         assert_eq!(constant_value(&[]), None);
+    }
+
+    /// Issue 15.6: keys hashed the crate's version (0.4.0) while the package was 0.5.1.
+    #[test]
+    fn engine_version_is_the_packages() {
+        let description = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../DESCRIPTION")).unwrap();
+        let version = description.lines().find_map(|l| l.strip_prefix("Version:")).unwrap().trim();
+        assert_eq!(ENGINE_VERSION, version);
+        assert_eq!(env!("CARGO_PKG_VERSION"), version, "src/rust/Cargo.toml's version differs from DESCRIPTION's");
     }
 
     #[test]

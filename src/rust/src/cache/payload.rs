@@ -270,4 +270,23 @@ mod tests {
         hostile.extend(&bytes[4..]);
         assert!(decode(&hostile).is_none());
     }
+
+    /// The encoded layout of an entry at each schema version since 5: the digest of
+    /// `sample()` encoded with its schema field zeroed. A change to what is stored
+    /// changes the digest; it then needs a new row here *and* a bump of
+    /// `SCHEMA_VERSION`, so that no store written before is misread (never edit a
+    /// row).
+    const LAYOUTS: [(u32, &str); 1] = [(5, "a57a6bac306a7540aef99d9c5be5054b812254b7354182ac28e216297c62f700")];
+
+    /// Issue 15.6: the schema stayed at 4 while the meaning of stored numbers changed.
+    #[test]
+    fn encoded_layout_is_pinned() {
+        let mut e = sample();
+        e.schema = 0;
+        let digest = blake3::hash(&encode(&e)).to_hex().to_string();
+        let (schema, pinned) = LAYOUTS[LAYOUTS.len() - 1];
+        assert_eq!(schema, SCHEMA_VERSION, "add a row to LAYOUTS for the new schema");
+        assert_eq!(digest, pinned, "the stored layout changed: bump SCHEMA_VERSION and add a row to LAYOUTS");
+        assert!(LAYOUTS.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1));
+    }
 }

@@ -71,10 +71,16 @@ pub struct Session {
     sender: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<Option<String>>>,
     problem: Option<String>,
+    /// No entry of this model can be larger than this (see `load`).
+    max_entry_bytes: u64,
+    /// What the store held that was not used, and why (for one warning each).
+    notices: Vec<String>,
 }
 
 impl Session {
-    pub fn new(store: WarmStartStore, keys: ModelKeys) -> Session {
+    /// A session of the fit with `keys`, none of whose entries can be larger than
+    /// `max_entry_bytes`.
+    pub fn new(store: WarmStartStore, keys: ModelKeys, max_entry_bytes: u64) -> Session {
         let writer = writer_id();
         Session {
             store,
@@ -86,13 +92,32 @@ impl Session {
             sender: None,
             writer: None,
             problem: None,
+            max_entry_bytes,
+            notices: Vec::new(),
         }
     }
 
+    /// Whether only this user can write to the store (see `WarmStartStore::trusted`).
+    pub fn trusted(&self) -> bool {
+        self.store.trusted()
+    }
+
+    /// The entries under `key`, noting what was refused.
+    fn load(&mut self, key: &Fingerprint) -> Vec<StoredEntry> {
+        let loaded = self.store.load(key, self.max_entry_bytes);
+        self.notices.extend(loaded.refused);
+        loaded.entries
+    }
+
+    /// What the store held that was not used, and why.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
     /// The best start the store holds (the fit checks that it matches the model).
-    pub fn start(&self) -> Start {
+    pub fn start(&mut self) -> Start {
         let usable = |e: &StoredEntry| e.entry.rho.0.iter().all(|r| r.is_finite());
-        let exact: Vec<StoredEntry> = self.store.load(&self.keys.exact).into_iter().filter(usable).collect();
+        let exact: Vec<StoredEntry> = self.load(&self.keys.exact.clone()).into_iter().filter(usable).collect();
         if let Some(hit) = exact.iter().find(|e| e.name == FINAL_NAME && e.entry.kind == EntryKind::Final && e.entry.finished.is_some()) {
             self.store.touch(&self.keys.exact, &hit.name);
             return Start::Exact(hit.entry.clone());
@@ -107,8 +132,8 @@ impl Session {
             return Start::Resume(ckpt.entry.clone());
         }
         // Criterion values of other data are not comparable: the newest seed.
-        self.store
-            .load(&self.keys.model)
+        let model = self.keys.model;
+        self.load(&model)
             .into_iter()
             .filter(|e| usable(e) && e.entry.kind == EntryKind::Seed)
             .max_by_key(|e| e.modified)
@@ -182,7 +207,8 @@ impl Session {
 
     /// Keeps the newest `SEEDS_KEPT` seeds of the model key.
     fn prune_seeds(&self) {
-        let mut seeds: Vec<(SystemTime, String)> = self.store.load(&self.keys.model).into_iter().map(|e| (e.modified, e.name)).collect();
+        let loaded = self.store.load(&self.keys.model, self.max_entry_bytes);
+        let mut seeds: Vec<(SystemTime, String)> = loaded.entries.into_iter().map(|e| (e.modified, e.name)).collect();
         if seeds.len() <= SEEDS_KEPT {
             return;
         }
@@ -257,7 +283,7 @@ mod tests {
     fn session(dir: &std::path::Path, exact: u8, model: u8) -> Session {
         let limits = StoreLimits { max_bytes: u64::MAX, max_age: Duration::from_secs(1 << 30) };
         let store = WarmStartStore::open(dir, false, limits).unwrap();
-        Session::new(store, ModelKeys { exact: Fingerprint([exact; 32]), model: Fingerprint([model; 32]) })
+        Session::new(store, ModelKeys { exact: Fingerprint([exact; 32]), model: Fingerprint([model; 32]) }, u64::MAX)
     }
 
     fn iterate(criterion: f64, iteration: usize) -> Entry {
@@ -296,7 +322,7 @@ mod tests {
         // Not an improvement and not due: skipped.
         s.checkpoint(iterate(4.5, 3));
         assert!(s.finish().is_none());
-        let s = session(dir.path(), 1, 9);
+        let mut s = session(dir.path(), 1, 9);
         match s.start() {
             Start::Resume(e) => assert_eq!((e.criterion, e.iteration), (4.0, 2)),
             other => panic!("expected a resume, got {other:?}"),
@@ -321,7 +347,7 @@ mod tests {
             s.finalize(finished(i as f64));
             s.finish();
         }
-        let model = WarmStartStore::existing(dir.path()).load(&Fingerprint([9; 32]));
+        let model = WarmStartStore::existing(dir.path()).load(&Fingerprint([9; 32]), u64::MAX).entries;
         assert_eq!(model.len(), SEEDS_KEPT);
     }
 

@@ -20,7 +20,15 @@
 //!
 //! The store trusts whoever can write to it: a writer can put any (well-formed) result
 //! under any key. Directories are created owner-only unless the store is shared on
-//! purpose.
+//! purpose, and a store whose root others can write to is reported as untrusted
+//! (`trusted()`), so that what it serves is verified before use, as ssh treats key
+//! files others can write.
+//!
+//! Nothing is opened that is not a regular file, and no link is followed below the
+//! root: a FIFO or device named like an entry would block or feed a reader forever,
+//! and a key directory that is a link would make eviction and writes act outside the
+//! store. Such files are skipped (and reported), never read, written through or
+//! removed through.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -53,6 +61,16 @@ pub struct WarmStartStore {
     root: PathBuf,
     shared: bool,
     limits: StoreLimits,
+    trusted: bool,
+}
+
+/// What `load` found under a key.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub entries: Vec<StoredEntry>,
+    /// Why files named like entries were not read (not regular files, links, larger
+    /// than any entry of the model can be).
+    pub refused: Vec<String>,
 }
 
 /// A verified entry and its file's name and modification time.
@@ -78,16 +96,25 @@ pub struct StoreInfo {
 impl WarmStartStore {
     /// Opens (creating if needed) the store at `root`, and checks that it can be written.
     pub fn open(root: &Path, shared: bool, limits: StoreLimits) -> io::Result<WarmStartStore> {
-        let store = WarmStartStore { root: root.to_path_buf(), shared, limits };
+        let mut store = WarmStartStore { root: root.to_path_buf(), shared, limits, trusted: true };
         store.create_dir(root)?;
         // A probe write: an unwritable store is found now, once, not at every checkpoint.
         drop(store.temp_file(root)?);
+        store.trusted = only_owner_writes(&fs::metadata(root)?);
         Ok(store)
     }
 
     /// The store at `root` as it is, for inspection and clearing: nothing is created.
     pub fn existing(root: &Path) -> WarmStartStore {
-        WarmStartStore { root: root.to_path_buf(), shared: false, limits: StoreLimits { max_bytes: u64::MAX, max_age: Duration::MAX } }
+        let limits = StoreLimits { max_bytes: u64::MAX, max_age: Duration::MAX };
+        let trusted = fs::metadata(root).is_ok_and(|m| only_owner_writes(&m));
+        WarmStartStore { root: root.to_path_buf(), shared: false, limits, trusted }
+    }
+
+    /// False when users other than this one can write to the store's root: then
+    /// anyone could have planted what it holds.
+    pub fn trusted(&self) -> bool {
+        self.trusted
     }
 
     pub fn root(&self) -> &Path {
@@ -97,6 +124,17 @@ impl WarmStartStore {
     fn key_dir(&self, key: &Fingerprint) -> PathBuf {
         // Hex only: no key can name a path outside the store.
         self.root.join(key.to_hex())
+    }
+
+    /// The key's directory when it is a real directory (not a link), `Ok(None)` when
+    /// there is none, `Err` (a message) when something else has its name.
+    fn existing_key_dir(&self, key: &Fingerprint) -> std::result::Result<Option<PathBuf>, String> {
+        let dir = self.key_dir(key);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => Ok(Some(dir)),
+            Ok(_) => Err(format!("{} is not a directory (a link?); the store does not follow it", dir.display())),
+            Err(_) => Ok(None),
+        }
     }
 
     fn create_dir(&self, dir: &Path) -> io::Result<()> {
@@ -136,6 +174,8 @@ impl WarmStartStore {
         let mut attempt = 0;
         loop {
             self.create_dir(&dir)?;
+            // `create_dir` accepts a link to a directory: never write through one.
+            self.existing_key_dir(key).map_err(io::Error::other)?;
             match self.write_in(&dir, name, &bytes) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => attempt += 1,
                 other => return other,
@@ -156,22 +196,35 @@ impl WarmStartStore {
         Ok(())
     }
 
-    /// Every verified entry under `key`; invalid files are removed on the way.
-    pub fn load(&self, key: &Fingerprint) -> Vec<StoredEntry> {
-        let dir = self.key_dir(key);
-        let Ok(listing) = fs::read_dir(&dir) else { return Vec::new() };
-        let mut out = Vec::new();
+    /// Every verified entry under `key` no larger than `max_bytes`; invalid files are
+    /// removed on the way, and files that are not regular files are left alone.
+    pub fn load(&self, key: &Fingerprint, max_bytes: u64) -> Loaded {
+        let mut out = Loaded::default();
+        let dir = match self.existing_key_dir(key) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => return out,
+            Err(why) => {
+                out.refused.push(why);
+                return out;
+            }
+        };
+        let Ok(listing) = fs::read_dir(&dir) else { return out };
         for item in listing.flatten() {
             let name = item.file_name().to_string_lossy().into_owned();
             if !name.ends_with(ENTRY_SUFFIX) {
                 continue;
             }
             let path = dir.join(&name);
-            match read_entry(&path, key) {
-                Ok((Some(entry), id)) => out.push(StoredEntry { name, modified: id.2, entry }),
-                Ok((None, id)) => {
+            match read_entry(&path, key, max_bytes) {
+                Ok(Found::Valid(entry, id)) => out.entries.push(StoredEntry { name, modified: id.2, entry: *entry }),
+                Ok(Found::Invalid(id)) => {
                     remove_if_unchanged(&path, id);
                 }
+                Ok(Found::TooLarge(id)) => {
+                    out.refused.push(format!("{} ({} bytes) is larger than any entry of this model can be; removed", path.display(), id.1));
+                    remove_if_unchanged(&path, id);
+                }
+                Ok(Found::NotRegular) => out.refused.push(format!("{} is not a regular file; not read", path.display())),
                 // An I/O error says nothing about the entry (it may be in use or the
                 // filesystem may be busy): skip it, keep it.
                 Err(_) => {}
@@ -182,19 +235,16 @@ impl WarmStartStore {
 
     /// Marks an entry as used, so that eviction (oldest first) keeps it longer.
     pub fn touch(&self, key: &Fingerprint, name: &str) {
-        if let Ok(f) = File::options().write(true).open(self.key_dir(key).join(name)) {
+        let Ok(Some(dir)) = self.existing_key_dir(key) else { return };
+        if let Ok(Some(f)) = open_regular(&dir.join(name), true) {
             let _ = f.set_modified(SystemTime::now());
         }
-    }
-
-    pub fn remove(&self, key: &Fingerprint, name: &str) {
-        let _ = fs::remove_file(self.key_dir(key).join(name));
     }
 
     /// Removes every entry under `key` for which `doomed` holds (temporary files are
     /// never touched).
     pub fn remove_where(&self, key: &Fingerprint, doomed: impl Fn(&str) -> bool) {
-        let dir = self.key_dir(key);
+        let Ok(Some(dir)) = self.existing_key_dir(key) else { return };
         let Ok(listing) = fs::read_dir(&dir) else { return };
         for item in listing.flatten() {
             let name = item.file_name().to_string_lossy().into_owned();
@@ -253,7 +303,7 @@ impl WarmStartStore {
                 .filter(|f| {
                     let key = f.path.parent().and_then(|d| d.file_name()).and_then(|n| Fingerprint::from_hex(&n.to_string_lossy()));
                     match key {
-                        Some(key) => matches!(read_entry(&f.path, &key), Ok((None, _))),
+                        Some(key) => matches!(read_entry(&f.path, &key, MAX_ENTRY_BYTES), Ok(Found::Invalid(_) | Found::NotRegular | Found::TooLarge(_))),
                         None => true,
                     }
                 })
@@ -377,22 +427,88 @@ fn identity(meta: &fs::Metadata) -> FileIdentity {
     (ino, meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
 }
 
-/// Reads and verifies one entry file: `Ok((None, _))` when the file is not a valid
-/// entry of `key`, `Err` when it could not be read.
-fn read_entry(path: &Path, key: &Fingerprint) -> io::Result<(Option<Entry>, FileIdentity)> {
-    let file = File::open(path)?;
+/// What reading an entry file found.
+enum Found {
+    Valid(Box<Entry>, FileIdentity),
+    /// Not a complete, uncorrupted entry of the key.
+    Invalid(FileIdentity),
+    /// Larger than the caller's bound: not read.
+    TooLarge(FileIdentity),
+    /// A FIFO, device, socket, directory or link: not opened (or not read).
+    NotRegular,
+}
+
+/// Opens `path` if it is a regular file, without following a link and without
+/// blocking (a FIFO would block `open` itself until a writer appears); `Ok(None)`
+/// for anything else.
+fn open_regular(path: &Path, write: bool) -> io::Result<Option<File>> {
+    if !fs::symlink_metadata(path)?.file_type().is_file() {
+        return Ok(None);
+    }
+    let mut options = File::options();
+    options.read(!write).write(write);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    // The name may have been replaced since: check what was opened.
+    let file = match options.open(path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(file.metadata()?.file_type().is_file().then_some(file))
+}
+
+/// Reads and verifies one entry file of at most `max_bytes`; `Err` when it could
+/// not be read. The header is checked before the payload is read, so a file of the
+/// right size but not of this key costs one small read.
+fn read_entry(path: &Path, key: &Fingerprint, max_bytes: u64) -> io::Result<Found> {
+    let Some(mut file) = open_regular(path, false)? else { return Ok(Found::NotRegular) };
     let id = identity(&file.metadata()?);
-    if id.1 > MAX_ENTRY_BYTES {
-        return Ok((None, id));
+    if id.1 > max_bytes.min(MAX_ENTRY_BYTES) {
+        return Ok(Found::TooLarge(id));
+    }
+    let mut header = [0u8; HEADER_BYTES];
+    if id.1 < HEADER_BYTES as u64 || file.read_exact(&mut header).is_err() || !header_matches(&header, key, id.1) {
+        return Ok(Found::Invalid(id));
     }
     let mut bytes = Vec::with_capacity(id.1 as usize);
+    bytes.extend_from_slice(&header);
     // Read no more than the size checked above, whatever the file does meanwhile; a
     // file that changed size is not the entry that was checked.
-    file.take(id.1 + 1).read_to_end(&mut bytes)?;
+    file.take(id.1 + 1 - HEADER_BYTES as u64).read_to_end(&mut bytes)?;
     if bytes.len() as u64 != id.1 {
-        return Ok((None, id));
+        return Ok(Found::Invalid(id));
     }
-    Ok((unframe(&bytes, key), id))
+    Ok(match unframe(&bytes, key) {
+        Some(entry) => Found::Valid(Box::new(entry), id),
+        None => Found::Invalid(id),
+    })
+}
+
+/// Whether a header is ours, for `key`, and claims a payload that fills the file.
+fn header_matches(header: &[u8; HEADER_BYTES], key: &Fingerprint, file_bytes: u64) -> bool {
+    let claimed = u64::from_le_bytes(header[40..48].try_into().expect("8 bytes"));
+    &header[..8] == MAGIC && header[8..40] == key.0 && claimed.checked_add(HEADER_BYTES as u64) == Some(file_bytes)
+}
+
+/// Whether only the owner (this user) can write to a directory with metadata `meta`.
+fn only_owner_writes(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        meta.mode() & 0o022 == 0 && meta.uid() == me
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
 }
 
 /// Removes the version of a file that was read (or listed), unless another writer has
@@ -435,12 +551,12 @@ mod tests {
         let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
         store.write(&key(1), "ckpt-a.wgs", &entry(3.0)).unwrap();
         store.write(&key(1), "final.wgs", &entry(2.0)).unwrap();
-        let mut got = store.load(&key(1));
+        let mut got = store.load(&key(1), u64::MAX).entries;
         got.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].entry, entry(3.0));
         assert_eq!(got[1].entry, entry(2.0));
-        assert!(store.load(&key(2)).is_empty());
+        assert!(store.load(&key(2), u64::MAX).entries.is_empty());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -469,14 +585,14 @@ mod tests {
         fs::write(kdir.join("ckpt-d.wgs"), b"").unwrap();
         store.write(&key(2), "final.wgs", &entry(1.0)).unwrap();
         fs::copy(dir.path().join(key(2).to_hex()).join("final.wgs"), kdir.join("ckpt-e.wgs")).unwrap();
-        let got = store.load(&key(1));
+        let got = store.load(&key(1), u64::MAX).entries;
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].name, "final.wgs");
         let left: Vec<_> = fs::read_dir(&kdir).unwrap().flatten().map(|f| f.file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
         // Usable again afterwards.
         store.write(&key(1), "ckpt-a.wgs", &entry(0.5)).unwrap();
-        assert_eq!(store.load(&key(1)).len(), 2);
+        assert_eq!(store.load(&key(1), u64::MAX).entries.len(), 2);
     }
 
     #[test]
@@ -495,8 +611,8 @@ mod tests {
         let one = store.info(false).bytes / 5;
         open(2 * one + one / 2).evict();
         assert_eq!(store.info(false).entries, 2);
-        assert!(store.load(&key(0)).is_empty() && store.load(&key(2)).is_empty());
-        assert_eq!(store.load(&key(4)).len(), 1);
+        assert!(store.load(&key(0), u64::MAX).entries.is_empty() && store.load(&key(2), u64::MAX).entries.is_empty());
+        assert_eq!(store.load(&key(4), u64::MAX).entries.len(), 1);
         assert!(live_temp.exists(), "a fresh temporary file was removed");
         // The age limit.
         let path = dir.path().join(key(3).to_hex()).join("final.wgs");
@@ -518,7 +634,7 @@ mod tests {
                         e.coefficients = Bounded(vec![t as f64; 50 + i]);
                         store.write(&key(7), "final.wgs", &e).unwrap();
                         store.write(&key(7), &format!("ckpt-{t}.wgs"), &e).unwrap();
-                        for got in store.load(&key(7)) {
+                        for got in store.load(&key(7), u64::MAX).entries {
                             // Every entry read is one some writer wrote whole.
                             let c = got.entry.criterion;
                             assert!(got.entry.coefficients.0.iter().all(|v| *v == c));
@@ -527,7 +643,7 @@ mod tests {
                 });
             }
         });
-        assert_eq!(store.load(&key(7)).len(), 9);
+        assert_eq!(store.load(&key(7), u64::MAX).entries.len(), 9);
     }
 
     /// Not a test on its own: the body of each child process of
@@ -543,7 +659,7 @@ mod tests {
             // A key every process writes, and one of its own.
             store.write(&key(9), "final.wgs", &e).unwrap();
             store.write(&key(10 + id), &format!("ckpt-{id}.wgs"), &e).unwrap();
-            for got in store.load(&key(9)) {
+            for got in store.load(&key(9), u64::MAX).entries {
                 assert!(got.entry.coefficients.0.iter().all(|v| *v == got.entry.criterion), "a mixed entry");
             }
         }
@@ -568,11 +684,11 @@ mod tests {
             assert!(child.wait().unwrap().success(), "a writer process failed");
         }
         let store = WarmStartStore::existing(dir.path());
-        let shared = store.load(&key(9));
+        let shared = store.load(&key(9), u64::MAX).entries;
         assert_eq!(shared.len(), 1);
         assert!(shared[0].entry.coefficients.0.iter().all(|v| *v == shared[0].entry.criterion));
         for id in 0..4u8 {
-            assert_eq!(store.load(&key(10 + id)).len(), 1);
+            assert_eq!(store.load(&key(10 + id), u64::MAX).entries.len(), 1);
         }
         let info = store.info(true);
         assert_eq!((info.entries, info.damaged), (5, 0));
@@ -586,5 +702,113 @@ mod tests {
         let file = dir.path().join("plain-file");
         fs::write(&file, b"x").unwrap();
         assert!(WarmStartStore::open(&file.join("store"), false, limits()).is_err());
+    }
+
+    #[cfg(unix)]
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    /// Issue 15.1: a FIFO (or a link to one) named like an entry blocked every reader.
+    #[cfg(unix)]
+    #[test]
+    fn fifo_named_like_an_entry_is_skipped_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        store.write(&key(1), "ckpt-a.wgs", &entry(3.0)).unwrap();
+        let kdir = dir.path().join(key(1).to_hex());
+        mkfifo(&kdir.join("final.wgs"));
+        mkfifo(&dir.path().join("elsewhere-fifo"));
+        std::os::unix::fs::symlink(dir.path().join("elsewhere-fifo"), kdir.join("seed-x.wgs")).unwrap();
+        // Would block forever if the FIFO were opened for reading.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = store.clone();
+        std::thread::spawn(move || {
+            let loaded = s2.load(&key(1), u64::MAX);
+            store_info_and_touch(&s2);
+            tx.send(loaded).unwrap();
+        });
+        let loaded = rx.recv_timeout(Duration::from_secs(20)).expect("load blocked on a FIFO");
+        assert_eq!(loaded.entries.len(), 1);
+        assert_eq!(loaded.refused.len(), 2, "{:?}", loaded.refused);
+        assert!(loaded.refused.iter().all(|r| r.contains("not a regular file")));
+        // Left where they are, the link's target too.
+        assert!(kdir.join("final.wgs").exists() && dir.path().join("elsewhere-fifo").exists());
+    }
+
+    #[cfg(unix)]
+    fn store_info_and_touch(store: &WarmStartStore) {
+        let info = store.info(true);
+        assert_eq!(info.damaged, 2);
+        store.touch(&key(1), "final.wgs");
+    }
+
+    /// Issue 15.2: a key directory replaced by a link made the store remove and write
+    /// files in the directory it pointed to.
+    #[cfg(unix)]
+    #[test]
+    fn linked_key_directory_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        // Files there that look like entries of the key.
+        let victim = WarmStartStore::open(outside.path(), false, limits()).unwrap();
+        victim.write(&key(1), "ckpt-a.wgs", &entry(1.0)).unwrap();
+        let target = outside.path().join(key(1).to_hex());
+        fs::write(target.join("seed-b.wgs"), b"someone else's file").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(key(1).to_hex())).unwrap();
+        let loaded = store.load(&key(1), u64::MAX);
+        assert!(loaded.entries.is_empty());
+        assert!(loaded.refused[0].contains("does not follow"), "{:?}", loaded.refused);
+        assert!(store.write(&key(1), "final.wgs", &entry(2.0)).is_err());
+        store.remove_where(&key(1), |_| true);
+        store.touch(&key(1), "ckpt-a.wgs");
+        store.evict();
+        assert_eq!(store.clear(), 0);
+        let left: Vec<_> = fs::read_dir(&target).unwrap().flatten().map(|f| f.file_name().into_string().unwrap()).collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, ["ckpt-a.wgs", "seed-b.wgs"]);
+        assert!(!target.join("final.wgs").exists());
+    }
+
+    /// Issue 15.4: a 1 GiB sparse file named like an entry was read whole.
+    #[test]
+    fn entry_larger_than_the_bound_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WarmStartStore::open(dir.path(), false, limits()).unwrap();
+        store.write(&key(1), "final.wgs", &entry(1.0)).unwrap();
+        let kdir = dir.path().join(key(1).to_hex());
+        let size = fs::metadata(kdir.join("final.wgs")).unwrap().len();
+        // A huge sparse file with our header.
+        let mut header = fs::read(kdir.join("final.wgs")).unwrap()[..HEADER_BYTES].to_vec();
+        header[40..48].copy_from_slice(&((1u64 << 30) - HEADER_BYTES as u64).to_le_bytes());
+        let big = kdir.join("ckpt-big.wgs");
+        fs::write(&big, &header).unwrap();
+        File::options().write(true).open(&big).unwrap().set_len(1 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let loaded = store.load(&key(1), size + 10);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(loaded.entries.len(), 1);
+        assert_eq!(loaded.refused.len(), 1, "{:?}", loaded.refused);
+        assert!(!big.exists(), "an oversized entry file is removed");
+        // A bound below the real entry's size refuses it too.
+        assert!(store.load(&key(1), size - 1).entries.is_empty());
+    }
+
+    /// Issue 15.5: a store others can write to was used without a word.
+    #[cfg(unix)]
+    #[test]
+    fn a_store_others_can_write_is_untrusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        assert!(WarmStartStore::open(dir.path(), false, limits()).unwrap().trusted());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!WarmStartStore::open(dir.path(), false, limits()).unwrap().trusted());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(!WarmStartStore::existing(dir.path()).trusted());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     }
 }

@@ -12,6 +12,7 @@ pub mod penalty;
 pub mod pirls;
 pub mod profile;
 pub mod rows;
+pub mod size;
 pub mod tests_smooth;
 pub mod uncertainty;
 
@@ -441,7 +442,33 @@ fn validate(spec: &ModelSpec<'_>) -> Result<()> {
     if !spec.xp.iter().all(|v| v.is_finite()) {
         return Err(EngineError::NonFinite { what: "a parametric model term".into() });
     }
-    Ok(())
+    check_response_range(spec)?;
+    spec.check_memory()
+}
+
+/// A Gaussian fit works with the squares of the response (its deviance, `y'Wy`):
+/// beyond ~1e150 they overflow to infinity and below ~1e-150 they vanish, and the
+/// criterion is then meaningless while the fit still "converges" (issue 15: a
+/// response times 1e155 gave edf 3.6 for 8.4). Such a response is refused, not fitted
+/// wrong.
+fn check_response_range(spec: &ModelSpec<'_>) -> Result<()> {
+    if spec.family.distribution != Distribution::Gaussian {
+        return Ok(());
+    }
+    let largest = spec.y.iter().zip(spec.offset.iter()).fold(0.0_f64, |a, (y, o)| a.max((y - o).abs()));
+    let heaviest = spec.weights.iter().fold(1.0_f64, |a, w| a.max(*w));
+    let sum_of_squares = largest * largest * heaviest * spec.y.len() as f64;
+    // (Written so that a NaN sum, from infinite squares, is refused too.)
+    let problem = if sum_of_squares.is_nan() || sum_of_squares >= 1e300 {
+        "large: their squares overflow double precision"
+    } else if largest > 0.0 && sum_of_squares < 1e-290 {
+        "small: their squares underflow double precision"
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::OutOfRange {
+        what: format!("the response's values reach {largest:.3e} in absolute value, which is too {problem}; rescale the response (divide it by a constant)"),
+    })
 }
 
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
@@ -516,6 +543,11 @@ pub struct Prepared<'a> {
     /// (outside these parameters, by `optimize`).
     family_parameter: bool,
 }
+
+/// How far (in log smoothing parameter) a start from elsewhere may lie from the cold
+/// start: far enough for any optimum a cold search finds nearby, near enough that
+/// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
+const SEED_RANGE: f64 = 10.0;
 
 /// Builds the model and makes the one pass over the data that forms `X'WX` (for a
 /// generalized family: at the starting means, which also gives the first penalized
@@ -685,11 +717,54 @@ impl<'a> Prepared<'a> {
     /// data's optimum is a finite value it would reach from a cold start. Within
     /// `e^10` of the balanced start the criterion still slopes towards the optimum.
     pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
-        const SEED_RANGE: f64 = 10.0;
         // An estimated family parameter (log theta) follows, and is kept as it is.
         let n = self.n_sp();
         (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
             seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).chain(seed[n..].iter().copied()).collect()
+        })
+    }
+
+    /// The box around the cold start that a search of the `free` parameters keeps to.
+    ///
+    /// The start balances each penalty against its block of X'WX. Far below it a
+    /// term is unpenalized to working precision. Far above it the fit no longer
+    /// changes (the term's penalized part is shrunk by e^-25 ~ 1e-11), while the
+    /// penalized system loses digits: with the penalty e^k times the data, the
+    /// penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
+    /// criterion is numerical noise an optimizer would wander in, to a point that
+    /// depends on where it started. Penalized IRLS needs more: its Newton steps
+    /// are solves with that system, and at e^25 they are rounding noise in the
+    /// penalty's null space (a step halving cannot repair), so a generalized fit
+    /// stops at e^20, where the penalized part is already shrunk by ~2e-9.
+    fn bounds(&self, free: &[usize]) -> (Vec<f64>, Vec<f64>) {
+        let reach = if matches!(self.problem, Problem::Glm { .. }) { 20.0 } else { 25.0 };
+        let lower = free.iter().map(|&j| self.rho_init[j] - 40.0).collect();
+        let upper = free.iter().map(|&j| self.rho_init[j] + if j < self.n_smoothing { reach } else { 25.0 }).collect();
+        (lower, upper)
+    }
+
+    /// For a point `rho` (of the `free` parameters) at which the criterion is
+    /// `value`: when some smoothing parameters lie more than `SEED_RANGE` from the
+    /// cold start, the point with those put back at the cold start, if the criterion
+    /// is lower there (by more than the tolerance). A cold search starts there and
+    /// goes downhill; a point beyond a plateau that is higher than it is not where a
+    /// cold search ends, however flat the criterion is around it.
+    fn off_plateau(&self, objective: &mut FreeObjective<'_, '_>, free: &[usize], rho: &[f64], value: f64, tol: f64) -> Result<Option<Vec<f64>>> {
+        let mut probe = rho.to_vec();
+        let mut moved = false;
+        for (i, &j) in free.iter().enumerate() {
+            if j < self.n_smoothing && (rho[i] - self.rho_init[j]).abs() > SEED_RANGE {
+                probe[i] = self.rho_init[j];
+                moved = true;
+            }
+        }
+        if !moved {
+            return Ok(None);
+        }
+        Ok(match objective.evaluate(&probe, false) {
+            Ok(eval) if eval.value < value - tol * (1.0 + value.abs()) => Some(probe),
+            Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+            _ => None,
         })
     }
 
@@ -803,29 +878,14 @@ impl<'a> Prepared<'a> {
             Some((_, beta)) => Some(beta.to_vec()),
             None => warm_coefficients,
         };
+        let warm_start = start.is_some_and(|s| s != &self.rho_init[..]);
         let start = performance.as_ref().map(|(rho, _)| rho.as_slice()).or(start);
         let mut objective = self.objective_from(spec, warm_coefficients.as_deref());
         let free = objective.free_index();
         let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
         let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
-        // The start balances each penalty against its block of X'WX. Far below it a
-        // term is unpenalized to working precision. Far above it the fit no longer
-        // changes (the term's penalized part is shrunk by e^-25 ~ 1e-11), while the
-        // penalized system loses digits: with the penalty e^k times the data, the
-        // penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
-        // criterion is numerical noise an optimizer would wander in, to a point that
-        // depends on where it started. Penalized IRLS needs more: its Newton steps
-        // are solves with that system, and at e^25 they are rounding noise in the
-        // penalty's null space (a step halving cannot repair), so a generalized fit
-        // stops at e^20, where the penalized part is already shrunk by ~2e-9.
-        let reach = if matches!(self.problem, Problem::Glm { .. }) { 20.0 } else { 25.0 };
-        let settings = NewtonSettings {
-            max_iter: spec.control.max_iter,
-            tol: spec.control.tol,
-            max_step: spec.control.max_step,
-            lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
-            upper: free.iter().map(|&j| self.rho_init[j] + if j < self.n_smoothing { reach } else { 25.0 }).collect(),
-        };
+        let (lower, upper) = self.bounds(&free);
+        let settings = NewtonSettings { max_iter: spec.control.max_iter, tol: spec.control.tol, max_step: spec.control.max_step, lower, upper };
         let fixed = &self.fixed;
         let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
             let full = full_rho(fixed, rho);
@@ -840,6 +900,15 @@ impl<'a> Prepared<'a> {
             }
             other => other?,
         };
+        // A start from elsewhere (the store, another trial) may sit on a plateau where
+        // the criterion is flat and the search stops at once, which a cold search,
+        // coming from `rho_init`, would not reach: move such parameters back and
+        // search again if that is better.
+        if warm_start {
+            if let Some(restart) = self.off_plateau(&mut objective, &free, &result.rho, result.eval.value, spec.control.tol)? {
+                result = newton(&mut objective, &restart, &settings, &mut monitor)?;
+            }
+        }
         // The Hessian reported with the fit (and behind `gam_check()`'s report) is
         // formed from many more rows than the iterations' (every row up to
         // `REPORTED_HESSIAN_ROWS`).
@@ -1004,8 +1073,18 @@ impl<'a> Prepared<'a> {
             spec
         };
         let mut objective = self.objective_from(spec, Some(&stored.coefficients));
-        let free: Vec<f64> = objective.free_index().iter().map(|&j| rho[j]).collect();
+        let free_index = objective.free_index();
+        let free: Vec<f64> = free_index.iter().map(|&j| rho[j]).collect();
+        // Where a cold search can go at all.
+        let (lower, upper) = self.bounds(&free_index);
+        if free.iter().zip(lower.iter().zip(&upper)).any(|(r, (lo, hi))| !(lo <= r && r <= hi)) {
+            return false;
+        }
         let Ok(eval) = objective.evaluate(&free, true) else { return false };
+        // Not a plateau a cold search would not stop on.
+        if !matches!(self.off_plateau(&mut objective, &free_index, &free, eval.value, spec.control.tol), Ok(None)) {
+            return false;
+        }
         let scale = 1.0 + eval.value.abs();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-8 * (1.0 + a.abs().max(b.abs()));
         // Convergence leaves the gradient below `tol * scale`; a bound-pinned

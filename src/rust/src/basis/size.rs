@@ -1,0 +1,108 @@
+//! Upper bounds on a term's size, known from its spec before anything is built: its
+//! number of columns and how many numbers its stored state holds. They bound what a
+//! store entry of the model can be (a larger file is not read) and what the model
+//! needs in memory (a model that cannot fit is refused before allocating, instead of
+//! aborting the R session when an allocation fails).
+
+use super::tensor::MarginSpec;
+use super::{tp, SmoothSpec};
+
+/// Columns and state values of one marginal (or single-class) basis of `dim`
+/// covariates on `rows` points.
+fn class_bounds(bs: &str, k: Option<usize>, dim: usize, m: &[usize], knots: Option<&[f64]>, rows: usize) -> (usize, usize) {
+    let given_knots = knots.map_or(0, |k| k.len());
+    match bs {
+        "tp" | "ts" => {
+            let m = m.first().copied().filter(|&m| m > 0);
+            let k = k.unwrap_or_else(|| tp::default_k(dim, m));
+            // The knots (points, `dim` each) and the eigenbasis on them (`uz`).
+            let points = if given_knots > 0 { given_knots / dim.max(1) } else { rows };
+            let null = tp::null_space_powers(tp::order(dim, m), dim).len();
+            (k, points * dim + (points + null) * k + dense_state(k))
+        }
+        // The number of levels.
+        "re" => {
+            let levels = k.unwrap_or(rows);
+            (levels, levels + dense_state(1))
+        }
+        // cr, cs, cc, ps: at most k (or the given knots') columns.
+        _ => {
+            let k = k.unwrap_or(10).max(given_knots);
+            (k + 8, given_knots + k + dense_state(k + 8))
+        }
+    }
+}
+
+/// A term's penalties, constraint and reparametrization: a few `k x k` matrices.
+fn dense_state(k: usize) -> usize {
+    k.saturating_mul(k).saturating_mul(6).saturating_add(16 * k + 64)
+}
+
+fn margin_bounds(m: &MarginSpec, rows: usize) -> (usize, usize) {
+    class_bounds(&m.bs, m.k, m.dim, &m.m, m.knots.as_deref(), rows)
+}
+
+impl SmoothSpec<'_> {
+    /// Rows the basis is built from (all terms of an `id` pooled).
+    fn build_rows(&self) -> usize {
+        self.pooled.as_ref().and_then(|p| p.first()).or(self.vars.first()).map_or(0, |v| v.len())
+    }
+
+    /// At least the term's number of columns, and at least the numbers its stored
+    /// state holds.
+    pub fn size_bounds(&self) -> (usize, usize) {
+        let rows = self.build_rows();
+        match self.bs.as_str() {
+            "te" | "ti" => {
+                let margins: Vec<(usize, usize)> = self.margins.iter().map(|m| margin_bounds(m, rows)).collect();
+                let width = margins.iter().fold(1usize, |a, (w, _)| a.saturating_mul(*w));
+                let state = margins.iter().fold(dense_state(width), |a, (_, s)| a.saturating_add(*s));
+                (width, state)
+            }
+            "fs" => {
+                let levels = self.k.unwrap_or(rows);
+                let (w, s) = self.margins.first().map_or((rows, rows), |m| margin_bounds(m, rows));
+                let width = levels.saturating_mul(w);
+                (width, s.saturating_add(levels).saturating_add(dense_state(width)))
+            }
+            bs => class_bounds(bs, self.k, self.vars.len(), &self.m, self.knots.as_deref(), rows),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basis::construct;
+
+    fn margin(bs: &str, k: usize) -> MarginSpec {
+        MarginSpec { bs: bs.into(), k: Some(k), dim: 1, m: Vec::new(), knots: None }
+    }
+
+    /// The bounds hold for every class (the columns built, the state stored).
+    #[test]
+    fn bounds_cover_what_is_built() {
+        let mut next = crate::fit::uniform_stream(11);
+        let n = 300;
+        let x: Vec<f64> = (0..n).map(|_| next()).collect();
+        let z: Vec<f64> = (0..n).map(|_| next()).collect();
+        let g: Vec<f64> = (0..n).map(|i| (1 + i % 7) as f64).collect();
+        let specs = vec![
+            SmoothSpec::for_tests("s(x)", "cr", 10, vec![x.clone()]),
+            SmoothSpec::for_tests("s(x)", "cc", 8, vec![x.clone()]),
+            SmoothSpec::for_tests("s(x)", "ps", 12, vec![x.clone()]),
+            SmoothSpec { k: None, ..SmoothSpec::for_tests("s(x,z)", "tp", 30, vec![x.clone(), z.clone()]) },
+            SmoothSpec::for_tests("s(x)", "tp", 10, vec![x.clone()]),
+            SmoothSpec { centre: false, ..SmoothSpec::for_tests("s(g)", "re", 7, vec![g.clone()]) },
+            SmoothSpec { k: None, margins: vec![margin("cr", 5), margin("tp", 6)], ..SmoothSpec::for_tests("te(x,z)", "te", 0, vec![x.clone(), z.clone()]) },
+            SmoothSpec { margins: vec![margin("tp", 5)], centre: false, ..SmoothSpec::for_tests("s(x,g)", "fs", 7, vec![x.clone(), g.clone()]) },
+        ];
+        for spec in &specs {
+            let sm = construct(spec).unwrap();
+            let (width, state) = spec.size_bounds();
+            let stored: usize = sm.state().values().map(|v| v.len()).sum();
+            assert!(sm.basis.width() <= width, "{}: {} columns > {width}", spec.bs, sm.basis.width());
+            assert!(stored <= state, "{}: {stored} state values > {state}", spec.bs);
+        }
+    }
+}
