@@ -6,7 +6,10 @@
 #' Used inside the formula of [gam_fit()], as in mgcv: `s(x)` is a smooth of `x`,
 #' `s(x, z)` a thin plate spline of `x` and `z`.
 #'
-#' @param ... The covariates (unquoted names) the smooth is a function of.
+#' @param ... The covariates (unquoted names) the smooth is a function of. mgcv's
+#'   arguments `fx`, `sp` and `pc` are not supported yet: given with a value other
+#'   than mgcv's default (`fx = FALSE`, `NULL`) they are an error naming them, and so
+#'   is any other named argument (it is never taken for a covariate).
 #' @param k The basis dimension (before the identifiability constraint). The default
 #'   (`-1`) is mgcv's: 10 for one-dimensional smooths, 30 for a two-dimensional
 #'   thin plate spline.
@@ -42,11 +45,13 @@
 #' s(x, z)
 #' @export
 s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
+  dots <- split_term_dots(substitute(list(...)))
+  vars <- dots$vars
   if (length(vars) == 0L) {
     abort("`s()` needs at least one covariate.", "formula")
   }
   by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "s", term_label("s", vars, by_name), parent.frame())
   if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs")) {
     abort(sprintf(
       "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\", \"fs\".",
@@ -62,8 +67,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
   if (!is.numeric(k) || length(k) != 1L || is.na(k)) {
     abort("`k` must be a single number.", "argument")
   }
-  label <- paste0("s(", paste(vars, collapse = ","), ")")
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  label <- term_label("s", vars, by_name)
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
@@ -95,7 +99,10 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' already spans (`mgcv::gam.side()`), which warmgam does not do yet, and without it
 #' the fit would not be mgcv's. Write such models with `ti()`.
 #'
-#' @param ... The covariates (unquoted names).
+#' @param ... The covariates (unquoted names). mgcv's arguments `fx`, `np`, `xt`,
+#'   `sp`, `pc` (and `mc` for `ti()`) are not supported yet: given with a value other
+#'   than mgcv's default (`fx = FALSE`, `np = TRUE`, `NULL`) they are an error naming
+#'   them, as is any other named argument.
 #' @param k The basis dimension of each margin: one number for all, or one per
 #'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv.
 #' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
@@ -116,15 +123,75 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' te(lon, lat, time, d = c(2, 1), bs = c("tp", "cr"))
 #' @export
 te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
-  tensor_spec("te", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+  dots <- split_term_dots(substitute(list(...)))
+  by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "te", term_label("te", dots$vars, by_name), parent.frame())
+  tensor_spec("te", dots$vars, k, bs, m, d, by_name, id)
 }
 
 #' @rdname te
 #' @export
 ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
-  tensor_spec("ti", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+  dots <- split_term_dots(substitute(list(...)))
+  by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "ti", term_label("ti", dots$vars, by_name), parent.frame())
+  tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id)
+}
+
+# The `...` of a term constructor: its unnamed entries are the covariates (their
+# names as text); named entries are other arguments (mgcv's `fx`, `sp`, ...).
+split_term_dots <- function(dots) {
+  dots <- as.list(dots)[-1]
+  named <- if (is.null(names(dots))) rep(FALSE, length(dots)) else nzchar(names(dots))
+  list(vars = vapply(dots[!named], deparse_one, character(1)), extras = dots[named])
+}
+
+term_label <- function(kind, vars, by_name) {
+  label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  label
+}
+
+# The arguments of mgcv's s(), te() and ti() that warmgam does not implement, with
+# the value that means "not used" (mgcv's default, which is accepted) and the fix.
+term_extras <- list(
+  fx = list(default = FALSE, kinds = c("s", "te", "ti"),
+            fix = "for an unpenalized term give it a smoothing parameter of 0 with `gam_fit(sp = )`"),
+  sp = list(default = NULL, kinds = c("s", "te", "ti"),
+            fix = "give smoothing parameters with `gam_fit(sp = )`"),
+  pc = list(default = NULL, kinds = c("s", "te", "ti"),
+            fix = "remove it: terms are centred by a sum-to-zero constraint"),
+  np = list(default = TRUE, kinds = c("te", "ti"),
+            fix = "remove it: margins are always reparameterized as with mgcv's `np = TRUE`"),
+  xt = list(default = NULL, kinds = c("te", "ti"), fix = "remove it"),
+  mc = list(default = NULL, kinds = "ti",
+            fix = "remove it: every margin of a `ti()` term is constrained (mgcv's default)")
+)
+
+# Whether `value` is mgcv's default `default` (for a flag, given once or per margin).
+is_term_default <- function(value, default) {
+  if (is.logical(default)) {
+    return(is.logical(value) && length(value) >= 1L && !anyNA(value) && all(value == default))
+  }
+  identical(value, default)
+}
+
+# Named arguments of a term that warmgam's constructor has no parameter for (they
+# arrive in `...`, and would otherwise be taken for covariates) are refused, naming
+# the argument, unless they hold mgcv's default value.
+check_term_extras <- function(extras, kind, label, env) {
+  for (name in names(extras)) {
+    known <- term_extras[[name]]
+    if (is.null(known) || !kind %in% known$kinds) {
+      abort(sprintf("`%s()` has no argument `%s` (in `%s`); remove it.", kind, name, label), "argument")
+    }
+    value <- tryCatch(eval(extras[[name]], env), error = function(e) e)
+    if (!inherits(value, "error") && is_term_default(value, known$default)) next
+    abort(sprintf(
+      "`%s` of `%s` is not supported by warmgam yet; %s.", name, label, known$fix
+    ), "argument")
+  }
+  invisible()
 }
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
