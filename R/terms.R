@@ -11,8 +11,11 @@
 #'   than mgcv's default (`fx = FALSE`, `NULL`) they are an error naming them, and so
 #'   is any other named argument (it is never taken for a covariate).
 #' @param k The basis dimension (before the identifiability constraint). The default
-#'   (`-1`) is mgcv's: 10 for one-dimensional smooths, 30 for a two-dimensional
-#'   thin plate spline.
+#'   (`-1`, or any negative number) is mgcv's: 10 for one-dimensional smooths, 30
+#'   for a two-dimensional thin plate spline. As in mgcv, a `k` that is not a whole
+#'   number is rounded, and one below the basis's minimum (3 for `"cr"`, 4 for
+#'   `"cc"`, one more than the null space dimension for `"tp"`) is raised to it,
+#'   both with a warning; a P-spline's `k` below its order is an error.
 #' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
 #'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline),
 #'   `"ps"` (P-spline), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
@@ -64,10 +67,14 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
       bs, paste(vars, collapse = ", "), length(vars)
     ), "basis")
   }
-  if (!is.numeric(k) || length(k) != 1L || is.na(k)) {
-    abort("`k` must be a single number.", "argument")
-  }
   label <- term_label("s", vars, by_name)
+  if (!is.numeric(k) || length(k) != 1L || !is.finite(k)) {
+    abort(sprintf("`k` of `%s` must be a single number (negative for the default).", label), "argument")
+  }
+  if (k != round(k)) {
+    warn(sprintf("`k` of `%s` should be a whole number and has been rounded to %d, as mgcv does.", label, round(k)))
+    k <- round(k)
+  }
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
@@ -75,6 +82,15 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
   if (bs == "fs" && !is.null(base_bs) &&
         (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
+  }
+  if (bs != "re" && k >= 0) {
+    # As mgcv's constructors: a negative k means the default, a smaller one than the
+    # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
+    if (bs == "fs") {
+      k <- raise_k(k, base_bs %||% "tp", length(vars) - 1L, m, label)
+    } else {
+      k <- raise_k(k, bs, length(vars), m, label)
+    }
   }
   structure(
     list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
@@ -104,7 +120,10 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #'   than mgcv's default (`fx = FALSE`, `np = TRUE`, `NULL`) they are an error naming
 #'   them, as is any other named argument.
 #' @param k The basis dimension of each margin: one number for all, or one per
-#'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv.
+#'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv. As in
+#'   mgcv, `k` is rounded, a value below 3 sets every margin to the default with a
+#'   warning, and a margin's `k` below its basis's minimum is raised to it (see
+#'   [s()]).
 #' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
 #'   `"tp"`, for all margins or one per margin. A margin of several covariates
 #'   (see `d`) must be `"tp"`.
@@ -226,12 +245,22 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
   if (any(d > 1 & bs != "tp")) {
     abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`.", label), "basis")
   }
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")
-  if (!is.numeric(k) || anyNA(k) || any(k < 3)) {
-    abort(sprintf("`k` of `%s` must be numbers of at least 3, one per margin or one for all.", label), "argument")
+  if (!is.numeric(k) || anyNA(k) || any(!is.finite(k))) {
+    abort(sprintf("`k` of `%s` must be numbers, one per margin or one for all.", label), "argument")
+  }
+  # As mgcv's te(): k is rounded, and any k below 3 sets every margin to the default.
+  k <- round(k)
+  if (any(k < 3)) {
+    warn(sprintf(
+      "`k` of `%s` has a value below 3: every margin's `k` was reset to the default (5 per covariate), as mgcv does.",
+      label
+    ))
+    k <- 5^d
   }
   m <- if (length(m) == 1L && is.na(m)) rep(NA_real_, n_margins) else per_margin(m, "m")
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  k <- vapply(seq_len(n_margins), function(i) raise_k(k[[i]], bs[[i]], d[[i]], m[[i]], label), numeric(1))
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
@@ -245,6 +274,49 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
          id = if (!is.null(id)) as.character(id), margins = margins),
     class = "warmgam_smooth_spec"
   )
+}
+
+# The smallest basis dimension of basis `bs` in `dim` covariates with penalty order
+# `m` (mgcv's minimum: a thin plate spline needs one column beyond its null space).
+min_basis_k <- function(bs, dim, m) {
+  m1 <- if (length(m) && !is.na(m[[1]])) m[[1]] else NA
+  switch(bs,
+    tp = , ts = tp_null_space_dim(dim, m1) + 1,
+    cr = , cs = 3,
+    cc = 4,
+    ps = {
+      m1 <- if (is.na(m1)) 2 else m1
+      m2 <- if (length(m) > 1L && !is.na(m[[2]])) m[[2]] else m1
+      max(m1 + 2, m2 + 1)
+    },
+    1
+  )
+}
+
+# The number of polynomials of degree below `m` in `dim` covariates, the null space
+# of a thin plate spline penalty of order `m` (Wood 2003). An order with 2m <= dim
+# (or none) is replaced by the smallest with 2m >= dim + 2, as mgcv does.
+tp_null_space_dim <- function(dim, m) {
+  if (is.na(m) || 2 * m <= dim) m <- ceiling((dim + 2) / 2)
+  choose(m + dim - 1, dim)
+}
+
+# `k` raised to the basis's minimum with mgcv's warning; for a P-spline, whose
+# smallest k depends on its order, too small a k is an error as in mgcv.
+raise_k <- function(k, bs, dim, m, label) {
+  min_k <- min_basis_k(bs, dim, m)
+  if (k < 0 || k >= min_k) return(k)
+  if (bs == "ps") {
+    abort(sprintf(
+      "`k` of `%s` is %d, too small for its P-spline basis: give at least %d (or a negative k for the default).",
+      label, as.integer(k), as.integer(min_k)
+    ), "argument")
+  }
+  warn(sprintf(
+    "basis dimension, k, of `%s` increased to minimum possible (%d for `bs = \"%s\"`), as mgcv does.",
+    label, as.integer(min_k), bs
+  ))
+  as.numeric(min_k)
 }
 
 deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")

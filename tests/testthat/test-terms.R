@@ -32,3 +32,33 @@ test_that("mgcv's default values of those arguments are accepted", {
   fit_ti <- gam_fit(y ~ s(x1) + s(x2) + ti(x1, x2, mc = NULL, fx = c(FALSE, FALSE)), data = d, cache = FALSE)
   expect_s3_class(fit_ti, "warmgam")
 })
+
+test_that("k that is not whole or below the basis's minimum is treated as mgcv does", {
+  d <- sim_data(300)
+  # mgcv rounds k (5.5 to 6) and raises one below the minimum (k = 0 to 3 for tp and
+  # cr, 3 to 4 for cc; a te() k below 3 resets every margin to 5), with a warning.
+  # Tolerances as test-bases.R: 1e-6 relative in fitted values (1e-4 for tp), total
+  # edf 1e-3, criterion 1e-6 relative.
+  cases <- list(
+    list(f = y ~ s(x2, k = 5.5), tol = 1e-4, warning = "rounded to 6"),
+    list(f = y ~ s(x2, k = 0), tol = 1e-4, warning = "increased to minimum possible \\(3"),
+    list(f = y ~ s(x2, k = 2, bs = "cr"), tol = 1e-6, warning = "increased to minimum possible \\(3"),
+    list(f = y ~ s(x2, k = 3, bs = "cc"), tol = 1e-6, warning = "increased to minimum possible \\(4"),
+    list(f = y ~ s(x1, x2, k = 3), tol = 1e-4, warning = "increased to minimum possible \\(4"),
+    list(f = y ~ te(x1, x2, k = 2), tol = 1e-6, warning = "reset to the default"),
+    list(f = y ~ te(x1, x2, k = c(3, 5), bs = c("cc", "cr")), tol = 1e-6, warning = "minimum possible \\(4")
+  )
+  for (case in cases) {
+    label <- deparse(case$f)
+    expect_warning(fit <- gam_fit(case$f, data = d, cache = FALSE), case$warning, label = label)
+    ref <- mgcv_fit(case$f, d, method = "REML")
+    expect_equal(length(coef(fit)), length(coef(ref)), label = label)
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), case$tol, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-6, label = paste(label, "criterion"))
+  }
+  # mgcv fails for a P-spline with k below its order; so does warmgam, naming `k`.
+  expect_error(gam_fit(y ~ s(x2, k = 0, bs = "ps"), data = d), "`k` of `s\\(x2\\)` is 0",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, k = Inf), data = d), "`k`", class = "warmgam_error_argument")
+})
