@@ -427,7 +427,8 @@ factor_smooth_term <- function(sm, mf, knots) {
     as.double(v)
   })
   groups <- as.factor(cols[is_factor][[1]])
-  base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label)
+  base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label,
+               tp_sample = sm$tp_sample)
   margin <- list(bs = sm$base_bs, k = as.double(sm$k), dim = as.double(length(numeric_terms)),
                  m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  knots = smooth_knots(base, vars, knots))
@@ -457,14 +458,16 @@ smooth_knots <- function(sm, vars, knots) {
     }
     if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
   }
-  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars) else NULL
+  sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
+  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars, sample$max_knots, sample$seed) else NULL
 }
 
 # With more than `max_knots` rows, mgcv's thin plate spline uses as its points a
 # random sample of `max_knots` of the distinct (centred) covariate points, drawn with
-# the seed 1 and the user's random number stream left as it was (`?tprs`). The same
-# draw with R's own generator gives the same points, hence the same basis.
-tp_subsample <- function(vars, max_knots = 2000L) {
+# the seed 1 and the user's random number stream left as it was (`?tprs`; both set
+# by the term's `xt = list(max.knots = , seed = )`). The same draw with R's own
+# generator gives the same points, hence the same basis.
+tp_subsample <- function(vars, max_knots = 2000L, seed = 1L) {
   n <- length(vars[[1]])
   if (n <= max_knots) return(NULL)
   centred <- lapply(vars, function(v) v - mean(v))
@@ -474,7 +477,7 @@ tp_subsample <- function(vars, max_knots = 2000L) {
   distinct <- which(!duplicated(key))
   distinct <- distinct[order(key[distinct], method = "radix")]
   if (length(distinct) <= max_knots) return(NULL)
-  rows <- distinct[with_seed(1L, sample(length(distinct), max_knots))]
+  rows <- distinct[with_seed(seed, sample(length(distinct), max_knots))]
   as.double(unlist(lapply(vars, function(v) v[rows]), use.names = FALSE))
 }
 

@@ -37,7 +37,12 @@
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv).
 #' @param xt For `bs = "fs"`, the base basis of each level's curve: `"tp"` (the
-#'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it).
+#'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it). For a
+#'   thin plate spline (`"tp"`, `"ts"`, or an `"fs"` term's tp base),
+#'   `list(max.knots = , seed = )` as in mgcv: with more distinct covariate points
+#'   than `max.knots` (default 2000) the basis is built on a random sample of
+#'   `max.knots` of them, drawn with `seed` (default 1). Any other use of `xt` (such
+#'   as mgcv's penalty list `S` for `"re"`) is an error naming it.
 #' @param id A label: terms with the same `id` share their smoothing parameters (for
 #'   a factor `by`, all levels share them) and, as in mgcv, one basis: every term
 #'   takes the first one's `bs`, `k` and `m`, and when their covariates differ the
@@ -83,6 +88,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
         (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
   }
+  tp_sample <- term_tp_sample(xt, bs, base_bs, label)
   if (bs != "re" && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
@@ -95,7 +101,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
   structure(
     list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
          by = by_name, label = label, id = if (!is.null(id)) as.character(id),
-         base_bs = if (bs == "fs") base_bs %||% "tp"),
+         base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
     class = "warmgam_smooth_spec"
   )
 }
@@ -274,6 +280,42 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
          id = if (!is.null(id)) as.character(id), margins = margins),
     class = "warmgam_smooth_spec"
   )
+}
+
+# What warmgam takes from a term's `xt`, as mgcv's constructors take it: for a thin
+# plate spline (also an "fs" term's tp base), `max.knots` and `seed`, the size of the
+# random subsample of distinct points the basis is built on when there are more
+# (default 2000) and the seed of its draw (default 1); for "fs", `bs`, the base
+# basis (checked by s()). Any other use of `xt` (a random effect's penalty list
+# `S`, ...) is refused, naming it. Returns list(max_knots, seed).
+term_tp_sample <- function(xt, bs, base_bs, label) {
+  out <- list(max_knots = 2000, seed = 1)
+  if (is.null(xt)) return(out)
+  tp <- bs %in% c("tp", "ts") || (bs == "fs" && (base_bs %||% "tp") %in% c("tp", "ts"))
+  allowed <- c(if (tp) c("max.knots", "seed"), if (bs == "fs") "bs")
+  if (bs == "fs" && is.character(xt)) return(out)
+  unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
+  if (length(unused)) {
+    what <- if (identical(unused, "?")) "an unnamed value" else paste0("`", unused[[1]], "`")
+    uses <- c(
+      if (tp) "`list(max.knots = , seed = )` (the thin plate spline's point subsample)",
+      if (bs == "fs") "the base basis (`\"tp\"` or `list(bs = )`)"
+    )
+    abort(sprintf(
+      "`xt` of `%s` holds %s, which warmgam does not support for `bs = \"%s\"`; %s.",
+      label, what, bs,
+      if (length(uses)) paste("it takes only", paste(uses, collapse = " and ")) else "remove it"
+    ), "argument")
+  }
+  for (name in intersect(names(xt), c("max.knots", "seed"))) {
+    v <- xt[[name]]
+    if (!is.numeric(v) || length(v) != 1L || !is.finite(v) || v != round(v) || (name == "max.knots" && v < 1)) {
+      abort(sprintf("`xt$%s` of `%s` must be a single whole number%s.", name, label,
+                    if (name == "max.knots") " of at least 1" else ""), "argument")
+    }
+    out[[if (name == "max.knots") "max_knots" else "seed"]] <- as.numeric(v)
+  }
+  out
 }
 
 # The smallest basis dimension of basis `bs` in `dim` covariates with penalty order

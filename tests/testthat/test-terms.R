@@ -62,3 +62,38 @@ test_that("k that is not whole or below the basis's minimum is treated as mgcv d
                class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ s(x2, k = Inf), data = d), "`k`", class = "warmgam_error_argument")
 })
+
+test_that("xt = list(max.knots, seed) sets a thin plate spline's point subsample, as mgcv's", {
+  set.seed(5)
+  d <- mgcv::gamSim(1, n = 900, dist = "normal", scale = 2, verbose = FALSE)
+  nd <- new_points(d)
+  # Tolerances as test-bases.R's subsample test: the same points give the same basis
+  # up to mgcv's Lanczos eigenvectors (1e-6 in fitted values); ignoring max.knots,
+  # as before, was 1e-2 off.
+  for (f in list(y ~ s(x2, xt = list(max.knots = 300)) + x0,
+                 y ~ s(x1, x2, k = 20, xt = list(max.knots = 200, seed = 7)))) {
+    label <- deparse(f)
+    fit <- gam_fit(f, data = d, cache = FALSE)
+    ref <- mgcv_fit(f, d, method = "REML")
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-4, label = paste(label, "edf"))
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8, label = paste(label, "criterion"))
+    expect_lt(rel_diff(log(fit$sp), log(ref$sp)), 1e-4, label = paste(label, "log sp"))
+    expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6, label = paste(label, "predict"))
+  }
+  expect_equal(fit$smooth[[1]]$state$points_dim[[1]], 200)
+})
+
+test_that("every other use of xt is an error naming it", {
+  d <- sim_data(200)
+  d$g <- factor(sample(letters[1:5], nrow(d), replace = TRUE))
+  expect_error(gam_fit(y ~ s(g, bs = "re", xt = list(S = list(diag(5)))), data = d),
+               "`xt` of `s\\(g\\)` holds `S`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, bs = "cr", xt = list(max.knots = 50)), data = d),
+               "`xt` of `s\\(x2\\)`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = list(foo = 1)), data = d), "holds `foo`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = 500), data = d), "an unnamed value", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = list(max.knots = 0)), data = d), "max.knots", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, g, bs = "fs", xt = list(bs = "cr", max.knots = 50)), data = d),
+               "holds `max.knots`", class = "warmgam_error_argument")
+})
