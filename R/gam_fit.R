@@ -327,7 +327,7 @@ tensor_margins <- function(sm, vars, knots) {
   lapply(sm$margins, function(mg) {
     margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, label = sm$label)
     list(bs = mg$bs, k = as.double(mg$k), dim = as.double(mg$dim),
-         m = if (is.na(mg$m)) NULL else as.double(mg$m),
+         m = if (all(is.na(mg$m))) NULL else as.double(mg$m),
          knots = smooth_knots(margin, unname(vars[mg$term]), knots))
   })
 }

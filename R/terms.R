@@ -33,7 +33,12 @@
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
 #' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
-#'   `c(basis, penalty)`); `NA` for the default.
+#'   `c(basis, penalty)`); `NA` for the default. As in mgcv, a thin plate spline
+#'   uses its default order when `m` is 0 or too low for its number of covariates
+#'   `d` (`2m <= d`), and `"cr"`, `"cc"` and `"re"` do not use `m`. mgcv's
+#'   `m = c(order, 0)` for `"tp"` (dropping the null space) is not supported yet
+#'   and is an error, as is a P-spline `m` below 0 or any `m` that is not a whole
+#'   number.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv).
 #' @param xt For `bs = "fs"`, the base basis of each level's curve: `"tp"` (the
@@ -89,6 +94,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
   }
   tp_sample <- term_tp_sample(xt, bs, base_bs, label)
+  m <- check_m(m, if (bs == "fs") base_bs %||% "tp" else bs, label)
   if (bs != "re" && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
@@ -133,7 +139,9 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
 #'   `"tp"`, for all margins or one per margin. A margin of several covariates
 #'   (see `d`) must be `"tp"`.
-#' @param m The penalty order of each margin (`NA` for the default).
+#' @param m The penalty order of each margin (`NA` for the default): one value for
+#'   all, one per margin, or a list with one entry per margin (for a `"ps"` margin
+#'   `c(basis, penalty)`), each read as [s()] reads it.
 #' @param d The number of covariates in each margin, summing to the number of
 #'   covariates: `te(x, z, t, d = c(2, 1))` is a thin plate spline of `x` and `z`
 #'   times a smooth of `t`. The default is one covariate per margin.
@@ -266,6 +274,7 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
     k <- 5^d
   }
   m <- if (length(m) == 1L && is.na(m)) rep(NA_real_, n_margins) else per_margin(m, "m")
+  m <- lapply(seq_len(n_margins), function(i) check_m(m[[i]], bs[[i]], label))
   k <- vapply(seq_len(n_margins), function(i) raise_k(k[[i]], bs[[i]], d[[i]], m[[i]], label), numeric(1))
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
@@ -316,6 +325,35 @@ term_tp_sample <- function(xt, bs, base_bs, label) {
     out[[if (name == "max.knots") "max_knots" else "seed"]] <- as.numeric(v)
   }
   out
+}
+
+# A term's (or margin's) `m`, checked against what the engine implements for basis
+# `bs`, as mgcv reads it: for "tp"/"ts" the penalty order m[1] (0, negative or too low
+# an order for the dimension means the default, as in mgcv; a second value of 0,
+# mgcv's "drop the null space", is not implemented); for "ps" c(B-spline order - 2,
+# penalty order), one value meaning both; "cr", "cs", "cc" and "re" have a fixed
+# penalty and, as in mgcv, do not use `m`.
+check_m <- function(m, bs, label) {
+  if (length(m) == 1L && is.na(m)) return(NA_real_)
+  if (!is.numeric(m) || length(m) == 0L || length(m) > 2L || anyNA(m) || any(!is.finite(m)) ||
+        any(m != round(m))) {
+    abort(sprintf(
+      "`m` of `%s` must be one or two whole numbers (or NA for the default), not %s.", label, deparse_one(m)
+    ), "argument")
+  }
+  if (bs %in% c("tp", "ts") && length(m) == 2L && m[[2]] == 0) {
+    abort(sprintf(paste(
+      "`m = %s` of `%s` asks mgcv to drop the thin plate spline's null space, which warmgam",
+      "does not support yet; give the penalty order alone (`m = %d`)."
+    ), deparse_one(m), label, as.integer(m[[1]])), "argument")
+  }
+  if (bs == "ps" && any(m < 0)) {
+    abort(sprintf(
+      "`m` of `%s` (a P-spline's `c(basis order - 2, penalty order)`) must not be negative; it is %s.",
+      label, deparse_one(m)
+    ), "argument")
+  }
+  m
 }
 
 # The smallest basis dimension of basis `bs` in `dim` covariates with penalty order
