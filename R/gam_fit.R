@@ -299,7 +299,9 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     } else {
       by <- mf[[sm$by]]
       if (is.factor(by)) {
-        for (lev in levels(by)) {
+        # As mgcv: one smooth per level, except the first of an ordered factor (its
+        # reference level, whose curve is the term's without `by`).
+        for (lev in if (is.ordered(by)) levels(by)[-1] else levels(by)) {
           one <- base
           one$by <- as.double(by == lev)
           one$by_level <- lev

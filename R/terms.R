@@ -40,7 +40,9 @@
 #'   and is an error, as is a P-spline `m` below 0 or any `m` that is not a whole
 #'   number.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
-#'   per level (include the factor as a parametric term too, as in mgcv).
+#'   per level (include the factor as a parametric term too, as in mgcv). For an
+#'   ordered factor, as in mgcv, the first level has no smooth: `y ~ og + s(x) +
+#'   s(x, by = og)` models each other level's difference from the first.
 #' @param xt For `bs = "fs"`, the base basis of each level's curve: `"tp"` (the
 #'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it). For a
 #'   thin plate spline (`"tp"`, `"ts"`, or an `"fs"` term's tp base),
