@@ -520,7 +520,10 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
       c(sm[intersect(fields, names(sm))], select = select)
     }),
     smooth_info = lapply(smooths, function(sm) {
-      sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))]
+      c(sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))],
+        # Whether the term has a sum-to-zero constraint (mgcv's nCons > 0; a ti()
+        # term's constraints are on its margins), for predict(type = "iterms").
+        centred = isTRUE(sm$centre) && sm$bs != "ti")
     }),
     family = family_id(family), link = family$link, variance = family$varfun %||% "",
     theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
