@@ -203,7 +203,19 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
     )),
     error = function(e) abort(sprintf("Could not build the model frame: %s", conditionMessage(e)), "data")
   )
+  if (nrow(mf) == 0L) {
+    abort(if (is.null(data)) "The model's variables have no values (length 0)." else "`data` has no rows.", "data")
+  }
+  full <- mf
   mf <- drop_incomplete(mf)
+  if (nrow(mf) == 0L) abort_no_complete_rows(full)
+  w_used <- stats::model.weights(mf)
+  if (!is.null(w_used) && all(w_used == 0)) {
+    abort(sprintf(
+      "All `weights` are zero%s, so there is nothing to fit; give some rows a positive weight.",
+      if (!is.null(attr(mf, "na.action"))) " (in the rows without missing values)" else ""
+    ), "weights")
+  }
   # The frame's first column is the response; `model.response()` would add row names
   # that cost more than the rest of the frame to strip again.
   response <- family_response(
@@ -245,6 +257,23 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
     xlevels = stats::.getXlevels(pterms, mf),
     contrasts = attr(xp, "contrasts")
   )
+}
+
+# When no row of the model frame `full` is complete: an error naming the variables
+# missing in every row, else those missing in some, before the engine meets an empty
+# frame.
+abort_no_complete_rows <- function(full) {
+  vars <- names(full)
+  pretty <- ifelse(vars == "(weights)", "weights", ifelse(vars == "(offset)", "offset", vars))
+  missing_all <- vapply(full, function(v) all(is.na(v)), logical(1))
+  missing_some <- vapply(full, anyNA, logical(1))
+  abort(if (any(missing_all)) {
+    sprintf("No rows left after removing rows with missing values: `%s` is missing (NA) in every row.",
+            pretty[missing_all][[1]])
+  } else {
+    sprintf("No rows left after removing rows with missing values in `%s`: no row has all of them.",
+            paste(pretty[missing_some], collapse = "`, `"))
+  }, "data")
 }
 
 # `na.omit` for a model frame, without its cost when nothing is missing (it always

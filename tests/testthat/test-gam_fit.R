@@ -75,3 +75,28 @@ test_that("bad input gives a clear error naming the argument", {
   expect_error(gam_fit(y ~ s(x0), data = d, cache = "maybe"), "cache", class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ s(x0), data = d, sp = 1:3), "sp", class = "warmgam_error_argument")
 })
+
+test_that("no rows to fit is an error saying why, before the engine", {
+  # Before, these reached the engine: "`s(x0)` has k = 10 but its covariate has only
+  # 0 unique values" for no rows, "not identifiable ... aliased parametric terms" for
+  # zero weights.
+  expect_error(gam_fit(y ~ s(x0), data = d[0, ]), "`data` has no rows", class = "warmgam_error_data")
+  dn <- d
+  dn$y <- NA_real_
+  expect_error(gam_fit(y ~ s(x0), data = dn), "No rows left .* `y` is missing \\(NA\\) in every row",
+               class = "warmgam_error_data")
+  dn <- d
+  dn$y[1:200] <- NA
+  dn$x0[201:400] <- NA
+  expect_error(gam_fit(y ~ s(x0) + x1, data = dn), "missing values in `y`, `x0`: no row has all of them",
+               class = "warmgam_error_data")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = rep(NA_real_, nrow(d))), "`weights` is missing",
+               class = "warmgam_error_data")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = rep(0, nrow(d))), "All `weights` are zero",
+               class = "warmgam_error_weights")
+  dw <- d
+  dw$w[1:200] <- 0
+  dw$y[201:400] <- NA
+  expect_error(gam_fit(y ~ s(x0), data = dw, weights = w), "zero \\(in the rows without missing values\\)",
+               class = "warmgam_error_weights")
+})
