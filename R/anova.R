@@ -15,6 +15,7 @@
 #' @param test For a comparison: `"Chisq"` (the deviance difference over the scale of
 #'   the fit with the fewest residual degrees of freedom, as a chi-squared) or `"F"`.
 #' @param x An `anova.warmgam` object.
+#' @param digits Significant digits of the printed tables.
 #' @returns One fit: an object of class `anova.warmgam` with `pTerms.table` (`df`,
 #'   `F`, `p-value` per parametric term) and `s.table`. Several: a data frame of
 #'   class `anova` with `Resid. Df`, `Resid. Dev`, `Df`, `Deviance` and the test.
@@ -102,16 +103,17 @@ compare_fits <- function(fits, test) {
 
 #' @rdname anova.warmgam
 #' @export
-print.anova.warmgam <- function(x, ...) {
+print.anova.warmgam <- function(x, digits = 4, ...) {
+  check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\nFormula:\n")
   print(x$formula)
   if (!is.null(x$pTerms.table)) {
     cat("\nParametric Terms:\n")
-    stats::printCoefmat(x$pTerms.table, digits = 4, has.Pvalue = TRUE, P.values = TRUE, cs.ind = NULL)
+    stats::printCoefmat(x$pTerms.table, digits = digits, has.Pvalue = TRUE, P.values = TRUE, cs.ind = NULL)
   }
   if (!is.null(x$s.table)) {
     cat("\nApproximate significance of smooth terms:\n")
-    stats::printCoefmat(x$s.table, digits = 4, has.Pvalue = TRUE, P.values = TRUE, cs.ind = NULL)
+    stats::printCoefmat(x$s.table, digits = digits, has.Pvalue = TRUE, P.values = TRUE, cs.ind = NULL)
   }
   invisible(x)
 }

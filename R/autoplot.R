@@ -10,7 +10,7 @@
 #'
 #' @param object A `warmgam` fit.
 #' @inheritParams plot.warmgam
-#' @param ... Unused.
+#' @param ... Nothing: an argument passed through it is an error naming it.
 #' @returns A `ggplot` object when there is one panel; otherwise a list of them (class
 #'   `warmgam_ggplots`, whose `print()` draws each in turn), in the order of
 #'   `plot()`'s panels. Each plot's `data` holds the panel's values: the covariate
@@ -28,6 +28,7 @@
 autoplot.warmgam <- function(object, select = NULL, residuals = FALSE, seWithMean = FALSE,
                              unconditional = FALSE, trans = identity, all.terms = FALSE,
                              rug = TRUE, se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
+  check_dots_empty("autoplot", ...)
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     abort("`autoplot()` needs the ggplot2 package; use `plot()` for base graphics.", "dependency")
   }
@@ -39,6 +40,7 @@ autoplot.warmgam <- function(object, select = NULL, residuals = FALSE, seWithMea
 
 #' @export
 print.warmgam_ggplots <- function(x, ...) {
+  check_dots_empty("print", ...)
   for (p in x) print(p)
   invisible(x)
 }

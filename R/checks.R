@@ -18,7 +18,9 @@ warn <- function(message) {
 # (`gam_fit(...)`, not the internal helper that found the problem).
 user_facing <- c(
   "gam_fit", "gam_control", "s", "gam_cache_info", "gam_cache_clear", "predict",
-  "residuals", "resid", "vcov", "model.matrix", "summary", "logLik", "AIC", "BIC"
+  "residuals", "resid", "vcov", "model.matrix", "summary", "logLik", "AIC", "BIC",
+  "coef", "coefficients", "fitted", "fitted.values", "nobs", "formula", "family", "print",
+  "anova", "autoplot"
 )
 
 user_call <- function() {
@@ -53,4 +55,17 @@ check_choice <- function(x, arg, choices) {
     ), "argument")
   }
   invisible(x)
+}
+
+# Arguments passed through a method's `...` that it does not use are errors naming
+# them (R's chkDots() only warns), so that none is silently ignored. `allowed` names
+# the ones the method takes on (for instance print()'s `digits`).
+check_dots_empty <- function(fn, ..., allowed = character()) {
+  n <- ...length()
+  if (n == 0L) return(invisible())
+  names <- ...names() %||% rep("", n)
+  unused <- names[!names %in% allowed | !nzchar(names)]
+  if (length(unused) == 0L) return(invisible())
+  what <- if (nzchar(unused[[1]])) sprintf("has no argument `%s`", unused[[1]]) else "takes no unnamed argument"
+  abort(sprintf("`%s()` for a warmgam object %s; remove it.", fn, what), "argument")
 }

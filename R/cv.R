@@ -247,11 +247,14 @@ fold_table <- function(ids, fold_id, results, y, w, scorer) {
 
 #' @rdname gam_cv
 #' @param x,object A `warmgam_cv` object.
+#' @param digits Significant digits of the printed estimate (`print()`) or fold
+#'   table (`print(summary())`).
 #' @export
-print.warmgam_cv <- function(x, ...) {
+print.warmgam_cv <- function(x, digits = 6, ...) {
+  check_dots_empty("print", ...)
   cat(sprintf("\n%d-fold cross-validation of\n", nrow(x$folds)))
   print(x$fit$formula)
-  cat(sprintf("\n%s: %s (se %s)\n", x$metric, format(x$estimate, digits = 6), format(x$se, digits = 3)))
+  cat(sprintf("\n%s: %s (se %s)\n", x$metric, format(x$estimate, digits = digits), format(x$se, digits = 3)))
   sources <- table(factor(x$folds$warm_start, levels = c("cold", "seeded", "resumed", "exact")))
   cat(sprintf("Folds: %s; %d outer iterations in all\n",
               paste(sprintf("%d %s", sources[sources > 0], names(sources)[sources > 0]), collapse = ", "),
@@ -267,6 +270,7 @@ print.warmgam_cv <- function(x, ...) {
 #' @rdname gam_cv
 #' @export
 summary.warmgam_cv <- function(object, ...) {
+  check_dots_empty("summary", ...)
   structure(
     list(estimate = object$estimate, se = object$se, metric = object$metric,
          folds = object$folds[c("fold", "n_train", "n_test", "metric", "outer_iterations",
@@ -277,9 +281,10 @@ summary.warmgam_cv <- function(object, ...) {
 
 #' @rdname gam_cv
 #' @export
-print.summary.warmgam_cv <- function(x, ...) {
+print.summary.warmgam_cv <- function(x, digits = 4, ...) {
+  check_dots_empty("print", ...)
   cat(sprintf("%s: %s (se %s)\n\n", x$metric, format(x$estimate, digits = 6), format(x$se, digits = 3)))
-  print(x$folds, row.names = FALSE, digits = 4)
+  print(x$folds, row.names = FALSE, digits = digits)
   invisible(x)
 }
 

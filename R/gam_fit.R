@@ -219,7 +219,19 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
     )),
     error = function(e) abort(sprintf("Could not build the model frame: %s", conditionMessage(e)), "data")
   )
+  if (nrow(mf) == 0L) {
+    abort(if (is.null(data)) "The model's variables have no values (length 0)." else "`data` has no rows.", "data")
+  }
+  full <- mf
   mf <- drop_incomplete(mf)
+  if (nrow(mf) == 0L) abort_no_complete_rows(full)
+  w_used <- stats::model.weights(mf)
+  if (!is.null(w_used) && all(w_used == 0)) {
+    abort(sprintf(
+      "All `weights` are zero%s, so there is nothing to fit; give some rows a positive weight.",
+      if (!is.null(attr(mf, "na.action"))) " (in the rows without missing values)" else ""
+    ), "weights")
+  }
   # The frame's first column is the response; `model.response()` would add row names
   # that cost more than the rest of the frame to strip again.
   response <- family_response(
@@ -261,6 +273,23 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
     xlevels = stats::.getXlevels(pterms, mf),
     contrasts = attr(xp, "contrasts")
   )
+}
+
+# When no row of the model frame `full` is complete: an error naming the variables
+# missing in every row, else those missing in some, before the engine meets an empty
+# frame.
+abort_no_complete_rows <- function(full) {
+  vars <- names(full)
+  pretty <- ifelse(vars == "(weights)", "weights", ifelse(vars == "(offset)", "offset", vars))
+  missing_all <- vapply(full, function(v) all(is.na(v)), logical(1))
+  missing_some <- vapply(full, anyNA, logical(1))
+  abort(if (any(missing_all)) {
+    sprintf("No rows left after removing rows with missing values: `%s` is missing (NA) in every row.",
+            pretty[missing_all][[1]])
+  } else {
+    sprintf("No rows left after removing rows with missing values in `%s`: no row has all of them.",
+            paste(pretty[missing_some], collapse = "`, `"))
+  }, "data")
 }
 
 # `na.omit` for a model frame, without its cost when nothing is missing (it always
@@ -315,7 +344,9 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     } else {
       by <- mf[[sm$by]]
       if (is.factor(by)) {
-        for (lev in levels(by)) {
+        # As mgcv: one smooth per level, except the first of an ordered factor (its
+        # reference level, whose curve is the term's without `by`).
+        for (lev in if (is.ordered(by)) levels(by)[-1] else levels(by)) {
           one <- base
           one$by <- as.double(by == lev)
           one$by_level <- lev
@@ -343,7 +374,7 @@ tensor_margins <- function(sm, vars, knots) {
   lapply(sm$margins, function(mg) {
     margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, label = sm$label)
     list(bs = mg$bs, k = as.double(mg$k), dim = as.double(mg$dim),
-         m = if (is.na(mg$m)) NULL else as.double(mg$m),
+         m = if (all(is.na(mg$m))) NULL else as.double(mg$m),
          knots = smooth_knots(margin, unname(vars[mg$term]), knots))
   })
 }
@@ -443,7 +474,8 @@ factor_smooth_term <- function(sm, mf, knots) {
     as.double(v)
   })
   groups <- as.factor(cols[is_factor][[1]])
-  base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label)
+  base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label,
+               tp_sample = sm$tp_sample)
   margin <- list(bs = sm$base_bs, k = as.double(sm$k), dim = as.double(length(numeric_terms)),
                  m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  knots = smooth_knots(base, vars, knots))
@@ -473,14 +505,16 @@ smooth_knots <- function(sm, vars, knots) {
     }
     if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
   }
-  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars) else NULL
+  sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
+  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars, sample$max_knots, sample$seed) else NULL
 }
 
 # With more than `max_knots` rows, mgcv's thin plate spline uses as its points a
 # random sample of `max_knots` of the distinct (centred) covariate points, drawn with
-# the seed 1 and the user's random number stream left as it was (`?tprs`). The same
-# draw with R's own generator gives the same points, hence the same basis.
-tp_subsample <- function(vars, max_knots = 2000L) {
+# the seed 1 and the user's random number stream left as it was (`?tprs`; both set
+# by the term's `xt = list(max.knots = , seed = )`). The same draw with R's own
+# generator gives the same points, hence the same basis.
+tp_subsample <- function(vars, max_knots = 2000L, seed = 1L) {
   n <- length(vars[[1]])
   if (n <= max_knots) return(NULL)
   centred <- lapply(vars, function(v) v - mean(v))
@@ -490,7 +524,7 @@ tp_subsample <- function(vars, max_knots = 2000L) {
   distinct <- which(!duplicated(key))
   distinct <- distinct[order(key[distinct], method = "radix")]
   if (length(distinct) <= max_knots) return(NULL)
-  rows <- distinct[with_seed(1L, sample(length(distinct), max_knots))]
+  rows <- distinct[with_seed(seed, sample(length(distinct), max_knots))]
   as.double(unlist(lapply(vars, function(v) v[rows]), use.names = FALSE))
 }
 
@@ -531,7 +565,10 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
       c(sm[intersect(fields, names(sm))], select = select)
     }),
     smooth_info = lapply(smooths, function(sm) {
-      sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))]
+      c(sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))],
+        # Whether the term has a sum-to-zero constraint (mgcv's nCons > 0; a ti()
+        # term's constraints are on its margins), for predict(type = "iterms").
+        centred = isTRUE(sm$centre) && sm$bs != "ti")
     }),
     family = family_id(family), link = family$link, variance = family$varfun %||% "",
     theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,

@@ -14,7 +14,8 @@
 #'
 #' @param object,x A `warmgam` fit.
 #' @param type The kind of residuals.
-#' @param ... Unused.
+#' @param digits Significant digits of the criterion printed by `print()`.
+#' @param ... Nothing: an argument passed through it is an error naming it.
 #' @returns `coef()`: named coefficients; `vcov()`: the Bayesian covariance matrix
 #'   `Vp` (`freq = TRUE`: the frequentist `Ve`; `unconditional = TRUE`: `Vc`); `fitted()`: fitted values;
 #'   `residuals()`: a vector; `logLik()`: a `logLik` object; `nobs()`: the number of
@@ -33,7 +34,10 @@ NULL
 
 #' @rdname warmgam-methods
 #' @export
-coef.warmgam <- function(object, ...) object$coefficients
+coef.warmgam <- function(object, ...) {
+  check_dots_empty("coef", ...)
+  object$coefficients
+}
 
 #' @rdname warmgam-methods
 #' @param freq Return the frequentist covariance `Ve` instead of the Bayesian `Vp`.
@@ -43,6 +47,7 @@ coef.warmgam <- function(object, ...) object$coefficients
 #'   smoothing parameter to estimate; otherwise `Vp` is returned with a warning.
 #' @export
 vcov.warmgam <- function(object, freq = FALSE, unconditional = FALSE, ...) {
+  check_dots_empty("vcov", ...)
   check_flag(freq, "freq")
   check_flag(unconditional, "unconditional")
   if (freq) object$Ve else coefficient_covariance(object, unconditional)
@@ -64,11 +69,15 @@ coefficient_covariance <- function(object, unconditional) {
 
 #' @rdname warmgam-methods
 #' @export
-fitted.warmgam <- function(object, ...) object$fitted.values
+fitted.warmgam <- function(object, ...) {
+  check_dots_empty("fitted", ...)
+  object$fitted.values
+}
 
 #' @rdname warmgam-methods
 #' @export
 residuals.warmgam <- function(object, type = "deviance", ...) {
+  check_dots_empty("residuals", ...)
   check_choice(type, "type", c("deviance", "pearson", "working", "response"))
   fam <- object$family
   y <- object$y
@@ -86,6 +95,7 @@ residuals.warmgam <- function(object, type = "deviance", ...) {
 #' @rdname warmgam-methods
 #' @export
 logLik.warmgam <- function(object, ...) {
+  check_dots_empty("logLik", ...)
   fam <- object$family
   w <- prior_weights(object)
   sc_p <- as.numeric(object$scale.estimated)
@@ -111,15 +121,24 @@ logLik.warmgam <- function(object, ...) {
 
 #' @rdname warmgam-methods
 #' @export
-nobs.warmgam <- function(object, ...) sum(prior_weights(object) != 0)
+nobs.warmgam <- function(object, ...) {
+  check_dots_empty("nobs", ...)
+  sum(prior_weights(object) != 0)
+}
 
 #' @rdname warmgam-methods
 #' @export
-formula.warmgam <- function(x, ...) x$formula
+formula.warmgam <- function(x, ...) {
+  check_dots_empty("formula", ...)
+  x$formula
+}
 
 #' @rdname warmgam-methods
 #' @export
-family.warmgam <- function(object, ...) object$family
+family.warmgam <- function(object, ...) {
+  check_dots_empty("family", ...)
+  object$family
+}
 
 # The prior weights, which the object holds only when they were given.
 prior_weights <- function(object) object$prior.weights %||% rep(1, length(object$y))
@@ -139,14 +158,16 @@ warm_start_line <- function(ws) {
 
 #' @rdname warmgam-methods
 #' @export
-print.warmgam <- function(x, ...) {
+print.warmgam <- function(x, digits = 8, ...) {
+  check_dots_empty("print", ...)
+  check_number(digits, "digits", lower = 1)
   cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\n")
   cat("Formula:\n")
   print(x$formula)
   cat("\nEstimated degrees of freedom:\n")
   edf <- vapply(x$smooth, function(sm) sum(x$edf[sm$first:sm$last]), numeric(1))
   if (length(edf)) cat(paste(formatC(edf, digits = 4, format = "fg"), collapse = " "), " total =", format(round(sum(x$edf), 2)), "\n")
-  cat(sprintf("\n%s score: %s     n = %d\n", names(x$criterion), format(unname(x$criterion), digits = 8), length(x$y)))
+  cat(sprintf("\n%s score: %s     n = %d\n", names(x$criterion), format(unname(x$criterion), digits = digits), length(x$y)))
   cat(sprintf("Outer iterations: %d (%s)\n", x$outer_iterations, x$termination))
   cat(warm_start_line(x$warm_start), "\n", sep = "")
   invisible(x)

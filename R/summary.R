@@ -62,7 +62,7 @@ smooth_p_value <- function(test, res_df, scale_known = FALSE) {
 #' @param object A `warmgam` fit.
 #' @param x A `summary.warmgam` object.
 #' @param digits Significant digits to print.
-#' @param ... Unused.
+#' @param ... Nothing: an argument passed through it is an error naming it.
 #' @returns `summary()`: an object of class `summary.warmgam` with `p.table`,
 #'   `s.table`, `r.sq`, `dev.expl`, `residual.df`, `scale`, `n` and the criterion;
 #'   `print()`: its argument, invisibly.
@@ -73,6 +73,7 @@ smooth_p_value <- function(test, res_df, scale_known = FALSE) {
 #' \dontshow{options(op)}
 #' @export
 summary.warmgam <- function(object, ...) {
+  check_dots_empty("summary", ...)
   rdf <- object$df.residual
   np <- object$n_parametric
   beta <- object$coefficients
@@ -126,6 +127,7 @@ summary.warmgam <- function(object, ...) {
 #' @rdname summary.warmgam
 #' @export
 print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\nFormula:\n")
   print(x$formula)
   if (!is.null(x$p.table)) {

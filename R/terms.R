@@ -6,10 +6,16 @@
 #' Used inside the formula of [gam_fit()], as in mgcv: `s(x)` is a smooth of `x`,
 #' `s(x, z)` a thin plate spline of `x` and `z`.
 #'
-#' @param ... The covariates (unquoted names) the smooth is a function of.
+#' @param ... The covariates (unquoted names) the smooth is a function of. mgcv's
+#'   arguments `fx`, `sp` and `pc` are not supported yet: given with a value other
+#'   than mgcv's default (`fx = FALSE`, `NULL`) they are an error naming them, and so
+#'   is any other named argument (it is never taken for a covariate).
 #' @param k The basis dimension (before the identifiability constraint). The default
-#'   (`-1`) is mgcv's: 10 for one-dimensional smooths, 30 for a two-dimensional
-#'   thin plate spline.
+#'   (`-1`, or any negative number) is mgcv's: 10 for one-dimensional smooths, 30
+#'   for a two-dimensional thin plate spline. As in mgcv, a `k` that is not a whole
+#'   number is rounded, and one below the basis's minimum (3 for `"cr"`, 4 for
+#'   `"cc"`, one more than the null space dimension for `"tp"`) is raised to it,
+#'   both with a warning; a P-spline's `k` below its order is an error.
 #' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
 #'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline),
 #'   `"ps"` (P-spline), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
@@ -27,11 +33,23 @@
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
 #' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
-#'   `c(basis, penalty)`); `NA` for the default.
+#'   `c(basis, penalty)`); `NA` for the default. As in mgcv, a thin plate spline
+#'   uses its default order when `m` is 0 or too low for its number of covariates
+#'   `d` (`2m <= d`), and `"cr"`, `"cc"` and `"re"` do not use `m`. mgcv's
+#'   `m = c(order, 0)` for `"tp"` (dropping the null space) is not supported yet
+#'   and is an error, as is a P-spline `m` below 0 or any `m` that is not a whole
+#'   number.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
-#'   per level (include the factor as a parametric term too, as in mgcv).
+#'   per level (include the factor as a parametric term too, as in mgcv). For an
+#'   ordered factor, as in mgcv, the first level has no smooth: `y ~ og + s(x) +
+#'   s(x, by = og)` models each other level's difference from the first.
 #' @param xt For `bs = "fs"`, the base basis of each level's curve: `"tp"` (the
-#'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it).
+#'   default), `"cr"`, `"cc"` or `"ps"` (or `list(bs = )`, as mgcv takes it). For a
+#'   thin plate spline (`"tp"`, `"ts"`, or an `"fs"` term's tp base),
+#'   `list(max.knots = , seed = )` as in mgcv: with more distinct covariate points
+#'   than `max.knots` (default 2000) the basis is built on a random sample of
+#'   `max.knots` of them, drawn with `seed` (default 1). Any other use of `xt` (such
+#'   as mgcv's penalty list `S` for `"re"`) is an error naming it.
 #' @param id A label: terms with the same `id` share their smoothing parameters (for
 #'   a factor `by`, all levels share them) and, as in mgcv, one basis: every term
 #'   takes the first one's `bs`, `k` and `m`, and when their covariates differ the
@@ -42,11 +60,13 @@
 #' s(x, z)
 #' @export
 s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
+  dots <- split_term_dots(substitute(list(...)))
+  vars <- dots$vars
   if (length(vars) == 0L) {
     abort("`s()` needs at least one covariate.", "formula")
   }
   by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "s", term_label("s", vars, by_name), parent.frame())
   if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs")) {
     abort(sprintf(
       "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\", \"fs\".",
@@ -59,11 +79,14 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
       bs, paste(vars, collapse = ", "), length(vars)
     ), "basis")
   }
-  if (!is.numeric(k) || length(k) != 1L || is.na(k)) {
-    abort("`k` must be a single number.", "argument")
+  label <- term_label("s", vars, by_name)
+  if (!is.numeric(k) || length(k) != 1L || !is.finite(k)) {
+    abort(sprintf("`k` of `%s` must be a single number (negative for the default).", label), "argument")
   }
-  label <- paste0("s(", paste(vars, collapse = ","), ")")
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  if (k != round(k)) {
+    warn(sprintf("`k` of `%s` should be a whole number and has been rounded to %d, as mgcv does.", label, round(k)))
+    k <- round(k)
+  }
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
@@ -72,10 +95,21 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
         (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
   }
+  tp_sample <- term_tp_sample(xt, bs, base_bs, label)
+  m <- check_m(m, if (bs == "fs") base_bs %||% "tp" else bs, label)
+  if (bs != "re" && k >= 0) {
+    # As mgcv's constructors: a negative k means the default, a smaller one than the
+    # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
+    if (bs == "fs") {
+      k <- raise_k(k, base_bs %||% "tp", length(vars) - 1L, m, label)
+    } else {
+      k <- raise_k(k, bs, length(vars), m, label)
+    }
+  }
   structure(
     list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
          by = by_name, label = label, id = if (!is.null(id)) as.character(id),
-         base_bs = if (bs == "fs") base_bs %||% "tp"),
+         base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
     class = "warmgam_smooth_spec"
   )
 }
@@ -95,13 +129,21 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' already spans (`mgcv::gam.side()`), which warmgam does not do yet, and without it
 #' the fit would not be mgcv's. Write such models with `ti()`.
 #'
-#' @param ... The covariates (unquoted names).
+#' @param ... The covariates (unquoted names). mgcv's arguments `fx`, `np`, `xt`,
+#'   `sp`, `pc` (and `mc` for `ti()`) are not supported yet: given with a value other
+#'   than mgcv's default (`fx = FALSE`, `np = TRUE`, `NULL`) they are an error naming
+#'   them, as is any other named argument.
 #' @param k The basis dimension of each margin: one number for all, or one per
-#'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv.
+#'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv. As in
+#'   mgcv, `k` is rounded, a value below 3 sets every margin to the default with a
+#'   warning, and a margin's `k` below its basis's minimum is raised to it (see
+#'   [s()]).
 #' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
 #'   `"tp"`, for all margins or one per margin. A margin of several covariates
 #'   (see `d`) must be `"tp"`.
-#' @param m The penalty order of each margin (`NA` for the default).
+#' @param m The penalty order of each margin (`NA` for the default): one value for
+#'   all, one per margin, or a list with one entry per margin (for a `"ps"` margin
+#'   `c(basis, penalty)`), each read as [s()] reads it.
 #' @param d The number of covariates in each margin, summing to the number of
 #'   covariates: `te(x, z, t, d = c(2, 1))` is a thin plate spline of `x` and `z`
 #'   times a smooth of `t`. The default is one covariate per margin.
@@ -116,15 +158,75 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' te(lon, lat, time, d = c(2, 1), bs = c("tp", "cr"))
 #' @export
 te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
-  tensor_spec("te", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+  dots <- split_term_dots(substitute(list(...)))
+  by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "te", term_label("te", dots$vars, by_name), parent.frame())
+  tensor_spec("te", dots$vars, k, bs, m, d, by_name, id)
 }
 
 #' @rdname te
 #' @export
 ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
-  vars <- vapply(as.list(substitute(list(...)))[-1], deparse_one, character(1))
-  tensor_spec("ti", vars, k, bs, m, d, deparse_one(substitute(by)), id)
+  dots <- split_term_dots(substitute(list(...)))
+  by_name <- deparse_one(substitute(by))
+  check_term_extras(dots$extras, "ti", term_label("ti", dots$vars, by_name), parent.frame())
+  tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id)
+}
+
+# The `...` of a term constructor: its unnamed entries are the covariates (their
+# names as text); named entries are other arguments (mgcv's `fx`, `sp`, ...).
+split_term_dots <- function(dots) {
+  dots <- as.list(dots)[-1]
+  named <- if (is.null(names(dots))) rep(FALSE, length(dots)) else nzchar(names(dots))
+  list(vars = vapply(dots[!named], deparse_one, character(1)), extras = dots[named])
+}
+
+term_label <- function(kind, vars, by_name) {
+  label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  label
+}
+
+# The arguments of mgcv's s(), te() and ti() that warmgam does not implement, with
+# the value that means "not used" (mgcv's default, which is accepted) and the fix.
+term_extras <- list(
+  fx = list(default = FALSE, kinds = c("s", "te", "ti"),
+            fix = "for an unpenalized term give it a smoothing parameter of 0 with `gam_fit(sp = )`"),
+  sp = list(default = NULL, kinds = c("s", "te", "ti"),
+            fix = "give smoothing parameters with `gam_fit(sp = )`"),
+  pc = list(default = NULL, kinds = c("s", "te", "ti"),
+            fix = "remove it: terms are centred by a sum-to-zero constraint"),
+  np = list(default = TRUE, kinds = c("te", "ti"),
+            fix = "remove it: margins are always reparameterized as with mgcv's `np = TRUE`"),
+  xt = list(default = NULL, kinds = c("te", "ti"), fix = "remove it"),
+  mc = list(default = NULL, kinds = "ti",
+            fix = "remove it: every margin of a `ti()` term is constrained (mgcv's default)")
+)
+
+# Whether `value` is mgcv's default `default` (for a flag, given once or per margin).
+is_term_default <- function(value, default) {
+  if (is.logical(default)) {
+    return(is.logical(value) && length(value) >= 1L && !anyNA(value) && all(value == default))
+  }
+  identical(value, default)
+}
+
+# Named arguments of a term that warmgam's constructor has no parameter for (they
+# arrive in `...`, and would otherwise be taken for covariates) are refused, naming
+# the argument, unless they hold mgcv's default value.
+check_term_extras <- function(extras, kind, label, env) {
+  for (name in names(extras)) {
+    known <- term_extras[[name]]
+    if (is.null(known) || !kind %in% known$kinds) {
+      abort(sprintf("`%s()` has no argument `%s` (in `%s`); remove it.", kind, name, label), "argument")
+    }
+    value <- tryCatch(eval(extras[[name]], env), error = function(e) e)
+    if (!inherits(value, "error") && is_term_default(value, known$default)) next
+    abort(sprintf(
+      "`%s` of `%s` is not supported by warmgam yet; %s.", name, label, known$fix
+    ), "argument")
+  }
+  invisible()
 }
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
@@ -159,12 +261,23 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
   if (any(d > 1 & bs != "tp")) {
     abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`.", label), "basis")
   }
+  if (by_name != "NA") label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")
-  if (!is.numeric(k) || anyNA(k) || any(k < 3)) {
-    abort(sprintf("`k` of `%s` must be numbers of at least 3, one per margin or one for all.", label), "argument")
+  if (!is.numeric(k) || anyNA(k) || any(!is.finite(k))) {
+    abort(sprintf("`k` of `%s` must be numbers, one per margin or one for all.", label), "argument")
+  }
+  # As mgcv's te(): k is rounded, and any k below 3 sets every margin to the default.
+  k <- round(k)
+  if (any(k < 3)) {
+    warn(sprintf(
+      "`k` of `%s` has a value below 3: every margin's `k` was reset to the default (5 per covariate), as mgcv does.",
+      label
+    ))
+    k <- 5^d
   }
   m <- if (length(m) == 1L && is.na(m)) rep(NA_real_, n_margins) else per_margin(m, "m")
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  m <- lapply(seq_len(n_margins), function(i) check_m(m[[i]], bs[[i]], label))
+  k <- vapply(seq_len(n_margins), function(i) raise_k(k[[i]], bs[[i]], d[[i]], m[[i]], label), numeric(1))
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
@@ -178,6 +291,114 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
          id = if (!is.null(id)) as.character(id), margins = margins),
     class = "warmgam_smooth_spec"
   )
+}
+
+# What warmgam takes from a term's `xt`, as mgcv's constructors take it: for a thin
+# plate spline (also an "fs" term's tp base), `max.knots` and `seed`, the size of the
+# random subsample of distinct points the basis is built on when there are more
+# (default 2000) and the seed of its draw (default 1); for "fs", `bs`, the base
+# basis (checked by s()). Any other use of `xt` (a random effect's penalty list
+# `S`, ...) is refused, naming it. Returns list(max_knots, seed).
+term_tp_sample <- function(xt, bs, base_bs, label) {
+  out <- list(max_knots = 2000, seed = 1)
+  if (is.null(xt)) return(out)
+  tp <- bs %in% c("tp", "ts") || (bs == "fs" && (base_bs %||% "tp") %in% c("tp", "ts"))
+  allowed <- c(if (tp) c("max.knots", "seed"), if (bs == "fs") "bs")
+  if (bs == "fs" && is.character(xt)) return(out)
+  unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
+  if (length(unused)) {
+    what <- if (identical(unused, "?")) "an unnamed value" else paste0("`", unused[[1]], "`")
+    uses <- c(
+      if (tp) "`list(max.knots = , seed = )` (the thin plate spline's point subsample)",
+      if (bs == "fs") "the base basis (`\"tp\"` or `list(bs = )`)"
+    )
+    abort(sprintf(
+      "`xt` of `%s` holds %s, which warmgam does not support for `bs = \"%s\"`; %s.",
+      label, what, bs,
+      if (length(uses)) paste("it takes only", paste(uses, collapse = " and ")) else "remove it"
+    ), "argument")
+  }
+  for (name in intersect(names(xt), c("max.knots", "seed"))) {
+    v <- xt[[name]]
+    if (!is.numeric(v) || length(v) != 1L || !is.finite(v) || v != round(v) || (name == "max.knots" && v < 1)) {
+      abort(sprintf("`xt$%s` of `%s` must be a single whole number%s.", name, label,
+                    if (name == "max.knots") " of at least 1" else ""), "argument")
+    }
+    out[[if (name == "max.knots") "max_knots" else "seed"]] <- as.numeric(v)
+  }
+  out
+}
+
+# A term's (or margin's) `m`, checked against what the engine implements for basis
+# `bs`, as mgcv reads it: for "tp"/"ts" the penalty order m[1] (0, negative or too low
+# an order for the dimension means the default, as in mgcv; a second value of 0,
+# mgcv's "drop the null space", is not implemented); for "ps" c(B-spline order - 2,
+# penalty order), one value meaning both; "cr", "cs", "cc" and "re" have a fixed
+# penalty and, as in mgcv, do not use `m`.
+check_m <- function(m, bs, label) {
+  if (length(m) == 1L && is.na(m)) return(NA_real_)
+  if (!is.numeric(m) || length(m) == 0L || length(m) > 2L || anyNA(m) || any(!is.finite(m)) ||
+        any(m != round(m))) {
+    abort(sprintf(
+      "`m` of `%s` must be one or two whole numbers (or NA for the default), not %s.", label, deparse_one(m)
+    ), "argument")
+  }
+  if (bs %in% c("tp", "ts") && length(m) == 2L && m[[2]] == 0) {
+    abort(sprintf(paste(
+      "`m = %s` of `%s` asks mgcv to drop the thin plate spline's null space, which warmgam",
+      "does not support yet; give the penalty order alone (`m = %d`)."
+    ), deparse_one(m), label, as.integer(m[[1]])), "argument")
+  }
+  if (bs == "ps" && any(m < 0)) {
+    abort(sprintf(
+      "`m` of `%s` (a P-spline's `c(basis order - 2, penalty order)`) must not be negative; it is %s.",
+      label, deparse_one(m)
+    ), "argument")
+  }
+  m
+}
+
+# The smallest basis dimension of basis `bs` in `dim` covariates with penalty order
+# `m` (mgcv's minimum: a thin plate spline needs one column beyond its null space).
+min_basis_k <- function(bs, dim, m) {
+  m1 <- if (length(m) && !is.na(m[[1]])) m[[1]] else NA
+  switch(bs,
+    tp = , ts = tp_null_space_dim(dim, m1) + 1,
+    cr = , cs = 3,
+    cc = 4,
+    ps = {
+      m1 <- if (is.na(m1)) 2 else m1
+      m2 <- if (length(m) > 1L && !is.na(m[[2]])) m[[2]] else m1
+      max(m1 + 2, m2 + 1)
+    },
+    1
+  )
+}
+
+# The number of polynomials of degree below `m` in `dim` covariates, the null space
+# of a thin plate spline penalty of order `m` (Wood 2003). An order with 2m <= dim
+# (or none) is replaced by the smallest with 2m >= dim + 2, as mgcv does.
+tp_null_space_dim <- function(dim, m) {
+  if (is.na(m) || 2 * m <= dim) m <- ceiling((dim + 2) / 2)
+  choose(m + dim - 1, dim)
+}
+
+# `k` raised to the basis's minimum with mgcv's warning; for a P-spline, whose
+# smallest k depends on its order, too small a k is an error as in mgcv.
+raise_k <- function(k, bs, dim, m, label) {
+  min_k <- min_basis_k(bs, dim, m)
+  if (k < 0 || k >= min_k) return(k)
+  if (bs == "ps") {
+    abort(sprintf(
+      "`k` of `%s` is %d, too small for its P-spline basis: give at least %d (or a negative k for the default).",
+      label, as.integer(k), as.integer(min_k)
+    ), "argument")
+  }
+  warn(sprintf(
+    "basis dimension, k, of `%s` increased to minimum possible (%d for `bs = \"%s\"`), as mgcv does.",
+    label, as.integer(min_k), bs
+  ))
+  as.numeric(min_k)
 }
 
 deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")

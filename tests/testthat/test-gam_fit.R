@@ -104,4 +104,28 @@ test_that("extreme inputs end in a clear R error, not a panic or an abort (issue
   wide$y <- rnorm(2e5)
   expect_error(gam_fit(y ~ s(x, bs = "cr", k = 1e5), data = wide, cache = FALSE), "GiB of memory",
                class = "warmgam_error_engine")
+
+test_that("no rows to fit is an error saying why, before the engine", {
+  # Before, these reached the engine: "`s(x0)` has k = 10 but its covariate has only
+  # 0 unique values" for no rows, "not identifiable ... aliased parametric terms" for
+  # zero weights.
+  expect_error(gam_fit(y ~ s(x0), data = d[0, ]), "`data` has no rows", class = "warmgam_error_data")
+  dn <- d
+  dn$y <- NA_real_
+  expect_error(gam_fit(y ~ s(x0), data = dn), "No rows left .* `y` is missing \\(NA\\) in every row",
+               class = "warmgam_error_data")
+  dn <- d
+  dn$y[1:200] <- NA
+  dn$x0[201:400] <- NA
+  expect_error(gam_fit(y ~ s(x0) + x1, data = dn), "missing values in `y`, `x0`: no row has all of them",
+               class = "warmgam_error_data")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = rep(NA_real_, nrow(d))), "`weights` is missing",
+               class = "warmgam_error_data")
+  expect_error(gam_fit(y ~ s(x0), data = d, weights = rep(0, nrow(d))), "All `weights` are zero",
+               class = "warmgam_error_weights")
+  dw <- d
+  dw$w[1:200] <- 0
+  dw$y[201:400] <- NA
+  expect_error(gam_fit(y ~ s(x0), data = dw, weights = w), "zero \\(in the rows without missing values\\)",
+               class = "warmgam_error_weights")
 })

@@ -49,3 +49,81 @@ test_that("a damaged basis in the fit object gives an error, not a crash", {
   broken$smooth[[1]]$state$rank <- numeric(0)
   expect_error(predict(broken, d[1:3, ]), "rank", class = "warmgam_error_newdata")
 })
+
+test_that("exclude, terms and type = \"iterms\" agree with mgcv's predict.gam", {
+  # Before, `exclude` and `terms` went into `...` unused: excluding s(x0) was 0.54
+  # off. Tolerances as above: 1e-6 relative in predictions, 1e-4 in se.fit
+  # (measured: 4e-8 and 7e-6 at most).
+  f2 <- y ~ fac + x3 + s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr", by = z) + ti(x1, x2)
+  fit2 <- gam_fit(f2, data = d, cache = FALSE)
+  ref2 <- mgcv_fit(f2, d, method = "REML")
+  for (args in list(list(exclude = "s(x0)"), list(terms = c("s(x0)", "fac")), list(terms = "s(x1)"),
+                    list(exclude = c("(Intercept)", "x3", "ti(x1,x2)")))) {
+    for (type in c("link", "response", "terms", "iterms", "lpmatrix")) {
+      # mgcv ignores (with a warning) an `exclude` that names a column type =
+      # "terms" does not have, such as "(Intercept)"; warmgam excludes the others.
+      if (type %in% c("terms", "iterms") && "(Intercept)" %in% args$exclude) next
+      label <- paste(deparse(args), type)
+      se <- type != "lpmatrix"
+      p <- do.call(predict, c(list(fit2, nd, type = type, se.fit = se), args))
+      q <- do.call(mgcv::predict.gam, c(list(ref2, nd, type = type, se.fit = se), args))
+      if (!se) {
+        expect_lt(rel_diff(p, q), 1e-6, label = label)
+        next
+      }
+      expect_lt(rel_diff(p$fit, q$fit), 1e-6, label = paste(label, "fit"))
+      expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "se"))
+      if (is.matrix(p$fit)) expect_equal(colnames(p$fit), colnames(q$fit), label = label)
+    }
+  }
+  # iterms: a centred smooth's se includes the intercept's uncertainty (s(x0) 10%
+  # above its "terms" se here); iterms.type = 2 as mgcv's.
+  for (it in list(NULL, 2)) {
+    p <- predict(fit2, nd, type = "iterms", se.fit = TRUE, iterms.type = it)
+    q <- mgcv::predict.gam(ref2, nd, type = "iterms", se.fit = TRUE, iterms.type = it)
+    expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4)
+  }
+  expect_gt(rel_diff(predict(fit2, nd, type = "iterms", se.fit = TRUE)$se.fit[, "s(x0)"],
+                     predict(fit2, nd, type = "terms", se.fit = TRUE)$se.fit[, "s(x0)"]), 0.05)
+  expect_error(predict(fit2, nd, exclude = "s(x9)"), "`exclude` names \"s\\(x9\\)\"", class = "warmgam_error_argument")
+  expect_error(predict(fit2, nd, terms = 1), "`terms`", class = "warmgam_error_argument")
+  expect_error(predict(fit2, nd, type = "iterms", iterms.type = 3), "iterms.type", class = "warmgam_error_argument")
+})
+
+test_that("na.action, block.size and newdata.guaranteed are mgcv's", {
+  nd2 <- nd[1:8, ]
+  nd2$x0[2] <- NA
+  nd2$fac[5] <- NA
+  # na.pass (the default) predicts NA for incomplete rows; na.omit and na.exclude
+  # drop them, as mgcv's predict.gam does.
+  for (na in list(stats::na.pass, stats::na.omit, "na.exclude")) {
+    p <- predict(fit, nd2, se.fit = TRUE, na.action = na)
+    q <- mgcv::predict.gam(ref, nd2, se.fit = TRUE, na.action = na)
+    # mgcv returns one-dimensional arrays.
+    qfit <- stats::setNames(c(q$fit), names(q$fit))
+    expect_equal(names(p$fit), names(qfit))
+    expect_equal(unname(is.na(p$fit)), unname(is.na(qfit)))
+    ok <- !is.na(qfit)
+    expect_lt(rel_diff(p$fit[ok], qfit[ok]), 1e-6)
+    expect_lt(rel_diff(p$se.fit[ok], c(q$se.fit)[ok]), 1e-4)
+  }
+  expect_equal(dim(predict(fit, nd2, type = "terms")), c(8L, 4L))
+  expect_error(predict(fit, nd2, na.action = stats::na.fail), "missing values", class = "warmgam_error_newdata")
+  expect_error(predict(fit, nd2, na.action = "na.nothing"), "na.action", class = "warmgam_error_argument")
+  # Blocks give the same answer as one pass.
+  for (type in c("link", "terms", "iterms")) {
+    expect_equal(predict(fit, nd, type = type, se.fit = TRUE, block.size = 7),
+                 predict(fit, nd, type = type, se.fit = TRUE), tolerance = 1e-12)
+  }
+  expect_equal(predict(fit, nd, newdata.guaranteed = TRUE), predict(fit, nd))
+  expect_error(predict(fit, nd, block.size = "big"), "block.size", class = "warmgam_error_argument")
+})
+
+test_that("an argument predict() does not take is an error naming it", {
+  expect_error(predict(fit, nd, excluded = "s(x0)"), "no argument `excluded`", class = "warmgam_error_argument")
+  expect_error(predict(fit, nd, "link", FALSE, NULL, NULL, NULL, FALSE, na.pass, FALSE, NULL, 1),
+               "unnamed", class = "warmgam_error_argument")
+  # model.matrix() passes its arguments on to predict(), as mgcv's does.
+  expect_equal(model.matrix(fit, newdata = nd, exclude = "s(x0)"),
+               predict(fit, nd, type = "lpmatrix", exclude = "s(x0)"))
+})

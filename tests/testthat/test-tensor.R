@@ -127,7 +127,9 @@ test_that("tensor terms reject margins that do not match their covariates", {
   expect_error(gam_fit(y ~ ti(x, z, x3, d = c(2, 1), bs = "cr"), data = d), "several covariates",
                class = "warmgam_error_basis")
   expect_error(gam_fit(y ~ te(x, z, bs = "re"), data = d), "can use `bs`", class = "warmgam_error_basis")
-  expect_error(gam_fit(y ~ te(x, z, k = 2), data = d), "at least 3", class = "warmgam_error_argument")
+  # As mgcv's te(): a k below 3 resets every margin to the default, with a warning.
+  expect_warning(fit <- gam_fit(y ~ te(x, z, k = 2), data = d), "reset to the default")
+  expect_equal(length(coef(fit)), 25)
   expect_error(gam_fit(y ~ t2(x, z), data = d), "not supported", class = "warmgam_error_formula")
 })
 

@@ -1,0 +1,142 @@
+# Term constructors s(), te() and ti(): their arguments, as mgcv's.
+
+skip_if_not_installed("mgcv")
+
+test_that("arguments of mgcv's term constructors that warmgam lacks are errors naming them", {
+  d <- sim_data(200)
+  expect_error(gam_fit(y ~ s(x0, sp = 0.01), data = d), "`sp` of `s\\(x0\\)`.*gam_fit\\(sp = \\)",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0, fx = TRUE), data = d), "`fx` of `s\\(x0\\)`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ fac + s(x1, by = fac, pc = 0), data = d), "`pc` of `s\\(x1\\):fac`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ ti(x1, x2, mc = c(0, 1)), data = d), "`mc` of `ti\\(x1,x2\\)`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x1, x2, xt = list(max.knots = 100)), data = d), "`xt` of `te\\(x1,x2\\)`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x1, x2, np = FALSE), data = d), "`np` of `te\\(x1,x2\\)`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x1, x2, fx = c(TRUE, FALSE)), data = d), "`fx`", class = "warmgam_error_argument")
+  # mgcv's s() has no `mc` or `np`; an unknown argument is named, not taken for a covariate.
+  expect_error(gam_fit(y ~ s(x0, np = TRUE), data = d), "no argument `np`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0, kk = 5), data = d), "no argument `kk`", class = "warmgam_error_argument")
+  expect_error(s(x0, sp = 0.01), "`sp` of `s\\(x0\\)`", class = "warmgam_error_argument")
+})
+
+test_that("mgcv's default values of those arguments are accepted", {
+  d <- sim_data(200)
+  ref <- gam_fit(y ~ s(x0) + te(x1, x2), data = d, cache = FALSE)
+  fit <- gam_fit(y ~ s(x0, fx = FALSE, sp = NULL, pc = NULL) +
+                   te(x1, x2, fx = FALSE, np = TRUE, xt = NULL, sp = NULL, pc = NULL),
+                 data = d, cache = FALSE)
+  expect_equal(fitted(fit), fitted(ref), tolerance = 1e-12)
+  fit_ti <- gam_fit(y ~ s(x1) + s(x2) + ti(x1, x2, mc = NULL, fx = c(FALSE, FALSE)), data = d, cache = FALSE)
+  expect_s3_class(fit_ti, "warmgam")
+})
+
+test_that("k that is not whole or below the basis's minimum is treated as mgcv does", {
+  d <- sim_data(300)
+  # mgcv rounds k (5.5 to 6) and raises one below the minimum (k = 0 to 3 for tp and
+  # cr, 3 to 4 for cc; a te() k below 3 resets every margin to 5), with a warning.
+  # Tolerances as test-bases.R: 1e-6 relative in fitted values (1e-4 for tp), total
+  # edf 1e-3, criterion 1e-6 relative.
+  cases <- list(
+    list(f = y ~ s(x2, k = 5.5), tol = 1e-4, warning = "rounded to 6"),
+    list(f = y ~ s(x2, k = 0), tol = 1e-4, warning = "increased to minimum possible \\(3"),
+    list(f = y ~ s(x2, k = 2, bs = "cr"), tol = 1e-6, warning = "increased to minimum possible \\(3"),
+    list(f = y ~ s(x2, k = 3, bs = "cc"), tol = 1e-6, warning = "increased to minimum possible \\(4"),
+    list(f = y ~ s(x1, x2, k = 3), tol = 1e-4, warning = "increased to minimum possible \\(4"),
+    list(f = y ~ te(x1, x2, k = 2), tol = 1e-6, warning = "reset to the default"),
+    list(f = y ~ te(x1, x2, k = c(3, 5), bs = c("cc", "cr")), tol = 1e-6, warning = "minimum possible \\(4")
+  )
+  for (case in cases) {
+    label <- deparse(case$f)
+    expect_warning(fit <- gam_fit(case$f, data = d, cache = FALSE), case$warning, label = label)
+    ref <- mgcv_fit(case$f, d, method = "REML")
+    expect_equal(length(coef(fit)), length(coef(ref)), label = label)
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), case$tol, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-6, label = paste(label, "criterion"))
+  }
+  # mgcv fails for a P-spline with k below its order; so does warmgam, naming `k`.
+  expect_error(gam_fit(y ~ s(x2, k = 0, bs = "ps"), data = d), "`k` of `s\\(x2\\)` is 0",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, k = Inf), data = d), "`k`", class = "warmgam_error_argument")
+})
+
+test_that("xt = list(max.knots, seed) sets a thin plate spline's point subsample, as mgcv's", {
+  set.seed(5)
+  d <- mgcv::gamSim(1, n = 900, dist = "normal", scale = 2, verbose = FALSE)
+  nd <- new_points(d)
+  # Tolerances as test-bases.R's subsample test: the same points give the same basis
+  # up to mgcv's Lanczos eigenvectors (1e-6 in fitted values); ignoring max.knots,
+  # as before, was 1e-2 off.
+  for (f in list(y ~ s(x2, xt = list(max.knots = 300)) + x0,
+                 y ~ s(x1, x2, k = 20, xt = list(max.knots = 200, seed = 7)))) {
+    label <- deparse(f)
+    fit <- gam_fit(f, data = d, cache = FALSE)
+    ref <- mgcv_fit(f, d, method = "REML")
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-4, label = paste(label, "edf"))
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8, label = paste(label, "criterion"))
+    expect_lt(rel_diff(log(fit$sp), log(ref$sp)), 1e-4, label = paste(label, "log sp"))
+    expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6, label = paste(label, "predict"))
+  }
+  expect_equal(fit$smooth[[1]]$state$points_dim[[1]], 200)
+})
+
+test_that("every other use of xt is an error naming it", {
+  d <- sim_data(200)
+  d$g <- factor(sample(letters[1:5], nrow(d), replace = TRUE))
+  expect_error(gam_fit(y ~ s(g, bs = "re", xt = list(S = list(diag(5)))), data = d),
+               "`xt` of `s\\(g\\)` holds `S`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, bs = "cr", xt = list(max.knots = 50)), data = d),
+               "`xt` of `s\\(x2\\)`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = list(foo = 1)), data = d), "holds `foo`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = 500), data = d), "an unnamed value", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, xt = list(max.knots = 0)), data = d), "max.knots", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, g, bs = "fs", xt = list(bs = "cr", max.knots = 50)), data = d),
+               "holds `max.knots`", class = "warmgam_error_argument")
+})
+
+test_that("m values the engine does not implement are errors naming `m`; the others are mgcv's models", {
+  d <- sim_data(300)
+  # mgcv's m = c(2, 0) drops a thin plate spline's null space: not implemented (it
+  # fitted mgcv's m = 2 model instead, 0.04 off in fitted values).
+  expect_error(gam_fit(y ~ s(x2, m = c(2, 0)), data = d), "`m = c\\(2, 0\\)` of `s\\(x2\\)`.*`m = 2`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x1, x2, bs = "tp", m = list(c(2, 0), 2)), data = d), "null space",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, m = 1.5), data = d), "whole numbers", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, m = c(2, 2, 2)), data = d), "`m`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x2, bs = "ps", m = c(-1, 1)), data = d), "must not be negative",
+               class = "warmgam_error_argument")
+  # What is implemented fits mgcv's model: fitted values 1e-6 relative (1e-4 for tp,
+  # as test-bases.R), total edf 1e-3, criterion 1e-6 relative. A list m for a
+  # tensor product's margins was an R error ("the condition has length > 1").
+  cases <- list(
+    list(f = y ~ s(x1, x2, m = 1), tol = 1e-4),
+    list(f = y ~ s(x2, m = c(3, 1)), tol = 1e-4),
+    list(f = y ~ s(x2, bs = "ps", m = c(1, 3)), tol = 1e-6),
+    list(f = y ~ te(x1, x2, bs = "ps", m = list(c(2, 1), c(1, 1))), tol = 1e-6)
+  )
+  for (case in cases) {
+    label <- deparse(case$f)
+    fit <- gam_fit(case$f, data = d, cache = FALSE)
+    ref <- mgcv_fit(case$f, d, method = "REML")
+    expect_equal(length(coef(fit)), length(coef(ref)), label = label)
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), case$tol, label = paste(label, "fitted"))
+    expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-6, label = paste(label, "criterion"))
+  }
+})
+
+test_that("an fs term's tp base takes xt's max.knots, as mgcv's", {
+  d <- sim_data(300)
+  d$g <- factor(sample(letters[1:4], nrow(d), replace = TRUE))
+  # With m = 1 warmgam's fs basis is mgcv's exactly (see ?s): 1e-6 in fitted values.
+  f <- y ~ s(x2, g, bs = "fs", m = 1, xt = list(bs = "tp", max.knots = 100))
+  fit <- gam_fit(f, data = d, cache = FALSE)
+  ref <- mgcv_fit(f, d, method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
+})
