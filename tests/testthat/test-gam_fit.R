@@ -104,6 +104,7 @@ test_that("extreme inputs end in a clear R error, not a panic or an abort (issue
   wide$y <- rnorm(2e5)
   expect_error(gam_fit(y ~ s(x, bs = "cr", k = 1e5), data = wide, cache = FALSE), "GiB of memory",
                class = "warmgam_error_engine")
+})
 
 test_that("no rows to fit is an error saying why, before the engine", {
   # Before, these reached the engine: "`s(x0)` has k = 10 but its covariate has only
