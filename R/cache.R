@@ -20,11 +20,19 @@
 #'
 #' @section What is stored, and where:
 #' For each fit: its log smoothing parameters, coefficients, scale, criterion value and
-#' iteration count; for a converged fit also its covariance matrices, edf and term
-#' statistics. Never the data themselves, only a blake3 fingerprint of them. The store
-#' is a directory, chosen by, in order: `options(warmgam.cache_dir =)`, the
-#' environment variable `WARMGAM_CACHE_DIR`, and `tools::R_user_dir("warmgam",
-#' "cache")`. Its directories are created readable by their owner only.
+#' iteration count; for a converged fit also its covariance matrices, edf, term
+#' statistics and its smooth terms' constructed bases, so that an exact hit need not
+#' build them again. The response, the weights and the fitted values are not stored
+#' (a blake3 fingerprint of every data value identifies the fit), but the bases hold
+#' values derived from the covariates, and some hold covariate values themselves:
+#' the knots of `"cr"`, `"cc"` and `"ps"` terms (placed at quantiles of the
+#' covariate), and the knots of a thin plate spline, which are data points (every
+#' distinct covariate point up to 2000 of them, else mgcv's random sample of 2000);
+#' random effects and factor smooths store their number of levels. Treat a store as
+#' you treat the covariates it was fitted to. The store is a directory, chosen by, in
+#' order: `options(warmgam.cache_dir =)`, the environment variable
+#' `WARMGAM_CACHE_DIR`, and `tools::R_user_dir("warmgam", "cache")`. Its directories
+#' are created readable by their owner only.
 #'
 #' @section Limits:
 #' `options(warmgam.cache_max_bytes =)` (default 256 MiB) bounds its size and
@@ -48,11 +56,22 @@
 #' owner-only.
 #'
 #' @section Trust:
-#' Whoever can write to a store can change what is read from it: an entry with a valid
-#' checksum under the right key is believed. Share a store only with people you trust,
-#' and use `gam_control(verify_warm = TRUE)` to re-check an exact hit (one inner fit at
-#' the stored smoothing parameters must reproduce the stored criterion, coefficients
-#' and a converged gradient; a hit that fails is discarded and the fit runs cold).
+#' A stored start is only a start: a checkpoint or a seed is brought within the reach
+#' of a cold search (its log smoothing parameters within 10 of the cold start's), and
+#' a search that ends with parameters far from the cold start is compared with the
+#' point that has them back there, so a planted or stale start cannot make a fit
+#' stop on the criterion's plateau. An exact hit is a stored result: it is served as
+#' it is when its checksum, key, engine version and layout match, from a store that
+#' only you can write to. A store that others can write to (its directory writable
+#' by group or others, or owned by another user) is untrusted, as ssh treats key files:
+#' one warning per session, and every exact hit it serves is verified first.
+#' `gam_control(verify_warm = TRUE)` verifies exact hits of any store: the stored
+#' smoothing parameters must lie where a cold search can go, one inner fit there must
+#' reproduce the stored criterion and coefficients with a converged gradient, and no
+#' parameter may sit on a plateau above the cold start's value; a hit that fails is
+#' discarded and the fit runs cold. Files that are not regular files (FIFOs, devices),
+#' links below the store's root, and files larger than any entry of the model can be
+#' are never read or followed (one warning each per session).
 #'
 #' @param verify For `gam_cache_info()`: also read every entry and count those that
 #'   fail verification (`damaged`; such entries are never used, and are removed by

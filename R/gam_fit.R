@@ -138,9 +138,12 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
 #' @param outer_max_iter Maximum number of outer iterations.
 #' @param max_step Largest Newton step in any log smoothing parameter.
 #' @param verify_warm Re-check an exact hit of the warm-start store before returning
-#'   it: one inner fit at the stored smoothing parameters must reproduce the stored
-#'   criterion and coefficients with a converged gradient, else the hit is discarded
-#'   and the fit runs cold (see [warmgam_cache]).
+#'   it: the stored smoothing parameters must lie where a cold search can go, one
+#'   inner fit there must reproduce the stored criterion and coefficients with a
+#'   converged gradient, and no smoothing parameter may sit on a plateau of the
+#'   criterion above the cold start's value; else the hit is discarded and the fit
+#'   runs cold (see [warmgam_cache]). Hits from a store that others can write to are
+#'   always verified.
 #' @returns A list of class `warmgam_control`.
 #' @examples
 #' gam_control(outer_tol = 1e-10)

@@ -295,10 +295,17 @@ struct InterruptCheck {
     caught: Sexp,
 }
 
+/// R checks its time limits (`setTimeLimit()`) at one call of `R_CheckUserInterrupt`
+/// in this many (R_CheckTimeLimits skips 5 in 6, to save the clock reads); the engine
+/// polls far less often than R's evaluator, so each poll makes that many calls.
+const CALLS_PER_TIME_CHECK: usize = 6;
+
 extern "C" fn poll_interrupt(_: *mut c_void) -> Sexp {
     // SAFETY: runs inside R_tryCatch (below), which catches what it signals.
     unsafe {
-        R_CheckUserInterrupt();
+        for _ in 0..CALLS_PER_TIME_CHECK {
+            R_CheckUserInterrupt();
+        }
         R_NilValue
     }
 }
