@@ -201,6 +201,9 @@ fn optimize<'a>(
         session.finalize(final_entry(&result, &prepared.design, rows, done));
     }
     report.problem = session.finish();
+    // The fit's last stretch (its summaries) has no poll of its own: a time limit
+    // passed there is still R's to raise (the result is stored either way).
+    check(interrupted)?;
     Ok((prepared.design, result, report))
 }
 
@@ -208,6 +211,7 @@ fn optimize<'a>(
 fn cold_fit<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<(Design<'a>, FitResult)> {
     let prepared = fit::prepare(spec, interrupted)?;
     let result = prepared.optimize(spec, None, &mut |_: &Iterate<'_>| check(interrupted))?;
+    check(interrupted)?;
     Ok((prepared.design, result))
 }
 

@@ -347,6 +347,14 @@ impl FreeObjective<'_, '_> {
 }
 
 impl Objective for FreeObjective<'_, '_> {
+    fn evaluation_is_cheap(&self) -> bool {
+        match &self.criterion {
+            // From X'WX alone: no pass over the rows.
+            Criterion::Gaussian { .. } => true,
+            Criterion::Glm(g) => g.data.y.len() < POLISH_BELOW_ROWS,
+        }
+    }
+
     fn coefficient_change(&self, rho: &[f64], dir: &[f64]) -> Option<f64> {
         let Criterion::Glm(g) = &self.criterion else { return None };
         let full = self.full_rho(rho);
@@ -650,6 +658,9 @@ fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: 
 
 /// From this many rows a cold generalized fit starts from performance iteration.
 const PERFORMANCE_FROM_ROWS: usize = 10_000;
+/// Generalized fits of fewer rows take the converged search's last Newton step too
+/// (`outer::polish`): an inner fit and a derivative pass over them cost little.
+const POLISH_BELOW_ROWS: usize = 10_000;
 
 /// A generalized fit passes over the data several times per outer iteration: up to
 /// this size the model matrix is formed once and held in memory rather than
