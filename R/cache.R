@@ -58,13 +58,14 @@
 #' @section Trust:
 #' A stored start is only a start: a checkpoint or a seed is brought within the reach
 #' of a cold search (its log smoothing parameters within 10 of the cold start's), and
-#' a search that ends with parameters far from the cold start is compared with the
-#' point that has them back there, so a planted or stale start cannot make a fit
-#' stop on the criterion's plateau. An exact hit is a stored result: it is served as
+#' a search resumed from a checkpoint that ends with parameters far from the cold
+#' start is compared with the point that has them back there, so a planted or stale
+#' checkpoint cannot make a fit stop on the criterion's plateau. An exact hit is a stored result: it is served as
 #' it is when its checksum, key, engine version and layout match, from a store that
 #' only you can write to. A store that others can write to (its directory writable
 #' by group or others, or owned by another user) is untrusted, as ssh treats key files:
-#' one warning per session, and every exact hit it serves is verified first.
+#' one warning per session, every exact hit it serves is verified first, and its
+#' checkpoints and seeds are not used (such fits start cold).
 #' `gam_control(verify_warm = TRUE)` verifies exact hits of any store: the stored
 #' smoothing parameters must lie where a cold search can go, one inner fit there must
 #' reproduce the stored criterion and coefficients with a converged gradient, and no

@@ -337,6 +337,9 @@ test_that("a store others can write to is verified before it is served (15.5)", 
   expect_equal(hit$warm_start$source, "exact")
   expect_true(hit$warm_start$verified)
   expect_equal(hit$fitted.values, cold$fitted.values, tolerance = 1e-10)
+  # Its seeds are no start (the first fit left one for this model).
+  other <- suppressWarnings(gam_fit(m$formula, data = sim_data(400, seed = 22)))
+  expect_equal(other$warm_start$source, "cold")
 })
 
 test_that("a time limit stops a fit with R's own error, every time (15)", {

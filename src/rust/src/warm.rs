@@ -82,7 +82,7 @@ pub fn fit_warm<'a>(
     let verify = cache.verify || !session.trusted();
     if !session.trusted() {
         report.notices.push(format!(
-            "the store at {} can be written by other users, so what it serves is verified first (an exact hit costs an inner fit); use a private directory for the store to avoid this",
+            "the store at {} can be written by other users, so an exact hit it serves is verified first (one inner fit) and its checkpoints and seeds are not used; use a private directory for the store to avoid this",
             cache.dir.display()
         ));
     }
@@ -115,7 +115,10 @@ pub fn fit_warm<'a>(
         session.discard_exact();
     }
 
-    let prepared = fit::prepare(spec, interrupted)?;
+    let mut prepared = fit::prepare(spec, interrupted)?;
+    // What others could have written is no start: only a verified exact hit is used.
+    let start = if session.trusted() { start } else { Start::Cold };
+    prepared.check_plateau = matches!(start, Start::Resume(_));
     let (source, from, done) = match start {
         // A checkpoint is an iterate of this very problem: the optimization continues
         // from it, brought within the reach of a cold search as a seed is (a

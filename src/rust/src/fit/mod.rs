@@ -550,6 +550,11 @@ pub struct Prepared<'a> {
     /// Whether the family's own parameter (theta, the Tweedie power) is estimated
     /// (outside these parameters, by `optimize`).
     family_parameter: bool,
+    /// Whether a search from a given start checks, once it ends, that parameters it
+    /// left far from the cold start are not on a plateau a cold search would not
+    /// stop on (`off_plateau`). Set for starts that are not this fit's own (a
+    /// checkpoint of the store); one more inner fit when it applies.
+    pub check_plateau: bool,
 }
 
 /// How far (in log smoothing parameter) a start from elsewhere may lie from the cold
@@ -633,7 +638,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         }
         (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
     };
-    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, family_parameter: spec.estimate_parameter })
+    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, family_parameter: spec.estimate_parameter, check_plateau: false })
 }
 
 /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
@@ -889,7 +894,7 @@ impl<'a> Prepared<'a> {
             Some((_, beta)) => Some(beta.to_vec()),
             None => warm_coefficients,
         };
-        let warm_start = start.is_some_and(|s| s != &self.rho_init[..]);
+        let warm_start = self.check_plateau && start.is_some_and(|s| s != &self.rho_init[..]);
         let start = performance.as_ref().map(|(rho, _)| rho.as_slice()).or(start);
         let mut objective = self.objective_from(spec, warm_coefficients.as_deref());
         let free = objective.free_index();
@@ -911,8 +916,8 @@ impl<'a> Prepared<'a> {
             }
             other => other?,
         };
-        // A start from elsewhere (the store, another trial) may sit on a plateau where
-        // the criterion is flat and the search stops at once, which a cold search,
+        // A start from elsewhere (a checkpoint) may sit on a plateau where the
+        // criterion is flat and the search stops at once, which a cold search,
         // coming from `rho_init`, would not reach: move such parameters back and
         // search again if that is better.
         if warm_start {
