@@ -1,0 +1,269 @@
+//! The assembled model (`Design`): its smooth terms built on the data, the model
+//! matrix `[Xp, X_1, ..., X_m]` a chunk of rows at a time, `X'WX` for the Gaussian
+//! problem and the penalties in model-matrix coordinates.
+
+
+use ndarray::{s, Array2, ArrayView2, ShapeBuilder};
+
+use crate::basis::{self, Smooth};
+use crate::error::{EngineError, Result};
+use crate::linalg;
+
+use super::criterion::Gram;
+use super::penalty::{Penalty, PenaltySet};
+use super::spec::ModelSpec;
+use super::rows;
+
+/// The assembled model: the smooth terms, and the data they are evaluated on. The
+/// model matrix `[Xp, X_1, ..., X_m]` is produced a chunk of rows at a time.
+pub struct Design<'a> {
+    pub smooths: Vec<Smooth>,
+    /// First column of each smooth in the model matrix.
+    pub first_col: Vec<usize>,
+    pub(super) xp: ArrayView2<'a, f64>,
+    pub(super) vars: Vec<Vec<&'a [f64]>>,
+    pub(super) by: Vec<Option<&'a [f64]>>,
+}
+
+impl Design<'_> {
+    pub fn nrows(&self) -> usize {
+        self.xp.nrows()
+    }
+
+    /// The smoothing parameter of each penalty (in `penalty_set` order): one each,
+    /// except that the k-th penalties of terms with the same `id` share one.
+    pub fn penalty_links(&self) -> Vec<usize> {
+        let mut shared: Vec<((String, usize), usize)> = Vec::new();
+        let mut next = 0;
+        let mut links = Vec::new();
+        for sm in &self.smooths {
+            for q in 0..sm.penalties().count() {
+                let link = match &sm.id {
+                    Some(id) => match shared.iter().find(|(key, _)| key.0 == *id && key.1 == q) {
+                        Some((_, l)) => *l,
+                        None => {
+                            shared.push(((id.clone(), q), next));
+                            next += 1;
+                            next - 1
+                        }
+                    },
+                    None => {
+                        next += 1;
+                        next - 1
+                    }
+                };
+                links.push(link);
+            }
+        }
+        links
+    }
+
+    /// One per penalty (a term with `select` has two), less those shared by `id`.
+    pub fn n_smoothing_parameters(&self) -> usize {
+        self.penalty_links().into_iter().max().map_or(0, |m| m + 1)
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.xp.ncols() + self.smooths.iter().map(|s| s.ncoef()).sum::<usize>()
+    }
+
+    /// Writes rows `start..start + rows` of the model matrix into `buf`, with
+    /// `scratch` as working space (kept by the caller across chunks).
+    pub fn fill_rows(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>) {
+        self.fill_rows_except(start, rows, buf, scratch, &[]);
+    }
+
+    /// Like `fill_rows`, leaving out the smooths marked in `skip` (none when it is
+    /// empty): the other columns are written in order, side by side.
+    pub fn fill_rows_except(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>, skip: &[bool]) {
+        let p0 = self.xp.ncols();
+        buf.slice_mut(s![..rows, ..p0]).assign(&self.xp.slice(s![start..start + rows, ..]));
+        let mut at = p0;
+        for (j, sm) in self.smooths.iter().enumerate() {
+            if skip.get(j).copied().unwrap_or(false) {
+                continue;
+            }
+            let vars = basis::rows(&self.vars[j], start, rows);
+            let by = self.by[j].map(|b| &b[start..start + rows]);
+            sm.fill(&vars, by, scratch, buf.slice_mut(s![..rows, at..at + sm.ncoef()]));
+            at += sm.ncoef();
+        }
+    }
+
+    /// `offset + X b`: the parametric columns times their coefficients plus each
+    /// smooth evaluated against its own, split into contiguous row blocks over
+    /// `threads`.
+    pub fn fitted(&self, b: &[f64], offset: &[f64], threads: usize) -> Vec<f64> {
+        let n = self.nrows();
+        let mut out = offset.to_vec();
+        // Below this, a thread costs more than it saves.
+        const ROWS_PER_THREAD: usize = 20_000;
+        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+        let per = n.div_ceil(parts).max(1);
+        std::thread::scope(|scope| {
+            for (t, block) in out.chunks_mut(per).enumerate() {
+                scope.spawn(move || self.fitted_rows(t * per, b, block));
+            }
+        });
+        out
+    }
+
+    pub(super) fn fitted_rows(&self, start: usize, b: &[f64], out: &mut [f64]) {
+        let rows = out.len();
+        for (j, col) in self.xp.columns().into_iter().enumerate() {
+            let col = col.slice(s![start..start + rows]);
+            out.iter_mut().zip(col).for_each(|(o, x)| *o += x * b[j]);
+        }
+        for (j, sm) in self.smooths.iter().enumerate() {
+            let vars = basis::rows(&self.vars[j], start, rows);
+            let by = self.by[j].map(|v| &v[start..start + rows]);
+            let at = self.first_col[j];
+            sm.add_fitted(&vars, by, &b[at..at + sm.ncoef()], out);
+        }
+    }
+}
+
+/// Builds every smooth term of the model, the terms shared out over `spec.threads`
+/// (placing knots sorts each covariate: at 1e6 rows that is most of the time).
+pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
+    let n = spec.xp.nrows();
+    for sm_spec in &spec.smooths {
+        // `basis::construct` checks `by` against the covariates.
+        if sm_spec.vars.iter().any(|v| v.len() != n) {
+            return Err(EngineError::InvalidSpec { what: format!("`{}` has a covariate of the wrong length", sm_spec.label) });
+        }
+    }
+    let terms = spec.smooths.len();
+    let parts = spec.threads.clamp(1, terms.max(1));
+    let built: Vec<Result<Smooth>> = if parts == 1 {
+        spec.smooths.iter().map(basis::construct).collect()
+    } else {
+        // Term j goes to thread j % parts; the results are put back in order.
+        let mut slots: Vec<Option<Result<Smooth>>> = (0..terms).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts)
+                .map(|t| scope.spawn(move || (t..terms).step_by(parts).map(|j| (j, basis::construct(&spec.smooths[j]))).collect::<Vec<_>>()))
+                .collect();
+            for h in handles {
+                for (j, r) in h.join().expect("a term construction thread panicked") {
+                    slots[j] = Some(r);
+                }
+            }
+        });
+        slots.into_iter().map(|r| r.expect("every term built")).collect()
+    };
+    let smooths = built.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(assemble(spec, smooths))
+}
+
+/// The design from smooth terms constructed earlier by a fit of exactly these data
+/// (whose values were checked then); only the shapes are checked here.
+pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<Design<'a>> {
+    let n = spec.xp.nrows();
+    if smooths.len() != spec.smooths.len() {
+        return Err(EngineError::InvalidSpec { what: "stored smooth terms do not match the model".into() });
+    }
+    for (sm, sm_spec) in smooths.iter().zip(&spec.smooths) {
+        let mut columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
+        let count_ok = sm.basis.n_vars().map_or(matches!(sm_spec.vars.len(), 1 | 2), |d| d == sm_spec.vars.len());
+        if sm.has_by != sm_spec.by.is_some() || !count_ok || columns.any(|v| v.len() != n) {
+            return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
+        }
+    }
+    let smooths = smooths.into_iter().zip(&spec.smooths).map(|(sm, sp)| Smooth { id: sp.id.clone(), ..sm }).collect();
+    Ok(assemble(spec, smooths))
+}
+
+pub(super) fn assemble<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Design<'a> {
+    let mut first_col = Vec::with_capacity(smooths.len());
+    let mut at = spec.xp.ncols();
+    for sm in &smooths {
+        first_col.push(at);
+        at += sm.ncoef();
+    }
+    Design {
+        smooths,
+        first_col,
+        xp: spec.xp.view(),
+        vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_ref()).collect()).collect(),
+        by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
+    }
+}
+
+/// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
+/// pass over the data.
+pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Gram> {
+    let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
+    let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
+    // Wide random effects are accumulated from their level codes (`rows`): their
+    // columns through the dense product would cost `n p^2`.
+    let (xtwx, xtwy) = rows::weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
+    let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
+    let positive = w.iter().filter(|v| **v > 0.0);
+    let n = positive.clone().count() as f64;
+    let sum_log_w = positive.map(|v| v.ln()).sum();
+    Ok(Gram { xtwx, xtwy, ytwy, n, sum_log_w })
+}
+
+pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
+    let penalties = design
+        .smooths
+        .iter()
+        .zip(&design.first_col)
+        .flat_map(|(sm, &start)| sm.penalties().map(move |s| Penalty { start, s: s.clone() }))
+        .collect();
+    PenaltySet::new(design.ncols(), penalties)
+}
+
+/// A generalized fit passes over the data several times per outer iteration: up to
+/// this size the model matrix is formed once and held in memory rather than
+/// evaluated from the bases on every pass.
+pub const MAX_DESIGN_BYTES: usize = 1 << 30;
+
+/// The model matrix's dense columns (`layout`), formed a chunk of rows at a time, in
+/// contiguous blocks of rows over `threads` (evaluating the bases is most of a pass:
+/// at 1e6 rows it took as long as two `X'WX`). Only the calling thread polls `interrupted`; it tells the
+/// others to stop.
+pub(super) fn model_matrix(design: &Design<'_>, layout: &rows::Layout<'_>, threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Below this, a thread costs more than it saves.
+    const ROWS_PER_THREAD: usize = 20_000;
+    let (n, p) = (design.nrows(), layout.dense_width());
+    let mut x = Array2::<f64>::zeros((n, p).f());
+    let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+    let per = n.div_ceil(parts).max(1);
+    let stop = AtomicBool::new(false);
+    let fill_block = |first: usize, mut block: ndarray::ArrayViewMut2<'_, f64>, poll: &mut dyn FnMut() -> bool| -> bool {
+        let rows = block.nrows();
+        let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min(rows.max(1)), p).f());
+        let mut scratch = Vec::new();
+        let mut at = 0;
+        while at < rows {
+            if poll() {
+                return false;
+            }
+            let len = linalg::CHUNK_ROWS.min(rows - at);
+            design.fill_rows_except(first + at, len, &mut buf, &mut scratch, layout.skip());
+            block.slice_mut(s![at..at + len, ..]).assign(&buf.slice(s![..len, ..]));
+            at += len;
+        }
+        true
+    };
+    let completed = std::thread::scope(|scope| {
+        let mut blocks = x.axis_chunks_iter_mut(ndarray::Axis(0), per).enumerate();
+        let (_, own) = blocks.next().expect("at least one block");
+        let workers: Vec<_> = blocks
+            .map(|(t, block)| {
+                let (fill_block, stop) = (&fill_block, &stop);
+                scope.spawn(move || fill_block(t * per, block, &mut || stop.load(Ordering::Relaxed)))
+            })
+            .collect();
+        let mine = fill_block(0, own, &mut rows::signalling(interrupted, &stop));
+        let theirs = workers.into_iter().all(|w| w.join().expect("a model matrix worker panicked"));
+        mine && theirs
+    });
+    if !completed {
+        return Err(EngineError::Interrupted);
+    }
+    Ok(x)
+}

@@ -1,0 +1,683 @@
+//! The fit's driver: `prepare` builds the model and its first pass over the data,
+//! `Prepared::optimize` chooses the smoothing parameters (and a family parameter
+//! searched by refitting) with the outer Newton iteration from a cold or warm start,
+//! and `Prepared::verify` checks a stored fit (Wood 2011; Wood, Pya & Saefken 2016).
+
+
+use ndarray::{Array1, Array2};
+
+use crate::error::{EngineError, Result};
+use crate::family::distribution::Distribution;
+use crate::linalg;
+
+use super::criterion::{self, Gram, Method};
+use super::design::{design, gram, model_matrix, penalty_set, Design, MAX_DESIGN_BYTES};
+use super::glm::GlmObjective;
+use super::laml::{self, LamlSettings};
+use super::outer::{newton, Eval, NewtonSettings, Objective};
+use super::penalty::PenaltySet;
+use super::pirls::GlmData;
+use super::problem::{full_rho, initial_rho, penalty_rho, Criterion, FreeObjective};
+use super::report::{finish, finish_glm, FitResult};
+use super::spec::{validate, ModelSpec};
+use super::{profile, rows, uncertainty};
+
+/// One accepted outer iterate, as a fit reports it to its caller.
+pub struct Iterate<'a> {
+    /// Outer iterations done in this fit.
+    pub iteration: usize,
+    /// All log smoothing parameters (fixed ones included).
+    pub rho: &'a [f64],
+    pub criterion: f64,
+    pub coefficients: &'a [f64],
+}
+
+/// Sees every accepted outer iterate; an error (e.g. an interrupt) stops the fit.
+pub type Progress<'a> = dyn FnMut(&Iterate<'_>) -> Result<()> + 'a;
+
+/// How a model's criterion is computed: from `X'WX` formed once (Gaussian identity),
+/// or through penalized IRLS from starting coefficients.
+pub(super) enum Problem {
+    Gaussian(Gram),
+    Glm {
+        start: Array1<f64>,
+        /// `X'WX` and `X'u` at the starting means: the first IRLS step again, at
+        /// other smoothing parameters, when a fit starts warm.
+        first_pass: (Array2<f64>, Array1<f64>),
+    },
+}
+
+/// A model ready for the outer optimization: its design, penalties, and `X'WX` (or the
+/// start of its penalized IRLS).
+pub struct Prepared<'a> {
+    pub design: Design<'a>,
+    pub(super) problem: Problem,
+    /// The model matrix of a generalized fit, when held in memory.
+    pub(super) x: Option<Array2<f64>>,
+    pub(super) penalties: PenaltySet,
+    /// Per parameter (smoothing parameters, then the family's extra parameters):
+    /// `Some(log value)` when fixed.
+    pub(super) fixed: Vec<Option<f64>>,
+    /// Number of smoothing parameters.
+    pub(super) n_smoothing: usize,
+    /// The smoothing parameter of each penalty.
+    pub(super) links: Vec<usize>,
+    /// The cold start; the optimizer's bounds are placed around it whatever the start,
+    /// so that warm and cold fits solve the same problem.
+    pub(super) rho_init: Vec<f64>,
+    /// Whether the family's own parameter (theta, the Tweedie power) is estimated
+    /// (outside these parameters, by `optimize`).
+    pub(super) family_parameter: bool,
+    /// Whether a search from a given start checks, once it ends, that parameters it
+    /// left far from the cold start are not on a plateau a cold search would not
+    /// stop on (`off_plateau`). Set for starts that are not this fit's own (a
+    /// checkpoint of the store); one more inner fit when it applies.
+    pub check_plateau: bool,
+}
+
+/// How far (in log smoothing parameter) a start from elsewhere may lie from the cold
+/// start: far enough for any optimum a cold search finds nearby, near enough that
+/// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
+pub(super) const SEED_RANGE: f64 = 10.0;
+
+/// Builds the model and makes the one pass over the data that forms `X'WX` (for a
+/// generalized family: at the starting means, which also gives the first penalized
+/// IRLS step), polling `interrupted` on the way.
+pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<Prepared<'a>> {
+    validate(spec)?;
+    let design = design(spec)?;
+    let (n, p) = (design.nrows(), design.ncols());
+    if n < p {
+        return Err(EngineError::TooFewRows { rows: n, coefficients: p });
+    }
+    let penalties = penalty_set(&design);
+    let links = design.penalty_links();
+    let m = design.n_smoothing_parameters();
+    let mut fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
+        vec![None; m]
+    } else if spec.sp.len() == m {
+        spec.sp.iter().map(|v| v.map(|l| l.max(f64::MIN_POSITIVE).ln())).collect()
+    } else {
+        return Err(EngineError::InvalidSpec { what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()) });
+    };
+    // A shared parameter starts from the mean of its penalties' starts.
+    let pool = |per_penalty: Vec<f64>| -> Vec<f64> {
+        (0..m)
+            .map(|k| {
+                let linked: Vec<f64> = links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
+                linked.iter().sum::<f64>() / linked.len() as f64
+            })
+            .collect()
+    };
+    let mut x = None;
+    let (problem, rho_init) = if spec.family.is_gaussian_identity() {
+        let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
+        let rho_init = pool(initial_rho(&gram.xtwx, &penalties));
+        (Problem::Gaussian(gram), rho_init)
+    } else {
+        // Wide random effects stay level codes (`rows::Layout`): only the dense
+        // columns are held.
+        let layout = rows::Layout::of(&design);
+        if n.saturating_mul(layout.dense_width()).saturating_mul(8) <= MAX_DESIGN_BYTES {
+            x = Some(model_matrix(&design, &layout, spec.threads, interrupted)?);
+        }
+        let (xtwx, xtu) = {
+            let data = glm_data(spec, &design, &penalties, x.as_ref());
+            let eta = data.start_eta();
+            if data.deviance(&eta).is_none() {
+                return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
+            }
+            let (w, u) = data.working(&eta, true)?;
+            data.cross_products(&w, &u, interrupted)?
+        };
+        let mut rho_init = pool(initial_rho(&xtwx, &penalties));
+        // The first IRLS step, at the starting smoothing parameters.
+        let mut h = xtwx.clone();
+        penalties.add_to(&mut h, &penalty_rho(&links, &rho_init).iter().map(|r| r.exp()).collect::<Vec<_>>());
+        let start = linalg::SpdFactor::new(h.view())
+            .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")))
+            .filter(|b| b.iter().all(|v| v.is_finite()))
+            .ok_or_else(|| EngineError::NotIdentifiable {
+                detail: "X'WX + S is not positive definite at the starting values; check for aliased parametric terms".into(),
+            })?;
+        if scale_parameter(spec) {
+            // The scale starts at the Pearson statistic per observation of the first step.
+            let eta = design.fitted(start.as_slice().expect("contiguous"), &spec.offset, spec.threads);
+            let fam = &spec.family;
+            let pearson: f64 = (0..n)
+                .map(|i| {
+                    let mu = fam.mean(eta[i]);
+                    spec.weights[i] * (spec.y[i] - mu).powi(2) / fam.distribution.variance(mu)[0]
+                })
+                .sum();
+            let phi = pearson / n as f64;
+            rho_init.push(if phi.is_finite() && phi > 0.0 { phi.ln() } else { 0.0 });
+            fixed.push(None);
+        }
+        (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
+    };
+    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, family_parameter: spec.estimate_parameter, check_plateau: false })
+}
+
+/// Whether the scale is estimated with the smoothing parameters (REML/ML of a
+/// generalized family whose scale is unknown, as mgcv does).
+pub(super) fn scale_parameter(spec: &ModelSpec<'_>) -> bool {
+    !spec.family.is_gaussian_identity() && !spec.family.scale_known() && matches!(spec.method, Method::Reml | Method::Ml)
+}
+
+pub(super) fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: &'b PenaltySet, x: Option<&'b Array2<f64>>) -> GlmData<'b, 'd> {
+    GlmData {
+        design,
+        penalties,
+        family: spec.family,
+        y: &spec.y,
+        w: &spec.weights,
+        offset: &spec.offset,
+        threads: spec.threads,
+        x,
+        layout: rows::Layout::of(design),
+    }
+}
+
+/// From this many rows a cold generalized fit starts from performance iteration.
+pub(super) const PERFORMANCE_FROM_ROWS: usize = 10_000;
+impl<'a> Prepared<'a> {
+    /// Number of smoothing parameters (fixed ones included).
+    pub fn n_sp(&self) -> usize {
+        self.fixed.len()
+    }
+
+    /// A start taken from a fit to other data, made safe to start from. Beyond a
+    /// certain distance from the balanced start a smoothing parameter sits on the
+    /// criterion's plateau (a term fully penalized, or not at all), where the
+    /// gradient vanishes: started there, the optimizer would stop there even when this
+    /// data's optimum is a finite value it would reach from a cold start. Within
+    /// `e^10` of the balanced start the criterion still slopes towards the optimum.
+    pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
+        // An estimated family parameter (log theta) follows, and is kept as it is.
+        let n = self.n_sp();
+        (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
+            seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).chain(seed[n..].iter().copied()).collect()
+        })
+    }
+
+    /// The box around the cold start that a search of the `free` parameters keeps to.
+    ///
+    /// The start balances each penalty against its block of X'WX. Far below it a
+    /// term is unpenalized to working precision. Far above it the fit no longer
+    /// changes (the term's penalized part is shrunk by e^-25 ~ 1e-11), while the
+    /// penalized system loses digits: with the penalty e^k times the data, the
+    /// penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
+    /// criterion is numerical noise an optimizer would wander in, to a point that
+    /// depends on where it started. Penalized IRLS needs more: its Newton steps
+    /// are solves with that system, and at e^25 they are rounding noise in the
+    /// penalty's null space (a step halving cannot repair), so a generalized fit
+    /// stops at e^20, where the penalized part is already shrunk by ~2e-9.
+    fn bounds(&self, free: &[usize]) -> (Vec<f64>, Vec<f64>) {
+        let reach = if matches!(self.problem, Problem::Glm { .. }) { 20.0 } else { 25.0 };
+        let lower = free.iter().map(|&j| self.rho_init[j] - 40.0).collect();
+        let upper = free.iter().map(|&j| self.rho_init[j] + if j < self.n_smoothing { reach } else { 25.0 }).collect();
+        (lower, upper)
+    }
+
+    /// For a point `rho` (of the `free` parameters) at which the criterion is
+    /// `value`: when some smoothing parameters lie more than `SEED_RANGE` from the
+    /// cold start, the point with those put back at the cold start, if the criterion
+    /// is lower there (by more than the tolerance). A cold search starts there and
+    /// goes downhill; a point beyond a plateau that is higher than it is not where a
+    /// cold search ends, however flat the criterion is around it.
+    fn off_plateau(&self, objective: &mut FreeObjective<'_, '_>, free: &[usize], rho: &[f64], value: f64, tol: f64) -> Result<Option<Vec<f64>>> {
+        let mut probe = rho.to_vec();
+        let mut moved = false;
+        for (i, &j) in free.iter().enumerate() {
+            if j < self.n_smoothing && (rho[i] - self.rho_init[j]).abs() > SEED_RANGE {
+                probe[i] = self.rho_init[j];
+                moved = true;
+            }
+        }
+        if !moved {
+            return Ok(None);
+        }
+        Ok(match objective.evaluate(&probe, false) {
+            Ok(eval) if eval.value < value - tol * (1.0 + value.abs()) => Some(probe),
+            Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+            _ => None,
+        })
+    }
+
+    #[cfg(test)]
+    pub(super) fn objective<'s>(&'s self, spec: &'s ModelSpec<'_>) -> FreeObjective<'s, 'a> {
+        self.objective_from(spec, None)
+    }
+
+    /// The objective, whose inner fits start from `start` when given.
+    fn objective_from<'s>(&'s self, spec: &'s ModelSpec<'_>, start: Option<&[f64]>) -> FreeObjective<'s, 'a> {
+        let criterion = match &self.problem {
+            Problem::Gaussian(gram) => Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma },
+            Problem::Glm { start: first, .. } => {
+                let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec), hessian_rows: laml::HESSIAN_ROWS };
+                let start = match start {
+                    Some(b) if b.len() == self.design.ncols() => Array1::from(b.to_vec()),
+                    _ => first.clone(),
+                };
+                Criterion::Glm(GlmObjective::new(glm_data(spec, &self.design, &self.penalties, self.x.as_ref()), settings, start))
+            }
+        };
+        FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
+    }
+
+    /// Chooses the smoothing parameters (and an estimated family parameter, whose
+    /// search coordinate, `log(theta)` or the Tweedie power, follows them in `start`
+    /// and in the fit's `extra`) from `start` (the cold start when `None`), and
+    /// reports the fit.
+    pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+        let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
+            (true, Some(search)) => search,
+            _ => return self.optimize_fixed(spec, start, progress, true),
+        };
+        let n = self.n_sp();
+        let (mut warm, c0) = match start {
+            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n]),
+            Some(s) if s.len() == n => (Some(s.to_vec()), search.start),
+            _ => (None, search.start),
+        };
+        let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
+        let mut best: Option<FitResult> = None;
+        let mut iterations = 0;
+        {
+            // The criterion at coordinate c, with the smoothing parameters chosen there.
+            // Each search starts from the best point so far, brought within reach of
+            // the criterion's slope (`seed_start`): at a poor value the smoothing
+            // parameters may run off to the plateau, where a search started there
+            // would stop at once. A value where the fit fails (an inner iteration
+            // diverging at an extreme value) is worse than any where it succeeds; an
+            // interrupt stops the search.
+            let mut at_value = |c: f64| -> Result<f64> {
+                let mut fit = match self.optimize_fixed(&at(c), warm.as_deref(), progress, false) {
+                    Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                    Err(_) => return Ok(f64::INFINITY),
+                    Ok(fit) => fit,
+                };
+                iterations += fit.iterations;
+                let value = fit.criterion;
+                fit.extra.push(c);
+                if best.as_ref().is_none_or(|b| value < b.criterion) {
+                    let rho: Vec<f64> = fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
+                    warm = self.seed_start(&rho).or(warm.take());
+                    best = Some(fit);
+                }
+                Ok(value)
+            };
+            profile::minimize(&mut at_value, search.lo, search.hi, c0.clamp(search.lo, search.hi), search.step, 1e-6)?;
+        }
+        let best = best.ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
+        // The fit at the chosen value again, from its own smoothing parameters (no
+        // iterations to speak of), now with the covariance corrected for their
+        // uncertainty, which the trial fits did without.
+        let c = *best.extra.last().expect("the coordinate follows");
+        let rho: Vec<f64> = best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
+        let mut fit = self.optimize_fixed(&at(c), Some(&rho), progress, true)?;
+        fit.extra.push(c);
+        fit.iterations += iterations;
+        Ok(fit)
+    }
+
+    /// The fit at the family as `spec` gives it (no family parameter estimated).
+    /// `uncertainty`: also compute the covariance corrected for the smoothing
+    /// parameters' uncertainty.
+    fn optimize_fixed(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>, uncertainty: bool) -> Result<FitResult> {
+        // A generalized fit started warm takes its first coefficients from the first
+        // IRLS step at the warm start's smoothing parameters, not the cold start's:
+        // far from them, the inner iteration would need many steps to get there.
+        let warm_coefficients = match (&self.problem, start) {
+            (Problem::Glm { first_pass: (xtwx, xtu), .. }, Some(rho)) if rho.len() == self.n_sp() => {
+                let mut h = xtwx.clone();
+                let lambda: Vec<f64> = penalty_rho(&self.links, &rho[..self.n_smoothing]).iter().map(|r| r.exp()).collect();
+                self.penalties.add_to(&mut h, &lambda);
+                linalg::SpdFactor::new(h.view())
+                    .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")).to_vec())
+                    .filter(|b| b.iter().all(|v| v.is_finite()))
+            }
+            _ => None,
+        };
+        // A generalized fit of many rows starts where performance iteration leaves
+        // it (`performance_start`, from the given start when there is one): few
+        // passes over the data bring it close, closer than another sample's optimum
+        // (a seed) is, since they bring the coefficients close too.
+        let performance = match &self.problem {
+            Problem::Glm { .. } if self.design.nrows() >= PERFORMANCE_FROM_ROWS => {
+                let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
+                self.performance_start(spec, from).ok().flatten()
+            }
+            _ => None,
+        };
+        let warm_coefficients = match &performance {
+            Some((_, beta)) => Some(beta.to_vec()),
+            None => warm_coefficients,
+        };
+        let warm_start = self.check_plateau && start.is_some_and(|s| s != &self.rho_init[..]);
+        let start = performance.as_ref().map(|(rho, _)| rho.as_slice()).or(start);
+        let mut objective = self.objective_from(spec, warm_coefficients.as_deref());
+        let free = objective.free_index();
+        let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
+        let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
+        let (lower, upper) = self.bounds(&free);
+        let settings = NewtonSettings { max_iter: spec.control.max_iter, tol: spec.control.tol, max_step: spec.control.max_step, lower, upper };
+        let fixed = &self.fixed;
+        let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
+            let full = full_rho(fixed, rho);
+            progress(&Iterate { iteration, rho: &full, criterion: eval.value, coefficients: &eval.coefficients })
+        };
+        let mut result = match newton(&mut objective, &start, &settings, &mut monitor) {
+            // A warm start (from a fit to other data) where this model's penalized
+            // system is numerically singular: start cold instead.
+            Err(EngineError::NotIdentifiable { .. }) if from != &self.rho_init[..] => {
+                let cold: Vec<f64> = free.iter().map(|&j| self.rho_init[j]).collect();
+                newton(&mut objective, &cold, &settings, &mut monitor)?
+            }
+            other => other?,
+        };
+        // A start from elsewhere (a checkpoint) may sit on a plateau where the
+        // criterion is flat and the search stops at once, which a cold search,
+        // coming from `rho_init`, would not reach: move such parameters back and
+        // search again if that is better.
+        if warm_start {
+            if let Some(restart) = self.off_plateau(&mut objective, &free, &result.rho, result.eval.value, spec.control.tol)? {
+                result = newton(&mut objective, &restart, &settings, &mut monitor)?;
+            }
+        }
+        // The Hessian reported with the fit (and behind `gam_check()`'s report) is
+        // formed from many more rows than the iterations' (every row up to
+        // `REPORTED_HESSIAN_ROWS`).
+        if let Criterion::Glm(g) = &mut objective.criterion {
+            if self.design.nrows() > laml::HESSIAN_ROWS && !result.eval.grad.is_empty() {
+                g.settings.hessian_rows = laml::REPORTED_HESSIAN_ROWS;
+                result.eval = objective.evaluate(&result.rho, true)?;
+            }
+        }
+        let params = objective.full_rho(&result.rho);
+        let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
+        let sensitivity = if uncertainty { self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)? } else { None };
+        let mut fit = match &mut objective.criterion {
+            Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?,
+            Criterion::Glm(g) => {
+                let inner = g.inner(&per_penalty)?.clone();
+                let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
+                // mgcv's tw() reports the scale REML chose; other families Fletcher's.
+                let reml_scale = (spec.estimate_parameter && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
+                    .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
+                    .flatten();
+                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
+            }
+        };
+        fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
+        fit.extra = params[self.n_smoothing..].to_vec();
+        Ok(fit)
+    }
+
+    /// A start for a generalized fit by performance iteration (Gu 1992, SIAM J. Sci.
+    /// Stat. Comput. 13:1059; Wood 2017 §6.1.1, mgcv's `bam`): alternate one Fisher
+    /// scoring step's working linear model with the choice of its smoothing parameters
+    /// by the Gaussian criterion (no further pass over the data), until the smoothing
+    /// parameters settle. Each round costs one pass; the exact Laplace criterion's
+    /// optimum, which the Newton iteration then finds, is usually a few steps away.
+    /// Returns all parameters (the family's extra ones as `from` has them) and the last
+    /// coefficients; `None` when a round fails (the start is used as it is).
+    fn performance_start(&self, spec: &ModelSpec<'_>, from: &[f64]) -> Result<Option<(Vec<f64>, Array1<f64>)>> {
+        const ROUNDS: usize = 8;
+        const SETTLED: f64 = 0.02;
+        let Problem::Glm { first_pass, .. } = &self.problem else { return Ok(None) };
+        let data = glm_data(spec, &self.design, &self.penalties, self.x.as_ref());
+        let m = self.n_smoothing;
+        let mut rho = from.to_vec();
+        let mut eta = data.start_eta();
+        let mut beta = None;
+        for round in 0..ROUNDS {
+            let (w, u) = data.working(&eta, true)?;
+            let (xtwx, xtwy) = if round == 0 { first_pass.clone() } else { data.cross_products(&w, &u, &mut || false)? };
+            let positive = || w.iter().zip(&u).filter(|(w, _)| **w > 0.0);
+            let gram = Gram {
+                xtwx,
+                xtwy,
+                ytwy: positive().map(|(w, u)| u * u / w).sum(),
+                n: positive().count() as f64,
+                sum_log_w: positive().map(|(w, _)| w.ln()).sum(),
+            };
+            let method = if spec.method == Method::Gcv { Method::Gcv } else { Method::Reml };
+            let mut working = FreeObjective {
+                criterion: Criterion::Gaussian { gram: &gram, penalties: &self.penalties, method, gamma: spec.gamma },
+                fixed: &self.fixed[..m],
+                links: &self.links,
+                n_sp: m,
+            };
+            let free = working.free_index();
+            let settings = NewtonSettings {
+                max_iter: 50,
+                tol: 1e-6,
+                max_step: spec.control.max_step,
+                lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
+                upper: free.iter().map(|&j| self.rho_init[j] + 20.0).collect(),
+            };
+            let from: Vec<f64> = free.iter().map(|&j| rho[j]).collect();
+            let result = newton(&mut working, &from, &settings, &mut |_: usize, _: &[f64], _: &Eval| Ok(()))?;
+            let next = working.full_rho(&result.rho);
+            let change = next.iter().zip(&rho[..m]).fold(0.0_f64, |a, (x, y)| a.max((x - y).abs()));
+            rho[..m].copy_from_slice(&next);
+            let b = Array1::from(result.eval.coefficients.clone());
+            eta = self.design.fitted(b.as_slice().expect("contiguous"), &spec.offset, spec.threads);
+            if data.deviance(&eta).is_none() {
+                return Ok(None);
+            }
+            beta = Some(b);
+            if change < SETTLED {
+                break;
+            }
+        }
+        Ok(beta.map(|b| (rho, b)))
+    }
+
+    /// How the fit moves with the free smoothing parameters at the optimum, for the
+    /// covariance corrected for their uncertainty; `None` under GCV/UBRE (which has
+    /// no likelihood to give them a distribution, as in mgcv) or with none to estimate.
+    fn sensitivity(
+        &self,
+        spec: &ModelSpec<'_>,
+        objective: &mut FreeObjective<'_, '_>,
+        params: &[f64],
+        per_penalty: &[f64],
+        hess: &Array2<f64>,
+    ) -> Result<Option<uncertainty::Sensitivity>> {
+        let free_sp: Vec<usize> = objective.free_index().into_iter().filter(|&j| j < self.n_smoothing).collect();
+        if spec.method == Method::Gcv || free_sp.is_empty() || hess.is_empty() {
+            return Ok(None);
+        }
+        let (per_penalty_db, scale_terms) = match &mut objective.criterion {
+            Criterion::Gaussian { gram, penalties, method, gamma } => {
+                let pls = criterion::pls_fit(gram, penalties, per_penalty)?;
+                (criterion::beta_sensitivities(&pls, penalties), Some(criterion::scale_curvature(gram, penalties, *method, *gamma, &pls)))
+            }
+            Criterion::Glm(g) => (g.beta_derivatives(per_penalty, params.get(self.n_smoothing).copied().unwrap_or(0.0))?, None),
+        };
+        let p = per_penalty_db.nrows();
+        let m = free_sp.len();
+        // Each penalty's free parameter, if its parameter is free.
+        let column_of: Vec<Option<usize>> = self.links.iter().map(|&link| free_sp.iter().position(|&j| j == link)).collect();
+        let mut db_drho = Array2::<f64>::zeros((p, m));
+        let mut lambda_of = vec![vec![0.0; per_penalty.len()]; m];
+        for (i, c) in column_of.iter().enumerate() {
+            if let Some(c) = *c {
+                db_drho.column_mut(c).scaled_add(1.0, &per_penalty_db.column(i));
+                lambda_of[c][i] = per_penalty[i].exp();
+            }
+        }
+        // The Gaussian criterion profiles the scale out: put its row and column back
+        // (`criterion::scale_curvature`), so that the inverse is mgcv's.
+        let hess = match scale_terms {
+            Some((curvature, cross)) => {
+                let mut v = vec![0.0; m];
+                for (i, c) in column_of.iter().enumerate() {
+                    if let Some(c) = *c {
+                        v[c] += cross[i];
+                    }
+                }
+                Array2::from_shape_fn((m + 1, m + 1), |(a, b)| match (a < m, b < m) {
+                    (true, true) => hess[(a, b)] + v[a] * v[b] / curvature,
+                    (true, false) => v[a],
+                    (false, true) => v[b],
+                    (false, false) => curvature,
+                })
+            }
+            None => hess.clone(),
+        };
+        Ok(Some(uncertainty::Sensitivity { db_drho, hess, lambda_of }))
+    }
+
+    /// Whether a stored fit is what this model gives at the stored smoothing
+    /// parameters: one inner fit there must reproduce its criterion value and
+    /// coefficients, and the gradient must be as small as convergence left it.
+    pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
+        let mut rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
+        if rho.len() != self.n_sp() + usize::from(self.family_parameter) {
+            return false;
+        }
+        // At the stored family parameter, when it was estimated.
+        let at;
+        let spec = if self.family_parameter {
+            let c = rho.pop().expect("the coordinate follows");
+            at = ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
+            &at
+        } else {
+            spec
+        };
+        let mut objective = self.objective_from(spec, Some(&stored.coefficients));
+        let free_index = objective.free_index();
+        let free: Vec<f64> = free_index.iter().map(|&j| rho[j]).collect();
+        // Where a cold search can go at all.
+        let (lower, upper) = self.bounds(&free_index);
+        if free.iter().zip(lower.iter().zip(&upper)).any(|(r, (lo, hi))| !(lo <= r && r <= hi)) {
+            return false;
+        }
+        let Ok(eval) = objective.evaluate(&free, true) else { return false };
+        // Not a plateau a cold search would not stop on.
+        if !matches!(self.off_plateau(&mut objective, &free_index, &free, eval.value, spec.control.tol), Ok(None)) {
+            return false;
+        }
+        let scale = 1.0 + eval.value.abs();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-8 * (1.0 + a.abs().max(b.abs()));
+        // Convergence leaves the gradient below `tol * scale`; a bound-pinned
+        // parameter may keep a larger one pointing outwards, as may a fit that
+        // stopped on `no progress` at the looser sqrt(tol) level.
+        let max_grad = eval.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
+        let grad_ok = max_grad <= spec.control.tol.sqrt() * scale || stored.gradient.iter().zip(eval.grad.iter()).all(|(a, b)| close(*a, *b));
+        close(eval.value, stored.criterion)
+            && grad_ok
+            && eval.coefficients.len() == stored.coefficients.len()
+            && eval.coefficients.iter().zip(&stored.coefficients).all(|(a, b)| close(*a, *b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basis::SmoothSpec;
+    use crate::family::Family;
+    use crate::fit::uniform_stream;
+    use std::borrow::Cow;
+    use ndarray::ShapeBuilder;
+
+    /// The fitted values, evaluated term by term without the model matrix, against
+    /// the model matrix (chunk by chunk) times the coefficients.
+    #[test]
+    fn fitted_values_match_the_model_matrix() {
+        let n = 1500;
+        let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64 / n as f64).collect();
+        let z: Vec<f64> = (0..n).map(|i| ((i * 104_729) % 1013) as f64 / 1013.0).collect();
+        let by: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let smooth = |bs: &str, vars: Vec<Vec<f64>>, by: Option<Vec<f64>>| SmoothSpec {
+            by: by.clone().map(Cow::Owned),
+            ..SmoothSpec::for_tests(&format!("s.{bs}.{}", by.is_some()), bs, 9, vars)
+        };
+        let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { z[i] });
+        let smooths = vec![
+            smooth("cr", vec![x.clone()], None),
+            smooth("cc", vec![z.clone()], Some(by.clone())),
+            smooth("ps", vec![x.clone()], Some(by)),
+            smooth("tp", vec![x.clone(), z.clone()], None),
+        ];
+        let spec = ModelSpec::for_tests(z.clone(), xp, smooths);
+        let design = design(&spec).unwrap();
+        let p = design.ncols();
+        let b: Vec<f64> = (0..p).map(|j| ((j * 37) % 11) as f64 - 5.0).collect();
+        let got = design.fitted(&b, &vec![0.0; n], 2);
+        let mut buf = Array2::zeros((CHUNK, p).f());
+        let mut scratch = Vec::new();
+        let mut max_err = 0.0_f64;
+        for start in (0..n).step_by(CHUNK) {
+            let rows = CHUNK.min(n - start);
+            design.fill_rows(start, rows, &mut buf, &mut scratch);
+            for r in 0..rows {
+                let want: f64 = (0..p).map(|j| buf[(r, j)] * b[j]).sum();
+                max_err = max_err.max((got[start + r] - want).abs() / (1.0 + want.abs()));
+            }
+        }
+        assert!(max_err < 1e-11, "{max_err}");
+    }
+
+    const CHUNK: usize = 400;
+
+    /// The model matrix formed in blocks of rows on two threads (and its terms
+    /// built on two) is the one formed on one.
+    #[test]
+    fn model_matrix_on_threads_matches_one_thread() {
+        let n = 45_000;
+        let mut u = uniform_stream(3);
+        let x: Vec<f64> = (0..n).map(|_| u()).collect();
+        let z: Vec<f64> = (0..n).map(|_| u()).collect();
+        let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
+        let smooths = vec![
+            SmoothSpec::for_tests("s(x)", "cr", 10, vec![x.clone()]),
+            SmoothSpec::for_tests("s(z)", "ps", 8, vec![z]),
+            SmoothSpec::for_tests("s(x, bs = \"cc\")", "cc", 6, vec![x]),
+        ];
+        let spec = |threads: usize| ModelSpec { threads, ..ModelSpec::for_tests(vec![0.0; n], xp.clone(), smooths.clone()) };
+        let (one, two) = (spec(1), spec(2));
+        let (d1, d2) = (design(&one).unwrap(), design(&two).unwrap());
+        let a = model_matrix(&d1, &rows::Layout::dense(&d1), 1, &mut || false).unwrap();
+        let b = model_matrix(&d2, &rows::Layout::dense(&d2), 2, &mut || false).unwrap();
+        assert_eq!(a.dim(), b.dim());
+        assert!(a.iter().zip(b.iter()).all(|(p, q)| p == q));
+        // An interrupt on the calling thread stops the others too.
+        let mut polls = 0;
+        let stopped = model_matrix(&d2, &rows::Layout::dense(&d2), 2, &mut || {
+            polls += 1;
+            polls > 2
+        });
+        assert!(matches!(stopped, Err(EngineError::Interrupted)));
+    }
+
+    /// Performance iteration is only a start: the fit from it reaches the cold
+    /// fit's optimum (a binary model, whose smoothing parameters it gets near).
+    #[test]
+    fn performance_start_reaches_the_cold_optimum() {
+        let n = 2000;
+        let mut unif = uniform_stream(7);
+        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let y: Vec<f64> = (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
+        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
+        let xp = Array2::from_elem((n, 1).f(), 1.0);
+        let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
+        spec.family = Family::from_r("binomial", "logit", "").unwrap();
+        let prepared = prepare(&spec, &mut || false).unwrap();
+        let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init).unwrap().expect("a start");
+        assert_eq!(rho.len(), prepared.n_sp());
+        assert_eq!(beta.len(), prepared.design.ncols());
+        let cold = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
+        let from = prepared.optimize(&spec, Some(&rho), &mut |_: &Iterate<'_>| Ok(())).unwrap();
+        assert!((cold.criterion - from.criterion).abs() < 1e-8 * cold.criterion.abs());
+        let err = cold.linear_predictor.iter().zip(&from.linear_predictor).fold(0.0_f64, |a, (p, q)| a.max((p - q).abs()));
+        assert!(err < 1e-6, "{err}");
+        // The start is close: fewer outer iterations than from the cold start.
+        assert!(from.iterations <= cold.iterations, "{} vs {}", from.iterations, cold.iterations);
+    }
+}

@@ -1,0 +1,135 @@
+//! What the engine is asked to fit (`ModelSpec`) and the optimizer settings the user
+//! can change (`Control`), with the checks a spec must pass before anything is built.
+
+use std::borrow::Cow;
+
+#[cfg(test)]
+use ndarray::Array2;
+use ndarray::{CowArray, Ix2};
+
+use crate::basis::SmoothSpec;
+use crate::error::{EngineError, Result};
+use crate::family::distribution::Distribution;
+use crate::family::Family;
+
+use super::criterion::Method;
+
+/// Optimizer settings the user can change (`gam_control()`).
+#[derive(Debug, Clone)]
+pub struct Control {
+    pub tol: f64,
+    pub max_iter: usize,
+    pub max_step: f64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { tol: 1e-8, max_iter: 200, max_step: 5.0 }
+    }
+}
+
+/// Everything the engine needs to fit one model.
+/// Its data borrow the R vectors they come from where they can (`Cow`).
+#[derive(Debug, Clone)]
+pub struct ModelSpec<'a> {
+    pub y: Cow<'a, [f64]>,
+    pub weights: Cow<'a, [f64]>,
+    pub offset: Cow<'a, [f64]>,
+    /// The parametric columns (n x p0, column-major).
+    pub xp: CowArray<'a, f64, Ix2>,
+    pub smooths: Vec<SmoothSpec<'a>>,
+    pub family: Family,
+    pub method: Method,
+    pub gamma: f64,
+    /// One entry per smoothing parameter: `Some(lambda)` fixes it, `None` estimates it.
+    /// Empty means estimate all.
+    pub sp: Vec<Option<f64>>,
+    pub control: Control,
+    pub threads: usize,
+    /// Whether the model has an intercept (it decides the null model's deviance).
+    pub intercept: bool,
+    /// Whether the family's own parameter (the negative binomial `theta`, the Tweedie
+    /// power; the family's value is the start) is estimated with the smoothing
+    /// parameters (`profile`).
+    pub estimate_parameter: bool,
+}
+
+/// A reproducible stream of uniform draws on [0, 1) for tests (a 64-bit linear
+/// congruential generator, Knuth's MMIX constants, top 53 bits).
+#[cfg(test)]
+pub(crate) fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+}
+
+#[cfg(test)]
+impl<'a> ModelSpec<'a> {
+    /// A REML fit with unit weights, no offset and default settings, for tests.
+    pub fn for_tests(y: Vec<f64>, xp: Array2<f64>, smooths: Vec<SmoothSpec<'a>>) -> ModelSpec<'a> {
+        let n = y.len();
+        ModelSpec {
+            y: Cow::Owned(y),
+            weights: Cow::Owned(vec![1.0; n]),
+            offset: Cow::Owned(vec![0.0; n]),
+            xp: CowArray::from(xp),
+            smooths,
+            family: Family::from_r("gaussian", "identity", "").expect("a known family"),
+            method: Method::Reml,
+            gamma: 1.0,
+            sp: Vec::new(),
+            control: Control::default(),
+            threads: 2,
+            intercept: true,
+            estimate_parameter: false,
+        }
+    }
+}
+
+pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {
+    let n = spec.y.len();
+    if spec.weights.len() != n || spec.offset.len() != n || spec.xp.nrows() != n {
+        return Err(EngineError::InvalidSpec { what: "response, weights, offset and parametric matrix differ in length".into() });
+    }
+    if !spec.y.iter().all(|v| v.is_finite()) {
+        return Err(EngineError::NonFinite { what: "the response".into() });
+    }
+    if !spec.weights.iter().all(|v| v.is_finite() && *v >= 0.0) {
+        return Err(EngineError::InvalidSpec { what: "weights must be finite and non-negative".into() });
+    }
+    if !spec.offset.iter().all(|v| v.is_finite()) {
+        return Err(EngineError::NonFinite { what: "the offset".into() });
+    }
+    if !spec.xp.iter().all(|v| v.is_finite()) {
+        return Err(EngineError::NonFinite { what: "a parametric model term".into() });
+    }
+    check_response_range(spec)?;
+    spec.check_memory()
+}
+
+/// A Gaussian fit works with the squares of the response (its deviance, `y'Wy`):
+/// beyond ~1e150 they overflow to infinity and below ~1e-150 they vanish, and the
+/// criterion is then meaningless while the fit still "converges" (issue 15: a
+/// response times 1e155 gave edf 3.6 for 8.4). Such a response is refused, not fitted
+/// wrong.
+pub(super) fn check_response_range(spec: &ModelSpec<'_>) -> Result<()> {
+    if spec.family.distribution != Distribution::Gaussian {
+        return Ok(());
+    }
+    let largest = spec.y.iter().zip(spec.offset.iter()).fold(0.0_f64, |a, (y, o)| a.max((y - o).abs()));
+    let heaviest = spec.weights.iter().fold(1.0_f64, |a, w| a.max(*w));
+    let sum_of_squares = largest * largest * heaviest * spec.y.len() as f64;
+    // (Written so that a NaN sum, from infinite squares, is refused too.)
+    let problem = if sum_of_squares.is_nan() || sum_of_squares >= 1e300 {
+        "large: their squares overflow double precision"
+    } else if largest > 0.0 && sum_of_squares < 1e-290 {
+        "small: their squares underflow double precision"
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::OutOfRange {
+        what: format!("the response's values reach {largest:.3e} in absolute value, which is too {problem}; rescale the response (divide it by a constant)"),
+    })
+}
