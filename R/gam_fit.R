@@ -163,13 +163,16 @@ gam_control <- function(outer_tol = 1e-8, outer_max_iter = 200, max_step = 5,
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-# The engine returns `list(error = message)` instead of raising, so that its errors
-# reach the user as classed R conditions. When R itself stopped the engine (Ctrl-C,
-# a `setTimeLimit()` limit), `condition` is what R signalled: a time limit's error is
-# raised as it is; an interrupt is signalled (so `tryCatch(interrupt = )` sees it),
-# then raised as a classed error.
+# The engine returns `list(error = message, kind = )` instead of raising, so that
+# its errors reach the user as classed R conditions: `warmgam_error_<kind>` (what
+# failed: "range", "memory", "basis", "identifiability", ...) and
+# `warmgam_error_<what>` (where: "engine", "newdata", ...). When R itself stopped
+# the engine (Ctrl-C, a `setTimeLimit()` limit), `condition` is what R signalled: a
+# time limit's error is raised as it is; an interrupt is signalled (so
+# `tryCatch(interrupt = )` sees it), then raised as a classed error.
 engine_result <- function(res, what = "engine") {
-  if (!is.list(res) || !identical(names(res)[[1]], "error") || !all(names(res) %in% c("error", "condition"))) {
+  if (!is.list(res) || !identical(names(res)[[1]], "error") ||
+        !all(names(res) %in% c("error", "kind", "condition"))) {
     return(res)
   }
   condition <- res$condition
@@ -178,7 +181,7 @@ engine_result <- function(res, what = "engine") {
     abort(res$error, "interrupted")
   }
   if (inherits(condition, "condition")) stop(condition)
-  abort(res$error, what)
+  abort(res$error, unique(c(res$kind, what)))
 }
 
 check_cache <- function(cache) {

@@ -61,8 +61,8 @@ test_that("bad input gives a clear error naming the argument", {
   expect_error(gam_fit(yc ~ s(x0), data = dc), "response", class = "warmgam_error_response")
   small <- d[1:30, ]
   small$x5 <- rep(1:5, 6)
-  expect_error(gam_fit(y ~ s(x5, bs = "cr", k = 8), data = small), "k = 8.*5 unique", class = "warmgam_error_engine")
-  expect_error(gam_fit(y ~ s(x0, k = 25) + s(x1, k = 25), data = d[1:30, ]), "coefficients", class = "warmgam_error_engine")
+  expect_error(gam_fit(y ~ s(x5, bs = "cr", k = 8), data = small), "k = 8.*5 unique", class = "warmgam_error_basis")
+  expect_error(gam_fit(y ~ s(x0, k = 25) + s(x1, k = 25), data = d[1:30, ]), "coefficients", class = "warmgam_error_data")
   expect_error(gam_fit(y ~ s(x0), data = d, weights = -d$w), "weights", class = "warmgam_error_weights")
   expect_error(gam_fit(y ~ s(x0), data = d, weights = replace(d$w, 3, Inf)), "weights", class = "warmgam_error_weights")
   expect_error(gam_fit(y ~ s(x0, bs = "zz"), data = d), "bs", class = "warmgam_error_basis")
@@ -89,12 +89,12 @@ test_that("extreme inputs end in a clear R error, not a panic or an abort (issue
   # "not identifiable"; now the message says what about the data is wrong.
   for (bs in c("tp", "cr", "ps", "cc")) {
     f <- stats::as.formula(sprintf("y ~ s(x, bs = '%s')", bs))
-    expect_error(gam_fit(f, data = scaled("x", 1e-300), cache = FALSE), "too small a scale", class = "warmgam_error_engine")
-    expect_error(gam_fit(f, data = scaled("x", 1e300), cache = FALSE), "too large a scale", class = "warmgam_error_engine")
+    expect_error(gam_fit(f, data = scaled("x", 1e-300), cache = FALSE), "too small a scale", class = "warmgam_error_range")
+    expect_error(gam_fit(f, data = scaled("x", 1e300), cache = FALSE), "too large a scale", class = "warmgam_error_range")
   }
   # Before: fitted silently wrong (edf 3.6 for 8.4) with converged = TRUE.
   expect_error(gam_fit(y ~ s(x), data = scaled("y", 1e155), cache = FALSE), "rescale the response",
-               class = "warmgam_error_engine")
+               class = "warmgam_error_range")
   # A scale that double precision carries is fitted, equivariantly.
   base <- gam_fit(y ~ s(x), data = d, cache = FALSE)
   big <- gam_fit(y ~ s(x), data = scaled("y", 1e100), cache = FALSE)
@@ -103,7 +103,7 @@ test_that("extreme inputs end in a clear R error, not a panic or an abort (issue
   wide <- data.frame(x = runif(2e5))
   wide$y <- rnorm(2e5)
   expect_error(gam_fit(y ~ s(x, bs = "cr", k = 1e5), data = wide, cache = FALSE), "GiB of memory",
-               class = "warmgam_error_engine")
+               class = "warmgam_error_memory")
 })
 
 test_that("no rows to fit is an error saying why, before the engine", {

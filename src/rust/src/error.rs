@@ -60,6 +60,24 @@ impl fmt::Display for EngineError {
     }
 }
 
+impl EngineError {
+    /// What kind of failure this is: the R condition's class is
+    /// `warmgam_error_<kind>` (under `warmgam_error`), so that callers and tests
+    /// match the kind, not the message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::TooFewUniqueValues { .. } | EngineError::BadBasisDimension { .. } => "basis",
+            EngineError::TooFewRows { .. } => "data",
+            EngineError::NonFinite { .. } => "non_finite",
+            EngineError::NotIdentifiable { .. } => "identifiability",
+            EngineError::InvalidSpec { .. } => "spec",
+            EngineError::TooLarge { .. } => "memory",
+            EngineError::OutOfRange { .. } => "range",
+            EngineError::Interrupted => "interrupted",
+        }
+    }
+}
+
 impl std::error::Error for EngineError {}
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

@@ -389,24 +389,43 @@ fn test_list(t: &TermTest) -> Robj {
     }
 }
 
-/// Engine results cross to R as a value or as `list(error = message)`: returning an
-/// `Err` to extendr would unwind through a panic, which prints a panic message and
-/// backtrace on the user's console before the R error.
-fn value_or_error(res: Result<Robj>) -> Robj {
+/// Why an engine call failed: a kind that becomes the R condition's class
+/// (`warmgam_error_<kind>`) and the message.
+struct Failure {
+    kind: &'static str,
+    message: String,
+}
+
+impl From<error::EngineError> for Failure {
+    fn from(e: error::EngineError) -> Failure {
+        Failure { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+/// The binding's own failures: a spec the R layer built wrongly, or an R object of
+/// the wrong type.
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        let message = match e {
+            Error::Other(m) => m,
+            other => other.to_string(),
+        };
+        Failure { kind: "internal", message }
+    }
+}
+
+/// Engine results cross to R as a value or as `list(error = message, kind = )`:
+/// returning an `Err` to extendr would unwind through a panic, which prints a panic
+/// message and backtrace on the user's console before the R error.
+fn value_or_error(res: std::result::Result<Robj, Failure>) -> Robj {
     let stopped_by = take_stopped_by();
     match res {
         Ok(v) => v,
-        Err(e) => {
-            let msg = match e {
-                Error::Other(m) => m,
-                other => other.to_string(),
-            };
-            match stopped_by {
-                // The R layer raises R's own condition.
-                Some(condition) => list!(error = msg, condition = condition).into(),
-                None => list!(error = msg).into(),
-            }
-        }
+        Err(Failure { kind, message }) => match stopped_by {
+            // The R layer raises R's own condition.
+            Some(condition) => list!(error = message, kind = kind, condition = condition).into(),
+            None => list!(error = message, kind = kind).into(),
+        },
     }
 }
 
@@ -443,7 +462,7 @@ fn quiet_panics() {
 
 /// Runs an engine call: its value, or `list(error =)` for an error or a panic (a bug:
 /// the message says so, and nothing is printed).
-fn engine_call(call: impl FnOnce() -> Result<Robj>) -> Robj {
+fn engine_call(call: impl FnOnce() -> std::result::Result<Robj, Failure>) -> Robj {
     quiet_panics();
     take_stopped_by();
     ENGINE_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -452,10 +471,13 @@ fn engine_call(call: impl FnOnce() -> Result<Robj>) -> Robj {
     let panicked = PANIC_MESSAGE.lock().ok().and_then(|mut m| m.take());
     match outcome {
         Ok(result) => value_or_error(result),
-        Err(_) => list!(error = format!(
-            "warmgam's engine failed on these data ({}); this is a bug in warmgam: please report it with the call that caused it",
-            panicked.unwrap_or_else(|| "no message".into())
-        ))
+        Err(_) => list!(
+            error = format!(
+                "warmgam's engine failed on these data ({}); this is a bug in warmgam: please report it with the call that caused it",
+                panicked.unwrap_or_else(|| "no message".into())
+            ),
+            kind = "bug"
+        )
         .into(),
     }
 }
@@ -467,12 +489,12 @@ fn fit_gam_impl(spec: List) -> Robj {
     engine_call(|| fit_gam(spec))
 }
 
-fn fit_gam(spec: List) -> Result<Robj> {
+fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
     let (cache, identity) = cache_settings(&spec)?;
     let objects = SpecObjects::new(&spec)?;
     let spec = model_spec(&objects)?;
     let classes = Robj::from(vec!["interrupt", "error"]);
-    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut || user_interrupted(&classes)).map_err(r_error)?;
+    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut || user_interrupted(&classes))?;
     let links = design.penalty_links();
     let mut next_penalty = 0;
     let smooths: Vec<Robj> = design
@@ -542,7 +564,7 @@ fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nul
     engine_call(|| smooth_matrix(label, class, state, vars, by))
 }
 
-fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> Result<Robj> {
+fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> std::result::Result<Robj, Failure> {
     let state: State = state
         .iter()
         .map(|(k, v)| {
@@ -551,13 +573,13 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
                 .ok_or_else(|| r_error("internal: stored basis fields must be doubles"))
         })
         .collect::<Result<_>>()?;
-    let smooth = Smooth::from_state(label, class, &state).map_err(r_error)?;
+    let smooth = Smooth::from_state(label, class, &state)?;
     let vars: Vec<Vec<f64>> = vars
         .values()
         .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))
         .collect::<Result<_>>()?;
     if vars.iter().flatten().any(|v| !v.is_finite()) {
-        return Err(r_error(format!("`newdata` has non-finite values in a covariate of `{label}`")));
+        return Err(Failure { kind: "non_finite", message: format!("`newdata` has non-finite values in a covariate of `{label}`") });
     }
     let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
     let count_ok = match smooth.basis.n_vars() {
@@ -570,7 +592,7 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
     };
     let rows = refs.first().map_or(0, |v| v.len());
     if !count_ok || refs.iter().any(|v| v.len() != rows) || by.as_ref().is_some_and(|b| b.len() != rows) {
-        return Err(r_error(format!("internal: `{label}` was given covariates that do not fit its basis")));
+        return Err(r_error(format!("internal: `{label}` was given covariates that do not fit its basis")).into());
     }
     Ok(to_matrix(&smooth.predict_matrix(&refs, by.as_deref())))
 }
