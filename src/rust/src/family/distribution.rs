@@ -1,6 +1,6 @@
 //! The exponential families' variance functions and unit deviances, with the
 //! derivatives in `mu` that penalized IRLS and the Laplace-approximate REML use
-//! (Wood 2017 §3.1, §6.6). Groundwork for the generalized families (issue 4).
+//! (Wood 2017 §3.1, §6.6).
 
 /// An exponential family, as R's family objects name them.
 #[derive(Debug, Clone, Copy, PartialEq)]

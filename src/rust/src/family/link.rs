@@ -1,8 +1,7 @@
 //! Link functions `eta = g(mu)` and the derivatives of `g` that penalized IRLS and the
 //! derivatives of the Laplace-approximate REML need (Wood 2011 §3, Wood, Pya &
 //! Säfken 2016 §3): `g'`, `g''`, `g'''` in `mu`, and the inverse link with `dmu/deta`.
-//! Groundwork for the generalized families (issue 4); the Gaussian identity fit does
-//! not go through it.
+//! The Gaussian identity fit does not go through it.
 
 use super::normal;
 
