@@ -3,7 +3,7 @@ R_SCRIPT := Rscript --no-save --no-restore
 CARGO_MANIFEST := src/rust/Cargo.toml
 CARGO_TARGET := src/rust/target
 
-.PHONY: setup install demo test test-rust test-r check bench document clean
+.PHONY: setup install demo test test-rust test-r lint check bench document clean
 
 setup:
 	bash tools/setup.sh
@@ -22,6 +22,13 @@ test-r: install
 	$(R_SCRIPT) -e 'testthat::test_dir("tests/testthat", package = "warmgam", load_package = "installed", stop_on_failure = TRUE)'
 
 test: test-rust test-r
+
+# The engine's code is rustfmt-formatted (src/rust/rustfmt.toml) and clippy-clean.
+lint: setup
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo fmt --manifest-path $(CARGO_MANIFEST) --check
+	cargo clippy --release --manifest-path $(CARGO_MANIFEST) --target-dir $(CARGO_TARGET) --all-targets -- -D warnings
 
 check: setup
 	rm -rf warmgam.Rcheck warmgam_*.tar.gz

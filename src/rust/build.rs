@@ -7,8 +7,9 @@ use std::path::Path;
 fn main() {
     let description = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../DESCRIPTION");
     println!("cargo:rerun-if-changed={}", description.display());
-    let text = std::fs::read_to_string(&description)
-        .unwrap_or_else(|e| panic!("warmgam's engine is built inside the R package: cannot read {}: {e}", description.display()));
+    let text = std::fs::read_to_string(&description).unwrap_or_else(|e| {
+        panic!("warmgam's engine is built inside the R package: cannot read {}: {e}", description.display())
+    });
     let version = text
         .lines()
         .find_map(|line| line.strip_prefix("Version:"))

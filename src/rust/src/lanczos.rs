@@ -88,7 +88,7 @@ fn lanczos(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
         }
         let bj = dot(&z, &z).sqrt();
         let last = j + 1 == n;
-        if (j + 1 >= k && (j + 1) % check_every == 0) || last || bj == 0.0 {
+        if (j + 1 >= k && (j + 1).is_multiple_of(check_every)) || last || bj == 0.0 {
             let (values, vectors) = tridiagonal_eigen(&alpha, &beta);
             if last || bj == 0.0 || converged(&values, &vectors, bj, k, tol) {
                 let m = basis.len();

@@ -13,10 +13,10 @@ pub mod warm;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
-use std::path::PathBuf;
-use std::time::Duration;
 use std::os::raw::c_void;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
 
 use extendr_api::prelude::*;
 use extendr_api::Result;
@@ -83,7 +83,8 @@ impl Fields {
     /// A double matrix borrowed from R (column-major), without copying.
     fn matrix(&self, name: &str) -> Result<ArrayView2<'_, f64>> {
         let robj = self.get(name)?;
-        let data = robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
+        let data =
+            robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
         let dim = robj.dim().ok_or_else(|| r_error(format!("internal: `{name}` must be a matrix")))?;
         let (n, p) = (dim[0].0 as usize, dim[1].0 as usize);
         ArrayView2::from_shape((n, p).f(), data).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
@@ -106,14 +107,17 @@ struct SpecObjects {
     zeros: Rc<Vec<f64>>,
 }
 
+/// Shared columns of ones and of zeros.
+type ConstantColumns = (Rc<Vec<f64>>, Rc<Vec<f64>>);
+
 thread_local! {
     /// Reused from fit to fit: filling fresh vectors of the data's length with ones
     /// costs an exact store hit a noticeable share of its time.
-    static CONSTANT_COLUMNS: RefCell<(Rc<Vec<f64>>, Rc<Vec<f64>>)> = RefCell::new(Default::default());
+    static CONSTANT_COLUMNS: RefCell<ConstantColumns> = RefCell::new(Default::default());
 }
 
 /// Shared columns of ones and zeros of length `n` or more.
-fn constant_columns(n: usize) -> (Rc<Vec<f64>>, Rc<Vec<f64>>) {
+fn constant_columns(n: usize) -> ConstantColumns {
     CONSTANT_COLUMNS.with(|c| {
         let mut c = c.borrow_mut();
         if c.0.len() < n {
@@ -144,7 +148,9 @@ impl SpecObjects {
 
 /// A double vector borrowed from R, without copying.
 fn doubles<'a>(robj: &'a Robj, what: &str) -> Result<Cow<'a, [f64]>> {
-    robj.as_real_slice().map(Cow::Borrowed).ok_or_else(|| r_error(format!("internal: `{what}` must be a double vector")))
+    robj.as_real_slice()
+        .map(Cow::Borrowed)
+        .ok_or_else(|| r_error(format!("internal: `{what}` must be a double vector")))
 }
 
 fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
@@ -167,7 +173,11 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
             let list = f.get("pooled")?.as_list().ok_or_else(|| r_error("internal: `pooled` must be a list"))?;
             Some(
                 list.values()
-                    .map(|v| v.as_real_slice().map(|s| Cow::Owned(s.to_vec())).ok_or_else(|| r_error("internal: pooled covariates must be doubles")))
+                    .map(|v| {
+                        v.as_real_slice()
+                            .map(|s| Cow::Owned(s.to_vec()))
+                            .ok_or_else(|| r_error("internal: pooled covariates must be doubles"))
+                    })
                     .collect::<Result<_>>()?,
             )
         },
@@ -217,11 +227,22 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
         // `NULL`: unit weights, no offset.
-        weights: if f.is_null("weights") { Cow::Borrowed(&objects.ones[..n]) } else { doubles(f.get("weights")?, "weights")? },
-        offset: if f.is_null("offset") { Cow::Borrowed(&objects.zeros[..n]) } else { doubles(f.get("offset")?, "offset")? },
+        weights: if f.is_null("weights") {
+            Cow::Borrowed(&objects.ones[..n])
+        } else {
+            doubles(f.get("weights")?, "weights")?
+        },
+        offset: if f.is_null("offset") {
+            Cow::Borrowed(&objects.zeros[..n])
+        } else {
+            doubles(f.get("offset")?, "offset")?
+        },
         // `NULL`: the intercept alone, a column of ones.
         xp: if f.is_null("xp") {
-            CowArray::from(ArrayView2::from_shape((n, 1).f(), &objects.ones[..n]).map_err(|_| r_error("internal: intercept column"))?)
+            CowArray::from(
+                ArrayView2::from_shape((n, 1).f(), &objects.ones[..n])
+                    .map_err(|_| r_error("internal: intercept column"))?,
+            )
         } else {
             CowArray::from(f.matrix("xp")?)
         },
@@ -249,11 +270,13 @@ fn cache_settings(spec: &List) -> Result<(Option<CacheSettings>, ModelIdentity)>
     }
     let c = Fields::new(&f.list("cache")?);
     let names = c.get("names")?;
-    let parametric_names = names
-        .as_str_iter()
-        .map(|it| it.map(|s| s.to_string()).collect())
-        .unwrap_or_default();
-    let identity = ModelIdentity { formula: c.string("formula")?, family: c.string("family")?, link: c.string("link")?, parametric_names };
+    let parametric_names = names.as_str_iter().map(|it| it.map(|s| s.to_string()).collect()).unwrap_or_default();
+    let identity = ModelIdentity {
+        formula: c.string("formula")?,
+        family: c.string("family")?,
+        link: c.string("link")?,
+        parametric_names,
+    };
     let max_age_days = c.real("max_age_days")?;
     let settings = CacheSettings {
         dir: PathBuf::from(c.string("dir")?),
@@ -374,17 +397,13 @@ fn state_list(state: &State) -> Robj {
 
 fn test_list(t: &TermTest) -> Robj {
     match t {
-        TermTest::Wald { stat, stat1, rank, rank1, weights } => list!(
-            kind = "wald",
-            stat = *stat,
-            stat1 = *stat1,
-            rank = *rank,
-            rank1 = *rank1,
-            weights = weights.clone()
-        )
-        .into(),
+        TermTest::Wald { stat, stat1, rank, rank1, weights } => {
+            list!(kind = "wald", stat = *stat, stat1 = *stat1, rank = *rank, rank1 = *rank1, weights = weights.clone())
+                .into()
+        }
         TermTest::RandomEffect { stat, weights, rank } => {
-            list!(kind = "random", stat = *stat, stat1 = *stat, rank = *rank, rank1 = *rank, weights = weights.clone()).into()
+            list!(kind = "random", stat = *stat, stat1 = *stat, rank = *rank, rank1 = *rank, weights = weights.clone())
+                .into()
         }
     }
 }
@@ -564,7 +583,13 @@ fn smooth_matrix_impl(label: &str, class: &str, state: List, vars: List, by: Nul
     engine_call(|| smooth_matrix(label, class, state, vars, by))
 }
 
-fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable<Vec<f64>>) -> std::result::Result<Robj, Failure> {
+fn smooth_matrix(
+    label: &str,
+    class: &str,
+    state: List,
+    vars: List,
+    by: Nullable<Vec<f64>>,
+) -> std::result::Result<Robj, Failure> {
     let state: State = state
         .iter()
         .map(|(k, v)| {
@@ -579,7 +604,10 @@ fn smooth_matrix(label: &str, class: &str, state: List, vars: List, by: Nullable
         .map(|v| v.as_real_slice().map(|s| s.to_vec()).ok_or_else(|| r_error("internal: covariates must be doubles")))
         .collect::<Result<_>>()?;
     if vars.iter().flatten().any(|v| !v.is_finite()) {
-        return Err(Failure { kind: "non_finite", message: format!("`newdata` has non-finite values in a covariate of `{label}`") });
+        return Err(Failure {
+            kind: "non_finite",
+            message: format!("`newdata` has non-finite values in a covariate of `{label}`"),
+        });
     }
     let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
     let count_ok = match smooth.basis.n_vars() {

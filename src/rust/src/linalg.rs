@@ -119,7 +119,13 @@ pub fn cross_products_by_chunks(
 /// Accumulates `X_c' diag(w) X_c` into the lower triangle of `acc`, for weights of
 /// any sign (the observed information of a non-canonical link can be negative for
 /// some observations). `scratch` holds `diag(w) X_c`.
-pub fn add_weighted_gram(acc: &mut Mat<f64>, chunk: ArrayView2<'_, f64>, w: &[f64], scratch: &mut Mat<f64>, parallel: Par) {
+pub fn add_weighted_gram(
+    acc: &mut Mat<f64>,
+    chunk: ArrayView2<'_, f64>,
+    w: &[f64],
+    scratch: &mut Mat<f64>,
+    parallel: Par,
+) {
     let (rows, p) = chunk.dim();
     if scratch.nrows() != rows || scratch.ncols() != p {
         *scratch = Mat::zeros(rows, p);
@@ -291,11 +297,7 @@ impl SpdFactor {
     pub fn solve(&self, b: ArrayView2<'_, f64>) -> Array2<f64> {
         let p = self.dim();
         let mut rhs = Mat::<f64>::from_fn(p, b.ncols(), |i, j| b[(i, j)] / self.d[i]);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-            self.l.as_ref(),
-            rhs.as_mut(),
-            Par::Seq,
-        );
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(self.l.as_ref(), rhs.as_mut(), Par::Seq);
         faer::linalg::triangular_solve::solve_upper_triangular_in_place(
             self.l.as_ref().transpose(),
             rhs.as_mut(),
@@ -350,7 +352,11 @@ impl SpdFactor {
 /// `log|H| = log|D| + log|S|`. For a k-level factor beside q other coefficients this
 /// costs O(k^2 q + k q^2 + q^3) instead of O((k + q)^3). `None` when `D` or `S` is
 /// not numerically positive definite.
-pub fn bordered_diagonal_inverse(h: &Array2<f64>, block: std::ops::Range<usize>, threads: usize) -> Option<(Array2<f64>, f64)> {
+pub fn bordered_diagonal_inverse(
+    h: &Array2<f64>,
+    block: std::ops::Range<usize>,
+    threads: usize,
+) -> Option<(Array2<f64>, f64)> {
     let p = h.nrows();
     let inside: Vec<usize> = block.clone().collect();
     let outside: Vec<usize> = (0..p).filter(|i| !block.contains(i)).collect();
@@ -361,7 +367,8 @@ pub fn bordered_diagonal_inverse(h: &Array2<f64>, block: std::ops::Range<usize>,
     let (k, q) = (inside.len(), outside.len());
     let b = Array2::from_shape_fn((q, k), |(r, c)| h[(outside[r], inside[c])]);
     let b_d = Array2::from_shape_fn((q, k), |(r, c)| b[(r, c)] / d[c]);
-    let mut schur = Array2::from_shape_fn((q, q), |(r, c)| h[(outside[r], outside[c])]) - matmul(b_d.view(), b.t(), threads);
+    let mut schur =
+        Array2::from_shape_fn((q, q), |(r, c)| h[(outside[r], outside[c])]) - matmul(b_d.view(), b.t(), threads);
     symmetrize(&mut schur);
     let factor = SpdFactor::new(schur.view())?;
     let s_inv = factor.inverse();
@@ -456,7 +463,8 @@ pub fn symmetrize(a: &mut Array2<f64>) {
 /// The eigenvalues of a symmetric matrix, in increasing order (no eigenvectors: a
 /// fraction of the decomposition's cost).
 pub fn sym_eigenvalues(a: ArrayView2<'_, f64>) -> Vec<f64> {
-    let mut values = to_mat(&a).self_adjoint_eigenvalues(Side::Lower).expect("eigenvalues of a finite symmetric matrix");
+    let mut values =
+        to_mat(&a).self_adjoint_eigenvalues(Side::Lower).expect("eigenvalues of a finite symmetric matrix");
     values.sort_by(|x, y| x.total_cmp(y));
     values
 }
@@ -472,9 +480,7 @@ pub fn from_eigen(values: &[f64], vectors: &Array2<f64>, f: impl Fn(f64) -> f64)
 /// eigenvectors as columns.
 pub fn sym_eigen(a: ArrayView2<'_, f64>) -> (Vec<f64>, Array2<f64>) {
     let m = to_mat(&a);
-    let e = m
-        .self_adjoint_eigen(Side::Lower)
-        .expect("symmetric eigen-decomposition of a finite matrix");
+    let e = m.self_adjoint_eigen(Side::Lower).expect("symmetric eigen-decomposition of a finite matrix");
     let s = e.S();
     let values = (0..a.nrows()).map(|i| s[i]).collect();
     (values, to_array(e.U()))

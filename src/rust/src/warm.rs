@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use ndarray::{Array2, ShapeBuilder};
 
-use crate::cache::key::{model_keys, ModelIdentity};
 use crate::basis::{self, Smooth, State};
+use crate::cache::key::{model_keys, ModelIdentity};
 use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit, StoredSmooths, StoredTests};
 use crate::cache::session::{Session, Source, Start};
 use crate::cache::store::{StoreLimits, WarmStartStore};
@@ -192,7 +192,8 @@ fn optimize<'a>(
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
     let rows = spec.y.len();
     let mut progress = |it: &Iterate<'_>| -> Result<()> {
-        let mut entry = Entry::new(EntryKind::Checkpoint, rows, it.rho.to_vec(), it.criterion, done as usize + it.iteration);
+        let mut entry =
+            Entry::new(EntryKind::Checkpoint, rows, it.rho.to_vec(), it.criterion, done as usize + it.iteration);
         entry.coefficients = Bounded(it.coefficients.to_vec());
         session.checkpoint(entry);
         check(interrupted)
@@ -256,7 +257,8 @@ fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> En
 fn stored_fit(entry: &Entry) -> Option<FitResult> {
     let f = entry.finished.as_ref()?;
     let p = entry.coefficients.0.len();
-    let matrix = |v: &Bounded<f64>| (v.0.len() == p * p).then(|| Array2::from_shape_vec((p, p).f(), v.0.clone()).ok()).flatten();
+    let matrix =
+        |v: &Bounded<f64>| (v.0.len() == p * p).then(|| Array2::from_shape_vec((p, p).f(), v.0.clone()).ok()).flatten();
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
     if !(entry.converged && finite(&entry.coefficients.0) && finite(&entry.rho.0) && entry.scale.is_finite()) {
         return None;
@@ -329,7 +331,13 @@ fn term_tests(s: &StoredTests) -> Option<Vec<TermTest>> {
         out.push(if s.random_effect.0[i] == 1 {
             TermTest::RandomEffect { stat: s.stat.0[i], weights: mine.to_vec(), rank: s.rank.0[i] }
         } else {
-            TermTest::Wald { stat: s.stat.0[i], stat1: s.stat1.0[i], rank: s.rank.0[i], rank1: s.rank1.0[i], weights: mine.to_vec() }
+            TermTest::Wald {
+                stat: s.stat.0[i],
+                stat1: s.stat1.0[i],
+                rank: s.rank.0[i],
+                rank1: s.rank1.0[i],
+                weights: mine.to_vec(),
+            }
         });
     }
     weights.is_empty().then_some(out)
@@ -348,12 +356,18 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|_| next()).collect();
         let z: Vec<f64> = (0..n).map(|_| next()).collect();
         let y: Vec<f64> = x.iter().map(|x| (6.0 * x).sin() + 0.3 * (next() - 0.5) * 3.46).collect();
-        let smooths = vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "cr", 10, vec![z])];
+        let smooths =
+            vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "cr", 10, vec![z])];
         ModelSpec::for_tests(y, ndarray::Array2::ones((n, 1)), smooths)
     }
 
     fn identity() -> ModelIdentity {
-        ModelIdentity { formula: "y ~ s(x) + s(z)".into(), family: "gaussian".into(), link: "identity".into(), parametric_names: vec!["(Intercept)".into()] }
+        ModelIdentity {
+            formula: "y ~ s(x) + s(z)".into(),
+            family: "gaussian".into(),
+            link: "identity".into(),
+            parametric_names: vec!["(Intercept)".into()],
+        }
     }
 
     fn settings(dir: &std::path::Path, verify: bool) -> CacheSettings {
@@ -379,12 +393,14 @@ mod tests {
             let store = WarmStartStore::open(dir.path(), false, settings(dir.path(), false).limits).unwrap();
             let entry = Entry::new(EntryKind::Checkpoint, 400, vec![planted; 2], -1e10, 3);
             store.write(&keys.exact, "ckpt-planted.wgs", &entry).unwrap();
-            let (_, warm, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
+            let (_, warm, report) =
+                fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
             assert_eq!(report.source, Source::Resumed);
             let diff = max_rel_diff(&warm.linear_predictor, &cold.linear_predictor);
             assert!(diff < 1e-6, "planted {planted}: fitted values {diff:e} from the cold fit's");
             // And what it filed is served as the cold answer.
-            let (_, exact, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
+            let (_, exact, report) =
+                fit_warm(&spec, &identity(), Some(&settings(dir.path(), false)), &mut || false).unwrap();
             assert_eq!(report.source, Source::Exact);
             assert!(max_rel_diff(&exact.linear_predictor, &cold.linear_predictor) < 1e-6);
         }
@@ -407,11 +423,13 @@ mod tests {
         let mut entry = final_entry(&plateau, &design, 400, 0);
         entry.converged = true;
         store.write(&keys.exact, "final.wgs", &entry).unwrap();
-        let (_, verified, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
+        let (_, verified, report) =
+            fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
         assert_eq!(report.verified, Some(false));
         assert!(max_rel_diff(&verified.linear_predictor, &cold.linear_predictor) < 1e-6);
         // The cold fit's own final entry passes.
-        let (_, again, report) = fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
+        let (_, again, report) =
+            fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
         assert_eq!((report.source, report.verified), (Source::Exact, Some(true)));
         assert!(max_rel_diff(&again.linear_predictor, &cold.linear_predictor) < 1e-6);
     }

@@ -5,7 +5,7 @@
 
 use ndarray::Array2;
 
-use super::knots::{IntervalFinder, place_knots, sorted_unique};
+use super::knots::{place_knots, sorted_unique, IntervalFinder};
 use crate::error::{EngineError, Result};
 use crate::linalg::{symmetrize, SpdFactor};
 

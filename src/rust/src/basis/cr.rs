@@ -5,7 +5,7 @@
 
 use ndarray::Array2;
 
-use super::knots::{IntervalFinder, quantile7, r_seq, sorted_unique};
+use super::knots::{quantile7, r_seq, sorted_unique, IntervalFinder};
 use crate::error::{EngineError, Result};
 use crate::linalg::SpdFactor;
 

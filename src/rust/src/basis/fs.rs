@@ -36,14 +36,23 @@ impl FsBasis {
     /// `vars`: the base smooth's covariates, then the factor's level codes (1 to
     /// `levels`). Returns the basis and its penalties (wiggliness, then one per null
     /// direction).
-    pub fn construct(label: &str, vars: &[&[f64]], base: &MarginSpec, levels: usize) -> Result<(FsBasis, Vec<Array2<f64>>)> {
+    pub fn construct(
+        label: &str,
+        vars: &[&[f64]],
+        base: &MarginSpec,
+        levels: usize,
+    ) -> Result<(FsBasis, Vec<Array2<f64>>)> {
         let d = vars.len() - 1;
         if d == 0 || base.dim != d || levels == 0 {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: a factor smooth needs numeric covariates and a factor") });
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: a factor smooth needs numeric covariates and a factor"),
+            });
         }
         let codes = vars[d];
         if codes.iter().any(|c| *c < 1.0 || *c > levels as f64 || c.fract() != 0.0) {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}") });
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}"),
+            });
         }
         let (basis, s_raw, x) = class_basis(label, &base.bs, &vars[..d], base.k, &base.m, base.knots.as_deref())?;
         let x = match x {
@@ -53,7 +62,9 @@ impl FsBasis {
         let (n, k) = x.dim();
         let rank = super::penalty_rank(&s_raw);
         let xtx = x.t().dot(&x);
-        let not_full = || EngineError::NotIdentifiable { detail: format!("the base smooth of `{label}` has linearly dependent columns") };
+        let not_full = || EngineError::NotIdentifiable {
+            detail: format!("the base smooth of `{label}` has linearly dependent columns"),
+        };
         let r_inv = SpdFactor::new(xtx.view()).ok_or_else(not_full)?.inverse_upper_factor();
         let rsr = r_inv.t().dot(&s_raw).dot(&r_inv);
         // Eigenvalues descending, as mgcv orders them.
@@ -80,7 +91,10 @@ impl FsBasis {
                 let mut h = v.clone();
                 h[0] += if v[0] >= 0.0 { norm } else { -norm };
                 let hh = h.dot(&h);
-                let reflect = Array2::from_shape_fn((null_dim, null_dim), |(a, b)| if a == b { 1.0 } else { 0.0 } - 2.0 * h[a] * h[b] / hh);
+                let reflect = Array2::from_shape_fn(
+                    (null_dim, null_dim),
+                    |(a, b)| if a == b { 1.0 } else { 0.0 } - 2.0 * h[a] * h[b] / hh,
+                );
                 p.slice_mut(s![.., rank..]).assign(&p0.dot(&reflect));
             }
         }
@@ -98,7 +112,9 @@ impl FsBasis {
             p.slice_mut(s![.., rank..]).mapv_inplace(|v| v * null_scale);
         }
         let width = k * levels;
-        let block_diagonal = |diag: &dyn Fn(usize) -> f64| Array2::from_shape_fn((width, width), |(a, b)| if a == b { diag(a % k) } else { 0.0 });
+        let block_diagonal = |diag: &dyn Fn(usize) -> f64| {
+            Array2::from_shape_fn((width, width), |(a, b)| if a == b { diag(a % k) } else { 0.0 })
+        };
         let d_range = range_scale * range_scale;
         let mut penalties = vec![block_diagonal(&|i| if i < rank { d_range } else { 0.0 })];
         for j in rank..k {

@@ -92,7 +92,8 @@ impl<'a> IntervalFinder<'a> {
         let (lo, hi) = (knots[0], knots[knots.len() - 1]);
         let cells = Self::CELLS_PER_KNOT * knots.len();
         let cells_per_unit = if hi > lo { cells as f64 / (hi - lo) } else { 0.0 };
-        let table = (0..=cells).map(|c| interval(knots, lo + c as f64 / cells_per_unit.max(f64::MIN_POSITIVE))).collect();
+        let table =
+            (0..=cells).map(|c| interval(knots, lo + c as f64 / cells_per_unit.max(f64::MIN_POSITIVE))).collect();
         IntervalFinder { knots, lo, cells_per_unit, table }
     }
 

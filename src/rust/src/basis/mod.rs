@@ -348,7 +348,11 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     }
     let source = match &spec.pooled {
         Some(p) if p.len() == spec.vars.len() && p.iter().all(|v| v.len() == p[0].len()) => p,
-        Some(_) => return Err(EngineError::InvalidSpec { what: format!("`{label}`: pooled covariates do not match the term's") }),
+        Some(_) => {
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: pooled covariates do not match the term's"),
+            })
+        }
         None => &spec.vars,
     };
     let vars: Vec<&[f64]> = source.iter().map(|v| v.as_ref()).collect();
@@ -359,8 +363,12 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             (Basis::Tensor(t), pens, None)
         }
         "fs" => {
-            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: a factor smooth needs its base smooth") })?;
-            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
+                what: format!("`{label}`: a factor smooth needs its base smooth"),
+            })?;
+            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec {
+                what: format!("`{label}`: the number of levels is missing"),
+            })?;
             let (f, pens) = FsBasis::construct(label, &vars, base, levels)?;
             (Basis::Fs(Box::new(f)), pens, None)
         }
@@ -487,7 +495,9 @@ pub(crate) fn class_basis(
             (Basis::Tp(b), s, Some(x))
         }
         "re" => {
-            let levels = k.ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+            let levels = k.ok_or_else(|| EngineError::InvalidSpec {
+                what: format!("`{label}`: the number of levels is missing"),
+            })?;
             let (b, s) = ReBasis::construct(label, vars[0], levels)?;
             (Basis::Re(b), s, None)
         }
@@ -547,7 +557,8 @@ fn shrink_null_space(s: &Array2<f64>, null_dim: usize, chained: bool) -> Array2<
         values[i] = values[if chained { i + 1 } else { null_dim }] * SHRINK;
     }
     let k = values.len();
-    let mut out = Array2::from_shape_fn((k, k), |(a, b)| (0..k).map(|c| vectors[(a, c)] * values[c] * vectors[(b, c)]).sum());
+    let mut out =
+        Array2::from_shape_fn((k, k), |(a, b)| (0..k).map(|c| vectors[(a, c)] * values[c] * vectors[(b, c)]).sum());
     crate::linalg::symmetrize(&mut out);
     out
 }
@@ -570,7 +581,12 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
         let z: Vec<f64> = (0..n).map(|i| ((i * 11) % 97) as f64 / 97.0).collect();
         let by: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64).collect();
-        for (bs, vars) in [("cr", vec![x.clone()]), ("cc", vec![x.clone()]), ("ps", vec![x.clone()]), ("tp", vec![x.clone(), z.clone()])] {
+        for (bs, vars) in [
+            ("cr", vec![x.clone()]),
+            ("cc", vec![x.clone()]),
+            ("ps", vec![x.clone()]),
+            ("tp", vec![x.clone(), z.clone()]),
+        ] {
             for with_by in [false, true] {
                 let spec = SmoothSpec {
                     by: with_by.then(|| Cow::Owned(by.clone())),

@@ -18,13 +18,23 @@ pub struct PsBasis {
 impl PsBasis {
     /// `s(x, bs = "ps", k = k, m = c(m1, m2))`: `k` B-splines of degree `m1 + 1` and an
     /// order-`m2` difference penalty.
-    pub fn construct(label: &str, x: &[f64], k: usize, m1: usize, m2: usize, knots: Option<&[f64]>) -> Result<(PsBasis, Array2<f64>)> {
+    pub fn construct(
+        label: &str,
+        x: &[f64],
+        k: usize,
+        m1: usize,
+        m2: usize,
+        knots: Option<&[f64]>,
+    ) -> Result<(PsBasis, Array2<f64>)> {
         let order = m1 + 2;
         if k < order || k <= m2 {
             return Err(EngineError::BadBasisDimension {
                 term: label.to_string(),
                 k,
-                reason: format!("a P-spline of order {order} with an order-{m2} penalty needs k >= {}", order.max(m2 + 1)),
+                reason: format!(
+                    "a P-spline of order {order} with an order-{m2} penalty needs k >= {}",
+                    order.max(m2 + 1)
+                ),
             });
         }
         let knots = match knots {
@@ -36,7 +46,8 @@ impl PsBasis {
             }
             None => {
                 let nk = k - m1;
-                let (mut lo, mut hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let (mut lo, mut hi) =
+                    x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
                 let range = hi - lo;
                 lo -= range * 0.001;
                 hi += range * 0.001;

@@ -18,10 +18,14 @@ impl ReBasis {
     /// which predicts no effect). `slope`: the covariate of random slopes, if any.
     pub fn construct(label: &str, codes: &[f64], levels: usize) -> Result<(ReBasis, Array2<f64>)> {
         if levels == 0 {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: a random effect needs at least one level") });
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: a random effect needs at least one level"),
+            });
         }
         if codes.iter().any(|c| *c < 1.0 || *c > levels as f64 || c.fract() != 0.0) {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}") });
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}"),
+            });
         }
         Ok((ReBasis { levels }, Array2::eye(levels)))
     }

@@ -9,7 +9,14 @@ use super::{tp, SmoothSpec};
 
 /// Columns and state values of one marginal (or single-class) basis of `dim`
 /// covariates on `rows` points.
-fn class_bounds(bs: &str, k: Option<usize>, dim: usize, m: &[usize], knots: Option<&[f64]>, rows: usize) -> (usize, usize) {
+fn class_bounds(
+    bs: &str,
+    k: Option<usize>,
+    dim: usize,
+    m: &[usize],
+    knots: Option<&[f64]>,
+    rows: usize,
+) -> (usize, usize) {
     let given_knots = knots.map_or(0, |k| k.len());
     match bs {
         "tp" | "ts" => {
@@ -94,8 +101,16 @@ mod tests {
             SmoothSpec { k: None, ..SmoothSpec::for_tests("s(x,z)", "tp", 30, vec![x.clone(), z.clone()]) },
             SmoothSpec::for_tests("s(x)", "tp", 10, vec![x.clone()]),
             SmoothSpec { centre: false, ..SmoothSpec::for_tests("s(g)", "re", 7, vec![g.clone()]) },
-            SmoothSpec { k: None, margins: vec![margin("cr", 5), margin("tp", 6)], ..SmoothSpec::for_tests("te(x,z)", "te", 0, vec![x.clone(), z.clone()]) },
-            SmoothSpec { margins: vec![margin("tp", 5)], centre: false, ..SmoothSpec::for_tests("s(x,g)", "fs", 7, vec![x.clone(), g.clone()]) },
+            SmoothSpec {
+                k: None,
+                margins: vec![margin("cr", 5), margin("tp", 6)],
+                ..SmoothSpec::for_tests("te(x,z)", "te", 0, vec![x.clone(), z.clone()])
+            },
+            SmoothSpec {
+                margins: vec![margin("tp", 5)],
+                centre: false,
+                ..SmoothSpec::for_tests("s(x,g)", "fs", 7, vec![x.clone(), g.clone()])
+            },
         ];
         for spec in &specs {
             let sm = construct(spec).unwrap();

@@ -28,8 +28,23 @@ pub type State = BTreeMap<String, Vec<f64>>;
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
 pub const STATE_FIELDS: [&str; 17] = [
-    "knots", "m1", "m", "shift", "points", "points_dim", "uz", "uz_dim", "householder", "penalty", "s_scale", "rank", "has_by", "levels",
-    "null_penalty", "margins", "reparam",
+    "knots",
+    "m1",
+    "m",
+    "shift",
+    "points",
+    "points_dim",
+    "uz",
+    "uz_dim",
+    "householder",
+    "penalty",
+    "s_scale",
+    "rank",
+    "has_by",
+    "levels",
+    "null_penalty",
+    "margins",
+    "reparam",
 ];
 
 /// The basis classes (the store records them by index: append only).
@@ -101,10 +116,15 @@ impl Smooth {
             Some(_) => return Err(fields.bad("stored basis and constraint do not fit together")),
             None => width,
         };
-        let mut penalties = square_matrices(fields.get("penalty")?, k).ok_or_else(|| fields.bad("stored penalties do not fit the basis"))?;
+        let mut penalties = square_matrices(fields.get("penalty")?, k)
+            .ok_or_else(|| fields.bad("stored penalties do not fit the basis"))?;
         // Fits made before tensor products kept `select`'s penalty apart.
         if let Some(v) = st.get("null_penalty") {
-            penalties.extend(square_matrices(v, k).filter(|m| m.len() == 1).ok_or_else(|| fields.bad("stored null-space penalty has the wrong size"))?);
+            penalties.extend(
+                square_matrices(v, k)
+                    .filter(|m| m.len() == 1)
+                    .ok_or_else(|| fields.bad("stored null-space penalty has the wrong size"))?,
+            );
         }
         if penalties.is_empty() {
             return Err(fields.bad("stored basis has no penalty"));
@@ -135,7 +155,7 @@ impl Smooth {
 /// number of them.
 fn square_matrices(values: &[f64], k: usize) -> Option<Vec<Array2<f64>>> {
     let size = k * k;
-    if size == 0 || values.len() % size != 0 {
+    if size == 0 || !values.len().is_multiple_of(size) {
         return None;
     }
     Some(values.chunks_exact(size).map(|c| Array2::from_shape_vec((k, k).f(), c.to_vec()).expect("k x k")).collect())
@@ -197,7 +217,12 @@ fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
         }
         "re" => Basis::Re(ReBasis { levels: f.count("levels")?.max(1) }),
         "tp" => {
-            let b = TpBasis::new(f.count("m")?, f.get("shift")?.clone(), f.matrix("points", "points_dim")?, f.matrix("uz", "uz_dim")?);
+            let b = TpBasis::new(
+                f.count("m")?,
+                f.get("shift")?.clone(),
+                f.matrix("points", "points_dim")?,
+                f.matrix("uz", "uz_dim")?,
+            );
             let d = b.points.ncols();
             let consistent = b.shift.len() == d
                 && d > 0
@@ -211,7 +236,9 @@ fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
             }
             Basis::Tp(b)
         }
-        "te" | "ti" => Basis::Tensor(TensorBasis { margins: decode_margins(f, f.get("margins")?)?, interaction: class == "ti" }),
+        "te" | "ti" => {
+            Basis::Tensor(TensorBasis { margins: decode_margins(f, f.get("margins")?)?, interaction: class == "ti" })
+        }
         "fs" => {
             let mut margins = decode_margins(f, f.get("margins")?)?;
             if margins.len() != 1 {
@@ -258,7 +285,11 @@ fn decode_margins(f: &Fields<'_>, values: &[f64]) -> Result<Vec<Margin>> {
         Ok(head)
     };
     let as_count = |v: f64, max: usize| -> Result<usize> {
-        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= max as f64 { Ok(v as usize) } else { Err(bad()) }
+        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= max as f64 {
+            Ok(v as usize)
+        } else {
+            Err(bad())
+        }
     };
     let n_margins = as_count(take(1)?[0], values.len())?;
     let mut margins = Vec::with_capacity(n_margins.min(16));
@@ -306,6 +337,7 @@ mod tests {
     /// A smooth rebuilt from its state predicts exactly as the one constructed from
     /// the data, for every class including tensor products and `select`.
     #[test]
+    #[allow(clippy::type_complexity)] // a table of cases
     fn smooths_rebuilt_from_their_state_predict_the_same() {
         let n = 120;
         let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
@@ -322,7 +354,8 @@ mod tests {
         for (bs, vars, margins, select) in cases {
             // A factor smooth's k is its number of levels.
             let k = if bs == "fs" { 4 } else { 6 };
-            let spec = SmoothSpec { centre: bs != "fs", select, margins, ..SmoothSpec::for_tests(bs, bs, k, vars.clone()) };
+            let spec =
+                SmoothSpec { centre: bs != "fs", select, margins, ..SmoothSpec::for_tests(bs, bs, k, vars.clone()) };
             let sm = construct(&spec).unwrap();
             let st = sm.state();
             for name in st.keys() {

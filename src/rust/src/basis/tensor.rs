@@ -22,7 +22,7 @@ use ndarray::{Array2, Axis};
 use super::constraint::SumToZero;
 use super::{class_basis, Basis};
 use crate::error::{EngineError, Result};
-use crate::linalg::{symmetrize, sym_eigen};
+use crate::linalg::{sym_eigen, symmetrize};
 
 /// One margin of a tensor product as the R layer gives it.
 #[derive(Debug, Clone)]
@@ -84,7 +84,12 @@ fn reparam_condition() -> f64 {
 impl TensorBasis {
     /// Builds the margins on the data and returns the basis with its penalties, one per
     /// margin (unscaled: the caller scales them as every smooth's).
-    pub fn construct(label: &str, vars: &[&[f64]], margins: &[MarginSpec], interaction: bool) -> Result<(TensorBasis, Vec<Array2<f64>>)> {
+    pub fn construct(
+        label: &str,
+        vars: &[&[f64]],
+        margins: &[MarginSpec],
+        interaction: bool,
+    ) -> Result<(TensorBasis, Vec<Array2<f64>>)> {
         let dims: usize = margins.iter().map(|m| m.dim).sum();
         if margins.is_empty() || dims != vars.len() || margins.iter().any(|m| m.dim == 0) {
             return Err(EngineError::InvalidSpec {
@@ -99,7 +104,11 @@ impl TensorBasis {
             at += spec.dim;
             if !MARGIN_CLASSES.contains(&spec.bs.as_str()) {
                 return Err(EngineError::InvalidSpec {
-                    what: format!("`{label}`: margin {} has basis \"{}\"; tensor margins can be \"cr\", \"cc\", \"ps\" or \"tp\"", i + 1, spec.bs),
+                    what: format!(
+                        "`{label}`: margin {} has basis \"{}\"; tensor margins can be \"cr\", \"cc\", \"ps\" or \"tp\"",
+                        i + 1,
+                        spec.bs
+                    ),
                 });
             }
             let (basis, s, _) = class_basis(label, &spec.bs, mv, spec.k, &spec.m, spec.knots.as_deref())?;
@@ -176,10 +185,12 @@ impl TensorBasis {
 fn value_reparam(margin: &Margin, x: &[f64]) -> Option<Array2<f64>> {
     let w = margin.width();
     let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    let points: Vec<f64> = (0..w).map(|i| if w == 1 { lo } else { lo + (hi - lo) * i as f64 / (w - 1) as f64 }).collect();
+    let points: Vec<f64> =
+        (0..w).map(|i| if w == 1 { lo } else { lo + (hi - lo) * i as f64 / (w - 1) as f64 }).collect();
     let p = margin.matrix(&[&points]);
     let singular = crate::linalg::singular_values(p.view())?;
-    let (large, small) = (singular.iter().fold(0.0_f64, |a, v| a.max(*v)), singular.iter().fold(f64::INFINITY, |a, v| a.min(*v)));
+    let (large, small) =
+        (singular.iter().fold(0.0_f64, |a, v| a.max(*v)), singular.iter().fold(f64::INFINITY, |a, v| a.min(*v)));
     if !(small > reparam_condition() * large) {
         return None;
     }
@@ -279,7 +290,8 @@ mod tests {
         for m in &t.margins {
             assert!(m.reparam.is_some());
             let w = m.width();
-            let (lo, hi) = (x.iter().cloned().fold(f64::INFINITY, f64::min), x.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+            let (lo, hi) =
+                (x.iter().cloned().fold(f64::INFINITY, f64::min), x.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
             let pts: Vec<f64> = (0..w).map(|i| lo + (hi - lo) * i as f64 / (w - 1) as f64).collect();
             let p = m.matrix(&[&pts]);
             let err = (&p - &Array2::<f64>::eye(w)).iter().fold(0.0_f64, |a, v| a.max(v.abs()));

@@ -88,11 +88,12 @@ fn binomial(n: usize, k: usize) -> usize {
 fn eta_constant(m: usize, d: usize) -> f64 {
     let pi = std::f64::consts::PI;
     let fact = |v: usize| (1..=v).fold(1.0, |a, i| a * i as f64);
-    if d % 2 == 0 {
-        let sign = if (m + 1 + d / 2) % 2 == 0 { 1.0 } else { -1.0 };
+    if d.is_multiple_of(2) {
+        let sign = if (m + 1 + d / 2).is_multiple_of(2) { 1.0 } else { -1.0 };
         sign / (2f64.powi(2 * m as i32 - 1) * pi.powf(d as f64 / 2.0) * fact(m - 1) * fact(m - d / 2))
     } else {
-        gamma_half_integer(d as f64 / 2.0 - m as f64) / (2f64.powi(2 * m as i32) * pi.powf(d as f64 / 2.0) * fact(m - 1))
+        gamma_half_integer(d as f64 / 2.0 - m as f64)
+            / (2f64.powi(2 * m as i32) * pi.powf(d as f64 / 2.0) * fact(m - 1))
     }
 }
 
@@ -116,7 +117,7 @@ fn eta(r2: f64, m: usize, d: usize, c: f64) -> f64 {
     if r2 <= 0.0 {
         return 0.0;
     }
-    if d % 2 == 0 {
+    if d.is_multiple_of(2) {
         c * 0.5 * r2.ln() * r2.powi((m - d / 2) as i32)
     } else {
         c * r2.sqrt().powi((2 * m - d) as i32)
@@ -406,7 +407,15 @@ impl Pieces {
         // moment[c][r] = sum_j uz[j, c] (-p_j)^r over the points below, and the totals.
         let mut below = vec![0.0; k * (q + 1)];
         let mut total = vec![0.0; k * (q + 1)];
-        let powers = |p: f64| -> Vec<f64> { (0..=q).scan(1.0, |acc, _| { let v = *acc; *acc *= -p; Some(v) }).collect() };
+        let powers = |p: f64| -> Vec<f64> {
+            (0..=q)
+                .scan(1.0, |acc, _| {
+                    let v = *acc;
+                    *acc *= -p;
+                    Some(v)
+                })
+                .collect()
+        };
         for (&j, &p) in order.iter().zip(&sorted) {
             let pw = powers(p);
             for c in 0..k {
@@ -441,7 +450,8 @@ impl Pieces {
         let buckets = 4 * nu.max(1);
         let (lo, hi) = (sorted[0], sorted[nu - 1]);
         let bucket_width = if hi > lo { (hi - lo) / buckets as f64 } else { 1.0 };
-        let bucket_start = (0..=buckets).map(|b| sorted.partition_point(|p| *p < lo + b as f64 * bucket_width)).collect();
+        let bucket_start =
+            (0..=buckets).map(|b| sorted.partition_point(|p| *p < lo + b as f64 * bucket_width)).collect();
         Pieces { sorted, bucket_start, lo, bucket_width, coef, q, k }
     }
 

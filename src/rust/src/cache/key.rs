@@ -119,7 +119,8 @@ impl Fingerprinter {
         {
             // SAFETY: any f64 slice is a valid byte slice of 8 times its length, and
             // on a little-endian target those bytes are each value's `to_le_bytes`.
-            let bytes = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) };
+            let bytes =
+                unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) };
             self.hasher.update(bytes);
         }
         #[cfg(not(target_endian = "little"))]
@@ -273,11 +274,14 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
     let n = spec.xp.nrows();
     let xp_columns: Vec<std::borrow::Cow<'_, [f64]>> = match spec.xp.as_slice_memory_order() {
         // Column-major, as R holds it: the columns are consecutive runs.
-        Some(data) if n > 0 && spec.xp.t().is_standard_layout() => data.chunks_exact(n).map(std::borrow::Cow::Borrowed).collect(),
+        Some(data) if n > 0 && spec.xp.t().is_standard_layout() => {
+            data.chunks_exact(n).map(std::borrow::Cow::Borrowed).collect()
+        }
         _ => spec.xp.columns().into_iter().map(|c| c.to_vec().into()).collect(),
     };
     // Every data column, in a fixed order, with its tag (`None`: an absent `by`).
-    let mut columns: Vec<(&str, Option<&[f64]>)> = vec![("y", Some(&spec.y)), ("weights", Some(&spec.weights)), ("offset", Some(&spec.offset))];
+    let mut columns: Vec<(&str, Option<&[f64]>)> =
+        vec![("y", Some(&spec.y)), ("weights", Some(&spec.weights)), ("offset", Some(&spec.offset))];
     columns.extend(xp_columns.iter().map(|c| ("column", Some(&c[..]))));
     for sm in &spec.smooths {
         columns.extend(sm.vars.iter().map(|v| ("covariate", Some(&v[..]))));
@@ -402,10 +406,13 @@ mod tests {
             f.f64s("v", &[2.0]);
         });
         assert_ne!(one, two);
-        assert_ne!(digest(|f| f.f64s("v", &[1.0, 2.0])), digest(|f| {
-            f.f64s("v", &[1.0]);
-            f.f64s("v", &[2.0]);
-        }));
+        assert_ne!(
+            digest(|f| f.f64s("v", &[1.0, 2.0])),
+            digest(|f| {
+                f.f64s("v", &[1.0]);
+                f.f64s("v", &[2.0]);
+            })
+        );
     }
 
     #[test]
@@ -426,14 +433,23 @@ mod tests {
         use ndarray::{Array2, ShapeBuilder};
         use std::borrow::Cow;
         let x: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
-        let smooth = SmoothSpec { by: Some(Cow::Owned(vec![2.0; n])), ..SmoothSpec::for_tests("s(x)", "cr", 8, vec![x.clone()]) };
+        let smooth = SmoothSpec {
+            by: Some(Cow::Owned(vec![2.0; n])),
+            ..SmoothSpec::for_tests("s(x)", "cr", 8, vec![x.clone()])
+        };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { (i % 3) as f64 });
         ModelSpec::for_tests(x.iter().map(|v| v.sin()).collect(), xp, vec![smooth])
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of cases
     fn every_data_value_is_in_the_exact_key_only() {
-        let id = ModelIdentity { formula: "y ~ s(x)".into(), family: "gaussian".into(), link: "identity".into(), parametric_names: vec!["(Intercept)".into(), "g".into()] };
+        let id = ModelIdentity {
+            formula: "y ~ s(x)".into(),
+            family: "gaussian".into(),
+            link: "identity".into(),
+            parametric_names: vec!["(Intercept)".into(), "g".into()],
+        };
         // Large enough for the columns to be hashed on several threads.
         let n = 120_000;
         let base = model_keys(&spec(n), &id);
@@ -445,17 +461,23 @@ mod tests {
             ("y", Box::new(|s| s.y.to_mut()[5] += 1e-12)),
             ("weights", Box::new(|s| s.weights.to_mut()[n - 1] = 2.0)),
             ("offset", Box::new(|s| s.offset.to_mut()[0] = 0.5)),
-            ("xp", Box::new(|s| {
-                let mut xp = s.xp.to_owned();
-                xp[(3, 1)] += 1.0;
-                s.xp = ndarray::CowArray::from(xp);
-            })),
+            (
+                "xp",
+                Box::new(|s| {
+                    let mut xp = s.xp.to_owned();
+                    xp[(3, 1)] += 1.0;
+                    s.xp = ndarray::CowArray::from(xp);
+                }),
+            ),
             ("covariate", Box::new(|s| s.smooths[0].vars[0].to_mut()[7] += 1e-9)),
             ("by", Box::new(|s| s.smooths[0].by.as_mut().unwrap().to_mut()[9] = 3.0)),
-            ("rows", Box::new(|s| {
-                s.y.to_mut().pop();
-                s.weights.to_mut().pop();
-            })),
+            (
+                "rows",
+                Box::new(|s| {
+                    s.y.to_mut().pop();
+                    s.weights.to_mut().pop();
+                }),
+            ),
         ];
         for (what, change) in changes {
             let mut changed = spec(n);

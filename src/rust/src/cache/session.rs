@@ -118,7 +118,10 @@ impl Session {
     pub fn start(&mut self) -> Start {
         let usable = |e: &StoredEntry| e.entry.rho.0.iter().all(|r| r.is_finite());
         let exact: Vec<StoredEntry> = self.load(&self.keys.exact.clone()).into_iter().filter(usable).collect();
-        if let Some(hit) = exact.iter().find(|e| e.name == FINAL_NAME && e.entry.kind == EntryKind::Final && e.entry.finished.is_some()) {
+        if let Some(hit) = exact
+            .iter()
+            .find(|e| e.name == FINAL_NAME && e.entry.kind == EntryKind::Final && e.entry.finished.is_some())
+        {
             self.store.touch(&self.keys.exact, &hit.name);
             return Start::Exact(hit.entry.clone());
         }

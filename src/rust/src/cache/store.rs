@@ -166,7 +166,10 @@ impl WarmStartStore {
         let bytes = frame(key, &payload::encode(entry));
         if bytes.len() as u64 > MAX_ENTRY_BYTES {
             // Readers would refuse it: do not spend the disk on it.
-            return Err(io::Error::other(format!("an entry of {} bytes exceeds the store's limit of {MAX_ENTRY_BYTES}", bytes.len())));
+            return Err(io::Error::other(format!(
+                "an entry of {} bytes exceeds the store's limit of {MAX_ENTRY_BYTES}",
+                bytes.len()
+            )));
         }
         let dir = self.key_dir(key);
         // The directory may be removed by another process's eviction between our
@@ -221,10 +224,16 @@ impl WarmStartStore {
                     remove_if_unchanged(&path, id);
                 }
                 Ok(Found::TooLarge(id)) => {
-                    out.refused.push(format!("{} ({} bytes) is larger than any entry of this model can be; removed", path.display(), id.1));
+                    out.refused.push(format!(
+                        "{} ({} bytes) is larger than any entry of this model can be; removed",
+                        path.display(),
+                        id.1
+                    ));
                     remove_if_unchanged(&path, id);
                 }
-                Ok(Found::NotRegular) => out.refused.push(format!("{} is not a regular file; not read", path.display())),
+                Ok(Found::NotRegular) => {
+                    out.refused.push(format!("{} is not a regular file; not read", path.display()))
+                }
                 // An I/O error says nothing about the entry (it may be in use or the
                 // filesystem may be busy): skip it, keep it.
                 Err(_) => {}
@@ -301,9 +310,16 @@ impl WarmStartStore {
             files
                 .iter()
                 .filter(|f| {
-                    let key = f.path.parent().and_then(|d| d.file_name()).and_then(|n| Fingerprint::from_hex(&n.to_string_lossy()));
+                    let key = f
+                        .path
+                        .parent()
+                        .and_then(|d| d.file_name())
+                        .and_then(|n| Fingerprint::from_hex(&n.to_string_lossy()));
                     match key {
-                        Some(key) => matches!(read_entry(&f.path, &key, MAX_ENTRY_BYTES), Ok(Found::Invalid(_) | Found::NotRegular | Found::TooLarge(_))),
+                        Some(key) => matches!(
+                            read_entry(&f.path, &key, MAX_ENTRY_BYTES),
+                            Ok(Found::Invalid(_) | Found::NotRegular | Found::TooLarge(_))
+                        ),
                         None => true,
                     }
                 })
@@ -598,7 +614,10 @@ mod tests {
     #[test]
     fn eviction_keeps_the_newest_under_budget_and_spares_live_temp_files() {
         let dir = tempfile::tempdir().unwrap();
-        let open = |max_bytes| WarmStartStore::open(dir.path(), false, StoreLimits { max_bytes, max_age: Duration::from_secs(3600) }).unwrap();
+        let open = |max_bytes| {
+            WarmStartStore::open(dir.path(), false, StoreLimits { max_bytes, max_age: Duration::from_secs(3600) })
+                .unwrap()
+        };
         let store = open(u64::MAX);
         for i in 0..5u8 {
             store.write(&key(i), "final.wgs", &entry(i as f64)).unwrap();
@@ -616,7 +635,12 @@ mod tests {
         assert!(live_temp.exists(), "a fresh temporary file was removed");
         // The age limit.
         let path = dir.path().join(key(3).to_hex()).join("final.wgs");
-        File::options().write(true).open(&path).unwrap().set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(7200))
+            .unwrap();
         open(u64::MAX).evict();
         assert_eq!(store.info(false).entries, 1);
     }
@@ -692,7 +716,11 @@ mod tests {
         }
         let info = store.info(true);
         assert_eq!((info.entries, info.damaged), (5, 0));
-        let temps = fs::read_dir(dir.path().join(key(9).to_hex())).unwrap().flatten().filter(|f| f.file_name().to_string_lossy().starts_with(TEMP_PREFIX)).count();
+        let temps = fs::read_dir(dir.path().join(key(9).to_hex()))
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .count();
         assert_eq!(temps, 0, "temporary files left behind");
     }
 
@@ -767,7 +795,8 @@ mod tests {
         store.touch(&key(1), "ckpt-a.wgs");
         store.evict();
         assert_eq!(store.clear(), 0);
-        let left: Vec<_> = fs::read_dir(&target).unwrap().flatten().map(|f| f.file_name().into_string().unwrap()).collect();
+        let left: Vec<_> =
+            fs::read_dir(&target).unwrap().flatten().map(|f| f.file_name().into_string().unwrap()).collect();
         let mut left = left;
         left.sort();
         assert_eq!(left, ["ckpt-a.wgs", "seed-b.wgs"]);

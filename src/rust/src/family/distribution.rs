@@ -12,10 +12,14 @@ pub enum Distribution {
     InverseGaussian,
     /// The negative binomial with shape `theta` (mgcv's `negbin(theta)`, and `nb()`
     /// at a given `theta`): `V(mu) = mu + mu^2 / theta`, scale 1.
-    NegBin { theta: f64 },
+    NegBin {
+        theta: f64,
+    },
     /// The Tweedie distribution with power `1 < p < 2` (mgcv's `Tweedie(p)`, and
     /// `tw()` at a given `p`): `V(mu) = mu^p`, scale estimated.
-    Tweedie { p: f64 },
+    Tweedie {
+        p: f64,
+    },
 }
 
 impl Distribution {
@@ -155,7 +159,10 @@ mod tests {
                     ("d''", d2, central(|m| family.deviance(y, m)[1], mu, 1e-6)),
                 ];
                 for (what, exact, numeric) in checks {
-                    assert!((exact - numeric).abs() / (1.0 + exact.abs()) < 1e-6, "{family:?} {what} at y={y}, mu={mu}: {exact} vs {numeric}");
+                    assert!(
+                        (exact - numeric).abs() / (1.0 + exact.abs()) < 1e-6,
+                        "{family:?} {what} at y={y}, mu={mu}: {exact} vs {numeric}"
+                    );
                 }
                 assert!(v > 0.0 && d >= 0.0, "{family:?}");
                 // The deviance is zero at mu = y (where y is a valid mean).

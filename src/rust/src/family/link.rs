@@ -146,7 +146,12 @@ impl Link {
                 // polynomial in e.
                 let e = eta.exp();
                 let s = (-e).exp();
-                [s * e, s * e * (1.0 - e), s * e * (1.0 - 3.0 * e + e * e), s * e * (1.0 - 7.0 * e + 6.0 * e * e - e.powi(3))]
+                [
+                    s * e,
+                    s * e * (1.0 - e),
+                    s * e * (1.0 - 3.0 * e + e * e),
+                    s * e * (1.0 - 7.0 * e + 6.0 * e * e - e.powi(3)),
+                ]
             }
             Link::Cauchit => {
                 let pi = std::f64::consts::PI;

@@ -89,8 +89,12 @@ impl Family {
     /// Tweedie power within mgcv's `tw()` default range [1.01, 1.99].
     pub fn parameter_search(&self) -> Option<ParameterSearch> {
         match self.distribution {
-            Distribution::NegBin { theta } => Some(ParameterSearch { start: theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 }),
-            Distribution::Tweedie { p } => Some(ParameterSearch { start: p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 }),
+            Distribution::NegBin { theta } => {
+                Some(ParameterSearch { start: theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 })
+            }
+            Distribution::Tweedie { p } => {
+                Some(ParameterSearch { start: p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 })
+            }
             _ => None,
         }
     }
@@ -120,7 +124,9 @@ impl Family {
     fn canonical(&self) -> bool {
         matches!(
             (self.distribution, self.link),
-            (Distribution::Gaussian, Link::Identity) | (Distribution::Binomial, Link::Logit) | (Distribution::Poisson, Link::Log)
+            (Distribution::Gaussian, Link::Identity)
+                | (Distribution::Binomial, Link::Logit)
+                | (Distribution::Poisson, Link::Log)
         )
     }
 
@@ -223,7 +229,13 @@ impl Family {
             Distribution::Binomial => (w * y + 0.5) / (w + 1.0),
             Distribution::Poisson => y + 0.1,
             // mgcv's negative binomial start: y, or 1/6 where y is 0.
-            Distribution::NegBin { .. } => if y == 0.0 { 1.0 / 6.0 } else { y },
+            Distribution::NegBin { .. } => {
+                if y == 0.0 {
+                    1.0 / 6.0
+                } else {
+                    y
+                }
+            }
             // mgcv's Tweedie start: y + 0.1 where y is 0.
             Distribution::Tweedie { .. } => y + 0.1 * f64::from(y == 0.0),
             Distribution::Gaussian => y,
@@ -236,8 +248,12 @@ impl Family {
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self.distribution {
             Distribution::Binomial if !(0.0..=1.0).contains(&y) => Some("must lie in [0, 1]"),
-            Distribution::Poisson | Distribution::NegBin { .. } | Distribution::Tweedie { .. } if y < 0.0 => Some("must be non-negative"),
-            Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => Some("must be non-negative"),
+            Distribution::Poisson | Distribution::NegBin { .. } | Distribution::Tweedie { .. } if y < 0.0 => {
+                Some("must be non-negative")
+            }
+            Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => {
+                Some("must be non-negative")
+            }
             Distribution::Gamma | Distribution::InverseGaussian if !self.quasi && y <= 0.0 => Some("must be positive"),
             _ => None,
         }
@@ -251,7 +267,8 @@ impl Family {
         let nobs = obs().count() as f64;
         let sum_log_w: f64 = obs().map(|(_, w)| w.ln()).sum();
         // The terms in phi that Gaussian-like families share.
-        let normal_like = |log_norm: f64| [-nobs * log_norm / 2.0 + sum_log_w / 2.0, -nobs / (2.0 * phi), nobs / (2.0 * phi * phi)];
+        let normal_like =
+            |log_norm: f64| [-nobs * log_norm / 2.0 + sum_log_w / 2.0, -nobs / (2.0 * phi), nobs / (2.0 * phi * phi)];
         if self.quasi {
             return normal_like(phi.ln());
         }
@@ -280,7 +297,8 @@ impl Family {
                 // log f(y; mu = y, theta) (mgcv's `negbin()$ls`).
                 let value = obs()
                     .map(|(&y, &w)| {
-                        let term = xlogy(y + theta, y + theta) - xlogy(y, y) + special::lgamma(y + 1.0) - xlogy(theta, theta)
+                        let term = xlogy(y + theta, y + theta) - xlogy(y, y) + special::lgamma(y + 1.0)
+                            - xlogy(theta, theta)
                             + special::lgamma(theta)
                             - special::lgamma(theta + y);
                         -w * term
@@ -308,7 +326,8 @@ impl Family {
                     let (ls, r) = (s.ln(), 1.0 / s);
                     out[0] += -special::lgamma(r) - ls * r - r - y.ln();
                     out[1] += (special::digamma(r) + ls) / (s * s * w);
-                    out[2] += (-special::trigamma(r) / s + (1.0 - 2.0 * ls - 2.0 * special::digamma(r))) / (s.powi(3) * w * w);
+                    out[2] += (-special::trigamma(r) / s + (1.0 - 2.0 * ls - 2.0 * special::digamma(r)))
+                        / (s.powi(3) * w * w);
                 }
                 out
             }
@@ -381,7 +400,13 @@ mod tests {
                 ];
                 for k in 0..4 {
                     let err = (t.d[k] - numeric[k]).abs() / (1.0 + t.d[k].abs());
-                    assert!(err < 1e-6, "{name}({link}) D^({}) at y = {y}, mu = {mu}: {} vs {}", k + 1, t.d[k], numeric[k]);
+                    assert!(
+                        err < 1e-6,
+                        "{name}({link}) D^({}) at y = {y}, mu = {mu}: {} vs {}",
+                        k + 1,
+                        t.d[k],
+                        numeric[k]
+                    );
                 }
                 // Fisher weight = expected second derivative / 2 (y replaced by mu).
                 let (wf, _) = family.fisher_terms(y, w, eta);

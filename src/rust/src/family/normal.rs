@@ -26,7 +26,9 @@ pub fn quantile(p: f64) -> f64 {
     // Solve in the lower tail, where P(Z <= x) keeps full relative precision.
     let (tail, sign) = if p < 0.5 { (p, -1.0) } else { (1.0 - p, 1.0) };
     let t = (-2.0 * tail.ln()).sqrt();
-    let mut x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t));
+    let mut x = -(t
+        - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+            / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t));
     // Newton on log P(Z <= x) = log(tail): well scaled however far out the tail is.
     let target = tail.ln();
     for _ in 0..8 {

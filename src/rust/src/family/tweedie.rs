@@ -78,7 +78,12 @@ mod tests {
         for (y, mu, phi, p, want) in cases {
             let got = log_density(y, mu, phi, p);
             for k in 0..3 {
-                assert!((got[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()), "y {y} mu {mu}: {k}: {} vs {}", got[k], want[k]);
+                assert!(
+                    (got[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()),
+                    "y {y} mu {mu}: {k}: {} vs {}",
+                    got[k],
+                    want[k]
+                );
             }
         }
         // Zero: the point mass.

@@ -131,7 +131,8 @@ fn parts_of(m: &Array2<f64>, penalties: &PenaltySet, beta: Option<&Array1<f64>>)
             start: pen.start,
             len: pen.len(),
             p_mat,
-            s_beta: beta.map_or_else(|| Array1::zeros(0), |b| pen.s.dot(&b.slice(s![pen.start..pen.start + pen.len()]))),
+            s_beta: beta
+                .map_or_else(|| Array1::zeros(0), |b| pen.s.dot(&b.slice(s![pen.start..pen.start + pen.len()]))),
         })
         .collect()
 }
@@ -155,7 +156,13 @@ pub fn beta_sensitivities(fit: &PlsFit, penalties: &PenaltySet) -> Array2<f64> {
 /// is `a / (2 gamma)` and its cross derivatives are `-a/(2 gamma) dDp/drho_j / Dp`
 /// (differentiate `Dp/(2 phi gamma) + a/(2 gamma) log phi` at `phi = Dp/a`): the
 /// profiled Hessian is the full one's Schur complement, so these recover the full one.
-pub fn scale_curvature(gram: &Gram, penalties: &PenaltySet, method: Method, gamma: f64, fit: &PlsFit) -> (f64, Vec<f64>) {
+pub fn scale_curvature(
+    gram: &Gram,
+    penalties: &PenaltySet,
+    method: Method,
+    gamma: f64,
+    fit: &PlsFit,
+) -> (f64, Vec<f64>) {
     let coef = scale_df(gram, penalties, method, gamma) / (2.0 * gamma);
     let dp = penalized_deviance(gram, fit).max(f64::MIN_POSITIVE);
     let cross = parts(fit, penalties)
@@ -228,7 +235,13 @@ fn log_det_derivatives(pp: &[PenaltyParts], log_det: f64, lambda: &[f64]) -> Log
 /// The log determinant in the REML/ML criterion: `log|X'WX + S_lambda|` for REML; for
 /// ML the null-space coefficients are not integrated out, so the determinant is taken
 /// on the penalty range space, `log|U_r'(X'WX + S_lambda)U_r|` (Wood 2011 §2.2).
-fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &PlsFit, pp: &[PenaltyParts]) -> Result<LogDet> {
+fn hessian_log_det(
+    gram: &Gram,
+    penalties: &PenaltySet,
+    method: Method,
+    fit: &PlsFit,
+    pp: &[PenaltyParts],
+) -> Result<LogDet> {
     if method == Method::Reml {
         return Ok(log_det_derivatives(pp, fit.log_det_h, &fit.lambda));
     }
@@ -249,13 +262,7 @@ fn hessian_log_det(gram: &Gram, penalties: &PenaltySet, method: Method, fit: &Pl
 /// minimized by `phi = Dp / a`; substituting gives
 /// `a/(2 gamma) (1 + log(2 pi Dp / a)) - sum(log w)/(2 gamma) + (log|H| - log|S|_+)/2
 ///  + [REML] M_p/2 log(gamma)`. (`|H|` is on the penalty range space for ML.)
-fn likelihood_criterion(
-    gram: &Gram,
-    penalties: &PenaltySet,
-    method: Method,
-    gamma: f64,
-    fit: &PlsFit,
-) -> Result<Eval> {
+fn likelihood_criterion(gram: &Gram, penalties: &PenaltySet, method: Method, gamma: f64, fit: &PlsFit) -> Result<Eval> {
     let m = penalties.len();
     let p = penalties.p;
     let pp = parts(fit, penalties);
@@ -271,8 +278,7 @@ fn likelihood_criterion(
         value += 0.5 * penalties.null_space_dim() as f64 * gamma.ln();
     }
     let dbeta = beta_derivatives(fit, &pp);
-    let bsb: Vec<f64> =
-        pp.iter().map(|q| q.s_beta.dot(&fit.beta.slice(s![q.start..q.start + q.len]))).collect();
+    let bsb: Vec<f64> = pp.iter().map(|q| q.s_beta.dot(&fit.beta.slice(s![q.start..q.start + q.len]))).collect();
     let mut grad = Array1::zeros(m);
     let mut hess = Array2::zeros((m, m));
     // dDp_j = lambda_j beta'S_j beta (envelope theorem: d Dp / d beta = 0 at beta-hat).
@@ -287,7 +293,8 @@ fn likelihood_criterion(
             if j == k {
                 d2_dp += d_dp[j];
             }
-            hess[(j, k)] = coef * (d2_dp / dp - d_dp[j] * d_dp[k] / (dp * dp)) + 0.5 * (lh.hess[(j, k)] - ls.hess[(j, k)]);
+            hess[(j, k)] =
+                coef * (d2_dp / dp - d_dp[j] * d_dp[k] / (dp * dp)) + 0.5 * (lh.hess[(j, k)] - ls.hess[(j, k)]);
         }
     }
     Ok(Eval { value, grad, hess, coefficients: Vec::new() })
@@ -342,7 +349,8 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
         }
     }
     let (value, shape) = crate::fit::gcv::criterion_value(false, n, gamma, d, tau);
-    let (grad, hess) = shape.combine(d_d.as_slice().expect("contiguous"), d_tau.as_slice().expect("contiguous"), &d2_d, &d2_tau);
+    let (grad, hess) =
+        shape.combine(d_d.as_slice().expect("contiguous"), d_tau.as_slice().expect("contiguous"), &d2_d, &d2_tau);
     Eval { value, grad, hess, coefficients: Vec::new() }
 }
 
@@ -358,7 +366,13 @@ mod tests {
         let n = 120;
         let p = 9;
         let mut unif = crate::fit::uniform_stream(12345);
-        let x = Array2::from_shape_fn((n, p).f(), |(i, j)| if j == 0 { 1.0 } else { (i as f64 * 0.05 * j as f64).sin() + 0.3 * unif() });
+        let x = Array2::from_shape_fn((n, p).f(), |(i, j)| {
+            if j == 0 {
+                1.0
+            } else {
+                (i as f64 * 0.05 * j as f64).sin() + 0.3 * unif()
+            }
+        });
         let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.07).cos() + unif()).collect();
         let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 4) as f64 * 0.5).collect();
         let (xtwx, xtwy) = weighted_cross_products(x.view(), &w, &y, 1);
@@ -388,7 +402,11 @@ mod tests {
             for k in 0..2 {
                 let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
                 let sc = e.hess[(j, k)].abs().max(1e-2);
-                assert!((hk - e.hess[(j, k)]).abs() < 1e-5 * sc.max(1.0), "{method:?} hess {j}{k}: fd {hk} vs {}", e.hess[(j, k)]);
+                assert!(
+                    (hk - e.hess[(j, k)]).abs() < 1e-5 * sc.max(1.0),
+                    "{method:?} hess {j}{k}: fd {hk} vs {}",
+                    e.hess[(j, k)]
+                );
             }
         }
     }

@@ -2,7 +2,6 @@
 //! matrix `[Xp, X_1, ..., X_m]` a chunk of rows at a time, `X'WX` for the Gaussian
 //! problem and the penalties in model-matrix coordinates.
 
-
 use ndarray::{s, Array2, ArrayView2, ShapeBuilder};
 
 use crate::basis::{self, Smooth};
@@ -11,8 +10,8 @@ use crate::linalg;
 
 use super::criterion::Gram;
 use super::penalty::{Penalty, PenaltySet};
-use super::spec::ModelSpec;
 use super::rows;
+use super::spec::ModelSpec;
 
 /// The assembled model: the smooth terms, and the data they are evaluated on. The
 /// model matrix `[Xp, X_1, ..., X_m]` is produced a chunk of rows at a time.
@@ -75,7 +74,14 @@ impl Design<'_> {
 
     /// Like `fill_rows`, leaving out the smooths marked in `skip` (none when it is
     /// empty): the other columns are written in order, side by side.
-    pub fn fill_rows_except(&self, start: usize, rows: usize, buf: &mut Array2<f64>, scratch: &mut Vec<f64>, skip: &[bool]) {
+    pub fn fill_rows_except(
+        &self,
+        start: usize,
+        rows: usize,
+        buf: &mut Array2<f64>,
+        scratch: &mut Vec<f64>,
+        skip: &[bool],
+    ) {
         let p0 = self.xp.ncols();
         buf.slice_mut(s![..rows, ..p0]).assign(&self.xp.slice(s![start..start + rows, ..]));
         let mut at = p0;
@@ -130,7 +136,9 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
     for sm_spec in &spec.smooths {
         // `basis::construct` checks `by` against the covariates.
         if sm_spec.vars.iter().any(|v| v.len() != n) {
-            return Err(EngineError::InvalidSpec { what: format!("`{}` has a covariate of the wrong length", sm_spec.label) });
+            return Err(EngineError::InvalidSpec {
+                what: format!("`{}` has a covariate of the wrong length", sm_spec.label),
+            });
         }
     }
     let terms = spec.smooths.len();
@@ -142,7 +150,11 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
         let mut slots: Vec<Option<Result<Smooth>>> = (0..terms).map(|_| None).collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..parts)
-                .map(|t| scope.spawn(move || (t..terms).step_by(parts).map(|j| (j, basis::construct(&spec.smooths[j]))).collect::<Vec<_>>()))
+                .map(|t| {
+                    scope.spawn(move || {
+                        (t..terms).step_by(parts).map(|j| (j, basis::construct(&spec.smooths[j]))).collect::<Vec<_>>()
+                    })
+                })
                 .collect();
             for h in handles {
                 for (j, r) in h.join().expect("a term construction thread panicked") {
@@ -167,7 +179,9 @@ pub fn design_from<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Result<
         let mut columns = sm_spec.vars.iter().chain(sm_spec.by.as_ref());
         let count_ok = sm.basis.n_vars().map_or(matches!(sm_spec.vars.len(), 1 | 2), |d| d == sm_spec.vars.len());
         if sm.has_by != sm_spec.by.is_some() || !count_ok || columns.any(|v| v.len() != n) {
-            return Err(EngineError::InvalidSpec { what: format!("stored `{}` does not match the model", sm_spec.label) });
+            return Err(EngineError::InvalidSpec {
+                what: format!("stored `{}` does not match the model", sm_spec.label),
+            });
         }
     }
     let smooths = smooths.into_iter().zip(&spec.smooths).map(|(sm, sp)| Smooth { id: sp.id.clone(), ..sm }).collect();
@@ -192,12 +206,20 @@ pub(super) fn assemble<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Des
 
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
 /// pass over the data.
-pub fn gram(design: &Design<'_>, y: &[f64], w: &[f64], offset: &[f64], threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Gram> {
+pub fn gram(
+    design: &Design<'_>,
+    y: &[f64],
+    w: &[f64],
+    offset: &[f64],
+    threads: usize,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Gram> {
     let z: Vec<f64> = y.iter().zip(offset).map(|(a, b)| a - b).collect();
     let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
     // Wide random effects are accumulated from their level codes (`rows`): their
     // columns through the dense product would cost `n p^2`.
-    let (xtwx, xtwy) = rows::weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
+    let (xtwx, xtwy) =
+        rows::weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;
@@ -224,7 +246,12 @@ pub const MAX_DESIGN_BYTES: usize = 1 << 30;
 /// contiguous blocks of rows over `threads` (evaluating the bases is most of a pass:
 /// at 1e6 rows it took as long as two `X'WX`). Only the calling thread polls `interrupted`; it tells the
 /// others to stop.
-pub(super) fn model_matrix(design: &Design<'_>, layout: &rows::Layout<'_>, threads: usize, interrupted: &mut dyn FnMut() -> bool) -> Result<Array2<f64>> {
+pub(super) fn model_matrix(
+    design: &Design<'_>,
+    layout: &rows::Layout<'_>,
+    threads: usize,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Array2<f64>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     // Below this, a thread costs more than it saves.
     const ROWS_PER_THREAD: usize = 20_000;
@@ -233,22 +260,23 @@ pub(super) fn model_matrix(design: &Design<'_>, layout: &rows::Layout<'_>, threa
     let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
     let per = n.div_ceil(parts).max(1);
     let stop = AtomicBool::new(false);
-    let fill_block = |first: usize, mut block: ndarray::ArrayViewMut2<'_, f64>, poll: &mut dyn FnMut() -> bool| -> bool {
-        let rows = block.nrows();
-        let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min(rows.max(1)), p).f());
-        let mut scratch = Vec::new();
-        let mut at = 0;
-        while at < rows {
-            if poll() {
-                return false;
+    let fill_block =
+        |first: usize, mut block: ndarray::ArrayViewMut2<'_, f64>, poll: &mut dyn FnMut() -> bool| -> bool {
+            let rows = block.nrows();
+            let mut buf = Array2::<f64>::zeros((linalg::CHUNK_ROWS.min(rows.max(1)), p).f());
+            let mut scratch = Vec::new();
+            let mut at = 0;
+            while at < rows {
+                if poll() {
+                    return false;
+                }
+                let len = linalg::CHUNK_ROWS.min(rows - at);
+                design.fill_rows_except(first + at, len, &mut buf, &mut scratch, layout.skip());
+                block.slice_mut(s![at..at + len, ..]).assign(&buf.slice(s![..len, ..]));
+                at += len;
             }
-            let len = linalg::CHUNK_ROWS.min(rows - at);
-            design.fill_rows_except(first + at, len, &mut buf, &mut scratch, layout.skip());
-            block.slice_mut(s![at..at + len, ..]).assign(&buf.slice(s![..len, ..]));
-            at += len;
-        }
-        true
-    };
+            true
+        };
     let completed = std::thread::scope(|scope| {
         let mut blocks = x.axis_chunks_iter_mut(ndarray::Axis(0), per).enumerate();
         let (_, own) = blocks.next().expect("at least one block");

@@ -3,7 +3,6 @@
 //! searched by refitting) with the outer Newton iteration from a cold or warm start,
 //! and `Prepared::verify` checks a stored fit (Wood 2011; Wood, Pya & Saefken 2016).
 
-
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
@@ -98,13 +97,16 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     } else if spec.sp.len() == m {
         spec.sp.iter().map(|v| v.map(|l| l.max(f64::MIN_POSITIVE).ln())).collect()
     } else {
-        return Err(EngineError::InvalidSpec { what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()) });
+        return Err(EngineError::InvalidSpec {
+            what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()),
+        });
     };
     // A shared parameter starts from the mean of its penalties' starts.
     let pool = |per_penalty: Vec<f64>| -> Vec<f64> {
         (0..m)
             .map(|k| {
-                let linked: Vec<f64> = links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
+                let linked: Vec<f64> =
+                    links.iter().zip(&per_penalty).filter(|(l, _)| **l == k).map(|(_, r)| *r).collect();
                 linked.iter().sum::<f64>() / linked.len() as f64
             })
             .collect()
@@ -125,7 +127,9 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             let data = glm_data(spec, &design, &penalties, x.as_ref());
             let eta = data.start_eta();
             if data.deviance(&eta).is_none() {
-                return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
+                return Err(EngineError::InvalidSpec {
+                    what: "no valid starting values: the starting means are outside the family's range".into(),
+                });
             }
             let (w, u) = data.working(&eta, true)?;
             data.cross_products(&w, &u, interrupted)?
@@ -138,7 +142,8 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")))
             .filter(|b| b.iter().all(|v| v.is_finite()))
             .ok_or_else(|| EngineError::NotIdentifiable {
-                detail: "X'WX + S is not positive definite at the starting values; check for aliased parametric terms".into(),
+                detail: "X'WX + S is not positive definite at the starting values; check for aliased parametric terms"
+                    .into(),
             })?;
         if scale_parameter(spec) {
             // The scale starts at the Pearson statistic per observation of the first step.
@@ -156,16 +161,34 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         }
         (Problem::Glm { start, first_pass: (xtwx, xtu) }, rho_init)
     };
-    Ok(Prepared { design, problem, x, penalties, fixed, n_smoothing: m, links, rho_init, family_parameter: spec.estimate_parameter, check_plateau: false })
+    Ok(Prepared {
+        design,
+        problem,
+        x,
+        penalties,
+        fixed,
+        n_smoothing: m,
+        links,
+        rho_init,
+        family_parameter: spec.estimate_parameter,
+        check_plateau: false,
+    })
 }
 
 /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
 /// generalized family whose scale is unknown, as mgcv does).
 pub(super) fn scale_parameter(spec: &ModelSpec<'_>) -> bool {
-    !spec.family.is_gaussian_identity() && !spec.family.scale_known() && matches!(spec.method, Method::Reml | Method::Ml)
+    !spec.family.is_gaussian_identity()
+        && !spec.family.scale_known()
+        && matches!(spec.method, Method::Reml | Method::Ml)
 }
 
-pub(super) fn glm_data<'b, 'd>(spec: &'b ModelSpec<'_>, design: &'b Design<'d>, penalties: &'b PenaltySet, x: Option<&'b Array2<f64>>) -> GlmData<'b, 'd> {
+pub(super) fn glm_data<'b, 'd>(
+    spec: &'b ModelSpec<'_>,
+    design: &'b Design<'d>,
+    penalties: &'b PenaltySet,
+    x: Option<&'b Array2<f64>>,
+) -> GlmData<'b, 'd> {
     GlmData {
         design,
         penalties,
@@ -197,7 +220,11 @@ impl<'a> Prepared<'a> {
         // An estimated family parameter (log theta) follows, and is kept as it is.
         let n = self.n_sp();
         (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
-            seed.iter().zip(&self.rho_init).map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE)).chain(seed[n..].iter().copied()).collect()
+            seed.iter()
+                .zip(&self.rho_init)
+                .map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE))
+                .chain(seed[n..].iter().copied())
+                .collect()
         })
     }
 
@@ -226,7 +253,14 @@ impl<'a> Prepared<'a> {
     /// is lower there (by more than the tolerance). A cold search starts there and
     /// goes downhill; a point beyond a plateau that is higher than it is not where a
     /// cold search ends, however flat the criterion is around it.
-    fn off_plateau(&self, objective: &mut FreeObjective<'_, '_>, free: &[usize], rho: &[f64], value: f64, tol: f64) -> Result<Option<Vec<f64>>> {
+    fn off_plateau(
+        &self,
+        objective: &mut FreeObjective<'_, '_>,
+        free: &[usize],
+        rho: &[f64],
+        value: f64,
+        tol: f64,
+    ) -> Result<Option<Vec<f64>>> {
         let mut probe = rho.to_vec();
         let mut moved = false;
         for (i, &j) in free.iter().enumerate() {
@@ -253,14 +287,25 @@ impl<'a> Prepared<'a> {
     /// The objective, whose inner fits start from `start` when given.
     fn objective_from<'s>(&'s self, spec: &'s ModelSpec<'_>, start: Option<&[f64]>) -> FreeObjective<'s, 'a> {
         let criterion = match &self.problem {
-            Problem::Gaussian(gram) => Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma },
+            Problem::Gaussian(gram) => {
+                Criterion::Gaussian { gram, penalties: &self.penalties, method: spec.method, gamma: spec.gamma }
+            }
             Problem::Glm { start: first, .. } => {
-                let settings = LamlSettings { method: spec.method, gamma: spec.gamma, scale_param: scale_parameter(spec), hessian_rows: laml::HESSIAN_ROWS };
+                let settings = LamlSettings {
+                    method: spec.method,
+                    gamma: spec.gamma,
+                    scale_param: scale_parameter(spec),
+                    hessian_rows: laml::HESSIAN_ROWS,
+                };
                 let start = match start {
                     Some(b) if b.len() == self.design.ncols() => Array1::from(b.to_vec()),
                     _ => first.clone(),
                 };
-                Criterion::Glm(GlmObjective::new(glm_data(spec, &self.design, &self.penalties, self.x.as_ref()), settings, start))
+                Criterion::Glm(GlmObjective::new(
+                    glm_data(spec, &self.design, &self.penalties, self.x.as_ref()),
+                    settings,
+                    start,
+                ))
             }
         };
         FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
@@ -270,7 +315,12 @@ impl<'a> Prepared<'a> {
     /// search coordinate, `log(theta)` or the Tweedie power, follows them in `start`
     /// and in the fit's `extra`) from `start` (the cold start when `None`), and
     /// reports the fit.
-    pub fn optimize(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>) -> Result<FitResult> {
+    pub fn optimize(
+        &self,
+        spec: &ModelSpec<'_>,
+        start: Option<&[f64]>,
+        progress: &mut Progress<'_>,
+    ) -> Result<FitResult> {
         let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
             (true, Some(search)) => search,
             _ => return self.optimize_fixed(spec, start, progress, true),
@@ -302,7 +352,8 @@ impl<'a> Prepared<'a> {
                 let value = fit.criterion;
                 fit.extra.push(c);
                 if best.as_ref().is_none_or(|b| value < b.criterion) {
-                    let rho: Vec<f64> = fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
+                    let rho: Vec<f64> =
+                        fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
                     warm = self.seed_start(&rho).or(warm.take());
                     best = Some(fit);
                 }
@@ -310,12 +361,14 @@ impl<'a> Prepared<'a> {
             };
             profile::minimize(&mut at_value, search.lo, search.hi, c0.clamp(search.lo, search.hi), search.step, 1e-6)?;
         }
-        let best = best.ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
+        let best = best
+            .ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
         // The fit at the chosen value again, from its own smoothing parameters (no
         // iterations to speak of), now with the covariance corrected for their
         // uncertainty, which the trial fits did without.
         let c = *best.extra.last().expect("the coordinate follows");
-        let rho: Vec<f64> = best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
+        let rho: Vec<f64> =
+            best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
         let mut fit = self.optimize_fixed(&at(c), Some(&rho), progress, true)?;
         fit.extra.push(c);
         fit.iterations += iterations;
@@ -325,14 +378,21 @@ impl<'a> Prepared<'a> {
     /// The fit at the family as `spec` gives it (no family parameter estimated).
     /// `uncertainty`: also compute the covariance corrected for the smoothing
     /// parameters' uncertainty.
-    fn optimize_fixed(&self, spec: &ModelSpec<'_>, start: Option<&[f64]>, progress: &mut Progress<'_>, uncertainty: bool) -> Result<FitResult> {
+    fn optimize_fixed(
+        &self,
+        spec: &ModelSpec<'_>,
+        start: Option<&[f64]>,
+        progress: &mut Progress<'_>,
+        uncertainty: bool,
+    ) -> Result<FitResult> {
         // A generalized fit started warm takes its first coefficients from the first
         // IRLS step at the warm start's smoothing parameters, not the cold start's:
         // far from them, the inner iteration would need many steps to get there.
         let warm_coefficients = match (&self.problem, start) {
             (Problem::Glm { first_pass: (xtwx, xtu), .. }, Some(rho)) if rho.len() == self.n_sp() => {
                 let mut h = xtwx.clone();
-                let lambda: Vec<f64> = penalty_rho(&self.links, &rho[..self.n_smoothing]).iter().map(|r| r.exp()).collect();
+                let lambda: Vec<f64> =
+                    penalty_rho(&self.links, &rho[..self.n_smoothing]).iter().map(|r| r.exp()).collect();
                 self.penalties.add_to(&mut h, &lambda);
                 linalg::SpdFactor::new(h.view())
                     .map(|f| f.solve_vec(xtu.as_slice().expect("contiguous")).to_vec())
@@ -362,7 +422,13 @@ impl<'a> Prepared<'a> {
         let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
         let start: Vec<f64> = free.iter().map(|&j| from[j]).collect();
         let (lower, upper) = self.bounds(&free);
-        let settings = NewtonSettings { max_iter: spec.control.max_iter, tol: spec.control.tol, max_step: spec.control.max_step, lower, upper };
+        let settings = NewtonSettings {
+            max_iter: spec.control.max_iter,
+            tol: spec.control.tol,
+            max_step: spec.control.max_step,
+            lower,
+            upper,
+        };
         let fixed = &self.fixed;
         let mut monitor = |iteration: usize, rho: &[f64], eval: &Eval| -> Result<()> {
             let full = full_rho(fixed, rho);
@@ -382,7 +448,9 @@ impl<'a> Prepared<'a> {
         // coming from `rho_init`, would not reach: move such parameters back and
         // search again if that is better.
         if warm_start {
-            if let Some(restart) = self.off_plateau(&mut objective, &free, &result.rho, result.eval.value, spec.control.tol)? {
+            if let Some(restart) =
+                self.off_plateau(&mut objective, &free, &result.rho, result.eval.value, spec.control.tol)?
+            {
                 result = newton(&mut objective, &restart, &settings, &mut monitor)?;
             }
         }
@@ -397,16 +465,23 @@ impl<'a> Prepared<'a> {
         }
         let params = objective.full_rho(&result.rho);
         let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
-        let sensitivity = if uncertainty { self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)? } else { None };
+        let sensitivity = if uncertainty {
+            self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)?
+        } else {
+            None
+        };
         let mut fit = match &mut objective.criterion {
-            Criterion::Gaussian { gram, .. } => finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?,
+            Criterion::Gaussian { gram, .. } => {
+                finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?
+            }
             Criterion::Glm(g) => {
                 let inner = g.inner(&per_penalty)?.clone();
                 let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
                 // mgcv's tw() reports the scale REML chose; other families Fletcher's.
-                let reml_scale = (spec.estimate_parameter && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
-                    .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
-                    .flatten();
+                let reml_scale = (spec.estimate_parameter
+                    && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
+                .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
+                .flatten();
                 finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
             }
         };
@@ -434,7 +509,8 @@ impl<'a> Prepared<'a> {
         let mut beta = None;
         for round in 0..ROUNDS {
             let (w, u) = data.working(&eta, true)?;
-            let (xtwx, xtwy) = if round == 0 { first_pass.clone() } else { data.cross_products(&w, &u, &mut || false)? };
+            let (xtwx, xtwy) =
+                if round == 0 { first_pass.clone() } else { data.cross_products(&w, &u, &mut || false)? };
             let positive = || w.iter().zip(&u).filter(|(w, _)| **w > 0.0);
             let gram = Gram {
                 xtwx,
@@ -494,14 +570,20 @@ impl<'a> Prepared<'a> {
         let (per_penalty_db, scale_terms) = match &mut objective.criterion {
             Criterion::Gaussian { gram, penalties, method, gamma } => {
                 let pls = criterion::pls_fit(gram, penalties, per_penalty)?;
-                (criterion::beta_sensitivities(&pls, penalties), Some(criterion::scale_curvature(gram, penalties, *method, *gamma, &pls)))
+                (
+                    criterion::beta_sensitivities(&pls, penalties),
+                    Some(criterion::scale_curvature(gram, penalties, *method, *gamma, &pls)),
+                )
             }
-            Criterion::Glm(g) => (g.beta_derivatives(per_penalty, params.get(self.n_smoothing).copied().unwrap_or(0.0))?, None),
+            Criterion::Glm(g) => {
+                (g.beta_derivatives(per_penalty, params.get(self.n_smoothing).copied().unwrap_or(0.0))?, None)
+            }
         };
         let p = per_penalty_db.nrows();
         let m = free_sp.len();
         // Each penalty's free parameter, if its parameter is free.
-        let column_of: Vec<Option<usize>> = self.links.iter().map(|&link| free_sp.iter().position(|&j| j == link)).collect();
+        let column_of: Vec<Option<usize>> =
+            self.links.iter().map(|&link| free_sp.iter().position(|&j| j == link)).collect();
         let mut db_drho = Array2::<f64>::zeros((p, m));
         let mut lambda_of = vec![vec![0.0; per_penalty.len()]; m];
         for (i, c) in column_of.iter().enumerate() {
@@ -568,7 +650,8 @@ impl<'a> Prepared<'a> {
         // parameter may keep a larger one pointing outwards, as may a fit that
         // stopped on `no progress` at the looser sqrt(tol) level.
         let max_grad = eval.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
-        let grad_ok = max_grad <= spec.control.tol.sqrt() * scale || stored.gradient.iter().zip(eval.grad.iter()).all(|(a, b)| close(*a, *b));
+        let grad_ok = max_grad <= spec.control.tol.sqrt() * scale
+            || stored.gradient.iter().zip(eval.grad.iter()).all(|(a, b)| close(*a, *b));
         close(eval.value, stored.criterion)
             && grad_ok
             && eval.coefficients.len() == stored.coefficients.len()
@@ -582,8 +665,8 @@ mod tests {
     use crate::basis::SmoothSpec;
     use crate::family::Family;
     use crate::fit::uniform_stream;
-    use std::borrow::Cow;
     use ndarray::ShapeBuilder;
+    use std::borrow::Cow;
 
     /// The fitted values, evaluated term by term without the model matrix, against
     /// the model matrix (chunk by chunk) times the coefficients.
@@ -639,7 +722,8 @@ mod tests {
             SmoothSpec::for_tests("s(z)", "ps", 8, vec![z]),
             SmoothSpec::for_tests("s(x, bs = \"cc\")", "cc", 6, vec![x]),
         ];
-        let spec = |threads: usize| ModelSpec { threads, ..ModelSpec::for_tests(vec![0.0; n], xp.clone(), smooths.clone()) };
+        let spec =
+            |threads: usize| ModelSpec { threads, ..ModelSpec::for_tests(vec![0.0; n], xp.clone(), smooths.clone()) };
         let (one, two) = (spec(1), spec(2));
         let (d1, d2) = (design(&one).unwrap(), design(&two).unwrap());
         let a = model_matrix(&d1, &rows::Layout::dense(&d1), 1, &mut || false).unwrap();
@@ -663,7 +747,8 @@ mod tests {
         let mut unif = uniform_stream(7);
         let x: Vec<f64> = (0..n).map(|_| unif()).collect();
         let z: Vec<f64> = (0..n).map(|_| unif()).collect();
-        let y: Vec<f64> = (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
+        let y: Vec<f64> =
+            (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
         let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
@@ -675,7 +760,8 @@ mod tests {
         let cold = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
         let from = prepared.optimize(&spec, Some(&rho), &mut |_: &Iterate<'_>| Ok(())).unwrap();
         assert!((cold.criterion - from.criterion).abs() < 1e-8 * cold.criterion.abs());
-        let err = cold.linear_predictor.iter().zip(&from.linear_predictor).fold(0.0_f64, |a, (p, q)| a.max((p - q).abs()));
+        let err =
+            cold.linear_predictor.iter().zip(&from.linear_predictor).fold(0.0_f64, |a, (p, q)| a.max((p - q).abs()));
         assert!(err < 1e-6, "{err}");
         // The start is close: fewer outer iterations than from the cold start.
         assert!(from.iterations <= cold.iterations, "{} vs {}", from.iterations, cold.iterations);

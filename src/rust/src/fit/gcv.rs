@@ -25,12 +25,12 @@
 use ndarray::{s, Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::linalg::{self, SpdFactor};
 use crate::fit::criterion::Method;
 use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::trace_of_product;
 use crate::fit::pirls::{GlmData, InnerFit};
+use crate::linalg::{self, SpdFactor};
 
 /// The criterion at per-penalty `rho` for the inner fit there; gradient and Hessian
 /// when `derivatives`, and then also `d beta / d rho`.
@@ -74,7 +74,9 @@ pub fn evaluate(
         let (mut h, _) = data.cross_products(&w, &u, interrupted)?;
         h += &s_lambda;
         fisher_h_inv = SpdFactor::new(h.view())
-            .ok_or_else(|| EngineError::NotIdentifiable { detail: "X'WX + S with the expected information is not positive definite".into() })?
+            .ok_or_else(|| EngineError::NotIdentifiable {
+                detail: "X'WX + S with the expected information is not positive definite".into(),
+            })?
             .inverse();
         &fisher_h_inv
     } else {
@@ -97,8 +99,10 @@ pub fn evaluate(
     let a_db: Vec<Array1<f64>> = db.iter().map(|v| fit.xtwx.dot(v)).collect();
 
     let (d_dev, d_tau, d2_dev, d2_tau) = {
-        let hs: Vec<Array2<f64>> = s_full.iter().map(|sj| linalg::matmul(h_inv.view(), sj.view(), data.threads)).collect();
-        let hdh: Vec<Array2<f64>> = (0..m).map(|j| linalg::matmul(h_inv.view(), sums.c[j].view(), data.threads) + &hs[j] * lambda[j]).collect();
+        let hs: Vec<Array2<f64>> =
+            s_full.iter().map(|sj| linalg::matmul(h_inv.view(), sj.view(), data.threads)).collect();
+        let hdh: Vec<Array2<f64>> =
+            (0..m).map(|j| linalg::matmul(h_inv.view(), sums.c[j].view(), data.threads) + &hs[j] * lambda[j]).collect();
         let tr_hs: Vec<f64> = hs.iter().map(|a| a.diag().sum()).collect();
         let tr_hs_m: Vec<f64> = hs.iter().map(|a| trace_of_product(a, &mm)).collect();
         let mut d_dev = vec![0.0; m];
@@ -116,7 +120,8 @@ pub fn evaluate(
                 d2_dev[(k, j)] = v;
                 let hk_hj = linalg::matmul(hdh[k].view(), hdh[j].view(), data.threads);
                 let hj_hk = linalg::matmul(hdh[j].view(), hdh[k].view(), data.threads);
-                let mut d2g = -lambda[j] * trace_of_product(&hdh[k], &hs[j]) - lambda[k] * trace_of_product(&hdh[j], &hs[k])
+                let mut d2g = -lambda[j] * trace_of_product(&hdh[k], &hs[j])
+                    - lambda[k] * trace_of_product(&hdh[j], &hs[k])
                     + trace_of_product(&hk_hj, &mm)
                     + trace_of_product(&hj_hk, &mm)
                     - (sums.t2[(j, k)] + Array1::from(sums.q.clone()).dot(&d2b));
@@ -144,7 +149,13 @@ pub(crate) struct Shape {
 impl Shape {
     /// The criterion's gradient and Hessian in `rho` from those of `D` and `tau`
     /// (the chain rule).
-    pub(crate) fn combine(&self, d_dev: &[f64], d_tau: &[f64], d2_dev: &Array2<f64>, d2_tau: &Array2<f64>) -> (Array1<f64>, Array2<f64>) {
+    pub(crate) fn combine(
+        &self,
+        d_dev: &[f64],
+        d_tau: &[f64],
+        d2_dev: &Array2<f64>,
+        d2_tau: &Array2<f64>,
+    ) -> (Array1<f64>, Array2<f64>) {
         let m = d_dev.len();
         let mut grad = Array1::zeros(m);
         let mut hess = Array2::zeros((m, m));
@@ -166,7 +177,10 @@ impl Shape {
 pub(crate) fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
     if ubre {
         // phi = 1: D/n + 2 gamma tau / n - 1.
-        (dev / n + 2.0 * gamma * tau / n - 1.0, Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma / n, d_dev_tau: 0.0, d_tau_tau: 0.0 })
+        (
+            dev / n + 2.0 * gamma * tau / n - 1.0,
+            Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma / n, d_dev_tau: 0.0, d_tau_tau: 0.0 },
+        )
     } else {
         let delta = n - gamma * tau;
         (

@@ -10,7 +10,6 @@
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::linalg::SpdSystem;
 use crate::family::distribution::Distribution;
 use crate::fit::criterion::Method;
 use crate::fit::gcv;
@@ -18,6 +17,7 @@ use crate::fit::influence::Influence;
 use crate::fit::laml::{self, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit};
+use crate::linalg::SpdSystem;
 
 /// Beyond this distance in any log smoothing parameter the linear prediction of the
 /// coefficients is no better than the last coefficients themselves.
@@ -49,12 +49,15 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
     /// The criterion at per-penalty `rho` and `log_phi` (0 when the scale is known).
     pub fn evaluate(&mut self, rho: &[f64], log_phi: f64, derivatives: bool) -> Result<Eval> {
         self.inner(rho)?;
-        let ls = self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
+        let ls =
+            self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
         let (_, fit) = self.last.as_ref().expect("inner fit made above");
         let (eval, dbeta) = if self.settings.method == Method::Gcv {
             gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut self.rows, &mut || false)?
         } else {
-            laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut self.rows, &mut || false)?
+            laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut self.rows, &mut || {
+                false
+            })?
         };
         if let Some(dbeta) = dbeta {
             self.anchor = Some((rho.to_vec(), fit.beta.clone(), dbeta));
@@ -125,7 +128,13 @@ pub struct GlmSummary {
 /// `Ve = F Vp`.
 /// `scale`: the scale to report when it is not Fletcher's estimate (mgcv's `tw()`
 /// reports the one REML chose).
-pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_known: bool, scale: Option<f64>) -> Result<GlmSummary> {
+pub fn summarize(
+    data: &GlmData<'_, '_>,
+    fit: &InnerFit,
+    lambda: &[f64],
+    scale_known: bool,
+    scale: Option<f64>,
+) -> Result<GlmSummary> {
     let p = fit.beta.len();
     // Where the two informations agree, the inner fit's last X'WX is this one (its
     // weights are those at the last iterate, within the converged step of the
@@ -139,7 +148,9 @@ pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale_k
     let mut h = xtwx_fisher.clone();
     data.penalties.add_to(&mut h, lambda);
     let h_inv = SpdSystem::new(&h, data.penalties.diagonal_block(&h))
-        .ok_or_else(|| EngineError::NotIdentifiable { detail: "X'WX + S with the expected information is not positive definite".into() })?
+        .ok_or_else(|| EngineError::NotIdentifiable {
+            detail: "X'WX + S with the expected information is not positive definite".into(),
+        })?
         .inverse();
     let influence = Influence::new(&h_inv, &xtwx_fisher, data.penalties.diagonal_block(&xtwx_fisher), data.threads);
     let tau = influence.tau();
@@ -182,7 +193,8 @@ pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
     }
     let sw: f64 = data.w.iter().sum();
     let mean = data.y.iter().zip(data.w).map(|(y, w)| y * w).sum::<f64>() / sw;
-    let mean = if fam.distribution == Distribution::Binomial { mean.clamp(f64::EPSILON, 1.0 - f64::EPSILON) } else { mean };
+    let mean =
+        if fam.distribution == Distribution::Binomial { mean.clamp(f64::EPSILON, 1.0 - f64::EPSILON) } else { mean };
     let alpha0 = fam.link.link(mean);
     if data.offset.iter().all(|o| *o == 0.0) {
         return dev(&|_| alpha0);
@@ -245,7 +257,9 @@ mod tests {
             .map(|i| {
                 let eta = (3.0 * x[i]).sin() + 0.5 * z[i];
                 match family.distribution {
-                    crate::family::distribution::Distribution::Binomial => f64::from(unif() < 1.0 / (1.0 + (-eta).exp())),
+                    crate::family::distribution::Distribution::Binomial => {
+                        f64::from(unif() < 1.0 / (1.0 + (-eta).exp()))
+                    }
                     _ => (0.5 + eta).exp() * (0.3 + 1.4 * unif()),
                 }
             })
@@ -274,10 +288,18 @@ mod tests {
             let eu = objective.evaluate(&up, true).unwrap();
             let ed = objective.evaluate(&dn, true).unwrap();
             let g = (eu.value - ed.value) / (2.0 * h);
-            assert!((g - e.grad[j]).abs() < 1e-5 * (1.0 + g.abs()), "{family:?} {method:?} grad {j}: fd {g} vs {}", e.grad[j]);
+            assert!(
+                (g - e.grad[j]).abs() < 1e-5 * (1.0 + g.abs()),
+                "{family:?} {method:?} grad {j}: fd {g} vs {}",
+                e.grad[j]
+            );
             for k in 0..at.len() {
                 let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
-                assert!((hk - e.hess[(j, k)]).abs() < 1e-4 * (1.0 + hk.abs()), "{family:?} {method:?} hess {j}{k}: fd {hk} vs {}", e.hess[(j, k)]);
+                assert!(
+                    (hk - e.hess[(j, k)]).abs() < 1e-4 * (1.0 + hk.abs()),
+                    "{family:?} {method:?} hess {j}{k}: fd {hk} vs {}",
+                    e.hess[(j, k)]
+                );
             }
         }
     }

@@ -16,7 +16,12 @@ pub struct Influence {
 impl Influence {
     /// From `H^-1` and `X'WX` (with `diagonal_block`, a block of `X'WX` that is a
     /// diagonal matrix: a wide random effect); the products on `threads` threads.
-    pub fn new(h_inv: &Array2<f64>, xtwx: &Array2<f64>, diagonal_block: Option<std::ops::Range<usize>>, threads: usize) -> Influence {
+    pub fn new(
+        h_inv: &Array2<f64>,
+        xtwx: &Array2<f64>,
+        diagonal_block: Option<std::ops::Range<usize>>,
+        threads: usize,
+    ) -> Influence {
         let f = match diagonal_block {
             Some(block) => linalg::matmul_bordered(h_inv, xtwx, block, threads),
             None => linalg::matmul(h_inv.view(), xtwx.view(), threads),

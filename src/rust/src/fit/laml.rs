@@ -41,15 +41,21 @@ pub struct LamlSettings {
 
 /// `G` in `d log|H|_* = tr(G dH)`: `H^-1` for REML, `U_r (U_r' H U_r)^-1 U_r'` for
 /// ML; with `log|H|_*`.
-fn log_det_inverse(fit: &InnerFit, penalties: &PenaltySet, lambda: &[f64], method: Method) -> Result<(f64, Array2<f64>)> {
+fn log_det_inverse(
+    fit: &InnerFit,
+    penalties: &PenaltySet,
+    lambda: &[f64],
+    method: Method,
+) -> Result<(f64, Array2<f64>)> {
     if method != Method::Ml {
         return Ok((fit.log_det_h, fit.h_inv.clone()));
     }
     let (u_r, reduced) = penalties.range_space();
     let mut h_r = u_r.t().dot(&fit.xtwx).dot(&u_r);
     reduced.add_to(&mut h_r, lambda);
-    let factor = SpdFactor::new(h_r.view())
-        .ok_or_else(|| EngineError::NotIdentifiable { detail: "the penalized part of X'WX + S is not positive definite".into() })?;
+    let factor = SpdFactor::new(h_r.view()).ok_or_else(|| EngineError::NotIdentifiable {
+        detail: "the penalized part of X'WX + S is not positive definite".into(),
+    })?;
     Ok((factor.log_det(), u_r.dot(&factor.inverse()).dot(&u_r.t())))
 }
 
@@ -191,9 +197,10 @@ pub(crate) fn derivative_pass(
                 let (d3, d4, dr) = if data.w[row] == 0.0 {
                     (0.0, 0.0, 0.0)
                 } else {
-                    let t = data.family.eta_terms(data.y[row], data.w[row], fit.eta[row]).ok_or_else(|| EngineError::NonFinite {
-                        what: "the fitted means".into(),
-                    })?;
+                    let t = data
+                        .family
+                        .eta_terms(data.y[row], data.w[row], fit.eta[row])
+                        .ok_or_else(|| EngineError::NonFinite { what: "the fitted means".into() })?;
                     if expected {
                         let [f3, f4] = data.family.fisher_weight_derivatives(data.w[row], fit.eta[row]);
                         (f3, f4, t.d[2] / 2.0)
@@ -317,8 +324,12 @@ pub fn evaluate(
     let (dbeta, s_beta) = beta_derivatives(fit, penalties, &lambda);
     let sums = derivative_pass(data, fit, &g, &dbeta, settings.hessian_rows, false, cache, interrupted)?;
     let g_cols = penalty_columns(&g, penalties);
-    let g_traces: Vec<f64> =
-        penalties.penalties.iter().zip(&g_cols).map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum()).collect();
+    let g_traces: Vec<f64> = penalties
+        .penalties
+        .iter()
+        .zip(&g_cols)
+        .map(|(pen, pc)| (0..pen.len()).map(|c| pc[(pen.start + c, c)]).sum())
+        .collect();
     // A wide random effect's block of each C_k is diagonal (disjoint indicators).
     let gc: Vec<Array2<f64>> = sums
         .c
@@ -330,7 +341,14 @@ pub fn evaluate(
         .collect();
     let s_times = |j: usize, v: &Array1<f64>| penalty_times(penalties, j, v);
     let db: Vec<Array1<f64>> = (0..m).map(|j| dbeta.column(j).to_owned()).collect();
-    let d_dp: Vec<f64> = (0..m).map(|j| lambda[j] * s_beta[j].dot(&fit.beta.slice(s![penalties.penalties[j].start..penalties.penalties[j].start + penalties.penalties[j].len()]))).collect();
+    let d_dp: Vec<f64> = (0..m)
+        .map(|j| {
+            lambda[j]
+                * s_beta[j].dot(&fit.beta.slice(s![
+                    penalties.penalties[j].start..penalties.penalties[j].start + penalties.penalties[j].len()
+                ]))
+        })
+        .collect();
     let q = Array1::from(sums.q.clone());
 
     let np = m + usize::from(settings.scale_param);
@@ -378,10 +396,17 @@ pub fn evaluate(
 /// `d beta / d rho_j = -lambda_j H^-1 S_j beta` for each penalty (implicit
 /// differentiation of the penalized score; Wood 2011 §3.1), as the columns of a
 /// p x m matrix; with each `S_j beta` (block rows only).
-pub(crate) fn beta_derivatives(fit: &InnerFit, penalties: &PenaltySet, lambda: &[f64]) -> (Array2<f64>, Vec<Array1<f64>>) {
+pub(crate) fn beta_derivatives(
+    fit: &InnerFit,
+    penalties: &PenaltySet,
+    lambda: &[f64],
+) -> (Array2<f64>, Vec<Array1<f64>>) {
     let (p, m) = (penalties.p, penalties.len());
-    let s_beta: Vec<Array1<f64>> =
-        penalties.penalties.iter().map(|pen| pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()]))).collect();
+    let s_beta: Vec<Array1<f64>> = penalties
+        .penalties
+        .iter()
+        .map(|pen| pen.s.dot(&fit.beta.slice(s![pen.start..pen.start + pen.len()])))
+        .collect();
     let mut dbeta = Array2::<f64>::zeros((p, m));
     for (j, pen) in penalties.penalties.iter().enumerate() {
         let col = fit.h_inv.slice(s![.., pen.start..pen.start + pen.len()]).dot(&s_beta[j]) * -lambda[j];
@@ -394,7 +419,8 @@ pub(crate) fn beta_derivatives(fit: &InnerFit, penalties: &PenaltySet, lambda: &
 pub(crate) fn penalty_times(penalties: &PenaltySet, j: usize, v: &Array1<f64>) -> Array1<f64> {
     let pen = &penalties.penalties[j];
     let mut out = Array1::zeros(penalties.p);
-    out.slice_mut(s![pen.start..pen.start + pen.len()]).assign(&pen.s.dot(&v.slice(s![pen.start..pen.start + pen.len()])));
+    out.slice_mut(s![pen.start..pen.start + pen.len()])
+        .assign(&pen.s.dot(&v.slice(s![pen.start..pen.start + pen.len()])));
     out
 }
 

@@ -170,11 +170,8 @@ pub fn newton(
         let Some((new_rho, new_eval)) = accepted else {
             // Nothing decreases the criterion: we are at the optimum to working
             // precision if the gradient is small on a looser scale.
-            let termination = if max_grad < settings.tol.sqrt() * scale {
-                Termination::Converged
-            } else {
-                Termination::NoProgress
-            };
+            let termination =
+                if max_grad < settings.tol.sqrt() * scale { Termination::Converged } else { Termination::NoProgress };
             return Ok(OuterResult { rho, eval, iterations: iter, termination });
         };
         last_change = (eval.value - new_eval.value).abs();
@@ -193,12 +190,19 @@ pub fn newton(
 /// the square of that, so every path files the same answer (issue 15.8: concurrent
 /// fits filed answers 5e-8 apart). The step is kept only if the criterion does not
 /// rise beyond rounding.
-fn polish(objective: &mut dyn Objective, rho: Vec<f64>, eval: Eval, free: &[usize], settings: &NewtonSettings) -> Result<(Vec<f64>, Eval)> {
+fn polish(
+    objective: &mut dyn Objective,
+    rho: Vec<f64>,
+    eval: Eval,
+    free: &[usize],
+    settings: &NewtonSettings,
+) -> Result<(Vec<f64>, Eval)> {
     if !objective.evaluation_is_cheap() || free.is_empty() {
         return Ok((rho, eval));
     }
     let direction = newton_direction(&eval, free, settings.max_step);
-    let next: Vec<f64> = (0..rho.len()).map(|j| (rho[j] + direction[j]).clamp(settings.lower[j], settings.upper[j])).collect();
+    let next: Vec<f64> =
+        (0..rho.len()).map(|j| (rho[j] + direction[j]).clamp(settings.lower[j], settings.upper[j])).collect();
     if next == rho {
         return Ok((rho, eval));
     }
@@ -294,7 +298,8 @@ fn line_search(
     dir: &[f64],
     s: &NewtonSettings,
 ) -> Result<Option<(Vec<f64>, Eval)>> {
-    let trial_at = |t: f64| -> Vec<f64> { (0..rho.len()).map(|j| (rho[j] + t * dir[j]).clamp(s.lower[j], s.upper[j])).collect() };
+    let trial_at =
+        |t: f64| -> Vec<f64> { (0..rho.len()).map(|j| (rho[j] + t * dir[j]).clamp(s.lower[j], s.upper[j])).collect() };
     let mut t = 1.0;
     for _ in 0..MAX_HALVINGS {
         let trial = trial_at(t);
@@ -371,24 +376,15 @@ mod tests {
             let (a, b) = (r[0] - 1.0, r[1] + 2.0);
             let value = a * a + (b * b).powi(2) + a.powi(4) + 0.5 * a * b * b;
             let grad = Array1::from(vec![2.0 * a + 4.0 * a.powi(3) + 0.5 * b * b, 4.0 * b.powi(3) + a * b]);
-            let hess = Array2::from_shape_vec(
-                (2, 2),
-                vec![2.0 + 12.0 * a * a, b, b, 12.0 * b * b + a],
-            )
-            .unwrap();
+            let hess = Array2::from_shape_vec((2, 2), vec![2.0 + 12.0 * a * a, b, b, 12.0 * b * b + a]).unwrap();
             Ok(Eval { value, grad, hess, coefficients: Vec::new() })
         }
     }
 
     #[test]
     fn newton_finds_the_minimum_and_says_so() {
-        let settings = NewtonSettings {
-            max_iter: 200,
-            tol: 1e-10,
-            max_step: 5.0,
-            lower: vec![-50.0; 2],
-            upper: vec![50.0; 2],
-        };
+        let settings =
+            NewtonSettings { max_iter: 200, tol: 1e-10, max_step: 5.0, lower: vec![-50.0; 2], upper: vec![50.0; 2] };
         let mut count = 0;
         let res = newton(&mut Bowl, &[4.0, 3.0], &settings, &mut |_, _, _| {
             count += 1;
@@ -413,13 +409,8 @@ mod tests {
                 Ok(Eval { value, grad, hess, coefficients: Vec::new() })
             }
         }
-        let settings = NewtonSettings {
-            max_iter: 100,
-            tol: 1e-10,
-            max_step: 5.0,
-            lower: vec![-10.0; 2],
-            upper: vec![10.0; 2],
-        };
+        let settings =
+            NewtonSettings { max_iter: 100, tol: 1e-10, max_step: 5.0, lower: vec![-10.0; 2], upper: vec![10.0; 2] };
         let res = newton(&mut Slope, &[0.0, 0.0], &settings, &mut |_, _, _| Ok(())).unwrap();
         assert_eq!(res.termination, Termination::Converged);
         assert_eq!(res.rho[0], 10.0);
@@ -452,7 +443,8 @@ mod tests {
                 Some(1e-5 * dir[0].abs())
             }
         }
-        let settings = NewtonSettings { max_iter: 100, tol: 1e-8, max_step: 5.0, lower: vec![-50.0], upper: vec![50.0] };
+        let settings =
+            NewtonSettings { max_iter: 100, tol: 1e-8, max_step: 5.0, lower: vec![-50.0], upper: vec![50.0] };
         let mut objective = Noisy { evaluations: 0 };
         let res = newton(&mut objective, &[4.0], &settings, &mut |_, _, _| Ok(())).unwrap();
         assert_eq!(res.termination, Termination::Converged);
@@ -469,13 +461,19 @@ mod tests {
                 let d = r[0] - 1.0;
                 // A large value makes `tol (1 + |V|)` loose (1e-2) for the gradient.
                 let value = 1e6 + 0.5 * d * d;
-                Ok(Eval { value, grad: Array1::from(vec![d]), hess: Array2::from_elem((1, 1), 1.0), coefficients: vec![r[0]] })
+                Ok(Eval {
+                    value,
+                    grad: Array1::from(vec![d]),
+                    hess: Array2::from_elem((1, 1), 1.0),
+                    coefficients: vec![r[0]],
+                })
             }
             fn coefficient_change(&self, rho: &[f64], dir: &[f64]) -> Option<f64> {
                 Some(dir[0].abs() / rho[0].abs())
             }
         }
-        let settings = NewtonSettings { max_iter: 100, tol: 1e-8, max_step: 5.0, lower: vec![-50.0], upper: vec![50.0] };
+        let settings =
+            NewtonSettings { max_iter: 100, tol: 1e-8, max_step: 5.0, lower: vec![-50.0], upper: vec![50.0] };
         let res = newton(&mut Quadratic, &[1.001], &settings, &mut |_, _, _| Ok(())).unwrap();
         assert_eq!(res.termination, Termination::Converged);
         assert!((res.rho[0] - 1.0).abs() < 1e-9, "stopped at {}", res.rho[0]);

@@ -21,6 +21,10 @@ impl Penalty {
     pub fn len(&self) -> usize {
         self.s.nrows()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Penalties on a shared block, projected on the block's range space.
@@ -125,6 +129,10 @@ impl PenaltySet {
         self.penalties.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.penalties.is_empty()
+    }
+
     /// Total rank of `S_lambda` for positive lambda.
     pub fn rank(&self) -> usize {
         self.groups.iter().map(|g| g.rank).sum()
@@ -202,12 +210,8 @@ impl PenaltySet {
             out.value += f.log_det();
             // d/d rho_j = tr(M^-1 lambda_j S_j); the Hessian adds
             // -lambda_j lambda_k tr(M^-1 S_j M^-1 S_k) (Wood 2011 Appendix B).
-            let scaled: Vec<Array2<f64>> = g
-                .reduced
-                .iter()
-                .zip(&g.members)
-                .map(|(s, &j)| f.solve(s.view()) * rho[j].exp())
-                .collect();
+            let scaled: Vec<Array2<f64>> =
+                g.reduced.iter().zip(&g.members).map(|(s, &j)| f.solve(s.view()) * rho[j].exp()).collect();
             for (a, &ja) in g.members.iter().enumerate() {
                 let ta = trace(&scaled[a]);
                 out.grad[ja] += ta;

@@ -107,7 +107,12 @@ impl GlmData<'_, '_> {
     }
 
     /// `X'WX` and `X'u` in one pass over the data.
-    pub(crate) fn cross_products(&self, w: &[f64], u: &[f64], interrupted: &mut dyn FnMut() -> bool) -> Result<(Array2<f64>, Array1<f64>)> {
+    pub(crate) fn cross_products(
+        &self,
+        w: &[f64],
+        u: &[f64],
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> Result<(Array2<f64>, Array1<f64>)> {
         rows::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads, interrupted)
     }
 
@@ -149,7 +154,12 @@ impl GlmData<'_, '_> {
 /// Penalized IRLS at smoothing parameters `lambda` (one per penalty), from the
 /// coefficients `start`, or from the family's starting means (R's `mustart`) where
 /// those give no valid fitted means.
-pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted: &mut dyn FnMut() -> bool) -> Result<InnerFit> {
+pub fn pirls(
+    data: &GlmData<'_, '_>,
+    lambda: &[f64],
+    start: &[f64],
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<InnerFit> {
     let p = data.design.ncols();
     let from_start = (start.len() == p)
         .then(|| data.design.fitted(start, data.offset, data.threads))
@@ -163,7 +173,9 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted:
         None => {
             let eta = data.start_eta();
             if data.deviance(&eta).is_none() {
-                return Err(EngineError::InvalidSpec { what: "no valid starting values: the starting means are outside the family's range".into() });
+                return Err(EngineError::InvalidSpec {
+                    what: "no valid starting values: the starting means are outside the family's range".into(),
+                });
             }
             (None, eta, f64::INFINITY)
         }
@@ -207,7 +219,10 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted:
                     halvings += 1;
                 }
                 if pdev.is_none() || iterations >= MAX_INNER {
-                    return Err(EngineError::InvalidSpec { what: "no valid starting values: every step from the starting means leaves the family's range".into() });
+                    return Err(EngineError::InvalidSpec {
+                        what: "no valid starting values: every step from the starting means leaves the family's range"
+                            .into(),
+                    });
                 }
                 eta = eta_new;
                 continue;
@@ -232,7 +247,9 @@ pub fn pirls(data: &GlmData<'_, '_>, lambda: &[f64], start: &[f64], interrupted:
             pdev = data.deviance(&eta_new).map(|d| d + data.penalty(&beta_new, lambda));
         }
         let Some(pdev_new) = pdev.filter(|v| v.is_finite()) else {
-            return Err(EngineError::NonFinite { what: "the penalized deviance (the inner iteration diverged)".into() });
+            return Err(EngineError::NonFinite {
+                what: "the penalized deviance (the inner iteration diverged)".into(),
+            });
         };
         let top = beta_new.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
         let change = beta_old.iter().zip(&beta_new).fold(0.0_f64, |m, (a, c)| m.max((a - c).abs())) / top;

@@ -3,7 +3,6 @@
 //! family's extra parameters; the criterion as a function of the free ones
 //! (`FreeObjective`), and mgcv's initial smoothing parameters.
 
-
 use ndarray::{Array1, Array2};
 
 use crate::error::Result;
@@ -15,6 +14,8 @@ use super::penalty::PenaltySet;
 
 /// The criterion of one model as a function of the per-penalty log smoothing
 /// parameters and the family's extra parameters.
+// One per fit, made once: the size of the Gaussian variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Criterion<'a, 'd> {
     Gaussian { gram: &'a Gram, penalties: &'a PenaltySet, method: Method, gamma: f64 },
     Glm(GlmObjective<'a, 'd>),
@@ -67,7 +68,9 @@ impl Objective for FreeObjective<'_, '_> {
         let per_penalty = penalty_rho(self.links, &full[..self.n_sp]);
         let extra = &full[self.n_sp..];
         let e = match &mut self.criterion {
-            Criterion::Gaussian { gram, penalties, method, gamma } => criterion::evaluate(gram, penalties, *method, *gamma, &per_penalty)?.0,
+            Criterion::Gaussian { gram, penalties, method, gamma } => {
+                criterion::evaluate(gram, penalties, *method, *gamma, &per_penalty)?.0
+            }
             Criterion::Glm(g) => g.evaluate(&per_penalty, extra.first().copied().unwrap_or(0.0), derivatives)?,
         };
         if e.grad.is_empty() {

@@ -19,10 +19,19 @@ const MAX_EVALUATIONS: usize = 100;
 /// The point of `[lo, hi]` where `f` is smallest, to within `tol` (absolute), searched
 /// from `x0` with a first step of `step`; with its value. A minimum at a bound is
 /// returned as that bound.
-pub fn minimize(f: &mut dyn FnMut(f64) -> Result<f64>, lo: f64, hi: f64, x0: f64, step: f64, tol: f64) -> Result<(f64, f64)> {
+pub fn minimize(
+    f: &mut dyn FnMut(f64) -> Result<f64>,
+    lo: f64,
+    hi: f64,
+    x0: f64,
+    step: f64,
+    tol: f64,
+) -> Result<(f64, f64)> {
     let clamp = |x: f64| x.clamp(lo, hi);
     // A value that is not finite counts as worse than any that is.
-    let eval = |x: f64, f: &mut dyn FnMut(f64) -> Result<f64>| -> Result<f64> { f(x).map(|v| if v.is_finite() { v } else { f64::INFINITY }) };
+    let eval = |x: f64, f: &mut dyn FnMut(f64) -> Result<f64>| -> Result<f64> {
+        f(x).map(|v| if v.is_finite() { v } else { f64::INFINITY })
+    };
     let mut a = clamp(x0);
     let mut fa = eval(a, f)?;
     // Downhill: b is the second point, c the third, growing away from a.
@@ -135,7 +144,9 @@ mod tests {
         let (x, _) = minimize(&mut |x: f64| Ok(-x), -3.0, 2.5, 0.0, 1.0, 1e-8).unwrap();
         assert_eq!(x, 2.5);
         // Non-finite values count as worse than any finite one.
-        let (x, _) = minimize(&mut |x: f64| Ok(if x < 0.0 { f64::NAN } else { (x - 0.5).powi(2) }), -2.0, 2.0, 1.0, 0.5, 1e-8).unwrap();
+        let (x, _) =
+            minimize(&mut |x: f64| Ok(if x < 0.0 { f64::NAN } else { (x - 0.5).powi(2) }), -2.0, 2.0, 1.0, 0.5, 1e-8)
+                .unwrap();
         assert!((x - 0.5).abs() < 1e-6);
     }
 }

@@ -2,7 +2,6 @@
 //! term tests at the chosen smoothing parameters (Wood 2017 §6.9-6.10), and a stored
 //! fit restored on its design.
 
-
 use ndarray::Array2;
 
 use crate::basis::Smooth;
@@ -56,7 +55,11 @@ pub struct FitResult {
 /// Rebuilds a stored fit without iterating: the bases come from `smooths` (as stored
 /// with the fit) or are constructed again, and the fitted values are recomputed;
 /// everything costly comes from `stored`.
-pub fn rebuild<'a>(spec: &'a ModelSpec<'_>, stored: FitResult, smooths: Option<Vec<Smooth>>) -> Result<(Design<'a>, FitResult)> {
+pub fn rebuild<'a>(
+    spec: &'a ModelSpec<'_>,
+    stored: FitResult,
+    smooths: Option<Vec<Smooth>>,
+) -> Result<(Design<'a>, FitResult)> {
     // The stored fit was made from exactly these values (the exact key covers every
     // one of them), so they passed `validate` then: only a rebuilt design rechecks.
     let design = match smooths {
@@ -133,7 +136,6 @@ pub(super) fn gaussian_null_deviance(spec: &ModelSpec<'_>) -> f64 {
     (0..y.len()).map(|i| w[i] * (value(i) - centre) * (value(i) - centre)).sum()
 }
 
-
 /// Everything reported at the chosen smoothing parameters.
 pub(super) fn finish(
     spec: &ModelSpec<'_>,
@@ -176,7 +178,11 @@ pub(super) fn finish(
         termination: result.termination,
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
-        hessian_eigenvalues: if result.eval.hess.is_empty() { Vec::new() } else { linalg::sym_eigen(result.eval.hess.view()).0 },
+        hessian_eigenvalues: if result.eval.hess.is_empty() {
+            Vec::new()
+        } else {
+            linalg::sym_eigen(result.eval.hess.view()).0
+        },
         deviance: dev,
         null_deviance: gaussian_null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),
@@ -202,12 +208,31 @@ pub(super) fn finish_glm(
     let summary = glm::summarize(data, inner, lambda, spec.family.scale_known(), reml_scale)?;
     // As mgcv, the correction's `X'WX` is the one behind `Vp` (expected information).
     let (vc, edf2) = sensitivity
-        .map(|sens| uncertainty::corrected(&summary.xtwx_fisher, data.penalties, lambda, &sens, &summary.vp, summary.scale, &summary.edf1, spec.threads))
+        .map(|sens| {
+            uncertainty::corrected(
+                &summary.xtwx_fisher,
+                data.penalties,
+                lambda,
+                &sens,
+                &summary.vp,
+                summary.scale,
+                &summary.edf1,
+                spec.threads,
+            )
+        })
         .map(|c| (c.vc, c.edf2))
         .unzip();
     let beta = inner.beta.to_vec();
     let penalized = tests_smooth::Penalized { penalties: data.penalties, lambda, scale: summary.scale };
-    let term_tests = tests_smooth::smooth_tests(data.design, &summary.xtwx_fisher, &penalized, &beta, &summary.vp, &summary.ve, &summary.edf1);
+    let term_tests = tests_smooth::smooth_tests(
+        data.design,
+        &summary.xtwx_fisher,
+        &penalized,
+        &beta,
+        &summary.vp,
+        &summary.ve,
+        &summary.edf1,
+    );
     Ok(FitResult {
         coefficients: beta,
         linear_predictor: inner.eta.clone(),
@@ -221,7 +246,11 @@ pub(super) fn finish_glm(
         termination: result.termination,
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
-        hessian_eigenvalues: if result.eval.hess.is_empty() { Vec::new() } else { linalg::sym_eigen(result.eval.hess.view()).0 },
+        hessian_eigenvalues: if result.eval.hess.is_empty() {
+            Vec::new()
+        } else {
+            linalg::sym_eigen(result.eval.hess.view()).0
+        },
         deviance: inner.deviance,
         null_deviance: glm::null_deviance(data, spec.intercept),
         null_space_dim: data.penalties.null_space_dim(),

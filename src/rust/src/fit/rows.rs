@@ -100,7 +100,10 @@ pub fn pass<T: Send>(
 
 /// `interrupted`, polled on the calling thread, raising `stop` for the other threads
 /// of a parallel pass when it reports an interrupt.
-pub fn signalling<'s>(interrupted: &'s mut dyn FnMut() -> bool, stop: &'s std::sync::atomic::AtomicBool) -> impl FnMut() -> bool + 's {
+pub fn signalling<'s>(
+    interrupted: &'s mut dyn FnMut() -> bool,
+    stop: &'s std::sync::atomic::AtomicBool,
+) -> impl FnMut() -> bool + 's {
     move || {
         let asked = interrupted();
         if asked {
@@ -216,7 +219,13 @@ impl<'a> Layout<'a> {
     #[cfg(test)]
     pub fn dense(design: &Design<'a>) -> Layout<'a> {
         let p = design.ncols();
-        Layout { skip: vec![false; design.smooths.len()], dense: (0..p).collect(), blocks: Vec::new(), wide: Vec::new(), p }
+        Layout {
+            skip: vec![false; design.smooths.len()],
+            dense: (0..p).collect(),
+            blocks: Vec::new(),
+            wide: Vec::new(),
+            p,
+        }
     }
 
     /// The smooths kept as codes (for `Design::fill_rows_except`).
@@ -250,7 +259,13 @@ impl<'a> Layout<'a> {
 
     /// `X_c B` for the chunk of rows `rows` (global indices) whose dense columns are
     /// `chunk`, with `b_dense = dense_rows(B)`.
-    pub fn times(&self, rows: &[usize], chunk: ArrayView2<'_, f64>, b: &Array2<f64>, b_dense: &Array2<f64>) -> Mat<f64> {
+    pub fn times(
+        &self,
+        rows: &[usize],
+        chunk: ArrayView2<'_, f64>,
+        b: &Array2<f64>,
+        b_dense: &Array2<f64>,
+    ) -> Mat<f64> {
         let mut out = linalg::product(chunk, b_dense.view(), Par::Seq);
         if !self.blocks.is_empty() {
             let mut e = Vec::new();
@@ -268,7 +283,8 @@ impl<'a> Layout<'a> {
 
     /// `x_i' G x_i` for the rows of chunks, as `QuadraticForm::at` gives them.
     pub fn quadratic_form<'s, 'g>(&'s self, g: &'g Array2<f64>) -> QuadraticForm<'s, 'a, 'g> {
-        let g_dense = Array2::from_shape_fn((self.dense.len(), self.dense.len()), |(r, c)| g[(self.dense[r], self.dense[c])]);
+        let g_dense =
+            Array2::from_shape_fn((self.dense.len(), self.dense.len()), |(r, c)| g[(self.dense[r], self.dense[c])]);
         // With `G_d = R R'` (R lower triangular), `x' G_d x = |R' x|^2`, and the product
         // `X_c R` with a triangular factor took two thirds of the time of `X_c G_d`
         // (faer, 4096 x 77 chunks). `G` is positive semi-definite (ML's and GCV's
@@ -277,7 +293,8 @@ impl<'a> Layout<'a> {
             Some(root) => DenseForm::Root(root),
             None => DenseForm::Full(g_dense),
         };
-        let mixed = Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])]);
+        let mixed =
+            Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])]);
         QuadraticForm { layout: self, g, dense, mixed }
     }
 }
@@ -475,8 +492,8 @@ mod tests {
     use crate::basis::SmoothSpec;
     use crate::family::Family;
     use crate::fit::laml::{derivative_pass, RowCache};
-    use crate::fit::pirls::{pirls, GlmData};
     use crate::fit::penalty::PenaltySet;
+    use crate::fit::pirls::{pirls, GlmData};
     use crate::fit::{design, penalty_set, uniform_stream, ModelSpec};
     use ndarray::ShapeBuilder;
 
@@ -489,7 +506,10 @@ mod tests {
         let g1: Vec<f64> = (0..n).map(|i| (1 + (i * 7) % 40) as f64).collect();
         let g2: Vec<f64> = (0..n).map(|i| (1 + (i * 13) % 35) as f64).collect();
         let slope: Vec<f64> = (0..n).map(|i| ((i % 17) as f64 - 8.0) / 8.0).collect();
-        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) };
+        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec {
+            centre: bs != "re",
+            ..SmoothSpec::for_tests(label, bs, k, vars)
+        };
         let xp = Array2::from_shape_fn((n, 2).f(), |(i, j)| if j == 0 { 1.0 } else { x[i] * x[i] });
         let smooths = vec![
             spec_of("s(g1)", "re", 40, vec![g1]),
@@ -526,7 +546,8 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|_| u()).collect();
         let z: Vec<f64> = (0..n).map(|_| u()).collect();
         let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
-        let smooths = vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "ps", 8, vec![z])];
+        let smooths =
+            vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "ps", 8, vec![z])];
         let spec = ModelSpec::for_tests(vec![0.0; n], xp, smooths);
         let d = design(&spec).unwrap();
         let layout = Layout::of(&d);
@@ -564,20 +585,42 @@ mod tests {
         let g1: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 40.0).floor()).min(40.0)).collect();
         let g2: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 35.0).floor()).min(35.0)).collect();
         let y: Vec<f64> = (0..n).map(|i| f64::from(u() < 0.3 + 0.4 * x[i])).collect();
-        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) };
+        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec {
+            centre: bs != "re",
+            ..SmoothSpec::for_tests(label, bs, k, vars)
+        };
         let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
         let smooths = vec![
             spec_of("s(g1)", "re", 40, vec![g1]),
             spec_of("s(x)", "cr", 8, vec![x.clone()]),
             spec_of("s(g2,x)", "re", 35, vec![g2, x.clone()]),
         ];
-        let spec = ModelSpec { family: Family::from_r("binomial", "logit", "").unwrap(), ..ModelSpec::for_tests(y.clone(), xp, smooths) };
+        let spec = ModelSpec {
+            family: Family::from_r("binomial", "logit", "").unwrap(),
+            ..ModelSpec::for_tests(y.clone(), xp, smooths)
+        };
         let d = design(&spec).unwrap();
         let pens = penalty_set(&d);
-        fn data_with<'b, 'd>(d: &'b Design<'d>, pens: &'b PenaltySet, spec: &'b ModelSpec<'_>, layout: Layout<'d>) -> GlmData<'b, 'd> {
-            GlmData { design: d, penalties: pens, family: spec.family, y: &spec.y, w: &spec.weights, offset: &spec.offset, threads: 2, x: None, layout }
+        fn data_with<'b, 'd>(
+            d: &'b Design<'d>,
+            pens: &'b PenaltySet,
+            spec: &'b ModelSpec<'_>,
+            layout: Layout<'d>,
+        ) -> GlmData<'b, 'd> {
+            GlmData {
+                design: d,
+                penalties: pens,
+                family: spec.family,
+                y: &spec.y,
+                w: &spec.weights,
+                offset: &spec.offset,
+                threads: 2,
+                x: None,
+                layout,
+            }
         }
-        let (coded, dense) = (data_with(&d, &pens, &spec, Layout::of(&d)), data_with(&d, &pens, &spec, Layout::dense(&d)));
+        let (coded, dense) =
+            (data_with(&d, &pens, &spec, Layout::of(&d)), data_with(&d, &pens, &spec, Layout::dense(&d)));
         assert_eq!(coded.layout.blocks.len(), 2);
         let close = |a: &Array2<f64>, b: &Array2<f64>| {
             let top = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
@@ -598,9 +641,16 @@ mod tests {
         let mut kept = RowCache { keep: true, products: None };
         for rows in [500, n] {
             let s1 = derivative_pass(&coded, &fit, &fit.h_inv, &dbeta, rows, false, &mut kept, &mut || false).unwrap();
-            let s2 = derivative_pass(&dense, &fit, &fit.h_inv, &dbeta, rows, false, &mut RowCache::default(), &mut || false).unwrap();
+            let s2 =
+                derivative_pass(&dense, &fit, &fit.h_inv, &dbeta, rows, false, &mut RowCache::default(), &mut || false)
+                    .unwrap();
             assert!(kept.products.is_some());
-            let vec_close = |a: &[f64], b: &[f64]| close(&Array2::from_shape_vec((a.len(), 1), a.to_vec()).unwrap(), &Array2::from_shape_vec((b.len(), 1), b.to_vec()).unwrap());
+            let vec_close = |a: &[f64], b: &[f64]| {
+                close(
+                    &Array2::from_shape_vec((a.len(), 1), a.to_vec()).unwrap(),
+                    &Array2::from_shape_vec((b.len(), 1), b.to_vec()).unwrap(),
+                )
+            };
             assert!(vec_close(&s1.t1, &s2.t1));
             assert!(close(&s1.t2, &s2.t2));
             assert!(vec_close(&s1.q, &s2.q));

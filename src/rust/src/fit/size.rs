@@ -40,7 +40,15 @@ impl ModelSpec<'_> {
         }
         match memory_bytes() {
             Some(available) if bytes > available => Err(EngineError::TooLarge {
-                what: format!("{} coefficients{}", p as u64, if self.family.is_gaussian_identity() { String::new() } else { format!(" on {} rows", self.y.len()) }),
+                what: format!(
+                    "{} coefficients{}",
+                    p as u64,
+                    if self.family.is_gaussian_identity() {
+                        String::new()
+                    } else {
+                        format!(" on {} rows", self.y.len())
+                    }
+                ),
                 bytes,
                 available,
             }),
@@ -79,7 +87,11 @@ mod tests {
             assert!(matches!(err, EngineError::TooLarge { .. }));
             assert!(err.to_string().contains("GiB"), "{err}");
         }
-        let small = ModelSpec::for_tests(x.clone(), Array2::ones((n, 1)), vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x])]);
+        let small = ModelSpec::for_tests(
+            x.clone(),
+            Array2::ones((n, 1)),
+            vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x])],
+        );
         assert!(small.check_memory().is_ok());
         assert!(small.max_entry_bytes() < 1 << 20);
     }

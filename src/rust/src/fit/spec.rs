@@ -91,7 +91,9 @@ impl<'a> ModelSpec<'a> {
 pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {
     let n = spec.y.len();
     if spec.weights.len() != n || spec.offset.len() != n || spec.xp.nrows() != n {
-        return Err(EngineError::InvalidSpec { what: "response, weights, offset and parametric matrix differ in length".into() });
+        return Err(EngineError::InvalidSpec {
+            what: "response, weights, offset and parametric matrix differ in length".into(),
+        });
     }
     if !spec.y.iter().all(|v| v.is_finite()) {
         return Err(EngineError::NonFinite { what: "the response".into() });

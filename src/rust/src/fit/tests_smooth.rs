@@ -51,7 +51,8 @@ pub fn smooth_tests(
     ve: &Array2<f64>,
     edf1: &[f64],
 ) -> Vec<TermTest> {
-    let ranges: Vec<Range<usize>> = design.smooths.iter().zip(&design.first_col).map(|(sm, &start)| start..start + sm.ncoef()).collect();
+    let ranges: Vec<Range<usize>> =
+        design.smooths.iter().zip(&design.first_col).map(|(sm, &start)| start..start + sm.ncoef()).collect();
     let random: Vec<bool> = design.smooths.iter().map(|sm| matches!(sm.basis, Basis::Re(_))).collect();
     design
         .smooths
@@ -64,7 +65,8 @@ pub fn smooth_tests(
             if sm.null_space_dim == 0 {
                 // With other random effects in the model, mgcv tests a random effect
                 // with those integrated out (its `recov`).
-                let others: Vec<Range<usize>> = (0..ranges.len()).filter(|&k| k != j && random[k]).map(|k| ranges[k].clone()).collect();
+                let others: Vec<Range<usize>> =
+                    (0..ranges.len()).filter(|&k| k != j && random[k]).map(|k| ranges[k].clone()).collect();
                 if random[j] && !others.is_empty() {
                     if let Some((v, e)) = marginal_covariances(xtwx, penalized, vp, range.clone(), &others) {
                         return random_effect_test(&b, &v, &e);
@@ -115,7 +117,8 @@ fn marginal_covariances(
     let ve_m = linalg::matmul(linalg::matmul(vp_m, a_m.view(), 1).view(), vp_m.t(), 1) / penalized.scale;
     let q = (&a_m + &s1).select(Axis(0), &idx1).select(Axis(1), &idx1);
     let q_inv = SpdFactor::new(q.view())?.inverse();
-    let pos: Vec<usize> = m.map(|c| idx1.iter().position(|&i| i == c).expect("the term is not among the others")).collect();
+    let pos: Vec<usize> =
+        m.map(|c| idx1.iter().position(|&i| i == c).expect("the term is not among the others")).collect();
     let v_m = q_inv.select(Axis(0), &pos).select(Axis(1), &pos) * penalized.scale;
     Some((v_m, ve_m))
 }
@@ -192,7 +195,8 @@ fn wald_test(b: &Array1<f64>, g: &Array2<f64>, v: &Array2<f64>, rank_in: f64) ->
         // Smooth the pseudo-inverse between rank k and k + 1 (Wood 2013a §3).
         let b12 = (0.5 * nu * (1.0 - nu)).max(0.0).sqrt();
         let (e0, e1) = (ev[k - 1].powf(-0.5), ev[k].powf(-0.5));
-        let bm = Array2::from_shape_vec((2, 2), vec![e0 * e0, e0 * b12 * e1, e1 * b12 * e0, e1 * nu * e1]).expect("2x2");
+        let bm =
+            Array2::from_shape_vec((2, 2), vec![e0 * e0, e0 * b12 * e1, e1 * b12 * e0, e1 * nu * e1]).expect("2x2");
         let (bv, bvec) = sym_eigen(bm.view());
         let root = Array2::from_shape_fn((2, 2), |(i, j)| {
             (0..2).map(|c| bvec[(i, c)] * bv[c].max(0.0).sqrt() * bvec[(j, c)]).sum::<f64>()

@@ -47,6 +47,7 @@ const SECOND_ORDER_RIDGE: f64 = 0.1;
 /// `Vc = Vp + J V_rho J' + phi sum_jk V_jk dR^-1_j dR^-1_k'` and `edf2 = diag(Vc X'WX) / phi`,
 /// capped as mgcv caps it: when `sum(edf2)` exceeds `sum(edf1)`, `edf2 = edf1`.
 /// `xtwx` is the `X'WX` behind `vp = phi (X'WX + S_lambda)^-1`.
+#[allow(clippy::too_many_arguments)] // the quantities of Wood, Pya & Saefken (2016) §3.3, each as computed
 pub fn corrected(
     xtwx: &Array2<f64>,
     penalties: &PenaltySet,
@@ -61,7 +62,9 @@ pub fn corrected(
     let p = vp.nrows();
     let (values, vectors) = sym_eigen(sens.hess.view());
     // The smoothing parameters' block, without an estimated scale's row and column.
-    let inverse_with = |f: &dyn Fn(f64) -> f64| -> Array2<f64> { linalg::from_eigen(&values, &vectors, f).slice(s![..m, ..m]).to_owned() };
+    let inverse_with = |f: &dyn Fn(f64) -> f64| -> Array2<f64> {
+        linalg::from_eigen(&values, &vectors, f).slice(s![..m, ..m]).to_owned()
+    };
     let v_rho = inverse_with(&|d| if d > 0.0 { 1.0 / d } else { 0.0 });
     let v_reg = inverse_with(&|d| 1.0 / (d.max(0.0) + SECOND_ORDER_RIDGE));
     let j = &sens.db_drho;
@@ -71,7 +74,8 @@ pub fn corrected(
     // mgcv leaves the second-order term out when the Cholesky factorization fails.
     if let Some(factor) = SpdFactor::new(h.view()) {
         let r_inv = factor.inverse_upper_factor();
-        let d_r_inv: Vec<Array2<f64>> = sens.lambda_of.iter().map(|l| inverse_factor_derivative(&r_inv, penalties, l, p, threads)).collect();
+        let d_r_inv: Vec<Array2<f64>> =
+            sens.lambda_of.iter().map(|l| inverse_factor_derivative(&r_inv, penalties, l, p, threads)).collect();
         // sum_jk V_jk A_j A_k' = sum_l e_l B_l B_l' with V = U diag(e) U', B_l = sum_j U_jl A_j.
         let (e, u) = sym_eigen(v_reg.view());
         for l in 0..m {
@@ -93,7 +97,13 @@ pub fn corrected(
 /// `d R^-1 / d rho` where `R'R = H` and `dH/d rho = S` (`sum lambda S` over `lambda`):
 /// with `X = R^-T S R^-1`, `dR = Phi(X) R` where `Phi` keeps the upper triangle and
 /// halves the diagonal (differentiating `R'R = H`), so `dR^-1 = -R^-1 dR R^-1 = -R^-1 Phi(X)`.
-fn inverse_factor_derivative(r_inv: &Array2<f64>, penalties: &PenaltySet, lambda: &[f64], p: usize, threads: usize) -> Array2<f64> {
+fn inverse_factor_derivative(
+    r_inv: &Array2<f64>,
+    penalties: &PenaltySet,
+    lambda: &[f64],
+    p: usize,
+    threads: usize,
+) -> Array2<f64> {
     let mut dh = Array2::<f64>::zeros((p, p));
     penalties.add_to(&mut dh, lambda);
     let mut x = linalg::matmul(linalg::matmul(r_inv.t(), dh.view(), threads).view(), r_inv.view(), threads);
@@ -114,7 +124,8 @@ mod tests {
     #[test]
     fn inverse_factor_derivative_matches_finite_differences() {
         let p = 6;
-        let xtx = Array2::from_shape_fn((p, p), |(i, j)| 1.0 / (1.0 + i as f64 + j as f64) + if i == j { 0.5 } else { 0.0 });
+        let xtx =
+            Array2::from_shape_fn((p, p), |(i, j)| 1.0 / (1.0 + i as f64 + j as f64) + if i == j { 0.5 } else { 0.0 });
         let s1 = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 2.0 } else { -0.5 });
         let s2 = Array2::from_shape_fn((4, 4), |(i, j)| (1.0 + (i * j) as f64) / 4.0);
         let pens = PenaltySet::new(p, vec![Penalty { start: 1, s: s1 }, Penalty { start: 2, s: s2 }]);
