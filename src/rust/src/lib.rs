@@ -27,8 +27,8 @@ use ndarray::{Array2, ArrayView2, CowArray, ShapeBuilder};
 use basis::{Smooth, SmoothSpec, State};
 use cache::key::ModelIdentity;
 use cache::store::{StoreLimits, WarmStartStore};
-use fit::criterion::Method;
 use fit::tests_smooth::TermTest;
+use fit::Method;
 use fit::{Control, ModelSpec};
 use warm::CacheSettings;
 

@@ -121,10 +121,9 @@ pub fn fit_warm<'a>(
     prepared.check_plateau = matches!(start, Start::Resume(_));
     let (source, from, done) = match start {
         // A checkpoint is an iterate of this very problem: the optimization continues
-        // from it, brought within the reach of a cold search as a seed is (a
-        // checkpoint is a start, not a result: one on the criterion's plateau would
-        // otherwise stop the search where a cold one would not).
-        Start::Resume(e) => match prepared.seed_start(&e.rho.0) {
+        // from it, inside the box a cold search keeps to (a checkpoint is a start, not
+        // a result: one on the criterion's plateau is checked once the search ends).
+        Start::Resume(e) => match prepared.resume_start(&e.rho.0) {
             Some(rho) => (Source::Resumed, Some(rho), e.iteration),
             None => (Source::Cold, None, 0),
         },
@@ -432,5 +431,61 @@ mod tests {
             fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
         assert_eq!((report.source, report.verified), (Source::Exact, Some(true)));
         assert!(max_rel_diff(&again.linear_predictor, &cold.linear_predictor) < 1e-6);
+    }
+
+    /// The warm-start policy: which source each state of the store gives, and that
+    /// every source gives the cold answer.
+    #[test]
+    fn each_store_state_gives_its_source_and_the_cold_answer() {
+        let spec = spec();
+        let (_, cold, _) = fit_warm(&spec, &identity(), None, &mut || false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let fit = |settings: &CacheSettings| fit_warm(&spec, &identity(), Some(settings), &mut || false).unwrap();
+        let plain = settings(dir.path(), false);
+        let close = |r: &FitResult| max_rel_diff(&r.linear_predictor, &cold.linear_predictor) < 1e-8;
+        // Empty store: cold; then the same call: exact (no iterations).
+        let (_, first, report) = fit(&plain);
+        assert_eq!(report.source, Source::Cold);
+        assert!(close(&first));
+        let (_, hit, report) = fit(&plain);
+        assert_eq!((report.source, hit.iterations), (Source::Exact, 0));
+        assert!(close(&hit));
+        // Refresh: cold again, whatever is stored.
+        let (_, refreshed, report) = fit(&CacheSettings { refresh: true, ..plain.clone() });
+        assert_eq!(report.source, Source::Cold);
+        assert!(close(&refreshed));
+        // Other data of the same model: seeded from the model key.
+        let mut other = spec.clone();
+        other.y = std::borrow::Cow::Owned(spec.y.iter().map(|v| v * 1.01).collect());
+        let (_, _, report) = fit_warm(&other, &identity(), Some(&plain), &mut || false).unwrap();
+        assert_eq!(report.source, Source::Seeded);
+        // A checkpoint alone (a search stopped after 3 iterations): resumed, along the
+        // cold search's path.
+        let keys = model_keys(&spec, &identity());
+        let store = WarmStartStore::open(dir.path(), false, plain.limits).unwrap();
+        store.remove_where(&keys.exact, |_| true);
+        let stopped = ModelSpec { control: fit::Control { max_iter: 3, ..spec.control.clone() }, ..spec.clone() };
+        let (_, partial, _) = fit_warm(&stopped, &identity(), Some(&plain), &mut || false).unwrap();
+        assert!(!partial.termination.is_converged());
+        let (_, resumed, report) = fit(&plain);
+        assert_eq!(report.source, Source::Resumed);
+        assert!(close(&resumed), "{:e}", max_rel_diff(&resumed.linear_predictor, &cold.linear_predictor));
+        // A store others can write: exact hits verified, no seeds or checkpoints.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+            let (_, hit, report) = fit(&plain);
+            assert_eq!((report.source, report.verified), (Source::Exact, Some(true)));
+            assert!(close(&hit));
+            assert!(report.notices.iter().any(|n| n.contains("other users")));
+            let (_, _, report) = fit_warm(&other, &identity(), Some(&plain), &mut || false).unwrap();
+            assert_eq!(report.source, Source::Exact, "the seeded fit above filed its own final entry");
+            let mut third = spec.clone();
+            third.y = std::borrow::Cow::Owned(spec.y.iter().map(|v| v * 0.99).collect());
+            let (_, _, report) = fit_warm(&third, &identity(), Some(&plain), &mut || false).unwrap();
+            assert_eq!(report.source, Source::Cold, "no seed from an untrusted store");
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
     }
 }

@@ -9,15 +9,17 @@ use crate::error::{EngineError, Result};
 use crate::family::distribution::Distribution;
 use crate::linalg;
 
-use super::criterion::{self, Gram, Method};
-use super::design::{design, gram, model_matrix, penalty_set, Design, MAX_DESIGN_BYTES};
+use super::design::{design, penalty_set, Design};
+use super::gaussian::{self, Gram};
 use super::glm::GlmObjective;
 use super::laml::{self, LamlSettings};
 use super::outer::{newton, Eval, NewtonSettings, Objective};
+use super::passes::{gram, model_matrix, MAX_DESIGN_BYTES};
 use super::penalty::PenaltySet;
 use super::pirls::GlmData;
 use super::problem::{full_rho, initial_rho, penalty_rho, Criterion, FreeObjective};
 use super::report::{finish, finish_glm, FitResult};
+use super::spec::Method;
 use super::spec::{validate, ModelSpec};
 use super::{profile, rows, uncertainty};
 
@@ -208,6 +210,20 @@ impl<'a> Prepared<'a> {
     /// Number of smoothing parameters (fixed ones included).
     pub fn n_sp(&self) -> usize {
         self.fixed.len()
+    }
+
+    /// A checkpoint of this very problem, kept where a cold search can go (`bounds`):
+    /// an iterate of a cold search lies inside that box already, so a resumed search
+    /// goes on along the cold path (and files the cold answer); a stale or planted
+    /// one is brought to the box's edge, where `off_plateau` checks what the search
+    /// makes of it.
+    pub fn resume_start(&self, checkpoint: &[f64]) -> Option<Vec<f64>> {
+        let n = self.n_sp();
+        if !(checkpoint.len() == n || (self.family_parameter && checkpoint.len() == n + 1)) {
+            return None;
+        }
+        let (lower, upper) = self.bounds(&(0..n).collect::<Vec<_>>());
+        Some(checkpoint.iter().enumerate().map(|(j, r)| if j < n { r.clamp(lower[j], upper[j]) } else { *r }).collect())
     }
 
     /// A start taken from a fit to other data, made safe to start from. Beyond a
@@ -569,10 +585,10 @@ impl<'a> Prepared<'a> {
         }
         let (per_penalty_db, scale_terms) = match &mut objective.criterion {
             Criterion::Gaussian { gram, penalties, method, gamma } => {
-                let pls = criterion::pls_fit(gram, penalties, per_penalty)?;
+                let pls = gaussian::pls_fit(gram, penalties, per_penalty)?;
                 (
-                    criterion::beta_sensitivities(&pls, penalties),
-                    Some(criterion::scale_curvature(gram, penalties, *method, *gamma, &pls)),
+                    gaussian::beta_sensitivities(&pls, penalties),
+                    Some(gaussian::scale_curvature(gram, penalties, *method, *gamma, &pls)),
                 )
             }
             Criterion::Glm(g) => {
@@ -593,7 +609,7 @@ impl<'a> Prepared<'a> {
             }
         }
         // The Gaussian criterion profiles the scale out: put its row and column back
-        // (`criterion::scale_curvature`), so that the inverse is mgcv's.
+        // (`gaussian::scale_curvature`), so that the inverse is mgcv's.
         let hess = match scale_terms {
             Some((curvature, cross)) => {
                 let mut v = vec![0.0; m];

@@ -25,11 +25,11 @@
 use ndarray::{s, Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::fit::criterion::Method;
 use crate::fit::laml::{beta_derivatives, derivative_pass, second_beta_derivative, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::trace_of_product;
 use crate::fit::pirls::{GlmData, InnerFit};
+use crate::fit::Method;
 use crate::linalg::{self, SpdFactor};
 
 /// The criterion at per-penalty `rho` for the inner fit there; gradient and Hessian

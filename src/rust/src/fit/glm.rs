@@ -11,12 +11,12 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
 use crate::family::distribution::Distribution;
-use crate::fit::criterion::Method;
 use crate::fit::gcv;
 use crate::fit::influence::Influence;
 use crate::fit::laml::{self, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit};
+use crate::fit::Method;
 use crate::linalg::SpdSystem;
 
 /// Beyond this distance in any log smoothing parameter the linear prediction of the
@@ -242,8 +242,8 @@ mod tests {
 
     use crate::basis::SmoothSpec;
     use crate::family::Family;
-    use crate::fit::criterion::Method;
     use crate::fit::outer::Objective;
+    use crate::fit::Method;
     use crate::fit::{prepare, ModelSpec};
 
     /// Two smooths of pseudo-random covariates and a response drawn from `family`

@@ -19,11 +19,11 @@ use faer::Mat;
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
-use crate::fit::criterion::Method;
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_of_product, trace_with_columns, PenaltySet};
 use crate::fit::pirls::{GlmData, InnerFit};
 use crate::fit::rows::{CrossParts, GramParts, Layout};
+use crate::fit::Method;
 use crate::linalg::{self, SpdFactor};
 
 /// How the criterion is formed.

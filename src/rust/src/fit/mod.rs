@@ -1,11 +1,11 @@
 //! Fitting a model: what is asked (`spec`), the assembled model (`design`), the
 //! parameters searched (`problem`), the driver that builds, optimizes and verifies
 //! (`driver`), and what a fit reports (`report`); the Gaussian criterion
-//! (`criterion`), generalized fits (`pirls`, `laml`, `gcv`, `glm`, `rows`), the outer
+//! (`gaussian`), generalized fits (`pirls`, `laml`, `gcv`, `glm`, `rows`), the outer
 //! Newton iteration (`outer`) and the summaries (`influence`, `uncertainty`,
 //! `tests_smooth`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
 
-pub mod criterion;
+pub mod gaussian;
 pub mod gcv;
 pub mod glm;
 pub mod influence;
@@ -21,13 +21,15 @@ pub mod uncertainty;
 
 mod design;
 mod driver;
+mod passes;
 mod problem;
 mod report;
 mod spec;
 
-pub use design::{design, design_from, gram, penalty_set, Design, MAX_DESIGN_BYTES};
+pub use design::{design, design_from, penalty_set, Design};
 pub use driver::{prepare, Iterate, Prepared, Progress};
+pub use passes::{gram, MAX_DESIGN_BYTES};
 pub use report::{rebuild, restore, FitResult};
 #[cfg(test)]
 pub(crate) use spec::uniform_stream;
-pub use spec::{Control, ModelSpec};
+pub use spec::{Control, Method, ModelSpec};

@@ -7,10 +7,11 @@ use ndarray::{Array1, Array2};
 
 use crate::error::Result;
 
-use super::criterion::{self, Gram, Method};
+use super::gaussian::{self, Gram};
 use super::glm::GlmObjective;
 use super::outer::{Eval, Objective};
 use super::penalty::PenaltySet;
+use super::spec::Method;
 
 /// The criterion of one model as a function of the per-penalty log smoothing
 /// parameters and the family's extra parameters.
@@ -69,7 +70,7 @@ impl Objective for FreeObjective<'_, '_> {
         let extra = &full[self.n_sp..];
         let e = match &mut self.criterion {
             Criterion::Gaussian { gram, penalties, method, gamma } => {
-                criterion::evaluate(gram, penalties, *method, *gamma, &per_penalty)?.0
+                gaussian::evaluate(gram, penalties, *method, *gamma, &per_penalty)?.0
             }
             Criterion::Glm(g) => g.evaluate(&per_penalty, extra.first().copied().unwrap_or(0.0), derivatives)?,
         };

@@ -8,13 +8,14 @@ use crate::basis::Smooth;
 use crate::error::{EngineError, Result};
 use crate::linalg;
 
-use super::criterion::{self, Gram, Method};
 use super::design::{design, design_from, Design};
 use super::driver::{glm_data, scale_parameter};
+use super::gaussian::{self, Gram};
 use super::influence::Influence;
 use super::outer::Termination;
 use super::penalty::PenaltySet;
 use super::pirls::GlmData;
+use super::spec::Method;
 use super::spec::{validate, ModelSpec};
 use super::{glm, outer, pirls, tests_smooth, uncertainty};
 
@@ -146,10 +147,10 @@ pub(super) fn finish(
     result: &outer::OuterResult,
     sensitivity: Option<uncertainty::Sensitivity>,
 ) -> Result<FitResult> {
-    let pls = criterion::pls_fit(gram, penalties, rho)?;
+    let pls = gaussian::pls_fit(gram, penalties, rho)?;
     let influence = Influence::new(&pls.h_inv, &gram.xtwx, penalties.diagonal_block(&gram.xtwx), spec.threads);
     let tau = influence.tau();
-    let dev = criterion::deviance(gram, &pls).max(0.0);
+    let dev = gaussian::deviance(gram, &pls).max(0.0);
     // mgcv reports the scale as the residual variance D / (n - tau) for every method,
     // with n counting zero-weight rows too except under GCV.
     let n_scale = if spec.method == Method::Gcv { gram.n } else { spec.y.len() as f64 };

@@ -13,7 +13,7 @@
 use faer::{Mat, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 
-use super::Design;
+use super::design::Design;
 use crate::basis::Basis;
 use crate::error::{EngineError, Result};
 use crate::linalg;

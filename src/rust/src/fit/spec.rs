@@ -12,7 +12,33 @@ use crate::error::{EngineError, Result};
 use crate::family::distribution::Distribution;
 use crate::family::Family;
 
-use super::criterion::Method;
+/// How smoothing parameters are chosen (mgcv's `method`): REML, ML, or GCV (UBRE
+/// when the scale is known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Reml,
+    Ml,
+    Gcv,
+}
+
+impl Method {
+    pub fn parse(name: &str) -> Option<Method> {
+        match name {
+            "REML" => Some(Method::Reml),
+            "ML" => Some(Method::Ml),
+            "GCV.Cp" | "GCV" => Some(Method::Gcv),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Reml => "REML",
+            Method::Ml => "ML",
+            Method::Gcv => "GCV.Cp",
+        }
+    }
+}
 
 /// Optimizer settings the user can change (`gam_control()`).
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use std::ops::Range;
 
 use ndarray::{s, Array1, Array2, Axis};
 
-use super::Design;
+use super::design::Design;
 use crate::basis::Basis;
 use crate::fit::penalty::PenaltySet;
 use crate::linalg::{self, sym_eigen, sym_eigenvalues, SpdFactor};

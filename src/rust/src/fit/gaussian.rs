@@ -1,5 +1,5 @@
-//! Smoothness selection criteria for the Gaussian identity model and their exact first
-//! and second derivatives in `rho = log(lambda)`.
+//! The Gaussian identity model's smoothness selection criteria (REML, ML, GCV/UBRE) and
+//! their exact first and second derivatives in `rho = log(lambda)`.
 //!
 //! Everything is computed from `A = X'WX`, `b = X'Wy` and `c = y'Wy`, formed once
 //! (Wood 2017 §6.2): for `H = A + S_lambda`, `beta = H^-1 b`, the penalized deviance is
@@ -18,33 +18,8 @@ use ndarray::{s, Array1, Array2};
 use crate::error::{EngineError, Result};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_with_columns, LogDet, PenaltySet};
+use crate::fit::Method;
 use crate::linalg::{SpdFactor, SpdSystem};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Reml,
-    Ml,
-    Gcv,
-}
-
-impl Method {
-    pub fn parse(name: &str) -> Option<Method> {
-        match name {
-            "REML" => Some(Method::Reml),
-            "ML" => Some(Method::Ml),
-            "GCV.Cp" | "GCV" => Some(Method::Gcv),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Method::Reml => "REML",
-            Method::Ml => "ML",
-            Method::Gcv => "GCV.Cp",
-        }
-    }
-}
 
 /// The data side of a Gaussian penalized least-squares problem.
 #[derive(Debug, Clone)]
