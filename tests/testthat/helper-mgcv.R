@@ -8,7 +8,7 @@ options(warmgam.cache_dir = file.path(tempdir(), "warmgam-test-store"))
 
 sim_data <- function(n = 400, seed = 2) {
   set.seed(seed)
-  d <- mgcv::gamSim(1, n = n, dist = "normal", scale = 2, verbose = FALSE)
+  d <- gam_sim(1, n = n, dist = "normal", scale = 2)
   d$fac <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
   d$z <- runif(n)
   d$w <- runif(n, 0.5, 2)
@@ -17,9 +17,11 @@ sim_data <- function(n = 400, seed = 2) {
 
 # mgcv's own "step failure" warnings at these tolerances only say it cannot improve
 # further, so they are muffled.
-mgcv_fit <- function(formula, data, ...) {
+# Tests compare against these fits through mgcv_reference() (helper-references.R),
+# which records them as fixtures; `conv.tol` is Newton's (1e-10 for the largest fits).
+mgcv_fit <- function(formula, data, ..., conv.tol = 1e-12) {
   args <- list(formula, data = data, ...,
-               control = mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = 1e-12)))
+               control = mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = conv.tol)))
   suppressWarnings(do.call(mgcv::gam, args))
 }
 
@@ -27,7 +29,7 @@ rel_diff <- function(a, b) max(abs(unname(a) - unname(b))) / max(abs(unname(b)))
 
 # Checks fitted values, predictions at new data (on the scale `type`), total edf,
 # criterion, se.fit and (optionally) coefficients of a warmgam fit against the mgcv
-# fit of the same model; `label` names the case in failures.
+# fit of the same model (an mgcv_reference()); `label` names the case in failures.
 expect_agrees_with_mgcv <- function(fit, ref, newdata, fitted_tol = 1e-6, coef_tol = NULL,
                                     crit_tol = 1e-6, edf_tol = 1e-3, se_tol = 1e-4,
                                     predict_tol = fitted_tol, type = "link", label = "") {
@@ -36,7 +38,7 @@ expect_agrees_with_mgcv <- function(fit, ref, newdata, fitted_tol = 1e-6, coef_t
   expect_lt(abs(unname(fit$criterion) - unname(ref$gcv.ubre)) / abs(unname(ref$gcv.ubre)), crit_tol,
             label = paste(label, "criterion"))
   p <- predict(fit, newdata, type = type, se.fit = TRUE)
-  q <- mgcv::predict.gam(ref, newdata, type = type, se.fit = TRUE)
+  q <- predict(ref, newdata, type = type, se.fit = TRUE)
   expect_lt(rel_diff(p$fit, q$fit), predict_tol, label = paste(label, "predict"))
   expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol, label = paste(label, "se"))
   if (!is.null(coef_tol)) expect_lt(rel_diff(coef(fit), coef(ref)), coef_tol)

@@ -4,15 +4,13 @@
 # relative, se.fit 1e-4 relative, coefficients 1e-6 relative where the basis is
 # identical (cr, ps, cc).
 
-skip_if_not_installed("mgcv")
-
 d <- sim_data()
 nd <- new_points(d)
 
 test_that("cubic regression splines agree with mgcv, coefficients included", {
   f <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr", k = 12) + s(x2, bs = "cr", k = 15) + s(x3, bs = "cr")
   fit <- gam_fit(f, data = d)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/cr", f, d, method = "REML")
   expect_true(fit$converged)
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
   # Smoothing parameters are on mgcv's scale (the near-linear s(x3) is flat in its sp).
@@ -22,7 +20,7 @@ test_that("cubic regression splines agree with mgcv, coefficients included", {
 test_that("P-splines agree with mgcv", {
   f <- y ~ s(x0, bs = "ps") + s(x2, bs = "ps", k = 20)
   fit <- gam_fit(f, data = d)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/ps", f, d, method = "REML")
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
   expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-4)
 })
@@ -30,18 +28,18 @@ test_that("P-splines agree with mgcv", {
 test_that("cyclic cubic splines agree with mgcv", {
   f <- y ~ s(x0, bs = "cc") + s(x2, bs = "cc", k = 12)
   fit <- gam_fit(f, data = d)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/cc", f, d, method = "REML")
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
 })
 
 test_that("thin plate splines agree with mgcv in one and two dimensions", {
   f <- y ~ s(x0) + s(x2, k = 12)
   fit <- gam_fit(f, data = d)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/tp-1d", f, d, method = "REML")
   expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-4)
   f2 <- y ~ s(x1, x2, k = 25) + s(x0)
   fit2 <- gam_fit(f2, data = d)
-  ref2 <- mgcv_fit(f2, d, method = "REML")
+  ref2 <- mgcv_reference("bases/tp-2d", f2, d, method = "REML")
   expect_agrees_with_mgcv(fit2, ref2, nd, fitted_tol = 1e-4)
 })
 
@@ -52,13 +50,13 @@ test_that("thin plate splines of more than 2000 points use mgcv's knot subsample
   # different samples would; what remains is mgcv's Lanczos eigenvectors against a
   # full eigendecomposition.
   set.seed(3)
-  d <- mgcv::gamSim(1, n = 2600, dist = "normal", scale = 2, verbose = FALSE)
+  d <- gam_sim(1, n = 2600, dist = "normal", scale = 2)
   set.seed(99)
   before <- runif(1)
   set.seed(99)
   fit <- gam_fit(y ~ s(x2) + x0, data = d, cache = FALSE)
   expect_identical(runif(1), before) # the user's random numbers are untouched
-  ref <- mgcv_fit(y ~ s(x2) + x0, data = d, method = "REML")
+  ref <- mgcv_reference("bases/tp-subsample", y ~ s(x2) + x0, data = d, method = "REML")
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-4)
   expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
@@ -75,7 +73,7 @@ test_that("thin plate splines of more than 2000 points use mgcv's knot subsample
 test_that("by variables (factor and numeric) agree with mgcv", {
   f <- y ~ fac + s(x2, bs = "cr", by = fac) + s(x1, bs = "cr", by = z)
   fit <- gam_fit(f, data = d)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/by", f, d, method = "REML")
   expect_equal(names(fit$sp), names(ref$sp))
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
 })
@@ -89,10 +87,13 @@ test_that("an ordered factor by has no smooth for its first level, as mgcv", {
   dd$og <- ordered(dd$fac)
   ndd <- nd
   ndd$og <- ordered(ndd$fac, levels = levels(dd$og))
-  for (f in list(y ~ og + s(x2, bs = "cr", by = og), y ~ og + s(x2, bs = "cr") + s(x2, bs = "cr", by = og))) {
+  models <- list(`ordered-by` = y ~ og + s(x2, bs = "cr", by = og),
+                 `ordered-by-plus-main` = y ~ og + s(x2, bs = "cr") + s(x2, bs = "cr", by = og))
+  for (case in names(models)) {
+    f <- models[[case]]
     fit <- gam_fit(f, data = dd, cache = FALSE)
-    ref <- mgcv_fit(f, dd, method = "REML")
-    expect_equal(names(fit$smooth), vapply(ref$smooth, `[[`, "", "label"))
+    ref <- mgcv_reference(paste0("bases/", case), f, dd, method = "REML")
+    expect_equal(names(fit$smooth), mgcv_call("smooth_labels", ref))
     expect_equal(names(fit$sp), names(ref$sp))
     expect_equal(names(coef(fit)), names(coef(ref)))
     # In the second model the levels' differences are penalized to straight lines
@@ -106,10 +107,13 @@ test_that("an ordered factor by has no smooth for its first level, as mgcv", {
 
 test_that("random effects (intercepts and slopes) agree with mgcv", {
   set.seed(6)
-  d6 <- mgcv::gamSim(6, n = 600, verbose = FALSE)
-  for (f in list(y ~ s(x0) + s(x1) + s(x2) + s(fac, bs = "re"), y ~ s(x2) + s(fac, x0, bs = "re"))) {
+  d6 <- gam_sim(6, n = 600)
+  models <- list(`re-intercepts` = y ~ s(x0) + s(x1) + s(x2) + s(fac, bs = "re"),
+                 `re-slopes` = y ~ s(x2) + s(fac, x0, bs = "re"))
+  for (case in names(models)) {
+    f <- models[[case]]
     fit <- gam_fit(f, data = d6, cache = FALSE)
-    ref <- mgcv_fit(f, d6, method = "REML")
+    ref <- mgcv_reference(paste0("bases/", case), f, d6, method = "REML")
     expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
     expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
     expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5)
@@ -141,7 +145,7 @@ test_that("shrinkage smooths: ts agrees with mgcv; cs shrinks a null term away",
   d <- sim_data(500, seed = 2)
   f <- y ~ s(x0, bs = "ts") + s(x1, x2, bs = "ts") + s(x3, bs = "ts")
   fit <- gam_fit(f, data = d, cache = FALSE)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("bases/ts", f, d, method = "REML")
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
   expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-5)
@@ -152,7 +156,7 @@ test_that("shrinkage smooths: ts agrees with mgcv; cs shrinks a null term away",
   # reproduce its penalty exactly: agreement is within 1e-2 here, not 1e-5.
   fc <- y ~ s(x0, bs = "cs") + s(x1, bs = "cs") + s(x3, bs = "cs")
   fit_cs <- gam_fit(fc, data = d, cache = FALSE)
-  ref_cs <- mgcv_fit(fc, d, method = "REML")
+  ref_cs <- mgcv_reference("bases/cs", fc, d, method = "REML")
   expect_lt(rel_diff(fitted(fit_cs), fitted(ref_cs)), 1e-2)
   expect_lt(summary(fit_cs)$s.table["s(x3)", "edf"], 1e-3)
   expect_equal(fit_cs$smooth[[1]]$null_space_dim, 0)
@@ -162,7 +166,7 @@ test_that("select = TRUE adds mgcv's null-space penalties", {
   d <- sim_data(500, seed = 2)
   f <- y ~ s(x0, bs = "cr") + s(x1, x2) + s(x3, bs = "ps")
   fit <- gam_fit(f, data = d, select = TRUE, cache = FALSE)
-  ref <- mgcv_fit(f, d, method = "REML", select = TRUE)
+  ref <- mgcv_reference("bases/select", f, d, method = "REML", select = TRUE)
   expect_equal(names(fit$sp), names(ref$sp))
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
@@ -181,10 +185,10 @@ test_that("select = TRUE adds mgcv's null-space penalties", {
 
 test_that("id shares smoothing parameters, as mgcv", {
   set.seed(3)
-  d4 <- mgcv::gamSim(4, n = 600, verbose = FALSE)
+  d4 <- gam_sim(4, n = 600)
   f <- y ~ fac + s(x2, by = fac, id = 1) + s(x0)
   fit <- gam_fit(f, data = d4, cache = FALSE)
-  ref <- mgcv_fit(f, d4, method = "REML")
+  ref <- mgcv_reference("bases/id-by", f, d4, method = "REML")
   expect_equal(names(fit$sp), names(ref$sp))
   expect_length(fit$sp, 2)
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
@@ -192,7 +196,7 @@ test_that("id shares smoothing parameters, as mgcv", {
   expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
   # With select, each of the shared term's two penalties is shared.
   fit_sel <- gam_fit(f, data = d4, select = TRUE, cache = FALSE)
-  ref_sel <- mgcv_fit(f, d4, method = "REML", select = TRUE)
+  ref_sel <- mgcv_reference("bases/id-by-select", f, d4, method = "REML", select = TRUE)
   expect_equal(names(fit_sel$sp), names(ref_sel$sp))
   expect_lt(rel_diff(fitted(fit_sel), fitted(ref_sel)), 1e-5)
   # Fixed smoothing parameters are given per shared parameter.
@@ -202,17 +206,19 @@ test_that("id shares smoothing parameters, as mgcv", {
   # Terms of different covariates sharing an id share one basis, built from their
   # covariates stacked (mgcv's pooled construction); the second term's own `k` and
   # `bs` give way to the first's.
-  for (g in list(y ~ s(x0, id = "a") + s(x1, id = "a"),
-                 y ~ fac + s(x0, bs = "cr", id = "a") + s(x1, bs = "ps", k = 5, id = "a") + s(x2),
-                 y ~ te(x0, x1, k = 4, id = 2) + te(x2, x3, k = 4, id = 2))) {
+  models <- list(`id-pooled` = y ~ s(x0, id = "a") + s(x1, id = "a"),
+                 `id-pooled-mixed` = y ~ fac + s(x0, bs = "cr", id = "a") + s(x1, bs = "ps", k = 5, id = "a") + s(x2),
+                 `id-pooled-te` = y ~ te(x0, x1, k = 4, id = 2) + te(x2, x3, k = 4, id = 2))
+  for (case in names(models)) {
+    g <- models[[case]]
     fit <- gam_fit(g, data = d4, cache = FALSE)
-    ref <- mgcv_fit(g, d4, method = "REML")
+    ref <- mgcv_reference(paste0("bases/", case), g, d4, method = "REML")
     expect_equal(names(fit$sp), names(ref$sp))
     expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
     expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
     expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
     nd <- d4[1:20, ]
-    expect_lt(rel_diff(predict(fit, nd), mgcv::predict.gam(ref, nd)), 1e-5)
+    expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-5)
   }
   expect_error(gam_fit(y ~ s(x0, id = "a") + s(x1, x2, id = "a"), data = d4),
                "same number of covariates", class = "warmgam_error_argument")
@@ -229,7 +235,7 @@ test_that("random effects with many levels (accumulated without their columns) a
   # penalties' range space) both go through it.
   for (method in c("REML", "ML")) {
     fit <- gam_fit(f, data = d, method = method, cache = FALSE)
-    ref <- mgcv_fit(f, d, method = method)
+    ref <- mgcv_reference(paste0("bases/re-many-levels-", method), f, d, method = method)
     expect_agrees_with_mgcv(fit, ref, new_points(d), fitted_tol = 1e-6, crit_tol = 1e-8)
     expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
     # The covariance corrected for smoothing-parameter uncertainty.
@@ -240,7 +246,7 @@ test_that("random effects with many levels (accumulated without their columns) a
   d$y1 <- sin(3 * d$x) + 0.12 * rnorm(60)[as.integer(d$g)] + rnorm(n)
   f1 <- y1 ~ s(x, bs = "cr") + s(g, bs = "re")
   sw <- summary(gam_fit(f1, data = d, cache = FALSE))$s.table
-  sm <- summary(mgcv_fit(f1, d, method = "REML"))$s.table
+  sm <- summary(mgcv_reference("bases/re-test", f1, d, method = "REML"))$s.table
   expect_lt(max(abs(sw[, 1:3] / sm[, 1:3] - 1)), 1e-4)
   expect_lt(max(abs(sw[, 4] - sm[, 4])), 1e-5)
   # With two random effects each is tested with the other integrated out, as mgcv's
@@ -254,7 +260,8 @@ test_that("random effects with many levels (accumulated without their columns) a
   for (case in list(list(y = "y2", family = gaussian()), list(y = "yp", family = poisson()))) {
     f2 <- stats::reformulate(c("s(x, bs = 'cr')", "s(g, bs = 're')", "s(h, x, bs = 're')"), case$y)
     sw <- summary(gam_fit(f2, data = d, family = case$family, cache = FALSE))$s.table
-    sm <- summary(mgcv_fit(f2, d, family = case$family, method = "REML"))$s.table
+    sm <- summary(mgcv_reference(paste0("bases/re-test-two-", case$y), f2, d, family = case$family,
+                                 method = "REML"))$s.table
     expect_lt(max(abs(sw[, 1:3] / sm[, 1:3] - 1)), 1e-4)
     expect_lt(max(abs(sw[, 4] - sm[, 4])), 1e-5)
   }
@@ -270,13 +277,15 @@ test_that("generalized fits with wide random effects (kept as level codes) agree
   d$yb <- rbinom(n, 1, plogis(eta))
   d$yp <- rpois(n, exp(0.5 + eta / 2))
   cases <- list(
-    list(f = yb ~ s(x, bs = "cr") + s(g, bs = "re"), family = binomial(), method = "REML"),
-    list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re") + s(h, x, bs = "re"), family = poisson(), method = "REML"),
-    list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re"), family = poisson(), method = "ML")
+    `re-wide-binomial` = list(f = yb ~ s(x, bs = "cr") + s(g, bs = "re"), family = binomial(), method = "REML"),
+    `re-wide-poisson` = list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re") + s(h, x, bs = "re"), family = poisson(),
+                             method = "REML"),
+    `re-wide-poisson-ML` = list(f = yp ~ s(x, bs = "cr") + s(g, bs = "re"), family = poisson(), method = "ML")
   )
-  for (case in cases) {
+  for (name in names(cases)) {
+    case <- cases[[name]]
     fit <- gam_fit(case$f, data = d, family = case$family, method = case$method, cache = FALSE)
-    ref <- mgcv_fit(case$f, d, family = case$family, method = case$method)
+    ref <- mgcv_reference(paste0("bases/", name), case$f, d, family = case$family, method = case$method)
     expect_agrees_with_mgcv(fit, ref, new_points(d), fitted_tol = 1e-5, crit_tol = 1e-7)
     expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-3)
   }

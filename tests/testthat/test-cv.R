@@ -32,7 +32,7 @@ test_that("warm folds give the cold folds' metrics with fewer outer iterations",
 test_that("binary cross-validation: warm folds reach the cold folds' deviance", {
   local_store()
   set.seed(8)
-  d <- mgcv::gamSim(1, n = 1500, dist = "binary", scale = 0.33, verbose = FALSE)
+  d <- gam_sim(1, n = 1500, dist = "binary", scale = 0.33)
   cold <- gam_cv(cv_formula, data = d, family = binomial(), folds = 4, seed = 3, cache = FALSE)
   warm <- gam_cv(cv_formula, data = d, family = binomial(), folds = 4, seed = 3)
   expect_true(all(warm$folds$warm_start == "seeded"))

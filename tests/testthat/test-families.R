@@ -24,8 +24,9 @@ family_data <- function(n = 400, seed = 5) {
   d
 }
 
-expect_family_agrees <- function(formula, family, data, method = "REML", ...) {
-  ref <- mgcv_fit(formula, data, family = family, method = method, ...)
+# `key` names the mgcv reference (fixtures/families.rds).
+expect_family_agrees <- function(key, formula, family, data, method = "REML", ...) {
+  ref <- mgcv_reference(key, formula, data, family = family, method = method, ...)
   fit <- gam_fit(formula, data = data, family = family, method = method, ...)
   label <- sprintf("%s(%s) %s", family$family, family$link, method)
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5, label = paste(label, "fitted"))
@@ -38,7 +39,7 @@ expect_family_agrees <- function(formula, family, data, method = "REML", ...) {
   nd <- data[1:40, ]
   nd$x0 <- seq(0.01, 0.99, length.out = 40)
   p <- predict(fit, nd, type = "response", se.fit = TRUE)
-  q <- mgcv::predict.gam(ref, nd, type = "response", se.fit = TRUE)
+  q <- predict(ref, nd, type = "response", se.fit = TRUE)
   expect_lt(rel_diff(p$fit, q$fit), 1e-4, label = paste(label, "predicted mean"))
   expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "predicted se"))
   invisible(list(fit = fit, ref = ref))
@@ -58,7 +59,10 @@ test_that("exponential families and their links agree with mgcv (REML and ML)", 
   )
   for (cs in cases) {
     f <- stats::as.formula(paste(cs[[1]], "~ s(x0, bs = 'cr') + s(x1, bs = 'cr') + x2"))
-    for (method in c("REML", "ML")) expect_family_agrees(f, cs[[2]], d, method)
+    for (method in c("REML", "ML")) {
+      key <- sprintf("families/%s-%s-%s-%s", cs[[1]], cs[[2]]$family, cs[[2]]$link, method)
+      expect_family_agrees(key, f, cs[[2]], d, method)
+    }
   }
 })
 
@@ -68,9 +72,8 @@ test_that("fits of 1e4 rows and more, started by performance iteration, agree wi
   # covariate without effect, whose smoothing parameter runs to the criterion's
   # plateau: any value there gives the same fit, so only its size is checked. mgcv's
   # tolerances are tight but not the helper's (at 1e-12 it took 70 s here).
-  control <- mgcv::gam.control(epsilon = 1e-12, newton = list(conv.tol = 1e-10))
   set.seed(4)
-  binary <- mgcv::gamSim(1, n = 12000, dist = "binary", scale = 0.33, verbose = FALSE)
+  binary <- gam_sim(1, n = 12000, dist = "binary", scale = 0.33)
   set.seed(5)
   n <- 10000
   positive <- data.frame(x0 = runif(n), x1 = runif(n), x2 = runif(n))
@@ -80,9 +83,10 @@ test_that("fits of 1e4 rows and more, started by performance iteration, agree wi
     list(y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"), positive, Gamma(link = "log"))
   )
   for (cs in cases) {
-    ref <- suppressWarnings(mgcv::gam(cs[[1]], data = cs[[2]], family = cs[[3]], method = "REML", control = control))
-    fit <- gam_fit(cs[[1]], data = cs[[2]], family = cs[[3]], cache = FALSE)
     label <- cs[[3]]$family
+    ref <- mgcv_reference(paste0("families/large-", label), cs[[1]], cs[[2]], family = cs[[3]], method = "REML",
+                          conv.tol = 1e-10)
+    fit <- gam_fit(cs[[1]], data = cs[[2]], family = cs[[3]], cache = FALSE)
     expect_agrees_with_mgcv(fit, ref, cs[[2]][1:50, ], type = "response", label = label)
     expect_lt(abs(fit$scale - ref$scale) / ref$scale, 1e-4, label = paste(label, "scale"))
     # The covariance corrected for smoothing-parameter uncertainty (4e-7 and 7e-7
@@ -106,7 +110,8 @@ test_that("GCV (scale estimated) and UBRE (scale known) agree with mgcv", {
   )
   for (cs in cases) {
     f <- stats::as.formula(paste(cs[[1]], "~ s(x0, bs = 'cr') + s(x1, bs = 'cr') + x2"))
-    both <- expect_family_agrees(f, cs[[2]], d, "GCV.Cp")
+    key <- sprintf("families/%s-%s-%s-GCV", cs[[1]], cs[[2]]$family, cs[[2]]$link)
+    both <- expect_family_agrees(key, f, cs[[2]], d, "GCV.Cp")
     expect_identical(names(both$fit$criterion), if (cs[[2]]$family %in% c("poisson", "binomial")) "UBRE" else "GCV")
   }
 })
@@ -114,7 +119,7 @@ test_that("GCV (scale estimated) and UBRE (scale known) agree with mgcv", {
 test_that("binomial responses as cbind(), as proportions with trials and as factors agree", {
   d <- family_data()
   f <- cbind(succ, trials - succ) ~ s(x0, bs = "cr") + s(x1, bs = "cr")
-  both <- expect_family_agrees(f, binomial(), d)
+  both <- expect_family_agrees("families/binomial-cbind", f, binomial(), d)
   d$prop <- d$succ / d$trials
   prop <- gam_fit(prop ~ s(x0, bs = "cr") + s(x1, bs = "cr"), data = d, family = binomial(), weights = trials)
   expect_lt(rel_diff(fitted(prop), fitted(both$fit)), 1e-10)
@@ -128,7 +133,7 @@ test_that("summary uses z and Chi.sq tests when the scale is known, t and F othe
   d <- family_data()
   f <- count ~ s(x0, bs = "cr") + s(x1, bs = "cr") + x2
   fit <- gam_fit(f, data = d, family = poisson())
-  ref <- mgcv_fit(f, d, family = poisson(), method = "REML")
+  ref <- mgcv_reference("families/summary-poisson", f, d, family = poisson(), method = "REML")
   s_w <- summary(fit)
   s_m <- summary(ref)
   expect_identical(colnames(s_w$s.table), colnames(s_m$s.table))
@@ -146,7 +151,9 @@ test_that("summary uses z and Chi.sq tests when the scale is known, t and F othe
   expect_identical(colnames(summary(g)$s.table)[[3]], "F")
   expect_identical(colnames(summary(g)$p.table)[[3]], "t value")
   expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-6)
-  expect_equal(as.numeric(logLik(g)), as.numeric(logLik(mgcv_fit(gamma ~ s(x0, bs = "cr") + x2, d, family = Gamma(link = "log"), method = "REML"))), tolerance = 1e-6)
+  ref_g <- mgcv_reference("families/summary-gamma", gamma ~ s(x0, bs = "cr") + x2, d, family = Gamma(link = "log"),
+                          method = "REML")
+  expect_equal(as.numeric(logLik(g)), as.numeric(logLik(ref_g)), tolerance = 1e-6)
   for (type in c("deviance", "pearson", "working", "response")) {
     expect_equal(unname(residuals(fit, type)), unname(residuals(ref, type)), tolerance = 1e-5, label = type)
   }
@@ -165,6 +172,11 @@ test_that("responses outside a family's support and unsupported families are cle
   expect_error(gam_fit(I(count + 0.5) ~ s(x0), data = d, family = poisson()), "counts", class = "warmgam_error_response")
   expect_error(gam_fit(count ~ s(x0), data = d, family = poisson(link = "inverse")), "link", class = "warmgam_error_family")
   expect_error(gam_fit(count ~ s(x0), data = d, family = quasi(link = "cauchit")), "link", class = "warmgam_error_family")
+})
+
+test_that("mgcv's extended families that warmgam lacks are clear errors", {
+  skip_if_not_installed("mgcv")
+  d <- family_data(100)
   expect_error(gam_fit(count ~ s(x0), data = d, family = mgcv::betar()), "not supported", class = "warmgam_error_family")
 })
 

@@ -1,7 +1,5 @@
 # The S3 methods of a warmgam fit: no argument passed through `...` is ignored.
 
-skip_if_not_installed("mgcv")
-
 test_that("an argument a method does not use is an error naming it", {
   d <- sim_data(150)
   fit <- gam_fit(y ~ s(x0, bs = "cr") + fac, data = d, cache = FALSE)

@@ -2,7 +2,7 @@
 
 nb_data <- function(n = 400, seed = 3) {
   set.seed(seed)
-  d <- mgcv::gamSim(1, n = n, dist = "poisson", scale = 0.3, verbose = FALSE)
+  d <- gam_sim(1, n = n, dist = "poisson", scale = 0.3)
   d$y <- rnbinom(n, mu = exp(d$f / 3), size = 2)
   d
 }
@@ -14,9 +14,10 @@ test_that("nb() estimates theta with the smoothing parameters, as mgcv's nb()", 
   nd <- new_points(d)
   for (case in list(list("REML", "log"), list("ML", "log"), list("REML", "sqrt"))) {
     fit <- gam_fit(f, data = d, family = nb(link = case[[2]]), method = case[[1]])
-    ref <- mgcv_fit(f, d, family = mgcv::nb(link = case[[2]]), method = case[[1]])
     label <- paste(case, collapse = " ")
-    expect_lt(abs(fit$family$theta / ref$family$getTheta(TRUE) - 1), 1e-3, label = paste(label, "theta"))
+    ref <- mgcv_reference(paste0("negbin/nb-", case[[1]], "-", case[[2]]), f, d,
+                          family = bquote(mgcv::nb(link = .(case[[2]]))), method = case[[1]])
+    expect_lt(abs(fit$family$theta / mgcv_call("theta", ref) - 1), 1e-3, label = paste(label, "theta"))
     expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-5, crit_tol = 1e-5, edf_tol = 1e-3, se_tol = 1e-4,
                             predict_tol = 1e-4, type = "response", label = label)
   }
@@ -28,15 +29,22 @@ test_that("a fixed theta is mgcv's negbin(theta), and summary and AIC follow mgc
   d <- nb_data()
   f <- y ~ s(x0) + s(x1) + s(x2)
   fit <- gam_fit(f, data = d, family = nb(theta = 2))
-  ref <- mgcv_fit(f, d, family = mgcv::negbin(2), method = "REML")
+  ref <- mgcv_reference("negbin/negbin-2", f, d, family = quote(mgcv::negbin(2)), method = "REML")
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
   expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
   expect_equal(fit$family$theta, 2)
-  # mgcv's own family objects are taken as they are.
+})
+
+test_that("mgcv's own negative binomial family objects are taken as they are", {
+  skip_if_not_installed("mgcv")
+  local_store()
+  d <- nb_data()
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  ref <- mgcv_reference("negbin/negbin-2", f, d, family = quote(mgcv::negbin(2)), method = "REML")
   expect_lt(rel_diff(fitted(gam_fit(f, data = d, family = mgcv::negbin(2))), fitted(ref)), 1e-10)
   est <- gam_fit(f, data = d, family = mgcv::nb())
-  ref_est <- mgcv_fit(f, d, family = mgcv::nb(), method = "REML")
-  expect_lt(abs(est$family$theta / ref_est$family$getTheta(TRUE) - 1), 1e-3)
+  ref_est <- mgcv_reference("negbin/nb-estimated", f, d, family = quote(mgcv::nb()), method = "REML")
+  expect_lt(abs(est$family$theta / mgcv_call("theta", ref_est) - 1), 1e-3)
   # Chi-squared tests (the scale is 1), p-values by Davies' method as mgcv.
   mine <- summary(est)$s.table
   theirs <- summary(ref_est)$s.table

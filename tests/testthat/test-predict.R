@@ -1,22 +1,20 @@
 # predict(): types, se.fit and bad newdata.
 
-skip_if_not_installed("mgcv")
-
 d <- sim_data()
 nd <- new_points(d)
 f <- y ~ fac + x3 + s(x0, bs = "cr") + s(x2, bs = "ps")
 fit <- gam_fit(f, data = d)
-ref <- mgcv_fit(f, d, method = "REML")
+ref <- mgcv_reference("predict/main", f, d, method = "REML")
 
 test_that("terms and lpmatrix agree with mgcv", {
   pt <- predict(fit, nd, type = "terms", se.fit = TRUE)
-  qt <- mgcv::predict.gam(ref, nd, type = "terms", se.fit = TRUE)
+  qt <- predict(ref, nd, type = "terms", se.fit = TRUE)
   expect_equal(colnames(pt$fit), colnames(qt$fit))
   expect_lt(rel_diff(pt$fit, qt$fit), 1e-6)
   expect_lt(rel_diff(pt$se.fit, qt$se.fit), 1e-4)
-  expect_lt(abs(attr(pt$fit, "constant") - attr(mgcv::predict.gam(ref, nd, type = "terms"), "constant")), 1e-6)
+  expect_lt(abs(attr(pt$fit, "constant") - attr(predict(ref, nd, type = "terms"), "constant")), 1e-6)
   x <- predict(fit, nd, type = "lpmatrix")
-  expect_lt(rel_diff(x, mgcv::predict.gam(ref, nd, type = "lpmatrix")), 1e-10)
+  expect_lt(rel_diff(x, predict(ref, nd, type = "lpmatrix")), 1e-10)
   expect_equal(unname(drop(x %*% coef(fit))), unname(predict(fit, nd)))
   expect_equal(predict(fit, nd, type = "response"), predict(fit, nd))
 })
@@ -56,7 +54,7 @@ test_that("exclude, terms and type = \"iterms\" agree with mgcv's predict.gam", 
   # (measured: 4e-8 and 7e-6 at most).
   f2 <- y ~ fac + x3 + s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr", by = z) + ti(x1, x2)
   fit2 <- gam_fit(f2, data = d, cache = FALSE)
-  ref2 <- mgcv_fit(f2, d, method = "REML")
+  ref2 <- mgcv_reference("predict/exclude-terms", f2, d, method = "REML")
   for (args in list(list(exclude = "s(x0)"), list(terms = c("s(x0)", "fac")), list(terms = "s(x1)"),
                     list(exclude = c("(Intercept)", "x3", "ti(x1,x2)")))) {
     for (type in c("link", "response", "terms", "iterms", "lpmatrix")) {
@@ -66,7 +64,7 @@ test_that("exclude, terms and type = \"iterms\" agree with mgcv's predict.gam", 
       label <- paste(deparse(args), type)
       se <- type != "lpmatrix"
       p <- do.call(predict, c(list(fit2, nd, type = type, se.fit = se), args))
-      q <- do.call(mgcv::predict.gam, c(list(ref2, nd, type = type, se.fit = se), args))
+      q <- do.call(predict, c(list(ref2, nd, type = type, se.fit = se), args))
       if (!se) {
         expect_lt(rel_diff(p, q), 1e-6, label = label)
         next
@@ -80,7 +78,7 @@ test_that("exclude, terms and type = \"iterms\" agree with mgcv's predict.gam", 
   # above its "terms" se here); iterms.type = 2 as mgcv's.
   for (it in list(NULL, 2)) {
     p <- predict(fit2, nd, type = "iterms", se.fit = TRUE, iterms.type = it)
-    q <- mgcv::predict.gam(ref2, nd, type = "iterms", se.fit = TRUE, iterms.type = it)
+    q <- predict(ref2, nd, type = "iterms", se.fit = TRUE, iterms.type = it)
     expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4)
   }
   expect_gt(rel_diff(predict(fit2, nd, type = "iterms", se.fit = TRUE)$se.fit[, "s(x0)"],
@@ -98,7 +96,7 @@ test_that("na.action, block.size and newdata.guaranteed are mgcv's", {
   # drop them, as mgcv's predict.gam does.
   for (na in list(stats::na.pass, stats::na.omit, "na.exclude")) {
     p <- predict(fit, nd2, se.fit = TRUE, na.action = na)
-    q <- mgcv::predict.gam(ref, nd2, se.fit = TRUE, na.action = na)
+    q <- predict(ref, nd2, se.fit = TRUE, na.action = na)
     # mgcv returns one-dimensional arrays.
     qfit <- stats::setNames(c(q$fit), names(q$fit))
     expect_equal(names(p$fit), names(qfit))

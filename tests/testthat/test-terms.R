@@ -1,7 +1,5 @@
 # Term constructors s(), te() and ti(): their arguments, as mgcv's.
 
-skip_if_not_installed("mgcv")
-
 test_that("arguments of mgcv's term constructors that warmgam lacks are errors naming them", {
   d <- sim_data(200)
   expect_error(gam_fit(y ~ s(x0, sp = 0.01), data = d), "`sp` of `s\\(x0\\)`.*gam_fit\\(sp = \\)",
@@ -40,18 +38,20 @@ test_that("k that is not whole or below the basis's minimum is treated as mgcv d
   # Tolerances as test-bases.R: 1e-6 relative in fitted values (1e-4 for tp), total
   # edf 1e-3, criterion 1e-6 relative.
   cases <- list(
-    list(f = y ~ s(x2, k = 5.5), tol = 1e-4, warning = "rounded to 6"),
-    list(f = y ~ s(x2, k = 0), tol = 1e-4, warning = "increased to minimum possible \\(3"),
-    list(f = y ~ s(x2, k = 2, bs = "cr"), tol = 1e-6, warning = "increased to minimum possible \\(3"),
-    list(f = y ~ s(x2, k = 3, bs = "cc"), tol = 1e-6, warning = "increased to minimum possible \\(4"),
-    list(f = y ~ s(x1, x2, k = 3), tol = 1e-4, warning = "increased to minimum possible \\(4"),
-    list(f = y ~ te(x1, x2, k = 2), tol = 1e-6, warning = "reset to the default"),
-    list(f = y ~ te(x1, x2, k = c(3, 5), bs = c("cc", "cr")), tol = 1e-6, warning = "minimum possible \\(4")
+    `k-5.5` = list(f = y ~ s(x2, k = 5.5), tol = 1e-4, warning = "rounded to 6"),
+    `k-0` = list(f = y ~ s(x2, k = 0), tol = 1e-4, warning = "increased to minimum possible \\(3"),
+    `k-2-cr` = list(f = y ~ s(x2, k = 2, bs = "cr"), tol = 1e-6, warning = "increased to minimum possible \\(3"),
+    `k-3-cc` = list(f = y ~ s(x2, k = 3, bs = "cc"), tol = 1e-6, warning = "increased to minimum possible \\(4"),
+    `k-3-tp2d` = list(f = y ~ s(x1, x2, k = 3), tol = 1e-4, warning = "increased to minimum possible \\(4"),
+    `k-2-te` = list(f = y ~ te(x1, x2, k = 2), tol = 1e-6, warning = "reset to the default"),
+    `k-3-te-cc` = list(f = y ~ te(x1, x2, k = c(3, 5), bs = c("cc", "cr")), tol = 1e-6,
+                       warning = "minimum possible \\(4")
   )
-  for (case in cases) {
+  for (name in names(cases)) {
+    case <- cases[[name]]
     label <- deparse(case$f)
     expect_warning(fit <- gam_fit(case$f, data = d, cache = FALSE), case$warning, label = label)
-    ref <- mgcv_fit(case$f, d, method = "REML")
+    ref <- mgcv_reference(paste0("terms/", name), case$f, d, method = "REML")
     expect_equal(length(coef(fit)), length(coef(ref)), label = label)
     expect_lt(rel_diff(fitted(fit), fitted(ref)), case$tol, label = paste(label, "fitted"))
     expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
@@ -65,16 +65,18 @@ test_that("k that is not whole or below the basis's minimum is treated as mgcv d
 
 test_that("xt = list(max.knots, seed) sets a thin plate spline's point subsample, as mgcv's", {
   set.seed(5)
-  d <- mgcv::gamSim(1, n = 900, dist = "normal", scale = 2, verbose = FALSE)
+  d <- gam_sim(1, n = 900, dist = "normal", scale = 2)
   nd <- new_points(d)
   # Tolerances as test-bases.R's subsample test: the same points give the same basis
   # up to mgcv's Lanczos eigenvectors (1e-6 in fitted values); ignoring max.knots,
   # as before, was 1e-2 off.
-  for (f in list(y ~ s(x2, xt = list(max.knots = 300)) + x0,
-                 y ~ s(x1, x2, k = 20, xt = list(max.knots = 200, seed = 7)))) {
+  models <- list(`max-knots` = y ~ s(x2, xt = list(max.knots = 300)) + x0,
+                 `max-knots-seed` = y ~ s(x1, x2, k = 20, xt = list(max.knots = 200, seed = 7)))
+  for (name in names(models)) {
+    f <- models[[name]]
     label <- deparse(f)
     fit <- gam_fit(f, data = d, cache = FALSE)
-    ref <- mgcv_fit(f, d, method = "REML")
+    ref <- mgcv_reference(paste0("terms/", name), f, d, method = "REML")
     expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = paste(label, "fitted"))
     expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-4, label = paste(label, "edf"))
     expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8, label = paste(label, "criterion"))
@@ -114,15 +116,16 @@ test_that("m values the engine does not implement are errors naming `m`; the oth
   # as test-bases.R), total edf 1e-3, criterion 1e-6 relative. A list m for a
   # tensor product's margins was an R error ("the condition has length > 1").
   cases <- list(
-    list(f = y ~ s(x1, x2, m = 1), tol = 1e-4),
-    list(f = y ~ s(x2, m = c(3, 1)), tol = 1e-4),
-    list(f = y ~ s(x2, bs = "ps", m = c(1, 3)), tol = 1e-6),
-    list(f = y ~ te(x1, x2, bs = "ps", m = list(c(2, 1), c(1, 1))), tol = 1e-6)
+    `m-1-tp2d` = list(f = y ~ s(x1, x2, m = 1), tol = 1e-4),
+    `m-3-1` = list(f = y ~ s(x2, m = c(3, 1)), tol = 1e-4),
+    `m-1-3-ps` = list(f = y ~ s(x2, bs = "ps", m = c(1, 3)), tol = 1e-6),
+    `m-list-te` = list(f = y ~ te(x1, x2, bs = "ps", m = list(c(2, 1), c(1, 1))), tol = 1e-6)
   )
-  for (case in cases) {
+  for (name in names(cases)) {
+    case <- cases[[name]]
     label <- deparse(case$f)
     fit <- gam_fit(case$f, data = d, cache = FALSE)
-    ref <- mgcv_fit(case$f, d, method = "REML")
+    ref <- mgcv_reference(paste0("terms/", name), case$f, d, method = "REML")
     expect_equal(length(coef(fit)), length(coef(ref)), label = label)
     expect_lt(rel_diff(fitted(fit), fitted(ref)), case$tol, label = paste(label, "fitted"))
     expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3, label = paste(label, "edf"))
@@ -136,7 +139,7 @@ test_that("an fs term's tp base takes xt's max.knots, as mgcv's", {
   # With m = 1 warmgam's fs basis is mgcv's exactly (see ?s): 1e-6 in fitted values.
   f <- y ~ s(x2, g, bs = "fs", m = 1, xt = list(bs = "tp", max.knots = 100))
   fit <- gam_fit(f, data = d, cache = FALSE)
-  ref <- mgcv_fit(f, d, method = "REML")
+  ref <- mgcv_reference("terms/fs-max-knots", f, d, method = "REML")
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-3)
 })

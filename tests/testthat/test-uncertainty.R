@@ -8,7 +8,7 @@ test_that("Vc and edf2 match mgcv's where the basis is identical (cr, Gaussian R
   f <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr") + fac
   for (method in c("REML", "ML")) {
     fit <- gam_fit(f, data = d, method = method)
-    ref <- mgcv_fit(f, d, method = method)
+    ref <- mgcv_reference(paste0("uncertainty/cr-", method), f, d, method = method)
     # Same basis, so the matrices themselves compare; the issue asks 1e-3 relative.
     expect_lt(rel_diff(vcov(fit, unconditional = TRUE), vcov(ref, unconditional = TRUE)), 1e-3)
     # The correction itself (Vc - Vp) is what is new: it must match too.
@@ -26,25 +26,27 @@ test_that("unconditional standard errors match mgcv for generalized families and
   d$count <- rpois(nrow(d), exp(d$f / 4))
   d$pos <- rgamma(nrow(d), shape = 3, rate = 3 / exp(d$f / 5))
   cases <- list(
-    list(y ~ s(x0) + s(x1) + s(x2) + fac, gaussian(), "REML"),
-    list(count ~ s(x0) + s(x1, bs = "ps") + s(x2), poisson(), "REML"),
-    list(pos ~ s(x0) + s(x1) + s(x2), Gamma(link = "log"), "REML"),
-    list(pos ~ s(x0) + s(x1) + s(x2), Gamma(link = "inverse"), "ML"),
-    list(y ~ fac + s(x0, by = fac, id = 1) + s(x1) + s(x3, k = 5), gaussian(), "REML")
+    gaussian = list(y ~ s(x0) + s(x1) + s(x2) + fac, gaussian(), "REML"),
+    poisson = list(count ~ s(x0) + s(x1, bs = "ps") + s(x2), poisson(), "REML"),
+    `Gamma-log` = list(pos ~ s(x0) + s(x1) + s(x2), Gamma(link = "log"), "REML"),
+    `Gamma-inverse-ML` = list(pos ~ s(x0) + s(x1) + s(x2), Gamma(link = "inverse"), "ML"),
+    `gaussian-id` = list(y ~ fac + s(x0, by = fac, id = 1) + s(x1) + s(x3, k = 5), gaussian(), "REML")
   )
   nd <- new_points(d)
-  for (case in cases) {
+  for (name in names(cases)) {
+    case <- cases[[name]]
     fit <- gam_fit(case[[1]], data = d, family = case[[2]], method = case[[3]])
-    ref <- mgcv_fit(case[[1]], d, family = case[[2]], method = case[[3]])
+    ref <- mgcv_reference(paste0("uncertainty/unconditional-", name), case[[1]], d, family = case[[2]],
+                          method = case[[3]])
     # tp bases may differ from mgcv's by a rotation: compare invariant quantities.
     mine <- predict(fit, nd, se.fit = TRUE, unconditional = TRUE)
-    theirs <- mgcv::predict.gam(ref, nd, se.fit = TRUE, unconditional = TRUE)
+    theirs <- predict(ref, nd, se.fit = TRUE, unconditional = TRUE)
     expect_lt(rel_diff(mine$se.fit, theirs$se.fit), 1e-4)
     # ... and the correction is not negligible, so the check has teeth.
     plain <- predict(fit, nd, se.fit = TRUE)$se.fit
     expect_gt(rel_diff(mine$se.fit, plain), 1e-3)
     terms_mine <- predict(fit, nd, type = "terms", se.fit = TRUE, unconditional = TRUE)$se.fit
-    terms_theirs <- mgcv::predict.gam(ref, nd, type = "terms", se.fit = TRUE, unconditional = TRUE)$se.fit
+    terms_theirs <- predict(ref, nd, type = "terms", se.fit = TRUE, unconditional = TRUE)$se.fit
     expect_lt(rel_diff(terms_mine, terms_theirs[, colnames(terms_mine)]), 1e-3)
     expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 1e-3)
     expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-3)
@@ -54,10 +56,10 @@ test_that("unconditional standard errors match mgcv for generalized families and
 test_that("binomial Vc matches mgcv", {
   local_store()
   set.seed(2)
-  b <- mgcv::gamSim(1, n = 500, dist = "binary", verbose = FALSE)
+  b <- gam_sim(1, n = 500, dist = "binary")
   f <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr")
   fit <- gam_fit(f, data = b, family = binomial())
-  ref <- mgcv_fit(f, b, family = binomial(), method = "REML")
+  ref <- mgcv_reference("uncertainty/binomial", f, b, family = binomial(), method = "REML")
   expect_lt(rel_diff(vcov(fit, unconditional = TRUE), vcov(ref, unconditional = TRUE)), 1e-3)
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-3)
 })
@@ -71,7 +73,7 @@ test_that("GCV fits have no Vc: unconditional requests warn and use Vp", {
   expect_warning(v <- vcov(fit, unconditional = TRUE), "REML or ML")
   expect_identical(v, fit$Vp)
   # AIC then counts the plain edf, as mgcv.
-  ref <- mgcv_fit(y ~ s(x0) + s(x1), d, method = "GCV.Cp")
+  ref <- mgcv_reference("uncertainty/GCV", y ~ s(x0) + s(x1), d, method = "GCV.Cp")
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
   expect_error(vcov(fit, unconditional = NA), "unconditional", class = "warmgam_error_argument")
   # With every smoothing parameter fixed there is nothing to correct for.
@@ -99,8 +101,9 @@ test_that("anova() between fits uses mgcv's residual df", {
   d <- sim_data()
   small <- gam_fit(y ~ s(x0, bs = "cr") + s(x1, bs = "cr"), data = d)
   large <- gam_fit(y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"), data = d)
-  ref_small <- mgcv_fit(y ~ s(x0, bs = "cr") + s(x1, bs = "cr"), d, method = "REML")
-  ref_large <- mgcv_fit(y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"), d, method = "REML")
+  ref_small <- mgcv_reference("uncertainty/anova-small", y ~ s(x0, bs = "cr") + s(x1, bs = "cr"), d, method = "REML")
+  ref_large <- mgcv_reference("uncertainty/anova-large", y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr"),
+                              d, method = "REML")
   for (test in c("F", "Chisq")) {
     mine <- anova(small, large, test = test)
     theirs <- anova(ref_small, ref_large, test = test)
