@@ -179,11 +179,7 @@ pub(super) fn finish(
         termination: result.termination,
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
-        hessian_eigenvalues: if result.eval.hess.is_empty() {
-            Vec::new()
-        } else {
-            linalg::sym_eigen(result.eval.hess.view()).0
-        },
+        hessian_eigenvalues: hessian_eigenvalues(result),
         deviance: dev,
         null_deviance: gaussian_null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),
@@ -247,11 +243,7 @@ pub(super) fn finish_glm(
         termination: result.termination,
         iterations: result.iterations,
         gradient: result.eval.grad.to_vec(),
-        hessian_eigenvalues: if result.eval.hess.is_empty() {
-            Vec::new()
-        } else {
-            linalg::sym_eigen(result.eval.hess.view()).0
-        },
+        hessian_eigenvalues: hessian_eigenvalues(result),
         deviance: inner.deviance,
         null_deviance: glm::null_deviance(data, spec.intercept),
         null_space_dim: data.penalties.null_space_dim(),
@@ -261,4 +253,14 @@ pub(super) fn finish_glm(
         vc,
         edf2,
     })
+}
+
+/// The eigenvalues of the criterion's Hessian at the end (ascending; none without
+/// smoothing parameters), for `gam_check()`'s report on the optimum.
+fn hessian_eigenvalues(result: &outer::OuterResult) -> Vec<f64> {
+    if result.eval.hess.is_empty() {
+        Vec::new()
+    } else {
+        linalg::sym_eigen(result.eval.hess.view()).0
+    }
 }
