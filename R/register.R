@@ -28,5 +28,6 @@ suggested_methods <- function() {
 
 .onLoad <- function(libname, pkgname) {
   for (generic in suggested_methods()) s3_register(generic, "warmgam")
+  register_easystats()
   invisible()
 }
