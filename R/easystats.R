@@ -121,12 +121,14 @@ model_parameters_warmgam <- function(model, ...) {
   out
 }
 
-# insight::get_predicted(): the "gam" method; confidence limits (`ci`) are added
-# here as insight adds them for the mgcv fit (.get_predicted_se_to_ci(): Wald
+# insight::get_predicted(): the "gam" method; confidence limits (`ci`, 0.95 unless
+# NULL: ggeffects' ggpredict(), which calls this without `ci` for a class it does
+# not know, then has the limits it computes for an mgcv fit) are added here as
+# insight adds them for the mgcv fit (.get_predicted_se_to_ci(): Wald
 # limits on the link scale with the t quantile at get_df(type = "wald") degrees of
 # freedom, or the normal one, then transformed with the standard errors by the
 # delta method), as insight's own step needs find_statistic().
-get_predicted_warmgam <- function(x, data = NULL, predict = "expectation", ci = NULL, ...) {
+get_predicted_warmgam <- function(x, data = NULL, predict = "expectation", ci = 0.95, ...) {
   out <- delegate_method("insight", "get_predicted")(x, data = data, predict = predict, ci = NULL, ...)
   if (is.null(ci)) return(out)
   check_number(ci, "ci", lower = 0, upper = 1)

@@ -22,7 +22,8 @@ s3_register <- function(generic, class, method = NULL) {
 # The methods, by generic, that .onLoad() registers for class "warmgam".
 suggested_methods <- function() {
   c(
-    "generics::tidy", "generics::glance", "generics::augment"
+    "generics::tidy", "generics::glance", "generics::augment",
+    "emmeans::recover_data", "emmeans::emm_basis"
   )
 }
 
