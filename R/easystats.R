@@ -14,7 +14,8 @@
 #' they give for the same model fitted by `mgcv::gam()`: insight's
 #' `model_info()`, `find_formula()`, `find_parameters()`, `get_parameters()` (the
 #' parametric coefficients and one row per smooth term, its edf), `get_statistic()`,
-#' `get_df()`, `get_loglikelihood()`, `get_predicted()` (with `ci`), `get_data()`,
+#' `get_df()`, `get_loglikelihood()`, `get_predicted()` (with 95% limits unless
+#' `ci = NULL`, which ggeffects' `ggpredict()` shows), `get_data()`,
 #' `link_function()`, `link_inverse()`, `n_obs()`, `n_parameters()`; performance's
 #' `r2()` (mgcv's adjusted R-squared), `model_performance()`,
 #' `check_heteroscedasticity()`; parameters' `model_parameters()`, `ci()`,
