@@ -81,6 +81,14 @@ test_that("ggeffects' ggpredict() and ggemmeans() give the mgcv fit's prediction
     expect_lt(rel_diff(got$predicted, want$predicted), 1e-6, label = paste(pair[[3]], "ggpredict"))
     expect_lt(rel_diff(got$conf.low, want$conf.low), 1e-4, label = paste(pair[[3]], "ggpredict low"))
     expect_lt(rel_diff(got$conf.high, want$conf.high), 1e-4, label = paste(pair[[3]], "ggpredict high"))
+    # Without "[all]" ggeffects takes a pretty grid for the warmgam fit; at those
+    # values the predictions and limits are the mgcv fit's.
+    got <- as.data.frame(suppressMessages(ggeffects::ggpredict(pair[[1]], "x0")))
+    grid <- sprintf("x0 [%s]", paste(got$x, collapse = ", "))
+    want <- as.data.frame(ggeffects::ggpredict(pair[[2]], grid))
+    expect_equal(got$x, want$x)
+    expect_lt(rel_diff(got$predicted, want$predicted), 1e-6, label = paste(pair[[3]], "ggpredict pretty"))
+    expect_lt(rel_diff(got$conf.low, want$conf.low), 1e-4, label = paste(pair[[3]], "ggpredict pretty low"))
     got <- as.data.frame(ggeffects::ggpredict(pair[[1]], "fac"))
     want <- as.data.frame(ggeffects::ggpredict(pair[[2]], "fac"))
     expect_lt(rel_diff(got$predicted, want$predicted), 1e-6, label = paste(pair[[3]], "ggpredict fac"))
