@@ -23,12 +23,16 @@ s3_register <- function(generic, class, method = NULL) {
 suggested_methods <- function() {
   c(
     "generics::tidy", "generics::glance", "generics::augment",
-    "emmeans::recover_data", "emmeans::emm_basis"
+    "emmeans::recover_data", "emmeans::emm_basis",
+    "marginaleffects::get_coef", "marginaleffects::set_coef", "marginaleffects::get_vcov",
+    "marginaleffects::get_predict"
   )
 }
 
 .onLoad <- function(libname, pkgname) {
   for (generic in suggested_methods()) s3_register(generic, "warmgam")
   register_easystats()
+  setHook(packageEvent("marginaleffects", "onLoad"), add_marginaleffects_class)
+  if (isNamespaceLoaded("marginaleffects")) add_marginaleffects_class()
   invisible()
 }
