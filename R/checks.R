@@ -20,7 +20,8 @@ user_facing <- c(
   "gam_fit", "gam_control", "s", "gam_cache_info", "gam_cache_clear", "predict",
   "residuals", "resid", "vcov", "model.matrix", "summary", "logLik", "AIC", "BIC",
   "coef", "coefficients", "fitted", "fitted.values", "nobs", "formula", "family", "print",
-  "anova", "autoplot"
+  "anova", "autoplot", "hatvalues", "influence", "cooks.distance", "weights", "simulate",
+  "tidy", "glance", "augment", "gam_vcomp", "emmeans", "emtrends", "ref_grid"
 )
 
 user_call <- function() {

@@ -15,8 +15,12 @@
 #' @param formula,data,family,method As for [gam_fit()]; `data` must be a data frame.
 #'   Rows with missing values in the formula's variables are dropped first.
 #' @param folds The number of folds (at least 2, at most the number of rows), assigned
-#'   at random (within each class for a 0/1 response), or a vector of fold ids, one per
-#'   row of `data`.
+#'   at random (within each class for a 0/1 response), a vector of fold ids, one per
+#'   row of `data`, or an rsample resampling object (an `rset`, such as
+#'   `rsample::vfold_cv(data, v = 10)`, made from `data`): each of its splits is a
+#'   fold whose held-out rows are the split's assessment rows, the model being fitted
+#'   to all other rows (for an `rset` whose analysis sets repeat rows, such as
+#'   `rsample::bootstraps()`, to the rows outside the assessment set, once each).
 #' @param metric How a fold's predictions are scored: `NULL` (the default) for the
 #'   family's mean deviance over the held-out rows, `"mse"`, `"mae"`, `"logloss"`,
 #'   `"auc"` (for 0/1 responses), or a function `function(y, mu, weights)` returning a
@@ -35,8 +39,10 @@
 #'   folds), `metric` (its name), `folds` (a data frame with one row per fold: `fold`,
 #'   `n_train`, `n_test`, `metric`, `outer_iterations`, `warm_start`, `seconds`, `sp`
 #'   (the smoothing parameters, a list column) and `error` (the message of a fold whose
-#'   fit failed, else `NA`)), `fold_id` (the fold of each row used), `fit` (the
-#'   full-data fit) and `call`.
+#'   fit failed, else `NA`)), `fold_id` (the fold of each row used: the one that
+#'   holds it out; for an `rset`, `NA` for a row no split holds out, and `NULL` when
+#'   some row is held out by several splits), `fold_label` (the `rset`'s split ids,
+#'   else `NULL`), `fit` (the full-data fit) and `call`.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' cv <- gam_cv(mpg ~ s(hp, k = 6) + s(wt, k = 6), data = mtcars, folds = 4, seed = 1)
@@ -61,6 +67,7 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
 
   extra <- list(...)
   keep <- complete_rows(formula, data)
+  rset <- if (inherits(folds, "rset")) rset_tests(folds, data, keep)
   data <- data[keep, , drop = FALSE]
   # Row-wise arguments are split with the rows.
   by_row <- intersect(names(extra), c("weights", "offset"))
@@ -70,7 +77,15 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
     }
     extra[[arg]] <- extra[[arg]][keep]
   }
-  fold_id <- assign_folds(folds, data, formula, seed)
+  if (is.null(rset)) {
+    fold_id <- assign_folds(folds, data, formula, seed)
+    ids <- sort(unique(fold_id))
+    tests <- lapply(ids, function(id) fold_id == id)
+  } else {
+    tests <- rset$tests
+    ids <- seq_along(tests)
+    fold_id <- rset$fold_id
+  }
   # Each worker points at the same store, whatever its own options say.
   store_dir <- if (!isFALSE(cache)) cache_dir()
 
@@ -83,14 +98,13 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
   full <- fit_rows(seq_len(nrow(data)))
   y_all <- full$y
   w_all <- prior_weights(full)
-  ids <- sort(unique(fold_id))
 
-  run_fold <- function(id, tick) {
+  run_fold <- function(i, tick) {
     if (!is.null(store_dir)) {
       old <- options(warmgam.cache_dir = store_dir)
       on.exit(options(old), add = TRUE)
     }
-    test <- fold_id == id
+    test <- tests[[i]]
     started <- Sys.time()
     out <- tryCatch({
       fit <- fit_rows(which(!test))
@@ -112,19 +126,19 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
       tick <- progressr::progressor(steps = length(ids))
       # Random numbers in the folds come from parallel-safe streams, fixed by `seed`
       # when given (and then the session's own stream is left alone).
-      future.apply::future_lapply(ids, run_fold, tick = tick, future.packages = "warmgam",
+      future.apply::future_lapply(seq_along(ids), run_fold, tick = tick, future.packages = "warmgam",
                                   future.seed = if (is.null(seed)) TRUE else as.integer(seed))
     })
   }
   results <- if (is.null(seed)) run_all() else preserving_rng(run_all())
 
-  table <- fold_table(ids, fold_id, results, y_all, w_all, scorer)
+  table <- fold_table(ids, tests, results, y_all, w_all, scorer)
   scored <- !is.na(table$metric)
   estimate <- if (any(scored)) stats::weighted.mean(table$metric[scored], table$n_test[scored]) else NA_real_
   se <- if (sum(scored) > 1) stats::sd(table$metric[scored]) / sqrt(sum(scored)) else NA_real_
   structure(
     list(estimate = estimate, se = se, metric = scorer$name, folds = table,
-         fold_id = fold_id, fit = full, call = call),
+         fold_id = fold_id, fold_label = rset$labels, fit = full, call = call),
     class = "warmgam_cv"
   )
 }
@@ -172,6 +186,47 @@ assign_folds <- function(folds, data, formula, seed) {
   as.integer(factor(folds, levels = levels))
 }
 
+# The folds of an rsample `rset` made from `data`: for each split, its assessment
+# rows among the complete rows `keep` (a logical vector); the fold of each row (NA
+# for a row no split holds out; NULL when some row is held out by several) and the
+# splits' labels.
+rset_tests <- function(folds, data, keep) {
+  if (!requireNamespace("rsample", quietly = TRUE)) {
+    abort("`folds` is an rsample `rset`; install the rsample package to use it.", "argument")
+  }
+  splits <- folds$splits
+  if (!is.list(splits) || !length(splits)) abort("`folds` is an `rset` without splits.", "argument")
+  for (sp in splits) {
+    if (NROW(sp$data) != nrow(data)) {
+      abort(sprintf(
+        "`folds` was made from data with %d rows, but `data` has %d; make it from `data`, e.g. `rsample::vfold_cv(data)`.",
+        NROW(sp$data), nrow(data)
+      ), "argument")
+    }
+  }
+  n_kept <- sum(keep)
+  tests <- lapply(seq_along(splits), function(i) {
+    held <- logical(nrow(data))
+    held[rsample::complement(splits[[i]])] <- TRUE
+    held <- held[keep]
+    if (!any(held)) abort(sprintf("Split %d of `folds` holds out no row with complete data.", i), "argument")
+    if (all(held)) abort(sprintf("Split %d of `folds` leaves no row to fit on.", i), "argument")
+    held
+  })
+  times <- Reduce(`+`, lapply(tests, as.integer))
+  fold_id <- if (all(times <= 1L)) {
+    id <- rep(NA_integer_, n_kept)
+    for (i in seq_along(tests)) id[tests[[i]]] <- i
+    id
+  }
+  labels <- if (!is.null(folds$id)) {
+    do.call(paste, c(unname(as.list(folds[grep("^id", names(folds))])), sep = "/"))
+  } else {
+    as.character(seq_along(splits))
+  }
+  list(tests = tests, fold_id = fold_id, labels = labels)
+}
+
 # A metric: its name and a function(y, mu, weights) of a fold's held-out rows (the
 # built-in ones also take the fold fit's family: the deviance of nb() and tw() needs
 # the theta or power that fit estimated, which `family` itself leaves NA).
@@ -210,11 +265,12 @@ resolve_metric <- function(metric, family) {
   list(name = metric, score = score, custom = FALSE)
 }
 
-# The per-fold table; a metric function that fails is an error naming the fold.
-fold_table <- function(ids, fold_id, results, y, w, scorer) {
+# The per-fold table (`tests`: each fold's held-out rows, a logical vector); a
+# metric function that fails is an error naming the fold.
+fold_table <- function(ids, tests, results, y, w, scorer) {
   rows <- lapply(seq_along(ids), function(i) {
     r <- results[[i]]
-    test <- fold_id == ids[[i]]
+    test <- tests[[i]]
     value <- NA_real_
     if (is.na(r$error)) {
       value <- tryCatch(

@@ -6,7 +6,7 @@
 #' @keywords internal
 #' @useDynLib warmgam, .registration = TRUE
 #' @importFrom stats coef family fitted formula gaussian logLik model.matrix nobs predict
-#' @importFrom stats residuals vcov anova
+#' @importFrom stats residuals vcov anova hatvalues influence cooks.distance weights simulate
 #' @importFrom graphics plot
 #' @importFrom utils globalVariables
 "_PACKAGE"

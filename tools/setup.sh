@@ -6,7 +6,8 @@ set -euo pipefail
 
 r_packages="r-base-dev r-cran-testthat r-cran-mgcv r-cran-knitr r-cran-rmarkdown \
 r-cran-cli r-cran-future r-cran-future.apply r-cran-progressr r-cran-callr r-cran-roxygen2 \
-r-cran-ggplot2"
+r-cran-ggplot2 r-cran-broom r-cran-insight r-cran-performance r-cran-parameters \
+r-cran-emmeans r-cran-ggeffects r-cran-rsample"
 
 missing=""
 for pkg in $r_packages pandoc; do

@@ -1,0 +1,129 @@
+# insight, performance and parameters on warmgam fits against the same packages on
+# the mgcv fit of the same model (R/easystats.R).
+
+easystats_case <- function() {
+  d <- sim_data(300, seed = 7)
+  set.seed(8)
+  d$cnt <- rpois(nrow(d), exp(d$f / 5))
+  list(
+    d = d,
+    fit = gam_fit(y ~ s(x0) + s(x1) + s(x2) + fac, data = d),
+    ref = mgcv_fit(y ~ s(x0) + s(x1) + s(x2) + fac, d, method = "REML"),
+    pois = gam_fit(cnt ~ s(x0) + s(x2) + fac, data = d, family = poisson()),
+    pois_ref = mgcv_fit(cnt ~ s(x0) + s(x2) + fac, d, family = poisson(), method = "REML")
+  )
+}
+
+# Largest relative difference of the numeric columns `cols` of two data frames.
+expect_frames_close <- function(a, b, cols, tol, label) {
+  for (col in cols) {
+    x <- a[[col]]
+    y <- b[[col]]
+    keep <- !is.na(y)
+    expect_identical(is.na(x), is.na(y), label = paste(label, col, "NA"))
+    d <- if (all(y[keep] == 0)) max(abs(x[keep])) else rel_diff(x[keep], y[keep])
+    expect_lt(d, tol, label = paste(label, col))
+  }
+}
+
+test_that("performance::r2() is mgcv's adjusted R-squared, not 1", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("performance")
+  cs <- easystats_case()
+  got <- performance::r2(cs$fit)
+  want <- performance::r2(cs$ref)
+  expect_named(got, names(want))
+  # 1e-6 relative; it was 1 before.
+  expect_lt(rel_diff(got$R2, want$R2), 1e-6)
+  expect_lt(got$R2, 0.9)
+  expect_lt(rel_diff(performance::r2(cs$pois)$R2, performance::r2(cs$pois_ref)$R2), 1e-6)
+})
+
+test_that("model_performance() and check_heteroscedasticity() give mgcv's numbers", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("performance")
+  cs <- easystats_case()
+  for (pair in list(list(cs$fit, cs$ref, "gaussian"), list(cs$pois, cs$pois_ref, "poisson"))) {
+    got <- performance::model_performance(pair[[1]])
+    want <- performance::model_performance(pair[[2]])
+    expect_named(got, names(want))
+    # AIC, AICc, BIC, R2, RMSE, Sigma (and for Poisson the scores) to 1e-6 relative.
+    expect_frames_close(got, want, names(want), 1e-6, pair[[3]])
+  }
+  got <- performance::check_heteroscedasticity(cs$fit)
+  want <- performance::check_heteroscedasticity(cs$ref)
+  # The Breusch-Pagan p-value, 1e-6 relative.
+  expect_lt(rel_diff(as.numeric(got), as.numeric(want)), 1e-6)
+})
+
+test_that("parameters::model_parameters() gives mgcv's table", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("parameters")
+  cs <- easystats_case()
+  for (pair in list(list(cs$fit, cs$ref, "gaussian"), list(cs$pois, cs$pois_ref, "poisson"))) {
+    got <- as.data.frame(parameters::model_parameters(pair[[1]]))
+    want <- as.data.frame(parameters::model_parameters(pair[[2]]))
+    expect_named(got, names(want))
+    expect_identical(got$Parameter, want$Parameter)
+    expect_identical(got$Component, want$Component)
+    stat <- intersect(c("t / F", "z / Chi2"), names(want))
+    # Estimates, statistics, p-values and df to 1e-6; standard errors and limits to 1e-4.
+    expect_frames_close(got, want, c("Coefficient", stat, "p", "df", "df_error"), 1e-6, pair[[3]])
+    expect_frames_close(got, want, c("SE", "CI_low", "CI_high"), 1e-4, pair[[3]])
+    expect_frames_close(parameters::ci(pair[[1]]), parameters::ci(pair[[2]]), c("CI_low", "CI_high"), 1e-4, pair[[3]])
+    expect_frames_close(parameters::p_value(pair[[1]]), parameters::p_value(pair[[2]]), "p", 1e-6, pair[[3]])
+    expect_frames_close(parameters::standard_error(pair[[1]]), parameters::standard_error(pair[[2]]), "SE", 1e-4,
+                        pair[[3]])
+  }
+})
+
+test_that("insight's accessors give what they give for the mgcv fit", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("insight")
+  cs <- easystats_case()
+  got <- insight::get_parameters(cs$fit)
+  want <- insight::get_parameters(cs$ref)
+  # Parametric rows and one row per smooth term (its edf), not the basis coefficients.
+  expect_equal(nrow(got), 6L)
+  expect_identical(got$Parameter, want$Parameter)
+  expect_identical(got$Component, want$Component)
+  expect_lt(rel_diff(got$Estimate, want$Estimate), 1e-6)
+  expect_equal(insight::find_parameters(cs$fit), insight::find_parameters(cs$ref))
+  got <- insight::get_statistic(cs$fit)
+  want <- insight::get_statistic(cs$ref)
+  expect_identical(got$Parameter, want$Parameter)
+  expect_lt(rel_diff(got$Statistic, want$Statistic), 1e-6)
+  expect_identical(attr(got, "statistic"), attr(want, "statistic"))
+  expect_identical(attr(insight::get_statistic(cs$pois), "statistic"), attr(insight::get_statistic(cs$pois_ref), "statistic"))
+  # Residual degrees of freedom, 1e-6 relative; Wald df for a known scale is Inf.
+  expect_lt(rel_diff(insight::get_df(cs$fit, type = "residual"), insight::get_df(cs$ref, type = "residual")), 1e-6)
+  expect_identical(insight::get_df(cs$pois, type = "wald"), insight::get_df(cs$pois_ref, type = "wald"))
+  expect_lt(rel_diff(as.numeric(insight::get_loglikelihood(cs$fit)), as.numeric(insight::get_loglikelihood(cs$ref))), 1e-6)
+  for (what in c("family", "link_function", "is_linear", "is_count", "is_binomial")) {
+    expect_identical(insight::model_info(cs$pois)[[what]], insight::model_info(cs$pois_ref)[[what]], label = what)
+  }
+  expect_equal(insight::find_formula(cs$fit), insight::find_formula(cs$ref), ignore_attr = TRUE)
+  expect_identical(insight::n_obs(cs$fit), insight::n_obs(cs$ref))
+  want <- insight::get_data(cs$ref)
+  expect_setequal(names(insight::get_data(cs$fit)), names(want))
+  expect_equal(insight::get_data(cs$fit)[names(want)], want, ignore_attr = TRUE)
+})
+
+test_that("insight::get_predicted() gives mgcv's predictions and confidence limits", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("insight")
+  cs <- easystats_case()
+  nd <- new_points(cs$d, 20)
+  for (pair in list(list(cs$fit, cs$ref, "gaussian"), list(cs$pois, cs$pois_ref, "poisson"))) {
+    for (predict in c("expectation", "link")) {
+      got <- insight::get_predicted(pair[[1]], data = nd, predict = predict, ci = 0.9)
+      want <- insight::get_predicted(pair[[2]], data = nd, predict = predict, ci = 0.9)
+      label <- paste(pair[[3]], predict)
+      # Predictions to 1e-6 relative; standard errors and limits to 1e-4.
+      expect_lt(rel_diff(as.numeric(got), as.numeric(want)), 1e-6, label = label)
+      expect_frames_close(as.data.frame(got), as.data.frame(want), c("SE", "CI_low", "CI_high"), 1e-4, label)
+    }
+    got <- insight::get_predicted(pair[[1]])
+    expect_lt(rel_diff(as.numeric(got), as.numeric(insight::get_predicted(pair[[2]]))), 1e-6)
+  }
+})
