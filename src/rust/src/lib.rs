@@ -27,7 +27,7 @@ use ndarray::{Array2, ArrayView2, CowArray, ShapeBuilder};
 use basis::{Smooth, SmoothSpec, State};
 use cache::key::ModelIdentity;
 use cache::store::{StoreLimits, WarmStartStore};
-use fit::tests_smooth::TermTest;
+use fit::term_tests::TermTest;
 use fit::Method;
 use fit::{Control, ModelSpec};
 use warm::CacheSettings;

@@ -15,7 +15,7 @@ use crate::cache::session::{Session, Source, Start};
 use crate::cache::store::{StoreLimits, WarmStartStore};
 use crate::error::{EngineError, Result};
 use crate::fit::outer::Termination;
-use crate::fit::tests_smooth::TermTest;
+use crate::fit::term_tests::TermTest;
 use crate::fit::{self, Design, FitResult, Iterate, ModelSpec};
 
 /// Where the store is and how this fit uses it.

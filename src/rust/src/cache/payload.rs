@@ -79,7 +79,7 @@ pub struct StoredSmooths {
     pub values: Bounded<f64>,
 }
 
-/// The smooth terms' test statistics (see `fit::tests_smooth::TermTest`), one entry
+/// The smooth terms' test statistics (see `fit::term_tests::TermTest`), one entry
 /// per term in each field. Held as flat sequences of numbers, each as large in memory
 /// as in the payload, which is what keeps decoding within the entry's size.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -339,7 +339,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<FitResult> {
         let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
             (true, Some(search)) => search,
-            _ => return self.optimize_fixed(spec, start, progress, true),
+            _ => return self.optimize_smoothing(spec, start, progress, true),
         };
         let n = self.n_sp();
         let (mut warm, c0) = match start {
@@ -359,7 +359,7 @@ impl<'a> Prepared<'a> {
             // diverging at an extreme value) is worse than any where it succeeds; an
             // interrupt stops the search.
             let mut at_value = |c: f64| -> Result<f64> {
-                let mut fit = match self.optimize_fixed(&at(c), warm.as_deref(), progress, false) {
+                let mut fit = match self.optimize_smoothing(&at(c), warm.as_deref(), progress, false) {
                     Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                     Err(_) => return Ok(f64::INFINITY),
                     Ok(fit) => fit,
@@ -385,16 +385,17 @@ impl<'a> Prepared<'a> {
         let c = *best.extra.last().expect("the coordinate follows");
         let rho: Vec<f64> =
             best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
-        let mut fit = self.optimize_fixed(&at(c), Some(&rho), progress, true)?;
+        let mut fit = self.optimize_smoothing(&at(c), Some(&rho), progress, true)?;
         fit.extra.push(c);
         fit.iterations += iterations;
         Ok(fit)
     }
 
-    /// The fit at the family as `spec` gives it (no family parameter estimated).
+    /// The smoothing parameters chosen at the family as `spec` gives it (its own parameter,
+    /// theta or the Tweedie power, held where it is).
     /// `uncertainty`: also compute the covariance corrected for the smoothing
     /// parameters' uncertainty.
-    fn optimize_fixed(
+    fn optimize_smoothing(
         &self,
         spec: &ModelSpec<'_>,
         start: Option<&[f64]>,

@@ -3,7 +3,7 @@
 //! (`driver`), and what a fit reports (`report`); the Gaussian criterion
 //! (`gaussian`), generalized fits (`pirls`, `laml`, `gcv`, `glm`, `rows`), the outer
 //! Newton iteration (`outer`) and the summaries (`influence`, `uncertainty`,
-//! `tests_smooth`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
+//! `term_tests`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
 
 pub mod gaussian;
 pub mod gcv;
@@ -16,7 +16,7 @@ pub mod pirls;
 pub mod profile;
 pub mod rows;
 pub mod size;
-pub mod tests_smooth;
+pub mod term_tests;
 pub mod uncertainty;
 
 mod design;

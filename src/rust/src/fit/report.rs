@@ -17,7 +17,7 @@ use super::penalty::PenaltySet;
 use super::pirls::GlmData;
 use super::spec::Method;
 use super::spec::{validate, ModelSpec};
-use super::{glm, outer, pirls, tests_smooth, uncertainty};
+use super::{glm, outer, pirls, term_tests, uncertainty};
 
 /// What a fit reports.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct FitResult {
     pub deviance: f64,
     pub null_deviance: f64,
     pub null_space_dim: usize,
-    pub term_tests: Vec<tests_smooth::TermTest>,
+    pub term_tests: Vec<term_tests::TermTest>,
     /// The family's parameters chosen with the smoothing parameters, on the log scale:
     /// `log(phi)` when REML/ML estimates an unknown scale of a generalized family.
     pub extra: Vec<f64>,
@@ -160,8 +160,8 @@ pub(super) fn finish(
     let Influence { edf, edf1, .. } = influence;
     let beta = pls.beta.to_vec();
     let linear_predictor = design.fitted(&beta, &spec.offset, spec.threads);
-    let penalized = tests_smooth::Penalized { penalties, lambda: &pls.lambda, scale };
-    let term_tests = tests_smooth::smooth_tests(design, &gram.xtwx, &penalized, &beta, &vp, &ve, &edf1);
+    let penalized = term_tests::Penalized { penalties, lambda: &pls.lambda, scale };
+    let term_tests = term_tests::smooth_tests(design, &gram.xtwx, &penalized, &beta, &vp, &ve, &edf1);
     let (vc, edf2) = sensitivity
         .map(|sens| uncertainty::corrected(&gram.xtwx, penalties, &pls.lambda, &sens, &vp, scale, &edf1, spec.threads))
         .map(|c| (c.vc, c.edf2))
@@ -220,8 +220,8 @@ pub(super) fn finish_glm(
         .map(|c| (c.vc, c.edf2))
         .unzip();
     let beta = inner.beta.to_vec();
-    let penalized = tests_smooth::Penalized { penalties: data.penalties, lambda, scale: summary.scale };
-    let term_tests = tests_smooth::smooth_tests(
+    let penalized = term_tests::Penalized { penalties: data.penalties, lambda, scale: summary.scale };
+    let term_tests = term_tests::smooth_tests(
         data.design,
         &summary.xtwx_fisher,
         &penalized,
