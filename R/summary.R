@@ -21,7 +21,7 @@ psum_chisq_upper <- function(q, lambda, df = rep(1, length(lambda))) {
   min(1, max(0, 0.5 + val / pi))
 }
 
-# p-value of one smooth term from the engine's statistics (see fit/tests_smooth.rs).
+# p-value of one smooth term from the engine's statistics (see fit/term_tests.rs).
 smooth_p_value <- function(test, res_df, scale_known = FALSE) {
   if (scale_known) {
     # No scale uncertainty: the statistics' own (mixture of) chi-squared references.
