@@ -560,7 +560,7 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
         deviance = res.deviance,
         null_deviance = res.null_deviance,
         null_space_dim = res.null_space_dim as f64,
-        extra = res.extra,
+        extra = res.family_parameters,
         inner_converged = res.inner_converged,
         smooths = List::from_values(smooths),
         term_tests = List::from_values(tests),

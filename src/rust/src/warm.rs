@@ -227,7 +227,7 @@ fn check(interrupted: &mut dyn FnMut() -> bool) -> Result<()> {
 }
 
 fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> Entry {
-    let rho = r.sp.iter().map(|l| l.ln()).chain(r.extra.iter().copied()).collect();
+    let rho = r.sp.iter().map(|l| l.ln()).chain(r.family_parameters.iter().copied()).collect();
     let mut entry = Entry::new(EntryKind::Final, rows, rho, r.criterion, done as usize + r.iterations);
     entry.coefficients = Bounded(r.coefficients.clone());
     entry.scale = r.scale;
@@ -281,7 +281,7 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         null_space_dim: f.null_space_dim as usize,
         term_tests: term_tests(&f.term_tests)?,
         // `restore` splits the family's parameters off `sp`.
-        extra: Vec::new(),
+        family_parameters: Vec::new(),
         inner_converged: true,
         // Empty when the fit has none (GCV, or nothing estimated).
         vc: if f.vc.0.is_empty() { None } else { Some(matrix(&f.vc)?) },

@@ -366,10 +366,14 @@ impl<'a> Prepared<'a> {
                 };
                 iterations += fit.iterations;
                 let value = fit.criterion;
-                fit.extra.push(c);
+                fit.family_parameters.push(c);
                 if best.as_ref().is_none_or(|b| value < b.criterion) {
-                    let rho: Vec<f64> =
-                        fit.sp.iter().map(|v| v.ln()).chain(fit.extra[..fit.extra.len() - 1].iter().copied()).collect();
+                    let rho: Vec<f64> = fit
+                        .sp
+                        .iter()
+                        .map(|v| v.ln())
+                        .chain(fit.family_parameters[..fit.family_parameters.len() - 1].iter().copied())
+                        .collect();
                     warm = self.seed_start(&rho).or(warm.take());
                     best = Some(fit);
                 }
@@ -382,11 +386,15 @@ impl<'a> Prepared<'a> {
         // The fit at the chosen value again, from its own smoothing parameters (no
         // iterations to speak of), now with the covariance corrected for their
         // uncertainty, which the trial fits did without.
-        let c = *best.extra.last().expect("the coordinate follows");
-        let rho: Vec<f64> =
-            best.sp.iter().map(|v| v.ln()).chain(best.extra[..best.extra.len() - 1].iter().copied()).collect();
+        let c = *best.family_parameters.last().expect("the coordinate follows");
+        let rho: Vec<f64> = best
+            .sp
+            .iter()
+            .map(|v| v.ln())
+            .chain(best.family_parameters[..best.family_parameters.len() - 1].iter().copied())
+            .collect();
         let mut fit = self.optimize_smoothing(&at(c), Some(&rho), progress, true)?;
-        fit.extra.push(c);
+        fit.family_parameters.push(c);
         fit.iterations += iterations;
         Ok(fit)
     }
@@ -503,7 +511,7 @@ impl<'a> Prepared<'a> {
             }
         };
         fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
-        fit.extra = params[self.n_smoothing..].to_vec();
+        fit.family_parameters = params[self.n_smoothing..].to_vec();
         Ok(fit)
     }
 
@@ -635,7 +643,8 @@ impl<'a> Prepared<'a> {
     /// parameters: one inner fit there must reproduce its criterion value and
     /// coefficients, and the gradient must be as small as convergence left it.
     pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
-        let mut rho: Vec<f64> = stored.sp.iter().map(|l| l.ln()).chain(stored.extra.iter().copied()).collect();
+        let mut rho: Vec<f64> =
+            stored.sp.iter().map(|l| l.ln()).chain(stored.family_parameters.iter().copied()).collect();
         if rho.len() != self.n_sp() + usize::from(self.family_parameter) {
             return false;
         }

@@ -42,9 +42,11 @@ pub struct FitResult {
     pub null_deviance: f64,
     pub null_space_dim: usize,
     pub term_tests: Vec<term_tests::TermTest>,
-    /// The family's parameters chosen with the smoothing parameters, on the log scale:
-    /// `log(phi)` when REML/ML estimates an unknown scale of a generalized family.
-    pub extra: Vec<f64>,
+    /// The family's parameters chosen with the smoothing parameters, in order:
+    /// `log(phi)` when REML/ML estimates an unknown scale of a generalized family, then
+    /// the searched coordinate of an estimated family parameter (`log(theta)`, or the
+    /// Tweedie power).
+    pub family_parameters: Vec<f64>,
     /// Whether every inner (penalized IRLS) fit converged.
     pub inner_converged: bool,
     /// The covariance corrected for smoothing-parameter uncertainty and its edf
@@ -82,7 +84,8 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
         && stored.edf1.len() == p
         && stored.vp.dim() == (p, p)
         && stored.ve.dim() == (p, p)
-        && stored.sp.len() + stored.extra.len() == design.n_smoothing_parameters() + n_extra(spec)
+        && stored.sp.len() + stored.family_parameters.len()
+            == design.n_smoothing_parameters() + n_family_parameters(spec)
         && stored.term_tests.len() == design.smooths.len()
         && stored.vc.as_ref().is_none_or(|v| v.dim() == (p, p))
         && stored.edf2.as_ref().is_none_or(|e| e.len() == p);
@@ -91,8 +94,8 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
     }
     // A stored entry keeps every parameter in one vector: split off the extra ones.
     let m = design.n_smoothing_parameters();
-    if stored.extra.is_empty() && stored.sp.len() > m {
-        stored.extra = stored.sp.split_off(m).iter().map(|v| v.ln()).collect();
+    if stored.family_parameters.is_empty() && stored.sp.len() > m {
+        stored.family_parameters = stored.sp.split_off(m).iter().map(|v| v.ln()).collect();
     }
     stored.linear_predictor = design.fitted(&stored.coefficients, &spec.offset, spec.threads);
     if !stored.null_deviance.is_finite() {
@@ -103,7 +106,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 }
 
 /// Number of family parameters estimated with the smoothing parameters.
-pub(super) fn n_extra(spec: &ModelSpec<'_>) -> usize {
+pub(super) fn n_family_parameters(spec: &ModelSpec<'_>) -> usize {
     usize::from(scale_parameter(spec)) + usize::from(spec.estimate_parameter)
 }
 
@@ -184,7 +187,7 @@ pub(super) fn finish(
         null_deviance: gaussian_null_deviance(spec),
         null_space_dim: penalties.null_space_dim(),
         term_tests,
-        extra: Vec::new(),
+        family_parameters: Vec::new(),
         inner_converged: true,
         vc,
         edf2,
@@ -248,7 +251,7 @@ pub(super) fn finish_glm(
         null_deviance: glm::null_deviance(data, spec.intercept),
         null_space_dim: data.penalties.null_space_dim(),
         term_tests,
-        extra: Vec::new(),
+        family_parameters: Vec::new(),
         inner_converged: inner.converged,
         vc,
         edf2,
