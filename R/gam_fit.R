@@ -558,7 +558,10 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     # checks that count, which only it knows.
     # Terms sharing an `id` share one entry.
     n_sp <- length(unique(vapply(smooths, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), "")))
-    if (!is.numeric(sp) || (!select && length(sp) != n_sp)) {
+    # Tensor products have one per margin and factor smooths one per penalty: the
+    # engine counts those.
+    several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs"), logical(1)))
+    if (!is.numeric(sp) || (!select && !several && length(sp) != n_sp)) {
       abort(sprintf("`sp` must be a numeric vector with one entry per smoothing parameter (%d).", n_sp), "argument")
     }
     sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))

@@ -128,3 +128,13 @@ test_that("no rows to fit is an error saying why, before the engine", {
   expect_error(gam_fit(y ~ s(x0), data = dw, weights = w), "zero \\(in the rows without missing values\\)",
                class = "warmgam_error_weights")
 })
+
+test_that("sp is taken per margin for tensor products (te() was refused)", {
+  set.seed(4)
+  d <- data.frame(x = runif(300), z = runif(300))
+  d$y <- sin(4 * d$x) * cos(3 * d$z) + rnorm(300, sd = 0.2)
+  est <- gam_fit(y ~ te(x, z), data = d, cache = FALSE)
+  fixed <- gam_fit(y ~ te(x, z), data = d, sp = unname(est$sp), cache = FALSE)
+  expect_lt(rel_diff(fixed$fitted.values, est$fitted.values), 1e-8) # the same point
+  expect_error(gam_fit(y ~ te(x, z), data = d, sp = 1, cache = FALSE), "sp has 1 entries")
+})
