@@ -63,7 +63,9 @@
 #' checkpoint cannot make a fit stop on the criterion's plateau. An exact hit is a stored result: it is served as
 #' it is when its checksum, key, engine version and layout match, from a store that
 #' only you can write to. A store that others can write to (its directory writable
-#' by group or others, or owned by another user) is untrusted, as ssh treats key files:
+#' by group or others, or owned by another user; with
+#' `options(warmgam.cache_shared = TRUE)`, only a world-writable one) is untrusted,
+#' as ssh treats key files:
 #' one warning per session, every exact hit it serves is verified first, and its
 #' checkpoints and seeds are not used (such fits start cold).
 #' `gam_control(verify_warm = TRUE)` verifies exact hits of any store: the stored

@@ -100,14 +100,14 @@ impl WarmStartStore {
         store.create_dir(root)?;
         // A probe write: an unwritable store is found now, once, not at every checkpoint.
         drop(store.temp_file(root)?);
-        store.trusted = only_owner_writes(&fs::metadata(root)?);
+        store.trusted = writers_trusted(&fs::metadata(root)?, shared);
         Ok(store)
     }
 
     /// The store at `root` as it is, for inspection and clearing: nothing is created.
     pub fn existing(root: &Path) -> WarmStartStore {
         let limits = StoreLimits { max_bytes: u64::MAX, max_age: Duration::MAX };
-        let trusted = fs::metadata(root).is_ok_and(|m| only_owner_writes(&m));
+        let trusted = fs::metadata(root).is_ok_and(|m| writers_trusted(&m, false));
         WarmStartStore { root: root.to_path_buf(), shared: false, limits, trusted }
     }
 
@@ -511,18 +511,23 @@ fn header_matches(header: &[u8; HEADER_BYTES], key: &Fingerprint, file_bytes: u6
     &header[..8] == MAGIC && header[8..40] == key.0 && claimed.checked_add(HEADER_BYTES as u64) == Some(file_bytes)
 }
 
-/// Whether only the owner (this user) can write to a directory with metadata `meta`.
-fn only_owner_writes(meta: &fs::Metadata) -> bool {
+/// Whether everyone who can write to a directory with metadata `meta` is trusted:
+/// its owner must be this user and nobody else may write to it; or, when the store is
+/// shared on purpose (`shared`: the user chose to share it with a group), its owner
+/// and group may (the directory is often another member's). A world-writable store is
+/// never trusted.
+fn writers_trusted(meta: &fs::Metadata, shared: bool) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        meta.mode() & 0o022 == 0 && meta.uid() == me
+        let others = if shared { 0o002 } else { 0o022 };
+        meta.mode() & others == 0 && (shared || meta.uid() == me)
     }
     #[cfg(not(unix))]
     {
-        let _ = meta;
+        let _ = (meta, shared);
         true
     }
 }
@@ -838,6 +843,11 @@ mod tests {
         assert!(!WarmStartStore::open(dir.path(), false, limits()).unwrap().trusted());
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o770)).unwrap();
         assert!(!WarmStartStore::existing(dir.path()).trusted());
+        assert!(!WarmStartStore::open(dir.path(), false, limits()).unwrap().trusted());
+        // Shared with the group on purpose: the group is trusted, the world never.
+        assert!(WarmStartStore::open(dir.path(), true, limits()).unwrap().trusted());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!WarmStartStore::open(dir.path(), true, limits()).unwrap().trusted());
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     }
 }
