@@ -68,7 +68,9 @@
 #'   `call`, `formula`, `terms`, `family`,
 #'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
 #'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
-#'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call).
+#'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call;
+#'   for a seeded fit `seed_outer_iterations`, the outer iterations the seed's own
+#'   fit took, which this fit's count is to be compared with: what the seed saved).
 #'   `prior.weights` and `offset` hold the weights and offset as given (`NULL` when
 #'   none was).
 #'   Rows with missing values in used variables are dropped (as `na.omit`).
@@ -672,7 +674,8 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
         source = res$warm_start$source,
         outer_iterations = res$iterations,
         key = if (nzchar(res$warm_start$key)) res$warm_start$key else NA_character_,
-        verified = res$warm_start$verified
+        verified = res$warm_start$verified,
+        seed_outer_iterations = res$warm_start$seed_outer_iterations
       )
     ),
     class = "warmgam"

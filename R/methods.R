@@ -153,7 +153,12 @@ warm_start_line <- function(ws) {
     ws$source
   )
   key <- if (is.na(ws$key)) "store not used" else paste0("key ", substr(ws$key, 1, 12))
-  sprintf("Warm start: %s (%s)", what, key)
+  saved <- ""
+  if (identical(ws$source, "seeded") && isTRUE(is.finite(ws$seed_outer_iterations))) {
+    saved <- sprintf("; %d outer iterations against %d for the seed's own fit",
+                     as.integer(ws$outer_iterations), as.integer(ws$seed_outer_iterations))
+  }
+  sprintf("Warm start: %s (%s)%s", what, key, saved)
 }
 
 #' @rdname warmgam-methods

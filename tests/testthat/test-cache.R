@@ -396,3 +396,15 @@ test_that("an exact hit serves the cold answer whichever path filed it (15.8)", 
     expect_lt(rel_diff(hit$fitted.values, cold$fitted.values), 1e-8)
   }
 })
+
+test_that("a seeded fit says what its seed's own fit took (issue 21)", {
+  local_store()
+  d <- sim_data(400, seed = 31)
+  f <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr")
+  first <- gam_fit(f, data = d)
+  seeded <- gam_fit(f, data = sim_data(400, seed = 32))
+  expect_equal(seeded$warm_start$source, "seeded")
+  expect_equal(seeded$warm_start$seed_outer_iterations, first$outer_iterations)
+  expect_output(print(seeded), sprintf("against %d for the seed", first$outer_iterations))
+  expect_true(is.na(first$warm_start$seed_outer_iterations))
+})

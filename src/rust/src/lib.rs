@@ -569,7 +569,8 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
             key = warm.key.unwrap_or_default(),
             problem = warm.problem.unwrap_or_default(),
             notices = warm.notices,
-            verified = warm.verified.map_or(Rbool::na(), Rbool::from)
+            verified = warm.verified.map_or(Rbool::na(), Rbool::from),
+            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
         )
     )
     .into())

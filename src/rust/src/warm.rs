@@ -45,6 +45,9 @@ pub struct WarmReport {
     /// For an exact hit under `verify`: whether it passed. A hit that fails is
     /// discarded and the fit runs cold.
     pub verified: Option<bool>,
+    /// For a seeded fit: the outer iterations the seed's own fit took (from its start,
+    /// usually cold), against which this fit's count says what the seed saved.
+    pub seed_iterations: Option<u64>,
 }
 
 /// Fits `spec`, through the store when `cache` is given. `interrupted` is polled after
@@ -55,7 +58,14 @@ pub fn fit_warm<'a>(
     cache: Option<&CacheSettings>,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
-    let mut report = WarmReport { source: Source::Cold, key: None, problem: None, notices: Vec::new(), verified: None };
+    let mut report = WarmReport {
+        source: Source::Cold,
+        key: None,
+        problem: None,
+        notices: Vec::new(),
+        verified: None,
+        seed_iterations: None,
+    };
     let Some(cache) = cache else {
         let (design, result) = cold_fit(spec, interrupted)?;
         return Ok((design, result, report));
@@ -128,7 +138,10 @@ pub fn fit_warm<'a>(
             None => (Source::Cold, None, 0),
         },
         Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
-            Some(rho) => (Source::Seeded, Some(rho), 0),
+            Some(rho) => {
+                report.seed_iterations = Some(e.iteration);
+                (Source::Seeded, Some(rho), 0)
+            }
             // A seed of another shape is no start at all.
             None => (Source::Cold, None, 0),
         },
@@ -459,6 +472,7 @@ mod tests {
         other.y = std::borrow::Cow::Owned(spec.y.iter().map(|v| v * 1.01).collect());
         let (_, _, report) = fit_warm(&other, &identity(), Some(&plain), &mut || false).unwrap();
         assert_eq!(report.source, Source::Seeded);
+        assert_eq!(report.seed_iterations, Some(first.iterations as u64), "what the seed's own fit took");
         // A checkpoint alone (a search stopped after 3 iterations): resumed, along the
         // cold search's path.
         let keys = model_keys(&spec, &identity());
