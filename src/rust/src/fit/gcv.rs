@@ -194,3 +194,152 @@ pub(crate) fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::gaussian::{self, Gram};
+    use crate::fit::pirls::pirls;
+    use crate::fit::pirls::tests::{data, problem, s_lambda, Problem};
+    use crate::fit::{design, Design};
+
+    fn settings(gamma: f64) -> LamlSettings {
+        // Every row in the Hessian's terms (n = 200), so that it is exact.
+        LamlSettings { method: Method::Gcv, gamma, scale_param: false, hessian_rows: 1_000_000 }
+    }
+
+    /// The criterion at `rho` from a fresh inner fit (warm-started at `start`).
+    fn criterion(d: &Design<'_>, pr: &Problem, gamma: f64, rho: &[f64], start: &[f64], derivs: bool) -> Eval {
+        let data = data(d, pr);
+        let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
+        let fit = pirls(&data, &lambda, start, &mut || false).unwrap();
+        assert!(fit.converged);
+        let mut cache = RowCache::default();
+        evaluate(&data, &settings(gamma), &fit, rho, derivs, &mut cache, &mut || false).unwrap().0
+    }
+
+    /// GCV/UBRE's value against its definition from dense matrices: `D` from the
+    /// coefficients by the deviance's formula, `tau = tr((X'WX + S)^-1 X'WX)` with the
+    /// expected-information weights, `V = n D / (n - gamma tau)^2` (scale unknown) or
+    /// `D/n + 2 gamma tau/n - 1` (known).
+    #[test]
+    fn value_matches_its_definition_on_a_dense_problem() {
+        for (family, link, gamma) in
+            [("gaussian", "identity", 1.0), ("poisson", "log", 1.0), ("poisson", "log", 1.4), ("Gamma", "log", 1.4)]
+        {
+            let pr = problem(family, link, 21);
+            let d = design(&pr.spec).unwrap();
+            let rho = [0.4, -0.8];
+            let lambda: Vec<f64> = rho.iter().map(|r: &f64| r.exp()).collect();
+            let e = criterion(&d, &pr, gamma, &rho, &[], false);
+            let beta = Array1::from(e.coefficients.clone());
+            let (x, y, w) = (&pr.x, &pr.spec.y, &pr.spec.weights);
+            let mu = x.dot(&beta).mapv(|t| if link == "log" { t.exp() } else { t });
+            let n = y.len();
+            // Deviance terms and expected-information weights, family by family (Gamma
+            // log: W_F = w mu'^2 / V(mu) = w).
+            let (dev_i, wf): (Vec<f64>, Vec<f64>) = (0..n)
+                .map(|i| match family {
+                    "gaussian" => (w[i] * (y[i] - mu[i]).powi(2), w[i]),
+                    "poisson" => {
+                        let ylogy = if y[i] > 0.0 { y[i] * (y[i] / mu[i]).ln() } else { 0.0 };
+                        (2.0 * w[i] * (ylogy - (y[i] - mu[i])), w[i] * mu[i])
+                    }
+                    _ => (2.0 * w[i] * (-(y[i] / mu[i]).ln() + (y[i] - mu[i]) / mu[i]), w[i]),
+                })
+                .unzip();
+            let dev: f64 = dev_i.iter().sum();
+            let xw = Array2::from_shape_fn(x.raw_dim(), |(i, j)| x[(i, j)] * wf[i]);
+            let a = x.t().dot(&xw);
+            let h_inv = SpdFactor::new((&a + &s_lambda(&pr.pens, &lambda)).view()).unwrap().inverse();
+            let tau = h_inv.dot(&a).diag().sum();
+            let nf = n as f64;
+            let direct = if family == "poisson" {
+                dev / nf + 2.0 * gamma * tau / nf - 1.0
+            } else {
+                nf * dev / (nf - gamma * tau).powi(2)
+            };
+            // tau is a sum of 7 terms of order 1 and D one of 200; the Poisson fit's
+            // weights are its last iterate's (within 1e-9 relative): 1e-8 covers both.
+            assert!((e.value - direct).abs() < 1e-8 * direct.abs(), "{family} {gamma}: {} vs {direct}", e.value);
+            assert!(tau > 2.0 && tau < 7.0, "a meaningful trace: {tau}");
+        }
+    }
+
+    /// For the Gaussian identity model the generalized GCV and the Gaussian one
+    /// (`fit::gaussian`, derived separately from the Gram matrix) agree in value,
+    /// gradient and Hessian.
+    #[test]
+    fn gaussian_identity_agrees_with_the_gaussian_criterion() {
+        let pr = problem("gaussian", "identity", 22);
+        let d = design(&pr.spec).unwrap();
+        let (x, y, w) = (&pr.x, &pr.spec.y, &pr.spec.weights);
+        let xw = Array2::from_shape_fn(x.raw_dim(), |(i, j)| x[(i, j)] * w[i]);
+        let wy = Array1::from_shape_fn(y.len(), |i| w[i] * y[i]);
+        let gram = Gram {
+            xtwx: x.t().dot(&xw),
+            xtwy: x.t().dot(&wy),
+            ytwy: wy.iter().zip(y.iter()).map(|(a, b)| a * b).sum(),
+            n: y.len() as f64,
+            sum_log_w: w.iter().map(|v| v.ln()).sum(),
+        };
+        for (rho, gamma) in [([0.4, -0.8], 1.0), ([-2.0, 1.5], 1.4)] {
+            let e = criterion(&d, &pr, gamma, &rho, &[], true);
+            let (g, _) = gaussian::evaluate(&gram, &pr.pens, Method::Gcv, gamma, &rho).unwrap();
+            // Two routes to the same numbers in double precision (the Gram route forms
+            // D as c - 2 beta'b + beta'A beta, which cancels to ~1e-12 relative).
+            assert!((e.value - g.value).abs() < 1e-9 * g.value, "{} vs {}", e.value, g.value);
+            let top = g.grad.iter().chain(g.hess.iter()).fold(0.0_f64, |m, v| m.max(v.abs()));
+            for (a, b) in e.grad.iter().zip(&g.grad).chain(e.hess.iter().zip(&g.hess)) {
+                assert!((a - b).abs() < 1e-7 * top, "{} vs {}: grad {} hess {}", a, b, e.grad, e.hess);
+            }
+        }
+    }
+
+    /// The gradient and Hessian in rho against central differences of the criterion
+    /// (refitting the inner problem): UBRE for Poisson log, GCV for Gamma log (whose
+    /// trace takes the expected information while beta moves by the observed one) and
+    /// for a quasibinomial probit (non-canonical, scale unknown).
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for (family, link, gamma) in [("poisson", "log", 1.0), ("Gamma", "log", 1.4), ("quasibinomial", "probit", 1.0)]
+        {
+            let pr = if family == "quasibinomial" {
+                let mut pr = problem("binomial", link, 23);
+                pr.spec.family = crate::family::Family::from_r(family, link, "").unwrap();
+                pr
+            } else {
+                problem(family, link, 23)
+            };
+            let d = design(&pr.spec).unwrap();
+            let rho = [0.3, -1.2];
+            let e = criterion(&d, &pr, gamma, &rho, &[], true);
+            let start = e.coefficients.clone();
+            let h = 1e-4;
+            let scale_g = e.grad.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            let scale_h = e.hess.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(scale_g > 0.0 && scale_h > 0.0);
+            for j in 0..2 {
+                let (mut up, mut dn) = (rho, rho);
+                up[j] += h;
+                dn[j] -= h;
+                let eu = criterion(&d, &pr, gamma, &up, &start, true);
+                let ed = criterion(&d, &pr, gamma, &dn, &start, true);
+                // Truncation (h^2/6 times the third derivative, ~1e-9 of the scale) and
+                // the inner fits' residual (~1e-12 relative) over h: 1e-5 of the
+                // derivatives' scale is ample, and an error in any term of the
+                // formulas is of the order of that scale.
+                let g = (eu.value - ed.value) / (2.0 * h);
+                assert!((g - e.grad[j]).abs() < 1e-5 * scale_g, "{family} grad {j}: fd {g} vs {}", e.grad[j]);
+                for k in 0..2 {
+                    let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
+                    assert!(
+                        (hk - e.hess[(j, k)]).abs() < 1e-5 * scale_h,
+                        "{family} hess {j}{k}: fd {hk} vs {}",
+                        e.hess[(j, k)]
+                    );
+                }
+            }
+        }
+    }
+}

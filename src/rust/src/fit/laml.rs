@@ -446,3 +446,140 @@ pub(crate) fn second_beta_derivative(
     }
     d2b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::gaussian::{self, Gram};
+    use crate::fit::pirls::pirls;
+    use crate::fit::pirls::tests::{data, problem, Problem};
+    use crate::fit::{design, Design};
+
+    fn settings(method: Method, gamma: f64, scale_param: bool) -> LamlSettings {
+        // Every row in the Hessian's terms (n = 200), so that it is exact.
+        LamlSettings { method, gamma, scale_param, hessian_rows: 1_000_000 }
+    }
+
+    /// The criterion at `rho` (and `log_phi`) from a fresh inner fit warm-started at
+    /// `start`, with `ls` at that scale as the objective forms it.
+    fn criterion(d: &Design<'_>, pr: &Problem, set: &LamlSettings, rho: &[f64], log_phi: f64, start: &[f64]) -> Eval {
+        let data = data(d, pr);
+        let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
+        let fit = pirls(&data, &lambda, start, &mut || false).unwrap();
+        assert!(fit.converged);
+        let ls = data.family.saturated_loglik(data.y, data.w, log_phi.exp());
+        let mut cache = RowCache::default();
+        evaluate(&data, set, &fit, rho, log_phi, ls, true, &mut cache, &mut || false).unwrap().0
+    }
+
+    fn gram_of(pr: &Problem) -> Gram {
+        let (x, y, w) = (&pr.x, &pr.spec.y, &pr.spec.weights);
+        let xw = Array2::from_shape_fn(x.raw_dim(), |(i, j)| x[(i, j)] * w[i]);
+        let wy = Array1::from_shape_fn(y.len(), |i| w[i] * y[i]);
+        Gram {
+            xtwx: x.t().dot(&xw),
+            xtwy: x.t().dot(&wy),
+            ytwy: wy.iter().zip(y.iter()).map(|(a, b)| a * b).sum(),
+            n: y.len() as f64,
+            sum_log_w: w.iter().map(|v| v.ln()).sum(),
+        }
+    }
+
+    /// For the Gaussian identity model the Laplace approximation is exact: at the
+    /// profiled scale `phi = Dp / a` its value is the Gaussian criterion's (scale
+    /// profiled out), its log-scale derivative vanishes, its rho gradient is the
+    /// profiled gradient (envelope theorem) and the Schur complement of its Hessian
+    /// on the scale is the profiled Hessian. REML at two `gamma`s, and ML.
+    #[test]
+    fn gaussian_identity_agrees_with_the_gaussian_criterion() {
+        let pr = problem("gaussian", "identity", 31);
+        let d = design(&pr.spec).unwrap();
+        let gram = gram_of(&pr);
+        for (method, gamma, rho) in
+            [(Method::Reml, 1.0, [0.4, -0.8]), (Method::Reml, 1.5, [-1.5, 1.0]), (Method::Ml, 1.0, [0.4, -0.8])]
+        {
+            let (g, pls) = gaussian::evaluate(&gram, &pr.pens, method, gamma, &rho).unwrap();
+            let a = gaussian::scale_df(&gram, &pr.pens, method, gamma);
+            let log_phi = (gaussian::penalized_deviance(&gram, &pls) / a).ln();
+            let e = criterion(&d, &pr, &settings(method, gamma, true), &rho, log_phi, &[]);
+            // Values of order n = 200 from two routes: agreement to 1e-9 relative
+            // leaves room for the Gram route's cancellation in Dp = c - beta'b.
+            assert!((e.value - g.value).abs() < 1e-9 * g.value.abs(), "{method:?}: {} vs {}", e.value, g.value);
+            let top = g.grad.iter().chain(g.hess.iter()).fold(1.0_f64, |m, v| m.max(v.abs()));
+            // The scale's gradient is n/2-sized terms cancelling: 1e-8 of the scale.
+            assert!(e.grad[2].abs() < 1e-8 * gram.n, "{method:?}: d/dlog(phi) = {}", e.grad[2]);
+            for j in 0..2 {
+                assert!((e.grad[j] - g.grad[j]).abs() < 1e-8 * top, "{method:?} grad: {} vs {}", e.grad, g.grad);
+                for k in 0..2 {
+                    let schur = e.hess[(j, k)] - e.hess[(j, 2)] * e.hess[(2, k)] / e.hess[(2, 2)];
+                    assert!(
+                        (schur - g.hess[(j, k)]).abs() < 1e-8 * top,
+                        "{method:?} hess {j}{k}: {schur} vs {}",
+                        g.hess[(j, k)]
+                    );
+                }
+            }
+        }
+    }
+
+    /// The gradient and Hessian in (rho, log phi) against central differences of the
+    /// criterion (refitting the inner problem): REML for Poisson log (scale known),
+    /// REML with the scale for Gamma log (non-canonical: W moves with beta through
+    /// D'''), ML for binomial probit (non-canonical, range-space determinant).
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for (family, link, method, gamma, scale) in [
+            ("poisson", "log", Method::Reml, 1.0, false),
+            ("Gamma", "log", Method::Reml, 1.3, true),
+            ("binomial", "probit", Method::Ml, 1.0, false),
+        ] {
+            let pr = problem(family, link, 32);
+            let d = design(&pr.spec).unwrap();
+            let set = settings(method, gamma, scale);
+            let x0 = [0.3, -1.2, if scale { -0.5 } else { 0.0 }];
+            let np = if scale { 3 } else { 2 };
+            let e = criterion(&d, &pr, &set, &x0[..2], x0[2], &[]);
+            assert_eq!(e.grad.len(), np);
+            let start = e.coefficients.clone();
+            let h = 1e-4;
+            let scale_g = e.grad.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            let scale_h = e.hess.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            for j in 0..np {
+                let (mut up, mut dn) = (x0, x0);
+                up[j] += h;
+                dn[j] -= h;
+                let eu = criterion(&d, &pr, &set, &up[..2], up[2], &start);
+                let ed = criterion(&d, &pr, &set, &dn[..2], dn[2], &start);
+                // Truncation (h^2/6 times the third derivative, ~1e-9 of the scale) and
+                // the inner fits' residual (~1e-12 relative, magnified by 1/h): 1e-5
+                // of the derivatives' own scale.
+                let g = (eu.value - ed.value) / (2.0 * h);
+                assert!((g - e.grad[j]).abs() < 1e-5 * scale_g, "{family} grad {j}: fd {g} vs {}", e.grad[j]);
+                for k in 0..np {
+                    let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
+                    assert!(
+                        (hk - e.hess[(j, k)]).abs() < 1e-5 * scale_h,
+                        "{family} hess {j}{k}: fd {hk} vs {}",
+                        e.hess[(j, k)]
+                    );
+                }
+            }
+        }
+    }
+
+    /// `pair_index` numbers the pairs `j <= k` in row-major order, 0 to m(m+1)/2 - 1,
+    /// symmetrically.
+    #[test]
+    fn pair_index_numbers_the_upper_triangle_in_order() {
+        let m = 4;
+        let mut next = 0;
+        for j in 0..m {
+            for k in j..m {
+                assert_eq!(pair_index(m, j, k), next);
+                assert_eq!(pair_index(m, k, j), next);
+                next += 1;
+            }
+        }
+        assert_eq!(next, m * (m + 1) / 2);
+    }
+}
