@@ -1,26 +1,7 @@
 # broom's tidy(), glance() and augment() of a warmgam fit against broom's on the
 # same mgcv fit (R/broom.R).
 
-broom_case <- function() {
-  d <- sim_data(300, seed = 4)
-  set.seed(6)
-  d$cnt <- rpois(nrow(d), exp(d$f / 5))
-  list(
-    d = d,
-    fit = gam_fit(y ~ s(x0) + s(x1) + s(x2) + fac, data = d),
-    ref = mgcv_fit(y ~ s(x0) + s(x1) + s(x2) + fac, d, method = "REML"),
-    pois = gam_fit(cnt ~ s(x0) + s(x2) + fac, data = d, family = poisson()),
-    pois_ref = mgcv_fit(cnt ~ s(x0) + s(x2) + fac, d, family = poisson(), method = "REML")
-  )
-}
-
-expect_columns_close <- function(a, b, cols, tol, label) {
-  for (col in cols) {
-    # All-zero columns (p-values below double precision) must be zero (1e-300) too.
-    d <- if (all(b[[col]] == 0)) max(abs(a[[col]])) / 1e300 else rel_diff(a[[col]], b[[col]])
-    expect_lt(d, tol, label = paste(label, col))
-  }
-}
+broom_case <- function() interop_case(seed = 4, count_seed = 6)
 
 test_that("tidy() gives broom's smooth and parametric tables of the mgcv fit", {
   skip_if_not_installed("mgcv")

@@ -1,30 +1,7 @@
 # insight, performance and parameters on warmgam fits against the same packages on
 # the mgcv fit of the same model (R/easystats.R).
 
-easystats_case <- function() {
-  d <- sim_data(300, seed = 7)
-  set.seed(8)
-  d$cnt <- rpois(nrow(d), exp(d$f / 5))
-  list(
-    d = d,
-    fit = gam_fit(y ~ s(x0) + s(x1) + s(x2) + fac, data = d),
-    ref = mgcv_fit(y ~ s(x0) + s(x1) + s(x2) + fac, d, method = "REML"),
-    pois = gam_fit(cnt ~ s(x0) + s(x2) + fac, data = d, family = poisson()),
-    pois_ref = mgcv_fit(cnt ~ s(x0) + s(x2) + fac, d, family = poisson(), method = "REML")
-  )
-}
-
-# Largest relative difference of the numeric columns `cols` of two data frames.
-expect_frames_close <- function(a, b, cols, tol, label) {
-  for (col in cols) {
-    x <- a[[col]]
-    y <- b[[col]]
-    keep <- !is.na(y)
-    expect_identical(is.na(x), is.na(y), label = paste(label, col, "NA"))
-    d <- if (all(y[keep] == 0)) max(abs(x[keep])) else rel_diff(x[keep], y[keep])
-    expect_lt(d, tol, label = paste(label, col))
-  }
-}
+easystats_case <- function() interop_case(seed = 7, count_seed = 8)
 
 test_that("performance::r2() is mgcv's adjusted R-squared, not 1", {
   skip_if_not_installed("mgcv")
@@ -48,7 +25,7 @@ test_that("model_performance() and check_heteroscedasticity() give mgcv's number
     want <- performance::model_performance(pair[[2]])
     expect_named(got, names(want))
     # AIC, AICc, BIC, R2, RMSE, Sigma (and for Poisson the scores) to 1e-6 relative.
-    expect_frames_close(got, want, names(want), 1e-6, pair[[3]])
+    expect_columns_close(got, want, names(want), 1e-6, pair[[3]])
   }
   got <- performance::check_heteroscedasticity(cs$fit)
   want <- performance::check_heteroscedasticity(cs$ref)
@@ -68,11 +45,11 @@ test_that("parameters::model_parameters() gives mgcv's table", {
     expect_identical(got$Component, want$Component)
     stat <- intersect(c("t / F", "z / Chi2"), names(want))
     # Estimates, statistics, p-values and df to 1e-6; standard errors and limits to 1e-4.
-    expect_frames_close(got, want, c("Coefficient", stat, "p", "df", "df_error"), 1e-6, pair[[3]])
-    expect_frames_close(got, want, c("SE", "CI_low", "CI_high"), 1e-4, pair[[3]])
-    expect_frames_close(parameters::ci(pair[[1]]), parameters::ci(pair[[2]]), c("CI_low", "CI_high"), 1e-4, pair[[3]])
-    expect_frames_close(parameters::p_value(pair[[1]]), parameters::p_value(pair[[2]]), "p", 1e-6, pair[[3]])
-    expect_frames_close(parameters::standard_error(pair[[1]]), parameters::standard_error(pair[[2]]), "SE", 1e-4,
+    expect_columns_close(got, want, c("Coefficient", stat, "p", "df", "df_error"), 1e-6, pair[[3]])
+    expect_columns_close(got, want, c("SE", "CI_low", "CI_high"), 1e-4, pair[[3]])
+    expect_columns_close(parameters::ci(pair[[1]]), parameters::ci(pair[[2]]), c("CI_low", "CI_high"), 1e-4, pair[[3]])
+    expect_columns_close(parameters::p_value(pair[[1]]), parameters::p_value(pair[[2]]), "p", 1e-6, pair[[3]])
+    expect_columns_close(parameters::standard_error(pair[[1]]), parameters::standard_error(pair[[2]]), "SE", 1e-4,
                         pair[[3]])
   }
 })
@@ -121,7 +98,7 @@ test_that("insight::get_predicted() gives mgcv's predictions and confidence limi
       label <- paste(pair[[3]], predict)
       # Predictions to 1e-6 relative; standard errors and limits to 1e-4.
       expect_lt(rel_diff(as.numeric(got), as.numeric(want)), 1e-6, label = label)
-      expect_frames_close(as.data.frame(got), as.data.frame(want), c("SE", "CI_low", "CI_high"), 1e-4, label)
+      expect_columns_close(as.data.frame(got), as.data.frame(want), c("SE", "CI_low", "CI_high"), 1e-4, label)
     }
     got <- insight::get_predicted(pair[[1]])
     expect_lt(rel_diff(as.numeric(got), as.numeric(insight::get_predicted(pair[[2]]))), 1e-6)
