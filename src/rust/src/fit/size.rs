@@ -23,8 +23,13 @@ impl ModelSpec<'_> {
     /// (`Vp`, `Ve`, `Vc`), per-coefficient vectors, smoothing parameters, tests and
     /// the smooths' states, with room for the encoding's own bytes.
     pub fn max_entry_bytes(&self) -> u64 {
-        let p = self.max_columns() as u64;
-        let state: u64 = self.smooths.iter().map(|sm| sm.size_bounds().1 as u64 + 256).fold(0, u64::saturating_add);
+        // Each term's bounds once: its columns and its state.
+        let (mut p, mut state) = (self.xp.ncols() as u64, 0u64);
+        for sm in &self.smooths {
+            let (columns, values) = sm.size_bounds();
+            p = p.saturating_add(columns as u64);
+            state = state.saturating_add(values as u64 + 256);
+        }
         let values = p.saturating_mul(p).saturating_mul(4).saturating_add(p.saturating_mul(32)).saturating_add(state);
         values.saturating_mul(9).saturating_add(1 << 16)
     }
