@@ -1,6 +1,6 @@
 //! Fitting a model: what is asked (`spec`), the assembled model (`design`), the
 //! parameters searched (`problem`), the driver that builds, optimizes and verifies
-//! (`driver`), and what a fit reports (`report`); the Gaussian criterion
+//! (`driver`), where a search starts (`start`), and what a fit reports (`report`); the Gaussian criterion
 //! (`gaussian`), generalized fits (`pirls`, `laml`, `gcv`, `glm`, `rows`), the outer
 //! Newton iteration (`outer`) and the summaries (`influence`, `uncertainty`,
 //! `term_tests`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
@@ -25,6 +25,7 @@ mod passes;
 mod problem;
 mod report;
 mod spec;
+mod start;
 
 pub use design::{design, design_from, penalty_set, Design};
 pub use driver::{prepare, Iterate, Prepared, Progress};

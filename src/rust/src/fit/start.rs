@@ -1,0 +1,211 @@
+//! Where an outer search starts: the box around the cold start that every search
+//! keeps to, a checkpoint or a seed from another fit brought into it, the check that
+//! a search from elsewhere did not stop on a plateau a cold search would leave, and
+//! performance iteration, the start of a large generalized fit.
+
+use ndarray::Array1;
+
+use crate::error::{EngineError, Result};
+
+use super::driver::{glm_data, Prepared, Problem};
+use super::gaussian::Gram;
+use super::outer::{newton, Eval, NewtonSettings, Objective};
+use super::problem::{Criterion, FreeObjective};
+use super::spec::{Method, ModelSpec};
+
+/// How far (in log smoothing parameter) a start from elsewhere may lie from the cold
+/// start: far enough for any optimum a cold search finds nearby, near enough that
+/// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
+pub(super) const SEED_RANGE: f64 = 10.0;
+
+/// From this many rows a cold generalized fit starts from performance iteration.
+pub(super) const PERFORMANCE_FROM_ROWS: usize = 10_000;
+
+impl Prepared<'_> {
+    /// A checkpoint of this very problem, kept where a cold search can go (`bounds`):
+    /// an iterate of a cold search lies inside that box already, so a resumed search
+    /// goes on along the cold path (and files the cold answer); a stale or planted
+    /// one is brought to the box's edge, where `off_plateau` checks what the search
+    /// makes of it.
+    pub fn resume_start(&self, checkpoint: &[f64]) -> Option<Vec<f64>> {
+        let n = self.n_sp();
+        if !(checkpoint.len() == n || (self.family_parameter && checkpoint.len() == n + 1)) {
+            return None;
+        }
+        let (lower, upper) = self.bounds(&(0..n).collect::<Vec<_>>());
+        Some(checkpoint.iter().enumerate().map(|(j, r)| if j < n { r.clamp(lower[j], upper[j]) } else { *r }).collect())
+    }
+
+    /// A start taken from a fit to other data, made safe to start from. Beyond a
+    /// certain distance from the balanced start a smoothing parameter sits on the
+    /// criterion's plateau (a term fully penalized, or not at all), where the
+    /// gradient vanishes: started there, the optimizer would stop there even when this
+    /// data's optimum is a finite value it would reach from a cold start. Within
+    /// `e^10` of the balanced start the criterion still slopes towards the optimum.
+    pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
+        // An estimated family parameter (log theta) follows, and is kept as it is.
+        let n = self.n_sp();
+        (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
+            seed.iter()
+                .zip(&self.rho_init)
+                .map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE))
+                .chain(seed[n..].iter().copied())
+                .collect()
+        })
+    }
+
+    /// The box around the cold start that a search of the `free` parameters keeps to.
+    ///
+    /// The start balances each penalty against its block of X'WX. Far below it a
+    /// term is unpenalized to working precision. Far above it the fit no longer
+    /// changes (the term's penalized part is shrunk by e^-25 ~ 1e-11), while the
+    /// penalized system loses digits: with the penalty e^k times the data, the
+    /// penalty's null space keeps only ~16 - k/2.3 of them, and beyond ~e^30 the
+    /// criterion is numerical noise an optimizer would wander in, to a point that
+    /// depends on where it started. Penalized IRLS needs more: its Newton steps
+    /// are solves with that system, and at e^25 they are rounding noise in the
+    /// penalty's null space (a step halving cannot repair), so a generalized fit
+    /// stops at e^20, where the penalized part is already shrunk by ~2e-9.
+    pub(super) fn bounds(&self, free: &[usize]) -> (Vec<f64>, Vec<f64>) {
+        let reach = if matches!(self.problem, Problem::Glm { .. }) { 20.0 } else { 25.0 };
+        let lower = free.iter().map(|&j| self.rho_init[j] - 40.0).collect();
+        let upper = free.iter().map(|&j| self.rho_init[j] + if j < self.n_smoothing { reach } else { 25.0 }).collect();
+        (lower, upper)
+    }
+
+    /// For a point `rho` (of the `free` parameters) at which the criterion is
+    /// `value`: when some smoothing parameters lie more than `SEED_RANGE` from the
+    /// cold start, the point with those put back at the cold start, if the criterion
+    /// is lower there (by more than the tolerance). A cold search starts there and
+    /// goes downhill; a point beyond a plateau that is higher than it is not where a
+    /// cold search ends, however flat the criterion is around it.
+    pub(super) fn off_plateau(
+        &self,
+        objective: &mut FreeObjective<'_, '_>,
+        free: &[usize],
+        rho: &[f64],
+        value: f64,
+        tol: f64,
+    ) -> Result<Option<Vec<f64>>> {
+        let mut probe = rho.to_vec();
+        let mut moved = false;
+        for (i, &j) in free.iter().enumerate() {
+            if j < self.n_smoothing && (rho[i] - self.rho_init[j]).abs() > SEED_RANGE {
+                probe[i] = self.rho_init[j];
+                moved = true;
+            }
+        }
+        if !moved {
+            return Ok(None);
+        }
+        Ok(match objective.evaluate(&probe, false) {
+            Ok(eval) if eval.value < value - tol * (1.0 + value.abs()) => Some(probe),
+            Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+            _ => None,
+        })
+    }
+
+    /// A start for a generalized fit by performance iteration (Gu 1992, SIAM J. Sci.
+    /// Stat. Comput. 13:1059; Wood 2017 §6.1.1, mgcv's `bam`): alternate one Fisher
+    /// scoring step's working linear model with the choice of its smoothing parameters
+    /// by the Gaussian criterion (no further pass over the data), until the smoothing
+    /// parameters settle. Each round costs one pass; the exact Laplace criterion's
+    /// optimum, which the Newton iteration then finds, is usually a few steps away.
+    /// Returns all parameters (the family's extra ones as `from` has them) and the last
+    /// coefficients; `None` when a round fails (the start is used as it is).
+    pub(super) fn performance_start(
+        &self,
+        spec: &ModelSpec<'_>,
+        from: &[f64],
+    ) -> Result<Option<(Vec<f64>, Array1<f64>)>> {
+        const ROUNDS: usize = 8;
+        const SETTLED: f64 = 0.02;
+        let Problem::Glm { first_pass, .. } = &self.problem else { return Ok(None) };
+        let data = glm_data(spec, &self.design, &self.penalties, self.x.as_ref());
+        let m = self.n_smoothing;
+        let mut rho = from.to_vec();
+        let mut eta = data.start_eta();
+        let mut beta = None;
+        for round in 0..ROUNDS {
+            let (w, u) = data.working(&eta, true)?;
+            let (xtwx, xtwy) =
+                if round == 0 { first_pass.clone() } else { data.cross_products(&w, &u, &mut || false)? };
+            let positive = || w.iter().zip(&u).filter(|(w, _)| **w > 0.0);
+            let gram = Gram {
+                xtwx,
+                xtwy,
+                ytwy: positive().map(|(w, u)| u * u / w).sum(),
+                n: positive().count() as f64,
+                sum_log_w: positive().map(|(w, _)| w.ln()).sum(),
+            };
+            let method = if spec.method == Method::Gcv { Method::Gcv } else { Method::Reml };
+            let mut working = FreeObjective {
+                criterion: Criterion::Gaussian { gram: &gram, penalties: &self.penalties, method, gamma: spec.gamma },
+                fixed: &self.fixed[..m],
+                links: &self.links,
+                n_sp: m,
+            };
+            let free = working.free_index();
+            let settings = NewtonSettings {
+                max_iter: 50,
+                tol: 1e-6,
+                max_step: spec.control.max_step,
+                lower: free.iter().map(|&j| self.rho_init[j] - 40.0).collect(),
+                upper: free.iter().map(|&j| self.rho_init[j] + 20.0).collect(),
+            };
+            let from: Vec<f64> = free.iter().map(|&j| rho[j]).collect();
+            let result = newton(&mut working, &from, &settings, &mut |_: usize, _: &[f64], _: &Eval| Ok(()))?;
+            let next = working.full_rho(&result.rho);
+            let change = next.iter().zip(&rho[..m]).fold(0.0_f64, |a, (x, y)| a.max((x - y).abs()));
+            rho[..m].copy_from_slice(&next);
+            let b = Array1::from(result.eval.coefficients.clone());
+            eta = self.design.fitted(b.as_slice().expect("contiguous"), &spec.offset, spec.threads);
+            if data.deviance(&eta).is_none() {
+                return Ok(None);
+            }
+            beta = Some(b);
+            if change < SETTLED {
+                break;
+            }
+        }
+        Ok(beta.map(|b| (rho, b)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basis::SmoothSpec;
+    use crate::family::Family;
+    use crate::fit::driver::{prepare, Iterate};
+    use crate::fit::uniform_stream;
+    use ndarray::{Array2, ShapeBuilder};
+
+    /// Performance iteration is only a start: the fit from it reaches the cold
+    /// fit's optimum (a binary model, whose smoothing parameters it gets near).
+    #[test]
+    pub(super) fn performance_start_reaches_the_cold_optimum() {
+        let n = 2000;
+        let mut unif = uniform_stream(7);
+        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let y: Vec<f64> =
+            (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
+        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
+        let xp = Array2::from_elem((n, 1).f(), 1.0);
+        let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
+        spec.family = Family::from_r("binomial", "logit", "").unwrap();
+        let prepared = prepare(&spec, &mut || false).unwrap();
+        let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init).unwrap().expect("a start");
+        assert_eq!(rho.len(), prepared.n_sp());
+        assert_eq!(beta.len(), prepared.design.ncols());
+        let cold = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
+        let from = prepared.optimize(&spec, Some(&rho), &mut |_: &Iterate<'_>| Ok(())).unwrap();
+        assert!((cold.criterion - from.criterion).abs() < 1e-8 * cold.criterion.abs());
+        let err =
+            cold.linear_predictor.iter().zip(&from.linear_predictor).fold(0.0_f64, |a, (p, q)| a.max((p - q).abs()));
+        assert!(err < 1e-6, "{err}");
+        // The start is close: fewer outer iterations than from the cold start.
+        assert!(from.iterations <= cold.iterations, "{} vs {}", from.iterations, cold.iterations);
+    }
+}
