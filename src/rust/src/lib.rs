@@ -157,7 +157,10 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
     let k = f.real("k")?;
     Ok(SmoothSpec {
         label: f.string("label")?,
-        bs: f.string("bs")?,
+        kind: {
+            let bs = f.string("bs")?;
+            basis::Kind::parse(&bs).ok_or_else(|| r_error(format!("internal: unknown basis \"{bs}\"")))?
+        },
         k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
         vars: vars.iter().map(|v| doubles(v, "covariate")).collect::<Result<_>>()?,
         by: if f.is_null("by") { None } else { Some(doubles(f.get("by")?, "by")?) },
@@ -193,7 +196,10 @@ fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
             let f = Fields::new(&m);
             let k = f.real("k")?;
             Ok(basis::tensor::MarginSpec {
-                bs: f.string("bs")?,
+                class: {
+                    let bs = f.string("bs")?;
+                    basis::class_entry(&bs).ok_or_else(|| r_error(format!("internal: unknown basis \"{bs}\"")))?
+                },
                 k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
                 dim: f.real("dim")? as usize,
                 m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },

@@ -6,6 +6,9 @@
 use ndarray::Array2;
 
 use super::knots::{place_knots, sorted_unique, IntervalFinder};
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
+use super::size::spline_bounds;
+use super::state::{Fields, State};
 use crate::error::{EngineError, Result};
 use crate::linalg::{symmetrize, SpdFactor};
 
@@ -88,7 +91,7 @@ impl CcBasis {
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
         let n = self.knots.len() - 1;
         let mut out = vec![0.0; x.len() * n];
-        self.fill_raw(x, &mut out);
+        self.fill_x(x, &mut out);
         Array2::from_shape_vec((x.len(), n), out).expect("row-major shape")
     }
 
@@ -123,7 +126,7 @@ impl CcBasis {
 
     /// `X(x) beta` without forming `X(x)`: two knots' values and second derivatives
     /// per point, as `fill_raw` but with `B^-1 D beta` formed once.
-    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+    fn dot_x(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let g2 = self.bd.dot(&ndarray::ArrayView1::from(beta)).to_vec();
         let finder = IntervalFinder::new(&self.knots);
         for (r, (o, &raw)) in out.iter_mut().zip(x).enumerate() {
@@ -134,7 +137,7 @@ impl CcBasis {
     }
 
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `knots - 1`).
-    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
+    fn fill_x(&self, x: &[f64], out: &mut [f64]) {
         let n = self.knots.len() - 1;
         let bd = self.bd.as_standard_layout();
         let bd = bd.as_slice().expect("standard layout");
@@ -159,6 +162,48 @@ struct Local {
     value_hi: f64,
     curv_lo: f64,
     curv_hi: f64,
+}
+
+impl RawBasis for CcBasis {
+    const STORED: &'static [&'static str] = &["cc"];
+
+    fn class(&self) -> &'static str {
+        "cc"
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn width(&self) -> usize {
+        self.knots.len() - 1
+    }
+
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        self.fill_x(vars[0], out)
+    }
+
+    fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+        self.dot_x(vars[0], beta, by, out)
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("knots".into(), self.knots.clone());
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<CcBasis> {
+        CcBasis::from_knots(f.knots(4)?)
+    }
+}
+
+/// `bs = "cc"`.
+pub const CC: ClassEntry =
+    ClassEntry { name: "cc", margin: true, values_parameterized: true, build: build_cc, bounds: spline_bounds };
+
+fn build_cc(a: &ClassArgs<'_>) -> Result<Built> {
+    a.check_scale(3)?;
+    let (b, penalty) = CcBasis::construct(a.label, a.one_covariate("cc")?, a.k.unwrap_or(10), a.knots)?;
+    Ok(Built { basis: Basis::Cc(b), penalty, raw: None })
 }
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 use ndarray::Array2;
 
 use super::knots::{quantile7, r_seq, sorted_unique, IntervalFinder};
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
+use super::shrink_null_space;
+use super::size::spline_bounds;
+use super::state::{Fields, State};
 use crate::error::{EngineError, Result};
 use crate::linalg::SpdFactor;
 
@@ -95,14 +99,14 @@ impl CrBasis {
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
         let k = self.knots.len();
         let mut out = vec![0.0; x.len() * k];
-        self.fill_raw(x, &mut out);
+        self.fill_x(x, &mut out);
         Array2::from_shape_vec((x.len(), k), out).expect("row-major shape")
     }
 
     /// `X(x) beta` without forming `X(x)`: the spline with knot values `beta` has
     /// second derivatives `F beta` at the knots, so each value needs only the two
     /// knots around it (Wood 2017 §5.3.1).
-    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+    fn dot_x(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let k = self.knots.len();
         let kn = &self.knots;
         let g2 = self.f.dot(&ndarray::ArrayView1::from(beta)).to_vec();
@@ -143,7 +147,7 @@ impl CrBasis {
 
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `k`): rows are
     /// written whole and in order, which keeps the writes sequential.
-    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
+    fn fill_x(&self, x: &[f64], out: &mut [f64]) {
         let k = self.knots.len();
         let kn = &self.knots;
         let f = self.f.as_standard_layout();
@@ -184,6 +188,59 @@ impl CrBasis {
             }
         }
     }
+}
+
+impl RawBasis for CrBasis {
+    const STORED: &'static [&'static str] = &["cr"];
+
+    fn class(&self) -> &'static str {
+        "cr"
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn width(&self) -> usize {
+        self.knots.len()
+    }
+
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        self.fill_x(vars[0], out)
+    }
+
+    fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+        self.dot_x(vars[0], beta, by, out)
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("knots".into(), self.knots.clone());
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<CrBasis> {
+        CrBasis::from_knots(f.knots(3)?)
+    }
+}
+
+/// `bs = "cr"`.
+pub const CR: ClassEntry =
+    ClassEntry { name: "cr", margin: true, values_parameterized: true, build: build_cr, bounds: spline_bounds };
+
+/// `bs = "cs"`: the same basis, with the penalty's two null-space eigenvalues made a
+/// tenth, then a hundredth, of its smallest positive one (mgcv's shrinkage), so that
+/// the whole term can be penalized away.
+pub const CS: ClassEntry =
+    ClassEntry { name: "cs", margin: false, values_parameterized: true, build: build_cs, bounds: spline_bounds };
+
+fn build_cr(a: &ClassArgs<'_>) -> Result<Built> {
+    a.check_scale(3)?;
+    let (b, penalty) = CrBasis::construct(a.label, a.one_covariate("cr")?, a.k.unwrap_or(10), a.knots)?;
+    Ok(Built { basis: Basis::Cr(b), penalty, raw: None })
+}
+
+fn build_cs(a: &ClassArgs<'_>) -> Result<Built> {
+    let built = build_cr(a)?;
+    Ok(Built { penalty: shrink_null_space(&built.penalty, 2, true), ..built })
 }
 
 #[cfg(test)]

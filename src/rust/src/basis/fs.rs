@@ -20,7 +20,8 @@
 
 use ndarray::{s, Array1, Array2};
 
-use super::class_basis;
+use super::registry::{Built, RawBasis};
+use super::state::{decode_margins, encode_margins, Fields, State};
 use super::tensor::{Margin, MarginSpec};
 use crate::error::{EngineError, Result};
 use crate::linalg::{sym_eigen, SpdFactor};
@@ -54,7 +55,7 @@ impl FsBasis {
                 what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}"),
             });
         }
-        let (basis, s_raw, x) = class_basis(label, &base.bs, &vars[..d], base.k, &base.m, base.knots.as_deref())?;
+        let Built { basis, penalty: s_raw, raw: x } = base.build(label, &vars[..d])?;
         let x = match x {
             Some(x) => x,
             None => basis.matrix(&vars[..d]),
@@ -123,14 +124,27 @@ impl FsBasis {
         let base = Margin { basis, dim: d, constraint: None, reparam: Some(p) };
         Ok((FsBasis { base, levels }, penalties))
     }
+}
 
-    pub fn width(&self) -> usize {
+impl RawBasis for FsBasis {
+    const STORED: &'static [&'static str] = &["fs"];
+
+    fn class(&self) -> &'static str {
+        "fs"
+    }
+
+    /// The base smooth's covariates, then the factor's level codes.
+    fn n_vars(&self) -> Option<usize> {
+        Some(self.base.dim + 1)
+    }
+
+    fn width(&self) -> usize {
         self.base.width() * self.levels
     }
 
     /// The basis at `vars` (covariates, then level codes; a code outside 1 to
     /// `levels`, an unseen level, gives a row of zeros, as mgcv), row-major into `out`.
-    pub fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
         let d = self.base.dim;
         let xb = self.base.matrix(&vars[..d]);
         let k = xb.ncols();
@@ -144,6 +158,19 @@ impl FsBasis {
                 }
             }
         }
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("margins".into(), encode_margins(std::slice::from_ref(&self.base)));
+        st.insert("levels".into(), vec![self.levels as f64]);
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<FsBasis> {
+        let mut margins = decode_margins(f, f.get("margins")?)?;
+        if margins.len() != 1 {
+            return Err(f.bad("stored factor smooth must have one base smooth"));
+        }
+        Ok(FsBasis { base: margins.remove(0), levels: f.count("levels")?.max(1) })
     }
 }
 
@@ -159,7 +186,7 @@ mod tests {
         let n = 300;
         let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
         let codes: Vec<f64> = (0..n).map(|i| (1 + i % 3) as f64).collect();
-        let base = MarginSpec { bs: "tp".into(), k: Some(6), dim: 1, m: Vec::new(), knots: None };
+        let base = MarginSpec::for_tests("tp", 6, 1);
         let (fs, pens) = FsBasis::construct("s(x,g)", &[&x, &codes], &base, 3).unwrap();
         assert_eq!(fs.width(), 18);
         // tp with m = 2: rank 4, null space 2 -> three penalties.

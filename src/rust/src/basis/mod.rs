@@ -14,6 +14,7 @@ pub mod fs;
 pub mod knots;
 pub mod ps;
 pub mod re;
+pub mod registry;
 pub mod size;
 pub mod state;
 pub mod tensor;
@@ -24,15 +25,11 @@ use std::borrow::Cow;
 use ndarray::{Array2, ArrayViewMut2, ShapeBuilder};
 
 use crate::error::{EngineError, Result};
-use cc::CcBasis;
 use constraint::SumToZero;
-use cr::CrBasis;
 use fs::FsBasis;
-use ps::PsBasis;
-use re::ReBasis;
+pub use registry::{class_entry, Basis, Built, ClassArgs, ClassEntry, Kind, RawBasis};
 pub use state::{State, CLASSES, STATE_FIELDS};
 use tensor::{MarginSpec, TensorBasis};
-use tp::TpBasis;
 
 /// What the R layer says about one smooth term.
 /// Data columns borrow the R vectors they come from where they can (`Cow`), so a
@@ -40,9 +37,9 @@ use tp::TpBasis;
 #[derive(Debug, Clone)]
 pub struct SmoothSpec<'a> {
     pub label: String,
-    /// "cr", "cc", "ps", "tp" (and their variants), "re", or "te"/"ti" for a tensor
-    /// product of `margins`.
-    pub bs: String,
+    /// A single class, a tensor product of `margins`, or a factor smooth of the
+    /// base class in `margins`.
+    pub kind: Kind,
     /// Basis dimension; `None` for the class default.
     pub k: Option<usize>,
     /// The covariate columns, one per dimension.
@@ -77,7 +74,7 @@ impl SmoothSpec<'static> {
     pub fn for_tests(label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>) -> SmoothSpec<'static> {
         SmoothSpec {
             label: label.into(),
-            bs: bs.into(),
+            kind: Kind::parse(bs).expect("a registered class"),
             k: Some(k),
             vars: vars.into_iter().map(Cow::Owned).collect(),
             by: None,
@@ -89,113 +86,6 @@ impl SmoothSpec<'static> {
             margins: Vec::new(),
             pooled: None,
         }
-    }
-}
-
-/// A class's own basis, which can evaluate itself at new covariate values.
-#[derive(Debug, Clone)]
-pub enum Basis {
-    Cr(CrBasis),
-    Cc(CcBasis),
-    Ps(PsBasis),
-    Tp(TpBasis),
-    /// Columns: the level codes, then optionally the random-slope covariate.
-    Re(ReBasis),
-    Tensor(TensorBasis),
-    /// Columns: the base smooth's covariates, then the factor's level codes.
-    Fs(Box<FsBasis>),
-}
-
-impl Basis {
-    pub fn class(&self) -> &'static str {
-        match self {
-            Basis::Cr(_) => "cr",
-            Basis::Cc(_) => "cc",
-            Basis::Ps(_) => "ps",
-            Basis::Tp(_) => "tp",
-            Basis::Re(_) => "re",
-            Basis::Tensor(t) if t.interaction => "ti",
-            Basis::Tensor(_) => "te",
-            Basis::Fs(_) => "fs",
-        }
-    }
-
-    /// Number of covariates the basis is evaluated at; `None` for a random effect,
-    /// which takes its level codes with or without a slope covariate.
-    pub fn n_vars(&self) -> Option<usize> {
-        match self {
-            Basis::Cr(_) | Basis::Cc(_) | Basis::Ps(_) => Some(1),
-            Basis::Tp(b) => Some(b.dim()),
-            Basis::Re(_) => None,
-            Basis::Tensor(t) => Some(t.margins.iter().map(|m| m.dim).sum()),
-            Basis::Fs(f) => Some(f.base.dim + 1),
-        }
-    }
-
-    /// Number of columns of the unconstrained basis.
-    pub fn width(&self) -> usize {
-        match self {
-            Basis::Cr(b) => b.knots.len(),
-            Basis::Cc(b) => b.knots.len() - 1,
-            Basis::Ps(b) => b.ncoef(),
-            Basis::Tp(b) => b.uz.ncols(),
-            Basis::Re(b) => b.levels,
-            Basis::Tensor(t) => t.width(),
-            Basis::Fs(f) => f.width(),
-        }
-    }
-
-    /// The unconstrained basis at covariate values `vars`, row-major into `out`
-    /// (`rows x width()`).
-    pub fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
-        match self {
-            Basis::Cr(b) => b.fill_raw(vars[0], out),
-            Basis::Cc(b) => b.fill_raw(vars[0], out),
-            Basis::Ps(b) => b.fill_raw(vars[0], out),
-            Basis::Re(b) => b.fill_raw(vars[0], vars.get(1).copied(), out),
-            Basis::Tensor(t) => t.fill_raw(vars, out),
-            Basis::Fs(f) => f.fill_raw(vars, out),
-            Basis::Tp(b) => {
-                let x = b.matrix(vars);
-                for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = *s;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Adds `diag(by) X(vars) beta` for unconstrained coefficients `beta` to `out`.
-    pub fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
-        match self {
-            Basis::Cr(b) => b.dot(vars[0], beta, by, out),
-            Basis::Cc(b) => b.dot(vars[0], beta, by, out),
-            Basis::Ps(b) => b.dot(vars[0], beta, by, out),
-            Basis::Re(b) => b.dot(vars[0], vars.get(1).copied(), beta, by, out),
-            Basis::Tp(_) | Basis::Tensor(_) | Basis::Fs(_) => {
-                let k = self.width();
-                let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
-                let mut start = 0;
-                while start < out.len() {
-                    let len = CHUNK_ROWS.min(out.len() - start);
-                    self.fill_raw(&rows(vars, start, len), &mut raw[..len * k]);
-                    for (r, (o, row)) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)).enumerate() {
-                        let v: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
-                        *o += by.map_or(v, |b| v * b[start + r]);
-                    }
-                    start += len;
-                }
-            }
-        }
-    }
-
-    /// The unconstrained basis at covariate values `vars`.
-    pub fn matrix(&self, vars: &[&[f64]]) -> Array2<f64> {
-        let (n, k) = (vars[0].len(), self.width());
-        let mut out = vec![0.0; n * k];
-        self.fill_raw(vars, &mut out);
-        Array2::from_shape_vec((n, k), out).expect("row-major shape")
     }
 }
 
@@ -357,12 +247,12 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     };
     let vars: Vec<&[f64]> = source.iter().map(|v| v.as_ref()).collect();
     let n = vars[0].len();
-    let (basis, raw_penalties, full_x) = match spec.bs.as_str() {
-        "te" | "ti" => {
-            let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, spec.bs == "ti")?;
+    let (basis, raw_penalties, full_x) = match spec.kind {
+        Kind::Tensor { interaction } => {
+            let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, interaction)?;
             (Basis::Tensor(t), pens, None)
         }
-        "fs" => {
+        Kind::FactorSmooth => {
             let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
                 what: format!("`{label}`: a factor smooth needs its base smooth"),
             })?;
@@ -372,9 +262,10 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             let (f, pens) = FsBasis::construct(label, &vars, base, levels)?;
             (Basis::Fs(Box::new(f)), pens, None)
         }
-        bs => {
-            let (b, s, x) = class_basis(label, bs, &vars, spec.k, &spec.m, spec.knots.as_deref())?;
-            (b, vec![s], x)
+        Kind::Class(class) => {
+            let args = ClassArgs { label, vars: &vars, k: spec.k, m: &spec.m, knots: spec.knots.as_deref() };
+            let built = (class.build)(&args)?;
+            (built.basis, vec![built.penalty], built.raw)
         }
     };
     let mut stats = RawStats::new(basis.width());
@@ -403,7 +294,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         .collect();
     // The constraint uses the column means of the raw basis, before any `by`. A `ti()`
     // term's margins carry theirs.
-    let constraint = (spec.centre && spec.bs != "ti").then(|| {
+    let constraint = (spec.centre && !matches!(spec.kind, Kind::Tensor { interaction: true })).then(|| {
         let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
         SumToZero::new(&means)
     });
@@ -438,82 +329,13 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     })
 }
 
-/// A basis of one of the single classes, built on the data, with its unscaled
-/// penalty, and for `tp` (whose construction needs it whole) the raw design.
-pub(crate) fn class_basis(
-    label: &str,
-    bs: &str,
-    vars: &[&[f64]],
-    k: Option<usize>,
-    m: &[usize],
-    knots: Option<&[f64]>,
-) -> Result<(Basis, Array2<f64>, Option<Array2<f64>>)> {
-    let one_d = |bs: &str| -> Result<&[f64]> {
-        if vars.len() != 1 {
-            return Err(EngineError::InvalidSpec {
-                what: format!("`{label}`: bs = \"{bs}\" is one-dimensional but the term has {} covariates", vars.len()),
-            });
-        }
-        Ok(vars[0])
-    };
-    if bs != "re" {
-        let power = match bs {
-            "tp" | "ts" => {
-                let order = tp::order(vars.len(), m.first().copied().filter(|&m| m > 0));
-                (2 * order).saturating_sub(vars.len()).max(2 * order - 2).max(1)
-            }
-            // Cubic splines and their penalties: differences cubed.
-            _ => 3,
-        };
-        check_scale(label, vars, power)?;
-    }
-    Ok(match bs {
-        "cr" | "cs" => {
-            let (b, s) = CrBasis::construct(label, one_d(bs)?, k.unwrap_or(10), knots)?;
-            // "cs": the two null-space eigenvalues become a tenth, then a hundredth, of
-            // the smallest positive one (mgcv's shrinkage), so the term can be removed.
-            let s = if bs == "cs" { shrink_null_space(&s, 2, true) } else { s };
-            (Basis::Cr(b), s, None)
-        }
-        "cc" => {
-            let (b, s) = CcBasis::construct(label, one_d("cc")?, k.unwrap_or(10), knots)?;
-            (Basis::Cc(b), s, None)
-        }
-        "ps" => {
-            let m1 = m.first().copied().unwrap_or(2);
-            let m2 = m.get(1).copied().unwrap_or(m1);
-            let (b, s) = PsBasis::construct(label, one_d("ps")?, k.unwrap_or(10), m1, m2, knots)?;
-            (Basis::Ps(b), s, None)
-        }
-        "tp" | "ts" => {
-            let d = vars.len();
-            let m = m.first().copied().filter(|&m| m > 0);
-            let mm = tp::null_space_powers(tp::order(d, m), d).len();
-            let (b, x, s) = TpBasis::construct(label, vars, k.unwrap_or(tp::default_k(d, m)), m, knots)?;
-            // "ts": the null space's eigenvalues become a tenth of the smallest positive.
-            let s = if bs == "ts" { shrink_null_space(&s, mm, false) } else { s };
-            (Basis::Tp(b), s, Some(x))
-        }
-        "re" => {
-            let levels = k.ok_or_else(|| EngineError::InvalidSpec {
-                what: format!("`{label}`: the number of levels is missing"),
-            })?;
-            let (b, s) = ReBasis::construct(label, vars[0], levels)?;
-            (Basis::Re(b), s, None)
-        }
-        other => {
-            return Err(EngineError::InvalidSpec { what: format!("`{label}`: unknown basis \"{other}\"") });
-        }
-    })
-}
-
 /// Refuses covariates on a scale the basis cannot be formed at: its construction
 /// raises differences and values to powers up to `power` (and inverts them), so
 /// beyond `1e±250^(1/power)` they overflow or vanish in double precision, and the
 /// result would be an eigen-decomposition that does not converge or a basis of
 /// zeros (issue 15: `x * 1e300`, `x * 1e-300`). Covariates that are all one value
 /// are left to the checks of their class.
-fn check_scale(label: &str, vars: &[&[f64]], power: usize) -> Result<()> {
+pub(crate) fn check_scale(label: &str, vars: &[&[f64]], power: usize) -> Result<()> {
     let limit = 250.0 / power as f64;
     for x in vars {
         let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
@@ -549,7 +371,7 @@ fn null_space_penalty(s: &Array2<f64>) -> Array2<f64> {
 /// A shrinkage penalty (mgcv's "cs" and "ts" bases): the `null_dim` smallest
 /// eigenvalues of `s` (its null space) replaced by a tenth of the smallest of the
 /// others; `chained` makes each next one a tenth of the previous instead.
-fn shrink_null_space(s: &Array2<f64>, null_dim: usize, chained: bool) -> Array2<f64> {
+pub(crate) fn shrink_null_space(s: &Array2<f64>, null_dim: usize, chained: bool) -> Array2<f64> {
     const SHRINK: f64 = 0.1;
     let (mut values, vectors) = crate::linalg::sym_eigen(s.view());
     // Ascending: values[null_dim] is the smallest positive eigenvalue.

@@ -5,6 +5,9 @@
 use ndarray::Array2;
 
 use super::knots::r_seq;
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
+use super::size::spline_bounds;
+use super::state::{Fields, State};
 use crate::error::{EngineError, Result};
 
 #[derive(Debug, Clone)]
@@ -67,13 +70,13 @@ impl PsBasis {
     pub fn matrix(&self, x: &[f64]) -> Array2<f64> {
         let nb = self.ncoef();
         let mut out = vec![0.0; x.len() * nb];
-        self.fill_raw(x, &mut out);
+        self.fill_x(x, &mut out);
         Array2::from_shape_vec((x.len(), nb), out).expect("row-major shape")
     }
 
     /// `X(x) beta` without forming `X(x)`: only the `order` B-splines that are
     /// non-zero at a point contribute.
-    pub fn dot(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+    fn dot_x(&self, x: &[f64], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
         let order = self.m1 + 2;
         let nb = self.ncoef();
         let lo = self.knots[order - 1];
@@ -97,7 +100,7 @@ impl PsBasis {
 
     /// The basis at `x`, row-major into `out` (`x.len()` rows of `ncoef()`); beyond
     /// the outer knots the basis continues linearly.
-    pub fn fill_raw(&self, x: &[f64], out: &mut [f64]) {
+    fn fill_x(&self, x: &[f64], out: &mut [f64]) {
         let order = self.m1 + 2;
         let nb = self.ncoef();
         let lo = self.knots[order - 1];
@@ -181,6 +184,52 @@ pub fn difference_penalty(k: usize, m2: usize) -> Array2<f64> {
         d = next;
     }
     d.t().dot(&d)
+}
+
+impl RawBasis for PsBasis {
+    const STORED: &'static [&'static str] = &["ps"];
+
+    fn class(&self) -> &'static str {
+        "ps"
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn width(&self) -> usize {
+        self.ncoef()
+    }
+
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        self.fill_x(vars[0], out)
+    }
+
+    fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+        self.dot_x(vars[0], beta, by, out)
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("knots".into(), self.knots.clone());
+        st.insert("m1".into(), vec![self.m1 as f64]);
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<PsBasis> {
+        let m1 = f.count("m1")?;
+        Ok(PsBasis { knots: f.knots(m1 + 3)?, m1 })
+    }
+}
+
+/// `bs = "ps"`, with `m = c(basis order, penalty order)`.
+pub const PS: ClassEntry =
+    ClassEntry { name: "ps", margin: true, values_parameterized: false, build: build_ps, bounds: spline_bounds };
+
+fn build_ps(a: &ClassArgs<'_>) -> Result<Built> {
+    a.check_scale(3)?;
+    let m1 = a.m.first().copied().unwrap_or(2);
+    let m2 = a.m.get(1).copied().unwrap_or(m1);
+    let (b, penalty) = PsBasis::construct(a.label, a.one_covariate("ps")?, a.k.unwrap_or(10), m1, m2, a.knots)?;
+    Ok(Built { basis: Basis::Ps(b), penalty, raw: None })
 }
 
 #[cfg(test)]

@@ -4,49 +4,26 @@
 //! needs in memory (a model that cannot fit is refused before allocating, instead of
 //! aborting the R session when an allocation fails).
 
+use super::registry::{Kind, SizeArgs};
 use super::tensor::MarginSpec;
-use super::{tp, SmoothSpec};
+use super::SmoothSpec;
 
-/// Columns and state values of one marginal (or single-class) basis of `dim`
-/// covariates on `rows` points.
-fn class_bounds(
-    bs: &str,
-    k: Option<usize>,
-    dim: usize,
-    m: &[usize],
-    knots: Option<&[f64]>,
-    rows: usize,
-) -> (usize, usize) {
-    let given_knots = knots.map_or(0, |k| k.len());
-    match bs {
-        "tp" | "ts" => {
-            let m = m.first().copied().filter(|&m| m > 0);
-            let k = k.unwrap_or_else(|| tp::default_k(dim, m));
-            // The knots (points, `dim` each) and the eigenbasis on them (`uz`).
-            let points = if given_knots > 0 { given_knots / dim.max(1) } else { rows };
-            let null = tp::null_space_powers(tp::order(dim, m), dim).len();
-            (k, points * dim + (points + null) * k + dense_state(k))
-        }
-        // The number of levels.
-        "re" => {
-            let levels = k.unwrap_or(rows);
-            (levels, levels + dense_state(1))
-        }
-        // cr, cs, cc, ps: at most k (or the given knots') columns.
-        _ => {
-            let k = k.unwrap_or(10).max(given_knots);
-            (k + 8, given_knots + k + dense_state(k + 8))
-        }
-    }
+/// Columns and state values of a cubic or P-spline class (`cr`, `cs`, `cc`, `ps`): at
+/// most `k` (or the given knots') columns and a few more, the knots and the dense
+/// matrices.
+pub(super) fn spline_bounds(a: &SizeArgs<'_>) -> (usize, usize) {
+    let given_knots = a.knots.map_or(0, |k| k.len());
+    let k = a.k.unwrap_or(10).max(given_knots);
+    (k + 8, given_knots + k + dense_state(k + 8))
 }
 
 /// A term's penalties, constraint and reparametrization: a few `k x k` matrices.
-fn dense_state(k: usize) -> usize {
+pub(super) fn dense_state(k: usize) -> usize {
     k.saturating_mul(k).saturating_mul(6).saturating_add(16 * k + 64)
 }
 
 fn margin_bounds(m: &MarginSpec, rows: usize) -> (usize, usize) {
-    class_bounds(&m.bs, m.k, m.dim, &m.m, m.knots.as_deref(), rows)
+    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows })
 }
 
 impl SmoothSpec<'_> {
@@ -59,20 +36,26 @@ impl SmoothSpec<'_> {
     /// state holds.
     pub fn size_bounds(&self) -> (usize, usize) {
         let rows = self.build_rows();
-        match self.bs.as_str() {
-            "te" | "ti" => {
+        match self.kind {
+            Kind::Tensor { .. } => {
                 let margins: Vec<(usize, usize)> = self.margins.iter().map(|m| margin_bounds(m, rows)).collect();
                 let width = margins.iter().fold(1usize, |a, (w, _)| a.saturating_mul(*w));
                 let state = margins.iter().fold(dense_state(width), |a, (_, s)| a.saturating_add(*s));
                 (width, state)
             }
-            "fs" => {
+            Kind::FactorSmooth => {
                 let levels = self.k.unwrap_or(rows);
                 let (w, s) = self.margins.first().map_or((rows, rows), |m| margin_bounds(m, rows));
                 let width = levels.saturating_mul(w);
                 (width, s.saturating_add(levels).saturating_add(dense_state(width)))
             }
-            bs => class_bounds(bs, self.k, self.vars.len(), &self.m, self.knots.as_deref(), rows),
+            Kind::Class(class) => (class.bounds)(&SizeArgs {
+                k: self.k,
+                dim: self.vars.len(),
+                m: &self.m,
+                knots: self.knots.as_deref(),
+                rows,
+            }),
         }
     }
 }
@@ -83,7 +66,7 @@ mod tests {
     use crate::basis::construct;
 
     fn margin(bs: &str, k: usize) -> MarginSpec {
-        MarginSpec { bs: bs.into(), k: Some(k), dim: 1, m: Vec::new(), knots: None }
+        MarginSpec::for_tests(bs, k, 1)
     }
 
     /// The bounds hold for every class (the columns built, the state stored).
@@ -116,8 +99,8 @@ mod tests {
             let sm = construct(spec).unwrap();
             let (width, state) = spec.size_bounds();
             let stored: usize = sm.state().values().map(|v| v.len()).sum();
-            assert!(sm.basis.width() <= width, "{}: {} columns > {width}", spec.bs, sm.basis.width());
-            assert!(stored <= state, "{}: {stored} state values > {state}", spec.bs);
+            assert!(sm.basis.width() <= width, "{}: {} columns > {width}", spec.kind.name(), sm.basis.width());
+            assert!(stored <= state, "{}: {stored} state values > {state}", spec.kind.name());
         }
     }
 }

@@ -11,14 +11,8 @@ use std::collections::BTreeMap;
 
 use ndarray::{Array2, ShapeBuilder};
 
-use super::cc::CcBasis;
 use super::constraint::SumToZero;
-use super::cr::CrBasis;
-use super::fs::FsBasis;
-use super::ps::PsBasis;
-use super::re::ReBasis;
-use super::tensor::{Margin, TensorBasis};
-use super::tp::{self, TpBasis};
+use super::tensor::Margin;
 use super::{Basis, Smooth};
 use crate::error::{EngineError, Result};
 
@@ -51,44 +45,8 @@ pub const STATE_FIELDS: [&str; 17] = [
 pub const CLASSES: [&str; 8] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs"];
 
 /// Column-major values of a matrix, as R holds them.
-fn column_major(a: &Array2<f64>) -> Vec<f64> {
+pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
     a.t().iter().copied().collect()
-}
-
-impl Basis {
-    /// The fields that rebuild the basis.
-    fn write_state(&self, st: &mut State) {
-        match self {
-            Basis::Cr(b) => {
-                st.insert("knots".into(), b.knots.clone());
-            }
-            Basis::Cc(b) => {
-                st.insert("knots".into(), b.knots.clone());
-            }
-            Basis::Ps(b) => {
-                st.insert("knots".into(), b.knots.clone());
-                st.insert("m1".into(), vec![b.m1 as f64]);
-            }
-            Basis::Re(b) => {
-                st.insert("levels".into(), vec![b.levels as f64]);
-            }
-            Basis::Tp(b) => {
-                st.insert("m".into(), vec![b.m as f64]);
-                st.insert("shift".into(), b.shift.clone());
-                st.insert("points".into(), column_major(&b.points));
-                st.insert("points_dim".into(), vec![b.points.nrows() as f64, b.points.ncols() as f64]);
-                st.insert("uz".into(), column_major(&b.uz));
-                st.insert("uz_dim".into(), vec![b.uz.nrows() as f64, b.uz.ncols() as f64]);
-            }
-            Basis::Tensor(t) => {
-                st.insert("margins".into(), encode_margins(&t.margins));
-            }
-            Basis::Fs(f) => {
-                st.insert("margins".into(), encode_margins(std::slice::from_ref(&f.base)));
-                st.insert("levels".into(), vec![f.levels as f64]);
-            }
-        }
-    }
 }
 
 impl Smooth {
@@ -162,34 +120,34 @@ fn square_matrices(values: &[f64], k: usize) -> Option<Vec<Array2<f64>>> {
 }
 
 /// Typed access to a state's fields, with errors naming the term.
-struct Fields<'a> {
+pub struct Fields<'a> {
     label: &'a str,
     st: &'a State,
 }
 
 impl Fields<'_> {
-    fn bad(&self, what: &str) -> EngineError {
+    pub fn bad(&self, what: &str) -> EngineError {
         EngineError::InvalidSpec { what: format!("`{}`: {what}", self.label) }
     }
 
-    fn get(&self, name: &str) -> Result<&Vec<f64>> {
+    pub fn get(&self, name: &str) -> Result<&Vec<f64>> {
         self.st.get(name).ok_or_else(|| self.bad(&format!("stored basis lacks `{name}`")))
     }
 
     /// A whole, non-negative number (a count or an order) stored as a double.
-    fn count(&self, name: &str) -> Result<usize> {
+    pub fn count(&self, name: &str) -> Result<usize> {
         match self.get(name)?.first() {
             Some(v) if v.is_finite() && *v >= 0.0 && v.fract() == 0.0 => Ok(*v as usize),
             _ => Err(self.bad(&format!("stored `{name}` is not a count"))),
         }
     }
 
-    fn number(&self, name: &str) -> Result<f64> {
+    pub fn number(&self, name: &str) -> Result<f64> {
         self.get(name)?.first().copied().ok_or_else(|| self.bad(&format!("stored `{name}` is empty")))
     }
 
     /// A matrix stored column-major with its shape in `dim`.
-    fn matrix(&self, name: &str, dim: &str) -> Result<Array2<f64>> {
+    pub fn matrix(&self, name: &str, dim: &str) -> Result<Array2<f64>> {
         let d = self.get(dim)?;
         if d.len() != 2 || d.iter().any(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0)) {
             return Err(self.bad(&format!("stored `{dim}` is not a shape")));
@@ -198,7 +156,7 @@ impl Fields<'_> {
             .map_err(|_| self.bad(&format!("stored `{name}` has the wrong size")))
     }
 
-    fn knots(&self, min: usize) -> Result<Vec<f64>> {
+    pub fn knots(&self, min: usize) -> Result<Vec<f64>> {
         let k = self.get("knots")?;
         if k.len() < min || k.windows(2).any(|w| !(w[0] < w[1])) {
             return Err(self.bad(&format!("stored knots must be at least {min} increasing values")));
@@ -208,50 +166,10 @@ impl Fields<'_> {
 }
 
 fn read_basis(f: &Fields<'_>, class: &str) -> Result<Basis> {
-    let basis = match class {
-        "cr" => Basis::Cr(CrBasis::from_knots(f.knots(3)?)?),
-        "cc" => Basis::Cc(CcBasis::from_knots(f.knots(4)?)?),
-        "ps" => {
-            let m1 = f.count("m1")?;
-            Basis::Ps(PsBasis { knots: f.knots(m1 + 3)?, m1 })
-        }
-        "re" => Basis::Re(ReBasis { levels: f.count("levels")?.max(1) }),
-        "tp" => {
-            let b = TpBasis::new(
-                f.count("m")?,
-                f.get("shift")?.clone(),
-                f.matrix("points", "points_dim")?,
-                f.matrix("uz", "uz_dim")?,
-            );
-            let d = b.points.ncols();
-            let consistent = b.shift.len() == d
-                && d > 0
-                && b.points.nrows() > 0
-                && b.uz.ncols() > 0
-                && b.m >= 1
-                && 2 * b.m > d
-                && b.uz.nrows() == b.points.nrows() + tp::null_space_powers(b.m, d).len();
-            if !consistent {
-                return Err(f.bad("stored thin plate basis has inconsistent parts"));
-            }
-            Basis::Tp(b)
-        }
-        "te" | "ti" => {
-            Basis::Tensor(TensorBasis { margins: decode_margins(f, f.get("margins")?)?, interaction: class == "ti" })
-        }
-        "fs" => {
-            let mut margins = decode_margins(f, f.get("margins")?)?;
-            if margins.len() != 1 {
-                return Err(f.bad("stored factor smooth must have one base smooth"));
-            }
-            Basis::Fs(Box::new(FsBasis { base: margins.remove(0), levels: f.count("levels")?.max(1) }))
-        }
-        other => return Err(f.bad(&format!("unknown basis \"{other}\""))),
-    };
-    Ok(basis)
+    Basis::read_state(f, class).unwrap_or_else(|| Err(f.bad(&format!("unknown basis \"{class}\""))))
 }
 
-fn encode_margins(margins: &[Margin]) -> Vec<f64> {
+pub(super) fn encode_margins(margins: &[Margin]) -> Vec<f64> {
     let mut out = vec![margins.len() as f64];
     for m in margins {
         let mut st = State::new();
@@ -273,7 +191,7 @@ fn encode_margins(margins: &[Margin]) -> Vec<f64> {
     out
 }
 
-fn decode_margins(f: &Fields<'_>, values: &[f64]) -> Result<Vec<Margin>> {
+pub(super) fn decode_margins(f: &Fields<'_>, values: &[f64]) -> Result<Vec<Margin>> {
     let bad = || f.bad("stored tensor margins are damaged");
     let mut rest = values;
     let mut take = |n: usize| -> Result<&[f64]> {
@@ -342,7 +260,7 @@ mod tests {
         let n = 120;
         let x: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / n as f64).collect();
         let z: Vec<f64> = (0..n).map(|i| ((i * 11) % 97) as f64 / 97.0).collect();
-        let margin = |bs: &str, k: usize| MarginSpec { bs: bs.into(), k: Some(k), dim: 1, m: Vec::new(), knots: None };
+        let margin = |bs: &str, k: usize| MarginSpec::for_tests(bs, k, 1);
         let cases: Vec<(&str, Vec<Vec<f64>>, Vec<MarginSpec>, bool)> = vec![
             ("cr", vec![x.clone()], vec![], true),
             ("ps", vec![x.clone()], vec![], false),

@@ -20,23 +20,21 @@
 use ndarray::{Array2, Axis};
 
 use super::constraint::SumToZero;
-use super::{class_basis, Basis};
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
+use super::state::{decode_margins, encode_margins, Fields, State};
 use crate::error::{EngineError, Result};
 use crate::linalg::{sym_eigen, symmetrize};
 
 /// One margin of a tensor product as the R layer gives it.
 #[derive(Debug, Clone)]
 pub struct MarginSpec {
-    pub bs: String,
+    pub class: &'static ClassEntry,
     pub k: Option<usize>,
     /// Number of covariates (consecutive in the term's covariates).
     pub dim: usize,
     pub m: Vec<usize>,
     pub knots: Option<Vec<f64>>,
 }
-
-/// The classes a margin can be.
-pub const MARGIN_CLASSES: [&str; 4] = ["cr", "cc", "ps", "tp"];
 
 #[derive(Debug, Clone)]
 pub struct Margin {
@@ -46,6 +44,32 @@ pub struct Margin {
     pub constraint: Option<SumToZero>,
     /// `np = TRUE`: maps the (constrained) basis to values at evenly spaced points.
     pub reparam: Option<Array2<f64>>,
+}
+
+impl MarginSpec {
+    /// The margin's basis built on its covariates `vars`. A class that cannot be a
+    /// margin is refused (the R layer refuses it first, naming the term's argument).
+    pub fn build(&self, label: &str, vars: &[&[f64]]) -> Result<Built> {
+        if !self.class.margin {
+            return Err(EngineError::InvalidSpec {
+                what: format!(
+                    "`{label}`: a margin has basis \"{}\"; margins can be \"{}\"",
+                    self.class.name,
+                    super::registry::margin_names().join("\", \"")
+                ),
+            });
+        }
+        let args = ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref() };
+        (self.class.build)(&args)
+    }
+
+    /// A margin of class `bs` with dimension `k` on `dim` covariates, every other
+    /// setting at its default.
+    #[cfg(test)]
+    pub fn for_tests(bs: &str, k: usize, dim: usize) -> MarginSpec {
+        let class = super::registry::class_entry(bs).expect("a registered class");
+        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None }
+    }
 }
 
 impl Margin {
@@ -102,16 +126,7 @@ impl TensorBasis {
         for (i, spec) in margins.iter().enumerate() {
             let mv = &vars[at..at + spec.dim];
             at += spec.dim;
-            if !MARGIN_CLASSES.contains(&spec.bs.as_str()) {
-                return Err(EngineError::InvalidSpec {
-                    what: format!(
-                        "`{label}`: margin {} has basis \"{}\"; tensor margins can be \"cr\", \"cc\", \"ps\" or \"tp\"",
-                        i + 1,
-                        spec.bs
-                    ),
-                });
-            }
-            let (basis, s, _) = class_basis(label, &spec.bs, mv, spec.k, &spec.m, spec.knots.as_deref())?;
+            let Built { basis, penalty: s, .. } = spec.build(label, mv)?;
             let constraint = interaction.then(|| {
                 let x = basis.matrix(mv);
                 let means: Vec<f64> = x.mean_axis(Axis(0)).expect("rows").to_vec();
@@ -122,7 +137,7 @@ impl TensorBasis {
                 None => s,
             };
             let mut margin = Margin { basis, dim: spec.dim, constraint, reparam: None };
-            if spec.dim == 1 && matches!(margin.basis, Basis::Ps(_) | Basis::Tp(_)) {
+            if spec.dim == 1 && !spec.class.values_parameterized {
                 if let Some(p) = value_reparam(&margin, mv[0]) {
                     s = p.t().dot(&s).dot(&p);
                     symmetrize(&mut s);
@@ -140,14 +155,30 @@ impl TensorBasis {
         let tensor_penalties = (0..penalties.len()).map(|j| kronecker_penalty(&penalties, &widths, j)).collect();
         Ok((TensorBasis { margins: built, interaction }, tensor_penalties))
     }
+}
 
-    pub fn width(&self) -> usize {
+impl RawBasis for TensorBasis {
+    const STORED: &'static [&'static str] = &["te", "ti"];
+
+    fn class(&self) -> &'static str {
+        if self.interaction {
+            "ti"
+        } else {
+            "te"
+        }
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(self.margins.iter().map(|m| m.dim).sum())
+    }
+
+    fn width(&self) -> usize {
         self.margins.iter().map(|m| m.width()).product()
     }
 
     /// The tensor basis at `vars`, row-major into `out` (`rows x width()`): each row
     /// the Kronecker product of the margins' rows, the first margin varying slowest.
-    pub fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
         let mut at = 0;
         let parts: Vec<Array2<f64>> = self
             .margins
@@ -177,6 +208,14 @@ impl TensorBasis {
                 len *= w;
             }
         }
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("margins".into(), encode_margins(&self.margins));
+    }
+
+    fn read_state(f: &Fields<'_>, class: &str) -> Result<TensorBasis> {
+        Ok(TensorBasis { margins: decode_margins(f, f.get("margins")?)?, interaction: class == "ti" })
     }
 }
 
@@ -218,7 +257,7 @@ mod tests {
     use super::*;
 
     fn margin(bs: &str, k: usize, dim: usize) -> MarginSpec {
-        MarginSpec { bs: bs.into(), k: Some(k), dim, m: Vec::new(), knots: None }
+        MarginSpec::for_tests(bs, k, dim)
     }
 
     fn data(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {

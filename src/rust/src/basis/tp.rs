@@ -10,6 +10,10 @@
 
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
+use super::shrink_null_space;
+use super::size::dense_state;
+use super::state::{column_major, Fields, State};
 use crate::error::{EngineError, Result};
 use crate::lanczos::extreme_eigenpairs;
 use crate::linalg::symmetrize;
@@ -484,6 +488,98 @@ impl Pieces {
         }
         out
     }
+}
+
+impl RawBasis for TpBasis {
+    const STORED: &'static [&'static str] = &["tp"];
+
+    fn class(&self) -> &'static str {
+        "tp"
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(self.dim())
+    }
+
+    fn width(&self) -> usize {
+        self.uz.ncols()
+    }
+
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        let x = self.matrix(vars);
+        for (dst, src) in out.chunks_exact_mut(x.ncols()).zip(x.rows()) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("m".into(), vec![self.m as f64]);
+        st.insert("shift".into(), self.shift.clone());
+        st.insert("points".into(), column_major(&self.points));
+        st.insert("points_dim".into(), vec![self.points.nrows() as f64, self.points.ncols() as f64]);
+        st.insert("uz".into(), column_major(&self.uz));
+        st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<TpBasis> {
+        let b = TpBasis::new(
+            f.count("m")?,
+            f.get("shift")?.clone(),
+            f.matrix("points", "points_dim")?,
+            f.matrix("uz", "uz_dim")?,
+        );
+        let d = b.points.ncols();
+        let consistent = b.shift.len() == d
+            && d > 0
+            && b.points.nrows() > 0
+            && b.uz.ncols() > 0
+            && b.m >= 1
+            && 2 * b.m > d
+            && b.uz.nrows() == b.points.nrows() + null_space_powers(b.m, d).len();
+        if !consistent {
+            return Err(f.bad("stored thin plate basis has inconsistent parts"));
+        }
+        Ok(b)
+    }
+}
+
+/// `bs = "tp"`.
+pub const TP: ClassEntry =
+    ClassEntry { name: "tp", margin: true, values_parameterized: false, build: build_tp, bounds: tp_bounds };
+
+/// `bs = "ts"`: the same basis, with the penalty's null-space eigenvalues made a
+/// tenth of its smallest positive one (mgcv's shrinkage).
+pub const TS: ClassEntry =
+    ClassEntry { name: "ts", margin: false, values_parameterized: false, build: build_ts, bounds: tp_bounds };
+
+fn build_tp(a: &ClassArgs<'_>) -> Result<Built> {
+    let d = a.vars.len();
+    let m = a.m.first().copied().filter(|&m| m > 0);
+    // The radial functions raise distances to the power 2m - d (and the null space
+    // to m - 1).
+    let ord = order(d, m);
+    a.check_scale((2 * ord).saturating_sub(d).max(2 * ord - 2).max(1))?;
+    let (b, x, penalty) = TpBasis::construct(a.label, a.vars, a.k.unwrap_or(default_k(d, m)), m, a.knots)?;
+    Ok(Built { basis: Basis::Tp(b), penalty, raw: Some(x) })
+}
+
+fn build_ts(a: &ClassArgs<'_>) -> Result<Built> {
+    let m = a.m.first().copied().filter(|&m| m > 0);
+    let null_dim = null_space_powers(order(a.vars.len(), m), a.vars.len()).len();
+    let built = build_tp(a)?;
+    Ok(Built { penalty: shrink_null_space(&built.penalty, null_dim, false), ..built })
+}
+
+/// The knots (points, `dim` each) and the eigenbasis on them (`uz`).
+fn tp_bounds(a: &SizeArgs<'_>) -> (usize, usize) {
+    let m = a.m.first().copied().filter(|&m| m > 0);
+    let k = a.k.unwrap_or_else(|| default_k(a.dim, m));
+    let given = a.knots.map_or(0, |k| k.len());
+    let points = if given > 0 { given / a.dim.max(1) } else { a.rows };
+    let null = null_space_powers(order(a.dim, m), a.dim).len();
+    (k, points * a.dim + (points + null) * k + dense_state(k))
 }
 
 #[cfg(test)]

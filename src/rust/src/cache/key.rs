@@ -238,7 +238,7 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
 
 fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.str("label", &sm.label);
-    f.str("bs", &sm.bs);
+    f.str("bs", sm.kind.name());
     f.opt_f64s("k", sm.k.map(|k| k as f64).as_ref().map(std::slice::from_ref));
     f.u64("dim", sm.vars.len() as u64);
     f.flag("by", sm.by.is_some());
@@ -257,7 +257,7 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     f.flag("pooled", sm.pooled.is_some());
     f.list("margins", sm.margins.len());
     for margin in &sm.margins {
-        f.str("margin bs", &margin.bs);
+        f.str("margin bs", margin.class.name);
         f.opt_f64s("margin k", margin.k.map(|k| k as f64).as_ref().map(std::slice::from_ref));
         f.u64("margin dim", margin.dim as u64);
         f.opt_f64s("margin knots", margin.knots.as_deref());
