@@ -51,7 +51,7 @@ random_smooths <- function(object) {
 #' @rdname warmgam-emmeans
 recover_data.warmgam <- function(object, ...) {
   fixed <- unlist(lapply(object$smooth, function(sm) {
-    if (sm$class %in% c("re", "fs")) "" else c(sm$term, sm$by_name)
+    if (sm$class %in% c("re", "fs")) "" else c(sm$term, smooth_by_name(sm))
   }))
   fixed <- union(emmeans::.all.vars(stats::delete.response(object$pterms)), fixed)
   fixed <- setdiff(fixed, c("1", "", "NA"))

@@ -322,6 +322,24 @@ drop_incomplete <- function(mf) {
   mf
 }
 
+# One smooth term as the engine takes it and the fit keeps it. `engine_fields` go to
+# the engine (read by name in src/rust/src/lib.rs, `smooth_spec()`): the label, the
+# basis name (a class, "te"/"ti" or "fs"), `k` (a random effect's or factor
+# smooth's number of levels), the covariates as double vectors, the `by` values
+# (NULL for none), whether to centre, given knots, `m`, an `id`, tensor or base
+# margins, and the covariates pooled over an `id`'s terms. `info_fields` stay in R
+# for predict(), plot() and summary(): the covariate names, the `by` variable's name
+# and level, and a factor's levels.
+engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
+                          knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
+                          fs_factor = NULL) {
+  list(label = label, bs = bs, k = as.double(k), vars = vars, by = by, centre = centre, knots = knots, m = m,
+       id = id, margins = margins, pooled = pooled,
+       term = term, by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor)
+}
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins", "pooled")
+info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")
+
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
 smooth_terms <- function(smooths, mf, knots = NULL) {
@@ -343,11 +361,12 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       as.double(x)
     })
     kn <- if (is.null(sm$margins)) smooth_knots(sm, sm$pooled %||% vars, knots)
-    base <- list(label = sm$label, bs = sm$bs, k = sm$k, vars = vars, by = NULL, centre = TRUE,
-                 knots = kn, m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
-                 term = sm$term, by_name = sm$by, by_level = NULL, re_levels = NULL,
-                 id = sm$id, margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled)
-    if (sm$by == "NA") {
+    base <- engine_smooth(
+      sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn,
+      m = if (all(is.na(sm$m))) NULL else as.double(sm$m), id = sm$id,
+      margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled
+    )
+    if (is.null(sm$by)) {
       out[[length(out) + 1L]] <- base
     } else {
       by <- mf[[sm$by]]
@@ -453,15 +472,13 @@ random_effect_term <- function(sm, mf) {
     abort(sprintf("`%s` with `bs = \"re\"` needs a factor (the grouping variable); `%s` is numeric.",
                   sm$label, paste(sm$term, collapse = "`, `")), "covariate")
   }
-  if (sm$by != "NA") abort(sprintf("`by` is not supported with `bs = \"re\"` in `%s`.", sm$label), "basis")
+  if (!is.null(sm$by)) abort(sprintf("`by` is not supported with `bs = \"re\"` in `%s`.", sm$label), "basis")
   if (!all(vapply(cols[!is_factor], is.numeric, logical(1)))) {
     abort(sprintf("The covariates of `%s` must be factors or numeric.", sm$label), "covariate")
   }
   groups <- interaction(lapply(cols[is_factor], as.factor), drop = FALSE)
   vars <- c(list(as.double(as.integer(groups))), parts$slope)
-  list(label = sm$label, bs = "re", k = as.double(nlevels(groups)), vars = vars, by = NULL, centre = FALSE,
-       knots = NULL, m = NULL, margins = NULL, term = sm$term, by_name = "NA", by_level = NULL,
-       re_levels = levels(groups))
+  engine_smooth(sm$label, "re", nlevels(groups), vars, sm$term, centre = FALSE, re_levels = levels(groups))
 }
 
 # A factor smooth interaction `s(x, g, bs = "fs")`: a base smooth of the numeric
@@ -475,7 +492,7 @@ factor_smooth_term <- function(sm, mf, knots) {
       "`%s` with `bs = \"fs\"` needs exactly one factor and at least one numeric covariate.", sm$label
     ), "covariate")
   }
-  if (sm$by != "NA") abort(sprintf("`by` is not supported with `bs = \"fs\"` in `%s`.", sm$label), "basis")
+  if (!is.null(sm$by)) abort(sprintf("`by` is not supported with `bs = \"fs\"` in `%s`.", sm$label), "basis")
   numeric_terms <- sm$term[!is_factor]
   vars <- lapply(cols[!is_factor], function(v) {
     if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be numeric or a factor.", sm$label), "covariate")
@@ -487,10 +504,9 @@ factor_smooth_term <- function(sm, mf, knots) {
   margin <- list(bs = sm$base_bs, k = as.double(sm$k), dim = as.double(length(numeric_terms)),
                  m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
                  knots = smooth_knots(base, vars, knots))
-  list(label = sm$label, bs = "fs", k = as.double(nlevels(groups)),
-       vars = c(vars, list(as.double(as.integer(groups)))), by = NULL, centre = FALSE,
-       knots = NULL, m = NULL, margins = list(margin), term = sm$term, by_name = "NA", by_level = NULL,
-       re_levels = levels(groups), fs_factor = sm$term[is_factor], id = sm$id)
+  engine_smooth(sm$label, "fs", nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
+                centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
+                fs_factor = sm$term[is_factor])
 }
 
 # A random effect's covariates: which are grouping factors, and the random-slope
@@ -571,12 +587,9 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
   list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
-    smooths = lapply(smooths, function(sm) {
-      fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins", "pooled")
-      c(sm[intersect(fields, names(sm))], select = select)
-    }),
+    smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
     smooth_info = lapply(smooths, function(sm) {
-      c(sm[intersect(c("label", "term", "by_name", "by_level", "re_levels", "fs_factor"), names(sm))],
+      c(sm[info_fields],
         # Whether the term has a sum-to-zero constraint (mgcv's nCons > 0; a ti()
         # term's constraints are on its margins), for predict(type = "iterms").
         centred = isTRUE(sm$centre) && sm$bs != "ti")

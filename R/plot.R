@@ -123,9 +123,10 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   } else {
     return(NULL)
   }
-  if (sm$by_name != "NA") {
-    by <- data[[sm$by_name]]
-    values[[sm$by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
+  by_name <- smooth_by_name(sm)
+  if (!is.null(by_name)) {
+    by <- data[[by_name]]
+    values[[by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
   }
   grid <- term_grid(object, values)
   pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
@@ -140,7 +141,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   }
   if (residuals && panel$dim == 1L) {
     at_data <- stats::predict(object, type = "terms")[, sm$label]
-    in_level <- if (sm$by_name != "NA" && is.factor(data[[sm$by_name]])) data[[sm$by_name]] == sm$by_level else TRUE
+    in_level <- if (!is.null(by_name) && is.factor(data[[by_name]])) data[[by_name]] == sm$by_level else TRUE
     panel$x_resid <- covariates[[1]][in_level]
     panel$p_resid <- unname(at_data + stats::residuals(object, type = "working"))[in_level]
   }

@@ -33,8 +33,9 @@ model_matrix_at <- function(object, data) {
       lapply(sm$term, function(v) as.double(data[[v]]))
     )
     by <- NULL
-    if (sm$by_name != "NA") {
-      byv <- data[[sm$by_name]]
+    by_name <- smooth_by_name(sm)
+    if (!is.null(by_name)) {
+      byv <- data[[by_name]]
       by <- if (is.null(sm$by_level)) as.double(byv) else as.double(as.character(byv) == sm$by_level)
     }
     engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
@@ -289,7 +290,7 @@ complete_newdata_rows <- function(object, newdata, na_action) {
 model_variables <- function(object) {
   unique(c(
     all.vars(stats::delete.response(object$pterms)),
-    unlist(lapply(object$smooth, function(sm) c(sm$term, if (sm$by_name != "NA") sm$by_name)))
+    unlist(lapply(object$smooth, function(sm) c(sm$term, smooth_by_name(sm))))
   ))
 }
 

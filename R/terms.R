@@ -65,7 +65,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
   if (length(vars) == 0L) {
     abort("`s()` needs at least one covariate.", "formula")
   }
-  by_name <- deparse_one(substitute(by))
+  by_name <- by_variable_name(substitute(by))
   check_term_extras(dots$extras, "s", term_label("s", vars, by_name), parent.frame())
   if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs")) {
     abort(sprintf(
@@ -159,7 +159,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' @export
 te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
   dots <- split_term_dots(substitute(list(...)))
-  by_name <- deparse_one(substitute(by))
+  by_name <- by_variable_name(substitute(by))
   check_term_extras(dots$extras, "te", term_label("te", dots$vars, by_name), parent.frame())
   tensor_spec("te", dots$vars, k, bs, m, d, by_name, id)
 }
@@ -168,7 +168,7 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
 #' @export
 ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
   dots <- split_term_dots(substitute(list(...)))
-  by_name <- deparse_one(substitute(by))
+  by_name <- by_variable_name(substitute(by))
   check_term_extras(dots$extras, "ti", term_label("ti", dots$vars, by_name), parent.frame())
   tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id)
 }
@@ -183,8 +183,21 @@ split_term_dots <- function(dots) {
 
 term_label <- function(kind, vars, by_name) {
   label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  if (!is.null(by_name)) label <- paste0(label, ":", by_name)
   label
+}
+
+# The name of a term's `by` variable (the expression as text), or NULL for none
+# (mgcv's default `by = NA`).
+by_variable_name <- function(expr) {
+  if (length(expr) == 1L && is.atomic(expr) && is.na(expr)) return(NULL)
+  deparse_one(expr)
+}
+
+# A fitted term's `by` variable name, or NULL. Fits made by warmgam 0.5.1 and
+# earlier kept mgcv's text "NA" for none.
+smooth_by_name <- function(sm) {
+  if (identical(sm$by_name, "NA")) NULL else sm$by_name
 }
 
 # The arguments of mgcv's s(), te() and ti() that warmgam does not implement, with
@@ -261,7 +274,7 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
   if (any(d > 1 & bs != "tp")) {
     abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`.", label), "basis")
   }
-  if (by_name != "NA") label <- paste0(label, ":", by_name)
+  if (!is.null(by_name)) label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")
   if (!is.numeric(k) || anyNA(k) || any(!is.finite(k))) {
     abort(sprintf("`k` of `%s` must be numbers, one per margin or one for all.", label), "argument")
@@ -457,7 +470,7 @@ interpret_formula <- function(formula, env = environment(formula)) {
 check_nested_smooths <- function(smooths) {
   if (length(smooths) < 2L) return(invisible())
   constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs"), logical(1))
-  covariates <- lapply(smooths, function(sm) if (sm$by != "NA") paste0(sm$term, ":", sm$by) else sm$term)
+  covariates <- lapply(smooths, function(sm) if (!is.null(sm$by)) paste0(sm$term, ":", sm$by) else sm$term)
   dims <- vapply(smooths, function(sm) as.integer(sm$dim), integer(1))
   for (i in which(constrained)) {
     if (smooths[[i]]$bs == "ti") next
@@ -487,7 +500,7 @@ parametric_formula <- function(parts, env) {
 # A formula naming every variable the model uses, for model.frame().
 frame_formula <- function(parts, env) {
   smooth_vars <- unique(unlist(lapply(parts$smooths, function(sm) {
-    c(sm$term, if (sm$by != "NA") sm$by)
+    c(sm$term, sm$by)
   })))
   rhs <- c(parts$parametric, vapply(parts$offsets, deparse_one, character(1)), smooth_vars)
   if (length(rhs) == 0L) rhs <- "1"
