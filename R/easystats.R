@@ -24,10 +24,26 @@
 #' fit, which it reads through warmgam's own `summary()`, `coef()`, `vcov()`,
 #' `predict()` and `residuals()`; arguments are passed on to that method.
 #'
+#' performance's `compare_performance()`, `test_performance()`,
+#' `test_likelihoodratio()`, `test_wald()` and `test_bf()` compare warmgam fits
+#' (with each other or with other models) and give the table they give for the
+#' mgcv fits, the `Model` column saying `"warmgam"`, when the first model given is
+#' a warmgam fit: they find the models through `insight::ellipsis_info()`, which
+#' dispatches on the first model, then keep only classes on insight's fixed list
+#' (`insight::is_model()`), so warmgam's method passes its fits on as `"gam"` to
+#' those checks. With another model first, insight's own method drops the warmgam
+#' fits ("are not supported models").
+#'
 #' Not available: functions that accept only the classes on insight's fixed
-#' list of supported models (`insight::is_model()`), which has no way to add a class:
-#' `insight::find_statistic()` (an error) and `performance::compare_performance()`
-#' (which drops the fit with a warning; compare `model_performance()` rows instead).
+#' list without calling a generic first, which has no way to add a class:
+#' `insight::find_statistic()` and `insight::is_nested_models()` (errors).
+#'
+#' ggeffects' `ggpredict()` and `ggemmeans()` work on a warmgam fit (through
+#' `insight::get_predicted()` and emmeans) and give the mgcv fit's numbers at the
+#' same values, but their default values of a smooth's covariate differ: for an
+#' mgcv fit (a class on ggeffects' own fixed list) they are all of its values, for
+#' any other class a `pretty()` range. `ggpredict(as_mgcv(fit), "x")` gives the
+#' mgcv fit's default grid and numbers; `"x [all]"` all values rounded, for both.
 #'
 #' @returns Nothing: this page documents methods, which return what the packages'
 #'   functions return.
@@ -61,8 +77,12 @@ delegate_method <- function(package, generic, class = "gam", arg = "x") {
   method
 }
 
-as_gam_view <- function(x) {
-  class(x) <- unique(c("warmgam_view", "warmgam", "gam", class(x)))
+# `lead` is the first class: "warmgam" for a view that leaves warmgam's own code
+# (ellipsis_info_warmgam()), so that what names a model by its first class
+# (compare_performance()'s `Model` column) names it "warmgam"; warmgam's methods,
+# which it then reaches first, make their own view.
+as_gam_view <- function(x, lead = "warmgam_view") {
+  class(x) <- unique(c(lead, "warmgam_view", "warmgam", "gam", class(x)))
   x
 }
 
@@ -151,6 +171,48 @@ get_predicted_warmgam <- function(x, data = NULL, predict = "expectation", ci = 
   out
 }
 
+# insight::ellipsis_info(), which performance's compare_performance(),
+# test_performance(), test_likelihoodratio(), ... and bayestestR's
+# bayesfactor_models() call on their models (it dispatches on the first):
+# insight's default method keeps only models whose class is on insight's fixed
+# list (is_model(); compare_performance() then checks is_model_supported(),
+# another fixed list), which has no way to add a class, so warmgam fits are
+# passed on as their views, "gam" to those checks. The rest is insight's default
+# method, whose arguments this takes (all models in `...`, as do.call() passes
+# them named); it names the models by its call, so it is called with them bound
+# to placeholders, and given back the names it would have given: each model's
+# expression in the call, else its argument name.
+ellipsis_info_warmgam <- function(..., only_models = TRUE, verbose = TRUE) {
+  models <- list(...)
+  if (length(models) == 1L) return(models[[1L]])
+  exprs <- as.list(match.call(expand.dots = FALSE)$...)
+  labels <- names(exprs) %||% character(length(exprs))
+  for (i in seq_along(exprs)) {
+    if (is.language(exprs[[i]])) labels[[i]] <- paste(deparse(exprs[[i]]), collapse = " ")
+    if (!nzchar(labels[[i]])) labels[[i]] <- paste("Model", i)
+  }
+  models <- lapply(models, function(m) if (inherits(m, "warmgam")) as_gam_view(m, lead = "warmgam") else m)
+  is_model <- vapply(models, insight::is_model, logical(1))
+  if (only_models && !all(is_model)) {
+    # insight's own warning for what it drops.
+    if (isTRUE(verbose)) {
+      insight::format_warning(paste(paste(labels[!is_model], collapse = ", "),
+                                    "are not supported models and have been dropped."))
+    }
+    models <- models[is_model]
+    labels <- labels[is_model]
+  }
+  placeholders <- paste0("model", seq_along(models))
+  default <- utils::getS3method("ellipsis_info", "default", envir = asNamespace("insight"))
+  forward <- as.call(c(list(default), lapply(placeholders, as.name),
+                       list(only_models = only_models, verbose = verbose)))
+  out <- eval(forward, stats::setNames(models, placeholders))
+  if (is.list(out) && !inherits(out, "warmgam") && all(names(out) %in% placeholders)) {
+    names(out) <- labels[match(names(out), placeholders)]
+  }
+  out
+}
+
 # generic (package::name) -> the class whose method a warmgam fit takes (and the
 # name of the generic's first argument when not `x`): insight's and parameters'
 # "gam" methods (parameters' ci() is bayestestR's generic), and performance's r2() for "gam" and
@@ -173,6 +235,7 @@ register_easystats <- function() {
   s3_register("insight::get_df", "warmgam", get_df_warmgam)
   s3_register("insight::get_statistic", "warmgam", get_statistic_warmgam)
   s3_register("insight::get_predicted", "warmgam", get_predicted_warmgam)
+  s3_register("insight::ellipsis_info", "warmgam", ellipsis_info_warmgam)
   s3_register("parameters::model_parameters", "warmgam", model_parameters_warmgam)
   s3_register("parameters::degrees_of_freedom", "warmgam", degrees_of_freedom_warmgam)
   for (generic in names(easystats_methods)) {

@@ -104,3 +104,54 @@ test_that("insight::get_predicted() gives mgcv's predictions and confidence limi
     expect_lt(rel_diff(as.numeric(got), as.numeric(insight::get_predicted(pair[[2]]))), 1e-6)
   }
 })
+
+test_that("compare_performance() and performance's tests give mgcv's tables", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("performance")
+  cs <- easystats_case()
+  # A second model of each family without the factor (noise in these data), so that
+  # neither weight is negligible.
+  fit <- cs$fit
+  fit2 <- gam_fit(y ~ s(x0) + s(x1) + s(x2), data = cs$d)
+  ref <- cs$ref
+  ref2 <- mgcv_fit(y ~ s(x0) + s(x1) + s(x2), cs$d, method = "REML")
+  pois <- cs$pois
+  pois2 <- gam_fit(cnt ~ s(x0) + s(x2), data = cs$d, family = poisson())
+  pois_ref <- cs$pois_ref
+  pois2_ref <- mgcv_fit(cnt ~ s(x0) + s(x2), cs$d, family = poisson(), method = "REML")
+  cases <- list(
+    gaussian = list(performance::compare_performance(fit, fit2), performance::compare_performance(ref, ref2)),
+    poisson = list(performance::compare_performance(pois, pois2),
+                   performance::compare_performance(pois_ref, pois2_ref)),
+    rank = list(performance::compare_performance(fit, fit2, rank = TRUE),
+                performance::compare_performance(ref, ref2, rank = TRUE)),
+    # A warmgam fit first, then an mgcv one.
+    mixed = list(performance::compare_performance(fit, ref2), performance::compare_performance(ref, ref2))
+  )
+  for (label in names(cases)) {
+    got <- as.data.frame(cases[[label]][[1]])
+    want <- as.data.frame(cases[[label]][[2]])
+    expect_named(got, names(want))
+    expect_equal(nrow(got), 2L, label = label)
+    num <- setdiff(names(want), c("Name", "Model"))
+    # Every index and weight (and Performance_Score) to 1e-6 relative.
+    expect_columns_close(got, want, num, 1e-6, label)
+    if (!is.null(got$AIC_wt)) expect_gt(min(got$AIC_wt), 1e-3)
+  }
+  got <- as.data.frame(cases$gaussian[[1]])
+  expect_identical(got$Name, c("fit", "fit2"))
+  expect_identical(got$Model, c("warmgam", "warmgam"))
+  expect_identical(as.data.frame(cases$mixed[[1]])$Model, c("warmgam", "gam"))
+  # insight's list of the models, named as for the mgcv fits.
+  expect_identical(names(insight::ellipsis_info(fit, fit2)), c("fit", "fit2"))
+  expect_identical(names(insight::ellipsis_info(ref, ref2)), c("ref", "ref2"))
+  for (test in c("test_performance", "test_likelihoodratio", "test_wald", "test_bf")) {
+    f <- getExportedValue("performance", test)
+    got <- as.data.frame(f(fit, fit2))
+    want <- as.data.frame(f(ref, ref2))
+    expect_named(got, names(want))
+    # df, statistics, p-values and Bayes factors to 1e-6 relative.
+    expect_columns_close(got, want, intersect(c("df", "df_diff", "Chi2", "F", "p", "BF", "log_BF"), names(want)),
+                         1e-6, test)
+  }
+})

@@ -100,3 +100,29 @@ test_that("ggeffects' ggpredict() and ggemmeans() give the mgcv fit's prediction
     expect_lt(rel_diff(got$std.error, want$std.error), 1e-4, label = paste(pair[[3]], "ggemmeans se"))
   }
 })
+
+test_that("as_mgcv() gives ggeffects' default grid of a smooth's covariate for the mgcv fit", {
+  skip_if_not_installed("mgcv")
+  skip_if_not_installed("ggeffects")
+  skip_if_not_installed("emmeans")
+  skip_if_not_installed("insight")
+  cs <- emmeans_case()
+  for (pair in list(list(cs$fit, cs$ref, "gaussian"), list(cs$pois, cs$pois_ref, "poisson"))) {
+    m <- as_mgcv(pair[[1]])
+    for (fun in c("ggpredict", "ggemmeans")) {
+      f <- getExportedValue("ggeffects", fun)
+      got <- as.data.frame(f(m, "x0"))
+      want <- as.data.frame(f(pair[[2]], "x0"))
+      label <- paste(pair[[3]], fun)
+      # Every value of x0, as ggeffects takes for an mgcv fit.
+      expect_identical(got$x, want$x)
+      expect_equal(nrow(want), length(unique(cs$d$x0)))
+      # Predictions to 1e-6 relative; standard errors and limits to 1e-4.
+      expect_lt(rel_diff(got$predicted, want$predicted), 1e-6, label = label)
+      expect_columns_close(got, want, c("std.error", "conf.low", "conf.high"), 1e-4, label)
+    }
+    # On the warmgam fit itself ggeffects takes a pretty() range (its fixed list of
+    # classes for which it takes every value), as the documentation says.
+    expect_lt(nrow(suppressMessages(ggeffects::ggpredict(pair[[1]], "x0"))), 20L)
+  }
+})
