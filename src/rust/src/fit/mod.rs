@@ -14,6 +14,7 @@ pub mod outer;
 pub mod penalty;
 pub mod pirls;
 pub mod profile;
+pub mod row_source;
 pub mod rows;
 pub mod size;
 pub mod term_tests;

@@ -9,6 +9,7 @@ use crate::linalg;
 
 use super::design::Design;
 use super::gaussian::Gram;
+use super::row_source;
 use super::rows;
 
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
@@ -83,7 +84,7 @@ pub(super) fn model_matrix(
                 scope.spawn(move || fill_block(t * per, block, &mut || stop.load(Ordering::Relaxed)))
             })
             .collect();
-        let mine = fill_block(0, own, &mut rows::signalling(interrupted, &stop));
+        let mine = fill_block(0, own, &mut row_source::signalling(interrupted, &stop));
         let theirs = workers.into_iter().all(|w| w.join().expect("a model matrix worker panicked"));
         mine && theirs
     });

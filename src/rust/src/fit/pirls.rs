@@ -15,6 +15,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use crate::error::{EngineError, Result};
 use crate::family::Family;
 use crate::fit::penalty::PenaltySet;
+use crate::fit::row_source;
 use crate::fit::rows::{self, Layout};
 use crate::fit::Design;
 use crate::linalg::SpdSystem;
@@ -96,14 +97,20 @@ impl GlmData<'_, '_> {
             .sum()
     }
 
-    /// Passes over the model matrix in parallel (`rows::pass`).
+    /// Passes over the model matrix in parallel (`row_source::pass`).
     pub(crate) fn par_chunks<T: Send>(
         &self,
         interrupted: &mut dyn FnMut() -> bool,
         init: impl Fn() -> T + Sync,
         visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
     ) -> Result<Vec<T>> {
-        rows::pass(self.design, &self.layout, self.x, self.threads, interrupted, init, visit)
+        row_source::pass(
+            &*row_source::source(self.design, &self.layout, self.x),
+            self.threads,
+            interrupted,
+            init,
+            visit,
+        )
     }
 
     /// `X'WX` and `X'u` in one pass over the data.

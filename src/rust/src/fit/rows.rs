@@ -11,11 +11,12 @@
 //! is the plain dense pass.
 
 use faer::{Mat, Par};
-use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::design::Design;
+use super::row_source::{pass, source};
 use crate::basis::Basis;
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::linalg;
 
 /// Below this many levels a random effect goes through the dense products.
@@ -26,92 +27,6 @@ pub const MIN_LEVELS: usize = 32;
 /// for the next product over the same rows; 32768 rows made the derivative pass
 /// 1.7 times slower at 1e6 rows.
 pub const MEMORY_CHUNK_ROWS: usize = 4096;
-
-/// Passes over the model matrix in parallel: the rows are split into one contiguous
-/// range per thread, and each thread visits its range a chunk at a time (views of
-/// the dense columns held in memory in `x`, or chunks filled from the bases) into an
-/// accumulator of its own, made by `init`; the accumulators come back in row order.
-/// Products over a chunk are sequential within a thread: for `X'WX`, whose output is
-/// small and whose inner dimension is long, splitting the rows is what parallelizes
-/// well (as bam's block-wise cross products). The first range runs on the calling
-/// thread, which polls `interrupted` before each of its chunks and tells the others
-/// to stop (R's interrupt check may only run there).
-pub fn pass<T: Send>(
-    design: &Design<'_>,
-    layout: &Layout<'_>,
-    x: Option<&Array2<f64>>,
-    threads: usize,
-    interrupted: &mut dyn FnMut() -> bool,
-    init: impl Fn() -> T + Sync,
-    visit: impl Fn(&mut T, usize, ArrayView2<'_, f64>) -> Result<()> + Sync,
-) -> Result<Vec<T>> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let (n, q) = (design.nrows(), layout.dense_width());
-    // Below this, a thread costs more than it saves.
-    const MIN_ROWS_PER_THREAD: usize = 8_192;
-    let parts = threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
-    let per = n.div_ceil(parts).max(1);
-    let stop = AtomicBool::new(false);
-    let run = |from: usize, to: usize, poll: &mut dyn FnMut() -> bool| -> Result<T> {
-        let mut acc = init();
-        let mut buf = match x {
-            Some(_) => Array2::zeros((0, 0)),
-            None => Array2::<f64>::zeros((linalg::CHUNK_ROWS.min((to - from).max(1)), q).f()),
-        };
-        let mut scratch = Vec::new();
-        let mut start = from;
-        while start < to {
-            if poll() {
-                return Err(EngineError::Interrupted);
-            }
-            match x {
-                Some(x) => {
-                    let rows = MEMORY_CHUNK_ROWS.min(to - start);
-                    visit(&mut acc, start, x.slice(ndarray::s![start..start + rows, ..]))?;
-                    start += rows;
-                }
-                None => {
-                    let rows = linalg::CHUNK_ROWS.min(to - start);
-                    design.fill_rows_except(start, rows, &mut buf, &mut scratch, layout.skip());
-                    visit(&mut acc, start, buf.slice(ndarray::s![..rows, ..]))?;
-                    start += rows;
-                }
-            }
-        }
-        Ok(acc)
-    };
-    let mut poll_here = signalling(interrupted, &stop);
-    if parts == 1 {
-        return Ok(vec![run(0, n, &mut poll_here)?]);
-    }
-    std::thread::scope(|scope| {
-        let others: Vec<_> = (1..parts)
-            .map(|t| {
-                let (run, stop) = (&run, &stop);
-                scope.spawn(move || run(t * per, ((t + 1) * per).min(n), &mut || stop.load(Ordering::Relaxed)))
-            })
-            .collect();
-        let first = run(0, per.min(n), &mut poll_here);
-        // Every thread is joined before an error is returned.
-        let rest: Vec<Result<T>> = others.into_iter().map(|h| h.join().expect("a pass thread panicked")).collect();
-        std::iter::once(first).chain(rest).collect()
-    })
-}
-
-/// `interrupted`, polled on the calling thread, raising `stop` for the other threads
-/// of a parallel pass when it reports an interrupt.
-pub fn signalling<'s>(
-    interrupted: &'s mut dyn FnMut() -> bool,
-    stop: &'s std::sync::atomic::AtomicBool,
-) -> impl FnMut() -> bool + 's {
-    move || {
-        let asked = interrupted();
-        if asked {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        asked
-    }
-}
 
 /// `X' diag(w) X` and `X'u` in one pass (weights of any sign).
 pub fn weighted_cross_products(
@@ -124,9 +39,7 @@ pub fn weighted_cross_products(
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Array2<f64>, Array1<f64>)> {
     let parts = pass(
-        design,
-        layout,
-        x,
+        &*source(design, layout, x),
         threads,
         interrupted,
         || (GramParts::new(layout), CrossParts::new(layout, 1)),
@@ -490,6 +403,7 @@ impl CrossParts {
 mod tests {
     use super::*;
     use crate::basis::SmoothSpec;
+    use crate::error::EngineError;
     use crate::family::Family;
     use crate::fit::laml::{derivative_pass, RowCache};
     use crate::fit::penalty::PenaltySet;
