@@ -333,11 +333,18 @@ drop_incomplete <- function(mf) {
 engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
                           knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
                           fs_factor = NULL) {
-  list(label = label, bs = bs, k = as.double(k), vars = vars, by = by, centre = centre, knots = knots, m = m,
-       id = id, margins = margins, pooled = pooled,
+  list(label = label, bs = bs, k = as.double(k), vars = vars, by = by, centre = centre, knots = knots,
+       knots_sampled = knots_sampled(knots), m = m, id = id, margins = margins, pooled = pooled,
        term = term, by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor)
 }
-engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "m", "id", "margins", "pooled")
+# A margin of a tensor product, or a factor smooth's base, as the engine takes it
+# (`margin_specs()` in lib.rs); `m` is NA for the class default.
+engine_margin <- function(bs, k, dim, m, knots) {
+  list(bs = bs, k = as.double(k), dim = as.double(dim), m = if (all(is.na(m))) NULL else as.double(m),
+       knots = knots, knots_sampled = knots_sampled(knots))
+}
+
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
@@ -400,9 +407,7 @@ tensor_margins <- function(sm, vars, knots) {
   names(vars) <- sm$term
   lapply(sm$margins, function(mg) {
     margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, label = sm$label)
-    list(bs = mg$bs, k = as.double(mg$k), dim = as.double(mg$dim),
-         m = if (all(is.na(mg$m))) NULL else as.double(mg$m),
-         knots = smooth_knots(margin, unname(vars[mg$term]), knots))
+    engine_margin(mg$bs, mg$k, mg$dim, mg$m, smooth_knots(margin, unname(vars[mg$term]), knots))
   })
 }
 
@@ -501,9 +506,7 @@ factor_smooth_term <- function(sm, mf, knots) {
   groups <- as.factor(cols[is_factor][[1]])
   base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label,
                tp_sample = sm$tp_sample)
-  margin <- list(bs = sm$base_bs, k = as.double(sm$k), dim = as.double(length(numeric_terms)),
-                 m = if (all(is.na(sm$m))) NULL else as.double(sm$m),
-                 knots = smooth_knots(base, vars, knots))
+  margin <- engine_margin(sm$base_bs, sm$k, length(numeric_terms), sm$m, smooth_knots(base, vars, knots))
   engine_smooth(sm$label, "fs", nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
                 centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
                 fs_factor = sm$term[is_factor])
@@ -530,8 +533,15 @@ smooth_knots <- function(sm, vars, knots) {
     if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
-  if (sm$bs %in% c("tp", "ts")) tp_subsample(vars, sample$max_knots, sample$seed) else NULL
+  if (!sm$bs %in% c("tp", "ts")) return(NULL)
+  drawn <- tp_subsample(vars, sample$max_knots, sample$seed)
+  # Drawn from the data: the store counts them as data, not as part of the model.
+  if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
+  drawn
 }
+
+# Whether knots from smooth_knots() were drawn from the data.
+knots_sampled <- function(knots) isTRUE(attr(knots, "sampled"))
 
 # With more than `max_knots` rows, mgcv's thin plate spline uses as its points a
 # random sample of `max_knots` of the distinct (centred) covariate points, drawn with

@@ -41,6 +41,25 @@ test_that("an identical call is answered by the store without iterating", {
   expect_equal(other_k$warm_start$source, "cold")
 })
 
+test_that("a thin plate model past max.knots seeds fits to other rows", {
+  # Its knots are a random subsample of the data: data, not model. 0.5.1 hashed
+  # them into the model key, so no fit of such a model (n > 2000) ever seeded
+  # another, and every gam_cv() fold started cold.
+  local_store()
+  d <- sim_data(2600, seed = 5)
+  f <- y ~ s(x0) + s(x1, bs = "cr")
+  full <- gam_fit(f, data = d)
+  again <- gam_fit(f, data = d)
+  part <- gam_fit(f, data = d[1:2300, ])
+  cold <- gam_fit(f, data = d[1:2300, ], cache = FALSE)
+  expect_equal(again$warm_start$source, "exact")
+  expect_equal(part$warm_start$source, "seeded")
+  expect_lt(rel_diff(part$fitted.values, cold$fitted.values), 1e-6)
+  # Another draw of knots (xt's max.knots) is another exact problem.
+  fewer <- gam_fit(y ~ s(x0, xt = list(max.knots = 2100)) + s(x1, bs = "cr"), data = d)
+  expect_false(fewer$warm_start$source == "exact")
+})
+
 test_that("seeded and resumed fits reach the cold fit's optimum", {
   local_store()
   d1 <- sim_data(1000, seed = 3)

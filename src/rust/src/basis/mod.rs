@@ -48,8 +48,12 @@ pub struct SmoothSpec<'a> {
     pub by: Option<Cow<'a, [f64]>>,
     /// Whether to absorb the sum-to-zero constraint.
     pub centre: bool,
-    /// Knots supplied by the user.
+    /// Knots supplied by the user, or drawn from the data.
     pub knots: Option<Vec<f64>>,
+    /// The knots are a random subsample of the data (a thin plate spline's
+    /// `max.knots`), so they belong to the data, not to the model: the store's model
+    /// key leaves them out, and its exact key covers them.
+    pub knots_sampled: bool,
     /// Penalty/basis orders (`m`); empty for the class default.
     pub m: Vec<usize>,
     /// Penalize the null space too, with a smoothing parameter of its own (mgcv's
@@ -80,6 +84,7 @@ impl SmoothSpec<'static> {
             by: None,
             centre: true,
             knots: None,
+            knots_sampled: false,
             m: Vec::new(),
             select: false,
             id: None,

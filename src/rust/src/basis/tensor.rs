@@ -34,6 +34,8 @@ pub struct MarginSpec {
     pub dim: usize,
     pub m: Vec<usize>,
     pub knots: Option<Vec<f64>>,
+    /// The knots are a subsample of the data (as `SmoothSpec::knots_sampled`).
+    pub knots_sampled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +70,7 @@ impl MarginSpec {
     #[cfg(test)]
     pub fn for_tests(bs: &str, k: usize, dim: usize) -> MarginSpec {
         let class = super::registry::class_entry(bs).expect("a registered class");
-        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None }
+        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None, knots_sampled: false }
     }
 }
 

@@ -248,7 +248,13 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
         Some(id) => f.str("id", id),
         None => f.flag("no id", true),
     }
-    f.opt_f64s("knots", sm.knots.as_deref());
+    // Knots drawn from the data are data (`absorb_data`): fits of one model to other
+    // data seed each other.
+    if sm.knots_sampled {
+        f.flag("knots sampled", true);
+    } else {
+        f.opt_f64s("knots", sm.knots.as_deref());
+    }
     f.list("m", sm.m.len());
     for m in &sm.m {
         f.u64("m", *m as u64);
@@ -260,7 +266,11 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
         f.str("margin bs", margin.class.name);
         f.opt_f64s("margin k", margin.k.map(|k| k as f64).as_ref().map(std::slice::from_ref));
         f.u64("margin dim", margin.dim as u64);
-        f.opt_f64s("margin knots", margin.knots.as_deref());
+        if margin.knots_sampled {
+            f.flag("margin knots sampled", true);
+        } else {
+            f.opt_f64s("margin knots", margin.knots.as_deref());
+        }
         f.list("margin m", margin.m.len());
         for m in &margin.m {
             f.u64("margin m", *m as u64);
@@ -294,6 +304,12 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
         match column {
             Some(values) => f.digested(tag, values.len(), digests.next().expect("one digest per column")),
             None => f.opt_f64s(tag, None),
+        }
+    }
+    for sm in &spec.smooths {
+        let margins = sm.margins.iter().map(|m| (m.knots_sampled, &m.knots));
+        for (_, knots) in std::iter::once((sm.knots_sampled, &sm.knots)).chain(margins).filter(|(s, _)| *s) {
+            f.opt_f64s("sampled knots", knots.as_deref());
         }
     }
 }
@@ -494,6 +510,27 @@ mod tests {
         assert_ne!(model_keys(&other_gamma, &id).model, base.model);
         let other_formula = ModelIdentity { formula: "y ~ s(x) + g".into(), ..id.clone() };
         assert_ne!(model_keys(&spec(n), &other_formula).model, base.model);
+    }
+
+    /// Knots drawn from the data (a thin plate spline's subsample) are data: fits to
+    /// other rows share the model key (and seed each other), not the exact key. Given
+    /// knots are part of the model.
+    #[test]
+    fn sampled_knots_are_data_given_knots_are_model() {
+        let id = ModelIdentity { formula: "y ~ s(x)".into(), ..ModelIdentity::default() };
+        let with_knots = |knots: Vec<f64>, sampled: bool| {
+            let mut s = spec(500);
+            s.smooths[0].knots = Some(knots);
+            s.smooths[0].knots_sampled = sampled;
+            model_keys(&s, &id)
+        };
+        let (a, b) = (vec![0.1, 0.5, 0.9], vec![0.2, 0.5, 0.9]);
+        let (sampled_a, sampled_b) = (with_knots(a.clone(), true), with_knots(b.clone(), true));
+        assert_eq!(sampled_a.model, sampled_b.model);
+        assert_ne!(sampled_a.exact, sampled_b.exact);
+        let (given_a, given_b) = (with_knots(a, false), with_knots(b, false));
+        assert_ne!(given_a.model, given_b.model);
+        assert_ne!(given_a.model, sampled_a.model);
     }
 
     #[test]
