@@ -13,7 +13,7 @@ use super::design::{design, penalty_set, Design};
 use super::gaussian::{self, Gram};
 use super::glm::GlmObjective;
 use super::laml::{self, LamlSettings};
-use super::outer::{newton, Eval, NewtonSettings, Objective};
+use super::outer::{newton, Eval, NewtonSettings, Objective, OuterResult};
 use super::passes::{gram, model_matrix, MAX_DESIGN_BYTES};
 use super::penalty::PenaltySet;
 use super::pirls::GlmData;
@@ -250,17 +250,23 @@ impl<'a> Prepared<'a> {
     ) -> Result<FitResult> {
         let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
             (true, Some(search)) => search,
-            _ => return self.optimize_smoothing(spec, start, progress, true),
+            _ => return self.optimize_smoothing(spec, start, progress),
         };
         let n = self.n_sp();
-        let (mut warm, c0) = match start {
-            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n]),
-            Some(s) if s.len() == n => (Some(s.to_vec()), search.start),
-            _ => (None, search.start),
+        // A start that carries the family parameter (a seed from a fit of this model
+        // to other rows, or a checkpoint) is near this data's value: the search steps
+        // from it a twentieth as far, so it brackets the minimum in a few trials instead
+        // of reaching across the whole range first.
+        let (mut warm, c0, step) = match start {
+            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n], search.step / 20.0),
+            Some(s) if s.len() == n => (Some(s.to_vec()), search.start, search.step),
+            _ => (None, search.start, search.step),
         };
         let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
-        let mut best: Option<FitResult> = None;
+        // The best trial: its criterion, all its parameters and the coordinate.
+        let mut best: Option<(f64, Vec<f64>, f64)> = None;
         let mut iterations = 0;
+        let chosen;
         {
             // The criterion at coordinate c, with the smoothing parameters chosen there.
             // Each search starts from the best point so far, brought within reach of
@@ -270,57 +276,95 @@ impl<'a> Prepared<'a> {
             // diverging at an extreme value) is worse than any where it succeeds; an
             // interrupt stops the search.
             let mut at_value = |c: f64| -> Result<f64> {
-                let mut fit = match self.optimize_smoothing(&at(c), warm.as_deref(), progress, false) {
+                // The first trial starts from the seed or the cold start; the others
+                // from the best trial so far, already close.
+                let r = self.trial_smoothing(&at(c), warm.as_deref(), best.is_some(), progress);
+                let (value, params, its) = match r {
                     Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                     Err(_) => return Ok(f64::INFINITY),
-                    Ok(fit) => fit,
+                    Ok(trial) => trial,
                 };
-                iterations += fit.iterations;
-                let value = fit.criterion;
-                fit.family_parameters.push(c);
-                if best.as_ref().is_none_or(|b| value < b.criterion) {
-                    let rho: Vec<f64> = fit
-                        .sp
-                        .iter()
-                        .map(|v| v.ln())
-                        .chain(fit.family_parameters[..fit.family_parameters.len() - 1].iter().copied())
-                        .collect();
-                    warm = self.seed_start(&rho).or(warm.take());
-                    best = Some(fit);
+                iterations += its;
+                if best.as_ref().is_none_or(|(v, _, _)| value < *v) {
+                    warm = self.seed_start(&params).or(warm.take());
+                    best = Some((value, params, c));
                 }
                 Ok(value)
             };
-            profile::minimize(&mut at_value, search.lo, search.hi, c0.clamp(search.lo, search.hi), search.step, 1e-6)?;
+            let c0 = c0.clamp(search.lo, search.hi);
+            // Stopped where the profile promises less than a thousandth of the outer
+            // tolerance: the family parameter is then within about 1e-4 of the
+            // minimum (the criterion is flat there), which keeps fitted values
+            // within 1e-6 of the minimum's.
+            chosen = profile::minimize(&mut at_value, search.lo, search.hi, c0, step, 1e-6, 1e-3 * spec.control.tol)?.0;
         }
-        let best = best
+        // At the search's answer (its best point, or its last parabola's minimum), from
+        // the best trial's smoothing parameters.
+        let (_, rho, _) = best
             .ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
+        let c = chosen;
         // The fit at the chosen value again, from its own smoothing parameters (no
-        // iterations to speak of), now with the covariance corrected for their
-        // uncertainty, which the trial fits did without.
-        let c = *best.family_parameters.last().expect("the coordinate follows");
-        let rho: Vec<f64> = best
-            .sp
-            .iter()
-            .map(|v| v.ln())
-            .chain(best.family_parameters[..best.family_parameters.len() - 1].iter().copied())
-            .collect();
-        let mut fit = self.optimize_smoothing(&at(c), Some(&rho), progress, true)?;
+        // iterations to speak of), now with its report and the covariance corrected
+        // for their uncertainty, which the trials did without.
+        let mut fit = self.optimize_smoothing(&at(c), Some(&rho), progress)?;
         fit.family_parameters.push(c);
         fit.iterations += iterations;
         Ok(fit)
     }
 
-    /// The smoothing parameters chosen at the family as `spec` gives it (its own parameter,
-    /// theta or the Tweedie power, held where it is).
-    /// `uncertainty`: also compute the covariance corrected for the smoothing
-    /// parameters' uncertainty.
+    /// The smoothing parameters chosen at the family as `spec` gives it (its own
+    /// parameter, theta or the Tweedie power, held where it is), and the fit there.
+    /// Its report includes the covariance corrected for the smoothing parameters'
+    /// uncertainty.
     fn optimize_smoothing(
         &self,
         spec: &ModelSpec<'_>,
         start: Option<&[f64]>,
         progress: &mut Progress<'_>,
-        uncertainty: bool,
     ) -> Result<FitResult> {
+        let (mut result, mut objective) = self.search_smoothing(spec, start, progress, false)?;
+        // The Hessian reported with the fit (and behind `gam_check()`'s report) is
+        // formed from many more rows than the iterations' (every row up to
+        // `REPORTED_HESSIAN_ROWS`).
+        if let Criterion::Glm(g) = &mut objective.criterion {
+            if self.design.nrows() > laml::HESSIAN_ROWS && !result.eval.grad.is_empty() {
+                g.settings.hessian_rows = laml::REPORTED_HESSIAN_ROWS;
+                result.eval = objective.evaluate(&result.rho, true)?;
+            }
+        }
+        let params = objective.full_rho(&result.rho);
+        let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
+        let sensitivity = self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)?;
+        let mut fit = match &mut objective.criterion {
+            Criterion::Gaussian { gram, .. } => {
+                finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?
+            }
+            Criterion::Glm(g) => {
+                let inner = g.inner(&per_penalty)?.clone();
+                let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
+                // mgcv's tw() reports the scale REML chose; other families Fletcher's.
+                let reml_scale = (spec.estimate_parameter
+                    && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
+                .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
+                .flatten();
+                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
+            }
+        };
+        fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
+        fit.family_parameters = params[self.n_smoothing..].to_vec();
+        Ok(fit)
+    }
+
+    /// The search of `optimize_smoothing`, without the fit's report. A start that is
+    /// `close` (a family parameter's trial started from the best trial so far) skips
+    /// performance iteration: it is closer than that would bring it.
+    fn search_smoothing<'s>(
+        &'s self,
+        spec: &'s ModelSpec<'_>,
+        start: Option<&[f64]>,
+        progress: &mut Progress<'_>,
+        close: bool,
+    ) -> Result<(OuterResult, FreeObjective<'s, 'a>)> {
         // A generalized fit started warm takes its first coefficients from the first
         // IRLS step at the warm start's smoothing parameters, not the cold start's:
         // far from them, the inner iteration would need many steps to get there.
@@ -341,7 +385,7 @@ impl<'a> Prepared<'a> {
         // passes over the data bring it close, closer than another sample's optimum
         // (a seed) is, since they bring the coefficients close too.
         let performance = match &self.problem {
-            Problem::Glm { .. } if self.design.nrows() >= PERFORMANCE_FROM_ROWS => {
+            Problem::Glm { .. } if self.design.nrows() >= PERFORMANCE_FROM_ROWS && !(close && start.is_some()) => {
                 let from = start.filter(|s| s.len() == self.n_sp()).unwrap_or(&self.rho_init);
                 self.performance_start(spec, from).ok().flatten()
             }
@@ -390,40 +434,21 @@ impl<'a> Prepared<'a> {
                 result = newton(&mut objective, &restart, &settings, &mut monitor)?;
             }
         }
-        // The Hessian reported with the fit (and behind `gam_check()`'s report) is
-        // formed from many more rows than the iterations' (every row up to
-        // `REPORTED_HESSIAN_ROWS`).
-        if let Criterion::Glm(g) = &mut objective.criterion {
-            if self.design.nrows() > laml::HESSIAN_ROWS && !result.eval.grad.is_empty() {
-                g.settings.hessian_rows = laml::REPORTED_HESSIAN_ROWS;
-                result.eval = objective.evaluate(&result.rho, true)?;
-            }
-        }
-        let params = objective.full_rho(&result.rho);
-        let per_penalty = penalty_rho(&self.links, &params[..self.n_smoothing]);
-        let sensitivity = if uncertainty {
-            self.sensitivity(spec, &mut objective, &params, &per_penalty, &result.eval.hess)?
-        } else {
-            None
-        };
-        let mut fit = match &mut objective.criterion {
-            Criterion::Gaussian { gram, .. } => {
-                finish(spec, &self.design, gram, &self.penalties, &per_penalty, &result, sensitivity)?
-            }
-            Criterion::Glm(g) => {
-                let inner = g.inner(&per_penalty)?.clone();
-                let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
-                // mgcv's tw() reports the scale REML chose; other families Fletcher's.
-                let reml_scale = (spec.estimate_parameter
-                    && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
-                .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
-                .flatten();
-                finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
-            }
-        };
-        fit.sp = params[..self.n_smoothing].iter().map(|r| r.exp()).collect();
-        fit.family_parameters = params[self.n_smoothing..].to_vec();
-        Ok(fit)
+        Ok((result, objective))
+    }
+
+    /// The criterion at the smoothing parameters chosen for the family as `spec` gives
+    /// it, with all parameters there and the outer iterations taken: one trial of a
+    /// family parameter's search, without the fit's report.
+    fn trial_smoothing(
+        &self,
+        spec: &ModelSpec<'_>,
+        start: Option<&[f64]>,
+        close: bool,
+        progress: &mut Progress<'_>,
+    ) -> Result<(f64, Vec<f64>, usize)> {
+        let (result, objective) = self.search_smoothing(spec, start, progress, close)?;
+        Ok((result.eval.value, objective.full_rho(&result.rho), result.iterations))
     }
 
     /// How the fit moves with the free smoothing parameters at the optimum, for the
