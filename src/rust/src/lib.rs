@@ -479,7 +479,11 @@ fn quiet_panics() {
                 .map(|s| s.to_string())
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            let mut at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            // For developers: where the panic came from (`WARMGAM_BACKTRACE=1`).
+            if std::env::var_os("WARMGAM_BACKTRACE").is_some() {
+                at.push_str(&format!("\n{}", std::backtrace::Backtrace::force_capture()).replace('%', "%%"));
+            }
             if let Ok(mut slot) = PANIC_MESSAGE.lock() {
                 slot.get_or_insert(format!("{what}{at}"));
             }
