@@ -224,14 +224,10 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let control = &objects.control;
     let n = f.get("y")?.len();
     let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
-    let family = if family == "negbin" {
-        family::Family::negative_binomial(&link, f.real("theta")?)
-    } else if family == "tweedie" {
-        family::Family::tweedie(&link, f.real("power")?)
-    } else {
-        family::Family::from_r(&family, &link, &variance)
-    }
-    .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
+    // The family's parameter, for a family with one, is in its own field (`theta`).
+    let parameter = family::Family::parameter_field(&family).map(|field| f.real(field)).transpose()?;
+    let family = family::Family::from_r(&family, &link, &variance, parameter)
+        .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
         // `NULL`: unit weights, no offset.

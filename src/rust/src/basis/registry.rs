@@ -2,7 +2,7 @@
 //! with `impl RawBasis` (what a built basis does), and one `ClassEntry` per `bs` name
 //! it builds (how it is built on data, and how large it can be). Both are listed
 //! here, once; nothing else in the engine names a class. The recipe for a new class
-//! is in `tools/notes/adding-a-class.md`.
+//! is in `tools/notes/adding-a-class-or-family.md`.
 
 use ndarray::Array2;
 

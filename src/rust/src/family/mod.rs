@@ -1,16 +1,24 @@
 //! Families of response distributions: link functions (`link`), the exponential
-//! families' variance functions and deviances (`distribution`), and `Family`, which
-//! joins them into what penalized IRLS and the Laplace-approximate REML use: the
-//! deviance of one observation and its first four derivatives in the linear
-//! predictor, the saturated log likelihood in the scale, and the response's support.
+//! families (`distribution`, the registry, and one file per distribution), and
+//! `Family`, which joins a distribution and a link into what penalized IRLS and the
+//! Laplace-approximate REML use: the deviance of one observation and its first four
+//! derivatives in the linear predictor, the saturated log likelihood in the scale,
+//! and the response's support. A new distribution is one file here and one line in
+//! `distribution.rs`; the recipe is in `tools/notes/adding-a-class-or-family.md`.
 
+pub mod binomial;
 pub mod distribution;
+pub mod gamma;
+pub mod gaussian;
+pub mod inverse_gaussian;
 pub mod link;
+pub mod negative_binomial;
 pub mod normal;
+pub mod poisson;
 pub mod special;
 pub mod tweedie;
 
-use distribution::Distribution;
+use distribution::{normal_like_loglik, Distribution};
 use link::Link;
 
 /// A family as R's family objects describe it: a distribution (or, for the quasi
@@ -43,102 +51,57 @@ pub struct EtaTerms {
     pub d: [f64; 4],
 }
 
-/// Fitted probabilities are kept this far from 0 and 1 (R's links clamp the same way),
-/// so that a diverging fit stays finite.
-const PROBABILITY_EPS: f64 = f64::EPSILON;
-
 impl Family {
-    /// From R's names: `family` is the family object's `family` field; `variance` is
-    /// `quasi()`'s variance name (ignored otherwise).
-    pub fn from_r(family: &str, link: &str, variance: &str) -> Option<Family> {
+    /// From the R layer's names: `family` is the family object's `family` field (or
+    /// the layer's id for the families it builds, "negbin" and "tweedie"); `variance`
+    /// is `quasi()`'s variance name (ignored otherwise); `parameter` the value of the
+    /// family's parameter, given exactly for a family that has one
+    /// (`Family::parameter_field`). `None` for a family, link or parameter value the
+    /// engine does not fit.
+    pub fn from_r(family: &str, link: &str, variance: &str, parameter: Option<f64>) -> Option<Family> {
         let link = Link::parse(link)?;
-        let (distribution, quasi) = match family {
-            "quasibinomial" => (Distribution::Binomial, true),
-            "quasipoisson" => (Distribution::Poisson, true),
-            "quasi" => (
-                match variance {
-                    "constant" => Distribution::Gaussian,
-                    "mu(1-mu)" => Distribution::Binomial,
-                    "mu" => Distribution::Poisson,
-                    "mu^2" => Distribution::Gamma,
-                    "mu^3" => Distribution::InverseGaussian,
-                    _ => return None,
-                },
-                true,
-            ),
-            name => (Distribution::parse(name)?, false),
-        };
+        let (distribution, quasi) = Distribution::from_r(family, variance, parameter)?;
         Some(Family { distribution, link, quasi })
     }
 
-    /// The negative binomial with shape `theta` and `link` (mgcv's `negbin(theta)`).
-    pub fn negative_binomial(link: &str, theta: f64) -> Option<Family> {
-        (theta > 0.0 && theta.is_finite()).then_some(())?;
-        Some(Family { distribution: Distribution::NegBin { theta }, link: Link::parse(link)?, quasi: false })
+    /// The engine spec's field holding the parameter of the family the R layer names
+    /// `family` (`"theta"` for "negbin"), if it has one.
+    pub fn parameter_field(family: &str) -> Option<&'static str> {
+        Distribution::parameter_field(family)
     }
 
-    /// The Tweedie family with power `p` in (1, 2) and `link` (mgcv's `Tweedie(p)`).
-    pub fn tweedie(link: &str, p: f64) -> Option<Family> {
-        (p > 1.0 && p < 2.0).then_some(())?;
-        Some(Family { distribution: Distribution::Tweedie { p }, link: Link::parse(link)?, quasi: false })
-    }
-
-    /// How the family's own parameter is searched when it is estimated: on the log
-    /// scale for the negative binomial `theta` (from 1e-3, extreme overdispersion, to
-    /// about 1.6e5, a Poisson response to working precision), directly for the
-    /// Tweedie power within mgcv's `tw()` default range [1.01, 1.99].
+    /// How the family's own parameter is searched when it is estimated (the negative
+    /// binomial's `log(theta)`, the Tweedie power); `None` without one.
     pub fn parameter_search(&self) -> Option<ParameterSearch> {
-        match self.distribution {
-            Distribution::NegBin { theta } => {
-                Some(ParameterSearch { start: theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 })
-            }
-            Distribution::Tweedie { p } => {
-                Some(ParameterSearch { start: p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 })
-            }
-            _ => None,
-        }
+        self.distribution.parameter_search()
     }
 
-    /// The same family at the searched coordinate `c` of its parameter (log theta,
-    /// or the Tweedie power).
+    /// The same family at the searched coordinate `c` of its parameter.
     pub fn at_coordinate(&self, c: f64) -> Family {
-        let distribution = match self.distribution {
-            Distribution::NegBin { .. } => Distribution::NegBin { theta: c.exp() },
-            Distribution::Tweedie { .. } => Distribution::Tweedie { p: c },
-            other => other,
-        };
-        Family { distribution, ..*self }
+        Family { distribution: self.distribution.at_coordinate(c), ..*self }
     }
 
     /// The Gaussian identity model, fitted by one penalized least-squares solve.
     pub fn is_gaussian_identity(&self) -> bool {
-        self.distribution == Distribution::Gaussian && self.link == Link::Identity && !self.quasi
+        matches!(self.distribution, Distribution::Gaussian(_)) && self.link == Link::Identity && !self.quasi
     }
 
     pub fn scale_known(&self) -> bool {
         !self.quasi && self.distribution.known_scale()
     }
 
-    /// Canonical links, for which the observed and expected information agree and
-    /// the derivatives of the deviance in `eta` are those of the mean.
+    /// Whether `eta` is the natural parameter (the link makes `mu' = V`): then the
+    /// derivatives of the deviance in `eta` are those of the mean, and the observed
+    /// and expected information agree.
     fn canonical(&self) -> bool {
-        matches!(
-            (self.distribution, self.link),
-            (Distribution::Gaussian, Link::Identity)
-                | (Distribution::Binomial, Link::Logit)
-                | (Distribution::Poisson, Link::Log)
-        )
+        self.distribution.natural_link() == Some(self.link)
     }
 
     /// Whether the observed and expected information agree (the link is canonical for
     /// the variance function): then GCV/UBRE's trace, which mgcv takes with the
     /// expected information, is the one the inner fit's Hessian gives.
     pub fn information_is_expected(&self) -> bool {
-        self.canonical()
-            || matches!(
-                (self.distribution, self.link),
-                (Distribution::Gamma, Link::Inverse) | (Distribution::InverseGaussian, Link::InverseSquare)
-            )
+        self.canonical() || self.distribution.canonical_link() == Some(self.link)
     }
 
     /// Whether `eta` is in the link's domain (R's `valideta`).
@@ -151,14 +114,9 @@ impl Family {
             }
     }
 
-    /// The mean at `eta`; binomial means are kept inside (0, 1).
+    /// The mean at `eta`, kept inside the family's means (binomial means inside (0, 1)).
     pub fn mean(&self, eta: f64) -> f64 {
-        let mu = self.link.inverse(eta);
-        if self.distribution == Distribution::Binomial {
-            mu.clamp(PROBABILITY_EPS, 1.0 - PROBABILITY_EPS)
-        } else {
-            mu
-        }
+        self.distribution.clamp_mean(self.link.inverse(eta))
     }
 
     /// `w d(y, mu(eta))` and its derivatives in `eta`; `None` outside the family's
@@ -172,12 +130,9 @@ impl Family {
             return None;
         }
         let dev = w * self.distribution.deviance(y, mu)[0];
-        // The logistic mean's derivatives come from the clamped mean itself.
-        let m = if self.distribution == Distribution::Binomial && self.link == Link::Logit {
-            logit_mean_derivatives(mu)
-        } else {
-            self.link.mu_derivatives(eta)
-        };
+        // The mean's derivatives from the (clamped) mean itself where the family
+        // gives them (the logistic's), else from the link.
+        let m = self.distribution.mean_derivatives(self.link, mu).unwrap_or_else(|| self.link.mu_derivatives(eta));
         let d = if self.canonical() {
             // The mean's derivatives are the variance's: D' = -2w(y - mu) and
             // D^(k) = 2w mu^(k-1) for k >= 2, exact even where mu is near 0 or 1.
@@ -201,10 +156,9 @@ impl Family {
     /// scoring, used where the observed information is not positive definite.
     pub fn fisher_terms(&self, y: f64, w: f64, eta: f64) -> (f64, f64) {
         let mu = self.mean(eta);
-        let m1 = if self.canonical() && self.distribution == Distribution::Binomial {
-            mu * (1.0 - mu)
-        } else {
-            self.link.mu_derivatives(eta)[0]
+        let m1 = match self.distribution.mean_derivatives(self.link, mu) {
+            Some(m) => m[0],
+            None => self.link.mu_derivatives(eta)[0],
         };
         let v = self.distribution.variance(mu)[0];
         (w * m1 * m1 / v, w * m1 * (y - mu) / v)
@@ -225,133 +179,23 @@ impl Family {
 
     /// The starting mean for observation `y` with weight `w` (R's `initialize`).
     pub fn start_mean(&self, y: f64, w: f64) -> f64 {
-        match self.distribution {
-            Distribution::Binomial => (w * y + 0.5) / (w + 1.0),
-            Distribution::Poisson => y + 0.1,
-            // mgcv's negative binomial start: y, or 1/6 where y is 0.
-            Distribution::NegBin { .. } => {
-                if y == 0.0 {
-                    1.0 / 6.0
-                } else {
-                    y
-                }
-            }
-            // mgcv's Tweedie start: y + 0.1 where y is 0.
-            Distribution::Tweedie { .. } => y + 0.1 * f64::from(y == 0.0),
-            Distribution::Gaussian => y,
-            Distribution::Gamma | Distribution::InverseGaussian if self.quasi => y + 0.1 * f64::from(y == 0.0),
-            Distribution::Gamma | Distribution::InverseGaussian => y,
-        }
+        self.distribution.start_mean(y, w, self.quasi)
     }
 
     /// Why `y` (with weight `w > 0`) is outside the family's support, if it is.
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
-        match self.distribution {
-            Distribution::Binomial if !(0.0..=1.0).contains(&y) => Some("must lie in [0, 1]"),
-            Distribution::Poisson | Distribution::NegBin { .. } | Distribution::Tweedie { .. } if y < 0.0 => {
-                Some("must be non-negative")
-            }
-            Distribution::Gamma | Distribution::InverseGaussian if self.quasi && y < 0.0 => {
-                Some("must be non-negative")
-            }
-            Distribution::Gamma | Distribution::InverseGaussian if !self.quasi && y <= 0.0 => Some("must be positive"),
-            _ => None,
-        }
+        self.distribution.support_problem(y, self.quasi)
     }
 
     /// The saturated log likelihood `ls(phi)` and its first two derivatives in `phi`
-    /// (mgcv's `family$ls`): the part of the log likelihood the Laplace-approximate REML
-    /// needs beyond the deviance (Wood 2011 §2.1). Zero-weight observations do not count.
+    /// (mgcv's `family$ls`; for the quasi families the normal's, with `log phi` as
+    /// the normalizing term). Zero-weight observations do not count.
     pub fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3] {
-        let obs = || y.iter().zip(w).filter(|(_, w)| **w > 0.0);
-        let nobs = obs().count() as f64;
-        let sum_log_w: f64 = obs().map(|(_, w)| w.ln()).sum();
-        // The terms in phi that Gaussian-like families share.
-        let normal_like =
-            |log_norm: f64| [-nobs * log_norm / 2.0 + sum_log_w / 2.0, -nobs / (2.0 * phi), nobs / (2.0 * phi * phi)];
         if self.quasi {
-            return normal_like(phi.ln());
+            return normal_like_loglik(y, w, phi, phi.ln());
         }
-        match self.distribution {
-            Distribution::Gaussian => normal_like((2.0 * std::f64::consts::PI * phi).ln()),
-            Distribution::InverseGaussian => {
-                let [v, d1, d2] = normal_like((2.0 * std::f64::consts::PI * phi).ln());
-                [v - 1.5 * obs().map(|(y, _)| y.ln()).sum::<f64>(), d1, d2]
-            }
-            Distribution::Poisson => {
-                let value = obs().map(|(&y, &w)| w * (xlogy(y, y) - y - special::lgamma(y + 1.0))).sum();
-                [value, 0.0, 0.0]
-            }
-            Distribution::Tweedie { p } => {
-                // log f(y; mu = y, phi) (mgcv's `Tweedie(p)$ls`); zeros add nothing.
-                let mut out = [0.0; 3];
-                for (&y, &w) in obs().filter(|(y, _)| **y > 0.0) {
-                    let d = tweedie::log_density(y, y, phi, p);
-                    for k in 0..3 {
-                        out[k] += w * d[k];
-                    }
-                }
-                out
-            }
-            Distribution::NegBin { theta } => {
-                // log f(y; mu = y, theta) (mgcv's `negbin()$ls`).
-                let value = obs()
-                    .map(|(&y, &w)| {
-                        let term = xlogy(y + theta, y + theta) - xlogy(y, y) + special::lgamma(y + 1.0)
-                            - xlogy(theta, theta)
-                            + special::lgamma(theta)
-                            - special::lgamma(theta + y);
-                        -w * term
-                    })
-                    .sum();
-                [value, 0.0, 0.0]
-            }
-            Distribution::Binomial => {
-                // log dbinom(k; m, k/m) with m the trials (the weight) and k the successes.
-                let value = obs()
-                    .map(|(&y, &w)| {
-                        let (m, k) = (w.round(), (w * y).round());
-                        let choose = special::lgamma(m + 1.0) - special::lgamma(k + 1.0) - special::lgamma(m - k + 1.0);
-                        choose + xlogy(k, k / m) + xlogy(m - k, 1.0 - k / m)
-                    })
-                    .sum();
-                [value, 0.0, 0.0]
-            }
-            Distribution::Gamma => {
-                // Each observation's shape is w / phi: with s = phi / w,
-                // log f = -lgamma(1/s) - log(s)/s - 1/s - log(y) + (terms in the deviance).
-                let mut out = [0.0; 3];
-                for (&y, &w) in obs() {
-                    let s = phi / w;
-                    let (ls, r) = (s.ln(), 1.0 / s);
-                    out[0] += -special::lgamma(r) - ls * r - r - y.ln();
-                    out[1] += (special::digamma(r) + ls) / (s * s * w);
-                    out[2] += (-special::trigamma(r) / s + (1.0 - 2.0 * ls - 2.0 * special::digamma(r)))
-                        / (s.powi(3) * w * w);
-                }
-                out
-            }
-        }
+        self.distribution.saturated_loglik(y, w, phi)
     }
-}
-
-/// `x log(y)`, zero at `x = 0`.
-fn xlogy(x: f64, y: f64) -> f64 {
-    if x == 0.0 {
-        0.0
-    } else {
-        x * y.ln()
-    }
-}
-
-/// The logistic mean's derivatives from the (clamped) mean itself, accurate in both
-/// tails.
-fn logit_mean_derivatives(mu: f64) -> [f64; 4] {
-    let m1 = mu * (1.0 - mu);
-    let m2 = m1 * (1.0 - 2.0 * mu);
-    let m3 = m2 * (1.0 - 2.0 * mu) - 2.0 * m1 * m1;
-    let m4 = m3 * (1.0 - 2.0 * mu) - 6.0 * m1 * m2;
-    [m1, m2, m3, m4]
 }
 
 /// A central difference of `f` at `x` with relative step `step`, for the tests'
@@ -386,7 +230,7 @@ mod tests {
     #[test]
     fn eta_derivatives_match_finite_differences() {
         for (name, link, variance) in FAMILIES {
-            let family = Family::from_r(name, link, variance).unwrap();
+            let family = Family::from_r(name, link, variance, None).unwrap();
             for (y, mu) in [(0.3, 0.45), (0.8, 0.6), (0.35, 0.2)] {
                 let eta = family.link.link(mu);
                 let w = 1.7;
@@ -424,7 +268,7 @@ mod tests {
 
     #[test]
     fn gamma_saturated_loglik_derivatives_match_finite_differences() {
-        let family = Family::from_r("Gamma", "log", "").unwrap();
+        let family = Family::from_r("Gamma", "log", "", None).unwrap();
         let y = [0.4, 1.3, 2.2, 0.9];
         let w = [1.0, 2.0, 0.5, 1.0];
         let phi = 0.37;
@@ -438,10 +282,10 @@ mod tests {
     #[test]
     fn saturated_loglik_matches_r() {
         // sum(dpois(y, y, log = TRUE)) and -binomial()$aic(...)/2 computed in R.
-        let pois = Family::from_r("poisson", "log", "").unwrap();
+        let pois = Family::from_r("poisson", "log", "", None).unwrap();
         let v = pois.saturated_loglik(&[0.0, 1.0, 4.0], &[1.0; 3], 1.0)[0];
         assert!((v - (-1.0 + (4.0 * 4f64.ln() - 4.0 - 24f64.ln()))).abs() < 1e-12);
-        let binom = Family::from_r("binomial", "logit", "").unwrap();
+        let binom = Family::from_r("binomial", "logit", "", None).unwrap();
         let v = binom.saturated_loglik(&[0.25, 1.0], &[4.0, 3.0], 1.0)[0];
         // dbinom(1, 4, 0.25, log = TRUE) + 0
         assert!((v - (-0.863_046_217_355_342_8)).abs() < 1e-12, "{v}");

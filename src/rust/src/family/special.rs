@@ -36,6 +36,15 @@ pub fn trigamma(mut x: f64) -> f64 {
     acc + tail
 }
 
+/// `x log(y)`, zero at `x = 0`.
+pub fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

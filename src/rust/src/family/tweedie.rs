@@ -1,7 +1,10 @@
-//! The Tweedie density's normalizing part for `1 < p < 2` (a compound Poisson-gamma
-//! distribution with mass at zero), by the series of Dunn & Smyth (2005, Statistics
-//! and Computing 15:267-280, §4).
+//! The Tweedie distribution with power `1 < p < 2` (mgcv's `Tweedie(p)`, and `tw()`
+//! at a given `p`; the R layer's `tw()` names it "tweedie"): a compound
+//! Poisson-gamma distribution with mass at zero, `V(mu) = mu^p`, scale estimated.
+//! An estimated `p` is searched directly within mgcv's `tw()` default range.
 //!
+//! Its saturated log likelihood needs the density's normalizing part, by the series
+//! of Dunn & Smyth (2005, Statistics and Computing 15:267-280, §4).
 //! For `y > 0`, `f(y; mu, phi) = a(y, phi) exp((y theta - kappa(theta)) / phi)` with
 //! `a = (1/y) sum_{j>=1} W_j` and
 //! `log W_j = j (-alpha log y + alpha log(p - 1) - (1 - alpha) log phi - log(2 - p))
@@ -10,7 +13,9 @@
 //! both sides; the sum is taken outward from the peak until the terms are below
 //! `e^-37` of it (under double precision's rounding of the sum).
 
+use super::distribution::{observed, ExponentialFamily};
 use super::special::lgamma;
+use super::ParameterSearch;
 
 /// `log a(y, phi)` and its first two derivatives in `phi`, for `y > 0`.
 pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
@@ -58,6 +63,83 @@ pub fn log_density(y: f64, mu: f64, phi: f64, p: f64) -> [f64; 3] {
     let exponent = y * mu.powf(1.0 - p) / (1.0 - p) - kappa;
     let [la, la1, la2] = log_a(y, phi, p);
     [exponent / phi + la, -exponent / (phi * phi) + la1, 2.0 * exponent / phi.powi(3) + la2]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tweedie {
+    pub p: f64,
+}
+
+impl ExponentialFamily for Tweedie {
+    const NAME: &'static str = "tweedie";
+    const PARAMETER: Option<&'static str> = Some("power");
+    const EXAMPLE: Self = Tweedie { p: 1.35 };
+
+    /// `p` in (1, 2).
+    fn new(parameter: Option<f64>) -> Option<Self> {
+        let p = parameter?;
+        (p > 1.0 && p < 2.0).then_some(Tweedie { p })
+    }
+
+    fn parameter(&self) -> Option<f64> {
+        Some(self.p)
+    }
+
+    fn known_scale(&self) -> bool {
+        false
+    }
+
+    fn variance(&self, mu: f64) -> [f64; 4] {
+        let p = &self.p;
+        let v = mu.powf(*p);
+        [v, p * v / mu, p * (p - 1.0) * v / (mu * mu), p * (p - 1.0) * (p - 2.0) * v / mu.powi(3)]
+    }
+
+    fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
+        let p = self.p;
+        let ya = if y > 0.0 { y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p)) } else { 0.0 };
+        [
+            2.0 * (ya - y * mu.powf(1.0 - p) / (1.0 - p) + mu.powf(2.0 - p) / (2.0 - p)),
+            2.0 * (mu.powf(1.0 - p) - y * mu.powf(-p)),
+            2.0 * ((1.0 - p) * mu.powf(-p) + p * y * mu.powf(-p - 1.0)),
+        ]
+    }
+
+    /// mgcv's: `y + 0.1` where `y` is 0.
+    fn start_mean(&self, y: f64, _w: f64, _quasi: bool) -> f64 {
+        y + 0.1 * f64::from(y == 0.0)
+    }
+
+    fn support_problem(&self, y: f64, _quasi: bool) -> Option<&'static str> {
+        (y < 0.0).then_some("must be non-negative")
+    }
+
+    /// `log f(y; mu = y, phi)` (mgcv's `Tweedie(p)$ls`); zeros add nothing.
+    fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (&y, &w) in observed(y, w).filter(|(y, _)| **y > 0.0) {
+            let d = log_density(y, y, phi, self.p);
+            for k in 0..3 {
+                out[k] += w * d[k];
+            }
+        }
+        out
+    }
+
+    /// Within mgcv's `tw()` default range [1.01, 1.99].
+    fn parameter_search(&self) -> Option<ParameterSearch> {
+        Some(ParameterSearch { start: self.p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 })
+    }
+
+    /// `c` is the power.
+    fn at_coordinate(&self, c: f64) -> Self {
+        Tweedie { p: c }
+    }
+
+    /// mgcv's `tw()` reports the scale REML/ML chose.
+    fn reports_criterion_scale(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::family::distribution::Distribution;
 use crate::linalg;
 
 use super::design::{design, penalty_set, Design};
@@ -343,10 +342,9 @@ impl<'a> Prepared<'a> {
                 let inner = g.inner(&per_penalty)?.clone();
                 let lambda: Vec<f64> = per_penalty.iter().map(|r| r.exp()).collect();
                 // mgcv's tw() reports the scale REML chose; other families Fletcher's.
-                let reml_scale = (spec.estimate_parameter
-                    && matches!(spec.family.distribution, Distribution::Tweedie { .. }))
-                .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
-                .flatten();
+                let reml_scale = (spec.estimate_parameter && spec.family.distribution.reports_criterion_scale())
+                    .then(|| params.get(self.n_smoothing).map(|r| r.exp()))
+                    .flatten();
                 finish_glm(spec, &g.data, &inner, &lambda, &result, sensitivity, reml_scale)?
             }
         };

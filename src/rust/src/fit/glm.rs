@@ -10,7 +10,6 @@
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
-use crate::family::distribution::Distribution;
 use crate::fit::gcv;
 use crate::fit::influence::Influence;
 use crate::fit::laml::{self, LamlSettings, RowCache};
@@ -193,8 +192,7 @@ pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
     }
     let sw: f64 = data.w.iter().sum();
     let mean = data.y.iter().zip(data.w).map(|(y, w)| y * w).sum::<f64>() / sw;
-    let mean =
-        if fam.distribution == Distribution::Binomial { mean.clamp(f64::EPSILON, 1.0 - f64::EPSILON) } else { mean };
+    let mean = fam.distribution.clamp_mean(mean);
     let alpha0 = fam.link.link(mean);
     if data.offset.iter().all(|o| *o == 0.0) {
         return dev(&|_| alpha0);
@@ -257,7 +255,7 @@ mod tests {
             .map(|i| {
                 let eta = (3.0 * x[i]).sin() + 0.5 * z[i];
                 match family.distribution {
-                    crate::family::distribution::Distribution::Binomial => {
+                    crate::family::distribution::Distribution::Binomial(_) => {
                         f64::from(unif() < 1.0 / (1.0 + (-eta).exp()))
                     }
                     _ => (0.5 + eta).exp() * (0.3 + 1.4 * unif()),
@@ -306,7 +304,7 @@ mod tests {
 
     #[test]
     fn laml_derivatives_match_finite_differences() {
-        let fam = |f: &str, l: &str| Family::from_r(f, l, "").unwrap();
+        let fam = |f: &str, l: &str| Family::from_r(f, l, "", None).unwrap();
         check(fam("binomial", "logit"), Method::Reml);
         check(fam("binomial", "probit"), Method::Reml);
         check(fam("Gamma", "log"), Method::Reml);
@@ -319,9 +317,9 @@ mod tests {
         check(fam("Gamma", "log"), Method::Gcv);
         check(fam("binomial", "probit"), Method::Gcv);
         // The extended families at a given theta / power (the Tweedie scale estimated).
-        check(Family::negative_binomial("log", 2.5).unwrap(), Method::Reml);
-        check(Family::negative_binomial("sqrt", 1.2).unwrap(), Method::Ml);
-        check(Family::tweedie("log", 1.4).unwrap(), Method::Reml);
-        check(Family::tweedie("identity", 1.7).unwrap(), Method::Ml);
+        check(Family::from_r("negbin", "log", "", Some(2.5)).unwrap(), Method::Reml);
+        check(Family::from_r("negbin", "sqrt", "", Some(1.2)).unwrap(), Method::Ml);
+        check(Family::from_r("tweedie", "log", "", Some(1.4)).unwrap(), Method::Reml);
+        check(Family::from_r("tweedie", "identity", "", Some(1.7)).unwrap(), Method::Ml);
     }
 }

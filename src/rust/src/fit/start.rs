@@ -194,7 +194,7 @@ mod tests {
         let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
-        spec.family = Family::from_r("binomial", "logit", "").unwrap();
+        spec.family = Family::from_r("binomial", "logit", "", None).unwrap();
         let prepared = prepare(&spec, &mut || false).unwrap();
         let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init).unwrap().expect("a start");
         assert_eq!(rho.len(), prepared.n_sp());
