@@ -47,7 +47,7 @@ pub fn par(threads: usize) -> Par {
 }
 
 /// `X'WX` and `X'Wz` for a model matrix held whole (tests build small problems this
-/// way; fits stream theirs through `fit::rows::weighted_cross_products`).
+/// way; fits stream theirs through `fit::row_source::weighted_cross_products`).
 #[cfg(test)]
 pub fn weighted_cross_products(
     x: ArrayView2<'_, f64>,

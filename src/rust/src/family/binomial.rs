@@ -4,7 +4,7 @@
 //! 1989 Table 2.1); the unit deviance and saturated log likelihood are R's
 //! `binomial()$dev.resids` and `-binomial()$aic / 2` at `mu = y`.
 
-use super::distribution::{observed, y_log_ratio, ExponentialFamily};
+use super::exponential::{observed, y_log_ratio, ExponentialFamily};
 use super::link::Link;
 use super::special::{lgamma, xlogy};
 

@@ -4,7 +4,7 @@
 //! log likelihood and its derivatives in `phi` need the log gamma function and its
 //! derivatives (mgcv's `Gamma()$ls`).
 
-use super::distribution::{observed, ExponentialFamily};
+use super::exponential::{observed, ExponentialFamily};
 use super::link::Link;
 use super::special;
 

@@ -2,7 +2,7 @@
 //! `(y - mu)^2`, scale estimated (McCullagh & Nelder 1989 Table 2.1). Its saturated
 //! log likelihood is the normal density's normalizing part at `mu = y`.
 
-use super::distribution::{normal_like_loglik, ExponentialFamily};
+use super::exponential::{normal_like_loglik, ExponentialFamily};
 use super::link::Link;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,7 @@
 //! link `1/mu^2` (McCullagh & Nelder 1989 Table 2.1). Its saturated log likelihood
 //! is the Gaussian's less `3/2 sum(log y)`.
 
-use super::distribution::{normal_like_loglik, observed, ExponentialFamily};
+use super::exponential::{normal_like_loglik, observed, ExponentialFamily};
 use super::gamma::positive_support;
 use super::link::Link;
 

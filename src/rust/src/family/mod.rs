@@ -8,6 +8,7 @@
 
 pub mod binomial;
 pub mod distribution;
+pub mod exponential;
 pub mod gamma;
 pub mod gaussian;
 pub mod inverse_gaussian;
@@ -18,7 +19,8 @@ pub mod poisson;
 pub mod special;
 pub mod tweedie;
 
-use distribution::{normal_like_loglik, Distribution};
+use distribution::Distribution;
+use exponential::normal_like_loglik;
 use link::Link;
 
 /// A family as R's family objects describe it: a distribution (or, for the quasi

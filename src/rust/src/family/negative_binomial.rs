@@ -4,7 +4,7 @@
 //! likelihood are mgcv's `negbin()$dev.resids` and `-negbin()$aic / 2` at `mu = y`.
 //! An estimated `theta` is searched on the log scale.
 
-use super::distribution::{observed, y_log_ratio, ExponentialFamily};
+use super::exponential::{observed, y_log_ratio, ExponentialFamily};
 use super::special::{lgamma, xlogy};
 use super::ParameterSearch;
 

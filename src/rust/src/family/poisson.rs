@@ -3,7 +3,7 @@
 //! Table 2.1); the unit deviance and saturated log likelihood are R's
 //! `poisson()$dev.resids` and `sum(dpois(y, y, log = TRUE))`.
 
-use super::distribution::{observed, y_log_ratio, ExponentialFamily};
+use super::exponential::{observed, y_log_ratio, ExponentialFamily};
 use super::link::Link;
 use super::special::{lgamma, xlogy};
 

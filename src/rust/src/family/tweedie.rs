@@ -13,7 +13,7 @@
 //! both sides; the sum is taken outward from the peak until the terms are below
 //! `e^-37` of it (under double precision's rounding of the sum).
 
-use super::distribution::{observed, ExponentialFamily};
+use super::exponential::{observed, ExponentialFamily};
 use super::special::lgamma;
 use super::ParameterSearch;
 

@@ -20,7 +20,6 @@ use super::problem::{full_rho, initial_rho, penalty_rho, Criterion, FreeObjectiv
 use super::report::{finish, finish_glm, FitResult};
 use super::spec::Method;
 use super::spec::{validate, ModelSpec};
-use super::start::PERFORMANCE_FROM_ROWS;
 use super::{profile, rows, uncertainty};
 
 /// One accepted outer iterate, as a fit reports it to its caller.
@@ -121,7 +120,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             x = Some(model_matrix(&design, &layout, spec.threads, interrupted)?);
         }
         let (xtwx, xtu) = {
-            let data = glm_data(spec, &design, &penalties, x.as_ref());
+            let data = GlmData::new(spec, &design, &penalties, x.as_ref());
             let eta = data.start_eta();
             if data.deviance(&eta).is_none() {
                 return Err(EngineError::InvalidSpec {
@@ -142,7 +141,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
                 detail: "X'WX + S is not positive definite at the starting values; check for aliased parametric terms"
                     .into(),
             })?;
-        if scale_parameter(spec) {
+        if spec.scale_parameter() {
             // The scale starts at the Pearson statistic per observation of the first step.
             let eta = design.fitted(start.as_slice().expect("contiguous"), &spec.offset, spec.threads);
             let fam = &spec.family;
@@ -172,32 +171,8 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     })
 }
 
-/// Whether the scale is estimated with the smoothing parameters (REML/ML of a
-/// generalized family whose scale is unknown, as mgcv does).
-pub(super) fn scale_parameter(spec: &ModelSpec<'_>) -> bool {
-    !spec.family.is_gaussian_identity()
-        && !spec.family.scale_known()
-        && matches!(spec.method, Method::Reml | Method::Ml)
-}
-
-pub(super) fn glm_data<'b, 'd>(
-    spec: &'b ModelSpec<'_>,
-    design: &'b Design<'d>,
-    penalties: &'b PenaltySet,
-    x: Option<&'b Array2<f64>>,
-) -> GlmData<'b, 'd> {
-    GlmData {
-        design,
-        penalties,
-        family: spec.family,
-        y: &spec.y,
-        w: &spec.weights,
-        offset: &spec.offset,
-        threads: spec.threads,
-        x,
-        layout: rows::Layout::of(design),
-    }
-}
+/// From this many rows a cold generalized fit starts from performance iteration.
+const PERFORMANCE_FROM_ROWS: usize = 10_000;
 
 impl<'a> Prepared<'a> {
     /// Number of smoothing parameters (fixed ones included).
@@ -220,7 +195,7 @@ impl<'a> Prepared<'a> {
                 let settings = LamlSettings {
                     method: spec.method,
                     gamma: spec.gamma,
-                    scale_param: scale_parameter(spec),
+                    scale_param: spec.scale_parameter(),
                     hessian_rows: laml::HESSIAN_ROWS,
                 };
                 let start = match start {
@@ -228,7 +203,7 @@ impl<'a> Prepared<'a> {
                     _ => first.clone(),
                 };
                 Criterion::Glm(GlmObjective::new(
-                    glm_data(spec, &self.design, &self.penalties, self.x.as_ref()),
+                    GlmData::new(spec, &self.design, &self.penalties, self.x.as_ref()),
                     settings,
                     start,
                 ))

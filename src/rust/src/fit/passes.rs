@@ -1,6 +1,6 @@
 //! The passes over the data that build what the fit holds: `X'WX`, `X'Wz` and `z'Wz`
 //! for the Gaussian problem, and the dense model matrix a generalized fit keeps. They
-//! go through the row passes of `rows` (threads, chunks, interrupt polls).
+//! go through the row passes of `row_source` (threads, chunks, interrupt polls).
 
 use ndarray::{s, Array2, ShapeBuilder};
 
@@ -9,7 +9,7 @@ use crate::linalg;
 
 use super::design::Design;
 use super::gaussian::Gram;
-use super::row_source;
+use super::row_source::{self, weighted_cross_products};
 use super::rows;
 
 /// The data side of the problem: `X'WX`, `X'Wz`, `z'Wz` with `z = y - offset`, in one
@@ -26,8 +26,7 @@ pub fn gram(
     let u: Vec<f64> = w.iter().zip(&z).map(|(w, z)| w * z).collect();
     // Wide random effects are accumulated from their level codes (`rows`): their
     // columns through the dense product would cost `n p^2`.
-    let (xtwx, xtwy) =
-        rows::weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
+    let (xtwx, xtwy) = weighted_cross_products(design, &rows::Layout::of(design), None, w, &u, threads, interrupted)?;
     let ytwy = z.iter().zip(w).map(|(v, wi)| wi * v * v).sum();
     let positive = w.iter().filter(|v| **v > 0.0);
     let n = positive.clone().count() as f64;

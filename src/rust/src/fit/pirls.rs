@@ -16,8 +16,9 @@ use crate::error::{EngineError, Result};
 use crate::family::Family;
 use crate::fit::penalty::PenaltySet;
 use crate::fit::row_source;
-use crate::fit::rows::{self, Layout};
+use crate::fit::rows::Layout;
 use crate::fit::Design;
+use crate::fit::ModelSpec;
 use crate::linalg::SpdSystem;
 
 /// The data and model of a generalized fit.
@@ -63,7 +64,28 @@ const MAX_HALVINGS: usize = 60;
 /// Below this relative change a step that no longer contracts is rounding noise.
 const NOISE_FLOOR: f64 = 1e-5;
 
-impl GlmData<'_, '_> {
+impl<'b, 'd> GlmData<'b, 'd> {
+    /// The data of `spec`'s generalized fit on `design`, with the model matrix `x`
+    /// when it is held in memory.
+    pub fn new(
+        spec: &'b ModelSpec<'_>,
+        design: &'b Design<'d>,
+        penalties: &'b PenaltySet,
+        x: Option<&'b Array2<f64>>,
+    ) -> GlmData<'b, 'd> {
+        GlmData {
+            design,
+            penalties,
+            family: spec.family,
+            y: &spec.y,
+            w: &spec.weights,
+            offset: &spec.offset,
+            threads: spec.threads,
+            x,
+            layout: Layout::of(design),
+        }
+    }
+
     /// The deviance at `eta`; `None` when a mean is invalid.
     pub fn deviance(&self, eta: &[f64]) -> Option<f64> {
         let mut dev = 0.0;
@@ -120,7 +142,7 @@ impl GlmData<'_, '_> {
         u: &[f64],
         interrupted: &mut dyn FnMut() -> bool,
     ) -> Result<(Array2<f64>, Array1<f64>)> {
-        rows::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads, interrupted)
+        row_source::weighted_cross_products(self.design, &self.layout, self.x, w, u, self.threads, interrupted)
     }
 
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or

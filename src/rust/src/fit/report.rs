@@ -9,7 +9,6 @@ use crate::error::{EngineError, Result};
 use crate::linalg;
 
 use super::design::{design, design_from, Design};
-use super::driver::{glm_data, scale_parameter};
 use super::gaussian::{self, Gram};
 use super::influence::Influence;
 use super::outer::Termination;
@@ -107,7 +106,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 
 /// Number of family parameters estimated with the smoothing parameters.
 pub(super) fn n_family_parameters(spec: &ModelSpec<'_>) -> usize {
-    usize::from(scale_parameter(spec)) + usize::from(spec.estimate_parameter)
+    usize::from(spec.scale_parameter()) + usize::from(spec.estimate_parameter)
 }
 
 /// The deviance of the null model, as mgcv reports it.
@@ -116,7 +115,7 @@ pub(super) fn null_deviance(spec: &ModelSpec<'_>, design: &Design<'_>) -> f64 {
         gaussian_null_deviance(spec)
     } else {
         let penalties = PenaltySet::new(design.ncols(), Vec::new());
-        glm::null_deviance(&glm_data(spec, design, &penalties, None), spec.intercept)
+        glm::null_deviance(&GlmData::new(spec, design, &penalties, None), spec.intercept)
     }
 }
 

@@ -1,12 +1,13 @@
 //! How a pass over the data reads the model matrix's rows (`RowSource`: held in
 //! memory, or formed from the bases a chunk at a time) and how it runs (`pass`: one
 //! contiguous range of rows per thread, an accumulator per thread, interrupt polls
-//! on the calling thread).
+//! on the calling thread); and the pass every fit makes, `X'WX` with `X'u`.
 
-use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use faer::Mat;
+use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use super::design::Design;
-use super::rows::{Layout, MEMORY_CHUNK_ROWS};
+use super::rows::{CrossParts, GramParts, Layout, MEMORY_CHUNK_ROWS};
 use crate::error::{EngineError, Result};
 use crate::linalg;
 
@@ -160,6 +161,38 @@ pub fn signalling<'s>(
         }
         asked
     }
+}
+
+/// `X' diag(w) X` and `X'u` in one pass (weights of any sign).
+pub fn weighted_cross_products(
+    design: &Design<'_>,
+    layout: &Layout<'_>,
+    x: Option<&Array2<f64>>,
+    w: &[f64],
+    u: &[f64],
+    threads: usize,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(Array2<f64>, Array1<f64>)> {
+    let parts = pass(
+        &*source(design, layout, x),
+        threads,
+        interrupted,
+        || (GramParts::new(layout), CrossParts::new(layout, 1)),
+        |(gram, xtu), start, chunk| {
+            let n = chunk.nrows();
+            let rows: Vec<usize> = (start..start + n).collect();
+            gram.add(layout, &rows, chunk, &w[start..start + n]);
+            xtu.add(layout, &rows, chunk, &Mat::from_fn(n, 1, |r, _| u[start + r]));
+            Ok(())
+        },
+    )?;
+    let mut parts = parts.into_iter();
+    let (mut gram, mut xtu) = parts.next().expect("at least one part");
+    for (g, v) in parts {
+        gram.merge(&g);
+        xtu.merge(&v);
+    }
+    Ok((gram.assemble(layout), xtu.column(layout, 0)))
 }
 
 #[cfg(test)]

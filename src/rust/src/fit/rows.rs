@@ -14,9 +14,7 @@ use faer::{Mat, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::design::Design;
-use super::row_source::{pass, source};
 use crate::basis::Basis;
-use crate::error::Result;
 use crate::linalg;
 
 /// Below this many levels a random effect goes through the dense products.
@@ -27,38 +25,6 @@ pub const MIN_LEVELS: usize = 32;
 /// for the next product over the same rows; 32768 rows made the derivative pass
 /// 1.7 times slower at 1e6 rows.
 pub const MEMORY_CHUNK_ROWS: usize = 4096;
-
-/// `X' diag(w) X` and `X'u` in one pass (weights of any sign).
-pub fn weighted_cross_products(
-    design: &Design<'_>,
-    layout: &Layout<'_>,
-    x: Option<&Array2<f64>>,
-    w: &[f64],
-    u: &[f64],
-    threads: usize,
-    interrupted: &mut dyn FnMut() -> bool,
-) -> Result<(Array2<f64>, Array1<f64>)> {
-    let parts = pass(
-        &*source(design, layout, x),
-        threads,
-        interrupted,
-        || (GramParts::new(layout), CrossParts::new(layout, 1)),
-        |(gram, xtu), start, chunk| {
-            let n = chunk.nrows();
-            let rows: Vec<usize> = (start..start + n).collect();
-            gram.add(layout, &rows, chunk, &w[start..start + n]);
-            xtu.add(layout, &rows, chunk, &Mat::from_fn(n, 1, |r, _| u[start + r]));
-            Ok(())
-        },
-    )?;
-    let mut parts = parts.into_iter();
-    let (mut gram, mut xtu) = parts.next().expect("at least one part");
-    for (g, v) in parts {
-        gram.merge(&g);
-        xtu.merge(&v);
-    }
-    Ok((gram.assemble(layout), xtu.column(layout, 0)))
-}
 
 /// A random effect kept as codes.
 #[derive(Debug, Clone)]
@@ -408,6 +374,7 @@ mod tests {
     use crate::fit::laml::{derivative_pass, RowCache};
     use crate::fit::penalty::PenaltySet;
     use crate::fit::pirls::{pirls, GlmData};
+    use crate::fit::row_source::weighted_cross_products;
     use crate::fit::{design, penalty_set, uniform_stream, ModelSpec};
     use ndarray::ShapeBuilder;
 

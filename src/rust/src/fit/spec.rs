@@ -91,6 +91,16 @@ pub(crate) fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
     }
 }
 
+impl ModelSpec<'_> {
+    /// Whether the scale is estimated with the smoothing parameters (REML/ML of a
+    /// generalized family whose scale is unknown, as mgcv does).
+    pub fn scale_parameter(&self) -> bool {
+        !self.family.is_gaussian_identity()
+            && !self.family.scale_known()
+            && matches!(self.method, Method::Reml | Method::Ml)
+    }
+}
+
 #[cfg(test)]
 impl<'a> ModelSpec<'a> {
     /// A REML fit with unit weights, no offset and default settings, for tests.

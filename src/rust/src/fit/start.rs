@@ -7,9 +7,10 @@ use ndarray::Array1;
 
 use crate::error::{EngineError, Result};
 
-use super::driver::{glm_data, Prepared, Problem};
+use super::driver::{Prepared, Problem};
 use super::gaussian::Gram;
 use super::outer::{newton, Eval, NewtonSettings, Objective};
+use super::pirls::GlmData;
 use super::problem::{Criterion, FreeObjective};
 use super::spec::{Method, ModelSpec};
 
@@ -17,9 +18,6 @@ use super::spec::{Method, ModelSpec};
 /// start: far enough for any optimum a cold search finds nearby, near enough that
 /// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
 pub(super) const SEED_RANGE: f64 = 10.0;
-
-/// From this many rows a cold generalized fit starts from performance iteration.
-pub(super) const PERFORMANCE_FROM_ROWS: usize = 10_000;
 
 impl Prepared<'_> {
     /// A checkpoint of this very problem, kept where a cold search can go (`bounds`):
@@ -121,7 +119,7 @@ impl Prepared<'_> {
         const ROUNDS: usize = 8;
         const SETTLED: f64 = 0.02;
         let Problem::Glm { first_pass, .. } = &self.problem else { return Ok(None) };
-        let data = glm_data(spec, &self.design, &self.penalties, self.x.as_ref());
+        let data = GlmData::new(spec, &self.design, &self.penalties, self.x.as_ref());
         let m = self.n_smoothing;
         let mut rho = from.to_vec();
         let mut eta = data.start_eta();
