@@ -6,7 +6,7 @@
 use ndarray::Array2;
 
 use super::knots::{place_knots, sorted_unique, IntervalFinder};
-use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
+use super::registry::{one_covariate_basis, Basis, Built, ClassArgs, ClassEntry, RawBasis};
 use super::size::spline_bounds;
 use super::state::{Fields, State};
 use crate::error::{EngineError, Result};
@@ -171,21 +171,11 @@ impl RawBasis for CcBasis {
         "cc"
     }
 
-    fn n_vars(&self) -> Option<usize> {
-        Some(1)
-    }
-
     fn width(&self) -> usize {
         self.knots.len() - 1
     }
 
-    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
-        self.fill_x(vars[0], out)
-    }
-
-    fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
-        self.dot_x(vars[0], beta, by, out)
-    }
+    one_covariate_basis!();
 
     fn write_state(&self, st: &mut State) {
         st.insert("knots".into(), self.knots.clone());

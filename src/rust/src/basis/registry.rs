@@ -78,6 +78,25 @@ impl<T: RawBasis> RawBasis for Box<T> {
     }
 }
 
+/// The `RawBasis` items of a basis of one covariate whose type has `fill_x` and
+/// `dot_x` (the basis at, and its product with coefficients at, values of it).
+macro_rules! one_covariate_basis {
+    () => {
+        fn n_vars(&self) -> Option<usize> {
+            Some(1)
+        }
+
+        fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+            self.fill_x(vars[0], out)
+        }
+
+        fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+            self.dot_x(vars[0], beta, by, out)
+        }
+    };
+}
+pub(crate) use one_covariate_basis;
+
 /// `Basis`: one variant per basis type, each call passed to its `RawBasis`.
 macro_rules! basis_types {
     ($($variant:ident($ty:ty)),* $(,)?) => {

@@ -40,13 +40,8 @@ impl ExponentialFamily for Gamma {
         Some(Link::Inverse)
     }
 
-    /// `y`; for the quasi family, which admits zeros, `y + 0.1` there.
     fn start_mean(&self, y: f64, _w: f64, quasi: bool) -> f64 {
-        if quasi {
-            y + 0.1 * f64::from(y == 0.0)
-        } else {
-            y
-        }
+        positive_start_mean(y, quasi)
     }
 
     fn support_problem(&self, y: f64, quasi: bool) -> Option<&'static str> {
@@ -65,6 +60,16 @@ impl ExponentialFamily for Gamma {
             out[2] += (-special::trigamma(r) / s + (1.0 - 2.0 * ls - 2.0 * special::digamma(r))) / (s.powi(3) * w * w);
         }
         out
+    }
+}
+
+/// The start of a positive distribution's fit: `y`; for the quasi family, which
+/// admits zeros, `y + 0.1` there.
+pub(super) fn positive_start_mean(y: f64, quasi: bool) -> f64 {
+    if quasi {
+        y + 0.1 * f64::from(y == 0.0)
+    } else {
+        y
     }
 }
 

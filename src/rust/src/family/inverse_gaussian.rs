@@ -4,7 +4,7 @@
 //! is the Gaussian's less `3/2 sum(log y)`.
 
 use super::exponential::{normal_like_loglik, observed, ExponentialFamily};
-use super::gamma::positive_support;
+use super::gamma::{positive_start_mean, positive_support};
 use super::link::Link;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,13 +39,8 @@ impl ExponentialFamily for InverseGaussian {
         Some(Link::InverseSquare)
     }
 
-    /// `y`; for the quasi family, which admits zeros, `y + 0.1` there.
     fn start_mean(&self, y: f64, _w: f64, quasi: bool) -> f64 {
-        if quasi {
-            y + 0.1 * f64::from(y == 0.0)
-        } else {
-            y
-        }
+        positive_start_mean(y, quasi)
     }
 
     fn support_problem(&self, y: f64, quasi: bool) -> Option<&'static str> {
