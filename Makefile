@@ -3,7 +3,7 @@ R_SCRIPT := Rscript --no-save --no-restore
 CARGO_MANIFEST := src/rust/Cargo.toml
 CARGO_TARGET := src/rust/target
 
-.PHONY: setup install demo test test-rust test-r lint check bench document clean
+.PHONY: setup install demo test test-rust test-r lint check vendor authors check-offline bench document clean
 
 setup:
 	bash tools/setup.sh
@@ -30,10 +30,24 @@ lint: setup
 	cargo fmt --manifest-path $(CARGO_MANIFEST) --check
 	cargo clippy --release --manifest-path $(CARGO_MANIFEST) --target-dir $(CARGO_TARGET) --all-targets -- -D warnings
 
-check: setup
+# The source tarball ships the vendored crates: it installs without network.
+check: setup vendor
 	rm -rf warmgam.Rcheck warmgam_*.tar.gz
 	R CMD build .
 	_R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual warmgam_*.tar.gz
+
+# src/rust/vendor.tar.xz: the engine's crates, trimmed, for `R CMD build` to ship.
+vendor:
+	sh tools/vendor.sh
+
+# inst/AUTHORS: the shipped crates' authors and licences (committed; re-run after
+# changing src/rust/Cargo.lock).
+authors:
+	$(R_SCRIPT) tools/authors.R
+
+# Builds the tarball and installs it as a machine without network would.
+check-offline: setup
+	sh tools/check-offline.sh
 
 bench: install
 	$(R_SCRIPT) bench/bench_gaussian.R
@@ -48,4 +62,4 @@ document:
 	$(R_SCRIPT) tools/document.R
 
 clean:
-	rm -rf warmgam.Rcheck warmgam_*.tar.gz src/*.o src/*.so
+	rm -rf warmgam.Rcheck warmgam_*.tar.gz src/*.o src/*.so src/Makevars src/rust/vendor.tar.xz src/rust/vendor-config.toml
