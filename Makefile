@@ -56,6 +56,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_re.R
 	$(R_SCRIPT) bench/bench_binary.R
 	$(R_SCRIPT) bench/bench_tensor.R
+	$(R_SCRIPT) bench/bench_warm_cv.R
 
 document:
 	R CMD INSTALL --no-multiarch .
