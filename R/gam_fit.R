@@ -333,16 +333,19 @@ drop_incomplete <- function(mf) {
 engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
                           knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
                           fs_factor = NULL) {
-  list(label = label, bs = bs, k = as.double(k), vars = vars, by = by, centre = centre, knots = knots,
+  list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
        knots_sampled = knots_sampled(knots), m = m, id = id, margins = margins, pooled = pooled,
        term = term, by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor)
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
 engine_margin <- function(bs, k, dim, m, knots) {
-  list(bs = bs, k = as.double(k), dim = as.double(dim), m = if (all(is.na(m))) NULL else as.double(m),
+  list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = if (all(is.na(m))) NULL else as.double(m),
        knots = knots, knots_sampled = knots_sampled(knots))
 }
+
+# `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
+basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
 engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")

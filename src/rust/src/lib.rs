@@ -154,14 +154,14 @@ fn doubles<'a>(robj: &'a Robj, what: &str) -> Result<Cow<'a, [f64]>> {
 }
 
 fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
-    let k = f.real("k")?;
+    let k = basis_dimension(f)?;
     Ok(SmoothSpec {
         label: f.string("label")?,
         kind: {
             let bs = f.string("bs")?;
             basis::Kind::parse(&bs).ok_or_else(|| r_error(format!("internal: unknown basis \"{bs}\"")))?
         },
-        k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
+        k,
         vars: vars.iter().map(|v| doubles(v, "covariate")).collect::<Result<_>>()?,
         by: if f.is_null("by") { None } else { Some(doubles(f.get("by")?, "by")?) },
         centre: f.flag("centre")?,
@@ -188,6 +188,17 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
     })
 }
 
+/// A term's `k`: `NULL` for the class default, else a positive whole number.
+fn basis_dimension(f: &Fields) -> Result<Option<usize>> {
+    if f.is_null("k") {
+        return Ok(None);
+    }
+    match f.real("k")? {
+        k if k >= 1.0 && k.fract() == 0.0 && k < 1e9 => Ok(Some(k as usize)),
+        k => Err(r_error(format!("internal: `k` must be a positive whole number, not {k}"))),
+    }
+}
+
 /// A tensor product's margins: a list of `list(bs, k, dim, m, knots, knots_sampled)`.
 fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
     let list = robj.as_list().ok_or_else(|| r_error("internal: `margins` must be a list"))?;
@@ -195,13 +206,13 @@ fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
         .map(|m| {
             let m = m.as_list().ok_or_else(|| r_error("internal: a margin must be a list"))?;
             let f = Fields::new(&m);
-            let k = f.real("k")?;
+            let k = basis_dimension(&f)?;
             Ok(basis::tensor::MarginSpec {
                 class: {
                     let bs = f.string("bs")?;
                     basis::class_entry(&bs).ok_or_else(|| r_error(format!("internal: unknown basis \"{bs}\"")))?
                 },
-                k: if k.is_finite() && k > 0.0 { Some(k as usize) } else { None },
+                k,
                 dim: f.real("dim")? as usize,
                 m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
                 knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
