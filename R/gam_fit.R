@@ -326,23 +326,26 @@ drop_incomplete <- function(mf) {
 # the engine (read by name in src/rust/src/lib.rs, `smooth_spec()`): the label, the
 # basis name (a class, "te"/"ti" or "fs"), `k` (a random effect's or factor
 # smooth's number of levels), the covariates as double vectors, the `by` values
-# (NULL for none), whether to centre, given knots, `m`, an `id`, tensor or base
-# margins, and the covariates pooled over an `id`'s terms. `info_fields` stay in R
-# for predict(), plot() and summary(): the covariate names, the `by` variable's name
-# and level, and a factor's levels.
+# (NULL for none), whether to centre, given knots, `m` (NA for the class default), an
+# `id`, tensor or base margins, and the covariates pooled over an `id`'s terms.
+# `info_fields` stay in R for predict(), plot() and summary(): the covariate names,
+# the `by` variable's name and level, and a factor's levels.
 engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
                           knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
                           fs_factor = NULL) {
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
-       knots_sampled = knots_sampled(knots), m = m, id = id, margins = margins, pooled = pooled,
+       knots_sampled = knots_sampled(knots), m = penalty_orders(m), id = id, margins = margins, pooled = pooled,
        term = term, by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor)
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
 engine_margin <- function(bs, k, dim, m, knots) {
-  list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = if (all(is.na(m))) NULL else as.double(m),
+  list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = penalty_orders(m),
        knots = knots, knots_sampled = knots_sampled(knots))
 }
+
+# `m` as the engine takes it: NULL for the class default (NA).
+penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 
 # `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
@@ -372,8 +375,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     })
     kn <- if (is.null(sm$margins)) smooth_knots(sm, sm$pooled %||% vars, knots)
     base <- engine_smooth(
-      sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn,
-      m = if (all(is.na(sm$m))) NULL else as.double(sm$m), id = sm$id,
+      sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
       margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled
     )
     if (is.null(sm$by)) {

@@ -166,7 +166,7 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         by: if f.is_null("by") { None } else { Some(doubles(f.get("by")?, "by")?) },
         centre: f.flag("centre")?,
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
-        knots_sampled: !f.is_null("knots_sampled") && f.flag("knots_sampled")?,
+        knots_sampled: f.flag("knots_sampled")?,
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
         select: f.flag("select")?,
         id: if f.is_null("id") { None } else { Some(f.string("id")?) },
@@ -216,7 +216,7 @@ fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
                 dim: f.real("dim")? as usize,
                 m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
                 knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
-                knots_sampled: !f.is_null("knots_sampled") && f.flag("knots_sampled")?,
+                knots_sampled: f.flag("knots_sampled")?,
             })
         })
         .collect()

@@ -237,8 +237,8 @@ impl<'a> Prepared<'a> {
             _ => (None, search.start, search.step),
         };
         let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
-        // The best trial: its criterion, all its parameters and the coordinate.
-        let mut best: Option<(f64, Vec<f64>, f64)> = None;
+        // The best trial: its criterion and all its parameters.
+        let mut best: Option<(f64, Vec<f64>)> = None;
         let mut iterations = 0;
         let chosen;
         {
@@ -259,9 +259,9 @@ impl<'a> Prepared<'a> {
                     Ok(trial) => trial,
                 };
                 iterations += its;
-                if best.as_ref().is_none_or(|(v, _, _)| value < *v) {
+                if best.as_ref().is_none_or(|(v, _)| value < *v) {
                     warm = self.seed_start(&params).or(warm.take());
-                    best = Some((value, params, c));
+                    best = Some((value, params));
                 }
                 Ok(value)
             };
@@ -274,14 +274,13 @@ impl<'a> Prepared<'a> {
         }
         // At the search's answer (its best point, or its last parabola's minimum), from
         // the best trial's smoothing parameters.
-        let (_, rho, _) = best
+        let (_, rho) = best
             .ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
-        let c = chosen;
         // The fit at the chosen value again, from its own smoothing parameters (no
         // iterations to speak of), now with its report and the covariance corrected
         // for their uncertainty, which the trials did without.
-        let mut fit = self.optimize_smoothing(&at(c), Some(&rho), progress)?;
-        fit.family_parameters.push(c);
+        let mut fit = self.optimize_smoothing(&at(chosen), Some(&rho), progress)?;
+        fit.family_parameters.push(chosen);
         fit.iterations += iterations;
         Ok(fit)
     }
