@@ -335,7 +335,8 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
                           fs_factor = NULL) {
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
        knots_sampled = knots_sampled(knots), m = penalty_orders(m), id = id, margins = margins, pooled = pooled,
-       term = term, by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor)
+       side = NULL, term = term, by_name = by_name, by_level = by_level, re_levels = re_levels,
+       fs_factor = fs_factor)
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
@@ -350,7 +351,8 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 # `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
-engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled")
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled",
+                   "side")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
@@ -586,6 +588,8 @@ preserving_rng <- function(expr) {
 
 engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads) {
   smooths <- smooth_terms(link_ids(frame$parts$smooths, frame$mf), frame$mf, knots)
+  sides <- side_constraints(smooths, frame$xp, frame$intercept_only)
+  for (i in seq_along(smooths)) smooths[[i]]["side"] <- list(sides[[i]])
   if (!is.null(sp)) {
     # With `select`, terms with a null space have two smoothing parameters; the engine
     # checks that count, which only it knows.

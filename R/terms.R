@@ -124,10 +124,13 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' margin is centred), for models such as `y ~ s(x) + s(z) + ti(x, z)` that separate
 #' an interaction from the main effects.
 #'
-#' A smooth nested in another (`s(x) + te(x, z)`, `s(x) + s(x, z)`) is refused with
-#' an error: mgcv deletes the columns of the larger term that the smaller one
-#' already spans (`mgcv::gam.side()`), which warmgam does not do yet, and without it
-#' the fit would not be mgcv's. Write such models with `ti()`.
+#' A smooth nested in another (`s(x) + te(x, z)`, `s(x) + s(x, z)`, `s(x, by = f) +
+#' te(x, z, by = f)`) is made identifiable as mgcv's `gam.side()` does: the larger
+#' term loses the columns of its basis that the smaller terms (and the intercept)
+#' already span, the same columns mgcv deletes, and its penalties lose the matching
+#' rows and columns. The fit, `predict()`, `plot()` and `summary()` are mgcv's. Random
+#' effects and factor smooths are exempt, as in mgcv. For an interaction without the
+#' main effects, `ti()` is the cleaner model.
 #'
 #' @param ... The covariates (unquoted names). mgcv's arguments `fx`, `np`, `xt`,
 #'   `sp`, `pc` (and `mc` for `ti()`) are not supported yet: given with a value other
@@ -450,7 +453,6 @@ interpret_formula <- function(formula, env = environment(formula)) {
   if (length(bad)) {
     abort(sprintf("Smooth terms cannot be interacted with other terms: `%s`.", bad[[1]]), "formula")
   }
-  check_nested_smooths(smooths)
   list(
     response = formula[[2]],
     parametric = labels[!is_smooth],
@@ -460,32 +462,54 @@ interpret_formula <- function(formula, env = environment(formula)) {
   )
 }
 
-# mgcv makes nested smooths identifiable (its gam.side()): a smooth whose covariates
-# (each with the term's `by`) include every covariate of a lower-dimensional smooth,
-# or of an earlier one of the same dimension, can represent some of that smooth's
-# functions, and mgcv deletes those of its columns. warmgam does not do this yet,
-# and the model without it is not mgcv's (its fit differs), so it is refused. A ti()
-# term leaves out the main effects itself, and random effects and factor smooths
-# are exempt, as in mgcv.
-check_nested_smooths <- function(smooths) {
-  if (length(smooths) < 2L) return(invisible())
+# Nested smooths, made identifiable as mgcv's gam.side() does: a term whose
+# covariates (each with the term's `by` variable and level) include a covariate of
+# a smaller term (fewer covariates, or as many and earlier) can represent some of
+# that term's functions, and the engine deletes those of its columns
+# (src/rust/src/fit/nesting.rs). For each engine term: NULL, or `list(lower =
+# <0-based indices of the smaller terms, in mgcv's order>, constant = <whether the
+# parametric columns span a constant>)`. Random effects and factor smooths are left
+# out, as in mgcv; a ti() term is not checked (its margins are centred, so it holds
+# no function of fewer of its covariates: mgcv's check deletes nothing there) but is
+# checked against.
+side_constraints <- function(smooths, xp, intercept_only) {
+  if (length(smooths) < 2L) return(vector("list", length(smooths)))
+  names <- lapply(smooths, function(sm) paste0(sm$term, sm$by_name %||% "", sm$by_level %||% ""))
+  all_names <- unlist(names)
+  sides <- vector("list", length(smooths))
+  if (!anyDuplicated(all_names)) return(sides)
+  dims <- lengths(lapply(smooths, `[[`, "term"))
   constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs"), logical(1))
-  covariates <- lapply(smooths, function(sm) if (!is.null(sm$by)) paste0(sm$term, ":", sm$by) else sm$term)
-  dims <- vapply(smooths, function(sm) as.integer(sm$dim), integer(1))
-  for (i in which(constrained)) {
+  if (max(dims) == 1L) warn("The model has repeated 1-d smooths of the same variable (mgcv warns the same).")
+  order <- which(constrained)[order(dims[constrained], which(constrained))]
+  # The terms using each covariate, by number of covariates then position.
+  users <- lapply(stats::setNames(nm = unique(all_names)), function(v) {
+    order[vapply(order, function(i) v %in% names[[i]], logical(1))]
+  })
+  constant <- NULL
+  for (i in order) {
     if (smooths[[i]]$bs == "ti") next
-    for (j in setdiff(which(constrained), i)) {
-      before <- dims[[j]] < dims[[i]] || (dims[[j]] == dims[[i]] && j < i)
-      if (before && all(covariates[[j]] %in% covariates[[i]])) {
-        abort(sprintf(paste(
-          "`%s` contains every covariate of `%s`, so part of one is part of the other.",
-          "mgcv removes the overlap (gam.side()); warmgam does not do that yet.",
-          "For an interaction without the main effects use ti(), as in `y ~ s(x) + s(z) + ti(x, z)`."
-        ), smooths[[i]]$label, smooths[[j]]$label), "formula")
-      }
+    lower <- integer()
+    for (v in names[[i]]) {
+      b <- users[[v]]
+      lower <- union(lower, b[seq_len(match(i, b) - 1L)])
     }
+    if (!length(lower)) next
+    constant <- constant %||% spans_constant(xp, intercept_only)
+    sides[[i]] <- list(lower = as.double(lower - 1L), constant = constant)
   }
-  invisible()
+  sides
+}
+
+# Whether the parametric model matrix spans a constant, as gam.side() decides it: a
+# column that does not vary, or the constant fitted exactly by all of them (a
+# factor's full set of levels without an intercept).
+spans_constant <- function(xp, intercept_only) {
+  if (intercept_only) return(TRUE)
+  if (ncol(xp) == 0L) return(FALSE)
+  if (any(apply(xp, 2, stats::sd) < .Machine$double.eps^0.75)) return(TRUE)
+  ones <- rep(1, nrow(xp))
+  max(abs(qr.fitted(qr(xp), ones) - ones)) < .Machine$double.eps^0.75
 }
 
 # The formula of the parametric part (with any offset() terms).

@@ -113,6 +113,10 @@ reference_answer <- function(what, fit, args) {
     },
     theta = function(fit) fit$family$getTheta(TRUE),
     smooth_labels = function(fit) vapply(fit$smooth, `[[`, "", "label"),
+    # Each smooth's columns deleted by gam.side(), 0-based and ascending, as text.
+    deleted_columns = function(fit) {
+      vapply(fit$smooth, function(sm) paste(sort(attr(sm, "del.index")) - 1, collapse = ","), "")
+    },
     anova_pair = function(fit, other, ...) mgcv::anova.gam(fit, .subset2(other, "fit"), ...)
   )
   if (!is.null(extractors[[what]])) return(do.call(extractors[[what]], c(list(fit), args)))

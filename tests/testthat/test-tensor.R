@@ -133,20 +133,3 @@ test_that("tensor terms reject margins that do not match their covariates", {
   expect_equal(length(coef(fit)), 25)
   expect_error(gam_fit(y ~ t2(x, z), data = d), "not supported", class = "warmgam_error_formula")
 })
-
-test_that("nested smooths, which mgcv makes identifiable with gam.side(), are refused", {
-  d <- tensor_data(100)
-  d$fac <- factor(rep(c("a", "b"), 50))
-  # Without gam.side() s(x) + te(x, z) fitted a different model from mgcv's (its
-  # fitted values 0.4 apart on gamSim data), with negative edf for some coefficients.
-  nested <- c("y ~ s(x) + te(x, z)", "y ~ s(x) + s(x, z)", "y ~ te(x, z) + s(x, z)",
-              "y ~ ti(x, z) + te(x, z)", "y ~ s(x, by = fac) + te(x, z, by = fac)")
-  for (f in nested) {
-    expect_error(gam_fit(stats::as.formula(f), data = d), "contains every covariate of",
-                 class = "warmgam_error_formula", label = f)
-  }
-  # Not nested, or exempt as in mgcv: ti() terms, other covariates, random effects.
-  for (f in c("y ~ s(x) + s(z) + ti(x, z)", "y ~ ti(x, x3) + te(x, z)", "y ~ s(x) + s(fac, x, bs = 're')")) {
-    expect_s3_class(gam_fit(stats::as.formula(f), data = d, cache = FALSE), "warmgam")
-  }
-})

@@ -185,7 +185,19 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
                     .collect::<Result<_>>()?,
             )
         },
+        side: if f.is_null("side") { None } else { Some(side_spec(f.get("side")?)?) },
     })
+}
+
+/// A nested term's `side`: `list(lower = <0-based term indices>, constant = <flag>)`.
+fn side_spec(robj: &Robj) -> Result<basis::Side> {
+    let list = robj.as_list().ok_or_else(|| r_error("internal: `side` must be a list"))?;
+    let f = Fields::new(&list);
+    let lower = f.reals("lower")?;
+    if lower.iter().any(|v| v.fract() != 0.0 || *v < 0.0) {
+        return Err(r_error("internal: `side$lower` must hold term indices"));
+    }
+    Ok(basis::Side { lower: lower.iter().map(|v| *v as usize).collect(), constant: f.flag("constant")? })
 }
 
 /// A term's `k`: `NULL` for the class default, else a positive whole number.

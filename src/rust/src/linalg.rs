@@ -46,6 +46,23 @@ pub fn par(threads: usize) -> Par {
     }
 }
 
+/// The upper triangular factor `R` (`min(m, n) x n`) of the QR decomposition of `a`,
+/// factored in place on the calling thread (it runs inside a parallel pass).
+pub fn qr_upper(mut a: Mat<f64>) -> Mat<f64> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
+    let (m, n) = (a.nrows(), a.ncols());
+    let size = m.min(n);
+    if size == 0 {
+        return Mat::zeros(size, n);
+    }
+    let block = recommended_block_size::<f64>(m, n);
+    let mut coeff = Mat::<f64>::zeros(block, size);
+    let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(m, n, block, Par::Seq, Default::default()));
+    qr_in_place(a.as_mut(), coeff.as_mut(), Par::Seq, MemStack::new(&mut mem), Default::default());
+    Mat::from_fn(size, n, |i, j| if j >= i { a[(i, j)] } else { 0.0 })
+}
+
 /// `X'WX` and `X'Wz` for a model matrix held whole (tests build small problems this
 /// way; fits stream theirs through `fit::row_source::weighted_cross_products`).
 #[cfg(test)]

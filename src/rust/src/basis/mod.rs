@@ -69,6 +69,18 @@ pub struct SmoothSpec<'a> {
     /// penalty scaling are made (mgcv's pooled construction). The term's own rows
     /// (`vars`) give its columns.
     pub pooled: Option<Vec<Cow<'a, [f64]>>>,
+    /// Smaller terms nested in this one, whose functions its columns must not repeat
+    /// (mgcv's `gam.side()`; see `fit::nesting`); `None` when there are none.
+    pub side: Option<Side>,
+}
+
+/// What a term nested over smaller ones is checked against: the smaller terms
+/// (indices into the model's smooths, in mgcv's order) and whether the parametric
+/// columns span a constant (an intercept, or a factor's full set of levels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Side {
+    pub lower: Vec<usize>,
+    pub constant: bool,
 }
 
 #[cfg(test)]
@@ -90,6 +102,7 @@ impl SmoothSpec<'static> {
             id: None,
             margins: Vec::new(),
             pooled: None,
+            side: None,
         }
     }
 }
@@ -111,11 +124,38 @@ pub struct Smooth {
     pub has_by: bool,
     /// Shared with other terms of the same id: their smoothing parameters.
     pub id: Option<String>,
+    /// Columns of the constrained basis left out (ascending) because a smaller term
+    /// nested in this one spans them (mgcv's `gam.side()` `del.index`, 0-based):
+    /// see `fit::nesting`.
+    pub deleted: Vec<usize>,
 }
 
 impl Smooth {
     pub fn ncoef(&self) -> usize {
+        self.constrained_width() - self.deleted.len()
+    }
+
+    /// Columns after the sum-to-zero constraint, before any deletion.
+    pub fn constrained_width(&self) -> usize {
         self.basis.width() - usize::from(self.constraint.is_some())
+    }
+
+    /// The constrained columns the term keeps, in order.
+    fn kept_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.constrained_width()).filter(|j| self.deleted.binary_search(j).is_err())
+    }
+
+    /// Coefficients on the kept columns as coefficients on every constrained column
+    /// (zero on the deleted ones).
+    fn with_deleted(&self, beta: &[f64]) -> Vec<f64> {
+        if self.deleted.is_empty() {
+            return beta.to_vec();
+        }
+        let mut full = vec![0.0; self.constrained_width()];
+        for (j, b) in self.kept_columns().zip(beta) {
+            full[j] = *b;
+        }
+        full
     }
 
     /// The term's penalties, each with a smoothing parameter of its own.
@@ -127,9 +167,10 @@ impl Smooth {
     /// coefficients are mapped back to the raw basis (`Z beta_j`) and the basis
     /// evaluated against them directly, without forming the term's columns.
     pub fn add_fitted(&self, vars: &[&[f64]], by: Option<&[f64]>, beta: &[f64], out: &mut [f64]) {
+        let beta = self.with_deleted(beta);
         let raw_beta = match &self.constraint {
-            Some(c) => c.expand(beta),
-            None => beta.to_vec(),
+            Some(c) => c.expand(&beta),
+            None => beta,
         };
         self.basis.dot(vars, &raw_beta, by, out);
     }
@@ -168,7 +209,7 @@ impl Smooth {
                 }
             }
             let by = by.map(|b| &b[start..start + len]);
-            for (c, mut col) in dst.columns_mut().into_iter().enumerate() {
+            for (c, mut col) in self.kept_columns().zip(dst.columns_mut()) {
                 let j = c + skip;
                 let uj = u.map_or(0.0, |u| u[j]);
                 let mut col = col.slice_mut(ndarray::s![start..start + len]);
@@ -331,6 +372,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         rank,
         has_by: spec.by.is_some(),
         id: spec.id.clone(),
+        deleted: Vec::new(),
     })
 }
 

@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 17] = [
+pub const STATE_FIELDS: [&str; 18] = [
     "knots",
     "m1",
     "m",
@@ -39,6 +39,7 @@ pub const STATE_FIELDS: [&str; 17] = [
     "null_penalty",
     "margins",
     "reparam",
+    "deleted",
 ];
 
 /// The basis classes (the store records them by index: append only).
@@ -60,6 +61,9 @@ impl Smooth {
         st.insert("s_scale".into(), self.s_scale.clone());
         st.insert("rank".into(), vec![self.rank as f64, self.null_space_dim as f64]);
         st.insert("has_by".into(), vec![if self.has_by { 1.0 } else { 0.0 }]);
+        if !self.deleted.is_empty() {
+            st.insert("deleted".into(), self.deleted.iter().map(|&j| j as f64).collect());
+        }
         st
     }
 
@@ -69,11 +73,14 @@ impl Smooth {
         let constraint = st.get("householder").map(|u| SumToZero { u: u.clone() });
         // The basis, less the constraint's column, must give the penalties' columns.
         let width = basis.width();
-        let k = match &constraint {
+        let constrained = match &constraint {
             Some(c) if c.u.len() == width && c.u[0] != 0.0 && width > 1 => width - 1,
             Some(_) => return Err(fields.bad("stored basis and constraint do not fit together")),
             None => width,
         };
+        let deleted =
+            deleted_columns(st.get("deleted"), constrained).ok_or_else(|| fields.bad("stored `deleted` columns"))?;
+        let k = constrained - deleted.len();
         let mut penalties = square_matrices(fields.get("penalty")?, k)
             .ok_or_else(|| fields.bad("stored penalties do not fit the basis"))?;
         // Fits made before tensor products kept `select`'s penalty apart.
@@ -105,8 +112,19 @@ impl Smooth {
             rank,
             has_by: fields.number("has_by")? != 0.0,
             id: None,
+            deleted,
         })
     }
+}
+
+/// A stored `deleted` field: distinct ascending column indices below `width`, fewer
+/// than `width`; none when absent.
+fn deleted_columns(values: Option<&Vec<f64>>, width: usize) -> Option<Vec<usize>> {
+    let Some(values) = values else { return Some(Vec::new()) };
+    let ok = values.len() < width
+        && values.iter().all(|v| v.fract() == 0.0 && *v >= 0.0 && *v < width as f64)
+        && values.windows(2).all(|w| w[0] < w[1]);
+    ok.then(|| values.iter().map(|&v| v as usize).collect())
 }
 
 /// `values` split into `k x k` matrices (column-major); `None` unless it holds a whole

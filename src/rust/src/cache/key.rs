@@ -261,6 +261,18 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     }
     // Pooled covariates are other terms' data, which the exact key covers already.
     f.flag("pooled", sm.pooled.is_some());
+    // Which columns a nested term drops depends on the data (the exact key); which
+    // terms it is checked against is the model.
+    match &sm.side {
+        Some(side) => {
+            f.list("side", side.lower.len());
+            for j in &side.lower {
+                f.u64("side term", *j as u64);
+            }
+            f.flag("side constant", side.constant);
+        }
+        None => f.flag("no side", true),
+    }
     f.list("margins", sm.margins.len());
     for margin in &sm.margins {
         f.str("margin bs", margin.class.name);

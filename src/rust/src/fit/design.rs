@@ -161,7 +161,8 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
         });
         slots.into_iter().map(|r| r.expect("every term built")).collect()
     };
-    let smooths = built.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut smooths = built.into_iter().collect::<Result<Vec<_>>>()?;
+    super::nesting::apply(spec, &mut smooths, spec.threads)?;
     Ok(assemble(spec, smooths))
 }
 

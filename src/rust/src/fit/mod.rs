@@ -22,6 +22,7 @@ pub mod uncertainty;
 
 mod design;
 mod driver;
+mod nesting;
 mod passes;
 mod problem;
 mod report;

@@ -34,6 +34,16 @@ pub struct ChunkWork {
     scratch: Vec<f64>,
 }
 
+impl ChunkWork {
+    /// The chunk buffer, at least `rows x cols` (column-major), and the scratch space.
+    pub fn parts(&mut self, rows: usize, cols: usize) -> (&mut Array2<f64>, &mut Vec<f64>) {
+        if self.buf.nrows() < rows || self.buf.ncols() != cols {
+            self.buf = Array2::zeros((rows, cols).f());
+        }
+        (&mut self.buf, &mut self.scratch)
+    }
+}
+
 /// The model matrix's dense columns held in memory.
 pub struct HeldRows<'x>(pub &'x Array2<f64>);
 
@@ -73,12 +83,9 @@ impl RowSource for BasisRows<'_, '_, '_> {
     }
 
     fn chunk<'s>(&'s self, start: usize, len: usize, work: &'s mut ChunkWork) -> Result<ArrayView2<'s, f64>> {
-        let q = self.layout.dense_width();
-        if work.buf.nrows() < len || work.buf.ncols() != q {
-            work.buf = Array2::zeros((self.chunk_rows().max(len), q).f());
-        }
-        self.design.fill_rows_except(start, len, &mut work.buf, &mut work.scratch, self.layout.skip());
-        Ok(work.buf.slice(ndarray::s![..len, ..]))
+        let (buf, scratch) = work.parts(self.chunk_rows().max(len), self.layout.dense_width());
+        self.design.fill_rows_except(start, len, buf, scratch, self.layout.skip());
+        Ok(buf.slice(ndarray::s![..len, ..]))
     }
 }
 
