@@ -57,6 +57,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_binary.R
 	$(R_SCRIPT) bench/bench_tensor.R
 	$(R_SCRIPT) bench/bench_warm_cv.R
+	$(R_SCRIPT) bench/bench_nested.R
 
 document:
 	R CMD INSTALL --no-multiarch .

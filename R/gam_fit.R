@@ -332,11 +332,11 @@ drop_incomplete <- function(mf) {
 # the `by` variable's name and level, and a factor's levels.
 engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
                           knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
-                          fs_factor = NULL) {
+                          fs_factor = NULL, fixed = FALSE, point = NULL, sp = NULL) {
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
        knots_sampled = knots_sampled(knots), m = penalty_orders(m), id = id, margins = margins, pooled = pooled,
-       side = NULL, term = term, by_name = by_name, by_level = by_level, re_levels = re_levels,
-       fs_factor = fs_factor)
+       side = NULL, fixed = fixed, point = point, sp = sp, term = term, by_name = by_name, by_level = by_level,
+       re_levels = re_levels, fs_factor = fs_factor)
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
@@ -352,7 +352,7 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
 engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled",
-                   "side")
+                   "side", "fixed", "point", "sp")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
@@ -378,7 +378,8 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     kn <- if (is.null(sm$margins)) smooth_knots(sm, sm$pooled %||% vars, knots)
     base <- engine_smooth(
       sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
-      margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled
+      margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled,
+      fixed = isTRUE(sm$fixed), point = sm$point, sp = sm$sp
     )
     if (is.null(sm$by)) {
       out[[length(out) + 1L]] <- base
@@ -396,8 +397,9 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
         }
       } else if (is.numeric(by)) {
         base$by <- as.double(by)
-        # A non-constant numeric `by` makes the term identifiable without a constraint.
-        base$centre <- length(unique(by)) == 1L
+        # A non-constant numeric `by` makes the term identifiable without a constraint
+        # (a point constraint applies all the same, as in mgcv).
+        base$centre <- length(unique(by)) == 1L || !is.null(sm$point)
         out[[length(out) + 1L]] <- base
       } else {
         abort(sprintf("The `by` variable `%s` must be numeric or a factor.", sm$by), "covariate")
@@ -490,7 +492,8 @@ random_effect_term <- function(sm, mf) {
   }
   groups <- interaction(lapply(cols[is_factor], as.factor), drop = FALSE)
   vars <- c(list(as.double(as.integer(groups))), parts$slope)
-  engine_smooth(sm$label, "re", nlevels(groups), vars, sm$term, centre = FALSE, re_levels = levels(groups))
+  engine_smooth(sm$label, "re", nlevels(groups), vars, sm$term, centre = FALSE, re_levels = levels(groups),
+                sp = sm$sp)
 }
 
 # A factor smooth interaction `s(x, g, bs = "fs")`: a base smooth of the numeric
@@ -516,7 +519,7 @@ factor_smooth_term <- function(sm, mf, knots) {
   margin <- engine_margin(sm$base_bs, sm$k, length(numeric_terms), sm$m, smooth_knots(base, vars, knots))
   engine_smooth(sm$label, "fs", nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
                 centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
-                fs_factor = sm$term[is_factor])
+                fs_factor = sm$term[is_factor], sp = sm$sp)
 }
 
 # A random effect's covariates: which are grouping factors, and the random-slope
@@ -594,7 +597,8 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     # With `select`, terms with a null space have two smoothing parameters; the engine
     # checks that count, which only it knows.
     # Terms sharing an `id` share one entry.
-    n_sp <- length(unique(vapply(smooths, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), "")))
+    penalized <- Filter(function(sm) !isTRUE(sm$fixed), smooths)
+    n_sp <- length(unique(vapply(penalized, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), "")))
     # Tensor products have one per margin and factor smooths one per penalty: the
     # engine counts those.
     several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs"), logical(1)))

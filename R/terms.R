@@ -6,10 +6,9 @@
 #' Used inside the formula of [gam_fit()], as in mgcv: `s(x)` is a smooth of `x`,
 #' `s(x, z)` a thin plate spline of `x` and `z`.
 #'
-#' @param ... The covariates (unquoted names) the smooth is a function of. mgcv's
-#'   arguments `fx`, `sp` and `pc` are not supported yet: given with a value other
-#'   than mgcv's default (`fx = FALSE`, `NULL`) they are an error naming them, and so
-#'   is any other named argument (it is never taken for a covariate).
+#' @param ... The covariates (unquoted names) the smooth is a function of. A named
+#'   argument that is not one of the others is an error naming it (it is never taken
+#'   for a covariate).
 #' @param k The basis dimension (before the identifiability constraint). The default
 #'   (`-1`, or any negative number) is mgcv's: 10 for one-dimensional smooths, 30
 #'   for a two-dimensional thin plate spline. As in mgcv, a `k` that is not a whole
@@ -54,12 +53,23 @@
 #'   a factor `by`, all levels share them) and, as in mgcv, one basis: every term
 #'   takes the first one's `bs`, `k` and `m`, and when their covariates differ the
 #'   basis is built from all their covariate values together.
+#' @param fx `TRUE` for an unpenalized regression spline with `k - 1` degrees of
+#'   freedom (no smoothing parameter), as mgcv's `fx = TRUE`.
+#' @param sp The term's own smoothing parameter(s), one per penalty (two with
+#'   `select = TRUE` where the basis has a null space; one per penalty of a factor
+#'   smooth); a negative value is estimated. They override `gam_fit(sp = )`, as in
+#'   mgcv.
+#' @param pc A point constraint, as mgcv's: the term is zero at these covariate
+#'   values (a number per covariate, in order or named, e.g. `pc = list(x = 0.5)`)
+#'   instead of summing to zero over the data. Applied also with a numeric `by`.
 #' @returns A `warmgam_smooth_spec` object describing the term (not evaluated data).
 #' @examples
 #' s(x, k = 20, bs = "cr")
+#' s(x, fx = TRUE, k = 5)
+#' s(x, pc = 0)
 #' s(x, z)
 #' @export
-s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
+s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx = FALSE, sp = NULL, pc = NULL) {
   dots <- split_term_dots(substitute(list(...)))
   vars <- dots$vars
   if (length(vars) == 0L) {
@@ -107,11 +117,57 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
     }
   }
   structure(
-    list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
-         by = by_name, label = label, id = if (!is.null(id)) as.character(id),
-         base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
+    c(list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
+           by = by_name, label = label, id = if (!is.null(id)) as.character(id),
+           base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
+      penalty_arguments(fx, sp, pc, vars, bs, label)),
     class = "warmgam_smooth_spec"
   )
+}
+
+# A term's `fx`, `sp` and `pc`, checked, as the spec keeps them: `fixed` (a flag),
+# `sp` (NULL, or one value per penalty, NA to estimate) and `point` (NULL, or the
+# constraint's covariate values in the term's order).
+penalty_arguments <- function(fx, sp, pc, vars, bs, label) {
+  if (!is.logical(fx) || length(fx) == 0L || anyNA(fx)) {
+    abort(sprintf("`fx` of `%s` must be TRUE or FALSE.", label), "argument")
+  }
+  if (length(fx) > 1L && length(unique(fx)) > 1L) {
+    abort(sprintf(paste(
+      "`fx = %s` of `%s` fixes some margins only, which warmgam does not support yet;",
+      "give one value for the whole term."
+    ), deparse_one(fx), label), "argument")
+  }
+  fixed <- isTRUE(fx[[1]])
+  if (!is.null(sp) && (!is.numeric(sp) || length(sp) == 0L || anyNA(sp) || any(!is.finite(sp)))) {
+    abort(sprintf("`sp` of `%s` must be numbers (negative to estimate).", label), "argument")
+  }
+  if ((fixed || !is.null(pc)) && bs %in% c("re", "fs")) {
+    abort(sprintf("`%s` of `%s` does not apply to `bs = \"%s\"`; remove it.",
+                  if (fixed) "fx" else "pc", label, bs), "argument")
+  }
+  if (fixed && !is.null(sp)) {
+    abort(sprintf("`%s` has `fx = TRUE` (no smoothing parameter) and `sp`; give one of them.", label), "argument")
+  }
+  list(fixed = fixed, sp = if (!is.null(sp)) ifelse(sp < 0, NA_real_, as.double(sp)),
+       point = point_constraint(pc, vars, label))
+}
+
+# mgcv's `pc`: one value per covariate, matched by name when named, else in order.
+point_constraint <- function(pc, vars, label) {
+  if (is.null(pc)) return(NULL)
+  pc <- as.list(pc)
+  if (length(pc) < length(vars)) {
+    abort(sprintf("`pc` of `%s` must give a value for each covariate (%s).", label,
+                  paste(vars, collapse = ", ")), "argument")
+  }
+  if (is.null(names(pc))) names(pc) <- vars[seq_along(pc)]
+  point <- lapply(vars, function(v) pc[[v]])
+  ok <- vapply(point, function(v) is.numeric(v) && length(v) == 1L && is.finite(v), logical(1))
+  if (!all(ok)) {
+    abort(sprintf("`pc` of `%s` must hold one finite number for `%s`.", label, vars[!ok][[1]]), "argument")
+  }
+  as.double(unlist(point))
 }
 
 #' Tensor product smooths in a warmgam formula
@@ -132,10 +188,10 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' effects and factor smooths are exempt, as in mgcv. For an interaction without the
 #' main effects, `ti()` is the cleaner model.
 #'
-#' @param ... The covariates (unquoted names). mgcv's arguments `fx`, `np`, `xt`,
-#'   `sp`, `pc` (and `mc` for `ti()`) are not supported yet: given with a value other
-#'   than mgcv's default (`fx = FALSE`, `np = TRUE`, `NULL`) they are an error naming
-#'   them, as is any other named argument.
+#' @param ... The covariates (unquoted names). mgcv's arguments `np`, `xt` (and
+#'   `mc` for `ti()`) are not supported yet: given with a value other than mgcv's
+#'   default (`np = TRUE`, `NULL`) they are an error naming them, as is any other
+#'   named argument.
 #' @param k The basis dimension of each margin: one number for all, or one per
 #'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv. As in
 #'   mgcv, `k` is rounded, a value below 3 sets every margin to the default with a
@@ -153,6 +209,12 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level, as for [s()].
 #' @param id A label: terms with the same `id` share their smoothing parameters.
+#' @param fx `TRUE` for an unpenalized tensor product (one value, or the same value
+#'   for every margin).
+#' @param sp The term's own smoothing parameters, one per margin (negative to
+#'   estimate); they override `gam_fit(sp = )`.
+#' @param pc A point constraint: the term is zero at these covariate values (see
+#'   [s()]).
 #' @returns A `warmgam_smooth_spec` object describing the term.
 #' @examples
 #' te(x, z)
@@ -160,21 +222,26 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL) {
 #' ti(x, z)
 #' te(lon, lat, time, d = c(2, 1), bs = c("tp", "cr"))
 #' @export
-te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
+te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = FALSE, sp = NULL, pc = NULL) {
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
-  check_term_extras(dots$extras, "te", term_label("te", dots$vars, by_name), parent.frame())
-  tensor_spec("te", dots$vars, k, bs, m, d, by_name, id)
+  label <- term_label("te", dots$vars, by_name)
+  check_term_extras(dots$extras, "te", label, parent.frame())
+  c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "te", label))
 }
 
 #' @rdname te
 #' @export
-ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL) {
+ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = FALSE, sp = NULL, pc = NULL) {
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
-  check_term_extras(dots$extras, "ti", term_label("ti", dots$vars, by_name), parent.frame())
-  tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id)
+  label <- term_label("ti", dots$vars, by_name)
+  check_term_extras(dots$extras, "ti", label, parent.frame())
+  c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "ti", label))
 }
+
+# A term spec with more fields.
+c_spec <- function(spec, more) structure(c(unclass(spec), more), class = class(spec))
 
 # The `...` of a term constructor: its unnamed entries are the covariates (their
 # names as text); named entries are other arguments (mgcv's `fx`, `sp`, ...).
@@ -206,12 +273,6 @@ smooth_by_name <- function(sm) {
 # The arguments of mgcv's s(), te() and ti() that warmgam does not implement, with
 # the value that means "not used" (mgcv's default, which is accepted) and the fix.
 term_extras <- list(
-  fx = list(default = FALSE, kinds = c("s", "te", "ti"),
-            fix = "for an unpenalized term give it a smoothing parameter of 0 with `gam_fit(sp = )`"),
-  sp = list(default = NULL, kinds = c("s", "te", "ti"),
-            fix = "give smoothing parameters with `gam_fit(sp = )`"),
-  pc = list(default = NULL, kinds = c("s", "te", "ti"),
-            fix = "remove it: terms are centred by a sum-to-zero constraint"),
   np = list(default = TRUE, kinds = c("te", "ti"),
             fix = "remove it: margins are always reparameterized as with mgcv's `np = TRUE`"),
   xt = list(default = NULL, kinds = c("te", "ti"), fix = "remove it"),

@@ -2,22 +2,60 @@
 
 test_that("arguments of mgcv's term constructors that warmgam lacks are errors naming them", {
   d <- sim_data(200)
-  expect_error(gam_fit(y ~ s(x0, sp = 0.01), data = d), "`sp` of `s\\(x0\\)`.*gam_fit\\(sp = \\)",
-               class = "warmgam_error_argument")
-  expect_error(gam_fit(y ~ s(x0, fx = TRUE), data = d), "`fx` of `s\\(x0\\)`", class = "warmgam_error_argument")
-  expect_error(gam_fit(y ~ fac + s(x1, by = fac, pc = 0), data = d), "`pc` of `s\\(x1\\):fac`",
-               class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ ti(x1, x2, mc = c(0, 1)), data = d), "`mc` of `ti\\(x1,x2\\)`",
                class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ te(x1, x2, xt = list(max.knots = 100)), data = d), "`xt` of `te\\(x1,x2\\)`",
                class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ te(x1, x2, np = FALSE), data = d), "`np` of `te\\(x1,x2\\)`",
                class = "warmgam_error_argument")
-  expect_error(gam_fit(y ~ te(x1, x2, fx = c(TRUE, FALSE)), data = d), "`fx`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ te(x1, x2, fx = c(TRUE, FALSE)), data = d), "`fx = c\\(TRUE, FALSE\\)`.*some margins",
+               class = "warmgam_error_argument")
   # mgcv's s() has no `mc` or `np`; an unknown argument is named, not taken for a covariate.
   expect_error(gam_fit(y ~ s(x0, np = TRUE), data = d), "no argument `np`", class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ s(x0, kk = 5), data = d), "no argument `kk`", class = "warmgam_error_argument")
-  expect_error(s(x0, sp = 0.01), "`sp` of `s\\(x0\\)`", class = "warmgam_error_argument")
+})
+
+test_that("fx, sp and pc give mgcv's fits", {
+  local_store()
+  d <- sim_data(500)
+  nd <- new_points(d, 30)
+  # cr bases are mgcv's: coefficients agree too. Tolerances: 1e-6 relative in fitted
+  # values, predictions and coefficients, 1e-6 in the criterion, 1e-4 in se.
+  cases <- list(
+    list(key = "fx", f = y ~ s(x0, bs = "cr", fx = TRUE, k = 6) + s(x2, bs = "cr")),
+    list(key = "pc", f = y ~ s(x0, bs = "cr", pc = 0.5) + s(x2, bs = "cr")),
+    list(key = "pc-by", f = y ~ s(x0, bs = "cr", by = x1, pc = list(x0 = 0.2)) + s(x2, bs = "cr")),
+    list(key = "sp", f = y ~ s(x0, bs = "cr", sp = 0.3) + s(x2, bs = "cr")),
+    list(key = "te-sp", f = y ~ te(x1, x2, sp = c(0.1, -1))),
+    list(key = "fx-nested", f = y ~ s(x1, bs = "cr", fx = TRUE) + te(x1, x2, fx = TRUE))
+  )
+  for (cs in cases) {
+    label <- deparse_one(cs$f)
+    fit <- gam_fit(cs$f, data = d)
+    ref <- mgcv_reference(paste0("terms/", cs$key), cs$f, d, method = "REML")
+    expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6, label = label)
+    expect_lt(rel_diff(summary(fit)$s.table[, 1:3], summary(ref)$s.table[, 1:3]), 1e-6, label = label)
+  }
+  # A term's own sp is fixed (and reported with the estimated ones; mgcv's `sp` holds
+  # only the estimated, its `full.sp` all).
+  fit <- gam_fit(y ~ s(x0, bs = "cr", sp = 0.3) + s(x2, bs = "cr"), data = d)
+  expect_equal(unname(fit$sp[[1]]), 0.3)
+  # It overrides gam_fit(sp = ), as in mgcv.
+  both <- gam_fit(y ~ s(x0, bs = "cr", sp = 0.3) + s(x2, bs = "cr"), data = d, sp = c(5, -1))
+  expect_equal(fitted(both), fitted(fit), tolerance = 1e-9)
+  # An unpenalized term has no smoothing parameter and edf k - 1.
+  fx <- gam_fit(y ~ s(x0, bs = "cr", fx = TRUE, k = 6) + s(x2, bs = "cr"), data = d)
+  expect_equal(names(fx$sp), "s(x2)")
+  expect_equal(sum(fx$edf[grep("^s\\(x0\\)", names(fx$edf))]), 5, tolerance = 1e-12)
+  # A point constraint makes the term zero there (mgcv 1.8-41's te() fails on `pc`,
+  # so this one is checked by its definition).
+  pc <- gam_fit(y ~ te(x1, x2, pc = list(x1 = 0.5, x2 = 0.4)), data = d)
+  expect_lt(abs(predict(pc, data.frame(x1 = 0.5, x2 = 0.4), type = "terms")[[1]]), 1e-12)
+  expect_error(gam_fit(y ~ s(x0, sp = c(1, 2)), data = d), "`sp` of `s\\(x0\\)` has 2 entries")
+  expect_error(s(x0, pc = list(z = 1)), "`pc` of `s\\(x0\\)` must hold one finite number for `x0`",
+               class = "warmgam_error_argument")
+  expect_error(s(x0, fx = TRUE, sp = 1), "`fx = TRUE`.*and `sp`", class = "warmgam_error_argument")
+  expect_error(s(g, bs = "re", pc = 1), "`pc` of `s\\(g\\)` does not apply", class = "warmgam_error_argument")
 })
 
 test_that("mgcv's default values of those arguments are accepted", {

@@ -186,6 +186,13 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
             )
         },
         side: if f.is_null("side") { None } else { Some(side_spec(f.get("side")?)?) },
+        fixed: !f.is_null("fixed") && f.flag("fixed")?,
+        point: if f.is_null("point") { None } else { Some(f.reals("point")?) },
+        sp: if f.is_null("sp") {
+            Vec::new()
+        } else {
+            f.reals("sp")?.into_iter().map(|v| (v.is_finite() && v >= 0.0).then_some(v)).collect()
+        },
     })
 }
 

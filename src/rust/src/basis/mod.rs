@@ -72,6 +72,15 @@ pub struct SmoothSpec<'a> {
     /// Smaller terms nested in this one, whose functions its columns must not repeat
     /// (mgcv's `gam.side()`; see `fit::nesting`); `None` when there are none.
     pub side: Option<Side>,
+    /// An unpenalized regression spline (mgcv's `fx = TRUE`): no penalties, no
+    /// smoothing parameters.
+    pub fixed: bool,
+    /// Centre at a point (mgcv's `pc`: the term is zero at these covariate values)
+    /// instead of the sum-to-zero constraint.
+    pub point: Option<Vec<f64>>,
+    /// The term's own smoothing parameters (mgcv's `s(sp = )`), one per penalty,
+    /// `None` to estimate; empty when not given. They override `gam_fit(sp = )`.
+    pub sp: Vec<Option<f64>>,
 }
 
 /// What a term nested over smaller ones is checked against: the smaller terms
@@ -103,6 +112,9 @@ impl SmoothSpec<'static> {
             margins: Vec::new(),
             pooled: None,
             side: None,
+            fixed: false,
+            point: None,
+            sp: Vec::new(),
         }
     }
 }
@@ -339,11 +351,15 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         })
         .collect();
     // The constraint uses the column means of the raw basis, before any `by`. A `ti()`
-    // term's margins carry theirs.
-    let constraint = (spec.centre && !matches!(spec.kind, Kind::Tensor { interaction: true })).then(|| {
-        let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
-        SumToZero::new(&means)
-    });
+    // term's margins carry theirs. A point constraint is the raw basis at the point,
+    // applied whatever the term (mgcv's `always.apply`).
+    let constraint = match &spec.point {
+        Some(point) => Some(point_constraint(label, &basis, point)?),
+        None => (spec.centre && !matches!(spec.kind, Kind::Tensor { interaction: true })).then(|| {
+            let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
+            SumToZero::new(&means)
+        }),
+    };
     let mut penalties: Vec<Array2<f64>> = raw_penalties
         .into_iter()
         .zip(&s_scale)
@@ -358,10 +374,15 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
     let total = penalties.iter().skip(1).fold(penalties[0].clone(), |acc, s| acc + s);
     let rank = penalty_rank(&total);
     let k = total.nrows();
-    let select = spec.select && rank < k;
+    let select = spec.select && rank < k && !spec.fixed;
     if select {
         penalties.push(null_space_penalty(&total));
     }
+    if spec.fixed {
+        // mgcv's `fx = TRUE`: the basis as it is, unpenalized.
+        penalties.clear();
+    }
+    let rank = if spec.fixed { 0 } else { rank };
     Ok(Smooth {
         label: spec.label.clone(),
         basis,
@@ -374,6 +395,26 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         id: spec.id.clone(),
         deleted: Vec::new(),
     })
+}
+
+/// The constraint that the term be zero at `point` (one value per covariate): the
+/// raw basis's row there (mgcv's `pc`, `Predict.matrix` at the point).
+fn point_constraint(label: &str, basis: &Basis, point: &[f64]) -> Result<SumToZero> {
+    let k = basis.width();
+    if point.iter().any(|v| !v.is_finite()) {
+        return Err(EngineError::InvalidSpec { what: format!("`{label}`: the point constraint `pc` must be finite") });
+    }
+    let vars: Vec<&[f64]> = point.iter().map(std::slice::from_ref).collect();
+    let mut row = vec![0.0; k];
+    basis.fill_raw(&vars, &mut row);
+    if row.iter().all(|v| *v == 0.0) || row.iter().any(|v| !v.is_finite()) {
+        return Err(EngineError::NotIdentifiable {
+            detail: format!(
+                "`{label}`: every basis function is zero at the point `pc`; choose a point inside the data"
+            ),
+        });
+    }
+    Ok(SumToZero::new(&row))
 }
 
 /// Refuses covariates on a scale the basis cannot be formed at: its construction

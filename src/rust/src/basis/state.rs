@@ -81,8 +81,13 @@ impl Smooth {
         let deleted =
             deleted_columns(st.get("deleted"), constrained).ok_or_else(|| fields.bad("stored `deleted` columns"))?;
         let k = constrained - deleted.len();
-        let mut penalties = square_matrices(fields.get("penalty")?, k)
-            .ok_or_else(|| fields.bad("stored penalties do not fit the basis"))?;
+        // An unpenalized term (`fx = TRUE`) has none.
+        let stored = fields.get("penalty")?;
+        let mut penalties = if stored.is_empty() {
+            Vec::new()
+        } else {
+            square_matrices(stored, k).ok_or_else(|| fields.bad("stored penalties do not fit the basis"))?
+        };
         // Fits made before tensor products kept `select`'s penalty apart.
         if let Some(v) = st.get("null_penalty") {
             penalties.extend(
@@ -90,9 +95,6 @@ impl Smooth {
                     .filter(|m| m.len() == 1)
                     .ok_or_else(|| fields.bad("stored null-space penalty has the wrong size"))?,
             );
-        }
-        if penalties.is_empty() {
-            return Err(fields.bad("stored basis has no penalty"));
         }
         let rank_field = fields.get("rank")?;
         let rank = fields.count("rank")?.min(k);

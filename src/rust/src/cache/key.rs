@@ -273,6 +273,12 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
         }
         None => f.flag("no side", true),
     }
+    f.flag("fixed", sm.fixed);
+    f.opt_f64s("point", sm.point.as_deref());
+    f.list("term sp", sm.sp.len());
+    for sp in &sm.sp {
+        f.opt_f64s("term sp", sp.as_ref().map(std::slice::from_ref));
+    }
     f.list("margins", sm.margins.len());
     for margin in &sm.margins {
         f.str("margin bs", margin.class.name);

@@ -97,6 +97,28 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()),
         });
     };
+    // A term's own `sp` overrides the model's.
+    let mut first_penalty = 0;
+    for (sm, sm_spec) in design.smooths.iter().zip(&spec.smooths) {
+        let count = sm.penalties().count();
+        if !sm_spec.sp.is_empty() {
+            if sm_spec.sp.len() != count {
+                return Err(EngineError::InvalidSpec {
+                    what: format!(
+                        "`sp` of `{}` has {} entries but the term has {count} smoothing parameters",
+                        sm.label,
+                        sm_spec.sp.len()
+                    ),
+                });
+            }
+            for (q, sp) in sm_spec.sp.iter().enumerate() {
+                if let Some(v) = sp {
+                    fixed[links[first_penalty + q]] = Some(v.max(f64::MIN_POSITIVE).ln());
+                }
+            }
+        }
+        first_penalty += count;
+    }
     // A shared parameter starts from the mean of its penalties' starts.
     let pool = |per_penalty: Vec<f64>| -> Vec<f64> {
         (0..m)
