@@ -101,6 +101,8 @@ as_mgcv <- function(fit, data = NULL, knots = NULL) {
   if (!is.null(mf[["(offset)"]])) cl$offset <- quote(.warmgamoffset)
   if (!is.null(knots)) cl$knots <- knots
   if (!is.null(sp)) cl$sp <- unname(sp)
+  # A binomial or Poisson fit with an estimated scale (GCV, `scale < 0`).
+  if (fit$scale.estimated && scale_known(fit$family)) cl$scale <- -1
   fenv <- environment(formula)
   fenv$.warmgam_data <- data
   # mgcv's default convergence tolerance of the penalized IRLS (1e-7) leaves
@@ -160,6 +162,10 @@ user_gam_call <- function(fit, fitted, knots) {
   out$weights <- fit$call$weights
   out$offset <- fit$call$offset
   out$knots <- fit$call$knots %||% knots
+  # The rows the fit used, as its call chose them.
+  for (arg in c("subset", "na.action", "drop.unused.levels")) {
+    if (!is.null(fit$call[[arg]])) out[[arg]] <- fit$call[[arg]]
+  }
   out$control <- NULL
   fam <- fit$family
   out$family <- if (inherits(fam, "warmgam_nb")) {
@@ -224,7 +230,12 @@ as_mgcv_data <- function(fit, data, formula, env) {
     }
   }
   omit <- fit$na.action
-  if (!is.null(omit) && nrow(data) == nrow(mf) + length(omit)) data <- data[-as.integer(omit), , drop = FALSE]
+  if (!is.null(fit$call$subset) && nrow(data) != nrow(mf) && all(row.names(mf) %in% row.names(data))) {
+    # The rows of a fit to a subset, by their names (the model frame keeps those of `data`).
+    data <- data[row.names(mf), , drop = FALSE]
+  } else if (!is.null(omit) && nrow(data) == nrow(mf) + length(omit)) {
+    data <- data[-as.integer(omit), , drop = FALSE]
+  }
   if (nrow(data) != nrow(mf)) {
     abort(sprintf(
       "`data` has %d rows where the fit used %d (after removing incomplete rows); give the data the model was fitted to.",

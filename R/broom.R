@@ -123,13 +123,18 @@ augment.warmgam <- function(x, data = NULL, newdata = NULL, type.predict = "link
     out$.se.fit <- unname(p$se.fit)
     return(as_tidy_frame(out))
   }
-  out <- augment_data(x, data)
-  p <- predict.warmgam(x, type = type.predict, se.fit = TRUE)
-  out$.fitted <- unname(p$fit)
-  out$.se.fit <- unname(p$se.fit)
-  out$.resid <- residuals.warmgam(x, type = type.residuals)
-  out$.hat <- leverages(x)
-  out$.cooksd <- cooks.distance.warmgam(x)
+  # A na.exclude fit given all the rows of its data keeps them, with NA values for
+  # those it dropped (as broom does for such fits).
+  excluded <- inherits(x$na.action, "exclude") && is.data.frame(data) &&
+    nrow(data) == length(x$y) + length(x$na.action)
+  out <- if (excluded) data else augment_data(x, data)
+  pad <- function(v) unname(if (excluded) pad_excluded(x, v) else v)
+  p <- predict.warmgam(x, newdata = x$model, type = type.predict, se.fit = TRUE)
+  out$.fitted <- pad(p$fit)
+  out$.se.fit <- pad(p$se.fit)
+  out$.resid <- pad(fit_residuals(x, type = type.residuals))
+  out$.hat <- pad(leverages(x))
+  out$.cooksd <- pad(cooks_distance(x))
   as_tidy_frame(out)
 }
 

@@ -32,7 +32,7 @@ gam_check <- function(fit, plot = TRUE, ...) {
   if (plot) {
     old <- graphics::par(mfrow = c(2, 2))
     on.exit(graphics::par(old), add = TRUE)
-    r <- stats::residuals(fit, type = "deviance")
+    r <- fit_residuals(fit, type = "deviance")
     stats::qqnorm(r, main = "Normal QQ plot of residuals", pch = ".", cex = 2)
     stats::qqline(r, col = "red")
     graphics::plot(fit$linear.predictors, r, pch = ".", cex = 2,
@@ -99,7 +99,7 @@ k_check <- function(fit, subsample = 5000, n_rep = 400) {
   check_number(subsample, "subsample", lower = 2)
   check_number(n_rep, "n_rep", lower = 1)
   if (length(fit$smooth) == 0L) return(NULL)
-  resid <- stats::residuals(fit, type = "deviance")
+  resid <- fit_residuals(fit, type = "deviance")
   data <- fit$model
   rows <- seq_along(resid)
   if (length(rows) > subsample) rows <- sort(sample(rows, subsample))

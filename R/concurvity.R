@@ -32,7 +32,7 @@ concurvity <- function(fit, full = TRUE) {
   if (length(fit$smooth) == 0L) abort("The model has no smooth terms.", "argument")
   # Every measure depends on the model matrix only through its cross-products, so its
   # triangular factor stands in for it.
-  x <- qr.R(qr(stats::model.matrix(fit), tol = 0))
+  x <- qr.R(qr(fit_model_matrix(fit), tol = 0))
   blocks <- lapply(fit$smooth, function(sm) sm$first:sm$last)
   labels <- names(fit$smooth)
   first <- min(vapply(blocks, min, numeric(1)))

@@ -33,6 +33,8 @@
 #' @param progress Report progress through `progressr`, one tick per fold.
 #' @param ... Further arguments to [gam_fit()]. `weights` and `offset`, if given, are
 #'   numeric vectors with one value per row of `data`; each fold takes its own.
+#'   `subset` and `na.action` are errors: the folds take rows of `data`, after
+#'   dropping those with missing values.
 #' @returns An object of class `warmgam_cv`: a list with `estimate` (the folds'
 #'   metrics averaged with weights proportional to their held-out rows), `se` (the
 #'   standard deviation of the fold metrics over the square root of the number of
@@ -65,6 +67,14 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
   family <- resolve_family(family)
   scorer <- resolve_metric(metric, family)
 
+  rows_args <- intersect(...names(), c("subset", "na.action"))
+  if (length(rows_args)) {
+    abort(sprintf(
+      paste("`%s` is not taken by `gam_cv()`, whose folds take rows of `data` (rows with missing values are",
+            "dropped first): give `data` the rows to use."),
+      rows_args[[1]]
+    ), "argument")
+  }
   extra <- list(...)
   keep <- complete_rows(formula, data)
   rset <- if (inherits(folds, "rset")) rset_tests(folds, data, keep)

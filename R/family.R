@@ -15,6 +15,45 @@ supported_links <- list(
   tweedie = c("log", "identity", "sqrt")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
+# Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
+power_only_links <- list(Gamma = "sqrt", inverse.gaussian = "sqrt")
+
+# R's power(lambda) links (`quasi(link = power(1/3))`, mgcv's `Tweedie(p, link =
+# power(0.5))`) are named "mu^lambda", lambda rounded to 3 digits (power() itself
+# gives "log" for lambda <= 0 and "identity" for 1). The engine's links include the
+# powers below: such a link is fitted as the named one; other powers are errors.
+power_links <- c("1" = "identity", "0.5" = "sqrt", "0" = "log", "-1" = "inverse", "-2" = "1/mu^2")
+
+is_power_link <- function(link) is.character(link) && length(link) == 1L && startsWith(link, "mu^")
+
+power_link_name <- function(link) {
+  lambda <- suppressWarnings(as.numeric(substring(link, 4L)))
+  name <- if (!is.na(lambda)) power_links[match(lambda, as.numeric(names(power_links)))]
+  if (is.null(name) || is.na(name)) {
+    fitted <- paste0("mu^", names(power_links), " (\"", power_links, "\")", collapse = ", ")
+    abort(sprintf(paste(
+      "`link = power(%s)` (\"%s\") is not supported: the power links fitted are %s",
+      "(R's `power()` gives \"log\" for powers <= 0)."
+    ), substring(link, 4L), link, fitted), "family")
+  }
+  unname(name)
+}
+
+# A link given as a name or as an R link object (`power(0.5)`, `make.link("log")`),
+# as the name of a link the engine fits.
+link_name <- function(link) {
+  if (inherits(link, "link-glm")) link <- link$name
+  if (is_power_link(link)) link <- power_link_name(link)
+  link
+}
+
+# The family with its link functions replaced by those of the link named `link`.
+relink <- function(family, link) {
+  lk <- stats::make.link(link)
+  family$link <- link
+  for (f in c("linkfun", "linkinv", "mu.eta", "valideta")) family[[f]] <- lk[[f]]
+  family
+}
 
 resolve_family <- function(family) {
   if (is.character(family)) {
@@ -26,6 +65,9 @@ resolve_family <- function(family) {
   if (!inherits(family, c("family", "extended.family"))) {
     abort("`family` must be a family object such as `gaussian()` or `binomial()`.", "family")
   }
+  power_link <- is_power_link(family$link)
+  given_link <- family$link
+  if (power_link) family <- relink(family, power_link_name(family$link))
   own <- as_negbin(family) %||% as_tweedie(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]]) {
@@ -35,6 +77,9 @@ resolve_family <- function(family) {
     return(own)
   }
   links <- supported_links[[family$family]]
+  # R's Gamma() and inverse.gaussian() name only some links, but take others as
+  # power() objects.
+  if (power_link) links <- c(links, power_only_links[[family$family]])
   if (is.null(links)) {
     abort(sprintf(
       "`family = %s()` is not supported; warmgam fits %s.", family$family,
@@ -43,7 +88,8 @@ resolve_family <- function(family) {
   }
   if (!family$link %in% links) {
     abort(sprintf(
-      "`family = %s(link = \"%s\")` is not supported; its links are %s.", family$family, family$link,
+      "`family = %s(link = %s)` is not supported; its links are %s.", family$family,
+      if (power_link) sprintf("power(%s)", substring(given_link, 4L)) else paste0("\"", family$link, "\""),
       paste0("\"", links, "\"", collapse = ", ")
     ), "family")
   }
@@ -151,7 +197,8 @@ check_support <- function(y, weights, family, response_name) {
 #' `nb()` and `negbin(theta)` objects are accepted by [gam_fit()] too.
 #'
 #' @param theta The shape parameter; `NULL` (the default) to estimate it.
-#' @param link `"log"` (the default), `"identity"` or `"sqrt"`.
+#' @param link `"log"` (the default), `"identity"` or `"sqrt"`, as a name or a link
+#'   object (`power(0.5)` is `"sqrt"`, `power(1)` `"identity"`).
 #' @returns A family object (class `warmgam_nb`, `family`). After a fit, the fit's
 #'   `family$theta` holds the estimate and its `family$family` reads
 #'   `"Negative Binomial(theta)"`, as mgcv prints it.
@@ -168,6 +215,7 @@ nb <- function(theta = NULL, link = "log") {
   if (!is.null(theta) && (!is.numeric(theta) || length(theta) != 1L || !is.finite(theta) || theta <= 0)) {
     abort("`theta` of `nb()` must be a single positive number, or NULL to estimate it.", "family")
   }
+  link <- link_name(link)
   check_count_link(link, "nb")
   negbin_family(theta %||% NA_real_, estimate = is.null(theta), link = link)
 }
@@ -235,7 +283,8 @@ family_id <- function(family) {
 #' too. The log density is summed by the series of Dunn and Smyth (2005).
 #'
 #' @param p The power; `NULL` (the default) to estimate it.
-#' @param link `"log"` (the default), `"identity"` or `"sqrt"`.
+#' @param link `"log"` (the default), `"identity"` or `"sqrt"`, as a name or a link
+#'   object (`power(0.5)` is `"sqrt"`, `power(1)` `"identity"`).
 #' @returns A family object (class `warmgam_tweedie`, `family`); after a fit, the
 #'   fit's `family$p` holds the power.
 #' @examples
@@ -252,6 +301,7 @@ tw <- function(p = NULL, link = "log") {
   if (!is.null(p) && (!is.numeric(p) || length(p) != 1L || !is.finite(p) || p <= 1 || p >= 2)) {
     abort("`p` of `tw()` must be a single number strictly between 1 and 2, or NULL to estimate it.", "family")
   }
+  link <- link_name(link)
   check_count_link(link, "tw")
   tweedie_family(p %||% NA_real_, estimate = is.null(p), link = link)
 }

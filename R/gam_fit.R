@@ -27,7 +27,8 @@
 #'   binomial and estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
-#'   as mgcv).
+#'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
+#'   `method = "GCV.Cp"` to refit an mgcv model that did not name its method.
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
 #'   name of a column of `data`.
 #' @param offset Optional offset added to the linear predictor in fitting (as mgcv,
@@ -53,7 +54,46 @@
 #'   FALSE)` turns the store off for the session.
 #' @param threads Number of threads for the engine's matrix products; default
 #'   `getOption("warmgam.threads", 2)`.
-#' @param control Optimizer settings from [gam_control()].
+#' @param control Optimizer settings from [gam_control()], or an mgcv
+#'   `gam.control()` list (all of it or some of its settings, as mgcv's `gam()`
+#'   takes it). From such a list, `newton$maxNstep` is `max_step`, `newton$conv.tol`
+#'   is `outer_tol` (its convergence test is alike: gradient and criterion change
+#'   relative to the criterion; mgcv's default 1e-6 leaves warmgam's tighter 1e-8),
+#'   `nthreads` is `threads` (when `threads` is not given) and `keepData = TRUE`
+#'   keeps the data as `fit$data`. The other settings (the inner iteration's
+#'   `epsilon` and `maxit`, `nlm`, `optim`, `trace`, ...) have no counterpart: those
+#'   that differ from mgcv's defaults are named in a warning, once per setting in a
+#'   session.
+#' @param subset Rows of the data to fit, as in `lm()` and mgcv's `gam()`: a logical
+#'   vector or row numbers, evaluated in `data` (e.g. `subset = x > 0`); applied
+#'   before rows with missing values are dropped.
+#' @param na.action What to do with rows with missing values in a variable the
+#'   model uses: `na.omit` (drop them; the default, from `getOption("na.action")`
+#'   as for `lm()` and mgcv), `na.exclude` (drop them, but `fitted()`,
+#'   `residuals()`, `predict()` without `newdata`, `weights()` and
+#'   `cooks.distance()` give `NA` for them, as R's `naresid()`/`napredict()`), or
+#'   `na.fail` (an error naming the variable). A function or its name.
+#' @param drop.unused.levels As in mgcv: `TRUE` (the default) drops the levels of
+#'   factors that no fitted row has. With `FALSE` the levels are kept (and known to
+#'   `predict()`); a kept level with no rows is an error (mgcv fits its all-zero
+#'   model matrix column with a coefficient fixed at zero, which warmgam's engine
+#'   cannot do yet), except for a random effect `s(g, bs = "re")`, whose empty
+#'   level is penalized to zero as in mgcv.
+#' @param optimizer mgcv's `optimizer`: `c("outer", "newton")` (the default),
+#'   `"outer"` with `"bfgs"`, `"optim"`, `"nlm"` or `"nlm.fd"`, `"efs"` or `"perf"`.
+#'   They are ways to the same optimum of the criterion, which warmgam's Newton
+#'   search finds whichever is named: the fit is the same (mgcv's own fits differ
+#'   only by its optimizers' tolerances; for `"perf"`, mgcv's performance
+#'   iteration, with `method = "GCV.Cp"` and a non-Gaussian family, by the
+#'   difference between its fixed point and the optimum). As in mgcv, `"efs"` fits
+#'   REML whatever `method` says (with a warning when it says otherwise). Kept as
+#'   `fit$optimizer`.
+#' @param scale As mgcv's: `0` (the default) for a scale of 1 with the binomial,
+#'   Poisson and negative binomial families and an estimated scale otherwise; a
+#'   negative value for an estimated scale (for binomial and Poisson fits by
+#'   `"GCV.Cp"`, which then minimizes GCV instead of UBRE; with REML and ML their
+#'   scale stays 1, as in mgcv, with a warning). A positive value, a known scale, is
+#'   not supported yet except 1 where the scale is already 1 (an error says so).
 #' @returns An object of class `warmgam`: a list with `coefficients`,
 #'   `fitted.values` (on the response scale), `linear.predictors`, `residuals`, `sp`
 #'   (named), `scale` (for an estimated scale, mgcv's estimate from the Pearson
@@ -72,8 +112,25 @@
 #'   for a seeded fit `seed_outer_iterations`, the outer iterations the seed's own
 #'   fit took, which this fit's count is to be compared with: what the seed saved).
 #'   `prior.weights` and `offset` hold the weights and offset as given (`NULL` when
-#'   none was).
-#'   Rows with missing values in used variables are dropped (as `na.omit`).
+#'   none was); `na.action`, the rows dropped for missing values (as `lm()`'s);
+#'   `optimizer`, as given.
+#' @details
+#' **Coming from mgcv.** The arguments mean what they mean for mgcv's `gam()`, with
+#' one difference of default: warmgam chooses smoothing parameters by REML unless
+#' told otherwise, where mgcv's `gam()` uses GCV.Cp (mgcv's own documentation
+#' recommends REML). A model fitted by `mgcv::gam()` without `method` is refitted by
+#' `gam_fit(..., method = "GCV.Cp")`; `print()` of a fit says when REML was the
+#' default.
+#'
+#' Several `offset()` terms in the formula are added together, with `offset` (as
+#' `lm()` and `glm()` do; mgcv 1.8-41 keeps the first `offset()` term only, with a
+#' warning from its formula parser); `predict()` adds the formula's offsets but not
+#' `offset`, as mgcv's. A response that is a one-column matrix (`y <- X %*% b`) is
+#' fitted as the vector it holds. R's power links (`quasi(link = power(0.5))`,
+#' `Tweedie(1.5, link = power(0.5))`, `Gamma(link = power(0.5))`) are fitted as the
+#' link they equal (`power(1)` identity, `power(0.5)` sqrt; R's `power()` gives the
+#' log link for powers <= 0, and link objects named `"mu^-1"` and `"mu^-2"` are
+#' the inverse and 1/mu^2 links); other powers are errors.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
@@ -88,10 +145,17 @@
 #' @export
 gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights = NULL,
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
-                    cache = TRUE, threads = NULL, control = gam_control()) {
+                    cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
+                    na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
+                    scale = 0) {
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
+  settings <- resolve_optimizer(optimizer, method)
+  method <- settings$method
+  scale_estimated <- resolve_scale(scale, family, method)
+  na_action <- resolve_na_action(if (missing(na.action)) NULL else na.action)
+  check_flag(drop.unused.levels, "drop.unused.levels")
   if ((isTRUE(family$estimate_theta) || isTRUE(family$estimate_p)) && method == "GCV.Cp") {
     # GCV/UBRE is not a likelihood in the family's parameter (UBRE keeps falling as
     # the negative binomial theta does): no estimate there.
@@ -103,10 +167,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   check_number(gamma, "gamma", lower = .Machine$double.eps)
   check_cache(cache)
   check_flag(select, "select")
-  threads <- resolve_threads(threads)
-  if (!inherits(control, "warmgam_control")) {
-    abort("`control` must be made by `gam_control()`.", "argument")
-  }
+  mapped <- resolve_control(control)
+  control <- mapped$control
+  threads <- resolve_threads(threads %||% mapped$threads)
   if (missing(formula) || !inherits(formula, "formula")) {
     abort("`formula` must be a formula such as `y ~ s(x)`.", "formula")
   }
@@ -117,9 +180,19 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   }
   w_raw <- eval(substitute(weights), data, parent.frame())
   o_raw <- eval(substitute(offset), data, parent.frame())
-  frame <- model_frame(formula, data, env, w_raw, o_raw, family)
+  s_raw <- tryCatch(
+    eval(substitute(subset), data, parent.frame()),
+    error = function(e) abort(sprintf("`subset` could not be evaluated: %s", conditionMessage(e)), "argument")
+  )
+  frame <- model_frame(formula, data, env, w_raw, o_raw, family, subset = s_raw, na_action = na_action,
+                       drop_unused_levels = drop.unused.levels)
   spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads)
+  spec$family <- engine_family_id(family, scale_estimated)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
+  # A binomial or Poisson fit with an estimated scale is another model for the store.
+  if (!is.null(spec$cache) && scale_estimated && scale_known(family)) {
+    spec$cache$family <- paste(spec$cache$family, "(scale estimated)")
+  }
   res <- engine_result(fit_gam_impl(spec))
   warn_store_notices(res$warm_start$notices)
   # A write refused for a reason already noticed is not a second warning.
@@ -127,7 +200,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   if (!any(vapply(res$warm_start$notices, function(n) grepl(n, problem, fixed = TRUE), logical(1)))) {
     warn_store_problem(problem)
   }
-  fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma)
+  fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma, scale_estimated)
+  fit$optimizer <- settings$optimizer
+  if (isTRUE(mapped$keep_data) && !is.null(data)) fit$data <- data
   warn_fit_problems(fit, res)
   fit
 }
@@ -200,7 +275,8 @@ resolve_threads <- function(threads) {
 
 # The model frame: response, parametric variables, smooth covariates, weights and
 # offset, with incomplete rows dropped; checked for the problems a user can make.
-model_frame <- function(formula, data, env, weights, offset, family = stats::gaussian()) {
+model_frame <- function(formula, data, env, weights, offset, family = stats::gaussian(), subset = NULL,
+                        na_action = "na.omit", drop_unused_levels = TRUE) {
   parts <- interpret_formula(formula, env)
   ff <- frame_formula(parts, env)
   vars <- all.vars(ff)
@@ -220,19 +296,26 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
   if (!is.null(offset) && !is.numeric(offset)) {
     abort("`offset` must be numeric.", "argument")
   }
+  check_subset(subset)
   mf <- tryCatch(
     do.call(stats::model.frame, list(
-      ff, data = if (is.null(data)) env else data, weights = weights, offset = offset,
-      na.action = stats::na.pass, drop.unused.levels = TRUE
+      ff, data = if (is.null(data)) env else data, weights = weights, offset = offset, subset = subset,
+      na.action = stats::na.pass, drop.unused.levels = drop_unused_levels
     )),
     error = function(e) abort(sprintf("Could not build the model frame: %s", conditionMessage(e)), "data")
   )
+  if (nrow(mf) == 0L && !is.null(subset)) abort("`subset` keeps no rows.", "argument")
   if (nrow(mf) == 0L) {
     abort(if (is.null(data)) "The model's variables have no values (length 0)." else "`data` has no rows.", "data")
   }
+  # A one-column matrix response (`y <- X %*% b`) is the vector it holds, as in mgcv.
+  if (is.matrix(mf[[1L]]) && ncol(mf[[1L]]) == 1L && (is.numeric(mf[[1L]]) || is.logical(mf[[1L]]))) {
+    mf[[1L]] <- as.vector(mf[[1L]])
+  }
   full <- mf
-  mf <- drop_incomplete(mf)
+  mf <- drop_incomplete(mf, na_action, drop_unused_levels)
   if (nrow(mf) == 0L) abort_no_complete_rows(full)
+  if (!drop_unused_levels) check_empty_levels(mf, parts)
   w_used <- stats::model.weights(mf)
   if (!is.null(w_used) && all(w_used == 0)) {
     abort(sprintf(
@@ -283,6 +366,29 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
   )
 }
 
+# With `drop.unused.levels = FALSE`, a factor level without rows gives mgcv an
+# all-zero column (a parametric factor, fixed at zero) or a smooth for no data (a
+# factor `by`, which mgcv's fit fails on). The engine cannot fit an all-zero column
+# yet (aliased coefficients), so these are errors; a random effect's (`bs = "re"`)
+# empty level is penalized and is fitted as mgcv fits it.
+check_empty_levels <- function(mf, parts) {
+  parametric <- unlist(lapply(parts$parametric, function(label) all.vars(str2lang(label))))
+  by_vars <- unlist(lapply(parts$smooths, `[[`, "by"))
+  for (v in intersect(names(mf), c(parametric, by_vars))) {
+    x <- mf[[v]]
+    if (!is.factor(x)) next
+    empty <- setdiff(levels(x), as.character(unique(x)))
+    if (length(empty)) {
+      abort(sprintf(paste(
+        "`drop.unused.levels = FALSE` keeps level \"%s\" of `%s`, which no row of the fit has: its",
+        "model matrix column%s all zero, which warmgam's engine cannot fit yet. Use `drop.unused.levels = TRUE`",
+        "(the default)."
+      ), empty[[1]], v, if (v %in% by_vars) "s (a smooth for that level) are" else " is"), "argument")
+    }
+  }
+  invisible()
+}
+
 # When no row of the model frame `full` is complete: an error naming the variables
 # missing in every row, else those missing in some, before the engine meets an empty
 # frame.
@@ -304,18 +410,29 @@ abort_no_complete_rows <- function(full) {
 # copies the frame, and the copy's explicit row names make later steps slow): rows
 # with a missing value are dropped, the "omit" record is kept as `na.omit` keeps it,
 # and factor levels no longer present are dropped as `model.frame` would.
-drop_incomplete <- function(mf) {
+drop_incomplete <- function(mf, na_action = "na.omit", drop_unused_levels = TRUE) {
   if (!anyNA(mf, recursive = TRUE)) {
     return(mf)
   }
   complete <- stats::complete.cases(mf)
+  if (na_action == "na.fail") {
+    vars <- names(mf)[vapply(mf, anyNA, logical(1))]
+    pretty <- ifelse(vars == "(weights)", "weights", ifelse(vars == "(offset)", "offset", vars))
+    abort(sprintf(
+      paste("`%s` %s missing values and `na.action` is na.fail (%d incomplete rows); remove them or use",
+            "na.omit or na.exclude."),
+      paste(pretty, collapse = "`, `"), if (length(pretty) > 1L) "have" else "has", sum(!complete)
+    ), "missing_values")
+  }
   omit <- which(!complete)
   names(omit) <- attr(mf, "row.names")[omit]
-  class(omit) <- "omit"
+  class(omit) <- if (na_action == "na.exclude") "exclude" else "omit"
   terms <- attr(mf, "terms")
   mf <- mf[complete, , drop = FALSE]
-  for (v in names(mf)) {
-    if (is.factor(mf[[v]])) mf[[v]] <- mf[[v]][, drop = TRUE]
+  if (drop_unused_levels) {
+    for (v in names(mf)) {
+      if (is.factor(mf[[v]])) mf[[v]] <- mf[[v]][, drop = TRUE]
+    }
   }
   attr(mf, "terms") <- terms
   attr(mf, "na.action") <- omit
@@ -637,7 +754,8 @@ negbin_theta_start <- function(family, y) {
   min(max(theta, 0.01), 1e4)
 }
 
-new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) {
+new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
+                        scale_estimated = !scale_known(family)) {
   if (inherits(family, "warmgam_nb") && family$estimate_theta) {
     family <- negbin_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
   }
@@ -657,7 +775,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
   if (!is.null(res$Vc)) dimnames(res$Vc) <- list(coef_names, coef_names)
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
-  crit_name <- if (method != "GCV.Cp") method else if (scale_known(family)) "UBRE" else "GCV"
+  crit_name <- if (method != "GCV.Cp") method else if (!scale_estimated) "UBRE" else "GCV"
   crit <- stats::setNames(res$criterion, crit_name)
   structure(
     list(
@@ -671,10 +789,10 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma) 
       sp = stats::setNames(res$sp, sp_names(smooth, length(res$sp))),
       scale = res$scale,
       sig2 = res$scale,
-      scale.estimated = !scale_known(family),
-      reml.scale = if (!scale_known(family) && length(res$extra)) {
+      scale.estimated = scale_estimated,
+      reml.scale = if (scale_estimated && length(res$extra)) {
         exp(res$extra[[1]])
-      } else if (method != "GCV.Cp" && scale_known(family)) 1 else NA_real_,
+      } else if (method != "GCV.Cp" && !scale_estimated) 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
       edf2 = if (!is.null(res$edf2)) stats::setNames(res$edf2, coef_names),

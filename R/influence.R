@@ -19,7 +19,7 @@ working_weights <- function(object) {
 # penalized fit (Wood 2017, section 6.1.2), mgcv's `hat`. With the Bayesian covariance
 # Vp = (X'WX + S)^-1 scale, A_ii = W_i x_i' Vp x_i / scale.
 leverages <- function(object) {
-  x <- stats::model.matrix(object)
+  x <- fit_model_matrix(object)
   xv <- x %*% object$Vp
   drop(rowSums(xv * x)) * working_weights(object) / object$scale
 }
@@ -38,7 +38,11 @@ leverages <- function(object) {
 #' distribution as `stats::simulate()` does for an mgcv fit (for the Gaussian
 #' family, with variance `deviance / df.residual` over the prior weights; otherwise
 #' through the family's own `simulate` function), so that the same `seed` gives the
-#' same draws.
+#' same draws. For a fit with `na.action = na.exclude`, `cooks.distance()` and
+#' `weights()` have `NA` for the rows dropped for missing values (R's `naresid()`,
+#' as `weights()` of an mgcv fit); `hatvalues()` and `influence()` have the fit's
+#' rows only, as mgcv's; `simulate()` draws `NA` for the dropped rows, as for an
+#' mgcv fit.
 #'
 #' @param model,object A `warmgam` fit.
 #' @param do.coef Must be `FALSE` (the default for `influence()` of an mgcv fit is to
@@ -89,8 +93,13 @@ influence.warmgam <- function(model, do.coef = FALSE, ...) {
 #' @export
 cooks.distance.warmgam <- function(model, ...) {
   check_dots_empty("cooks.distance", ...)
+  pad_excluded(model, cooks_distance(model))
+}
+
+# Cook's distances of the fit's rows.
+cooks_distance <- function(model) {
   hat <- leverages(model)
-  res <- residuals.warmgam(model, type = "pearson")
+  res <- fit_residuals(model, type = "pearson")
   (res / (1 - hat))^2 * hat / (model$scale * sum(model$edf))
 }
 
@@ -99,7 +108,7 @@ cooks.distance.warmgam <- function(model, ...) {
 weights.warmgam <- function(object, type = "prior", ...) {
   check_dots_empty("weights", ...)
   check_choice(type, "type", c("prior", "working"))
-  if (type == "prior") prior_weights(object) else working_weights(object)
+  pad_excluded(object, if (type == "prior") prior_weights(object) else working_weights(object))
 }
 
 #' @rdname warmgam-influence
@@ -120,9 +129,13 @@ simulate.warmgam <- function(object, nsim = 1, seed = NULL, ...) {
     on.exit(assign(".Random.seed", saved, envir = globalenv()))
   }
   fam <- object$family
-  mu <- object$fitted.values
+  # A na.exclude fit has NA rows for the rows it dropped, as simulate() of an mgcv
+  # fit (whose draws for them are NA).
+  mu <- pad_excluded(object, object$fitted.values)
   n <- length(mu)
-  w <- prior_weights(object)
+  w <- pad_excluded(object, prior_weights(object))
+  # A draw is made for every row, as stats:::simulate.lm() makes them.
+  w[is.na(w)] <- 1
   val <- if (fam$family == "gaussian") {
     vars <- object$deviance / object$df.residual / w
     mu + stats::rnorm(n * nsim, sd = sqrt(vars))
@@ -130,8 +143,8 @@ simulate.warmgam <- function(object, nsim = 1, seed = NULL, ...) {
     # The family's simulate() reads what a "glm" holds (Gamma()'s, through
     # MASS::gamma.shape(), also the deviance and residual degrees of freedom).
     fam$simulate(structure(list(
-      fitted.values = mu, prior.weights = w, y = object$y, family = fam,
-      deviance = object$deviance, df.residual = object$df.residual
+      fitted.values = object$fitted.values, prior.weights = prior_weights(object), y = object$y, family = fam,
+      deviance = object$deviance, df.residual = object$df.residual, na.action = object$na.action
     ), class = "glm"), nsim)
   } else {
     abort(sprintf("`simulate()` is not available for the %s family.", fam$family), "family")

@@ -10,7 +10,11 @@
 #' fitted values (for an estimated scale, at the REML/ML scale estimate), with `df`
 #' the total effective degrees of freedom plus one for an estimated scale; for REML
 #' and ML fits the edf are `edf2`, corrected for smoothing parameter uncertainty, so
-#' that `AIC()` is mgcv's (Wood, Pya and Säfken 2016).
+#' that `AIC()` is mgcv's (Wood, Pya and Säfken 2016). For a fit with
+#' `na.action = na.exclude`, `fitted()` and `residuals()` have `NA` for the rows
+#' dropped for missing values (R's `naresid()`), as for `lm()` and mgcv fits.
+#' `print()` starts with the method that chose the smoothing parameters, noting
+#' when it was warmgam's default REML (mgcv's `gam()` defaults to GCV.Cp).
 #'
 #' @param object,x A `warmgam` fit.
 #' @param type The kind of residuals.
@@ -71,7 +75,7 @@ coefficient_covariance <- function(object, unconditional) {
 #' @export
 fitted.warmgam <- function(object, ...) {
   check_dots_empty("fitted", ...)
-  object$fitted.values
+  pad_excluded(object, object$fitted.values)
 }
 
 #' @rdname warmgam-methods
@@ -79,6 +83,11 @@ fitted.warmgam <- function(object, ...) {
 residuals.warmgam <- function(object, type = "deviance", ...) {
   check_dots_empty("residuals", ...)
   check_choice(type, "type", c("deviance", "pearson", "working", "response"))
+  pad_excluded(object, fit_residuals(object, type))
+}
+
+# The residuals of the fit's rows (without the NA rows of a na.exclude fit).
+fit_residuals <- function(object, type) {
   fam <- object$family
   y <- object$y
   mu <- object$fitted.values
@@ -166,7 +175,8 @@ warm_start_line <- function(ws) {
 print.warmgam <- function(x, digits = 8, ...) {
   check_dots_empty("print", ...)
   check_number(digits, "digits", lower = 1)
-  cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\n")
+  cat("\n", method_line(x), "\n", sep = "")
+  cat("Family:", x$family$family, "\nLink function:", x$family$link, "\n\n")
   cat("Formula:\n")
   print(x$formula)
   cat("\nEstimated degrees of freedom:\n")

@@ -140,10 +140,10 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     panel$excluded <- too_far(values[[1]], values[[2]], covariates[[1]], covariates[[2]], too.far)
   }
   if (residuals && panel$dim == 1L) {
-    at_data <- stats::predict(object, type = "terms")[, sm$label]
+    at_data <- stats::predict(object, newdata = object$model, type = "terms")[, sm$label]
     in_level <- if (!is.null(by_name) && is.factor(data[[by_name]])) data[[by_name]] == sm$by_level else TRUE
     panel$x_resid <- covariates[[1]][in_level]
-    panel$p_resid <- unname(at_data + stats::residuals(object, type = "working"))[in_level]
+    panel$p_resid <- unname(at_data + fit_residuals(object, type = "working"))[in_level]
   }
   panel
 }
@@ -170,7 +170,7 @@ factor_smooth_panel <- function(object, sm, unconditional, n) {
 # matrix at its mean over the data, with the full Bayesian covariance.
 se_with_mean <- function(object, sm, grid, unconditional) {
   x_grid <- stats::predict(object, newdata = grid, type = "lpmatrix")
-  means <- colMeans(stats::model.matrix(object))
+  means <- colMeans(fit_model_matrix(object))
   x1 <- matrix(means, nrow(x_grid), length(means), byrow = TRUE)
   cols <- sm$first:sm$last
   x1[, cols] <- x_grid[, cols]

@@ -80,7 +80,10 @@ term_columns <- function(object) {
 #' The arguments are those of `mgcv::predict.gam()`, with the same meaning.
 #'
 #' @param object A `warmgam` fit.
-#' @param newdata A data frame of covariate values; the fitting data when missing.
+#' @param newdata A data frame of covariate values; the fitting data when missing
+#'   (then, for a fit with `na.action = na.exclude`, the rows dropped for missing
+#'   values are predicted as `NA`, as mgcv's `napredict()`; `model.matrix()` has
+#'   `NA` rows for them likewise).
 #'   A level of a random effect's factor (`s(g, bs = "re")`) that the fit did not
 #'   see predicts no random effect (zero), as in mgcv; an unseen level of a
 #'   parametric factor is an error.
@@ -141,7 +144,8 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, term
   if (!is.null(iterms.type) && !(is.numeric(iterms.type) && length(iterms.type) == 1L && iterms.type %in% 1:2)) {
     abort("`iterms.type` must be NULL, 1 or 2.", "argument")
   }
-  if (missing(newdata) || is.null(newdata)) {
+  at_fit <- missing(newdata) || is.null(newdata)
+  if (at_fit) {
     newdata <- object$model
     keep <- NULL
   } else {
@@ -165,8 +169,23 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, term
   out <- combine_blocks(parts)
   # na.pass (mgcv's "na.exclude"): rows with a missing value predict NA.
   if (!is.null(keep) && identical(attr(keep, "pad"), TRUE) && !all(keep)) out <- pad_rows(out, keep, row.names(newdata))
+  # At the fitting data of a na.exclude fit, the rows dropped for missing values
+  # come back as NA (mgcv's napredict()).
+  if (at_fit && inherits(object$na.action, "exclude")) {
+    omit <- as.integer(object$na.action)
+    keep <- rep(TRUE, nrow(newdata) + length(omit))
+    keep[omit] <- FALSE
+    rn <- character(length(keep))
+    rn[keep] <- row.names(newdata)
+    rn[omit] <- names(object$na.action) %||% as.character(omit)
+    out <- pad_rows(out, keep, rn)
+  }
   out
 }
+
+# The model matrix at the fitting data, one row per row of the fit (without the NA
+# rows of a na.exclude fit that `model.matrix()` has).
+fit_model_matrix <- function(object) model_matrix_at(object, object$model)$x
 
 # The predictions (of `type`) at `data`, a block of complete rows.
 predict_block <- function(object, data, type, se.fit, terms, exclude, unconditional, iterms.type) {

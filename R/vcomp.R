@@ -152,7 +152,7 @@ vcomp_point <- function(fit, sp) {
   )
   dp <- NA_real_
   if (fit$scale.estimated) {
-    x <- stats::model.matrix(refit)
+    x <- fit_model_matrix(refit)
     w <- working_weights(refit)
     s <- refit$scale * solve(refit$Vp) - crossprod(x * sqrt(w))
     b <- refit$coefficients

@@ -1,0 +1,255 @@
+# gam_fit()'s arguments from mgcv's gam() that choose rows and settings (issue 17):
+# subset, na.action, drop.unused.levels, optimizer, control as a gam.control() list,
+# scale; a one-column matrix response, several offsets, power links, and the
+# default method in print(). Fitted values are compared with a tightly converged
+# mgcv fit: 1e-6 relative for mgcv's own bases (cr), 1e-5 otherwise.
+
+d <- sim_data(300, seed = 4)
+d$x0[c(3, 10, 41)] <- NA
+d$y[20] <- NA
+nd <- new_points(sim_data(300, seed = 4))
+f <- y ~ s(x0, bs = "cr") + s(x2, bs = "cr") + x3
+
+test_that("subset keeps rows before rows with missing values are dropped, as mgcv", {
+  fit <- gam_fit(f, data = d, subset = x1 > 0.25)
+  ref <- mgcv_reference("gam-arguments/subset", f, d, subset = d$x1 > 0.25, method = "REML")
+  expect_equal(nobs(fit), sum(d$x1 > 0.25 & stats::complete.cases(d[c("y", "x0", "x2", "x3")])))
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6) # cr bases: 1e-6
+  expect_equal(names(fit$na.action), names(ref$na.action))
+  # Row numbers and a subset computed outside `data` select the same rows.
+  rows <- which(d$x1 > 0.25)
+  expect_equal(fitted(gam_fit(f, data = d, subset = rows)), fitted(fit), tolerance = 1e-10)
+  expect_error(gam_fit(f, data = d, subset = x1 > 2), "subset", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, subset = list(1)), "subset", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, subset = nothere > 0), "subset", class = "warmgam_error_argument")
+})
+
+test_that("na.exclude pads fitted, residuals and predict() with NA as mgcv; na.fail names the variable", {
+  fit <- gam_fit(f, data = d, na.action = na.exclude)
+  ref <- mgcv_reference("gam-arguments/na-exclude", f, d, na.action = stats::na.exclude, method = "REML")
+  expect_length(fitted(fit), nrow(d))
+  expect_equal(which(is.na(fitted(fit))), c(3L, 10L, 20L, 41L))
+  expect_equal(is.na(fitted(fit)), is.na(fitted(ref)), ignore_attr = TRUE)
+  kept <- !is.na(fitted(fit))
+  expect_lt(rel_diff(fitted(fit)[kept], fitted(ref)[kept]), 1e-6) # cr bases: 1e-6
+  expect_lt(rel_diff(coef(fit), coef(ref)), 1e-6)
+  expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
+  for (type in c("deviance", "pearson", "working", "response")) {
+    r <- residuals(fit, type = type)
+    expect_equal(is.na(r), is.na(residuals(ref, type = type)), ignore_attr = TRUE)
+    expect_lt(rel_diff(r[!is.na(r)], residuals(ref, type = type)[!is.na(r)]), 1e-6)
+  }
+  p <- predict(fit, se.fit = TRUE)
+  q <- predict(ref, se.fit = TRUE)
+  expect_equal(names(p$fit), names(q$fit))
+  expect_equal(is.na(p$se.fit), is.na(q$se.fit), ignore_attr = TRUE)
+  expect_lt(rel_diff(p$fit[!is.na(p$fit)], q$fit[!is.na(q$fit)]), 1e-6)
+  expect_lt(rel_diff(p$se.fit[!is.na(p$fit)], q$se.fit[!is.na(q$fit)]), 1e-5)
+  expect_equal(dim(predict(fit, type = "terms")), dim(predict(ref, type = "terms")))
+  expect_equal(dim(model.matrix(fit)), c(nrow(d), length(coef(fit))))
+  expect_length(weights(fit), nrow(d))
+  expect_length(cooks.distance(fit), nrow(d))
+  # The fit's rows only where mgcv has them, and internal users are unaffected.
+  expect_length(hatvalues(fit), nobs(fit))
+  expect_equal(unname(predict(fit, d[1:5, ])), unname(p$fit[1:5]))
+  expect_output(gam_check(fit, plot = FALSE), "Basis dimension")
+  expect_no_error(concurvity(fit))
+  # na.omit (the default) and the name of a function are the same fit.
+  omit <- gam_fit(f, data = d, na.action = "na.omit")
+  expect_equal(fitted(omit), fitted(fit)[!is.na(fitted(fit))], ignore_attr = TRUE)
+  expect_length(fitted(gam_fit(f, data = d)), nrow(d) - 4)
+  expect_error(gam_fit(f, data = d, na.action = na.fail), "`y`, `x0` have missing values",
+               class = "warmgam_error_missing_values")
+  expect_error(gam_fit(f, data = d, na.action = na.pass), "na.action", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, na.action = "na.nothing"), "na.action", class = "warmgam_error_argument")
+})
+
+test_that("drop.unused.levels = FALSE keeps levels as mgcv; an empty level of a parametric factor is an error", {
+  dl <- sim_data(300, seed = 5)
+  dl$fac <- factor(dl$fac, levels = c("a", "b", "c", "d"))
+  fr <- y ~ s(x0, bs = "cr") + s(fac, bs = "re")
+  fit <- gam_fit(fr, data = dl, drop.unused.levels = FALSE)
+  ref <- mgcv_reference("gam-arguments/unused-level-re", fr, dl, drop.unused.levels = FALSE, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6) # cr and re: mgcv's bases, 1e-6
+  expect_equal(unname(coef(fit)[["s(fac).4"]]), 0)
+  nd_d <- nd
+  nd_d$fac <- factor(rep(c("a", "d"), length.out = nrow(nd)), levels = c("a", "b", "c", "d"))
+  expect_lt(rel_diff(predict(fit, nd_d), predict(ref, nd_d)), 1e-6)
+  # Without an empty level, FALSE is TRUE's fit.
+  fp <- y ~ s(x0, bs = "cr") + fac
+  dp <- sim_data(300, seed = 5)
+  expect_equal(fitted(gam_fit(fp, data = dp, drop.unused.levels = FALSE)), fitted(gam_fit(fp, data = dp)))
+  expect_error(gam_fit(fp, data = dl, drop.unused.levels = FALSE), "drop.unused.levels.*\"d\" of `fac`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0, by = fac), data = dl, drop.unused.levels = FALSE), "drop.unused.levels",
+               class = "warmgam_error_argument")
+  # A level emptied by `subset` is dropped by default, as mgcv.
+  fs <- gam_fit(fp, data = dp, subset = fac != "b")
+  rs <- mgcv_reference("gam-arguments/subset-drops-level", fp, dp, subset = dp$fac != "b", method = "REML")
+  expect_equal(names(coef(fs)), names(coef(rs)))
+  expect_lt(rel_diff(fitted(fs), fitted(rs)), 1e-6) # cr basis: 1e-6
+  expect_error(gam_fit(fp, data = dp, drop.unused.levels = NA), "drop.unused.levels", class = "warmgam_error_argument")
+})
+
+test_that("every mgcv optimizer gives the same fit; others are errors", {
+  dc <- sim_data(300, seed = 4)
+  fit <- gam_fit(f, data = dc, cache = FALSE)
+  optimizers <- list("efs", "perf", "outer", c("outer", "bfgs"), c("outer", "optim"), c("outer", "nlm"),
+                     c("outer", "newton"))
+  for (opt in optimizers) {
+    other <- gam_fit(f, data = dc, optimizer = opt, cache = FALSE)
+    expect_equal(fitted(other), fitted(fit))
+    expect_equal(other$optimizer, opt)
+  }
+  ref <- mgcv_reference("gam-arguments/optimizer-bfgs", f, dc, method = "REML", optimizer = c("outer", "bfgs"))
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6) # cr bases: 1e-6
+  # "efs" is REML only, in mgcv too.
+  expect_warning(efs <- gam_fit(f, data = dc, method = "ML", optimizer = "efs"), "efs")
+  expect_equal(efs$method, "REML")
+  expect_error(gam_fit(f, data = dc, optimizer = "lbfgs"), "optimizer", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = dc, optimizer = c("outer", "magic")), "optimizer", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = dc, optimizer = 1), "optimizer", class = "warmgam_error_argument")
+})
+
+test_that("an mgcv gam.control() list maps what applies and warns once about the rest", {
+  skip_if_not_installed("mgcv")
+  dc <- sim_data(300, seed = 4)
+  mapped <- warmgam:::resolve_control(mgcv::gam.control(newton = list(conv.tol = 1e-10, maxNstep = 3), nthreads = 3))
+  expect_equal(mapped$control$outer_tol, 1e-10)
+  expect_equal(mapped$control$max_step, 3)
+  expect_equal(mapped$threads, 3)
+  # mgcv's default conv.tol (1e-6) leaves warmgam's tighter default.
+  expect_equal(warmgam:::resolve_control(mgcv::gam.control())$control, gam_control())
+  expect_equal(warmgam:::resolve_control(list())$control, gam_control())
+  noticed <- warmgam:::mgcv_control_noticed
+  rm(list = ls(noticed), envir = noticed)
+  ctl <- mgcv::gam.control(epsilon = 1e-10, maxit = 50, newton = list(conv.tol = 1e-10), keepData = TRUE)
+  expect_warning(fit <- gam_fit(f, data = dc, control = ctl), "`epsilon`, `maxit`.*not used")
+  expect_no_warning(gam_fit(f, data = dc, control = ctl))
+  expect_warning(gam_fit(f, data = dc, control = list(trace = TRUE, epsilon = 1e-10)), "`trace`")
+  expect_identical(fit$data, dc)
+  expect_equal(fitted(fit), fitted(gam_fit(f, data = dc)), tolerance = 1e-7)
+  expect_error(gam_fit(f, data = dc, control = list(foo = 1)), "control.*`foo`", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = dc, control = list(newton = list(conv.tol = -1))), "conv.tol",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = dc, control = 1e-8), "control", class = "warmgam_error_argument")
+})
+
+test_that("scale: 0 and negative values as mgcv; a known scale other than 1 is refused", {
+  dp <- sim_data(300, seed = 6)
+  dp$count <- stats::rpois(300, exp(1 + sin(2 * pi * dp$x0)))
+  fp <- count ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  est <- gam_fit(fp, data = dp, family = poisson(), method = "GCV.Cp", scale = -1)
+  ref <- mgcv_reference("gam-arguments/poisson-gcv-scale-estimated", fp, dp, family = poisson(), method = "GCV.Cp",
+                        scale = -1)
+  expect_agrees_with_mgcv(est, ref, nd, coef_tol = 1e-6, type = "response") # cr bases: 1e-6
+  expect_true(est$scale.estimated)
+  expect_equal(names(est$criterion), "GCV")
+  expect_lt(abs(est$scale - ref$sig2) / ref$sig2, 1e-6)
+  expect_equal(colnames(summary(est)$s.table)[[3]], "F")
+  known <- gam_fit(fp, data = dp, family = poisson(), method = "GCV.Cp", scale = 1)
+  expect_equal(names(known$criterion), "UBRE")
+  # With REML the Poisson scale is 1 whatever `scale` says, as in mgcv.
+  expect_warning(reml <- gam_fit(fp, data = dp, family = poisson(), scale = -1), "not used")
+  expect_equal(fitted(reml), fitted(gam_fit(fp, data = dp, family = poisson())))
+  g_est <- gam_fit(f, data = d, scale = -1)
+  expect_equal(fitted(g_est), fitted(gam_fit(f, data = d)))
+  expect_error(gam_fit(f, data = d, scale = 2), "`scale = 2`.*not supported", class = "warmgam_error_argument")
+  expect_error(gam_fit(fp, data = dp, family = poisson(), method = "GCV.Cp", scale = 2), "scale",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, scale = "a"), "scale", class = "warmgam_error_argument")
+})
+
+test_that("a one-column matrix response is its vector; several offsets add up as in lm()", {
+  dm <- sim_data(300, seed = 7)
+  X <- cbind(1, dm$x1)
+  dm$ym <- X %*% c(1, 2) + sin(2 * pi * dm$x0) + stats::rnorm(300, sd = 0.3)
+  fit <- gam_fit(ym ~ s(x0, bs = "cr"), data = dm)
+  dv <- dm
+  dv$ym <- drop(dv$ym)
+  ref <- mgcv_reference("gam-arguments/matrix-response", ym ~ s(x0, bs = "cr"), dv, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6) # cr basis: 1e-6
+  expect_error(gam_fit(cbind(ym, ym) ~ s(x0), data = dm), "response", class = "warmgam_error_response")
+  # mgcv 1.8-41 keeps only the first offset() term of a formula (with a warning from
+  # its parser), so its reference is the same model with the offsets in one term.
+  dm$count <- stats::rpois(300, exp(1 + sin(2 * pi * dm$x0) + dm$x1 + dm$x3 / 4 + dm$z))
+  fo <- count ~ s(x0, bs = "cr") + x2 + offset(x1) + offset(x3 / 4)
+  fit_o <- gam_fit(fo, data = dm, family = poisson(), offset = z)
+  ref_o <- mgcv_reference("gam-arguments/offsets", count ~ s(x0, bs = "cr") + x2 + offset(x1 + x3 / 4), dm,
+                          family = poisson(), offset = dm$z, method = "REML")
+  expect_lt(rel_diff(fitted(fit_o), fitted(ref_o)), 1e-6) # cr basis: 1e-6
+  expect_equal(fit_o$offset, dm$x1 + dm$x3 / 4 + dm$z, ignore_attr = TRUE)
+  # predict() adds the formula's offsets at the new data, not `offset`.
+  ndo <- nd
+  ndo$z <- 100
+  expect_lt(rel_diff(predict(fit_o, ndo), predict(ref_o, ndo)), 1e-6)
+  lp <- predict(fit_o, ndo, type = "lpmatrix")
+  expect_equal(predict(fit_o, ndo), drop(lp %*% coef(fit_o)) + ndo$x1 + ndo$x3 / 4, ignore_attr = TRUE)
+})
+
+test_that("power links are fitted as the link they equal; other powers are errors naming link", {
+  dg <- sim_data(300, seed = 8)
+  dg$pos <- stats::rgamma(300, shape = 5, rate = 5 / (1 + 0.5 * sin(2 * pi * dg$x0))^2)
+  fg <- pos ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  cases <- list(
+    gamma = list(Gamma(link = power(0.5)), Gamma(link = power(0.5))),
+    quasi = list(quasi(link = power(0.5), variance = "mu^2"), quasi(link = power(0.5), variance = "mu^2")),
+    identity = list(Gamma(link = power(1)), Gamma(link = "identity")),
+    tweedie = list(quote(mgcv::Tweedie(1.5, link = power(0.5))), quote(mgcv::Tweedie(1.5, link = power(0.5)))),
+    # mgcv's extended tw() takes power(0.5) but cannot fit it ("link not
+    # implemented for extended families"): its reference is tw(link = "sqrt").
+    tw = list(quote(mgcv::tw(link = power(0.5))), quote(mgcv::tw(link = "sqrt")))
+  )
+  for (label in names(cases)) {
+    fam <- cases[[label]][[1]]
+    if (is.call(fam)) {
+      skip_if_not_installed("mgcv")
+      fam <- eval(fam)
+    }
+    fit <- gam_fit(fg, data = dg, family = fam)
+    ref <- mgcv_reference(paste0("gam-arguments/power-", label), fg, dg, family = cases[[label]][[2]], method = "REML")
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = label) # cr bases: 1e-6
+    expect_true(fit$family$link %in% c("sqrt", "identity"))
+  }
+  expect_equal(tw(link = power(0.5))$link, "sqrt")
+  expect_error(gam_fit(fg, data = dg, family = quasi(link = power(1 / 3))),
+               "link = power\\(0.333\\).*mu\\^0.5 \\(\"sqrt\"\\)", class = "warmgam_error_family")
+  expect_error(gam_fit(fg, data = dg, family = Gamma(link = power(2))), "link", class = "warmgam_error_family")
+  expect_error(gam_fit(y ~ s(x0), data = dg, family = binomial(link = power(0.5))), "power\\(0.5\\)",
+               class = "warmgam_error_family")
+  expect_error(tw(link = power(1 / 3)), "link", class = "warmgam_error_family")
+})
+
+test_that("print() says when REML was warmgam's default, which is not mgcv's", {
+  dc <- sim_data(300, seed = 4)
+  expect_output(print(gam_fit(f, data = dc)), "^\\s*Method: REML \\(mgcv's gam\\(\\) default is GCV.Cp\\)")
+  expect_output(print(gam_fit(f, data = dc, method = "REML")), "Method: REML\\s+Family")
+  expect_output(print(gam_fit(f, data = dc, method = "GCV.Cp")), "Method: GCV.Cp\\s+Family")
+})
+
+test_that("gam_cv() refuses subset and na.action, which its folds cannot take", {
+  dc <- sim_data(300, seed = 4)
+  expect_error(gam_cv(f, data = dc, folds = 2, subset = x1 > 0.5), "subset", class = "warmgam_error_argument")
+  expect_error(gam_cv(f, data = dc, folds = 2, na.action = na.exclude), "na.action", class = "warmgam_error_argument")
+})
+
+test_that("as_mgcv() of a fit to a subset is mgcv's fit of it", {
+  skip_if_not_installed("mgcv")
+  dc <- sim_data(300, seed = 4)
+  fl <- y ~ s(x0, bs = "cr") + log(x1)
+  fit <- gam_fit(fl, data = dc, subset = x2 > 0.3, na.action = na.exclude)
+  g <- as_mgcv(fit)
+  expect_lt(rel_diff(g$fitted.values, fit$fitted.values), 1e-6)
+  expect_equal(g$call$subset, quote(x2 > 0.3))
+})
+
+test_that("simulate() of a na.exclude fit has NA rows as mgcv's", {
+  skip_if_not_installed("mgcv")
+  fit <- gam_fit(f, data = d, na.action = na.exclude)
+  g <- suppressWarnings(mgcv::gam(f, data = d, method = "REML", na.action = na.exclude, sp = fit$sp))
+  s1 <- simulate(fit, nsim = 2, seed = 3)
+  s2 <- simulate(g, nsim = 2, seed = 3)
+  expect_equal(dim(s1), c(nrow(d), 2))
+  expect_equal(is.na(s1$sim_1), is.na(s2$sim_1))
+  expect_lt(rel_diff(na.omit(s1$sim_1), na.omit(s2$sim_1)), 1e-6)
+})
