@@ -4,6 +4,12 @@
 #' @noRd
 fit_gam_impl <- function(spec) .Call(wrap__fit_gam_impl, spec)
 
+#' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
+#' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
+#' of smoothing parameters; `list(error =)` on failure.
+#' @noRd
+model_setup_impl <- function(spec) .Call(wrap__model_setup_impl, spec)
+
 #' The 1-based position of the first double vector in `columns` holding a non-finite
 #' value, or 0 when all are finite.
 #' @noRd

@@ -94,6 +94,14 @@
 #'   `"GCV.Cp"`, which then minimizes GCV instead of UBRE; with REML and ML their
 #'   scale stays 1, as in mgcv, with a warning). A positive value, a known scale, is
 #'   not supported yet except 1 where the scale is already 1 (an error says so).
+#' @param fit `FALSE` to set the model up without fitting it (mgcv's `fit = FALSE`):
+#'   the result is a `warmgam_setup` object, a list with the model matrix `X`
+#'   (columns named as the fit's coefficients), the penalties `S` (each on its
+#'   term's coefficients, starting at column `off`, using smoothing parameter
+#'   `sp_index` of `n_sp`; `rank` their ranks), the given `sp`, the terms (`smooth`,
+#'   with each term's `first` and `last` column), `nsdf` (parametric columns) and
+#'   `assign`, and the response `y`, prior weights `w`, `offset`, `family`,
+#'   `formula` and `method`. The store is not used.
 #' @returns An object of class `warmgam`: a list with `coefficients`,
 #'   `fitted.values` (on the response scale), `linear.predictors`, `residuals`, `sp`
 #'   (named), `scale` (for an estimated scale, mgcv's estimate from the Pearson
@@ -147,7 +155,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
                     cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
                     na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
-                    scale = 0) {
+                    scale = 0, fit = TRUE) {
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
@@ -167,6 +175,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   check_number(gamma, "gamma", lower = .Machine$double.eps)
   check_cache(cache)
   check_flag(select, "select")
+  check_flag(fit, "fit")
   mapped <- resolve_control(control)
   control <- mapped$control
   threads <- resolve_threads(threads %||% mapped$threads)
@@ -193,7 +202,30 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   if (!is.null(spec$cache) && scale_estimated && scale_known(family)) {
     spec$cache$family <- paste(spec$cache$family, "(scale estimated)")
   }
-  res <- engine_result(fit_gam_impl(spec))
+  if (!fit) return(new_warmgam_setup(spec, frame, formula, family, method, call))
+  raw <- fit_gam_impl(spec)
+  aliased <- NULL
+  if (is_engine_error(raw, "identifiability")) {
+    aliased <- aliased_columns(new_warmgam_setup(spec, frame, formula, family, method, call))
+    if (!is.null(aliased) && !length(aliased)) {
+      # Nearly dependent, not aliased at mgcv's tolerance: fitted as mgcv fits it.
+      aliased <- NULL
+      raw <- fit_gam_impl(c(spec, check_aliasing = FALSE))
+    } else if (!is.null(aliased)) {
+      # Fitted without them, then put back at zero, as mgcv fixes them.
+      reduced <- spec
+      reduced$xp <- spec$xp[, -aliased, drop = FALSE]
+      reduced$aliased <- as.double(length(aliased))
+      if (!is.null(reduced$cache)) reduced$cache$names <- reduced$cache$names[-aliased]
+      raw <- fit_gam_impl(reduced)
+      if (!is_engine_error(raw)) raw <- restore_aliased(raw, aliased, ncol(frame$xp))
+      message(sprintf(
+        "Aliased parametric coefficients, fixed at zero as mgcv does (NA in summary()): %s.",
+        paste0("`", colnames(frame$xp)[aliased], "`", collapse = ", ")
+      ))
+    }
+  }
+  res <- engine_result(raw)
   warn_store_notices(res$warm_start$notices)
   # A write refused for a reason already noticed is not a second warning.
   problem <- res$warm_start$problem
@@ -202,6 +234,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   }
   fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma, scale_estimated)
   fit$optimizer <- settings$optimizer
+  fit$aliased <- if (!is.null(aliased)) colnames(frame$xp)[aliased]
   if (isTRUE(mapped$keep_data) && !is.null(data)) fit$data <- data
   warn_fit_problems(fit, res)
   fit
@@ -259,6 +292,12 @@ engine_result <- function(res, what = "engine") {
   }
   if (inherits(condition, "condition")) stop(condition)
   abort(res$error, unique(c(res$kind, what)))
+}
+
+# Whether `res` is the engine's `list(error = , kind = )` (of `kind`, when given).
+is_engine_error <- function(res, kind = NULL) {
+  is.list(res) && length(res) > 0L && identical(names(res)[[1]], "error") &&
+    (is.null(kind) || identical(res$kind, kind))
 }
 
 check_cache <- function(cache) {
@@ -367,23 +406,22 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
 }
 
 # With `drop.unused.levels = FALSE`, a factor level without rows gives mgcv an
-# all-zero column (a parametric factor, fixed at zero) or a smooth for no data (a
-# factor `by`, which mgcv's fit fails on). The engine cannot fit an all-zero column
-# yet (aliased coefficients), so these are errors; a random effect's (`bs = "re"`)
-# empty level is penalized and is fitted as mgcv fits it.
+# all-zero column (a parametric factor: aliased, fixed at zero, as warmgam does too)
+# or a smooth for no data (a factor `by`, which mgcv's fit fails on, and so is an
+# error here); a random effect's (`bs = "re"`) empty level is penalized and is
+# fitted as mgcv fits it.
 check_empty_levels <- function(mf, parts) {
-  parametric <- unlist(lapply(parts$parametric, function(label) all.vars(str2lang(label))))
   by_vars <- unlist(lapply(parts$smooths, `[[`, "by"))
-  for (v in intersect(names(mf), c(parametric, by_vars))) {
+  for (v in intersect(names(mf), by_vars)) {
     x <- mf[[v]]
     if (!is.factor(x)) next
     empty <- setdiff(levels(x), as.character(unique(x)))
     if (length(empty)) {
       abort(sprintf(paste(
-        "`drop.unused.levels = FALSE` keeps level \"%s\" of `%s`, which no row of the fit has: its",
-        "model matrix column%s all zero, which warmgam's engine cannot fit yet. Use `drop.unused.levels = TRUE`",
+        "`drop.unused.levels = FALSE` keeps level \"%s\" of `%s`, which no row of the fit has: the",
+        "smooth for that level has no data (mgcv's fit fails on it too). Use `drop.unused.levels = TRUE`",
         "(the default)."
-      ), empty[[1]], v, if (v %in% by_vars) "s (a smooth for that level) are" else " is"), "argument")
+      ), empty[[1]], v), "argument")
     }
   }
   invisible()

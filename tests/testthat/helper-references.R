@@ -113,6 +113,11 @@ reference_answer <- function(what, fit, args) {
     },
     theta = function(fit) fit$family$getTheta(TRUE),
     smooth_labels = function(fit) vapply(fit$smooth, `[[`, "", "label"),
+    # The model set up, not fitted (gam(fit = FALSE)): model matrix and penalties.
+    setup = function(fit) {
+      G <- mgcv::gam(fit$formula, data = fit$model, method = fit$method, fit = FALSE)
+      list(X = G$X, S = G$S, off = G$off)
+    },
     # Each smooth's columns deleted by gam.side(), 0-based and ascending, as text.
     deleted_columns = function(fit) {
       vapply(fit$smooth, function(sm) paste(sort(attr(sm, "del.index")) - 1, collapse = ","), "")

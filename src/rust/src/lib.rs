@@ -293,6 +293,8 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         threads: f.real("threads")?.max(1.0) as usize,
         intercept: f.flag("intercept")?,
         estimate_parameter: !f.is_null("estimate_parameter") && f.flag("estimate_parameter")?,
+        check_aliasing: f.is_null("check_aliasing") || f.flag("check_aliasing")?,
+        aliased: if f.is_null("aliased") { 0 } else { f.real("aliased")? as usize },
     })
 }
 
@@ -539,22 +541,12 @@ fn engine_call(call: impl FnOnce() -> std::result::Result<Robj, Failure>) -> Rob
     }
 }
 
-/// Fits a model described by the R layer's spec list; `list(error =)` on failure.
-/// @noRd
-#[extendr]
-fn fit_gam_impl(spec: List) -> Robj {
-    engine_call(|| fit_gam(spec))
-}
-
-fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
-    let (cache, identity) = cache_settings(&spec)?;
-    let objects = SpecObjects::new(&spec)?;
-    let spec = model_spec(&objects)?;
-    let classes = Robj::from(vec!["interrupt", "error"]);
-    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut || user_interrupted(&classes))?;
+/// Each smooth term as the R object keeps it: its columns, penalties and smoothing
+/// parameters, and its state for `predict()`.
+fn smooth_list(design: &fit::Design<'_>) -> Vec<Robj> {
     let links = design.penalty_links();
     let mut next_penalty = 0;
-    let smooths: Vec<Robj> = design
+    design
         .smooths
         .iter()
         .zip(&design.first_col)
@@ -576,7 +568,45 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
             )
             .into()
         })
-        .collect();
+        .collect()
+}
+
+/// The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
+/// terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
+/// of smoothing parameters; `list(error =)` on failure.
+/// @noRd
+#[extendr]
+fn model_setup_impl(spec: List) -> Robj {
+    engine_call(|| model_setup(spec))
+}
+
+fn model_setup(spec: List) -> std::result::Result<Robj, Failure> {
+    let objects = SpecObjects::new(&spec)?;
+    let spec = model_spec(&objects)?;
+    let classes = Robj::from(vec!["interrupt", "error"]);
+    let setup = fit::setup(&spec, &mut || user_interrupted(&classes))?;
+    Ok(list!(
+        X = to_matrix(&setup.x),
+        smooths = List::from_values(smooth_list(&setup.design)),
+        n_sp = setup.design.n_smoothing_parameters() as f64
+    )
+    .into())
+}
+
+/// Fits a model described by the R layer's spec list; `list(error =)` on failure.
+/// @noRd
+#[extendr]
+fn fit_gam_impl(spec: List) -> Robj {
+    engine_call(|| fit_gam(spec))
+}
+
+fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
+    let (cache, identity) = cache_settings(&spec)?;
+    let objects = SpecObjects::new(&spec)?;
+    let spec = model_spec(&objects)?;
+    let classes = Robj::from(vec!["interrupt", "error"]);
+    let (design, res, warm) = warm::fit_warm(&spec, &identity, cache.as_ref(), &mut || user_interrupted(&classes))?;
+    let smooths = smooth_list(&design);
     let tests: Vec<Robj> = res.term_tests.iter().map(test_list).collect();
     Ok(list!(
         coefficients = res.coefficients,
@@ -714,6 +744,7 @@ fn first_non_finite_impl(columns: List) -> f64 {
 extendr_module! {
     mod warmgam;
     fn fit_gam_impl;
+    fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;
     fn tweedie_log_density_impl;

@@ -85,7 +85,8 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     if n < p {
         return Err(EngineError::TooFewRows { rows: n, coefficients: p });
     }
-    let penalties = penalty_set(&design);
+    let mut penalties = penalty_set(&design);
+    penalties.aliased = spec.aliased;
     let links = design.penalty_links();
     let m = design.n_smoothing_parameters();
     let mut fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
@@ -132,6 +133,9 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     let mut x = None;
     let (problem, rho_init) = if spec.family.is_gaussian_identity() {
         let gram = gram(&design, &spec.y, &spec.weights, &spec.offset, spec.threads, interrupted)?;
+        if spec.check_aliasing {
+            super::aliasing::check_unpenalized(&design, &gram.xtwx)?;
+        }
         let rho_init = pool(initial_rho(&gram.xtwx, &penalties));
         (Problem::Gaussian(gram), rho_init)
     } else {
@@ -152,6 +156,9 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             let (w, u) = data.working(&eta, true)?;
             data.cross_products(&w, &u, interrupted)?
         };
+        if spec.check_aliasing {
+            super::aliasing::check_unpenalized(&design, &xtwx)?;
+        }
         let mut rho_init = pool(initial_rho(&xtwx, &penalties));
         // The first IRLS step, at the starting smoothing parameters.
         let mut h = xtwx.clone();

@@ -5,6 +5,7 @@
 //! Newton iteration (`outer`) and the summaries (`influence`, `uncertainty`,
 //! `term_tests`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
 
+mod aliasing;
 pub mod gaussian;
 pub mod gcv;
 pub mod glm;
@@ -26,6 +27,7 @@ mod nesting;
 mod passes;
 mod problem;
 mod report;
+mod setup;
 mod spec;
 mod start;
 
@@ -33,6 +35,7 @@ pub use design::{design, design_from, penalty_set, Design};
 pub use driver::{prepare, Iterate, Prepared, Progress};
 pub use passes::{gram, MAX_DESIGN_BYTES};
 pub use report::{rebuild, restore, FitResult};
+pub use setup::{setup, Setup};
 #[cfg(test)]
 pub(crate) use spec::uniform_stream;
 pub use spec::{Control, Method, ModelSpec};

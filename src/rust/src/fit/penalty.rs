@@ -47,6 +47,9 @@ struct Group {
 pub struct PenaltySet {
     pub p: usize,
     pub penalties: Vec<Penalty>,
+    /// Coefficients fixed at zero (aliased parametric columns, left out of `p`) that
+    /// the criterion still counts as unpenalized, as mgcv's does (`M_p`).
+    pub aliased: usize,
     groups: Vec<Group>,
     /// Each penalty's diagonal when it is a diagonal matrix (a random effect's
     /// ridge), found once: products with it are then column scalings.
@@ -122,7 +125,7 @@ impl PenaltySet {
                 g.single_log_det = SpdFactor::new(only.view()).map(|f| f.log_det());
             }
         }
-        PenaltySet { p, penalties, groups, diagonals }
+        PenaltySet { p, penalties, aliased: 0, groups, diagonals }
     }
 
     pub fn len(&self) -> usize {
@@ -140,7 +143,7 @@ impl PenaltySet {
 
     /// Rank of the penalties' null space among all `p` coefficients (`M_p`).
     pub fn null_space_dim(&self) -> usize {
-        self.p - self.rank()
+        self.p - self.rank() + self.aliased
     }
 
     /// The penalties' range space: `U_r` (p x rank, block diagonal and orthonormal) and

@@ -95,7 +95,6 @@ impl<'a> Layout<'a> {
     }
 
     /// Every column dense (what `of` gives a model without wide random effects).
-    #[cfg(test)]
     pub fn dense(design: &Design<'a>) -> Layout<'a> {
         let p = design.ncols();
         Layout {

@@ -62,6 +62,16 @@ impl ModelSpec<'_> {
     }
 }
 
+/// Refuses a dense `rows x columns` matrix larger than this machine's memory and
+/// swap (when that is known).
+pub fn check_dense(what: &str, rows: usize, columns: usize) -> Result<()> {
+    let bytes = rows as f64 * columns as f64 * DOUBLE;
+    match memory_bytes() {
+        Some(available) if bytes > available => Err(EngineError::TooLarge { what: what.to_string(), bytes, available }),
+        _ => Ok(()),
+    }
+}
+
 /// This machine's memory and swap, in bytes (Linux; `None` elsewhere).
 fn memory_bytes() -> Option<f64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;

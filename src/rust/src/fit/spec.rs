@@ -78,6 +78,12 @@ pub struct ModelSpec<'a> {
     /// power; the family's value is the start) is estimated with the smoothing
     /// parameters (`profile`).
     pub estimate_parameter: bool,
+    /// Refuse a model whose unpenalized directions are aliased (`fit::aliasing`);
+    /// off when the R layer has found them only nearly so.
+    pub check_aliasing: bool,
+    /// Parametric columns the R layer fixed at zero (aliased), counted in the
+    /// criterion's null space as mgcv counts them.
+    pub aliased: usize,
 }
 
 /// A reproducible stream of uniform draws on [0, 1) for tests (a 64-bit linear
@@ -120,6 +126,8 @@ impl<'a> ModelSpec<'a> {
             threads: 2,
             intercept: true,
             estimate_parameter: false,
+            check_aliasing: true,
+            aliased: 0,
         }
     }
 }

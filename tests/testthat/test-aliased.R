@@ -1,0 +1,76 @@
+# Aliased parametric coefficients fixed at zero, and the model set up without
+# fitting (gam_fit(fit = FALSE)), as mgcv's (issue 17).
+
+aliased_data <- function(n = 300, seed = 1) {
+  set.seed(seed)
+  d <- data.frame(x = runif(n), z = runif(n))
+  d$y <- sin(4 * d$x) + d$z + rnorm(n) * 0.3
+  d$x2 <- 2 * d$x
+  d$f <- factor(rep(c("a", "b", "c"), length.out = n))
+  d$g <- factor(rep(c("u", "v"), each = 1, length.out = n))
+  d$g[d$f == "c"] <- "u"
+  d$count <- stats::rpois(n, exp(0.3 + d$z))
+  d
+}
+
+test_that("aliased parametric columns are fixed at zero, as mgcv fixes them", {
+  local_store()
+  d <- aliased_data()
+  nd <- d[1:25, ]
+  # Tolerances: 1e-6 relative in fitted values, predictions and criterion (mgcv's
+  # REML counts the aliased column in its null space, and so does warmgam's); the
+  # parametric table's estimates and standard errors 1e-6, NaN where mgcv's are.
+  cases <- list(
+    list(key = "smooth", f = y ~ x + s(x), aliased = "x"),
+    list(key = "cr", f = y ~ x + s(x, bs = "cr") + s(z, bs = "cr"), aliased = "x"),
+    list(key = "proportional", f = y ~ x + x2 + s(z), aliased = "x"),
+    list(key = "empty-cell", f = y ~ f * g + s(z), aliased = "fc:gv"),
+    # In these two mgcv zeroes one of the smooth's coefficients instead (its choice
+    # comes from a pivoted QR with the penalties at the current smoothing
+    # parameters): the same fitted values, another parameterization, and (through
+    # the log determinant of the reduced system) a REML value 3e-5 away.
+    list(key = "gcv", f = y ~ x + s(x, bs = "cr"), aliased = "x", method = "GCV.Cp", mgcv_other = TRUE),
+    list(key = "poisson", f = count ~ z + s(z, bs = "cr"), aliased = "z", family = poisson(), mgcv_other = TRUE)
+  )
+  for (cs in cases) {
+    method <- cs$method %||% "REML"
+    family <- cs$family %||% gaussian()
+    label <- deparse_one(cs$f)
+    expect_message(fit <- gam_fit(cs$f, data = d, method = method, family = family),
+                   paste0("`", cs$aliased, "`"), fixed = TRUE)
+    ref <- mgcv_reference(paste0("aliased/", cs$key), cs$f, d, method = method, family = family)
+    expect_equal(fit$aliased, cs$aliased, label = label)
+    expect_equal(unname(coef(fit)[cs$aliased]), 0, label = label)
+    other <- isTRUE(cs$mgcv_other)
+    expect_agrees_with_mgcv(fit, ref, nd, type = if (is.null(cs$family)) "link" else "response", label = label,
+                            crit_tol = if (other) 1e-4 else 1e-6, se_tol = if (other) Inf else 1e-4)
+    if (other) next
+    mine <- summary(fit)$p.table
+    theirs <- summary(ref)$p.table
+    expect_equal(is.nan(mine), is.nan(theirs), label = label)
+    expect_lt(rel_diff(mine[, 1:2][!is.nan(mine[, 1:2])], theirs[, 1:2][!is.nan(theirs[, 1:2])]), 1e-6, label = label)
+  }
+  # A model whose smooth terms' unpenalized parts overlap is still refused, naming it.
+  d$fac <- factor(rep(c("a", "b"), length.out = nrow(d)))
+  expect_error(gam_fit(y ~ fac + s(x) + s(x, by = fac), data = d), "not identifiable",
+               class = "warmgam_error_identifiability")
+})
+
+test_that("fit = FALSE gives the model matrix and penalties, as mgcv's", {
+  d <- aliased_data()
+  f <- y ~ x + s(z, bs = "cr") + te(x, z)
+  setup <- gam_fit(f, data = d, fit = FALSE)
+  expect_s3_class(setup, "warmgam_setup")
+  expect_output(print(setup), "not fitted")
+  fit <- gam_fit(f, data = d, cache = FALSE)
+  ref <- mgcv_reference("aliased/setup", f, d, method = "REML")
+  G <- mgcv_call("setup", ref)
+  # cr and te(cr) bases are mgcv's: the same columns and penalties (1e-10).
+  expect_equal(colnames(setup$X), names(coef(fit)))
+  expect_lt(rel_diff(setup$X, G$X), 1e-10)
+  expect_equal(unname(setup$off), G$off)
+  for (i in seq_along(G$S)) expect_lt(rel_diff(setup$S[[i]], G$S[[i]]), 1e-10)
+  expect_equal(unname(setup$sp_index), 1:3)
+  expect_equal(drop(setup$X %*% coef(fit)), unname(fit$linear.predictors), tolerance = 1e-10)
+  expect_error(gam_fit(f, data = d, fit = NA), "`fit`", class = "warmgam_error_argument")
+})
