@@ -570,7 +570,7 @@ tensor_margins <- function(sm, vars, knots) {
   if (is.null(sm$margins)) return(NULL)
   names(vars) <- sm$term
   lapply(sm$margins, function(mg) {
-    margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, label = sm$label)
+    margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, k = mg$k, label = sm$label)
     engine_margin(mg$bs, mg$k, mg$dim, mg$m, smooth_knots(margin, unname(vars[mg$term]), knots))
   })
 }
@@ -695,6 +695,11 @@ smooth_knots <- function(sm, vars, knots) {
     if (!all(vapply(given, is.numeric, logical(1))) || any(lens != lens[[1]])) {
       abort(sprintf("`knots` for `%s` must be numeric vectors of one length.", sm$label), "argument")
     }
+    if (sm$bs == "cc" && lens[[1]] == 2L) {
+      # As mgcv's cyclic constructor: two values are the ends of the cycle, and the
+      # k knots are placed through the data and those ends.
+      return(spread_knots(c(given[[1]], vars[[1]]), if (is.null(sm$k) || sm$k < 0) 10 else sm$k))
+    }
     if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
@@ -703,6 +708,20 @@ smooth_knots <- function(sm, vars, knots) {
   # Drawn from the data: the store counts them as data, not as part of the model.
   if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
   drawn
+}
+
+# `k` knots through the distinct values of `x`: the ends at its range, the others at
+# evenly spaced positions in its sorted distinct values, interpolating between
+# neighbours (mgcv's knot placement for cyclic splines).
+spread_knots <- function(x, k) {
+  x <- sort(unique(as.double(x)))
+  n <- length(x)
+  if (k > n) abort(sprintf("%d knots need at least %d distinct covariate values; there are %d.", k, k, n), "argument")
+  if (k == 2) return(range(x))
+  at <- (n - 1) / (k - 1) * seq_len(k - 2)
+  lower <- floor(at) + 1
+  frac <- at + 1 - lower
+  c(x[[1]], x[lower] * (1 - frac) + x[pmin(lower + 1, n)] * frac, x[[n]])
 }
 
 # Whether knots from smooth_knots() were drawn from the data.

@@ -306,6 +306,9 @@ check_term_extras <- function(extras, kind, label, env) {
   invisible()
 }
 
+# The classes a margin of te() or ti() can use.
+margin_classes <- c("cr", "cc", "ps", "tp", "ts")
+
 # The spec of a te() or ti() term, its arguments checked against its margins.
 tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
   label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
@@ -329,14 +332,17 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
     value
   }
   bs <- per_margin(bs, "bs")
-  if (!is.character(bs) || any(!bs %in% c("cr", "cc", "ps", "tp"))) {
+  if (!is.character(bs) || any(!bs %in% margin_classes)) {
     abort(sprintf(
-      "The margins of `%s` can use `bs` \"cr\", \"cc\", \"ps\" or \"tp\", not %s.",
-      label, deparse_one(bs)
+      "The margins of `%s` can use `bs` %s, not %s.",
+      label, paste0("\"", margin_classes, "\"", collapse = ", "), deparse_one(bs)
     ), "basis")
   }
-  if (any(d > 1 & bs != "tp")) {
-    abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`.", label), "basis")
+  # As mgcv's te(): a one-dimensional class asked for a margin of several covariates
+  # becomes a thin plate spline.
+  bs[d > 1 & bs %in% c("cr", "cs", "ps", "cp")] <- "tp"
+  if (any(d > 1 & !bs %in% c("tp", "ts"))) {
+    abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"` or `\"ts\"`.", label), "basis")
   }
   if (!is.null(by_name)) label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")

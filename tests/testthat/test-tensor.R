@@ -125,11 +125,36 @@ test_that("tensor terms reject margins that do not match their covariates", {
                class = "warmgam_error_argument")
   expect_error(gam_fit(y ~ te(x, z, x3, d = c(2, 2)), data = d), "`d` of `te\\(x,z,x3\\)`",
                class = "warmgam_error_argument")
-  expect_error(gam_fit(y ~ ti(x, z, x3, d = c(2, 1), bs = "cr"), data = d), "several covariates",
+  expect_error(gam_fit(y ~ ti(x, z, x3, d = c(2, 1), bs = "cc"), data = d), "several covariates",
                class = "warmgam_error_basis")
   expect_error(gam_fit(y ~ te(x, z, bs = "re"), data = d), "can use `bs`", class = "warmgam_error_basis")
   # As mgcv's te(): a k below 3 resets every margin to the default, with a warning.
   expect_warning(fit <- gam_fit(y ~ te(x, z, k = 2), data = d), "reset to the default")
   expect_equal(length(coef(fit)), 25)
   expect_error(gam_fit(y ~ t2(x, z), data = d), "not supported", class = "warmgam_error_formula")
+})
+
+test_that("ts margins, multi-covariate margins of a 1-d class and cc knot ranges are mgcv's", {
+  local_store()
+  d <- tensor_data()
+  d$doy <- rep_len(c(1:365, 200:50), nrow(d))
+  nd <- d[1:30, ]
+  # Tolerances: 1e-6 relative in fitted values, predictions and criterion (1e-5 where a
+  # margin is thin plate: its basis is mgcv's up to column signs).
+  cases <- list(
+    list(key = "ts-margin", f = y ~ te(x, z, bs = c("ts", "cr"), k = c(6, 5)), tol = 1e-5),
+    # As mgcv's te(), a "cr" margin of two covariates is a thin plate spline.
+    list(key = "cr-2d-margin", f = y ~ te(x, z, x3, d = c(2, 1)), tol = 1e-5),
+    # Two knots for a cyclic spline are the ends of its cycle (mgcv places the rest).
+    list(key = "cc-range", f = y ~ s(doy, bs = "cc") + s(x), knots = list(doy = c(0.5, 365.5)), tol = 1e-5),
+    list(key = "cc-range-margin", f = y ~ te(doy, x, bs = c("cc", "cr")), knots = list(doy = c(0.5, 365.5)),
+         tol = 1e-6)
+  )
+  for (cs in cases) {
+    label <- deparse_one(cs$f)
+    fit <- gam_fit(cs$f, data = d, knots = cs$knots)
+    ref <- mgcv_reference(paste0("tensor/", cs$key), cs$f, d, knots = cs$knots, method = "REML")
+    expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = cs$tol, label = label)
+  }
+  expect_error(gam_fit(y ~ te(x, z, bs = "cs"), data = d), "can use `bs`", class = "warmgam_error_basis")
 })

@@ -552,7 +552,7 @@ pub const TP: ClassEntry =
 /// `bs = "ts"`: the same basis, with the penalty's null-space eigenvalues made a
 /// tenth of its smallest positive one (mgcv's shrinkage).
 pub const TS: ClassEntry =
-    ClassEntry { name: "ts", margin: false, values_parameterized: false, build: build_ts, bounds: tp_bounds };
+    ClassEntry { name: "ts", margin: true, values_parameterized: false, build: build_ts, bounds: tp_bounds };
 
 fn build_tp(a: &ClassArgs<'_>) -> Result<Built> {
     let d = a.vars.len();
