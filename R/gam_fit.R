@@ -102,6 +102,13 @@
 #'   with each term's `first` and `last` column), `nsdf` (parametric columns) and
 #'   `assign`, and the response `y`, prior weights `w`, `offset`, `family`,
 #'   `formula` and `method`. The store is not used.
+#' @param in.out mgcv's own warm start: `list(sp = , scale = )`, where the smoothing
+#'   parameter search starts (one positive value per smoothing parameter, as `fit$sp`
+#'   holds them; `scale` is used where the scale is searched with them, for
+#'   generalized families with an unknown scale). It changes where the search
+#'   starts, never its optimum; such a fit reports `warm_start$source = "in.out"`. It
+#'   comes before a seed from the warm-start store (a fit of the same model to other
+#'   data), after a stored result or checkpoint of this very fit.
 #' @returns An object of class `warmgam`: a list with `coefficients`,
 #'   `fitted.values` (on the response scale), `linear.predictors`, `residuals`, `sp`
 #'   (named), `scale` (for an estimated scale, mgcv's estimate from the Pearson
@@ -115,7 +122,7 @@
 #'   edf corrected for smoothing parameter uncertainty; REML/ML only, else `NULL`),
 #'   `call`, `formula`, `terms`, `family`,
 #'   the smooth terms' bases and what `predict()` needs, and `warm_start`: how the fit
-#'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"` or `"seeded"`;
+#'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"`, `"seeded"` or `"in.out"`;
 #'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call;
 #'   for a seeded fit `seed_outer_iterations`, the outer iterations the seed's own
 #'   fit took, which this fit's count is to be compared with: what the seed saved).
@@ -155,7 +162,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
                     cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
                     na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
-                    scale = 0, fit = TRUE) {
+                    scale = 0, fit = TRUE, in.out = NULL) {
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
@@ -176,6 +183,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   check_cache(cache)
   check_flag(select, "select")
   check_flag(fit, "fit")
+  in_out <- check_in_out(in.out)
   mapped <- resolve_control(control)
   control <- mapped$control
   threads <- resolve_threads(threads %||% mapped$threads)
@@ -202,6 +210,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   if (!is.null(spec$cache) && scale_estimated && scale_known(family)) {
     spec$cache$family <- paste(spec$cache$family, "(scale estimated)")
   }
+  spec$in_out_sp <- in_out$sp
+  spec$in_out_scale <- in_out$scale
   if (!fit) return(new_warmgam_setup(spec, frame, formula, family, method, call))
   raw <- fit_gam_impl(spec)
   aliased <- NULL
@@ -231,6 +241,10 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   problem <- res$warm_start$problem
   if (!any(vapply(res$warm_start$notices, function(n) grepl(n, problem, fixed = TRUE), logical(1)))) {
     warn_store_problem(problem)
+  }
+  if (length(in_out$sp) && length(in_out$sp) != length(res$sp)) {
+    abort(sprintf("`in.out$sp` has %d values; the model has %d smoothing parameters.",
+                  length(in_out$sp), length(res$sp)), "argument")
   }
   fit <- new_warmgam(res, frame, spec, call, formula, family, method, gamma, scale_estimated)
   fit$optimizer <- settings$optimizer
@@ -292,6 +306,23 @@ engine_result <- function(res, what = "engine") {
   }
   if (inherits(condition, "condition")) stop(condition)
   abort(res$error, unique(c(res$kind, what)))
+}
+
+# mgcv's `in.out`: `list(sp = , scale = )`, the start of the smoothing parameter
+# search (positive smoothing parameters, one per smoothing parameter; the engine
+# checks their number) and, where the scale is searched with them, of the scale.
+check_in_out <- function(in.out) {
+  if (is.null(in.out)) return(list())
+  if (!is.list(in.out) || is.null(in.out$sp) || !all(names(in.out) %in% c("sp", "scale"))) {
+    abort("`in.out` must be a list with `sp` (and optionally `scale`), as mgcv's.", "argument")
+  }
+  sp <- in.out$sp
+  if (!is.numeric(sp) || !length(sp) || anyNA(sp) || any(!is.finite(sp)) || any(sp <= 0)) {
+    abort("`in.out$sp` must be positive smoothing parameters.", "argument")
+  }
+  scale <- in.out$scale
+  if (!is.null(scale)) check_number(scale, "in.out$scale", lower = .Machine$double.xmin)
+  list(sp = as.double(sp), scale = if (!is.null(scale)) as.double(scale))
 }
 
 # Whether `res` is the engine's `list(error = , kind = )` (of `kind`, when given).

@@ -258,3 +258,33 @@ test_that("simulate() of a na.exclude fit has NA rows as mgcv's", {
   expect_equal(is.na(s1$sim_1), is.na(s2$sim_1))
   expect_lt(rel_diff(na.omit(s1$sim_1), na.omit(s2$sim_1)), 1e-6)
 })
+
+test_that("in.out starts the search where mgcv's does, and changes nothing else", {
+  local_store()
+  d <- sim_data(400)
+  f <- y ~ s(x0) + s(x1) + s(x2)
+  cold <- gam_fit(f, data = d, cache = FALSE)
+  # Far from the optimum, and at it: the same fit (1e-8 relative), reported as such.
+  for (sp in list(c(100, 0.01, 1), cold$sp)) {
+    fit <- gam_fit(f, data = d, cache = FALSE, in.out = list(sp = sp, scale = 4))
+    expect_equal(fit$warm_start$source, "in.out")
+    expect_lt(rel_diff(fitted(fit), fitted(cold)), 1e-8)
+  }
+  at_optimum <- gam_fit(f, data = d, cache = FALSE, in.out = list(sp = cold$sp))
+  expect_lte(at_optimum$outer_iterations, 2)
+  # A generalized family with an unknown scale starts its scale there too.
+  dg <- d
+  dg$y <- stats::rgamma(nrow(d), shape = 4, rate = 4 / exp(0.2 + sin(3 * d$x0)))
+  g_cold <- gam_fit(y ~ s(x0), data = dg, family = Gamma(link = "log"), cache = FALSE)
+  g_fit <- gam_fit(y ~ s(x0), data = dg, family = Gamma(link = "log"), cache = FALSE,
+                   in.out = list(sp = 10, scale = 0.5))
+  expect_lt(rel_diff(fitted(g_fit), fitted(g_cold)), 1e-7)
+  # With the store: the given start comes before a seed, after this fit's own result.
+  first <- gam_fit(f, data = d, in.out = list(sp = c(1, 1, 1)))
+  expect_equal(first$warm_start$source, "in.out")
+  expect_equal(gam_fit(f, data = d, in.out = list(sp = c(1, 1, 1)))$warm_start$source, "exact")
+  expect_error(gam_fit(f, data = d, cache = FALSE, in.out = list(sp = 1)), "in.out\\$sp", class = "warmgam_error")
+  expect_error(gam_fit(f, data = d, in.out = list(sp = 1)), "has 1 values", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, in.out = list(sp = c(1, -1, 1))), "positive", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, in.out = list(lambda = 1)), "`in.out`", class = "warmgam_error_argument")
+})

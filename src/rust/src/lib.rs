@@ -295,6 +295,14 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         estimate_parameter: !f.is_null("estimate_parameter") && f.flag("estimate_parameter")?,
         check_aliasing: f.is_null("check_aliasing") || f.flag("check_aliasing")?,
         aliased: if f.is_null("aliased") { 0 } else { f.real("aliased")? as usize },
+        start: if f.is_null("in_out_sp") {
+            None
+        } else {
+            Some(fit::GivenStart {
+                log_sp: f.reals("in_out_sp")?.iter().map(|v| v.ln()).collect(),
+                log_scale: if f.is_null("in_out_scale") { None } else { Some(f.real("in_out_scale")?.ln()) },
+            })
+        },
     })
 }
 

@@ -67,6 +67,14 @@ pub fn fit_warm<'a>(
         seed_iterations: None,
     };
     let Some(cache) = cache else {
+        if let Some(given) = &spec.start {
+            let prepared = fit::prepare(spec, interrupted)?;
+            let from = prepared.given_start(given)?;
+            report.source = Source::Given;
+            let result = prepared.optimize(spec, Some(&from), &mut |_: &Iterate<'_>| check(interrupted))?;
+            check(interrupted)?;
+            return Ok((prepared.design, result, report));
+        }
         let (design, result) = cold_fit(spec, interrupted)?;
         return Ok((design, result, report));
     };
@@ -137,6 +145,11 @@ pub fn fit_warm<'a>(
             Some(rho) => (Source::Resumed, Some(rho), e.iteration),
             None => (Source::Cold, None, 0),
         },
+        // The caller's start comes before another fit's.
+        Start::Seed(_) | Start::Cold | Start::Exact(_) if spec.start.is_some() => {
+            let given = spec.start.as_ref().expect("checked");
+            (Source::Given, Some(prepared.given_start(given)?), 0)
+        }
         Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
             Some(rho) => {
                 report.seed_iterations = Some(e.iteration);

@@ -230,6 +230,7 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
     f.str("method", spec.method.as_str());
     f.f64("gamma", spec.gamma);
     f.u64("aliased", spec.aliased as u64);
+    // A given start (`in.out`) changes the path, not the optimum: not in the key.
     f.list("sp", spec.sp.len());
     for sp in &spec.sp {
         f.opt_f64s("sp", sp.as_ref().map(std::slice::from_ref));

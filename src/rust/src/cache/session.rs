@@ -35,6 +35,8 @@ pub enum Source {
     Resumed,
     /// A fit of the same model to other data: its smoothing parameters are the start.
     Seeded,
+    /// The caller's start (mgcv's `in.out`), taken as a seed is.
+    Given,
 }
 
 impl Source {
@@ -44,6 +46,7 @@ impl Source {
             Source::Exact => "exact",
             Source::Resumed => "resumed",
             Source::Seeded => "seeded",
+            Source::Given => "in.out",
         }
     }
 }

@@ -84,6 +84,16 @@ pub struct ModelSpec<'a> {
     /// Parametric columns the R layer fixed at zero (aliased), counted in the
     /// criterion's null space as mgcv counts them.
     pub aliased: usize,
+    /// A start given by the caller (mgcv's `in.out`): log smoothing parameters, one
+    /// per smoothing parameter, and the log scale (used where the scale is searched).
+    pub start: Option<GivenStart>,
+}
+
+/// mgcv's `in.out`: where the caller asks the search to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenStart {
+    pub log_sp: Vec<f64>,
+    pub log_scale: Option<f64>,
 }
 
 /// A reproducible stream of uniform draws on [0, 1) for tests (a 64-bit linear
@@ -128,6 +138,7 @@ impl<'a> ModelSpec<'a> {
             estimate_parameter: false,
             check_aliasing: true,
             aliased: 0,
+            start: None,
         }
     }
 }

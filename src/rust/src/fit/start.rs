@@ -12,7 +12,7 @@ use super::gaussian::Gram;
 use super::outer::{newton, Eval, NewtonSettings, Objective};
 use super::pirls::GlmData;
 use super::problem::{Criterion, FreeObjective};
-use super::spec::{Method, ModelSpec};
+use super::spec::{GivenStart, Method, ModelSpec};
 
 /// How far (in log smoothing parameter) a start from elsewhere may lie from the cold
 /// start: far enough for any optimum a cold search finds nearby, near enough that
@@ -50,6 +50,26 @@ impl Prepared<'_> {
                 .chain(seed[n..].iter().copied())
                 .collect()
         })
+    }
+
+    /// The caller's start (mgcv's `in.out`) as a seed: its smoothing parameters, then
+    /// the scale where it is searched (the cold start's when not given), brought
+    /// within `SEED_RANGE` of the cold start as any seed is.
+    pub fn given_start(&self, given: &GivenStart) -> Result<Vec<f64>> {
+        if given.log_sp.len() != self.n_smoothing || given.log_sp.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::InvalidSpec {
+                what: format!(
+                    "`in.out$sp` must hold {} positive smoothing parameters, one per smoothing parameter of the model; it has {}",
+                    self.n_smoothing,
+                    given.log_sp.len()
+                ),
+            });
+        }
+        let mut rho = given.log_sp.clone();
+        if self.n_sp() > self.n_smoothing {
+            rho.push(given.log_scale.filter(|v| v.is_finite()).unwrap_or(self.rho_init[self.n_smoothing]));
+        }
+        Ok(self.seed_start(&rho).expect("a start of the model's shape"))
     }
 
     /// The box around the cold start that a search of the `free` parameters keeps to.
