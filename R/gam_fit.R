@@ -102,6 +102,12 @@
 #'   with each term's `first` and `last` column), `nsdf` (parametric columns) and
 #'   `assign`, and the response `y`, prior weights `w`, `offset`, `family`,
 #'   `formula` and `method`. The store is not used.
+#' @param paraPen Penalties on parametric terms, as mgcv's: a list named by terms of
+#'   the formula (such as a matrix covariate `X` in `y ~ X + s(z)`), each a list of
+#'   penalty matrices on that term's columns, with optional `sp` (one per matrix;
+#'   negative to estimate) and `rank` (checked against the matrix). Each penalty has
+#'   a smoothing parameter of its own, named after the term (with a number when a
+#'   term has several), before the smooths' as in mgcv. `L` is not supported.
 #' @param in.out mgcv's own warm start: `list(sp = , scale = )`, where the smoothing
 #'   parameter search starts (one positive value per smoothing parameter, as `fit$sp`
 #'   holds them; `scale` is used where the scale is searched with them, for
@@ -162,7 +168,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
                     cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
                     na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
-                    scale = 0, fit = TRUE, in.out = NULL) {
+                    scale = 0, fit = TRUE, in.out = NULL, paraPen = NULL) {
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
@@ -203,7 +209,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   )
   frame <- model_frame(formula, data, env, w_raw, o_raw, family, subset = s_raw, na_action = na_action,
                        drop_unused_levels = drop.unused.levels)
-  spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads)
+  para_pen <- parametric_penalties(paraPen, frame)
+  spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads, para_pen)
   spec$family <- engine_family_id(family, scale_estimated)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
   # A binomial or Poisson fit with an estimated scale is another model for the store.
@@ -221,6 +228,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       # Nearly dependent, not aliased at mgcv's tolerance: fitted as mgcv fits it.
       aliased <- NULL
       raw <- fit_gam_impl(c(spec, check_aliasing = FALSE))
+    } else if (!is.null(aliased) && !is.null(spec$para_pen)) {
+      aliased <- NULL
     } else if (!is.null(aliased)) {
       # Fitted without them, then put back at zero, as mgcv fixes them.
       reduced <- spec
@@ -306,6 +315,66 @@ engine_result <- function(res, what = "engine") {
   }
   if (inherits(condition, "condition")) stop(condition)
   abort(res$error, unique(c(res$kind, what)))
+}
+
+# mgcv's `paraPen`: for named parametric terms, penalty matrices on their columns
+# (one row and column per column), with optional `sp` (one per matrix, negative to
+# estimate) and `rank` (checked). As the engine takes them: list(penalties =
+# list(list(start = <0-based column>, S = , sp = )), names = <their smoothing
+# parameters' names, as mgcv's>).
+parametric_penalties <- function(paraPen, frame) {
+  if (is.null(paraPen)) return(NULL)
+  if (!is.list(paraPen) || is.null(names(paraPen)) || any(!nzchar(names(paraPen)))) {
+    abort("`paraPen` must be a named list: for each penalized parametric term, a list of penalty matrices.",
+          "argument")
+  }
+  labels <- attr(frame$pterms, "term.labels")
+  assign <- attr(frame$xp, "assign")
+  penalties <- list()
+  sp_labels <- character()
+  for (term in names(paraPen)) {
+    index <- match(term, labels)
+    if (is.na(index)) {
+      abort(sprintf("`paraPen` names `%s`, which is not a parametric term of the formula (%s).",
+                    term, paste0("`", labels, "`", collapse = ", ")), "argument")
+    }
+    cols <- which(assign == index)
+    entry <- paraPen[[term]]
+    if (!is.list(entry)) abort(sprintf("`paraPen$%s` must be a list of penalty matrices.", term), "argument")
+    extra <- if (is.null(names(entry))) rep(FALSE, length(entry)) else names(entry) %in% c("L", "rank", "sp")
+    unknown <- setdiff(names(entry)[nzchar(names(entry) %||% "") & !extra], "")
+    if (length(unknown)) {
+      abort(sprintf("`paraPen$%s` has `%s`; it takes penalty matrices, `sp` and `rank`.", term, unknown[[1]]),
+            "argument")
+    }
+    if (!is.null(entry$L)) {
+      abort(sprintf("`paraPen$%s$L` (smoothing parameters as linear functions of others) is not supported yet.",
+                    term), "argument")
+    }
+    mats <- entry[!extra]
+    for (i in seq_along(mats)) {
+      S <- mats[[i]]
+      if (!is.matrix(S) || !is.numeric(S) || any(dim(S) != length(cols)) || any(!is.finite(S)) ||
+            max(abs(S - t(S))) > 1e-8 * max(abs(S), 1)) {
+        abort(sprintf("Penalty %d of `paraPen$%s` must be a symmetric %d x %d matrix (one row per column of `%s`).",
+                      i, term, length(cols), length(cols), term), "argument")
+      }
+      if (!is.null(entry$rank) && length(entry$rank) >= i && entry$rank[[i]] != qr(S)$rank) {
+        abort(sprintf("`paraPen$%s$rank[%d]` is %s but the penalty has rank %d.", term, i,
+                      format(entry$rank[[i]]), qr(S)$rank), "argument")
+      }
+    }
+    sp <- entry$sp %||% rep(-1, length(mats))
+    if (!is.numeric(sp) || length(sp) != length(mats)) {
+      abort(sprintf("`paraPen$%s$sp` must have one value per penalty (%d).", term, length(mats)), "argument")
+    }
+    for (i in seq_along(mats)) {
+      penalties[[length(penalties) + 1L]] <- list(start = as.double(min(cols) - 1L), S = unname(1 * mats[[i]]),
+                                                 sp = if (sp[[i]] < 0) -1 else as.double(sp[[i]]))
+    }
+    sp_labels <- c(sp_labels, if (length(mats) == 1L) term else paste0(term, seq_along(mats)))
+  }
+  list(penalties = penalties, names = sp_labels)
 }
 
 # mgcv's `in.out`: `list(sp = , scale = )`, the start of the smoothing parameter
@@ -652,8 +721,9 @@ link_ids <- function(smooths, mf) {
 # The smoothing parameters' names, as mgcv's: each is named after the first term
 # that uses it (a shared `id` parameter after its first term), with suffixes 1 and 2
 # for a term with two penalties (`select`).
-sp_names <- function(smooth, n) {
+sp_names <- function(smooth, n, parametric = NULL) {
   out <- character(n)
+  out[seq_along(parametric)] <- parametric
   for (sm in rev(smooth)) {
     suffix <- if (sm$n_penalties == 1) "" else seq_len(sm$n_penalties)
     out[sm$sp_index] <- paste0(sm$label, suffix)
@@ -794,7 +864,7 @@ preserving_rng <- function(expr) {
   expr
 }
 
-engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads) {
+engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads, para_pen = NULL) {
   smooths <- smooth_terms(link_ids(frame$parts$smooths, frame$mf), frame$mf, knots)
   sides <- side_constraints(smooths, frame$xp, frame$intercept_only)
   for (i in seq_along(smooths)) smooths[[i]]["side"] <- list(sides[[i]])
@@ -803,7 +873,8 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     # checks that count, which only it knows.
     # Terms sharing an `id` share one entry.
     penalized <- Filter(function(sm) !isTRUE(sm$fixed), smooths)
-    n_sp <- length(unique(vapply(penalized, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), "")))
+    n_sp <- length(unique(vapply(penalized, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), ""))) +
+      length(para_pen$penalties)
     # Tensor products have one per margin and factor smooths one per penalty: the
     # engine counts those.
     several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs"), logical(1)))
@@ -827,7 +898,8 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     estimate_parameter = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
-    threads = threads
+    threads = threads,
+    para_pen = para_pen$penalties, para_pen_names = para_pen$names
   )
 }
 
@@ -874,7 +946,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
       y = y,
       prior.weights = frame$weights,
       offset = frame$offset,
-      sp = stats::setNames(res$sp, sp_names(smooth, length(res$sp))),
+      sp = stats::setNames(res$sp, sp_names(smooth, length(res$sp), spec$para_pen_names)),
       scale = res$scale,
       sig2 = res$scale,
       scale.estimated = scale_estimated,

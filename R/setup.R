@@ -12,7 +12,9 @@ new_warmgam_setup <- function(spec, frame, formula, family, method, call) {
     paste0(sm$label, ".", seq_len(sm$last - sm$first + 1))
   }), use.names = FALSE))
   colnames(setup$X) <- coef_names
-  penalties <- unlist(lapply(smooth, term_penalties), recursive = FALSE)
+  parametric <- lapply(spec$para_pen, function(pen) list(S = pen$S, first = pen$start + 1, sp = NA))
+  for (i in seq_along(parametric)) parametric[[i]]$sp <- i
+  penalties <- c(parametric, unlist(lapply(smooth, term_penalties), recursive = FALSE))
   structure(
     list(
       X = setup$X,

@@ -288,3 +288,35 @@ test_that("in.out starts the search where mgcv's does, and changes nothing else"
   expect_error(gam_fit(f, data = d, in.out = list(sp = c(1, -1, 1))), "positive", class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, in.out = list(lambda = 1)), "`in.out`", class = "warmgam_error_argument")
 })
+
+test_that("paraPen penalizes parametric terms as mgcv does", {
+  local_store()
+  skip_if_not_installed("nlme")
+  rail <- nlme::Rail
+  rail$Z <- stats::model.matrix(~ Rail - 1, data = rail)
+  pen <- list(Z = list(diag(6)))
+  # mgcv's own example (?gam.models): a random effect as a penalized parametric term.
+  fit <- gam_fit(travel ~ Z, data = rail, paraPen = pen, method = "ML")
+  ref <- mgcv_reference("gam-arguments/parapen-rail", travel ~ Z, rail, paraPen = pen, method = "ML")
+  # The same columns and penalty as mgcv: 1e-6 in fitted values, coefficients, sp.
+  expect_agrees_with_mgcv(fit, ref, rail[1:6, ], coef_tol = 1e-6)
+  expect_equal(names(fit$sp), "Z")
+  expect_lt(abs(log(fit$sp[["Z"]] / ref$sp[["Z"]])), 1e-5)
+  expect_lt(rel_diff(summary(fit)$p.table[, 1:2], summary(ref)$p.table[, 1:2]), 1e-6)
+  # Two penalties on one term, with the smooths' parameters after them, one fixed.
+  d <- sim_data(400)
+  d$X <- cbind(a = d$x1, b = d$x1^2)
+  pp <- list(X = list(rbind(c(1, 0), c(0, 0)), rbind(c(0, 0), c(0, 1)), sp = c(-1, 0.5)))
+  f <- y ~ X + s(x0) + s(x2)
+  fit <- gam_fit(f, data = d, paraPen = pp)
+  ref <- mgcv_reference("gam-arguments/parapen-two", f, d, paraPen = pp, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, new_points(d, 30), fitted_tol = 1e-5) # tp smooths: 1e-5
+  expect_equal(names(fit$sp), c("X1", "X2", "s(x0)", "s(x2)"))
+  expect_equal(unname(fit$sp[["X2"]]), 0.5)
+  setup <- gam_fit(f, data = d, paraPen = pp, fit = FALSE)
+  expect_equal(unname(setup$off[1:2]), c(2, 2))
+  expect_error(gam_fit(f, data = d, paraPen = list(W = list(diag(2)))), "`W`, which is not", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, paraPen = list(X = list(diag(3)))), "2 x 2", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, paraPen = list(X = list(diag(2), L = diag(1)))), "\\$L` \\(smoothing", class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, paraPen = list(X = list(diag(2), rank = 1))), "rank", class = "warmgam_error_argument")
+})

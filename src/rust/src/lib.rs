@@ -303,7 +303,30 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
                 log_scale: if f.is_null("in_out_scale") { None } else { Some(f.real("in_out_scale")?.ln()) },
             })
         },
+        parametric_penalties: if f.is_null("para_pen") {
+            Vec::new()
+        } else {
+            parametric_penalties(f.get("para_pen")?)?
+        },
     })
+}
+
+/// `paraPen` as the R layer gives it: a list of `list(start = <0-based column>, S =
+/// <matrix>, sp = <negative to estimate>)`.
+fn parametric_penalties(robj: &Robj) -> Result<Vec<fit::ParametricPenalty>> {
+    let list = robj.as_list().ok_or_else(|| r_error("internal: `para_pen` must be a list"))?;
+    list.values()
+        .map(|p| {
+            let p = p.as_list().ok_or_else(|| r_error("internal: a parametric penalty must be a list"))?;
+            let f = Fields::new(&p);
+            let sp = f.real("sp")?;
+            Ok(fit::ParametricPenalty {
+                start: f.real("start")? as usize,
+                s: f.matrix("S")?.to_owned(),
+                sp: (sp.is_finite() && sp >= 0.0).then_some(sp),
+            })
+        })
+        .collect()
 }
 
 /// The store settings and the model's identity (`spec$cache`; `NULL` bypasses the store).
@@ -553,7 +576,7 @@ fn engine_call(call: impl FnOnce() -> std::result::Result<Robj, Failure>) -> Rob
 /// parameters, and its state for `predict()`.
 fn smooth_list(design: &fit::Design<'_>) -> Vec<Robj> {
     let links = design.penalty_links();
-    let mut next_penalty = 0;
+    let mut next_penalty = design.parametric.len();
     design
         .smooths
         .iter()

@@ -230,6 +230,12 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
     f.str("method", spec.method.as_str());
     f.f64("gamma", spec.gamma);
     f.u64("aliased", spec.aliased as u64);
+    f.list("parametric penalties", spec.parametric_penalties.len());
+    for pen in &spec.parametric_penalties {
+        f.u64("penalty start", pen.start as u64);
+        f.f64s("penalty", pen.s.as_slice_memory_order().unwrap_or(&pen.s.iter().copied().collect::<Vec<_>>()));
+        f.opt_f64s("penalty sp", pen.sp.as_ref().map(std::slice::from_ref));
+    }
     // A given start (`in.out`) changes the path, not the optimum: not in the key.
     f.list("sp", spec.sp.len());
     for sp in &spec.sp {

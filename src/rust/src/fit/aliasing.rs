@@ -48,27 +48,40 @@ pub fn check_unpenalized(design: &Design<'_>, xtwx: &Array2<f64>) -> Result<()> 
     Ok(())
 }
 
-/// The unpenalized directions as columns of a `p x q` matrix: the parametric
-/// columns' unit vectors, then each smooth's null-space basis (every column of a
-/// term without penalties) in its columns.
+/// The unpenalized directions as columns of a `p x q` matrix: each unpenalized
+/// parametric column's unit vector, the null-space basis of each penalized block of
+/// columns (a smooth term's, or parametric columns under `paraPen`), and every
+/// column of a smooth without penalties.
 fn unpenalized_directions(design: &Design<'_>) -> Array2<f64> {
     let p = design.ncols();
     let p0 = design.xp.ncols();
-    let mut columns: Vec<Vec<(usize, f64)>> = (0..p0).map(|j| vec![(j, 1.0)]).collect();
+    let mut columns: Vec<Vec<(usize, f64)>> = Vec::new();
+    // Blocks of columns with the penalties on them: `(first, width, penalties)`.
+    let mut blocks: Vec<(usize, usize, Vec<&Array2<f64>>)> = Vec::new();
+    for pen in design.parametric {
+        let width = pen.s.nrows();
+        match blocks.iter_mut().find(|b| b.0 == pen.start && b.1 == width) {
+            Some(block) => block.2.push(&pen.s),
+            None => blocks.push((pen.start, width, vec![&pen.s])),
+        }
+    }
+    let covered = |j: usize| blocks.iter().any(|b| (b.0..b.0 + b.1).contains(&j));
+    columns.extend((0..p0).filter(|&j| !covered(j)).map(|j| vec![(j, 1.0)]));
     for (sm, &first) in design.smooths.iter().zip(&design.first_col) {
-        let k = sm.ncoef();
-        let mut penalties = sm.penalties();
-        let Some(s0) = penalties.next() else {
-            columns.extend((0..k).map(|j| vec![(first + j, 1.0)]));
+        blocks.push((first, sm.ncoef(), sm.penalties().collect()));
+    }
+    for (first, width, penalties) in blocks {
+        let Some((s0, rest)) = penalties.split_first() else {
+            columns.extend((0..width).map(|j| vec![(first + j, 1.0)]));
             continue;
         };
         let normalized = |s: &Array2<f64>| s / s.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let total = penalties.fold(normalized(s0), |acc, s| acc + normalized(s));
+        let total = rest.iter().fold(normalized(s0), |acc, s| acc + normalized(s));
         let (values, vectors) = linalg::sym_eigen(total.view());
         let top = values.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         for (c, v) in values.iter().enumerate() {
             if *v < top * f64::EPSILON.powf(0.66) {
-                columns.push((0..k).map(|r| (first + r, vectors[(r, c)])).collect());
+                columns.push((0..width).map(|r| (first + r, vectors[(r, c)])).collect());
             }
         }
     }

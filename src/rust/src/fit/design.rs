@@ -8,7 +8,7 @@ use crate::basis::{self, Smooth};
 use crate::error::{EngineError, Result};
 
 use super::penalty::{Penalty, PenaltySet};
-use super::spec::ModelSpec;
+use super::spec::{ModelSpec, ParametricPenalty};
 
 /// The assembled model: the smooth terms, and the data they are evaluated on. The
 /// model matrix `[Xp, X_1, ..., X_m]` is produced a chunk of rows at a time.
@@ -19,6 +19,8 @@ pub struct Design<'a> {
     pub(super) xp: ArrayView2<'a, f64>,
     pub(super) vars: Vec<Vec<&'a [f64]>>,
     pub(super) by: Vec<Option<&'a [f64]>>,
+    /// Penalties on parametric columns (mgcv's `paraPen`), before the smooths'.
+    pub parametric: &'a [ParametricPenalty],
 }
 
 impl Design<'_> {
@@ -26,12 +28,13 @@ impl Design<'_> {
         self.xp.nrows()
     }
 
-    /// The smoothing parameter of each penalty (in `penalty_set` order): one each,
-    /// except that the k-th penalties of terms with the same `id` share one.
+    /// The smoothing parameter of each penalty (in `penalty_set` order: the
+    /// parametric penalties, then the smooths'): one each, except that the k-th
+    /// penalties of terms with the same `id` share one.
     pub fn penalty_links(&self) -> Vec<usize> {
         let mut shared: Vec<((String, usize), usize)> = Vec::new();
-        let mut next = 0;
-        let mut links = Vec::new();
+        let mut next = self.parametric.len();
+        let mut links: Vec<usize> = (0..next).collect();
         for sm in &self.smooths {
             for q in 0..sm.penalties().count() {
                 let link = match &sm.id {
@@ -199,15 +202,20 @@ pub(super) fn assemble<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Des
         xp: spec.xp.view(),
         vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_ref()).collect()).collect(),
         by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
+        parametric: &spec.parametric_penalties,
     }
 }
 
 pub fn penalty_set(design: &Design<'_>) -> PenaltySet {
-    let penalties = design
-        .smooths
-        .iter()
-        .zip(&design.first_col)
-        .flat_map(|(sm, &start)| sm.penalties().map(move |s| Penalty { start, s: s.clone() }))
+    let parametric = design.parametric.iter().map(|p| Penalty { start: p.start, s: p.s.clone() });
+    let penalties = parametric
+        .chain(
+            design
+                .smooths
+                .iter()
+                .zip(&design.first_col)
+                .flat_map(|(sm, &start)| sm.penalties().map(move |s| Penalty { start, s: s.clone() })),
+        )
         .collect();
     PenaltySet::new(design.ncols(), penalties)
 }

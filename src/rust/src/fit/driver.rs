@@ -98,8 +98,13 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()),
         });
     };
-    // A term's own `sp` overrides the model's.
-    let mut first_penalty = 0;
+    // A parametric penalty's given `sp`, and a term's own, override the model's.
+    for (q, pen) in spec.parametric_penalties.iter().enumerate() {
+        if let Some(v) = pen.sp {
+            fixed[links[q]] = Some(v.max(f64::MIN_POSITIVE).ln());
+        }
+    }
+    let mut first_penalty = spec.parametric_penalties.len();
     for (sm, sm_spec) in design.smooths.iter().zip(&spec.smooths) {
         let count = sm.penalties().count();
         if !sm_spec.sp.is_empty() {

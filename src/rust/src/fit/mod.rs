@@ -38,4 +38,4 @@ pub use report::{rebuild, restore, FitResult};
 pub use setup::{setup, Setup};
 #[cfg(test)]
 pub(crate) use spec::uniform_stream;
-pub use spec::{Control, GivenStart, Method, ModelSpec};
+pub use spec::{Control, GivenStart, Method, ModelSpec, ParametricPenalty};

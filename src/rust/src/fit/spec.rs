@@ -87,6 +87,19 @@ pub struct ModelSpec<'a> {
     /// A start given by the caller (mgcv's `in.out`): log smoothing parameters, one
     /// per smoothing parameter, and the log scale (used where the scale is searched).
     pub start: Option<GivenStart>,
+    /// Penalties on parametric columns (mgcv's `paraPen`); their smoothing
+    /// parameters come first, as mgcv orders them.
+    pub parametric_penalties: Vec<ParametricPenalty>,
+}
+
+/// A penalty on parametric columns (mgcv's `paraPen`): `s` on the `s.nrows()`
+/// columns of the parametric model matrix from `start`, with a smoothing parameter
+/// of its own (fixed at `sp` when given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParametricPenalty {
+    pub start: usize,
+    pub s: ndarray::Array2<f64>,
+    pub sp: Option<f64>,
 }
 
 /// mgcv's `in.out`: where the caller asks the search to start.
@@ -139,6 +152,7 @@ impl<'a> ModelSpec<'a> {
             check_aliasing: true,
             aliased: 0,
             start: None,
+            parametric_penalties: Vec::new(),
         }
     }
 }
@@ -161,6 +175,14 @@ pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {
     }
     if !spec.xp.iter().all(|v| v.is_finite()) {
         return Err(EngineError::NonFinite { what: "a parametric model term".into() });
+    }
+    for pen in &spec.parametric_penalties {
+        let k = pen.s.nrows();
+        if k == 0 || pen.s.ncols() != k || pen.start + k > spec.xp.ncols() || !pen.s.iter().all(|v| v.is_finite()) {
+            return Err(EngineError::InvalidSpec {
+                what: "a parametric penalty (`paraPen`) must be a finite square matrix on parametric columns".into(),
+            });
+        }
     }
     check_response_range(spec)?;
     spec.check_memory()
