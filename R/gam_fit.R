@@ -590,8 +590,9 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
                           fs_factor = NULL, fixed = FALSE, point = NULL, sp = NULL) {
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
        knots_sampled = knots_sampled(knots), m = penalty_orders(m), id = id, margins = margins, pooled = pooled,
-       side = NULL, fixed = fixed, point = point, sp = sp, term = term, by_name = by_name, by_level = by_level,
-       re_levels = re_levels, fs_factor = fs_factor)
+       side = NULL, fixed = fixed, point = point, sp = sp, given_x = NULL, given_s = NULL, term = term,
+       by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor, mgcv = NULL,
+       mgcv_map = NULL)
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
@@ -607,14 +608,18 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
 engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled",
-                   "side", "fixed", "point", "sp")
-info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor")
+                   "side", "fixed", "point", "sp", "given_x", "given_s")
+info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
 smooth_terms <- function(smooths, mf, knots = NULL) {
   out <- list()
   for (sm in smooths) {
+    if (sm$bs == "mgcv") {
+      out <- c(out, mgcv_built_terms(sm, mf, knots))
+      next
+    }
     if (sm$bs == "re") {
       out[[length(out) + 1L]] <- random_effect_term(sm, mf)
       next
@@ -662,6 +667,65 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     }
   }
   out
+}
+
+# A term built by mgcv's smoothCon() on the data (one per level of a factor `by`),
+# as the engine takes it: its model matrix (constraint absorbed) and penalties
+# (scaled), with the row numbers as its covariate; mgcv's smooth object (without its
+# model matrix) is kept for PredictMat().
+mgcv_built_terms <- function(sm, mf, knots) {
+  built <- tryCatch(
+    mgcv::smoothCon(sm$mgcv, data = mf, knots = knots, absorb.cons = TRUE, scale.penalty = TRUE, n = nrow(mf)),
+    error = function(e) abort(sprintf("mgcv could not build `%s`: %s", sm$label, conditionMessage(e)), "basis")
+  )
+  rows <- as.double(seq_len(nrow(mf)) - 1L)
+  lapply(built, function(b) {
+    x <- b$X
+    b$X <- b$Xp <- NULL
+    map <- prediction_map(b, x, mf)
+    term <- engine_smooth(
+      b$label, "mgcv", NULL, list(rows), b$term, by_name = if (!identical(b$by, "NA")) b$by,
+      by_level = b$by.level, centre = FALSE, id = sm$id,
+      sp = if (!is.null(b$sp)) ifelse(b$sp < 0, NA_real_, as.double(b$sp))
+    )
+    term$given_x <- if (is.double(x)) x else matrix(as.double(x), nrow(x))
+    term$given_s <- lapply(b$S, function(s) matrix(as.double(s), nrow(s)))
+    b$warmgam_class <- sub("\\.smooth\\.spec$", "", sm$mgcv_class)
+    term$mgcv <- b
+    term$mgcv_map <- map
+    term$side_constrain <- !isFALSE(b$side.constrain)
+    term
+  })
+}
+
+# How a term mgcv built is predicted in the columns it was fitted with. Mostly
+# mgcv's PredictMat() gives those columns (NULL: no map). For some classes (t2())
+# it gives them under another constraint, the same functions up to a constant:
+# PredictMat = 1 shift' + X T on the data, exactly, so that new rows are (PredictMat
+# - 1 shift') T^-1 (`list(shift, inverse)`). Anything else is refused.
+prediction_map <- function(b, x, mf) {
+  p <- mgcv::PredictMat(b, mf, n = nrow(mf))
+  scale <- max(abs(x), 1)
+  if (identical(dim(p), dim(x)) && max(abs(p - x)) <= 1e-9 * scale) return(NULL)
+  fit <- if (ncol(p) == ncol(x)) qr(cbind(1, x))
+  t1 <- if (!is.null(fit) && fit$rank == ncol(x) + 1L) qr.coef(fit, p)
+  if (is.null(t1) || max(abs(cbind(1, x) %*% t1 - p)) > 1e-8 * max(abs(p), 1)) {
+    abort(sprintf(paste(
+      "mgcv's prediction matrix for `%s` does not reproduce the columns it was built with,",
+      "so warmgam cannot predict it."
+    ), b$label), "basis")
+  }
+  list(shift = t1[1, ], inverse = solve(t1[-1, , drop = FALSE]))
+}
+
+# The columns of a term mgcv built at `data`, as the fit has them: PredictMat()
+# mapped to the fitted columns, less any deleted because a smaller nested term spans
+# them (fit/nesting.rs).
+mgcv_columns <- function(sm, data) {
+  x <- mgcv::PredictMat(sm$mgcv, data, n = NROW(data[[sm$term[[1]]]]))
+  if (!is.null(sm$mgcv_map)) x <- sweep(x, 2, sm$mgcv_map$shift) %*% sm$mgcv_map$inverse
+  if (length(sm$state$deleted)) x <- x[, -(sm$state$deleted + 1), drop = FALSE]
+  x
 }
 
 # A tensor product's margins as the engine takes them, each with its knots (given by
@@ -726,6 +790,9 @@ sp_names <- function(smooth, n, parametric = NULL) {
   out[seq_along(parametric)] <- parametric
   for (sm in rev(smooth)) {
     suffix <- if (sm$n_penalties == 1) "" else seq_len(sm$n_penalties)
+    # A term mgcv built has mgcv's names for its penalties (t2()'s "rr", "nr", ...).
+    labels <- names(sm$mgcv$S)
+    if (sm$n_penalties > 1 && length(labels) == sm$n_penalties && all(nzchar(labels))) suffix <- labels
     out[sm$sp_index] <- paste0(sm$label, suffix)
   }
   out

@@ -185,5 +185,7 @@ print.warmgam <- function(x, digits = 8, ...) {
   cat(sprintf("\n%s score: %s     n = %d\n", names(x$criterion), format(unname(x$criterion), digits = digits), length(x$y)))
   cat(sprintf("Outer iterations: %d (%s)\n", x$outer_iterations, x$termination))
   cat(warm_start_line(x$warm_start), "\n", sep = "")
+  built <- mgcv_built_terms_line(x)
+  if (!is.null(built)) cat(built, "\n", sep = "")
   invisible(x)
 }

@@ -27,6 +27,8 @@ model_matrix_at <- function(object, data) {
   xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
   offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
   blocks <- lapply(object$smooth, function(sm) {
+    # A term mgcv built is predicted by mgcv (its `by` included).
+    if (identical(sm$class, "mgcv")) return(mgcv_columns(sm, data))
     vars <- switch(sm$class,
       re = random_effect_codes(sm, data),
       fs = factor_smooth_vars(sm, data),

@@ -118,7 +118,7 @@ summary.warmgam <- function(object, ...) {
       dev.expl = (object$null.deviance - object$deviance) / object$null.deviance,
       residual.df = rdf, scale = object$scale, n = nobs(object),
       criterion = object$criterion, method = object$method,
-      family = object$family, formula = object$formula
+      family = object$family, formula = object$formula, mgcv_built = mgcv_built_terms_line(object)
     ),
     class = "summary.warmgam"
   )
@@ -144,5 +144,15 @@ print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L),
   lab <- if (x$method == "GCV.Cp") "GCV" else paste0("-", x$method)
   cat(sprintf("%s = %s  Scale est. = %s  n = %d\n", lab, format(unname(x$criterion), digits = 5),
               format(x$scale, digits = 5), x$n))
+  if (!is.null(x$mgcv_built)) cat(x$mgcv_built, "\n", sep = "")
   invisible(x)
+}
+
+# Which terms mgcv's constructor built (classes warmgam has no native code for), as
+# a line for print() and summary(); NULL when none.
+mgcv_built_terms_line <- function(fit) {
+  built <- Filter(function(sm) identical(sm$class, "mgcv"), fit$smooth)
+  if (!length(built)) return(NULL)
+  what <- vapply(built, function(sm) sprintf("%s (%s)", sm$label, sm$mgcv$warmgam_class %||% class(sm$mgcv)[[1]]), "")
+  paste("Built by mgcv's smoothCon():", paste(what, collapse = ", "))
 }

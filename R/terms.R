@@ -31,6 +31,13 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
+#'   Any other class mgcv can build (`"bs"`, `"ad"`, `"gp"`, `"cp"`, `"mrf"`, `"ds"`,
+#'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
+#'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
+#'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
+#'   `summary()` name such terms. So are terms using an argument only mgcv's
+#'   constructor reads (`m = c(2, 0)` for `"tp"`, `xt = list(S = )` or `by` for
+#'   `"re"`).
 #' @param m The order of the penalty (and of the B-splines for `"ps"`, given as
 #'   `c(basis, penalty)`); `NA` for the default. As in mgcv, a thin plate spline
 #'   uses its default order when `m` is 0 or too low for its number of covariates
@@ -77,12 +84,15 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   }
   by_name <- by_variable_name(substitute(by))
   check_term_extras(dots$extras, "s", term_label("s", vars, by_name), parent.frame())
-  if (!is.character(bs) || length(bs) != 1L || !bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs")) {
-    abort(sprintf(
-      "Unknown basis `bs = %s` in `s(%s)`; use one of \"tp\", \"ts\", \"cr\", \"cs\", \"cc\", \"ps\", \"re\", \"fs\".",
-      deparse_one(bs), paste(vars, collapse = ", ")
-    ), "basis")
+  if (!is.character(bs) || length(bs) != 1L) {
+    abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
+  # What warmgam has no native code for is built by mgcv's own constructor.
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs") &&
+    !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
+    !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
+  # (The option sends native classes there too: the tests compare the two paths.)
+  if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame(), vars))
   if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
@@ -226,7 +236,9 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("te", dots$vars, by_name)
-  check_term_extras(dots$extras, "te", label, parent.frame())
+  if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes)) {
+    return(mgcv_term(sys.call(), parent.frame(), dots$vars))
+  }
   c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "te", label))
 }
 
@@ -236,12 +248,58 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
-  check_term_extras(dots$extras, "ti", label, parent.frame())
+  if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes)) {
+    return(mgcv_term(sys.call(), parent.frame(), dots$vars))
+  }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "ti", label))
 }
 
 # A term spec with more fields.
 c_spec <- function(spec, more) structure(c(unclass(spec), more), class = class(spec))
+
+#' Tensor product smooths with a penalty per component: mgcv's t2()
+#'
+#' Used inside the formula of [gam_fit()]: `t2(x, z)` is Wood, Scheipl & Faraway's
+#' (2013) tensor product, with a separate penalty for each product of the margins'
+#' penalized and unpenalized parts. warmgam builds it with mgcv's own constructor
+#' (`mgcv::t2()` and `mgcv::smoothCon()`), fits it with its engine and predicts it
+#' with mgcv's `PredictMat()`; the arguments are mgcv's.
+#'
+#' @param ... The covariates (unquoted names), and any other argument of mgcv's
+#'   `t2()` (`k`, `bs`, `m`, `d`, `by`, `xt`, `id`, `sp`, `full`, `ord`, `pc`).
+#' @returns A `warmgam_smooth_spec` object describing the term.
+#' @examples
+#' t2(x, z)
+#' t2(x, z, full = TRUE)
+#' @export
+t2 <- function(...) mgcv_term(sys.call(), parent.frame())
+
+# A term warmgam has no native code for (a class of mgcv's or of the user's own
+# `smooth.construct` method, `t2()`, or an argument only mgcv's constructor reads),
+# as mgcv's own term spec: `call` (the s()/te()/ti()/t2() call as written) evaluated
+# with mgcv's function in `env`. It is built on the data by mgcv's smoothCon() and
+# fitted by the engine as a penalized block; mgcv's PredictMat() predicts it.
+mgcv_term <- function(call, env, vars = NULL) {
+  kind <- sub("^.*::", "", deparse_one(call[[1]]))
+  call[[1]] <- call("::", as.name("mgcv"), as.name(kind))
+  spec <- tryCatch(eval(call, env), error = function(e) {
+    abort(sprintf("mgcv cannot make the term `%s`: %s", deparse_one(call), conditionMessage(e)), "basis")
+  })
+  # From mgcv's namespace: its own classes, and those defined on the search path.
+  method <- utils::getS3method("smooth.construct", class(spec)[[1]], optional = TRUE, envir = asNamespace("mgcv"))
+  if (is.null(method)) {
+    abort(sprintf(paste(
+      "Unknown basis in `%s`: neither warmgam nor mgcv has a constructor for class \"%s\"",
+      "(a `smooth.construct.%s()` method)."
+    ), deparse_one(call), class(spec)[[1]], class(spec)[[1]]), "basis")
+  }
+  structure(
+    list(term = spec$term, dim = spec$dim, k = -1, bs = "mgcv", m = NA,
+         by = if (!identical(spec$by, "NA")) spec$by, label = spec$label,
+         id = if (!is.null(spec$id)) as.character(spec$id), mgcv = spec, mgcv_class = class(spec)[[1]]),
+    class = "warmgam_smooth_spec"
+  )
+}
 
 # The `...` of a term constructor: its unnamed entries are the covariates (their
 # names as text); named entries are other arguments (mgcv's `fx`, `sp`, ...).
@@ -270,14 +328,13 @@ smooth_by_name <- function(sm) {
   if (identical(sm$by_name, "NA")) NULL else sm$by_name
 }
 
-# The arguments of mgcv's s(), te() and ti() that warmgam does not implement, with
-# the value that means "not used" (mgcv's default, which is accepted) and the fix.
+# The arguments of mgcv's te() and ti() that warmgam's native code does not read,
+# with the value that means "not used" (mgcv's default); any other value has the
+# term built by mgcv's constructor (mgcv_term()).
 term_extras <- list(
-  np = list(default = TRUE, kinds = c("te", "ti"),
-            fix = "remove it: margins are always reparameterized as with mgcv's `np = TRUE`"),
-  xt = list(default = NULL, kinds = c("te", "ti"), fix = "remove it"),
-  mc = list(default = NULL, kinds = "ti",
-            fix = "remove it: every margin of a `ti()` term is constrained (mgcv's default)")
+  np = list(default = TRUE, kinds = c("te", "ti")),
+  xt = list(default = NULL, kinds = c("te", "ti")),
+  mc = list(default = NULL, kinds = "ti")
 )
 
 # Whether `value` is mgcv's default `default` (for a flag, given once or per margin).
@@ -289,21 +346,20 @@ is_term_default <- function(value, default) {
 }
 
 # Named arguments of a term that warmgam's constructor has no parameter for (they
-# arrive in `...`, and would otherwise be taken for covariates) are refused, naming
-# the argument, unless they hold mgcv's default value.
+# arrive in `...`, and would otherwise be taken for covariates): an argument mgcv's
+# constructor does not have is refused, naming it. Returns whether all the others
+# hold mgcv's default value (else mgcv's constructor builds the term).
 check_term_extras <- function(extras, kind, label, env) {
+  defaults <- TRUE
   for (name in names(extras)) {
     known <- term_extras[[name]]
     if (is.null(known) || !kind %in% known$kinds) {
       abort(sprintf("`%s()` has no argument `%s` (in `%s`); remove it.", kind, name, label), "argument")
     }
     value <- tryCatch(eval(extras[[name]], env), error = function(e) e)
-    if (!inherits(value, "error") && is_term_default(value, known$default)) next
-    abort(sprintf(
-      "`%s` of `%s` is not supported by warmgam yet; %s.", name, label, known$fix
-    ), "argument")
+    if (inherits(value, "error") || !is_term_default(value, known$default)) defaults <- FALSE
   }
-  invisible()
+  defaults
 }
 
 # The classes a margin of te() or ti() can use.
@@ -486,8 +542,9 @@ raise_k <- function(k, bs, dim, m, label) {
 
 deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
 
-smooth_call_names <- c("s", "warmgam::s", "mgcv::s", "te", "warmgam::te", "mgcv::te", "ti", "warmgam::ti", "mgcv::ti")
-unsupported_smooths <- c("t2", "mgcv::t2")
+smooth_call_names <- c("s", "warmgam::s", "mgcv::s", "te", "warmgam::te", "mgcv::te", "ti", "warmgam::ti", "mgcv::ti",
+                       "t2", "warmgam::t2", "mgcv::t2")
+unsupported_smooths <- character()
 
 # Splits `formula` into the response, the parametric term labels, the offset
 # expressions and the smooth specs. Smooth calls are evaluated with warmgam's s()
@@ -510,13 +567,13 @@ interpret_formula <- function(formula, env = environment(formula)) {
     }
     head %in% smooth_call_names
   }, logical(1))
-  smooth_env <- list2env(list(s = s, te = te, ti = ti), parent = env)
+  smooth_env <- list2env(list(s = s, te = te, ti = ti, t2 = t2), parent = env)
   smooths <- lapply(labels[is_smooth], function(lab) {
     e <- str2lang(lab)
     e[[1]] <- as.name(sub("^.*::", "", deparse_one(e[[1]])))
     eval(e, smooth_env)
   })
-  bad <- labels[!is_smooth][grepl("(^|[^a-zA-Z0-9._])(s|te|ti)\\(", labels[!is_smooth])]
+  bad <- labels[!is_smooth][grepl("(^|[^a-zA-Z0-9._])(s|te|ti|t2)\\(", labels[!is_smooth])]
   if (length(bad)) {
     abort(sprintf("Smooth terms cannot be interacted with other terms: `%s`.", bad[[1]]), "formula")
   }
@@ -546,7 +603,7 @@ side_constraints <- function(smooths, xp, intercept_only) {
   sides <- vector("list", length(smooths))
   if (!anyDuplicated(all_names)) return(sides)
   dims <- lengths(lapply(smooths, `[[`, "term"))
-  constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs"), logical(1))
+  constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs") && !isFALSE(sm$side_constrain), logical(1))
   if (max(dims) == 1L) warn("The model has repeated 1-d smooths of the same variable (mgcv warns the same).")
   order <- which(constrained)[order(dims[constrained], which(constrained))]
   # The terms using each covariate, by number of covariates then position.

@@ -82,13 +82,16 @@ impl Fields {
 
     /// A double matrix borrowed from R (column-major), without copying.
     fn matrix(&self, name: &str) -> Result<ArrayView2<'_, f64>> {
-        let robj = self.get(name)?;
-        let data =
-            robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
-        let dim = robj.dim().ok_or_else(|| r_error(format!("internal: `{name}` must be a matrix")))?;
-        let (n, p) = (dim[0].0 as usize, dim[1].0 as usize);
-        ArrayView2::from_shape((n, p).f(), data).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
+        view_matrix(self.get(name)?, name)
     }
+}
+
+/// A double matrix from R, viewed without a copy (column-major).
+fn view_matrix<'r>(robj: &'r Robj, name: &str) -> Result<ArrayView2<'r, f64>> {
+    let data = robj.as_real_slice().ok_or_else(|| r_error(format!("internal: `{name}` must be a double matrix")))?;
+    let dim = robj.dim().ok_or_else(|| r_error(format!("internal: `{name}` must be a matrix")))?;
+    let (n, p) = (dim[0].0 as usize, dim[1].0 as usize);
+    ArrayView2::from_shape((n, p).f(), data).map_err(|_| r_error(format!("internal: `{name}` has a bad shape")))
 }
 
 fn to_matrix(a: &Array2<f64>) -> Robj {
@@ -192,6 +195,18 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
             Vec::new()
         } else {
             f.reals("sp")?.into_iter().map(|v| (v.is_finite() && v >= 0.0).then_some(v)).collect()
+        },
+        given: if f.is_null("given_x") {
+            None
+        } else {
+            let penalties = f.get("given_s")?.as_list().ok_or_else(|| r_error("internal: `given_s` must be a list"))?;
+            Some(basis::Given {
+                x: f.matrix("given_x")?.to_owned(),
+                penalties: penalties
+                    .values()
+                    .map(|s| view_matrix(&s, "given_s").map(|v| v.to_owned()))
+                    .collect::<Result<_>>()?,
+            })
         },
     })
 }

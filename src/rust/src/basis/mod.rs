@@ -11,6 +11,7 @@ pub mod cc;
 pub mod constraint;
 pub mod cr;
 pub mod fs;
+pub mod given;
 pub mod knots;
 pub mod ps;
 pub mod re;
@@ -81,6 +82,16 @@ pub struct SmoothSpec<'a> {
     /// The term's own smoothing parameters (mgcv's `s(sp = )`), one per penalty,
     /// `None` to estimate; empty when not given. They override `gam_fit(sp = )`.
     pub sp: Vec<Option<f64>>,
+    /// A term built by mgcv (`Kind::Given`): its model matrix on the data and its
+    /// penalties, scaled as mgcv scales them.
+    pub given: Option<Given>,
+}
+
+/// A term's model matrix and penalties as mgcv built them.
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub x: Array2<f64>,
+    pub penalties: Vec<Array2<f64>>,
 }
 
 /// What a term nested over smaller ones is checked against: the smaller terms
@@ -115,6 +126,7 @@ impl SmoothSpec<'static> {
             fixed: false,
             point: None,
             sp: Vec::new(),
+            given: None,
         }
     }
 }
@@ -325,6 +337,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             let built = (class.build)(&args)?;
             (built.basis, vec![built.penalty], built.raw)
         }
+        Kind::Given => return given_smooth(spec),
     };
     let mut stats = RawStats::new(basis.width());
     match &full_x {
@@ -391,6 +404,40 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
         penalties,
         s_scale,
         rank,
+        has_by: spec.by.is_some(),
+        id: spec.id.clone(),
+        deleted: Vec::new(),
+    })
+}
+
+/// A term built by mgcv: its matrix and penalties as they are (mgcv absorbed its
+/// constraint and scaled its penalties: `s_scale` is 1).
+fn given_smooth(spec: &SmoothSpec<'_>) -> Result<Smooth> {
+    let label = spec.label.as_str();
+    let given = spec.given.as_ref().ok_or_else(|| EngineError::InvalidSpec {
+        what: format!("`{label}`: a term built by mgcv needs its model matrix"),
+    })?;
+    let (n, k) = given.x.dim();
+    let rows_ok =
+        spec.vars.len() == 1 && spec.vars[0].iter().all(|v| v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < n);
+    let penalties_ok = given.penalties.iter().all(|s| s.dim() == (k, k) && s.iter().all(|v| v.is_finite()));
+    if k == 0 || !rows_ok || !penalties_ok || !given.x.iter().all(|v| v.is_finite()) {
+        return Err(EngineError::InvalidSpec {
+            what: format!("`{label}`: the model matrix and penalties mgcv built do not fit together"),
+        });
+    }
+    let rank = match given.penalties.iter().cloned().reduce(|a, b| a + b) {
+        Some(total) => penalty_rank(&total),
+        None => 0,
+    };
+    Ok(Smooth {
+        label: spec.label.clone(),
+        basis: Basis::Given(given::GivenBasis::new(given.x.clone())),
+        constraint: None,
+        penalties: given.penalties.clone(),
+        s_scale: vec![1.0; given.penalties.len()],
+        rank,
+        null_space_dim: k - rank,
         has_by: spec.by.is_some(),
         id: spec.id.clone(),
         deleted: Vec::new(),

@@ -9,6 +9,7 @@ use ndarray::Array2;
 use super::cc::{self, CcBasis};
 use super::cr::{self, CrBasis};
 use super::fs::FsBasis;
+use super::given::GivenBasis;
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
 use super::state::{Fields, State};
@@ -165,6 +166,7 @@ basis_types! {
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
+    Given(GivenBasis),
 }
 
 /// What a class's constructor is given: the term's covariates and settings.
@@ -259,6 +261,8 @@ pub enum Kind {
     },
     /// `s(x, g, bs = "fs")`.
     FactorSmooth,
+    /// Built by mgcv in the R layer (`given::GivenBasis`): `SmoothSpec::given`.
+    Given,
 }
 
 impl Kind {
@@ -268,6 +272,7 @@ impl Kind {
             "te" => Some(Kind::Tensor { interaction: false }),
             "ti" => Some(Kind::Tensor { interaction: true }),
             "fs" => Some(Kind::FactorSmooth),
+            "mgcv" => Some(Kind::Given),
             _ => class_entry(bs).map(Kind::Class),
         }
     }
@@ -278,6 +283,7 @@ impl Kind {
             Kind::Tensor { interaction: false } => "te",
             Kind::Tensor { interaction: true } => "ti",
             Kind::FactorSmooth => "fs",
+            Kind::Given => "mgcv",
         }
     }
 }
@@ -296,7 +302,7 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "ps", "tp", "ts", "re", "te", "ti", "fs"] {
+        for name in ["cr", "cs", "cc", "ps", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

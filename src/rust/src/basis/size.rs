@@ -49,6 +49,10 @@ impl SmoothSpec<'_> {
                 let width = levels.saturating_mul(w);
                 (width, s.saturating_add(levels).saturating_add(dense_state(width)))
             }
+            Kind::Given => {
+                let width = self.given.as_ref().map_or(0, |g| g.x.ncols());
+                (width, dense_state(width))
+            }
             Kind::Class(class) => (class.bounds)(&SizeArgs {
                 k: self.k,
                 dim: self.vars.len(),

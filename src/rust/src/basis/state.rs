@@ -43,7 +43,7 @@ pub const STATE_FIELDS: [&str; 18] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 8] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs"];
+pub const CLASSES: [&str; 9] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {

@@ -282,6 +282,7 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
         None => f.flag("no side", true),
     }
     f.flag("fixed", sm.fixed);
+    f.flag("built by mgcv", sm.given.is_some());
     f.opt_f64s("point", sm.point.as_deref());
     f.list("term sp", sm.sp.len());
     for sp in &sm.sp {
@@ -322,6 +323,16 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
     for sm in &spec.smooths {
         columns.extend(sm.vars.iter().map(|v| ("covariate", Some(&v[..]))));
         columns.push(("by", sm.by.as_deref()));
+        // A term built by mgcv: its model matrix is its data (its covariate is the
+        // row number), and its penalties depend on the data too.
+        if let Some(given) = &sm.given {
+            if let Some(x) = given.x.as_slice_memory_order() {
+                columns.push(("given matrix", Some(x)));
+            }
+            for s in &given.penalties {
+                columns.push(("given penalty", s.as_slice_memory_order()));
+            }
+        }
     }
     let digests = column_digests(&columns, spec.threads);
     f.u64("parametric columns", spec.xp.ncols() as u64);
