@@ -161,7 +161,7 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     if (inherits(family, "warmgam_tweedie")) {
                       if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
                     }),
-    link = family$link,
+    link = engine_link(family),
     names = colnames(frame$xp) %||% character()
   )
 }

@@ -19,37 +19,65 @@ quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 power_only_links <- list(Gamma = "sqrt", inverse.gaussian = "sqrt")
 
 # R's power(lambda) links (`quasi(link = power(1/3))`, mgcv's `Tweedie(p, link =
-# power(0.5))`) are named "mu^lambda", lambda rounded to 3 digits (power() itself
-# gives "log" for lambda <= 0 and "identity" for 1). The engine's links include the
-# powers below: such a link is fitted as the named one; other powers are errors.
+# power(0.1))`) are named "mu^lambda", lambda rounded to 3 digits (power() itself
+# gives "log" for lambda <= 0 and "identity" for 1). The powers below are fitted
+# as the named link; any other keeps its name, which the engine reads as mu^lambda.
 power_links <- c("1" = "identity", "0.5" = "sqrt", "0" = "log", "-1" = "inverse", "-2" = "1/mu^2")
+
+# The families a power link other than the named ones is fitted for (not the
+# binomial's, whose means lie in (0, 1)).
+power_families <- c("gaussian", "poisson", "quasipoisson", "Gamma", "inverse.gaussian", "quasi", "negbin",
+                    "tweedie")
 
 is_power_link <- function(link) is.character(link) && length(link) == 1L && startsWith(link, "mu^")
 
+# A link named by another power: "mu^lambda" with lambda other than the named ones.
+is_general_power <- function(link) is_power_link(link) && !link %in% paste0("mu^", names(power_links))
+
 power_link_name <- function(link) {
   lambda <- suppressWarnings(as.numeric(substring(link, 4L)))
-  name <- if (!is.na(lambda)) power_links[match(lambda, as.numeric(names(power_links)))]
-  if (is.null(name) || is.na(name)) {
-    fitted <- paste0("mu^", names(power_links), " (\"", power_links, "\")", collapse = ", ")
-    abort(sprintf(paste(
-      "`link = power(%s)` (\"%s\") is not supported: the power links fitted are %s",
-      "(R's `power()` gives \"log\" for powers <= 0)."
-    ), substring(link, 4L), link, fitted), "family")
+  if (is.na(lambda) || !is.finite(lambda)) {
+    abort(sprintf("`link = \"%s\"` is not a power link this engine can read.", link), "family")
   }
-  unname(name)
+  name <- power_links[match(lambda, as.numeric(names(power_links)))]
+  if (is.na(name)) link else unname(name)
+}
+
+# The link functions of the link named `link` (as R's make.link(), power() for
+# "mu^lambda").
+link_functions <- function(link) {
+  if (is_power_link(link)) stats::power(as.numeric(substring(link, 4L))) else stats::make.link(link)
 }
 
 # A link given as a name or as an R link object (`power(0.5)`, `make.link("log")`),
 # as the name of a link the engine fits.
 link_name <- function(link) {
-  if (inherits(link, "link-glm")) link <- link$name
+  if (inherits(link, "link-glm")) {
+    # power()'s name keeps 3 digits of its power; the link keeps them all.
+    lambda <- power_lambda(link$linkfun)
+    link <- if (!is.null(lambda) && is_general_power(link$name)) sprintf("mu^%.17g", lambda) else link$name
+  }
   if (is_power_link(link)) link <- power_link_name(link)
   link
 }
 
+# The exact power of a link function made by R's power(); NULL for another.
+power_lambda <- function(linkfun) {
+  lambda <- tryCatch(get("lambda", envir = environment(linkfun), inherits = FALSE), error = function(e) NULL)
+  if (is.numeric(lambda) && length(lambda) == 1L && is.finite(lambda)) lambda
+}
+
+# The link as the engine reads it: its name, or for another power "mu^lambda" with
+# the power in full (power()'s name rounds it to 3 digits).
+engine_link <- function(family) {
+  if (!is_general_power(family$link)) return(family$link)
+  lambda <- power_lambda(family$linkfun) %||% as.numeric(substring(family$link, 4L))
+  sprintf("mu^%.17g", lambda)
+}
+
 # The family with its link functions replaced by those of the link named `link`.
 relink <- function(family, link) {
-  lk <- stats::make.link(link)
+  lk <- link_functions(link)
   family$link <- link
   for (f in c("linkfun", "linkinv", "mu.eta", "valideta")) family[[f]] <- lk[[f]]
   family
@@ -70,7 +98,7 @@ resolve_family <- function(family) {
   if (power_link) family <- relink(family, power_link_name(family$link))
   own <- as_negbin(family) %||% as_tweedie(family)
   if (!is.null(own)) {
-    if (!own$link %in% supported_links[[family_id(own)]]) {
+    if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
                     own$link, own$family), "family")
     }
@@ -86,7 +114,7 @@ resolve_family <- function(family) {
       paste0(c(setdiff(names(supported_links), c("negbin", "tweedie")), "nb", "tw"), "()", collapse = ", ")
     ), "family")
   }
-  if (!family$link %in% links) {
+  if (!family$link %in% links && !(is_general_power(family$link) && family$family %in% power_families)) {
     abort(sprintf(
       "`family = %s(link = %s)` is not supported; its links are %s.", family$family,
       if (power_link) sprintf("power(%s)", substring(given_link, 4L)) else paste0("\"", family$link, "\""),
@@ -222,15 +250,15 @@ nb <- function(theta = NULL, link = "log") {
 
 # The links nb() and tw() take, as mgcv's.
 check_count_link <- function(link, fn) {
-  if (!is.character(link) || length(link) != 1L || !link %in% c("log", "identity", "sqrt")) {
-    abort(sprintf("`link` of `%s()` must be \"log\", \"identity\" or \"sqrt\".", fn), "family")
+  if (!is.character(link) || length(link) != 1L || !(link %in% c("log", "identity", "sqrt") || is_general_power(link))) {
+    abort(sprintf("`link` of `%s()` must be \"log\", \"identity\", \"sqrt\" or a power().", fn), "family")
   }
   invisible(link)
 }
 
 # A negative binomial family object at `theta` (NA: not yet estimated).
 negbin_family <- function(theta, estimate, link) {
-  lk <- stats::make.link(link)
+  lk <- link_functions(link)
   th <- theta
   # The unit deviance, and -2 log likelihood (mgcv's negbin()$dev.resids and $aic).
   dev_resids <- function(y, mu, wt) {
@@ -308,7 +336,7 @@ tw <- function(p = NULL, link = "log") {
 
 # A Tweedie family object at power `p` (NA: not yet estimated).
 tweedie_family <- function(p, estimate, link) {
-  lk <- stats::make.link(link)
+  lk <- link_functions(link)
   pw <- p
   dev_resids <- function(y, mu, wt) {
     ya <- ifelse(y > 0, y^(2 - pw) / ((1 - pw) * (2 - pw)), 0)

@@ -960,7 +960,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
         # term's constraints are on its margins), for predict(type = "iterms").
         centred = isTRUE(sm$centre) && sm$bs != "ti")
     }),
-    family = family_id(family), link = family$link, variance = family$varfun %||% "",
+    family = family_id(family), link = engine_link(family), variance = family$varfun %||% "",
     theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
     estimate_parameter = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,

@@ -192,7 +192,7 @@ test_that("a one-column matrix response is its vector; several offsets add up as
   expect_equal(predict(fit_o, ndo), drop(lp %*% coef(fit_o)) + ndo$x1 + ndo$x3 / 4, ignore_attr = TRUE)
 })
 
-test_that("power links are fitted as the link they equal; other powers are errors naming link", {
+test_that("power links are fitted: as the link they equal, else as mu^lambda", {
   dg <- sim_data(300, seed = 8)
   dg$pos <- stats::rgamma(300, shape = 5, rate = 5 / (1 + 0.5 * sin(2 * pi * dg$x0))^2)
   fg <- pos ~ s(x0, bs = "cr") + s(x2, bs = "cr")
@@ -203,7 +203,11 @@ test_that("power links are fitted as the link they equal; other powers are error
     tweedie = list(quote(mgcv::Tweedie(1.5, link = power(0.5))), quote(mgcv::Tweedie(1.5, link = power(0.5)))),
     # mgcv's extended tw() takes power(0.5) but cannot fit it ("link not
     # implemented for extended families"): its reference is tw(link = "sqrt").
-    tw = list(quote(mgcv::tw(link = power(0.5))), quote(mgcv::tw(link = "sqrt")))
+    tw = list(quote(mgcv::tw(link = power(0.5))), quote(mgcv::tw(link = "sqrt"))),
+    # Other powers: mgcv's ?Tweedie example's power(0.1), and quasi's power(1/3).
+    tweedie_tenth = list(quote(mgcv::Tweedie(1.25, link = power(0.1))), quote(mgcv::Tweedie(1.25, link = power(0.1)))),
+    quasi_third = list(quasi(link = power(1 / 3), variance = "mu^2"), quasi(link = power(1 / 3), variance = "mu^2")),
+    gamma_square = list(Gamma(link = power(2)), Gamma(link = power(2)))
   )
   for (label in names(cases)) {
     fam <- cases[[label]][[1]]
@@ -213,16 +217,17 @@ test_that("power links are fitted as the link they equal; other powers are error
     }
     fit <- gam_fit(fg, data = dg, family = fam)
     ref <- mgcv_reference(paste0("gam-arguments/power-", label), fg, dg, family = cases[[label]][[2]], method = "REML")
-    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = label) # cr bases: 1e-6
-    expect_true(fit$family$link %in% c("sqrt", "identity"))
+    # cr bases: 1e-6. For power(1/3) mgcv's penalized IRLS stops short of its
+    # optimum (at mgcv's smoothing parameters warmgam's penalized deviance is
+    # 56.75202, mgcv's 56.7541): 1e-4 there (measured 2.4e-5).
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), if (label == "quasi_third") 1e-4 else 1e-6, label = label)
+    expect_true(fit$family$link %in% c("sqrt", "identity", "mu^0.1", "mu^0.333", "mu^2"), label = label)
   }
   expect_equal(tw(link = power(0.5))$link, "sqrt")
-  expect_error(gam_fit(fg, data = dg, family = quasi(link = power(1 / 3))),
-               "link = power\\(0.333\\).*mu\\^0.5 \\(\"sqrt\"\\)", class = "warmgam_error_family")
-  expect_error(gam_fit(fg, data = dg, family = Gamma(link = power(2))), "link", class = "warmgam_error_family")
+  # A power given as a link object keeps all its digits (power()'s name has 3).
+  expect_equal(tw(link = power(1 / 3))$link, "mu^0.33333333333333331")
   expect_error(gam_fit(y ~ s(x0), data = dg, family = binomial(link = power(0.5))), "power\\(0.5\\)",
                class = "warmgam_error_family")
-  expect_error(tw(link = power(1 / 3)), "link", class = "warmgam_error_family")
 })
 
 test_that("print() says when REML was warmgam's default, which is not mgcv's", {

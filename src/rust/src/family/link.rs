@@ -18,6 +18,27 @@ pub enum Link {
     /// `1 / mu^2` (R's "1/mu^2").
     InverseSquare,
     Sqrt,
+    /// `mu^q` for another power `q` (R's `power(q)`, named "mu^q").
+    Power(Exponent),
+}
+
+/// A power link's exponent (its bits, so that links compare exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exponent(u64);
+
+impl Exponent {
+    pub fn new(q: f64) -> Exponent {
+        Exponent(q.to_bits())
+    }
+
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+/// `a (a - 1) ... (a - k + 1) x^(a - k)`: the k-th derivative of `x^a`.
+fn power_derivative(x: f64, a: f64, k: i32) -> f64 {
+    (0..k).map(|j| a - j as f64).product::<f64>() * x.powf(a - k as f64)
 }
 
 impl Link {
@@ -32,7 +53,18 @@ impl Link {
             "inverse" => Link::Inverse,
             "1/mu^2" => Link::InverseSquare,
             "sqrt" => Link::Sqrt,
-            _ => return None,
+            _ => {
+                let q: f64 = name.strip_prefix("mu^")?.parse().ok()?;
+                match q {
+                    1.0 => Link::Identity,
+                    0.5 => Link::Sqrt,
+                    -1.0 => Link::Inverse,
+                    -2.0 => Link::InverseSquare,
+                    // `power(0)` is R's log link, named "log".
+                    q if q.is_finite() && q != 0.0 => Link::Power(Exponent::new(q)),
+                    _ => return None,
+                }
+            }
         })
     }
 
@@ -48,6 +80,7 @@ impl Link {
             Link::Inverse => 1.0 / mu,
             Link::InverseSquare => 1.0 / (mu * mu),
             Link::Sqrt => mu.sqrt(),
+            Link::Power(q) => mu.powf(q.value()),
         }
     }
 
@@ -63,6 +96,7 @@ impl Link {
             Link::Inverse => 1.0 / eta,
             Link::InverseSquare => 1.0 / eta.sqrt(),
             Link::Sqrt => eta * eta,
+            Link::Power(q) => eta.powf(1.0 / q.value()),
         }
     }
 
@@ -87,6 +121,7 @@ impl Link {
             Link::Inverse => -1.0 / (mu * mu),
             Link::InverseSquare => -2.0 / (mu * mu * mu),
             Link::Sqrt => 0.5 / mu.sqrt(),
+            Link::Power(q) => power_derivative(mu, q.value(), 1),
         }
     }
 
@@ -113,6 +148,7 @@ impl Link {
             Link::Inverse => 2.0 / (mu * mu * mu),
             Link::InverseSquare => 6.0 / mu.powi(4),
             Link::Sqrt => -0.25 / mu.powf(1.5),
+            Link::Power(q) => power_derivative(mu, q.value(), 2),
         }
     }
 
@@ -170,6 +206,11 @@ impl Link {
                 [-0.5 / (eta * r), 0.75 / (eta * eta * r), -1.875 / (eta.powi(3) * r), 6.5625 / (eta.powi(4) * r)]
             }
             Link::Sqrt => [2.0 * eta, 2.0, 0.0, 0.0],
+            Link::Power(q) => {
+                // mu = eta^(1/q).
+                let a = 1.0 / q.value();
+                [1, 2, 3, 4].map(|k| power_derivative(eta, a, k))
+            }
         }
     }
 
@@ -200,6 +241,7 @@ impl Link {
             Link::Inverse => -6.0 / mu.powi(4),
             Link::InverseSquare => -24.0 / mu.powi(5),
             Link::Sqrt => 0.375 / mu.powf(2.5),
+            Link::Power(q) => power_derivative(mu, q.value(), 3),
         }
     }
 }
@@ -209,7 +251,7 @@ mod tests {
     use super::*;
     use crate::family::central;
 
-    const ALL: [Link; 9] = [
+    const ALL: [Link; 11] = [
         Link::Identity,
         Link::Log,
         Link::Logit,
@@ -219,6 +261,8 @@ mod tests {
         Link::Inverse,
         Link::InverseSquare,
         Link::Sqrt,
+        Link::Power(Exponent(0x3FB9_9999_9999_999A)), // 0.1
+        Link::Power(Exponent(0xC008_0000_0000_0000)), // -3
     ];
 
     #[test]
@@ -270,5 +314,9 @@ mod tests {
         }
         assert_eq!(Link::parse("probit"), Some(Link::Probit));
         assert_eq!(Link::parse("loglog"), None);
+        assert_eq!(Link::parse("mu^0.1"), Some(Link::Power(Exponent::new(0.1))));
+        assert_eq!(Link::parse("mu^0.5"), Some(Link::Sqrt));
+        assert_eq!(Link::parse("mu^0"), None);
+        assert_eq!(Exponent(0x3FB9_9999_9999_999A).value(), 0.1);
     }
 }

@@ -111,7 +111,7 @@ impl Family {
         eta.is_finite()
             && match self.link {
                 Link::Inverse => eta != 0.0,
-                Link::InverseSquare | Link::Sqrt => eta > 0.0,
+                Link::InverseSquare | Link::Sqrt | Link::Power(_) => eta > 0.0,
                 _ => true,
             }
     }
