@@ -105,32 +105,58 @@ pub(super) fn penalty_rho(links: &[usize], params: &[f64]) -> Vec<f64> {
     links.iter().map(|&l| params[l]).collect()
 }
 
-/// Initial smoothing parameters: each penalty scaled to the size of its block of
-/// `X'WX` (the heuristic of mgcv's `initial.sp`), on the log scale.
+/// Initial smoothing parameters, as mgcv's `initial.sp`: each penalty scaled to the
+/// size of its block of `X'WX` (the mean diagonal of both over the rows and columns
+/// the penalty touches), then all of them by the power of ten that brings the mean
+/// of `XX_ii / (XX_ii + S_ii)` over the penalized coefficients to about 0.4 (so that
+/// the start is neither all data nor all penalty), on the log scale.
 pub(super) fn initial_rho(xtwx: &Array2<f64>, penalties: &PenaltySet) -> Vec<f64> {
-    penalties
+    let p = xtwx.nrows();
+    let mut ldss = vec![0.0; p];
+    let mut penalized = vec![false; p];
+    let mut sp: Vec<f64> = penalties
         .penalties
         .iter()
         .map(|pen| {
             let k = pen.len();
-            let mut num = 0.0;
-            let mut den = 0.0;
-            let mut count = 0.0;
+            let top = pen.s.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+            let thresh = f64::EPSILON.powf(0.8) * top;
+            let row_mean = |i: usize| (0..k).map(|j| pen.s[(i, j)].abs()).sum::<f64>() / k as f64;
+            let col_mean = |j: usize| (0..k).map(|i| pen.s[(i, j)].abs()).sum::<f64>() / k as f64;
+            let used: Vec<usize> = (0..k)
+                .filter(|&i| row_mean(i) > thresh && col_mean(i) > thresh && pen.s[(i, i)].abs() > thresh)
+                .collect();
+            if used.is_empty() {
+                return 1.0;
+            }
+            let size_xx =
+                used.iter().map(|&i| xtwx[(pen.start + i, pen.start + i)].abs()).sum::<f64>() / used.len() as f64;
+            let size_s = used.iter().map(|&i| pen.s[(i, i)]).sum::<f64>() / used.len() as f64;
+            let sp = if size_s > 0.0 && size_xx > 0.0 { size_xx / size_s } else { 1.0 };
+            for &i in &used {
+                penalized[pen.start + i] = true;
+            }
             for i in 0..k {
-                let sd = pen.s[(i, i)].abs();
-                if sd > 0.0 {
-                    num += xtwx[(pen.start + i, pen.start + i)].abs();
-                    den += sd;
-                    count += 1.0;
-                }
+                ldss[pen.start + i] += sp * pen.s[(i, i)];
             }
-            if den > 0.0 && num > 0.0 {
-                (num / count / (den / count)).ln()
-            } else {
-                0.0
-            }
+            sp
         })
-        .collect()
+        .collect();
+    let rows: Vec<usize> = (0..p).filter(|&i| ldss[i] > 0.0 && penalized[i] && xtwx[(i, i)] > 0.0).collect();
+    if !rows.is_empty() {
+        let balance = |factor: f64| {
+            rows.iter().map(|&i| xtwx[(i, i)] / (xtwx[(i, i)] + factor * ldss[i])).sum::<f64>() / rows.len() as f64
+        };
+        let mut factor = 1.0;
+        while balance(factor) > 0.4 && factor < 1e30 {
+            factor *= 10.0;
+        }
+        while balance(factor) < 0.4 && factor > 1e-30 {
+            factor /= 10.0;
+        }
+        sp.iter_mut().for_each(|v| *v *= factor);
+    }
+    sp.iter().map(|v| v.ln()).collect()
 }
 
 pub(super) fn full_rho(fixed: &[Option<f64>], free: &[f64]) -> Vec<f64> {
