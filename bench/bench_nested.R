@@ -36,10 +36,6 @@ nested <- y ~ s(x) + s(z) + te(x, z)
 plain <- y ~ s(x) + s(z) + ti(x, z)
 
 invisible(gam_fit(nested, data = d[1:2000, ], cache = FALSE)) # warm-up
-median_of_3 <- function(run) {
-  runs <- lapply(1:3, function(i) run())
-  runs[[order(vapply(runs, `[[`, 0, "seconds"))[2]]]
-}
 w <- median_of_3(function() elapsed(gam_fit(nested, data = d, method = "REML", cache = FALSE)))
 t <- median_of_3(function() elapsed(gam_fit(plain, data = d, method = "REML", cache = FALSE)))
 g <- elapsed(mgcv::gam(nested, data = d, method = "REML"))

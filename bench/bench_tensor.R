@@ -35,11 +35,6 @@ d$y <- d$y + sin(2 * pi * d$x0)
 f <- y ~ te(x, z, k = c(10, 10)) + s(x0)
 
 invisible(gam_fit(f, data = d[1:2000, ], cache = FALSE)) # warm-up
-# The median run of three (its value and seconds).
-median_of_3 <- function(run) {
-  runs <- lapply(1:3, function(i) run())
-  runs[[order(vapply(runs, `[[`, 0, "seconds"))[2]]]
-}
 w <- median_of_3(function() elapsed(gam_fit(f, data = d, method = "REML", cache = FALSE)))
 g <- elapsed(mgcv::gam(f, data = d, method = "REML"))
 b <- median_of_3(function() elapsed(mgcv::bam(f, data = d, method = "fREML", discrete = TRUE)))

@@ -45,3 +45,9 @@ elapsed <- function(expr) {
 
 # max_i |a_i - b_i| / max_i |b_i|.
 rel_diff <- function(a, b) max(abs(a - b)) / max(abs(b))
+
+# The median run of three (its value and seconds) of `run`, which returns elapsed().
+median_of_3 <- function(run) {
+  runs <- lapply(1:3, function(i) run())
+  runs[[order(vapply(runs, `[[`, 0, "seconds"))[2]]]
+}

@@ -45,6 +45,15 @@ expect_agrees_with_mgcv <- function(fit, ref, newdata, fitted_tol = 1e-6, coef_t
   invisible(fit)
 }
 
+# The first `n` rows of `d` with covariates `vars` drawn afresh (uniform on [0, 1]):
+# new data for predictions.
+redrawn_rows <- function(d, vars, n = 30, seed = 9) {
+  nd <- d[seq_len(n), ]
+  set.seed(seed)
+  for (v in vars) nd[[v]] <- runif(n)
+  nd
+}
+
 new_points <- function(d, n = 50, seed = 9) {
   set.seed(seed)
   nd <- d[sample(nrow(d), n), ]

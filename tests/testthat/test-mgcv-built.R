@@ -11,10 +11,7 @@ built_data <- function(n = 600, seed = 3) {
 test_that("terms built by mgcv's constructor give mgcv's fits and predictions", {
   local_store()
   d <- built_data()
-  nd <- d[1:30, ]
-  set.seed(8)
-  nd$x <- runif(30)
-  nd$z <- runif(30)
+  nd <- redrawn_rows(d, c("x", "z"), seed = 8)
   # The same columns and penalties as mgcv's fit: fitted values, predictions and
   # criterion to 1e-6 relative (1e-5 where a native tp term is beside them), se 1e-4.
   cases <- list(

@@ -17,10 +17,7 @@ deleted_columns <- function(fit) {
 test_that("nested smooths agree with mgcv's fits", {
   local_store()
   d <- nested_data()
-  nd <- d[1:30, ]
-  set.seed(7)
-  nd$x <- runif(30)
-  nd$z <- runif(30)
+  nd <- redrawn_rows(d, c("x", "z"), seed = 7)
   cases <- list(
     # cr margins: mgcv's basis, so the coefficients agree too.
     list(key = "s-te", f = y ~ s(x, bs = "cr") + te(x, z), coef = 1e-6),
