@@ -616,6 +616,11 @@ info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor
 smooth_terms <- function(smooths, mf, knots = NULL) {
   out <- list()
   for (sm in smooths) {
+    # Matrix covariates (mgcv's linear functional terms, `?linear.functional.terms`)
+    # and a P-spline's knot range are built by mgcv's constructor.
+    matrix_data <- any(vapply(c(sm$term, sm$by), function(v) is.matrix(mf[[v]]), logical(1)))
+    ps_range <- identical(sm$bs, "ps") && length(knots[[sm$term[[1]]]]) == 2L
+    if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range)) sm <- mgcv_term(sm$call, sm$call_env)
     if (sm$bs == "mgcv") {
       out <- c(out, mgcv_built_terms(sm, mf, knots))
       next

@@ -153,7 +153,7 @@ predict.warmgam <- function(object, newdata, type = "link", se.fit = FALSE, term
   } else {
     if (!is.data.frame(newdata)) {
       if (!is.list(newdata)) abort("`newdata` must be a data frame.", "newdata")
-      newdata <- as.data.frame(newdata)
+      newdata <- list_frame(newdata)
     }
     keep <- complete_newdata_rows(object, newdata, na_action_name(na.action))
   }
@@ -297,6 +297,14 @@ na_action_name <- function(na.action) {
 # Which rows of `newdata` have every variable the model uses, after applying the
 # na.action: attribute `pad` says whether dropped rows come back as NA (na.pass, as
 # mgcv's predict.gam, whose "na.exclude" and "na.omit" both drop them).
+# A list of variables as a data frame, matrices kept whole as matrix columns (the
+# covariates of linear functional terms), not split into one column each.
+list_frame <- function(x) {
+  out <- data.frame(row.names = seq_len(max(vapply(x, NROW, 1L))))
+  for (name in names(x)) out[[name]] <- x[[name]]
+  out
+}
+
 complete_newdata_rows <- function(object, newdata, na_action) {
   needed <- intersect(model_variables(object), names(newdata))
   keep <- if (length(needed)) stats::complete.cases(newdata[needed]) else rep(TRUE, nrow(newdata))

@@ -130,10 +130,14 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     c(list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
            by = by_name, label = label, id = if (!is.null(id)) as.character(id),
            base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
-      penalty_arguments(fx, sp, pc, vars, bs, label)),
+      penalty_arguments(fx, sp, pc, vars, bs, label), term_call(sys.call(), parent.frame())),
     class = "warmgam_smooth_spec"
   )
 }
+
+# The term's call as written and where it was evaluated, for mgcv's constructor
+# should the data ask for it (matrix covariates, mgcv_term()).
+term_call <- function(call, env) list(call = call, call_env = env)
 
 # A term's `fx`, `sp` and `pc`, checked, as the spec keeps them: `fixed` (a flag),
 # `sp` (NULL, or one value per penalty, NA to estimate) and `point` (NULL, or the
@@ -239,7 +243,8 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes)) {
     return(mgcv_term(sys.call(), parent.frame(), dots$vars))
   }
-  c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "te", label))
+  c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id),
+         c(penalty_arguments(fx, sp, pc, dots$vars, "te", label), term_call(sys.call(), parent.frame())))
 }
 
 #' @rdname te
@@ -251,7 +256,8 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes)) {
     return(mgcv_term(sys.call(), parent.frame(), dots$vars))
   }
-  c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id), penalty_arguments(fx, sp, pc, dots$vars, "ti", label))
+  c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id),
+         c(penalty_arguments(fx, sp, pc, dots$vars, "ti", label), term_call(sys.call(), parent.frame())))
 }
 
 # A term spec with more fields.

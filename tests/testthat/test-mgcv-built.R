@@ -83,3 +83,26 @@ test_that("a user's own smooth class is fitted, and a native class built by mgcv
   expect_error(gam_fit(y ~ s(x, bs = "nosuch"), data = d), "nor mgcv has a constructor for class \"nosuch.smooth.spec\"",
                class = "warmgam_error_basis")
 })
+
+test_that("linear functional terms (matrix covariates) are mgcv's", {
+  local_store()
+  set.seed(6)
+  n <- 300
+  d <- list(X = matrix(runif(n * 4), n, 4), L = matrix(runif(n * 4), n, 4), z = runif(n))
+  d$y <- rowSums(sin(3 * d$X) * d$L) + d$z^2 + rnorm(n) * 0.2
+  d$Z <- matrix(runif(n * 4), n, 4)
+  # Summation convention (?linear.functional.terms): each row sums the smooth over
+  # its matrix row, weighted by L's. Fitted values and criterion 1e-6.
+  for (cs in list(list(key = "lft-s", f = y ~ s(X, by = L, k = 10) + s(z, bs = "cr")),
+                  list(key = "lft-te", f = y ~ te(X, Z, by = L, k = 4)))) {
+    fit <- gam_fit(cs$f, data = d)
+    ref <- mgcv_reference(paste0("mgcv-built/", cs$key), cs$f, d, method = "REML")
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = cs$key)
+    expect_lt(abs(fit$criterion - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-6, label = cs$key)
+    expect_equal(fit$smooth[[1]]$class, "mgcv")
+  }
+  nd <- list(X = d$X[1:5, ], L = d$L[1:5, ], z = d$z[1:5])
+  fit <- gam_fit(y ~ s(X, by = L, k = 10) + s(z, bs = "cr"), data = d)
+  ref <- mgcv_reference("mgcv-built/lft-s", y ~ s(X, by = L, k = 10) + s(z, bs = "cr"), d, method = "REML")
+  expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
+})
