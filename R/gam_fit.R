@@ -75,10 +75,10 @@
 #'   `na.fail` (an error naming the variable). A function or its name.
 #' @param drop.unused.levels As in mgcv: `TRUE` (the default) drops the levels of
 #'   factors that no fitted row has. With `FALSE` the levels are kept (and known to
-#'   `predict()`); a kept level with no rows is an error (mgcv fits its all-zero
-#'   model matrix column with a coefficient fixed at zero, which warmgam's engine
-#'   cannot do yet), except for a random effect `s(g, bs = "re")`, whose empty
-#'   level is penalized to zero as in mgcv.
+#'   `predict()`): a parametric factor's empty level is an all-zero column, aliased
+#'   and fixed at zero as mgcv fixes it, a random effect's (`s(g, bs = "re")`) is
+#'   penalized to zero as in mgcv, and a factor `by`'s is an error (a smooth with no
+#'   data, which mgcv's fit fails on too).
 #' @param optimizer mgcv's `optimizer`: `c("outer", "newton")` (the default),
 #'   `"outer"` with `"bfgs"`, `"optim"`, `"nlm"` or `"nlm.fd"`, `"efs"` or `"perf"`.
 #'   They are ways to the same optimum of the criterion, which warmgam's Newton
@@ -147,11 +147,12 @@
 #' `lm()` and `glm()` do; mgcv 1.8-41 keeps the first `offset()` term only, with a
 #' warning from its formula parser); `predict()` adds the formula's offsets but not
 #' `offset`, as mgcv's. A response that is a one-column matrix (`y <- X %*% b`) is
-#' fitted as the vector it holds. R's power links (`quasi(link = power(0.5))`,
-#' `Tweedie(1.5, link = power(0.5))`, `Gamma(link = power(0.5))`) are fitted as the
-#' link they equal (`power(1)` identity, `power(0.5)` sqrt; R's `power()` gives the
-#' log link for powers <= 0, and link objects named `"mu^-1"` and `"mu^-2"` are
-#' the inverse and 1/mu^2 links); other powers are errors.
+#' fitted as the vector it holds. R's power links (`quasi(link = power(1/3))`,
+#' `Tweedie(1.25, link = power(0.1))`, `Gamma(link = power(0.5))`) are fitted with
+#' their power in full (R's `power()` names it with 3 digits), as the link they equal
+#' where there is one (`power(1)` identity, `power(0.5)` sqrt; R's `power()` gives
+#' the log link for powers <= 0, and link objects named `"mu^-1"` and `"mu^-2"` are
+#' the inverse and 1/mu^2 links), for every family but the binomial.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(mpg ~ s(hp, k = 8) + s(wt, k = 8) + am, data = mtcars)
@@ -229,6 +230,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       aliased <- NULL
       raw <- fit_gam_impl(c(spec, check_aliasing = FALSE))
     } else if (!is.null(aliased) && !is.null(spec$para_pen)) {
+      # Dropping columns would move the parametric penalties' columns: the engine's
+      # error stands.
       aliased <- NULL
     } else if (!is.null(aliased)) {
       # Fitted without them, then put back at zero, as mgcv fixes them.
@@ -986,6 +989,18 @@ negbin_theta_start <- function(family, y) {
   min(max(theta, 0.01), 1e4)
 }
 
+# The engine's record of each smooth term with what R keeps of it (`smooth_info`),
+# named by label, and the coefficients' names: the parametric columns', then each
+# term's `label.1`, `label.2`, ... as mgcv names them.
+named_terms <- function(engine_smooths, smooth_info, xp) {
+  smooth <- Map(function(sm, info) c(info, sm), engine_smooths, smooth_info)
+  names(smooth) <- vapply(smooth, `[[`, "", "label")
+  coef_names <- c(colnames(xp), unlist(lapply(smooth, function(sm) {
+    paste0(sm$label, ".", seq_len(sm$last - sm$first + 1))
+  }), use.names = FALSE))
+  list(smooth = smooth, coef_names = coef_names)
+}
+
 new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
                         scale_estimated = !scale_known(family)) {
   if (inherits(family, "warmgam_nb") && family$estimate_theta) {
@@ -994,11 +1009,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   if (inherits(family, "warmgam_tweedie") && family$estimate_p) {
     family <- tweedie_family(res$extra[[length(res$extra)]], estimate = TRUE, link = family$link)
   }
-  smooth <- Map(function(sm, info) c(info, sm), res$smooths, spec$smooth_info)
-  names(smooth) <- vapply(smooth, `[[`, "", "label")
-  coef_names <- c(colnames(frame$xp), unlist(lapply(smooth, function(sm) {
-    paste0(sm$label, ".", seq_len(sm$last - sm$first + 1))
-  })))
+  named <- named_terms(res$smooths, spec$smooth_info, frame$xp)
+  smooth <- named$smooth
+  coef_names <- named$coef_names
   coefficients <- stats::setNames(res$coefficients, coef_names)
   eta <- res$linear_predictor
   mu <- if (family$link == "identity") eta else family$linkinv(eta)

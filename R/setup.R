@@ -5,15 +5,13 @@
 # (its `state`), as a `warmgam_setup` object.
 new_warmgam_setup <- function(spec, frame, formula, family, method, call) {
   setup <- engine_result(model_setup_impl(spec), "setup")
-  smooth <- Map(function(sm, info) c(info, sm), setup$smooths, spec$smooth_info)
-  names(smooth) <- vapply(smooth, `[[`, "", "label")
-  p <- ncol(setup$X)
-  coef_names <- c(colnames(frame$xp), unlist(lapply(smooth, function(sm) {
-    paste0(sm$label, ".", seq_len(sm$last - sm$first + 1))
-  }), use.names = FALSE))
+  named <- named_terms(setup$smooths, spec$smooth_info, frame$xp)
+  smooth <- named$smooth
+  coef_names <- named$coef_names
   colnames(setup$X) <- coef_names
-  parametric <- lapply(spec$para_pen, function(pen) list(S = pen$S, first = pen$start + 1, sp = NA))
-  for (i in seq_along(parametric)) parametric[[i]]$sp <- i
+  # The parametric penalties' smoothing parameters come first, one each.
+  parametric <- Map(function(pen, i) list(S = pen$S, first = pen$start + 1, sp = i),
+                    spec$para_pen, seq_along(spec$para_pen))
   penalties <- c(parametric, unlist(lapply(smooth, term_penalties), recursive = FALSE))
   structure(
     list(

@@ -42,9 +42,9 @@
 #'   `c(basis, penalty)`); `NA` for the default. As in mgcv, a thin plate spline
 #'   uses its default order when `m` is 0 or too low for its number of covariates
 #'   `d` (`2m <= d`), and `"cr"`, `"cc"` and `"re"` do not use `m`. mgcv's
-#'   `m = c(order, 0)` for `"tp"` (dropping the null space) is not supported yet
-#'   and is an error, as is a P-spline `m` below 0 or any `m` that is not a whole
-#'   number.
+#'   `m = c(order, 0)` for `"tp"` (dropping the null space) has the term built by
+#'   mgcv's constructor (see `bs`). A P-spline `m` below 0, or any `m` that is not a
+#'   whole number, is an error.
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv). For an
 #'   ordered factor, as in mgcv, the first level has no smooth: `y ~ og + s(x) +
@@ -92,7 +92,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
-  if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame(), vars))
+  if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
   if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
@@ -203,17 +203,20 @@ point_constraint <- function(pc, vars, label) {
 #' main effects, `ti()` is the cleaner model.
 #'
 #' @param ... The covariates (unquoted names). mgcv's arguments `np`, `xt` (and
-#'   `mc` for `ti()`) are not supported yet: given with a value other than mgcv's
-#'   default (`np = TRUE`, `NULL`) they are an error naming them, as is any other
-#'   named argument.
+#'   `mc` for `ti()`) are accepted: given with a value other than mgcv's default
+#'   (`np = TRUE`, `NULL`), the term is built by mgcv's constructor
+#'   (`mgcv::smoothCon()`) and predicted by mgcv's `PredictMat()`. Any other named
+#'   argument is an error naming it.
 #' @param k The basis dimension of each margin: one number for all, or one per
 #'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv. As in
 #'   mgcv, `k` is rounded, a value below 3 sets every margin to the default with a
 #'   warning, and a margin's `k` below its basis's minimum is raised to it (see
 #'   [s()]).
-#' @param bs The basis of each margin: one of `"cr"` (the default), `"cc"`, `"ps"` and
-#'   `"tp"`, for all margins or one per margin. A margin of several covariates
-#'   (see `d`) must be `"tp"`.
+#' @param bs The basis of each margin, for all margins or one per margin: `"cr"` (the
+#'   default), `"cc"`, `"ps"`, `"tp"` and `"ts"` natively; any other class mgcv's
+#'   `te()` takes has the term built by mgcv's constructor. As in mgcv, a margin of
+#'   several covariates (see `d`) given `"cr"`, `"cs"`, `"ps"` or `"cp"` is a thin
+#'   plate spline.
 #' @param m The penalty order of each margin (`NA` for the default): one value for
 #'   all, one per margin, or a list with one entry per margin (for a `"ps"` margin
 #'   `c(basis, penalty)`), each read as [s()] reads it.
@@ -241,7 +244,7 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("te", dots$vars, by_name)
   if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes)) {
-    return(mgcv_term(sys.call(), parent.frame(), dots$vars))
+    return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id),
          c(penalty_arguments(fx, sp, pc, dots$vars, "te", label), term_call(sys.call(), parent.frame())))
@@ -254,7 +257,7 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
   if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes)) {
-    return(mgcv_term(sys.call(), parent.frame(), dots$vars))
+    return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id),
          c(penalty_arguments(fx, sp, pc, dots$vars, "ti", label), term_call(sys.call(), parent.frame())))
@@ -285,7 +288,7 @@ t2 <- function(...) mgcv_term(sys.call(), parent.frame())
 # as mgcv's own term spec: `call` (the s()/te()/ti()/t2() call as written) evaluated
 # with mgcv's function in `env`. It is built on the data by mgcv's smoothCon() and
 # fitted by the engine as a penalized block; mgcv's PredictMat() predicts it.
-mgcv_term <- function(call, env, vars = NULL) {
+mgcv_term <- function(call, env) {
   kind <- sub("^.*::", "", deparse_one(call[[1]]))
   call[[1]] <- call("::", as.name("mgcv"), as.name(kind))
   spec <- tryCatch(eval(call, env), error = function(e) {
@@ -550,7 +553,6 @@ deparse_one <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " "
 
 smooth_call_names <- c("s", "warmgam::s", "mgcv::s", "te", "warmgam::te", "mgcv::te", "ti", "warmgam::ti", "mgcv::ti",
                        "t2", "warmgam::t2", "mgcv::t2")
-unsupported_smooths <- character()
 
 # Splits `formula` into the response, the parametric term labels, the offset
 # expressions and the smooth specs. Smooth calls are evaluated with warmgam's s()
@@ -567,11 +569,7 @@ interpret_formula <- function(formula, env = environment(formula)) {
   is_smooth <- vapply(labels, function(lab) {
     e <- str2lang(lab)
     if (!is.call(e)) return(FALSE)
-    head <- deparse_one(e[[1]])
-    if (head %in% unsupported_smooths) {
-      abort(sprintf("`%s` terms are not supported yet; use `te()` or `s()`.", head), "formula")
-    }
-    head %in% smooth_call_names
+    deparse_one(e[[1]]) %in% smooth_call_names
   }, logical(1))
   smooth_env <- list2env(list(s = s, te = te, ti = ti, t2 = t2), parent = env)
   smooths <- lapply(labels[is_smooth], function(lab) {

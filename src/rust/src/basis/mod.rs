@@ -492,15 +492,21 @@ pub(crate) fn check_scale(label: &str, vars: &[&[f64]], power: usize) -> Result<
     Ok(())
 }
 
-/// `U0 U0'` for `U0` an orthonormal basis of the null space of `s` (eigenvalues below
-/// `eps^0.66` of the largest, mgcv's threshold for `select = TRUE`): a penalty on
-/// exactly what `s` leaves unpenalized, the same whichever basis is picked.
-fn null_space_penalty(s: &Array2<f64>) -> Array2<f64> {
+/// An orthonormal basis `U0` (`k x q`) of the null space of the penalty `s`: its
+/// eigenvectors with eigenvalues below `eps^0.66` of the largest (mgcv's threshold
+/// for `select = TRUE`).
+pub(crate) fn null_space(s: &Array2<f64>) -> Array2<f64> {
     let (values, vectors) = crate::linalg::sym_eigen(s.view());
     let top = values.iter().fold(0.0_f64, |a, v| a.max(*v));
     let null: Vec<usize> = (0..values.len()).filter(|&i| values[i] < top * f64::EPSILON.powf(0.66)).collect();
-    let k = values.len();
-    Array2::from_shape_fn((k, k), |(a, b)| null.iter().map(|&c| vectors[(a, c)] * vectors[(b, c)]).sum())
+    Array2::from_shape_fn((values.len(), null.len()), |(r, c)| vectors[(r, null[c])])
+}
+
+/// `U0 U0'` for `U0` the null space of `s` (`null_space`): a penalty on exactly what
+/// `s` leaves unpenalized, the same whichever basis is picked.
+fn null_space_penalty(s: &Array2<f64>) -> Array2<f64> {
+    let u0 = null_space(s);
+    u0.dot(&u0.t())
 }
 
 /// A shrinkage penalty (mgcv's "cs" and "ts" bases): the `null_dim` smallest

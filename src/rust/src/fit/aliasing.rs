@@ -77,13 +77,8 @@ fn unpenalized_directions(design: &Design<'_>) -> Array2<f64> {
         };
         let normalized = |s: &Array2<f64>| s / s.iter().map(|v| v * v).sum::<f64>().sqrt();
         let total = rest.iter().fold(normalized(s0), |acc, s| acc + normalized(s));
-        let (values, vectors) = linalg::sym_eigen(total.view());
-        let top = values.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
-        for (c, v) in values.iter().enumerate() {
-            if *v < top * f64::EPSILON.powf(0.66) {
-                columns.push((0..width).map(|r| (first + r, vectors[(r, c)])).collect());
-            }
-        }
+        let u0 = crate::basis::null_space(&total);
+        columns.extend(u0.columns().into_iter().map(|v| (0..width).map(|r| (first + r, v[r])).collect()));
     }
     let mut t = Array2::zeros((p, columns.len()));
     for (c, col) in columns.iter().enumerate() {
