@@ -172,6 +172,8 @@ user_gam_call <- function(fit, fitted, knots) {
     call("nb", theta = fam$theta, link = fam$link)
   } else if (inherits(fam, "warmgam_tweedie")) {
     call("tw", theta = fam$p, link = fam$link)
+  } else if (inherits(fam, "warmgam_betar")) {
+    call("betar", theta = fam$phi, link = fam$link)
   } else {
     fit$call$family
   }
@@ -249,6 +251,7 @@ as_mgcv_data <- function(fit, data, formula, env) {
 # theta or power it used (estimated or given), held fixed, as mgcv's nb() and tw().
 mgcv_family <- function(family) {
   if (inherits(family, "warmgam_nb")) return(mgcv::nb(theta = family$theta, link = family$link))
+  if (inherits(family, "warmgam_betar")) return(mgcv::betar(theta = family$phi, link = family$link))
   if (inherits(family, "warmgam_tweedie")) {
     fam <- mgcv::tw(theta = family$p, link = family$link)
     # mgcv's tw() (1.8-41) makes its functions in an environment whose parent is the

@@ -160,6 +160,9 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     },
                     if (inherits(family, "warmgam_tweedie")) {
                       if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
+                    },
+                    if (inherits(family, "warmgam_betar")) {
+                      if (family$estimate_phi) "(phi estimated)" else sprintf("(phi = %.17g)", family$phi)
                     }),
     link = engine_link(family),
     names = colnames(frame$xp) %||% character()

@@ -12,7 +12,8 @@ supported_links <- list(
   inverse.gaussian = c("1/mu^2", "inverse", "log", "identity"),
   quasi = c("identity", "log", "inverse", "1/mu^2", "sqrt", "logit", "probit", "cloglog"),
   negbin = c("log", "identity", "sqrt"),
-  tweedie = c("log", "identity", "sqrt")
+  tweedie = c("log", "identity", "sqrt"),
+  betar = c("logit", "probit", "cloglog", "cauchit")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 # Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
@@ -96,7 +97,7 @@ resolve_family <- function(family) {
   power_link <- is_power_link(family$link)
   given_link <- family$link
   if (power_link) family <- relink(family, power_link_name(family$link))
-  own <- as_negbin(family) %||% as_tweedie(family)
+  own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
@@ -138,7 +139,13 @@ family_fields <- function(family) {
 is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial")
 
 # The scale is known (1) for the binomial and Poisson families, estimated otherwise.
-scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", "negbin")
+scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", "negbin", "betar")
+
+# Whether the family's own parameter (the negative binomial theta, the Tweedie
+# power, the beta precision) is estimated with the smoothing parameters.
+estimates_parameter <- function(family) {
+  isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi)
+}
 
 # The response and prior weights a family fits, from the model frame's response `y`
 # and `weights` (NULL: all 1): binomial responses may be 0/1 (numeric, logical or a
@@ -163,6 +170,8 @@ family_response <- function(y, weights, family, response_name) {
   }
   y <- if (is.double(y) && is.null(attributes(y))) y else as.double(y)
   check_support(y, weights, family, response_name)
+  # As mgcv's betar(): responses at 0 and 1 are moved just inside the interval.
+  if (family_id(family) == "betar") y <- pmin(pmax(y, beta_eps), 1 - beta_eps)
   list(y = y, weights = weights)
 }
 
@@ -196,6 +205,15 @@ check_support <- function(y, weights, family, response_name) {
       abort(sprintf(
         "`family = poisson()` needs counts: the response `%s` has non-integer values. Use `quasipoisson()` for non-integer data.",
         response_name
+      ), "response")
+    }
+  } else if (fam == "betar") {
+    counted <- if (is.null(weights)) TRUE else weights > 0
+    outside <- which(!is.na(y) & (y < 0 | y > 1) & counted)
+    if (length(outside)) {
+      abort(sprintf(
+        "The response `%s` must lie in [0, 1] for `family = betar()`; rows %s are outside it.", response_name,
+        paste(utils::head(outside, 5), collapse = ", ")
       ), "response")
     }
   } else if (fam %in% c("Gamma", "inverse.gaussian")) {
@@ -295,7 +313,15 @@ as_negbin <- function(family) {
 
 # The family's name for the engine and the store's keys.
 family_id <- function(family) {
-  if (inherits(family, "warmgam_nb")) "negbin" else if (inherits(family, "warmgam_tweedie")) "tweedie" else family$family
+  if (inherits(family, "warmgam_nb")) {
+    "negbin"
+  } else if (inherits(family, "warmgam_tweedie")) {
+    "tweedie"
+  } else if (inherits(family, "warmgam_betar")) {
+    "betar"
+  } else {
+    family$family
+  }
 }
 
 #' Tweedie family

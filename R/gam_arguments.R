@@ -69,10 +69,11 @@ resolve_scale <- function(scale, family, method) {
   known <- scale_known(family)
   fam <- family_id(family)
   if (scale == 0) return(!known)
-  if (fam == "negbin") {
-    # mgcv's negative binomial always has scale 1.
+  if (fam %in% c("negbin", "betar")) {
+    # mgcv's negative binomial and beta regression always have scale 1.
     if (scale != 1) {
-      warn(sprintf("`scale = %s` is not used: the negative binomial's scale is 1 (as in mgcv).", format(scale)))
+      what <- if (fam == "negbin") "the negative binomial's" else "beta regression's"
+      warn(sprintf("`scale = %s` is not used: %s scale is 1 (as in mgcv).", format(scale), what))
     }
     return(FALSE)
   }

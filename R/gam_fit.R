@@ -20,11 +20,13 @@
 #'   `quasibinomial()`, `quasipoisson()` and `quasi()` with a standard variance
 #'   function, the negative binomial [nb()] and the Tweedie [tw()] (log, identity,
 #'   sqrt; `theta` or the power estimated or fixed; mgcv's `nb()`, `negbin()`,
-#'   `tw()` and `Tweedie()` objects are accepted too). A
+#'   `tw()` and `Tweedie()` objects are accepted too), and beta regression
+#'   [betar()] (logit, probit, cloglog, cauchit; the precision estimated or fixed;
+#'   mgcv's `betar()` accepted too). A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
-#'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson and negative
-#'   binomial and estimated otherwise.
+#'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative
+#'   binomial and beta regression and estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
@@ -178,12 +180,12 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   scale_estimated <- resolve_scale(scale, family, method)
   na_action <- resolve_na_action(if (missing(na.action)) NULL else na.action)
   check_flag(drop.unused.levels, "drop.unused.levels")
-  if ((isTRUE(family$estimate_theta) || isTRUE(family$estimate_p)) && method == "GCV.Cp") {
+  if (estimates_parameter(family) && method == "GCV.Cp") {
     # GCV/UBRE is not a likelihood in the family's parameter (UBRE keeps falling as
     # the negative binomial theta does): no estimate there.
     abort(paste(
-      "The negative binomial `theta` and the Tweedie `p` are estimated by REML or ML; with",
-      "`method = \"GCV.Cp\"` give them (`nb(theta = )`, `tw(p = )`)."
+      "The negative binomial `theta`, the Tweedie `p` and the beta precision are estimated by REML or ML;",
+      "with `method = \"GCV.Cp\"` give them (`nb(theta = )`, `tw(p = )`, `betar(theta = )`)."
     ), "method")
   }
   check_number(gamma, "gamma", lower = .Machine$double.eps)
@@ -970,12 +972,25 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     }),
     family = family_id(family), link = engine_link(family), variance = family$varfun %||% "",
     theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
-    estimate_parameter = isTRUE(family$estimate_theta) || isTRUE(family$estimate_p),
+    phi = betar_phi_start(family, frame$y),
+    estimate_parameter = estimates_parameter(family),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads,
     para_pen = para_pen$penalties, para_pen_names = para_pen$names
   )
+}
+
+# The deviance and null deviance a fit reports: the engine's, except for beta
+# regression, whose fitting deviance is -2 log f; there, as mgcv's postproc, both
+# are against the saturated model, the null one at the weighted mean response
+# (the offset alone without an intercept).
+reported_deviances <- function(res, family, y, frame) {
+  if (!inherits(family, "warmgam_betar")) return(list(deviance = res$deviance, null = res$null_deviance))
+  w <- frame$weights %||% rep(1, length(y))
+  eta <- res$linear_predictor
+  null_mu <- if (frame$parts$intercept) sum(w * y) / sum(w) else family$linkinv(frame$offset %||% rep(0, length(y)))
+  list(deviance = sum(family$dev.resids(y, family$linkinv(eta), w)), null = sum(family$dev.resids(y, null_mu, w)))
 }
 
 # The negative binomial theta the engine starts from (or keeps, when fixed): for an
@@ -1009,6 +1024,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   if (inherits(family, "warmgam_tweedie") && family$estimate_p) {
     family <- tweedie_family(res$extra[[length(res$extra)]], estimate = TRUE, link = family$link)
   }
+  if (inherits(family, "warmgam_betar") && family$estimate_phi) {
+    family <- betar_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
   named <- named_terms(res$smooths, spec$smooth_info, frame$xp)
   smooth <- named$smooth
   coef_names <- named$coef_names
@@ -1020,6 +1038,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   if (!is.null(res$Vc)) dimnames(res$Vc) <- list(coef_names, coef_names)
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
+  deviances <- reported_deviances(res, family, y, frame)
   crit_name <- if (method != "GCV.Cp") method else if (!scale_estimated) "UBRE" else "GCV"
   crit <- stats::setNames(res$criterion, crit_name)
   structure(
@@ -1050,8 +1069,8 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
       outer_iterations = res$iterations,
       gradient = res$gradient,
       hessian_eigenvalues = res$hessian_eigenvalues,
-      deviance = res$deviance,
-      null.deviance = res$null_deviance,
+      deviance = deviances$deviance,
+      null.deviance = deviances$null,
       df.residual = n - sum(res$edf),
       Vp = res$Vp,
       Ve = res$Ve,

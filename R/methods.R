@@ -124,7 +124,7 @@ logLik.warmgam <- function(object, ...) {
   edf <- if (is.null(object$edf2)) object$edf else object$edf2
   p <- length(object$coefficients)
   # An estimated negative binomial theta counts as one more parameter, as in mgcv.
-  n_theta <- as.numeric(isTRUE(fam$estimate_theta) || isTRUE(fam$estimate_p))
+  n_theta <- as.numeric(estimates_parameter(fam))
   structure(sc_p - aic / 2, df = min(sum(edf), p) + sc_p + n_theta, nobs = nobs(object), class = "logLik")
 }
 

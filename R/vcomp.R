@@ -51,8 +51,8 @@ gam_vcomp <- function(fit, rescale = TRUE, conf.lev = 0.95) {
   }
   if (!length(fit$sp)) abort("`fit` has no smoothing parameters, hence no variance components.", "argument")
   fam <- fit$family
-  if (isTRUE(fam$estimate_theta) || isTRUE(fam$estimate_p)) {
-    abort("Variance components are not available with an estimated negative binomial `theta` or Tweedie `p`.",
+  if (estimates_parameter(fam)) {
+    abort("Variance components are not available with an estimated family parameter (`theta`, `p`, `phi`).",
           "family")
   }
   if (fit$scale.estimated && fam$family != "gaussian") {

@@ -56,13 +56,7 @@ impl ExponentialFamily for Binomial {
     /// Under the logit, from the clamped mean itself: accurate in both tails, and
     /// consistent with the mean a diverging fit is held at.
     fn mean_derivatives(&self, link: Link, mu: f64) -> Option<[f64; 4]> {
-        (link == Link::Logit).then(|| {
-            let m1 = mu * (1.0 - mu);
-            let m2 = m1 * (1.0 - 2.0 * mu);
-            let m3 = m2 * (1.0 - 2.0 * mu) - 2.0 * m1 * m1;
-            let m4 = m3 * (1.0 - 2.0 * mu) - 6.0 * m1 * m2;
-            [m1, m2, m3, m4]
-        })
+        (link == Link::Logit).then(|| logistic_mean_derivatives(mu))
     }
 
     fn start_mean(&self, y: f64, w: f64, _quasi: bool) -> f64 {
@@ -84,4 +78,14 @@ impl ExponentialFamily for Binomial {
             .sum();
         [value, 0.0, 0.0]
     }
+}
+
+/// The first four derivatives in `eta` of the logistic mean `mu = 1 / (1 + e^-eta)`,
+/// from `mu` itself: `mu' = mu (1 - mu)` and so on by the chain rule.
+pub fn logistic_mean_derivatives(mu: f64) -> [f64; 4] {
+    let m1 = mu * (1.0 - mu);
+    let m2 = m1 * (1.0 - 2.0 * mu);
+    let m3 = m2 * (1.0 - 2.0 * mu) - 2.0 * m1 * m1;
+    let m4 = m3 * (1.0 - 2.0 * mu) - 6.0 * m1 * m2;
+    [m1, m2, m3, m4]
 }

@@ -23,6 +23,9 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     const PARAMETER: Option<&'static str> = None;
     /// A member of the family, for the tests that every distribution must pass.
     const EXAMPLE: Self;
+    /// Whether the unit deviance is zero at `mu = y` (a deviance against the
+    /// saturated model). mgcv's beta regression minimizes `-2 log f` instead.
+    const ZERO_AT_Y: bool = true;
 
     /// The distribution at `parameter`, which is given exactly when `PARAMETER` is
     /// (`None` for a value outside the parameter's range).
@@ -42,6 +45,12 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     /// The unit deviance `d(y, mu)` (prior weight 1) and its first two derivatives in
     /// `mu`; `y log y` is taken as 0 at `y = 0`, as R's `dev.resids` do.
     fn deviance(&self, y: f64, mu: f64) -> [f64; 3];
+
+    /// The unit deviance alone (what the step-length checks of penalized IRLS need),
+    /// for a family where it costs much less than its derivatives.
+    fn unit_deviance(&self, y: f64, mu: f64) -> f64 {
+        self.deviance(y, mu)[0]
+    }
 
     /// The first four derivatives in `mu` of the unit deviance. Every exponential
     /// family's deviance is `2 int_mu^y (y - t) / V(t) dt` (McCullagh & Nelder 1989

@@ -6,6 +6,7 @@
 //! and the response's support. A new distribution is one file here and one line in
 //! `distribution.rs`; the recipe is in `tools/notes/adding-a-class-or-family.md`.
 
+pub mod beta;
 pub mod binomial;
 pub mod distribution;
 pub mod exponential;
@@ -131,7 +132,7 @@ impl Family {
         if !self.distribution.valid_mean(mu) {
             return None;
         }
-        let dev = w * self.distribution.deviance(y, mu)[0];
+        let dev = w * self.distribution.unit_deviance(y, mu);
         // The mean's derivatives from the (clamped) mean itself where the family
         // gives them (the logistic's), else from the link.
         let m = self.distribution.mean_derivatives(self.link, mu).unwrap_or_else(|| self.link.mu_derivatives(eta));

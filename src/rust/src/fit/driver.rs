@@ -6,6 +6,7 @@
 use ndarray::{Array1, Array2};
 
 use crate::error::{EngineError, Result};
+use crate::family::ParameterSearch;
 use crate::linalg;
 
 use super::design::{design, penalty_set, Design};
@@ -265,15 +266,29 @@ impl<'a> Prepared<'a> {
         // to other rows, or a checkpoint) is near this data's value: the search steps
         // from it a twentieth as far, so it brackets the minimum in a few trials instead
         // of reaching across the whole range first.
-        let (mut warm, c0, step) = match start {
+        let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
+        let (mut warm, mut c0, mut step) = match start {
             Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n], search.step / 20.0),
             Some(s) if s.len() == n => (Some(s.to_vec()), search.start, search.step),
             _ => (None, search.start, search.step),
         };
-        let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
+        let mut iterations = 0;
+        if step == search.step && spec.family.scale_known() {
+            // Without a seed's value: fit once at the start, and start the search from
+            // the parameter's maximum likelihood value at those fitted means. The
+            // criterion's minimum differs from it only through the penalty and the
+            // log determinant, O(edf / n) on the log scale, so the search steps from
+            // it a twentieth as far as from a blind start.
+            let first = at(c0);
+            let (result, objective) = self.search_smoothing(&first, warm.as_deref(), progress, false)?;
+            iterations += result.iterations;
+            if let Some(c) = self.likelihood_coordinate(spec, &result.eval.coefficients, search, c0)? {
+                (c0, step) = (c, search.step / 20.0);
+            }
+            warm = Some(objective.full_rho(&result.rho));
+        }
         // The best trial: its criterion and all its parameters.
         let mut best: Option<(f64, Vec<f64>)> = None;
-        let mut iterations = 0;
         let chosen;
         {
             // The criterion at coordinate c, with the smoothing parameters chosen there.
@@ -317,6 +332,34 @@ impl<'a> Prepared<'a> {
         fit.family_parameters.push(chosen);
         fit.iterations += iterations;
         Ok(fit)
+    }
+
+    /// The coordinate of the family's parameter that maximizes the likelihood at the
+    /// fitted means of `coefficients` (with the saturated log likelihood's part, for
+    /// a family whose `ls` depends on it); `None` when there is no such fit to use.
+    /// One-dimensional, each value one pass over the fitted means: no refits.
+    fn likelihood_coordinate(
+        &self,
+        spec: &ModelSpec<'_>,
+        coefficients: &[f64],
+        search: ParameterSearch,
+        c0: f64,
+    ) -> Result<Option<f64>> {
+        if coefficients.len() != self.design.ncols() {
+            return Ok(None);
+        }
+        let eta = self.design.fitted(coefficients, &spec.offset, spec.threads);
+        let mu: Vec<f64> = eta.iter().map(|&e| spec.family.mean(e)).collect();
+        let mut minus_loglik = |c: f64| -> Result<f64> {
+            let dist = spec.family.at_coordinate(c).distribution;
+            let dev: f64 = (0..mu.len())
+                .filter(|&i| spec.weights[i] > 0.0)
+                .map(|i| spec.weights[i] * dist.unit_deviance(spec.y[i], mu[i]))
+                .sum();
+            Ok(dev / 2.0 - dist.saturated_loglik(&spec.y, &spec.weights, 1.0)[0])
+        };
+        let (c, value) = profile::minimize(&mut minus_loglik, search.lo, search.hi, c0, search.step, 1e-8, 0.0)?;
+        Ok(value.is_finite().then_some(c))
     }
 
     /// The smoothing parameters chosen at the family as `spec` gives it (its own

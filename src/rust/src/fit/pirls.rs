@@ -101,7 +101,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
             if !fam.distribution.valid_mean(mu) {
                 return None;
             }
-            dev += self.w[i] * fam.distribution.deviance(self.y[i], mu)[0];
+            dev += self.w[i] * fam.distribution.unit_deviance(self.y[i], mu);
         }
         dev.is_finite().then_some(dev)
     }
@@ -133,6 +133,31 @@ impl<'b, 'd> GlmData<'b, 'd> {
             init,
             visit,
         )
+    }
+
+    /// `offset + X b`. From the model matrix when it is held: the bases' own
+    /// evaluation (`Design::fitted`) costs a thin plate term a distance to each of
+    /// its knots per row, which penalized IRLS would pay at every step.
+    pub(crate) fn linear_predictor(&self, b: &[f64]) -> Vec<f64> {
+        let Some(x) = self.x else {
+            return self.design.fitted(b, self.offset, self.threads);
+        };
+        let b = Array2::from_shape_vec((b.len(), 1), b.to_vec()).expect("a column");
+        let b_dense = self.layout.dense_rows(&b);
+        let parts = row_source::pass(
+            &row_source::HeldRows(x),
+            self.threads,
+            &mut || false,
+            Vec::new,
+            |eta: &mut Vec<f64>, start, chunk| {
+                let rows: Vec<usize> = (start..start + chunk.nrows()).collect();
+                let xb = self.layout.times(&rows, chunk, &b, &b_dense);
+                eta.extend((0..chunk.nrows()).map(|r| self.offset[start + r] + xb[(r, 0)]));
+                Ok(())
+            },
+        )
+        .expect("a pass that is never interrupted and cannot fail");
+        parts.concat()
     }
 
     /// `X'WX` and `X'u` in one pass over the data.
@@ -191,7 +216,7 @@ pub fn pirls(
 ) -> Result<InnerFit> {
     let p = data.design.ncols();
     let from_start = (start.len() == p)
-        .then(|| data.design.fitted(start, data.offset, data.threads))
+        .then(|| data.linear_predictor(start))
         .and_then(|eta| data.deviance(&eta).map(|dev| (eta, dev)));
     let (mut beta, mut eta, mut pdev_old) = match from_start {
         Some((eta, dev)) => {
@@ -233,7 +258,7 @@ pub fn pirls(
         if beta_new.iter().any(|b| !b.is_finite()) {
             return Err(EngineError::NonFinite { what: "the coefficients of the inner iteration".into() });
         }
-        let mut eta_new = data.design.fitted(beta_new.as_slice().expect("contiguous"), data.offset, data.threads);
+        let mut eta_new = data.linear_predictor(beta_new.as_slice().expect("contiguous"));
         let mut pdev = data.deviance(&eta_new).map(|d| d + data.penalty(&beta_new, lambda));
         let Some(beta_old) = &beta else {
             // From the starting means there are no coefficients to halve towards: the

@@ -232,9 +232,13 @@ pub(super) fn finish_glm(
         &summary.ve,
         &summary.edf1,
     );
+    // From the bases themselves, as a fit read back from the store computes it (the
+    // iterations took `X beta` from the held model matrix, which can differ in the
+    // last bit), so that both report the same fitted values exactly.
+    let linear_predictor = data.design.fitted(&beta, data.offset, data.threads);
     Ok(FitResult {
         coefficients: beta,
-        linear_predictor: inner.eta.clone(),
+        linear_predictor,
         edf: summary.edf,
         edf1: summary.edf1,
         vp: summary.vp,
