@@ -269,9 +269,10 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let control = &objects.control;
     let n = f.get("y")?.len();
     let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
-    // The family's parameter, for a family with one, is in its own field (`theta`).
-    let parameter = family::Family::parameter_field(&family).map(|field| f.real(field)).transpose()?;
-    let family = family::Family::from_r(&family, &link, &variance, parameter)
+    // The family's parameters, for a family with them, are in their own fields (`theta`).
+    let parameters =
+        family::Family::parameter_fields(&family).iter().map(|field| f.real(field)).collect::<Result<Vec<f64>>>()?;
+    let family = family::Family::from_r(&family, &link, &variance, &parameters)
         .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,

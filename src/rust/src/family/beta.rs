@@ -48,18 +48,18 @@ impl Beta {
 
 impl ExponentialFamily for Beta {
     const NAME: &'static str = "betar";
-    const PARAMETER: Option<&'static str> = Some("phi");
+    const PARAMETERS: &'static [&'static str] = &["phi"];
     const EXAMPLE: Self = Beta { phi: 3.7 };
     const ZERO_AT_Y: bool = false;
 
     /// `phi` positive and finite.
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        let phi = parameter?;
+    fn new(parameters: &[f64]) -> Option<Self> {
+        let &[phi] = parameters else { return None };
         (phi > 0.0 && phi.is_finite()).then_some(Beta { phi })
     }
 
-    fn parameter(&self) -> Option<f64> {
-        Some(self.phi)
+    fn parameters(&self) -> Vec<f64> {
+        vec![self.phi]
     }
 
     fn known_scale(&self) -> bool {
@@ -126,13 +126,13 @@ impl ExponentialFamily for Beta {
 
     /// On the log scale, from 1e-3 (a response piled at 0 and 1) to 1e7 (a response
     /// at its mean to working precision).
-    fn parameter_search(&self) -> Option<ParameterSearch> {
-        Some(ParameterSearch { start: self.phi.ln(), lo: -6.907_755_278_982_137, hi: 16.118_095_650_958_32, step: 1.0 })
+    fn parameter_searches(&self) -> Vec<ParameterSearch> {
+        vec![ParameterSearch { start: self.phi.ln(), lo: -6.907_755_278_982_137, hi: 16.118_095_650_958_32, step: 1.0 }]
     }
 
     /// `c` is `log(phi)`.
-    fn at_coordinate(&self, c: f64) -> Self {
-        Beta { phi: c.exp() }
+    fn at_coordinates(&self, c: &[f64]) -> Self {
+        Beta { phi: c[0].exp() }
     }
 }
 
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn eta_derivatives_match_finite_differences() {
         for link in ["logit", "probit", "cloglog", "cauchit"] {
-            let family = Family::from_r("betar", link, "", Some(4.2)).unwrap();
+            let family = Family::from_r("betar", link, "", &[4.2]).unwrap();
             for (y, mu) in [(0.3, 0.45), (0.05, 0.2), (0.97, 0.9)] {
                 let eta = family.link.link(mu);
                 let at = |e: f64| family.eta_terms(y, 1.3, e).unwrap();

@@ -21,8 +21,8 @@ impl ExponentialFamily for Binomial {
     const QUASI_VARIANCE: Option<&'static str> = Some("mu(1-mu)");
     const EXAMPLE: Self = Binomial;
 
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        parameter.is_none().then_some(Binomial)
+    fn new(parameters: &[f64]) -> Option<Self> {
+        parameters.is_empty().then_some(Binomial)
     }
 
     fn known_scale(&self) -> bool {

@@ -31,20 +31,20 @@ macro_rules! distributions {
 
         impl Distribution {
             /// The distribution the R layer names `name` (with `quasi()`'s `variance`
-            /// name, and the value of the family's parameter when it has one), and
+            /// name, and the values of the family's parameters when it has them), and
             /// whether it is a quasi family borrowing that distribution's variance.
-            pub fn from_r(name: &str, variance: &str, parameter: Option<f64>) -> Option<(Distribution, bool)> {
+            pub fn from_r(name: &str, variance: &str, parameters: &[f64]) -> Option<(Distribution, bool)> {
                 $(
                     if name == <$ty>::NAME {
-                        return (parameter.is_some() == <$ty>::PARAMETER.is_some())
-                            .then(|| <$ty>::new(parameter))
+                        return (parameters.len() == <$ty>::PARAMETERS.len())
+                            .then(|| <$ty>::new(parameters))
                             .flatten()
                             .map(|d| (Distribution::$variant(d), false));
                     }
                     let quasi = <$ty>::QUASI_NAME == Some(name)
                         || (name == "quasi" && <$ty>::QUASI_VARIANCE == Some(variance));
-                    if quasi && parameter.is_none() {
-                        if let Some(d) = <$ty>::new(None) {
+                    if quasi && parameters.is_empty() {
+                        if let Some(d) = <$ty>::new(&[]) {
                             return Some((Distribution::$variant(d), true));
                         }
                     }
@@ -52,13 +52,13 @@ macro_rules! distributions {
                 None
             }
 
-            /// The engine spec's field holding the parameter of the family the R layer
-            /// names `name`, if it has one.
-            pub fn parameter_field(name: &str) -> Option<&'static str> {
+            /// The engine spec's fields holding the parameters of the family the R
+            /// layer names `name` (none for a family without).
+            pub fn parameter_fields(name: &str) -> &'static [&'static str] {
                 $(if name == <$ty>::NAME {
-                    return <$ty>::PARAMETER;
+                    return <$ty>::PARAMETERS;
                 })*
-                None
+                &[]
             }
 
             pub fn name(&self) -> &'static str {
@@ -121,12 +121,12 @@ macro_rules! distributions {
                 match self { $(Distribution::$variant(d) => d.saturated_loglik(y, w, phi),)* }
             }
 
-            pub fn parameter_search(&self) -> Option<ParameterSearch> {
-                match self { $(Distribution::$variant(d) => d.parameter_search(),)* }
+            pub fn parameter_searches(&self) -> Vec<ParameterSearch> {
+                match self { $(Distribution::$variant(d) => d.parameter_searches(),)* }
             }
 
-            pub fn at_coordinate(&self, c: f64) -> Distribution {
-                match self { $(Distribution::$variant(d) => Distribution::$variant(d.at_coordinate(c)),)* }
+            pub fn at_coordinates(&self, c: &[f64]) -> Distribution {
+                match self { $(Distribution::$variant(d) => Distribution::$variant(d.at_coordinates(c)),)* }
             }
 
             pub fn reports_criterion_scale(&self) -> bool {
@@ -140,8 +140,8 @@ macro_rules! distributions {
             }
 
             #[cfg(test)]
-            pub fn parameter(&self) -> Option<f64> {
-                match self { $(Distribution::$variant(d) => d.parameter(),)* }
+            pub fn parameters(&self) -> Vec<f64> {
+                match self { $(Distribution::$variant(d) => d.parameters(),)* }
             }
 
             /// One member of each registered type.
@@ -150,10 +150,10 @@ macro_rules! distributions {
                 vec![$(Distribution::$variant(<$ty>::EXAMPLE),)*]
             }
 
-            /// The names the R layer can give, each with its parameter's field.
+            /// The names the R layer can give, each with its parameters' fields.
             #[cfg(test)]
-            pub fn names() -> Vec<(&'static str, Option<&'static str>)> {
-                vec![$((<$ty>::NAME, <$ty>::PARAMETER),)*]
+            pub fn names() -> Vec<(&'static str, &'static [&'static str])> {
+                vec![$((<$ty>::NAME, <$ty>::PARAMETERS),)*]
             }
         }
     };
@@ -225,16 +225,16 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "a name registered twice");
-        for (example, (name, field)) in Distribution::examples().into_iter().zip(names) {
+        for (example, (name, fields)) in Distribution::examples().into_iter().zip(names) {
             assert_eq!(example.name(), name);
-            assert_eq!(Distribution::parameter_field(name), field);
-            assert_eq!(Distribution::from_r(name, "", example.parameter()), Some((example, false)), "{name}");
-            assert_eq!(example.parameter().is_some(), field.is_some(), "{name}");
-            // The parameter is required exactly when the family has one.
-            let other = if field.is_some() { None } else { Some(1.5) };
-            assert!(Distribution::from_r(name, "", other).is_none(), "{name}");
+            assert_eq!(Distribution::parameter_fields(name), fields);
+            assert_eq!(Distribution::from_r(name, "", &example.parameters()), Some((example, false)), "{name}");
+            assert_eq!(example.parameters().len(), fields.len(), "{name}");
+            // The parameters are required exactly when the family has them.
+            let other: Vec<f64> = if fields.is_empty() { vec![1.5] } else { Vec::new() };
+            assert!(Distribution::from_r(name, "", &other).is_none(), "{name}");
         }
-        let quasi = |name: &str, variance: &str| Distribution::from_r(name, variance, None).map(|(d, q)| (d.name(), q));
+        let quasi = |name: &str, variance: &str| Distribution::from_r(name, variance, &[]).map(|(d, q)| (d.name(), q));
         assert_eq!(quasi("quasipoisson", ""), Some(("poisson", true)));
         assert_eq!(quasi("quasibinomial", ""), Some(("binomial", true)));
         assert_eq!(quasi("quasi", "mu^2"), Some(("Gamma", true)));
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(quasi("quasi", "mu^4"), None);
         assert_eq!(quasi("nope", ""), None);
         // Out of range.
-        assert!(Distribution::from_r("negbin", "", Some(-1.0)).is_none());
-        assert!(Distribution::from_r("tweedie", "", Some(2.0)).is_none());
+        assert!(Distribution::from_r("negbin", "", &[-1.0]).is_none());
+        assert!(Distribution::from_r("tweedie", "", &[2.0]).is_none());
     }
 }

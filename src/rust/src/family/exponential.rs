@@ -19,21 +19,22 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     const QUASI_NAME: Option<&'static str> = None;
     /// `quasi()`'s name for its variance function (`"mu"`), if it has one.
     const QUASI_VARIANCE: Option<&'static str> = None;
-    /// The engine spec's field that holds its parameter (`"theta"`), if it has one.
-    const PARAMETER: Option<&'static str> = None;
+    /// The engine spec's fields that hold its parameters (`["theta"]`), in order;
+    /// none for a family without.
+    const PARAMETERS: &'static [&'static str] = &[];
     /// A member of the family, for the tests that every distribution must pass.
     const EXAMPLE: Self;
     /// Whether the unit deviance is zero at `mu = y` (a deviance against the
     /// saturated model). mgcv's beta regression minimizes `-2 log f` instead.
     const ZERO_AT_Y: bool = true;
 
-    /// The distribution at `parameter`, which is given exactly when `PARAMETER` is
-    /// (`None` for a value outside the parameter's range).
-    fn new(parameter: Option<f64>) -> Option<Self>;
+    /// The distribution at `parameters`, one value for each of `PARAMETERS` (`None`
+    /// for a value outside its range).
+    fn new(parameters: &[f64]) -> Option<Self>;
 
-    /// The value of its parameter, the inverse of `new`.
-    fn parameter(&self) -> Option<f64> {
-        None
+    /// The values of its parameters, the inverse of `new`.
+    fn parameters(&self) -> Vec<f64> {
+        Vec::new()
     }
 
     /// Whether the scale is known (1) rather than estimated.
@@ -110,13 +111,14 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     /// not count (`observed`).
     fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3];
 
-    /// How the family's own parameter is searched when it is estimated.
-    fn parameter_search(&self) -> Option<ParameterSearch> {
-        None
+    /// How each of the family's own parameters is searched when they are estimated
+    /// (one coordinate per parameter, in the order of `PARAMETERS`).
+    fn parameter_searches(&self) -> Vec<ParameterSearch> {
+        Vec::new()
     }
 
-    /// The distribution at the searched coordinate `c` of its parameter.
-    fn at_coordinate(&self, _c: f64) -> Self {
+    /// The distribution at the searched coordinates `c` of its parameters.
+    fn at_coordinates(&self, _c: &[f64]) -> Self {
         *self
     }
 

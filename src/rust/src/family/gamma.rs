@@ -16,8 +16,8 @@ impl ExponentialFamily for Gamma {
     const QUASI_VARIANCE: Option<&'static str> = Some("mu^2");
     const EXAMPLE: Self = Gamma;
 
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        parameter.is_none().then_some(Gamma)
+    fn new(parameters: &[f64]) -> Option<Self> {
+        parameters.is_empty().then_some(Gamma)
     }
 
     fn known_scale(&self) -> bool {

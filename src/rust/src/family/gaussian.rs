@@ -13,8 +13,8 @@ impl ExponentialFamily for Gaussian {
     const QUASI_VARIANCE: Option<&'static str> = Some("constant");
     const EXAMPLE: Self = Gaussian;
 
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        parameter.is_none().then_some(Gaussian)
+    fn new(parameters: &[f64]) -> Option<Self> {
+        parameters.is_empty().then_some(Gaussian)
     }
 
     fn known_scale(&self) -> bool {

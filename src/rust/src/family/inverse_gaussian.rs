@@ -15,8 +15,8 @@ impl ExponentialFamily for InverseGaussian {
     const QUASI_VARIANCE: Option<&'static str> = Some("mu^3");
     const EXAMPLE: Self = InverseGaussian;
 
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        parameter.is_none().then_some(InverseGaussian)
+    fn new(parameters: &[f64]) -> Option<Self> {
+        parameters.is_empty().then_some(InverseGaussian)
     }
 
     fn known_scale(&self) -> bool {

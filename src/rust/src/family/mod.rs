@@ -35,7 +35,7 @@ pub struct Family {
     pub quasi: bool,
 }
 
-/// Where an estimated family parameter is searched (`Family::parameter_search`).
+/// Where an estimated family parameter is searched (`Family::parameter_searches`).
 #[derive(Debug, Clone, Copy)]
 pub struct ParameterSearch {
     pub start: f64,
@@ -56,32 +56,32 @@ pub struct EtaTerms {
 
 impl Family {
     /// From the R layer's names: `family` is the family object's `family` field (or
-    /// the layer's id for the families it builds, "negbin" and "tweedie"); `variance`
-    /// is `quasi()`'s variance name (ignored otherwise); `parameter` the value of the
-    /// family's parameter, given exactly for a family that has one
-    /// (`Family::parameter_field`). `None` for a family, link or parameter value the
+    /// the layer's id for the families it builds, "negbin", "tweedie", "betar");
+    /// `variance` is `quasi()`'s variance name (ignored otherwise); `parameters` the
+    /// values of the family's parameters, given exactly for a family that has them
+    /// (`Family::parameter_fields`). `None` for a family, link or parameter value the
     /// engine does not fit.
-    pub fn from_r(family: &str, link: &str, variance: &str, parameter: Option<f64>) -> Option<Family> {
+    pub fn from_r(family: &str, link: &str, variance: &str, parameters: &[f64]) -> Option<Family> {
         let link = Link::parse(link)?;
-        let (distribution, quasi) = Distribution::from_r(family, variance, parameter)?;
+        let (distribution, quasi) = Distribution::from_r(family, variance, parameters)?;
         Some(Family { distribution, link, quasi })
     }
 
-    /// The engine spec's field holding the parameter of the family the R layer names
-    /// `family` (`"theta"` for "negbin"), if it has one.
-    pub fn parameter_field(family: &str) -> Option<&'static str> {
-        Distribution::parameter_field(family)
+    /// The engine spec's fields holding the parameters of the family the R layer
+    /// names `family` (`["theta"]` for "negbin"), in order.
+    pub fn parameter_fields(family: &str) -> &'static [&'static str] {
+        Distribution::parameter_fields(family)
     }
 
-    /// How the family's own parameter is searched when it is estimated (the negative
-    /// binomial's `log(theta)`, the Tweedie power); `None` without one.
-    pub fn parameter_search(&self) -> Option<ParameterSearch> {
-        self.distribution.parameter_search()
+    /// How each of the family's own parameters is searched when they are estimated
+    /// (the negative binomial's `log(theta)`, the Tweedie power); empty without.
+    pub fn parameter_searches(&self) -> Vec<ParameterSearch> {
+        self.distribution.parameter_searches()
     }
 
-    /// The same family at the searched coordinate `c` of its parameter.
-    pub fn at_coordinate(&self, c: f64) -> Family {
-        Family { distribution: self.distribution.at_coordinate(c), ..*self }
+    /// The same family at the searched coordinates `c` of its parameters.
+    pub fn at_coordinates(&self, c: &[f64]) -> Family {
+        Family { distribution: self.distribution.at_coordinates(c), ..*self }
     }
 
     /// The Gaussian identity model, fitted by one penalized least-squares solve.
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn eta_derivatives_match_finite_differences() {
         for (name, link, variance) in FAMILIES {
-            let family = Family::from_r(name, link, variance, None).unwrap();
+            let family = Family::from_r(name, link, variance, &[]).unwrap();
             for (y, mu) in [(0.3, 0.45), (0.8, 0.6), (0.35, 0.2)] {
                 let eta = family.link.link(mu);
                 let w = 1.7;
@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn gamma_saturated_loglik_derivatives_match_finite_differences() {
-        let family = Family::from_r("Gamma", "log", "", None).unwrap();
+        let family = Family::from_r("Gamma", "log", "", &[]).unwrap();
         let y = [0.4, 1.3, 2.2, 0.9];
         let w = [1.0, 2.0, 0.5, 1.0];
         let phi = 0.37;
@@ -285,10 +285,10 @@ mod tests {
     #[test]
     fn saturated_loglik_matches_r() {
         // sum(dpois(y, y, log = TRUE)) and -binomial()$aic(...)/2 computed in R.
-        let pois = Family::from_r("poisson", "log", "", None).unwrap();
+        let pois = Family::from_r("poisson", "log", "", &[]).unwrap();
         let v = pois.saturated_loglik(&[0.0, 1.0, 4.0], &[1.0; 3], 1.0)[0];
         assert!((v - (-1.0 + (4.0 * 4f64.ln() - 4.0 - 24f64.ln()))).abs() < 1e-12);
-        let binom = Family::from_r("binomial", "logit", "", None).unwrap();
+        let binom = Family::from_r("binomial", "logit", "", &[]).unwrap();
         let v = binom.saturated_loglik(&[0.25, 1.0], &[4.0, 3.0], 1.0)[0];
         // dbinom(1, 4, 0.25, log = TRUE) + 0
         assert!((v - (-0.863_046_217_355_342_8)).abs() < 1e-12, "{v}");

@@ -15,17 +15,17 @@ pub struct NegativeBinomial {
 
 impl ExponentialFamily for NegativeBinomial {
     const NAME: &'static str = "negbin";
-    const PARAMETER: Option<&'static str> = Some("theta");
+    const PARAMETERS: &'static [&'static str] = &["theta"];
     const EXAMPLE: Self = NegativeBinomial { theta: 1.7 };
 
     /// `theta` positive and finite.
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        let theta = parameter?;
+    fn new(parameters: &[f64]) -> Option<Self> {
+        let &[theta] = parameters else { return None };
         (theta > 0.0 && theta.is_finite()).then_some(NegativeBinomial { theta })
     }
 
-    fn parameter(&self) -> Option<f64> {
-        Some(self.theta)
+    fn parameters(&self) -> Vec<f64> {
+        vec![self.theta]
     }
 
     fn known_scale(&self) -> bool {
@@ -75,12 +75,12 @@ impl ExponentialFamily for NegativeBinomial {
 
     /// On the log scale, from 1e-3 (extreme overdispersion) to about 1.6e5 (a Poisson
     /// response to working precision).
-    fn parameter_search(&self) -> Option<ParameterSearch> {
-        Some(ParameterSearch { start: self.theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 })
+    fn parameter_searches(&self) -> Vec<ParameterSearch> {
+        vec![ParameterSearch { start: self.theta.ln(), lo: -6.907_755_278_982_137, hi: 12.0, step: 1.0 }]
     }
 
     /// `c` is `log(theta)`.
-    fn at_coordinate(&self, c: f64) -> Self {
-        NegativeBinomial { theta: c.exp() }
+    fn at_coordinates(&self, c: &[f64]) -> Self {
+        NegativeBinomial { theta: c[0].exp() }
     }
 }

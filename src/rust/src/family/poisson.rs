@@ -16,8 +16,8 @@ impl ExponentialFamily for Poisson {
     const QUASI_VARIANCE: Option<&'static str> = Some("mu");
     const EXAMPLE: Self = Poisson;
 
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        parameter.is_none().then_some(Poisson)
+    fn new(parameters: &[f64]) -> Option<Self> {
+        parameters.is_empty().then_some(Poisson)
     }
 
     fn known_scale(&self) -> bool {

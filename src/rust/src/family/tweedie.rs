@@ -72,17 +72,17 @@ pub struct Tweedie {
 
 impl ExponentialFamily for Tweedie {
     const NAME: &'static str = "tweedie";
-    const PARAMETER: Option<&'static str> = Some("power");
+    const PARAMETERS: &'static [&'static str] = &["power"];
     const EXAMPLE: Self = Tweedie { p: 1.35 };
 
     /// `p` in (1, 2).
-    fn new(parameter: Option<f64>) -> Option<Self> {
-        let p = parameter?;
+    fn new(parameters: &[f64]) -> Option<Self> {
+        let &[p] = parameters else { return None };
         (p > 1.0 && p < 2.0).then_some(Tweedie { p })
     }
 
-    fn parameter(&self) -> Option<f64> {
-        Some(self.p)
+    fn parameters(&self) -> Vec<f64> {
+        vec![self.p]
     }
 
     fn known_scale(&self) -> bool {
@@ -127,13 +127,13 @@ impl ExponentialFamily for Tweedie {
     }
 
     /// Within mgcv's `tw()` default range [1.01, 1.99].
-    fn parameter_search(&self) -> Option<ParameterSearch> {
-        Some(ParameterSearch { start: self.p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 })
+    fn parameter_searches(&self) -> Vec<ParameterSearch> {
+        vec![ParameterSearch { start: self.p.clamp(1.01, 1.99), lo: 1.01, hi: 1.99, step: 0.1 }]
     }
 
     /// `c` is the power.
-    fn at_coordinate(&self, c: f64) -> Self {
-        Tweedie { p: c }
+    fn at_coordinates(&self, c: &[f64]) -> Self {
+        Tweedie { p: c[0] }
     }
 
     /// mgcv's `tw()` reports the scale REML/ML chose.

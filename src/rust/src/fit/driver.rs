@@ -21,7 +21,7 @@ use super::problem::{full_rho, initial_rho, penalty_rho, Criterion, FreeObjectiv
 use super::report::{finish, finish_glm, FitResult};
 use super::spec::Method;
 use super::spec::{validate, ModelSpec};
-use super::{profile, rows, uncertainty};
+use super::{family_search, rows, uncertainty};
 
 /// One accepted outer iterate, as a fit reports it to its caller.
 pub struct Iterate<'a> {
@@ -66,9 +66,9 @@ pub struct Prepared<'a> {
     /// The cold start; the optimizer's bounds are placed around it whatever the start,
     /// so that warm and cold fits solve the same problem.
     pub(super) rho_init: Vec<f64>,
-    /// Whether the family's own parameter (theta, the Tweedie power) is estimated
-    /// (outside these parameters, by `optimize`).
-    pub(super) family_parameter: bool,
+    /// How many of the family's own parameters (theta, the Tweedie power, ...) are
+    /// estimated (outside these parameters, by `optimize`).
+    pub(super) family_parameters: usize,
     /// Whether a search from a given start checks, once it ends, that parameters it
     /// left far from the cold start are not on a plateau a cold search would not
     /// stop on (`off_plateau`). Set for starts that are not this fit's own (a
@@ -201,7 +201,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         n_smoothing: m,
         links,
         rho_init,
-        family_parameter: spec.estimate_parameter,
+        family_parameters: if spec.estimate_parameter { spec.family.parameter_searches().len() } else { 0 },
         check_plateau: false,
     })
 }
@@ -247,119 +247,141 @@ impl<'a> Prepared<'a> {
         FreeObjective { criterion, fixed: &self.fixed, links: &self.links, n_sp: self.n_smoothing }
     }
 
-    /// Chooses the smoothing parameters (and an estimated family parameter, whose
-    /// search coordinate, `log(theta)` or the Tweedie power, follows them in `start`
-    /// and in the fit's `extra`) from `start` (the cold start when `None`), and
-    /// reports the fit.
+    /// Chooses the smoothing parameters (and the estimated family parameters, whose
+    /// search coordinates, such as `log(theta)` or the Tweedie power, follow them in
+    /// `start` and in the fit's `extra`) from `start` (the cold start when `None`),
+    /// and reports the fit.
     pub fn optimize(
         &self,
         spec: &ModelSpec<'_>,
         start: Option<&[f64]>,
         progress: &mut Progress<'_>,
     ) -> Result<FitResult> {
-        let search = match (spec.estimate_parameter, spec.family.parameter_search()) {
-            (true, Some(search)) => search,
-            _ => return self.optimize_smoothing(spec, start, progress),
-        };
-        let n = self.n_sp();
-        // A start that carries the family parameter (a seed from a fit of this model
-        // to other rows, or a checkpoint) is near this data's value: the search steps
-        // from it a twentieth as far, so it brackets the minimum in a few trials instead
-        // of reaching across the whole range first.
-        let at = |c: f64| ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
-        let (mut warm, mut c0, mut step) = match start {
-            Some(s) if s.len() == n + 1 => (Some(s[..n].to_vec()), s[n], search.step / 20.0),
-            Some(s) if s.len() == n => (Some(s.to_vec()), search.start, search.step),
-            _ => (None, search.start, search.step),
+        let searches = spec.family.parameter_searches();
+        if !spec.estimate_parameter || searches.is_empty() {
+            return self.optimize_smoothing(spec, start, progress);
+        }
+        let (n, k) = (self.n_sp(), searches.len());
+        let at = |c: &[f64]| ModelSpec { family: spec.family.at_coordinates(c), ..spec.clone() };
+        let blind: Vec<f64> = searches.iter().map(|s| s.start).collect();
+        // A start that carries the family's parameters (a seed from a fit of this
+        // model to other rows, or a checkpoint) is near this data's values.
+        let (mut warm, mut c0, seeded) = match start {
+            Some(s) if s.len() == n + k => (Some(s[..n].to_vec()), s[n..].to_vec(), true),
+            Some(s) if s.len() == n => (Some(s.to_vec()), blind, false),
+            _ => (None, blind, false),
         };
         let mut iterations = 0;
-        if step == search.step && spec.family.scale_known() {
-            // Without a seed's value: fit once at the start, and start the search from
-            // the parameter's maximum likelihood value at those fitted means. The
-            // criterion's minimum differs from it only through the penalty and the
-            // log determinant, O(edf / n) on the log scale, so the search steps from
-            // it a twentieth as far as from a blind start.
-            let first = at(c0);
-            let (result, objective) = self.search_smoothing(&first, warm.as_deref(), progress, false)?;
-            iterations += result.iterations;
-            if let Some(c) = self.likelihood_coordinate(spec, &result.eval.coefficients, search, c0)? {
-                (c0, step) = (c, search.step / 20.0);
+        if !seeded && spec.family.scale_known() {
+            // Without a seed's values: start the search from the parameters' maximum
+            // likelihood values at the means of one inner fit at the starting values
+            // (the smoothing parameters' too). The criterion's minimum differs from
+            // those only through the penalty, the log determinant and how far the
+            // starting smoothing parameters are from their optimum.
+            let first = at(&c0);
+            let mut objective = self.objective_from(&first, None);
+            let free: Vec<f64> =
+                objective.free_index().iter().map(|&j| warm.as_ref().map_or(self.rho_init[j], |w| w[j])).collect();
+            let eval = objective.evaluate(&free, false)?;
+            if let Some(c) = self.likelihood_coordinates(spec, &eval.coefficients, &searches, &c0)? {
+                c0 = c;
             }
-            warm = Some(objective.full_rho(&result.rho));
         }
         // The best trial: its criterion and all its parameters.
         let mut best: Option<(f64, Vec<f64>)> = None;
-        let chosen;
-        {
-            // The criterion at coordinate c, with the smoothing parameters chosen there.
-            // Each search starts from the best point so far, brought within reach of
-            // the criterion's slope (`seed_start`): at a poor value the smoothing
+        let chosen = {
+            // The criterion at coordinates c, with the smoothing parameters chosen
+            // there, and its derivatives in c at those smoothing parameters. Each
+            // search starts from the best point so far, brought within reach of the
+            // criterion's slope (`seed_start`): at a poor value the smoothing
             // parameters may run off to the plateau, where a search started there
             // would stop at once. A value where the fit fails (an inner iteration
-            // diverging at an extreme value) is worse than any where it succeeds; an
-            // interrupt stops the search.
-            let mut at_value = |c: f64| -> Result<f64> {
-                // The first trial starts from the seed or the cold start; the others
-                // from the best trial so far, already close.
-                let r = self.trial_smoothing(&at(c), warm.as_deref(), best.is_some(), progress);
-                let (value, params, its) = match r {
+            // diverging at an extreme value) has no point; an interrupt stops the
+            // search.
+            let mut point = |c: &[f64]| -> Result<Option<family_search::Point>> {
+                let at_c = at(c);
+                let (result, objective) = match self.search_smoothing(&at_c, warm.as_deref(), progress, best.is_some())
+                {
                     Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
-                    Err(_) => return Ok(f64::INFINITY),
-                    Ok(trial) => trial,
+                    Err(_) => return Ok(None),
+                    Ok(found) => found,
                 };
-                iterations += its;
+                iterations += result.iterations;
+                let params = objective.full_rho(&result.rho);
+                drop(objective);
+                // The criterion at other values of the family's parameters, the
+                // smoothing parameters held: inner fits from this trial's coefficients.
+                let mut at_fixed = |cc: &[f64]| -> Result<f64> {
+                    let moved = at(cc);
+                    let mut objective = self.objective_from(&moved, Some(&result.eval.coefficients));
+                    match objective.evaluate(&result.rho, false) {
+                        Ok(eval) => Ok(eval.value),
+                        Err(EngineError::Interrupted) => Err(EngineError::Interrupted),
+                        Err(_) => Ok(f64::INFINITY),
+                    }
+                };
+                let centre = at_fixed(c)?;
+                let (gradient, curvature) = family_search::finite_differences(&mut at_fixed, c, centre, &searches)?;
+                let value = result.eval.value;
                 if best.as_ref().is_none_or(|(v, _)| value < *v) {
                     warm = self.seed_start(&params).or(warm.take());
                     best = Some((value, params));
                 }
-                Ok(value)
+                Ok(Some(family_search::Point { value, gradient, curvature }))
             };
-            let c0 = c0.clamp(search.lo, search.hi);
-            // Stopped where the profile promises less than a thousandth of the outer
-            // tolerance: the family parameter is then within about 1e-4 of the
-            // minimum (the criterion is flat there), which keeps fitted values
+            // Stopped where the next step promises less than a thousandth of the
+            // outer tolerance: the criterion is flat there, and fitted values are
             // within 1e-6 of the minimum's.
-            chosen = profile::minimize(&mut at_value, search.lo, search.hi, c0, step, 1e-6, 1e-3 * spec.control.tol)?.0;
-        }
-        // At the search's answer (its best point, or its last parabola's minimum), from
-        // the best trial's smoothing parameters.
-        let (_, rho) = best
-            .ok_or_else(|| EngineError::InvalidSpec { what: "no value of the family's parameter gave a fit".into() })?;
-        // The fit at the chosen value again, from its own smoothing parameters (no
+            family_search::minimize(&mut point, &searches, &c0, 1e-3 * spec.control.tol)?
+        };
+        // At the search's answer, from the best trial's smoothing parameters.
+        let (_, rho) = best.ok_or_else(|| EngineError::InvalidSpec {
+            what: "no value of the family's parameters gave a fit".into(),
+        })?;
+        // The fit at the chosen values again, from its own smoothing parameters (no
         // iterations to speak of), now with its report and the covariance corrected
         // for their uncertainty, which the trials did without.
-        let mut fit = self.optimize_smoothing(&at(chosen), Some(&rho), progress)?;
-        fit.family_parameters.push(chosen);
+        let mut fit = self.optimize_smoothing(&at(&chosen), Some(&rho), progress)?;
+        fit.family_parameters.extend_from_slice(&chosen);
         fit.iterations += iterations;
         Ok(fit)
     }
 
-    /// The coordinate of the family's parameter that maximizes the likelihood at the
+    /// The coordinates of the family's parameters that maximize the likelihood at the
     /// fitted means of `coefficients` (with the saturated log likelihood's part, for
-    /// a family whose `ls` depends on it); `None` when there is no such fit to use.
-    /// One-dimensional, each value one pass over the fitted means: no refits.
-    fn likelihood_coordinate(
+    /// a family whose `ls` depends on them); `None` when there is no such fit to use.
+    /// Each value is one pass over the fitted means: no refits.
+    fn likelihood_coordinates(
         &self,
         spec: &ModelSpec<'_>,
         coefficients: &[f64],
-        search: ParameterSearch,
-        c0: f64,
-    ) -> Result<Option<f64>> {
+        searches: &[ParameterSearch],
+        c0: &[f64],
+    ) -> Result<Option<Vec<f64>>> {
         if coefficients.len() != self.design.ncols() {
             return Ok(None);
         }
         let eta = self.design.fitted(coefficients, &spec.offset, spec.threads);
         let mu: Vec<f64> = eta.iter().map(|&e| spec.family.mean(e)).collect();
-        let mut minus_loglik = |c: f64| -> Result<f64> {
-            let dist = spec.family.at_coordinate(c).distribution;
+        let minus_loglik = |c: &[f64]| -> f64 {
+            let dist = spec.family.at_coordinates(c).distribution;
             let dev: f64 = (0..mu.len())
                 .filter(|&i| spec.weights[i] > 0.0)
                 .map(|i| spec.weights[i] * dist.unit_deviance(spec.y[i], mu[i]))
                 .sum();
-            Ok(dev / 2.0 - dist.saturated_loglik(&spec.y, &spec.weights, 1.0)[0])
+            dev / 2.0 - dist.saturated_loglik(&spec.y, &spec.weights, 1.0)[0]
         };
-        let (c, value) = profile::minimize(&mut minus_loglik, search.lo, search.hi, c0, search.step, 1e-8, 0.0)?;
-        Ok(value.is_finite().then_some(c))
+        let mut point = |c: &[f64]| -> Result<Option<family_search::Point>> {
+            let value = minus_loglik(c);
+            if !value.is_finite() {
+                return Ok(None);
+            }
+            let (gradient, curvature) =
+                family_search::finite_differences(&mut |cc: &[f64]| Ok(minus_loglik(cc)), c, value, searches)?;
+            Ok(Some(family_search::Point { value, gradient, curvature }))
+        };
+        let c = family_search::minimize(&mut point, searches, c0, 1e-12)?;
+        Ok(minus_loglik(&c).is_finite().then_some(c))
     }
 
     /// The smoothing parameters chosen at the family as `spec` gives it (its own
@@ -486,20 +508,6 @@ impl<'a> Prepared<'a> {
         Ok((result, objective))
     }
 
-    /// The criterion at the smoothing parameters chosen for the family as `spec` gives
-    /// it, with all parameters there and the outer iterations taken: one trial of a
-    /// family parameter's search, without the fit's report.
-    fn trial_smoothing(
-        &self,
-        spec: &ModelSpec<'_>,
-        start: Option<&[f64]>,
-        close: bool,
-        progress: &mut Progress<'_>,
-    ) -> Result<(f64, Vec<f64>, usize)> {
-        let (result, objective) = self.search_smoothing(spec, start, progress, close)?;
-        Ok((result.eval.value, objective.full_rho(&result.rho), result.iterations))
-    }
-
     /// How the fit moves with the free smoothing parameters at the optimum, for the
     /// covariance corrected for their uncertainty; `None` under GCV/UBRE (which has
     /// no likelihood to give them a distribution, as in mgcv) or with none to estimate.
@@ -568,14 +576,14 @@ impl<'a> Prepared<'a> {
     pub fn verify(&self, spec: &ModelSpec<'_>, stored: &FitResult) -> bool {
         let mut rho: Vec<f64> =
             stored.sp.iter().map(|l| l.ln()).chain(stored.family_parameters.iter().copied()).collect();
-        if rho.len() != self.n_sp() + usize::from(self.family_parameter) {
+        if rho.len() != self.n_sp() + self.family_parameters {
             return false;
         }
-        // At the stored family parameter, when it was estimated.
+        // At the stored family parameters, when they were estimated.
         let at;
-        let spec = if self.family_parameter {
-            let c = rho.pop().expect("the coordinate follows");
-            at = ModelSpec { family: spec.family.at_coordinate(c), ..spec.clone() };
+        let spec = if self.family_parameters > 0 {
+            let c = rho.split_off(self.n_sp());
+            at = ModelSpec { family: spec.family.at_coordinates(&c), ..spec.clone() };
             &at
         } else {
             spec

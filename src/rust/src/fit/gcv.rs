@@ -306,7 +306,7 @@ mod tests {
         {
             let pr = if family == "quasibinomial" {
                 let mut pr = problem("binomial", link, 23);
-                pr.spec.family = crate::family::Family::from_r(family, link, "", None).unwrap();
+                pr.spec.family = crate::family::Family::from_r(family, link, "", &[]).unwrap();
                 pr
             } else {
                 problem(family, link, 23)

@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn laml_derivatives_match_finite_differences() {
-        let fam = |f: &str, l: &str| Family::from_r(f, l, "", None).unwrap();
+        let fam = |f: &str, l: &str| Family::from_r(f, l, "", &[]).unwrap();
         check(fam("binomial", "logit"), Method::Reml);
         check(fam("binomial", "probit"), Method::Reml);
         check(fam("Gamma", "log"), Method::Reml);
@@ -317,9 +317,9 @@ mod tests {
         check(fam("Gamma", "log"), Method::Gcv);
         check(fam("binomial", "probit"), Method::Gcv);
         // The extended families at a given theta / power (the Tweedie scale estimated).
-        check(Family::from_r("negbin", "log", "", Some(2.5)).unwrap(), Method::Reml);
-        check(Family::from_r("negbin", "sqrt", "", Some(1.2)).unwrap(), Method::Ml);
-        check(Family::from_r("tweedie", "log", "", Some(1.4)).unwrap(), Method::Reml);
-        check(Family::from_r("tweedie", "identity", "", Some(1.7)).unwrap(), Method::Ml);
+        check(Family::from_r("negbin", "log", "", &[2.5]).unwrap(), Method::Reml);
+        check(Family::from_r("negbin", "sqrt", "", &[1.2]).unwrap(), Method::Ml);
+        check(Family::from_r("tweedie", "log", "", &[1.4]).unwrap(), Method::Reml);
+        check(Family::from_r("tweedie", "identity", "", &[1.7]).unwrap(), Method::Ml);
     }
 }

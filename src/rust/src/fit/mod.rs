@@ -14,7 +14,6 @@ pub mod laml;
 pub mod outer;
 pub mod penalty;
 pub mod pirls;
-pub mod profile;
 pub mod row_source;
 pub mod rows;
 pub mod size;
@@ -23,6 +22,7 @@ pub mod uncertainty;
 
 mod design;
 mod driver;
+mod family_search;
 mod nesting;
 mod passes;
 mod problem;

@@ -391,7 +391,7 @@ pub(crate) mod tests {
             .collect();
         let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 4) as f64 * 0.5).collect();
         let spec = ModelSpec {
-            family: Family::from_r(family, link, "", None).expect("a known family"),
+            family: Family::from_r(family, link, "", &[]).expect("a known family"),
             weights: Cow::Owned(w),
             ..ModelSpec::for_tests(y, x.clone(), vec![])
         };

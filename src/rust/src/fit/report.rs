@@ -106,7 +106,8 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 
 /// Number of family parameters estimated with the smoothing parameters.
 pub(super) fn n_family_parameters(spec: &ModelSpec<'_>) -> usize {
-    usize::from(spec.scale_parameter()) + usize::from(spec.estimate_parameter)
+    usize::from(spec.scale_parameter())
+        + if spec.estimate_parameter { spec.family.parameter_searches().len() } else { 0 }
 }
 
 /// The deviance of the null model, as mgcv reports it.

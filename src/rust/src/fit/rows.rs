@@ -476,7 +476,7 @@ mod tests {
             spec_of("s(g2,x)", "re", 35, vec![g2, x.clone()]),
         ];
         let spec = ModelSpec {
-            family: Family::from_r("binomial", "logit", "", None).unwrap(),
+            family: Family::from_r("binomial", "logit", "", &[]).unwrap(),
             ..ModelSpec::for_tests(y.clone(), xp, smooths)
         };
         let d = design(&spec).unwrap();

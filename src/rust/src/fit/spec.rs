@@ -141,7 +141,7 @@ impl<'a> ModelSpec<'a> {
             offset: Cow::Owned(vec![0.0; n]),
             xp: CowArray::from(xp),
             smooths,
-            family: Family::from_r("gaussian", "identity", "", None).expect("a known family"),
+            family: Family::from_r("gaussian", "identity", "", &[]).expect("a known family"),
             method: Method::Reml,
             gamma: 1.0,
             sp: Vec::new(),

@@ -27,7 +27,7 @@ impl Prepared<'_> {
     /// makes of it.
     pub fn resume_start(&self, checkpoint: &[f64]) -> Option<Vec<f64>> {
         let n = self.n_sp();
-        if !(checkpoint.len() == n || (self.family_parameter && checkpoint.len() == n + 1)) {
+        if !(checkpoint.len() == n || checkpoint.len() == n + self.family_parameters) {
             return None;
         }
         let (lower, upper) = self.bounds(&(0..n).collect::<Vec<_>>());
@@ -41,9 +41,9 @@ impl Prepared<'_> {
     /// data's optimum is a finite value it would reach from a cold start. Within
     /// `e^10` of the balanced start the criterion still slopes towards the optimum.
     pub fn seed_start(&self, seed: &[f64]) -> Option<Vec<f64>> {
-        // An estimated family parameter (log theta) follows, and is kept as it is.
+        // Estimated family parameters (log theta) follow, and are kept as they are.
         let n = self.n_sp();
-        (seed.len() == n || (self.family_parameter && seed.len() == n + 1)).then(|| {
+        (seed.len() == n || seed.len() == n + self.family_parameters).then(|| {
             seed.iter()
                 .zip(&self.rho_init)
                 .map(|(r, i)| r.clamp(i - SEED_RANGE, i + SEED_RANGE))
@@ -212,7 +212,7 @@ mod tests {
         let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
         let xp = Array2::from_elem((n, 1).f(), 1.0);
         let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
-        spec.family = Family::from_r("binomial", "logit", "", None).unwrap();
+        spec.family = Family::from_r("binomial", "logit", "", &[]).unwrap();
         let prepared = prepare(&spec, &mut || false).unwrap();
         let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init).unwrap().expect("a start");
         assert_eq!(rho.len(), prepared.n_sp());
