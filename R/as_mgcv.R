@@ -174,6 +174,8 @@ user_gam_call <- function(fit, fitted, knots) {
     call("tw", theta = fam$p, link = fam$link)
   } else if (inherits(fam, "warmgam_betar")) {
     call("betar", theta = fam$phi, link = fam$link)
+  } else if (inherits(fam, "warmgam_scat")) {
+    call("scat", theta = c(fam$nu, fam$sigma), link = fam$link, min.df = fam$min_df)
   } else {
     fit$call$family
   }
@@ -252,6 +254,9 @@ as_mgcv_data <- function(fit, data, formula, env) {
 mgcv_family <- function(family) {
   if (inherits(family, "warmgam_nb")) return(mgcv::nb(theta = family$theta, link = family$link))
   if (inherits(family, "warmgam_betar")) return(mgcv::betar(theta = family$phi, link = family$link))
+  if (inherits(family, "warmgam_scat")) {
+    return(mgcv::scat(theta = c(family$nu, family$sigma), link = family$link, min.df = family$min_df))
+  }
   if (inherits(family, "warmgam_tweedie")) {
     fam <- mgcv::tw(theta = family$p, link = family$link)
     # mgcv's tw() (1.8-41) makes its functions in an environment whose parent is the

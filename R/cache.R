@@ -163,6 +163,13 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     },
                     if (inherits(family, "warmgam_betar")) {
                       if (family$estimate_phi) "(phi estimated)" else sprintf("(phi = %.17g)", family$phi)
+                    },
+                    if (inherits(family, "warmgam_scat")) {
+                      sprintf("(min.df = %.17g)%s", family$min_df, if (family$estimate_scat) {
+                        "(nu, sigma estimated)"
+                      } else {
+                        sprintf("(nu = %.17g, sigma = %.17g)", family$nu, family$sigma)
+                      })
                     }),
     link = engine_link(family),
     names = colnames(frame$xp) %||% character()

@@ -13,7 +13,8 @@ supported_links <- list(
   quasi = c("identity", "log", "inverse", "1/mu^2", "sqrt", "logit", "probit", "cloglog"),
   negbin = c("log", "identity", "sqrt"),
   tweedie = c("log", "identity", "sqrt"),
-  betar = c("logit", "probit", "cloglog", "cauchit")
+  betar = c("logit", "probit", "cloglog", "cauchit"),
+  scat = c("identity", "log", "inverse")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 # Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
@@ -97,7 +98,7 @@ resolve_family <- function(family) {
   power_link <- is_power_link(family$link)
   given_link <- family$link
   if (power_link) family <- relink(family, power_link_name(family$link))
-  own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family)
+  own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family) %||% as_scat(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
@@ -139,12 +140,34 @@ family_fields <- function(family) {
 is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial")
 
 # The scale is known (1) for the binomial and Poisson families, estimated otherwise.
-scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", "negbin", "betar")
+scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", unit_scale_families)
+
+# The families whose scale is 1 whatever `scale` says (as in mgcv).
+unit_scale_families <- c("negbin", "betar", "scat")
 
 # Whether the family's own parameter (the negative binomial theta, the Tweedie
 # power, the beta precision) is estimated with the smoothing parameters.
 estimates_parameter <- function(family) {
-  isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi)
+  isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi) ||
+    isTRUE(family$estimate_scat)
+}
+
+# How many of the family's own parameters are estimated (the scaled t has two).
+n_estimated_parameters <- function(family) {
+  if (!estimates_parameter(family)) 0 else if (inherits(family, "warmgam_scat")) 2 else 1
+}
+
+# The engine spec's fields for the family's own parameters (fixed values, or where
+# their search starts): the fields the engine reads for the family, by name.
+family_parameter_fields <- function(family, y) {
+  c(
+    list(
+      theta = negbin_theta_start(family, y),
+      power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
+      phi = betar_phi_start(family, y)
+    ),
+    if (inherits(family, "warmgam_scat")) scat_fields(family, y)
+  )
 }
 
 # The response and prior weights a family fits, from the model frame's response `y`
@@ -319,6 +342,8 @@ family_id <- function(family) {
     "tweedie"
   } else if (inherits(family, "warmgam_betar")) {
     "betar"
+  } else if (inherits(family, "warmgam_scat")) {
+    "scat"
   } else {
     family$family
   }

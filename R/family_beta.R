@@ -55,10 +55,17 @@ betar_family <- function(phi, estimate, link) {
   # postproc(); its dev.resids() is -2 log f, the fitting criterion's).
   dev_resids <- function(y, mu, wt) pmax(2 * wt * (beta_saturated_loglik(y, ph) - log_density(y, mu)), 0)
   aic <- function(y, n, mu, wt, dev) -2 * sum(wt * log_density(y, mu))
+  # mgcv's postproc: at the weighted mean response (the offset alone without an
+  # intercept), against the saturated model.
+  null_deviance <- function(y, wt, offset, eta, intercept) {
+    mu <- if (intercept) sum(wt * y) / sum(wt) else lk$linkinv(offset)
+    sum(dev_resids(y, mu, wt))
+  }
   name <- if (is.na(phi)) "Beta regression" else sprintf("Beta regression(%s)", round(phi, 3))
   structure(list(
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) mu * (1 - mu) / (1 + ph), dev.resids = dev_resids, aic = aic,
+    null_deviance = null_deviance,
     validmu = function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1),
     phi = phi, estimate_phi = estimate
   ), class = c("warmgam_betar", "family"))

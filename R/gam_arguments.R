@@ -69,11 +69,11 @@ resolve_scale <- function(scale, family, method) {
   known <- scale_known(family)
   fam <- family_id(family)
   if (scale == 0) return(!known)
-  if (fam %in% c("negbin", "betar")) {
-    # mgcv's negative binomial and beta regression always have scale 1.
+  if (fam %in% unit_scale_families) {
+    # mgcv's negative binomial, beta regression and scaled t always have scale 1.
     if (scale != 1) {
-      what <- if (fam == "negbin") "the negative binomial's" else "beta regression's"
-      warn(sprintf("`scale = %s` is not used: %s scale is 1 (as in mgcv).", format(scale), what))
+      warn(sprintf("`scale = %s` is not used: the scale of `%s()` is 1 (as in mgcv).", format(scale),
+                   c(negbin = "nb", betar = "betar", scat = "scat")[[fam]]))
     }
     return(FALSE)
   }

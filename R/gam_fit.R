@@ -20,13 +20,14 @@
 #'   `quasibinomial()`, `quasipoisson()` and `quasi()` with a standard variance
 #'   function, the negative binomial [nb()] and the Tweedie [tw()] (log, identity,
 #'   sqrt; `theta` or the power estimated or fixed; mgcv's `nb()`, `negbin()`,
-#'   `tw()` and `Tweedie()` objects are accepted too), and beta regression
-#'   [betar()] (logit, probit, cloglog, cauchit; the precision estimated or fixed;
-#'   mgcv's `betar()` accepted too). A
+#'   `tw()` and `Tweedie()` objects are accepted too), beta regression [betar()]
+#'   (logit, probit, cloglog, cauchit; the precision estimated or fixed) and the
+#'   scaled t [scat()] (identity, log, inverse; `nu` and `sigma` estimated or
+#'   fixed), mgcv's `betar()` and `scat()` accepted too. A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative
-#'   binomial and beta regression and estimated otherwise.
+#'   binomial, beta regression and scaled t, and estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
@@ -960,7 +961,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     }
     sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))
   }
-  list(
+  c(list(
     y = frame$y, weights = frame$weights, offset = frame$offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
@@ -971,26 +972,25 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
         centred = isTRUE(sm$centre) && sm$bs != "ti")
     }),
     family = family_id(family), link = engine_link(family), variance = family$varfun %||% "",
-    theta = negbin_theta_start(family, frame$y), power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
-    phi = betar_phi_start(family, frame$y),
     estimate_parameter = estimates_parameter(family),
     method = method, gamma = as.double(gamma), sp = sp, intercept = frame$parts$intercept,
     control = unclass(control)[c("outer_tol", "outer_max_iter", "max_step")],
     threads = threads,
     para_pen = para_pen$penalties, para_pen_names = para_pen$names
-  )
+  ), family_parameter_fields(family, frame$y))
 }
 
-# The deviance and null deviance a fit reports: the engine's, except for beta
-# regression, whose fitting deviance is -2 log f; there, as mgcv's postproc, both
-# are against the saturated model, the null one at the weighted mean response
-# (the offset alone without an intercept).
+# The deviance and null deviance a fit reports: the engine's, except for the
+# extended families whose null model mgcv defines its own way (the family's
+# `null_deviance()`, as its postproc): beta regression, whose fitting deviance is
+# -2 log f (both are then against the saturated model), and the scaled t.
 reported_deviances <- function(res, family, y, frame) {
-  if (!inherits(family, "warmgam_betar")) return(list(deviance = res$deviance, null = res$null_deviance))
+  if (is.null(family$null_deviance)) return(list(deviance = res$deviance, null = res$null_deviance))
   w <- frame$weights %||% rep(1, length(y))
   eta <- res$linear_predictor
-  null_mu <- if (frame$parts$intercept) sum(w * y) / sum(w) else family$linkinv(frame$offset %||% rep(0, length(y)))
-  list(deviance = sum(family$dev.resids(y, family$linkinv(eta), w)), null = sum(family$dev.resids(y, null_mu, w)))
+  offset <- frame$offset %||% rep(0, length(y))
+  list(deviance = sum(family$dev.resids(y, family$linkinv(eta), w)),
+       null = family$null_deviance(y, w, offset, eta, frame$parts$intercept))
 }
 
 # The negative binomial theta the engine starts from (or keeps, when fixed): for an
@@ -1026,6 +1026,11 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   }
   if (inherits(family, "warmgam_betar") && family$estimate_phi) {
     family <- betar_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
+  if (inherits(family, "warmgam_scat") && family$estimate_scat) {
+    c_nu_sigma <- unlist(utils::tail(res$extra, 2))
+    family <- scat_family(c(family$min_df + exp(c_nu_sigma[[1]]), exp(c_nu_sigma[[2]])), estimate = TRUE,
+                          link = family$link, min_df = family$min_df)
   }
   named <- named_terms(res$smooths, spec$smooth_info, frame$xp)
   smooth <- named$smooth

@@ -123,8 +123,8 @@ logLik.warmgam <- function(object, ...) {
   # mgcv counts the edf corrected for smoothing parameter uncertainty when it has them.
   edf <- if (is.null(object$edf2)) object$edf else object$edf2
   p <- length(object$coefficients)
-  # An estimated negative binomial theta counts as one more parameter, as in mgcv.
-  n_theta <- as.numeric(estimates_parameter(fam))
+  # Estimated family parameters (theta, p, phi, the scaled t's two) count, as in mgcv.
+  n_theta <- n_estimated_parameters(fam)
   structure(sc_p - aic / 2, df = min(sum(edf), p) + sc_p + n_theta, nobs = nobs(object), class = "logLik")
 }
 

@@ -16,6 +16,7 @@ use super::inverse_gaussian::InverseGaussian;
 use super::link::Link;
 use super::negative_binomial::NegativeBinomial;
 use super::poisson::Poisson;
+use super::scaled_t::ScaledT;
 use super::tweedie::Tweedie;
 use super::ParameterSearch;
 
@@ -168,6 +169,7 @@ distributions! {
     NegBin(NegativeBinomial),
     Tweedie(Tweedie),
     Beta(Beta),
+    ScaledT(ScaledT),
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod link;
 pub mod negative_binomial;
 pub mod normal;
 pub mod poisson;
+pub mod scaled_t;
 pub mod special;
 pub mod tweedie;
 
