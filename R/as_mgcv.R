@@ -174,6 +174,8 @@ user_gam_call <- function(fit, fitted, knots) {
     call("tw", theta = fam$p, link = fam$link)
   } else if (inherits(fam, "warmgam_betar")) {
     call("betar", theta = fam$phi, link = fam$link)
+  } else if (inherits(fam, "warmgam_ocat")) {
+    if (fam$classes > 2) call("ocat", theta = diff(fam$cuts)) else call("ocat", R = 2)
   } else if (inherits(fam, "warmgam_scat")) {
     call("scat", theta = c(fam$nu, fam$sigma), link = fam$link, min.df = fam$min_df)
   } else {
@@ -254,6 +256,9 @@ as_mgcv_data <- function(fit, data, formula, env) {
 mgcv_family <- function(family) {
   if (inherits(family, "warmgam_nb")) return(mgcv::nb(theta = family$theta, link = family$link))
   if (inherits(family, "warmgam_betar")) return(mgcv::betar(theta = family$phi, link = family$link))
+  if (inherits(family, "warmgam_ocat")) {
+    return(if (family$classes > 2) mgcv::ocat(theta = diff(family$cuts)) else mgcv::ocat(R = 2))
+  }
   if (inherits(family, "warmgam_scat")) {
     return(mgcv::scat(theta = c(family$nu, family$sigma), link = family$link, min.df = family$min_df))
   }

@@ -164,6 +164,11 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     if (inherits(family, "warmgam_betar")) {
                       if (family$estimate_phi) "(phi estimated)" else sprintf("(phi = %.17g)", family$phi)
                     },
+                    if (inherits(family, "warmgam_ocat")) {
+                      sprintf("(R = %d)%s", family$classes, if (family$estimate_ocat) "(cuts estimated)" else {
+                        sprintf("(cuts = %s)", paste(sprintf("%.17g", family$cuts), collapse = ", "))
+                      })
+                    },
                     if (inherits(family, "warmgam_scat")) {
                       sprintf("(min.df = %.17g)%s", family$min_df, if (family$estimate_scat) {
                         "(nu, sigma estimated)"

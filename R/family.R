@@ -14,7 +14,8 @@ supported_links <- list(
   negbin = c("log", "identity", "sqrt"),
   tweedie = c("log", "identity", "sqrt"),
   betar = c("logit", "probit", "cloglog", "cauchit"),
-  scat = c("identity", "log", "inverse")
+  scat = c("identity", "log", "inverse"),
+  ocat = "identity"
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 # Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
@@ -98,7 +99,8 @@ resolve_family <- function(family) {
   power_link <- is_power_link(family$link)
   given_link <- family$link
   if (power_link) family <- relink(family, power_link_name(family$link))
-  own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family) %||% as_scat(family)
+  own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family) %||% as_scat(family) %||%
+    as_ocat(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
@@ -143,18 +145,19 @@ is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial"
 scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", unit_scale_families)
 
 # The families whose scale is 1 whatever `scale` says (as in mgcv).
-unit_scale_families <- c("negbin", "betar", "scat")
+unit_scale_families <- c("negbin", "betar", "scat", "ocat")
 
 # Whether the family's own parameter (the negative binomial theta, the Tweedie
 # power, the beta precision) is estimated with the smoothing parameters.
 estimates_parameter <- function(family) {
   isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi) ||
-    isTRUE(family$estimate_scat)
+    isTRUE(family$estimate_scat) || isTRUE(family$estimate_ocat)
 }
 
 # How many of the family's own parameters are estimated (the scaled t has two).
 n_estimated_parameters <- function(family) {
-  if (!estimates_parameter(family)) 0 else if (inherits(family, "warmgam_scat")) 2 else 1
+  if (!estimates_parameter(family)) return(0)
+  if (inherits(family, "warmgam_scat")) 2 else if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
 }
 
 # The engine spec's fields for the family's own parameters (fixed values, or where
@@ -163,10 +166,11 @@ family_parameter_fields <- function(family, y) {
   c(
     list(
       theta = negbin_theta_start(family, y),
-      power = if (is.null(family$p) || is.na(family$p)) 1.5 else family$p,
+      power = if (is.null(family[["p"]]) || is.na(family[["p"]])) 1.5 else family[["p"]],
       phi = betar_phi_start(family, y)
     ),
-    if (inherits(family, "warmgam_scat")) scat_fields(family, y)
+    if (inherits(family, "warmgam_scat")) scat_fields(family, y),
+    if (inherits(family, "warmgam_ocat")) ocat_fields(family, y)
   )
 }
 
@@ -228,6 +232,15 @@ check_support <- function(y, weights, family, response_name) {
       abort(sprintf(
         "`family = poisson()` needs counts: the response `%s` has non-integer values. Use `quasipoisson()` for non-integer data.",
         response_name
+      ), "response")
+    }
+  } else if (fam == "ocat") {
+    counted <- if (is.null(weights)) TRUE else weights > 0
+    outside <- which(!is.na(y) & (y < 1 | y > family$classes | y != round(y)) & counted)
+    if (length(outside)) {
+      abort(sprintf(
+        "The response `%s` must be a class label 1..%d for `family = ocat()`; rows %s are not.", response_name,
+        family$classes, paste(utils::head(outside, 5), collapse = ", ")
       ), "response")
     }
   } else if (fam == "betar") {
@@ -344,6 +357,8 @@ family_id <- function(family) {
     "betar"
   } else if (inherits(family, "warmgam_scat")) {
     "scat"
+  } else if (inherits(family, "warmgam_ocat")) {
+    "ocat"
   } else {
     family$family
   }

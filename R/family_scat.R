@@ -66,18 +66,8 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
       (nu + 1) * log1p(((y - mu) / sig)^2 / nu) / 2
     2 * sum(term * wt)
   }
-  # mgcv's (find.null.dev()): the deviance minimized over a constant added to the
-  # offset, searched around the link of the fitted means' weighted mean, the
-  # interval doubled until the minimum is inside it.
   null_deviance <- function(y, wt, offset, eta, intercept) {
-    fnull <- function(g) sum(dev_resids(y, lk$linkinv(g + offset), wt))
-    centre <- lk$linkfun(mean(lk$linkinv(eta - offset) * wt) / mean(wt))
-    width <- abs(centre) * 0.1 + 1
-    repeat {
-      op <- stats::optimize(fnull, c(centre - width, centre + width), tol = 1e-10)
-      if (op$minimum > centre - width && op$minimum < centre + width) return(op$objective)
-      width <- width * 2
-    }
+    intercept_null_deviance(dev_resids, lk, y, wt, offset, eta)
   }
   shown <- round(c(nu, sig), 3)
   if (isTRUE(shown[[1]] > 999)) shown[[1]] <- Inf

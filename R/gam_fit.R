@@ -23,11 +23,13 @@
 #'   `tw()` and `Tweedie()` objects are accepted too), beta regression [betar()]
 #'   (logit, probit, cloglog, cauchit; the precision estimated or fixed) and the
 #'   scaled t [scat()] (identity, log, inverse; `nu` and `sigma` estimated or
-#'   fixed), mgcv's `betar()` and `scat()` accepted too. A
+#'   fixed) and ordered categorical responses [ocat()] (cut points estimated or
+#'   fixed), mgcv's `betar()`, `scat()` and `ocat()` accepted too. A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative
-#'   binomial, beta regression and scaled t, and estimated otherwise.
+#'   binomial, beta regression, scaled t and ordered categorical, and estimated
+#'   otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
@@ -1026,6 +1028,10 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   }
   if (inherits(family, "warmgam_betar") && family$estimate_phi) {
     family <- betar_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
+  if (inherits(family, "warmgam_ocat") && family$estimate_ocat) {
+    gaps <- exp(unlist(utils::tail(res$extra, family$classes - 2)))
+    family <- ocat_family(-1 + cumsum(c(0, gaps)), estimate = TRUE, R = family$classes)
   }
   if (inherits(family, "warmgam_scat") && family$estimate_scat) {
     c_nu_sigma <- unlist(utils::tail(res$extra, 2))

@@ -233,6 +233,12 @@ predict_block <- function(object, data, type, se.fit, terms, exclude, unconditio
   }
   eta <- drop(x %*% beta) + mm$offset
   names(eta) <- rn
+  if (type == "response" && is.function(object$family$probabilities)) {
+    # ocat(): the class probabilities, as mgcv's predict(type = "response").
+    if (!se.fit) return(object$family$probabilities(eta))
+    se <- sqrt(rowSums((x %*% coefficient_covariance(object, unconditional)) * x))
+    return(object$family$probabilities(eta, se))
+  }
   response <- type == "response" && object$family$link != "identity"
   fit <- if (response) object$family$linkinv(eta) else eta
   names(fit) <- rn

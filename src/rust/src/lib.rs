@@ -270,8 +270,10 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let n = f.get("y")?.len();
     let (family, link, variance) = (f.string("family")?, f.string("link")?, f.string("variance")?);
     // The family's parameters, for a family with them, are in their own fields (`theta`).
-    let parameters =
-        family::Family::parameter_fields(&family).iter().map(|field| f.real(field)).collect::<Result<Vec<f64>>>()?;
+    let mut parameters = Vec::new();
+    for field in family::Family::parameter_fields(&family) {
+        parameters.extend(f.reals(field)?);
+    }
     let family = family::Family::from_r(&family, &link, &variance, &parameters)
         .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     Ok(ModelSpec {

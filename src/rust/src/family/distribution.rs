@@ -15,6 +15,7 @@ use super::gaussian::Gaussian;
 use super::inverse_gaussian::InverseGaussian;
 use super::link::Link;
 use super::negative_binomial::NegativeBinomial;
+use super::ordered::Ordered;
 use super::poisson::Poisson;
 use super::scaled_t::ScaledT;
 use super::tweedie::Tweedie;
@@ -24,7 +25,10 @@ use super::ParameterSearch;
 /// `ExponentialFamily`, and the parse of the R layer's names.
 macro_rules! distributions {
     ($($variant:ident($ty:ty)),* $(,)?) => {
-        /// An exponential family, of one of the registered types.
+        /// An exponential family, of one of the registered types. `ocat()`'s cut
+        /// points make one variant large (half a kilobyte); a distribution is held once
+        /// per fit and passed by reference, so it stays `Copy` rather than boxed.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, Copy, PartialEq)]
         pub enum Distribution {
             $($variant($ty),)*
@@ -37,10 +41,7 @@ macro_rules! distributions {
             pub fn from_r(name: &str, variance: &str, parameters: &[f64]) -> Option<(Distribution, bool)> {
                 $(
                     if name == <$ty>::NAME {
-                        return (parameters.len() == <$ty>::PARAMETERS.len())
-                            .then(|| <$ty>::new(parameters))
-                            .flatten()
-                            .map(|d| (Distribution::$variant(d), false));
+                        return <$ty>::new(parameters).map(|d| (Distribution::$variant(d), false));
                     }
                     let quasi = <$ty>::QUASI_NAME == Some(name)
                         || (name == "quasi" && <$ty>::QUASI_VARIANCE == Some(variance));
@@ -78,6 +79,10 @@ macro_rules! distributions {
             /// The unit deviance and its first two derivatives in `mu`.
             pub fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
                 match self { $(Distribution::$variant(d) => d.deviance(y, mu),)* }
+            }
+
+            pub fn expected_is_observed(&self) -> bool {
+                match self { $(Distribution::$variant(d) => d.expected_is_observed(),)* }
             }
 
             /// The unit deviance alone.
@@ -170,6 +175,7 @@ distributions! {
     Tweedie(Tweedie),
     Beta(Beta),
     ScaledT(ScaledT),
+    Ordered(Ordered),
 }
 
 #[cfg(test)]
@@ -231,7 +237,7 @@ mod tests {
             assert_eq!(example.name(), name);
             assert_eq!(Distribution::parameter_fields(name), fields);
             assert_eq!(Distribution::from_r(name, "", &example.parameters()), Some((example, false)), "{name}");
-            assert_eq!(example.parameters().len(), fields.len(), "{name}");
+            assert_eq!(example.parameters().is_empty(), fields.is_empty(), "{name}");
             // The parameters are required exactly when the family has them.
             let other: Vec<f64> = if fields.is_empty() { vec![1.5] } else { Vec::new() };
             assert!(Distribution::from_r(name, "", &other).is_none(), "{name}");

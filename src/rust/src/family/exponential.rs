@@ -47,6 +47,12 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     /// `mu`; `y log y` is taken as 0 at `y = 0`, as R's `dev.resids` do.
     fn deviance(&self, y: f64, mu: f64) -> [f64; 3];
 
+    /// Whether the observed information is taken as the expected one, as mgcv
+    /// takes it for a family whose expected information it does not form (`ocat()`).
+    fn expected_is_observed(&self) -> bool {
+        false
+    }
+
     /// The unit deviance alone (what the step-length checks of penalized IRLS need),
     /// for a family where it costs much less than its derivatives.
     fn unit_deviance(&self, y: f64, mu: f64) -> f64 {

@@ -16,6 +16,7 @@ pub mod inverse_gaussian;
 pub mod link;
 pub mod negative_binomial;
 pub mod normal;
+pub mod ordered;
 pub mod poisson;
 pub mod scaled_t;
 pub mod special;
@@ -105,7 +106,9 @@ impl Family {
     /// the variance function): then GCV/UBRE's trace, which mgcv takes with the
     /// expected information, is the one the inner fit's Hessian gives.
     pub fn information_is_expected(&self) -> bool {
-        self.canonical() || self.distribution.canonical_link() == Some(self.link)
+        self.canonical()
+            || self.distribution.canonical_link() == Some(self.link)
+            || self.distribution.expected_is_observed()
     }
 
     /// Whether `eta` is in the link's domain (R's `valideta`).

@@ -1,0 +1,141 @@
+# Ordered categorical responses: warmgam's ocat(), and mgcv's ocat() objects read as
+# warmgam's.
+
+#' Ordered categorical family
+#'
+#' An ordered categorical response with `R` classes coded `1..R`, as mgcv's
+#' `ocat()`: the class is where a latent logistic variable with mean the linear
+#' predictor falls among `R - 1` cut points, the first fixed at -1. The other cut
+#' points are estimated with the smoothing parameters (minimizing the REML/ML
+#' criterion over the logs of their gaps, the smoothing parameters chosen afresh at
+#' each value) or fixed when given. The scale is 1. `fitted()` gives the latent
+#' mean (the linear predictor), and `predict(type = "response")` a matrix of class
+#' probabilities, one column per class, as mgcv's. mgcv's own `ocat()` objects are
+#' accepted by [gam_fit()] too.
+#'
+#' @param theta `NULL` (the default) to estimate the cut points; the `R - 2` gaps
+#'   between successive cut points, all positive, to fix them, or all negative to
+#'   start the search from their absolute values (as mgcv's `ocat()`).
+#' @param link `"identity"`, the only link (as mgcv's).
+#' @param R The number of classes, at least 2 (needed when `theta` is `NULL`).
+#' @returns A family object (class `warmgam_ocat`, `family`). After a fit, the fit's
+#'   `family$cuts` holds the cut points and its `family$family` reads
+#'   `"Ordered Categorical(cut points)"`, as mgcv prints it.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' set.seed(5)
+#' d <- data.frame(x = runif(400))
+#' latent <- 3 * sin(2 * pi * d$x) + rlogis(400)
+#' d$y <- findInterval(latent, c(-1, 0.5, 2)) + 1
+#' fit <- gam_fit(y ~ s(x), data = d, family = ocat(R = 4))
+#' fit$family$cuts
+#' head(predict(fit, type = "response"))
+#' \dontshow{options(op)}
+#' @export
+ocat <- function(theta = NULL, link = "identity", R = NULL) {
+  if (inherits(link, "link-glm")) link <- link$name
+  if (!identical(link, "identity")) abort("`link` of `ocat()` must be \"identity\".", "family")
+  if (!is.null(theta)) {
+    ok <- is.numeric(theta) && length(theta) >= 1L && all(is.finite(theta)) && all(theta != 0) &&
+      (all(theta > 0) || all(theta < 0))
+    if (!ok) {
+      abort("`theta` of `ocat()` must be the R - 2 gaps between cut points, all positive (fixed) or all negative (starting values).",
+            "family")
+    }
+    if (!is.null(R) && R != length(theta) + 2) {
+      abort(sprintf("`theta` of `ocat()` has %d gaps, so `R` must be %d.", length(theta), length(theta) + 2), "family")
+    }
+    R <- length(theta) + 2
+  }
+  if (!is.numeric(R) || length(R) != 1L || !is.finite(R) || R < 2 || R != round(R) || R > 64) {
+    abort("`R` of `ocat()` must be the number of classes, a whole number from 2 to 64.", "family")
+  }
+  estimate <- R > 2 && (is.null(theta) || all(theta < 0))
+  cuts <- if (!is.null(theta)) -1 + cumsum(c(0, abs(theta))) else rep(NA_real_, R - 1)
+  ocat_family(cuts, estimate = estimate, R = as.integer(R), start = if (estimate && !is.null(theta)) cuts)
+}
+
+# An ordered categorical family object with cut points `cuts` (NA: not yet
+# estimated; `start` the cut points a search starts from, when given).
+ocat_family <- function(cuts, estimate, R, start = NULL) {
+  lk <- stats::make.link("identity")
+  alpha <- c(-Inf, cuts, Inf)
+  log_probability <- function(y, mu) {
+    upper <- alpha[y + 1] - mu
+    lower <- alpha[y] - mu
+    # The difference of the two tails that is accurate (mgcv's Fdiff()).
+    ifelse(upper <= 0, log(stats::plogis(upper) - stats::plogis(lower)),
+           ifelse(lower >= 0, log(stats::plogis(-lower) - stats::plogis(-upper)),
+                  log1p(-stats::plogis(lower) - stats::plogis(-upper))))
+  }
+  dev_resids <- function(y, mu, wt) -2 * wt * log_probability(y, mu)
+  aic <- function(y, n, mu, wt, dev) -2 * sum(wt * log_probability(y, mu))
+  null_deviance <- function(y, wt, offset, eta, intercept) {
+    intercept_null_deviance(dev_resids, lk, y, wt, offset, eta)
+  }
+  # mgcv's predict(type = "response"): each class's probability, and its standard
+  # error from the linear predictor's by the delta method.
+  probabilities <- function(eta, se = NULL) {
+    at_cut <- vapply(cuts, function(a) stats::plogis(a - eta), numeric(length(eta)))
+    cdf <- cbind(0, matrix(at_cut, length(eta)), 1)
+    prob <- t(diff(t(cdf)))
+    dimnames(prob) <- list(names(eta), NULL)
+    if (is.null(se)) return(prob)
+    dens <- cbind(0, matrix(at_cut * (1 - at_cut), length(eta)), 0)
+    se_prob <- abs(t(diff(t(dens)))) * se
+    dimnames(se_prob) <- dimnames(prob)
+    list(fit = prob, se.fit = se_prob)
+  }
+  name <- if (anyNA(cuts)) "Ordered Categorical" else {
+    sprintf("Ordered Categorical(%s)", paste(round(cuts, 2), collapse = ","))
+  }
+  structure(list(
+    family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
+    valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
+    dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, probabilities = probabilities,
+    validmu = function(mu) all(is.finite(mu)),
+    cuts = cuts, classes = R, estimate_ocat = estimate, start = start
+  ), class = c("warmgam_ocat", "family"))
+}
+
+# mgcv's ocat() (estimated or fixed cut points) as warmgam's; NULL for any other
+# family.
+as_ocat <- function(family) {
+  if (inherits(family, "warmgam_ocat")) return(family)
+  if (!is.character(family$family) || !startsWith(family$family, "Ordered Categorical")) return(NULL)
+  if (!inherits(family, "extended.family") || !is.function(family$getTheta)) return(NULL)
+  R <- length(family$getTheta()) + 2L
+  estimate <- R > 2 && isTRUE(family$n.theta > 0)
+  ocat_family(if (estimate) rep(NA_real_, R - 1) else family$getTheta(TRUE), estimate = estimate, R = R)
+}
+
+# The engine's field for the cut points: fixed, or where the search starts (mgcv's
+# start from the classes' cumulative frequencies, unless given).
+ocat_fields <- function(family, y) {
+  cuts <- if (!family$estimate_ocat) family$cuts else family$start %||% ocat_start(family$classes, y)
+  list(cuts = as.double(cuts))
+}
+
+# mgcv's starting cut points: from the cumulative class frequencies (each class
+# counted once more), logits shifted so that the first is -1, gaps at least 0.01.
+ocat_start <- function(R, y) {
+  p <- cumsum(tabulate(c(seq_len(R), y), nbins = R) / (length(y) + R))
+  shift <- if (p[[1]] == 0) 5 else -1 - stats::qlogis(p[[1]])
+  logits <- c(-1, stats::qlogis(p[2:(R - 1)]) + shift)
+  -1 + cumsum(c(0, pmax(diff(logits), 0.01)))
+}
+
+# mgcv's null deviance for the extended families it fits an intercept for
+# (find.null.dev()): the deviance minimized over a constant added to the offset,
+# searched around the link of the fitted means' weighted mean, the interval doubled
+# until the minimum is inside it.
+intercept_null_deviance <- function(dev_resids, lk, y, wt, offset, eta) {
+  fnull <- function(g) sum(dev_resids(y, lk$linkinv(g + offset), wt))
+  centre <- lk$linkfun(mean(lk$linkinv(eta - offset) * wt) / mean(wt))
+  width <- abs(centre) * 0.1 + 1
+  repeat {
+    op <- stats::optimize(fnull, c(centre - width, centre + width), tol = 1e-10)
+    if (op$minimum > centre - width && op$minimum < centre + width) return(op$objective)
+    width <- width * 2
+  }
+}
