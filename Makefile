@@ -58,6 +58,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_tensor.R
 	$(R_SCRIPT) bench/bench_warm_cv.R
 	$(R_SCRIPT) bench/bench_nested.R
+	$(R_SCRIPT) bench/bench_families.R
 
 document:
 	R CMD INSTALL --no-multiarch .
