@@ -174,6 +174,8 @@ user_gam_call <- function(fit, fitted, knots) {
     call("tw", theta = fam$p, link = fam$link)
   } else if (inherits(fam, "warmgam_betar")) {
     call("betar", theta = fam$phi, link = fam$link)
+  } else if (inherits(fam, "warmgam_ziP")) {
+    call("ziP", theta = fam$theta, b = fam$b)
   } else if (inherits(fam, "warmgam_ocat")) {
     if (fam$classes > 2) call("ocat", theta = diff(fam$cuts)) else call("ocat", R = 2)
   } else if (inherits(fam, "warmgam_scat")) {
@@ -256,6 +258,7 @@ as_mgcv_data <- function(fit, data, formula, env) {
 mgcv_family <- function(family) {
   if (inherits(family, "warmgam_nb")) return(mgcv::nb(theta = family$theta, link = family$link))
   if (inherits(family, "warmgam_betar")) return(mgcv::betar(theta = family$phi, link = family$link))
+  if (inherits(family, "warmgam_ziP")) return(mgcv::ziP(theta = family$theta, b = family$b))
   if (inherits(family, "warmgam_ocat")) {
     return(if (family$classes > 2) mgcv::ocat(theta = diff(family$cuts)) else mgcv::ocat(R = 2))
   }

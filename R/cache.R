@@ -164,6 +164,11 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     if (inherits(family, "warmgam_betar")) {
                       if (family$estimate_phi) "(phi estimated)" else sprintf("(phi = %.17g)", family$phi)
                     },
+                    if (inherits(family, "warmgam_ziP")) {
+                      sprintf("(b = %.17g)%s", family$b, if (family$estimate_zip) "(theta estimated)" else {
+                        sprintf("(theta = %.17g, %.17g)", family$theta[[1]], family$theta[[2]])
+                      })
+                    },
                     if (inherits(family, "warmgam_ocat")) {
                       sprintf("(R = %d)%s", family$classes, if (family$estimate_ocat) "(cuts estimated)" else {
                         sprintf("(cuts = %s)", paste(sprintf("%.17g", family$cuts), collapse = ", "))

@@ -15,7 +15,8 @@ supported_links <- list(
   tweedie = c("log", "identity", "sqrt"),
   betar = c("logit", "probit", "cloglog", "cauchit"),
   scat = c("identity", "log", "inverse"),
-  ocat = "identity"
+  ocat = "identity",
+  ziP = "identity"
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 # Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
@@ -100,7 +101,7 @@ resolve_family <- function(family) {
   given_link <- family$link
   if (power_link) family <- relink(family, power_link_name(family$link))
   own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family) %||% as_scat(family) %||%
-    as_ocat(family)
+    as_ocat(family) %||% as_zip(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
@@ -145,19 +146,19 @@ is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial"
 scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", unit_scale_families)
 
 # The families whose scale is 1 whatever `scale` says (as in mgcv).
-unit_scale_families <- c("negbin", "betar", "scat", "ocat")
+unit_scale_families <- c("negbin", "betar", "scat", "ocat", "ziP")
 
 # Whether the family's own parameter (the negative binomial theta, the Tweedie
 # power, the beta precision) is estimated with the smoothing parameters.
 estimates_parameter <- function(family) {
   isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi) ||
-    isTRUE(family$estimate_scat) || isTRUE(family$estimate_ocat)
+    isTRUE(family$estimate_scat) || isTRUE(family$estimate_ocat) || isTRUE(family$estimate_zip)
 }
 
 # How many of the family's own parameters are estimated (the scaled t has two).
 n_estimated_parameters <- function(family) {
   if (!estimates_parameter(family)) return(0)
-  if (inherits(family, "warmgam_scat")) 2 else if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
+  if (inherits(family, c("warmgam_scat", "warmgam_ziP"))) 2 else if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
 }
 
 # The engine spec's fields for the family's own parameters (fixed values, or where
@@ -170,7 +171,8 @@ family_parameter_fields <- function(family, y) {
       phi = betar_phi_start(family, y)
     ),
     if (inherits(family, "warmgam_scat")) scat_fields(family, y),
-    if (inherits(family, "warmgam_ocat")) ocat_fields(family, y)
+    if (inherits(family, "warmgam_ocat")) ocat_fields(family, y),
+    if (inherits(family, "warmgam_ziP")) zip_fields(family)
   )
 }
 
@@ -233,6 +235,17 @@ check_support <- function(y, weights, family, response_name) {
         "`family = poisson()` needs counts: the response `%s` has non-integer values. Use `quasipoisson()` for non-integer data.",
         response_name
       ), "response")
+    }
+  } else if (fam == "ziP") {
+    counted <- if (is.null(weights)) TRUE else weights > 0
+    bad_rows <- which(!is.na(y) & (y < 0 | y != round(y)) & counted)
+    if (length(bad_rows)) {
+      abort(sprintf("The response `%s` must be non-negative counts for `family = ziP()`; rows %s are not.",
+                    response_name, paste(utils::head(bad_rows, 5), collapse = ", ")), "response")
+    }
+    if (min(yy) == 0 && max(yy) == 1) {
+      abort(sprintf("The response `%s` is binary: a zero-inflated Poisson makes no sense for it (as mgcv says); use `binomial()`.",
+                    response_name), "response")
     }
   } else if (fam == "ocat") {
     counted <- if (is.null(weights)) TRUE else weights > 0
@@ -359,6 +372,8 @@ family_id <- function(family) {
     "scat"
   } else if (inherits(family, "warmgam_ocat")) {
     "ocat"
+  } else if (inherits(family, "warmgam_ziP")) {
+    "ziP"
   } else {
     family$family
   }

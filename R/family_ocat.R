@@ -92,7 +92,7 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
   structure(list(
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
-    dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, probabilities = probabilities,
+    dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
     validmu = function(mu) all(is.finite(mu)),
     cuts = cuts, classes = R, estimate_ocat = estimate, start = start
   ), class = c("warmgam_ocat", "family"))

@@ -23,13 +23,13 @@
 #'   `tw()` and `Tweedie()` objects are accepted too), beta regression [betar()]
 #'   (logit, probit, cloglog, cauchit; the precision estimated or fixed) and the
 #'   scaled t [scat()] (identity, log, inverse; `nu` and `sigma` estimated or
-#'   fixed) and ordered categorical responses [ocat()] (cut points estimated or
-#'   fixed), mgcv's `betar()`, `scat()` and `ocat()` accepted too. A
+#'   fixed), ordered categorical responses [ocat()] (cut points estimated or
+#'   fixed) and the zero-inflated Poisson [ziP()] (REML/ML; `theta` estimated or
+#'   fixed), mgcv's `betar()`, `scat()`, `ocat()` and `ziP()` accepted too. A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative
-#'   binomial, beta regression, scaled t and ordered categorical, and estimated
-#'   otherwise.
+#'   binomial and the extended families above, and estimated otherwise.
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
@@ -183,6 +183,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   scale_estimated <- resolve_scale(scale, family, method)
   na_action <- resolve_na_action(if (missing(na.action)) NULL else na.action)
   check_flag(drop.unused.levels, "drop.unused.levels")
+  if (inherits(family, "warmgam_ziP") && method == "GCV.Cp") {
+    abort("`family = ziP()` is fitted by REML or ML; use `method = \"REML\"` (the default) or `\"ML\"`.", "method")
+  }
   if (estimates_parameter(family) && method == "GCV.Cp") {
     # GCV/UBRE is not a likelihood in the family's parameter (UBRE keeps falling as
     # the negative binomial theta does): no estimate there.
@@ -1028,6 +1031,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   }
   if (inherits(family, "warmgam_betar") && family$estimate_phi) {
     family <- betar_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
+  }
+  if (inherits(family, "warmgam_ziP") && family$estimate_zip) {
+    family <- zip_family(unlist(utils::tail(res$extra, 2)), estimate = TRUE, b = family$b)
   }
   if (inherits(family, "warmgam_ocat") && family$estimate_ocat) {
     gaps <- exp(unlist(utils::tail(res$extra, family$classes - 2)))

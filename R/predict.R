@@ -233,11 +233,12 @@ predict_block <- function(object, data, type, se.fit, terms, exclude, unconditio
   }
   eta <- drop(x %*% beta) + mm$offset
   names(eta) <- rn
-  if (type == "response" && is.function(object$family$probabilities)) {
-    # ocat(): the class probabilities, as mgcv's predict(type = "response").
-    if (!se.fit) return(object$family$probabilities(eta))
+  if (type == "response" && is.function(object$family$predict_response)) {
+    # The families whose response-scale prediction is not the inverse link (ocat()'s
+    # class probabilities, ziP()'s expected counts), as mgcv's predict().
+    if (!se.fit) return(object$family$predict_response(eta))
     se <- sqrt(rowSums((x %*% coefficient_covariance(object, unconditional)) * x))
-    return(object$family$probabilities(eta, se))
+    return(object$family$predict_response(eta, se))
   }
   response <- type == "response" && object$family$link != "identity"
   fit <- if (response) object$family$linkinv(eta) else eta

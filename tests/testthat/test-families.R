@@ -177,7 +177,7 @@ test_that("responses outside a family's support and unsupported families are cle
 test_that("mgcv's extended families that warmgam lacks are clear errors", {
   skip_if_not_installed("mgcv")
   d <- family_data(100)
-  expect_error(gam_fit(count ~ s(x0), data = d, family = mgcv::ziP()), "not supported", class = "warmgam_error_family")
+  expect_error(gam_fit(count ~ s(x0), data = d, family = mgcv::cnorm()), "not supported", class = "warmgam_error_family")
 })
 
 test_that("perfect separation warns and returns finite output; the iteration limit says so", {

@@ -19,6 +19,7 @@ use super::ordered::Ordered;
 use super::poisson::Poisson;
 use super::scaled_t::ScaledT;
 use super::tweedie::Tweedie;
+use super::zero_inflated::ZeroInflatedPoisson;
 use super::ParameterSearch;
 
 /// `Distribution`: one variant per registered type, each call passed to its
@@ -79,6 +80,10 @@ macro_rules! distributions {
             /// The unit deviance and its first two derivatives in `mu`.
             pub fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
                 match self { $(Distribution::$variant(d) => d.deviance(y, mu),)* }
+            }
+
+            pub fn variance_derivatives(&self) -> bool {
+                match self { $(Distribution::$variant(d) => d.variance_derivatives(),)* }
             }
 
             pub fn expected_is_observed(&self) -> bool {
@@ -176,6 +181,7 @@ distributions! {
     Beta(Beta),
     ScaledT(ScaledT),
     Ordered(Ordered),
+    ZeroInflatedPoisson(ZeroInflatedPoisson),
 }
 
 #[cfg(test)]
@@ -191,6 +197,12 @@ mod tests {
                     continue;
                 }
                 let [v, v1, v2, v3] = family.variance(mu);
+                let (v1, v2, v3) = if family.variance_derivatives() {
+                    (v1, v2, v3)
+                } else {
+                    let at = |k: usize| move |m: f64| family.variance(m)[k];
+                    (central(at(0), mu, 1e-6), central(at(1), mu, 1e-6), central(at(2), mu, 1e-6))
+                };
                 let generic = family.deviance_mu_derivatives(y, mu);
                 let [d, d1, d2] = family.deviance(y, mu);
                 let checks = [

@@ -47,6 +47,13 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     /// `mu`; `y log y` is taken as 0 at `y = 0`, as R's `dev.resids` do.
     fn deviance(&self, y: f64, mu: f64) -> [f64; 3];
 
+    /// Whether `variance` gives the variance function's derivatives (GCV's trace
+    /// differentiates the expected information with them); a family that gives only
+    /// its value is fitted by REML or ML alone.
+    fn variance_derivatives(&self) -> bool {
+        true
+    }
+
     /// Whether the observed information is taken as the expected one, as mgcv
     /// takes it for a family whose expected information it does not form (`ocat()`).
     fn expected_is_observed(&self) -> bool {

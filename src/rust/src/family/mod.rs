@@ -13,6 +13,7 @@ pub mod exponential;
 pub mod gamma;
 pub mod gaussian;
 pub mod inverse_gaussian;
+pub mod jet;
 pub mod link;
 pub mod negative_binomial;
 pub mod normal;
@@ -21,6 +22,7 @@ pub mod poisson;
 pub mod scaled_t;
 pub mod special;
 pub mod tweedie;
+pub mod zero_inflated;
 
 use distribution::Distribution;
 use exponential::normal_like_loglik;

@@ -184,6 +184,11 @@ pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {
             });
         }
     }
+    if spec.method == Method::Gcv && !spec.family.distribution.variance_derivatives() {
+        return Err(EngineError::InvalidSpec {
+            what: format!("the {} family is fitted by REML or ML, not GCV", spec.family.distribution.name()),
+        });
+    }
     check_response_range(spec)?;
     spec.check_memory()
 }
