@@ -357,7 +357,10 @@ as_negbin <- function(family) {
   extended <- inherits(family, "extended.family")
   theta <- if (extended) family$getTheta(TRUE) else family$getTheta()
   estimate <- extended && isTRUE(family$n.theta > 0)
-  negbin_family(if (estimate) NA_real_ else theta, estimate = estimate, link = family$link)
+  out <- negbin_family(if (estimate) NA_real_ else theta, estimate = estimate, link = family$link)
+  # mgcv fits its extended nb() by REML whatever `method` says; negbin(theta) by GCV too.
+  out$reml_only <- extended
+  out
 }
 
 # The family's name for the engine and the store's keys.
@@ -443,7 +446,10 @@ as_tweedie <- function(family) {
   if (!is.character(family$family) || !startsWith(family$family, "Tweedie")) return(NULL)
   if (inherits(family, "extended.family") && is.function(family$getTheta)) {
     estimate <- isTRUE(family$n.theta > 0)
-    return(tweedie_family(if (estimate) NA_real_ else family$getTheta(TRUE), estimate = estimate, link = family$link))
+    out <- tweedie_family(if (estimate) NA_real_ else family$getTheta(TRUE), estimate = estimate, link = family$link)
+    # mgcv fits its extended tw() by REML whatever `method` says; Tweedie(p) by GCV too.
+    out$reml_only <- TRUE
+    return(out)
   }
   power <- suppressWarnings(as.numeric(sub("^Tweedie\\((.*)\\)$", "\\1", family$family)))
   if (is.na(power) || power <= 1 || power >= 2) return(NULL)

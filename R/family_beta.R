@@ -67,7 +67,9 @@ betar_family <- function(phi, estimate, link) {
     valideta = lk$valideta, variance = function(mu) mu * (1 - mu) / (1 + ph), dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance,
     validmu = function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1),
-    phi = phi, estimate_phi = estimate
+    phi = phi, estimate_phi = estimate,
+    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
+    reml_only = TRUE
   ), class = c("warmgam_betar", "family"))
 }
 

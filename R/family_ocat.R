@@ -94,7 +94,9 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
     validmu = function(mu) all(is.finite(mu)),
-    cuts = cuts, classes = R, estimate_ocat = estimate, start = start
+    cuts = cuts, classes = R, estimate_ocat = estimate, start = start,
+    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
+    reml_only = TRUE
   ), class = c("warmgam_ocat", "family"))
 }
 

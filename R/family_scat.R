@@ -77,7 +77,9 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
     valideta = lk$valideta, variance = function(mu) rep(sig^2 * nu / (nu - 2), length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance,
     validmu = function(mu) all(is.finite(mu)),
-    nu = nu, sigma = sig, min_df = min_df, estimate_scat = estimate, start = start
+    nu = nu, sigma = sig, min_df = min_df, estimate_scat = estimate, start = start,
+    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
+    reml_only = TRUE
   ), class = c("warmgam_scat", "family"))
 }
 

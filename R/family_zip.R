@@ -105,7 +105,9 @@ zip_family <- function(theta, estimate, b) {
     valideta = lk$valideta, variance = response_variance, dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance, predict_response = expected_count,
     validmu = function(mu) all(is.finite(mu)),
-    theta = theta, b = b, estimate_zip = estimate
+    theta = theta, b = b, estimate_zip = estimate,
+    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
+    reml_only = TRUE
   ), class = c("warmgam_ziP", "family"))
 }
 

@@ -180,20 +180,20 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
   settings <- resolve_optimizer(optimizer, method)
   method <- settings$method
+  if (method == "GCV.Cp" && (estimates_parameter(family) || isTRUE(family[["reml_only"]]))) {
+    # mgcv's gam() fits every extended family (estimated parameters or not) by REML
+    # whatever `method` says (GCV/UBRE is not a likelihood in a family's parameter:
+    # UBRE keeps falling as the negative binomial theta does). The same here, said.
+    warn(sprintf(paste(
+      "`method = \"GCV.Cp\"` is not used: `%s` is fitted by REML, as mgcv's gam() fits its extended",
+      "families (give a fixed parameter to warmgam's `nb()` or `tw()`, or use mgcv's `negbin()` or `Tweedie()`,",
+      "for GCV/UBRE)."
+    ), family$family))
+    method <- "REML"
+  }
   scale_estimated <- resolve_scale(scale, family, method)
   na_action <- resolve_na_action(if (missing(na.action)) NULL else na.action)
   check_flag(drop.unused.levels, "drop.unused.levels")
-  if (inherits(family, "warmgam_ziP") && method == "GCV.Cp") {
-    abort("`family = ziP()` is fitted by REML or ML; use `method = \"REML\"` (the default) or `\"ML\"`.", "method")
-  }
-  if (estimates_parameter(family) && method == "GCV.Cp") {
-    # GCV/UBRE is not a likelihood in the family's parameter (UBRE keeps falling as
-    # the negative binomial theta does): no estimate there.
-    abort(paste(
-      "The negative binomial `theta`, the Tweedie `p` and the beta precision are estimated by REML or ML;",
-      "with `method = \"GCV.Cp\"` give them (`nb(theta = )`, `tw(p = )`, `betar(theta = )`)."
-    ), "method")
-  }
   check_number(gamma, "gamma", lower = .Machine$double.eps)
   check_cache(cache)
   check_flag(select, "select")

@@ -76,7 +76,7 @@ test_that("the store keeps an estimated theta; ziP() rejects bad input", {
   expect_identical(again$family$theta, cold$family$theta)
   expect_error(ziP(theta = 1), "`theta` of `ziP\\(\\)`")
   expect_error(ziP(b = -1), "`b` of `ziP\\(\\)`")
-  expect_error(gam_fit(f, data = d, family = ziP(), method = "GCV.Cp"), "REML or ML")
+  expect_warning(gam_fit(f, data = d, family = ziP(), method = "GCV.Cp"), "fitted by REML")
   bad <- d
   bad$y[c(3, 8)] <- c(-1, 2.5)
   expect_error(gam_fit(f, data = bad, family = ziP()), "rows 3, 8")
