@@ -120,6 +120,15 @@
 #'   starts, never its optimum; such a fit reports `warm_start$source = "in.out"`. It
 #'   comes before a seed from the warm-start store (a fit of the same model to other
 #'   data), after a stored result or checkpoint of this very fit.
+#' @param G A model set up by mgcv's `gam(fit = FALSE)` (class `gam.prefit`) or
+#'   warmgam's `gam_fit(fit = FALSE)` (class `warmgam_setup`), as mgcv's `G`: the
+#'   model is fitted from the set-up's formula, data, family, weights, offset and
+#'   knots, with this call's `method`, `sp`, `gamma`, `scale`, `control`,
+#'   `optimizer`, `in.out` and `fit`; `formula`, `data`, `family`, `weights`,
+#'   `offset`, `knots`, `subset`, `na.action` and `paraPen` may not be given with it.
+#'   warmgam refits from the set-up's formula rather than its matrices, so an mgcv
+#'   set-up whose model matrix or penalties were changed after `gam(fit = FALSE)` is
+#'   refused (the set-up is rebuilt and compared).
 #' @returns An object of class `warmgam`: a list with `coefficients`,
 #'   `fitted.values` (on the response scale), `linear.predictors`, `residuals`, `sp`
 #'   (named), `scale` (for an estimated scale, mgcv's estimate from the Pearson
@@ -174,7 +183,18 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
                     cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
                     na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
-                    scale = 0, fit = TRUE, in.out = NULL, paraPen = NULL) {
+                    scale = 0, fit = TRUE, in.out = NULL, paraPen = NULL, G = NULL) {
+  if (!is.null(G)) {
+    given <- intersect(names(match.call())[-1],
+                       c("formula", "data", "family", "weights", "offset", "knots", "subset", "na.action", "paraPen"))
+    args <- setup_arguments(G, given)
+    return(gam_fit(
+      args$formula, data = args$data, family = args$family, method = method, weights = args$weights,
+      offset = args$offset, sp = sp %||% args$sp, knots = args$knots, gamma = gamma, select = select, cache = cache,
+      threads = threads, control = control, subset = args$subset, optimizer = optimizer, scale = scale, fit = fit,
+      in.out = in.out
+    ))
+  }
   call <- match.call()
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))

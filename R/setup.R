@@ -130,3 +130,69 @@ restore_aliased <- function(res, aliased, p0) {
   })
   res
 }
+
+# What gam_fit() refits from a set-up given as `G`: mgcv's gam(fit = FALSE) object or
+# warmgam's own. mgcv's `G` can be edited before it is fitted (its model matrix,
+# penalties, constraints); warmgam fits from the formula, so mgcv's set-up is built
+# again from the same inputs and compared, and one that differs is refused.
+setup_arguments <- function(G, given) {
+  if (length(given)) {
+    abort(sprintf("With `G`, the model comes from the set-up: do not also give %s.",
+                  paste0("`", given, "`", collapse = ", ")), "argument")
+  }
+  if (inherits(G, "warmgam_setup")) {
+    cl <- G$call
+    env <- environment(G$formula) %||% parent.frame(2)
+    pick <- function(name) if (!is.null(cl[[name]])) eval(cl[[name]], env)
+    data <- pick("data")
+    in_data <- function(name) if (!is.null(cl[[name]])) eval(cl[[name]], if (is.null(data)) env else data, env)
+    return(list(formula = G$formula, data = data, family = G$family, weights = in_data("weights"),
+                offset = in_data("offset"), subset = in_data("subset"), knots = pick("knots"), sp = NULL))
+  }
+  if (!inherits(G, "gam.prefit")) {
+    abort("`G` must be the set-up returned by `mgcv::gam(fit = FALSE)` or `gam_fit(fit = FALSE)`.", "argument")
+  }
+  # The inputs of the call that made it, evaluated as gam() evaluates them: `data`
+  # and `knots` in the formula's environment, `weights`, `offset` and `subset` in
+  # the data first.
+  env <- environment(G$formula) %||% globalenv()
+  cl <- G$cl
+  data <- if (!is.null(cl$data)) eval(cl$data, env)
+  in_data <- function(name) if (!is.null(cl[[name]])) eval(cl[[name]], if (is.null(data)) env else data, env)
+  weights <- in_data("weights")
+  offset <- in_data("offset")
+  subset <- in_data("subset")
+  knots <- if (!is.null(cl$knots)) eval(cl$knots, env)
+  # With every smoothing parameter given, mgcv's gam(G = G) reads them from G$lsp0
+  # (their logs), which a user may set after the set-up (mgcv's ?gam example does);
+  # otherwise they are the call's, and G$lsp0 must be as the set-up made it.
+  all_fixed <- length(G$sp) == 0 && length(G$lsp0) > 0
+  sp <- if (all_fixed) unname(exp(G$lsp0)) else if (!is.null(cl$sp)) eval(cl$sp, env)
+  # mgcv's set-up built again from what warmgam will fit; any other edit of `G`
+  # would be silently lost. (By do.call: gam() takes `weights`, `offset` and
+  # `subset` unevaluated, as model.frame does.)
+  rebuilt <- tryCatch(
+    do.call(mgcv::gam, list(G$formula, data = data, family = G$family, weights = weights, offset = offset,
+                            subset = subset, knots = knots, sp = sp, fit = FALSE)),
+    error = function(e) NULL
+  )
+  same <- function(a, b) {
+    if (is.list(a) || is.list(b)) {
+      return(length(a) == length(b) && all(vapply(seq_along(a), function(i) same(a[[i]], b[[i]]), NA)))
+    }
+    identical(dim(a), dim(b)) && length(a) == length(b) &&
+      (!length(a) || max(abs(a - b)) <= 1e-10 * max(1, max(abs(b))))
+  }
+  unchanged <- !is.null(rebuilt) && same(rebuilt$X, G$X) && same(rebuilt$lsp0, G$lsp0) && same(rebuilt$S, G$S) && same(rebuilt$off, G$off) &&
+    same(rebuilt$y, G$y) && same(rebuilt$w, G$w) && same(rebuilt$offset, G$offset) &&
+    identical(length(rebuilt$smooth), length(G$smooth))
+  if (!unchanged) {
+    abort(paste(
+      "`G` differs from the set-up mgcv builds from its formula and data (its model matrix, penalties or data",
+      "were changed after `gam(fit = FALSE)`): warmgam fits from the formula and cannot take such a set-up.",
+      "Use `mgcv::gam(G = G)` for it."
+    ), "argument")
+  }
+  list(formula = G$formula, data = data, family = G$family, weights = weights, offset = offset, subset = subset,
+       knots = knots, sp = sp)
+}

@@ -74,3 +74,36 @@ test_that("fit = FALSE gives the model matrix and penalties, as mgcv's", {
   expect_equal(drop(setup$X %*% coef(fit)), unname(fit$linear.predictors), tolerance = 1e-10)
   expect_error(gam_fit(f, data = d, fit = NA), "`fit`", class = "warmgam_error_argument")
 })
+
+test_that("G = a set-up fits that model, as mgcv's gam(G = G); an edited mgcv set-up is refused", {
+  skip_if_not_installed("mgcv")
+  local_store()
+  d <- gam_sim(1, n = 300, dist = "poisson", scale = 0.3)
+  d$wt <- rep(c(1, 2), 150)
+  d$off <- log(rep(c(1, 1.5), each = 150))
+  f <- y ~ s(x0) + s(x1, bs = "cr") + offset(off)
+  G <- mgcv::gam(f, data = d, family = poisson(), weights = wt, fit = FALSE)
+  fit <- gam_fit(G = G, method = "REML")
+  direct <- gam_fit(f, data = d, family = poisson(), weights = wt, method = "REML")
+  # The same model as the formula's: the same fit, to the last bits.
+  expect_equal(fitted(fit), fitted(direct), tolerance = 1e-12)
+  ref <- mgcv_reference("aliased/G-poisson", f, d, family = quote(poisson()), weights = d$wt, method = "REML")
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
+  # warmgam's own set-up too.
+  own <- gam_fit(f, data = d, family = poisson(), weights = wt, fit = FALSE)
+  expect_equal(fitted(gam_fit(G = own, method = "REML")), fitted(direct), tolerance = 1e-12)
+  # Every smoothing parameter given: mgcv reads them from G$lsp0, which mgcv's ?gam
+  # example edits after the set-up; so does warmgam.
+  g <- y ~ s(x0) + s(x1, bs = "cr")
+  fixed <- mgcv::gam(g, data = d, family = poisson(), sp = c(0.5, 2), fit = FALSE)
+  fixed$lsp0 <- log(c(5, 20))
+  expect_equal(fitted(gam_fit(G = fixed)), fitted(gam_fit(g, data = d, family = poisson(), sp = c(5, 20))),
+               tolerance = 1e-12)
+  # An edited set-up would be fitted wrong from its formula: refused.
+  edited <- G
+  edited$X[, 2] <- 2 * edited$X[, 2]
+  expect_error(gam_fit(G = edited), "differs from the set-up", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(x0), G = G), "do not also give `formula`", class = "warmgam_error_argument")
+  expect_error(gam_fit(G = list()), "`G` must be", class = "warmgam_error_argument")
+})
