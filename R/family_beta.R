@@ -66,6 +66,12 @@ betar_family <- function(phi, estimate, link) {
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) mu * (1 - mu) / (1 + ph), dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance,
+    # The expected information per unit weight, phi^2 (trigamma(mu phi) +
+    # trigamma((1 - mu) phi)) mu'(eta)^2.
+    information_weights = function(y, eta) {
+      mu <- lk$linkinv(eta)
+      ph^2 * (trigamma(mu * ph) + trigamma((1 - mu) * ph)) * lk$mu.eta(eta)^2
+    },
     validmu = function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1),
     phi = phi, estimate_phi = estimate,
     # Fitted by REML whatever `method` says, as mgcv's gam() fits it.

@@ -86,6 +86,23 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     dimnames(se_prob) <- dimnames(prob)
     list(fit = prob, se.fit = se_prob)
   }
+  # The observed information -d2 log P / dmu2 (mgcv takes it as the expected):
+  # with the logistic density f = F (1 - F) and f' = f (1 - 2F) at the two cut
+  # points, P' = f(a) - f(b), P'' = f'(b) - f'(a).
+  information_weights <- function(y, eta) {
+    at <- function(cut) {
+      big <- is.infinite(cut)
+      cdf <- stats::plogis(cut - eta)
+      f <- ifelse(big, 0, cdf * (1 - cdf))
+      list(f = f, f1 = f * (1 - 2 * cdf))
+    }
+    a <- at(alpha[y])
+    b <- at(alpha[y + 1])
+    p <- exp(log_probability(y, eta))
+    r1 <- (a$f - b$f) / p
+    r2 <- (b$f1 - a$f1) / p
+    r1^2 - r2
+  }
   name <- if (anyNA(cuts)) "Ordered Categorical" else {
     sprintf("Ordered Categorical(%s)", paste(round(cuts, 2), collapse = ","))
   }
@@ -93,6 +110,7 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
+    information_weights = information_weights,
     validmu = function(mu) all(is.finite(mu)),
     cuts = cuts, classes = R, estimate_ocat = estimate, start = start,
     # Fitted by REML whatever `method` says, as mgcv's gam() fits it.

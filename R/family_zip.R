@@ -97,13 +97,26 @@ zip_family <- function(theta, estimate, b) {
     nonzero <- -expm1(-lambda)
     p * (lambda + lambda^2) / nonzero - (p * lambda / nonzero)^2
   }
+  # The expected information -E[l''(gamma)] = p (lambda + B''(gamma)) +
+  # c^2 ((1 - p) e^eta - p B''(eta)), with B(x) = log(1 - exp(-e^x)), whose second
+  # derivative is u h'(u) for u = e^x, h(u) = u / (e^u - 1).
+  information_weights <- function(y, gamma) {
+    second <- function(x) {
+      u <- exp(x)
+      em1 <- expm1(u)
+      ifelse(u < 1e-8, -u / 2, u * (em1 - u * exp(u)) / em1^2)
+    }
+    eta <- th[[1]] + slope * gamma
+    p <- -expm1(-exp(eta))
+    p * (exp(gamma) + second(gamma)) + slope^2 * ((1 - p) * exp(eta) - p * second(eta))
+  }
   name <- if (anyNA(theta)) "Zero inflated Poisson" else {
     sprintf("Zero inflated Poisson(%s)", paste(round(c(th[[1]], slope), 3), collapse = ","))
   }
   structure(list(
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = response_variance, dev.resids = dev_resids, aic = aic,
-    null_deviance = null_deviance, predict_response = expected_count,
+    null_deviance = null_deviance, predict_response = expected_count, information_weights = information_weights,
     validmu = function(mu) all(is.finite(mu)),
     theta = theta, b = b, estimate_zip = estimate,
     # Fitted by REML whatever `method` says, as mgcv's gam() fits it.

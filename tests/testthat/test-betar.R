@@ -50,6 +50,10 @@ test_that("a fixed precision is mgcv's betar(theta), with its summary, residuals
   expect_lt(rel_diff(residuals(fit, type = "deviance"), residuals(ref, type = "deviance")), 1e-5)
   expect_lt(rel_diff(residuals(fit, type = "pearson"), residuals(ref, type = "pearson")), 1e-6)
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
+  # Leverages from the information the covariance uses, as mgcv's fit$hat (1e-6:
+  # both fits converged to 1e-8 in the criterion); they sum to the edf.
+  expect_lt(max(abs(hatvalues(fit) - ref$hat)), 1e-6)
+  expect_equal(sum(hatvalues(fit)), sum(fit$edf), tolerance = 1e-8)
 })
 
 test_that("mgcv's own betar() objects are taken, and responses at 0 and 1 are moved inside as mgcv", {

@@ -46,6 +46,10 @@ test_that("fixed cut points are mgcv's ocat(theta = gaps)", {
   expect_equal(fit$family$cuts, c(-1, 0, 5))
   expect_lt(rel_diff(summary(fit)$s.table[, "Chi.sq"], summary(ref)$s.table[, "Chi.sq"]), 1e-4)
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
+  # Leverages from the information the covariance uses, as mgcv's fit$hat (1e-6:
+  # both fits converged to 1e-8 in the criterion); they sum to the edf.
+  expect_lt(max(abs(hatvalues(fit) - ref$hat)), 1e-6)
+  expect_equal(sum(hatvalues(fit)), sum(fit$edf), tolerance = 1e-8)
   expect_lt(rel_diff(predict(as_mgcv(fit), d[1:20, ]), predict(fit, d[1:20, ])), 1e-8)
 })
 

@@ -54,6 +54,10 @@ test_that("a fixed nu and sigma are mgcv's scat(theta = c(nu, sigma)), with a lo
   expect_lt(rel_diff(residuals(fit, type = "deviance"), residuals(ref, type = "deviance")), 1e-5)
   expect_lt(rel_diff(residuals(fit, type = "pearson"), residuals(ref, type = "pearson")), 1e-5)
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
+  # Leverages from the information the covariance uses, as mgcv's fit$hat (1e-6:
+  # both fits converged to 1e-8 in the criterion); they sum to the edf.
+  expect_lt(max(abs(hatvalues(fit) - ref$hat)), 1e-6)
+  expect_equal(sum(hatvalues(fit)), sum(fit$edf), tolerance = 1e-8)
   # as_mgcv() gives mgcv's model at the same parameters.
   expect_lt(rel_diff(predict(as_mgcv(fit), d[1:20, ]), predict(fit, d[1:20, ])), 1e-8)
 })

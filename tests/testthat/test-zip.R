@@ -59,6 +59,11 @@ test_that("fixed theta and b are mgcv's ziP(theta =, b =)", {
   expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
   expect_lt(abs(unname(fit$criterion) - ref$gcv.ubre) / abs(ref$gcv.ubre), 1e-8)
   expect_lt(rel_diff(summary(fit)$s.table[, "Chi.sq"], summary(ref)$s.table[, "Chi.sq"]), 1e-4)
+  # Leverages from the information the covariance uses, as mgcv's fit$hat (1e-6:
+  # both fits converged to 1e-8 in the criterion); they sum to the edf.
+  expect_lt(max(abs(hatvalues(fit) - ref$hat)), 1e-6)
+  expect_equal(sum(hatvalues(fit)), sum(fit$edf), tolerance = 1e-8)
+
   fit_b <- gam_fit(f, data = d, family = ziP(b = 0.3))
   ref_b <- mgcv_reference("zip/zip-b", f, d, family = quote(mgcv::ziP(b = 0.3)), method = "REML")
   expect_lt(rel_diff(fitted(fit_b), fitted(ref_b)), 1e-5)
