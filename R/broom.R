@@ -134,7 +134,9 @@ augment.warmgam <- function(x, data = NULL, newdata = NULL, type.predict = "link
   out$.se.fit <- pad(p$se.fit)
   out$.resid <- pad(fit_residuals(x, type = type.residuals))
   out$.hat <- pad(leverages(x))
-  out$.cooksd <- pad(cooks_distance(x))
+  # Cook's distance needs Pearson residuals, which ocat() and ziP() do not define
+  # (as in mgcv): NA there, as broom gives for what a model cannot compute.
+  out$.cooksd <- if (is.function(x$family$predict_response)) NA_real_ else pad(cooks_distance(x))
   as_tidy_frame(out)
 }
 

@@ -66,6 +66,11 @@ betar_family <- function(phi, estimate, link) {
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) mu * (1 - mu) / (1 + ph), dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance,
+    # Draws for simulate(): beta variates, kept inside (0, 1) as mgcv's betar()$rd.
+    simulate = function(object, nsim) {
+      mu <- rep(object$fitted.values, nsim)
+      pmin(pmax(stats::rbeta(length(mu), mu * ph, (1 - mu) * ph), beta_eps), 1 - beta_eps)
+    },
     # The expected information per unit weight, phi^2 (trigamma(mu phi) +
     # trigamma((1 - mu) phi)) mu'(eta)^2.
     information_weights = function(y, eta) {

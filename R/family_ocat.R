@@ -111,6 +111,11 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
     information_weights = information_weights,
+    # Draws for simulate(): the class where the latent logistic variable falls.
+    simulate = function(object, nsim) {
+      latent <- rep(object$fitted.values, nsim) + stats::rlogis(length(object$fitted.values) * nsim)
+      findInterval(latent, cuts) + 1
+    },
     validmu = function(mu) all(is.finite(mu)),
     cuts = cuts, classes = R, estimate_ocat = estimate, start = start,
     # Fitted by REML whatever `method` says, as mgcv's gam() fits it.

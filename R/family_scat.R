@@ -76,6 +76,11 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(sig^2 * nu / (nu - 2), length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance,
+    # Draws for simulate(): mu + sigma t_nu (mgcv's scat()$rd).
+    simulate = function(object, nsim) {
+      mu <- rep(object$fitted.values, nsim)
+      mu + sig * stats::rt(length(mu), df = nu)
+    },
     # The expected information per unit weight, (nu + 1) / (sigma^2 (nu + 3)) mu'(eta)^2.
     information_weights = function(y, eta) (nu + 1) / (sig^2 * (nu + 3)) * lk$mu.eta(eta)^2,
     validmu = function(mu) all(is.finite(mu)),
