@@ -22,7 +22,9 @@
 #'   to all other rows (for an `rset` whose analysis sets repeat rows, such as
 #'   `rsample::bootstraps()`, to the rows outside the assessment set, once each).
 #' @param metric How a fold's predictions are scored: `NULL` (the default) for the
-#'   family's mean deviance over the held-out rows, `"mse"`, `"mae"`, `"logloss"`,
+#'   family's mean deviance over the held-out rows (for `betar()` and `ziP()`
+#'   against the saturated model, for `ocat()` `-2 log P(y)`, twice the log loss
+#'   of the class probabilities), `"mse"`, `"mae"`, `"logloss"`,
 #'   `"auc"` (for 0/1 responses), or a function `function(y, mu, weights)` returning a
 #'   number, where `mu` is the predicted mean.
 #' @param seed A seed for the random fold assignment and the folds' random number

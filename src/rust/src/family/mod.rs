@@ -1,5 +1,6 @@
 //! Families of response distributions: link functions (`link`), the exponential
-//! families (`distribution`, the registry, and one file per distribution), and
+//! and extended families (`distribution`, the registry, and one file per
+//! distribution; `jet` differentiates a composed log likelihood), and
 //! `Family`, which joins a distribution and a link into what penalized IRLS and the
 //! Laplace-approximate REML use: the deviance of one observation and its first four
 //! derivatives in the linear predictor, the saturated log likelihood in the scale,
