@@ -158,7 +158,8 @@ estimates_parameter <- function(family) {
 # How many of the family's own parameters are estimated (the scaled t has two).
 n_estimated_parameters <- function(family) {
   if (!estimates_parameter(family)) return(0)
-  if (inherits(family, c("warmgam_scat", "warmgam_ziP"))) 2 else if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
+  if (inherits(family, c("warmgam_scat", "warmgam_ziP"))) return(2)
+  if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
 }
 
 # The engine spec's fields for the family's own parameters (fixed values, or where
@@ -244,8 +245,8 @@ check_support <- function(y, weights, family, response_name) {
                     response_name, paste(utils::head(bad_rows, 5), collapse = ", ")), "response")
     }
     if (min(yy) == 0 && max(yy) == 1) {
-      abort(sprintf("The response `%s` is binary: a zero-inflated Poisson makes no sense for it (as mgcv says); use `binomial()`.",
-                    response_name), "response")
+      abort(sprintf(paste("The response `%s` is binary: a zero-inflated Poisson makes no sense for it (as mgcv",
+                          "says); use `binomial()`."), response_name), "response")
     }
   } else if (fam == "ocat") {
     counted <- if (is.null(weights)) TRUE else weights > 0

@@ -39,8 +39,8 @@ ocat <- function(theta = NULL, link = "identity", R = NULL) {
     ok <- is.numeric(theta) && length(theta) >= 1L && all(is.finite(theta)) && all(theta != 0) &&
       (all(theta > 0) || all(theta < 0))
     if (!ok) {
-      abort("`theta` of `ocat()` must be the R - 2 gaps between cut points, all positive (fixed) or all negative (starting values).",
-            "family")
+      abort(paste("`theta` of `ocat()` must be the R - 2 gaps between cut points, all positive (fixed) or all",
+                  "negative (starting values)."), "family")
     }
     if (!is.null(R) && R != length(theta) + 2) {
       abort(sprintf("`theta` of `ocat()` has %d gaps, so `R` must be %d.", length(theta), length(theta) + 2), "family")

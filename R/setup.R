@@ -183,7 +183,8 @@ setup_arguments <- function(G, given) {
     identical(dim(a), dim(b)) && length(a) == length(b) &&
       (!length(a) || max(abs(a - b)) <= 1e-10 * max(1, max(abs(b))))
   }
-  unchanged <- !is.null(rebuilt) && same(rebuilt$X, G$X) && same(rebuilt$lsp0, G$lsp0) && same(rebuilt$S, G$S) && same(rebuilt$off, G$off) &&
+  unchanged <- !is.null(rebuilt) && same(rebuilt$X, G$X) && same(rebuilt$lsp0, G$lsp0) && same(rebuilt$S, G$S) &&
+    same(rebuilt$off, G$off) &&
     same(rebuilt$y, G$y) && same(rebuilt$w, G$w) && same(rebuilt$offset, G$offset) &&
     identical(length(rebuilt$smooth), length(G$smooth))
   if (!unchanged) {
