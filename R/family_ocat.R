@@ -111,6 +111,9 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
     information_weights = information_weights,
+    # mgcv's sign of a deviance residual: the class interval's midpoint against the
+    # latent mean (-1 for the first class, 1 for the last).
+    residual_sign = function(y, eta) sign((alpha[y + 1] + alpha[y]) / 2 - eta),
     # Draws for simulate(): the class where the latent logistic variable falls.
     simulate = function(object, nsim) {
       latent <- rep(object$fitted.values, nsim) + stats::rlogis(length(object$fitted.values) * nsim)

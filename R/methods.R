@@ -96,14 +96,15 @@ fit_residuals <- function(object, type) {
   if (is.function(fam$predict_response)) {
     # ocat() and ziP(): the linear predictor is not the response's mean. As mgcv's,
     # deviance residuals are signed by the response against the predicted response
-    # (ziP's expected count; ocat's class is signed against the latent mean's
-    # interval midpoint by mgcv, here against the latent mean), response residuals
-    # are for ziP only, and Pearson residuals for neither.
+    # (ziP's expected count; for ocat the class interval's midpoint against the
+    # latent mean), response residuals are for ziP only, and Pearson residuals for
+    # neither.
     if (type == "pearson" || (type == "response" && inherits(fam, "warmgam_ocat"))) {
       abort(sprintf("`type = \"%s\"` residuals are not defined for `%s`, as in mgcv.", type, fam$family),
             "argument")
     }
     if (inherits(fam, "warmgam_ziP")) r <- y - fam$predict_response(object$linear.predictors)
+    if (is.function(fam$residual_sign)) r <- fam$residual_sign(y, object$linear.predictors)
   }
   switch(type,
     deviance = sign(r) * sqrt(pmax(fam$dev.resids(y, mu, w), 0)),

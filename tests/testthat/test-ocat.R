@@ -46,6 +46,9 @@ test_that("fixed cut points are mgcv's ocat(theta = gaps)", {
   expect_equal(fit$family$cuts, c(-1, 0, 5))
   expect_lt(rel_diff(summary(fit)$s.table[, "Chi.sq"], summary(ref)$s.table[, "Chi.sq"]), 1e-4)
   expect_lt(abs(AIC(fit) - AIC(ref)) / abs(AIC(ref)), 1e-6)
+  # Deviance residuals signed as mgcv's (the class interval's midpoint against the
+  # latent mean).
+  expect_lt(max(abs(residuals(fit) - residuals(ref))), 1e-6)
   # Leverages from the information the covariance uses, as mgcv's fit$hat (1e-6:
   # both fits converged to 1e-8 in the criterion); they sum to the edf.
   expect_lt(max(abs(hatvalues(fit) - ref$hat)), 1e-6)
