@@ -264,8 +264,7 @@ impl<'a> Prepared<'a> {
         let (n, k) = (self.n_sp(), searches.len());
         let at = |c: &[f64]| ModelSpec { family: spec.family.at_coordinates(c), ..spec.clone() };
         let blind: Vec<f64> = searches.iter().map(|s| s.start).collect();
-        // A start that carries the family's parameters (a seed from a fit of this
-        // model to other rows, or a checkpoint) is near this data's values.
+        // A start may carry the family's parameters (a seed, or a checkpoint).
         let (mut warm, mut c0, seeded) = match start {
             Some(s) if s.len() == n + k => (Some(s[..n].to_vec()), s[n..].to_vec(), true),
             Some(s) if s.len() == n => (Some(s.to_vec()), blind, false),
@@ -273,18 +272,22 @@ impl<'a> Prepared<'a> {
         };
         let mut iterations = 0;
         if !seeded && spec.family.scale_known() {
-            // Without a seed's values: start the search from the parameters' maximum
-            // likelihood values at the means of one inner fit at the starting values
-            // (the smoothing parameters' too). The criterion's minimum differs from
-            // those only through the penalty, the log determinant and how far the
-            // starting smoothing parameters are from their optimum.
+            // Without a seed's values: start from the parameters' maximum likelihood
+            // values at the means of one inner fit at the starting values (the
+            // smoothing parameters' too). An inner fit that fails there (diverging at
+            // the blind start) only loses this start.
             let first = at(&c0);
             let mut objective = self.objective_from(&first, None);
             let free: Vec<f64> =
                 objective.free_index().iter().map(|&j| warm.as_ref().map_or(self.rho_init[j], |w| w[j])).collect();
-            let eval = objective.evaluate(&free, false)?;
-            if let Some(c) = self.likelihood_coordinates(spec, &eval.coefficients, &searches, &c0)? {
-                c0 = c;
+            match objective.evaluate(&free, false) {
+                Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                Err(_) => {}
+                Ok(eval) => {
+                    if let Some(c) = self.likelihood_coordinates(spec, &eval.coefficients, &searches, &c0)? {
+                        c0 = c;
+                    }
+                }
             }
         }
         // The best trial: its criterion and all its parameters.
@@ -348,9 +351,8 @@ impl<'a> Prepared<'a> {
     }
 
     /// The coordinates of the family's parameters that maximize the likelihood at the
-    /// fitted means of `coefficients` (with the saturated log likelihood's part, for
-    /// a family whose `ls` depends on them); `None` when there is no such fit to use.
-    /// Each value is one pass over the fitted means: no refits.
+    /// fitted means of `coefficients` (with `ls` where it depends on them; each value
+    /// one pass over the means, no refits); `None` when there is no such fit to use.
     fn likelihood_coordinates(
         &self,
         spec: &ModelSpec<'_>,
