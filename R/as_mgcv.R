@@ -172,14 +172,8 @@ user_gam_call <- function(fit, fitted, knots) {
     call("nb", theta = fam$theta, link = fam$link)
   } else if (inherits(fam, "warmgam_tweedie")) {
     call("tw", theta = fam$p, link = fam$link)
-  } else if (inherits(fam, "warmgam_betar")) {
-    call("betar", theta = fam$phi, link = fam$link)
-  } else if (inherits(fam, "warmgam_ziP")) {
-    call("ziP", theta = fam$theta, b = fam$b)
-  } else if (inherits(fam, "warmgam_ocat")) {
-    if (fam$classes > 2) call("ocat", theta = diff(fam$cuts)) else call("ocat", R = 2)
-  } else if (inherits(fam, "warmgam_scat")) {
-    call("scat", theta = c(fam$nu, fam$sigma), link = fam$link, min.df = fam$min_df)
+  } else if (!is.null(fam[["mgcv_call"]])) {
+    fam$mgcv_call
   } else {
     fit$call$family
   }
@@ -257,14 +251,8 @@ as_mgcv_data <- function(fit, data, formula, env) {
 # theta or power it used (estimated or given), held fixed, as mgcv's nb() and tw().
 mgcv_family <- function(family) {
   if (inherits(family, "warmgam_nb")) return(mgcv::nb(theta = family$theta, link = family$link))
-  if (inherits(family, "warmgam_betar")) return(mgcv::betar(theta = family$phi, link = family$link))
-  if (inherits(family, "warmgam_ziP")) return(mgcv::ziP(theta = family$theta, b = family$b))
-  if (inherits(family, "warmgam_ocat")) {
-    return(if (family$classes > 2) mgcv::ocat(theta = diff(family$cuts)) else mgcv::ocat(R = 2))
-  }
-  if (inherits(family, "warmgam_scat")) {
-    return(mgcv::scat(theta = c(family$nu, family$sigma), link = family$link, min.df = family$min_df))
-  }
+  # warmgam's extended families, by mgcv's constructor at their values.
+  if (!is.null(family[["mgcv_call"]])) return(eval(family$mgcv_call, asNamespace("mgcv")))
   if (inherits(family, "warmgam_tweedie")) {
     fam <- mgcv::tw(theta = family$p, link = family$link)
     # mgcv's tw() (1.8-41) makes its functions in an environment whose parent is the

@@ -161,26 +161,7 @@ cache_spec <- function(cache, control, frame, formula, family) {
                     if (inherits(family, "warmgam_tweedie")) {
                       if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
                     },
-                    if (inherits(family, "warmgam_betar")) {
-                      if (family$estimate_phi) "(phi estimated)" else sprintf("(phi = %.17g)", family$phi)
-                    },
-                    if (inherits(family, "warmgam_ziP")) {
-                      sprintf("(b = %.17g)%s", family$b, if (family$estimate_zip) "(theta estimated)" else {
-                        sprintf("(theta = %.17g, %.17g)", family$theta[[1]], family$theta[[2]])
-                      })
-                    },
-                    if (inherits(family, "warmgam_ocat")) {
-                      sprintf("(R = %d)%s", family$classes, if (family$estimate_ocat) "(cuts estimated)" else {
-                        sprintf("(cuts = %s)", paste(sprintf("%.17g", family$cuts), collapse = ", "))
-                      })
-                    },
-                    if (inherits(family, "warmgam_scat")) {
-                      sprintf("(min.df = %.17g)%s", family$min_df, if (family$estimate_scat) {
-                        "(nu, sigma estimated)"
-                      } else {
-                        sprintf("(nu = %.17g, sigma = %.17g)", family$nu, family$sigma)
-                      })
-                    }),
+                    family[["key"]]),
     link = engine_link(family),
     names = colnames(frame$xp) %||% character()
   )

@@ -151,15 +151,25 @@ unit_scale_families <- c("negbin", "betar", "scat", "ocat", "ziP")
 # Whether the family's own parameter (the negative binomial theta, the Tweedie
 # power, the beta precision) is estimated with the smoothing parameters.
 estimates_parameter <- function(family) {
-  isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family$estimate_phi) ||
-    isTRUE(family$estimate_scat) || isTRUE(family$estimate_ocat) || isTRUE(family$estimate_zip)
+  isTRUE(family$estimate_theta) || isTRUE(family$estimate_p) || isTRUE(family[["n_estimated"]] > 0)
+}
+
+# What every extended family warmgam builds itself (betar(), scat(), ocat(), ziP())
+# gives the generic code, spliced into its family object: `engine_id` (the engine's
+# and the store's name), `n_estimated` (how many parameters the engine searches),
+# `engine_fields(y)` (the spec's fields: fixed values or the search's start),
+# `at_estimates(coords)` (the family at the engine's estimates, its search
+# coordinates), `key` (what the store's model key adds: fixed values are part of the
+# model, estimated ones are not), `mgcv_call` (mgcv's constructor at these values,
+# for as_mgcv()) and `reml_only` (mgcv fits it by REML whatever `method` says).
+extended_family <- function(engine_id, n_estimated, engine_fields, at_estimates, key, mgcv_call) {
+  list(engine_id = engine_id, n_estimated = n_estimated, engine_fields = engine_fields,
+       at_estimates = at_estimates, key = key, mgcv_call = mgcv_call, reml_only = TRUE)
 }
 
 # How many of the family's own parameters are estimated (the scaled t has two).
 n_estimated_parameters <- function(family) {
-  if (!estimates_parameter(family)) return(0)
-  if (inherits(family, c("warmgam_scat", "warmgam_ziP"))) return(2)
-  if (inherits(family, "warmgam_ocat")) family$classes - 2 else 1
+  family[["n_estimated"]] %||% as.numeric(estimates_parameter(family))
 }
 
 # The engine spec's fields for the family's own parameters (fixed values, or where
@@ -168,12 +178,9 @@ family_parameter_fields <- function(family, y) {
   c(
     list(
       theta = negbin_theta_start(family, y),
-      power = if (is.null(family[["p"]]) || is.na(family[["p"]])) 1.5 else family[["p"]],
-      phi = betar_phi_start(family, y)
+      power = if (is.null(family[["p"]]) || is.na(family[["p"]])) 1.5 else family[["p"]]
     ),
-    if (inherits(family, "warmgam_scat")) scat_fields(family, y),
-    if (inherits(family, "warmgam_ocat")) ocat_fields(family, y),
-    if (inherits(family, "warmgam_ziP")) zip_fields(family)
+    if (is.function(family[["engine_fields"]])) family$engine_fields(y)
   )
 }
 
@@ -370,14 +377,8 @@ family_id <- function(family) {
     "negbin"
   } else if (inherits(family, "warmgam_tweedie")) {
     "tweedie"
-  } else if (inherits(family, "warmgam_betar")) {
-    "betar"
-  } else if (inherits(family, "warmgam_scat")) {
-    "scat"
-  } else if (inherits(family, "warmgam_ocat")) {
-    "ocat"
-  } else if (inherits(family, "warmgam_ziP")) {
-    "ziP"
+  } else if (!is.null(family[["engine_id"]])) {
+    family$engine_id
   } else {
     family$family
   }

@@ -62,7 +62,7 @@ betar_family <- function(phi, estimate, link) {
     sum(dev_resids(y, mu, wt))
   }
   name <- if (is.na(phi)) "Beta regression" else sprintf("Beta regression(%s)", round(phi, 3))
-  structure(list(
+  structure(c(list(
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) mu * (1 - mu) / (1 + ph), dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance,
@@ -78,10 +78,21 @@ betar_family <- function(phi, estimate, link) {
       ph^2 * (trigamma(mu * ph) + trigamma((1 - mu) * ph)) * lk$mu.eta(eta)^2
     },
     validmu = function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1),
-    phi = phi, estimate_phi = estimate,
-    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
-    reml_only = TRUE
-  ), class = c("warmgam_betar", "family"))
+    phi = phi
+  ), extended_family("betar", n_estimated = if (estimate) 1 else 0,
+    # The engine's field: phi, fixed, or where the search starts (the moment
+    # estimate mean (1 - mean) / var - 1 of the response).
+    engine_fields = function(y) {
+      if (!estimate) return(list(phi = as.double(phi)))
+      m <- mean(y)
+      v <- stats::var(y)
+      start <- if (is.finite(v) && v > 0) m * (1 - m) / v - 1 else 1
+      list(phi = min(max(start, 0.01), 1e6))
+    },
+    at_estimates = function(coords) betar_family(exp(coords), estimate = TRUE, link = link),
+    key = if (estimate) "(phi estimated)" else sprintf("(phi = %.17g)", phi),
+    mgcv_call = call("betar", theta = phi, link = link)
+  )), class = c("warmgam_betar", "family"))
 }
 
 # mgcv's betar() (estimated or fixed precision) as warmgam's; NULL for any other
@@ -123,15 +134,4 @@ beta_saturated_loglik <- function(y, phi) {
     if (!length(todo)) break
   }
   stats::dbeta(y, mu * phi, (1 - mu) * phi, log = TRUE)
-}
-
-# The precision the engine starts from (or keeps, when fixed): for an estimated
-# one, the moment estimate mean (1 - mean) / var - 1 of the response.
-betar_phi_start <- function(family, y) {
-  if (!inherits(family, "warmgam_betar")) return(NA_real_)
-  if (!family$estimate_phi) return(as.double(family$phi))
-  m <- mean(y)
-  v <- stats::var(y)
-  phi <- if (is.finite(v) && v > 0) m * (1 - m) / v - 1 else 1
-  min(max(phi, 0.01), 1e6)
 }

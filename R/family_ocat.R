@@ -106,7 +106,7 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
   name <- if (anyNA(cuts)) "Ordered Categorical" else {
     sprintf("Ordered Categorical(%s)", paste(round(cuts, 2), collapse = ","))
   }
-  structure(list(
+  structure(c(list(
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
@@ -120,10 +120,17 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
       findInterval(latent, cuts) + 1
     },
     validmu = function(mu) all(is.finite(mu)),
-    cuts = cuts, classes = R, estimate_ocat = estimate, start = start,
-    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
-    reml_only = TRUE
-  ), class = c("warmgam_ocat", "family"))
+    cuts = cuts, classes = R
+  ), extended_family("ocat", n_estimated = if (estimate) R - 2 else 0,
+    # The engine's field for the cut points: fixed, or where the search starts
+    # (mgcv's start from the classes' cumulative frequencies, unless given).
+    engine_fields = function(y) list(cuts = as.double(if (!estimate) cuts else start %||% ocat_start(R, y))),
+    at_estimates = function(coords) ocat_family(-1 + cumsum(c(0, exp(coords))), estimate = TRUE, R = R),
+    key = sprintf("(R = %d)%s", R, if (estimate) "(cuts estimated)" else {
+      sprintf("(cuts = %s)", paste(sprintf("%.17g", cuts), collapse = ", "))
+    }),
+    mgcv_call = if (R > 2) call("ocat", theta = diff(cuts)) else call("ocat", R = 2)
+  )), class = c("warmgam_ocat", "family"))
 }
 
 # mgcv's ocat() (estimated or fixed cut points) as warmgam's; NULL for any other
@@ -135,13 +142,6 @@ as_ocat <- function(family) {
   R <- length(family$getTheta()) + 2L
   estimate <- R > 2 && isTRUE(family$n.theta > 0)
   ocat_family(if (estimate) rep(NA_real_, R - 1) else family$getTheta(TRUE), estimate = estimate, R = R)
-}
-
-# The engine's field for the cut points: fixed, or where the search starts (mgcv's
-# start from the classes' cumulative frequencies, unless given).
-ocat_fields <- function(family, y) {
-  cuts <- if (!family$estimate_ocat) family$cuts else family$start %||% ocat_start(family$classes, y)
-  list(cuts = as.double(cuts))
 }
 
 # mgcv's starting cut points: from the cumulative class frequencies (each class

@@ -72,7 +72,7 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
   shown <- round(c(nu, sig), 3)
   if (isTRUE(shown[[1]] > 999)) shown[[1]] <- Inf
   name <- if (anyNA(theta)) "Scaled t" else sprintf("Scaled t(%s)", paste(shown, collapse = ","))
-  structure(list(
+  structure(c(list(
     family = name, link = link, linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(sig^2 * nu / (nu - 2), length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance,
@@ -84,10 +84,22 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
     # The expected information per unit weight, (nu + 1) / (sigma^2 (nu + 3)) mu'(eta)^2.
     information_weights = function(y, eta) (nu + 1) / (sig^2 * (nu + 3)) * lk$mu.eta(eta)^2,
     validmu = function(mu) all(is.finite(mu)),
-    nu = nu, sigma = sig, min_df = min_df, estimate_scat = estimate, start = start,
-    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
-    reml_only = TRUE
-  ), class = c("warmgam_scat", "family"))
+    nu = nu, sigma = sig, min_df = min_df
+  ), extended_family("scat", n_estimated = if (estimate) 2 else 0,
+    # The engine's fields: nu and sigma (fixed, or where the search starts: mgcv's
+    # start, nu = min.df + e^1.5 and sigma = 0.8 sd(y), unless given), and min.df.
+    engine_fields = function(y) {
+      at <- if (!estimate) c(nu, sig) else start %||% c(min_df + exp(1.5), 0.8 * stats::sd(y))
+      if (!is.finite(at[[2]]) || at[[2]] <= 0) at[[2]] <- 1
+      list(nu = as.double(at[[1]]), sigma = as.double(at[[2]]), min_df = min_df)
+    },
+    at_estimates = function(coords) {
+      scat_family(c(min_df + exp(coords[[1]]), exp(coords[[2]])), estimate = TRUE, link = link, min_df = min_df)
+    },
+    key = sprintf("(min.df = %.17g)%s", min_df,
+                  if (estimate) "(nu, sigma estimated)" else sprintf("(nu = %.17g, sigma = %.17g)", nu, sig)),
+    mgcv_call = call("scat", theta = c(nu, sig), link = link, min.df = min_df)
+  )), class = c("warmgam_scat", "family"))
 }
 
 # mgcv's scat() (estimated or fixed) as warmgam's; NULL for any other family.
@@ -104,17 +116,4 @@ as_scat <- function(family) {
   theta <- family$getTheta(TRUE)
   scat_family(if (estimate) c(NA_real_, NA_real_) else theta, estimate = estimate, link = family$link,
               min_df = min_df)
-}
-
-# The engine's fields for the scaled t: nu and sigma (fixed, or where the search
-# starts: mgcv's start, nu = min.df + e^1.5 and sigma = 0.8 sd(y), unless given), and
-# min.df.
-scat_fields <- function(family, y) {
-  start <- if (!family$estimate_scat) {
-    c(family$nu, family$sigma)
-  } else {
-    family$start %||% c(family$min_df + exp(1.5), 0.8 * stats::sd(y))
-  }
-  if (!is.finite(start[[2]]) || start[[2]] <= 0) start[[2]] <- 1
-  list(nu = as.double(start[[1]]), sigma = as.double(start[[2]]), min_df = family$min_df)
 }

@@ -113,7 +113,7 @@ zip_family <- function(theta, estimate, b) {
   name <- if (anyNA(theta)) "Zero inflated Poisson" else {
     sprintf("Zero inflated Poisson(%s)", paste(round(c(th[[1]], slope), 3), collapse = ","))
   }
-  structure(list(
+  structure(c(list(
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = response_variance, dev.resids = dev_resids, aic = aic,
     null_deviance = null_deviance, predict_response = expected_count, information_weights = information_weights,
@@ -128,10 +128,17 @@ zip_family <- function(theta, estimate, b) {
       y
     },
     validmu = function(mu) all(is.finite(mu)),
-    theta = theta, b = b, estimate_zip = estimate,
-    # Fitted by REML whatever `method` says, as mgcv's gam() fits it.
-    reml_only = TRUE
-  ), class = c("warmgam_ziP", "family"))
+    theta = theta, b = b
+  ), extended_family("ziP", n_estimated = if (estimate) 2 else 0,
+    # The engine's fields: theta (fixed, or where the search starts: mgcv's
+    # c(0, 0)) and b.
+    engine_fields = function(y) list(zip_theta = as.double(if (estimate) c(0, 0) else theta), zip_b = b),
+    at_estimates = function(coords) zip_family(coords, estimate = TRUE, b = b),
+    key = sprintf("(b = %.17g)%s", b, if (estimate) "(theta estimated)" else {
+      sprintf("(theta = %.17g, %.17g)", theta[[1]], theta[[2]])
+    }),
+    mgcv_call = call("ziP", theta = theta, b = b)
+  )), class = c("warmgam_ziP", "family"))
 }
 
 # mgcv's ziP() (estimated or fixed) as warmgam's; NULL for any other family.
@@ -142,10 +149,4 @@ as_zip <- function(family) {
   b <- get(".b", envir = environment(family$getTheta))
   estimate <- isTRUE(family$n.theta > 0)
   zip_family(if (estimate) c(NA_real_, NA_real_) else family$getTheta(), estimate = estimate, b = b)
-}
-
-# The engine's fields: theta (fixed, or where the search starts: mgcv's c(0, 0)) and b.
-zip_fields <- function(family) {
-  theta <- if (family$estimate_zip) c(0, 0) else family$theta
-  list(zip_theta = as.double(theta), zip_b = family$b)
 }

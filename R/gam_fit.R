@@ -1049,20 +1049,8 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   if (inherits(family, "warmgam_tweedie") && family$estimate_p) {
     family <- tweedie_family(res$extra[[length(res$extra)]], estimate = TRUE, link = family$link)
   }
-  if (inherits(family, "warmgam_betar") && family$estimate_phi) {
-    family <- betar_family(exp(res$extra[[length(res$extra)]]), estimate = TRUE, link = family$link)
-  }
-  if (inherits(family, "warmgam_ziP") && family$estimate_zip) {
-    family <- zip_family(unlist(utils::tail(res$extra, 2)), estimate = TRUE, b = family$b)
-  }
-  if (inherits(family, "warmgam_ocat") && family$estimate_ocat) {
-    gaps <- exp(unlist(utils::tail(res$extra, family$classes - 2)))
-    family <- ocat_family(-1 + cumsum(c(0, gaps)), estimate = TRUE, R = family$classes)
-  }
-  if (inherits(family, "warmgam_scat") && family$estimate_scat) {
-    c_nu_sigma <- unlist(utils::tail(res$extra, 2))
-    family <- scat_family(c(family$min_df + exp(c_nu_sigma[[1]]), exp(c_nu_sigma[[2]])), estimate = TRUE,
-                          link = family$link, min_df = family$min_df)
+  if (isTRUE(family[["n_estimated"]] > 0)) {
+    family <- family$at_estimates(unlist(utils::tail(res$extra, family$n_estimated)))
   }
   named <- named_terms(res$smooths, spec$smooth_info, frame$xp)
   smooth <- named$smooth
