@@ -116,16 +116,19 @@ pub fn finite_differences(
     };
     let mut gradient = vec![0.0; k];
     let mut hessian = Array2::zeros((k, k));
+    // Each coordinate's difference step and the value there (the upper side, or the
+    // lower one at the upper bound), for the mixed differences.
     let mut shifts = vec![0.0; k];
+    let mut shifted = vec![f0; k];
     for i in 0..k {
         let (lo, hi) = (searches[i].lo, searches[i].hi);
         let up = (theta[i] + h[i] <= hi).then(|| at(i, h[i], i, 0.0)).transpose()?.filter(|v| v.is_finite());
         let down = (theta[i] - h[i] >= lo).then(|| at(i, -h[i], i, 0.0)).transpose()?.filter(|v| v.is_finite());
-        (gradient[i], hessian[(i, i)], shifts[i]) = match (up, down) {
-            (Some(u), Some(d)) => ((u - d) / (2.0 * h[i]), (u - 2.0 * f0 + d) / (h[i] * h[i]), h[i]),
-            (Some(u), None) => ((u - f0) / h[i], 0.0, h[i]),
-            (None, Some(d)) => ((f0 - d) / h[i], 0.0, -h[i]),
-            (None, None) => (0.0, 0.0, 0.0),
+        (gradient[i], hessian[(i, i)], shifts[i], shifted[i]) = match (up, down) {
+            (Some(u), Some(d)) => ((u - d) / (2.0 * h[i]), (u - 2.0 * f0 + d) / (h[i] * h[i]), h[i], u),
+            (Some(u), None) => ((u - f0) / h[i], 0.0, h[i], u),
+            (None, Some(d)) => ((f0 - d) / h[i], 0.0, -h[i], d),
+            (None, None) => (0.0, 0.0, 0.0, f0),
         };
     }
     // Mixed second differences from the points already taken and one more per pair.
@@ -134,10 +137,8 @@ pub fn finite_differences(
             if shifts[i] == 0.0 || shifts[j] == 0.0 {
                 continue;
             }
-            let fi = at(i, shifts[i], i, 0.0)?;
-            let fj = at(j, shifts[j], j, 0.0)?;
             let fij = at(i, shifts[i], j, shifts[j])?;
-            let mixed = (fij - fi - fj + f0) / (shifts[i] * shifts[j]);
+            let mixed = (fij - shifted[i] - shifted[j] + f0) / (shifts[i] * shifts[j]);
             if mixed.is_finite() {
                 hessian[(i, j)] = mixed;
                 hessian[(j, i)] = mixed;
