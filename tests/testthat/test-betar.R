@@ -109,9 +109,9 @@ test_that("betar() rejects bad input", {
   local_store()
   d <- beta_data(n = 100)
   d$y[c(4, 9)] <- c(1.5, -0.2)
-  expect_error(gam_fit(y ~ s(x0), data = d, family = betar()), "rows 4, 9")
-  expect_error(betar(theta = -1), "`theta` of `betar\\(\\)`")
-  expect_error(betar(link = "log"), "`link` of `betar\\(\\)`")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = betar()), "rows 4, 9", class = "warmgam_error_response")
+  expect_error(betar(theta = -1), "`theta` of `betar\\(\\)`", class = "warmgam_error_family")
+  expect_error(betar(link = "log"), "`link` of `betar\\(\\)`", class = "warmgam_error_family")
   d <- beta_data(n = 100)
   # As mgcv's gam(), an extended family is fitted by REML whatever `method` says.
   expect_warning(fit <- gam_fit(y ~ s(x0), data = d, family = betar(theta = 3), method = "GCV.Cp"),

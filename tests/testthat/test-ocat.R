@@ -74,14 +74,14 @@ test_that("the store keeps estimated cut points and seeds from them", {
 
 test_that("ocat() rejects bad input, and cross-validates by the deviance (log loss)", {
   local_store()
-  expect_error(ocat(), "`R` of `ocat\\(\\)`")
-  expect_error(ocat(theta = c(1, -1)), "`theta` of `ocat\\(\\)`")
-  expect_error(ocat(theta = c(1, 2), R = 5), "`R` must be 4")
-  expect_error(ocat(R = 3, link = "logit"), "`link` of `ocat\\(\\)`")
+  expect_error(ocat(), "`R` of `ocat\\(\\)`", class = "warmgam_error_family")
+  expect_error(ocat(theta = c(1, -1)), "`theta` of `ocat\\(\\)`", class = "warmgam_error_family")
+  expect_error(ocat(theta = c(1, 2), R = 5), "`R` must be 4", class = "warmgam_error_family")
+  expect_error(ocat(R = 3, link = "logit"), "`link` of `ocat\\(\\)`", class = "warmgam_error_family")
   d <- ocat_data(n = 200)
   bad <- d
   bad$y[c(2, 7)] <- c(0, 2.5)
-  expect_error(gam_fit(y ~ s(x0), data = bad, family = ocat(R = 4)), "rows 2, 7")
+  expect_error(gam_fit(y ~ s(x0), data = bad, family = ocat(R = 4)), "rows 2, 7", class = "warmgam_error_response")
   cv <- gam_cv(y ~ s(x0) + s(x2), data = d, family = ocat(R = 4), folds = 3, seed = 2, cache = FALSE)
   expect_true(all(is.finite(cv$folds$metric)) && all(cv$folds$metric > 0))
 })

@@ -84,10 +84,10 @@ test_that("the store keys fixed parameters, keeps estimated ones and seeds from 
 
 test_that("scat() rejects bad input, and cross-validates by the deviance", {
   local_store()
-  expect_error(scat(theta = c(2, 1)), "must exceed `min.df`")
-  expect_error(scat(theta = c(5, -1)), "`theta` of `scat\\(\\)`")
-  expect_error(scat(link = "logit"), "`link` of `scat\\(\\)`")
-  expect_error(scat(min.df = -1), "`min.df`")
+  expect_error(scat(theta = c(2, 1)), "must exceed `min.df`", class = "warmgam_error_family")
+  expect_error(scat(theta = c(5, -1)), "`theta` of `scat\\(\\)`", class = "warmgam_error_family")
+  expect_error(scat(link = "logit"), "`link` of `scat\\(\\)`", class = "warmgam_error_family")
+  expect_error(scat(min.df = -1), "`min.df`", class = "warmgam_error_family")
   d <- scat_data(n = 200)
   expect_warning(gam_fit(y ~ s(x0), data = d, family = scat(), method = "GCV.Cp"), "fitted by REML")
   cv <- gam_cv(y ~ s(x0) + s(x2), data = d, family = scat(), folds = 3, seed = 2, cache = FALSE)
