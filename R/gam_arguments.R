@@ -61,21 +61,21 @@ resolve_optimizer <- function(optimizer, method) {
 
 # `scale` as mgcv's gam() reads it: 0 (the default) for a known scale of 1 with the
 # binomial, Poisson and negative binomial families and an estimated one otherwise; a
-# negative value for an estimated scale; a positive value for a known scale. The
-# engine knows the scale only as the family's own (1, or estimated), so a known
-# scale other than 1 is refused. Returns whether the scale is estimated.
+# negative value for an estimated scale; a positive value for a known scale (the
+# engine's `known_scale`). Returns whether the scale is estimated and, for a known
+# scale other than the family's own 1, its value.
 resolve_scale <- function(scale, family, method) {
   check_number(scale, "scale")
   known <- scale_known(family)
   fam <- family_id(family)
-  if (scale == 0) return(!known)
+  if (scale == 0) return(list(estimated = !known, known = NULL))
   if (fam %in% unit_scale_families) {
     # mgcv's negative binomial, beta regression and scaled t always have scale 1.
     if (scale != 1) {
       warn(sprintf("`scale = %s` is not used: the scale of `%s()` is 1 (as in mgcv).", format(scale),
                    c(negbin = "nb", betar = "betar", scat = "scat", ocat = "ocat", ziP = "ziP")[[fam]]))
     }
-    return(FALSE)
+    return(list(estimated = FALSE, known = NULL))
   }
   if (known && method != "GCV.Cp") {
     # mgcv's REML and ML take the binomial and Poisson scale as 1 whatever `scale` says.
@@ -85,15 +85,17 @@ resolve_scale <- function(scale, family, method) {
         "use `method = \"GCV.Cp\"` with `scale = -1`, or the quasi family, for an estimated scale."
       ), format(scale), method, fam))
     }
-    return(FALSE)
+    return(list(estimated = FALSE, known = NULL))
   }
-  if (scale < 0) return(TRUE)
-  if (known && scale == 1) return(FALSE)
-  abort(sprintf(paste(
-    "`scale = %s` (a known scale) is not supported yet: the engine takes the scale as 1 for the binomial,",
-    "Poisson and negative binomial families and estimates it for the others. Use `scale = 0` (the default)",
-    "or a negative value (estimated)."
-  ), format(scale)), "argument")
+  if (scale < 0) return(list(estimated = TRUE, known = NULL))
+  if (known && scale == 1) return(list(estimated = FALSE, known = NULL))
+  if (estimates_parameter(family)) {
+    abort(sprintf(paste(
+      "`scale = %s` (a known scale) cannot be combined with a family parameter estimated with the",
+      "smoothing parameters (`%s`); give the parameter (e.g. `tw(p = 1.5)`), or use `scale = 0`."
+    ), format(scale), family$family), "argument")
+  }
+  list(estimated = FALSE, known = as.double(scale))
 }
 
 # The family id the engine fits when `scale_estimated` overrides the family's own

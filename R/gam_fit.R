@@ -40,6 +40,10 @@
 #'   it is not added by `predict()`; a formula `offset()` term is).
 #' @param sp Optional smoothing parameters, one per smooth term (per level for a
 #'   factor `by`); negative entries are estimated.
+#' @param min.sp Optional lower bounds for the smoothing parameters, one per
+#'   smoothing parameter in the order of `sp` (as mgcv's `min.sp`): each penalty is
+#'   multiplied by `sp + min.sp`, and `fit$sp` reports the `sp` part, as mgcv's
+#'   `full.sp` does (add `min.sp` to get the multipliers).
 #' @param knots Optional named list of knot vectors, e.g. `list(x = 0:10)`, for
 #'   `"cr"`, `"cc"`, `"ps"` and `"tp"` smooths (for a thin plate spline of several
 #'   covariates, one vector per covariate, all of one length; used when there are at
@@ -97,8 +101,9 @@
 #'   Poisson and negative binomial families and an estimated scale otherwise; a
 #'   negative value for an estimated scale (for binomial and Poisson fits by
 #'   `"GCV.Cp"`, which then minimizes GCV instead of UBRE; with REML and ML their
-#'   scale stays 1, as in mgcv, with a warning). A positive value, a known scale, is
-#'   not supported yet except 1 where the scale is already 1 (an error says so).
+#'   scale stays 1, as in mgcv, with a warning). A positive value is a known scale:
+#'   REML/ML then use it in the likelihood and `"GCV.Cp"` minimizes UBRE with it, as
+#'   mgcv (for the binomial and Poisson families only under `"GCV.Cp"`, as in mgcv).
 #' @param fit `FALSE` to set the model up without fitting it (mgcv's `fit = FALSE`):
 #'   the result is a `warmgam_setup` object, a list with the model matrix `X`
 #'   (columns named as the fit's coefficients), the penalties `S` (each on its
@@ -183,7 +188,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                     offset = NULL, sp = NULL, knots = NULL, gamma = 1, select = FALSE,
                     cache = TRUE, threads = NULL, control = gam_control(), subset = NULL,
                     na.action, drop.unused.levels = TRUE, optimizer = c("outer", "newton"),
-                    scale = 0, fit = TRUE, in.out = NULL, paraPen = NULL, G = NULL) {
+                    scale = 0, fit = TRUE, in.out = NULL, paraPen = NULL, G = NULL, min.sp = NULL) {
   if (!is.null(G)) {
     given <- intersect(names(match.call())[-1],
                        c("formula", "data", "family", "weights", "offset", "knots", "subset", "na.action", "paraPen"))
@@ -192,7 +197,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       args$formula, data = args$data, family = args$family, method = method, weights = args$weights,
       offset = args$offset, sp = sp %||% args$sp, knots = args$knots, gamma = gamma, select = select, cache = cache,
       threads = threads, control = control, subset = args$subset, optimizer = optimizer, scale = scale, fit = fit,
-      in.out = in.out
+      in.out = in.out, min.sp = min.sp %||% args$min_sp
     ))
   }
   call <- match.call()
@@ -211,7 +216,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     ), family$family))
     method <- "REML"
   }
-  scale_estimated <- resolve_scale(scale, family, method)
+  scale_setting <- resolve_scale(scale, family, method)
+  scale_estimated <- scale_setting$estimated
   na_action <- resolve_na_action(if (missing(na.action)) NULL else na.action)
   check_flag(drop.unused.levels, "drop.unused.levels")
   check_number(gamma, "gamma", lower = .Machine$double.eps)
@@ -219,6 +225,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   check_flag(select, "select")
   check_flag(fit, "fit")
   in_out <- check_in_out(in.out)
+  if (!is.null(min.sp) && (!is.numeric(min.sp) || !length(min.sp) || !all(is.finite(min.sp)) || any(min.sp < 0))) {
+    abort("`min.sp` must be a vector of finite non-negative numbers, one per smoothing parameter.", "argument")
+  }
   mapped <- resolve_control(control)
   control <- mapped$control
   threads <- resolve_threads(threads %||% mapped$threads)
@@ -246,6 +255,8 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   if (!is.null(spec$cache) && scale_estimated && scale_known(family)) {
     spec$cache$family <- paste(spec$cache$family, "(scale estimated)")
   }
+  spec$known_scale <- scale_setting$known
+  spec$min_sp <- if (!is.null(min.sp)) as.double(min.sp)
   spec$in_out_sp <- in_out$sp
   spec$in_out_scale <- in_out$scale
   if (!fit) return(new_warmgam_setup(spec, frame, formula, family, method, call))
@@ -1081,7 +1092,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
       scale.estimated = scale_estimated,
       reml.scale = if (scale_estimated && length(res$extra)) {
         exp(res$extra[[1]])
-      } else if (method != "GCV.Cp" && !scale_estimated) 1 else NA_real_,
+      } else if (method != "GCV.Cp" && !scale_estimated) spec$known_scale %||% 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
       edf2 = if (!is.null(res$edf2)) stats::setNames(res$edf2, coef_names),

@@ -147,7 +147,8 @@ setup_arguments <- function(G, given) {
     data <- pick("data")
     in_data <- function(name) if (!is.null(cl[[name]])) eval(cl[[name]], if (is.null(data)) env else data, env)
     return(list(formula = G$formula, data = data, family = G$family, weights = in_data("weights"),
-                offset = in_data("offset"), subset = in_data("subset"), knots = pick("knots"), sp = NULL))
+                offset = in_data("offset"), subset = in_data("subset"), knots = pick("knots"), sp = NULL,
+                min_sp = pick("min.sp")))
   }
   if (!inherits(G, "gam.prefit")) {
     abort("`G` must be the set-up returned by `mgcv::gam(fit = FALSE)` or `gam_fit(fit = FALSE)`.", "argument")
@@ -163,6 +164,7 @@ setup_arguments <- function(G, given) {
   offset <- in_data("offset")
   subset <- in_data("subset")
   knots <- if (!is.null(cl$knots)) eval(cl$knots, env)
+  min_sp <- if (!is.null(cl$min.sp)) eval(cl$min.sp, env)
   # With every smoothing parameter given, mgcv's gam(G = G) reads them from G$lsp0
   # (their logs), which a user may set after the set-up (mgcv's ?gam example does);
   # otherwise they are the call's, and G$lsp0 must be as the set-up made it.
@@ -173,7 +175,7 @@ setup_arguments <- function(G, given) {
   # `subset` unevaluated, as model.frame does.)
   rebuilt <- tryCatch(
     do.call(mgcv::gam, list(G$formula, data = data, family = G$family, weights = weights, offset = offset,
-                            subset = subset, knots = knots, sp = sp, fit = FALSE)),
+                            subset = subset, knots = knots, sp = sp, min.sp = min_sp, fit = FALSE)),
     error = function(e) NULL
   )
   same <- function(a, b) {
@@ -184,7 +186,7 @@ setup_arguments <- function(G, given) {
       (!length(a) || max(abs(a - b)) <= 1e-10 * max(1, max(abs(b))))
   }
   unchanged <- !is.null(rebuilt) && same(rebuilt$X, G$X) && same(rebuilt$lsp0, G$lsp0) && same(rebuilt$S, G$S) &&
-    same(rebuilt$off, G$off) &&
+    same(rebuilt$off, G$off) && same(rebuilt$H, G$H) &&
     same(rebuilt$y, G$y) && same(rebuilt$w, G$w) && same(rebuilt$offset, G$offset) &&
     identical(length(rebuilt$smooth), length(G$smooth))
   if (!unchanged) {
@@ -195,5 +197,5 @@ setup_arguments <- function(G, given) {
     ), "argument")
   }
   list(formula = G$formula, data = data, family = G$family, weights = weights, offset = offset, subset = subset,
-       knots = knots, sp = sp)
+       knots = knots, sp = sp, min_sp = min_sp)
 }

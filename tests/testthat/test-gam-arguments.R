@@ -140,7 +140,7 @@ test_that("an mgcv gam.control() list maps what applies and warns once about the
   expect_error(gam_fit(f, data = dc, control = 1e-8), "control", class = "warmgam_error_argument")
 })
 
-test_that("scale: 0 and negative values as mgcv; a known scale other than 1 is refused", {
+test_that("scale: 0, negative and known (positive) values as mgcv", {
   dp <- sim_data(300, seed = 6)
   dp$count <- stats::rpois(300, exp(1 + sin(2 * pi * dp$x0)))
   fp <- count ~ s(x0, bs = "cr") + s(x2, bs = "cr")
@@ -159,10 +159,66 @@ test_that("scale: 0 and negative values as mgcv; a known scale other than 1 is r
   expect_equal(fitted(reml), fitted(gam_fit(fp, data = dp, family = poisson())))
   g_est <- gam_fit(f, data = d, scale = -1)
   expect_equal(fitted(g_est), fitted(gam_fit(f, data = d)))
-  expect_error(gam_fit(f, data = d, scale = 2), "`scale = 2`.*not supported", class = "warmgam_error_argument")
-  expect_error(gam_fit(fp, data = dp, family = poisson(), method = "GCV.Cp", scale = 2), "scale",
-               class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, scale = "a"), "scale", class = "warmgam_error_argument")
+  expect_error(gam_fit(fp, data = dp, family = tw(), scale = 2), "scale", class = "warmgam_error_argument")
+})
+
+test_that("a known scale (scale > 0) gives mgcv's REML, ML and UBRE fits", {
+  # Gaussian: REML and ML with the scale fixed at 2; GCV.Cp becomes UBRE with it.
+  for (method in c("REML", "ML", "GCV.Cp")) {
+    fit <- gam_fit(f, data = d, method = method, scale = 2)
+    ref <- mgcv_reference(paste0("gam-arguments/known-scale-", method), f, d, method = method, scale = 2)
+    # cr bases: 1e-6; UBRE's minimum is shallow in coefficients that mgcv's magic()
+    # stops short of (warmgam's UBRE is lower): 1e-5 there.
+    expect_agrees_with_mgcv(fit, ref, nd, coef_tol = if (method == "GCV.Cp") 1e-5 else 1e-6, label = method)
+    expect_lte(unname(fit$criterion), unname(ref$gcv.ubre) + 1e-10)
+    expect_false(fit$scale.estimated)
+    expect_equal(fit$scale, 2)
+    expect_lt(rel_diff(fit$sp, ref$sp), 1e-4) # smoothing parameters: 1e-4
+  }
+  expect_equal(names(fit$criterion), "UBRE")
+  expect_equal(colnames(summary(fit)$s.table)[[3]], "Chi.sq")
+  # A Poisson fit by UBRE with scale 2, and a Gamma fit by REML with scale 0.5.
+  dp <- sim_data(300, seed = 6)
+  dp$count <- stats::rpois(300, exp(1 + sin(2 * pi * dp$x0) + dp$x2^2))
+  dp$pos <- stats::rgamma(300, shape = 2, scale = exp(sin(2 * pi * dp$x0)) / 2)
+  fp <- count ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  fit <- gam_fit(fp, data = dp, family = poisson(), method = "GCV.Cp", scale = 2)
+  ref <- mgcv_reference("gam-arguments/known-scale-poisson", fp, dp, family = poisson(), method = "GCV.Cp",
+                        scale = 2)
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6, type = "response") # cr bases: 1e-6
+  fg <- pos ~ s(x0, bs = "cr") + s(x2, bs = "cr")
+  fit <- gam_fit(fg, data = dp, family = Gamma(link = "log"), scale = 0.5)
+  ref <- mgcv_reference("gam-arguments/known-scale-gamma", fg, dp, family = Gamma(link = "log"),
+                        method = "REML", scale = 0.5)
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6, type = "response") # cr bases: 1e-6
+  expect_equal(fit$reml.scale, 0.5)
+  # Another known scale is another model for the store: no exact hit across them.
+  local_store()
+  a <- gam_fit(f, data = d, scale = 2)
+  b <- gam_fit(f, data = d, scale = 3)
+  expect_false(identical(b$warm_start$source, "exact"))
+  expect_gt(rel_diff(fitted(a), fitted(b)), 1e-6)
+})
+
+test_that("min.sp bounds the smoothing parameters as mgcv's does", {
+  fm <- y ~ s(x0, bs = "cr") + s(x1, bs = "cr") + s(x2, bs = "cr") + x3
+  floor <- c(0.5, 0, 20)
+  for (method in c("REML", "GCV.Cp")) {
+    fit <- gam_fit(fm, data = d, method = method, min.sp = floor)
+    ref <- mgcv_reference(paste0("gam-arguments/min-sp-", method), fm, d, method = method, min.sp = floor)
+    expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6, label = method) # cr bases: 1e-6
+    # fit$sp is the part above the bound, as mgcv's sp. Where the bound
+    # dominates (sp far below it) the criterion is flat in sp: compare the totals.
+    expect_lt(rel_diff(fit$sp + floor, ref$sp + floor), 1e-4) # smoothing parameters: 1e-4
+  }
+  expect_error(gam_fit(fm, data = d, min.sp = c(1, 1)), "min.sp", class = "warmgam_error_spec")
+  expect_error(gam_fit(fm, data = d, min.sp = c(1, -1, 1)), "min.sp", class = "warmgam_error_argument")
+  expect_error(gam_fit(fm, data = d, min.sp = "a"), "min.sp", class = "warmgam_error_argument")
+  local_store()
+  a <- gam_fit(fm, data = d, min.sp = floor)
+  b <- gam_fit(fm, data = d, min.sp = floor * 2)
+  expect_false(identical(b$warm_start$source, "exact"))
 })
 
 test_that("a one-column matrix response is its vector; several offsets add up as in lm()", {

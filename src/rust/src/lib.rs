@@ -274,8 +274,11 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     for field in family::Family::parameter_fields(&family) {
         parameters.extend(f.reals(field)?);
     }
-    let family = family::Family::from_r(&family, &link, &variance, &parameters)
+    let mut family = family::Family::from_r(&family, &link, &variance, &parameters)
         .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
+    if !f.is_null("known_scale") {
+        family.given_scale = Some(f.real("known_scale")?).filter(|v| v.is_finite() && *v > 0.0);
+    }
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
         // `NULL`: unit weights, no offset.
@@ -303,6 +306,7 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
         method,
         gamma: f.real("gamma")?,
         sp,
+        min_sp: if f.is_null("min_sp") { Vec::new() } else { f.reals("min_sp")? },
         control: Control {
             tol: control.real("outer_tol")?,
             max_iter: control.real("outer_max_iter")? as usize,

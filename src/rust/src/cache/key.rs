@@ -241,6 +241,13 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
     for sp in &spec.sp {
         f.opt_f64s("sp", sp.as_ref().map(std::slice::from_ref));
     }
+    // Absent from models without them, so that their keys are unchanged.
+    if !spec.min_sp.is_empty() {
+        f.f64s("min.sp", &spec.min_sp);
+    }
+    if let Some(scale) = spec.family.given_scale {
+        f.f64("known scale", scale);
+    }
     f.f64("tol", spec.control.tol);
 }
 
@@ -545,6 +552,12 @@ mod tests {
         let mut other_gamma = spec(n);
         other_gamma.gamma = 1.4;
         assert_ne!(model_keys(&other_gamma, &id).model, base.model);
+        let mut floored = spec(n);
+        floored.min_sp = vec![0.5; 2];
+        assert_ne!(model_keys(&floored, &id).model, base.model);
+        let mut known = spec(n);
+        known.family.given_scale = Some(2.0);
+        assert_ne!(model_keys(&known, &id).model, base.model);
         let other_formula = ModelIdentity { formula: "y ~ s(x) + g".into(), ..id.clone() };
         assert_ne!(model_keys(&spec(n), &other_formula).model, base.model);
     }

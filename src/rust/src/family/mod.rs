@@ -38,6 +38,9 @@ pub struct Family {
     pub link: Link,
     /// A quasi family: the scale is estimated and there is no full likelihood.
     pub quasi: bool,
+    /// A scale the caller fixed (mgcv's `scale > 0`), in place of the family's own
+    /// (1, or estimated).
+    pub given_scale: Option<f64>,
 }
 
 /// Where an estimated family parameter is searched (`Family::parameter_searches`).
@@ -69,7 +72,7 @@ impl Family {
     pub fn from_r(family: &str, link: &str, variance: &str, parameters: &[f64]) -> Option<Family> {
         let link = Link::parse(link)?;
         let (distribution, quasi) = Distribution::from_r(family, variance, parameters)?;
-        Some(Family { distribution, link, quasi })
+        Some(Family { distribution, link, quasi, given_scale: None })
     }
 
     /// The engine spec's fields holding the parameters of the family the R layer
@@ -89,13 +92,22 @@ impl Family {
         Family { distribution: self.distribution.at_coordinates(c), ..*self }
     }
 
-    /// The Gaussian identity model, fitted by one penalized least-squares solve.
+    /// The Gaussian identity model with its scale estimated, fitted by one penalized
+    /// least-squares solve with the scale profiled out.
     pub fn is_gaussian_identity(&self) -> bool {
-        matches!(self.distribution, Distribution::Gaussian(_)) && self.link == Link::Identity && !self.quasi
+        matches!(self.distribution, Distribution::Gaussian(_))
+            && self.link == Link::Identity
+            && !self.quasi
+            && self.given_scale.is_none()
     }
 
     pub fn scale_known(&self) -> bool {
-        !self.quasi && self.distribution.known_scale()
+        self.given_scale.is_some() || (!self.quasi && self.distribution.known_scale())
+    }
+
+    /// The scale where it is known: the given one, else the family's 1.
+    pub fn known_scale_value(&self) -> f64 {
+        self.given_scale.unwrap_or(1.0)
     }
 
     /// Whether `eta` is the natural parameter (the link makes `mu' = V`): then the

@@ -99,6 +99,14 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
             what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()),
         });
     };
+    if !spec.min_sp.is_empty() {
+        if spec.min_sp.len() != m || !spec.min_sp.iter().all(|v| v.is_finite() && *v >= 0.0) {
+            return Err(EngineError::InvalidSpec {
+                what: format!("min.sp must hold {m} finite non-negative values, one per smoothing parameter"),
+            });
+        }
+        penalties.set_floor(links.iter().map(|&l| spec.min_sp[l]).collect());
+    }
     // A parametric penalty's given `sp`, and a term's own, override the model's.
     for (q, pen) in spec.parametric_penalties.iter().enumerate() {
         if let Some(v) = pen.sp {

@@ -281,6 +281,7 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
     let n = gram.n;
     let pp = parts(fit, penalties);
     let lam = &fit.lambda;
+    let totals = penalties.totals(lam);
     let d = deviance(gram, fit).max(0.0);
     // M = H^-1 S_lambda, so that F = H^-1 A = I - M and tau = p - tr(M).
     let mut s_lambda = Array2::zeros((p, p));
@@ -302,8 +303,9 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
     for j in 0..m {
         // dD_j = 2 dbeta_j'(A beta - b) = -2 dbeta_j' S_lambda beta
         d_d[j] = -2.0 * dbeta[j].dot(&s_lambda_beta);
-        // G = tr(M) = sum_i lambda_i tr(K_i); tau = p - G.
-        let sum_t: f64 = (0..m).map(|i| lam[i] * tt[(j, i)]).sum();
+        // G = tr(M) = sum_i (lambda_i + floor_i) tr(K_i); tau = p - G. sum_t is
+        // tr(K_j M).
+        let sum_t: f64 = totals.iter().enumerate().map(|(i, t)| t * tt[(j, i)]).sum();
         d_tau[j] = -(lam[j] * traces[j] - lam[j] * sum_t);
         for k in 0..m {
             // d2 beta_jk = delta_jk dbeta_j - lambda_j K_j dbeta_k - lambda_k K_k dbeta_j
@@ -323,7 +325,7 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
             d2_tau[(j, k)] = -d2g;
         }
     }
-    let (value, shape) = crate::fit::gcv::criterion_value(false, n, gamma, d, tau);
+    let (value, shape) = crate::fit::gcv::criterion_value(None, n, gamma, d, tau);
     let (grad, hess) =
         shape.combine(d_d.as_slice().expect("contiguous"), d_tau.as_slice().expect("contiguous"), &d2_d, &d2_tau);
     Eval { value, grad, hess, coefficients: Vec::new() }

@@ -49,7 +49,7 @@ pub fn evaluate(
     let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
     let n = data.w.iter().filter(|w| **w > 0.0).count() as f64;
     let gamma = settings.gamma;
-    let ubre = data.family.scale_known();
+    let ubre = data.family.scale_known().then(|| data.family.known_scale_value());
     // S_j embedded in p x p, and S_lambda.
     let s_full: Vec<Array2<f64>> = penalties
         .penalties
@@ -61,8 +61,8 @@ pub fn evaluate(
         })
         .collect();
     let mut s_lambda = Array2::<f64>::zeros((p, p));
-    for (sj, l) in s_full.iter().zip(&lambda) {
-        s_lambda.scaled_add(*l, sj);
+    for (sj, l) in s_full.iter().zip(penalties.totals(&lambda)) {
+        s_lambda.scaled_add(l, sj);
     }
     // mgcv takes the trace with the expected information: for a non-canonical link
     // that is another matrix than the inner fit's Hessian (one more pass over the
@@ -172,14 +172,14 @@ impl Shape {
     }
 }
 
-/// GCV (`ubre` false) or UBRE with `phi = 1` at deviance `dev` and trace `tau`, with
-/// its partial derivatives in both.
-pub(crate) fn criterion_value(ubre: bool, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
-    if ubre {
-        // phi = 1: D/n + 2 gamma tau / n - 1.
+/// GCV (`ubre` `None`) or UBRE with the known scale `phi` (`ubre` `Some(phi)`) at
+/// deviance `dev` and trace `tau`, with its partial derivatives in both.
+pub(crate) fn criterion_value(ubre: Option<f64>, n: f64, gamma: f64, dev: f64, tau: f64) -> (f64, Shape) {
+    if let Some(phi) = ubre {
+        // D/n + 2 gamma phi tau / n - phi.
         (
-            dev / n + 2.0 * gamma * tau / n - 1.0,
-            Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma / n, d_dev_tau: 0.0, d_tau_tau: 0.0 },
+            dev / n + 2.0 * gamma * phi * tau / n - phi,
+            Shape { d_dev: 1.0 / n, d_tau: 2.0 * gamma * phi / n, d_dev_tau: 0.0, d_tau_tau: 0.0 },
         )
     } else {
         let delta = n - gamma * tau;

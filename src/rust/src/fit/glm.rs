@@ -38,15 +38,18 @@ pub struct GlmObjective<'b, 'd> {
 
 impl<'b, 'd> GlmObjective<'b, 'd> {
     pub fn new(data: GlmData<'b, 'd>, settings: LamlSettings, start: Array1<f64>) -> GlmObjective<'b, 'd> {
-        let ls_known = (!settings.scale_param).then(|| data.family.saturated_loglik(data.y, data.w, 1.0));
+        let ls_known = (!settings.scale_param)
+            .then(|| data.family.saturated_loglik(data.y, data.w, data.family.known_scale_value()));
         // Only a fit of more rows than the iterations' Hessians use makes a second pass
         // at its last iterate (for the Hessian it reports).
         let rows = RowCache { keep: data.design.nrows() > laml::HESSIAN_ROWS, products: None };
         GlmObjective { data, settings, ls_known, last: None, anchor: None, rows, start }
     }
 
-    /// The criterion at per-penalty `rho` and `log_phi` (0 when the scale is known).
+    /// The criterion at per-penalty `rho` and `log_phi` (ignored when the scale is
+    /// known: it is then the family's).
     pub fn evaluate(&mut self, rho: &[f64], log_phi: f64, derivatives: bool) -> Result<Eval> {
+        let log_phi = if self.settings.scale_param { log_phi } else { self.data.family.known_scale_value().ln() };
         self.inner(rho)?;
         let ls =
             self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
@@ -153,7 +156,11 @@ pub fn summarize(
         .inverse();
     let influence = Influence::new(&h_inv, &xtwx_fisher, data.penalties.diagonal_block(&xtwx_fisher), data.threads);
     let tau = influence.tau();
-    let scale = if scale_known { 1.0 } else { scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau)) };
+    let scale = if scale_known {
+        data.family.known_scale_value()
+    } else {
+        scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau))
+    };
     let vp = &h_inv * scale;
     let ve = influence.frequentist_covariance(vp.view(), data.threads);
     let Influence { edf, edf1, .. } = influence;

@@ -50,6 +50,10 @@ pub struct PenaltySet {
     /// Coefficients fixed at zero (aliased parametric columns, left out of `p`) that
     /// the criterion still counts as unpenalized, as mgcv's does (`M_p`).
     pub aliased: usize,
+    /// mgcv's `min.sp`: a fixed amount of each penalty, so that `S_lambda` is
+    /// `sum_j (lambda_j + floor_j) S_j` (mgcv adds it as its fixed penalty `H`). Only
+    /// `lambda_j` moves with `rho_j`, so derivatives in `rho` see `lambda_j S_j` alone.
+    floor: Vec<f64>,
     groups: Vec<Group>,
     /// Each penalty's diagonal when it is a diagonal matrix (a random effect's
     /// ridge), found once: products with it are then column scalings.
@@ -125,7 +129,19 @@ impl PenaltySet {
                 g.single_log_det = SpdFactor::new(only.view()).map(|f| f.log_det());
             }
         }
-        PenaltySet { p, penalties, aliased: 0, groups, diagonals }
+        let floor = vec![0.0; penalties.len()];
+        PenaltySet { p, penalties, aliased: 0, floor, groups, diagonals }
+    }
+
+    /// Sets each penalty's fixed amount (`min.sp`, one per penalty, non-negative).
+    pub fn set_floor(&mut self, floor: Vec<f64>) {
+        debug_assert_eq!(floor.len(), self.len());
+        self.floor = floor;
+    }
+
+    /// The multipliers of the penalties in `S_lambda`: `lambda_j + floor_j`.
+    pub fn totals(&self, lambda: &[f64]) -> Vec<f64> {
+        lambda.iter().zip(&self.floor).map(|(l, f)| l + f).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -161,7 +177,9 @@ impl PenaltySet {
             at += g.rank;
         }
         let pens = reduced.into_iter().map(|p| p.expect("every penalty is in a group")).collect();
-        (u_r, PenaltySet::new(r, pens))
+        let mut set = PenaltySet::new(r, pens);
+        set.floor = self.floor.clone();
+        (u_r, set)
     }
 
     /// The widest penalized block of `h` (`X'WX + S`) that is a diagonal matrix (a
@@ -176,9 +194,15 @@ impl PenaltySet {
             .max_by_key(|r| r.len())
     }
 
-    /// Adds `sum_j lambda_j S_j` to `a`.
+    /// Adds `S_lambda = sum_j (lambda_j + floor_j) S_j` to `a`.
     pub fn add_to(&self, a: &mut Array2<f64>, lambda: &[f64]) {
-        for (pen, &l) in self.penalties.iter().zip(lambda) {
+        self.add_each(a, &self.totals(lambda));
+    }
+
+    /// Adds `sum_j c_j S_j` to `a` (a derivative of `S_lambda` when `c` holds the
+    /// moving `lambda`s).
+    pub fn add_each(&self, a: &mut Array2<f64>, c: &[f64]) {
+        for (pen, &l) in self.penalties.iter().zip(c) {
             let k = pen.len();
             let mut block = a.slice_mut(ndarray::s![pen.start..pen.start + k, pen.start..pen.start + k]);
             block.scaled_add(l, &pen.s);
@@ -194,14 +218,19 @@ impl PenaltySet {
                 continue;
             }
             if let (Some(log_det), [j]) = (g.single_log_det, g.members.as_slice()) {
-                // tr(M^-1 lambda_j S_j) = rank, and the Hessian's two terms cancel.
-                out.value += g.rank as f64 * rho[*j] + log_det;
-                out.grad[*j] += g.rank as f64;
+                // log|(lambda + f) S| = rank log(lambda + f) + log|S|: with f = 0,
+                // tr(M^-1 lambda_j S_j) = rank and the Hessian's two terms cancel.
+                let (lambda, f) = (rho[*j].exp(), self.floor[*j]);
+                let share = lambda / (lambda + f);
+                let rank = g.rank as f64;
+                out.value += rank * if f > 0.0 { (lambda + f).ln() } else { rho[*j] } + log_det;
+                out.grad[*j] += rank * share;
+                out.hess[(*j, *j)] += rank * share * (1.0 - share);
                 continue;
             }
             let mut total = Array2::<f64>::zeros((g.rank, g.rank));
             for (s, &j) in g.reduced.iter().zip(&g.members) {
-                total.scaled_add(rho[j].exp(), s);
+                total.scaled_add(rho[j].exp() + self.floor[j], s);
             }
             let Some(f) = SpdFactor::new(total.view()) else {
                 // Singular to working precision: only possible with wildly unbalanced
@@ -330,10 +359,33 @@ mod tests {
         ];
         let set = PenaltySet::new(5, vec![Penalty { start: 0, s: s1 }, Penalty { start: 0, s: s2 }]);
         assert_eq!(set.rank(), 5);
-        let rho = [0.3, -0.7];
+        check_log_det_derivatives(&set, [0.3, -0.7]);
+    }
+
+    #[test]
+    fn floored_penalties_match_finite_differences_and_their_definition() {
+        // A group of two and a lone penalty, each with a fixed amount (mgcv's min.sp).
+        let s1 = second_difference(5);
+        let s2 = Array2::from_diag(&array![1.0, 1.0, 0.0, 0.0, 0.0]);
+        let s3 = second_difference(4);
+        let pens = vec![Penalty { start: 0, s: s1 }, Penalty { start: 0, s: s2 }, Penalty { start: 5, s: s3 }];
+        let mut set = PenaltySet::new(9, pens);
+        set.set_floor(vec![0.4, 0.0, 2.5]);
+        let rho = [0.3, -0.7, -1.2];
+        check_log_det_derivatives(&set, rho);
+        // The value is log|sum (lambda_j + floor_j) S_j|_+ on each block's range.
+        let lambda = rho.map(f64::exp);
+        let mut a = Array2::<f64>::zeros((9, 9));
+        set.add_to(&mut a, &lambda);
+        let (values, _) = sym_eigen(a.view());
+        let direct: f64 = values.iter().filter(|v| **v > 1e-9).map(|v| v.ln()).sum();
+        assert!((set.log_det(&rho).value - direct).abs() < 1e-9);
+    }
+
+    fn check_log_det_derivatives<const M: usize>(set: &PenaltySet, rho: [f64; M]) {
         let h = 1e-5;
         let at = set.log_det(&rho);
-        for j in 0..2 {
+        for j in 0..M {
             let mut up = rho;
             let mut dn = rho;
             up[j] += h;
@@ -341,7 +393,7 @@ mod tests {
             let (u, d) = (set.log_det(&up), set.log_det(&dn));
             let g = (u.value - d.value) / (2.0 * h);
             assert!((g - at.grad[j]).abs() < 1e-7, "grad {j}: {g} vs {}", at.grad[j]);
-            for k in 0..2 {
+            for k in 0..M {
                 let hk = (u.grad[k] - d.grad[k]) / (2.0 * h);
                 assert!((hk - at.hess[(j, k)]).abs() < 1e-6);
             }

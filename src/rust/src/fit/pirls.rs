@@ -111,7 +111,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
         self.penalties
             .penalties
             .iter()
-            .zip(lambda)
+            .zip(self.penalties.totals(lambda))
             .map(|(pen, l)| {
                 let b = beta.slice(ndarray::s![pen.start..pen.start + pen.len()]);
                 l * b.dot(&pen.s.dot(&b))

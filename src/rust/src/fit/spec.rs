@@ -70,6 +70,9 @@ pub struct ModelSpec<'a> {
     /// One entry per smoothing parameter: `Some(lambda)` fixes it, `None` estimates it.
     /// Empty means estimate all.
     pub sp: Vec<Option<f64>>,
+    /// mgcv's `min.sp`: one lower bound per smoothing parameter, added to it where it
+    /// multiplies its penalties (`PenaltySet::totals`). Empty means none.
+    pub min_sp: Vec<f64>,
     pub control: Control,
     pub threads: usize,
     /// Whether the model has an intercept (it decides the null model's deviance).
@@ -145,6 +148,7 @@ impl<'a> ModelSpec<'a> {
             method: Method::Reml,
             gamma: 1.0,
             sp: Vec::new(),
+            min_sp: Vec::new(),
             control: Control::default(),
             threads: 2,
             intercept: true,

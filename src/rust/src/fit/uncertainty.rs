@@ -105,7 +105,7 @@ fn inverse_factor_derivative(
     threads: usize,
 ) -> Array2<f64> {
     let mut dh = Array2::<f64>::zeros((p, p));
-    penalties.add_to(&mut dh, lambda);
+    penalties.add_each(&mut dh, lambda);
     let mut x = linalg::matmul(linalg::matmul(r_inv.t(), dh.view(), threads).view(), r_inv.view(), threads);
     for i in 0..p {
         x[(i, i)] *= 0.5;
