@@ -263,8 +263,27 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   raw <- fit_gam_impl(spec)
   aliased <- NULL
   if (is_engine_error(raw, "identifiability")) {
-    aliased <- aliased_columns(new_warmgam_setup(spec, frame, formula, family, method, call))
-    if (!is.null(aliased) && !length(aliased)) {
+    setup <- new_warmgam_setup(spec, frame, formula, family, method, call)
+    aliased <- aliased_columns(setup)
+    shared <- if (is.null(aliased)) aliased_smooth_columns(setup)
+    if (length(shared)) {
+      # Smooth terms sharing unpenalized directions: one column per direction left
+      # out of a later term, which leaves the fit as mgcv's rank-deficient solve
+      # gives it; the criterion still counts the direction as unpenalized (M_p).
+      for (t in names(shared)) {
+        i <- as.integer(t)
+        side <- spec$smooths[[i]]$side %||% list(lower = numeric(), constant = FALSE)
+        side$delete <- as.double(shared[[t]])
+        spec$smooths[[i]]["side"] <- list(side)
+      }
+      spec$aliased <- as.double((spec$aliased %||% 0) + length(unlist(shared)))
+      raw <- fit_gam_impl(spec)
+      labels <- vapply(setup$smooth[as.integer(names(shared))], `[[`, "", "label")
+      message(sprintf(paste(
+        "Smooth terms share %d unpenalized direction(s), which the data cannot separate: one column of %s",
+        "is left out for each, as mgcv's rank-deficient fit fixes them (the fit is the same)."
+      ), length(unlist(shared)), paste0("`", labels, "`", collapse = ", ")))
+    } else if (!is.null(aliased) && !length(aliased)) {
       # Nearly dependent, not aliased at mgcv's tolerance: fitted as mgcv fits it.
       aliased <- NULL
       raw <- fit_gam_impl(c(spec, check_aliasing = FALSE))

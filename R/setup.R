@@ -102,6 +102,80 @@ aliased_columns <- function(setup, tol = .Machine$double.eps^0.5) {
   sort(qp$pivot[(rank + 1):p0])
 }
 
+# The columns of smooth terms to leave out of a model whose smooth terms share an
+# unpenalized direction (`y ~ s(x) + s(x, by = fac)`: the by-level terms add up to
+# `s(x)`, and the linear parts they share are in no penalty's range), as
+# `list(<term index> = <0-based columns>)`; NULL when no such direction explains why
+# the model is not identifiable. mgcv fits these models through its rank-deficient
+# solve, which fixes the direction; leaving out one column per shared direction (each
+# lies in the null space of every penalty and of X, so some coefficient on it can be
+# zero) gives the same fit. Which term gives the column changes only how the edf is
+# split between the terms; mgcv's split is set by rounding in its solve. The column
+# is taken from the second term the direction involves (the first by-level term, not
+# `s(x)` itself), which gave mgcv's per-term edf in the tested models.
+aliased_smooth_columns <- function(setup, tol = .Machine$double.eps^0.5) {
+  X <- setup$X
+  p0 <- setup$nsdf
+  smooths <- setup$smooth
+  if (!length(smooths)) return(NULL)
+  # Each term's unpenalized directions: the null space of its normalized penalties.
+  null_basis <- lapply(smooths, function(sm) {
+    k <- sm$last - sm$first + 1
+    pens <- term_penalties(sm)
+    if (!length(pens)) return(diag(k))
+    total <- Reduce(`+`, lapply(pens, function(pen) pen$S / norm(pen$S, "F")))
+    e <- eigen(total, symmetric = TRUE)
+    e$vectors[, e$values <= tol * max(e$values), drop = FALSE]
+  })
+  blocks <- c(list(X[, seq_len(p0), drop = FALSE]),
+              Map(function(sm, z) X[, sm$first:sm$last, drop = FALSE] %*% z, smooths, null_basis))
+  xn <- do.call(cbind, blocks)
+  if (!ncol(xn)) return(NULL)
+  # R's LINPACK QR keeps the columns in order and moves each one the earlier ones
+  # span to the end: those are the shared directions, later terms' first.
+  q <- qr(xn, tol = tol)
+  d <- ncol(xn) - q$rank
+  if (d == 0L) return(NULL)
+  r <- q$rank
+  R <- qr.R(q)
+  u <- matrix(0, ncol(xn), d)
+  u[q$pivot[seq_len(r)], ] <- -backsolve(R[seq_len(r), seq_len(r), drop = FALSE],
+                                         R[seq_len(r), r + seq_len(d), drop = FALSE])
+  u[q$pivot[r + seq_len(d)], ] <- diag(d)
+  # The directions in the coefficients: parametric part as it is, each term's through
+  # its null-space basis.
+  widths <- vapply(null_basis, ncol, 1L)
+  at <- p0 + c(0L, cumsum(widths))
+  v <- matrix(0, ncol(X), d)
+  v[seq_len(p0), ] <- u[seq_len(p0), ]
+  for (t in seq_along(smooths)) {
+    if (!widths[[t]]) next
+    v[smooths[[t]]$first:smooths[[t]]$last, ] <- null_basis[[t]] %*% u[at[[t]] + seq_len(widths[[t]]), , drop = FALSE]
+  }
+  # One column per direction, from the second term the direction involves (its
+  # largest entry there), eliminated from the other directions so that each choice
+  # is new.
+  chosen <- integer()
+  for (k in seq_len(d)) {
+    size <- max(abs(v[, k]))
+    involved <- Filter(function(t) max(abs(v[smooths[[t]]$first:smooths[[t]]$last, k])) > 0.01 * size,
+                       seq_along(smooths))
+    if (!length(involved)) return(NULL)
+    giver <- involved[[min(2L, length(involved))]]
+    rows <- smooths[[giver]]$first:smooths[[giver]]$last
+    j <- rows[which.max(abs(v[rows, k]))]
+    chosen <- c(chosen, j)
+    others <- setdiff(seq_len(d), seq_len(k))
+    if (length(others)) v[, others] <- v[, others] - outer(v[, k], v[j, others] / v[j, k])
+  }
+  out <- list()
+  for (t in seq_along(smooths)) {
+    mine <- chosen[chosen >= smooths[[t]]$first & chosen <= smooths[[t]]$last]
+    if (length(mine)) out[[as.character(t)]] <- sort(mine - smooths[[t]]$first)
+  }
+  out
+}
+
 # An engine result fitted without the parametric columns `aliased` (of `p0`) put in
 # the full model's coordinates: those coefficients are zero, with zero variance and
 # edf, as mgcv reports them.

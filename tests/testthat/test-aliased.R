@@ -50,10 +50,38 @@ test_that("aliased parametric columns are fixed at zero, as mgcv fixes them", {
     expect_equal(is.nan(mine), is.nan(theirs), label = label)
     expect_lt(rel_diff(mine[, 1:2][!is.nan(mine[, 1:2])], theirs[, 1:2][!is.nan(theirs[, 1:2])]), 1e-6, label = label)
   }
-  # A model whose smooth terms' unpenalized parts overlap is still refused, naming it.
-  d$fac <- factor(rep(c("a", "b"), length.out = nrow(d)))
-  expect_error(gam_fit(y ~ fac + s(x) + s(x, by = fac), data = d), "not identifiable",
-               class = "warmgam_error_identifiability")
+})
+
+test_that("smooth terms that share unpenalized directions fit as mgcv's rank-deficient fit", {
+  # s(x) + s(x, by = fac): the by-level terms add up to s(x), and their linear parts
+  # are in no penalty's range. mgcv keeps every column and its solve fixes the
+  # direction; warmgam leaves one column of the first level's term out. The space and
+  # penalties are the same, so fitted values, predictions with standard errors and
+  # the criterion agree (1e-6), and so do the per-term edf (1e-4) here. Coefficients
+  # differ in how the direction is fixed (one fewer here); smoothing parameters
+  # that run to infinity (a level's term reduced to its line) are compared by edf.
+  d <- aliased_data()
+  d$fac <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  nd <- d[1:40, ]
+  nd$x <- seq(0.05, 0.95, length.out = 40)
+  cases <- list(
+    list(key = "shared-tp", f = y ~ s(x) + s(x, by = fac)),
+    list(key = "shared-cr-factor", f = y ~ fac + s(x, bs = "cr") + s(x, by = fac, bs = "cr")),
+    list(key = "shared-poisson", f = count ~ fac + s(x) + s(x, by = fac), family = poisson())
+  )
+  for (cs in cases) {
+    label <- deparse_one(cs$f)
+    family <- cs$family %||% gaussian()
+    expect_message(fit <- gam_fit(cs$f, data = d, family = family, cache = FALSE),
+                   "1 unpenalized direction.*`s\\(x\\):faca`")
+    ref <- mgcv_reference(paste0("aliased/", cs$key), cs$f, d, method = "REML", family = family)
+    expect_equal(length(coef(fit)), length(coef(ref)) - 1L, label = label)
+    expect_agrees_with_mgcv(fit, ref, nd, type = if (is.null(cs$family)) "link" else "response", label = label)
+    expect_lt(max(abs(summary(fit)$s.table[, "edf"] - summary(ref)$s.table[, "edf"])), 1e-4, label = label)
+    expect_length(fit$smooth[[2]]$state$deleted, 1L)
+    expect_equal(unname(lengths(lapply(fit$smooth[-2], function(sm) sm$state$deleted))), c(0L, 0L, 0L), label = label)
+    expect_equal(nrow(predict(fit, nd, type = "lpmatrix")), nrow(nd))
+  }
 })
 
 test_that("fit = FALSE gives the model matrix and penalties, as mgcv's", {

@@ -211,15 +211,19 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
     })
 }
 
-/// A nested term's `side`: `list(lower = <0-based term indices>, constant = <flag>)`.
+/// A nested term's `side`: `list(lower = <0-based term indices>, constant = <flag>,
+/// delete = <0-based columns or NULL>)`.
 fn side_spec(robj: &Robj) -> Result<basis::Side> {
     let list = robj.as_list().ok_or_else(|| r_error("internal: `side` must be a list"))?;
     let f = Fields::new(&list);
-    let lower = f.reals("lower")?;
-    if lower.iter().any(|v| v.fract() != 0.0 || *v < 0.0) {
-        return Err(r_error("internal: `side$lower` must hold term indices"));
-    }
-    Ok(basis::Side { lower: lower.iter().map(|v| *v as usize).collect(), constant: f.flag("constant")? })
+    let indices = |name: &str| -> Result<Vec<usize>> {
+        let v = if f.is_null(name) { Vec::new() } else { f.reals(name)? };
+        if v.iter().any(|v| v.fract() != 0.0 || *v < 0.0) {
+            return Err(r_error(format!("internal: `side${name}` must hold 0-based indices")));
+        }
+        Ok(v.iter().map(|v| *v as usize).collect())
+    };
+    Ok(basis::Side { lower: indices("lower")?, constant: f.flag("constant")?, delete: indices("delete")? })
 }
 
 /// A term's `k`: `NULL` for the class default, else a positive whole number.

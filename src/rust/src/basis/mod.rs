@@ -96,11 +96,16 @@ pub struct Given {
 
 /// What a term nested over smaller ones is checked against: the smaller terms
 /// (indices into the model's smooths, in mgcv's order) and whether the parametric
-/// columns span a constant (an intercept, or a factor's full set of levels).
+/// columns span a constant (an intercept, or a factor's full set of levels); and
+/// columns the caller found aliased in the unpenalized directions the terms share
+/// (`delete`, 0-based among the columns the nesting leaves), which are left out as
+/// well: each lies in every penalty's null space, so leaving it out changes neither
+/// the fit nor, up to a constant, the criterion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Side {
     pub lower: Vec<usize>,
     pub constant: bool,
+    pub delete: Vec<usize>,
 }
 
 #[cfg(test)]
@@ -165,7 +170,7 @@ impl Smooth {
     }
 
     /// The constrained columns the term keeps, in order.
-    fn kept_columns(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn kept_columns(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.constrained_width()).filter(|j| self.deleted.binary_search(j).is_err())
     }
 

@@ -285,6 +285,10 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
                 f.u64("side term", *j as u64);
             }
             f.flag("side constant", side.constant);
+            // Absent when empty, so that other models' keys are unchanged.
+            if !side.delete.is_empty() {
+                f.f64s("side deleted", &side.delete.iter().map(|&j| j as f64).collect::<Vec<_>>());
+            }
         }
         None => f.flag("no side", true),
     }

@@ -38,7 +38,8 @@ pub fn apply(spec: &ModelSpec<'_>, smooths: &mut [Smooth], threads: usize) -> Re
     }
     let n = spec.xp.nrows();
     let coefficients = spec.xp.ncols() + smooths.iter().map(Smooth::ncoef).sum::<usize>();
-    if n < coefficients {
+    let nested = order.iter().any(|&i| spec.smooths[i].side.as_ref().is_some_and(|s| !s.lower.is_empty()));
+    if nested && n < coefficients {
         // mgcv then checks the penalty-augmented matrices instead (`with.pen`).
         return Err(EngineError::NotIdentifiable {
             detail: format!(
@@ -53,9 +54,20 @@ pub fn apply(spec: &ModelSpec<'_>, smooths: &mut [Smooth], threads: usize) -> Re
         if side.lower.iter().any(|&j| j >= smooths.len() || j == i) {
             return Err(EngineError::InvalidSpec { what: format!("`{}`: bad nested terms", smooths[i].label) });
         }
-        let deleted = dependent_columns(spec, smooths, i, side, threads)?;
-        if !deleted.is_empty() {
-            delete_columns(&mut smooths[i], deleted)?;
+        if !side.lower.is_empty() {
+            let deleted = dependent_columns(spec, smooths, i, side, threads)?;
+            if !deleted.is_empty() {
+                delete_columns(&mut smooths[i], deleted)?;
+            }
+        }
+        if !side.delete.is_empty() {
+            let mut given = side.delete.clone();
+            given.sort_unstable();
+            given.dedup();
+            if given.last().is_some_and(|&j| j >= smooths[i].ncoef()) {
+                return Err(EngineError::InvalidSpec { what: format!("`{}`: bad aliased columns", smooths[i].label) });
+            }
+            delete_columns(&mut smooths[i], given)?;
         }
     }
     Ok(())
@@ -204,11 +216,14 @@ fn pivoted_qr(mut a: Array2<f64>) -> (Array2<f64>, Vec<usize>) {
     (a, pivot)
 }
 
-/// Leaves out columns `deleted` of a term: its penalties lose those rows and
-/// columns, a penalty left with nothing is dropped (with its scale), and the rank and
-/// null space are those of what remains, as in `gam.side()`.
+/// Leaves out columns `deleted` (ascending, among the term's present columns) of a
+/// term: its penalties lose those rows and columns, a penalty left with nothing is
+/// dropped (with its scale), and the rank and null space are those of what remains,
+/// as in `gam.side()`. Columns left out before stay out.
 fn delete_columns(sm: &mut Smooth, deleted: Vec<usize>) -> Result<()> {
     let keep: Vec<usize> = (0..sm.ncoef()).filter(|j| deleted.binary_search(j).is_err()).collect();
+    // The term's present columns, numbered among all its constrained columns.
+    let present: Vec<usize> = sm.kept_columns().collect();
     if keep.is_empty() {
         return Err(EngineError::NotIdentifiable {
             detail: format!("every column of `{}` is spanned by the smaller terms nested in it", sm.label),
@@ -233,7 +248,9 @@ fn delete_columns(sm: &mut Smooth, deleted: Vec<usize>) -> Result<()> {
     sm.s_scale = scales;
     sm.penalties = penalties;
     sm.null_space_dim = null_space_dim;
-    sm.deleted = deleted;
+    let mut all: Vec<usize> = sm.deleted.iter().copied().chain(deleted.iter().map(|&j| present[j])).collect();
+    all.sort_unstable();
+    sm.deleted = all;
     Ok(())
 }
 
@@ -315,7 +332,7 @@ mod tests {
         let small = SmoothSpec::for_tests("s(x)", "cr", 8, vec![x.clone()]);
         let large = SmoothSpec {
             margins: vec![margin(5), margin(5)],
-            side: Some(Side { lower: vec![0], constant: true }),
+            side: Some(Side { lower: vec![0], constant: true, delete: Vec::new() }),
             ..SmoothSpec::for_tests("te(x,z)", "te", 25, vec![x.clone(), z])
         };
         let xp = Array2::from_elem((n, 1).f(), 1.0);
@@ -348,5 +365,36 @@ mod tests {
         let sv = linalg::singular_values(full.view()).unwrap();
         let (top, bottom) = (sv.iter().cloned().fold(0.0, f64::max), sv.iter().cloned().fold(f64::INFINITY, f64::min));
         assert!(bottom < 1e-10 * top);
+    }
+
+    /// Columns given to leave out are numbered among those the nesting left, and end
+    /// up numbered among all the term's constrained columns.
+    #[test]
+    fn given_deletions_follow_the_nesting_ones() {
+        let n = 800;
+        let (x, z) = (pseudo(n, 7919, 997), pseudo(n, 104_729, 1013));
+        let margin = |k| MarginSpec::for_tests("cr", k, 1);
+        let spec_with = |delete: Vec<usize>| {
+            let large = SmoothSpec {
+                margins: vec![margin(5), margin(5)],
+                side: Some(Side { lower: vec![0], constant: true, delete }),
+                ..SmoothSpec::for_tests("te(x,z)", "te", 25, vec![x.clone(), z.clone()])
+            };
+            let small = SmoothSpec::for_tests("s(x)", "cr", 8, vec![x.clone()]);
+            ModelSpec::for_tests(x.clone(), Array2::from_elem((n, 1).f(), 1.0), vec![small, large])
+        };
+        let nested = spec_with(Vec::new());
+        let first = design(&nested).unwrap().smooths[1].deleted.clone();
+        assert_eq!(first, vec![23]);
+        let given = spec_with(vec![0]);
+        let mut te = design(&given).unwrap().smooths[1].clone();
+        assert_eq!(te.deleted, vec![0, 23]);
+        assert_eq!(te.ncoef(), 22);
+        assert!(te.penalties.iter().all(|s| s.dim() == (22, 22)));
+        // Column 21 of the 22 left (1..=22) is column 22.
+        delete_columns(&mut te, vec![21]).unwrap();
+        assert_eq!(te.deleted, vec![0, 22, 23]);
+        let out_of_range = spec_with(vec![23]);
+        assert!(matches!(design(&out_of_range), Err(EngineError::InvalidSpec { .. })));
     }
 }
