@@ -12,13 +12,27 @@ use crate::linalg::sym_eigen;
 /// The `k` eigenpairs of symmetric `a` largest in absolute value, ordered as mgcv
 /// orders them: positive eigenvalues from the largest down, then negative ones from
 /// the least negative. Returns the values and the vectors (`n x k`, columns of unit
-/// length). Small matrices are decomposed fully.
-pub fn extreme_eigenpairs(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
-    let n = a.nrows();
+/// length). Small matrices are decomposed fully; large ones by Lanczos iterations
+/// whose products use up to `threads` threads (at most two).
+pub fn extreme_eigenpairs(a: ArrayView2<'_, f64>, k: usize, threads: usize) -> (Vec<f64>, Array2<f64>) {
+    let product = |q: &[f64], z: &mut [f64]| symmetric_mat_vec(&a, q, z, threads);
+    extreme_eigenpairs_of(a.nrows(), k, &product, &|| a.to_owned())
+}
+
+/// `extreme_eigenpairs` of the symmetric `n x n` matrix that `product` multiplies
+/// by (`z = A q`) without forming it; `dense` forms it, for the small matrices that
+/// are decomposed fully.
+pub fn extreme_eigenpairs_of(
+    n: usize,
+    k: usize,
+    product: &dyn Fn(&[f64], &mut [f64]),
+    dense: &dyn Fn() -> Array2<f64>,
+) -> (Vec<f64>, Array2<f64>) {
     assert!(k <= n, "asked for more eigenpairs than the matrix has");
     // Below this the full decomposition is as fast and exact.
     const FULL_BELOW: usize = 200;
-    let (values, vectors) = if n < FULL_BELOW || 3 * k >= n { sym_eigen(a) } else { lanczos(a, k) };
+    let (values, vectors) =
+        if n < FULL_BELOW || 3 * k >= n { sym_eigen(dense().view()) } else { lanczos(n, k, product) };
     select_extreme(&values, &vectors, k)
 }
 
@@ -51,8 +65,7 @@ fn select_extreme(values: &[f64], vectors: &Array2<f64>, k: usize) -> (Vec<f64>,
 
 /// Ritz pairs of `a` from a Lanczos run long enough that the `k` extreme ones have
 /// converged; values ascending, as `sym_eigen` returns them.
-fn lanczos(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
-    let n = a.nrows();
+fn lanczos(n: usize, k: usize, product: &dyn Fn(&[f64], &mut [f64])) -> (Vec<f64>, Array2<f64>) {
     // mgcv's convergence tolerance (relative to the largest Ritz value) and check
     // interval.
     let tol = f64::EPSILON.powf(0.7);
@@ -72,7 +85,7 @@ fn lanczos(a: ArrayView2<'_, f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
     let mut z = vec![0.0; n];
     loop {
         let j = basis.len() - 1;
-        symmetric_mat_vec(&a, &basis[j], &mut z);
+        product(&basis[j], &mut z);
         let aj = dot(&basis[j], &z);
         alpha.push(aj);
         axpy(-aj, &basis[j], &mut z);
@@ -125,13 +138,33 @@ fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Array2<f64>) {
     sym_eigen(t.view())
 }
 
-/// `z = A q` for a symmetric `A`, by faer's (vectorized) matrix-vector product.
-fn symmetric_mat_vec(a: &ArrayView2<'_, f64>, q: &[f64], z: &mut [f64]) {
+/// `z = A q` for a symmetric `A`, by faer's (vectorized) matrix-vector product, its
+/// rows split between two threads when `threads` allows and `A` is large (the
+/// product reads all of `A` from memory each time: it is the Lanczos iteration's
+/// cost). Each row's sum is formed the same way either way.
+fn symmetric_mat_vec(a: &ArrayView2<'_, f64>, q: &[f64], z: &mut [f64], threads: usize) {
     let n = q.len();
     let qm = faer::MatRef::from_column_major_slice(q, n, 1);
-    let zm = faer::MatMut::from_column_major_slice_mut(z, n, 1);
-    faer::linalg::matmul::matmul(zm, faer::Accum::Replace, crate::linalg::view(a), qm, 1.0, faer::Par::Seq);
+    let av = crate::linalg::view(a);
+    let product = |rows: std::ops::Range<usize>, out: &mut [f64]| {
+        let zm = faer::MatMut::from_column_major_slice_mut(out, rows.len(), 1);
+        let block = av.subrows(rows.start, rows.len());
+        faer::linalg::matmul::matmul(zm, faer::Accum::Replace, block, qm, 1.0, faer::Par::Seq);
+    };
+    if threads < 2 || n < PARALLEL_FROM {
+        product(0..n, z);
+        return;
+    }
+    let half = n / 2;
+    let (top, bottom) = z.split_at_mut(half);
+    std::thread::scope(|s| {
+        s.spawn(|| product(0..half, top));
+        product(half..n, bottom);
+    });
 }
+
+/// From this order the matrix-vector product is split between two threads.
+const PARALLEL_FROM: usize = 512;
 
 /// With four partial sums, so that the loop vectorizes.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -164,7 +197,7 @@ mod tests {
         let k = 12;
         let (all_values, all_vectors) = sym_eigen(a.view());
         let (full_values, full_vectors) = select_extreme(&all_values, &all_vectors, k);
-        let (values, vectors) = extreme_eigenpairs(a.view(), k);
+        let (values, vectors) = extreme_eigenpairs(a.view(), k, 1);
         assert!(values.iter().any(|v| *v < 0.0) && values.iter().any(|v| *v > 0.0));
         for c in 0..k {
             assert!((values[c] - full_values[c]).abs() <= 1e-9 * full_values[0].abs(), "value {c}");
@@ -172,5 +205,18 @@ mod tests {
             let d: f64 = (0..n).map(|i| vectors[(i, c)] * full_vectors[(i, c)]).sum();
             assert!((d.abs() - 1.0).abs() < 1e-8, "vector {c}: {d}");
         }
+    }
+
+    /// Two threads give every row's sum exactly as one does, so a fit's basis does
+    /// not depend on its thread count.
+    #[test]
+    fn split_product_is_bit_identical() {
+        let n = 700;
+        let a = Array2::from_shape_fn((n, n), |(i, j)| (((i + 1) * (j + 1)) as f64).sqrt().sin());
+        let q: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).cos()).collect();
+        let (mut one, mut two) = (vec![0.0; n], vec![0.0; n]);
+        symmetric_mat_vec(&a.view(), &q, &mut one, 1);
+        symmetric_mat_vec(&a.view(), &q, &mut two, 2);
+        assert_eq!(one, two);
     }
 }

@@ -106,7 +106,7 @@ pub fn fit_warm<'a>(
     }
 
     if let Start::Exact(entry) = &start {
-        if let Some(stored) = stored_fit(entry) {
+        if let Some(stored) = stored_fit(entry, fit::n_family_parameters(spec)) {
             if !verify {
                 let smooths = entry.finished.as_ref().and_then(|f| stored_smooths(spec, &f.smooths));
                 if let Ok((design, result)) = fit::rebuild(spec, stored, smooths) {
@@ -278,10 +278,13 @@ fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> En
 }
 
 /// The fit a final entry holds, without fitted values; `None` when the entry is not
-/// a complete, consistent final fit.
-fn stored_fit(entry: &Entry) -> Option<FitResult> {
+/// a complete, consistent final fit. The entry keeps the log smoothing parameters and
+/// then the `extra` family parameters (as searched) in one vector: the family's are
+/// taken as stored, so an exact hit reports them to the bit.
+fn stored_fit(entry: &Entry, extra: usize) -> Option<FitResult> {
     let f = entry.finished.as_ref()?;
     let p = entry.coefficients.0.len();
+    let m = entry.rho.0.len().checked_sub(extra)?;
     let matrix =
         |v: &Bounded<f64>| (v.0.len() == p * p).then(|| Array2::from_shape_vec((p, p).f(), v.0.clone()).ok()).flatten();
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
@@ -297,7 +300,7 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         ve: matrix(&f.ve)?,
         scale: entry.scale,
         criterion: entry.criterion,
-        sp: entry.rho.0.iter().map(|r| r.exp()).collect(),
+        sp: entry.rho.0[..m].iter().map(|r| r.exp()).collect(),
         termination: Termination::from_code(f.termination)?,
         iterations: 0,
         gradient: f.gradient.0.clone(),
@@ -306,8 +309,7 @@ fn stored_fit(entry: &Entry) -> Option<FitResult> {
         null_deviance: f.null_deviance,
         null_space_dim: f.null_space_dim as usize,
         term_tests: term_tests(&f.term_tests)?,
-        // `restore` splits the family's parameters off `sp`.
-        family_parameters: Vec::new(),
+        family_parameters: entry.rho.0[m..].to_vec(),
         inner_converged: true,
         // Empty when the fit has none (GCV, or nothing estimated).
         vc: if f.vc.0.is_empty() { None } else { Some(matrix(&f.vc)?) },

@@ -14,6 +14,7 @@ pub mod fs;
 pub mod given;
 pub mod knots;
 pub mod ps;
+pub mod radial_line;
 pub mod re;
 pub mod registry;
 pub mod size;
@@ -298,6 +299,12 @@ pub fn rows<'a>(vars: &[&'a [f64]], start: usize, len: usize) -> Vec<&'a [f64]> 
 /// Builds a smooth term. Its model-matrix columns are produced on demand by
 /// `Smooth::predict_matrix`, a chunk of rows at a time.
 pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
+    construct_with_threads(spec, 1)
+}
+
+/// `construct`, with up to `threads` threads for the basis's own set-up (a thin
+/// plate spline's eigen-decomposition).
+pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<Smooth> {
     let label = spec.label.as_str();
     if spec.vars.is_empty() {
         return Err(EngineError::InvalidSpec { what: format!("`{label}` has no covariate") });
@@ -338,7 +345,7 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
             (Basis::Fs(Box::new(f)), pens, None)
         }
         Kind::Class(class) => {
-            let args = ClassArgs { label, vars: &vars, k: spec.k, m: &spec.m, knots: spec.knots.as_deref() };
+            let args = ClassArgs { label, vars: &vars, k: spec.k, m: &spec.m, knots: spec.knots.as_deref(), threads };
             let built = (class.build)(&args)?;
             (built.basis, vec![built.penalty], built.raw)
         }

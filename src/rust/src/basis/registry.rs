@@ -178,6 +178,8 @@ pub struct ClassArgs<'v> {
     /// Penalty/basis orders (mgcv's `m`); empty for the class default.
     pub m: &'v [usize],
     pub knots: Option<&'v [f64]>,
+    /// Threads the construction may use (the model's, shared among its terms).
+    pub threads: usize,
 }
 
 impl ClassArgs<'_> {

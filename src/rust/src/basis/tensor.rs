@@ -61,7 +61,7 @@ impl MarginSpec {
                 ),
             });
         }
-        let args = ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref() };
+        let args = ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref(), threads: 1 };
         (self.class.build)(&args)
     }
 

@@ -10,12 +10,13 @@
 
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
+use super::radial_line::RadialLine;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::shrink_null_space;
 use super::size::dense_state;
 use super::state::{column_major, Fields, State};
 use crate::error::{EngineError, Result};
-use crate::lanczos::extreme_eigenpairs;
+use crate::lanczos::{extreme_eigenpairs, extreme_eigenpairs_of};
 use crate::linalg::symmetrize;
 
 #[derive(Debug, Clone)]
@@ -212,6 +213,7 @@ impl TpBasis {
         k: usize,
         m: Option<usize>,
         knots: Option<&[f64]>,
+        threads: usize,
     ) -> Result<(TpBasis, Array2<f64>, Array2<f64>)> {
         let d = vars.len();
         let n = vars[0].len();
@@ -255,20 +257,29 @@ impl TpBasis {
             });
         }
         let c = eta_constant(m, d);
-        let mut e = Array2::<f64>::zeros((nu, nu));
-        for i in 0..nu {
-            for j in 0..i {
-                let r2: f64 = (0..d).map(|l| (points[(i, l)] - points[(j, l)]).powi(2)).sum();
-                let v = eta(r2, m, d, c);
-                e[(i, j)] = v;
-                e[(j, i)] = v;
+        let radial = || {
+            let mut e = Array2::<f64>::zeros((nu, nu));
+            for i in 0..nu {
+                for j in 0..i {
+                    let r2: f64 = (0..d).map(|l| (points[(i, l)] - points[(j, l)]).powi(2)).sum();
+                    let v = eta(r2, m, d, c);
+                    e[(i, j)] = v;
+                    e[(j, i)] = v;
+                }
             }
-        }
+            e
+        };
         let t = Array2::from_shape_fn((nu, mm), |(i, j)| {
             powers[j].iter().enumerate().map(|(l, &p)| points[(i, l)].powi(p as i32)).product::<f64>()
         });
-        // The k eigenpairs of E largest in magnitude (Wood 2003 §2.1).
-        let (dvals, u) = extreme_eigenpairs(e.view(), k);
+        // The k eigenpairs of E largest in magnitude (Wood 2003 §2.1). With one
+        // covariate E is multiplied through prefix sums, without forming it.
+        let (dvals, u) = if d == 1 {
+            let line = RadialLine::new(points.column(0).as_slice().expect("one column"), 2 * m - 1, c);
+            extreme_eigenpairs_of(nu, k, &|v: &[f64], z: &mut [f64]| line.apply(v, z), &radial)
+        } else {
+            extreme_eigenpairs(radial().view(), k, threads)
+        };
         let z = right_null_space(&t.t().dot(&u));
         let kz = k - mm;
         let uz_part = u.dot(&z);
@@ -561,7 +572,7 @@ fn build_tp(a: &ClassArgs<'_>) -> Result<Built> {
     // to m - 1).
     let ord = order(d, m);
     a.check_scale((2 * ord).saturating_sub(d).max(2 * ord - 2).max(1))?;
-    let (b, x, penalty) = TpBasis::construct(a.label, a.vars, a.k.unwrap_or(default_k(d, m)), m, a.knots)?;
+    let (b, x, penalty) = TpBasis::construct(a.label, a.vars, a.k.unwrap_or(default_k(d, m)), m, a.knots, a.threads)?;
     Ok(Built { basis: Basis::Tp(b), penalty, raw: Some(x) })
 }
 
@@ -595,7 +606,7 @@ mod tests {
             let n = 700;
             let x: Vec<f64> = (0..n).map(|i| offset + scale * (((i * 7919) % 1000) as f64 / 1000.0).powi(2)).collect();
             let knots: Vec<f64> = x.iter().step_by(5).copied().collect();
-            let (basis, _, _) = TpBasis::construct("s(x)", &[&x], 12, Some(m), Some(&knots)).unwrap();
+            let (basis, _, _) = TpBasis::construct("s(x)", &[&x], 12, Some(m), Some(&knots), 1).unwrap();
             let new: Vec<f64> = (0..300).map(|i| offset + scale * (-0.1 + 1.2 * i as f64 / 299.0)).collect();
             let fast = basis.matrix(&[&new]);
             let slow = basis.matrix_by_points(&[&new]);
@@ -625,7 +636,7 @@ mod tests {
         let n = 60;
         let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None, None).unwrap();
+        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None, None, 1).unwrap();
         let again = basis.matrix(&[&x1, &x2]);
         let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(diff < 1e-10, "{diff}");
@@ -648,14 +659,14 @@ mod tests {
         let mut rows: Vec<usize> = (0..n).step_by(3).collect();
         rows.push(0);
         let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
-        let (basis, x, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots)).unwrap();
+        let (basis, x, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 1).unwrap();
         assert_eq!(basis.points.nrows(), 100);
         let again = basis.matrix(&[&x1, &x2]);
         let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(diff < 1e-10, "{diff}");
         // Fewer knots than k are ignored, as mgcv does: the data are the points.
         let few: Vec<f64> = knots[..10].iter().chain(&knots[101..111]).copied().collect();
-        let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few)).unwrap();
+        let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few), 1).unwrap();
         assert_eq!(basis.points.nrows(), n);
     }
 
@@ -666,10 +677,10 @@ mod tests {
         let n = TpBasis::MAX_POINTS + 500;
         let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-        let err = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, None).unwrap_err();
+        let err = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, None, 1).unwrap_err();
         assert!(matches!(&err, EngineError::InvalidSpec { what } if what.contains("subsample")), "{err:?}");
         let rows: Vec<usize> = (0..n).step_by(5).collect();
         let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
-        assert!(TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots)).is_ok());
+        assert!(TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 2).is_ok());
     }
 }

@@ -143,8 +143,11 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
     }
     let terms = spec.smooths.len();
     let parts = spec.threads.clamp(1, terms.max(1));
+    // Threads left over when there are fewer terms than threads go to each term's
+    // own set-up.
+    let inner = (spec.threads / parts).max(1);
     let built: Vec<Result<Smooth>> = if parts == 1 {
-        spec.smooths.iter().map(basis::construct).collect()
+        spec.smooths.iter().map(|sm| basis::construct_with_threads(sm, inner)).collect()
     } else {
         // Term j goes to thread j % parts; the results are put back in order.
         let mut slots: Vec<Option<Result<Smooth>>> = (0..terms).map(|_| None).collect();
@@ -152,7 +155,10 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
             let handles: Vec<_> = (0..parts)
                 .map(|t| {
                     scope.spawn(move || {
-                        (t..terms).step_by(parts).map(|j| (j, basis::construct(&spec.smooths[j]))).collect::<Vec<_>>()
+                        (t..terms)
+                            .step_by(parts)
+                            .map(|j| (j, basis::construct_with_threads(&spec.smooths[j], inner)))
+                            .collect::<Vec<_>>()
                     })
                 })
                 .collect();

@@ -34,7 +34,7 @@ mod start;
 pub use design::{design, design_from, penalty_set, Design};
 pub use driver::{prepare, Iterate, Prepared, Progress};
 pub use passes::{gram, MAX_DESIGN_BYTES};
-pub use report::{rebuild, restore, FitResult};
+pub use report::{n_family_parameters, rebuild, restore, FitResult};
 pub use setup::{setup, Setup};
 #[cfg(test)]
 pub(crate) use spec::uniform_stream;

@@ -91,11 +91,6 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
     if !shapes_match {
         return Err(EngineError::InvalidSpec { what: "a stored fit does not match the model".into() });
     }
-    // A stored entry keeps every parameter in one vector: split off the extra ones.
-    let m = design.n_smoothing_parameters();
-    if stored.family_parameters.is_empty() && stored.sp.len() > m {
-        stored.family_parameters = stored.sp.split_off(m).iter().map(|v| v.ln()).collect();
-    }
     stored.linear_predictor = design.fitted(&stored.coefficients, &spec.offset, spec.threads);
     if !stored.null_deviance.is_finite() {
         stored.null_deviance = null_deviance(spec, design);
@@ -105,7 +100,7 @@ pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult)
 }
 
 /// Number of family parameters estimated with the smoothing parameters.
-pub(super) fn n_family_parameters(spec: &ModelSpec<'_>) -> usize {
+pub fn n_family_parameters(spec: &ModelSpec<'_>) -> usize {
     usize::from(spec.scale_parameter())
         + if spec.estimate_parameter { spec.family.parameter_searches().len() } else { 0 }
 }
