@@ -98,48 +98,26 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
     ids <- seq_along(tests)
     fold_id <- rset$fold_id
   }
-  # Each worker points at the same store, whatever its own options say.
   store_dir <- if (!isFALSE(cache)) cache_dir()
 
-  fit_rows <- function(rows) {
-    args <- extra
-    args[by_row] <- lapply(extra[by_row], function(v) v[rows])
-    do.call(warmgam::gam_fit, c(list(formula, data = data[rows, , drop = FALSE], family = family,
-                                     method = method, cache = cache), args))
-  }
-  full <- fit_rows(seq_len(nrow(data)))
+  job <- cv_job(tests, data, extra, by_row, formula, family, method, cache, store_dir)
+  full <- cv_fit_rows(seq_len(nrow(data)), job$args)
   y_all <- full$y
   w_all <- prior_weights(full)
-
-  run_fold <- function(i, tick) {
-    if (!is.null(store_dir)) {
-      old <- options(warmgam.cache_dir = store_dir)
-      on.exit(options(old), add = TRUE)
-    }
-    test <- tests[[i]]
-    started <- Sys.time()
-    out <- tryCatch({
-      fit <- fit_rows(which(!test))
-      mu <- stats::predict(fit, newdata = data[test, , drop = FALSE], type = "response")
-      # The fold's family: an estimated theta or power is the fold fit's.
-      list(mu = as.double(mu), family = stats::family(fit), outer_iterations = fit$outer_iterations,
-           warm_start = fit$warm_start$source, sp = fit$sp, error = NA_character_)
-    }, error = function(e) {
-      list(mu = NULL, family = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
-           error = conditionMessage(e))
-    })
-    out$seconds <- as.double(difftime(Sys.time(), started, units = "secs"))
-    tick()
-    out
-  }
 
   run_all <- function() {
     progressr::with_progress(enable = progress, {
       tick <- progressr::progressor(steps = length(ids))
       # Random numbers in the folds come from parallel-safe streams, fixed by `seed`
-      # when given (and then the session's own stream is left alone).
-      future.apply::future_lapply(seq_along(ids), run_fold, tick = tick, future.packages = "warmgam",
-                                  future.seed = if (is.null(seed)) TRUE else as.integer(seed))
+      # when given (and then the session's own stream is left alone). The worker is
+      # a package function and its inputs are arguments: a worker receives them
+      # once (not a closure over this call, with the full fit), on any plan.
+      a <- job$args
+      future.apply::future_lapply(
+        seq_along(ids), job$fun, tick = tick, tests = a$tests, data = a$data, extra = a$extra, by_row = a$by_row,
+        formula = a$formula, family = a$family, method = a$method, cache = a$cache, store_dir = a$store_dir,
+        future.packages = "warmgam", future.seed = if (is.null(seed)) TRUE else as.integer(seed)
+      )
     })
   }
   results <- if (is.null(seed)) run_all() else preserving_rng(run_all())
@@ -153,6 +131,47 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
          fold_id = fold_id, fold_label = rset$labels, fit = full, call = call),
     class = "warmgam_cv"
   )
+}
+
+# What each fold's worker runs and receives: `cv_fold` with the folds' test rows, the
+# data and the fit's settings, nothing else of gam_cv()'s call (the full fit stays
+# behind).
+cv_job <- function(tests, data, extra, by_row, formula, family, method, cache, store_dir) {
+  list(fun = cv_fold, args = list(tests = tests, data = data, extra = extra, by_row = by_row, formula = formula,
+                                  family = family, method = method, cache = cache, store_dir = store_dir))
+}
+
+# The fit of `rows` of the data, with the row-wise arguments split with them.
+cv_fit_rows <- function(rows, args) {
+  extra <- args$extra
+  extra[args$by_row] <- lapply(extra[args$by_row], function(v) v[rows])
+  do.call(gam_fit, c(list(args$formula, data = args$data[rows, , drop = FALSE], family = args$family,
+                          method = args$method, cache = args$cache), extra))
+}
+
+# Fold `i`: fitted without its test rows, predicted on them.
+cv_fold <- function(i, tick, ...) {
+  args <- list(...)
+  if (!is.null(args$store_dir)) {
+    # Each worker points at the same store, whatever its own options say.
+    old <- options(warmgam.cache_dir = args$store_dir)
+    on.exit(options(old), add = TRUE)
+  }
+  test <- args$tests[[i]]
+  started <- Sys.time()
+  out <- tryCatch({
+    fit <- cv_fit_rows(which(!test), args)
+    mu <- stats::predict(fit, newdata = args$data[test, , drop = FALSE], type = "response")
+    # The fold's family: an estimated theta or power is the fold fit's.
+    list(mu = as.double(mu), family = stats::family(fit), outer_iterations = fit$outer_iterations,
+         warm_start = fit$warm_start$source, sp = fit$sp, error = NA_character_)
+  }, error = function(e) {
+    list(mu = NULL, family = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
+         error = conditionMessage(e))
+  })
+  out$seconds <- as.double(difftime(Sys.time(), started, units = "secs"))
+  tick()
+  out
 }
 
 # Which rows of `data` have no missing value in the formula's variables.

@@ -64,6 +64,24 @@ test_that("sequential and multisession plans give identical results", {
   expect_lt(max(abs(shared$folds$metric - sequential$folds$metric) / sequential$folds$metric), 1e-6)
 })
 
+test_that("each fold's worker receives the data and settings, not gam_cv()'s call", {
+  skip_if_not_installed("future")
+  d <- sim_data(600, seed = 8)
+  tests <- lapply(1:3, function(i) seq_len(600) %% 3 == i - 1)
+  job <- warmgam:::cv_job(tests, d, list(), character(), cv_formula, gaussian(), "REML", FALSE, NULL)
+  # A package function (serialized as a reference) and its arguments: about the
+  # data's size, whatever the full fit holds.
+  expect_identical(environment(job$fun), asNamespace("warmgam"))
+  data_bytes <- length(serialize(d, NULL))
+  expect_lt(length(serialize(job, NULL)), 1.2 * data_bytes + 2e4)
+  # The same folds on worker processes give the sequential answers.
+  future::plan(future::multisession, workers = 2)
+  withr::defer(future::plan(future::sequential))
+  parallel <- gam_cv(cv_formula, data = d, folds = 3, seed = 1, cache = FALSE)
+  future::plan(future::sequential)
+  expect_identical(parallel$folds$metric, gam_cv(cv_formula, data = d, folds = 3, seed = 1, cache = FALSE)$folds$metric)
+})
+
 test_that("folds are reproducible, stratified for 0/1 responses, or given", {
   local_store()
   d <- sim_data(300, seed = 7)
