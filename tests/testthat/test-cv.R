@@ -82,6 +82,36 @@ test_that("each fold's worker receives the data and settings, not gam_cv()'s cal
   expect_identical(parallel$folds$metric, gam_cv(cv_formula, data = d, folds = 3, seed = 1, cache = FALSE)$folds$metric)
 })
 
+test_that("a seed on a plateau of the criterion does not stop the fold there (issue 21)", {
+  # The full-data fit shrinks s(x3) to its line (sp ~ 1e7); on fold 3's rows a cold
+  # search keeps it wiggly (sp ~ 0.7) at a REML lower by 0.48. Seeded there, the
+  # search used to stop at once on the flat plateau; it now checks the cold start's
+  # point once it ends and searches on from it when that is lower.
+  local_store()
+  sample_data <- function(n) {
+    x1 <- runif(n)
+    x2 <- runif(n)
+    x3 <- runif(n)
+    y <- sin(2 * pi * x1) + exp(2 * x2) / 4 + cos(3 * x3) + rnorm(n, sd = 0.5)
+    data.frame(x1, x2, x3, y)
+  }
+  # (The draws before the binary data are those of the case where this was found.)
+  set.seed(3)
+  counts <- sample_data(6000)
+  invisible(rnbinom(6000, mu = exp(1 + sin(2 * pi * counts$x1) + counts$x2), size = 2))
+  binary <- sample_data(3000)
+  binary$hit <- rbinom(3000, 1, plogis(binary$y - 1))
+  f <- hit ~ s(x1) + s(x2) + s(x3)
+  warm <- gam_cv(f, data = binary, family = binomial(), folds = 5, seed = 1)
+  cold <- gam_cv(f, data = binary, family = binomial(), folds = 5, seed = 1, cache = FALSE)
+  train <- binary[warm$fold_id != 3, ]
+  seeded <- gam_fit(f, data = train, family = binomial())
+  alone <- gam_fit(f, data = train, family = binomial(), cache = FALSE)
+  expect_equal(seeded$warm_start$source, "seeded")
+  expect_lt(unname(seeded$criterion), unname(alone$criterion) + 1e-6)
+  expect_lt(abs(warm$folds$metric[[3]] - cold$folds$metric[[3]]) / cold$folds$metric[[3]], 1e-6)
+})
+
 test_that("folds are reproducible, stratified for 0/1 responses, or given", {
   local_store()
   d <- sim_data(300, seed = 7)

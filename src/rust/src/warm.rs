@@ -136,7 +136,6 @@ pub fn fit_warm<'a>(
     let mut prepared = fit::prepare(spec, interrupted)?;
     // What others could have written is no start: only a verified exact hit is used.
     let start = if session.trusted() { start } else { Start::Cold };
-    prepared.check_plateau = matches!(start, Start::Resume(_));
     let (source, from, done) = match start {
         // A checkpoint is an iterate of this very problem: the optimization continues
         // from it, inside the box a cold search keeps to (a checkpoint is a start, not
@@ -160,6 +159,10 @@ pub fn fit_warm<'a>(
         },
         Start::Cold | Start::Exact(_) => (Source::Cold, None, 0),
     };
+    // Any start but the cold one may sit on a plateau of the criterion that a cold
+    // search would not stop on (a seed whose smooth was shrunk to its null space,
+    // where this data's is not): the search checks, once it ends, that it did not.
+    prepared.check_plateau = source != Source::Cold;
     report.source = source;
     optimize(spec, prepared, session, from, done, report, interrupted)
 }
