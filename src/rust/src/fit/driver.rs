@@ -11,6 +11,7 @@ use crate::linalg;
 
 use super::design::{design, penalty_set, Design};
 use super::gaussian::{self, Gram};
+use super::given::given_parameters;
 use super::glm::GlmObjective;
 use super::laml::{self, LamlSettings};
 use super::outer::{newton, Eval, NewtonSettings, Objective, OuterResult};
@@ -90,50 +91,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
     penalties.aliased = spec.aliased;
     let links = design.penalty_links();
     let m = design.n_smoothing_parameters();
-    let mut fixed: Vec<Option<f64>> = if spec.sp.is_empty() {
-        vec![None; m]
-    } else if spec.sp.len() == m {
-        spec.sp.iter().map(|v| v.map(|l| l.max(f64::MIN_POSITIVE).ln())).collect()
-    } else {
-        return Err(EngineError::InvalidSpec {
-            what: format!("sp has {} entries but the model has {m} smoothing parameters", spec.sp.len()),
-        });
-    };
-    if !spec.min_sp.is_empty() {
-        if spec.min_sp.len() != m || !spec.min_sp.iter().all(|v| v.is_finite() && *v >= 0.0) {
-            return Err(EngineError::InvalidSpec {
-                what: format!("min.sp must hold {m} finite non-negative values, one per smoothing parameter"),
-            });
-        }
-        penalties.set_floor(links.iter().map(|&l| spec.min_sp[l]).collect());
-    }
-    // A parametric penalty's given `sp`, and a term's own, override the model's.
-    for (q, pen) in spec.parametric_penalties.iter().enumerate() {
-        if let Some(v) = pen.sp {
-            fixed[links[q]] = Some(v.max(f64::MIN_POSITIVE).ln());
-        }
-    }
-    let mut first_penalty = spec.parametric_penalties.len();
-    for (sm, sm_spec) in design.smooths.iter().zip(&spec.smooths) {
-        let count = sm.penalties().count();
-        if !sm_spec.sp.is_empty() {
-            if sm_spec.sp.len() != count {
-                return Err(EngineError::InvalidSpec {
-                    what: format!(
-                        "`sp` of `{}` has {} entries but the term has {count} smoothing parameters",
-                        sm.label,
-                        sm_spec.sp.len()
-                    ),
-                });
-            }
-            for (q, sp) in sm_spec.sp.iter().enumerate() {
-                if let Some(v) = sp {
-                    fixed[links[first_penalty + q]] = Some(v.max(f64::MIN_POSITIVE).ln());
-                }
-            }
-        }
-        first_penalty += count;
-    }
+    let mut fixed = given_parameters(spec, &design, &links, m, &mut penalties)?;
     // A shared parameter starts from the mean of its penalties' starts.
     let pool = |per_penalty: Vec<f64>| -> Vec<f64> {
         (0..m)

@@ -23,6 +23,7 @@ pub mod uncertainty;
 mod design;
 mod driver;
 mod family_search;
+mod given;
 mod nesting;
 mod passes;
 mod problem;
