@@ -163,6 +163,7 @@ pub fn fit_warm<'a>(
     // search would not stop on (a seed whose smooth was shrunk to its null space,
     // where this data's is not): the search checks, once it ends, that it did not.
     prepared.check_plateau = source != Source::Cold;
+    prepared.seeded = source == Source::Seeded;
     report.source = source;
     optimize(spec, prepared, session, from, done, report, interrupted)
 }
