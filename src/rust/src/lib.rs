@@ -281,7 +281,11 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     let mut family = family::Family::from_r(&family, &link, &variance, &parameters)
         .ok_or_else(|| r_error(format!("family `{family}` with link `{link}` is not supported")))?;
     if !f.is_null("known_scale") {
-        family.given_scale = Some(f.real("known_scale")?).filter(|v| v.is_finite() && *v > 0.0);
+        let scale = f.real("known_scale")?;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(r_error("internal: `known_scale` must be a positive number"));
+        }
+        family.given_scale = Some(scale);
     }
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,

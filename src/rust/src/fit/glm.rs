@@ -127,16 +127,10 @@ pub struct GlmSummary {
 /// The covariance matrices and effective degrees of freedom at the final inner fit, as
 /// mgcv reports them: from the expected information `W_F` (the observed one for
 /// canonical links), `H_F = X'W_F X + S`, `F = H_F^-1 X'W_F X`, `Vp = H_F^-1 scale`,
-/// `Ve = F Vp`.
+/// `Ve = F Vp`, the scale being the family's where it is known.
 /// `scale`: the scale to report when it is not Fletcher's estimate (mgcv's `tw()`
 /// reports the one REML chose).
-pub fn summarize(
-    data: &GlmData<'_, '_>,
-    fit: &InnerFit,
-    lambda: &[f64],
-    scale_known: bool,
-    scale: Option<f64>,
-) -> Result<GlmSummary> {
+pub fn summarize(data: &GlmData<'_, '_>, fit: &InnerFit, lambda: &[f64], scale: Option<f64>) -> Result<GlmSummary> {
     let p = fit.beta.len();
     // Where the two informations agree, the inner fit's last X'WX is this one (its
     // weights are those at the last iterate, within the converged step of the
@@ -156,7 +150,7 @@ pub fn summarize(
         .inverse();
     let influence = Influence::new(&h_inv, &xtwx_fisher, data.penalties.diagonal_block(&xtwx_fisher), data.threads);
     let tau = influence.tau();
-    let scale = if scale_known {
+    let scale = if data.family.scale_known() {
         data.family.known_scale_value()
     } else {
         scale.unwrap_or_else(|| fletcher_scale(data, &fit.eta, tau))

@@ -200,7 +200,7 @@ pub(super) fn finish_glm(
     sensitivity: Option<uncertainty::Sensitivity>,
     reml_scale: Option<f64>,
 ) -> Result<FitResult> {
-    let summary = glm::summarize(data, inner, lambda, spec.family.scale_known(), reml_scale)?;
+    let summary = glm::summarize(data, inner, lambda, reml_scale)?;
     // As mgcv, the correction's `X'WX` is the one behind `Vp` (expected information).
     let (vc, edf2) = sensitivity
         .map(|sens| {
