@@ -100,8 +100,8 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
   }
   store_dir <- if (!isFALSE(cache)) cache_dir()
 
-  job <- cv_job(tests, data, extra, by_row, formula, family, method, cache, store_dir)
-  full <- cv_fit_rows(seq_len(nrow(data)), job$args)
+  args <- cv_args(tests, data, extra, by_row, formula, family, method, cache, store_dir)
+  full <- cv_fit_rows(seq_len(nrow(data)), args)
   y_all <- full$y
   w_all <- prior_weights(full)
 
@@ -110,14 +110,10 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
       tick <- progressr::progressor(steps = length(ids))
       # Random numbers in the folds come from parallel-safe streams, fixed by `seed`
       # when given (and then the session's own stream is left alone). The worker is
-      # a package function and its inputs are arguments: a worker receives them
-      # once (not a closure over this call, with the full fit), on any plan.
-      a <- job$args
-      future.apply::future_lapply(
-        seq_along(ids), job$fun, tick = tick, tests = a$tests, data = a$data, extra = a$extra, by_row = a$by_row,
-        formula = a$formula, family = a$family, method = a$method, cache = a$cache, store_dir = a$store_dir,
-        future.packages = "warmgam", future.seed = if (is.null(seed)) TRUE else as.integer(seed)
-      )
+      # a package function and its inputs an argument: a worker receives them once
+      # (not a closure over this call, with the full fit), on any plan.
+      future.apply::future_lapply(seq_along(ids), cv_fold, tick = tick, args = args, future.packages = "warmgam",
+                                  future.seed = if (is.null(seed)) TRUE else as.integer(seed))
     })
   }
   results <- if (is.null(seed)) run_all() else preserving_rng(run_all())
@@ -133,12 +129,11 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
   )
 }
 
-# What each fold's worker runs and receives: `cv_fold` with the folds' test rows, the
-# data and the fit's settings, nothing else of gam_cv()'s call (the full fit stays
-# behind).
-cv_job <- function(tests, data, extra, by_row, formula, family, method, cache, store_dir) {
-  list(fun = cv_fold, args = list(tests = tests, data = data, extra = extra, by_row = by_row, formula = formula,
-                                  family = family, method = method, cache = cache, store_dir = store_dir))
+# What each fold's worker receives: the folds' test rows, the data and the fit's
+# settings, nothing else of gam_cv()'s call (the full fit stays behind).
+cv_args <- function(tests, data, extra, by_row, formula, family, method, cache, store_dir) {
+  list(tests = tests, data = data, extra = extra, by_row = by_row, formula = formula, family = family,
+       method = method, cache = cache, store_dir = store_dir)
 }
 
 # The fit of `rows` of the data, with the row-wise arguments split with them.
@@ -149,9 +144,8 @@ cv_fit_rows <- function(rows, args) {
                           method = args$method, cache = args$cache), extra))
 }
 
-# Fold `i`: fitted without its test rows, predicted on them.
-cv_fold <- function(i, tick, ...) {
-  args <- list(...)
+# Fold `i`: fitted without its test rows, predicted on them (`args` from cv_args()).
+cv_fold <- function(i, tick, args) {
   if (!is.null(args$store_dir)) {
     # Each worker points at the same store, whatever its own options say.
     old <- options(warmgam.cache_dir = args$store_dir)

@@ -68,12 +68,12 @@ test_that("each fold's worker receives the data and settings, not gam_cv()'s cal
   skip_if_not_installed("future")
   d <- sim_data(600, seed = 8)
   tests <- lapply(1:3, function(i) seq_len(600) %% 3 == i - 1)
-  job <- warmgam:::cv_job(tests, d, list(), character(), cv_formula, gaussian(), "REML", FALSE, NULL)
-  # A package function (serialized as a reference) and its arguments: about the
+  args <- warmgam:::cv_args(tests, d, list(), character(), cv_formula, gaussian(), "REML", FALSE, NULL)
+  # A package function (serialized as a reference) and its argument: about the
   # data's size, whatever the full fit holds.
-  expect_identical(environment(job$fun), asNamespace("warmgam"))
+  expect_identical(environment(warmgam:::cv_fold), asNamespace("warmgam"))
   data_bytes <- length(serialize(d, NULL))
-  expect_lt(length(serialize(job, NULL)), 1.2 * data_bytes + 2e4)
+  expect_lt(length(serialize(list(warmgam:::cv_fold, args), NULL)), 1.2 * data_bytes + 2e4)
   # The same folds on worker processes give the sequential answers.
   future::plan(future::multisession, workers = 2)
   withr::defer(future::plan(future::sequential))
