@@ -680,7 +680,10 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     # Matrix covariates (mgcv's linear functional terms, `?linear.functional.terms`)
     # and a P-spline's knot range are built by mgcv's constructor.
     matrix_data <- any(vapply(c(sm$term, sm$by), function(v) is.matrix(mf[[v]]), logical(1)))
-    ps_range <- identical(sm$bs, "ps") && length(knots[[sm$term[[1]]]]) == 2L
+    # (mgcv's B-spline constructor also reads four knots as the ends of the data
+    # and of the outer knots.)
+    n_knots <- length(knots[[sm$term[[1]]]])
+    ps_range <- (identical(sm$bs, "ps") && n_knots == 2L) || (identical(sm$bs, "bs") && n_knots %in% c(2L, 4L))
     if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range)) sm <- mgcv_term(sm$call, sm$call_env)
     if (sm$bs == "mgcv") {
       out <- c(out, mgcv_built_terms(sm, mf, knots))
@@ -769,8 +772,16 @@ mgcv_built_terms <- function(sm, mf, knots) {
 # it gives them under another constraint, the same functions up to a constant:
 # PredictMat = 1 shift' + X T on the data, exactly, so that new rows are (PredictMat
 # - 1 shift') T^-1 (`list(shift, inverse)`). Anything else is refused.
+# The check reads a spread of rows (every row of a small data set): PredictMat() on
+# all of a large one costs as much as building the term again.
 prediction_map <- function(b, x, mf) {
-  p <- mgcv::PredictMat(b, mf, n = nrow(mf))
+  n <- nrow(mf)
+  rows <- if (n > max(2000, 5 * ncol(x))) unique(round(seq(1, n, length.out = max(2000, 5 * ncol(x))))) else seq_len(n)
+  if (length(rows) < n) {
+    map <- tryCatch(prediction_map(b, x[rows, , drop = FALSE], mf[rows, , drop = FALSE]), error = function(e) e)
+    if (!inherits(map, "error")) return(map)
+  }
+  p <- mgcv::PredictMat(b, mf, n = n)
   scale <- max(abs(x), 1)
   if (identical(dim(p), dim(x)) && max(abs(p - x)) <= 1e-9 * scale) return(NULL)
   fit <- if (ncol(p) == ncol(x)) qr(cbind(1, x))
@@ -1021,7 +1032,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
     smooth_info = lapply(smooths, function(sm) {
-      c(sm[info_fields],
+      c(sm[intersect(info_fields, names(sm))],
         # Whether the term has a sum-to-zero constraint (mgcv's nCons > 0; a ti()
         # term's constraints are on its margins), for predict(type = "iterms").
         centred = isTRUE(sm$centre) && sm$bs != "ti")

@@ -17,7 +17,10 @@
 #'   both with a warning; a P-spline's `k` below its order is an error.
 #' @param bs The basis: `"tp"` (thin plate regression spline, the default, any number
 #'   of covariates), `"cr"` (cubic regression spline), `"cc"` (cyclic cubic spline),
-#'   `"ps"` (P-spline), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
+#'   `"ps"` (P-spline), `"cp"` (cyclic P-spline: `k` B-splines on `k + 1` evenly
+#'   spaced knots over the data's range, wrapped round), `"bs"` (B-splines with
+#'   derivative penalties, Wood 2017: `m = c(degree, order, order, ..)` gives one
+#'   penalty per derivative order, by default `c(3, 2)`), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
 #'   null space is penalized too, lightly, so a whole term can be shrunk to zero), or
 #'   `"re"` (a random effect: `s(g, bs = "re")` gives each level
 #'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
@@ -31,7 +34,7 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
-#'   Any other class mgcv can build (`"bs"`, `"ad"`, `"gp"`, `"cp"`, `"mrf"`, `"ds"`,
+#'   Any other class mgcv can build (`"ad"`, `"gp"`, `"mrf"`, `"ds"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -44,7 +47,10 @@
 #'   `d` (`2m <= d`), and `"cr"`, `"cc"` and `"re"` do not use `m`. mgcv's
 #'   `m = c(order, 0)` for `"tp"` (dropping the null space) has the term built by
 #'   mgcv's constructor (see `bs`). A P-spline `m` below 0, or any `m` that is not a
-#'   whole number, is an error.
+#'   whole number, is an error. For `"bs"`, `m = c(degree, derivative orders)`:
+#'   `m = c(3, 2, 1)` penalizes both the second and the first derivative, each with a
+#'   smoothing parameter of its own (a degree-0 B-spline is built by mgcv's
+#'   constructor).
 #' @param by A numeric variable multiplying the smooth, or a factor giving one smooth
 #'   per level (include the factor as a parametric term too, as in mgcv). For an
 #'   ordered factor, as in mgcv, the first level has no smooth: `y ~ og + s(x) +
@@ -88,8 +94,12 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp") &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
+    # A degree-0 B-spline (piecewise constant) is mgcv's alone.
+    !(bs == "bs" && isTRUE(m[[1]] == 0)) &&
+    # mgcv takes a cyclic P-spline with one basis function fewer than its order.
+    !(bs == "cp" && is.numeric(k) && length(k) == 1L && k >= 0 && k < min_basis_k("cp", 1, m)) &&
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
@@ -485,10 +495,13 @@ term_tp_sample <- function(xt, bs, base_bs, label) {
 # penalty and, as in mgcv, do not use `m`.
 check_m <- function(m, bs, label) {
   if (length(m) == 1L && is.na(m)) return(NA_real_)
-  if (!is.numeric(m) || length(m) == 0L || length(m) > 2L || anyNA(m) || any(!is.finite(m)) ||
+  # A "bs" spline takes its degree and any number of penalized derivative orders.
+  most <- if (bs == "bs") Inf else 2L
+  if (!is.numeric(m) || length(m) == 0L || length(m) > most || anyNA(m) || any(!is.finite(m)) ||
         any(m != round(m))) {
     abort(sprintf(
-      "`m` of `%s` must be one or two whole numbers (or NA for the default), not %s.", label, deparse_one(m)
+      "`m` of `%s` must be %s whole numbers (or NA for the default), not %s.", label,
+      if (bs == "bs") "one or more" else "one or two", deparse_one(m)
     ), "argument")
   }
   if (bs %in% c("tp", "ts") && length(m) == 2L && m[[2]] == 0) {
@@ -497,11 +510,26 @@ check_m <- function(m, bs, label) {
       "does not support yet; give the penalty order alone (`m = %d`)."
     ), deparse_one(m), label, as.integer(m[[1]])), "argument")
   }
-  if (bs == "ps" && any(m < 0)) {
+  if (bs %in% c("ps", "cp") && any(m < 0)) {
     abort(sprintf(
       "`m` of `%s` (a P-spline's `c(basis order - 2, penalty order)`) must not be negative; it is %s.",
       label, deparse_one(m)
     ), "argument")
+  }
+  if (bs == "bs" && any(m < 0)) {
+    abort(sprintf(
+      "`m` of `%s` (a B-spline's `c(degree, penalized derivative orders)`) must not be negative; it is %s.",
+      label, deparse_one(m)
+    ), "argument")
+  }
+  if (bs == "bs" && length(m) > 1L && any(m[-1] > m[[1]])) {
+    abort(sprintf(
+      "`m` of `%s`: a derivative of order above the degree %d of the B-splines is zero; penalize orders up to %d.",
+      label, as.integer(m[[1]]), as.integer(m[[1]])
+    ), "argument")
+  }
+  if (bs == "bs" && anyDuplicated(m[-1])) {
+    abort(sprintf("`m` of `%s` penalizes a derivative order twice; give each order once.", label), "argument")
   }
   m
 }
@@ -519,6 +547,14 @@ min_basis_k <- function(bs, dim, m) {
       m2 <- if (length(m) > 1L && !is.na(m[[2]])) m[[2]] else m1
       max(m1 + 2, m2 + 1)
     },
+    # mgcv: k + 1 knots and B-splines of order m[1] + 2 on them; a cyclic
+    # order-m[2] difference needs k > m[2].
+    cp = {
+      m1 <- if (is.na(m1)) 2 else m1
+      m2 <- if (length(m) > 1L && !is.na(m[[2]])) m[[2]] else m1
+      max(m1 + 2, m2 + 1)
+    },
+    bs = if (is.na(m1)) 4 else m1 + 1,
     1
   )
 }
@@ -536,10 +572,10 @@ tp_null_space_dim <- function(dim, m) {
 raise_k <- function(k, bs, dim, m, label) {
   min_k <- min_basis_k(bs, dim, m)
   if (k < 0 || k >= min_k) return(k)
-  if (bs == "ps") {
+  if (bs %in% c("ps", "cp", "bs")) {
     abort(sprintf(
-      "`k` of `%s` is %d, too small for its P-spline basis: give at least %d (or a negative k for the default).",
-      label, as.integer(k), as.integer(min_k)
+      "`k` of `%s` is %d, too small for its %s basis: give at least %d (or a negative k for the default).",
+      label, as.integer(k), if (bs == "bs") "B-spline" else "P-spline", as.integer(min_k)
     ), "argument")
   }
   warn(sprintf(

@@ -32,6 +32,40 @@ test_that("cyclic cubic splines agree with mgcv", {
   expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
 })
 
+test_that("cyclic P-splines are built natively and agree with mgcv, coefficients included", {
+  f <- y ~ s(x0, bs = "cp") + s(x2, bs = "cp", k = 14, m = c(3, 1))
+  fit <- gam_fit(f, data = d)
+  expect_false(any(vapply(fit$smooth, function(s) identical(s$class, "mgcv"), TRUE)))
+  ref <- mgcv_reference("bases/cp", f, d, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-6)
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-4)
+  # Beyond the knot range the curve wraps round: a period on, the same prediction.
+  period <- diff(range(d$x0))
+  at <- data.frame(x0 = c(0.3, 0.3 + period, 0.3 - 2 * period), x2 = 0.5)
+  p <- predict(fit, at)
+  expect_lt(max(abs(p - p[[1]])), 1e-10)
+})
+
+test_that("B-splines with derivative penalties agree with mgcv, several penalties included", {
+  f <- y ~ s(x0, bs = "bs") + s(x2, bs = "bs", m = c(3, 2, 1), k = 12) + s(x1, bs = "bs", m = c(2, 0))
+  fit <- gam_fit(f, data = d)
+  expect_false(any(vapply(fit$smooth, function(s) identical(s$class, "mgcv"), TRUE)))
+  expect_length(fit$sp, 4)
+  ref <- mgcv_reference("bases/bs", f, d, method = "REML")
+  # The two penalties of s(x2) trade off along a flat ridge of the criterion, so its
+  # smoothing parameters and coefficients are looser than the fit.
+  expect_agrees_with_mgcv(fit, ref, nd, coef_tol = 1e-5)
+  expect_lt(max(abs(log(fit$sp[c(1, 4)]) - log(ref$sp[c(1, 4)]))), 1e-4)
+})
+
+test_that("bad m and k for the B-spline classes are errors naming the term", {
+  expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
+  expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")
+  expect_error(gam_fit(y ~ s(x0, bs = "bs", k = 3), data = d, cache = FALSE), "too small for its B-spline")
+  expect_error(gam_fit(y ~ s(x0, bs = "cp", m = -1), data = d, cache = FALSE), "must not be negative")
+  expect_error(gam_fit(y ~ s(x0, bs = "cp", m = c(2, 1, 1)), data = d, cache = FALSE), "one or two whole numbers")
+})
+
 test_that("thin plate splines agree with mgcv in one and two dimensions", {
   f <- y ~ s(x0) + s(x2, k = 12)
   fit <- gam_fit(f, data = d)

@@ -193,7 +193,7 @@ pub const CC: ClassEntry =
 fn build_cc(a: &ClassArgs<'_>) -> Result<Built> {
     a.check_scale(3)?;
     let (b, penalty) = CcBasis::construct(a.label, a.one_covariate("cc")?, a.k.unwrap_or(10), a.knots)?;
-    Ok(Built { basis: Basis::Cc(b), penalty, raw: None })
+    Ok(Built::one(Basis::Cc(b), penalty, None))
 }
 
 #[cfg(test)]

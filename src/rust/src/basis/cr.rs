@@ -225,12 +225,12 @@ pub const CS: ClassEntry =
 fn build_cr(a: &ClassArgs<'_>) -> Result<Built> {
     a.check_scale(3)?;
     let (b, penalty) = CrBasis::construct(a.label, a.one_covariate("cr")?, a.k.unwrap_or(10), a.knots)?;
-    Ok(Built { basis: Basis::Cr(b), penalty, raw: None })
+    Ok(Built::one(Basis::Cr(b), penalty, None))
 }
 
 fn build_cs(a: &ClassArgs<'_>) -> Result<Built> {
     let built = build_cr(a)?;
-    Ok(Built { penalty: shrink_null_space(&built.penalty, 2, true), ..built })
+    Ok(Built { penalties: vec![shrink_null_space(&built.penalties[0], 2, true)], ..built })
 }
 
 #[cfg(test)]

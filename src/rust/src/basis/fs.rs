@@ -20,7 +20,7 @@
 
 use ndarray::{s, Array1, Array2};
 
-use super::registry::{Built, RawBasis};
+use super::registry::RawBasis;
 use super::state::{decode_margins, encode_margins, Fields, State};
 use super::tensor::{Margin, MarginSpec};
 use crate::error::{EngineError, Result};
@@ -55,7 +55,7 @@ impl FsBasis {
                 what: format!("`{label}`: level codes must be whole numbers from 1 to {levels}"),
             });
         }
-        let Built { basis, penalty: s_raw, raw: x } = base.build(label, &vars[..d])?;
+        let (basis, s_raw, x) = base.build(label, &vars[..d])?.single(label)?;
         let x = match x {
             Some(x) => x,
             None => basis.matrix(&vars[..d]),

@@ -7,8 +7,10 @@
 //! `by` multiplies the rows; the sum-to-zero constraint (column means of the raw `X`)
 //! is absorbed unless the term does not need it.
 
+pub mod bs;
 pub mod cc;
 pub mod constraint;
+pub mod cp;
 pub mod cr;
 pub mod fs;
 pub mod given;
@@ -347,7 +349,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
         Kind::Class(class) => {
             let args = ClassArgs { label, vars: &vars, k: spec.k, m: &spec.m, knots: spec.knots.as_deref(), threads };
             let built = (class.build)(&args)?;
-            (built.basis, vec![built.penalty], built.raw)
+            (built.basis, built.penalties, built.raw)
         }
         Kind::Given => return given_smooth(spec),
     };
@@ -560,6 +562,8 @@ mod tests {
             ("cr", vec![x.clone()]),
             ("cc", vec![x.clone()]),
             ("ps", vec![x.clone()]),
+            ("cp", vec![x.clone()]),
+            ("bs", vec![x.clone()]),
             ("tp", vec![x.clone(), z.clone()]),
         ] {
             for with_by in [false, true] {

@@ -40,6 +40,14 @@ impl PsBasis {
                 ),
             });
         }
+        Ok((PsBasis::on_data(label, x, k, m1, knots)?, difference_penalty(k, m2)))
+    }
+
+    /// The basis of `k` B-splines of degree `m1 + 1` on `knots` (`k + m1 + 2` of them),
+    /// or on evenly spaced knots whose interior ones span the data's range widened by
+    /// a thousandth at each end (as mgcv's `ps` and `bs` place them).
+    pub fn on_data(label: &str, x: &[f64], k: usize, m1: usize, knots: Option<&[f64]>) -> Result<PsBasis> {
+        let order = m1 + 2;
         let knots = match knots {
             Some(given) if given.len() == k + order => given.to_vec(),
             Some(given) => {
@@ -59,8 +67,7 @@ impl PsBasis {
                 r_seq(lo - ext, hi + ext, nk + 2 * m1 + 2)
             }
         };
-        let basis = PsBasis { knots, m1 };
-        Ok((basis, difference_penalty(k, m2)))
+        Ok(PsBasis { knots, m1 })
     }
 
     pub fn ncoef(&self) -> usize {
@@ -121,19 +128,25 @@ impl PsBasis {
     }
 }
 
-/// First derivatives of all B-splines at `x`:
-/// `B'_{j,q} = (q-1) (B_{j,q-1} / (t_{j+q-1} - t_j) - B_{j+1,q-1} / (t_{j+q} - t_{j+1}))`.
+/// First derivatives of all B-splines at `x`.
 fn bspline_slopes(knots: &[f64], order: usize, x: f64) -> Vec<f64> {
-    let nb = knots.len() - order;
-    let lower = bspline_values(knots, order - 1, x);
-    let q = (order - 1) as f64;
-    (0..nb)
-        .map(|j| {
-            let a = lower[j] / (knots[j + order - 1] - knots[j]);
-            let b = lower[j + 1] / (knots[j + order] - knots[j + 1]);
-            q * (a - b)
-        })
-        .collect()
+    bspline_derivatives(knots, order, 1, x)
+}
+
+/// Derivatives of order `d < order` of all `len(knots) - order` B-splines at `x`, from
+/// the B-splines of order `order - d` by `d` steps of (de Boor 2001, ch. X)
+/// `B'_{j,q} = (q-1) (B_{j,q-1} / (t_{j+q-1} - t_j) - B_{j+1,q-1} / (t_{j+q} - t_{j+1}))`,
+/// a term with coincident knots counting as zero.
+pub(super) fn bspline_derivatives(knots: &[f64], order: usize, d: usize, x: f64) -> Vec<f64> {
+    let mut v = bspline_values(knots, order - d, x);
+    let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    for q in order - d + 1..=order {
+        let scale = (q - 1) as f64;
+        v = (0..knots.len() - q)
+            .map(|j| scale * (ratio(v[j], knots[j + q - 1] - knots[j]) - ratio(v[j + 1], knots[j + q] - knots[j + 1])))
+            .collect();
+    }
+    v
 }
 
 /// All `len(knots) - order` B-splines of `order` at `x` by the Cox-de Boor recursion
@@ -154,7 +167,7 @@ fn bspline_into(knots: &[f64], order: usize, x: f64, work: &mut [f64], out: &mut
 
 /// The `order` B-splines that can be non-zero at `x`, into `work[..order]` (`work` at
 /// least `3 * order` long); returns the index of the first of them.
-fn bspline_local(knots: &[f64], order: usize, x: f64, work: &mut [f64]) -> usize {
+pub(super) fn bspline_local(knots: &[f64], order: usize, x: f64, work: &mut [f64]) -> usize {
     let nb = knots.len() - order;
     let pos = knots.partition_point(|&k| k <= x).saturating_sub(1);
     let i = pos.clamp(order - 1, nb - 1);
@@ -219,7 +232,7 @@ fn build_ps(a: &ClassArgs<'_>) -> Result<Built> {
     let m1 = a.m.first().copied().unwrap_or(2);
     let m2 = a.m.get(1).copied().unwrap_or(m1);
     let (b, penalty) = PsBasis::construct(a.label, a.one_covariate("ps")?, a.k.unwrap_or(10), m1, m2, a.knots)?;
-    Ok(Built { basis: Basis::Ps(b), penalty, raw: None })
+    Ok(Built::one(Basis::Ps(b), penalty, None))
 }
 
 #[cfg(test)]

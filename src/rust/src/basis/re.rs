@@ -99,7 +99,7 @@ fn build_re(a: &ClassArgs<'_>) -> Result<Built> {
         .k
         .ok_or_else(|| EngineError::InvalidSpec { what: format!("`{}`: the number of levels is missing", a.label) })?;
     let (b, penalty) = ReBasis::construct(a.label, a.vars[0], levels)?;
-    Ok(Built { basis: Basis::Re(b), penalty, raw: None })
+    Ok(Built::one(Basis::Re(b), penalty, None))
 }
 
 /// One column and one stored number per level.

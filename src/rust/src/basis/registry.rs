@@ -6,7 +6,9 @@
 
 use ndarray::Array2;
 
+use super::bs;
 use super::cc::{self, CcBasis};
+use super::cp::{self, CpBasis};
 use super::cr::{self, CrBasis};
 use super::fs::FsBasis;
 use super::given::GivenBasis;
@@ -161,6 +163,7 @@ macro_rules! basis_types {
 basis_types! {
     Cr(CrBasis),
     Cc(CcBasis),
+    Cp(CpBasis),
     Ps(PsBasis),
     Tp(TpBasis),
     Re(ReBasis),
@@ -204,12 +207,32 @@ impl ClassArgs<'_> {
     }
 }
 
-/// A class's basis built on the data, with its unscaled penalty and, when the
-/// construction forms it anyway (`tp`), the raw model matrix on the data.
+/// A class's basis built on the data, with its unscaled penalties (one for most
+/// classes, one per derivative order of a `bs` spline) and, when the construction
+/// forms it anyway (`tp`), the raw model matrix on the data.
 pub struct Built {
     pub basis: Basis,
-    pub penalty: Array2<f64>,
+    pub penalties: Vec<Array2<f64>>,
     pub raw: Option<Array2<f64>>,
+}
+
+impl Built {
+    /// A basis with a single penalty.
+    pub fn one(basis: Basis, penalty: Array2<f64>, raw: Option<Array2<f64>>) -> Built {
+        Built { basis, penalties: vec![penalty], raw }
+    }
+
+    /// The basis, its one penalty and raw matrix, for a tensor margin or a factor
+    /// smooth's base, which take a single penalty (as mgcv's margins do).
+    pub fn single(self, label: &str) -> Result<(Basis, Array2<f64>, Option<Array2<f64>>)> {
+        let Built { basis, mut penalties, raw } = self;
+        match penalties.len() {
+            1 => Ok((basis, penalties.remove(0), raw)),
+            n => Err(EngineError::InvalidSpec {
+                what: format!("`{label}`: a margin or factor smooth base must have one penalty, not {n}"),
+            }),
+        }
+    }
 }
 
 /// What a term's size is bounded from before it is built.
@@ -240,7 +263,8 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 7] = [&cr::CR, &cr::CS, &cc::CC, &ps::PS, &tp::TP, &tp::TS, &re::RE];
+pub static CLASS_ENTRIES: [&ClassEntry; 9] =
+    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &re::RE];
 
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
@@ -304,7 +328,7 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "ps", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
+        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

@@ -43,7 +43,7 @@ pub const STATE_FIELDS: [&str; 18] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 9] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv"];
+pub const CLASSES: [&str; 10] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -284,6 +284,8 @@ mod tests {
         let cases: Vec<(&str, Vec<Vec<f64>>, Vec<MarginSpec>, bool)> = vec![
             ("cr", vec![x.clone()], vec![], true),
             ("ps", vec![x.clone()], vec![], false),
+            ("cp", vec![x.clone()], vec![], true),
+            ("bs", vec![x.clone()], vec![], false),
             ("tp", vec![x.clone(), z.clone()], vec![], false),
             ("te", vec![x.clone(), z.clone()], vec![margin("ps", 5), margin("tp", 4)], false),
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),

@@ -128,7 +128,7 @@ impl TensorBasis {
         for (i, spec) in margins.iter().enumerate() {
             let mv = &vars[at..at + spec.dim];
             at += spec.dim;
-            let Built { basis, penalty: s, .. } = spec.build(label, mv)?;
+            let (basis, s, _) = spec.build(label, mv)?.single(label)?;
             let constraint = interaction.then(|| {
                 let x = basis.matrix(mv);
                 let means: Vec<f64> = x.mean_axis(Axis(0)).expect("rows").to_vec();

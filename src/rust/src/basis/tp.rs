@@ -573,14 +573,14 @@ fn build_tp(a: &ClassArgs<'_>) -> Result<Built> {
     let ord = order(d, m);
     a.check_scale((2 * ord).saturating_sub(d).max(2 * ord - 2).max(1))?;
     let (b, x, penalty) = TpBasis::construct(a.label, a.vars, a.k.unwrap_or(default_k(d, m)), m, a.knots, a.threads)?;
-    Ok(Built { basis: Basis::Tp(b), penalty, raw: Some(x) })
+    Ok(Built::one(Basis::Tp(b), penalty, Some(x)))
 }
 
 fn build_ts(a: &ClassArgs<'_>) -> Result<Built> {
     let m = a.m.first().copied().filter(|&m| m > 0);
     let null_dim = null_space_powers(order(a.vars.len(), m), a.vars.len()).len();
     let built = build_tp(a)?;
-    Ok(Built { penalty: shrink_null_space(&built.penalty, null_dim, false), ..built })
+    Ok(Built { penalties: vec![shrink_null_space(&built.penalties[0], null_dim, false)], ..built })
 }
 
 /// The knots (points, `dim` each) and the eigenbasis on them (`uz`).
