@@ -649,8 +649,12 @@ drop_incomplete <- function(mf, na_action = "na.omit", drop_unused_levels = TRUE
 engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, by_level = NULL, centre = TRUE,
                           knots = NULL, m = NULL, id = NULL, margins = NULL, pooled = NULL, re_levels = NULL,
                           fs_factor = NULL, fixed = FALSE, point = NULL, sp = NULL) {
+  # A Gaussian process's `m` holds real settings, not orders: the engine takes them
+  # as the class's parameters.
+  gp <- identical(bs, "gp")
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
-       knots_sampled = knots_sampled(knots), m = penalty_orders(m), id = id, margins = margins, pooled = pooled,
+       knots_sampled = knots_sampled(knots), m = if (!gp) penalty_orders(m),
+       parameters = if (gp && !all(is.na(m))) as.double(m), id = id, margins = margins, pooled = pooled,
        side = NULL, fixed = fixed, point = point, sp = sp, given_x = NULL, given_s = NULL, term = term,
        by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor, mgcv = NULL,
        mgcv_map = NULL)
@@ -668,7 +672,8 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 # `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
-engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "id", "margins", "pooled",
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "parameters", "id",
+                   "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map")
 
@@ -945,11 +950,12 @@ smooth_knots <- function(sm, vars, knots) {
       # k knots are placed through the data and those ends.
       return(spread_knots(c(given[[1]], vars[[1]]), if (is.null(sm$k) || sm$k < 0) 10 else sm$k))
     }
-    if (sm$dim == 1L || sm$bs %in% c("tp", "ts")) return(as.double(unlist(given, use.names = FALSE)))
+    if (sm$dim == 1L || sm$bs %in% c("tp", "ts", "gp")) return(as.double(unlist(given, use.names = FALSE)))
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
-  if (!sm$bs %in% c("tp", "ts")) return(NULL)
-  drawn <- tp_subsample(vars, sample$max_knots, sample$seed)
+  if (!sm$bs %in% c("tp", "ts", "gp")) return(NULL)
+  # (mgcv's Gaussian process orders the distinct points before centring them.)
+  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = sm$bs != "gp")
   # Drawn from the data: the store counts them as data, not as part of the model.
   if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
   drawn
@@ -977,10 +983,10 @@ knots_sampled <- function(knots) isTRUE(attr(knots, "sampled"))
 # the seed 1 and the user's random number stream left as it was (`?tprs`; both set
 # by the term's `xt = list(max.knots = , seed = )`). The same draw with R's own
 # generator gives the same points, hence the same basis.
-tp_subsample <- function(vars, max_knots = 2000L, seed = 1L) {
+tp_subsample <- function(vars, max_knots = 2000L, seed = 1L, centre = TRUE) {
   n <- length(vars[[1]])
   if (n <= max_knots) return(NULL)
-  centred <- lapply(vars, function(v) v - mean(v))
+  centred <- if (centre) lapply(vars, function(v) v - mean(v)) else vars
   # The distinct points in mgcv's order (`uniquecombs(ordered = TRUE)`): by value in
   # one dimension, else by the text of the row in C-locale order.
   key <- if (length(vars) == 1L) centred[[1]] else do.call(paste, c(lapply(centred, as.character), sep = "*"))

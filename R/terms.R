@@ -20,7 +20,12 @@
 #'   `"ps"` (P-spline), `"cp"` (cyclic P-spline: `k` B-splines on `k + 1` evenly
 #'   spaced knots over the data's range, wrapped round), `"bs"` (B-splines with
 #'   derivative penalties, Wood 2017: `m = c(degree, order, order, ..)` gives one
-#'   penalty per derivative order, by default `c(3, 2)`), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
+#'   penalty per derivative order, by default `c(3, 2)`), `"gp"` (Gaussian process
+#'   smooth, any number of covariates: a low-rank kriging basis on the distinct
+#'   covariate points, or mgcv's subsample of 2000 of them, with `m = c(type, range,
+#'   power)` as mgcv's: correlation 1 spherical, 2 power exponential, 3 (default) to
+#'   5 Matern, negative for a stationary process; range by default the largest
+#'   distance between knots), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
 #'   null space is penalized too, lightly, so a whole term can be shrunk to zero), or
 #'   `"re"` (a random effect: `s(g, bs = "re")` gives each level
 #'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
@@ -34,7 +39,7 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
-#'   Any other class mgcv can build (`"ad"`, `"gp"`, `"mrf"`, `"ds"`,
+#'   Any other class mgcv can build (`"ad"`, `"mrf"`, `"ds"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -94,7 +99,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp") &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     # A degree-0 B-spline (piecewise constant) is mgcv's alone.
     !(bs == "bs" && isTRUE(m[[1]] == 0)) &&
@@ -103,7 +108,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
-  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs")) {
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)
@@ -460,7 +465,7 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
 term_tp_sample <- function(xt, bs, base_bs, label) {
   out <- list(max_knots = 2000, seed = 1)
   if (is.null(xt)) return(out)
-  tp <- bs %in% c("tp", "ts") || (bs == "fs" && (base_bs %||% "tp") %in% c("tp", "ts"))
+  tp <- bs %in% c("tp", "ts", "gp") || (bs == "fs" && (base_bs %||% "tp") %in% c("tp", "ts"))
   allowed <- c(if (tp) c("max.knots", "seed"), if (bs == "fs") "bs")
   if (bs == "fs" && is.character(xt)) return(out)
   unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
@@ -495,6 +500,7 @@ term_tp_sample <- function(xt, bs, base_bs, label) {
 # penalty and, as in mgcv, do not use `m`.
 check_m <- function(m, bs, label) {
   if (length(m) == 1L && is.na(m)) return(NA_real_)
+  if (bs == "gp") return(check_gp_m(m, label))
   # A "bs" spline takes its degree and any number of penalized derivative orders.
   most <- if (bs == "bs") Inf else 2L
   if (!is.numeric(m) || length(m) == 0L || length(m) > most || anyNA(m) || any(!is.finite(m)) ||
@@ -534,6 +540,23 @@ check_m <- function(m, bs, label) {
   m
 }
 
+# A Gaussian process's `m`, as mgcv reads it: the correlation function (1
+# spherical, 2 power exponential, 3-5 Matern 1.5, 2.5, 3.5; negative: stationary,
+# only a constant unpenalized), the range (non-positive: the largest distance
+# between knots) and the power exponential's power in (0, 2].
+check_gp_m <- function(m, label) {
+  ok <- is.numeric(m) && length(m) >= 1L && length(m) <= 3L && !anyNA(m) && all(is.finite(m)) &&
+    abs(m[[1]]) == round(abs(m[[1]])) && abs(m[[1]]) >= 1 && abs(m[[1]]) <= 5 &&
+    (length(m) < 3L || (m[[3]] > 0 && m[[3]] <= 2))
+  if (!ok) {
+    abort(sprintf(paste(
+      "`m` of `%s` must be `c(type, range, power)` as in mgcv's Gaussian process smooths: type 1 to 5",
+      "(negative for a stationary process), a range (0 or less for the default) and a power in (0, 2]; it is %s."
+    ), label, deparse_one(m)), "argument")
+  }
+  m
+}
+
 # The smallest basis dimension of basis `bs` in `dim` covariates with penalty order
 # `m` (mgcv's minimum: a thin plate spline needs one column beyond its null space).
 min_basis_k <- function(bs, dim, m) {
@@ -555,6 +578,7 @@ min_basis_k <- function(bs, dim, m) {
       max(m1 + 2, m2 + 1)
     },
     bs = if (is.na(m1)) 4 else m1 + 1,
+    gp = dim + 2,
     1
   )
 }

@@ -58,6 +58,36 @@ test_that("B-splines with derivative penalties agree with mgcv, several penaltie
   expect_lt(max(abs(log(fit$sp[c(1, 4)]) - log(ref$sp[c(1, 4)]))), 1e-4)
 })
 
+test_that("Gaussian process smooths are built natively and agree with mgcv", {
+  # The eigenvectors come from a Lanczos iteration as mgcv's do, to a tolerance, so
+  # fits agree to about 1e-8 rather than to rounding (a Matern 3.5 correlation, whose
+  # eigenvalues fall to 1e-11 of the largest within k = 12, is not comparable).
+  f <- y ~ s(x0, bs = "gp") + s(x1, x2, bs = "gp", k = 25, m = c(-3, 0.4)) + s(x3, bs = "gp", m = c(2, 0.3, 1.5))
+  fit <- gam_fit(f, data = d)
+  expect_false(any(vapply(fit$smooth, function(s) identical(s$class, "mgcv"), TRUE)))
+  ref <- mgcv_reference("bases/gp", f, d, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-6)
+  # (s(x3) is shrunk to its line: its sp is past 1e7 in both, on a flat criterion.)
+  expect_lt(max(abs(log(fit$sp[1:2]) - log(ref$sp[1:2]))), 1e-3)
+  expect_gt(min(fit$sp[[3]], ref$sp[[3]]), 1e6)
+})
+
+test_that("Gaussian process smooths of more than 2000 points use mgcv's knot subsample", {
+  set.seed(4)
+  big <- gam_sim(1, n = 2600, dist = "normal", scale = 2)
+  fit <- gam_fit(y ~ s(x2, bs = "gp", k = 15), data = big, cache = FALSE)
+  expect_equal(nrow(matrix(fit$smooth[[1]]$state$points, ncol = 1)), 2000)
+  ref <- mgcv_reference("bases/gp-subsample", y ~ s(x2, bs = "gp", k = 15), data = big, method = "REML")
+  # Two different samples of 2000 points would differ by about 1e-2; what remains
+  # (2e-6) is the two Lanczos iterations' tolerance on 2000 x 2000 correlations.
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-5)
+})
+
+test_that("bad m for a Gaussian process is an error naming the term", {
+  expect_error(gam_fit(y ~ s(x0, bs = "gp", m = 7), data = d, cache = FALSE), "type 1 to 5")
+  expect_error(gam_fit(y ~ s(x0, bs = "gp", m = c(2, 1, 3)), data = d, cache = FALSE), "power in \\(0, 2\\]")
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

@@ -150,6 +150,7 @@ fn symmetric_mat_vec(a: &ArrayView2<'_, f64>, q: &[f64], z: &mut [f64], threads:
         let zm = faer::MatMut::from_column_major_slice_mut(out, rows.len(), 1);
         let block = av.subrows(rows.start, rows.len());
         faer::linalg::matmul::matmul(zm, faer::Accum::Replace, block, qm, 1.0, faer::Par::Seq);
+        crate::linalg::clear_vector_state();
     };
     if threads < 2 || n < PARALLEL_FROM {
         product(0..n, z);

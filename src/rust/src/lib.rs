@@ -171,6 +171,7 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
         knots_sampled: f.flag("knots_sampled")?,
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
+        parameters: if f.is_null("parameters") { Vec::new() } else { f.reals("parameters")? },
         select: f.flag("select")?,
         id: if f.is_null("id") { None } else { Some(f.string("id")?) },
         margins: if f.is_null("margins") { Vec::new() } else { margin_specs(f.get("margins")?)? },

@@ -14,6 +14,7 @@ pub mod cp;
 pub mod cr;
 pub mod fs;
 pub mod given;
+pub mod gp;
 pub mod knots;
 pub mod ps;
 pub mod radial_line;
@@ -60,6 +61,8 @@ pub struct SmoothSpec<'a> {
     pub knots_sampled: bool,
     /// Penalty/basis orders (`m`); empty for the class default.
     pub m: Vec<usize>,
+    /// Real-valued class settings (`ClassArgs::parameters`); empty for the default.
+    pub parameters: Vec<f64>,
     /// Penalize the null space too, with a smoothing parameter of its own (mgcv's
     /// `select = TRUE`), so that the whole term can be removed.
     pub select: bool,
@@ -126,6 +129,7 @@ impl SmoothSpec<'static> {
             knots: None,
             knots_sampled: false,
             m: Vec::new(),
+            parameters: Vec::new(),
             select: false,
             id: None,
             margins: Vec::new(),
@@ -347,7 +351,15 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
             (Basis::Fs(Box::new(f)), pens, None)
         }
         Kind::Class(class) => {
-            let args = ClassArgs { label, vars: &vars, k: spec.k, m: &spec.m, knots: spec.knots.as_deref(), threads };
+            let args = ClassArgs {
+                label,
+                vars: &vars,
+                k: spec.k,
+                m: &spec.m,
+                knots: spec.knots.as_deref(),
+                parameters: &spec.parameters,
+                threads,
+            };
             let built = (class.build)(&args)?;
             (built.basis, built.penalties, built.raw)
         }
@@ -564,6 +576,7 @@ mod tests {
             ("ps", vec![x.clone()]),
             ("cp", vec![x.clone()]),
             ("bs", vec![x.clone()]),
+            ("gp", vec![x.clone(), z.clone()]),
             ("tp", vec![x.clone(), z.clone()]),
         ] {
             for with_by in [false, true] {

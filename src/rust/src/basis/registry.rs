@@ -12,6 +12,7 @@ use super::cp::{self, CpBasis};
 use super::cr::{self, CrBasis};
 use super::fs::FsBasis;
 use super::given::GivenBasis;
+use super::gp::{self, GpBasis};
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
 use super::state::{Fields, State};
@@ -166,6 +167,7 @@ basis_types! {
     Cp(CpBasis),
     Ps(PsBasis),
     Tp(TpBasis),
+    Gp(GpBasis),
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
@@ -181,6 +183,9 @@ pub struct ClassArgs<'v> {
     /// Penalty/basis orders (mgcv's `m`); empty for the class default.
     pub m: &'v [usize],
     pub knots: Option<&'v [f64]>,
+    /// Real-valued settings of a class (a Gaussian process's correlation function,
+    /// range and power: mgcv's `m` for `gp`); empty for the default.
+    pub parameters: &'v [f64],
     /// Threads the construction may use (the model's, shared among its terms).
     pub threads: usize,
 }
@@ -263,8 +268,8 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 9] =
-    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &re::RE];
+pub static CLASS_ENTRIES: [&ClassEntry; 10] =
+    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &gp::GP, &re::RE];
 
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
@@ -328,7 +333,7 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
+        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 18] = [
+pub const STATE_FIELDS: [&str; 19] = [
     "knots",
     "m1",
     "m",
@@ -40,10 +40,11 @@ pub const STATE_FIELDS: [&str; 18] = [
     "margins",
     "reparam",
     "deleted",
+    "correlation",
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 10] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp"];
+pub const CLASSES: [&str; 11] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -286,6 +287,7 @@ mod tests {
             ("ps", vec![x.clone()], vec![], false),
             ("cp", vec![x.clone()], vec![], true),
             ("bs", vec![x.clone()], vec![], false),
+            ("gp", vec![x.clone(), z.clone()], vec![], false),
             ("tp", vec![x.clone(), z.clone()], vec![], false),
             ("te", vec![x.clone(), z.clone()], vec![margin("ps", 5), margin("tp", 4)], false),
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),

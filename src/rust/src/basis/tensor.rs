@@ -61,7 +61,8 @@ impl MarginSpec {
                 ),
             });
         }
-        let args = ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref(), threads: 1 };
+        let args =
+            ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref(), parameters: &[], threads: 1 };
         (self.class.build)(&args)
     }
 

@@ -171,7 +171,7 @@ fn right_null_space(a: &Array2<f64>) -> Array2<f64> {
 /// The distinct points among `n` rows of `d` coordinates `coord(row, l)`, in
 /// lexicographic order (ties broken by row, so the first row of each point is kept),
 /// and the index of each row's point.
-fn distinct_points(n: usize, d: usize, coord: impl Fn(usize, usize) -> f64) -> (Vec<usize>, Vec<usize>) {
+pub(super) fn distinct_points(n: usize, d: usize, coord: impl Fn(usize, usize) -> f64) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {
         for l in 0..d {

@@ -274,6 +274,10 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     for m in &sm.m {
         f.u64("m", *m as u64);
     }
+    // Absent when empty, so that other classes' keys are unchanged.
+    if !sm.parameters.is_empty() {
+        f.f64s("class parameters", &sm.parameters);
+    }
     // Pooled covariates are other terms' data, which the exact key covers already.
     f.flag("pooled", sm.pooled.is_some());
     // Which columns a nested term drops depends on the data (the exact key); which
