@@ -12,12 +12,14 @@
 
 use ndarray::{s, Array2};
 
+use super::exp_line::ExpLine;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::size::dense_state;
 use super::state::{column_major, Fields, State};
 use super::tp::distinct_points;
 use crate::error::{EngineError, Result};
-use crate::lanczos::extreme_eigenpairs;
+use crate::lanczos::{extreme_eigenpairs, extreme_eigenpairs_of};
+use std::sync::OnceLock;
 
 /// A correlation function and its range (mgcv's `gp.defn`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +32,17 @@ pub struct Correlation {
 }
 
 impl Correlation {
+    /// `P` of `c(r) = exp(-r) P(r)`, for the functions of that form.
+    fn exp_polynomial(&self) -> Option<Vec<f64>> {
+        match self.kind {
+            2 if self.power == 1.0 => Some(vec![1.0]),
+            3 => Some(vec![1.0, 1.0]),
+            4 => Some(vec![1.0, 1.0, 1.0 / 3.0]),
+            5 => Some(vec![1.0, 1.0, 0.4, 1.0 / 15.0]),
+            _ => None,
+        }
+    }
+
     /// The correlation at distance `dist`.
     #[inline]
     fn at(&self, dist: f64) -> f64 {
@@ -56,6 +69,15 @@ pub struct GpBasis {
     pub points: Array2<f64>,
     /// Eigenvectors of the knots' correlation matrix (`knots x kk`).
     pub uz: Array2<f64>,
+    /// With one covariate and an exponential-times-polynomial correlation, the basis
+    /// by a sweep over the sorted knots (`ExpLine`), made on first use.
+    line: OnceLock<Option<ExpLine>>,
+}
+
+/// The sweep for a one-dimensional basis whose correlation it can sum.
+fn exp_line(points: &Array2<f64>, corr: &Correlation) -> Option<ExpLine> {
+    let poly = corr.exp_polynomial().filter(|_| points.ncols() == 1)?;
+    Some(ExpLine::new(&points.column(0).to_vec(), poly, corr.range))
 }
 
 /// mgcv's default basis dimension: `d + 1 + (10, 30, 100)[d]`.
@@ -64,6 +86,14 @@ fn default_k(d: usize) -> usize {
 }
 
 impl GpBasis {
+    fn new(corr: Correlation, stationary: bool, shift: Vec<f64>, points: Array2<f64>, uz: Array2<f64>) -> GpBasis {
+        GpBasis { corr, stationary, shift, points, uz, line: OnceLock::new() }
+    }
+
+    fn line(&self) -> Option<&ExpLine> {
+        self.line.get_or_init(|| exp_line(&self.points, &self.corr)).as_ref()
+    }
+
     fn dim(&self) -> usize {
         self.points.ncols()
     }
@@ -134,25 +164,42 @@ impl GpBasis {
             |i: usize, j: usize| (0..d).map(|l| (points[(i, l)] - points[(j, l)]).powi(2)).sum::<f64>().sqrt();
         let range = match parameters.get(1) {
             Some(&r) if r > 0.0 => r,
+            _ if d == 1 => {
+                let (lo, hi) =
+                    points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                hi - lo
+            }
             _ => (0..nk).flat_map(|i| (0..i).map(move |j| (i, j))).map(|(i, j)| distance(i, j)).fold(0.0, f64::max),
         };
         if !(range > 0.0 && range.is_finite()) {
             return Err(bad("the knots of a Gaussian process smooth must not all be one point".into()));
         }
         let corr = Correlation { kind: kind as u8, range, power };
-        let c = Array2::from_shape_fn((nk, nk), |(i, j)| corr.at(distance(i, j)));
+        let c = || Array2::from_shape_fn((nk, nk), |(i, j)| corr.at(distance(i, j)));
         let mut penalty = Array2::zeros((k, k));
         let uz = if kk < nk {
-            let (values, vectors) = extreme_eigenpairs(c.view(), kk, threads);
+            // With one covariate the correlation matrix is multiplied by a sweep over
+            // the knots, without forming it.
+            let (values, vectors) = match exp_line(&points, &corr) {
+                Some(line) => {
+                    let at = points.column(0).to_vec();
+                    let product = |v: &[f64], z: &mut [f64]| {
+                        let w = Array2::from_shape_vec((nk, 1), v.to_vec()).expect("a column");
+                        line.eval(&at, &w, z);
+                    };
+                    extreme_eigenpairs_of(nk, kk, &product, &c)
+                }
+                None => extreme_eigenpairs(c().view(), kk, threads),
+            };
             for (j, v) in values.iter().enumerate() {
                 penalty[(j, j)] = *v;
             }
             vectors
         } else {
-            penalty.slice_mut(s![..kk, ..kk]).assign(&c);
+            penalty.slice_mut(s![..kk, ..kk]).assign(&c());
             Array2::eye(nk)
         };
-        Ok((GpBasis { corr, stationary, shift, points, uz }, penalty))
+        Ok((GpBasis::new(corr, stationary, shift, points, uz), penalty))
     }
 
     /// The basis at `vars`, row-major into `out`: the correlations with every knot a
@@ -162,6 +209,19 @@ impl GpBasis {
         let (d, nk, kk) = (self.dim(), self.points.nrows(), self.uz.ncols());
         let width = kk + self.null_dim();
         let n = vars[0].len();
+        if let Some(line) = self.line() {
+            let x: Vec<f64> = vars[0].iter().map(|v| v - self.shift[0]).collect();
+            let mut eig = vec![0.0; n * kk];
+            line.eval(&x, &self.uz, &mut eig);
+            for (r, row) in out.chunks_exact_mut(width).enumerate() {
+                row[..kk].copy_from_slice(&eig[r * kk..(r + 1) * kk]);
+                row[kk] = 1.0;
+                if !self.stationary {
+                    row[kk + 1] = x[r];
+                }
+            }
+            return;
+        }
         let mut corr = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nk));
         let mut xs = vec![0.0; d];
         let mut start = 0;
@@ -241,7 +301,7 @@ impl RawBasis for GpBasis {
             return Err(f.bad("stored Gaussian process basis has inconsistent parts"));
         }
         let corr = Correlation { kind: kind as u8, range: def[1], power: def[2] };
-        Ok(GpBasis { corr, stationary: def[0] < 0.0, shift, points, uz })
+        Ok(GpBasis::new(corr, def[0] < 0.0, shift, points, uz))
     }
 }
 
@@ -292,6 +352,17 @@ mod tests {
         for j in 0..6 {
             for i in 0..60 {
                 assert!((cu[(i, j)] - s[(j, j)] * b.uz[(i, j)]).abs() < 1e-8);
+            }
+        }
+        // The one-dimensional sweep against the definition, inside and outside the
+        // knots' range.
+        for at in [-0.7, 0.25, 0.5, 1.4] {
+            let mut row = vec![0.0; 8];
+            b.fill(&[&[at]], &mut row);
+            for j in 0..6 {
+                let want: f64 =
+                    (0..60).map(|i| b.corr.at((at - b.shift[0] - b.points[(i, 0)]).abs()) * b.uz[(i, j)]).sum();
+                assert!((row[j] - want).abs() < 1e-12, "x = {at}, column {j}");
             }
         }
         let mut out = vec![0.0; 8];

@@ -12,6 +12,7 @@ pub mod cc;
 pub mod constraint;
 pub mod cp;
 pub mod cr;
+pub mod exp_line;
 pub mod fs;
 pub mod given;
 pub mod gp;
