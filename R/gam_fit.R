@@ -672,10 +672,10 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 # `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
-engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "parameters", "id",
-                   "margins", "pooled",
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "parameters", "penalty",
+                   "id", "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
-info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map")
+info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map", "mrf_polys")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
@@ -702,19 +702,25 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       out[[length(out) + 1L]] <- factor_smooth_term(sm, mf, knots)
       next
     }
-    vars <- lapply(sm$term, function(v) {
+    mrf <- if (sm$bs == "mrf") mrf_regions(sm, mf, knots)
+    vars <- if (!is.null(mrf)) list(mrf$codes) else lapply(sm$term, function(v) {
       x <- mf[[v]]
       if (!is.numeric(x)) {
         abort(sprintf("The covariate `%s` of `%s` must be numeric.", v, sm$label), "covariate")
       }
       as.double(x)
     })
-    kn <- if (is.null(sm$margins)) smooth_knots(sm, sm$pooled %||% vars, knots)
+    kn <- if (is.null(sm$margins) && is.null(mrf)) smooth_knots(sm, sm$pooled %||% vars, knots)
     base <- engine_smooth(
       sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
       margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled,
       fixed = isTRUE(sm$fixed), point = sm$point, sp = sm$sp
     )
+    if (!is.null(mrf)) {
+      base$penalty <- mrf$penalty
+      base$re_levels <- mrf$levels
+      base$mrf_polys <- mrf$polys
+    }
     if (is.null(sm$by)) {
       out[[length(out) + 1L]] <- base
     } else {

@@ -112,6 +112,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
                 fit = sort(effects), x = stats::qnorm(stats::ppoints(length(effects)))))
   }
   if (sm$class == "fs") return(factor_smooth_panel(object, sm, unconditional, n))
+  if (sm$class == "mrf") return(mrf_panel(object, sm, unconditional))
   covariates <- lapply(sm$term, function(v) data[[v]])
   edf <- sum(object$edf[sm$first:sm$last])
   if (length(sm$term) == 1L) {
@@ -212,6 +213,7 @@ parametric_panels <- function(object, n, unconditional) {
 
 draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
   if (is.null(p)) return(invisible())
+  if (!is.null(p$polys)) return(draw_map(p, trans, ...))
   if (isTRUE(p$qq)) {
     graphics::plot(p$x, p$fit, xlab = "Gaussian quantiles", ylab = p$ylab, main = p$label, ...)
     graphics::abline(0, stats::sd(p$fit), lty = 2)

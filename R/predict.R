@@ -31,6 +31,7 @@ model_matrix_at <- function(object, data) {
     if (identical(sm$class, "mgcv")) return(mgcv_columns(sm, data))
     vars <- switch(sm$class,
       re = random_effect_codes(sm, data),
+      mrf = list(mrf_codes(sm, data[[sm$term[[1]]]], sm$re_levels)),
       fs = factor_smooth_vars(sm, data),
       lapply(sm$term, function(v) as.double(data[[v]]))
     )

@@ -25,7 +25,9 @@
 #'   covariate points, or mgcv's subsample of 2000 of them, with `m = c(type, range,
 #'   power)` as mgcv's: correlation 1 spherical, 2 power exponential, 3 (default) to
 #'   5 Matern, negative for a stationary process; range by default the largest
-#'   distance between knots), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
+#'   distance between knots), `"mrf"` (Markov random field over the levels of a
+#'   factor of regions, its geography in `xt`; `k` below the number of regions gives
+#'   mgcv's reduced-rank version, the `k` smoothest directions), `"cs"` and `"ts"` (`"cr"` and `"tp"` with shrinkage: their
 #'   null space is penalized too, lightly, so a whole term can be shrunk to zero), or
 #'   `"re"` (a random effect: `s(g, bs = "re")` gives each level
 #'   of the factor `g` an effect shrunk towards zero, `s(g, x, bs = "re")` random
@@ -39,7 +41,7 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
-#'   Any other class mgcv can build (`"ad"`, `"mrf"`, `"ds"`,
+#'   Any other class mgcv can build (`"ad"`, `"sz"`, `"ds"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -66,7 +68,12 @@
 #'   `list(max.knots = , seed = )` as in mgcv: with more distinct covariate points
 #'   than `max.knots` (default 2000) the basis is built on a random sample of
 #'   `max.knots` of them, drawn with `seed` (default 1). Any other use of `xt` (such
-#'   as mgcv's penalty list `S` for `"re"`) is an error naming it.
+#'   as mgcv's penalty list `S` for `"re"`) is an error naming it. For `bs = "mrf"`,
+#'   the geography, as mgcv takes it: `list(polys = )` (a named list with a
+#'   two-column matrix of vertices per region; regions sharing a vertex are
+#'   neighbours, and `plot()` draws the term as a map), `list(nb = )` (a list named by
+#'   region of each region's neighbours, as numbers or names) or `list(penalty = )`
+#'   (a symmetric matrix, rows and columns named by region).
 #' @param id A label: terms with the same `id` share their smoothing parameters (for
 #'   a factor `by`, all levels share them) and, as in mgcv, one basis: every term
 #'   takes the first one's `bs`, `k` and `m`, and when their covariates differ the
@@ -99,7 +106,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf") &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     # A degree-0 B-spline (piecewise constant) is mgcv's alone.
     !(bs == "bs" && isTRUE(m[[1]] == 0)) &&
@@ -130,9 +137,11 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
         (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
   }
-  tp_sample <- term_tp_sample(xt, bs, base_bs, label)
+  # A Markov random field's `xt` is its geography (read when the data are).
+  tp_sample <- if (bs != "mrf") term_tp_sample(xt, bs, base_bs, label)
+  if (bs == "mrf") check_mrf_xt(xt, label)
   m <- check_m(m, if (bs == "fs") base_bs %||% "tp" else bs, label)
-  if (bs != "re" && k >= 0) {
+  if (!bs %in% c("re", "mrf") && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
     if (bs == "fs") {
@@ -144,7 +153,8 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   structure(
     c(list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
            by = by_name, label = label, id = if (!is.null(id)) as.character(id),
-           base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample),
+           base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample,
+           mrf_xt = if (bs == "mrf") xt),
       penalty_arguments(fx, sp, pc, vars, bs, label), term_call(sys.call(), parent.frame())),
     class = "warmgam_smooth_spec"
   )

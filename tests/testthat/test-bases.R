@@ -88,6 +88,61 @@ test_that("bad m for a Gaussian process is an error naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "gp", m = c(2, 1, 3)), data = d, cache = FALSE), "power in \\(0, 2\\]")
 })
 
+test_that("Markov random fields are built natively from polygons, neighbours or a penalty", {
+  data(columb, package = "mgcv", envir = environment())
+  data(columb.polys, package = "mgcv", envir = environment())
+  f <- crime ~ s(district, bs = "mrf", xt = list(polys = columb.polys))
+  fit <- gam_fit(f, data = columb, cache = FALSE)
+  expect_false(any(vapply(fit$smooth, function(s) identical(s$class, "mgcv"), TRUE)))
+  ref <- mgcv_reference("bases/mrf", f, columb, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, columb[1:10, ])
+  # The neighbours warmgam finds are mgcv's, so a neighbour list or the penalty
+  # matrix built from it give the same fit.
+  nb <- warmgam:::polygon_neighbours(columb.polys)
+  by_nb <- gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = nb)), data = columb, cache = FALSE)
+  expect_lt(rel_diff(fitted(by_nb), fitted(fit)), 1e-10)
+  pen <- matrix(0, 49, 49, dimnames = list(names(nb), names(nb)))
+  for (i in seq_along(nb)) {
+    pen[i, i] <- length(nb[[i]])
+    pen[i, nb[[i]]] <- -1
+  }
+  by_pen <- gam_fit(crime ~ s(district, bs = "mrf", xt = list(penalty = pen)), data = columb, cache = FALSE)
+  expect_lt(rel_diff(fitted(by_pen), fitted(fit)), 1e-10)
+  # Reduced rank (mgcv's natural parameterization), with another smooth.
+  f2 <- crime ~ s(district, bs = "mrf", k = 20, xt = list(polys = columb.polys)) + s(income)
+  fit2 <- gam_fit(f2, data = columb, cache = FALSE)
+  ref2 <- mgcv_reference("bases/mrf-reduced", f2, columb, method = "REML")
+  expect_agrees_with_mgcv(fit2, ref2, columb[1:10, ])
+  # The map: one panel per region's polygon, filled by the effect.
+  grDevices::pdf(NULL)
+  panels <- plot(fit)
+  grDevices::dev.off()
+  expect_length(panels[[1]]$polys, 49)
+  expect_equal(panels[[1]]$fit, unname(predict(fit, columb[match(panels[[1]]$regions, columb$district), ],
+                                               type = "terms")[, 1]), tolerance = 1e-10)
+})
+
+test_that("bad Markov random field geographies are errors naming the term", {
+  data(columb, package = "mgcv", envir = environment())
+  data(columb.polys, package = "mgcv", envir = environment())
+  nb <- warmgam:::polygon_neighbours(columb.polys)
+  expect_error(gam_fit(crime ~ s(district, bs = "mrf"), data = columb, cache = FALSE), "geography in `xt`")
+  bad <- nb
+  bad[[1]] <- c(bad[[1]], 99)
+  expect_error(gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = bad)), data = columb, cache = FALSE),
+               "region numbers from 1 to 49")
+  lopsided <- nb
+  lopsided[[1]] <- c(lopsided[[1]], 40)
+  expect_error(gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = lopsided)), data = columb, cache = FALSE),
+               "not symmetric")
+  expect_error(gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = nb[-1])), data = columb, cache = FALSE),
+               "one per region")
+  expect_error(gam_fit(crime ~ s(district, bs = "mrf", k = 60, xt = list(nb = nb)), data = columb, cache = FALSE),
+               "more than its 49 regions")
+  fit <- gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = nb)), data = columb, cache = FALSE)
+  expect_error(predict(fit, data.frame(district = "nowhere")), "not fitted with: nowhere")
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

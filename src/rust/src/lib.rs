@@ -172,6 +172,7 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         knots_sampled: f.flag("knots_sampled")?,
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
         parameters: if f.is_null("parameters") { Vec::new() } else { f.reals("parameters")? },
+        penalty: if f.is_null("penalty") { None } else { Some(f.matrix("penalty")?.to_owned()) },
         select: f.flag("select")?,
         id: if f.is_null("id") { None } else { Some(f.string("id")?) },
         margins: if f.is_null("margins") { Vec::new() } else { margin_specs(f.get("margins")?)? },

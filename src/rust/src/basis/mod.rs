@@ -17,6 +17,7 @@ pub mod fs;
 pub mod given;
 pub mod gp;
 pub mod knots;
+pub mod mrf;
 pub mod ps;
 pub mod radial_line;
 pub mod re;
@@ -64,6 +65,8 @@ pub struct SmoothSpec<'a> {
     pub m: Vec<usize>,
     /// Real-valued class settings (`ClassArgs::parameters`); empty for the default.
     pub parameters: Vec<f64>,
+    /// A penalty the spec gives (`ClassArgs::penalty`).
+    pub penalty: Option<Array2<f64>>,
     /// Penalize the null space too, with a smoothing parameter of its own (mgcv's
     /// `select = TRUE`), so that the whole term can be removed.
     pub select: bool,
@@ -131,6 +134,7 @@ impl SmoothSpec<'static> {
             knots_sampled: false,
             m: Vec::new(),
             parameters: Vec::new(),
+            penalty: None,
             select: false,
             id: None,
             margins: Vec::new(),
@@ -359,6 +363,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
                 m: &spec.m,
                 knots: spec.knots.as_deref(),
                 parameters: &spec.parameters,
+                penalty: spec.penalty.as_ref(),
                 threads,
             };
             let built = (class.build)(&args)?;

@@ -13,6 +13,7 @@ use super::cr::{self, CrBasis};
 use super::fs::FsBasis;
 use super::given::GivenBasis;
 use super::gp::{self, GpBasis};
+use super::mrf::{self, MrfBasis};
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
 use super::state::{Fields, State};
@@ -168,6 +169,7 @@ basis_types! {
     Ps(PsBasis),
     Tp(TpBasis),
     Gp(GpBasis),
+    Mrf(MrfBasis),
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
@@ -186,6 +188,8 @@ pub struct ClassArgs<'v> {
     /// Real-valued settings of a class (a Gaussian process's correlation function,
     /// range and power: mgcv's `m` for `gp`); empty for the default.
     pub parameters: &'v [f64],
+    /// A penalty the spec gives (a Markov random field's, from its neighbours).
+    pub penalty: Option<&'v Array2<f64>>,
     /// Threads the construction may use (the model's, shared among its terms).
     pub threads: usize,
 }
@@ -268,8 +272,8 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 10] =
-    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &gp::GP, &re::RE];
+pub static CLASS_ENTRIES: [&ClassEntry; 11] =
+    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &gp::GP, &mrf::MRF, &re::RE];
 
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
@@ -333,7 +337,7 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
+        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

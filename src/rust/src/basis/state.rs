@@ -44,7 +44,7 @@ pub const STATE_FIELDS: [&str; 19] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 11] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp"];
+pub const CLASSES: [&str; 12] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -149,6 +149,10 @@ pub struct Fields<'a> {
 impl Fields<'_> {
     pub fn bad(&self, what: &str) -> EngineError {
         EngineError::InvalidSpec { what: format!("`{}`: {what}", self.label) }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.st.contains_key(name)
     }
 
     pub fn get(&self, name: &str) -> Result<&Vec<f64>> {

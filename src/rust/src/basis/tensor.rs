@@ -61,8 +61,16 @@ impl MarginSpec {
                 ),
             });
         }
-        let args =
-            ClassArgs { label, vars, k: self.k, m: &self.m, knots: self.knots.as_deref(), parameters: &[], threads: 1 };
+        let args = ClassArgs {
+            label,
+            vars,
+            k: self.k,
+            m: &self.m,
+            knots: self.knots.as_deref(),
+            parameters: &[],
+            penalty: None,
+            threads: 1,
+        };
         (self.class.build)(&args)
     }
 

@@ -278,6 +278,10 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     if !sm.parameters.is_empty() {
         f.f64s("class parameters", &sm.parameters);
     }
+    if let Some(s) = &sm.penalty {
+        f.u64("penalty rows", s.nrows() as u64);
+        f.f64s("penalty", s.as_slice_memory_order().expect("contiguous"));
+    }
     // Pooled covariates are other terms' data, which the exact key covers already.
     f.flag("pooled", sm.pooled.is_some());
     // Which columns a nested term drops depends on the data (the exact key); which
