@@ -689,7 +689,12 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     # and of the outer knots.)
     n_knots <- length(knots[[sm$term[[1]]]])
     ps_range <- (identical(sm$bs, "ps") && n_knots == 2L) || (identical(sm$bs, "bs") && n_knots %in% c(2L, 4L))
-    if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range)) sm <- mgcv_term(sm$call, sm$call_env)
+    # A "sz" term of several factors (or of factors alone) is mgcv's.
+    sz_other <- identical(sm$bs, "sz") &&
+      sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1))) != 1L
+    if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range || sz_other)) {
+      sm <- mgcv_term(sm$call, sm$call_env)
+    }
     if (sm$bs == "mgcv") {
       out <- c(out, mgcv_built_terms(sm, mf, knots))
       next
@@ -698,7 +703,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       out[[length(out) + 1L]] <- random_effect_term(sm, mf)
       next
     }
-    if (sm$bs == "fs") {
+    if (sm$bs %in% c("fs", "sz")) {
       out[[length(out) + 1L]] <- factor_smooth_term(sm, mf, knots)
       next
     }
@@ -856,7 +861,7 @@ link_ids <- function(smooths, mf) {
     }
     terms <- lapply(smooths[members], `[[`, "term")
     if (length(unique(terms)) > 1L) {
-      if (base$bs %in% c("re", "fs")) {
+      if (base$bs %in% c("re", "fs", "sz")) {
         abort(sprintf(
           "Terms with `id = \"%s\"` and `bs = \"%s\"` must have the same covariates (%s).", id, base$bs, labels
         ), "argument")
@@ -915,10 +920,10 @@ factor_smooth_term <- function(sm, mf, knots) {
   is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
   if (sum(is_factor) != 1L || all(is_factor)) {
     abort(sprintf(
-      "`%s` with `bs = \"fs\"` needs exactly one factor and at least one numeric covariate.", sm$label
+      "`%s` with `bs = \"%s\"` needs exactly one factor and at least one numeric covariate.", sm$label, sm$bs
     ), "covariate")
   }
-  if (!is.null(sm$by)) abort(sprintf("`by` is not supported with `bs = \"fs\"` in `%s`.", sm$label), "basis")
+  if (!is.null(sm$by)) abort(sprintf("`by` is not supported with `bs = \"%s\"` in `%s`.", sm$bs, sm$label), "basis")
   numeric_terms <- sm$term[!is_factor]
   vars <- lapply(cols[!is_factor], function(v) {
     if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be numeric or a factor.", sm$label), "covariate")
@@ -928,7 +933,7 @@ factor_smooth_term <- function(sm, mf, knots) {
   base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label,
                tp_sample = sm$tp_sample)
   margin <- engine_margin(sm$base_bs, sm$k, length(numeric_terms), sm$m, smooth_knots(base, vars, knots))
-  engine_smooth(sm$label, "fs", nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
+  engine_smooth(sm$label, sm$bs, nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
                 centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
                 fs_factor = sm$term[is_factor], sp = sm$sp)
 }
@@ -1033,7 +1038,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
       length(para_pen$penalties)
     # Tensor products have one per margin and factor smooths one per penalty: the
     # engine counts those.
-    several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs"), logical(1)))
+    several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs", "sz"), logical(1)))
     if (!is.numeric(sp) || (!select && !several && length(sp) != n_sp)) {
       abort(sprintf("`sp` must be a numeric vector with one entry per smoothing parameter (%d).", n_sp), "argument")
     }

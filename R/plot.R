@@ -111,7 +111,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     return(list(label = sm$label, ylab = "effects", term = sm$term, dim = 1L, qq = TRUE,
                 fit = sort(effects), x = stats::qnorm(stats::ppoints(length(effects)))))
   }
-  if (sm$class == "fs") return(factor_smooth_panel(object, sm, unconditional, n))
+  if (sm$class %in% c("fs", "sz")) return(factor_smooth_panel(object, sm, unconditional, n))
   if (sm$class == "mrf") return(mrf_panel(object, sm, unconditional))
   covariates <- lapply(sm$term, function(v) data[[v]])
   edf <- sum(object$edf[sm$first:sm$last])

@@ -32,7 +32,7 @@ model_matrix_at <- function(object, data) {
     vars <- switch(sm$class,
       re = random_effect_codes(sm, data),
       mrf = list(mrf_codes(sm, data[[sm$term[[1]]]], sm$re_levels)),
-      fs = factor_smooth_vars(sm, data),
+      fs = , sz = factor_smooth_vars(sm, data),
       lapply(sm$term, function(v) as.double(data[[v]]))
     )
     by <- NULL

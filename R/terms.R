@@ -41,7 +41,12 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
-#'   Any other class mgcv can build (`"ad"`, `"sz"`, `"ds"`,
+#'   `"sz"` (`s(g, x, bs = "sz")`, one factor and numeric covariates): each level's
+#'   deviation from a main effect `s(x)`, the deviations summing to zero over the
+#'   levels, each level with its own smoothing parameter (one shared with `id`);
+#'   its base basis is `xt` as for `"fs"`, and a level not seen in fitting has no
+#'   deviation. Several factors or a `by` have mgcv build it.
+#'   Any other class mgcv can build (`"ad"`, `"ds"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -106,7 +111,9 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz") &&
+    # (A "sz" term with `by` is mgcv's.)
+    !(bs == "sz" && !is.null(by_name)) &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     # A degree-0 B-spline (piecewise constant) is mgcv's alone.
     !(bs == "bs" && isTRUE(m[[1]] == 0)) &&
@@ -115,7 +122,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
-  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp")) {
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp", "sz")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)
@@ -133,18 +140,19 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
   base_bs <- if (is.list(xt)) xt$bs else xt
-  if (bs == "fs" && !is.null(base_bs) &&
+  factor_smooth <- bs %in% c("fs", "sz")
+  if (factor_smooth && !is.null(base_bs) &&
         (!is.character(base_bs) || length(base_bs) != 1L || !base_bs %in% c("tp", "cr", "cc", "ps"))) {
     abort(sprintf("`xt` of `%s` must name the base basis: \"tp\", \"cr\", \"cc\" or \"ps\".", label), "basis")
   }
   # A Markov random field's `xt` is its geography (read when the data are).
   tp_sample <- if (bs != "mrf") term_tp_sample(xt, bs, base_bs, label)
   if (bs == "mrf") check_mrf_xt(xt, label)
-  m <- check_m(m, if (bs == "fs") base_bs %||% "tp" else bs, label)
+  m <- check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
   if (!bs %in% c("re", "mrf") && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
-    if (bs == "fs") {
+    if (factor_smooth) {
       k <- raise_k(k, base_bs %||% "tp", length(vars) - 1L, m, label)
     } else {
       k <- raise_k(k, bs, length(vars), m, label)
@@ -153,7 +161,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   structure(
     c(list(term = vars, dim = length(vars), k = as.numeric(k), bs = bs, m = m,
            by = by_name, label = label, id = if (!is.null(id)) as.character(id),
-           base_bs = if (bs == "fs") base_bs %||% "tp", tp_sample = tp_sample,
+           base_bs = if (factor_smooth) base_bs %||% "tp", tp_sample = tp_sample,
            mrf_xt = if (bs == "mrf") xt),
       penalty_arguments(fx, sp, pc, vars, bs, label), term_call(sys.call(), parent.frame())),
     class = "warmgam_smooth_spec"
@@ -181,7 +189,7 @@ penalty_arguments <- function(fx, sp, pc, vars, bs, label) {
   if (!is.null(sp) && (!is.numeric(sp) || length(sp) == 0L || anyNA(sp) || any(!is.finite(sp)))) {
     abort(sprintf("`sp` of `%s` must be numbers (negative to estimate).", label), "argument")
   }
-  if ((fixed || !is.null(pc)) && bs %in% c("re", "fs")) {
+  if ((fixed || !is.null(pc)) && bs %in% c("re", "fs", "sz")) {
     abort(sprintf("`%s` of `%s` does not apply to `bs = \"%s\"`; remove it.",
                   if (fixed) "fx" else "pc", label, bs), "argument")
   }
@@ -475,15 +483,16 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
 term_tp_sample <- function(xt, bs, base_bs, label) {
   out <- list(max_knots = 2000, seed = 1)
   if (is.null(xt)) return(out)
-  tp <- bs %in% c("tp", "ts", "gp") || (bs == "fs" && (base_bs %||% "tp") %in% c("tp", "ts"))
-  allowed <- c(if (tp) c("max.knots", "seed"), if (bs == "fs") "bs")
-  if (bs == "fs" && is.character(xt)) return(out)
+  factor_smooth <- bs %in% c("fs", "sz")
+  tp <- bs %in% c("tp", "ts", "gp") || (factor_smooth && (base_bs %||% "tp") %in% c("tp", "ts"))
+  allowed <- c(if (tp) c("max.knots", "seed"), if (factor_smooth) "bs")
+  if (factor_smooth && is.character(xt)) return(out)
   unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
   if (length(unused)) {
     what <- if (identical(unused, "?")) "an unnamed value" else paste0("`", unused[[1]], "`")
     uses <- c(
       if (tp) "`list(max.knots = , seed = )` (the thin plate spline's point subsample)",
-      if (bs == "fs") "the base basis (`\"tp\"` or `list(bs = )`)"
+      if (factor_smooth) "the base basis (`\"tp\"` or `list(bs = )`)"
     )
     abort(sprintf(
       "`xt` of `%s` holds %s, which warmgam does not support for `bs = \"%s\"`; %s.",
@@ -677,7 +686,7 @@ side_constraints <- function(smooths, xp, intercept_only) {
   sides <- vector("list", length(smooths))
   if (!anyDuplicated(all_names)) return(sides)
   dims <- lengths(lapply(smooths, `[[`, "term"))
-  constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs") && !isFALSE(sm$side_constrain), logical(1))
+  constrained <- vapply(smooths, function(sm) !sm$bs %in% c("re", "fs", "sz") && !isFALSE(sm$side_constrain), logical(1))
   if (max(dims) == 1L) warn("The model has repeated 1-d smooths of the same variable (mgcv warns the same).")
   order <- which(constrained)[order(dims[constrained], which(constrained))]
   # The terms using each covariate, by number of covariates then position.

@@ -143,6 +143,31 @@ test_that("bad Markov random field geographies are errors naming the term", {
   expect_error(predict(fit, data.frame(district = "nowhere")), "not fitted with: nowhere")
 })
 
+test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
+  set.seed(2)
+  dz <- data.frame(x = runif(1500), fac = factor(sample(letters[1:4], 1500, TRUE)))
+  # Each level deviates by a curve of its own, so every smoothing parameter is finite.
+  dz$y <- sin(2 * pi * dz$x) + sin(as.numeric(dz$fac) * 2 * dz$x) * 0.5 + rnorm(1500, sd = 0.3)
+  f <- y ~ s(x, bs = "cr") + s(fac, x, bs = "sz", xt = "cr", k = 6)
+  fit <- gam_fit(f, data = dz, cache = FALSE)
+  expect_equal(fit$smooth[[2]]$class, "sz")
+  ref <- mgcv_reference("bases/sz", f, dz, method = "REML")
+  # The same basis and constraint as mgcv's (the last level is minus the others):
+  # coefficients and the REML score agree, not only the fit.
+  expect_agrees_with_mgcv(fit, ref, dz[1:20, ], coef_tol = 1e-5)
+  f2 <- y ~ s(x) + s(x, fac, bs = "sz")
+  fit2 <- gam_fit(f2, data = dz, cache = FALSE)
+  ref2 <- mgcv_reference("bases/sz-tp", f2, dz, method = "REML")
+  expect_agrees_with_mgcv(fit2, ref2, dz[1:20, ])
+  # The deviations sum to zero over the levels at any x; a level the fit did not see
+  # has none (its indicator is zero, as in mgcv).
+  grid <- data.frame(x = rep(c(0.2, 0.7), each = 4), fac = factor(rep(letters[1:4], 2)))
+  dev <- predict(fit2, grid, type = "terms")[, "s(x,fac)"]
+  expect_lt(max(abs(tapply(dev, grid$x, sum))), 1e-10)
+  unseen <- predict(fit2, data.frame(x = 0.2, fac = "z"), type = "terms")[, "s(x,fac)"]
+  expect_equal(unname(unseen), 0)
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

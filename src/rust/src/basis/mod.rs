@@ -24,6 +24,7 @@ pub mod re;
 pub mod registry;
 pub mod size;
 pub mod state;
+pub mod sz;
 pub mod tensor;
 pub mod tp;
 
@@ -36,6 +37,7 @@ use constraint::SumToZero;
 use fs::FsBasis;
 pub use registry::{class_entry, Basis, Built, ClassArgs, ClassEntry, Kind, RawBasis};
 pub use state::{State, CLASSES, STATE_FIELDS};
+use sz::SzBasis;
 use tensor::{MarginSpec, TensorBasis};
 
 /// What the R layer says about one smooth term.
@@ -340,10 +342,23 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
     };
     let vars: Vec<&[f64]> = source.iter().map(|v| v.as_ref()).collect();
     let n = vars[0].len();
+    // `scaled`: penalties a class scaled itself, with the factor (mgcv's `S.scale`).
+    let mut scaled = None;
     let (basis, raw_penalties, full_x) = match spec.kind {
         Kind::Tensor { interaction } => {
             let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, interaction)?;
             (Basis::Tensor(t), pens, None)
+        }
+        Kind::SumToZeroFactor => {
+            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
+                what: format!("`{label}`: a factor smooth needs its base smooth"),
+            })?;
+            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec {
+                what: format!("`{label}`: the number of levels is missing"),
+            })?;
+            let (f, pens, scale) = SzBasis::construct(label, &vars, base, levels, spec.id.is_some())?;
+            scaled = Some(scale);
+            (Basis::Sz(Box::new(f)), pens, None)
         }
         Kind::FactorSmooth => {
             let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
@@ -391,6 +406,9 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
     let s_scale: Vec<f64> = raw_penalties
         .iter()
         .map(|s| {
+            if let Some(scale) = scaled {
+                return scale;
+            }
             let col_abs = s.columns().into_iter().map(|c| c.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
             col_abs / (stats.max_row_abs * stats.max_row_abs)
         })
@@ -409,7 +427,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
         .into_iter()
         .zip(&s_scale)
         .map(|(s, scale)| {
-            let s = s / *scale;
+            let s = if scaled.is_some() { s } else { s / *scale };
             match &constraint {
                 Some(c) => c.apply_penalty(&s),
                 None => s,

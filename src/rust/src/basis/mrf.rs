@@ -139,10 +139,10 @@ fn build_mrf(a: &ClassArgs<'_>) -> Result<Built> {
     Ok(Built::one(Basis::Mrf(b), penalty, None))
 }
 
-/// The map from regions to columns, at most `levels x k`; the regions are at most
-/// the rows (or `k`).
+/// The map from regions to columns, at most `levels x k`; the regions are the
+/// penalty's rows.
 fn mrf_bounds(a: &SizeArgs<'_>) -> (usize, usize) {
-    let levels = a.rows.max(a.k.unwrap_or(0));
+    let levels = a.penalty_dim.unwrap_or(a.rows).max(a.k.unwrap_or(0));
     let k = a.k.unwrap_or(levels);
     (k, levels.saturating_mul(k) + dense_state(k) + 8)
 }

@@ -17,6 +17,7 @@ use super::mrf::{self, MrfBasis};
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
 use super::state::{Fields, State};
+use super::sz::SzBasis;
 use super::tensor::TensorBasis;
 use super::tp::{self, TpBasis};
 use super::{rows, CHUNK_ROWS};
@@ -173,6 +174,7 @@ basis_types! {
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
+    Sz(Box<SzBasis>),
     Given(GivenBasis),
 }
 
@@ -253,6 +255,8 @@ pub struct SizeArgs<'v> {
     pub knots: Option<&'v [f64]>,
     /// Rows the basis is built on.
     pub rows: usize,
+    /// The size of a penalty the spec gives (an mrf's regions).
+    pub penalty_dim: Option<usize>,
 }
 
 /// One `bs` name: how its basis is built, and how large it can be.
@@ -296,6 +300,8 @@ pub enum Kind {
     },
     /// `s(x, g, bs = "fs")`.
     FactorSmooth,
+    /// `s(g, x, bs = "sz")`.
+    SumToZeroFactor,
     /// Built by mgcv in the R layer (`given::GivenBasis`): `SmoothSpec::given`.
     Given,
 }
@@ -307,6 +313,7 @@ impl Kind {
             "te" => Some(Kind::Tensor { interaction: false }),
             "ti" => Some(Kind::Tensor { interaction: true }),
             "fs" => Some(Kind::FactorSmooth),
+            "sz" => Some(Kind::SumToZeroFactor),
             "mgcv" => Some(Kind::Given),
             _ => class_entry(bs).map(Kind::Class),
         }
@@ -318,6 +325,7 @@ impl Kind {
             Kind::Tensor { interaction: false } => "te",
             Kind::Tensor { interaction: true } => "ti",
             Kind::FactorSmooth => "fs",
+            Kind::SumToZeroFactor => "sz",
             Kind::Given => "mgcv",
         }
     }
@@ -337,7 +345,8 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "mgcv"] {
+        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz", "mgcv"]
+        {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

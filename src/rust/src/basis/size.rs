@@ -23,7 +23,7 @@ pub(super) fn dense_state(k: usize) -> usize {
 }
 
 fn margin_bounds(m: &MarginSpec, rows: usize) -> (usize, usize) {
-    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows })
+    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows, penalty_dim: None })
 }
 
 impl SmoothSpec<'_> {
@@ -43,7 +43,7 @@ impl SmoothSpec<'_> {
                 let state = margins.iter().fold(dense_state(width), |a, (_, s)| a.saturating_add(*s));
                 (width, state)
             }
-            Kind::FactorSmooth => {
+            Kind::FactorSmooth | Kind::SumToZeroFactor => {
                 let levels = self.k.unwrap_or(rows);
                 let (w, s) = self.margins.first().map_or((rows, rows), |m| margin_bounds(m, rows));
                 let width = levels.saturating_mul(w);
@@ -59,6 +59,7 @@ impl SmoothSpec<'_> {
                 m: &self.m,
                 knots: self.knots.as_deref(),
                 rows,
+                penalty_dim: self.penalty.as_ref().map(|s| s.nrows()),
             }),
         }
     }
@@ -68,6 +69,7 @@ impl SmoothSpec<'_> {
 mod tests {
     use super::*;
     use crate::basis::construct;
+    use ndarray::Array2;
 
     fn margin(bs: &str, k: usize) -> MarginSpec {
         MarginSpec::for_tests(bs, k, 1)
@@ -100,6 +102,20 @@ mod tests {
                 margins: vec![margin("tp", 5)],
                 centre: false,
                 ..SmoothSpec::for_tests("s(x,g)", "fs", 7, vec![x.clone(), g.clone()])
+            },
+            SmoothSpec {
+                margins: vec![margin("cr", 5)],
+                centre: false,
+                ..SmoothSpec::for_tests("s(g,x)", "sz", 7, vec![x.clone(), g.clone()])
+            },
+            SmoothSpec {
+                k: None,
+                penalty: Some(Array2::from_shape_fn((7, 7), |(i, j)| match i.abs_diff(j) {
+                    0 => 2.0,
+                    1 => -1.0,
+                    _ => 0.0,
+                })),
+                ..SmoothSpec::for_tests("s(g)", "mrf", 0, vec![g.clone()])
             },
         ];
         for spec in &specs {

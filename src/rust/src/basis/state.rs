@@ -44,7 +44,7 @@ pub const STATE_FIELDS: [&str; 19] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 12] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf"];
+pub const CLASSES: [&str; 13] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
