@@ -59,6 +59,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_warm_cv.R
 	$(R_SCRIPT) bench/bench_nested.R
 	$(R_SCRIPT) bench/bench_families.R
+	$(R_SCRIPT) bench/bench_classes.R
 
 document:
 	R CMD INSTALL --no-multiarch .

@@ -651,10 +651,10 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
                           fs_factor = NULL, fixed = FALSE, point = NULL, sp = NULL) {
   # A Gaussian process's `m` holds real settings, not orders: the engine takes them
   # as the class's parameters.
-  gp <- identical(bs, "gp")
+  real_m <- bs %in% c("gp", "ds")
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
-       knots_sampled = knots_sampled(knots), m = if (!gp) penalty_orders(m),
-       parameters = if (gp && !all(is.na(m))) as.double(m), id = id, margins = margins, pooled = pooled,
+       knots_sampled = knots_sampled(knots), m = if (!real_m) penalty_orders(m),
+       parameters = if (real_m && !all(is.na(m))) as.double(m), id = id, margins = margins, pooled = pooled,
        side = NULL, fixed = fixed, point = point, sp = sp, given_x = NULL, given_s = NULL, term = term,
        by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor, mgcv = NULL,
        mgcv_map = NULL)
@@ -961,12 +961,13 @@ smooth_knots <- function(sm, vars, knots) {
       # k knots are placed through the data and those ends.
       return(spread_knots(c(given[[1]], vars[[1]]), if (is.null(sm$k) || sm$k < 0) 10 else sm$k))
     }
-    if (sm$dim == 1L || sm$bs %in% c("tp", "ts", "gp")) return(as.double(unlist(given, use.names = FALSE)))
+    if (sm$dim == 1L || sm$bs %in% c("tp", "ts", "gp", "ds")) return(as.double(unlist(given, use.names = FALSE)))
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
-  if (!sm$bs %in% c("tp", "ts", "gp")) return(NULL)
-  # (mgcv's Gaussian process orders the distinct points before centring them.)
-  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = sm$bs != "gp")
+  if (!sm$bs %in% c("tp", "ts", "gp", "ds")) return(NULL)
+  # (mgcv's Gaussian process and Duchon spline order the distinct points before
+  # centring them.)
+  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = !sm$bs %in% c("gp", "ds"))
   # Drawn from the data: the store counts them as data, not as part of the model.
   if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
   drawn

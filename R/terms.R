@@ -46,7 +46,10 @@
 #'   levels, each level with its own smoothing parameter (one shared with `id`);
 #'   its base basis is `xt` as for `"fs"`, and a level not seen in fitting has no
 #'   deviation. Several factors or a `by` have mgcv build it.
-#'   Any other class mgcv can build (`"ad"`, `"ds"`,
+#'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
+#'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
+#'   function; mgcv's 2000-point subsample as for `"tp"`).
+#'   Any other class mgcv can build (`"ad"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -111,7 +114,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz", "ds") &&
     # (A "sz" term with `by` is mgcv's.)
     !(bs == "sz" && !is.null(by_name)) &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
@@ -122,7 +125,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
-  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp", "sz")) {
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp", "sz", "ds")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)
@@ -148,7 +151,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   # A Markov random field's `xt` is its geography (read when the data are).
   tp_sample <- if (bs != "mrf") term_tp_sample(xt, bs, base_bs, label)
   if (bs == "mrf") check_mrf_xt(xt, label)
-  m <- check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
+  m <- if (bs == "ds") duchon_m(m, length(vars), label) else check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
   if (!bs %in% c("re", "mrf") && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
@@ -484,7 +487,7 @@ term_tp_sample <- function(xt, bs, base_bs, label) {
   out <- list(max_knots = 2000, seed = 1)
   if (is.null(xt)) return(out)
   factor_smooth <- bs %in% c("fs", "sz")
-  tp <- bs %in% c("tp", "ts", "gp") || (factor_smooth && (base_bs %||% "tp") %in% c("tp", "ts"))
+  tp <- bs %in% c("tp", "ts", "gp", "ds") || (factor_smooth && (base_bs %||% "tp") %in% c("tp", "ts"))
   allowed <- c(if (tp) c("max.knots", "seed"), if (factor_smooth) "bs")
   if (factor_smooth && is.character(xt)) return(out)
   unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
@@ -576,6 +579,35 @@ check_gp_m <- function(m, label) {
   m
 }
 
+# A Duchon spline's `m = c(m, s)` as mgcv's constructor settles it: defaults
+# c(2, 0), m a whole number of at least 1, s a multiple of 1/2 with |s| < d/2, moved
+# (with mgcv's warnings) to give a continuous function, 2(m + s) > d.
+duchon_m <- function(m, d, label) {
+  if (!is.numeric(m) && !all(is.na(m)) || length(m) > 2L || length(m) == 0L) {
+    abort(sprintf("`m` of `%s` must be `c(m, s)` as in mgcv's Duchon splines, not %s.", label, deparse_one(m)),
+          "argument")
+  }
+  m <- as.double(m)
+  if (is.na(m[1])) m[1] <- 2
+  if (length(m) < 2L || is.na(m[2])) m[2] <- 0
+  m[1] <- max(1, round(m[1]))
+  m[2] <- round(m[2] * 2) / 2
+  if (m[2] >= d / 2) {
+    m[2] <- (d - 1) / 2
+    warn(sprintf("`s` (m[2]) of `%s` reduced to %g, as mgcv does.", label, m[2]))
+  }
+  if (m[2] <= -d / 2) {
+    m[2] <- -(d - 1) / 2
+    warn(sprintf("`s` (m[2]) of `%s` increased to %g, as mgcv does.", label, m[2]))
+  }
+  if (sum(m) <= d / 2) {
+    m[2] <- 1 / 2 + d / 2 - m[1]
+    if (m[2] >= d / 2) abort(sprintf("No suitable `s` (m[2]) for `%s`: increase m[1].", label), "argument")
+    warn(sprintf("`s` (m[2]) of `%s` modified to %g to give a continuous function, as mgcv does.", label, m[2]))
+  }
+  m
+}
+
 # The smallest basis dimension of basis `bs` in `dim` covariates with penalty order
 # `m` (mgcv's minimum: a thin plate spline needs one column beyond its null space).
 min_basis_k <- function(bs, dim, m) {
@@ -598,6 +630,7 @@ min_basis_k <- function(bs, dim, m) {
     },
     bs = if (is.na(m1)) 4 else m1 + 1,
     gp = dim + 2,
+    ds = choose(m[[1]] + dim - 1, dim) + 1,
     1
   )
 }

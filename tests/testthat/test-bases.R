@@ -168,6 +168,18 @@ test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
   expect_equal(unname(unseen), 0)
 })
 
+test_that("Duchon splines are built natively and agree with mgcv, smoothing parameters included", {
+  f <- y ~ s(x1, x2, bs = "ds", m = c(1, 0.5), k = 30) + s(x0, x3, bs = "ds")
+  fit <- gam_fit(f, data = d)
+  expect_false(any(vapply(fit$smooth, function(s) identical(s$class, "mgcv"), TRUE)))
+  ref <- mgcv_reference("bases/ds", f, d, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, nd)
+  # The side condition's null space is taken as mgcv's R code takes it (a LINPACK
+  # QR), so the penalties are scaled alike and the smoothing parameters agree.
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-4)
+  expect_warning(gam_fit(y ~ s(x0, bs = "ds", m = c(2, 1)), data = d, cache = FALSE), "reduced to 0")
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

@@ -12,6 +12,7 @@ pub mod cc;
 pub mod constraint;
 pub mod cp;
 pub mod cr;
+pub mod ds;
 pub mod exp_line;
 pub mod fs;
 pub mod given;
@@ -19,6 +20,7 @@ pub mod gp;
 pub mod knots;
 pub mod mrf;
 pub mod ps;
+pub mod radial;
 pub mod radial_line;
 pub mod re;
 pub mod registry;
@@ -601,6 +603,7 @@ mod tests {
             ("cp", vec![x.clone()]),
             ("bs", vec![x.clone()]),
             ("gp", vec![x.clone(), z.clone()]),
+            ("ds", vec![x.clone(), z.clone()]),
             ("tp", vec![x.clone(), z.clone()]),
         ] {
             for with_by in [false, true] {

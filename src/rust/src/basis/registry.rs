@@ -10,6 +10,7 @@ use super::bs;
 use super::cc::{self, CcBasis};
 use super::cp::{self, CpBasis};
 use super::cr::{self, CrBasis};
+use super::ds;
 use super::fs::FsBasis;
 use super::given::GivenBasis;
 use super::gp::{self, GpBasis};
@@ -276,8 +277,8 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 11] =
-    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &gp::GP, &mrf::MRF, &re::RE];
+pub static CLASS_ENTRIES: [&ClassEntry; 12] =
+    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &ds::DS, &gp::GP, &mrf::MRF, &re::RE];
 
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
@@ -345,7 +346,8 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in ["cr", "cs", "cc", "cp", "ps", "bs", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz", "mgcv"]
+        for name in
+            ["cr", "cs", "cc", "cp", "ps", "bs", "ds", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz", "mgcv"]
         {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }

@@ -90,6 +90,7 @@ mod tests {
             SmoothSpec::for_tests("s(x)", "cp", 12, vec![x.clone()]),
             SmoothSpec { m: vec![3, 2, 1], ..SmoothSpec::for_tests("s(x)", "bs", 12, vec![x.clone()]) },
             SmoothSpec { k: None, ..SmoothSpec::for_tests("s(x,z)", "gp", 0, vec![x.clone(), z.clone()]) },
+            SmoothSpec { k: None, ..SmoothSpec::for_tests("s(x,z)", "ds", 0, vec![x.clone(), z.clone()]) },
             SmoothSpec { k: None, ..SmoothSpec::for_tests("s(x,z)", "tp", 30, vec![x.clone(), z.clone()]) },
             SmoothSpec::for_tests("s(x)", "tp", 10, vec![x.clone()]),
             SmoothSpec { centre: false, ..SmoothSpec::for_tests("s(g)", "re", 7, vec![g.clone()]) },

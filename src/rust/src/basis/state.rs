@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 19] = [
+pub const STATE_FIELDS: [&str; 20] = [
     "knots",
     "m1",
     "m",
@@ -41,10 +41,11 @@ pub const STATE_FIELDS: [&str; 19] = [
     "reparam",
     "deleted",
     "correlation",
+    "radial",
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 13] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz"];
+pub const CLASSES: [&str; 14] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz", "ds"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -292,6 +293,7 @@ mod tests {
             ("cp", vec![x.clone()], vec![], true),
             ("bs", vec![x.clone()], vec![], false),
             ("gp", vec![x.clone(), z.clone()], vec![], false),
+            ("ds", vec![x.clone(), z.clone()], vec![], true),
             ("tp", vec![x.clone(), z.clone()], vec![], false),
             ("te", vec![x.clone(), z.clone()], vec![margin("ps", 5), margin("tp", 4)], false),
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),

@@ -10,6 +10,7 @@
 
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
+use super::radial::{null_space_powers, Radial};
 use super::radial_line::RadialLine;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::shrink_null_space;
@@ -29,6 +30,11 @@ pub struct TpBasis {
     pub points: Array2<f64>,
     /// Maps `[eta(x, points), T(x)]` (`nu + M` columns) to the basis (`k` columns).
     pub uz: Array2<f64>,
+    /// The radial function: the thin plate spline's, or a Duchon spline's
+    /// (`bs = "ds"`, built the same way on its own radial function, without the
+    /// thin plate's column scaling).
+    pub radial: Radial,
+    pub duchon: bool,
     /// With one covariate, the basis as piecewise polynomials, made on first use.
     pieces: std::sync::OnceLock<Pieces>,
 }
@@ -55,78 +61,6 @@ pub fn order(d: usize, m: Option<usize>) -> usize {
 /// two, or three and more covariates.
 pub fn default_k(d: usize, m: Option<usize>) -> usize {
     null_space_powers(order(d, m), d).len() + [8, 27, 100][d.clamp(1, 3) - 1]
-}
-
-/// Exponents of the `M = choose(m + d - 1, d)` monomials of total degree `< m`, in
-/// mgcv's order (first variable fastest).
-pub fn null_space_powers(m: usize, d: usize) -> Vec<Vec<usize>> {
-    let count = binomial(m + d - 1, d);
-    let mut out = Vec::with_capacity(count);
-    let mut idx = vec![0usize; d];
-    for _ in 0..count {
-        out.push(idx.clone());
-        if idx.iter().sum::<usize>() < m - 1 {
-            idx[0] += 1;
-        } else {
-            let mut sum = idx.iter().sum::<usize>() - idx[0];
-            idx[0] = 0;
-            for j in 1..d {
-                idx[j] += 1;
-                sum += 1;
-                if sum == m {
-                    sum -= idx[j];
-                    idx[j] = 0;
-                } else {
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
-
-fn binomial(n: usize, k: usize) -> usize {
-    (0..k).fold(1usize, |acc, i| acc * (n - i) / (i + 1))
-}
-
-/// The constant of the thin plate radial function (Duchon 1977; Wood 2003 eq. 4).
-fn eta_constant(m: usize, d: usize) -> f64 {
-    let pi = std::f64::consts::PI;
-    let fact = |v: usize| (1..=v).fold(1.0, |a, i| a * i as f64);
-    if d.is_multiple_of(2) {
-        let sign = if (m + 1 + d / 2).is_multiple_of(2) { 1.0 } else { -1.0 };
-        sign / (2f64.powi(2 * m as i32 - 1) * pi.powf(d as f64 / 2.0) * fact(m - 1) * fact(m - d / 2))
-    } else {
-        gamma_half_integer(d as f64 / 2.0 - m as f64)
-            / (2f64.powi(2 * m as i32) * pi.powf(d as f64 / 2.0) * fact(m - 1))
-    }
-}
-
-/// `Gamma(z)` for half-integer `z` (positive or negative).
-fn gamma_half_integer(z: f64) -> f64 {
-    let mut g = std::f64::consts::PI.sqrt(); // Gamma(1/2)
-    let mut a = 0.5;
-    while a < z - 0.25 {
-        g *= a;
-        a += 1.0;
-    }
-    while a > z + 0.25 {
-        a -= 1.0;
-        g /= a;
-    }
-    g
-}
-
-/// `eta(r)` from the squared distance `r2`; `eta(0) = 0`.
-fn eta(r2: f64, m: usize, d: usize, c: f64) -> f64 {
-    if r2 <= 0.0 {
-        return 0.0;
-    }
-    if d.is_multiple_of(2) {
-        c * 0.5 * r2.ln() * r2.powi((m - d / 2) as i32)
-    } else {
-        c * r2.sqrt().powi((2 * m - d) as i32)
-    }
 }
 
 fn monomials(x: &[f64], powers: &[Vec<usize>]) -> Vec<f64> {
@@ -195,7 +129,15 @@ pub(super) fn distinct_points(n: usize, d: usize, coord: impl Fn(usize, usize) -
 
 impl TpBasis {
     pub fn new(m: usize, shift: Vec<f64>, points: Array2<f64>, uz: Array2<f64>) -> TpBasis {
-        TpBasis { m, shift, points, uz, pieces: std::sync::OnceLock::new() }
+        let radial = Radial::thin_plate(m, points.ncols());
+        TpBasis { m, shift, points, uz, radial, duchon: false, pieces: std::sync::OnceLock::new() }
+    }
+
+    /// A Duchon spline's basis (`duchon_s`: its `s`).
+    fn with_radial(mut self, radial: Radial, duchon: bool) -> TpBasis {
+        self.radial = radial;
+        self.duchon = duchon;
+        self
     }
 
     /// Most points a basis is built on without given knots. The R layer passes
@@ -214,12 +156,18 @@ impl TpBasis {
         m: Option<usize>,
         knots: Option<&[f64]>,
         threads: usize,
+        duchon_s: Option<f64>,
     ) -> Result<(TpBasis, Array2<f64>, Array2<f64>)> {
         let d = vars.len();
         let n = vars[0].len();
-        let m = match m {
-            Some(m) if 2 * m > d => m,
+        let m = match (m, duchon_s) {
+            (Some(m), Some(_)) => m.max(1),
+            (Some(m), None) if 2 * m > d => m,
             _ => default_order(d),
+        };
+        let radial = match duchon_s {
+            Some(s) => Radial::duchon(m, s, d),
+            None => Radial::thin_plate(m, d),
         };
         let powers = null_space_powers(m, d);
         let mm = powers.len();
@@ -256,13 +204,12 @@ impl TpBasis {
                 what: format!("`{label}`: a thin plate basis on {nu} distinct points needs a subsample of at most {} as its knots", Self::MAX_POINTS),
             });
         }
-        let c = eta_constant(m, d);
-        let radial = || {
+        let radial_matrix = || {
             let mut e = Array2::<f64>::zeros((nu, nu));
             for i in 0..nu {
                 for j in 0..i {
                     let r2: f64 = (0..d).map(|l| (points[(i, l)] - points[(j, l)]).powi(2)).sum();
-                    let v = eta(r2, m, d, c);
+                    let v = radial.at(r2);
                     e[(i, j)] = v;
                     e[(j, i)] = v;
                 }
@@ -274,13 +221,20 @@ impl TpBasis {
         });
         // The k eigenpairs of E largest in magnitude (Wood 2003 §2.1). With one
         // covariate E is multiplied through prefix sums, without forming it.
-        let (dvals, u) = if d == 1 {
-            let line = RadialLine::new(points.column(0).as_slice().expect("one column"), 2 * m - 1, c);
-            extreme_eigenpairs_of(nu, k, &|v: &[f64], z: &mut [f64]| line.apply(v, z), &radial)
+        let (dvals, u) = if d == 1 && !radial.log {
+            let q = radial.power as usize;
+            let line = RadialLine::new(points.column(0).as_slice().expect("one column"), q, radial.constant);
+            extreme_eigenpairs_of(nu, k, &|v: &[f64], z: &mut [f64]| line.apply(v, z), &radial_matrix)
         } else {
-            extreme_eigenpairs(radial().view(), k, threads)
+            extreme_eigenpairs(radial_matrix().view(), k, threads)
         };
-        let z = right_null_space(&t.t().dot(&u));
+        // The side condition's null space: mgcv's C convention for a thin plate
+        // spline, its R `qr()`'s for a Duchon spline (the same space; the penalty's
+        // scaling, and so the smoothing parameters' scale, follow the basis chosen).
+        let z = match duchon_s {
+            Some(_) => super::ds::qr_complement(&u.t().dot(&t)),
+            None => right_null_space(&t.t().dot(&u)),
+        };
         let kz = k - mm;
         let uz_part = u.dot(&z);
         // `UZ` maps `[eta(x, points), T(x)]` to the (unscaled) basis.
@@ -308,7 +262,8 @@ impl TpBasis {
             }
             // Knots: each data row is evaluated against them, as `predict` would.
             None => {
-                let unscaled = TpBasis::new(m, shift.clone(), points.clone(), uz.clone());
+                let unscaled =
+                    TpBasis::new(m, shift.clone(), points.clone(), uz.clone()).with_radial(radial, duchon_s.is_some());
                 let mut x = Array2::<f64>::zeros((n, k).f());
                 let mut start = 0;
                 while start < n {
@@ -320,7 +275,11 @@ impl TpBasis {
                 x
             }
         };
-        let w: Vec<f64> = (0..k).map(|j| (x.column(j).iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()).collect();
+        // A Duchon spline's columns are not scaled (mgcv's are not).
+        let w: Vec<f64> = match duchon_s {
+            Some(_) => vec![1.0; k],
+            None => (0..k).map(|j| (x.column(j).iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()).collect(),
+        };
         for j in 0..k {
             x.column_mut(j).mapv_inplace(|v| v / w[j]);
             uz.column_mut(j).mapv_inplace(|v| v / w[j]);
@@ -333,7 +292,7 @@ impl TpBasis {
             }
         }
         symmetrize(&mut pen);
-        Ok((TpBasis::new(m, shift, points, uz), x, pen))
+        Ok((TpBasis::new(m, shift, points, uz).with_radial(radial, duchon_s.is_some()), x, pen))
     }
 
     pub fn dim(&self) -> usize {
@@ -341,7 +300,7 @@ impl TpBasis {
     }
 
     pub fn matrix(&self, vars: &[&[f64]]) -> Array2<f64> {
-        if self.dim() == 1 {
+        if self.dim() == 1 && !self.radial.log {
             return self.pieces.get_or_init(|| Pieces::new(self)).matrix(vars[0], self.shift[0]);
         }
         self.matrix_by_points(vars)
@@ -353,7 +312,6 @@ impl TpBasis {
         let n = vars[0].len();
         let nu = self.points.nrows();
         let powers = null_space_powers(self.m, d);
-        let c = eta_constant(self.m, d);
         // Rows a block at a time: `[eta, T]` has a column per point (up to thousands).
         const BLOCK: usize = 256;
         let mut out = Array2::<f64>::zeros((n, self.uz.ncols()));
@@ -368,7 +326,7 @@ impl TpBasis {
                 }
                 for i in 0..nu {
                     let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
-                    b[(r, i)] = eta(r2, self.m, d, c);
+                    b[(r, i)] = self.radial.at(r2);
                 }
                 for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
                     b[(r, nu + j)] = v;
@@ -413,8 +371,8 @@ impl Pieces {
     fn new(b: &TpBasis) -> Pieces {
         let nu = b.points.nrows();
         let k = b.uz.ncols();
-        let q = 2 * b.m - 1;
-        let c_eta = eta_constant(b.m, 1);
+        let q = b.radial.power as usize;
+        let c_eta = b.radial.constant;
         let mut order: Vec<usize> = (0..nu).collect();
         order.sort_by(|&a, &b2| b.points[(a, 0)].total_cmp(&b.points[(b2, 0)]));
         let sorted: Vec<f64> = order.iter().map(|&j| b.points[(j, 0)]).collect();
@@ -502,10 +460,14 @@ impl Pieces {
 }
 
 impl RawBasis for TpBasis {
-    const STORED: &'static [&'static str] = &["tp"];
+    const STORED: &'static [&'static str] = &["tp", "ds"];
 
     fn class(&self) -> &'static str {
-        "tp"
+        if self.duchon {
+            "ds"
+        } else {
+            "tp"
+        }
     }
 
     fn n_vars(&self) -> Option<usize> {
@@ -532,22 +494,34 @@ impl RawBasis for TpBasis {
         st.insert("points_dim".into(), vec![self.points.nrows() as f64, self.points.ncols() as f64]);
         st.insert("uz".into(), column_major(&self.uz));
         st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+        if self.duchon {
+            let r = &self.radial;
+            st.insert("radial".into(), vec![r.power as f64, f64::from(u8::from(r.log)), r.constant]);
+        }
     }
 
-    fn read_state(f: &Fields<'_>, _: &str) -> Result<TpBasis> {
-        let b = TpBasis::new(
+    fn read_state(f: &Fields<'_>, class: &str) -> Result<TpBasis> {
+        let mut b = TpBasis::new(
             f.count("m")?,
             f.get("shift")?.clone(),
             f.matrix("points", "points_dim")?,
             f.matrix("uz", "uz_dim")?,
         );
+        if class == "ds" {
+            match f.get("radial")?.as_slice() {
+                [p, l, c] if p.fract() == 0.0 && c.is_finite() => {
+                    b = b.with_radial(Radial { power: *p as i32, log: *l != 0.0, constant: *c }, true);
+                }
+                _ => return Err(f.bad("stored Duchon spline has a bad radial function")),
+            }
+        }
         let d = b.points.ncols();
         let consistent = b.shift.len() == d
             && d > 0
             && b.points.nrows() > 0
             && b.uz.ncols() > 0
             && b.m >= 1
-            && 2 * b.m > d
+            && (b.duchon || 2 * b.m > d)
             && b.uz.nrows() == b.points.nrows() + null_space_powers(b.m, d).len();
         if !consistent {
             return Err(f.bad("stored thin plate basis has inconsistent parts"));
@@ -572,7 +546,8 @@ fn build_tp(a: &ClassArgs<'_>) -> Result<Built> {
     // to m - 1).
     let ord = order(d, m);
     a.check_scale((2 * ord).saturating_sub(d).max(2 * ord - 2).max(1))?;
-    let (b, x, penalty) = TpBasis::construct(a.label, a.vars, a.k.unwrap_or(default_k(d, m)), m, a.knots, a.threads)?;
+    let k = a.k.unwrap_or(default_k(d, m));
+    let (b, x, penalty) = TpBasis::construct(a.label, a.vars, k, m, a.knots, a.threads, None)?;
     Ok(Built::one(Basis::Tp(b), penalty, Some(x)))
 }
 
@@ -606,7 +581,7 @@ mod tests {
             let n = 700;
             let x: Vec<f64> = (0..n).map(|i| offset + scale * (((i * 7919) % 1000) as f64 / 1000.0).powi(2)).collect();
             let knots: Vec<f64> = x.iter().step_by(5).copied().collect();
-            let (basis, _, _) = TpBasis::construct("s(x)", &[&x], 12, Some(m), Some(&knots), 1).unwrap();
+            let (basis, _, _) = TpBasis::construct("s(x)", &[&x], 12, Some(m), Some(&knots), 1, None).unwrap();
             let new: Vec<f64> = (0..300).map(|i| offset + scale * (-0.1 + 1.2 * i as f64 / 299.0)).collect();
             let fast = basis.matrix(&[&new]);
             let slow = basis.matrix_by_points(&[&new]);
@@ -617,26 +592,11 @@ mod tests {
     }
 
     #[test]
-    fn powers_follow_mgcv_order() {
-        assert_eq!(null_space_powers(2, 1), vec![vec![0], vec![1]]);
-        assert_eq!(null_space_powers(2, 2), vec![vec![0, 0], vec![1, 0], vec![0, 1]]);
-        assert_eq!(null_space_powers(3, 3).len(), 10);
-    }
-
-    #[test]
-    fn eta_constants_match_closed_forms() {
-        // d = 1, m = 2: eta(r) = r^3 / 12.
-        assert!((eta_constant(2, 1) - 1.0 / 12.0).abs() < 1e-15);
-        // d = 2, m = 2: eta(r) = r^2 log(r) / (8 pi).
-        assert!((eta_constant(2, 2) - 1.0 / (8.0 * std::f64::consts::PI)).abs() < 1e-15);
-    }
-
-    #[test]
     fn prediction_at_the_data_reproduces_the_design() {
         let n = 60;
         let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None, None, 1).unwrap();
+        let (basis, x, s) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 12, None, None, 1, None).unwrap();
         let again = basis.matrix(&[&x1, &x2]);
         let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(diff < 1e-10, "{diff}");
@@ -659,14 +619,14 @@ mod tests {
         let mut rows: Vec<usize> = (0..n).step_by(3).collect();
         rows.push(0);
         let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
-        let (basis, x, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 1).unwrap();
+        let (basis, x, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 1, None).unwrap();
         assert_eq!(basis.points.nrows(), 100);
         let again = basis.matrix(&[&x1, &x2]);
         let diff = (&x - &again).iter().fold(0.0_f64, |a, v| a.max(v.abs()));
         assert!(diff < 1e-10, "{diff}");
         // Fewer knots than k are ignored, as mgcv does: the data are the points.
         let few: Vec<f64> = knots[..10].iter().chain(&knots[101..111]).copied().collect();
-        let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few), 1).unwrap();
+        let (basis, _, _) = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&few), 1, None).unwrap();
         assert_eq!(basis.points.nrows(), n);
     }
 
@@ -677,10 +637,10 @@ mod tests {
         let n = TpBasis::MAX_POINTS + 500;
         let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-        let err = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, None, 1).unwrap_err();
+        let err = TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, None, 1, None).unwrap_err();
         assert!(matches!(&err, EngineError::InvalidSpec { what } if what.contains("subsample")), "{err:?}");
         let rows: Vec<usize> = (0..n).step_by(5).collect();
         let knots: Vec<f64> = rows.iter().map(|&i| x1[i]).chain(rows.iter().map(|&i| x2[i])).collect();
-        assert!(TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 2).is_ok());
+        assert!(TpBasis::construct("s(x1,x2)", &[&x1, &x2], 15, None, Some(&knots), 2, None).is_ok());
     }
 }
