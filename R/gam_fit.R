@@ -961,13 +961,13 @@ smooth_knots <- function(sm, vars, knots) {
       # k knots are placed through the data and those ends.
       return(spread_knots(c(given[[1]], vars[[1]]), if (is.null(sm$k) || sm$k < 0) 10 else sm$k))
     }
-    if (sm$dim == 1L || sm$bs %in% c("tp", "ts", "gp", "ds")) return(as.double(unlist(given, use.names = FALSE)))
+    if (sm$dim == 1L || sm$bs %in% c("tp", "ts", "gp", "ds", "sos")) return(as.double(unlist(given, use.names = FALSE)))
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
-  if (!sm$bs %in% c("tp", "ts", "gp", "ds")) return(NULL)
+  if (!sm$bs %in% c("tp", "ts", "gp", "ds", "sos")) return(NULL)
   # (mgcv's Gaussian process and Duchon spline order the distinct points before
   # centring them.)
-  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = !sm$bs %in% c("gp", "ds"))
+  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = !sm$bs %in% c("gp", "ds", "sos"))
   # Drawn from the data: the store counts them as data, not as part of the model.
   if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
   drawn

@@ -49,6 +49,8 @@
 #'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
 #'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
 #'   function; mgcv's 2000-point subsample as for `"tp"`).
+#'   `"sos"` (spline on the sphere: `s(lat, lon, bs = "sos")`, degrees, with
+#'   mgcv's default kernel `m = 0`; other `m` have mgcv build it).
 #'   Any other class mgcv can build (`"ad"`,
 #'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
@@ -114,7 +116,9 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     abort(sprintf("`bs` of `s(%s)` must be one class name.", paste(vars, collapse = ", ")), "basis")
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
-  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz", "ds") &&
+  native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz", "ds", "sos") &&
+    # (A spline on the sphere natively with mgcv's default kernel, m = 0, alone.)
+    !(bs == "sos" && !(length(m) == 1L && (is.na(m) || (is.numeric(m) && round(m) == 0)))) &&
     # (A "sz" term with `by` is mgcv's.)
     !(bs == "sz" && !is.null(by_name)) &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
@@ -125,7 +129,11 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
-  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp", "sz", "ds")) {
+  if (bs == "sos" && length(vars) != 2L) {
+    abort(sprintf("`bs = \"sos\"` takes latitude and longitude (in degrees); `s(%s)` has %d covariates.",
+                  paste(vars, collapse = ", "), length(vars)), "basis")
+  }
+  if (length(vars) > 1L && !bs %in% c("tp", "ts", "re", "fs", "gp", "sz", "ds", "sos")) {
     abort(sprintf(
       "`bs = \"%s\"` is one-dimensional but `s(%s)` has %d covariates; use `bs = \"tp\"`.",
       bs, paste(vars, collapse = ", "), length(vars)
@@ -151,7 +159,13 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   # A Markov random field's `xt` is its geography (read when the data are).
   tp_sample <- if (bs != "mrf") term_tp_sample(xt, bs, base_bs, label)
   if (bs == "mrf") check_mrf_xt(xt, label)
-  m <- if (bs == "ds") duchon_m(m, length(vars), label) else check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
+  m <- if (bs == "ds") {
+    duchon_m(m, length(vars), label)
+  } else if (bs == "sos") {
+    NA_real_
+  } else {
+    check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
+  }
   if (!bs %in% c("re", "mrf") && k >= 0) {
     # As mgcv's constructors: a negative k means the default, a smaller one than the
     # basis can have is raised to its minimum (a P-spline's is an error, as in mgcv).
@@ -487,7 +501,7 @@ term_tp_sample <- function(xt, bs, base_bs, label) {
   out <- list(max_knots = 2000, seed = 1)
   if (is.null(xt)) return(out)
   factor_smooth <- bs %in% c("fs", "sz")
-  tp <- bs %in% c("tp", "ts", "gp", "ds") || (factor_smooth && (base_bs %||% "tp") %in% c("tp", "ts"))
+  tp <- bs %in% c("tp", "ts", "gp", "ds", "sos") || (factor_smooth && (base_bs %||% "tp") %in% c("tp", "ts"))
   allowed <- c(if (tp) c("max.knots", "seed"), if (factor_smooth) "bs")
   if (factor_smooth && is.character(xt)) return(out)
   unused <- if (is.list(xt) && !is.null(names(xt)) && all(nzchar(names(xt)))) setdiff(names(xt), allowed) else "?"
@@ -631,6 +645,7 @@ min_basis_k <- function(bs, dim, m) {
     bs = if (is.na(m1)) 4 else m1 + 1,
     gp = dim + 2,
     ds = choose(m[[1]] + dim - 1, dim) + 1,
+    sos = 2,
     1
   )
 }

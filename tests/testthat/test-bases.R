@@ -180,6 +180,23 @@ test_that("Duchon splines are built natively and agree with mgcv, smoothing para
   expect_warning(gam_fit(y ~ s(x0, bs = "ds", m = c(2, 1)), data = d, cache = FALSE), "reduced to 0")
 })
 
+test_that("splines on the sphere are built natively and agree with mgcv", {
+  set.seed(5)
+  ds <- data.frame(lat = runif(800, -80, 80), lon = runif(800, -180, 180))
+  ds$y <- sin(ds$lat / 30) * cos(ds$lon / 60) + rnorm(800, sd = 0.3)
+  f <- y ~ s(lat, lon, bs = "sos", k = 40)
+  fit <- gam_fit(f, data = ds, cache = FALSE)
+  expect_equal(fit$smooth[[1]]$class, "sos")
+  ref <- mgcv_reference("bases/sos", f, ds, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, ds[1:20, ])
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-6)
+  # A point and the same point a full turn of longitude on predict alike.
+  at <- data.frame(lat = c(10, 10), lon = c(-170, 190))
+  p <- predict(fit, at)
+  expect_lt(abs(p[[1]] - p[[2]]), 1e-10)
+  expect_error(gam_fit(y ~ s(lat, bs = "sos"), data = ds, cache = FALSE), "latitude and longitude")
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

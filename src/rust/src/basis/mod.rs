@@ -25,6 +25,7 @@ pub mod radial_line;
 pub mod re;
 pub mod registry;
 pub mod size;
+pub mod sos;
 pub mod state;
 pub mod sz;
 pub mod tensor;

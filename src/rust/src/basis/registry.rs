@@ -17,6 +17,7 @@ use super::gp::{self, GpBasis};
 use super::mrf::{self, MrfBasis};
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
+use super::sos::{self, SosBasis};
 use super::state::{Fields, State};
 use super::sz::SzBasis;
 use super::tensor::TensorBasis;
@@ -172,6 +173,7 @@ basis_types! {
     Tp(TpBasis),
     Gp(GpBasis),
     Mrf(MrfBasis),
+    Sos(SosBasis),
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
@@ -277,8 +279,21 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 12] =
-    [&cr::CR, &cr::CS, &cc::CC, &cp::CP, &ps::PS, &bs::BS, &tp::TP, &tp::TS, &ds::DS, &gp::GP, &mrf::MRF, &re::RE];
+pub static CLASS_ENTRIES: [&ClassEntry; 13] = [
+    &cr::CR,
+    &cr::CS,
+    &cc::CC,
+    &cp::CP,
+    &ps::PS,
+    &bs::BS,
+    &tp::TP,
+    &tp::TS,
+    &ds::DS,
+    &gp::GP,
+    &sos::SOS,
+    &mrf::MRF,
+    &re::RE,
+];
 
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
@@ -346,9 +361,10 @@ mod tests {
         let mut listed = CLASSES.to_vec();
         listed.sort_unstable();
         assert_eq!(stored, listed);
-        for name in
-            ["cr", "cs", "cc", "cp", "ps", "bs", "ds", "gp", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz", "mgcv"]
-        {
+        for name in [
+            "cr", "cs", "cc", "cp", "ps", "bs", "ds", "gp", "sos", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz",
+            "mgcv",
+        ] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }
         assert!(Kind::parse("nope").is_none());

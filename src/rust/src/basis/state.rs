@@ -45,7 +45,8 @@ pub const STATE_FIELDS: [&str; 20] = [
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 14] = ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz", "ds"];
+pub const CLASSES: [&str; 15] =
+    ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz", "ds", "sos"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
@@ -294,6 +295,12 @@ mod tests {
             ("bs", vec![x.clone()], vec![], false),
             ("gp", vec![x.clone(), z.clone()], vec![], false),
             ("ds", vec![x.clone(), z.clone()], vec![], true),
+            (
+                "sos",
+                vec![x.iter().map(|v| v * 120.0 - 60.0).collect(), z.iter().map(|v| v * 300.0).collect()],
+                vec![],
+                false,
+            ),
             ("tp", vec![x.clone(), z.clone()], vec![], false),
             ("te", vec![x.clone(), z.clone()], vec![margin("ps", 5), margin("tp", 4)], false),
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),

@@ -1,0 +1,282 @@
+//! Splines on the sphere (`bs = "sos"`; Wahba 1981, "Spline interpolation and
+//! smoothing on the sphere", SIAM J. Sci. Stat. Comput. 2; Wendelberger 1981; mgcv's
+//! `smooth.construct.sos.smooth.spec` with its default `m = 0`).
+//!
+//! The covariates are latitude and longitude in degrees. The reproducing kernel of
+//! the penalty at angle `gamma` between two points is, with `z = (1 + cos gamma) / 2`,
+//! `(1 - pi^2/6 + Li2(z)) / (4 pi)` (`Li2` the dilogarithm); the null space is the
+//! constant. The low-rank basis is built as a Duchon spline's (`ds`): the kernel
+//! matrix of the knots truncated to its `k` eigenpairs largest in magnitude, the side
+//! condition absorbed by a LINPACK-convention QR, and then, as mgcv does, every
+//! column but the constant divided by its standard deviation over the data.
+
+use ndarray::{s, Array2};
+
+use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
+use super::size::dense_state;
+use super::state::{column_major, Fields, State};
+use super::tp::distinct_points;
+use crate::error::{EngineError, Result};
+use crate::lanczos::extreme_eigenpairs;
+
+#[derive(Debug, Clone)]
+pub struct SosBasis {
+    /// Knots, `nk x 2` (latitude, longitude), in radians.
+    pub knots: Array2<f64>,
+    /// Maps `[kernel(x, knots), 1]` (`nk + 1` columns) to the basis (`k` columns).
+    pub uz: Array2<f64>,
+}
+
+/// The dilogarithm `Li2(z) = sum_k z^k / k^2` on `[0, 1]`: for `z <= 1/2` by its
+/// series in `u = -log(1 - z)` with Bernoulli numbers (`sum_n B_n u^(n+1) / (n+1)!`,
+/// `u <= log 2`, so a dozen terms reach double precision), beyond by the reflection
+/// `Li2(z) = pi^2/6 - log(z) log(1 - z) - Li2(1 - z)` (Abramowitz & Stegun 27.7).
+fn dilog(z: f64) -> f64 {
+    const PI2_6: f64 = std::f64::consts::PI * std::f64::consts::PI / 6.0;
+    if z > 0.5 {
+        let w = 1.0 - z;
+        return PI2_6 - if w > 0.0 { z.ln() * w.ln() + dilog(w) } else { 0.0 };
+    }
+    // B_0, B_1, B_2, B_4, .., B_20 (the odd ones beyond B_1 vanish).
+    const EVEN_BERNOULLI: [f64; 10] = [
+        1.0 / 6.0,
+        -1.0 / 30.0,
+        1.0 / 42.0,
+        -1.0 / 30.0,
+        5.0 / 66.0,
+        -691.0 / 2730.0,
+        7.0 / 6.0,
+        -3617.0 / 510.0,
+        43867.0 / 798.0,
+        -174611.0 / 330.0,
+    ];
+    let u = -(-z).ln_1p();
+    let mut sum = u - u * u / 4.0;
+    // u^(n+1) / (n+1)! for n = 2, 4, ..
+    let mut term = u * u * u / 6.0;
+    for (i, b) in EVEN_BERNOULLI.iter().enumerate() {
+        sum += b * term;
+        // u^(n+3) / (n+3)! from u^(n+1) / (n+1)!, n = 2i + 2.
+        let a = (2 * i) as f64 + 4.0;
+        term *= u * u / (a * (a + 1.0));
+    }
+    sum
+}
+
+/// The kernel at `cos gamma`.
+fn kernel(cos_gamma: f64) -> f64 {
+    let x = cos_gamma.clamp(-1.0, 1.0);
+    let pi = std::f64::consts::PI;
+    (1.0 - pi * pi / 6.0 + dilog(0.5 + x / 2.0)) / (4.0 * pi)
+}
+
+/// A point (latitude, longitude in radians) by the sines and cosines the angle to
+/// another needs: `cos gamma = sin a sin b + cos a cos b cos(lon_a - lon_b)`, with the
+/// last cosine expanded so that a pair of points costs no trigonometry.
+#[derive(Clone, Copy)]
+struct OnSphere {
+    sin_lat: f64,
+    cos_lat: f64,
+    sin_lon: f64,
+    cos_lon: f64,
+}
+
+impl OnSphere {
+    fn new(lat: f64, lon: f64) -> OnSphere {
+        OnSphere { sin_lat: lat.sin(), cos_lat: lat.cos(), sin_lon: lon.sin(), cos_lon: lon.cos() }
+    }
+
+    #[inline]
+    fn cos_angle(&self, b: &OnSphere) -> f64 {
+        let cos_dlon = self.cos_lon * b.cos_lon + self.sin_lon * b.sin_lon;
+        self.sin_lat * b.sin_lat + self.cos_lat * b.cos_lat * cos_dlon
+    }
+}
+
+impl SosBasis {
+    pub fn construct(
+        label: &str,
+        vars: &[&[f64]],
+        k: usize,
+        knots: Option<&[f64]>,
+        threads: usize,
+    ) -> Result<(SosBasis, Array2<f64>, Array2<f64>)> {
+        let bad = |what: String| EngineError::InvalidSpec { what: format!("`{label}`: {what}") };
+        if vars.len() != 2 {
+            return Err(bad("a spline on the sphere takes latitude and longitude (in degrees)".into()));
+        }
+        let n = vars[0].len();
+        let rad = std::f64::consts::PI / 180.0;
+        let points = match knots {
+            Some(kn) if !kn.is_empty() && kn.len() % 2 == 0 => {
+                let nk = kn.len() / 2;
+                Array2::from_shape_fn((nk, 2), |(i, l)| kn[l * nk + i] * rad)
+            }
+            Some(_) => return Err(bad("the knots must give latitude and longitude alike".into())),
+            None => {
+                let (distinct, _) = distinct_points(n, 2, |i, l| vars[l][i]);
+                Array2::from_shape_fn((distinct.len(), 2), |(i, l)| vars[l][distinct[i]] * rad)
+            }
+        };
+        let nk = points.nrows();
+        if k < 2 || k > nk {
+            return Err(EngineError::BadBasisDimension {
+                term: label.to_string(),
+                k,
+                reason: format!("a spline on the sphere on {nk} points needs 2 <= k <= {nk}"),
+            });
+        }
+        let on: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(points[(i, 0)], points[(i, 1)])).collect();
+        let r = Array2::from_shape_fn((nk, nk), |(i, j)| kernel(on[i].cos_angle(&on[j])));
+        // The kernel matrix's k extreme eigenpairs; with as many knots as columns, the
+        // matrix itself (mgcv's rule).
+        let (d, u) = if k < nk {
+            let (values, vectors) = extreme_eigenpairs(r.view(), k, threads);
+            (Array2::from_diag(&ndarray::arr1(&values)), vectors)
+        } else {
+            (r, Array2::eye(nk))
+        };
+        let t = Array2::<f64>::ones((nk, 1));
+        let z = super::ds::qr_complement(&u.t().dot(&t));
+        let kz = k - 1;
+        let mut pen = Array2::<f64>::zeros((k, k));
+        pen.slice_mut(s![..kz, ..kz]).assign(&z.t().dot(&d).dot(&z));
+        let mut uz = Array2::<f64>::zeros((nk + 1, k));
+        uz.slice_mut(s![..nk, ..kz]).assign(&u.dot(&z));
+        uz[(nk, kz)] = 1.0;
+        let mut basis = SosBasis { knots: points, uz };
+        let mut x = vec![0.0; n * k];
+        basis.fill(vars, &mut x);
+        let x = Array2::from_shape_vec((n, k), x).expect("row-major shape");
+        // mgcv's column scaling: 1 / sd over the data, the smallest sd (the
+        // constant's) counted as 1.
+        let sd: Vec<f64> = x
+            .columns()
+            .into_iter()
+            .map(|c| {
+                let mean = c.sum() / n as f64;
+                (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
+            })
+            .collect();
+        let smallest = sd.iter().copied().fold(f64::INFINITY, f64::min);
+        let xs: Vec<f64> = sd.iter().map(|&v| if v == smallest { 1.0 } else { 1.0 / v }).collect();
+        for (j, s) in xs.iter().enumerate() {
+            basis.uz.column_mut(j).mapv_inplace(|v| v * s);
+        }
+        let pen = Array2::from_shape_fn((k, k), |(a, b)| pen[(a, b)] * xs[a] * xs[b]);
+        let x = Array2::from_shape_fn((n, k), |(r, c)| x[(r, c)] * xs[c]);
+        Ok((basis, x, pen))
+    }
+
+    /// The basis at `vars`, row-major into `out`: kernels against the knots a block of
+    /// rows at a time, times `uz`.
+    fn fill(&self, vars: &[&[f64]], out: &mut [f64]) {
+        const BLOCK: usize = 256;
+        let rad = std::f64::consts::PI / 180.0;
+        let (nk, k) = (self.knots.nrows(), self.uz.ncols());
+        let n = vars[0].len();
+        let knots: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(self.knots[(i, 0)], self.knots[(i, 1)])).collect();
+        let mut block = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nk + 1));
+        let mut start = 0;
+        while start < n {
+            let len = BLOCK.min(n - start);
+            for r in 0..len {
+                let p = OnSphere::new(vars[0][start + r] * rad, vars[1][start + r] * rad);
+                for (i, kn) in knots.iter().enumerate() {
+                    block[(r, i)] = kernel(p.cos_angle(kn));
+                }
+                block[(r, nk)] = 1.0;
+            }
+            let part = crate::linalg::matmul(block.slice(s![..len, ..]), self.uz.view(), 1);
+            for r in 0..len {
+                for (o, v) in out[(start + r) * k..(start + r + 1) * k].iter_mut().zip(part.row(r)) {
+                    *o = *v;
+                }
+            }
+            start += len;
+        }
+    }
+}
+
+impl RawBasis for SosBasis {
+    const STORED: &'static [&'static str] = &["sos"];
+
+    fn class(&self) -> &'static str {
+        "sos"
+    }
+
+    fn n_vars(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn width(&self) -> usize {
+        self.uz.ncols()
+    }
+
+    fn fill_raw(&self, vars: &[&[f64]], out: &mut [f64]) {
+        self.fill(vars, out)
+    }
+
+    fn write_state(&self, st: &mut State) {
+        st.insert("points".into(), column_major(&self.knots));
+        st.insert("points_dim".into(), vec![self.knots.nrows() as f64, 2.0]);
+        st.insert("uz".into(), column_major(&self.uz));
+        st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+    }
+
+    fn read_state(f: &Fields<'_>, _: &str) -> Result<SosBasis> {
+        let knots = f.matrix("points", "points_dim")?;
+        let uz = f.matrix("uz", "uz_dim")?;
+        if knots.ncols() != 2 || uz.nrows() != knots.nrows() + 1 || uz.ncols() < 2 {
+            return Err(f.bad("stored spline on the sphere has inconsistent parts"));
+        }
+        Ok(SosBasis { knots, uz })
+    }
+}
+
+/// `bs = "sos"` (mgcv's default `m = 0` kernel; other orders are built by mgcv).
+pub const SOS: ClassEntry =
+    ClassEntry { name: "sos", margin: false, values_parameterized: false, build: build_sos, bounds: sos_bounds };
+
+fn build_sos(a: &ClassArgs<'_>) -> Result<Built> {
+    let (b, x, penalty) = SosBasis::construct(a.label, a.vars, a.k.unwrap_or(50), a.knots, a.threads)?;
+    Ok(Built::one(Basis::Sos(b), penalty, Some(x)))
+}
+
+fn sos_bounds(a: &SizeArgs<'_>) -> (usize, usize) {
+    let k = a.k.unwrap_or(50);
+    let given = a.knots.map_or(0, |k| k.len());
+    let points = if given > 0 { given / 2 } else { a.rows };
+    (k, points * 2 + (points + 1) * k + dense_state(k) + 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dilogarithm against its defining series, on both sides of 1/2.
+    #[test]
+    fn dilog_matches_its_series() {
+        for z in [0.0_f64, 0.05, 0.3, 0.5, 0.51, 0.8, 0.97] {
+            let series: f64 = (1..20000).map(|k| z.powi(k) / (k * k) as f64).sum();
+            assert!((dilog(z) - series).abs() < 1e-13, "z = {z}: {} vs {series}", dilog(z));
+        }
+        let pi = std::f64::consts::PI;
+        assert!((dilog(1.0) - pi * pi / 6.0).abs() < 1e-15);
+    }
+
+    /// The kernel is largest for coincident points and the basis has the constant as
+    /// its last column.
+    #[test]
+    fn basis_on_the_sphere() {
+        let lat: Vec<f64> = (0..80).map(|i| -70.0 + (i * 37 % 80) as f64 * 1.7).collect();
+        let lon: Vec<f64> = (0..80).map(|i| -170.0 + (i * 13 % 80) as f64 * 4.1).collect();
+        assert!(kernel(1.0) > kernel(0.3) && kernel(0.3) > kernel(-1.0));
+        let (b, x, s) = SosBasis::construct("s(lat,lon)", &[&lat, &lon], 12, None, 1).unwrap();
+        assert_eq!((x.ncols(), s.nrows()), (12, 12));
+        assert!(x.column(11).iter().all(|v| (v - 1.0).abs() < 1e-12));
+        let mut again = vec![0.0; 80 * 12];
+        b.fill(&[&lat, &lon], &mut again);
+        assert!(again.iter().zip(x.iter()).all(|(a, b)| (a - b).abs() < 1e-10));
+    }
+}
