@@ -221,6 +221,19 @@ impl Smooth {
         self.basis.dot(vars, &raw_beta, by, out);
     }
 
+    /// `add_fitted` from the raw basis's rows (row-major, `out.len() x basis.width()`).
+    pub fn add_fitted_from_raw(&self, raw: &[f64], by: Option<&[f64]>, beta: &[f64], out: &mut [f64]) {
+        let beta = self.with_deleted(beta);
+        let raw_beta = match &self.constraint {
+            Some(c) => c.expand(&beta),
+            None => beta,
+        };
+        for (r, (o, row)) in out.iter_mut().zip(raw.chunks_exact(raw_beta.len())).enumerate() {
+            let v: f64 = row.iter().zip(&raw_beta).map(|(a, b)| a * b).sum();
+            *o += by.map_or(v, |b| v * b[r]);
+        }
+    }
+
     /// The term's columns of the model matrix at new covariate values.
     pub fn predict_matrix(&self, vars: &[&[f64]], by: Option<&[f64]>) -> Array2<f64> {
         let mut out = Array2::zeros((vars[0].len(), self.ncoef()).f());
@@ -234,12 +247,19 @@ impl Smooth {
     /// on the way out, a block of rows at a time so that both sides stay in cache.
     /// The constraint needs no matrix product: with `H = I - u u' / u_1`, column
     /// `j > 1` of `X H` is `x_j - (X u / u_1) u_j`.
-    pub fn fill(&self, vars: &[&[f64]], by: Option<&[f64]>, scratch: &mut Vec<f64>, mut dst: ArrayViewMut2<'_, f64>) {
-        const BLOCK: usize = 128;
+    pub fn fill(&self, vars: &[&[f64]], by: Option<&[f64]>, scratch: &mut Vec<f64>, dst: ArrayViewMut2<'_, f64>) {
         let rows = vars[0].len();
         let k = self.basis.width();
         scratch.resize(rows * k, 0.0);
         self.basis.fill_raw(vars, &mut scratch[..rows * k]);
+        self.fill_from_raw(&scratch[..rows * k], by, dst);
+    }
+
+    /// `fill` from the raw basis's rows (row-major, `rows x basis.width()`).
+    pub fn fill_from_raw(&self, scratch: &[f64], by: Option<&[f64]>, mut dst: ArrayViewMut2<'_, f64>) {
+        const BLOCK: usize = 128;
+        let k = self.basis.width();
+        let rows = scratch.len() / k;
         let (skip, u) = match &self.constraint {
             Some(c) => (1, Some(&c.u)),
             None => (0, None),
@@ -321,6 +341,14 @@ pub fn construct(spec: &SmoothSpec<'_>) -> Result<Smooth> {
 /// `construct`, with up to `threads` threads for the basis's own set-up (a thin
 /// plate spline's eigen-decomposition).
 pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<Smooth> {
+    construct_keeping_raw(spec, threads).map(|(sm, _)| sm)
+}
+
+/// `construct_with_threads`, also returning the raw basis on the term's rows
+/// (row-major, before `by` and the constraint) when the class formed it anyway (a
+/// thin plate, Duchon or sphere spline's eigenbasis), so that a model can keep it
+/// instead of evaluating the radial functions again on every pass.
+pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(Smooth, Option<Array2<f64>>)> {
     let label = spec.label.as_str();
     if spec.vars.is_empty() {
         return Err(EngineError::InvalidSpec { what: format!("`{label}` has no covariate") });
@@ -387,7 +415,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
             let built = (class.build)(&args)?;
             (built.basis, built.penalties, built.raw)
         }
-        Kind::Given => return given_smooth(spec),
+        Kind::Given => return given_smooth(spec).map(|sm| (sm, None)),
     };
     let mut stats = RawStats::new(basis.width());
     match &full_x {
@@ -449,7 +477,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
         penalties.clear();
     }
     let rank = if spec.fixed { 0 } else { rank };
-    Ok(Smooth {
+    let smooth = Smooth {
         label: spec.label.clone(),
         basis,
         constraint,
@@ -460,7 +488,10 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
         has_by: spec.by.is_some(),
         id: spec.id.clone(),
         deleted: Vec::new(),
-    })
+    };
+    // Pooled covariates (an `id`) are other rows than the term's own.
+    let raw = full_x.filter(|_| spec.pooled.is_none()).map(|x| x.as_standard_layout().into_owned());
+    Ok((smooth, raw))
 }
 
 /// A term built by mgcv: its matrix and penalties as they are (mgcv absorbed its

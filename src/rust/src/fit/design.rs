@@ -21,6 +21,24 @@ pub struct Design<'a> {
     pub(super) by: Vec<Option<&'a [f64]>>,
     /// Penalties on parametric columns (mgcv's `paraPen`), before the smooths'.
     pub parametric: &'a [ParametricPenalty],
+    /// Per smooth, its raw basis on the data (row-major) when it is kept: for the
+    /// classes whose rows cost radial functions against thousands of knots (thin
+    /// plate in several dimensions, Duchon, sphere), within `RAW_BUDGET`, so that each
+    /// pass over the data reads them instead of evaluating them again.
+    raw: Vec<Option<Array2<f64>>>,
+}
+
+/// Most bytes the kept raw bases of one model may take.
+const RAW_BUDGET: usize = 512 << 20;
+
+/// Whether a term's raw basis is worth keeping: its rows are radial functions
+/// against many knots (a one-dimensional thin plate spline is cheap to evaluate).
+fn worth_keeping(sm: &Smooth) -> bool {
+    match sm.basis.class() {
+        "ds" | "sos" => true,
+        "tp" | "gp" => sm.basis.n_vars().is_some_and(|d| d >= 2),
+        _ => false,
+    }
 }
 
 impl Design<'_> {
@@ -89,9 +107,16 @@ impl Design<'_> {
             if skip.get(j).copied().unwrap_or(false) {
                 continue;
             }
-            let vars = basis::rows(&self.vars[j], start, rows);
             let by = self.by[j].map(|b| &b[start..start + rows]);
-            sm.fill(&vars, by, scratch, buf.slice_mut(s![..rows, at..at + sm.ncoef()]));
+            let dst = buf.slice_mut(s![..rows, at..at + sm.ncoef()]);
+            match &self.raw[j] {
+                Some(raw) => {
+                    let k = raw.ncols();
+                    let all = raw.as_slice().expect("standard layout");
+                    sm.fill_from_raw(&all[start * k..(start + rows) * k], by, dst);
+                }
+                None => sm.fill(&basis::rows(&self.vars[j], start, rows), by, scratch, dst),
+            }
             at += sm.ncoef();
         }
     }
@@ -121,10 +146,17 @@ impl Design<'_> {
             out.iter_mut().zip(col).for_each(|(o, x)| *o += x * b[j]);
         }
         for (j, sm) in self.smooths.iter().enumerate() {
-            let vars = basis::rows(&self.vars[j], start, rows);
             let by = self.by[j].map(|v| &v[start..start + rows]);
             let at = self.first_col[j];
-            sm.add_fitted(&vars, by, &b[at..at + sm.ncoef()], out);
+            let beta = &b[at..at + sm.ncoef()];
+            match &self.raw[j] {
+                Some(raw) => {
+                    let k = raw.ncols();
+                    let all = raw.as_slice().expect("standard layout");
+                    sm.add_fitted_from_raw(&all[start * k..(start + rows) * k], by, beta, out);
+                }
+                None => sm.add_fitted(&basis::rows(&self.vars[j], start, rows), by, beta, out),
+            }
         }
     }
 }
@@ -146,18 +178,19 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
     // Threads left over when there are fewer terms than threads go to each term's
     // own set-up.
     let inner = (spec.threads / parts).max(1);
-    let built: Vec<Result<Smooth>> = if parts == 1 {
-        spec.smooths.iter().map(|sm| basis::construct_with_threads(sm, inner)).collect()
+    type Kept = (Smooth, Option<Array2<f64>>);
+    let built: Vec<Result<Kept>> = if parts == 1 {
+        spec.smooths.iter().map(|sm| basis::construct_keeping_raw(sm, inner)).collect()
     } else {
         // Term j goes to thread j % parts; the results are put back in order.
-        let mut slots: Vec<Option<Result<Smooth>>> = (0..terms).map(|_| None).collect();
+        let mut slots: Vec<Option<Result<Kept>>> = (0..terms).map(|_| None).collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..parts)
                 .map(|t| {
                     scope.spawn(move || {
                         (t..terms)
                             .step_by(parts)
-                            .map(|j| (j, basis::construct_with_threads(&spec.smooths[j], inner)))
+                            .map(|j| (j, basis::construct_keeping_raw(&spec.smooths[j], inner)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -170,9 +203,25 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
         });
         slots.into_iter().map(|r| r.expect("every term built")).collect()
     };
-    let mut smooths = built.into_iter().collect::<Result<Vec<_>>>()?;
+    let (mut smooths, raws): (Vec<Smooth>, Vec<Option<Array2<f64>>>) =
+        built.into_iter().collect::<Result<Vec<_>>>()?.into_iter().unzip();
+    let mut budget = RAW_BUDGET;
+    let raw = smooths
+        .iter()
+        .zip(raws)
+        .map(|(sm, raw)| {
+            let raw = raw.filter(|r| worth_keeping(sm) && r.nrows() == n && r.ncols() == sm.basis.width())?;
+            let bytes = raw.len() * std::mem::size_of::<f64>();
+            (bytes <= budget).then(|| {
+                budget -= bytes;
+                raw
+            })
+        })
+        .collect();
     super::nesting::apply(spec, &mut smooths, spec.threads)?;
-    Ok(assemble(spec, smooths))
+    let mut design = assemble(spec, smooths);
+    design.raw = raw;
+    Ok(design)
 }
 
 /// The design from smooth terms constructed earlier by a fit of exactly these data
@@ -209,6 +258,7 @@ pub(super) fn assemble<'a>(spec: &'a ModelSpec<'_>, smooths: Vec<Smooth>) -> Des
         vars: spec.smooths.iter().map(|s| s.vars.iter().map(|v| v.as_ref()).collect()).collect(),
         by: spec.smooths.iter().map(|s| s.by.as_deref()).collect(),
         parametric: &spec.parametric_penalties,
+        raw: vec![None; spec.smooths.len()],
     }
 }
 
