@@ -327,6 +327,30 @@ fn check_finite(label: &str, v: &[f64]) -> Result<()> {
     }
 }
 
+/// Fills `out` (`n` rows of `width`, row-major) by `fill(first_row, block)` over
+/// blocks of `CHUNK_ROWS` rows, the blocks shared out over up to `threads` threads
+/// (each thread a contiguous run of them).
+pub(crate) fn fill_rows_parallel(
+    n: usize,
+    width: usize,
+    threads: usize,
+    out: &mut [f64],
+    fill: &(dyn Fn(usize, &mut [f64]) + Sync),
+) {
+    let chunk = CHUNK_ROWS * width.max(1);
+    let blocks = n.div_ceil(CHUNK_ROWS).max(1);
+    let per = blocks.div_ceil(threads.clamp(1, blocks)) * chunk;
+    std::thread::scope(|scope| {
+        for (t, part) in out.chunks_mut(per.max(1)).enumerate() {
+            scope.spawn(move || {
+                for (b, block) in part.chunks_mut(chunk).enumerate() {
+                    fill((t * per + b * chunk) / width.max(1), block);
+                }
+            });
+        }
+    });
+}
+
 /// Rows `start..start + len` of each covariate.
 pub fn rows<'a>(vars: &[&'a [f64]], start: usize, len: usize) -> Vec<&'a [f64]> {
     vars.iter().map(|v| &v[start..start + len]).collect()

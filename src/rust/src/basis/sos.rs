@@ -146,7 +146,9 @@ impl SosBasis {
         uz[(nk, kz)] = 1.0;
         let mut basis = SosBasis { knots: points, uz };
         let mut x = vec![0.0; n * k];
-        basis.fill(vars, &mut x);
+        super::fill_rows_parallel(n, k, threads, &mut x, &|start, out| {
+            basis.fill(&super::rows(vars, start, out.len() / k), out);
+        });
         let x = Array2::from_shape_vec((n, k), x).expect("row-major shape");
         // mgcv's column scaling: 1 / sd over the data, the smallest sd (the
         // constant's) counted as 1.

@@ -264,15 +264,15 @@ impl TpBasis {
             None => {
                 let unscaled =
                     TpBasis::new(m, shift.clone(), points.clone(), uz.clone()).with_radial(radial, duchon_s.is_some());
-                let mut x = Array2::<f64>::zeros((n, k).f());
-                let mut start = 0;
-                while start < n {
-                    let len = crate::linalg::CHUNK_ROWS.min(n - start);
+                let mut x = vec![0.0; n * k];
+                super::fill_rows_parallel(n, k, threads, &mut x, &|start, out| {
+                    let len = out.len() / k;
                     let rows: Vec<&[f64]> = vars.iter().map(|v| &v[start..start + len]).collect();
-                    x.slice_mut(s![start..start + len, ..]).assign(&unscaled.matrix(&rows));
-                    start += len;
-                }
-                x
+                    for (dst, src) in out.chunks_exact_mut(k).zip(unscaled.matrix(&rows).rows()) {
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+                    }
+                });
+                Array2::from_shape_vec((n, k), x).expect("row-major shape")
             }
         };
         // A Duchon spline's columns are not scaled (mgcv's are not).
