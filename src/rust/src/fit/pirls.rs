@@ -88,6 +88,9 @@ impl<'b, 'd> GlmData<'b, 'd> {
 
     /// The deviance at `eta`; `None` when a mean is invalid.
     pub fn deviance(&self, eta: &[f64]) -> Option<f64> {
+        // The family's libm calls run scalar SSE: faer's wide kernels before them
+        // must not leave the vector state dirty (`linalg::clear_vector_state`).
+        crate::linalg::clear_vector_state();
         let mut dev = 0.0;
         for i in 0..eta.len() {
             if self.w[i] == 0.0 {
@@ -173,6 +176,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or
     /// expected (Fisher).
     pub(crate) fn working(&self, eta: &[f64], fisher: bool) -> Result<(Vec<f64>, Vec<f64>)> {
+        crate::linalg::clear_vector_state();
         let n = eta.len();
         let mut w = vec![0.0; n];
         let mut u = vec![0.0; n];
