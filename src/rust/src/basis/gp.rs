@@ -15,7 +15,7 @@ use ndarray::{s, Array2};
 use super::exp_line::ExpLine;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::size::dense_state;
-use super::state::{column_major, Fields, State};
+use super::state::{put_matrix, Fields, State};
 use super::tp::distinct_points;
 use crate::error::{EngineError, Result};
 use crate::lanczos::{extreme_eigenpairs, extreme_eigenpairs_of};
@@ -277,10 +277,8 @@ impl RawBasis for GpBasis {
         let sign = if self.stationary { -1.0 } else { 1.0 };
         st.insert("correlation".into(), vec![sign * self.corr.kind as f64, self.corr.range, self.corr.power]);
         st.insert("shift".into(), self.shift.clone());
-        st.insert("points".into(), column_major(&self.points));
-        st.insert("points_dim".into(), vec![self.points.nrows() as f64, self.points.ncols() as f64]);
-        st.insert("uz".into(), column_major(&self.uz));
-        st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+        put_matrix(st, "points", "points_dim", &self.points);
+        put_matrix(st, "uz", "uz_dim", &self.uz);
     }
 
     fn read_state(f: &Fields<'_>, _: &str) -> Result<GpBasis> {

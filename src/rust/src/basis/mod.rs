@@ -369,7 +369,7 @@ pub fn construct_with_threads(spec: &SmoothSpec<'_>, threads: usize) -> Result<S
 }
 
 /// `construct_with_threads`, also returning the raw basis on the term's rows
-/// (row-major, before `by` and the constraint) when the class formed it anyway (a
+/// (any layout, before `by` and the constraint) when the class formed it anyway (a
 /// thin plate, Duchon or sphere spline's eigenbasis), so that a model can keep it
 /// instead of evaluating the radial functions again on every pass.
 pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(Smooth, Option<Array2<f64>>)> {
@@ -405,23 +405,13 @@ pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(S
             (Basis::Tensor(t), pens, None)
         }
         Kind::SumToZeroFactor => {
-            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
-                what: format!("`{label}`: a factor smooth needs its base smooth"),
-            })?;
-            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec {
-                what: format!("`{label}`: the number of levels is missing"),
-            })?;
+            let (base, levels) = factor_smooth_parts(spec)?;
             let (f, pens, scale) = SzBasis::construct(label, &vars, base, levels, spec.id.is_some())?;
             scaled = Some(scale);
             (Basis::Sz(Box::new(f)), pens, None)
         }
         Kind::FactorSmooth => {
-            let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
-                what: format!("`{label}`: a factor smooth needs its base smooth"),
-            })?;
-            let levels = spec.k.ok_or_else(|| EngineError::InvalidSpec {
-                what: format!("`{label}`: the number of levels is missing"),
-            })?;
+            let (base, levels) = factor_smooth_parts(spec)?;
             let (f, pens) = FsBasis::construct(label, &vars, base, levels)?;
             (Basis::Fs(Box::new(f)), pens, None)
         }
@@ -514,8 +504,20 @@ pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(S
         deleted: Vec::new(),
     };
     // Pooled covariates (an `id`) are other rows than the term's own.
-    let raw = full_x.filter(|_| spec.pooled.is_none()).map(|x| x.as_standard_layout().into_owned());
+    let raw = full_x.filter(|_| spec.pooled.is_none());
     Ok((smooth, raw))
+}
+
+/// A factor smooth's (`fs`, `sz`) base smooth and number of levels (its `k`).
+fn factor_smooth_parts<'s>(spec: &'s SmoothSpec<'_>) -> Result<(&'s MarginSpec, usize)> {
+    let label = &spec.label;
+    let base = spec.margins.first().ok_or_else(|| EngineError::InvalidSpec {
+        what: format!("`{label}`: a factor smooth needs its base smooth"),
+    })?;
+    let levels = spec
+        .k
+        .ok_or_else(|| EngineError::InvalidSpec { what: format!("`{label}`: the number of levels is missing") })?;
+    Ok((base, levels))
 }
 
 /// A term built by mgcv: its matrix and penalties as they are (mgcv absorbed its

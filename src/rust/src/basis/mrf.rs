@@ -15,7 +15,7 @@ use ndarray::Array2;
 
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::size::dense_state;
-use super::state::{column_major, Fields, State};
+use super::state::{put_matrix, Fields, State};
 use crate::error::{EngineError, Result};
 
 #[derive(Debug, Clone)]
@@ -115,8 +115,7 @@ impl RawBasis for MrfBasis {
     fn write_state(&self, st: &mut State) {
         st.insert("levels".into(), vec![self.levels as f64]);
         if let Some(m) = &self.map {
-            st.insert("uz".into(), column_major(m));
-            st.insert("uz_dim".into(), vec![m.nrows() as f64, m.ncols() as f64]);
+            put_matrix(st, "uz", "uz_dim", m);
         }
     }
 

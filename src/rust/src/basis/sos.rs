@@ -14,7 +14,7 @@ use ndarray::{s, Array2};
 
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::size::dense_state;
-use super::state::{column_major, Fields, State};
+use super::state::{put_matrix, Fields, State};
 use super::tp::distinct_points;
 use crate::error::{EngineError, Result};
 use crate::lanczos::extreme_eigenpairs;
@@ -149,7 +149,7 @@ impl SosBasis {
         super::fill_rows_parallel(n, k, threads, &mut x, &|start, out| {
             basis.fill(&super::rows(vars, start, out.len() / k), out);
         });
-        let x = Array2::from_shape_vec((n, k), x).expect("row-major shape");
+        let mut x = Array2::from_shape_vec((n, k), x).expect("row-major shape");
         // mgcv's column scaling: 1 / sd over the data, the smallest sd (the
         // constant's) counted as 1.
         let sd: Vec<f64> = x
@@ -166,7 +166,9 @@ impl SosBasis {
             basis.uz.column_mut(j).mapv_inplace(|v| v * s);
         }
         let pen = Array2::from_shape_fn((k, k), |(a, b)| pen[(a, b)] * xs[a] * xs[b]);
-        let x = Array2::from_shape_fn((n, k), |(r, c)| x[(r, c)] * xs[c]);
+        for (j, s) in xs.iter().enumerate() {
+            x.column_mut(j).mapv_inplace(|v| v * s);
+        }
         Ok((basis, x, pen))
     }
 
@@ -220,10 +222,8 @@ impl RawBasis for SosBasis {
     }
 
     fn write_state(&self, st: &mut State) {
-        st.insert("points".into(), column_major(&self.knots));
-        st.insert("points_dim".into(), vec![self.knots.nrows() as f64, 2.0]);
-        st.insert("uz".into(), column_major(&self.uz));
-        st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+        put_matrix(st, "points", "points_dim", &self.knots);
+        put_matrix(st, "uz", "uz_dim", &self.uz);
     }
 
     fn read_state(f: &Fields<'_>, _: &str) -> Result<SosBasis> {

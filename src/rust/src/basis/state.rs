@@ -53,6 +53,13 @@ pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {
     a.t().iter().copied().collect()
 }
 
+/// Stores `a` as `name` (column-major) with its dimensions as `dim` (what
+/// `Fields::matrix(name, dim)` reads back).
+pub(super) fn put_matrix(st: &mut State, name: &str, dim: &str, a: &Array2<f64>) {
+    st.insert(name.into(), column_major(a));
+    st.insert(dim.into(), vec![a.nrows() as f64, a.ncols() as f64]);
+}
+
 impl Smooth {
     pub fn state(&self) -> State {
         let mut st = State::new();

@@ -15,7 +15,7 @@ use super::radial_line::RadialLine;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis, SizeArgs};
 use super::shrink_null_space;
 use super::size::dense_state;
-use super::state::{column_major, Fields, State};
+use super::state::{put_matrix, Fields, State};
 use crate::error::{EngineError, Result};
 use crate::lanczos::{extreme_eigenpairs, extreme_eigenpairs_of};
 use crate::linalg::symmetrize;
@@ -490,10 +490,8 @@ impl RawBasis for TpBasis {
     fn write_state(&self, st: &mut State) {
         st.insert("m".into(), vec![self.m as f64]);
         st.insert("shift".into(), self.shift.clone());
-        st.insert("points".into(), column_major(&self.points));
-        st.insert("points_dim".into(), vec![self.points.nrows() as f64, self.points.ncols() as f64]);
-        st.insert("uz".into(), column_major(&self.uz));
-        st.insert("uz_dim".into(), vec![self.uz.nrows() as f64, self.uz.ncols() as f64]);
+        put_matrix(st, "points", "points_dim", &self.points);
+        put_matrix(st, "uz", "uz_dim", &self.uz);
         if self.duchon {
             let r = &self.radial;
             st.insert("radial".into(), vec![r.power as f64, f64::from(u8::from(r.log)), r.constant]);

@@ -214,7 +214,9 @@ pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
             let bytes = raw.len() * std::mem::size_of::<f64>();
             (bytes <= budget).then(|| {
                 budget -= bytes;
-                raw
+                // Row-major, so that a chunk of rows is one slice (a copy only when
+                // the class formed it column-major).
+                raw.as_standard_layout().into_owned()
             })
         })
         .collect();
