@@ -28,6 +28,10 @@ mrf_regions <- function(sm, mf, knots) {
   }
   given <- knots[[sm$term[[1]]]]
   levels <- if (is.null(given)) levels(x) else levels(as.factor(given))
+  if (length(levels) < 2L) {
+    abort(sprintf("`%s` has %d region; a Markov random field needs at least two.", sm$label, length(levels)),
+          "covariate")
+  }
   codes <- match(as.character(x), levels)
   if (anyNA(codes)) {
     abort(sprintf("The data of `%s` contain regions that are not in its knots: %s.", sm$label,

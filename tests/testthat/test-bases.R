@@ -141,6 +141,9 @@ test_that("bad Markov random field geographies are errors naming the term", {
                "more than its 49 regions")
   fit <- gam_fit(crime ~ s(district, bs = "mrf", xt = list(nb = nb)), data = columb, cache = FALSE)
   expect_error(predict(fit, data.frame(district = "nowhere")), "not fitted with: nowhere")
+  one <- data.frame(y = rnorm(20), g = factor(rep("a", 20)))
+  expect_error(gam_fit(y ~ s(g, bs = "mrf", xt = list(nb = list(a = integer()))), data = one, cache = FALSE),
+               class = "warmgam_error_covariate")
 })
 
 test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
@@ -203,6 +206,12 @@ test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", k = 3), data = d, cache = FALSE), "too small for its B-spline")
   expect_error(gam_fit(y ~ s(x0, bs = "cp", m = -1), data = d, cache = FALSE), "must not be negative")
   expect_error(gam_fit(y ~ s(x0, bs = "cp", m = c(2, 1, 1)), data = d, cache = FALSE), "one or two whole numbers")
+  # A covariate of one value: an error naming the term, not a basis of NaNs.
+  flat <- transform(d, x0 = 1)
+  for (bs in c("bs", "ps")) {
+    expect_error(gam_fit(y ~ s(x0, bs = bs), data = flat, cache = FALSE), "only 1 unique", class = "warmgam_error_basis")
+  }
+  expect_error(gam_fit(y ~ s(x0, bs = "cp"), data = flat, cache = FALSE), "must vary")
 })
 
 test_that("thin plate splines agree with mgcv in one and two dimensions", {

@@ -60,6 +60,10 @@ impl PsBasis {
                 let (mut lo, mut hi) =
                     x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
                 let range = hi - lo;
+                // A covariate of one value gives coincident knots and a basis of NaNs.
+                if !(range > 0.0) {
+                    return Err(EngineError::TooFewUniqueValues { term: label.to_string(), k, unique: 1 });
+                }
                 lo -= range * 0.001;
                 hi += range * 0.001;
                 let dx = (hi - lo) / (nk - 1) as f64;
