@@ -51,8 +51,14 @@
 #'   function; mgcv's 2000-point subsample as for `"tp"`).
 #'   `"sos"` (spline on the sphere: `s(lat, lon, bs = "sos")`, degrees, with
 #'   mgcv's default kernel `m = 0`; other `m` have mgcv build it).
-#'   Any other class mgcv can build (`"ad"`,
-#'   `"sos"`, `"so"`, ..., and a class of your own with a `smooth.construct` method)
+#'   `"ad"` (adaptive smooth, Wood 2017 §5.3.5: a spline whose second-difference
+#'   penalty is weighted by a small spline of `m` functions, default 5, each with its
+#'   own smoothing parameter; `k` default 40; base basis `xt = list(bs = )`, `"ps"`
+#'   by default, or `"cr"`, `"cc"`, `"cp"`). With two covariates it is, as in mgcv,
+#'   a tensor product of P-splines named `te(x,z)`, `k` (default 15) a margin and
+#'   `m` (default 3) weight functions a direction; fewer than 3, another base or two
+#'   values of `k` have mgcv build it.
+#'   Any other class mgcv can build (`"so"`, `"sf"`, `"sw"`, ..., and a class of your own with a `smooth.construct` method)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
 #'   `summary()` name such terms. So are terms using an argument only mgcv's
@@ -127,8 +133,12 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     # mgcv takes a cyclic P-spline with one basis function fewer than its order.
     !(bs == "cp" && is.numeric(k) && length(k) == 1L && k >= 0 && k < min_basis_k("cp", 1, m)) &&
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
+  native <- native || (bs == "ad" && adaptive_native(vars, k, m, xt))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
+  if (bs == "ad") {
+    return(adaptive_spec(vars, k, m, xt, by_name, id, fx, sp, pc, term_call(sys.call(), parent.frame())))
+  }
   if (bs == "sos" && length(vars) != 2L) {
     abort(sprintf("`bs = \"sos\"` takes latitude and longitude (in degrees); `s(%s)` has %d covariates.",
                   paste(vars, collapse = ", "), length(vars)), "basis")

@@ -200,6 +200,56 @@ test_that("splines on the sphere are built natively and agree with mgcv", {
   expect_error(gam_fit(y ~ s(lat, bs = "sos"), data = ds, cache = FALSE), "latitude and longitude")
 })
 
+test_that("adaptive smooths are built natively and agree with mgcv, coefficients included", {
+  skip_if_not_installed("MASS")
+  mcycle <- get(utils::data("mcycle", package = "MASS", envir = environment()))
+  f <- accel ~ s(times, bs = "ad")
+  fit <- gam_fit(f, data = mcycle)
+  expect_false(identical(fit$smooth[[1]]$class, "mgcv"))
+  expect_equal(names(fit$sp), paste0("s(times)", 1:5))
+  ref <- mgcv_reference("bases/ad", f, mcycle, method = "REML")
+  # (Some of the five smoothing parameters sit on flat stretches of REML, where the
+  # two optimizers stop at different values: the fits agree, the sp need not.)
+  expect_agrees_with_mgcv(fit, ref, data.frame(times = seq(3, 57, length.out = 40)), coef_tol = 1e-6)
+  # The other bases mgcv takes for it, and a penalty basis of 3.
+  f2 <- y ~ s(x0, bs = "ad", k = 20, m = 3, xt = list(bs = "cr")) + s(x2, bs = "ad", k = 20, xt = list(bs = "cp"))
+  fit2 <- gam_fit(f2, data = d)
+  ref2 <- mgcv_reference("bases/ad-bases", f2, d, method = "REML")
+  expect_agrees_with_mgcv(fit2, ref2, nd)
+  # Two covariates: a tensor product of P-splines, nine weight functions by default,
+  # named as mgcv names it.
+  f3 <- y ~ s(x1, x2, bs = "ad", k = 8)
+  fit3 <- gam_fit(f3, data = d)
+  expect_equal(names(fit3$sp), paste0("te(x1,x2)", 1:9))
+  ref3 <- mgcv_reference("bases/ad-2d", f3, d, method = "REML")
+  expect_agrees_with_mgcv(fit3, ref3, redrawn_rows(d, c("x1", "x2")))
+  # The store: an exact hit rebuilds the term and predicts as the fit did; another
+  # penalty basis is another model.
+  local_store()
+  first <- gam_fit(f3, data = d)
+  again <- gam_fit(f3, data = d)
+  expect_equal(again$warm_start$source, "exact")
+  expect_equal(predict(again, nd), predict(first, nd), tolerance = 1e-12)
+  expect_false(identical(gam_fit(y ~ s(x1, x2, bs = "ad", k = 8, m = 4), data = d)$warm_start$source, "exact"))
+  # A penalty basis of one function is the base smooth; of none, the base unpenalized.
+  one <- gam_fit(accel ~ s(times, bs = "ad", m = 1), data = mcycle)
+  expect_equal(fitted(one), fitted(gam_fit(accel ~ s(times, bs = "ps", k = 40), data = mcycle)), tolerance = 1e-10)
+  none <- gam_fit(accel ~ s(times, bs = "ad", k = 12, m = 0), data = mcycle)
+  expect_length(none$sp, 0)
+  expect_equal(fitted(none), fitted(gam_fit(accel ~ s(times, bs = "ps", k = 12, fx = TRUE), data = mcycle)),
+               tolerance = 1e-10)
+})
+
+test_that("bad adaptive smooths are errors naming the term", {
+  expect_error(gam_fit(y ~ s(x0, bs = "ad", k = 10, m = 8), data = d, cache = FALSE), "s\\(x0\\).*too large")
+  expect_error(s(x0, bs = "ad", xt = list(bs = "cr", other = 1)), "`xt` of `s\\(x0\\)`")
+  expect_error(s(x0, bs = "ad", xt = list(bs = "tp")), "`xt` of `s\\(x0\\)`")
+  expect_error(s(x0, bs = "ad", m = 1.5), "`m` of `s\\(x0\\)`")
+  expect_error(s(x0, bs = "ad", k = 3), "`k` of `s\\(x0\\)`")
+  # Fewer than three weight functions a direction in two dimensions: mgcv's own.
+  expect_equal(s(x1, x2, bs = "ad", m = 2)$bs, "mgcv")
+})
+
 test_that("bad m and k for the B-spline classes are errors naming the term", {
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(2, 3)), data = d, cache = FALSE), "derivative of order above")
   expect_error(gam_fit(y ~ s(x0, bs = "bs", m = c(3, 1, 1)), data = d, cache = FALSE), "twice")

@@ -7,6 +7,7 @@
 //! `by` multiplies the rows; the sum-to-zero constraint (column means of the raw `X`)
 //! is absorbed unless the term does not need it.
 
+pub mod ad;
 pub mod bs;
 pub mod cc;
 pub mod constraint;
@@ -403,6 +404,10 @@ pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(S
         Kind::Tensor { interaction } => {
             let (t, pens) = TensorBasis::construct(label, &vars, &spec.margins, interaction)?;
             (Basis::Tensor(t), pens, None)
+        }
+        Kind::Adaptive => {
+            let (basis, pens) = ad::construct(label, &vars, &spec.margins, &spec.m)?;
+            (basis, pens, None)
         }
         Kind::SumToZeroFactor => {
             let (base, levels) = factor_smooth_parts(spec)?;

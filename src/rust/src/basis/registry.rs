@@ -318,6 +318,9 @@ pub enum Kind {
     FactorSmooth,
     /// `s(g, x, bs = "sz")`.
     SumToZeroFactor,
+    /// `s(x, bs = "ad")`: the base basis (or the two margins of a tensor product) in
+    /// `margins`, with adaptive penalties.
+    Adaptive,
     /// Built by mgcv in the R layer (`given::GivenBasis`): `SmoothSpec::given`.
     Given,
 }
@@ -330,6 +333,7 @@ impl Kind {
             "ti" => Some(Kind::Tensor { interaction: true }),
             "fs" => Some(Kind::FactorSmooth),
             "sz" => Some(Kind::SumToZeroFactor),
+            "ad" => Some(Kind::Adaptive),
             "mgcv" => Some(Kind::Given),
             _ => class_entry(bs).map(Kind::Class),
         }
@@ -342,6 +346,7 @@ impl Kind {
             Kind::Tensor { interaction: true } => "ti",
             Kind::FactorSmooth => "fs",
             Kind::SumToZeroFactor => "sz",
+            Kind::Adaptive => "ad",
             Kind::Given => "mgcv",
         }
     }

@@ -37,7 +37,7 @@ impl SmoothSpec<'_> {
     pub fn size_bounds(&self) -> (usize, usize) {
         let rows = self.build_rows();
         match self.kind {
-            Kind::Tensor { .. } => {
+            Kind::Tensor { .. } | Kind::Adaptive => {
                 let margins: Vec<(usize, usize)> = self.margins.iter().map(|m| margin_bounds(m, rows)).collect();
                 let width = margins.iter().fold(1usize, |a, (w, _)| a.saturating_mul(*w));
                 let state = margins.iter().fold(dense_state(width), |a, (_, s)| a.saturating_add(*s));
@@ -98,6 +98,16 @@ mod tests {
                 k: None,
                 margins: vec![margin("cr", 5), margin("tp", 6)],
                 ..SmoothSpec::for_tests("te(x,z)", "te", 0, vec![x.clone(), z.clone()])
+            },
+            SmoothSpec {
+                k: None,
+                margins: vec![margin("ps", 20)],
+                ..SmoothSpec::for_tests("s(x)", "ad", 0, vec![x.clone()])
+            },
+            SmoothSpec {
+                k: None,
+                margins: vec![margin("ps", 8), margin("ps", 8)],
+                ..SmoothSpec::for_tests("te(x,z)", "ad", 0, vec![x.clone(), z.clone()])
             },
             SmoothSpec {
                 margins: vec![margin("tp", 5)],
