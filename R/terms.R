@@ -273,8 +273,9 @@ point_constraint <- function(pc, vars, label) {
 #'   warning, and a margin's `k` below its basis's minimum is raised to it (see
 #'   [s()]).
 #' @param bs The basis of each margin, for all margins or one per margin: `"cr"` (the
-#'   default), `"cc"`, `"ps"`, `"tp"` and `"ts"` natively; any other class mgcv's
-#'   `te()` takes has the term built by mgcv's constructor. As in mgcv, a margin of
+#'   default), `"cc"`, `"ps"`, `"cp"`, `"bs"`, `"tp"` and `"ts"` natively (a list
+#'   `m`, such as a `"bs"` margin's several penalty orders, has mgcv build the term);
+#'   any other class mgcv's `te()` takes has the term built by mgcv's constructor. As in mgcv, a margin of
 #'   several covariates (see `d`) given `"cr"`, `"cs"`, `"ps"` or `"cp"` is a thin
 #'   plate spline.
 #' @param m The penalty order of each margin (`NA` for the default): one value for
@@ -303,7 +304,8 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("te", dots$vars, by_name)
-  if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes)) {
+  # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
+  if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes) || is.list(m)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id),
@@ -316,7 +318,8 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
-  if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes)) {
+  # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
+  if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes) || is.list(m)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id),
@@ -432,7 +435,7 @@ check_term_extras <- function(extras, kind, label, env) {
 }
 
 # The classes a margin of te() or ti() can use.
-margin_classes <- c("cr", "cc", "ps", "tp", "ts")
+margin_classes <- c("cr", "cc", "ps", "cp", "bs", "tp", "ts")
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
 tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {

@@ -48,6 +48,24 @@ test_that("te() with each marginal basis agrees with mgcv", {
   expect_tensor_agrees("te-tp2d-cr", y ~ te(x, z, x3, d = c(2, 1), bs = c("tp", "cr"), k = c(12, 5)), d)
 })
 
+test_that("cyclic P-spline and B-spline margins are built natively and agree with mgcv", {
+  local_store()
+  d <- tensor_data()
+  # A "cp" margin is not reparameterized (its values at both ends of the range are
+  # one point of the cycle: mgcv warns and skips it too); a "bs" margin is.
+  cases <- list(
+    list(key = "te-cp-cr", f = y ~ te(x, z, bs = c("cp", "cr"))),
+    list(key = "te-bs", f = y ~ te(x, z, bs = c("bs", "ps"), m = c(2, 2), k = c(8, 6))),
+    list(key = "ti-cp-bs", f = y ~ s(x, bs = "cp") + s(z) + ti(x, z, bs = c("cp", "bs")))
+  )
+  for (cs in cases) {
+    out <- suppressWarnings(expect_tensor_agrees(cs$key, cs$f, d))
+    expect_false(any(vapply(out$fit$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+  }
+  # Several penalties on a "bs" margin (a list `m`) are mgcv's to build.
+  expect_equal(te(x, z, bs = "bs", m = list(c(3, 2, 1), 2))$bs, "mgcv")
+})
+
 test_that("ti() leaves out the main effects, as mgcv's", {
   local_store()
   d <- tensor_data()

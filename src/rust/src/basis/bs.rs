@@ -21,7 +21,7 @@ use crate::error::{EngineError, Result};
 
 /// `bs = "bs"`.
 pub const BS: ClassEntry =
-    ClassEntry { name: "bs", margin: false, values_parameterized: false, build: build_bs, bounds: spline_bounds };
+    ClassEntry { name: "bs", margin: true, values_parameterized: false, build: build_bs, bounds: spline_bounds };
 
 /// The degree and penalty orders of `m` (mgcv's defaults: `c(3, 2)`; one value `m1`
 /// means `c(m1, max(0, m1 - 1))`).

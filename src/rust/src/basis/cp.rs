@@ -211,7 +211,7 @@ impl RawBasis for CpBasis {
 
 /// `bs = "cp"`, with `m = c(basis order - 2, penalty order)` (one value: both).
 pub const CP: ClassEntry =
-    ClassEntry { name: "cp", margin: false, values_parameterized: false, build: build_cp, bounds: spline_bounds };
+    ClassEntry { name: "cp", margin: true, values_parameterized: false, build: build_cp, bounds: spline_bounds };
 
 fn build_cp(a: &ClassArgs<'_>) -> Result<Built> {
     a.check_scale(3)?;
