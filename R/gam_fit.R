@@ -661,9 +661,9 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
 }
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
-engine_margin <- function(bs, k, dim, m, knots) {
+engine_margin <- function(bs, k, dim, m, knots, penalty = NULL) {
   list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = penalty_orders(m),
-       knots = knots, knots_sampled = knots_sampled(knots))
+       knots = knots, knots_sampled = knots_sampled(knots), penalty = penalty)
 }
 
 # `m` as the engine takes it: NULL for the class default (NA).
@@ -675,7 +675,8 @@ basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as
 engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "parameters", "penalty",
                    "id", "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
-info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map", "mrf_polys")
+info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map", "mrf_polys",
+                 "mrf_levels")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
@@ -708,7 +709,10 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       next
     }
     mrf <- if (sm$bs == "mrf") mrf_regions(sm, mf, knots)
+    # A tensor product's Markov random field margins: their regions, by covariate.
+    margin_mrf <- margin_regions(sm, mf, knots)
     vars <- if (!is.null(mrf)) list(mrf$codes) else lapply(sm$term, function(v) {
+      if (!is.null(margin_mrf[[v]])) return(margin_mrf[[v]]$codes)
       x <- mf[[v]]
       if (!is.numeric(x)) {
         abort(sprintf("The covariate `%s` of `%s` must be numeric.", v, sm$label), "covariate")
@@ -718,9 +722,10 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     kn <- if (is.null(sm$margins) && is.null(mrf)) smooth_knots(sm, sm$pooled %||% vars, knots)
     base <- engine_smooth(
       sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
-      margins = tensor_margins(sm, sm$pooled %||% vars, knots), pooled = sm$pooled,
+      margins = tensor_margins(sm, sm$pooled %||% vars, knots, margin_mrf), pooled = sm$pooled,
       fixed = isTRUE(sm$fixed), point = sm$point, sp = sm$sp
     )
+    if (length(margin_mrf)) base$mrf_levels <- lapply(margin_mrf, `[[`, "levels")
     if (!is.null(mrf)) {
       base$penalty <- mrf$penalty
       base$re_levels <- mrf$levels
@@ -823,13 +828,29 @@ mgcv_columns <- function(sm, data) {
 
 # A tensor product's margins as the engine takes them, each with its knots (given by
 # covariate name, or a thin plate margin's subsample); NULL for other terms.
-tensor_margins <- function(sm, vars, knots) {
+tensor_margins <- function(sm, vars, knots, mrf = NULL) {
   if (is.null(sm$margins)) return(NULL)
   names(vars) <- sm$term
   lapply(sm$margins, function(mg) {
+    if (identical(mg$bs, "mrf")) {
+      # (Its knots, if any, are its regions: margin_regions() read them.)
+      return(engine_margin(mg$bs, mg$k, mg$dim, mg$m, NULL, penalty = mrf[[mg$term]]$penalty))
+    }
     margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, k = mg$k, label = sm$label)
     engine_margin(mg$bs, mg$k, mg$dim, mg$m, smooth_knots(margin, unname(vars[mg$term]), knots))
   })
+}
+
+# The regions of a tensor product's Markov random field margins at the data, as
+# mrf_regions() gives them, named by covariate (an empty list for none).
+margin_regions <- function(sm, mf, knots) {
+  out <- list()
+  for (mg in sm$margins) {
+    if (!identical(mg$bs, "mrf")) next
+    margin <- list(term = mg$term, label = sm$label, k = mg$k, mrf_xt = mg$mrf_xt)
+    out[[mg$term]] <- mrf_regions(margin, mf, knots)
+  }
+  out
 }
 
 # Terms with one `id` share their smoothing parameters and, as in mgcv, one basis:

@@ -114,6 +114,8 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   if (sm$class %in% c("fs", "sz")) return(factor_smooth_panel(object, sm, unconditional, n))
   if (sm$class == "mrf") return(mrf_panel(object, sm, unconditional))
   covariates <- lapply(sm$term, function(v) data[[v]])
+  # A tensor product with a Markov random field margin has no surface to draw.
+  if (length(sm$mrf_levels)) return(NULL)
   edf <- sum(object$edf[sm$first:sm$last])
   if (length(sm$term) == 1L) {
     range_x <- range(covariates[[1]])

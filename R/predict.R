@@ -33,7 +33,10 @@ model_matrix_at <- function(object, data) {
       re = random_effect_codes(sm, data),
       mrf = list(mrf_codes(sm, data[[sm$term[[1]]]], sm$re_levels)),
       fs = , sz = factor_smooth_vars(sm, data),
-      lapply(sm$term, function(v) as.double(data[[v]]))
+      # (A tensor product's Markov random field margins take region codes.)
+      lapply(sm$term, function(v) {
+        if (is.null(sm$mrf_levels[[v]])) as.double(data[[v]]) else mrf_codes(sm, data[[v]], sm$mrf_levels[[v]])
+      })
     )
     by <- NULL
     by_name <- smooth_by_name(sm)

@@ -265,15 +265,19 @@ point_constraint <- function(pc, vars, label) {
 #' @param ... The covariates (unquoted names). mgcv's arguments `np`, `xt` (and
 #'   `mc` for `ti()`) are accepted: given with a value other than mgcv's default
 #'   (`np = TRUE`, `NULL`), the term is built by mgcv's constructor
-#'   (`mgcv::smoothCon()`) and predicted by mgcv's `PredictMat()`. Any other named
-#'   argument is an error naming it.
+#'   (`mgcv::smoothCon()`) and predicted by mgcv's `PredictMat()`, except `xt` for
+#'   `"mrf"` margins: as in mgcv, one value for every margin (`xt = list(nb = nb)`)
+#'   or one per margin (`xt = list(list(polys = polys), NULL)`), the geography of
+#'   each `"mrf"` margin (see [s()]). Any other named argument is an error naming it.
 #' @param k The basis dimension of each margin: one number for all, or one per
 #'   margin. The default is 5 per dimension of the margin (`5^d`), as mgcv. As in
 #'   mgcv, `k` is rounded, a value below 3 sets every margin to the default with a
 #'   warning, and a margin's `k` below its basis's minimum is raised to it (see
 #'   [s()]).
 #' @param bs The basis of each margin, for all margins or one per margin: `"cr"` (the
-#'   default), `"cc"`, `"ps"`, `"cp"`, `"bs"`, `"tp"` and `"ts"` natively (a list
+#'   default), `"cc"`, `"ps"`, `"cp"`, `"bs"`, `"mrf"` (a factor of regions, its
+#'   geography in `xt`; below the number of regions, `k` gives mgcv's reduced rank:
+#'   the default 5 does), `"tp"` and `"ts"` natively (a list
 #'   `m`, such as a `"bs"` margin's several penalty orders, has mgcv build the term);
 #'   any other class mgcv's `te()` takes has the term built by mgcv's constructor. As in mgcv, a margin of
 #'   several covariates (see `d`) given `"cr"`, `"cs"`, `"ps"` or `"cp"` is a thin
@@ -305,10 +309,11 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("te", dots$vars, by_name)
   # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
-  if (!check_term_extras(dots$extras, "te", label, parent.frame()) || !all(bs %in% margin_classes) || is.list(m)) {
+  xt <- tensor_xt(dots$extras, "te", bs, dots$vars, d, label, parent.frame())
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || is.list(m)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
-  c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id),
+  c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id, xt),
          c(penalty_arguments(fx, sp, pc, dots$vars, "te", label), term_call(sys.call(), parent.frame())))
 }
 
@@ -319,10 +324,11 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
   # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
-  if (!check_term_extras(dots$extras, "ti", label, parent.frame()) || !all(bs %in% margin_classes) || is.list(m)) {
+  xt <- tensor_xt(dots$extras, "ti", bs, dots$vars, d, label, parent.frame())
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || is.list(m)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
-  c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id),
+  c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id, xt),
          c(penalty_arguments(fx, sp, pc, dots$vars, "ti", label), term_call(sys.call(), parent.frame())))
 }
 
@@ -409,6 +415,29 @@ term_extras <- list(
   mc = list(default = NULL, kinds = "ti")
 )
 
+# A tensor term's `xt`, one entry per margin as mgcv's te() reads it (one value, or
+# NULL, for every margin; else one per margin), when warmgam builds the term: its
+# Markov random field margins' geographies. FALSE when the term's other arguments
+# or an `xt` for another class have mgcv build it.
+tensor_xt <- function(extras, kind, bs, vars, d, label, env) {
+  if (!check_term_extras(extras[names(extras) != "xt"], kind, label, env)) return(FALSE)
+  n <- if (length(d) == 1L && is.na(d)) length(vars) else length(d)
+  xt <- if ("xt" %in% names(extras)) tryCatch(eval(extras$xt, env), error = function(e) e)
+  if (inherits(xt, "error")) return(FALSE)
+  if (!any(bs == "mrf")) return(if (is.null(xt)) vector("list", n) else FALSE)
+  per_margin <- if (is.null(xt) || length(xt) == 1L) rep(list(xt), n) else if (length(xt) == n) xt else return(FALSE)
+  bs <- rep_len(bs, n)
+  for (i in seq_len(n)) {
+    if (bs[[i]] == "mrf") {
+      check_mrf_xt(per_margin[[i]], label)
+    } else if (!is.null(per_margin[[i]]) && !bs[[i]] %in% c("cr", "cc", "ps", "cp", "bs")) {
+      # (Those classes read no `xt`; what a thin plate margin would read is mgcv's.)
+      return(FALSE)
+    }
+  }
+  per_margin
+}
+
 # Whether `value` is mgcv's default `default` (for a flag, given once or per margin).
 is_term_default <- function(value, default) {
   if (is.logical(default)) {
@@ -435,10 +464,10 @@ check_term_extras <- function(extras, kind, label, env) {
 }
 
 # The classes a margin of te() or ti() can use.
-margin_classes <- c("cr", "cc", "ps", "cp", "bs", "tp", "ts")
+margin_classes <- c("cr", "cc", "ps", "cp", "bs", "mrf", "tp", "ts")
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
-tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
+tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
   label <- paste0(kind, "(", paste(vars, collapse = ","), ")")
   if (length(vars) == 0L) abort(sprintf("`%s()` needs at least one covariate.", kind), "formula")
   if (length(d) == 1L && is.na(d)) d <- rep(1, length(vars))
@@ -495,7 +524,7 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id) {
   last <- cumsum(d)
   margins <- lapply(seq_len(n_margins), function(i) {
     list(term = vars[(last[i] - d[i] + 1):last[i]], dim = d[[i]], bs = bs[[i]], k = as.numeric(k[[i]]),
-         m = m[[i]])
+         m = m[[i]], mrf_xt = if (bs[[i]] == "mrf") xt[[i]])
   })
   structure(
     list(term = vars, dim = length(vars), k = -1, bs = kind, m = NA, by = by_name, label = label,

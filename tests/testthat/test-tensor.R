@@ -66,6 +66,52 @@ test_that("cyclic P-spline and B-spline margins are built natively and agree wit
   expect_equal(te(x, z, bs = "bs", m = list(c(3, 2, 1), 2))$bs, "mgcv")
 })
 
+test_that("Markov random field margins are built natively and agree with mgcv", {
+  local_store()
+  data(columb, package = "mgcv", envir = environment())
+  data(columb.polys, package = "mgcv", envir = environment())
+  set.seed(4)
+  st <- do.call(rbind, lapply(1:6, function(yr) {
+    data.frame(district = columb$district, year = yr + runif(49, -0.3, 0.3),
+               crime = columb$crime * (1 + 0.3 * sin(yr * (1 + as.numeric(columb$district) / 49))) + rnorm(49) * 3)
+  }))
+  nb <- mgcv:::pol2nb(columb.polys)$nb
+  nd <- st[c(2, 77, 150, 290), ]
+  nd$year <- c(1.5, 2.5, 4.1, 5.9)
+  # Full rank (xt for every margin, read by the mrf one), reduced rank (xt per
+  # margin), and the interaction alone: fitted values, REML (a reduced basis keeps
+  # its null direction in a tensor product, so its scale is mgcv's) and predictions.
+  cases <- list(
+    list(key = "te-mrf", f = crime ~ te(district, year, bs = c("mrf", "cr"), k = c(49, 5), xt = list(polys = columb.polys))),
+    list(key = "te-mrf-reduced", f = crime ~ te(district, year, bs = c("mrf", "cr"), k = c(20, 5), xt = list(list(nb = nb), NULL))),
+    list(key = "ti-mrf", f = crime ~ s(district, bs = "mrf", xt = list(nb = nb)) + s(year) +
+           ti(district, year, bs = c("mrf", "cr"), k = c(15, 5), xt = list(nb = nb)))
+  )
+  for (cs in cases) {
+    fit <- gam_fit(cs$f, data = st)
+    expect_false(any(vapply(fit$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+    ref <- mgcv_reference(paste0("tensor/", cs$key), cs$f, st, method = "REML")
+    expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-6, label = cs$key)
+  }
+  # The store rebuilds the term; new data name regions, and one the fit does not
+  # know is an error naming the term.
+  again <- gam_fit(cases[[2]]$f, data = st)
+  expect_equal(again$warm_start$source, "exact")
+  expect_equal(predict(again, nd), predict(fit <- gam_fit(cases[[2]]$f, data = st, cache = FALSE), nd),
+               tolerance = 1e-10)
+  bad <- nd
+  bad$district <- factor(c("1", "2", "999", "3"))
+  expect_error(predict(fit, bad), "te\\(district,year\\).*999")
+  # plot() has no surface to draw for it, and draws the rest.
+  path <- tempfile(fileext = ".pdf")
+  grDevices::pdf(path)
+  on.exit({ grDevices::dev.off(); unlink(path) }, add = TRUE)
+  expect_error(plot(gam_fit(cases[[3]]$f, data = st), pages = 1), NA)
+  # An xt a thin plate margin would read is mgcv's to build.
+  expect_equal(te(district, year, bs = c("mrf", "tp"), xt = list(nb = nb))$bs, "mgcv")
+  expect_error(te(district, year, bs = c("mrf", "cr")), "needs its geography")
+})
+
 test_that("ti() leaves out the main effects, as mgcv's", {
   local_store()
   d <- tensor_data()

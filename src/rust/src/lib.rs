@@ -257,6 +257,7 @@ fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
                 m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
                 knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
                 knots_sampled: f.flag("knots_sampled")?,
+                penalty: if f.is_null("penalty") { None } else { Some(f.matrix("penalty")?.to_owned()) },
             })
         })
         .collect()

@@ -52,7 +52,7 @@ fn build_base(label: &str, spec: &MarginSpec, x: &[f64]) -> Result<(Basis, Vec<A
         m: &spec.m,
         knots: spec.knots.as_deref(),
         parameters: &[],
-        penalty: None,
+        penalty: spec.penalty.as_ref(),
         threads: 1,
     };
     let built = (spec.class.build)(&args)?;

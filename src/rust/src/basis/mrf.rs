@@ -65,10 +65,17 @@ impl MrfBasis {
         // Ascending: the first k are the smoothest. mgcv's rank threshold.
         let top = values.iter().fold(0.0_f64, |a, v| a.max(*v));
         let tol = top * f64::EPSILON.powf(0.8);
-        let map = Array2::from_shape_fn((levels, k), |(i, j)| scale[i] * vectors[(i, j)]);
+        // mgcv's `nat.param(unit.fnorm = TRUE)` then scales the orthonormal columns to
+        // a mean square of one over the rows (a region without data is one row):
+        // all by `sqrt(rows)`, the penalty by `rows`. Within a term's constraint this
+        // changes nothing; a tensor product keeps the null direction, whose scale
+        // enters REML's determinants (by half the log of the rows).
+        let rows = count.iter().map(|c| c.max(1.0)).sum::<f64>();
+        let unit = rows.sqrt();
+        let map = Array2::from_shape_fn((levels, k), |(i, j)| unit * scale[i] * vectors[(i, j)]);
         let mut pen = Array2::zeros((k, k));
         for j in 0..k {
-            pen[(j, j)] = if values[j] > tol { values[j] } else { 0.0 };
+            pen[(j, j)] = if values[j] > tol { rows * values[j] } else { 0.0 };
         }
         Ok((MrfBasis { levels, map: Some(map) }, pen))
     }
@@ -131,7 +138,7 @@ impl RawBasis for MrfBasis {
 
 /// `bs = "mrf"`.
 pub const MRF: ClassEntry =
-    ClassEntry { name: "mrf", margin: false, values_parameterized: false, build: build_mrf, bounds: mrf_bounds };
+    ClassEntry { name: "mrf", margin: true, values_parameterized: true, build: build_mrf, bounds: mrf_bounds };
 
 fn build_mrf(a: &ClassArgs<'_>) -> Result<Built> {
     let (b, penalty) = MrfBasis::construct(a.label, a.one_covariate("mrf")?, a.k, a.penalty)?;
@@ -173,7 +180,8 @@ mod tests {
     }
 
     /// The reduced basis spans the smoothest directions: its columns `B` satisfy
-    /// `B' X'X B = I` (X'X with the empty region counted once) and `B' S B = D`.
+    /// `B' X'X B = n I` (X'X with the empty region counted once, `n` = 7 such rows:
+    /// mgcv's unit mean square) and `B' S B = D`.
     #[test]
     fn reduced_basis_is_the_natural_parameterization() {
         let (codes, s) = chain();
@@ -184,7 +192,7 @@ mod tests {
         let d = m.t().dot(&s).dot(m);
         for r in 0..2 {
             for c in 0..2 {
-                assert!((i2[(r, c)] - f64::from(r == c)).abs() < 1e-12);
+                assert!((i2[(r, c)] - 7.0 * f64::from(r == c)).abs() < 1e-12);
                 assert!((d[(r, c)] - pen[(r, c)]).abs() < 1e-12);
             }
         }

@@ -23,7 +23,8 @@ pub(super) fn dense_state(k: usize) -> usize {
 }
 
 fn margin_bounds(m: &MarginSpec, rows: usize) -> (usize, usize) {
-    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows, penalty_dim: None })
+    let penalty_dim = m.penalty.as_ref().map(|s| s.nrows());
+    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows, penalty_dim })
 }
 
 impl SmoothSpec<'_> {

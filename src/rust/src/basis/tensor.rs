@@ -36,6 +36,8 @@ pub struct MarginSpec {
     pub knots: Option<Vec<f64>>,
     /// The knots are a subsample of the data (as `SmoothSpec::knots_sampled`).
     pub knots_sampled: bool,
+    /// A penalty the spec gives (a Markov random field margin's).
+    pub penalty: Option<Array2<f64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +70,7 @@ impl MarginSpec {
             m: &self.m,
             knots: self.knots.as_deref(),
             parameters: &[],
-            penalty: None,
+            penalty: self.penalty.as_ref(),
             threads: 1,
         };
         (self.class.build)(&args)
@@ -79,7 +81,7 @@ impl MarginSpec {
     #[cfg(test)]
     pub fn for_tests(bs: &str, k: usize, dim: usize) -> MarginSpec {
         let class = super::registry::class_entry(bs).expect("a registered class");
-        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None, knots_sampled: false }
+        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None, knots_sampled: false, penalty: None }
     }
 }
 
