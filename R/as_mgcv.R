@@ -146,7 +146,8 @@ as_mgcv <- function(fit, data = NULL, knots = NULL) {
       "mgcv's fit at warmgam's smoothing parameters differs from the warmgam fit:",
       "fitted values by %.2g (relative). Check that `data` and `knots` are those of the fit",
       "(a difference is expected with \"cs\" terms and \"fs\" terms with m = 2, whose",
-      "penalties mgcv sets up by rounding)."
+      "penalties mgcv sets up by rounding, and with \"gp\" terms of several covariates,",
+      "whose basis mgcv takes from an iteration stopped at a tolerance)."
     ), diff))
   }
   g

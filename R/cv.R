@@ -41,7 +41,9 @@
 #'   metrics averaged with weights proportional to their held-out rows), `se` (the
 #'   standard deviation of the fold metrics over the square root of the number of
 #'   folds), `metric` (its name), `folds` (a data frame with one row per fold: `fold`,
-#'   `n_train`, `n_test`, `metric`, `outer_iterations`, `warm_start`, `seconds`, `sp`
+#'   `n_train`, `n_test`, `metric`, `outer_iterations`, `family_trials` (the values
+#'   of an estimated family parameter its search tried, 0 for none), `warm_start`,
+#'   `seconds`, `sp`
 #'   (the smoothing parameters, a list column) and `error` (the message of a fold whose
 #'   fit failed, else `NA`)), `fold_id` (the fold of each row used: the one that
 #'   holds it out; for an `rset`, `NA` for a row no split holds out, and `NULL` when
@@ -158,10 +160,11 @@ cv_fold <- function(i, tick, args) {
     mu <- stats::predict(fit, newdata = args$data[test, , drop = FALSE], type = "response")
     # The fold's family: an estimated theta or power is the fold fit's.
     list(mu = as.double(mu), family = stats::family(fit), outer_iterations = fit$outer_iterations,
-         warm_start = fit$warm_start$source, sp = fit$sp, error = NA_character_)
+         family_trials = fit$warm_start$family_trials, warm_start = fit$warm_start$source, sp = fit$sp,
+         error = NA_character_)
   }, error = function(e) {
-    list(mu = NULL, family = NULL, outer_iterations = NA_real_, warm_start = NA_character_, sp = NULL,
-         error = conditionMessage(e))
+    list(mu = NULL, family = NULL, outer_iterations = NA_real_, family_trials = NA_real_, warm_start = NA_character_,
+         sp = NULL, error = conditionMessage(e))
   })
   out$seconds <- as.double(difftime(Sys.time(), started, units = "secs"))
   tick()
@@ -318,7 +321,7 @@ fold_table <- function(ids, tests, results, y, w, scorer) {
     }
     data.frame(
       fold = ids[[i]], n_train = sum(!test), n_test = sum(test), metric = as.double(value),
-      outer_iterations = r$outer_iterations, warm_start = r$warm_start,
+      outer_iterations = r$outer_iterations, family_trials = r$family_trials, warm_start = r$warm_start,
       seconds = r$seconds, sp = I(list(r$sp)), error = r$error,
       stringsAsFactors = FALSE
     )

@@ -150,7 +150,11 @@
 #'   used the store (`source`: `"cold"`, `"exact"`, `"resumed"`, `"seeded"` or `"in.out"`;
 #'   `outer_iterations` done in this call; `key`, the hex fingerprint of the call;
 #'   for a seeded fit `seed_outer_iterations`, the outer iterations the seed's own
-#'   fit took, which this fit's count is to be compared with: what the seed saved).
+#'   fit took, which this fit's count is to be compared with: what the seed saved;
+#'   for a family whose parameters are searched (`nb()`, `tw()`, `betar()`, ...),
+#'   `family_trials`, the values of them this call tried (each a search of the
+#'   smoothing parameters), and for a seeded fit `seed_family_trials`, the seed's
+#'   own count).
 #'   `prior.weights` and `offset` hold the weights and offset as given (`NULL` when
 #'   none was); `na.action`, the rows dropped for missing values (as `lm()`'s);
 #'   `optimizer`, as given.
@@ -1198,7 +1202,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
         outer_iterations = res$iterations,
         key = if (nzchar(res$warm_start$key)) res$warm_start$key else NA_character_,
         verified = res$warm_start$verified,
-        seed_outer_iterations = res$warm_start$seed_outer_iterations
+        seed_outer_iterations = res$warm_start$seed_outer_iterations,
+        family_trials = res$warm_start$family_trials,
+        seed_family_trials = res$warm_start$seed_family_trials
       )
     ),
     class = "warmgam"

@@ -179,6 +179,10 @@ warm_start_line <- function(ws) {
   if (identical(ws$source, "seeded") && isTRUE(is.finite(ws$seed_outer_iterations))) {
     saved <- sprintf("; %d outer iterations against %d for the seed's own fit",
                      as.integer(ws$outer_iterations), as.integer(ws$seed_outer_iterations))
+    if (isTRUE(is.finite(ws$seed_family_trials))) {
+      saved <- sprintf("%s, %d family parameter values tried against %d", saved,
+                       as.integer(ws$family_trials), as.integer(ws$seed_family_trials))
+    }
   }
   sprintf("Warm start: %s (%s)%s", what, key, saved)
 }

@@ -23,6 +23,7 @@
 # How to run
 #   Rscript bench/bench_warm_cv.R    (uses the installed warmgam)
 #   WARMGAM_BENCH_WARM_N=5000 Rscript bench/bench_warm_cv.R
+#   WARMGAM_BENCH_WARM_MODELS=nb,tw Rscript bench/bench_warm_cv.R   (some models)
 #
 # The table is printed and written to bench/results/warm_cv.csv.
 
@@ -65,11 +66,14 @@ one_model <- function(name) {
               name, w, c, w / c, diff))
   cat("  outer iterations per fold, warm:", warm$folds$outer_iterations,
       "  cold:", cold$folds$outer_iterations, "  warm starts:", unique(warm$folds$warm_start), "\n")
+  cat("  family parameter trials per fold, warm:", warm$folds$family_trials,
+      "  cold:", cold$folds$family_trials, "\n")
   data.frame(model = name, n = n, warm_seconds = w, cold_seconds = c, ratio = w / c,
              metric_rel_diff = diff, n_sp = length(warm$fit$sp))
 }
 
 cat(sprintf("Warm-start cross-validation benchmark: n = %g, %d folds\n\n", n, folds))
-results <- do.call(rbind, lapply(names(models), one_model))
+chosen <- strsplit(Sys.getenv("WARMGAM_BENCH_WARM_MODELS", paste(names(models), collapse = ",")), ",")[[1]]
+results <- do.call(rbind, lapply(intersect(names(models), chosen), one_model))
 print(results, row.names = FALSE, digits = 4)
 write_results(results, "warm_cv")

@@ -86,14 +86,19 @@ test_that("as_mgcv() gives warmgam's predictions for every term class", {
   nd$lon <- nd$x3 * 360 - 180
   for (label in names(cases)) {
     fit <- gam_fit(cases[[label]], data = d, cache = FALSE)
-    g <- expect_as_mgcv_agrees(fit, nd, label)
+    # (mgcv warns that it leaves a cyclic margin's parameterization as it is.)
+    g <- withCallingHandlers(expect_as_mgcv_agrees(fit, nd, label), warning = function(w) {
+      if (grepl("reparameterization unstable", conditionMessage(w))) invokeRestart("muffleWarning")
+    })
     expect_mgcv_tools_run(g)
   }
   # A Gaussian process of two covariates: mgcv takes its basis from a Lanczos
   # iteration stopped at a tolerance, so its span differs from warmgam's by about
   # 1e-6 (measured: predictions 2e-6, se 3e-6, edf 3e-6, REML 1.2e-7).
+  # as_mgcv() says so.
   fit <- gam_fit(y ~ s(x0, x2, bs = "gp", k = 20), data = d, cache = FALSE)
-  expect_as_mgcv_agrees(fit, nd, "gp 2-d", tol = 1e-5, se_tol = 1e-5, edf_tol = 1e-5, crit_tol = 1e-6)
+  expect_warning(expect_as_mgcv_agrees(fit, nd, "gp 2-d", tol = 1e-5, se_tol = 1e-5, edf_tol = 1e-5, crit_tol = 1e-6),
+                 "\"gp\" terms of several covariates")
   # A Markov random field, full and reduced rank.
   data(columb, package = "mgcv", envir = environment())
   data(columb.polys, package = "mgcv", envir = environment())

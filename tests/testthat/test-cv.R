@@ -208,6 +208,8 @@ test_that("nb() and tw() folds are scored by their own fit's family, not NA (iss
     cv <- gam_cv(f, data = d, family = case$family, folds = 3, seed = 1)
     expect_true(all(is.finite(cv$folds$metric)))
     expect_true(is.finite(cv$estimate))
+    # Each fold searched its family parameter (at least one value tried).
+    expect_true(all(cv$folds$family_trials >= 1))
     # Fold 2 by hand: its fit's family (theta or p estimated on the fold) scores it.
     test <- cv$fold_id == 2
     fit <- gam_fit(f, data = d[!test, ], family = case$family, cache = FALSE)

@@ -75,6 +75,14 @@ test_that("the store keys a fixed theta and keeps an estimated one", {
   unseeded <- gam_fit(f, data = d2, family = nb(), cache = FALSE)
   expect_lt(abs(seeded$family$theta / unseeded$family$theta - 1), 1e-4)
   expect_lt(rel_diff(fitted(seeded), fitted(unseeded)), 1e-5)
+  # What the seed saved in theta's search (issue 21): the trials this fit made, and
+  # the seed's own; an exact hit makes none.
+  expect_equal(seeded$warm_start$seed_family_trials, cold$warm_start$family_trials)
+  expect_gt(cold$warm_start$family_trials, 0)
+  expect_lte(seeded$warm_start$family_trials, unseeded$warm_start$family_trials)
+  expect_equal(again$warm_start$family_trials, 0)
+  expect_true(is.na(unseeded$warm_start$seed_family_trials))
+  expect_output(print(seeded), sprintf("values tried against %d", cold$warm_start$family_trials))
 })
 
 test_that("nb() rejects bad input", {

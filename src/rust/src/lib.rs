@@ -702,7 +702,9 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
             problem = warm.problem.unwrap_or_default(),
             notices = warm.notices,
             verified = warm.verified.map_or(Rbool::na(), Rbool::from),
-            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
+            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64)),
+            family_trials = res.family_trials as f64,
+            seed_family_trials = warm.seed_family_trials.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
         )
     )
     .into())

@@ -48,6 +48,9 @@ pub struct WarmReport {
     /// For a seeded fit: the outer iterations the seed's own fit took (from its start,
     /// usually cold), against which this fit's count says what the seed saved.
     pub seed_iterations: Option<u64>,
+    /// For a seeded fit with a family search: the values of the family's parameters
+    /// the seed's own fit tried.
+    pub seed_family_trials: Option<u64>,
 }
 
 /// Fits `spec`, through the store when `cache` is given. `interrupted` is polled after
@@ -65,6 +68,7 @@ pub fn fit_warm<'a>(
         notices: Vec::new(),
         verified: None,
         seed_iterations: None,
+        seed_family_trials: None,
     };
     let Some(cache) = cache else {
         if let Some(given) = &spec.start {
@@ -152,6 +156,7 @@ pub fn fit_warm<'a>(
         Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
             Some(rho) => {
                 report.seed_iterations = Some(e.iteration);
+                report.seed_family_trials = (e.family_trials > 0).then_some(e.family_trials);
                 (Source::Seeded, Some(rho), 0)
             }
             // A seed of another shape is no start at all.
@@ -260,6 +265,7 @@ fn final_entry(r: &FitResult, design: &Design<'_>, rows: usize, done: u64) -> En
     let rho = r.sp.iter().map(|l| l.ln()).chain(r.family_parameters.iter().copied()).collect();
     let mut entry = Entry::new(EntryKind::Final, rows, rho, r.criterion, done as usize + r.iterations);
     entry.coefficients = Bounded(r.coefficients.clone());
+    entry.family_trials = r.family_trials as u64;
     entry.scale = r.scale;
     entry.converged = true;
     entry.finished = Some(FinishedFit {
@@ -307,6 +313,7 @@ fn stored_fit(entry: &Entry, extra: usize) -> Option<FitResult> {
         sp: entry.rho.0[..m].iter().map(|r| r.exp()).collect(),
         termination: Termination::from_code(f.termination)?,
         iterations: 0,
+        family_trials: 0,
         gradient: f.gradient.0.clone(),
         hessian_eigenvalues: f.hessian_eigenvalues.0.clone(),
         deviance: f.deviance,

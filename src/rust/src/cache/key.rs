@@ -19,7 +19,7 @@ use crate::fit::ModelSpec;
 /// Version of what is hashed and stored; bump it whenever either changes meaning
 /// (`payload::tests::encoded_layout_is_pinned` fails when the stored layout changes).
 /// 5: the engine version is DESCRIPTION's (0.5.1 stores were keyed 0.4.0).
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The engine's version, part of every exact key: a new engine never trusts an old
 /// engine's finalized results. It is the R package's version (DESCRIPTION), which

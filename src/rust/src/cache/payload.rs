@@ -40,6 +40,8 @@ pub struct Entry {
     pub criterion: f64,
     /// Outer iterations done when the entry was written (summed over resumed runs).
     pub iteration: u64,
+    /// Values of the family's parameters its search tried (0 without one).
+    pub family_trials: u64,
     pub converged: bool,
     pub finished: Option<FinishedFit>,
 }
@@ -106,6 +108,7 @@ impl Entry {
             scale: f64::NAN,
             criterion,
             iteration: iteration as u64,
+            family_trials: 0,
             converged: false,
             finished: None,
         }
@@ -276,7 +279,10 @@ mod tests {
     /// changes the digest; it then needs a new row here *and* a bump of
     /// `SCHEMA_VERSION`, so that no store written before is misread (never edit a
     /// row).
-    const LAYOUTS: [(u32, &str); 1] = [(5, "a57a6bac306a7540aef99d9c5be5054b812254b7354182ac28e216297c62f700")];
+    const LAYOUTS: [(u32, &str); 2] = [
+        (5, "a57a6bac306a7540aef99d9c5be5054b812254b7354182ac28e216297c62f700"),
+        (6, "7f16facdb7bdc07e9a42a9bbc82e8300b5ca62b741c2317df985a21723ffc5b3"),
+    ];
 
     /// Issue 15.6: the schema stayed at 4 while the meaning of stored numbers changed.
     #[test]

@@ -245,17 +245,19 @@ impl<'a> Prepared<'a> {
         let at = |c: &[f64]| ModelSpec { family: spec.family.at_coordinates(c), ..spec.clone() };
         let blind: Vec<f64> = searches.iter().map(|s| s.start).collect();
         // A start may carry the family's parameters (a seed, or a checkpoint).
-        let (mut warm, mut c0, seeded) = match start {
-            Some(s) if s.len() == n + k => (Some(s[..n].to_vec()), s[n..].to_vec(), true),
-            Some(s) if s.len() == n => (Some(s.to_vec()), blind, false),
-            _ => (None, blind, false),
+        let (mut warm, mut c0) = match start {
+            Some(s) if s.len() == n + k => (Some(s[..n].to_vec()), s[n..].to_vec()),
+            Some(s) if s.len() == n => (Some(s.to_vec()), blind),
+            _ => (None, blind),
         };
-        let mut iterations = 0;
-        if !seeded && spec.family.scale_known() {
-            // Without a seed's values: start from the parameters' maximum likelihood
-            // values at the means of one inner fit at the starting values (the
-            // smoothing parameters' too). An inner fit that fails there (diverging at
-            // the blind start) only loses this start.
+        let (mut iterations, mut trials) = (0, 0);
+        if spec.family.scale_known() {
+            // Start from the parameters' maximum likelihood values at the means of one
+            // inner fit at the starting values (the smoothing parameters' too). A
+            // seed's values are another sample's optimum: this fit's own means place
+            // its parameters closer (nb() folds: 2 to 3 trials from here, 3 to 4 from
+            // the seed's theta). An inner fit that fails there (diverging at the blind
+            // start) only loses this start.
             let first = at(&c0);
             let mut objective = self.objective_from(&first, None);
             let free: Vec<f64> =
@@ -282,6 +284,7 @@ impl<'a> Prepared<'a> {
             // diverging at an extreme value) has no point; an interrupt stops the
             // search.
             let mut point = |c: &[f64]| -> Result<Option<family_search::Point>> {
+                trials += 1;
                 let at_c = at(c);
                 let (result, objective) = match self.search_smoothing(&at_c, warm.as_deref(), progress, best.is_some())
                 {
@@ -327,6 +330,7 @@ impl<'a> Prepared<'a> {
         let mut fit = self.optimize_smoothing(&at(&chosen), Some(&rho), progress)?;
         fit.family_parameters.extend_from_slice(&chosen);
         fit.iterations += iterations;
+        fit.family_trials = trials;
         Ok(fit)
     }
 

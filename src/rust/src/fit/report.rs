@@ -33,6 +33,9 @@ pub struct FitResult {
     pub sp: Vec<f64>,
     pub termination: Termination,
     pub iterations: usize,
+    /// Values of the family's parameters tried by their search (0 without one): each
+    /// a search of the smoothing parameters.
+    pub family_trials: usize,
     pub gradient: Vec<f64>,
     /// Eigenvalues of the criterion's Hessian in the free log smoothing parameters at
     /// the end (ascending): `gam_check()` reports whether it is positive definite.
@@ -176,6 +179,7 @@ pub(super) fn finish(
         sp: rho.iter().map(|r| r.exp()).collect(),
         termination: result.termination,
         iterations: result.iterations,
+        family_trials: 0,
         gradient: result.eval.grad.to_vec(),
         hessian_eigenvalues: hessian_eigenvalues(result),
         deviance: dev,
@@ -244,6 +248,7 @@ pub(super) fn finish_glm(
         sp: Vec::new(),
         termination: result.termination,
         iterations: result.iterations,
+        family_trials: 0,
         gradient: result.eval.grad.to_vec(),
         hessian_eigenvalues: hessian_eigenvalues(result),
         deviance: inner.deviance,
