@@ -253,6 +253,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
                        drop_unused_levels = drop.unused.levels)
   para_pen <- parametric_penalties(paraPen, frame)
   spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads, para_pen)
+  frame$offset <- spec$offset
   spec$family <- engine_family_id(family, scale_estimated)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
   # A binomial or Poisson fit with an estimated scale is another model for the store.
@@ -782,6 +783,9 @@ mgcv_built_terms <- function(sm, mf, knots) {
       by_level = b$by.level, centre = FALSE, id = sm$id,
       sp = if (!is.null(b$sp)) ifelse(b$sp < 0, NA_real_, as.double(b$sp))
     )
+    # A term with a known part (a soap film with given boundary values) has mgcv put
+    # it in the linear predictor as an offset (`attr(X, "offset")`).
+    term$term_offset <- if (!is.null(attr(x, "offset"))) as.double(attr(x, "offset"))
     term$given_x <- if (is.double(x)) x else matrix(as.double(x), nrow(x))
     term$given_s <- lapply(b$S, function(s) matrix(as.double(s), nrow(s)))
     b$warmgam_class <- sub("\\.smooth\\.spec$", "", sm$mgcv_class)
@@ -825,8 +829,11 @@ prediction_map <- function(b, x, mf) {
 # them (fit/nesting.rs).
 mgcv_columns <- function(sm, data) {
   x <- mgcv::PredictMat(sm$mgcv, data, n = NROW(data[[sm$term[[1]]]]))
+  offset <- attr(x, "offset")
   if (!is.null(sm$mgcv_map)) x <- sweep(x, 2, sm$mgcv_map$shift) %*% sm$mgcv_map$inverse
   if (length(sm$state$deleted)) x <- x[, -(sm$state$deleted + 1), drop = FALSE]
+  # The term's known part (attr "offset"), which predictions add as mgcv's do.
+  attr(x, "offset") <- offset
   x
 }
 
@@ -1070,8 +1077,12 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     }
     sp <- ifelse(is.na(sp) | sp < 0, NA_real_, as.double(sp))
   }
+  # The offsets of terms with a known part (see mgcv_built_terms()) add to the model's.
+  offset <- frame$offset
+  term_offsets <- Filter(Negate(is.null), lapply(smooths, `[[`, "term_offset"))
+  if (length(term_offsets)) offset <- rep_len(offset %||% 0, length(frame$y)) + Reduce(`+`, term_offsets)
   c(list(
-    y = frame$y, weights = frame$weights, offset = frame$offset,
+    y = frame$y, weights = frame$weights, offset = offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
     smooth_info = lapply(smooths, function(sm) {

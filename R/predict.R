@@ -46,6 +46,8 @@ model_matrix_at <- function(object, data) {
     }
     engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
   })
+  term_offsets <- Filter(Negate(is.null), lapply(blocks, attr, "offset"))
+  if (length(term_offsets)) offset <- offset + Reduce(`+`, term_offsets)
   x <- do.call(cbind, c(list(xp), blocks))
   colnames(x) <- names(object$coefficients)
   list(x = x, offset = as.double(offset))

@@ -108,3 +108,26 @@ test_that("linear functional terms (matrix covariates) are mgcv's", {
   ref <- mgcv_reference("mgcv-built/lft-s", y ~ s(X, by = L, k = 10) + s(z, bs = "cr"), d, method = "REML")
   expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
 })
+
+test_that("a term mgcv builds with a known part (a soap film's given boundary) keeps it as an offset", {
+  # Before: the known boundary values (mgcv's attr(X, "offset")) were dropped, and the
+  # fit was another model, silently (fitted values 99% apart on this example of
+  # mgcv's help page).
+  local_store()
+  fsb <- list(mgcv::fs.boundary())
+  names(fsb[[1]]) <- c("v", "w")
+  knots <- data.frame(v = rep(seq(-0.5, 3, by = 0.5), 4), w = rep(c(-0.6, -0.3, 0.3, 0.6), rep(8, 4)))
+  set.seed(0)
+  n <- 600
+  v <- runif(n) * 5 - 1
+  w <- runif(n) * 2 - 1
+  y <- mgcv::fs.test(v, w, b = 1) + rnorm(n) * 0.3
+  inside <- mgcv::inSide(fsb, x = v, y = w)
+  d <- data.frame(y = y[inside], v = v[inside], w = w[inside])
+  fsb[[1]]$f <- mgcv::fs.test(fsb[[1]]$v, fsb[[1]]$w, b = 1, exclude = FALSE)
+  f <- y ~ s(v, w, bs = "so", xt = list(bnd = fsb, nmax = 60))
+  fit <- gam_fit(f, data = d, knots = knots)
+  ref <- mgcv_reference("mgcv-built/so-known-boundary", f, d, knots = knots, method = "REML")
+  # Fitted values and predictions 1e-8 (measured 2e-11), REML 1e-8.
+  expect_agrees_with_mgcv(fit, ref, d[seq(1, nrow(d), by = 25), ], fitted_tol = 1e-8, crit_tol = 1e-8)
+})
