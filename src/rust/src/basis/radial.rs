@@ -31,8 +31,25 @@ impl Radial {
         if r2 <= 0.0 {
             return 0.0;
         }
-        // An even power from `r2` itself (as the thin plate spline always did).
-        let rp = if self.power % 2 == 0 { r2.powi(self.power / 2) } else { r2.sqrt().powi(self.power) };
+        // An even power from `r2` itself (as the thin plate spline always did). The
+        // usual powers by multiplication: `powi` with a power known only at run time
+        // is a library call, which took 13% of a Duchon spline's fit.
+        let rp = if self.power % 2 == 0 {
+            match self.power / 2 {
+                0 => 1.0,
+                1 => r2,
+                2 => r2 * r2,
+                h => r2.powi(h),
+            }
+        } else {
+            let r = r2.sqrt();
+            match self.power {
+                1 => r,
+                3 => r2 * r,
+                5 => r2 * r2 * r,
+                p => r.powi(p),
+            }
+        };
         if self.log {
             self.constant * 0.5 * r2.ln() * rp
         } else {

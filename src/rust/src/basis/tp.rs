@@ -324,9 +324,23 @@ impl TpBasis {
                 for l in 0..d {
                     xs[l] = vars[l][start + r] - self.shift[l];
                 }
-                for i in 0..nu {
-                    let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
-                    b[(r, i)] = self.radial.at(r2);
+                let mut row = b.row_mut(r);
+                let row = row.as_slice_mut().expect("standard layout");
+                match self.points.as_slice() {
+                    // (Row slices: indexing the two arrays point by point was a
+                    // fifth of a Duchon spline's fit.)
+                    Some(points) => {
+                        for (dst, p) in row[..nu].iter_mut().zip(points.chunks_exact(d)) {
+                            let r2: f64 = xs.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
+                            *dst = self.radial.at(r2);
+                        }
+                    }
+                    None => {
+                        for (i, dst) in row[..nu].iter_mut().enumerate() {
+                            let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
+                            *dst = self.radial.at(r2);
+                        }
+                    }
                 }
                 for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
                     b[(r, nu + j)] = v;
