@@ -29,12 +29,18 @@
 #' @param n2 See `n`.
 #' @param too.far For two-dimensional panels, grid points farther than this from the
 #'   nearest data point (covariates scaled to the unit square) are not drawn.
+#' @param theta,phi For a spline on the sphere (`bs = "sos"`), the longitude and
+#'   latitude (degrees) the globe is seen from: it is drawn as mgcv draws it, the
+#'   visible hemisphere in orthographic projection with the effect as a heat map and
+#'   its contours, a graticule every 10 degrees of latitude and 20 of longitude, and
+#'   the data points on that side.
 #' @param ... Further graphical parameters for the panels.
 #' @returns Invisibly, a list with one entry per panel: `label`, `data` (the grid
 #'   of covariate values used, as for `predict()`), `fit` and `se` (the term's
 #'   effect and standard error there, as `predict(type = "terms", se.fit = TRUE)`
 #'   gives them, `se` with the mean's uncertainty when `seWithMean = TRUE`), and for
-#'   one-dimensional smooths with `residuals = TRUE`, `x_resid` and `p_resid`. A
+#'   one-dimensional smooths with `residuals = TRUE`, `x_resid` and `p_resid`; a
+#'   spline on the sphere's also has `lat` and `lon` of its screen points. A
 #'   random effect's panel is a normal QQ plot: `x` (quantiles) and `fit` (the
 #'   sorted effects).
 #' @examples
@@ -45,11 +51,13 @@
 #' @export
 plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade = FALSE,
                          seWithMean = FALSE, unconditional = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
-                         se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
+                         se_mult = 2, n = 100, n2 = 40, too.far = 0.1, theta = 30, phi = 30, ...) {
   check_flag(shade, "shade")
   check_number(pages, "pages", lower = 0)
   check_drawing(rug, se_mult, trans)
-  panels <- term_panels(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far)
+  check_number(theta, "theta")
+  check_number(phi, "phi", lower = -90, upper = 90)
+  panels <- term_panels(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far, c(theta, phi))
   if (length(panels) == 0L) {
     message("The model has no terms to plot.")
     return(invisible(list()))
@@ -73,7 +81,7 @@ check_drawing <- function(rug, se_mult, trans) {
 
 # The data behind each panel of plot() and autoplot(): smooth terms (those in
 # `select`), then with `all.terms` the parametric terms.
-term_panels <- function(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far) {
+term_panels <- function(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far, globe = NULL) {
   check_flag(residuals, "residuals")
   check_flag(seWithMean, "seWithMean")
   check_flag(unconditional, "unconditional")
@@ -86,7 +94,7 @@ term_panels <- function(x, select, residuals, seWithMean, unconditional, all.ter
     smooths <- select
   }
   panels <- lapply(smooths, function(i) {
-    smooth_panel(x, x$smooth[[i]], residuals, seWithMean, unconditional, n, n2, too.far)
+    smooth_panel(x, x$smooth[[i]], residuals, seWithMean, unconditional, n, n2, too.far, globe)
   })
   if (all.terms && is.null(select)) {
     panels <- c(panels, parametric_panels(x, n, unconditional))
@@ -103,7 +111,7 @@ term_grid <- function(object, values) {
   grid
 }
 
-smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2, too.far) {
+smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2, too.far, globe = NULL) {
   data <- object$model
   if (sm$class == "re") {
     # A random effect: its estimated effects against normal quantiles.
@@ -113,6 +121,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   }
   if (sm$class %in% c("fs", "sz")) return(factor_smooth_panel(object, sm, unconditional, n))
   if (sm$class == "mrf") return(mrf_panel(object, sm, unconditional))
+  if (sm$class == "sos" && !is.null(globe)) return(sphere_panel(object, sm, unconditional, n2, globe[[1]], globe[[2]]))
   covariates <- lapply(sm$term, function(v) data[[v]])
   # A tensor product with a Markov random field margin has no surface to draw.
   if (length(sm$mrf_levels)) return(NULL)
@@ -216,6 +225,7 @@ parametric_panels <- function(object, n, unconditional) {
 draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
   if (is.null(p)) return(invisible())
   if (!is.null(p$polys)) return(draw_map(p, trans, ...))
+  if (isTRUE(p$sphere)) return(draw_sphere(p, trans, rug, ...))
   if (isTRUE(p$qq)) {
     graphics::plot(p$x, p$fit, xlab = "Gaussian quantiles", ylab = p$ylab, main = p$label, ...)
     graphics::abline(0, stats::sd(p$fit), lty = 2)

@@ -198,6 +198,25 @@ test_that("splines on the sphere are built natively and agree with mgcv", {
   p <- predict(fit, at)
   expect_lt(abs(p[[1]] - p[[2]]), 1e-10)
   expect_error(gam_fit(y ~ s(lat, bs = "sos"), data = ds, cache = FALSE), "latitude and longitude")
+  # plot() draws the globe as mgcv does (orthographic, from above latitude `phi` and
+  # longitude `theta`): the screen's centre is that point, every screen point is at
+  # most 90 degrees from it, and the effect there is predict()'s.
+  path <- tempfile(fileext = ".pdf")
+  grDevices::pdf(path)
+  on.exit({ grDevices::dev.off(); unlink(path) }, add = TRUE)
+  panel <- plot(fit, theta = -40, phi = 20)[[1]]
+  expect_true(panel$sphere)
+  m <- length(panel$screen)
+  centre <- which(panel$inside)[which.min((rep(panel$screen, m)^2 + rep(panel$screen, each = m)^2)[panel$inside])]
+  at <- match(centre, which(panel$inside))
+  expect_lt(abs(panel$lat[at] - 20) + abs(panel$lon[at] + 40), 3)
+  cos_angle <- function(la, lo) {
+    r <- pi / 180
+    sin(la * r) * sin(20 * r) + cos(la * r) * cos(20 * r) * cos((lo + 40) * r)
+  }
+  expect_true(all(cos_angle(panel$lat, panel$lon) > -1e-12))
+  expect_equal(panel$fit, unname(predict(fit, panel$data, type = "terms")[, 1]), tolerance = 1e-12)
+  expect_error(plot(fit, phi = 100), "`phi`")
 })
 
 test_that("adaptive smooths are built natively and agree with mgcv, coefficients included", {
