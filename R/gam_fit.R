@@ -697,7 +697,9 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
     ps_range <- (identical(sm$bs, "ps") && n_knots == 2L) || (identical(sm$bs, "bs") && n_knots %in% c(2L, 4L))
     # A "sz" term of several factors (or of factors alone) is mgcv's.
     sz_other <- identical(sm$bs, "sz") &&
-      sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1))) != 1L
+      (sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1))) != 1L ||
+         # (and one with a numeric `by`: mgcv scales its penalties otherwise.)
+         (!is.null(sm$by) && !is.factor(mf[[sm$by]])))
     if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range || sz_other)) {
       sm <- mgcv_term(sm$call, sm$call_env)
     }
@@ -710,7 +712,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       next
     }
     if (sm$bs %in% c("fs", "sz")) {
-      out[[length(out) + 1L]] <- factor_smooth_term(sm, mf, knots)
+      out <- c(out, by_terms(factor_smooth_term(sm, mf, knots), sm, mf))
       next
     }
     mrf <- if (sm$bs == "mrf") mrf_regions(sm, mf, knots)
@@ -736,32 +738,34 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       base$re_levels <- mrf$levels
       base$mrf_polys <- mrf$polys
     }
-    if (is.null(sm$by)) {
-      out[[length(out) + 1L]] <- base
-    } else {
-      by <- mf[[sm$by]]
-      if (is.factor(by)) {
-        # As mgcv: one smooth per level, except the first of an ordered factor (its
-        # reference level, whose curve is the term's without `by`).
-        for (lev in if (is.ordered(by)) levels(by)[-1] else levels(by)) {
-          one <- base
-          one$by <- as.double(by == lev)
-          one$by_level <- lev
-          one$label <- paste0(sm$label, lev)
-          out[[length(out) + 1L]] <- one
-        }
-      } else if (is.numeric(by)) {
-        base$by <- as.double(by)
-        # A non-constant numeric `by` makes the term identifiable without a constraint
-        # (a point constraint applies all the same, as in mgcv).
-        base$centre <- length(unique(by)) == 1L || !is.null(sm$point)
-        out[[length(out) + 1L]] <- base
-      } else {
-        abort(sprintf("The `by` variable `%s` must be numeric or a factor.", sm$by), "covariate")
-      }
-    }
+    out <- c(out, by_terms(base, sm, mf))
   }
   out
+}
+
+# A term as the engine takes it, with its `by` variable: itself without one; with a
+# numeric one, multiplied by it; with a factor, one copy per level.
+by_terms <- function(base, sm, mf) {
+  if (is.null(sm$by)) return(list(base))
+  by <- mf[[sm$by]]
+  if (is.factor(by)) {
+    # As mgcv: one smooth per level, except the first of an ordered factor (its
+    # reference level, whose curve is the term's without `by`).
+    return(lapply(if (is.ordered(by)) levels(by)[-1] else levels(by), function(lev) {
+      one <- base
+      one$by <- as.double(by == lev)
+      one$by_level <- lev
+      one$label <- paste0(sm$label, lev)
+      one
+    }))
+  }
+  if (!is.numeric(by)) abort(sprintf("The `by` variable `%s` must be numeric or a factor.", sm$by), "covariate")
+  base$by <- as.double(by)
+  # A non-constant numeric `by` makes the term identifiable without a constraint
+  # (a point constraint applies all the same, as in mgcv); a term without one (a
+  # factor smooth) stays so.
+  base$centre <- base$centre && (length(unique(by)) == 1L || !is.null(sm$point))
+  list(base)
 }
 
 # A term built by mgcv's smoothCon() on the data (one per level of a factor `by`),
@@ -955,7 +959,9 @@ factor_smooth_term <- function(sm, mf, knots) {
       "`%s` with `bs = \"%s\"` needs exactly one factor and at least one numeric covariate.", sm$label, sm$bs
     ), "covariate")
   }
-  if (!is.null(sm$by)) abort(sprintf("`by` is not supported with `bs = \"%s\"` in `%s`.", sm$bs, sm$label), "basis")
+  if (!is.null(sm$by) && sm$bs == "fs") {
+    abort(sprintf("`by` is not supported with `bs = \"fs\"` in `%s`.", sm$label), "basis")
+  }
   numeric_terms <- sm$term[!is_factor]
   vars <- lapply(cols[!is_factor], function(v) {
     if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be numeric or a factor.", sm$label), "covariate")
@@ -966,7 +972,7 @@ factor_smooth_term <- function(sm, mf, knots) {
                tp_sample = sm$tp_sample)
   margin <- engine_margin(sm$base_bs, sm$k, length(numeric_terms), sm$m, smooth_knots(base, vars, knots))
   engine_smooth(sm$label, sm$bs, nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
-                centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
+                by_name = sm$by, centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
                 fs_factor = sm$term[is_factor], sp = sm$sp)
 }
 

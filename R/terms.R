@@ -45,7 +45,8 @@
 #'   deviation from a main effect `s(x)`, the deviations summing to zero over the
 #'   levels, each level with its own smoothing parameter (one shared with `id`);
 #'   its base basis is `xt` as for `"fs"`, and a level not seen in fitting has no
-#'   deviation. Several factors or a `by` have mgcv build it.
+#'   deviation; a factor `by` gives one such term per level. Several factors or a
+#'   numeric `by` have mgcv build it.
 #'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
 #'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
 #'   function; mgcv's 2000-point subsample as for `"tp"`).
@@ -125,8 +126,6 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz", "ds", "sos") &&
     # (A spline on the sphere natively with mgcv's default kernel, m = 0, alone.)
     !(bs == "sos" && !(length(m) == 1L && (is.na(m) || (is.numeric(m) && round(m) == 0)))) &&
-    # (A "sz" term with `by` is mgcv's.)
-    !(bs == "sz" && !is.null(by_name)) &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     # A degree-0 B-spline (piecewise constant) is mgcv's alone.
     !(bs == "bs" && isTRUE(m[[1]] == 0)) &&

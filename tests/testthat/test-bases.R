@@ -169,6 +169,19 @@ test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
   expect_lt(max(abs(tapply(dev, grid$x, sum))), 1e-10)
   unseen <- predict(fit2, data.frame(x = 0.2, fac = "z"), type = "terms")[, "s(x,fac)"]
   expect_equal(unname(unseen), 0)
+  # A factor `by`: one term per level, each natively, as mgcv's; a numeric `by` is
+  # mgcv's to build.
+  set.seed(5)
+  dz$g <- factor(sample(c("u", "v"), nrow(dz), TRUE))
+  dz$z <- runif(nrow(dz))
+  f3 <- y ~ g + s(x, by = g) + s(fac, x, bs = "sz", by = g)
+  fit3 <- gam_fit(f3, data = dz, cache = FALSE)
+  expect_equal(unname(vapply(fit3$smooth, `[[`, "", "class")[3:4]), c("sz", "sz"))
+  ref3 <- mgcv_reference("bases/sz-by", f3, dz, method = "REML")
+  expect_agrees_with_mgcv(fit3, ref3, dz[1:20, ])
+  expect_equal(names(fit3$sp), names(ref3$sp))
+  numeric_by <- gam_fit(y ~ s(x, by = z) + s(fac, x, bs = "sz", by = z), data = dz, cache = FALSE)
+  expect_equal(numeric_by$smooth[[2]]$class, "mgcv")
 })
 
 test_that("Duchon splines are built natively and agree with mgcv, smoothing parameters included", {
