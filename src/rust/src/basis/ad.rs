@@ -20,7 +20,7 @@ use ndarray::Array2;
 
 use super::cp::CpBasis;
 use super::ps::PsBasis;
-use super::registry::{Basis, ClassArgs};
+use super::registry::{Basis, Built};
 use super::tensor::{Margin, MarginSpec, TensorBasis};
 use crate::error::{EngineError, Result};
 
@@ -41,24 +41,6 @@ pub fn construct(
     }
 }
 
-/// A margin's class built on its covariate (the base of an adaptive smooth may be a
-/// class that is not a tensor margin, `cp`).
-fn build_base(label: &str, spec: &MarginSpec, x: &[f64]) -> Result<(Basis, Vec<Array2<f64>>)> {
-    let vars = [x];
-    let args = ClassArgs {
-        label,
-        vars: &vars,
-        k: spec.k,
-        m: &spec.m,
-        knots: spec.knots.as_deref(),
-        parameters: &[],
-        penalty: spec.penalty.as_ref(),
-        threads: 1,
-    };
-    let built = (spec.class.build)(&args)?;
-    Ok((built.basis, built.penalties))
-}
-
 fn too_large(label: &str) -> EngineError {
     EngineError::InvalidSpec {
         what: format!("`{label}`: the penalty basis (`m`) is too large for the smoothing basis (`k`); lower `m`"),
@@ -66,7 +48,7 @@ fn too_large(label: &str) -> EngineError {
 }
 
 fn one_covariate(label: &str, x: &[f64], base: &MarginSpec, m: &[usize]) -> Result<(Basis, Vec<Array2<f64>>)> {
-    let (basis, own) = build_base(label, base, x)?;
+    let Built { basis, penalties: own, .. } = base.build(label, &[x])?;
     let nk = basis.width();
     let kp = m.first().copied().unwrap_or(5);
     if kp + 2 >= nk {
@@ -104,7 +86,7 @@ fn two_covariates(
 ) -> Result<(Basis, Vec<Array2<f64>>)> {
     let mut margins = Vec::with_capacity(2);
     for (spec, x) in specs.iter().zip(vars) {
-        let (basis, _) = build_base(label, spec, x)?;
+        let basis = spec.build(label, &[x])?.basis;
         margins.push(Margin { basis, dim: 1, constraint: None, reparam: None });
     }
     let (ni, nj) = (margins[0].width(), margins[1].width());

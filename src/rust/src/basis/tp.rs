@@ -324,23 +324,11 @@ impl TpBasis {
                 for l in 0..d {
                     xs[l] = vars[l][start + r] - self.shift[l];
                 }
-                let mut row = b.row_mut(r);
-                let row = row.as_slice_mut().expect("standard layout");
-                match self.points.as_slice() {
-                    // (Row slices: indexing the two arrays point by point was a
-                    // fifth of a Duchon spline's fit.)
-                    Some(points) => {
-                        for (dst, p) in row[..nu].iter_mut().zip(points.chunks_exact(d)) {
-                            let r2: f64 = xs.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
-                            *dst = self.radial.at(r2);
-                        }
-                    }
-                    None => {
-                        for (i, dst) in row[..nu].iter_mut().enumerate() {
-                            let r2: f64 = (0..d).map(|l| (xs[l] - self.points[(i, l)]).powi(2)).sum();
-                            *dst = self.radial.at(r2);
-                        }
-                    }
+                // (By rows: indexing the two arrays point by point was a fifth of a
+                // Duchon spline's fit.)
+                for (dst, p) in b.row_mut(r).iter_mut().zip(self.points.rows()) {
+                    let r2: f64 = xs.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
+                    *dst = self.radial.at(r2);
                 }
                 for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
                     b[(r, nu + j)] = v;
