@@ -47,12 +47,10 @@ adaptive_spec <- function(vars, k, m, xt, by_name, id, fx, sp, pc, call) {
   # Base bases with a single penalty (mgcv's `p.order = c(2, 2)`, the P-splines'
   # default); a penalty basis of no functions leaves the base unpenalized.
   fixed_base <- dim == 1L && !is.na(m[[1]]) && m[[1]] <= 0
+  # (As the base's own constructor: too small a P-spline is an error, a cubic
+  # regression spline is raised to its minimum.)
+  k <- raise_k(k, base, 1, NA, label)
   margins <- lapply(vars, function(v) list(term = v, dim = 1, bs = base, k = k, m = NA))
-  min_k <- min_basis_k(base, 1, NA)
-  if (k < min_k) {
-    abort(sprintf("`k` of `%s` is %d, too small for its %s basis: give at least %d.", label, as.integer(k),
-                  base, as.integer(min_k)), "argument")
-  }
   spec <- c(list(term = vars, dim = dim, k = -1, bs = "ad", m = if (fixed_base) 1 else m, by = by_name,
                  label = label, id = if (!is.null(id)) as.character(id), margins = margins),
             penalty_arguments(if (fixed_base) TRUE else fx, sp, pc, vars, "ad", label), call)

@@ -141,12 +141,9 @@ polygon_neighbours <- function(polys) {
 # regions as a factor.
 mrf_panel <- function(object, sm, unconditional) {
   values <- stats::setNames(data.frame(factor(sm$re_levels, levels = sm$re_levels)), sm$term[[1]])
-  by_name <- smooth_by_name(sm)
-  if (!is.null(by_name)) values[[by_name]] <- 1
-  grid <- term_grid(object, values)
-  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
-  list(label = sm$label, ylab = sm$label, term = sm$term[[1]], dim = 1L, factor = TRUE, data = grid,
-       fit = unname(pred$fit[, sm$label]), se = unname(pred$se.fit[, sm$label]),
+  effect <- term_effect(object, sm, values, unconditional)
+  list(label = sm$label, ylab = sm$label, term = sm$term[[1]], dim = 1L, factor = TRUE, data = effect$grid,
+       fit = effect$fit, se = effect$se,
        x_data = list(object$model[[sm$term[[1]]]]), polys = sm$mrf_polys, regions = sm$re_levels)
 }
 

@@ -111,6 +111,20 @@ term_grid <- function(object, values) {
   grid
 }
 
+# The term's effect and standard error at `values` of its covariates (`grid`, as
+# predict() takes it): its `by` variable at 1 or at the term's level, every other
+# variable held (term_grid()).
+term_effect <- function(object, sm, values, unconditional) {
+  by_name <- smooth_by_name(sm)
+  if (!is.null(by_name)) {
+    by <- object$model[[by_name]]
+    values[[by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
+  }
+  grid <- term_grid(object, values)
+  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
+  list(grid = grid, fit = unname(pred$fit[, sm$label]), se = unname(pred$se.fit[, sm$label]))
+}
+
 smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2, too.far, globe = NULL) {
   data <- object$model
   if (sm$class == "re") {
@@ -135,16 +149,10 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   } else {
     return(NULL)
   }
-  by_name <- smooth_by_name(sm)
-  if (!is.null(by_name)) {
-    by <- data[[by_name]]
-    values[[by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
-  }
-  grid <- term_grid(object, values)
-  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
-  fit <- unname(pred$fit[, sm$label])
-  se <- unname(pred$se.fit[, sm$label])
-  if (seWithMean) se <- se_with_mean(object, sm, grid, unconditional)
+  effect <- term_effect(object, sm, values, unconditional)
+  grid <- effect$grid
+  fit <- effect$fit
+  se <- if (seWithMean) se_with_mean(object, sm, grid, unconditional) else effect$se
   panel <- list(label = sm$label, ylab = sprintf("%s,%s)", sub("\\)$", "", sm$label), format(round(edf, 2))),
                 term = sm$term, dim = length(sm$term), data = grid, fit = fit, se = se,
                 x_data = covariates)
@@ -152,6 +160,7 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     panel$excluded <- too_far(values[[1]], values[[2]], covariates[[1]], covariates[[2]], too.far)
   }
   if (residuals && panel$dim == 1L) {
+    by_name <- smooth_by_name(sm)
     at_data <- stats::predict(object, newdata = object$model, type = "terms")[, sm$label]
     in_level <- if (!is.null(by_name) && is.factor(data[[by_name]])) data[[by_name]] == sm$by_level else TRUE
     panel$x_resid <- covariates[[1]][in_level]

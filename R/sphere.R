@@ -40,16 +40,10 @@ sphere_panel <- function(object, sm, unconditional, n2, theta, phi) {
   inside <- screen$x^2 + screen$y^2 <= 1
   ll <- disk_to_lat_lon(screen$x[inside], screen$y[inside], view)
   values <- stats::setNames(data.frame(ll$lat, ll$lon), sm$term[1:2])
-  by_name <- smooth_by_name(sm)
-  if (!is.null(by_name)) {
-    by <- object$model[[by_name]]
-    values[[by_name]] <- if (is.factor(by)) factor(sm$by_level, levels = levels(by)) else 1
-  }
-  grid <- term_grid(object, values)
-  pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
+  effect <- term_effect(object, sm, values, unconditional)
   points <- lat_lon_to_disk(object$model[[sm$term[[1]]]], object$model[[sm$term[[2]]]], view)
-  list(label = sm$label, ylab = sm$label, term = sm$term, dim = 2L, sphere = TRUE, data = grid,
-       fit = unname(pred$fit[, sm$label]), se = unname(pred$se.fit[, sm$label]),
+  list(label = sm$label, ylab = sm$label, term = sm$term, dim = 2L, sphere = TRUE, data = effect$grid,
+       fit = effect$fit, se = effect$se,
        screen = xm, inside = inside, lat = ll$lat, lon = ll$lon,
        x_data = list(points$x[points$visible], points$y[points$visible]))
 }
