@@ -33,6 +33,29 @@ impl SmoothSpec<'_> {
         self.pooled.as_ref().and_then(|p| p.first()).or(self.vars.first()).map_or(0, |v| v.len())
     }
 
+    /// At most how many penalties as wide as the term it builds: a tensor product one
+    /// per margin, an adaptive smooth one per weight function, a B-spline one per
+    /// derivative order, one more with `select`. (An adaptive smooth of two
+    /// covariates has nine by default: at k = 150 a margin, 16 GiB of them.)
+    pub fn max_penalties(&self) -> usize {
+        let own = match (self.kind, self.m.as_slice()) {
+            (Kind::Tensor { .. }, _) => self.margins.len(),
+            (Kind::Adaptive, []) => {
+                if self.margins.len() == 1 {
+                    5
+                } else {
+                    9
+                }
+            }
+            (Kind::Adaptive, [kp]) if self.margins.len() == 1 => *kp,
+            (Kind::Adaptive, [a]) => a.saturating_mul(*a),
+            (Kind::Adaptive, [a, b, ..]) => a.saturating_mul(*b),
+            (Kind::Class(c), m) if c.name == "bs" => m.len().saturating_sub(1),
+            _ => 1,
+        };
+        own.max(1) + usize::from(self.select)
+    }
+
     /// At least the term's number of columns, and at least the numbers its stored
     /// state holds.
     pub fn size_bounds(&self) -> (usize, usize) {

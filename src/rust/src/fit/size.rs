@@ -39,6 +39,11 @@ impl ModelSpec<'_> {
     pub fn check_memory(&self) -> Result<()> {
         let p = self.max_columns() as f64;
         let mut bytes = SQUARE_MATRICES * p * p * DOUBLE;
+        // Each term's penalties, built at its full width before any fitting.
+        for sm in &self.smooths {
+            let width = sm.size_bounds().0 as f64;
+            bytes += sm.max_penalties() as f64 * width * width * DOUBLE;
+        }
         if !self.family.is_gaussian_identity() {
             // Generalized fits hold the model matrix.
             bytes += self.y.len() as f64 * p * DOUBLE;
@@ -109,5 +114,30 @@ mod tests {
         );
         assert!(small.check_memory().is_ok());
         assert!(small.max_entry_bytes() < 1 << 20);
+    }
+
+    /// A two-covariate adaptive smooth builds nine penalties as wide as itself: the
+    /// estimate counts them (it counted only the fit's four square matrices).
+    #[test]
+    fn penalties_count_towards_memory() {
+        let n = 2000;
+        let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let margin = crate::basis::tensor::MarginSpec::for_tests("ps", 300, 1);
+        let ad = SmoothSpec {
+            k: None,
+            margins: vec![margin.clone(), margin],
+            ..SmoothSpec::for_tests("te(x,z)", "ad", 0, vec![x.clone(), x.clone()])
+        };
+        assert_eq!(ad.max_penalties(), 9);
+        let width = ad.size_bounds().0 as f64;
+        let spec = ModelSpec::for_tests(x.clone(), Array2::ones((n, 1)), vec![ad]);
+        if memory_bytes().is_some_and(|m| m < 1e14) {
+            match spec.check_memory() {
+                Err(EngineError::TooLarge { bytes, .. }) => {
+                    assert!(bytes >= (SQUARE_MATRICES + 9.0) * width * width * DOUBLE)
+                }
+                other => panic!("not refused: {other:?}"),
+            }
+        }
     }
 }
