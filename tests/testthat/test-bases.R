@@ -273,11 +273,14 @@ test_that("adaptive smooths are built natively and agree with mgcv, coefficients
 })
 
 test_that("bad adaptive smooths are errors naming the term", {
-  expect_error(gam_fit(y ~ s(x0, bs = "ad", k = 10, m = 8), data = d, cache = FALSE), "s\\(x0\\).*too large")
-  expect_error(s(x0, bs = "ad", xt = list(bs = "cr", other = 1)), "`xt` of `s\\(x0\\)`")
-  expect_error(s(x0, bs = "ad", xt = list(bs = "tp")), "`xt` of `s\\(x0\\)`")
-  expect_error(s(x0, bs = "ad", m = 1.5), "`m` of `s\\(x0\\)`")
-  expect_error(s(x0, bs = "ad", k = 3), "`k` of `s\\(x0\\)`")
+  expect_error(gam_fit(y ~ s(x0, bs = "ad", k = 10, m = 8), data = d, cache = FALSE), "s\\(x0\\).*too large",
+               class = "warmgam_error_spec")
+  expect_error(gam_fit(y ~ s(x1, x2, bs = "ad", k = 6, m = 5), data = d, cache = FALSE), "te\\(x1,x2\\).*too large",
+               class = "warmgam_error_spec")
+  expect_error(s(x0, bs = "ad", xt = list(bs = "cr", other = 1)), "`xt` of `s\\(x0\\)`", class = "warmgam_error_argument")
+  expect_error(s(x0, bs = "ad", xt = list(bs = "tp")), "`xt` of `s\\(x0\\)`", class = "warmgam_error_argument")
+  expect_error(s(x0, bs = "ad", m = 1.5), "`m` of `s\\(x0\\)`", class = "warmgam_error_argument")
+  expect_error(s(x0, bs = "ad", k = 3), "`k` of `s\\(x0\\)`", class = "warmgam_error_argument")
   # Fewer than three weight functions a direction in two dimensions: mgcv's own.
   expect_equal(s(x1, x2, bs = "ad", m = 2)$bs, "mgcv")
 })

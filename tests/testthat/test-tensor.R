@@ -109,7 +109,8 @@ test_that("Markov random field margins are built natively and agree with mgcv", 
   expect_error(plot(gam_fit(cases[[3]]$f, data = st), pages = 1), NA)
   # An xt a thin plate margin would read is mgcv's to build.
   expect_equal(te(district, year, bs = c("mrf", "tp"), xt = list(nb = nb))$bs, "mgcv")
-  expect_error(te(district, year, bs = c("mrf", "cr")), "needs its geography")
+  expect_error(te(district, year, bs = c("mrf", "cr")), "needs its geography", class = "warmgam_error_argument")
+  expect_error(predict(fit, bad), class = "warmgam_error_newdata")
 })
 
 test_that("ti() leaves out the main effects, as mgcv's", {
