@@ -4,6 +4,15 @@
 #' @noRd
 fit_gam_impl <- function(spec) .Call(wrap__fit_gam_impl, spec)
 
+#' Fits a general smooth model (several linear predictors, a general family) from
+#' the R layer's list: the whole model matrix `X`, each predictor's columns
+#' (`lp_start`, `lp_end`, 0-based, end exclusive) and offsets, the penalties (each
+#' `S` with its first column `start` and smoothing parameter `sp_index`, 0-based),
+#' the smoothing parameters (`sp`, negative where estimated), the smooth terms'
+#' columns for their tests, and the optimizer settings; `list(error =)` on failure.
+#' @noRd
+fit_general_impl <- function(spec) .Call(wrap__fit_general_impl, spec)
+
 #' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
 #' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
 #' of smoothing parameters; `list(error =)` on failure.

@@ -205,6 +205,22 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     ))
   }
   call <- match.call()
+  general <- general_family(family)
+  if (!is.null(general) || (is.list(formula) && !inherits(formula, "formula"))) {
+    if (is.null(general)) {
+      abort("`formula` is a list of formulae: that needs a general family, such as mgcv's `gaulss()`.", "formula")
+    }
+    refused <- intersect(names(call)[-1], c("weights", "offset", "gamma", "scale", "in.out", "paraPen", "min.sp"))
+    if (missing(data)) data <- NULL
+    mapped <- resolve_control(control)
+    return(gam_fit_general(
+      formula, data, general, method, sp, knots, select, mapped$control,
+      resolve_threads(threads %||% mapped$threads),
+      subset = eval(substitute(subset), data, parent.frame()),
+      na_action = resolve_na_action(if (missing(na.action)) NULL else na.action),
+      drop_unused_levels = drop.unused.levels, fit = fit, call = call, refused = refused
+    ))
+  }
   family <- resolve_family(family)
   check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
   settings <- resolve_optimizer(optimizer, method)

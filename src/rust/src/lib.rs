@@ -710,6 +710,109 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
     .into())
 }
 
+/// Fits a general smooth model (several linear predictors, a general family) from
+/// the R layer's list: the whole model matrix `X`, each predictor's columns
+/// (`lp_start`, `lp_end`, 0-based, end exclusive) and offsets, the penalties (each
+/// `S` with its first column `start` and smoothing parameter `sp_index`, 0-based),
+/// the smoothing parameters (`sp`, negative where estimated), the smooth terms'
+/// columns for their tests, and the optimizer settings; `list(error =)` on failure.
+/// @noRd
+#[extendr]
+fn fit_general_impl(spec: List) -> Robj {
+    engine_call(|| fit_general(spec))
+}
+
+fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
+    let f = Fields::new(&spec);
+    let x_robj = f.get("X")?.clone();
+    let x = view_matrix(&x_robj, "X")?;
+    let y = f.reals("y")?;
+    let links: Vec<String> =
+        f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
+    let family = family::general::GeneralFamily::from_r(&f.string("family")?, &links, &f.reals("constants")?)
+        .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
+    let (lp_start, lp_end) = (f.reals("lp_start")?, f.reals("lp_end")?);
+    let lp: Vec<std::ops::Range<usize>> = lp_start.iter().zip(&lp_end).map(|(a, b)| *a as usize..*b as usize).collect();
+    let offset: Vec<Vec<f64>> =
+        f.list("offset")?.values().map(|o| o.as_real_slice().map(|v| v.to_vec()).unwrap_or_default()).collect();
+    let mut penalties = Vec::new();
+    let mut sp_links = Vec::new();
+    for pen in f.list("penalties")?.values() {
+        let pen = Fields::new(&List::try_from(pen)?);
+        penalties.push(fit::penalty::Penalty { start: pen.real("start")? as usize, s: pen.matrix("S")?.to_owned() });
+        sp_links.push(pen.real("sp_index")? as usize);
+    }
+    let fixed: Vec<Option<f64>> = f.reals("sp")?.iter().map(|v| (v.is_finite() && *v >= 0.0).then(|| v.ln())).collect();
+    let terms = f
+        .list("terms")?
+        .values()
+        .map(|t| {
+            let t = Fields::new(&List::try_from(t)?);
+            Ok(fit::general::GeneralTerm {
+                cols: t.real("start")? as usize..t.real("end")? as usize,
+                null_space_dim: t.real("null_space_dim")? as usize,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let settings = fit::general::GeneralSettings {
+        tol: f.real("tol")?,
+        max_iter: f.real("max_iter")? as usize,
+        max_step: f.real("max_step")?,
+        threads: f.real("threads")? as usize,
+    };
+    let model = fit::general::GeneralModel {
+        x,
+        lp,
+        offset,
+        y: &y,
+        family,
+        penalties: fit::penalty::PenaltySet::new(x.ncols(), penalties),
+        links: sp_links,
+        fixed,
+        terms,
+        settings,
+    };
+    let classes = Robj::from(vec!["interrupt", "error"]);
+    let mut monitor = |_: usize, _: &[f64], _: &fit::outer::Eval| {
+        if user_interrupted(&classes) {
+            Err(error::EngineError::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
+    let res = model.fit(&mut monitor)?;
+    let columns = |v: &[Vec<f64>]| {
+        let n = v.first().map_or(0, |c| c.len());
+        let flat: Vec<f64> = v.iter().flatten().copied().collect();
+        to_matrix(&ndarray::Array2::from_shape_vec((n, v.len()).f(), flat).expect("columns of equal length"))
+    };
+    let tests: Vec<Robj> = res.term_tests.iter().map(test_list).collect();
+    Ok(list!(
+        coefficients = res.coefficients,
+        Vp = to_matrix(&res.vp),
+        Ve = to_matrix(&res.ve),
+        edf = res.edf,
+        edf1 = res.edf1,
+        Vc = to_matrix(&res.vc),
+        edf2 = res.edf2,
+        loglik = res.ll,
+        criterion = res.criterion,
+        sp = res.sp,
+        iterations = res.iterations as f64,
+        termination = res.termination.as_str(),
+        converged = res.termination.is_converged(),
+        inner_converged = res.inner_converged,
+        gradient = res.gradient,
+        linear_predictors = columns(&res.eta),
+        parameters = columns(&res.parameters),
+        deviance = res.deviance,
+        null_deviance = res.null_deviance,
+        null_space_dim = res.null_space_dim as f64,
+        term_tests = List::from_values(tests)
+    )
+    .into())
+}
+
 /// A smooth term's columns of the model matrix at new covariate values;
 /// `list(error =)` on failure.
 /// @noRd
@@ -810,6 +913,7 @@ fn first_non_finite_impl(columns: List) -> f64 {
 extendr_module! {
     mod warmgam;
     fn fit_gam_impl;
+    fn fit_general_impl;
     fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;

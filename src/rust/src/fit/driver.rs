@@ -557,7 +557,7 @@ impl<'a> Prepared<'a> {
             }
             None => hess.clone(),
         };
-        Ok(Some(uncertainty::Sensitivity { db_drho, hess, lambda_of }))
+        Ok(Some(uncertainty::Sensitivity { db_drho, hess, lambda_of, ridge: uncertainty::SECOND_ORDER_RIDGE }))
     }
 
     /// Whether a stored fit is what this model gives at the stored smoothing

@@ -8,6 +8,7 @@
 mod aliasing;
 pub mod gaussian;
 pub mod gcv;
+pub mod general;
 pub mod glm;
 pub mod influence;
 pub mod laml;

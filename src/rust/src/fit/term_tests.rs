@@ -155,7 +155,7 @@ fn r_factor(g: &Array2<f64>) -> Option<Array2<f64>> {
     Some(l.t().to_owned())
 }
 
-fn wald_test(b: &Array1<f64>, g: &Array2<f64>, v: &Array2<f64>, rank_in: f64) -> TermTest {
+pub(crate) fn wald_test(b: &Array1<f64>, g: &Array2<f64>, v: &Array2<f64>, rank_in: f64) -> TermTest {
     let Some(r) = r_factor(g) else {
         return TermTest::Wald { stat: f64::NAN, stat1: f64::NAN, rank: rank_in, rank1: rank_in, weights: vec![] };
     };
@@ -237,7 +237,7 @@ fn wald_test(b: &Array1<f64>, g: &Array2<f64>, v: &Array2<f64>, rank_in: f64) ->
     TermTest::Wald { stat, stat1, rank, rank1, weights }
 }
 
-fn random_effect_test(b: &Array1<f64>, vp: &Array2<f64>, ve: &Array2<f64>) -> TermTest {
+pub(crate) fn random_effect_test(b: &Array1<f64>, vp: &Array2<f64>, ve: &Array2<f64>) -> TermTest {
     let Some(f) = SpdFactor::new(vp.view()) else {
         return TermTest::RandomEffect { stat: f64::NAN, weights: vec![], rank: f64::NAN };
     };

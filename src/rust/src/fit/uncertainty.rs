@@ -39,10 +39,14 @@ pub struct Sensitivity {
     /// Per free smoothing parameter, the `lambda` of every penalty it sets (zero for
     /// the penalties it does not): `dH / d rho_j = S` at these.
     pub lambda_of: Vec<Vec<f64>>,
+    /// Added to the Hessian's eigenvalues in the second-order term (mgcv's `1/10`
+    /// for single-predictor models, `SECOND_ORDER_RIDGE`, and `1/50` for general
+    /// families, `gam.fit5.post.proc`).
+    pub ridge: f64,
 }
 
 /// Regularization of the Hessian in the second-order term (mgcv's `1/10`).
-const SECOND_ORDER_RIDGE: f64 = 0.1;
+pub const SECOND_ORDER_RIDGE: f64 = 0.1;
 
 /// `Vc = Vp + J V_rho J' + phi sum_jk V_jk dR^-1_j dR^-1_k'` and `edf2 = diag(Vc X'WX) / phi`,
 /// capped as mgcv caps it: when `sum(edf2)` exceeds `sum(edf1)`, `edf2 = edf1`.
@@ -66,7 +70,7 @@ pub fn corrected(
         linalg::from_eigen(&values, &vectors, f).slice(s![..m, ..m]).to_owned()
     };
     let v_rho = inverse_with(&|d| if d > 0.0 { 1.0 / d } else { 0.0 });
-    let v_reg = inverse_with(&|d| 1.0 / (d.max(0.0) + SECOND_ORDER_RIDGE));
+    let v_reg = inverse_with(&|d| 1.0 / (d.max(0.0) + sens.ridge));
     let j = &sens.db_drho;
     let mut vc = vp + &j.dot(&v_rho).dot(&j.t());
     let mut h = xtwx.clone();

@@ -1,0 +1,373 @@
+# General smooth models (mgcv's general families): a list of formulae, one linear
+# predictor each, and a family whose log likelihood depends on all of them, such as
+# mgcv's gaulss() (Wood, Pya & Saefken 2016, JASA 111:1548-1563). Each predictor's
+# model is set up as a warmgam model on the same rows; the engine fits them jointly
+# by the Laplace-approximate REML (src/rust/src/fit/general.rs).
+
+# The general families the engine fits, each with its number of linear predictors.
+general_family_lps <- c(gaulss = 2L)
+
+is_general_family <- function(family) inherits(family, "general.family")
+
+# The family object, when it is a general one (a function or name is called first);
+# NULL otherwise.
+general_family <- function(family) {
+  if (is.character(family) && length(family) == 1L && family %in% names(general_family_lps)) {
+    family <- get(family, envir = asNamespace("mgcv"), mode = "function")
+  }
+  if (is.function(family)) {
+    called <- tryCatch(family(), error = function(e) NULL)
+    if (is_general_family(called)) family <- called
+  }
+  if (!is_general_family(family)) return(NULL)
+  if (!family$family %in% names(general_family_lps)) {
+    abort(sprintf(
+      "`family = %s()` is not supported yet; of mgcv's general families warmgam fits %s.",
+      family$family, paste0(names(general_family_lps), "()", collapse = ", ")
+    ), "family")
+  }
+  family
+}
+
+# The engine's constants of a general family: gaulss's `b`, the standard deviation's
+# lower bound (its logb link's inverse is 1 / (exp(eta) + b)).
+general_constants <- function(family) {
+  switch(family$family,
+    gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1
+  )
+}
+
+# A predictor's smooth label as mgcv writes it: `s(x)` of the second predictor is
+# `s.1(x)`.
+lp_label <- function(label, k) {
+  if (k == 1L) label else sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("), label)
+}
+
+lp_names <- function(names, k) if (k == 1L) names else paste0(names, ".", k - 1L)
+
+# The formulae with the response on each (mgcv's later formulae are one-sided).
+lp_formulae <- function(formula, family) {
+  n_lp <- general_family_lps[[family$family]]
+  shape <- sprintf("a list of %d formulae, the first with the response, such as `list(y ~ s(x), ~ s(z))`", n_lp)
+  if (!is.list(formula) || length(formula) != n_lp ||
+        !all(vapply(formula, inherits, logical(1), what = "formula"))) {
+    abort(sprintf("`formula` for `%s()` must be %s.", family$family, shape), "formula")
+  }
+  if (length(formula[[1]]) != 3L) {
+    abort(sprintf("The first formula of `formula` must have the response: %s.", shape), "formula")
+  }
+  response <- formula[[1]][[2]]
+  lapply(seq_along(formula), function(k) {
+    f <- formula[[k]]
+    if (k == 1L) return(f)
+    if (length(f) == 3L) {
+      abort(sprintf("Formula %d of `formula` must be one-sided (`~ s(z)`): only the first has the response.", k),
+            "formula")
+    }
+    g <- eval(call("~", response, f[[2]]))
+    environment(g) <- environment(f)
+    g
+  })
+}
+
+# The data's rows that every predictor's variables have (the others dropped, or an
+# error for `na.fail`), so that each predictor's model is set up on the same rows.
+general_rows <- function(formulae, data, subset, na_action) {
+  if (is.null(data)) return(NULL)
+  if (!is.null(subset)) data <- data[subset, , drop = FALSE]
+  vars <- intersect(unique(unlist(lapply(formulae, all.vars))), names(data))
+  keep <- if (length(vars)) stats::complete.cases(as.data.frame(data)[vars]) else rep(TRUE, NROW(data))
+  if (!all(keep) && na_action == "na.fail") {
+    abort("The model's variables have missing values and `na.action` is na.fail.", "missing_values")
+  }
+  out <- data[keep, , drop = FALSE]
+  attr(out, "dropped") <- which(!keep)
+  out
+}
+
+# Fits a general smooth model: gam_fit() with a list of formulae and a general family.
+gam_fit_general <- function(formula, data, family, method, sp, knots, select, control, threads, subset,
+                            na_action, drop_unused_levels, fit, call, refused) {
+  if (length(refused)) {
+    abort(sprintf(
+      "`%s` is not supported with the general family `%s()` yet.", refused[[1]], family$family
+    ), "argument")
+  }
+  if (method != "REML") {
+    warn(sprintf("`method = \"%s\"` is not used: `%s()` is fitted by REML, as mgcv fits its general families.",
+                 method, family$family))
+  }
+  formulae <- lp_formulae(formula, family)
+  rows <- general_rows(formulae, data, subset, na_action)
+  setups <- lapply(formulae, function(f) {
+    gam_fit(f, data = rows, knots = knots, select = select, fit = FALSE, drop.unused.levels = drop_unused_levels)
+  })
+  # As mgcv's gam(fit = FALSE) returns its set-up model: one per predictor here.
+  if (!fit) return(setups)
+  n <- vapply(setups, function(s) nrow(s$X), 1)
+  if (length(unique(n)) != 1L) {
+    abort("The formulae's variables have missing values in different rows; give them in `data`.", "missing_values")
+  }
+  y <- as.double(setups[[1]]$y)
+  bad <- which(!is.finite(y))
+  if (length(bad)) abort(sprintf("The response must be finite; row %d is not.", bad[[1]]), "response")
+  p <- vapply(setups, function(s) ncol(s$X), 1)
+  first <- cumsum(c(0, p))[seq_along(p)]
+  n_sp <- vapply(setups, function(s) as.double(s$n_sp), 1)
+  sp_first <- cumsum(c(0, n_sp))[seq_along(n_sp)]
+  penalties <- unlist(lapply(seq_along(setups), function(k) {
+    s <- setups[[k]]
+    Map(function(S, off, spi) list(S = S, start = off - 1 + first[[k]], sp_index = spi - 1 + sp_first[[k]]),
+        s$S, s$off, s$sp_index)
+  }), recursive = FALSE)
+  total_sp <- sum(n_sp)
+  if (!is.null(sp) && (!is.numeric(sp) || length(sp) != total_sp)) {
+    abort(sprintf("`sp` must have %d values, one per smoothing parameter (negative to estimate).", total_sp),
+          "argument")
+  }
+  smooth <- unlist(lapply(seq_along(setups), function(k) {
+    lapply(setups[[k]]$smooth, function(sm) {
+      sm$label <- lp_label(sm$label, k)
+      sm$first <- sm$first + first[[k]]
+      sm$last <- sm$last + first[[k]]
+      sm$sp_index <- sm$sp_index + sp_first[[k]]
+      sm$lp <- k
+      sm
+    })
+  }), recursive = FALSE)
+  names(smooth) <- vapply(smooth, `[[`, "", "label")
+  raw <- fit_general_impl(list(
+    X = do.call(cbind, lapply(setups, `[[`, "X")),
+    y = y,
+    family = family$family,
+    links = as.character(family$link),
+    constants = as.double(general_constants(family)),
+    lp_start = as.double(first),
+    lp_end = as.double(first + p),
+    offset = lapply(setups, function(s) as.double(s$offset)),
+    penalties = penalties,
+    sp = as.double(sp %||% rep(-1, total_sp)),
+    terms = lapply(smooth, function(sm) {
+      list(start = sm$first - 1, end = sm$last, null_space_dim = as.double(sm$null_space_dim))
+    }),
+    tol = control$outer_tol,
+    max_iter = as.double(control$outer_max_iter),
+    max_step = control$max_step,
+    threads = as.double(threads)
+  ))
+  res <- engine_result(raw)
+  coef_names <- unlist(lapply(seq_along(setups), function(k) {
+    s <- setups[[k]]
+    smooth_names <- s$term.names[-seq_len(s$nsdf)]
+    c(lp_names(s$term.names[seq_len(s$nsdf)], k), if (k > 1L) sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("),
+                                                                   smooth_names) else smooth_names)
+  }))
+  lpi <- lapply(seq_along(p), function(k) first[[k]] + seq_len(p[[k]]))
+  parts <- lapply(seq_along(setups), function(k) {
+    s <- setups[[k]]
+    list(pterms = s$pterms, xlevels = s$xlevels, contrasts = s$contrasts, smooth = s$smooth,
+         coefficients = stats::setNames(numeric(p[[k]]), colnames(s$X)))
+  })
+  coefficients <- stats::setNames(res$coefficients, coef_names)
+  dimnames(res$Vp) <- dimnames(res$Ve) <- dimnames(res$Vc) <- list(coef_names, coef_names)
+  sp_labels <- unlist(lapply(seq_along(setups), function(k) {
+    lp_label(sp_names(setups[[k]]$smooth, n_sp[[k]]), k)
+  }))
+  structure(
+    list(
+      coefficients = coefficients,
+      fitted.values = res$parameters,
+      linear.predictors = res$linear_predictors,
+      y = y,
+      Vp = res$Vp,
+      Ve = res$Ve,
+      Vc = res$Vc,
+      edf = stats::setNames(res$edf, coef_names),
+      edf1 = stats::setNames(res$edf1, coef_names),
+      edf2 = stats::setNames(res$edf2, coef_names),
+      sp = stats::setNames(res$sp, sp_labels),
+      criterion = c(REML = res$criterion),
+      loglik = res$loglik,
+      aic = -2 * res$loglik + 2 * sum(res$edf),
+      deviance = res$deviance,
+      null.deviance = res$null_deviance,
+      smooth = smooth,
+      term_tests = res$term_tests,
+      lpi = lpi,
+      nsdf = vapply(setups, `[[`, 1, "nsdf"),
+      parts = parts,
+      offset = lapply(setups, `[[`, "offset"),
+      converged = res$converged && res$inner_converged,
+      termination = res$termination,
+      outer_iterations = res$iterations,
+      gradient = res$gradient,
+      method = "REML",
+      family = family,
+      formula = formula,
+      call = call,
+      data = rows,
+      na.action = attr(rows, "dropped"),
+      warm_start = list(source = "not stored (general families are not kept in the store yet)")
+    ),
+    class = "warmgam_general"
+  )
+}
+
+#' Methods for general smooth models
+#'
+#' A fit of several linear predictors with a general family (`gam_fit(list(y ~ s(x),
+#' ~ s(z)), family = mgcv::gaulss())`): `print()`, `summary()` (mgcv's tables, each
+#' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
+#' `predict()` (one column per linear predictor), `vcov()`, `logLik()`.
+#'
+#' @param object,x A `warmgam_general` fit.
+#' @param newdata A data frame of covariates; the fitted data when missing.
+#' @param type `"link"` (the linear predictors), `"response"` (the family's
+#'   parameters, for `gaulss()` the mean and `1 / sigma`, as mgcv's) or `"lpmatrix"`
+#'   (the model matrix, with the columns of each predictor in `attr(, "lpi")`).
+#' @param se.fit Whether to return standard errors too.
+#' @param unconditional Whether standard errors use the covariance corrected for
+#'   smoothing parameter uncertainty (`Vc`) rather than `Vp`.
+#' @param digits Significant digits to print.
+#' @param ... Nothing: an argument passed through it is an error naming it.
+#' @returns `predict()`: a matrix with one column per linear predictor (a list with
+#'   `fit` and `se.fit` when `se.fit = TRUE`); `summary()`: a `summary.warmgam_general`
+#'   object; `print()`: its argument, invisibly; `vcov()`: the Bayesian covariance
+#'   matrix; `logLik()`: the log likelihood with its effective degrees of freedom.
+#' @examples
+#' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
+#' fit <- gam_fit(list(accel ~ s(times, k = 20), ~ s(times)), data = MASS::mcycle,
+#'                family = mgcv::gaulss())
+#' summary(fit)
+#' head(predict(fit, type = "response"))
+#' \dontshow{options(op)}
+#' @name warmgam_general
+NULL
+
+#' @rdname warmgam_general
+#' @export
+print.warmgam_general <- function(x, ...) {
+  check_dots_empty("print", ...)
+  cat("\nFamily:", x$family$family, "\nLink functions:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
+  for (f in x$formula) print(f)
+  cat(sprintf("\nTotal edf: %s   -REML = %s   n = %d\n", format(sum(x$edf), digits = 5),
+              format(unname(x$criterion), digits = 8), length(x$y)))
+  if (!x$converged) cat("The fit did not converge:", x$termination, "\n")
+  invisible(x)
+}
+
+#' @rdname warmgam_general
+#' @export
+summary.warmgam_general <- function(object, ...) {
+  check_dots_empty("summary", ...)
+  beta <- object$coefficients
+  se <- sqrt(diag(object$Vp))
+  parametric <- unlist(Map(function(idx, np) idx[seq_len(np)], object$lpi, object$nsdf))
+  z <- beta[parametric] / se[parametric]
+  p_table <- cbind(Estimate = beta[parametric], `Std. Error` = se[parametric], `z value` = z,
+                   `Pr(>|z|)` = 2 * stats::pnorm(abs(z), lower.tail = FALSE))
+  s_table <- NULL
+  if (length(object$smooth)) {
+    s_table <- t(vapply(seq_along(object$smooth), function(i) {
+      sm <- object$smooth[[i]]
+      test <- object$term_tests[[i]]
+      c(edf = sum(object$edf[sm$first:sm$last]), Ref.df = test$rank, Chi.sq = test$stat,
+        `p-value` = smooth_p_value(test, length(object$y) - sum(object$edf), scale_known = TRUE))
+    }, numeric(4)))
+    rownames(s_table) <- names(object$smooth)
+  }
+  structure(
+    list(p.table = p_table, s.table = s_table,
+         dev.expl = (object$null.deviance - object$deviance) / object$null.deviance,
+         criterion = object$criterion, n = length(object$y), family = object$family, formula = object$formula),
+    class = "summary.warmgam_general"
+  )
+}
+
+#' @rdname warmgam_general
+#' @export
+print.summary.warmgam_general <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots_empty("print", ...)
+  cat("\nFamily:", x$family$family, "\nLink function:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
+  for (f in x$formula) print(f)
+  cat("\nParametric coefficients:\n")
+  stats::printCoefmat(x$p.table, digits = digits, signif.stars = TRUE, na.print = "NA")
+  if (!is.null(x$s.table)) {
+    cat("\nApproximate significance of smooth terms:\n")
+    stats::printCoefmat(x$s.table, digits = digits, has.Pvalue = TRUE, na.print = "NA",
+                        cs.ind = 1, signif.stars = TRUE)
+  }
+  cat(sprintf("\nDeviance explained = %s%%\n-REML = %s  Scale est. = 1         n = %d\n",
+              formatC(100 * x$dev.expl, digits = 1, format = "f"), format(unname(x$criterion), digits = 5), x$n))
+  invisible(x)
+}
+
+#' @rdname warmgam_general
+#' @export
+predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FALSE, unconditional = FALSE, ...) {
+  check_dots_empty("predict", ...)
+  check_flag(unconditional, "unconditional")
+  V <- if (unconditional) object$Vc else object$Vp
+  check_choice(type, "type", c("link", "response", "lpmatrix"))
+  check_flag(se.fit, "se.fit")
+  if (missing(newdata) || is.null(newdata)) {
+    if (type == "lpmatrix") abort("`type = \"lpmatrix\"` needs `newdata`.", "argument")
+    newdata <- NULL
+  } else if (!is.data.frame(newdata) && !is.list(newdata)) {
+    abort("`newdata` must be a data frame.", "newdata")
+  }
+  if (is.null(newdata)) {
+    eta <- object$linear.predictors
+    x <- NULL
+  } else {
+    blocks <- lapply(object$parts, function(part) model_matrix_at(part, newdata))
+    x <- lapply(blocks, `[[`, "x")
+    eta <- vapply(seq_along(blocks), function(k) {
+      drop(x[[k]] %*% object$coefficients[object$lpi[[k]]]) + blocks[[k]]$offset
+    }, numeric(nrow(x[[1]])))
+    eta <- matrix(eta, ncol = length(blocks))
+  }
+  if (type == "lpmatrix") {
+    out <- do.call(cbind, x)
+    colnames(out) <- names(object$coefficients)
+    attr(out, "lpi") <- object$lpi
+    return(out)
+  }
+  links <- object$family$linfo
+  fit <- if (type == "link") eta else vapply(seq_along(links), function(k) links[[k]]$linkinv(eta[, k]),
+                                             numeric(nrow(eta)))
+  fit <- matrix(fit, ncol = length(links))
+  if (!se.fit) return(fit)
+  if (is.null(x)) {
+    if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
+    x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
+  }
+  se <- vapply(seq_along(x), function(k) {
+    idx <- object$lpi[[k]]
+    s <- sqrt(pmax(0, rowSums((x[[k]] %*% V[idx, idx, drop = FALSE]) * x[[k]])))
+    if (type == "response") s * abs(links[[k]]$mu.eta(eta[, k])) else s
+  }, numeric(nrow(eta)))
+  list(fit = fit, se.fit = matrix(se, ncol = length(links)))
+}
+
+#' @rdname warmgam_general
+#' @export
+vcov.warmgam_general <- function(object, unconditional = FALSE, ...) {
+  check_dots_empty("vcov", ...)
+  check_flag(unconditional, "unconditional")
+  if (unconditional) object$Vc else object$Vp
+}
+
+#' @rdname warmgam_general
+#' @export
+logLik.warmgam_general <- function(object, ...) {
+  check_dots_empty("logLik", ...)
+  # As mgcv's logLik.gam: the effective degrees of freedom corrected for smoothing
+  # parameter uncertainty, at most the number of coefficients.
+  df <- min(sum(object$edf2), length(object$coefficients))
+  structure(object$loglik, df = df, nobs = length(object$y), class = "logLik")
+}
+
+#' @rdname warmgam_general
+#' @export
+nobs.warmgam_general <- function(object, ...) length(object$y)

@@ -1,0 +1,140 @@
+# General smooth models (a list of formulae, a general family) against mgcv's
+# gam.fit5: mgcv's gaulss().
+
+# Gaussian data whose standard deviation varies smoothly with x2 (as ?gaulss draws).
+gaulss_data <- function(n = 400, seed = 2) {
+  set.seed(seed)
+  d <- gam_sim(1, n = n, scale = 2)
+  d$y <- d$f + stats::rnorm(n) * exp(d$x2)
+  d$g <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
+  d
+}
+
+# Fitted values, criterion, smoothing parameters, edf (total, per term, corrected),
+# the summary tables, log likelihood and predictions with standard errors, against
+# mgcv's fit of the same model.
+expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4) {
+  expect_lt(rel_diff(fit$fitted.values, fitted(ref)), fitted_tol, label = paste(label, "fitted"))
+  expect_lt(abs(unname(fit$criterion) / ref$gcv.ubre - 1), 1e-9, label = paste(label, "REML"))
+  # mgcv's `sp` holds the estimated ones, `full.sp` all when some were given.
+  sp <- ref$full.sp %||% ref$sp
+  expect_lt(max(abs(log(fit$sp) - log(sp))), sp_tol, label = paste(label, "log sp"))
+  expect_identical(names(fit$sp), names(sp))
+  expect_identical(names(fit$coefficients), names(mgcv_call("coef", ref)))
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-5, label = paste(label, "edf"))
+  expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 1e-4, label = paste(label, "edf2"))
+  expect_lt(abs(as.numeric(logLik(fit)) - as.numeric(logLik(ref))), 1e-6, label = paste(label, "logLik"))
+  expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), 1e-4, label = paste(label, "logLik df"))
+  expect_lt(abs(fit$aic - ref$aic), 1e-5, label = paste(label, "aic"))
+  expect_lt(abs(fit$deviance / ref$deviance - 1), 1e-6, label = paste(label, "deviance"))
+  ours <- summary(fit)
+  theirs <- mgcv_call("summary", ref)
+  expect_identical(rownames(ours$s.table), rownames(theirs$s.table))
+  # edf, Ref.df and the statistic to the fit's tolerance; p-values through Davies'
+  # algorithm (relative, or absolute where they are tiny).
+  expect_lt(max(abs(ours$s.table[, 1:3] - theirs$s.table[, 1:3]) / (1 + abs(theirs$s.table[, 1:3]))), 1e-4,
+            label = paste(label, "s.table"))
+  expect_lt(max(abs(ours$s.table[, 4] - theirs$s.table[, 4]) / pmax(theirs$s.table[, 4], 1e-6)), 1e-3,
+            label = paste(label, "smooth p-values"))
+  expect_lt(max(abs(ours$p.table[, 1:3] - theirs$p.table[, 1:3]) / (1 + abs(theirs$p.table[, 1:3]))), 1e-6,
+            label = paste(label, "p.table"))
+  expect_lt(abs(ours$dev.expl - theirs$dev.expl), 1e-7, label = paste(label, "deviance explained"))
+  for (type in c("link", "response")) {
+    p <- predict(fit, nd, type = type, se.fit = TRUE)
+    q <- mgcv_call("predict", ref, newdata = nd, type = type, se.fit = TRUE)
+    expect_lt(rel_diff(p$fit, q$fit), 1e-6, label = paste(label, type, "predictions"))
+    expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, type, "se"))
+  }
+  p <- predict(fit, nd, se.fit = TRUE, unconditional = TRUE)
+  q <- mgcv_call("predict", ref, newdata = nd, se.fit = TRUE, unconditional = TRUE)
+  expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "unconditional se"))
+  # The bases are mgcv's up to a rotation within each term, so the model matrices
+  # differ; each predictor's columns give its linear predictor.
+  x <- predict(fit, nd, type = "lpmatrix")
+  eta <- vapply(attr(x, "lpi"), function(i) drop(x[, i] %*% fit$coefficients[i]), numeric(nrow(nd)))
+  expect_equal(unname(eta), unname(predict(fit, nd)), tolerance = 1e-12)
+}
+
+test_that("gaulss() fits as mgcv's gam.fit5: two predictors, parametric terms, a factor", {
+  local_store()
+  d <- gaulss_data()
+  nd <- new_points(d)
+  nd$g <- factor(sample(levels(d$g), nrow(nd), replace = TRUE), levels = levels(d$g))
+  f <- list(y ~ s(x0) + s(x1), ~ s(x2))
+  fit <- gam_fit(f, data = d, family = mgcv::gaulss())
+  ref <- mgcv_reference("general/gaulss", f, d, family = quote(mgcv::gaulss()), method = "REML")
+  expect_general_agrees(fit, ref, nd, "gaulss")
+  expect_true(fit$converged)
+  expect_s3_class(fit, "warmgam_general")
+  expect_output(print(fit), "gaulss")
+  expect_output(print(summary(fit)), "s.1\\(x2\\)")
+  expect_equal(dim(predict(fit)), c(nrow(d), 2L))
+  expect_equal(vcov(fit), fit$Vp)
+
+  f2 <- list(y ~ s(x0) + g + x3, ~ s(x2, k = 6) + g)
+  fit <- gam_fit(f2, data = d, family = mgcv::gaulss(b = 0.1))
+  ref <- mgcv_reference("general/gaulss-parametric", f2, d, family = quote(mgcv::gaulss(b = 0.1)),
+                        method = "REML")
+  expect_general_agrees(fit, ref, nd, "gaulss parametric")
+  expect_true(all(c("gb.1", "(Intercept).1", "x3") %in% names(fit$coefficients)))
+})
+
+test_that("gaulss() with a log mean link and given smoothing parameters", {
+  local_store()
+  d <- gaulss_data()
+  d$y <- exp(d$f / 4) + stats::rnorm(nrow(d)) * 0.2 * exp(d$x2)
+  nd <- new_points(d)
+  f <- list(y ~ s(x0) + s(x1), ~ s(x2))
+  fam <- quote(mgcv::gaulss(link = list("log", "logb")))
+  fit <- gam_fit(f, data = d, family = eval(fam))
+  ref <- mgcv_reference("general/gaulss-log", f, d, family = fam, method = "REML")
+  expect_general_agrees(fit, ref, nd, "gaulss log")
+  # One smoothing parameter given, the others estimated (negative, as mgcv).
+  sp <- c(0.5, -1, -1)
+  fit <- gam_fit(f, data = d, family = eval(fam), sp = sp)
+  ref <- mgcv_reference("general/gaulss-sp", f, d, family = fam, method = "REML", sp = sp)
+  expect_equal(unname(fit$sp[[1]]), 0.5)
+  expect_general_agrees(fit, ref, nd, "gaulss given sp")
+})
+
+test_that("rows with missing values are dropped from every predictor alike", {
+  local_store()
+  d <- gaulss_data()
+  d$x2[c(3, 50)] <- NA
+  d$x0[7] <- NA
+  fit <- gam_fit(list(y ~ s(x0), ~ s(x2)), data = d, family = mgcv::gaulss())
+  full <- gam_fit(list(y ~ s(x0), ~ s(x2)), data = d[-c(3, 7, 50), ], family = mgcv::gaulss())
+  expect_equal(fit$fitted.values, full$fitted.values)
+  expect_equal(fit$na.action, c(3L, 7L, 50L))
+  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2)), data = d, family = mgcv::gaulss(), na.action = na.fail),
+               class = "warmgam_error_missing_values")
+})
+
+test_that("general families refuse what they cannot fit, naming it", {
+  d <- gaulss_data(n = 100)
+  f <- list(y ~ s(x0), ~ s(x2))
+  expect_error(gam_fit(f, data = d), "general family", class = "warmgam_error_formula")
+  expect_error(gam_fit(y ~ s(x0), data = d, family = mgcv::gaulss()), "list of 2 formulae",
+               class = "warmgam_error_formula")
+  expect_error(gam_fit(list(y ~ s(x0)), data = d, family = mgcv::gaulss()), class = "warmgam_error_formula")
+  expect_error(gam_fit(list(y ~ s(x0), y ~ s(x2)), data = d, family = mgcv::gaulss()), "one-sided",
+               class = "warmgam_error_formula")
+  expect_error(gam_fit(list(~ s(x0), ~ s(x2)), data = d, family = mgcv::gaulss()), "response",
+               class = "warmgam_error_formula")
+  expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), weights = rep(2, 100)), "`weights`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), gamma = 1.4), "`gamma`",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2)), data = d, family = mgcv::ziplss()), "ziplss",
+               class = "warmgam_error_family")
+  expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), sp = c(1, 2, 3)), "`sp`",
+               class = "warmgam_error_argument")
+  d$y[5] <- Inf
+  expect_error(gam_fit(f, data = d, family = mgcv::gaulss()), "non-finite", class = "warmgam_error_non_finite")
+  expect_warning(fit <- gam_fit(f, data = gaulss_data(n = 100), family = mgcv::gaulss(), method = "GCV.Cp"),
+                 "REML")
+  expect_identical(fit$method, "REML")
+  setups <- gam_fit(f, data = gaulss_data(n = 100), family = mgcv::gaulss(), fit = FALSE)
+  expect_length(setups, 2L)
+  expect_s3_class(setups[[2]], "warmgam_setup")
+})
