@@ -11,6 +11,8 @@
 #     ocat    4 classes, latent f - mean(f) + logistic, cuts -1, 0, 5;  ocat(R = 4)
 #     nb      negative binomial, mean exp(f / 4), size 3;            nb()
 #     tw      Tweedie, mean exp(f / 4), p 1.5, scale 1;              tw()
+#     gaulss  f + N(0, exp(2 x2)), with list(<formula>, ~ s(x2));     mgcv::gaulss()
+#             (bam() takes no general family: gam only)
 #   by
 #     warmgam   gam_fit(method = "REML", threads = 2, cache = FALSE)
 #     gam       mgcv::gam(method = "REML")
@@ -21,12 +23,14 @@
 #   fitted values from each engine's, and the REML score (warmgam's and gam's).
 #
 # Goals (reported, never asserted): at n = 2e4 each family at most 1/20 of gam's
-# time; at n = 1e6 betar, scat and ocat no slower than bam(discrete = TRUE).
+# time; at n = 1e6 betar, scat and ocat no slower than bam(discrete = TRUE); gaulss
+# at n = 1e5 against gam().
 #
 # How to run
 #   Rscript bench/bench_families.R
 #   WARMGAM_BENCH_FAMILY_N=1e6 WARMGAM_BENCH_FAMILY_GAM=0 WARMGAM_BENCH_FAMILIES=betar,scat,ocat \
 #     Rscript bench/bench_families.R     (the issue's n = 1e6 comparison with bam)
+#   WARMGAM_BENCH_FAMILY_N=1e5 WARMGAM_BENCH_FAMILIES=gaulss Rscript bench/bench_families.R
 #
 # The table is printed and written to bench/results/families.csv.
 
@@ -56,8 +60,11 @@ responses <- list(
     # gamma shape 1, scale 0.5 mu^0.5.
     counts <- stats::rpois(length(f), mu^0.5 / 0.5)
     vapply(seq_along(f), function(i) sum(stats::rgamma(counts[i], shape = 1, scale = 0.5 * mu[i]^0.5)), 0)
-  }
+  },
+  gaulss = function(f) f + stats::rnorm(length(f)) * exp(base$x2)
 )
+# A general family's list of formulae: one per linear predictor.
+formulas <- list(gaulss = list(formula, ~ s(x2)))
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
@@ -68,9 +75,11 @@ families <- list(
     fam <- mgcv::tw()
     parent.env(environment(fam$ls)) <- asNamespace("mgcv")
     fam
-  }))
+  })),
+  gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss())
 )
 parameters <- function(fit) {
+  if (inherits(fit, "warmgam_general") || inherits(fit$family, "general.family")) return("")
   fam <- fit$family
   value <- if (inherits(fit, "warmgam")) {
     fields <- list(fam[["phi"]], c(fam[["nu"]], fam[["sigma"]]), fam[["cuts"]], fam[["theta"]], fam[["p"]])
@@ -82,7 +91,7 @@ parameters <- function(fit) {
   paste(signif(value, 5), collapse = " ")
 }
 
-criterion <- function(fit) if (inherits(fit, "warmgam")) fit$criterion else fit$gcv.ubre
+criterion <- function(fit) if (inherits(fit, c("warmgam", "warmgam_general"))) fit$criterion else fit$gcv.ubre
 
 chosen <- strsplit(Sys.getenv("WARMGAM_BENCH_FAMILIES", paste(names(responses), collapse = ",")), ",")[[1]]
 if (!all(chosen %in% names(responses))) stop("WARMGAM_BENCH_FAMILIES names families outside ", toString(names(responses)))
@@ -92,11 +101,14 @@ for (name in chosen) {
   d <- base
   d$y <- responses[[name]](base$f)
   fams <- families[[name]]
-  w <- elapsed(gam_fit(formula, data = d, family = fams$warmgam, threads = 2, cache = FALSE))
+  f <- if (is.null(formulas[[name]])) formula else formulas[[name]]
+  w <- elapsed(gam_fit(f, data = d, family = fams$warmgam, threads = 2, cache = FALSE))
   engines <- list(warmgam = w)
-  if (with_gam) engines$gam <- elapsed(mgcv::gam(formula, data = d, family = fams$mgcv, method = "REML"))
-  engines$bam_disc <- elapsed(mgcv::bam(formula, data = d, family = fams$mgcv, method = "fREML",
-                                        discrete = TRUE, nthreads = 2))
+  if (with_gam) engines$gam <- elapsed(mgcv::gam(f, data = d, family = fams$mgcv, method = "REML"))
+  if (!inherits(fams$mgcv, "general.family")) {
+    engines$bam_disc <- elapsed(mgcv::bam(f, data = d, family = fams$mgcv, method = "fREML",
+                                          discrete = TRUE, nthreads = 2))
+  }
   for (engine in names(engines)) {
     e <- engines[[engine]]
     rows[[length(rows) + 1]] <- data.frame(

@@ -7,7 +7,7 @@
 //! `l = log tau - tau^2 (y - mu)^2 / 2 - log(2 pi) / 2`. Prior weights do not enter
 //! (mgcv's `gaulss` ignores them too; the R layer refuses them).
 
-use super::general::{Jet, LpLink};
+use super::general::{Fourth, Jet, LpLink, MAX_LP};
 use super::link::Link;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,12 +32,18 @@ impl Gaulss {
         Some(Gaulss { links: [LpLink::Standard(mean), LpLink::LogB(*b)] })
     }
 
+    pub fn loglik(&self, y: f64, theta: &[f64]) -> f64 {
+        let (mu, tau) = (theta[0], theta[1]);
+        let r = y - mu;
+        tau.ln() - 0.5 * tau * tau * r * r - 0.5 * (2.0 * std::f64::consts::PI).ln()
+    }
+
     /// The log likelihood at `theta = (mu, tau)` and its derivatives up to `order`.
     pub fn jet(&self, y: f64, theta: &[f64], order: usize) -> Jet {
         let (mu, tau) = (theta[0], theta[1]);
         let r = y - mu;
         let mut j = Jet::zero();
-        j.l = tau.ln() - 0.5 * tau * tau * r * r - 0.5 * (2.0 * std::f64::consts::PI).ln();
+        j.l = self.loglik(y, theta);
         if order >= 1 {
             j.d1[0] = tau * tau * r;
             j.d1[1] = 1.0 / tau - tau * r * r;
@@ -62,18 +68,37 @@ impl Gaulss {
         j
     }
 
-    /// The mean and the precision root of the whole sample, on the predictors'
-    /// scales.
-    pub fn start(&self, y: &[f64]) -> Vec<f64> {
+    /// The fourth derivatives: `l_mmtt = -2` (every order of `m, m, t, t`) and
+    /// `l_tttt = -6 / tau^4`; the others are zero.
+    pub fn fourth(&self, _y: f64, theta: &[f64]) -> Fourth {
+        let tau = theta[1];
+        let mut f = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
+        for (a, b, c, d) in [(0, 0, 1, 1), (0, 1, 0, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 0, 1, 0), (1, 1, 0, 0)] {
+            f[a][b][c][d] = -2.0;
+        }
+        f[1][1][1][1] = -6.0 / tau.powi(4);
+        f
+    }
+
+    /// Each row's start for predictor `lp` on its scale, given the earlier
+    /// predictors' parameters: the linked response for the mean; for `1 / sigma`,
+    /// the absolute residual's `sigma` (`E log|r| = log sigma - 0.635` for normal
+    /// residuals), kept off zero.
+    pub fn start_targets(&self, lp: usize, y: &[f64], earlier: &[Vec<f64>]) -> Vec<f64> {
         let n = y.len() as f64;
         let mean = y.iter().sum::<f64>() / n;
-        let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(2.0);
-        let mean = match self.links[0] {
-            LpLink::Standard(Link::Log | Link::Sqrt | Link::Inverse) => mean.abs().max(1e-3),
-            _ => mean,
-        };
-        let tau = 1.0 / var.sqrt().max(1e-8);
-        vec![self.links[0].link(mean), self.links[1].link(tau)]
+        let sd = (y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(2.0)).sqrt().max(1e-8);
+        if lp == 0 {
+            let positive = matches!(self.links[0], LpLink::Standard(Link::Log | Link::Sqrt | Link::Inverse));
+            return y.iter().map(|&v| self.links[0].link(if positive { v.abs().max(1e-3 * sd) } else { v })).collect();
+        }
+        y.iter()
+            .zip(&earlier[0])
+            .map(|(v, mu)| {
+                let sigma = ((v - mu).abs().max(1e-3 * sd)).ln() + 0.635;
+                self.links[1].link(1.0 / sigma.exp().max(1e-2 * sd))
+            })
+            .collect()
     }
 
     /// `sum ((y - mu) tau)^2` and `sum ((y - mean(y)) tau)^2` (mgcv's deviance and

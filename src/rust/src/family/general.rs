@@ -4,9 +4,11 @@
 //! JASA 111:1548-1563, §3-4). A family gives the log likelihood and its first three
 //! derivatives in the parameters (`Jet`); `eta_jet` turns them into derivatives in
 //! the linear predictors by the chain rule, each parameter depending on its own
-//! predictor only. The fit (`fit::general`) needs the first two for its Newton
-//! iteration on the coefficients and the third for the derivatives of the
-//! Laplace-approximate REML in the log smoothing parameters.
+//! predictor only, and `eta_fourth` the fourth derivatives (Faà di Bruno's formula
+//! over the set partitions of the four differentiations). The fit (`fit::general`)
+//! needs the first two for its Newton iteration on the coefficients, the third for
+//! the gradient of the Laplace-approximate REML in the log smoothing parameters and
+//! the fourth for its Hessian.
 
 use super::gaulss::Gaulss;
 use super::link::Link;
@@ -30,6 +32,30 @@ impl Jet {
     }
 }
 
+/// Fourth derivatives in `K` arguments (kept apart from `Jet`: only the criterion's
+/// Hessian needs them, once per outer iteration).
+pub type Fourth = [[[[f64; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
+
+/// The set partitions of the four differentiations `{0, 1, 2, 3}`, each block a
+/// bit mask (Faà di Bruno: one term of the fourth derivative per partition).
+const PARTITIONS_OF_FOUR: [&[u8]; 15] = [
+    &[0b1111],
+    &[0b0111, 0b1000],
+    &[0b1011, 0b0100],
+    &[0b1101, 0b0010],
+    &[0b1110, 0b0001],
+    &[0b0011, 0b1100],
+    &[0b0101, 0b1010],
+    &[0b1001, 0b0110],
+    &[0b0011, 0b0100, 0b1000],
+    &[0b0101, 0b0010, 0b1000],
+    &[0b1001, 0b0010, 0b0100],
+    &[0b0110, 0b0001, 0b1000],
+    &[0b1010, 0b0001, 0b0100],
+    &[0b1100, 0b0001, 0b0010],
+    &[0b0001, 0b0010, 0b0100, 0b1000],
+];
+
 /// The link of one linear predictor to its parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LpLink {
@@ -41,18 +67,25 @@ pub enum LpLink {
 }
 
 impl LpLink {
-    /// The parameter and its first three derivatives in `eta`.
-    fn inverse_derivatives(&self, eta: f64) -> (f64, [f64; 3]) {
+    /// The parameter and its first four derivatives in `eta`.
+    fn inverse_derivatives(&self, eta: f64) -> (f64, [f64; 4]) {
         match self {
-            LpLink::Standard(link) => {
-                let d = link.mu_derivatives(eta);
-                (link.inverse(eta), [d[0], d[1], d[2]])
-            }
+            LpLink::Standard(link) => (link.inverse(eta), link.mu_derivatives(eta)),
             LpLink::LogB(b) => {
+                // u = 1 / (e + b) with e = exp(eta): du/deta = -e u^2.
                 let e = eta.exp();
                 let u = 1.0 / (e + b);
-                let (u2, u3, u4) = (u * u, u * u * u, u * u * u * u);
-                (u, [-e * u2, -e * u2 + 2.0 * e * e * u3, -e * u2 + 6.0 * e * e * u3 - 6.0 * e * e * e * u4])
+                let (e2, e3, e4) = (e * e, e * e * e, e * e * e * e);
+                let (u2, u3, u4, u5) = (u * u, u * u * u, u * u * u * u, u * u * u * u * u);
+                (
+                    u,
+                    [
+                        -e * u2,
+                        -e * u2 + 2.0 * e2 * u3,
+                        -e * u2 + 6.0 * e2 * u3 - 6.0 * e3 * u4,
+                        -e * u2 + 14.0 * e2 * u3 - 36.0 * e3 * u4 + 24.0 * e4 * u5,
+                    ],
+                )
             }
         }
     }
@@ -107,6 +140,80 @@ impl GeneralFamily {
         }
     }
 
+    /// The fourth derivatives of the log likelihood in the parameters.
+    fn parameter_fourth(&self, y: f64, theta: &[f64]) -> Fourth {
+        match self {
+            GeneralFamily::Gaulss(f) => f.fourth(y, theta),
+        }
+    }
+
+    fn parameters_and_derivatives(&self, eta: &[f64]) -> ([f64; MAX_LP], [[f64; 4]; MAX_LP]) {
+        let mut theta = [0.0; MAX_LP];
+        let mut h = [[0.0; 4]; MAX_LP];
+        for (a, link) in self.links().iter().enumerate() {
+            let (t, d) = link.inverse_derivatives(eta[a]);
+            theta[a] = t;
+            h[a] = d;
+        }
+        (theta, h)
+    }
+
+    /// The log likelihood of `y` at linear predictors `eta`.
+    pub fn loglik(&self, y: f64, eta: &[f64]) -> f64 {
+        let k = self.n_lp();
+        let (theta, _) = self.parameters_and_derivatives(eta);
+        match self {
+            GeneralFamily::Gaulss(f) => f.loglik(y, &theta[..k]),
+        }
+    }
+
+    /// The fourth derivatives of the log likelihood of `y` in the linear predictors
+    /// `eta` (`jet`, the parameter jet's lower orders, from `parameter_jet`): each
+    /// is a sum over the set partitions of the four differentiations whose blocks
+    /// each differentiate one predictor, of the parameter derivative of the
+    /// partition's order times each block's link derivative of the block's size.
+    pub fn eta_fourth(&self, y: f64, eta: &[f64]) -> Fourth {
+        let k = self.n_lp();
+        let (theta, h) = self.parameters_and_derivatives(eta);
+        let p = self.parameter_jet(y, &theta[..k], 3);
+        let p4 = self.parameter_fourth(y, &theta[..k]);
+        let mut out = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
+        // Symmetric in its indices: formed for a <= b <= c <= d, then copied.
+        for a in 0..k {
+            for b in a..k {
+                for c in b..k {
+                    for d in c..k {
+                        let idx = [a, b, c, d];
+                        let mut total = 0.0;
+                        'partition: for blocks in PARTITIONS_OF_FOUR {
+                            let mut at = [0usize; 4];
+                            let mut factor = 1.0;
+                            for (r, &mask) in blocks.iter().enumerate() {
+                                let first = idx[mask.trailing_zeros() as usize];
+                                if (0..4).any(|i| mask & (1 << i) != 0 && idx[i] != first) {
+                                    continue 'partition;
+                                }
+                                at[r] = first;
+                                factor *= h[first][mask.count_ones() as usize - 1];
+                            }
+                            let l = match blocks.len() {
+                                1 => p.d1[at[0]],
+                                2 => p.d2[at[0]][at[1]],
+                                3 => p.d3[at[0]][at[1]][at[2]],
+                                _ => p4[at[0]][at[1]][at[2]][at[3]],
+                            };
+                            total += l * factor;
+                        }
+                        for [i, j, l, m] in permutations(idx) {
+                            out[i][j][l][m] = total;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Why `y` cannot be a response of this family, if it cannot.
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self {
@@ -127,14 +234,7 @@ impl GeneralFamily {
     ///        + [a = b] (L_ac h_a'' h_c' + [a = c] L_a h_a''')`.
     pub fn eta_jet(&self, y: f64, eta: &[f64], order: usize) -> Jet {
         let k = self.n_lp();
-        let links = self.links();
-        let mut theta = [0.0; MAX_LP];
-        let mut h = [[0.0; 3]; MAX_LP];
-        for a in 0..k {
-            let (t, d) = links[a].inverse_derivatives(eta[a]);
-            theta[a] = t;
-            h[a] = d;
-        }
+        let (theta, h) = self.parameters_and_derivatives(eta);
         let p = self.parameter_jet(y, &theta[..k], order);
         let mut out = Jet::zero();
         out.l = p.l;
@@ -182,11 +282,12 @@ impl GeneralFamily {
         out
     }
 
-    /// The parameters a fit starts from, one per linear predictor, from the response
-    /// (each predictor's intercept; the other coefficients start at zero).
-    pub fn start(&self, y: &[f64]) -> Vec<f64> {
+    /// Where a fit starts predictor `lp`: a value per row on its scale (which the
+    /// fit smooths by a penalized regression), given the earlier predictors'
+    /// parameters at their start.
+    pub fn start_targets(&self, lp: usize, y: &[f64], earlier: &[Vec<f64>]) -> Vec<f64> {
         match self {
-            GeneralFamily::Gaulss(f) => f.start(y),
+            GeneralFamily::Gaulss(f) => f.start_targets(lp, y, earlier),
         }
     }
 
@@ -197,6 +298,37 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => f.deviances(y, theta),
         }
     }
+}
+
+/// The 24 orderings of four indices (with repeats where indices repeat).
+fn permutations(idx: [usize; 4]) -> impl Iterator<Item = [usize; 4]> {
+    const ORDERS: [[usize; 4]; 24] = [
+        [0, 1, 2, 3],
+        [0, 1, 3, 2],
+        [0, 2, 1, 3],
+        [0, 2, 3, 1],
+        [0, 3, 1, 2],
+        [0, 3, 2, 1],
+        [1, 0, 2, 3],
+        [1, 0, 3, 2],
+        [1, 2, 0, 3],
+        [1, 2, 3, 0],
+        [1, 3, 0, 2],
+        [1, 3, 2, 0],
+        [2, 0, 1, 3],
+        [2, 0, 3, 1],
+        [2, 1, 0, 3],
+        [2, 1, 3, 0],
+        [2, 3, 0, 1],
+        [2, 3, 1, 0],
+        [3, 0, 1, 2],
+        [3, 0, 2, 1],
+        [3, 1, 0, 2],
+        [3, 1, 2, 0],
+        [3, 2, 0, 1],
+        [3, 2, 1, 0],
+    ];
+    ORDERS.into_iter().map(move |o| [idx[o[0]], idx[o[1]], idx[o[2]], idx[o[3]]])
 }
 
 #[cfg(test)]
@@ -210,10 +342,18 @@ mod tests {
     /// The chain rule against central differences of the jet one order down.
     #[test]
     fn eta_jet_matches_finite_differences() {
-        let links = vec!["log".to_string(), "logb".to_string()];
+        for mean in ["log", "identity", "inverse"] {
+            check_jet(mean);
+        }
+    }
+
+    fn check_jet(mean: &str) {
+        let links = vec![mean.to_string(), "logb".to_string()];
         let family = GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss");
         let (y, eta) = (1.7, [0.3, -0.4]);
         let jet = family.eta_jet(y, &eta, 3);
+        let fourth = family.eta_fourth(y, &eta);
+        assert!((family.loglik(y, &eta) - jet.l).abs() < 1e-15);
         let at = |a: usize, h: f64| {
             let mut e = eta;
             e[a] += h;
@@ -228,6 +368,10 @@ mod tests {
                 for c in 0..2 {
                     let d3 = central(|h| at(c, h).d2[a][b], 1e-5);
                     assert!((jet.d3[a][b][c] - d3).abs() < 1e-6 * (1.0 + d3.abs()), "l_{a}{b}{c}");
+                    for d in 0..2 {
+                        let d4 = central(|h| at(d, h).d3[a][b][c], 1e-5);
+                        assert!((fourth[a][b][c][d] - d4).abs() < 1e-6 * (1.0 + d4.abs()), "l_{a}{b}{c}{d}");
+                    }
                 }
             }
         }

@@ -6,16 +6,11 @@
 //! * Inner fit at fixed smoothing parameters: Newton's method on the penalized
 //!   negative log likelihood `Q(beta) = -l(beta) + beta'S beta / 2`, with the
 //!   observed Hessian `H = -d2l/dbeta dbeta' + S`, step halving until `Q` falls.
-//! * Criterion: `V = Q(beta) + log|H|/2 - log|S|_+/2 - M_p log(2 pi)/2`.
-//! * Its gradient in `rho = log(lambda)`, exactly (§3.1): by the envelope theorem
-//!   `dV/drho_j = lambda_j beta'S_j beta/2 + tr(H^-1 dH_j)/2 - dlog|S|_+/2`, with
-//!   `dH_j = lambda_j S_j + X' diag(-l''' X dbeta_j) X` and
-//!   `dbeta_j = -H^-1 lambda_j S_j beta`; the trace of the data part is
-//!   `sum_i sum_ab w_iab x_ia' [H^-1]_ab x_ib` over the predictors `a, b`.
-//! * Its Hessian by forward differences of that gradient (one inner fit per smoothing
-//!   parameter, started from the first-order prediction of its coefficients): mgcv
-//!   forms it from the fourth derivatives, which only the speed of the outer Newton
-//!   iteration depends on, not where it ends.
+//! * Smoothing parameters: the outer Newton iteration (`fit::outer`) on the criterion
+//!   with its exact gradient and Hessian (`fit::general_laml`).
+//! * What the fit reports: `Vp = H^-1`, the edf from `F = H^-1 (H - S)`, `Vc` and
+//!   `edf2` corrected for smoothing parameter uncertainty (`fit::uncertainty`, with
+//!   mgcv's general-family ridge) and the smooth terms' tests (`fit::term_tests`).
 
 use std::ops::Range;
 
@@ -63,16 +58,17 @@ pub struct GeneralModel<'a> {
 }
 
 /// The penalized fit at one set of smoothing parameters.
-struct Inner {
-    beta: Vec<f64>,
-    eta: Vec<Vec<f64>>,
-    ll: f64,
+pub(super) struct Inner {
+    pub beta: Vec<f64>,
+    pub eta: Vec<Vec<f64>>,
+    pub ll: f64,
     /// `beta' S_lambda beta`.
-    penalty: f64,
+    pub penalty: f64,
     /// `-d2l/dbeta dbeta'` (the data part of `H`).
-    hd: Array2<f64>,
-    factor: SpdFactor,
-    converged: bool,
+    pub hd: Array2<f64>,
+    /// Of `H = hd + S_lambda`.
+    pub factor: SpdFactor,
+    pub converged: bool,
 }
 
 /// What a general fit reports.
@@ -107,41 +103,42 @@ const MAX_INNER: usize = 200;
 const INNER_TOL: f64 = 1e-10;
 /// How many times a search resumes from a better inner optimum (`GeneralModel::fit`).
 const MAX_RESTARTS: usize = 3;
-/// Forward-difference step in a log smoothing parameter for the criterion's Hessian.
-const HESSIAN_STEP: f64 = 1e-4;
 /// mgcv's regularization of the criterion's Hessian in `Vc`'s second-order term for
 /// general families (`gam.fit5.post.proc`).
 const GENERAL_SECOND_ORDER_RIDGE: f64 = 1.0 / 50.0;
 
 impl GeneralModel<'_> {
-    fn n(&self) -> usize {
+    pub(super) fn n(&self) -> usize {
         self.y.len()
     }
 
-    fn p(&self) -> usize {
+    pub(super) fn p(&self) -> usize {
         self.x.ncols()
     }
 
-    fn k(&self) -> usize {
+    pub(super) fn k(&self) -> usize {
         self.lp.len()
     }
 
-    fn eta(&self, beta: &[f64]) -> Vec<Vec<f64>> {
+    /// Each predictor's part of the model matrix times `v`'s part (no offset).
+    pub(super) fn predictor_products(&self, v: &[f64]) -> Vec<Vec<f64>> {
         self.lp
             .iter()
-            .zip(&self.offset)
-            .map(|(cols, off)| {
-                let b = Array1::from(beta[cols.clone()].to_vec());
-                let mut e = self.x.slice(s![.., cols.clone()]).dot(&b).to_vec();
-                if !off.is_empty() {
-                    e.iter_mut().zip(off).for_each(|(v, o)| *v += o);
-                }
-                e
-            })
+            .map(|cols| self.x.slice(s![.., cols.clone()]).dot(&Array1::from(v[cols.clone()].to_vec())).to_vec())
             .collect()
     }
 
-    fn row_eta(eta: &[Vec<f64>], i: usize) -> [f64; crate::family::general::MAX_LP] {
+    fn eta(&self, beta: &[f64]) -> Vec<Vec<f64>> {
+        let mut eta = self.predictor_products(beta);
+        for (e, off) in eta.iter_mut().zip(&self.offset) {
+            if !off.is_empty() {
+                e.iter_mut().zip(off).for_each(|(v, o)| *v += o);
+            }
+        }
+        eta
+    }
+
+    pub(super) fn row_eta(eta: &[Vec<f64>], i: usize) -> [f64; crate::family::general::MAX_LP] {
         let mut e = [0.0; crate::family::general::MAX_LP];
         for (a, col) in eta.iter().enumerate() {
             e[a] = col[i];
@@ -150,7 +147,7 @@ impl GeneralModel<'_> {
     }
 
     fn loglik(&self, eta: &[Vec<f64>]) -> f64 {
-        (0..self.n()).map(|i| self.family.eta_jet(self.y[i], &Self::row_eta(eta, i)[..self.k()], 0).l).sum()
+        (0..self.n()).map(|i| self.family.loglik(self.y[i], &Self::row_eta(eta, i)[..self.k()])).sum()
     }
 
     fn s_lambda(&self, lambda: &[f64]) -> Array2<f64> {
@@ -159,9 +156,17 @@ impl GeneralModel<'_> {
         s
     }
 
-    /// `X_a' diag(w) X_b`.
-    fn weighted_block(&self, a: usize, b: usize, w: &[f64]) -> Array2<f64> {
+    /// `X_a' diag(w) X_b` (weights of any sign); the symmetric lower-triangle
+    /// product when `a = b`.
+    pub(super) fn weighted_block(&self, a: usize, b: usize, w: &[f64]) -> Array2<f64> {
         let xa = self.x.slice(s![.., self.lp[a].clone()]);
+        if a == b {
+            let p = xa.ncols();
+            let mut acc = faer::Mat::<f64>::zeros(p, p);
+            let mut scratch = faer::Mat::<f64>::zeros(0, 0);
+            linalg::add_weighted_gram(&mut acc, xa, w, &mut scratch, linalg::par(self.settings.threads));
+            return linalg::from_lower(&acc);
+        }
         let xb = self.x.slice(s![.., self.lp[b].clone()]);
         let w = Array1::from(w.to_vec()).insert_axis(Axis(1));
         let xbw = &xb * &w;
@@ -222,8 +227,20 @@ impl GeneralModel<'_> {
         None
     }
 
+    /// `Q(beta)` at penalty multipliers `lambda` (infinite where the likelihood is
+    /// not finite).
+    pub(super) fn penalized_objective(&self, lambda: &[f64], beta: &[f64]) -> f64 {
+        let b = Array1::from(beta.to_vec());
+        let q = -self.loglik(&self.eta(beta)) + 0.5 * b.dot(&self.s_lambda(lambda).dot(&b));
+        if q.is_nan() {
+            f64::INFINITY
+        } else {
+            q
+        }
+    }
+
     /// Newton's method on `Q(beta)` at penalty multipliers `lambda`, from `start`.
-    fn inner(&self, lambda: &[f64], start: &[f64]) -> Result<Inner> {
+    pub(super) fn inner(&self, lambda: &[f64], start: &[f64]) -> Result<Inner> {
         let s = self.s_lambda(lambda);
         let penalty_of = |b: &[f64]| {
             let b = Array1::from(b.to_vec());
@@ -282,148 +299,7 @@ impl GeneralModel<'_> {
         Ok(Inner { beta, eta, ll, penalty, hd, factor, converged })
     }
 
-    /// Each penalty's `lambda` from the smoothing parameters' `rho`.
-    fn penalty_rho(&self, rho: &[f64]) -> Vec<f64> {
-        self.links.iter().map(|&l| rho[l]).collect()
-    }
-
-    fn criterion(&self, inner: &Inner, rho: &[f64]) -> f64 {
-        let log_s = self.penalties.log_det(&self.penalty_rho(rho)).value;
-        let mp = self.penalties.null_space_dim() as f64;
-        -inner.ll + 0.5 * inner.penalty + 0.5 * inner.factor.log_det()
-            - 0.5 * log_s
-            - 0.5 * mp * (2.0 * std::f64::consts::PI).ln()
-    }
-
-    /// `lambda_pen S_pen beta` summed over the penalties linked to smoothing
-    /// parameter `j`.
-    fn s_j_beta(&self, j: usize, rho: &[f64], beta: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.p()];
-        for (pen, &l) in self.penalties.penalties.iter().zip(&self.links) {
-            if l != j {
-                continue;
-            }
-            let cols = pen.start..pen.start + pen.len();
-            let v = pen.s.dot(&Array1::from(beta[cols.clone()].to_vec())) * rho[j].exp();
-            out[cols].iter_mut().zip(v.iter()).for_each(|(o, x)| *o += x);
-        }
-        out
-    }
-
-    /// The criterion's gradient in the free log smoothing parameters `free` (indices
-    /// into `rho`), and each one's `d beta / d rho`.
-    fn gradient(&self, inner: &Inner, rho: &[f64], free: &[usize]) -> (Vec<f64>, Vec<Vec<f64>>) {
-        let (n, k) = (self.n(), self.k());
-        let hinv = inner.factor.inverse();
-        let log_s = self.penalties.log_det(&self.penalty_rho(rho));
-        // x_ia' [H^-1]_ab x_ib for every row and pair of predictors.
-        let mut quad = vec![vec![0.0; n]; k * k];
-        for a in 0..k {
-            for b in a..k {
-                let xa = self.x.slice(s![.., self.lp[a].clone()]);
-                let xb = self.x.slice(s![.., self.lp[b].clone()]);
-                let block = hinv.slice(s![self.lp[a].clone(), self.lp[b].clone()]);
-                let t = linalg::matmul(xa, block, self.settings.threads);
-                let q: Vec<f64> = t.rows().into_iter().zip(xb.rows()).map(|(r, x)| r.dot(&x)).collect();
-                quad[b * k + a] = q.clone();
-                quad[a * k + b] = q;
-            }
-        }
-        let dbeta: Vec<Vec<f64>> = free
-            .iter()
-            .map(|&j| {
-                let sb = self.s_j_beta(j, rho, &inner.beta);
-                hinv.dot(&Array1::from(sb)).iter().map(|v| -v).collect()
-            })
-            .collect();
-        let deta: Vec<Vec<Vec<f64>>> = dbeta
-            .iter()
-            .map(|db| {
-                self.lp
-                    .iter()
-                    .map(|cols| {
-                        self.x.slice(s![.., cols.clone()]).dot(&Array1::from(db[cols.clone()].to_vec())).to_vec()
-                    })
-                    .collect()
-            })
-            .collect();
-        // The data part of tr(H^-1 dH_j): sum_i sum_ab (-sum_c l_abc deta_c) quad_ab.
-        let mut data_trace = vec![0.0; free.len()];
-        for i in 0..n {
-            let jet = self.family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
-            for (t, de) in data_trace.iter_mut().zip(&deta) {
-                let mut sum = 0.0;
-                for a in 0..k {
-                    for b in 0..k {
-                        let w: f64 = (0..k).map(|c| jet.d3[a][b][c] * de[c][i]).sum();
-                        sum -= w * quad[a * k + b][i];
-                    }
-                }
-                *t += sum;
-            }
-        }
-        let grad = free
-            .iter()
-            .zip(&data_trace)
-            .map(|(&j, dt)| {
-                let mut pen_trace = 0.0;
-                let mut log_s_grad = 0.0;
-                for (m, (pen, &l)) in self.penalties.penalties.iter().zip(&self.links).enumerate() {
-                    if l != j {
-                        continue;
-                    }
-                    let r = pen.start..pen.start + pen.len();
-                    let block = hinv.slice(s![r.clone(), r]);
-                    pen_trace += rho[j].exp() * (&block * &pen.s.t()).sum();
-                    log_s_grad += log_s.grad[m];
-                }
-                let sb = self.s_j_beta(j, rho, &inner.beta);
-                let b_s_b: f64 = inner.beta.iter().zip(&sb).map(|(a, b)| a * b).sum();
-                0.5 * b_s_b + 0.5 * (pen_trace + dt) - 0.5 * log_s_grad
-            })
-            .collect();
-        (grad, dbeta)
-    }
-
-    /// The criterion's Hessian in the free log smoothing parameters by differences
-    /// of its gradient (`grad`, at `values`): forward ones for the outer iteration's
-    /// steps, central ones for the covariance the fit reports. Each moved fit starts
-    /// from the coefficients predicted by `dbeta`.
-    fn hessian(
-        &self,
-        inner: &Inner,
-        values: &[f64],
-        free: &[usize],
-        grad: &[f64],
-        dbeta: &[Vec<f64>],
-        central: bool,
-    ) -> Result<Array2<f64>> {
-        let m = free.len();
-        let gradient_at = |j: usize, h: f64| -> Result<Vec<f64>> {
-            let mut moved = values.to_vec();
-            moved[j] += h;
-            let start: Vec<f64> = inner.beta.iter().zip(&dbeta[j]).map(|(b, d)| b + h * d).collect();
-            let rho = self.full_rho(free, &moved);
-            let fit = self.inner(&self.penalty_lambda(&rho), &start)?;
-            Ok(self.gradient(&fit, &rho, free).0)
-        };
-        let mut hess = Array2::zeros((m, m));
-        for j in 0..m {
-            let plus = gradient_at(j, HESSIAN_STEP)?;
-            let (minus, width) = if central {
-                (gradient_at(j, -HESSIAN_STEP)?, 2.0 * HESSIAN_STEP)
-            } else {
-                (grad.to_vec(), HESSIAN_STEP)
-            };
-            for i in 0..m {
-                hess[(i, j)] = (plus[i] - minus[i]) / width;
-            }
-        }
-        linalg::symmetrize(&mut hess);
-        Ok(hess)
-    }
-
-    fn full_rho(&self, free: &[usize], values: &[f64]) -> Vec<f64> {
+    pub(super) fn full_rho(&self, free: &[usize], values: &[f64]) -> Vec<f64> {
         let mut rho: Vec<f64> = self.fixed.iter().map(|f| f.unwrap_or(0.0)).collect();
         for (&j, &v) in free.iter().zip(values) {
             rho[j] = v;
@@ -458,7 +334,8 @@ impl GeneralModel<'_> {
             lower: rho0.iter().map(|r| r - 40.0).collect(),
             upper: rho0.iter().map(|r| r + 20.0).collect(),
         };
-        let mut objective = GeneralObjective { model: self, free: free.clone(), beta: start.clone(), last: None };
+        let mut objective =
+            GeneralObjective { model: self, free: free.clone(), beta: start.clone(), last: None, anchor: None };
         let mut result = outer::newton(&mut objective, &rho0, &settings, monitor)?;
         let mut iterations = result.iterations;
         // Each inner fit starts from the last one's coefficients, so the path can end
@@ -480,6 +357,7 @@ impl GeneralModel<'_> {
                 break;
             }
             objective.beta = fresh.beta.clone();
+            objective.anchor = None;
             objective.last = Some((result.rho.clone(), fresh));
             let again = outer::newton(&mut objective, &result.rho, &settings, monitor)?;
             iterations += again.iterations;
@@ -491,8 +369,8 @@ impl GeneralModel<'_> {
             Some((r, inner)) if r == result.rho => inner,
             _ => self.inner(&self.penalty_lambda(&rho), &objective.beta)?,
         };
-        let (grad, dbeta) = self.gradient(&inner, &rho, &free);
-        let hess = self.hessian(&inner, &result.rho, &free, &grad, &dbeta, true)?;
+        let derivatives = self.rho_derivatives(&inner, &rho, &free, true);
+        let (dbeta, hess) = (derivatives.dbeta, derivatives.hess.expect("the Hessian was asked for"));
         let lambda = self.penalty_lambda(&rho);
         let sens = uncertainty::Sensitivity {
             db_drho: Array2::from_shape_fn((self.p(), free.len()), |(i, j)| dbeta[j][i]),
@@ -506,21 +384,44 @@ impl GeneralModel<'_> {
         Ok(self.report(inner, &rho, result, &sens))
     }
 
-    fn penalty_lambda(&self, rho: &[f64]) -> Vec<f64> {
+    pub(super) fn penalty_lambda(&self, rho: &[f64]) -> Vec<f64> {
         self.penalty_rho(rho).iter().map(|r| r.exp()).collect()
     }
 
-    /// Each predictor's intercept column (a column constant at 1) at the family's
-    /// start, every other coefficient at zero.
-    fn start_coefficients(&self) -> Vec<f64> {
-        let mut beta = vec![0.0; self.p()];
-        let start = self.family.start(self.y);
+    /// Where the fit starts (as mgcv's general families' `initialize`): each
+    /// predictor in turn by a penalized least squares fit of the family's start
+    /// targets, its penalties at mgcv's initial smoothing parameters (for the
+    /// model matrix's own cross products), so that the first Newton steps start
+    /// near the optimum rather than from constants.
+    pub(super) fn start_coefficients(&self) -> Vec<f64> {
+        let p = self.p();
+        let mut xtx = Array2::zeros((p, p));
+        let ones = vec![1.0; self.n()];
         for (a, cols) in self.lp.iter().enumerate() {
+            xtx.slice_mut(s![cols.clone(), cols.clone()]).assign(&self.weighted_block(a, a, &ones));
+        }
+        let lambda: Vec<f64> = initial_rho(&xtx, &self.penalties).iter().map(|r| r.exp()).collect();
+        let mut a_mat = xtx;
+        self.penalties.add_to(&mut a_mat, &lambda);
+        let mut beta = vec![0.0; p];
+        let mut earlier: Vec<Vec<f64>> = Vec::new();
+        let links = self.family.links();
+        for (a, cols) in self.lp.iter().enumerate() {
+            let target = self.family.start_targets(a, self.y, &earlier);
             let off = &self.offset[a];
-            let mean_off = if off.is_empty() { 0.0 } else { off.iter().sum::<f64>() / off.len() as f64 };
-            if let Some(c) = cols.clone().find(|&c| self.x.column(c).iter().all(|v| *v == 1.0)) {
-                beta[c] = start[a] - mean_off;
+            let z: Array1<f64> =
+                target.iter().enumerate().map(|(i, t)| t - off.get(i).copied().unwrap_or(0.0)).collect();
+            let xa = self.x.slice(s![.., cols.clone()]);
+            let rhs = xa.t().dot(&z);
+            let block = a_mat.slice(s![cols.clone(), cols.clone()]).to_owned();
+            let solved = Self::factor_with_ridge(&block).map(|(f, _)| f.solve_vec(rhs.as_slice().expect("contiguous")));
+            if let Some(b) = solved.filter(|b| b.iter().all(|v| v.is_finite())) {
+                beta[cols.clone()].iter_mut().zip(b.iter()).for_each(|(t, v)| *t = *v);
             }
+            let eta = xa.dot(&Array1::from(beta[cols.clone()].to_vec()));
+            earlier.push(
+                eta.iter().enumerate().map(|(i, e)| links[a].inverse(e + off.get(i).copied().unwrap_or(0.0))).collect(),
+            );
         }
         beta
     }
@@ -604,7 +505,13 @@ struct GeneralObjective<'m, 'a> {
     free: Vec<usize>,
     beta: Vec<f64>,
     last: Option<(Vec<f64>, Inner)>,
+    anchor: Option<Anchor>,
 }
+
+/// The last point evaluated with derivatives: its parameters, coefficients and
+/// `d beta / d rho`, from which a fit elsewhere starts at the first-order prediction
+/// of its coefficients.
+type Anchor = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
 
 impl GeneralObjective<'_, '_> {
     fn fit_at(&self, values: &[f64], start: &[f64]) -> Result<(Vec<f64>, Inner)> {
@@ -615,11 +522,43 @@ impl GeneralObjective<'_, '_> {
 }
 
 impl Objective for GeneralObjective<'_, '_> {
+    fn coefficient_change(&self, rho: &[f64], dir: &[f64]) -> Option<f64> {
+        let (at, beta, dbeta) = self.anchor.as_ref()?;
+        if at.as_slice() != rho {
+            return None;
+        }
+        let top = beta.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let change = (0..beta.len())
+            .map(|i| dbeta.iter().zip(dir).map(|(db, d)| db[i] * d).sum::<f64>().abs())
+            .fold(0.0_f64, f64::max);
+        Some(if top > 0.0 { change / top } else { change })
+    }
+
     fn evaluate(&mut self, values: &[f64], derivatives: bool) -> Result<Eval> {
         let reuse = matches!(&self.last, Some((r, _)) if r.as_slice() == values);
         if !reuse {
-            let start = self.beta.clone();
-            let (_, inner) = self.fit_at(values, &start)?;
+            let inner = match &self.anchor {
+                Some((at, beta, dbeta)) => {
+                    let mut start = beta.clone();
+                    for (j, db) in dbeta.iter().enumerate() {
+                        let step = values[j] - at[j];
+                        start.iter_mut().zip(db).for_each(|(b, d)| *b += step * d);
+                    }
+                    // After a long step the prediction can be worse than the point
+                    // itself: the inner fit starts from whichever is better.
+                    let rho = self.model.full_rho(&self.free, values);
+                    let lambda = self.model.penalty_lambda(&rho);
+                    let start = if self.model.penalized_objective(&lambda, &start)
+                        < self.model.penalized_objective(&lambda, beta)
+                    {
+                        start
+                    } else {
+                        beta.clone()
+                    };
+                    self.fit_at(values, &start)?.1
+                }
+                None => self.fit_at(values, &self.beta.clone())?.1,
+            };
             self.last = Some((values.to_vec(), inner));
         }
         let (_, inner) = self.last.as_ref().expect("an inner fit");
@@ -630,8 +569,9 @@ impl Objective for GeneralObjective<'_, '_> {
             let coefficients = inner.beta.clone();
             return Ok(Eval { value, grad: Array1::zeros(0), hess: Array2::zeros((0, 0)), coefficients });
         }
-        let (grad, dbeta) = self.model.gradient(inner, &rho, &self.free);
-        let hess = self.model.hessian(inner, values, &self.free, &grad, &dbeta, false)?;
+        let d = self.model.rho_derivatives(inner, &rho, &self.free, true);
+        let (grad, hess) = (d.grad, d.hess.expect("the Hessian was asked for"));
+        self.anchor = Some((values.to_vec(), inner.beta.clone(), d.dbeta));
         Ok(Eval { value, grad: Array1::from(grad), hess, coefficients: self.beta.clone() })
     }
 }

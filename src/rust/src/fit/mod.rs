@@ -9,6 +9,7 @@ mod aliasing;
 pub mod gaussian;
 pub mod gcv;
 pub mod general;
+pub mod general_laml;
 pub mod glm;
 pub mod influence;
 pub mod laml;

@@ -1,0 +1,309 @@
+//! The Laplace-approximate REML of a general smooth model (`fit::general`) and its
+//! exact gradient and Hessian in the log smoothing parameters (Wood, Pya & Säfken
+//! 2016, JASA 111:1548-1563, §3.1 and Appendix; mgcv's `gam.fit5`):
+//!
+//! `V = -l(beta) + beta'S beta/2 + log|H|/2 - log|S|_+/2 - M_p log(2 pi)/2`,
+//! `H = -d2l/dbeta dbeta' + S` at the penalized fit.
+//!
+//! With `s_j = lambda_j S_j beta`, `dbeta_j = -H^-1 s_j` and `deta_j = X dbeta_j`
+//! (one column per predictor), and writing `X'diag(w)X` for the matrix whose block
+//! `(a, b)` is `X_a' diag(w_ab) X_b`:
+//!
+//! * `dH_j = lambda_j S_j + X'diag(-l''' deta_j)X`;
+//! * `dV_j = beta's_j/2 + tr(H^-1 dH_j)/2 - dlog|S|_j/2` (envelope theorem);
+//! * `d2beta_jk = -H^-1 (dH_k dbeta_j + [j = k] s_j + lambda_j S_j dbeta_k)`;
+//! * `d2H_jk = [j = k] lambda_j S_j + X'diag(-l''' d2eta_jk - l'''' deta_j deta_k)X`;
+//! * `d2V_jk = [j = k] beta's_j/2 + s_j'dbeta_k + tr(H^-1 d2H_jk)/2
+//!   - tr(H^-1 dH_k H^-1 dH_j)/2 - d2log|S|_jk/2`.
+//!
+//! The data parts of the traces are `sum_i sum_ab w_iab x_ia' [H^-1]_ab x_ib`.
+
+use ndarray::{s, Array1, Array2};
+
+use super::general::{GeneralModel, Inner};
+use crate::family::general::MAX_LP;
+use crate::linalg;
+
+/// The criterion's derivatives in the free log smoothing parameters.
+pub(super) struct RhoDerivatives {
+    pub grad: Vec<f64>,
+    /// When asked for.
+    pub hess: Option<Array2<f64>>,
+    /// `d beta / d rho_j`, one per free parameter.
+    pub dbeta: Vec<Vec<f64>>,
+}
+
+impl GeneralModel<'_> {
+    /// Each penalty's log smoothing parameter from the smoothing parameters'.
+    pub(super) fn penalty_rho(&self, rho: &[f64]) -> Vec<f64> {
+        self.links.iter().map(|&l| rho[l]).collect()
+    }
+
+    pub(super) fn criterion(&self, inner: &Inner, rho: &[f64]) -> f64 {
+        let log_s = self.penalties.log_det(&self.penalty_rho(rho)).value;
+        let mp = self.penalties.null_space_dim() as f64;
+        -inner.ll + 0.5 * inner.penalty + 0.5 * inner.factor.log_det()
+            - 0.5 * log_s
+            - 0.5 * mp * (2.0 * std::f64::consts::PI).ln()
+    }
+
+    /// `lambda_j S_j v`, over the penalties linked to smoothing parameter `j`.
+    fn s_j_times(&self, j: usize, rho: &[f64], v: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.p()];
+        for (pen, &l) in self.penalties.penalties.iter().zip(&self.links) {
+            if l != j {
+                continue;
+            }
+            let cols = pen.start..pen.start + pen.len();
+            let sv = pen.s.dot(&Array1::from(v[cols.clone()].to_vec())) * rho[j].exp();
+            out[cols].iter_mut().zip(sv.iter()).for_each(|(o, x)| *o += x);
+        }
+        out
+    }
+
+    /// `X'diag(w)X` for weights `w[a * K + b]` (symmetric in `a, b`).
+    fn weighted_gram(&self, w: &[Vec<f64>]) -> Array2<f64> {
+        let k = self.k();
+        let mut out = Array2::zeros((self.p(), self.p()));
+        for a in 0..k {
+            for b in a..k {
+                let block = self.weighted_block(a, b, &w[a * k + b]);
+                out.slice_mut(s![self.lp[a].clone(), self.lp[b].clone()]).assign(&block);
+                if a != b {
+                    out.slice_mut(s![self.lp[b].clone(), self.lp[a].clone()]).assign(&block.t());
+                }
+            }
+        }
+        out
+    }
+
+    /// `x_ia' [H^-1]_ab x_ib` for every row and pair of predictors (`[a * K + b]`).
+    fn quadratic_forms(&self, hinv: &Array2<f64>) -> Vec<Vec<f64>> {
+        let k = self.k();
+        let mut quad = vec![Vec::new(); k * k];
+        for a in 0..k {
+            for b in a..k {
+                let xa = self.x.slice(s![.., self.lp[a].clone()]);
+                let xb = self.x.slice(s![.., self.lp[b].clone()]);
+                let block = hinv.slice(s![self.lp[a].clone(), self.lp[b].clone()]);
+                let t = linalg::matmul(xa, block, self.settings.threads);
+                let q: Vec<f64> = t.rows().into_iter().zip(xb.rows()).map(|(r, x)| r.dot(&x)).collect();
+                quad[b * k + a] = q.clone();
+                quad[a * k + b] = q;
+            }
+        }
+        quad
+    }
+
+    /// The gradient (and, when `hessian`, the Hessian) of the criterion in the free
+    /// log smoothing parameters `free` (indices into `rho`) at the inner fit.
+    pub(super) fn rho_derivatives(&self, inner: &Inner, rho: &[f64], free: &[usize], hessian: bool) -> RhoDerivatives {
+        let (n, k, m) = (self.n(), self.k(), free.len());
+        let hinv = inner.factor.inverse();
+        let log_s = self.penalties.log_det(&self.penalty_rho(rho));
+        let quad = self.quadratic_forms(&hinv);
+        let s_beta: Vec<Vec<f64>> = free.iter().map(|&j| self.s_j_times(j, rho, &inner.beta)).collect();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let solve = |v: &[f64]| -> Vec<f64> { hinv.dot(&Array1::from(v.to_vec())).to_vec() };
+        let dbeta: Vec<Vec<f64>> = s_beta.iter().map(|sb| solve(sb).iter().map(|v| -v).collect()).collect();
+        let deta: Vec<Vec<Vec<f64>>> = dbeta.iter().map(|db| self.predictor_products(db)).collect();
+        // Per row: T_c = sum_ab q_ab l_abc (the data traces are sums of T . deta),
+        // and the third derivatives, kept for the Hessian.
+        let mut t3 = vec![vec![0.0; n]; k];
+        let mut third = Vec::with_capacity(if hessian { n } else { 0 });
+        for i in 0..n {
+            let jet = self.family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
+            for (c, t) in t3.iter_mut().enumerate() {
+                t[i] = (0..k * k).map(|ab| quad[ab][i] * jet.d3[ab / k][ab % k][c]).sum();
+            }
+            if hessian {
+                third.push(jet.d3);
+            }
+        }
+        // sum_i sum_c T_c v_c: minus the data part of tr(H^-1 X'diag(l3 v)X).
+        let t_dot = |v: &[Vec<f64>]| -> f64 { (0..k).map(|c| dot(&t3[c], &v[c])).sum() };
+        // Per free parameter: lambda_j tr(H^-1 S_j) and its penalties' indices.
+        let linked: Vec<Vec<usize>> =
+            free.iter().map(|&j| (0..self.links.len()).filter(|&q| self.links[q] == j).collect()).collect();
+        let pen_trace: Vec<f64> = free
+            .iter()
+            .zip(&linked)
+            .map(|(&j, pens)| {
+                pens.iter()
+                    .map(|&q| {
+                        let pen = &self.penalties.penalties[q];
+                        let r = pen.start..pen.start + pen.len();
+                        rho[j].exp() * (&hinv.slice(s![r.clone(), r]) * &pen.s.t()).sum()
+                    })
+                    .sum()
+            })
+            .collect();
+        let grad: Vec<f64> = (0..m)
+            .map(|j| {
+                let dlog_s: f64 = linked[j].iter().map(|&q| log_s.grad[q]).sum();
+                0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * (pen_trace[j] - t_dot(&deta[j])) - 0.5 * dlog_s
+            })
+            .collect();
+        if !hessian {
+            return RhoDerivatives { grad, hess: None, dbeta };
+        }
+        // dH_j and M_j = H^-1 dH_j.
+        let dh: Vec<Array2<f64>> = (0..m)
+            .map(|j| {
+                let w: Vec<Vec<f64>> = (0..k * k)
+                    .map(|ab| {
+                        (0..n)
+                            .map(|i| -(0..k).map(|c| third[i][ab / k][ab % k][c] * deta[j][c][i]).sum::<f64>())
+                            .collect()
+                    })
+                    .collect();
+                let mut d = self.weighted_gram(&w);
+                let lambda: Vec<f64> = (0..self.links.len())
+                    .map(|q| if self.links[q] == free[j] { rho[free[j]].exp() } else { 0.0 })
+                    .collect();
+                self.penalties.add_each(&mut d, &lambda);
+                d
+            })
+            .collect();
+        let mh: Vec<Array2<f64>> =
+            dh.iter().map(|d| linalg::matmul(hinv.view(), d.view(), self.settings.threads)).collect();
+        // d2beta_jk and d2eta_jk for each pair j <= k.
+        let pairs: Vec<(usize, usize)> = (0..m).flat_map(|j| (j..m).map(move |kk| (j, kk))).collect();
+        let d2eta: Vec<Vec<Vec<f64>>> = pairs
+            .iter()
+            .map(|&(j, kk)| {
+                let mut v = dh[kk].dot(&Array1::from(dbeta[j].clone())).to_vec();
+                let sj_dbk = self.s_j_times(free[j], rho, &dbeta[kk]);
+                for (t, x) in v.iter_mut().zip(&sj_dbk) {
+                    *t += x;
+                }
+                if j == kk {
+                    for (t, x) in v.iter_mut().zip(&s_beta[j]) {
+                        *t += x;
+                    }
+                }
+                let d2beta: Vec<f64> = solve(&v).iter().map(|x| -x).collect();
+                self.predictor_products(&d2beta)
+            })
+            .collect();
+        // The data part of tr(H^-1 d2H_jk), one pass over the rows for every pair:
+        // -sum_c T_c d2eta_c - sum_cd G_cd deta_jc deta_kd, G_cd = sum_ab q_ab l_abcd.
+        let mut data: Vec<f64> = d2eta.iter().map(|d2| -t_dot(d2)).collect();
+        for i in 0..n {
+            let fourth = self.family.eta_fourth(self.y[i], &Self::row_eta(&inner.eta, i)[..k]);
+            let mut g = [[0.0; MAX_LP]; MAX_LP];
+            for (c, row) in g.iter_mut().enumerate().take(k) {
+                for (d, v) in row.iter_mut().enumerate().take(k) {
+                    *v = (0..k * k).map(|ab| quad[ab][i] * fourth[ab / k][ab % k][c][d]).sum();
+                }
+            }
+            for (t, &(j, kk)) in pairs.iter().enumerate() {
+                let mut sum = 0.0;
+                for (c, row) in g.iter().enumerate().take(k) {
+                    for (d, v) in row.iter().enumerate().take(k) {
+                        sum += v * deta[j][c][i] * deta[kk][d][i];
+                    }
+                }
+                data[t] -= sum;
+            }
+        }
+        let mut hess = Array2::zeros((m, m));
+        for (t, &(j, kk)) in pairs.iter().enumerate() {
+            let d2log_s: f64 =
+                linked[j].iter().map(|&p| linked[kk].iter().map(|&q| log_s.hess[(p, q)]).sum::<f64>()).sum();
+            let trace_mm = (&mh[kk] * &mh[j].t()).sum();
+            let mut h = dot(&s_beta[j], &dbeta[kk]) + 0.5 * data[t] - 0.5 * trace_mm - 0.5 * d2log_s;
+            if j == kk {
+                h += 0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * pen_trace[j];
+            }
+            hess[(j, kk)] = h;
+            hess[(kk, j)] = h;
+        }
+        RhoDerivatives { grad, hess: Some(hess), dbeta }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::general::{GeneralModel, GeneralSettings};
+    use crate::family::general::GeneralFamily;
+    use crate::fit::penalty::{Penalty, PenaltySet};
+    use ndarray::Array2;
+
+    /// A two-predictor Gaussian location-scale model on a small design: intercept
+    /// and four polynomial-like columns each, a ridge penalty on each predictor's
+    /// non-intercept columns.
+    fn with_model(mean_link: &str, check: impl Fn(&GeneralModel<'_>)) {
+        let n = 120;
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect();
+        let cols = |j: usize, v: f64| if j == 0 { 1.0 } else { (v * (j as f64 + 1.0) * 2.1).sin() };
+        let mut xm = Array2::zeros((n, 10));
+        for i in 0..n {
+            for j in 0..5 {
+                xm[(i, j)] = cols(j, x[i]);
+                xm[(i, 5 + j)] = cols(j, 1.0 - x[i]);
+            }
+        }
+        let y: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| 2.0 + v.sin() + 0.3 * (1.0 + v) * ((i * 37 % 11) as f64 - 5.0) / 3.0)
+            .collect();
+        let ridge = Array2::from_shape_fn((4, 4), |(i, j)| if i == j { 1.0 } else { 0.2 });
+        let penalties =
+            PenaltySet::new(10, vec![Penalty { start: 1, s: ridge.clone() }, Penalty { start: 6, s: ridge }]);
+        let links = vec![mean_link.to_string(), "logb".to_string()];
+        let model = GeneralModel {
+            x: xm.view(),
+            lp: vec![0..5, 5..10],
+            offset: vec![Vec::new(), Vec::new()],
+            y: &y,
+            family: GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss"),
+            penalties,
+            links: vec![0, 1],
+            fixed: vec![None, None],
+            terms: Vec::new(),
+            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
+        };
+        check(&model);
+    }
+
+    /// The exact gradient against central differences of the criterion, and the
+    /// exact Hessian against central differences of the gradient.
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for link in ["identity", "log"] {
+            with_model(link, |model| {
+                let free = [0, 1];
+                let rho = [0.4, -1.1];
+                let start = model.start_coefficients();
+                let fit_at = |r: &[f64]| model.inner(&model.penalty_lambda(r), &start).expect("inner fit");
+                let inner = fit_at(&rho);
+                let d = model.rho_derivatives(&inner, &rho, &free, true);
+                let hess = d.hess.expect("hessian");
+                let h = 1e-5;
+                for j in 0..2 {
+                    let moved = |step: f64| {
+                        let mut r = rho;
+                        r[j] += step;
+                        r
+                    };
+                    let (up, down) = (moved(h), moved(-h));
+                    let (fu, fd) = (fit_at(&up), fit_at(&down));
+                    let numeric = (model.criterion(&fu, &up) - model.criterion(&fd, &down)) / (2.0 * h);
+                    assert!((d.grad[j] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{link} grad {j}");
+                    let gu = model.rho_derivatives(&fu, &up, &free, false).grad;
+                    let gd = model.rho_derivatives(&fd, &down, &free, false).grad;
+                    for i in 0..2 {
+                        let numeric = (gu[i] - gd[i]) / (2.0 * h);
+                        assert!(
+                            (hess[(i, j)] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()),
+                            "{link} hess {i}{j}: {} vs {numeric}",
+                            hess[(i, j)]
+                        );
+                    }
+                }
+            });
+        }
+    }
+}
