@@ -5,7 +5,13 @@
 # by the Laplace-approximate REML (src/rust/src/fit/general.rs).
 
 # The general families the engine fits, each with its number of linear predictors.
-general_family_lps <- c(gaulss = 2L)
+general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L)
+
+# Responses a general family cannot take: a test per family (TRUE where valid) and
+# what is expected.
+general_support <- list(
+  gammals = list(valid = function(y) y > 0, expected = "positive")
+)
 
 is_general_family <- function(family) inherits(family, "general.family")
 
@@ -29,11 +35,15 @@ general_family <- function(family) {
   family
 }
 
-# The engine's constants of a general family: gaulss's `b`, the standard deviation's
-# lower bound (its logb link's inverse is 1 / (exp(eta) + b)).
+# The engine's constants of a general family, read off its links: gaulss's `b`, the
+# standard deviation's lower bound (its logb link's inverse is 1 / (exp(eta) + b));
+# gumbls' and gammals' `b`, the log scale's (their log link's inverse is
+# b + log(1 + exp(eta))).
 general_constants <- function(family) {
   switch(family$family,
-    gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1
+    gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1,
+    gumbls = ,
+    gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50))
   )
 }
 
@@ -111,6 +121,12 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   y <- as.double(setups[[1]]$y)
   bad <- which(!is.finite(y))
   if (length(bad)) abort(sprintf("The response must be finite; row %d is not.", bad[[1]]), "response")
+  support <- general_support[[family$family]]
+  bad <- if (!is.null(support)) which(!support$valid(y))
+  if (length(bad)) {
+    abort(sprintf("`%s()` needs a %s response; %d row(s) are not (the first: row %d, value %s).",
+                  family$family, support$expected, length(bad), bad[[1]], format(y[[bad[[1]]]])), "response")
+  }
   p <- vapply(setups, function(s) ncol(s$X), 1)
   first <- cumsum(c(0, p))[seq_along(p)]
   n_sp <- vapply(setups, function(s) as.double(s$n_sp), 1)
@@ -173,7 +189,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   sp_labels <- unlist(lapply(seq_along(setups), function(k) {
     lp_label(sp_names(setups[[k]]$smooth, n_sp[[k]]), k)
   }))
-  structure(
+  fit <- structure(
     list(
       coefficients = coefficients,
       fitted.values = res$parameters,
@@ -189,8 +205,6 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       criterion = c(REML = res$criterion),
       loglik = res$loglik,
       aic = -2 * res$loglik + 2 * sum(res$edf),
-      deviance = res$deviance,
-      null.deviance = res$null_deviance,
       smooth = smooth,
       term_tests = res$term_tests,
       lpi = lpi,
@@ -211,6 +225,29 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     ),
     class = "warmgam_general"
   )
+  general_postproc(fit)
+}
+
+# What mgcv's gam() does after fitting a general family, through the family's own
+# functions: its `postproc` (gumbls' fitted mean, gammals' mean on the response
+# scale, null deviances), then the deviance as the sum of squared deviance
+# residuals.
+general_postproc <- function(object) {
+  post <- object$family$postproc
+  if (is.expression(post)) {
+    object <- local({
+      eval(post)
+      object
+    })
+  } else if (is.function(post)) {
+    out <- post(family = object$family, y = object$y, prior.weights = rep(1, length(object$y)),
+                fitted = object$fitted.values, linear.predictors = object$linear.predictors,
+                offset = object$offset, intercept = TRUE)
+    object$deviance <- out$deviance
+    object$null.deviance <- out$null.deviance
+  }
+  object$deviance <- object$deviance %||% sum(object$family$residuals(object, "deviance")^2)
+  object
 }
 
 #' Methods for general smooth models
@@ -218,13 +255,16 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
 #' A fit of several linear predictors with a general family (`gam_fit(list(y ~ s(x),
 #' ~ s(z)), family = mgcv::gaulss())`): `print()`, `summary()` (mgcv's tables, each
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
-#' `predict()` (one column per linear predictor), `vcov()`, `logLik()`.
+#' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
+#' `logLik()`. Families: mgcv's `gaulss()`, `gumbls()` and `gammals()`.
 #'
 #' @param object,x A `warmgam_general` fit.
 #' @param newdata A data frame of covariates; the fitted data when missing.
-#' @param type `"link"` (the linear predictors), `"response"` (the family's
-#'   parameters, for `gaulss()` the mean and `1 / sigma`, as mgcv's) or `"lpmatrix"`
-#'   (the model matrix, with the columns of each predictor in `attr(, "lpi")`).
+#' @param type For `predict()`: `"link"` (the linear predictors), `"response"` (the
+#'   family's parameters on its response scale, as mgcv's: for `gaulss()` the mean
+#'   and `1 / sigma`) or `"lpmatrix"` (the model matrix, with the columns of each
+#'   predictor in `attr(, "lpi")`). For `residuals()`: `"deviance"`, `"pearson"` or
+#'   `"response"`, as the family's residuals function gives them.
 #' @param se.fit Whether to return standard errors too.
 #' @param unconditional Whether standard errors use the covariance corrected for
 #'   smoothing parameter uncertainty (`Vc`) rather than `Vp`.
@@ -334,6 +374,22 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     return(out)
   }
   links <- object$family$linfo
+  if (type == "response" && is.function(object$family$predict)) {
+    # The family's own response scale (gumbls' location, gammals' mean), as mgcv's
+    # predict.gam asks it, with its standard errors.
+    if (is.null(x)) {
+      if (is.null(object$data)) abort("`type = \"response\"` needs `newdata`: the fit was made without `data`.",
+                                      "argument")
+      blocks <- lapply(object$parts, function(part) model_matrix_at(part, object$data))
+      x <- lapply(blocks, `[[`, "x")
+    }
+    X <- do.call(cbind, x)
+    attr(X, "lpi") <- object$lpi
+    offsets <- if (is.null(newdata)) object$offset else lapply(blocks, `[[`, "offset")
+    out <- object$family$predict(object$family, se.fit, y = NULL, X = X, beta = object$coefficients,
+                                 off = offsets, Vb = if (unconditional) object$Vc else object$Vp)
+    return(if (se.fit) list(fit = out$fit, se.fit = out$se.fit) else out$fit)
+  }
   fit <- if (type == "link") eta else vapply(seq_along(links), function(k) links[[k]]$linkinv(eta[, k]),
                                              numeric(nrow(eta)))
   fit <- matrix(fit, ncol = length(links))
@@ -348,6 +404,14 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     if (type == "response") s * abs(links[[k]]$mu.eta(eta[, k])) else s
   }, numeric(nrow(eta)))
   list(fit = fit, se.fit = matrix(se, ncol = length(links)))
+}
+
+#' @rdname warmgam_general
+#' @export
+residuals.warmgam_general <- function(object, type = "deviance", ...) {
+  check_dots_empty("residuals", ...)
+  check_choice(type, "type", c("deviance", "pearson", "response"))
+  object$family$residuals(object, type)
 }
 
 #' @rdname warmgam_general

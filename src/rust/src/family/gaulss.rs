@@ -100,17 +100,4 @@ impl Gaulss {
             })
             .collect()
     }
-
-    /// `sum ((y - mu) tau)^2` and `sum ((y - mean(y)) tau)^2` (mgcv's deviance and
-    /// null deviance for `gaulss`).
-    pub fn deviances(&self, y: &[f64], theta: &[Vec<f64>]) -> (f64, f64) {
-        let mean = y.iter().sum::<f64>() / y.len() as f64;
-        let (mut dev, mut null) = (0.0, 0.0);
-        for (i, &yi) in y.iter().enumerate() {
-            let tau = theta[1][i];
-            dev += ((yi - theta[0][i]) * tau).powi(2);
-            null += ((yi - mean) * tau).powi(2);
-        }
-        (dev, null)
-    }
 }

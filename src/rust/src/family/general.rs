@@ -10,8 +10,11 @@
 //! the gradient of the Laplace-approximate REML in the log smoothing parameters and
 //! the fourth for its Hessian.
 
+use super::gammals::Gammals;
 use super::gaulss::Gaulss;
+use super::gumbls::Gumbls;
 use super::link::Link;
+use super::mjet::{MJet, Space};
 
 /// The most linear predictors a general family here has.
 pub const MAX_LP: usize = 4;
@@ -64,6 +67,9 @@ pub enum LpLink {
     /// mgcv's `logb`: `theta = 1 / (exp(eta) + b)`, a parameter (`gaulss`'s
     /// `1 / sigma`) kept below `1 / b`.
     LogB(f64),
+    /// mgcv's `log` link of `gumbls` and `gammals`: `theta = b + log(1 + exp(eta))`,
+    /// a log scale kept above `b`.
+    SoftplusB(f64),
 }
 
 impl LpLink {
@@ -87,6 +93,13 @@ impl LpLink {
                     ],
                 )
             }
+            LpLink::SoftplusB(b) => {
+                // The derivative is the logistic function s.
+                let s = 1.0 / (1.0 + (-eta).exp());
+                let value = if eta > 36.0 { b + eta } else { b + eta.exp().ln_1p() };
+                let v = s * (1.0 - s);
+                (value, [s, v, v * (1.0 - 2.0 * s), v * (1.0 - 6.0 * s + 6.0 * s * s)])
+            }
         }
     }
 
@@ -99,6 +112,14 @@ impl LpLink {
         match self {
             LpLink::Standard(link) => link.link(theta),
             LpLink::LogB(b) => (1.0 / theta - b).max(1e-10).ln(),
+            LpLink::SoftplusB(b) => {
+                let excess = (theta - b).max(1e-10);
+                if excess > 36.0 {
+                    excess
+                } else {
+                    excess.exp_m1().ln()
+                }
+            }
         }
     }
 }
@@ -107,6 +128,8 @@ impl LpLink {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum GeneralFamily {
     Gaulss(Gaulss),
+    Gumbls(Gumbls),
+    Gammals(Gammals),
 }
 
 impl GeneralFamily {
@@ -116,19 +139,23 @@ impl GeneralFamily {
     pub fn from_r(name: &str, links: &[String], constants: &[f64]) -> Option<GeneralFamily> {
         match name {
             "gaulss" => Gaulss::new(links, constants).map(GeneralFamily::Gaulss),
+            "gumbls" => Gumbls::new(links, constants).map(GeneralFamily::Gumbls),
+            "gammals" => Gammals::new(links, constants).map(GeneralFamily::Gammals),
             _ => None,
         }
     }
 
     pub fn n_lp(&self) -> usize {
         match self {
-            GeneralFamily::Gaulss(_) => 2,
+            GeneralFamily::Gaulss(_) | GeneralFamily::Gumbls(_) | GeneralFamily::Gammals(_) => 2,
         }
     }
 
     pub fn links(&self) -> Vec<LpLink> {
         match self {
             GeneralFamily::Gaulss(f) => f.links.to_vec(),
+            GeneralFamily::Gumbls(f) => f.links.to_vec(),
+            GeneralFamily::Gammals(f) => f.links.to_vec(),
         }
     }
 
@@ -137,6 +164,21 @@ impl GeneralFamily {
     fn parameter_jet(&self, y: f64, theta: &[f64], order: usize) -> Jet {
         match self {
             GeneralFamily::Gaulss(f) => f.jet(y, theta, order),
+            _ => {
+                let s = Space::get(theta.len(), order);
+                s.to_jet(&self.differentiated(s, y, theta))
+            }
+        }
+    }
+
+    /// The log likelihood as a truncated Taylor polynomial in the parameters at
+    /// `theta` (families written in `mjet`'s terms).
+    fn differentiated(&self, s: &Space, y: f64, theta: &[f64]) -> MJet {
+        let vars: Vec<MJet> = theta.iter().enumerate().map(|(v, &t)| s.var(v, t)).collect();
+        match self {
+            GeneralFamily::Gaulss(_) => unreachable!("gaulss has its derivatives by hand"),
+            GeneralFamily::Gumbls(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Gammals(f) => f.loglik(s, y, &vars),
         }
     }
 
@@ -144,6 +186,10 @@ impl GeneralFamily {
     fn parameter_fourth(&self, y: f64, theta: &[f64]) -> Fourth {
         match self {
             GeneralFamily::Gaulss(f) => f.fourth(y, theta),
+            _ => {
+                let s = Space::get(theta.len(), 4);
+                s.to_fourth(&self.differentiated(s, y, theta))
+            }
         }
     }
 
@@ -164,6 +210,7 @@ impl GeneralFamily {
         let (theta, _) = self.parameters_and_derivatives(eta);
         match self {
             GeneralFamily::Gaulss(f) => f.loglik(y, &theta[..k]),
+            _ => self.differentiated(Space::get(k, 0), y, &theta[..k]).value(),
         }
     }
 
@@ -217,7 +264,8 @@ impl GeneralFamily {
     /// Why `y` cannot be a response of this family, if it cannot.
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self {
-            GeneralFamily::Gaulss(_) => (!y.is_finite()).then_some("must be finite"),
+            GeneralFamily::Gammals(_) => Gammals::support_problem(y),
+            _ => (!y.is_finite()).then_some("must be finite"),
         }
     }
 
@@ -288,14 +336,8 @@ impl GeneralFamily {
     pub fn start_targets(&self, lp: usize, y: &[f64], earlier: &[Vec<f64>]) -> Vec<f64> {
         match self {
             GeneralFamily::Gaulss(f) => f.start_targets(lp, y, earlier),
-        }
-    }
-
-    /// The deviance of each observation at parameters `theta` (mgcv's squared
-    /// deviance residuals) and the null deviance's at the fitted parameters.
-    pub fn deviances(&self, y: &[f64], theta: &[Vec<f64>]) -> (f64, f64) {
-        match self {
-            GeneralFamily::Gaulss(f) => f.deviances(y, theta),
+            GeneralFamily::Gumbls(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Gammals(f) => f.start_targets(lp, y, earlier),
         }
     }
 }
@@ -343,13 +385,16 @@ mod tests {
     #[test]
     fn eta_jet_matches_finite_differences() {
         for mean in ["log", "identity", "inverse"] {
-            check_jet(mean);
+            let links = vec![mean.to_string(), "logb".to_string()];
+            check_jet(GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss"));
+        }
+        let links = vec!["identity".to_string(), "log".to_string()];
+        for name in ["gumbls", "gammals"] {
+            check_jet(GeneralFamily::from_r(name, &links, &[-7.0]).expect(name));
         }
     }
 
-    fn check_jet(mean: &str) {
-        let links = vec![mean.to_string(), "logb".to_string()];
-        let family = GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss");
+    fn check_jet(family: GeneralFamily) {
         let (y, eta) = (1.7, [0.3, -0.4]);
         let jet = family.eta_jet(y, &eta, 3);
         let fourth = family.eta_fourth(y, &eta);

@@ -91,8 +91,6 @@ pub struct GeneralFit {
     /// Each linear predictor, then each parameter, at every observation.
     pub eta: Vec<Vec<f64>>,
     pub parameters: Vec<Vec<f64>>,
-    pub deviance: f64,
-    pub null_deviance: f64,
     pub null_space_dim: usize,
     pub term_tests: Vec<TermTest>,
 }
@@ -443,7 +441,6 @@ impl GeneralModel<'_> {
             let links = self.family.links();
             inner.eta.iter().zip(&links).map(|(e, l)| e.iter().map(|v| l.inverse(*v)).collect()).collect()
         };
-        let (deviance, null_deviance) = self.family.deviances(self.y, &parameters);
         let term_tests = self
             .terms
             .iter()
@@ -489,8 +486,6 @@ impl GeneralModel<'_> {
             gradient: result.eval.grad.to_vec(),
             eta: inner.eta,
             parameters,
-            deviance,
-            null_deviance,
             null_space_dim: self.penalties.null_space_dim(),
             term_tests,
         }

@@ -1,0 +1,273 @@
+//! Truncated multivariate Taylor arithmetic: a function of up to `MAX_VARS`
+//! variables held as its Taylor coefficients at a point up to total degree `order`
+//! (at most 4), carried through sums, products and compositions with elementary
+//! functions (forward-mode differentiation; Griewank & Walther 2008, *Evaluating
+//! Derivatives*, ch. 13). A general family writes its log likelihood once in these
+//! terms and gets every partial derivative to fourth order, which penalized Newton
+//! and the Laplace-approximate REML of `fit::general` need, instead of deriving each
+//! by hand (`jet` is the one-variable version).
+//!
+//! Coefficients are indexed by monomial (`Space::monomials`); a product is a sum over
+//! the precomputed pairs of monomials whose degrees add up to at most `order`.
+
+use std::sync::OnceLock;
+
+use super::general::{Fourth, Jet, MAX_LP};
+
+pub const MAX_VARS: usize = MAX_LP;
+/// Monomials of degree at most 4 in 4 variables: C(8, 4).
+const MAX_COEF: usize = 70;
+
+/// The monomials of `k` variables up to degree `order`, and their products.
+pub struct Space {
+    k: usize,
+    order: usize,
+    /// Exponents of each monomial, by increasing degree (the constant first).
+    monomials: Vec<[u8; MAX_VARS]>,
+    /// `(i, j, l)`: monomial `i` times monomial `j` is monomial `l`.
+    products: Vec<(u8, u8, u8)>,
+}
+
+/// A truncated Taylor polynomial in a `Space`.
+#[derive(Clone, Copy)]
+pub struct MJet {
+    c: [f64; MAX_COEF],
+}
+
+impl Space {
+    fn new(k: usize, order: usize) -> Space {
+        let mut monomials = Vec::new();
+        for degree in 0..=order {
+            let mut e = [0u8; MAX_VARS];
+            collect(&mut monomials, &mut e, 0, k, degree);
+        }
+        let index = |e: &[u8; MAX_VARS]| monomials.iter().position(|m| m == e);
+        let mut products = Vec::new();
+        for (i, a) in monomials.iter().enumerate() {
+            for (j, b) in monomials.iter().enumerate() {
+                let sum: [u8; MAX_VARS] = std::array::from_fn(|v| a[v] + b[v]);
+                if let Some(l) = index(&sum) {
+                    products.push((i as u8, j as u8, l as u8));
+                }
+            }
+        }
+        Space { k, order, monomials, products }
+    }
+
+    /// The space of `k` variables up to degree `order`, built once.
+    pub fn get(k: usize, order: usize) -> &'static Space {
+        static SPACES: OnceLock<Vec<Space>> = OnceLock::new();
+        let spaces = SPACES
+            .get_or_init(|| (1..=MAX_VARS).flat_map(|k| (0..=4).map(move |order| Space::new(k, order))).collect());
+        &spaces[(k - 1) * 5 + order]
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.monomials.len()
+    }
+
+    pub fn constant(&self, x: f64) -> MJet {
+        let mut c = [0.0; MAX_COEF];
+        c[0] = x;
+        MJet { c }
+    }
+
+    /// Variable `v` at value `x`.
+    pub fn var(&self, v: usize, x: f64) -> MJet {
+        let mut out = self.constant(x);
+        if self.order > 0 {
+            out.c[1 + v] = 1.0;
+        }
+        out
+    }
+
+    pub fn add(&self, a: &MJet, b: &MJet) -> MJet {
+        MJet { c: std::array::from_fn(|i| a.c[i] + b.c[i]) }
+    }
+
+    pub fn sub(&self, a: &MJet, b: &MJet) -> MJet {
+        MJet { c: std::array::from_fn(|i| a.c[i] - b.c[i]) }
+    }
+
+    pub fn scale(&self, a: &MJet, s: f64) -> MJet {
+        MJet { c: a.c.map(|v| v * s) }
+    }
+
+    pub fn shift(&self, a: &MJet, s: f64) -> MJet {
+        let mut out = *a;
+        out.c[0] += s;
+        out
+    }
+
+    pub fn mul(&self, a: &MJet, b: &MJet) -> MJet {
+        let mut c = [0.0; MAX_COEF];
+        for &(i, j, l) in &self.products {
+            c[l as usize] += a.c[i as usize] * b.c[j as usize];
+        }
+        MJet { c }
+    }
+
+    /// `phi(a)` from `phi` and its first four derivatives at `a`'s value: the Taylor
+    /// series of `phi` in `a - a(0)`, whose powers have no constant term.
+    pub fn compose(&self, a: &MJet, d: [f64; 5]) -> MJet {
+        let mut delta = *a;
+        delta.c[0] = 0.0;
+        let mut out = self.constant(d[0]);
+        let mut power = delta;
+        let mut factorial = 1.0;
+        for r in 1..=self.order {
+            factorial *= r as f64;
+            out = self.add(&out, &self.scale(&power, d[r] / factorial));
+            if r < self.order {
+                power = self.mul(&power, &delta);
+            }
+        }
+        out
+    }
+
+    pub fn exp(&self, a: &MJet) -> MJet {
+        let e = a.value().exp();
+        self.compose(a, [e; 5])
+    }
+
+    pub fn ln(&self, a: &MJet) -> MJet {
+        let u = a.value();
+        let r = 1.0 / u;
+        self.compose(a, [u.ln(), r, -r * r, 2.0 * r * r * r, -6.0 * r * r * r * r])
+    }
+
+    pub fn lgamma(&self, a: &MJet) -> MJet {
+        let u = a.value();
+        let [p0, p1, p2, p3, _] = super::special::polygammas(u);
+        self.compose(a, [super::special::lgamma(u), p0, p1, p2, p3])
+    }
+
+    /// The jet of `l`'s derivatives (to this space's order, at most 3) in the
+    /// variables.
+    pub fn to_jet(&self, l: &MJet) -> Jet {
+        let mut jet = Jet::zero();
+        jet.l = l.value();
+        for (m, e) in self.monomials.iter().enumerate().skip(1) {
+            let degree: u8 = e.iter().sum();
+            if degree > 3 {
+                break;
+            }
+            let value = l.c[m] * multinomial_factorial(e);
+            let idx = indices(e, self.k);
+            match degree {
+                1 => jet.d1[idx[0]] = value,
+                2 => permute(&idx[..2], |p| jet.d2[p[0]][p[1]] = value),
+                _ => permute(&idx[..3], |p| jet.d3[p[0]][p[1]][p[2]] = value),
+            }
+        }
+        jet
+    }
+
+    /// `l`'s fourth derivatives (the space must have order 4).
+    pub fn to_fourth(&self, l: &MJet) -> Fourth {
+        let mut out = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
+        for (m, e) in self.monomials.iter().enumerate() {
+            if e.iter().sum::<u8>() != 4 {
+                continue;
+            }
+            let value = l.c[m] * multinomial_factorial(e);
+            permute(&indices(e, self.k)[..4], |p| out[p[0]][p[1]][p[2]][p[3]] = value);
+        }
+        out
+    }
+}
+
+impl MJet {
+    pub fn value(&self) -> f64 {
+        self.c[0]
+    }
+}
+
+/// Appends every exponent vector of `k` variables with total `degree`, the first
+/// variables' exponents largest first.
+fn collect(out: &mut Vec<[u8; MAX_VARS]>, e: &mut [u8; MAX_VARS], v: usize, k: usize, degree: usize) {
+    if v + 1 == k {
+        e[v] = degree as u8;
+        out.push(*e);
+        e[v] = 0;
+        return;
+    }
+    for d in (0..=degree).rev() {
+        e[v] = d as u8;
+        collect(out, e, v + 1, k, degree - d);
+    }
+    e[v] = 0;
+}
+
+/// `prod_v e_v!`: the partial derivative is this times the Taylor coefficient.
+fn multinomial_factorial(e: &[u8; MAX_VARS]) -> f64 {
+    e.iter().map(|&n| (1..=n as u32).product::<u32>() as f64).product()
+}
+
+/// The variables differentiated, with repeats, in order (`[2, 1, 0, 0]` is `[0, 0, 1]`).
+fn indices(e: &[u8; MAX_VARS], k: usize) -> [usize; 4] {
+    let mut out = [0; 4];
+    let mut at = 0;
+    for (v, &n) in e.iter().enumerate().take(k) {
+        for _ in 0..n {
+            out[at] = v;
+            at += 1;
+        }
+    }
+    out
+}
+
+/// Calls `f` with every ordering of `idx` (repeats included; mixed partials are
+/// symmetric).
+fn permute(idx: &[usize], mut f: impl FnMut(&[usize])) {
+    fn go(rest: &mut Vec<usize>, chosen: &mut Vec<usize>, f: &mut dyn FnMut(&[usize])) {
+        if rest.is_empty() {
+            f(chosen);
+            return;
+        }
+        for i in 0..rest.len() {
+            let v = rest.remove(i);
+            chosen.push(v);
+            go(rest, chosen, f);
+            chosen.pop();
+            rest.insert(i, v);
+        }
+    }
+    go(&mut idx.to_vec(), &mut Vec::with_capacity(idx.len()), &mut f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `f(x, y, z) = exp(x y) ln(z) + lgamma(x + z)` against its derivatives by hand.
+    #[test]
+    fn derivatives_of_a_composition() {
+        let (x, y, z) = (0.7, -0.4, 1.9);
+        let f = |s: &Space| {
+            let (a, b, c) = (s.var(0, x), s.var(1, y), s.var(2, z));
+            let e = s.exp(&s.mul(&a, &b));
+            s.add(&s.mul(&e, &s.ln(&c)), &s.lgamma(&s.add(&a, &c)))
+        };
+        let s3 = Space::get(3, 3);
+        let jet = s3.to_jet(&f(s3));
+        let e = (x * y).exp();
+        let [p0, p1, p2, p3, _] = crate::family::special::polygammas(x + z);
+        assert!((jet.l - (e * z.ln() + crate::family::special::lgamma(x + z))).abs() < 1e-14);
+        assert!((jet.d1[0] - (y * e * z.ln() + p0)).abs() < 1e-13);
+        assert!((jet.d1[2] - (e / z + p0)).abs() < 1e-13);
+        assert!((jet.d2[0][1] - ((1.0 + x * y) * e * z.ln())).abs() < 1e-13);
+        assert!((jet.d2[1][0] - jet.d2[0][1]).abs() < 1e-15);
+        assert!((jet.d2[0][2] - (y * e / z + p1)).abs() < 1e-13);
+        assert!((jet.d3[0][0][2] - (y * y * e / z + p2)).abs() < 1e-12);
+        assert!((jet.d3[2][0][0] - jet.d3[0][0][2]).abs() < 1e-15);
+        assert!((jet.d3[0][1][2] - ((1.0 + x * y) * e / z)).abs() < 1e-12);
+        let s4 = Space::get(3, 4);
+        let fourth = s4.to_fourth(&f(s4));
+        assert!((fourth[0][0][0][2] - (y.powi(3) * e / z + p3)).abs() < 1e-11);
+        assert!((fourth[2][2][0][1] + (1.0 + x * y) * e / (z * z)).abs() < 1e-11);
+        assert!((fourth[0][2][1][2] - fourth[2][2][0][1]).abs() < 1e-15);
+        assert_eq!(Space::get(4, 4).len(), MAX_COEF);
+    }
+}
