@@ -5,12 +5,19 @@
 # by the Laplace-approximate REML (src/rust/src/fit/general.rs).
 
 # The general families the engine fits, each with its number of linear predictors.
-general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L)
+general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L)
+
+# The number of linear predictors (multinom(K) has K) and the most the engine takes.
+n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
+max_predictors <- 4L
 
 # Responses a general family cannot take: a test per family (TRUE where valid) and
 # what is expected.
 general_support <- list(
-  gammals = list(valid = function(y) y > 0, expected = "positive")
+  gammals = list(valid = function(y, family) y > 0, expected = "positive"),
+  multinom = list(valid = function(y, family) y >= 0 & y <= family$nlp & y == round(y),
+                  expected = "class number (0 to K)"),
+  ziplss = list(valid = function(y, family) y >= 0 & y == round(y), expected = "non-negative whole number")
 )
 
 is_general_family <- function(family) inherits(family, "general.family")
@@ -32,6 +39,10 @@ general_family <- function(family) {
       family$family, paste0(names(general_family_lps), "()", collapse = ", ")
     ), "family")
   }
+  if (n_predictors(family) > max_predictors) {
+    abort(sprintf("`%s()` with %d linear predictors is not supported yet; warmgam fits at most %d.",
+                  family$family, n_predictors(family), max_predictors), "family")
+  }
   family
 }
 
@@ -43,8 +54,15 @@ general_constants <- function(family) {
   switch(family$family,
     gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1,
     gumbls = ,
-    gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50))
+    gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50)),
+    multinom = family$nlp,
+    ziplss = numeric()
   )
+}
+
+# Each predictor's link name (multinom's are identities it does not name).
+general_links <- function(family) {
+  as.character(family$link %||% rep("identity", n_predictors(family)))
 }
 
 # A predictor's smooth label as mgcv writes it: `s(x)` of the second predictor is
@@ -57,7 +75,14 @@ lp_names <- function(names, k) if (k == 1L) names else paste0(names, ".", k - 1L
 
 # The formulae with the response on each (mgcv's later formulae are one-sided).
 lp_formulae <- function(formula, family) {
-  n_lp <- general_family_lps[[family$family]]
+  n_lp <- n_predictors(family)
+  shared <- is.list(formula) && any(vapply(formula, function(f) {
+    inherits(f, "formula") && length(f) == 3L && all(grepl("^[0-9]+$", all.names(f[[2]])[all.names(f[[2]]) != "+"]))
+  }, logical(1)))
+  if (shared) {
+    abort(paste("`formula` has a formula shared by several linear predictors (mgcv's `1 + 2 ~ s(x)`):",
+                "warmgam does not fit shared terms yet; give each predictor its own terms."), "formula")
+  }
   shape <- sprintf("a list of %d formulae, the first with the response, such as `list(y ~ s(x), ~ s(z))`", n_lp)
   if (!is.list(formula) || length(formula) != n_lp ||
         !all(vapply(formula, inherits, logical(1), what = "formula"))) {
@@ -122,7 +147,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   bad <- which(!is.finite(y))
   if (length(bad)) abort(sprintf("The response must be finite; row %d is not.", bad[[1]]), "response")
   support <- general_support[[family$family]]
-  bad <- if (!is.null(support)) which(!support$valid(y))
+  bad <- if (!is.null(support)) which(!support$valid(y, family))
   if (length(bad)) {
     abort(sprintf("`%s()` needs a %s response; %d row(s) are not (the first: row %d, value %s).",
                   family$family, support$expected, length(bad), bad[[1]], format(y[[bad[[1]]]])), "response")
@@ -156,7 +181,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     X = do.call(cbind, lapply(setups, `[[`, "X")),
     y = y,
     family = family$family,
-    links = as.character(family$link),
+    links = general_links(family),
     constants = as.double(general_constants(family)),
     lp_start = as.double(first),
     lp_end = as.double(first + p),
@@ -182,7 +207,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   parts <- lapply(seq_along(setups), function(k) {
     s <- setups[[k]]
     list(pterms = s$pterms, xlevels = s$xlevels, contrasts = s$contrasts, smooth = s$smooth,
-         coefficients = stats::setNames(numeric(p[[k]]), colnames(s$X)))
+         assign = s$assign, coefficients = stats::setNames(numeric(p[[k]]), colnames(s$X)))
   })
   coefficients <- stats::setNames(res$coefficients, coef_names)
   dimnames(res$Vp) <- dimnames(res$Ve) <- dimnames(res$Vc) <- list(coef_names, coef_names)
@@ -235,10 +260,11 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
 general_postproc <- function(object) {
   post <- object$family$postproc
   if (is.expression(post)) {
-    object <- local({
-      eval(post)
-      object
-    })
+    # Evaluated where mgcv evaluates it (it calls mgcv's internal functions).
+    env <- new.env(parent = asNamespace("mgcv"))
+    env$object <- object
+    eval(post, env)
+    object <- env$object
   } else if (is.function(post)) {
     out <- post(family = object$family, y = object$y, prior.weights = rep(1, length(object$y)),
                 fitted = object$fitted.values, linear.predictors = object$linear.predictors,
@@ -256,7 +282,8 @@ general_postproc <- function(object) {
 #' ~ s(z)), family = mgcv::gaulss())`): `print()`, `summary()` (mgcv's tables, each
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
 #' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
-#' `logLik()`. Families: mgcv's `gaulss()`, `gumbls()` and `gammals()`.
+#' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()` and
+#' `multinom(K)` (K up to 4).
 #'
 #' @param object,x A `warmgam_general` fit.
 #' @param newdata A data frame of covariates; the fitted data when missing.
@@ -288,7 +315,7 @@ NULL
 #' @export
 print.warmgam_general <- function(x, ...) {
   check_dots_empty("print", ...)
-  cat("\nFamily:", x$family$family, "\nLink functions:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
+  cat("\nFamily:", x$family$family, "\nLink functions:", paste(general_links(x$family), collapse = " "), "\n\nFormula:\n")
   for (f in x$formula) print(f)
   cat(sprintf("\nTotal edf: %s   -REML = %s   n = %d\n", format(sum(x$edf), digits = 5),
               format(unname(x$criterion), digits = 8), length(x$y)))
@@ -404,6 +431,75 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     if (type == "response") s * abs(links[[k]]$mu.eta(eta[, k])) else s
   }, numeric(nrow(eta)))
   list(fit = fit, se.fit = matrix(se, ncol = length(links)))
+}
+
+#' @param pages,select,shade,seWithMean,trans,all.terms,rug,se_mult,n,n2,too.far As
+#'   for [plot.warmgam()]: every predictor's smooth terms are drawn in turn, as mgcv
+#'   draws them (`select` counts over all of them).
+#' @rdname warmgam_general
+#' @export
+plot.warmgam_general <- function(x, select = NULL, pages = 0, shade = FALSE, seWithMean = FALSE,
+                                 unconditional = FALSE, trans = identity, all.terms = FALSE, rug = TRUE,
+                                 se_mult = 2, n = 100, n2 = 40, too.far = 0.1, ...) {
+  check_flag(shade, "shade")
+  check_number(pages, "pages", lower = 0)
+  check_drawing(rug, se_mult, trans)
+  if (is.null(x$data)) abort("`plot()` needs the fit's data: fit with `data`.", "argument")
+  views <- lapply(seq_along(x$parts), function(k) lp_view(x, k))
+  counts <- vapply(views, function(v) length(v$smooth), 1L)
+  if (!is.null(select) && (!is.numeric(select) || any(!select %in% seq_len(sum(counts))))) {
+    abort(sprintf("`select` must pick smooth terms among 1 to %d.", sum(counts)), "argument")
+  }
+  panels <- list()
+  owner <- list()
+  for (k in seq_along(views)) {
+    mine <- seq_len(counts[[k]]) + sum(counts[seq_len(k - 1)])
+    chosen <- if (is.null(select)) seq_len(counts[[k]]) else which(mine %in% select)
+    if (!length(chosen) && !(all.terms && is.null(select))) next
+    got <- if (length(chosen)) {
+      term_panels(views[[k]], chosen, FALSE, seWithMean, unconditional, FALSE, n, n2, too.far)
+    }
+    if (all.terms && is.null(select)) got <- c(got, Filter(Negate(is.null), parametric_panels(views[[k]], n, unconditional)))
+    panels <- c(panels, got)
+    owner <- c(owner, rep(list(views[[k]]), length(got)))
+  }
+  if (!length(panels)) {
+    message("The model has no terms to plot.")
+    return(invisible(list()))
+  }
+  if (pages > 0) {
+    per_page <- ceiling(length(panels) / pages)
+    cols <- ceiling(sqrt(per_page))
+    old <- graphics::par(mfrow = c(ceiling(per_page / cols), cols))
+    on.exit(graphics::par(old), add = TRUE)
+  }
+  for (i in seq_along(panels)) draw_panel(panels[[i]], owner[[i]], shade, trans, rug, se_mult, ...)
+  invisible(panels)
+}
+
+# Linear predictor `k` of a general fit as a single-predictor warmgam fit, for the
+# term-level machinery (predict(type = "terms"), plot panels): its coefficients,
+# covariances and edf, its terms labelled as in the whole fit.
+lp_view <- function(object, k) {
+  idx <- object$lpi[[k]]
+  part <- object$parts[[k]]
+  first <- idx[[1]] - 1L
+  smooth <- Filter(function(sm) sm$lp == k, object$smooth)
+  smooth <- lapply(smooth, function(sm) {
+    sm$first <- sm$first - first
+    sm$last <- sm$last - first
+    sm
+  })
+  structure(
+    list(
+      coefficients = stats::setNames(object$coefficients[idx], names(part$coefficients)),
+      Vp = object$Vp[idx, idx, drop = FALSE], Vc = object$Vc[idx, idx, drop = FALSE],
+      edf = object$edf[idx], smooth = smooth, pterms = part$pterms, xlevels = part$xlevels,
+      contrasts = part$contrasts, assign = part$assign, n_parametric = object$nsdf[[k]], model = object$data,
+      family = stats::gaussian()
+    ),
+    class = "warmgam"
+  )
 }
 
 #' @rdname warmgam_general

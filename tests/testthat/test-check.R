@@ -6,13 +6,6 @@ check_data <- function() {
   d
 }
 
-render <- function(expr) {
-  path <- tempfile(fileext = ".png")
-  grDevices::png(path, width = 900, height = 700)
-  on.exit(grDevices::dev.off())
-  force(expr)
-}
-
 test_that("every panel's data is predict(type = 'terms', se.fit = TRUE) on its grid", {
   local_store()
   d <- check_data()

@@ -13,9 +13,11 @@ gaulss_data <- function(n = 400, seed = 2) {
 # Fitted values, criterion, smoothing parameters, edf (total, per term, corrected),
 # the summary tables, log likelihood and predictions with standard errors, against
 # mgcv's fit of the same model.
-expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4) {
+# `shift` is what mgcv's log likelihood adds to the true one (multinom's: the number
+# of class-0 observations).
+expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4, shift = 0) {
   expect_lt(rel_diff(fit$fitted.values, fitted(ref)), fitted_tol, label = paste(label, "fitted"))
-  expect_lt(abs(unname(fit$criterion) / ref$gcv.ubre - 1), 1e-9, label = paste(label, "REML"))
+  expect_lt(abs((unname(fit$criterion) - shift) / ref$gcv.ubre - 1), 1e-9, label = paste(label, "REML"))
   # mgcv's `sp` holds the estimated ones, `full.sp` all when some were given. A
   # smoothing parameter past 1e6 is at its bound (a term penalized to its null
   # space), where each fit stops somewhere on a plateau.
@@ -27,9 +29,10 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   expect_identical(names(fit$coefficients), names(mgcv_call("coef", ref)))
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-5, label = paste(label, "edf"))
   expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 1e-4, label = paste(label, "edf2"))
-  expect_lt(abs(as.numeric(logLik(fit)) - as.numeric(logLik(ref))), 1e-6, label = paste(label, "logLik"))
+  expect_lt(abs(as.numeric(logLik(fit)) + shift - as.numeric(logLik(ref))) / abs(as.numeric(logLik(ref))), 1e-8,
+            label = paste(label, "logLik"))
   expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), 1e-4, label = paste(label, "logLik df"))
-  expect_lt(abs(fit$aic - ref$aic), 1e-5, label = paste(label, "aic"))
+  expect_lt(abs(fit$aic - 2 * shift - ref$aic), 1e-5, label = paste(label, "aic"))
   expect_lt(abs(fit$deviance / ref$deviance - 1), 1e-6, label = paste(label, "deviance"))
   if (is.finite(ref$null.deviance)) {
     expect_lt(abs(fit$null.deviance / ref$null.deviance - 1), 1e-6, label = paste(label, "null deviance"))
@@ -147,6 +150,77 @@ test_that("gumbls() and gammals() fit as mgcv's, their derivatives by Taylor ari
                class = "warmgam_error_response")
 })
 
+test_that("multinom() fits as mgcv's, with the true multinomial log likelihood", {
+  local_store()
+  # ?multinom's three-class example.
+  set.seed(6)
+  n <- 1000
+  d <- data.frame(x1 = runif(n), x2 = runif(n))
+  eta1 <- 2 * (sin(3 * pi * d$x1) * exp(-d$x1) + d$x2^3) - 0.5
+  eta2 <- 2 * (0.5 * exp(-d$x1^2) - 0.2 + 1) - 1
+  p <- exp(cbind(0, eta1, eta2))
+  cp <- t(apply(p / rowSums(p), 1, cumsum))
+  d$y <- apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+  nd <- d[1:30, c("x1", "x2")]
+  f <- list(y ~ s(x1) + s(x2), ~ s(x1) + s(x2))
+  fit <- gam_fit(f, data = d, family = mgcv::multinom(K = 2))
+  ref <- mgcv_reference("general/multinom", f, d, family = quote(mgcv::multinom(K = 2)), method = "REML")
+  # mgcv 1.8-41 adds 1 to the log likelihood of every class-0 observation.
+  expect_general_agrees(fit, ref, nd, "multinom", shift = sum(d$y == 0))
+  probs <- predict(fit, nd, type = "response")
+  expect_equal(dim(probs), c(30L, 3L))
+  expect_equal(rowSums(probs), rep(1, 30), tolerance = 1e-12)
+  expect_equal(as.numeric(logLik(fit)), sum(log(predict(fit, d, type = "response")[cbind(1:n, d$y + 1)])),
+               tolerance = 1e-10)
+  d$y[c(2, 8)] <- c(3, 0.5)
+  expect_error(gam_fit(f, data = d, family = mgcv::multinom(K = 2)), "class number.*row 2",
+               class = "warmgam_error_response")
+  expect_error(gam_fit(rep(list(~ s(x1)), 5), data = d, family = mgcv::multinom(K = 5)), "at most 4",
+               class = "warmgam_error_family")
+  expect_error(gam_fit(list(y ~ s(x1), ~ s(x1), 1 + 2 ~ s(x2) - 1), data = d, family = mgcv::multinom(K = 2)),
+               "shared", class = "warmgam_error_formula")
+})
+
+test_that("ziplss() fits as mgcv's", {
+  local_store()
+  # ?ziplss's example: presence on x0 and x1, counts given presence on x2.
+  set.seed(5)
+  n <- 500
+  d <- data.frame(x0 = runif(n), x1 = runif(n), x2 = runif(n), x3 = runif(n))
+  p <- stats::plogis(2 * sin(pi * d$x0) + exp(2 * d$x1) - 3)
+  d$y <- as.numeric(runif(n) < p)
+  present <- d$y > 0
+  rate <- exp((0.2 * d$x2^11 * (10 * (1 - d$x2))^6 + 10 * (10 * d$x2)^3 * (1 - d$x2)^10)[present] / 3)
+  d$y[present] <- rpois(sum(present), rate)
+  nd <- new_points(d)
+  f <- list(y ~ s(x2) + s(x3), ~ s(x0) + s(x1))
+  fit <- gam_fit(f, data = d, family = mgcv::ziplss())
+  ref <- mgcv_reference("general/ziplss", f, d, family = quote(mgcv::ziplss()), method = "REML")
+  expect_general_agrees(fit, ref, nd, "ziplss")
+  d$y[3] <- 1.5
+  expect_error(gam_fit(f, data = d, family = mgcv::ziplss()), "whole number.*row 3",
+               class = "warmgam_error_response")
+})
+
+test_that("plot() draws every predictor's smooths as mgcv's plot.gam()", {
+  local_store()
+  d <- gaulss_data()
+  f <- list(y ~ s(x0) + s(x1), ~ s(x2))
+  fit <- gam_fit(f, data = d, family = mgcv::gaulss())
+  ref <- mgcv_reference("general/gaulss", f, d, family = quote(mgcv::gaulss()), method = "REML")
+  mine <- render(plot(fit, pages = 1))
+  theirs <- render(mgcv_call("plot.gam", ref, n = 100))
+  expect_length(mine, 3L)
+  expect_identical(vapply(mine, `[[`, "", "label"), c("s(x0)", "s(x1)", "s.1(x2)"))
+  for (i in 1:3) {
+    # mgcv returns the band half-width (2 standard errors).
+    expect_lt(rel_diff(mine[[i]]$fit, theirs[[i]]$fit), 1e-5, label = paste("plot fit", i))
+    expect_lt(rel_diff(mine[[i]]$se, theirs[[i]]$se / 2), 1e-4, label = paste("plot se", i))
+  }
+  expect_length(render(plot(fit, select = 3)), 1L)
+  expect_error(plot(fit, select = 4), "select", class = "warmgam_error_argument")
+})
+
 test_that("rows with missing values are dropped from every predictor alike", {
   local_store()
   d <- gaulss_data()
@@ -175,7 +249,7 @@ test_that("general families refuse what they cannot fit, naming it", {
                class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), gamma = 1.4), "`gamma`",
                class = "warmgam_error_argument")
-  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2)), data = d, family = mgcv::ziplss()), "ziplss",
+  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2), ~ s(x3)), data = d, family = mgcv::gevlss()), "gevlss",
                class = "warmgam_error_family")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), sp = c(1, 2, 3)), "`sp`",
                class = "warmgam_error_argument")

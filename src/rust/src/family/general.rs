@@ -15,6 +15,8 @@ use super::gaulss::Gaulss;
 use super::gumbls::Gumbls;
 use super::link::Link;
 use super::mjet::{MJet, Space};
+use super::multinom::Multinom;
+use super::ziplss::Ziplss;
 
 /// The most linear predictors a general family here has.
 pub const MAX_LP: usize = 4;
@@ -130,6 +132,8 @@ pub enum GeneralFamily {
     Gaulss(Gaulss),
     Gumbls(Gumbls),
     Gammals(Gammals),
+    Multinom(Multinom),
+    Ziplss(Ziplss),
 }
 
 impl GeneralFamily {
@@ -141,21 +145,34 @@ impl GeneralFamily {
             "gaulss" => Gaulss::new(links, constants).map(GeneralFamily::Gaulss),
             "gumbls" => Gumbls::new(links, constants).map(GeneralFamily::Gumbls),
             "gammals" => Gammals::new(links, constants).map(GeneralFamily::Gammals),
+            "multinom" => Multinom::new(links, constants).map(GeneralFamily::Multinom),
+            "ziplss" => Ziplss::new(links, constants).map(GeneralFamily::Ziplss),
             _ => None,
         }
     }
 
     pub fn n_lp(&self) -> usize {
         match self {
-            GeneralFamily::Gaulss(_) | GeneralFamily::Gumbls(_) | GeneralFamily::Gammals(_) => 2,
+            GeneralFamily::Gaulss(_)
+            | GeneralFamily::Gumbls(_)
+            | GeneralFamily::Gammals(_)
+            | GeneralFamily::Ziplss(_) => 2,
+            GeneralFamily::Multinom(f) => f.k,
         }
     }
 
     pub fn links(&self) -> Vec<LpLink> {
+        (0..self.n_lp()).map(|a| self.link(a)).collect()
+    }
+
+    /// The link of predictor `a` (without allocating: called for every row).
+    fn link(&self, a: usize) -> LpLink {
         match self {
-            GeneralFamily::Gaulss(f) => f.links.to_vec(),
-            GeneralFamily::Gumbls(f) => f.links.to_vec(),
-            GeneralFamily::Gammals(f) => f.links.to_vec(),
+            GeneralFamily::Gaulss(f) => f.links[a],
+            GeneralFamily::Gumbls(f) => f.links[a],
+            GeneralFamily::Gammals(f) => f.links[a],
+            GeneralFamily::Multinom(_) => LpLink::Standard(Link::Identity),
+            GeneralFamily::Ziplss(f) => f.links[a],
         }
     }
 
@@ -179,6 +196,8 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(_) => unreachable!("gaulss has its derivatives by hand"),
             GeneralFamily::Gumbls(f) => f.loglik(s, y, &vars),
             GeneralFamily::Gammals(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Multinom(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
         }
     }
 
@@ -196,8 +215,8 @@ impl GeneralFamily {
     fn parameters_and_derivatives(&self, eta: &[f64]) -> ([f64; MAX_LP], [[f64; 4]; MAX_LP]) {
         let mut theta = [0.0; MAX_LP];
         let mut h = [[0.0; 4]; MAX_LP];
-        for (a, link) in self.links().iter().enumerate() {
-            let (t, d) = link.inverse_derivatives(eta[a]);
+        for a in 0..self.n_lp() {
+            let (t, d) = self.link(a).inverse_derivatives(eta[a]);
             theta[a] = t;
             h[a] = d;
         }
@@ -265,6 +284,8 @@ impl GeneralFamily {
     pub fn support_problem(&self, y: f64) -> Option<&'static str> {
         match self {
             GeneralFamily::Gammals(_) => Gammals::support_problem(y),
+            GeneralFamily::Multinom(f) => f.support_problem(y),
+            GeneralFamily::Ziplss(_) => Ziplss::support_problem(y),
             _ => (!y.is_finite()).then_some("must be finite"),
         }
     }
@@ -338,6 +359,8 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gumbls(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gammals(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Multinom(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Ziplss(f) => f.start_targets(lp, y, earlier),
         }
     }
 }
@@ -392,6 +415,9 @@ mod tests {
         for name in ["gumbls", "gammals"] {
             check_jet(GeneralFamily::from_r(name, &links, &[-7.0]).expect(name));
         }
+        let links = vec!["identity".to_string(); 2];
+        check_jet(GeneralFamily::from_r("multinom", &links, &[2.0]).expect("multinom"));
+        check_jet(GeneralFamily::from_r("ziplss", &links, &[]).expect("ziplss"));
     }
 
     fn check_jet(family: GeneralFamily) {

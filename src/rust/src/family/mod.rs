@@ -21,6 +21,7 @@ pub mod inverse_gaussian;
 pub mod jet;
 pub mod link;
 pub mod mjet;
+pub mod multinom;
 pub mod negative_binomial;
 pub mod normal;
 pub mod ordered;
@@ -29,6 +30,7 @@ pub mod scaled_t;
 pub mod special;
 pub mod tweedie;
 pub mod zero_inflated;
+pub mod ziplss;
 
 use distribution::Distribution;
 use exponential::normal_like_loglik;
