@@ -213,12 +213,15 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     refused <- intersect(names(call)[-1], c("weights", "offset", "gamma", "scale", "in.out", "paraPen", "min.sp"))
     if (missing(data)) data <- NULL
     mapped <- resolve_control(control)
+    # Any of mgcv's optimizers is taken, as for other families: the same optimum.
+    settings <- resolve_optimizer(optimizer, method)
     return(gam_fit_general(
-      formula, data, general, method, sp, knots, select, mapped$control,
+      formula, data, general, settings$method, sp, knots, select, mapped$control,
       resolve_threads(threads %||% mapped$threads),
       subset = eval(substitute(subset), data, parent.frame()),
       na_action = resolve_na_action(if (missing(na.action)) NULL else na.action),
-      drop_unused_levels = drop.unused.levels, fit = fit, call = call, refused = refused
+      drop_unused_levels = drop.unused.levels, fit = fit, call = call, refused = refused,
+      optimizer = settings$optimizer
     ))
   }
   family <- resolve_family(family)

@@ -5,7 +5,7 @@
 # by the Laplace-approximate REML (src/rust/src/fit/general.rs).
 
 # The general families the engine fits, each with its number of linear predictors.
-general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L)
+general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L)
 
 # The number of linear predictors (multinom(K) has K) and the most the engine takes.
 n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
@@ -56,7 +56,8 @@ general_constants <- function(family) {
     gumbls = ,
     gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50)),
     multinom = family$nlp,
-    ziplss = numeric()
+    ziplss = ,
+    gevlss = numeric()
   )
 }
 
@@ -122,7 +123,7 @@ general_rows <- function(formulae, data, subset, na_action) {
 
 # Fits a general smooth model: gam_fit() with a list of formulae and a general family.
 gam_fit_general <- function(formula, data, family, method, sp, knots, select, control, threads, subset,
-                            na_action, drop_unused_levels, fit, call, refused) {
+                            na_action, drop_unused_levels, fit, call, refused, optimizer) {
   if (length(refused)) {
     abort(sprintf(
       "`%s` is not supported with the general family `%s()` yet.", refused[[1]], family$family
@@ -241,6 +242,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       outer_iterations = res$iterations,
       gradient = res$gradient,
       method = "REML",
+      optimizer = optimizer,
       family = family,
       formula = formula,
       call = call,
@@ -282,8 +284,8 @@ general_postproc <- function(object) {
 #' ~ s(z)), family = mgcv::gaulss())`): `print()`, `summary()` (mgcv's tables, each
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
 #' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
-#' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()` and
-#' `multinom(K)` (K up to 4).
+#' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
+#' `gevlss()` and `multinom(K)` (K up to 4).
 #'
 #' @param object,x A `warmgam_general` fit.
 #' @param newdata A data frame of covariates; the fitted data when missing.

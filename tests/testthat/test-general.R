@@ -202,6 +202,25 @@ test_that("ziplss() fits as mgcv's", {
                class = "warmgam_error_response")
 })
 
+test_that("gevlss() fits as mgcv's: three predictors", {
+  local_store()
+  # ?gevlss's example: location on x2, log scale on x0, shape on x1.
+  set.seed(1)
+  n <- 500
+  d <- data.frame(x0 = runif(n), x1 = runif(n), x2 = runif(n))
+  mu <- 0.2 * d$x2^11 * (10 * (1 - d$x2))^6 + 10 * (10 * d$x2)^3 * (1 - d$x2)^10
+  sigma <- exp(2 * sin(pi * d$x0))
+  xi <- (exp(2 * d$x1) - 4) / 9
+  d$y <- mu + ((-log(runif(n)))^-xi - 1) * sigma / xi
+  nd <- new_points(d)
+  f <- list(y ~ s(x2), ~ s(x0), ~ s(x1))
+  fit <- gam_fit(f, data = d, family = mgcv::gevlss(), optimizer = "efs")
+  ref <- mgcv_reference("general/gevlss", f, d, family = quote(mgcv::gevlss()), method = "REML")
+  expect_general_agrees(fit, ref, nd, "gevlss")
+  expect_identical(fit$optimizer, "efs")
+  expect_identical(names(fit$sp), c("s(x2)", "s.1(x0)", "s.2(x1)"))
+})
+
 test_that("plot() draws every predictor's smooths as mgcv's plot.gam()", {
   local_store()
   d <- gaulss_data()
@@ -249,7 +268,7 @@ test_that("general families refuse what they cannot fit, naming it", {
                class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), gamma = 1.4), "`gamma`",
                class = "warmgam_error_argument")
-  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2), ~ s(x3)), data = d, family = mgcv::gevlss()), "gevlss",
+  expect_error(gam_fit(list(y ~ s(x0), ~ s(x2), ~ s(x3)), data = d, family = mgcv::twlss()), "twlss",
                class = "warmgam_error_family")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), sp = c(1, 2, 3)), "`sp`",
                class = "warmgam_error_argument")

@@ -12,6 +12,7 @@
 
 use super::gammals::Gammals;
 use super::gaulss::Gaulss;
+use super::gevlss::Gevlss;
 use super::gumbls::Gumbls;
 use super::link::Link;
 use super::mjet::{MJet, Space};
@@ -72,6 +73,9 @@ pub enum LpLink {
     /// mgcv's `log` link of `gumbls` and `gammals`: `theta = b + log(1 + exp(eta))`,
     /// a log scale kept above `b`.
     SoftplusB(f64),
+    /// A logistic function stretched to `(shift, shift + scale)`: `gevlss`'s `logit`
+    /// link for its shape, `theta = scale / (1 + exp(-eta)) + shift`.
+    ScaledLogit { scale: f64, shift: f64 },
 }
 
 impl LpLink {
@@ -102,6 +106,17 @@ impl LpLink {
                 let v = s * (1.0 - s);
                 (value, [s, v, v * (1.0 - 2.0 * s), v * (1.0 - 6.0 * s + 6.0 * s * s)])
             }
+            LpLink::ScaledLogit { scale, shift } => {
+                let s = 1.0 / (1.0 + (-eta).exp());
+                let v = s * (1.0 - s);
+                let d = [
+                    v,
+                    v * (1.0 - 2.0 * s),
+                    v * (1.0 - 6.0 * s + 6.0 * s * s),
+                    v * (1.0 - 2.0 * s) * (1.0 - 12.0 * s + 12.0 * s * s),
+                ];
+                (scale * s + shift, d.map(|x| scale * x))
+            }
         }
     }
 
@@ -114,6 +129,10 @@ impl LpLink {
         match self {
             LpLink::Standard(link) => link.link(theta),
             LpLink::LogB(b) => (1.0 / theta - b).max(1e-10).ln(),
+            LpLink::ScaledLogit { scale, shift } => {
+                let p = ((theta - shift) / scale).clamp(1e-12, 1.0 - 1e-12);
+                (p / (1.0 - p)).ln()
+            }
             LpLink::SoftplusB(b) => {
                 let excess = (theta - b).max(1e-10);
                 if excess > 36.0 {
@@ -134,6 +153,7 @@ pub enum GeneralFamily {
     Gammals(Gammals),
     Multinom(Multinom),
     Ziplss(Ziplss),
+    Gevlss(Gevlss),
 }
 
 impl GeneralFamily {
@@ -147,6 +167,7 @@ impl GeneralFamily {
             "gammals" => Gammals::new(links, constants).map(GeneralFamily::Gammals),
             "multinom" => Multinom::new(links, constants).map(GeneralFamily::Multinom),
             "ziplss" => Ziplss::new(links, constants).map(GeneralFamily::Ziplss),
+            "gevlss" => Gevlss::new(links, constants).map(GeneralFamily::Gevlss),
             _ => None,
         }
     }
@@ -158,6 +179,7 @@ impl GeneralFamily {
             | GeneralFamily::Gammals(_)
             | GeneralFamily::Ziplss(_) => 2,
             GeneralFamily::Multinom(f) => f.k,
+            GeneralFamily::Gevlss(_) => 3,
         }
     }
 
@@ -173,6 +195,7 @@ impl GeneralFamily {
             GeneralFamily::Gammals(f) => f.links[a],
             GeneralFamily::Multinom(_) => LpLink::Standard(Link::Identity),
             GeneralFamily::Ziplss(f) => f.links[a],
+            GeneralFamily::Gevlss(f) => f.links[a],
         }
     }
 
@@ -198,6 +221,7 @@ impl GeneralFamily {
             GeneralFamily::Gammals(f) => f.loglik(s, y, &vars),
             GeneralFamily::Multinom(f) => f.loglik(s, y, &vars),
             GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Gevlss(f) => f.loglik(s, y, &vars),
         }
     }
 
@@ -361,6 +385,7 @@ impl GeneralFamily {
             GeneralFamily::Gammals(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Multinom(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Ziplss(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Gevlss(f) => f.start_targets(lp, y, earlier),
         }
     }
 }
@@ -418,28 +443,32 @@ mod tests {
         let links = vec!["identity".to_string(); 2];
         check_jet(GeneralFamily::from_r("multinom", &links, &[2.0]).expect("multinom"));
         check_jet(GeneralFamily::from_r("ziplss", &links, &[]).expect("ziplss"));
+        let links = vec!["identity".to_string(), "identity".to_string(), "logit".to_string()];
+        check_jet(GeneralFamily::from_r("gevlss", &links, &[]).expect("gevlss"));
     }
 
     fn check_jet(family: GeneralFamily) {
-        let (y, eta) = (1.7, [0.3, -0.4]);
+        let k = family.n_lp();
+        let y = 1.7;
+        let eta: Vec<f64> = [0.3, -0.4, 0.2, 0.1][..k].to_vec();
         let jet = family.eta_jet(y, &eta, 3);
         let fourth = family.eta_fourth(y, &eta);
         assert!((family.loglik(y, &eta) - jet.l).abs() < 1e-15);
         let at = |a: usize, h: f64| {
-            let mut e = eta;
+            let mut e = eta.clone();
             e[a] += h;
             family.eta_jet(y, &e, 3)
         };
-        for a in 0..2 {
+        for a in 0..k {
             let d1 = central(|h| at(a, h).l, 1e-5);
             assert!((jet.d1[a] - d1).abs() < 1e-6 * (1.0 + d1.abs()), "l_{a}");
-            for b in 0..2 {
+            for b in 0..k {
                 let d2 = central(|h| at(b, h).d1[a], 1e-5);
                 assert!((jet.d2[a][b] - d2).abs() < 1e-6 * (1.0 + d2.abs()), "l_{a}{b}");
-                for c in 0..2 {
+                for c in 0..k {
                     let d3 = central(|h| at(c, h).d2[a][b], 1e-5);
                     assert!((jet.d3[a][b][c] - d3).abs() < 1e-6 * (1.0 + d3.abs()), "l_{a}{b}{c}");
-                    for d in 0..2 {
+                    for d in 0..k {
                         let d4 = central(|h| at(d, h).d3[a][b][c], 1e-5);
                         assert!((fourth[a][b][c][d] - d4).abs() < 1e-6 * (1.0 + d4.abs()), "l_{a}{b}{c}{d}");
                     }

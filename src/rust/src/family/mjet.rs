@@ -137,6 +137,19 @@ impl Space {
         self.compose(a, [u.ln(), r, -r * r, 2.0 * r * r * r, -6.0 * r * r * r * r])
     }
 
+    /// `log(1 + a)`, accurate where `a` is small.
+    pub fn ln_1p(&self, a: &MJet) -> MJet {
+        let u = a.value();
+        let r = 1.0 / (1.0 + u);
+        self.compose(a, [u.ln_1p(), r, -r * r, 2.0 * r * r * r, -6.0 * r * r * r * r])
+    }
+
+    pub fn recip(&self, a: &MJet) -> MJet {
+        let r = 1.0 / a.value();
+        let r2 = r * r;
+        self.compose(a, [r, -r2, 2.0 * r2 * r, -6.0 * r2 * r2, 24.0 * r2 * r2 * r])
+    }
+
     pub fn lgamma(&self, a: &MJet) -> MJet {
         let u = a.value();
         let [p0, p1, p2, p3, _] = super::special::polygammas(u);

@@ -16,6 +16,7 @@ pub mod gammals;
 pub mod gaulss;
 pub mod gaussian;
 pub mod general;
+pub mod gevlss;
 pub mod gumbls;
 pub mod inverse_gaussian;
 pub mod jet;
