@@ -5,7 +5,8 @@
 # by the Laplace-approximate REML (src/rust/src/fit/general.rs).
 
 # The general families the engine fits, each with its number of linear predictors.
-general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L)
+general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L,
+                        shash = 4L)
 
 # The number of linear predictors (multinom(K) has K) and the most the engine takes.
 n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
@@ -49,13 +50,15 @@ general_family <- function(family) {
 # The engine's constants of a general family, read off its links: gaulss's `b`, the
 # standard deviation's lower bound (its logb link's inverse is 1 / (exp(eta) + b));
 # gumbls' and gammals' `b`, the log scale's (their log link's inverse is
-# b + log(1 + exp(eta))).
+# b + log(1 + exp(eta))); shash's `b` (its logeb link's inverse is log(exp(eta) + b))
+# and `phiPen`, its ridge on the log kurtosis.
 general_constants <- function(family) {
   switch(family$family,
     gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1,
     gumbls = ,
     gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50)),
     multinom = family$nlp,
+    shash = c(exp(family$linfo[[2]]$linkinv(-50)) - exp(-50), get("phiPen", environment(family$ll))),
     ziplss = ,
     gevlss = numeric()
   )
@@ -285,7 +288,7 @@ general_postproc <- function(object) {
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
 #' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
 #' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
-#' `gevlss()` and `multinom(K)` (K up to 4).
+#' `gevlss()`, `shash()` and `multinom(K)` (K up to 4).
 #'
 #' @param object,x A `warmgam_general` fit.
 #' @param newdata A data frame of covariates; the fitted data when missing.
@@ -347,7 +350,8 @@ summary.warmgam_general <- function(object, ...) {
   }
   structure(
     list(p.table = p_table, s.table = s_table,
-         dev.expl = (object$null.deviance - object$deviance) / object$null.deviance,
+         dev.expl = if (is.null(object$null.deviance)) NA_real_ else
+           (object$null.deviance - object$deviance) / object$null.deviance,
          criterion = object$criterion, n = length(object$y), family = object$family, formula = object$formula),
     class = "summary.warmgam_general"
   )
@@ -404,20 +408,16 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
   }
   links <- object$family$linfo
   if (type == "response" && is.function(object$family$predict)) {
-    # The family's own response scale (gumbls' location, gammals' mean), as mgcv's
-    # predict.gam asks it, with its standard errors.
+    # The family's own response scale (gumbls' location, gammals' mean, multinom's
+    # class probabilities), as mgcv's predict.gam asks it.
+    scale_of <- function(e) as.matrix(object$family$predict(object$family, eta = e)[[1]])
+    fit <- scale_of(eta)
+    if (!se.fit) return(fit)
     if (is.null(x)) {
-      if (is.null(object$data)) abort("`type = \"response\"` needs `newdata`: the fit was made without `data`.",
-                                      "argument")
-      blocks <- lapply(object$parts, function(part) model_matrix_at(part, object$data))
-      x <- lapply(blocks, `[[`, "x")
+      if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
+      x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
     }
-    X <- do.call(cbind, x)
-    attr(X, "lpi") <- object$lpi
-    offsets <- if (is.null(newdata)) object$offset else lapply(blocks, `[[`, "offset")
-    out <- object$family$predict(object$family, se.fit, y = NULL, X = X, beta = object$coefficients,
-                                 off = offsets, Vb = if (unconditional) object$Vc else object$Vp)
-    return(if (se.fit) list(fit = out$fit, se.fit = out$se.fit) else out$fit)
+    return(list(fit = fit, se.fit = response_se(scale_of, eta, x, object$lpi, V)))
   }
   fit <- if (type == "link") eta else vapply(seq_along(links), function(k) links[[k]]$linkinv(eta[, k]),
                                              numeric(nrow(eta)))
@@ -510,6 +510,32 @@ residuals.warmgam_general <- function(object, type = "deviance", ...) {
   check_dots_empty("residuals", ...)
   check_choice(type, "type", c("deviance", "pearson", "response"))
   object$family$residuals(object, type)
+}
+
+# Standard errors on a family's response scale `scale_of(eta)` by the delta method:
+# its derivatives in each linear predictor (central differences) with the
+# predictors' covariances at each row, `x_a' V_ab x_b`. (mgcv 1.8-41's own
+# `predict` functions get some of these wrong: gumbls' and gammals' second column
+# uses one variance for every row, ziplss' mixes up its two predictors' columns.)
+response_se <- function(scale_of, eta, x, lpi, V) {
+  K <- ncol(eta)
+  h <- 1e-6 * pmax(1, abs(eta))
+  dim(h) <- dim(eta)
+  jac <- lapply(seq_len(K), function(k) {
+    up <- down <- eta
+    up[, k] <- eta[, k] + h[, k]
+    down[, k] <- eta[, k] - h[, k]
+    (scale_of(up) - scale_of(down)) / (2 * h[, k])
+  })
+  out <- 0 * jac[[1]]
+  for (a in seq_len(K)) {
+    for (b in seq_len(K)) {
+      cov_ab <- rowSums((x[[a]] %*% V[lpi[[a]], lpi[[b]], drop = FALSE]) * x[[b]])
+      out <- out + jac[[a]] * jac[[b]] * cov_ab
+    }
+  }
+  out[out < 0] <- 0
+  sqrt(out)
 }
 
 #' @rdname warmgam_general

@@ -10,12 +10,18 @@ gaulss_data <- function(n = 400, seed = 2) {
   d
 }
 
+# The columns of mgcv 1.8-41's response-scale standard errors that are right:
+# gumbls' and gammals' second uses one variance (`ve[2]`) for every row, ziplss'
+# uses the first predictor's columns for the second's variance.
+response_se_columns <- list(gumbls = 1L, gammals = 1L, ziplss = integer())
+
 # Fitted values, criterion, smoothing parameters, edf (total, per term, corrected),
 # the summary tables, log likelihood and predictions with standard errors, against
 # mgcv's fit of the same model.
 # `shift` is what mgcv's log likelihood adds to the true one (multinom's: the number
 # of class-0 observations).
-expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4, shift = 0) {
+expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4, shift = 0, edf_tol = 1e-5,
+                                  table_tol = 1e-4, se_tol = 1e-4, p_table_tol = 1e-6) {
   expect_lt(rel_diff(fit$fitted.values, fitted(ref)), fitted_tol, label = paste(label, "fitted"))
   expect_lt(abs((unname(fit$criterion) - shift) / ref$gcv.ubre - 1), 1e-9, label = paste(label, "REML"))
   # mgcv's `sp` holds the estimated ones, `full.sp` all when some were given. A
@@ -27,14 +33,14 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   expect_true(all(fit$sp[!inside] > 1e5), label = paste(label, "sp at bounds"))
   expect_identical(names(fit$sp), names(sp))
   expect_identical(names(fit$coefficients), names(mgcv_call("coef", ref)))
-  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-5, label = paste(label, "edf"))
-  expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 1e-4, label = paste(label, "edf2"))
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), edf_tol, label = paste(label, "edf"))
+  expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 10 * edf_tol, label = paste(label, "edf2"))
   expect_lt(abs(as.numeric(logLik(fit)) + shift - as.numeric(logLik(ref))) / abs(as.numeric(logLik(ref))), 1e-8,
             label = paste(label, "logLik"))
-  expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), 1e-4, label = paste(label, "logLik df"))
-  expect_lt(abs(fit$aic - 2 * shift - ref$aic), 1e-5, label = paste(label, "aic"))
+  expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), 10 * edf_tol, label = paste(label, "logLik df"))
+  expect_lt(abs(fit$aic - 2 * shift - ref$aic), edf_tol, label = paste(label, "aic"))
   expect_lt(abs(fit$deviance / ref$deviance - 1), 1e-6, label = paste(label, "deviance"))
-  if (is.finite(ref$null.deviance)) {
+  if (isTRUE(is.finite(ref$null.deviance))) {
     expect_lt(abs(fit$null.deviance / ref$null.deviance - 1), 1e-6, label = paste(label, "null deviance"))
   }
   expect_lt(rel_diff(residuals(fit), mgcv_call("residuals", ref)), 1e-5, label = paste(label, "residuals"))
@@ -43,16 +49,16 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   expect_identical(rownames(ours$s.table), rownames(theirs$s.table))
   # edf, Ref.df and the statistic to the fit's tolerance; p-values through Davies'
   # algorithm (relative, or absolute where they are tiny).
-  expect_lt(max(abs(ours$s.table[, 1:3] - theirs$s.table[, 1:3]) / (1 + abs(theirs$s.table[, 1:3]))), 1e-4,
+  expect_lt(max(abs(ours$s.table[, 1:3] - theirs$s.table[, 1:3]) / (1 + abs(theirs$s.table[, 1:3]))), table_tol,
             label = paste(label, "s.table"))
   # Davies' algorithm is accurate to 2e-5 absolute (mgcv's setting): tiny p-values
   # of a term with edf just above 1 differ by its error (1.9e-7 against 4.3e-9 for
   # ranks 1 + 1e-9 and 1 + 2.5e-7).
   expect_lt(max(abs(ours$s.table[, 4] - theirs$s.table[, 4]) - 1e-3 * theirs$s.table[, 4]), 2e-5,
             label = paste(label, "smooth p-values"))
-  expect_lt(max(abs(ours$p.table[, 1:3] - theirs$p.table[, 1:3]) / (1 + abs(theirs$p.table[, 1:3]))), 1e-6,
-            label = paste(label, "p.table"))
-  if (is.na(theirs$dev.expl)) {
+  expect_lt(max(abs(ours$p.table[, 1:3] - theirs$p.table[, 1:3]) / (1 + abs(theirs$p.table[, 1:3]))),
+            p_table_tol, label = paste(label, "p.table"))
+  if (!isTRUE(is.finite(theirs$dev.expl))) {
     expect_true(is.na(ours$dev.expl), label = paste(label, "deviance explained is NA, as mgcv's"))
   } else {
     expect_lt(abs(ours$dev.expl - theirs$dev.expl), 1e-7, label = paste(label, "deviance explained"))
@@ -61,11 +67,17 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
     p <- predict(fit, nd, type = type, se.fit = TRUE)
     q <- mgcv_call("predict", ref, newdata = nd, type = type, se.fit = TRUE)
     expect_lt(rel_diff(p$fit, q$fit), 1e-6, label = paste(label, type, "predictions"))
-    expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, type, "se"))
+    # mgcv's response-scale standard errors are wrong in some columns (see
+    # response_se()): compared where they are right.
+    cols <- if (type == "link") seq_len(ncol(p$se.fit)) else response_se_columns[[label]] %||% seq_len(ncol(p$se.fit))
+    if (length(cols)) {
+      expect_lt(rel_diff(as.matrix(p$se.fit)[, cols], as.matrix(q$se.fit)[, cols]), se_tol,
+                label = paste(label, type, "se"))
+    }
   }
   p <- predict(fit, nd, se.fit = TRUE, unconditional = TRUE)
   q <- mgcv_call("predict", ref, newdata = nd, se.fit = TRUE, unconditional = TRUE)
-  expect_lt(rel_diff(p$se.fit, q$se.fit), 1e-4, label = paste(label, "unconditional se"))
+  expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol, label = paste(label, "unconditional se"))
   # The bases are mgcv's up to a rotation within each term, so the model matrices
   # differ; each predictor's columns give its linear predictor.
   x <- predict(fit, nd, type = "lpmatrix")
@@ -145,6 +157,12 @@ test_that("gumbls() and gammals() fit as mgcv's, their derivatives by Taylor ari
   fit <- gam_fit(f, data = d, family = mgcv::gammals)
   ref <- mgcv_reference("general/gammals", f, d, family = quote(mgcv::gammals()), method = "REML")
   expect_general_agrees(fit, ref, nd, "gammals", fitted_tol = 1e-6)
+  # The delta method by hand where mgcv's is wrong: the log scale's standard error
+  # is the link derivative times the second predictor's.
+  p <- predict(fit, nd, type = "response", se.fit = TRUE)
+  q <- predict(fit, nd, type = "link", se.fit = TRUE)
+  slope <- mgcv::gammals()$linfo[[2]]$mu.eta(q$fit[, 2])
+  expect_lt(rel_diff(p$se.fit[, 2], abs(slope) * q$se.fit[, 2]), 1e-6)
   d$y[c(4, 9)] <- c(0, -1)
   expect_error(gam_fit(f, data = d, family = mgcv::gammals()), "positive response; 2 row\\(s\\).*row 4",
                class = "warmgam_error_response")
@@ -219,6 +237,30 @@ test_that("gevlss() fits as mgcv's: three predictors", {
   expect_general_agrees(fit, ref, nd, "gevlss")
   expect_identical(fit$optimizer, "efs")
   expect_identical(names(fit$sp), c("s(x2)", "s.1(x0)", "s.2(x1)"))
+})
+
+test_that("shash() fits as mgcv's: four predictors", {
+  local_store()
+  # ?shash's example: location, scale, skewness and kurtosis all varying in x.
+  set.seed(847)
+  n <- 1000
+  x <- seq(-4, 4, length.out = n)
+  mu <- 4 + x + x^2
+  sigma <- 0.5 + 0.4 * (x + 4) * 0.5
+  eps <- 2 * sin(x)
+  del <- 1 + 0.2 * cos(3 * x)
+  d <- data.frame(y = mu + (del * sigma) * sinh((1 / del) * asinh(qnorm(runif(n))) + (eps / del)), x = x)
+  nd <- data.frame(x = seq(-3.9, 3.9, length.out = 25))
+  f <- list(y ~ s(x), ~ s(x), ~ s(x), ~ s(x, k = 20))
+  fit <- gam_fit(f, data = d, family = mgcv::shash())
+  ref <- mgcv_reference("general/shash", f, d, family = quote(mgcv::shash()), method = "REML")
+  # The log kurtosis term s.1(x) sits at its bound (mgcv stops at sp 2.8e9, warmgam
+  # at 2.1e6: edf 1 + 1e-5), and shash's likelihood is not concave there: mgcv's
+  # covariances use its Hessian with the negative curvature floored after its own
+  # scaling, which warmgam follows. edf, the tables and the standard errors agree to
+  # 2e-4, 2e-3 and 6e-4.
+  expect_general_agrees(fit, ref, nd, "shash", edf_tol = 1e-3, table_tol = 3e-3, se_tol = 1e-3, p_table_tol = 1e-3)
+  expect_identical(names(fit$sp), c("s(x)", "s.1(x)", "s.2(x)", "s.3(x)"))
 })
 
 test_that("plot() draws every predictor's smooths as mgcv's plot.gam()", {

@@ -17,6 +17,7 @@ use super::gumbls::Gumbls;
 use super::link::Link;
 use super::mjet::{MJet, Space};
 use super::multinom::Multinom;
+use super::shash::Shash;
 use super::ziplss::Ziplss;
 
 /// The most linear predictors a general family here has.
@@ -76,6 +77,9 @@ pub enum LpLink {
     /// A logistic function stretched to `(shift, shift + scale)`: `gevlss`'s `logit`
     /// link for its shape, `theta = scale / (1 + exp(-eta)) + shift`.
     ScaledLogit { scale: f64, shift: f64 },
+    /// mgcv's `logeb` link of `shash`: `theta = log(exp(eta) + b)`, a log scale kept
+    /// above `log(b)`.
+    LogEB(f64),
 }
 
 impl LpLink {
@@ -106,6 +110,13 @@ impl LpLink {
                 let v = s * (1.0 - s);
                 (value, [s, v, v * (1.0 - 2.0 * s), v * (1.0 - 6.0 * s + 6.0 * s * s)])
             }
+            LpLink::LogEB(b) => {
+                // The derivative is the logistic function of eta - log(b).
+                let s = 1.0 / (1.0 + b * (-eta).exp());
+                let v = s * (1.0 - s);
+                let value = if eta > 36.0 { eta + (b * (-eta).exp()).ln_1p() } else { (eta.exp() + b).ln() };
+                (value, [s, v, v * (1.0 - 2.0 * s), v * (1.0 - 6.0 * s + 6.0 * s * s)])
+            }
             LpLink::ScaledLogit { scale, shift } => {
                 let s = 1.0 / (1.0 + (-eta).exp());
                 let v = s * (1.0 - s);
@@ -129,6 +140,7 @@ impl LpLink {
         match self {
             LpLink::Standard(link) => link.link(theta),
             LpLink::LogB(b) => (1.0 / theta - b).max(1e-10).ln(),
+            LpLink::LogEB(b) => (theta.exp() - b).max(1e-300).ln(),
             LpLink::ScaledLogit { scale, shift } => {
                 let p = ((theta - shift) / scale).clamp(1e-12, 1.0 - 1e-12);
                 (p / (1.0 - p)).ln()
@@ -154,6 +166,7 @@ pub enum GeneralFamily {
     Multinom(Multinom),
     Ziplss(Ziplss),
     Gevlss(Gevlss),
+    Shash(Shash),
 }
 
 impl GeneralFamily {
@@ -168,6 +181,7 @@ impl GeneralFamily {
             "multinom" => Multinom::new(links, constants).map(GeneralFamily::Multinom),
             "ziplss" => Ziplss::new(links, constants).map(GeneralFamily::Ziplss),
             "gevlss" => Gevlss::new(links, constants).map(GeneralFamily::Gevlss),
+            "shash" => Shash::new(links, constants).map(GeneralFamily::Shash),
             _ => None,
         }
     }
@@ -180,6 +194,7 @@ impl GeneralFamily {
             | GeneralFamily::Ziplss(_) => 2,
             GeneralFamily::Multinom(f) => f.k,
             GeneralFamily::Gevlss(_) => 3,
+            GeneralFamily::Shash(_) => 4,
         }
     }
 
@@ -196,6 +211,7 @@ impl GeneralFamily {
             GeneralFamily::Multinom(_) => LpLink::Standard(Link::Identity),
             GeneralFamily::Ziplss(f) => f.links[a],
             GeneralFamily::Gevlss(f) => f.links[a],
+            GeneralFamily::Shash(f) => f.links[a],
         }
     }
 
@@ -222,6 +238,7 @@ impl GeneralFamily {
             GeneralFamily::Multinom(f) => f.loglik(s, y, &vars),
             GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
             GeneralFamily::Gevlss(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Shash(f) => f.loglik(s, y, &vars),
         }
     }
 
@@ -386,6 +403,7 @@ impl GeneralFamily {
             GeneralFamily::Multinom(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Ziplss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gevlss(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Shash(f) => f.start_targets(lp, y, earlier),
         }
     }
 }
@@ -445,6 +463,8 @@ mod tests {
         check_jet(GeneralFamily::from_r("ziplss", &links, &[]).expect("ziplss"));
         let links = vec!["identity".to_string(), "identity".to_string(), "logit".to_string()];
         check_jet(GeneralFamily::from_r("gevlss", &links, &[]).expect("gevlss"));
+        let links: Vec<String> = ["identity", "logeb", "identity", "identity"].map(String::from).to_vec();
+        check_jet(GeneralFamily::from_r("shash", &links, &[0.01, 1e-3]).expect("shash"));
     }
 
     fn check_jet(family: GeneralFamily) {

@@ -150,6 +150,25 @@ impl Space {
         self.compose(a, [r, -r2, 2.0 * r2 * r, -6.0 * r2 * r2, 24.0 * r2 * r2 * r])
     }
 
+    pub fn sinh(&self, a: &MJet) -> MJet {
+        let (sh, ch) = (a.value().sinh(), a.value().cosh());
+        self.compose(a, [sh, ch, sh, ch, sh])
+    }
+
+    pub fn cosh(&self, a: &MJet) -> MJet {
+        let (sh, ch) = (a.value().sinh(), a.value().cosh());
+        self.compose(a, [ch, sh, ch, sh, ch])
+    }
+
+    /// `asinh(a)`: its derivatives are `r = (1 + x^2)^-1/2`, `-x r^3`,
+    /// `(2x^2 - 1) r^5` and `(9x - 6x^3) r^7`.
+    pub fn asinh(&self, a: &MJet) -> MJet {
+        let x = a.value();
+        let r = 1.0 / (1.0 + x * x).sqrt();
+        let (r3, r5, r7) = (r * r * r, r.powi(5), r.powi(7));
+        self.compose(a, [x.asinh(), r, -x * r3, (2.0 * x * x - 1.0) * r5, (9.0 * x - 6.0 * x * x * x) * r7])
+    }
+
     pub fn lgamma(&self, a: &MJet) -> MJet {
         let u = a.value();
         let [p0, p1, p2, p3, _] = super::special::polygammas(u);

@@ -28,6 +28,7 @@ pub mod normal;
 pub mod ordered;
 pub mod poisson;
 pub mod scaled_t;
+pub mod shash;
 pub mod special;
 pub mod tweedie;
 pub mod zero_inflated;

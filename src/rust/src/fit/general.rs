@@ -431,8 +431,26 @@ impl GeneralModel<'_> {
         result: outer::OuterResult,
         sens: &uncertainty::Sensitivity,
     ) -> GeneralFit {
-        let vp = inner.factor.inverse();
-        let f = linalg::matmul(vp.view(), inner.hd.view(), self.settings.threads);
+        // Where the log likelihood is not concave in the coefficients at the fit (its
+        // Hessian indefinite, as shash's can be), mgcv's covariances and edf use the
+        // Hessian with its negative eigenvalues set to zero (`gam.fit5.post.proc`);
+        // the criterion keeps the Hessian itself.
+        let mut penalized = inner.hd.clone();
+        self.penalties.add_to(&mut penalized, &self.penalty_lambda(rho));
+        let floored = floor_negative_curvature(&inner.hd, &penalized);
+        let (hd, vp) = match &floored {
+            Some(h) => {
+                let mut total = h.clone();
+                self.penalties.add_to(&mut total, &self.penalty_lambda(rho));
+
+                match SpdFactor::new(total.view()) {
+                    Some(factor) => (h, factor.inverse()),
+                    None => (&inner.hd, inner.factor.inverse()),
+                }
+            }
+            None => (&inner.hd, inner.factor.inverse()),
+        };
+        let f = linalg::matmul(vp.view(), hd.view(), self.settings.threads);
         let edf: Vec<f64> = f.diag().to_vec();
         let ff = linalg::matmul(f.view(), f.view(), self.settings.threads);
         let edf1: Vec<f64> = edf.iter().zip(ff.diag()).map(|(e, q)| 2.0 * e - q).collect();
@@ -452,7 +470,7 @@ impl GeneralModel<'_> {
                     let e = ve.slice(s![r.clone(), r.clone()]).to_owned();
                     term_tests::random_effect_test(&b, &v, &e)
                 } else {
-                    let g = inner.hd.slice(s![r.clone(), r.clone()]).to_owned();
+                    let g = hd.slice(s![r.clone(), r.clone()]).to_owned();
                     let rank = edf1[r.clone()].iter().sum::<f64>().min(r.len() as f64);
                     term_tests::wald_test(&b, &g, &v, rank)
                 }
@@ -460,7 +478,7 @@ impl GeneralModel<'_> {
             .collect();
         let criterion = self.criterion(&inner, rho);
         let corrected = uncertainty::corrected(
-            &inner.hd,
+            hd,
             &self.penalties,
             &self.penalty_lambda(rho),
             sens,
@@ -490,6 +508,20 @@ impl GeneralModel<'_> {
             term_tests,
         }
     }
+}
+
+/// `h` with its negative eigenvalues replaced by zero, when it has any, both taken
+/// after scaling by `D = diag(penalized)^-1/2` (mgcv's scaling of the penalized
+/// Hessian): `D^-1 floor(D h D) D^-1`.
+fn floor_negative_curvature(h: &Array2<f64>, penalized: &Array2<f64>) -> Option<Array2<f64>> {
+    let d: Vec<f64> = penalized.diag().iter().map(|v| if *v > 0.0 { 1.0 / v.sqrt() } else { 1.0 }).collect();
+    let scaled = Array2::from_shape_fn(h.dim(), |(i, j)| d[i] * h[(i, j)] * d[j]);
+    let (values, vectors) = linalg::sym_eigen(scaled.view());
+    if values.iter().all(|v| *v >= 0.0) {
+        return None;
+    }
+    let floored = linalg::from_eigen(&values, &vectors, |v| v.max(0.0));
+    Some(Array2::from_shape_fn(h.dim(), |(i, j)| floored[(i, j)] / (d[i] * d[j])))
 }
 
 /// The criterion as a function of the free log smoothing parameters, keeping the last
