@@ -210,8 +210,19 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     if (is.null(general)) {
       abort("`formula` is a list of formulae: that needs a general family, such as mgcv's `gaulss()`.", "formula")
     }
-    refused <- intersect(names(call)[-1], c("weights", "offset", "gamma", "scale", "in.out", "paraPen", "min.sp"))
     if (missing(data)) data <- NULL
+    # What general fits do not take yet, by value: a `G` from mgcv passes unit
+    # weights, zero offsets and the defaults explicitly.
+    w_raw <- eval(substitute(weights), data, parent.frame())
+    o_raw <- eval(substitute(offset), data, parent.frame())
+    refused <- c(
+      weights = !is.null(w_raw) && !all(w_raw == 1, na.rm = TRUE),
+      offset = !is.null(o_raw) && !all(o_raw == 0, na.rm = TRUE),
+      gamma = !identical(gamma, 1) && !identical(gamma, 1L),
+      scale = !identical(scale, 0) && !identical(scale, 0L),
+      in.out = !is.null(in.out), paraPen = !is.null(paraPen), min.sp = !is.null(min.sp)
+    )
+    refused <- names(refused)[refused]
     mapped <- resolve_control(control)
     # Any of mgcv's optimizers is taken, as for other families: the same optimum.
     settings <- resolve_optimizer(optimizer, method)

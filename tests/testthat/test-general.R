@@ -310,6 +310,11 @@ test_that("general families refuse what they cannot fit, naming it", {
                class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), gamma = 1.4), "`gamma`",
                class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), offset = x0), "`offset`",
+               class = "warmgam_error_argument")
+  # Unit weights (what mgcv's `G` carries) are no weights.
+  expect_equal(gam_fit(f, data = d, family = mgcv::gaulss(), weights = rep(1, 100))$fitted.values,
+               gam_fit(f, data = d, family = mgcv::gaulss())$fitted.values)
   expect_error(gam_fit(list(y ~ s(x0), ~ s(x2), ~ s(x3)), data = d, family = mgcv::twlss()), "twlss",
                class = "warmgam_error_family")
   expect_error(gam_fit(f, data = d, family = mgcv::gaulss(), sp = c(1, 2, 3)), "`sp`",
