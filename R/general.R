@@ -363,13 +363,7 @@ print.summary.warmgam_general <- function(x, digits = max(3L, getOption("digits"
   check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink function:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
   for (f in x$formula) print(f)
-  cat("\nParametric coefficients:\n")
-  stats::printCoefmat(x$p.table, digits = digits, signif.stars = TRUE, na.print = "NA")
-  if (!is.null(x$s.table)) {
-    cat("\nApproximate significance of smooth terms:\n")
-    stats::printCoefmat(x$s.table, digits = digits, has.Pvalue = TRUE, na.print = "NA",
-                        cs.ind = 1, signif.stars = TRUE)
-  }
+  print_coefficient_tables(x, digits)
   cat(sprintf("\nDeviance explained = %s%%\n-REML = %s  Scale est. = 1         n = %d\n",
               formatC(100 * x$dev.expl, digits = 1, format = "f"), format(unname(x$criterion), digits = 5), x$n))
   invisible(x)
@@ -406,6 +400,10 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     attr(out, "lpi") <- object$lpi
     return(out)
   }
+  if (se.fit && is.null(x)) {
+    if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
+    x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
+  }
   links <- object$family$linfo
   if (type == "response" && is.function(object$family$predict)) {
     # The family's own response scale (gumbls' location, gammals' mean, multinom's
@@ -413,20 +411,12 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     scale_of <- function(e) as.matrix(object$family$predict(object$family, eta = e)[[1]])
     fit <- scale_of(eta)
     if (!se.fit) return(fit)
-    if (is.null(x)) {
-      if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
-      x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
-    }
     return(list(fit = fit, se.fit = response_se(scale_of, eta, x, object$lpi, V)))
   }
   fit <- if (type == "link") eta else vapply(seq_along(links), function(k) links[[k]]$linkinv(eta[, k]),
                                              numeric(nrow(eta)))
   fit <- matrix(fit, ncol = length(links))
   if (!se.fit) return(fit)
-  if (is.null(x)) {
-    if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
-    x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
-  }
   se <- vapply(seq_along(x), function(k) {
     idx <- object$lpi[[k]]
     s <- sqrt(pmax(0, rowSums((x[[k]] %*% V[idx, idx, drop = FALSE]) * x[[k]])))
@@ -465,18 +455,7 @@ plot.warmgam_general <- function(x, select = NULL, pages = 0, shade = FALSE, seW
     panels <- c(panels, got)
     owner <- c(owner, rep(list(views[[k]]), length(got)))
   }
-  if (!length(panels)) {
-    message("The model has no terms to plot.")
-    return(invisible(list()))
-  }
-  if (pages > 0) {
-    per_page <- ceiling(length(panels) / pages)
-    cols <- ceiling(sqrt(per_page))
-    old <- graphics::par(mfrow = c(ceiling(per_page / cols), cols))
-    on.exit(graphics::par(old), add = TRUE)
-  }
-  for (i in seq_along(panels)) draw_panel(panels[[i]], owner[[i]], shade, trans, rug, se_mult, ...)
-  invisible(panels)
+  draw_pages(panels, owner, pages, shade, trans, rug, se_mult, ...)
 }
 
 # Linear predictor `k` of a general fit as a single-predictor warmgam fit, for the

@@ -58,6 +58,13 @@ plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade =
   check_number(theta, "theta")
   check_number(phi, "phi", lower = -90, upper = 90)
   panels <- term_panels(x, select, residuals, seWithMean, unconditional, all.terms, n, n2, too.far, c(theta, phi))
+  draw_pages(panels, rep(list(x), length(panels)), pages, shade, trans, rug, se_mult, ...)
+}
+
+# Draws `panels` (each with the fit it came from, in `owners`) laid out on `pages`
+# pages (0: one panel at a time, as mgcv), and returns them invisibly; a message
+# when there is nothing to draw.
+draw_pages <- function(panels, owners, pages, shade, trans, rug, se_mult, ...) {
   if (length(panels) == 0L) {
     message("The model has no terms to plot.")
     return(invisible(list()))
@@ -68,7 +75,7 @@ plot.warmgam <- function(x, residuals = FALSE, select = NULL, pages = 0, shade =
     old <- graphics::par(mfrow = c(ceiling(per_page / cols), cols))
     on.exit(graphics::par(old), add = TRUE)
   }
-  for (p in panels) draw_panel(p, x, shade, trans, rug, se_mult, ...)
+  for (i in seq_along(panels)) draw_panel(panels[[i]], owners[[i]], shade, trans, rug, se_mult, ...)
   invisible(panels)
 }
 

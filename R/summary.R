@@ -130,6 +130,19 @@ print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L),
   check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink function:", x$family$link, "\n\nFormula:\n")
   print(x$formula)
+  print_coefficient_tables(x, digits)
+  cat(sprintf("\nR-sq.(adj) = %s   Deviance explained = %s%%\n",
+              formatC(x$r.sq, digits = 3, format = "f"), formatC(100 * x$dev.expl, digits = 1, format = "f")))
+  lab <- if (x$method == "GCV.Cp") "GCV" else paste0("-", x$method)
+  cat(sprintf("%s = %s  Scale est. = %s  n = %d\n", lab, format(unname(x$criterion), digits = 5),
+              format(x$scale, digits = 5), x$n))
+  if (!is.null(x$mgcv_built)) cat(x$mgcv_built, "\n", sep = "")
+  invisible(x)
+}
+
+# The parametric coefficients' and the smooth terms' tables of a summary, as
+# mgcv's print.summary.gam() prints them.
+print_coefficient_tables <- function(x, digits) {
   if (!is.null(x$p.table)) {
     cat("\nParametric coefficients:\n")
     stats::printCoefmat(x$p.table, digits = digits, signif.stars = TRUE, na.print = "NA")
@@ -139,13 +152,6 @@ print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L),
     stats::printCoefmat(x$s.table, digits = digits, has.Pvalue = TRUE, na.print = "NA",
                         cs.ind = 1, signif.stars = TRUE)
   }
-  cat(sprintf("\nR-sq.(adj) = %s   Deviance explained = %s%%\n",
-              formatC(x$r.sq, digits = 3, format = "f"), formatC(100 * x$dev.expl, digits = 1, format = "f")))
-  lab <- if (x$method == "GCV.Cp") "GCV" else paste0("-", x$method)
-  cat(sprintf("%s = %s  Scale est. = %s  n = %d\n", lab, format(unname(x$criterion), digits = 5),
-              format(x$scale, digits = 5), x$n))
-  if (!is.null(x$mgcv_built)) cat(x$mgcv_built, "\n", sep = "")
-  invisible(x)
 }
 
 # Which terms mgcv's constructor built (classes warmgam has no native code for), as

@@ -805,7 +805,6 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
         gradient = res.gradient,
         linear_predictors = columns(&res.eta),
         parameters = columns(&res.parameters),
-        null_space_dim = res.null_space_dim as f64,
         term_tests = List::from_values(tests)
     )
     .into())

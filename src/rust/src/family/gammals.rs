@@ -33,10 +33,6 @@ impl Gammals {
         s.shift(&l, -log_y)
     }
 
-    pub fn support_problem(y: f64) -> Option<&'static str> {
-        (!(y.is_finite() && y > 0.0)).then_some("must be positive")
-    }
-
     /// The log mean from `log y`; the log scale from the squared coefficient of
     /// variation, the same for every row.
     pub fn start_targets(&self, lp: usize, y: &[f64], _earlier: &[Vec<f64>]) -> Vec<f64> {

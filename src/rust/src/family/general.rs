@@ -321,21 +321,6 @@ impl GeneralFamily {
         out
     }
 
-    /// Why `y` cannot be a response of this family, if it cannot.
-    pub fn support_problem(&self, y: f64) -> Option<&'static str> {
-        match self {
-            GeneralFamily::Gammals(_) => Gammals::support_problem(y),
-            GeneralFamily::Multinom(f) => f.support_problem(y),
-            GeneralFamily::Ziplss(_) => Ziplss::support_problem(y),
-            _ => (!y.is_finite()).then_some("must be finite"),
-        }
-    }
-
-    /// The parameters at linear predictors `eta`.
-    pub fn parameters(&self, eta: &[f64]) -> Vec<f64> {
-        self.links().iter().zip(eta).map(|(link, &e)| link.inverse(e)).collect()
-    }
-
     /// The log likelihood of `y` at linear predictors `eta` and, up to `order`, its
     /// derivatives in them: with `theta_a = h_a(eta_a)` and `L` the parameter jet,
     ///

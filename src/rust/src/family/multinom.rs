@@ -37,10 +37,6 @@ impl Multinom {
         }
     }
 
-    pub fn support_problem(&self, y: f64) -> Option<&'static str> {
-        (!(y >= 0.0 && y <= self.k as f64 && y.fract() == 0.0)).then_some("must be a class number 0 to K")
-    }
-
     /// Each class's log odds against class 0 in the sample (smoothed by a half
     /// count), the same for every row.
     pub fn start_targets(&self, lp: usize, y: &[f64], _earlier: &[Vec<f64>]) -> Vec<f64> {

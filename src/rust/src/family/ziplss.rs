@@ -40,10 +40,6 @@ impl Ziplss {
         s.shift(&l, -lgamma(y + 1.0))
     }
 
-    pub fn support_problem(y: f64) -> Option<&'static str> {
-        (!(y >= 0.0 && y.is_finite() && y.fract() == 0.0)).then_some("must be a non-negative whole number")
-    }
-
     /// The log mean of the positive counts, and the complementary log-log of the
     /// share of positive counts, the same for every row.
     pub fn start_targets(&self, lp: usize, y: &[f64], _earlier: &[Vec<f64>]) -> Vec<f64> {

@@ -91,7 +91,6 @@ pub struct GeneralFit {
     /// Each linear predictor, then each parameter, at every observation.
     pub eta: Vec<Vec<f64>>,
     pub parameters: Vec<Vec<f64>>,
-    pub null_space_dim: usize,
     pub term_tests: Vec<TermTest>,
 }
 
@@ -171,6 +170,22 @@ impl GeneralModel<'_> {
         linalg::matmul(xa.t(), xbw.view(), self.settings.threads)
     }
 
+    /// `X'diag(w)X` for weights `w[a * K + b]` (symmetric in `a, b`).
+    pub(super) fn weighted_gram(&self, w: &[Vec<f64>]) -> Array2<f64> {
+        let k = self.k();
+        let mut out = Array2::zeros((self.p(), self.p()));
+        for a in 0..k {
+            for b in a..k {
+                let block = self.weighted_block(a, b, &w[a * k + b]);
+                out.slice_mut(s![self.lp[a].clone(), self.lp[b].clone()]).assign(&block);
+                if a != b {
+                    out.slice_mut(s![self.lp[b].clone(), self.lp[a].clone()]).assign(&block.t());
+                }
+            }
+        }
+        out
+    }
+
     /// The log likelihood, the gradient of `-l` and `-d2l/dbeta dbeta'` at `eta`.
     fn derivatives(&self, eta: &[Vec<f64>]) -> (f64, Vec<f64>, Array2<f64>) {
         let (n, k) = (self.n(), self.k());
@@ -193,17 +208,7 @@ impl GeneralModel<'_> {
             let g = xa.t().dot(&Array1::from(d1[a].clone()));
             grad[self.lp[a].clone()].iter_mut().zip(g.iter()).for_each(|(t, v)| *t = *v);
         }
-        let mut hd = Array2::zeros((self.p(), self.p()));
-        for a in 0..k {
-            for b in a..k {
-                let block = self.weighted_block(a, b, &d2[a * k + b]);
-                hd.slice_mut(s![self.lp[a].clone(), self.lp[b].clone()]).assign(&block);
-                if a != b {
-                    hd.slice_mut(s![self.lp[b].clone(), self.lp[a].clone()]).assign(&block.t());
-                }
-            }
-        }
-        (ll, grad, hd)
+        (ll, grad, self.weighted_gram(&d2))
     }
 
     /// A Cholesky factor of `h`, with the smallest ridge that makes it positive
@@ -504,7 +509,6 @@ impl GeneralModel<'_> {
             gradient: result.eval.grad.to_vec(),
             eta: inner.eta,
             parameters,
-            null_space_dim: self.penalties.null_space_dim(),
             term_tests,
         }
     }

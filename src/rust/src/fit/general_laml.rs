@@ -61,22 +61,6 @@ impl GeneralModel<'_> {
         out
     }
 
-    /// `X'diag(w)X` for weights `w[a * K + b]` (symmetric in `a, b`).
-    fn weighted_gram(&self, w: &[Vec<f64>]) -> Array2<f64> {
-        let k = self.k();
-        let mut out = Array2::zeros((self.p(), self.p()));
-        for a in 0..k {
-            for b in a..k {
-                let block = self.weighted_block(a, b, &w[a * k + b]);
-                out.slice_mut(s![self.lp[a].clone(), self.lp[b].clone()]).assign(&block);
-                if a != b {
-                    out.slice_mut(s![self.lp[b].clone(), self.lp[a].clone()]).assign(&block.t());
-                }
-            }
-        }
-        out
-    }
-
     /// `x_ia' [H^-1]_ab x_ib` for every row and pair of predictors (`[a * K + b]`).
     fn quadratic_forms(&self, hinv: &Array2<f64>) -> Vec<Vec<f64>> {
         let k = self.k();
