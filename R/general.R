@@ -17,7 +17,7 @@ max_predictors <- 4L
 general_support <- list(
   gammals = list(valid = function(y, family) y > 0, expected = "positive"),
   multinom = list(valid = function(y, family) y >= 0 & y <= family$nlp & y == round(y),
-                  expected = "class number (0 to K)"),
+                  expected = "class number (0 to K)", every_class = TRUE),
   ziplss = list(valid = function(y, family) y >= 0 & y == round(y), expected = "non-negative whole number")
 )
 
@@ -155,6 +155,12 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   if (length(bad)) {
     abort(sprintf("`%s()` needs a %s response; %d row(s) are not (the first: row %d, value %s).",
                   family$family, support$expected, length(bad), bad[[1]], format(y[[bad[[1]]]])), "response")
+  }
+  # A class without rows has no finite coefficients (and mgcv's postproc fails).
+  absent <- if (isTRUE(support$every_class)) setdiff(0:family$nlp, y)
+  if (length(absent)) {
+    abort(sprintf("`%s(K = %d)` needs every class 0 to %d in the response; class %d has no rows.",
+                  family$family, family$nlp, family$nlp, absent[[1]]), "response")
   }
   p <- vapply(setups, function(s) ncol(s$X), 1)
   first <- cumsum(c(0, p))[seq_along(p)]

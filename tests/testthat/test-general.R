@@ -190,6 +190,10 @@ test_that("multinom() fits as mgcv's, with the true multinomial log likelihood",
   expect_equal(rowSums(probs), rep(1, 30), tolerance = 1e-12)
   expect_equal(as.numeric(logLik(fit)), sum(log(predict(fit, d, type = "response")[cbind(1:n, d$y + 1)])),
                tolerance = 1e-10)
+  only <- d
+  only$y[only$y == 1] <- 0
+  expect_error(gam_fit(f, data = only, family = mgcv::multinom(K = 2)), "class 1 has no rows",
+               class = "warmgam_error_response")
   d$y[c(2, 8)] <- c(3, 0.5)
   expect_error(gam_fit(f, data = d, family = mgcv::multinom(K = 2)), "class number.*row 2",
                class = "warmgam_error_response")
