@@ -214,9 +214,8 @@ as_mgcv_data <- function(fit, data, formula, env) {
   if (is.null(data)) {
     own <- setdiff(names(mf), c("(weights)", "(offset)"))
     if (all(vars %in% own)) {
-      out <- as.data.frame(as.list(mf)[own], optional = TRUE)
-      attr(out, "terms") <- NULL
-      return(out)
+      # Built directly so that a matrix response (cnorm's `cbind(y, censor)`) stays one column.
+      return(structure(as.list(mf)[own], class = "data.frame", row.names = attr(mf, "row.names")))
     }
     if (is.null(fit$call$data)) {
       abort(paste(

@@ -302,7 +302,11 @@ fold_table <- function(ids, tests, results, y, w, scorer) {
     value <- NA_real_
     if (is.na(r$error)) {
       value <- tryCatch(
-        if (scorer$custom) scorer$score(y[test], r$mu, w[test]) else scorer$score(y[test], r$mu, w[test], r$family),
+        if (scorer$custom) {
+          scorer$score(rows_of(y, test), r$mu, w[test])
+        } else {
+          scorer$score(rows_of(y, test), r$mu, w[test], r$family)
+        },
         warmgam_error = function(e) stop(e),
         error = function(e) {
           abort(sprintf("The metric failed on fold %d: %s", ids[[i]], conditionMessage(e)), "metric")
@@ -382,4 +386,13 @@ plot.warmgam_cv <- function(x, y, ...) {
   graphics::abline(h = x$estimate, lty = 1)
   graphics::abline(h = x$estimate + c(-2, 2) * x$se, lty = 2)
   invisible(x)
+}
+
+# The held-out rows of the response, with a censored response's bounds (cnorm()'s
+# `attr(y, "censor")`, which `[` would drop).
+rows_of <- function(y, rows) {
+  out <- y[rows]
+  censor <- attr(y, "censor")
+  if (!is.null(censor)) attr(out, "censor") <- censor[rows]
+  out
 }

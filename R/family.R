@@ -16,7 +16,8 @@ supported_links <- list(
   betar = c("logit", "probit", "cloglog", "cauchit"),
   scat = c("identity", "log", "inverse"),
   ocat = "identity",
-  ziP = "identity"
+  ziP = "identity",
+  cnorm = c("identity", "log", "sqrt")
 )
 quasi_variances <- c("constant", "mu(1-mu)", "mu", "mu^2", "mu^3")
 # Links a family takes only as R's power() links (`Gamma(link = power(0.5))`).
@@ -101,7 +102,7 @@ resolve_family <- function(family) {
   given_link <- family$link
   if (power_link) family <- relink(family, power_link_name(family$link))
   own <- as_negbin(family) %||% as_tweedie(family) %||% as_betar(family) %||% as_scat(family) %||%
-    as_ocat(family) %||% as_zip(family)
+    as_ocat(family) %||% as_zip(family) %||% as_cnorm(family)
   if (!is.null(own)) {
     if (!own$link %in% supported_links[[family_id(own)]] && !is_general_power(own$link)) {
       abort(sprintf("`link = \"%s\"` is not supported for `%s`; use \"log\", \"identity\" or \"sqrt\".",
@@ -146,7 +147,7 @@ is_binomial <- function(family) family$family %in% c("binomial", "quasibinomial"
 scale_known <- function(family) family_id(family) %in% c("binomial", "poisson", unit_scale_families)
 
 # The families whose scale is 1 whatever `scale` says (as in mgcv).
-unit_scale_families <- c("negbin", "betar", "scat", "ocat", "ziP")
+unit_scale_families <- c("negbin", "betar", "scat", "ocat", "ziP", "cnorm")
 
 # Whether the family's own parameter (the negative binomial theta, the Tweedie
 # power, the beta precision) is estimated with the smoothing parameters.
@@ -201,15 +202,34 @@ family_response <- function(y, weights, family, response_name) {
   } else if (binomial && is.logical(y)) {
     y <- as.double(y)
   }
+  censor <- NULL
+  if (family_id(family) == "cnorm" && is.matrix(y) && ncol(y) == 2L && is.numeric(y)) {
+    # mgcv's censored response: the second column bounds the first (`?cnorm`).
+    censor <- as.double(y[, 2])
+    y <- y[, 1]
+    if (anyNA(censor)) abort(sprintf("The second column of `%s` has missing values.", response_name), "response")
+    bad <- which(!is.finite(y))
+    if (length(bad)) {
+      abort(sprintf(paste("The first column of `%s` must be finite (a bound goes in the second column, as",
+                          "-Inf or Inf); rows %s are not."), response_name, paste(utils::head(bad, 5), collapse = ", ")),
+            "response")
+    }
+  }
   if (!is.numeric(y) || is.matrix(y)) {
-    what <- if (binomial) "a numeric vector, a factor or `cbind(successes, failures)`" else "a numeric vector"
+    what <- if (binomial) {
+      "a numeric vector, a factor or `cbind(successes, failures)`"
+    } else if (family_id(family) == "cnorm") {
+      "a numeric vector or a two-column matrix `cbind(y, censor)`"
+    } else {
+      "a numeric vector"
+    }
     abort(sprintf("The response `%s` must be %s.", response_name, what), "response")
   }
   y <- if (is.double(y) && is.null(attributes(y))) y else as.double(y)
   check_support(y, weights, family, response_name)
   # As mgcv's betar(): responses at 0 and 1 are moved just inside the interval.
   if (family_id(family) == "betar") y <- pmin(pmax(y, beta_eps), 1 - beta_eps)
-  list(y = y, weights = weights)
+  list(y = y, weights = weights, censor = censor)
 }
 
 # Whether every value is a whole number to 1e-7 relative; exact integers (the usual

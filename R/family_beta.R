@@ -73,9 +73,9 @@ betar_family <- function(phi, estimate, link) {
     },
     # The expected information per unit weight, phi^2 (trigamma(mu phi) +
     # trigamma((1 - mu) phi)) mu'(eta)^2.
-    information_weights = function(y, eta) {
+    information_weights = function(y, eta, w) {
       mu <- lk$linkinv(eta)
-      ph^2 * (trigamma(mu * ph) + trigamma((1 - mu) * ph)) * lk$mu.eta(eta)^2
+      w * ph^2 * (trigamma(mu * ph) + trigamma((1 - mu) * ph)) * lk$mu.eta(eta)^2
     },
     validmu = function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1),
     phi = phi

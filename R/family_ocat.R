@@ -110,7 +110,7 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = function(mu) rep(pi^2 / 3, length(mu)),
     dev.resids = dev_resids, aic = aic, null_deviance = null_deviance, predict_response = probabilities,
-    information_weights = information_weights,
+    information_weights = function(y, eta, w) w * information_weights(y, eta),
     # mgcv's sign of a deviance residual: the class interval's midpoint against the
     # latent mean (-1 for the first class, 1 for the last).
     residual_sign = function(y, eta) sign((alpha[y + 1] + alpha[y]) / 2 - eta),

@@ -82,7 +82,7 @@ scat_family <- function(theta, estimate, link, min_df, start = NULL) {
       mu + sig * stats::rt(length(mu), df = nu)
     },
     # The expected information per unit weight, (nu + 1) / (sigma^2 (nu + 3)) mu'(eta)^2.
-    information_weights = function(y, eta) (nu + 1) / (sig^2 * (nu + 3)) * lk$mu.eta(eta)^2,
+    information_weights = function(y, eta, w) w * (nu + 1) / (sig^2 * (nu + 3)) * lk$mu.eta(eta)^2,
     validmu = function(mu) all(is.finite(mu)),
     nu = nu, sigma = sig, min_df = min_df
   ), extended_family("scat", n_estimated = if (estimate) 2 else 0,

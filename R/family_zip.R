@@ -116,7 +116,7 @@ zip_family <- function(theta, estimate, b) {
   structure(c(list(
     family = name, link = "identity", linkfun = lk$linkfun, linkinv = lk$linkinv, mu.eta = lk$mu.eta,
     valideta = lk$valideta, variance = response_variance, dev.resids = dev_resids, aic = aic,
-    null_deviance = null_deviance, predict_response = expected_count, information_weights = information_weights,
+    null_deviance = null_deviance, predict_response = expected_count, information_weights = function(y, eta, w) w * information_weights(y, eta),
     # Draws for simulate(): zero with probability exp(-exp(eta)), else a
     # zero-truncated Poisson count (by inversion, as mgcv's ?ziP example draws them).
     simulate = function(object, nsim) {

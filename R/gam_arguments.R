@@ -73,7 +73,7 @@ resolve_scale <- function(scale, family, method) {
     # mgcv's negative binomial, beta regression and scaled t always have scale 1.
     if (scale != 1) {
       warn(sprintf("`scale = %s` is not used: the scale of `%s()` is 1 (as in mgcv).", format(scale),
-                   c(negbin = "nb", betar = "betar", scat = "scat", ocat = "ocat", ziP = "ziP")[[fam]]))
+                   c(negbin = "nb", betar = "betar", scat = "scat", ocat = "ocat", ziP = "ziP", cnorm = "cnorm")[[fam]]))
     }
     return(list(estimated = FALSE, known = NULL))
   }

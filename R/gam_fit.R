@@ -590,6 +590,7 @@ model_frame <- function(formula, data, env, weights, offset, family = stats::gau
   list(
     parts = parts, mf = mf, pterms = pterms, xp = xp, intercept_only = intercept_only,
     y = response$y,
+    censor = response$censor,
     # NULL when not given: the engine uses ones and zeros of its own, so that no
     # vector of the data's length is allocated to say nothing.
     weights = response$weights,
@@ -1118,7 +1119,7 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
   term_offsets <- Filter(Negate(is.null), lapply(smooths, `[[`, "term_offset"))
   if (length(term_offsets)) offset <- rep_len(offset %||% 0, length(frame$y)) + Reduce(`+`, term_offsets)
   c(list(
-    y = frame$y, weights = frame$weights, offset = offset,
+    y = frame$y, censor = frame$censor, weights = frame$weights, offset = offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
     smooth_info = lapply(smooths, function(sm) {
@@ -1190,6 +1191,9 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   eta <- res$linear_predictor
   mu <- if (family$link == "identity") eta else family$linkinv(eta)
   y <- frame$y
+  # A censored response keeps its bounds where mgcv keeps them (its family's
+  # deviance residuals read them).
+  if (!is.null(frame$censor)) attr(y, "censor") <- frame$censor
   dimnames(res$Vp) <- dimnames(res$Ve) <- list(coef_names, coef_names)
   if (!is.null(res$Vc)) dimnames(res$Vc) <- list(coef_names, coef_names)
   n <- length(y)
@@ -1202,7 +1206,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
       coefficients = coefficients,
       fitted.values = mu,
       linear.predictors = eta,
-      residuals = y - mu,
+      residuals = as.vector(y) - mu,
       y = y,
       prior.weights = frame$weights,
       offset = frame$offset,

@@ -6,14 +6,14 @@
 # The working weights of the converged penalized IRLS fit: w mu'(eta)^2 / V(mu)
 # (Wood 2017, section 3.1.2), zero where the prior weight is zero; for the extended
 # families, the weights of the information their covariance uses (their own
-# `information_weights()`: mgcv's EDmu2 / 2 through the link).
+# `information_weights(y, eta, w)` for prior weights `w`: mgcv's EDmu2 / 2 through the link).
 working_weights <- function(object) {
   fam <- object$family
   w <- prior_weights(object)
   eta <- object$linear.predictors
   mu <- object$fitted.values
   out <- if (is.function(fam$information_weights)) {
-    w * fam$information_weights(object$y, eta)
+    fam$information_weights(object$y, eta, w)
   } else {
     w * fam$mu.eta(eta)^2 / fam$variance(mu)
   }

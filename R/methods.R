@@ -92,7 +92,10 @@ fit_residuals <- function(object, type) {
   y <- object$y
   mu <- object$fitted.values
   w <- prior_weights(object)
-  r <- y - mu
+  r <- as.vector(y) - mu
+  if (type == "pearson" && inherits(fam, "warmgam_cnorm")) {
+    abort(sprintf("`type = \"pearson\"` residuals are not defined for `%s`, as in mgcv.", fam$family), "argument")
+  }
   if (is.function(fam$predict_response)) {
     # ocat() and ziP(): the linear predictor is not the response's mean. As mgcv's,
     # deviance residuals are signed by the response against the predicted response

@@ -192,9 +192,13 @@ reference_fingerprint <- function(x) {
   if (is.character(x) || is.logical(x)) return(list(kind = typeof(x), value = unclass(x), dim = dim(x)))
   if (is.numeric(x)) {
     v <- as.double(x)
-    ok <- !is.na(v)
+    ok <- is.finite(v)
     w <- seq_along(v)[ok] / length(v)
-    return(list(kind = "numeric", dim = if (is.null(dim(x))) length(x) else dim(x), na = which(!ok),
+    # The positions of missing values, and of infinite ones (cnorm()'s bounds) with
+    # their signs as tenths.
+    na <- which(!ok)
+    if (any(is.infinite(v))) na <- na + ifelse(is.na(v[na]), 0, ifelse(v[na] > 0, 0.1, 0.2))
+    return(list(kind = "numeric", dim = if (is.null(dim(x))) length(x) else dim(x), na = na,
                 sums = c(sum(v[ok]), sum(v[ok] * w), sum(v[ok]^2)), mass = c(sum(abs(v[ok])), sum(v[ok]^2))))
   }
   stop("No fingerprint for an object of class ", class(x)[[1]], call. = FALSE)

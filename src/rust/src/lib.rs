@@ -292,6 +292,7 @@ fn model_spec(objects: &SpecObjects) -> Result<ModelSpec<'_>> {
     }
     Ok(ModelSpec {
         y: doubles(f.get("y")?, "y")?,
+        censor: if f.is_null("censor") { None } else { Some(doubles(f.get("censor")?, "censor")?) },
         // `NULL`: unit weights, no offset.
         weights: if f.is_null("weights") {
             Cow::Borrowed(&objects.ones[..n])

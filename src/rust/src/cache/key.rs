@@ -343,6 +343,10 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
     // Every data column, in a fixed order, with its tag (`None`: an absent `by`).
     let mut columns: Vec<(&str, Option<&[f64]>)> =
         vec![("y", Some(&spec.y)), ("weights", Some(&spec.weights)), ("offset", Some(&spec.offset))];
+    // A censored response's bounds are data too (only a family that reads them has them).
+    if let Some(censor) = spec.censor.as_deref() {
+        columns.push(("censor", Some(censor)));
+    }
     columns.extend(xp_columns.iter().map(|c| ("column", Some(&c[..]))));
     for sm in &spec.smooths {
         columns.extend(sm.vars.iter().map(|v| ("covariate", Some(&v[..]))));
@@ -546,6 +550,7 @@ mod tests {
                     s.xp = ndarray::CowArray::from(xp);
                 }),
             ),
+            ("censor", Box::new(|s| s.censor = Some(std::borrow::Cow::Owned(s.y.to_vec())))),
             ("covariate", Box::new(|s| s.smooths[0].vars[0].to_mut()[7] += 1e-9)),
             ("by", Box::new(|s| s.smooths[0].by.as_mut().unwrap().to_mut()[9] = 3.0)),
             (

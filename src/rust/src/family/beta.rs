@@ -161,7 +161,7 @@ mod tests {
             let family = Family::from_r("betar", link, "", &[4.2]).unwrap();
             for (y, mu) in [(0.3, 0.45), (0.05, 0.2), (0.97, 0.9)] {
                 let eta = family.link.link(mu);
-                let at = |e: f64| family.eta_terms(y, 1.3, e).unwrap();
+                let at = |e: f64| family.eta_terms(y, y, 1.3, e).unwrap();
                 let t = at(eta);
                 let values = [t.dev, t.d[0], t.d[1], t.d[2]];
                 for k in 0..3 {

@@ -9,6 +9,7 @@
 
 use super::beta::Beta;
 use super::binomial::Binomial;
+use super::censored_normal::CensoredNormal;
 use super::exponential::ExponentialFamily;
 use super::gamma::Gamma;
 use super::gaussian::Gaussian;
@@ -100,6 +101,18 @@ macro_rules! distributions {
                 match self { $(Distribution::$variant(d) => d.deviance_mu_derivatives(y, mu),)* }
             }
 
+            pub fn censored_deviance(&self, y: f64, censor: f64, w: f64, mu: f64) -> f64 {
+                match self { $(Distribution::$variant(d) => d.censored_deviance(y, censor, w, mu),)* }
+            }
+
+            pub fn censored_deviance_mu_derivatives(&self, y: f64, censor: f64, w: f64, mu: f64) -> [f64; 4] {
+                match self { $(Distribution::$variant(d) => d.censored_deviance_mu_derivatives(y, censor, w, mu),)* }
+            }
+
+            pub fn censored_saturated_loglik(&self, y: &[f64], censor: Option<&[f64]>, w: &[f64], phi: f64) -> [f64; 3] {
+                match self { $(Distribution::$variant(d) => d.censored_saturated_loglik(y, censor, w, phi),)* }
+            }
+
             pub fn valid_mean(&self, mu: f64) -> bool {
                 match self { $(Distribution::$variant(d) => d.valid_mean(mu),)* }
             }
@@ -182,6 +195,7 @@ distributions! {
     ScaledT(ScaledT),
     Ordered(Ordered),
     ZeroInflatedPoisson(ZeroInflatedPoisson),
+    CensoredNormal(CensoredNormal),
 }
 
 #[cfg(test)]

@@ -124,6 +124,26 @@ pub trait ExponentialFamily: Copy + PartialEq + fmt::Debug {
     /// not count (`observed`).
     fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3];
 
+    /// A row's weighted deviance `w d(y, mu)` when the response may be censored:
+    /// `censor` is the row's second response column (mgcv's `attr(y, "censor")`),
+    /// equal to `y` for an exact observation (`censored_normal.rs` says what the other
+    /// values mean). Only the censored normal reads it; every other family's response
+    /// is `y` alone.
+    fn censored_deviance(&self, y: f64, _censor: f64, w: f64, mu: f64) -> f64 {
+        w * self.unit_deviance(y, mu)
+    }
+
+    /// The first four derivatives in `mu` of `censored_deviance`.
+    fn censored_deviance_mu_derivatives(&self, y: f64, _censor: f64, w: f64, mu: f64) -> [f64; 4] {
+        self.deviance_mu_derivatives(y, mu).map(|d| w * d)
+    }
+
+    /// `saturated_loglik` when the response may be censored (`censor` as above;
+    /// `None`: every row exact).
+    fn censored_saturated_loglik(&self, y: &[f64], _censor: Option<&[f64]>, w: &[f64], phi: f64) -> [f64; 3] {
+        self.saturated_loglik(y, w, phi)
+    }
+
     /// How each of the family's own parameters is searched when they are estimated
     /// (one coordinate per parameter, in the order of `PARAMETERS`).
     fn parameter_searches(&self) -> Vec<ParameterSearch> {

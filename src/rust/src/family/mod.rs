@@ -9,6 +9,7 @@
 
 pub mod beta;
 pub mod binomial;
+pub mod censored_normal;
 pub mod distribution;
 pub mod exponential;
 pub mod gamma;
@@ -132,7 +133,9 @@ impl Family {
     pub fn information_is_expected(&self) -> bool {
         self.canonical()
             || self.distribution.canonical_link() == Some(self.link)
-            || self.distribution.expected_is_observed()
+            // A family whose expected information in `mu` is its observed one agrees
+            // in `eta` only without the link's curvature term `D' mu''`.
+            || (self.distribution.expected_is_observed() && self.link == Link::Identity)
     }
 
     /// Whether `eta` is in the link's domain (R's `valideta`).
@@ -151,8 +154,9 @@ impl Family {
     }
 
     /// `w d(y, mu(eta))` and its derivatives in `eta`; `None` outside the family's
-    /// means or the link's domain.
-    pub fn eta_terms(&self, y: f64, w: f64, eta: f64) -> Option<EtaTerms> {
+    /// means or the link's domain. `censor` is the row's second response column where
+    /// the family reads one (the censored normal's), else `y`.
+    pub fn eta_terms(&self, y: f64, censor: f64, w: f64, eta: f64) -> Option<EtaTerms> {
         if !self.valid_eta(eta) {
             return None;
         }
@@ -160,7 +164,7 @@ impl Family {
         if !self.distribution.valid_mean(mu) {
             return None;
         }
-        let dev = w * self.distribution.unit_deviance(y, mu);
+        let dev = self.distribution.censored_deviance(y, censor, w, mu);
         // The mean's derivatives from the (clamped) mean itself where the family
         // gives them (the logistic's), else from the link.
         let m = self.distribution.mean_derivatives(self.link, mu).unwrap_or_else(|| self.link.mu_derivatives(eta));
@@ -169,14 +173,14 @@ impl Family {
             // D^(k) = 2w mu^(k-1) for k >= 2, exact even where mu is near 0 or 1.
             [-2.0 * w * (y - mu), 2.0 * w * m[0], 2.0 * w * m[1], 2.0 * w * m[2]]
         } else {
-            let [d1, d2, d3, d4] = self.distribution.deviance_mu_derivatives(y, mu);
+            let [d1, d2, d3, d4] = self.distribution.censored_deviance_mu_derivatives(y, censor, w, mu);
             let [m1, m2, m3, m4] = m;
             // The chain rule (Faà di Bruno) from mu to eta.
             [
-                w * d1 * m1,
-                w * (d2 * m1 * m1 + d1 * m2),
-                w * (d3 * m1.powi(3) + 3.0 * d2 * m1 * m2 + d1 * m3),
-                w * (d4 * m1.powi(4) + 6.0 * d3 * m1 * m1 * m2 + d2 * (3.0 * m2 * m2 + 4.0 * m1 * m3) + d1 * m4),
+                d1 * m1,
+                d2 * m1 * m1 + d1 * m2,
+                d3 * m1.powi(3) + 3.0 * d2 * m1 * m2 + d1 * m3,
+                d4 * m1.powi(4) + 6.0 * d3 * m1 * m1 * m2 + d2 * (3.0 * m2 * m2 + 4.0 * m1 * m3) + d1 * m4,
             ]
         };
         Some(EtaTerms { mu, dev, d })
@@ -185,12 +189,20 @@ impl Family {
     /// The expected (Fisher) information weight `w mu'(eta)^2 / V(mu)` and the matching
     /// working-response term `w mu'(eta) (y - mu) / V(mu)`: the IRLS step of Fisher
     /// scoring, used where the observed information is not positive definite.
-    pub fn fisher_terms(&self, y: f64, w: f64, eta: f64) -> (f64, f64) {
+    ///
+    /// For a family whose expected information in `mu` is its observed one (mgcv's
+    /// `EDmu2` is `Dmu2`), the weight is `D''(mu) mu'^2 / 2` and the term `-D'(mu)
+    /// mu' / 2`, as mgcv's `EDeta2`.
+    pub fn fisher_terms(&self, y: f64, censor: f64, w: f64, eta: f64) -> (f64, f64) {
         let mu = self.mean(eta);
         let m1 = match self.distribution.mean_derivatives(self.link, mu) {
             Some(m) => m[0],
             None => self.link.mu_derivatives(eta)[0],
         };
+        if self.distribution.expected_is_observed() {
+            let [d1, d2, ..] = self.distribution.censored_deviance_mu_derivatives(y, censor, w, mu);
+            return (d2 * m1 * m1 / 2.0, -d1 * m1 / 2.0);
+        }
         let v = self.distribution.variance(mu)[0];
         (w * m1 * m1 / v, w * m1 * (y - mu) / v)
     }
@@ -220,12 +232,13 @@ impl Family {
 
     /// The saturated log likelihood `ls(phi)` and its first two derivatives in `phi`
     /// (mgcv's `family$ls`; for the quasi families the normal's, with `log phi` as
-    /// the normalizing term). Zero-weight observations do not count.
-    pub fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3] {
+    /// the normalizing term). Zero-weight observations do not count. `censor` as in
+    /// `eta_terms` (`None`: every row exact).
+    pub fn saturated_loglik(&self, y: &[f64], censor: Option<&[f64]>, w: &[f64], phi: f64) -> [f64; 3] {
         if self.quasi {
             return normal_like_loglik(y, w, phi, phi.ln());
         }
-        self.distribution.saturated_loglik(y, w, phi)
+        self.distribution.censored_saturated_loglik(y, censor, w, phi)
     }
 }
 
@@ -265,8 +278,8 @@ mod tests {
             for (y, mu) in [(0.3, 0.45), (0.8, 0.6), (0.35, 0.2)] {
                 let eta = family.link.link(mu);
                 let w = 1.7;
-                let t = family.eta_terms(y, w, eta).unwrap();
-                let at = |e: f64| family.eta_terms(y, w, e).unwrap();
+                let t = family.eta_terms(y, y, w, eta).unwrap();
+                let at = |e: f64| family.eta_terms(y, y, w, e).unwrap();
                 let numeric = [
                     central(|e| at(e).dev, eta, 1e-5),
                     central(|e| at(e).d[0], eta, 1e-5),
@@ -284,12 +297,12 @@ mod tests {
                     );
                 }
                 // Fisher weight = expected second derivative / 2 (y replaced by mu).
-                let (wf, _) = family.fisher_terms(y, w, eta);
-                let expected = family.eta_terms(mu, w, eta).unwrap().d[1] / 2.0;
+                let (wf, _) = family.fisher_terms(y, y, w, eta);
+                let expected = family.eta_terms(mu, mu, w, eta).unwrap().d[1] / 2.0;
                 assert!((wf - expected).abs() < 1e-10 * (1.0 + wf), "{name}({link}) Fisher weight");
                 // Its derivatives in eta.
                 let [f1, f2] = family.fisher_weight_derivatives(w, eta);
-                let n1 = central(|e| family.fisher_terms(y, w, e).0, eta, 1e-5);
+                let n1 = central(|e| family.fisher_terms(y, y, w, e).0, eta, 1e-5);
                 let n2 = central(|e| family.fisher_weight_derivatives(w, e)[0], eta, 1e-5);
                 assert!((f1 - n1).abs() < 1e-6 * (1.0 + f1.abs()), "{name}({link}) dW_F: {f1} vs {n1}");
                 assert!((f2 - n2).abs() < 1e-6 * (1.0 + f2.abs()), "{name}({link}) d2W_F: {f2} vs {n2}");
@@ -303,9 +316,9 @@ mod tests {
         let y = [0.4, 1.3, 2.2, 0.9];
         let w = [1.0, 2.0, 0.5, 1.0];
         let phi = 0.37;
-        let [_, d1, d2] = family.saturated_loglik(&y, &w, phi);
-        let n1 = central(|p| family.saturated_loglik(&y, &w, p)[0], phi, 1e-5);
-        let n2 = central(|p| family.saturated_loglik(&y, &w, p)[1], phi, 1e-5);
+        let [_, d1, d2] = family.saturated_loglik(&y, None, &w, phi);
+        let n1 = central(|p| family.saturated_loglik(&y, None, &w, p)[0], phi, 1e-5);
+        let n2 = central(|p| family.saturated_loglik(&y, None, &w, p)[1], phi, 1e-5);
         assert!((d1 - n1).abs() < 1e-6 * (1.0 + d1.abs()), "{d1} vs {n1}");
         assert!((d2 - n2).abs() < 1e-6 * (1.0 + d2.abs()), "{d2} vs {n2}");
     }
@@ -314,10 +327,10 @@ mod tests {
     fn saturated_loglik_matches_r() {
         // sum(dpois(y, y, log = TRUE)) and -binomial()$aic(...)/2 computed in R.
         let pois = Family::from_r("poisson", "log", "", &[]).unwrap();
-        let v = pois.saturated_loglik(&[0.0, 1.0, 4.0], &[1.0; 3], 1.0)[0];
+        let v = pois.saturated_loglik(&[0.0, 1.0, 4.0], None, &[1.0; 3], 1.0)[0];
         assert!((v - (-1.0 + (4.0 * 4f64.ln() - 4.0 - 24f64.ln()))).abs() < 1e-12);
         let binom = Family::from_r("binomial", "logit", "", &[]).unwrap();
-        let v = binom.saturated_loglik(&[0.25, 1.0], &[4.0, 3.0], 1.0)[0];
+        let v = binom.saturated_loglik(&[0.25, 1.0], None, &[4.0, 3.0], 1.0)[0];
         // dbinom(1, 4, 0.25, log = TRUE) + 0
         assert!((v - (-0.863_046_217_355_342_8)).abs() < 1e-12, "{v}");
     }

@@ -353,9 +353,12 @@ impl<'a> Prepared<'a> {
             let dist = spec.family.at_coordinates(c).distribution;
             let dev: f64 = (0..mu.len())
                 .filter(|&i| spec.weights[i] > 0.0)
-                .map(|i| spec.weights[i] * dist.unit_deviance(spec.y[i], mu[i]))
+                .map(|i| {
+                    let censor = spec.censor.as_ref().map_or(spec.y[i], |c| c[i]);
+                    dist.censored_deviance(spec.y[i], censor, spec.weights[i], mu[i])
+                })
                 .sum();
-            dev / 2.0 - dist.saturated_loglik(&spec.y, &spec.weights, 1.0)[0]
+            dev / 2.0 - dist.censored_saturated_loglik(&spec.y, spec.censor.as_deref(), &spec.weights, 1.0)[0]
         };
         let mut point = |c: &[f64]| -> Result<Option<family_search::Point>> {
             let value = minus_loglik(c);

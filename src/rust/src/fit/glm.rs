@@ -39,7 +39,7 @@ pub struct GlmObjective<'b, 'd> {
 impl<'b, 'd> GlmObjective<'b, 'd> {
     pub fn new(data: GlmData<'b, 'd>, settings: LamlSettings, start: Array1<f64>) -> GlmObjective<'b, 'd> {
         let ls_known = (!settings.scale_param)
-            .then(|| data.family.saturated_loglik(data.y, data.w, data.family.known_scale_value()));
+            .then(|| data.family.saturated_loglik(data.y, data.censor, data.w, data.family.known_scale_value()));
         // Only a fit of more rows than the iterations' Hessians use makes a second pass
         // at its last iterate (for the Hessian it reports).
         let rows = RowCache { keep: data.design.nrows() > laml::HESSIAN_ROWS, products: None };
@@ -51,8 +51,9 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
     pub fn evaluate(&mut self, rho: &[f64], log_phi: f64, derivatives: bool) -> Result<Eval> {
         let log_phi = if self.settings.scale_param { log_phi } else { self.data.family.known_scale_value().ln() };
         self.inner(rho)?;
-        let ls =
-            self.ls_known.unwrap_or_else(|| self.data.family.saturated_loglik(self.data.y, self.data.w, log_phi.exp()));
+        let ls = self.ls_known.unwrap_or_else(|| {
+            self.data.family.saturated_loglik(self.data.y, self.data.censor, self.data.w, log_phi.exp())
+        });
         let (_, fit) = self.last.as_ref().expect("inner fit made above");
         let (eval, dbeta) = if self.settings.method == Method::Gcv {
             gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut self.rows, &mut || false)?
@@ -205,7 +206,7 @@ pub fn null_deviance(data: &GlmData<'_, '_>, intercept: bool) -> f64 {
         let (mut g, mut h) = (0.0, 0.0);
         for i in 0..data.y.len() {
             if data.w[i] > 0.0 {
-                if let Some(t) = fam.eta_terms(data.y[i], data.w[i], alpha + data.offset[i]) {
+                if let Some(t) = fam.eta_terms(data.y[i], data.censor_at(i), data.w[i], alpha + data.offset[i]) {
                     g += t.d[0];
                     h += t.d[1];
                 }

@@ -199,7 +199,7 @@ pub(crate) fn derivative_pass(
                 } else {
                     let t = data
                         .family
-                        .eta_terms(data.y[row], data.w[row], fit.eta[row])
+                        .eta_terms(data.y[row], data.censor_at(row), data.w[row], fit.eta[row])
                         .ok_or_else(|| EngineError::NonFinite { what: "the fitted means".into() })?;
                     if expected {
                         let [f3, f4] = data.family.fisher_weight_derivatives(data.w[row], fit.eta[row]);
@@ -467,7 +467,7 @@ mod tests {
         let lambda: Vec<f64> = rho.iter().map(|r| r.exp()).collect();
         let fit = pirls(&data, &lambda, start, &mut || false).unwrap();
         assert!(fit.converged);
-        let ls = data.family.saturated_loglik(data.y, data.w, log_phi.exp());
+        let ls = data.family.saturated_loglik(data.y, data.censor, data.w, log_phi.exp());
         let mut cache = RowCache::default();
         evaluate(&data, set, &fit, rho, log_phi, ls, true, &mut cache, &mut || false).unwrap().0
     }

@@ -27,6 +27,8 @@ pub struct GlmData<'b, 'd> {
     pub penalties: &'b PenaltySet,
     pub family: Family,
     pub y: &'b [f64],
+    /// The response's second column where the family reads one (`ModelSpec::censor`).
+    pub censor: Option<&'b [f64]>,
     pub w: &'b [f64],
     pub offset: &'b [f64],
     pub threads: usize,
@@ -78,12 +80,18 @@ impl<'b, 'd> GlmData<'b, 'd> {
             penalties,
             family: spec.family,
             y: &spec.y,
+            censor: spec.censor.as_deref(),
             w: &spec.weights,
             offset: &spec.offset,
             threads: spec.threads,
             x,
             layout: Layout::of(design),
         }
+    }
+
+    /// Row `i`'s second response column: its bound, or `y` itself for an exact row.
+    pub fn censor_at(&self, i: usize) -> f64 {
+        self.censor.map_or(self.y[i], |c| c[i])
     }
 
     /// The deviance at `eta`; `None` when a mean is invalid.
@@ -104,7 +112,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
             if !fam.distribution.valid_mean(mu) {
                 return None;
             }
-            dev += self.w[i] * fam.distribution.unit_deviance(self.y[i], mu);
+            dev += fam.distribution.censored_deviance(self.y[i], self.censor_at(i), self.w[i], mu);
         }
         dev.is_finite().then_some(dev)
     }
@@ -186,12 +194,14 @@ impl<'b, 'd> GlmData<'b, 'd> {
             }
             let z = eta[i] - self.offset[i];
             if fisher {
-                let (wf, uf) = self.family.fisher_terms(self.y[i], self.w[i], eta[i]);
+                let (wf, uf) = self.family.fisher_terms(self.y[i], self.censor_at(i), self.w[i], eta[i]);
                 w[i] = wf;
                 u[i] = wf * z + uf;
             } else {
-                let t = self.family.eta_terms(self.y[i], self.w[i], eta[i]).ok_or_else(|| EngineError::NonFinite {
-                    what: "the fitted means (a linear predictor left the link's range)".into(),
+                let t = self.family.eta_terms(self.y[i], self.censor_at(i), self.w[i], eta[i]).ok_or_else(|| {
+                    EngineError::NonFinite {
+                        what: "the fitted means (a linear predictor left the link's range)".into(),
+                    }
                 })?;
                 w[i] = t.d[1] / 2.0;
                 u[i] = w[i] * z - t.d[0] / 2.0;
@@ -413,6 +423,7 @@ pub(crate) mod tests {
             penalties: &pr.pens,
             family: pr.spec.family,
             y: &pr.spec.y,
+            censor: pr.spec.censor.as_deref(),
             w: &pr.spec.weights,
             offset: &pr.spec.offset,
             threads: 1,

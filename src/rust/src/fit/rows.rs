@@ -492,6 +492,7 @@ mod tests {
                 penalties: pens,
                 family: spec.family,
                 y: &spec.y,
+                censor: spec.censor.as_deref(),
                 w: &spec.weights,
                 offset: &spec.offset,
                 threads: 2,

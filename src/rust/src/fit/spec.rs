@@ -59,6 +59,9 @@ impl Default for Control {
 #[derive(Debug, Clone)]
 pub struct ModelSpec<'a> {
     pub y: Cow<'a, [f64]>,
+    /// The response's second column where the family reads one (the censored
+    /// normal's bounds, `family::censored_normal`); `None`: every row exact.
+    pub censor: Option<Cow<'a, [f64]>>,
     pub weights: Cow<'a, [f64]>,
     pub offset: Cow<'a, [f64]>,
     /// The parametric columns (n x p0, column-major).
@@ -140,6 +143,7 @@ impl<'a> ModelSpec<'a> {
         let n = y.len();
         ModelSpec {
             y: Cow::Owned(y),
+            censor: None,
             weights: Cow::Owned(vec![1.0; n]),
             offset: Cow::Owned(vec![0.0; n]),
             xp: CowArray::from(xp),
