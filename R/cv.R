@@ -13,7 +13,9 @@
 #' workers on other processes share the store as long as they see the same directory.
 #'
 #' @param formula,data,family,method As for [gam_fit()]; `data` must be a data frame.
-#'   Rows with missing values in the formula's variables are dropped first.
+#'   Rows with missing values in the formula's variables are dropped first. A general
+#'   family (mgcv's `gaulss()` and the others [gam_fit()] takes) with its list of
+#'   formulae is cross-validated too, scored by the log loss.
 #' @param folds The number of folds (at least 2, at most the number of rows), assigned
 #'   at random (within each class for a 0/1 response), a vector of fold ids, one per
 #'   row of `data`, or an rsample resampling object (an `rset`, such as
@@ -26,7 +28,10 @@
 #'   against the saturated model, for `ocat()` `-2 log P(y)`, twice the log loss
 #'   of the class probabilities), `"mse"`, `"mae"`, `"logloss"`,
 #'   `"auc"` (for 0/1 responses), or a function `function(y, mu, weights)` returning a
-#'   number, where `mu` is the predicted mean.
+#'   number, where `mu` is the predicted mean. For a general family the default is
+#'   `"logloss"`, the held-out rows' negative log likelihood per unit weight (the one
+#'   score every general family has: several linear predictors have no single mean to
+#'   compare with), and a function gets the matrix of linear predictors as `mu`.
 #' @param seed A seed for the random fold assignment and the folds' random number
 #'   streams (the session's own stream is then left as it was); `NULL` draws them from
 #'   the session's stream.
@@ -59,8 +64,11 @@
 gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 10,
                    metric = NULL, seed = NULL, cache = TRUE, progress = interactive(), ...) {
   call <- match.call()
-  if (missing(formula) || !inherits(formula, "formula")) {
-    abort("`formula` must be a formula such as `y ~ s(x)`.", "formula")
+  general <- general_family(family)
+  formula_ok <- !missing(formula) &&
+    (inherits(formula, "formula") || (!is.null(general) && is.list(formula)))
+  if (!formula_ok) {
+    abort("`formula` must be a formula such as `y ~ s(x)` (a list of them for a general family).", "formula")
   }
   if (missing(data) || !is.data.frame(data)) {
     abort("`data` must be a data frame (each fold takes its rows).", "argument")
@@ -68,7 +76,7 @@ gam_cv <- function(formula, data, family = gaussian(), method = "REML", folds = 
   check_cache(cache)
   check_flag(progress, "progress")
   if (!is.null(seed)) check_number(seed, "seed")
-  family <- resolve_family(family)
+  family <- general %||% resolve_family(family)
   scorer <- resolve_metric(metric, family)
 
   rows_args <- intersect(...names(), c("subset", "na.action"))
@@ -157,9 +165,15 @@ cv_fold <- function(i, tick, args) {
   started <- Sys.time()
   out <- tryCatch({
     fit <- cv_fit_rows(which(!test), args)
-    mu <- stats::predict(fit, newdata = args$data[test, , drop = FALSE], type = "response")
+    held_out <- args$data[test, , drop = FALSE]
+    # A general family's held-out rows are scored at their linear predictors.
+    mu <- if (inherits(fit, "warmgam_general")) {
+      stats::predict(fit, newdata = held_out, type = "link")
+    } else {
+      as.double(stats::predict(fit, newdata = held_out, type = "response"))
+    }
     # The fold's family: an estimated theta or power is the fold fit's.
-    list(mu = as.double(mu), family = stats::family(fit), outer_iterations = fit$outer_iterations,
+    list(mu = mu, family = stats::family(fit), outer_iterations = fit$outer_iterations,
          family_trials = fit$warm_start$family_trials, warm_start = fit$warm_start$source, sp = fit$sp,
          error = NA_character_)
   }, error = function(e) {
@@ -173,7 +187,7 @@ cv_fold <- function(i, tick, args) {
 
 # Which rows of `data` have no missing value in the formula's variables.
 complete_rows <- function(formula, data) {
-  used <- intersect(all.vars(formula), names(data))
+  used <- intersect(formula_vars(formula), names(data))
   stats::complete.cases(data[used])
 }
 
@@ -185,6 +199,8 @@ assign_folds <- function(folds, data, formula, seed) {
     if (!is.finite(folds) || folds != round(folds) || folds < 2 || folds > n) {
       abort(sprintf("`folds` must be a whole number from 2 to the number of rows (%d).", n), "argument")
     }
+    # A general family's response is on its first formula.
+    if (!inherits(formula, "formula")) formula <- formula[[1]]
     y <- tryCatch(eval(formula[[2]], data, environment(formula)), error = function(e) NULL)
     strata <- if (is.numeric(y) && length(y) == n && all(y %in% c(0, 1))) y else rep(0, n)
     draw <- function() {
@@ -261,6 +277,18 @@ rset_tests <- function(folds, data, keep) {
 resolve_metric <- function(metric, family) {
   if (is.function(metric)) {
     return(list(name = "custom", score = metric, custom = TRUE))
+  }
+  if (is_general_family(family)) {
+    # Several linear predictors have no one mean to compare with: the log loss, the
+    # negative log likelihood per row of the held-out data, is the score.
+    if (!is.null(metric) && !identical(metric, "logloss")) {
+      abort(sprintf(paste("`metric` for the general family `%s()` must be \"logloss\" (the default: the",
+                          "held-out rows' negative log likelihood) or a function(y, eta, weights) of the",
+                          "response and the matrix of linear predictors."), family$family), "argument")
+    }
+    return(list(name = "logloss", custom = FALSE, score = function(y, eta, weights, fitted_family = family) {
+      -sum(weights * general_row_loglik(fitted_family, y, eta)) / sum(weights)
+    }))
   }
   metric <- metric %||% "deviance"
   known <- c("deviance", "mse", "mae", "logloss", "auc")
@@ -395,4 +423,9 @@ rows_of <- function(y, rows) {
   censor <- attr(y, "censor")
   if (!is.null(censor)) attr(out, "censor") <- censor[rows]
   out
+}
+
+# The variables of a formula, or of a list of formulae (all.vars() of a list finds none).
+formula_vars <- function(formula) {
+  if (inherits(formula, "formula")) all.vars(formula) else unique(unlist(lapply(formula, all.vars)))
 }

@@ -5,13 +5,20 @@
 fit_gam_impl <- function(spec) .Call(wrap__fit_gam_impl, spec)
 
 #' Fits a general smooth model (several linear predictors, a general family) from
-#' the R layer's list: the whole model matrix `X`, each predictor's columns
-#' (`lp_start`, `lp_end`, 0-based, end exclusive) and offsets, the penalties (each
+#' the R layer's list: the whole model matrix `X`, each predictor's blocks of columns
+#' (`lp_start[[k]]`, `lp_end[[k]]`, 0-based, end exclusive; a block shared by several
+#' predictors is in each of their lists) and offsets, the penalties (each
 #' `S` with its first column `start` and smoothing parameter `sp_index`, 0-based),
 #' the smoothing parameters (`sp`, negative where estimated), the smooth terms'
 #' columns for their tests, and the optimizer settings; `list(error =)` on failure.
 #' @noRd
 fit_general_impl <- function(spec) .Call(wrap__fit_general_impl, spec)
+
+#' The log likelihood of each row of `y` under a general family (`family`, `links`,
+#' `constants` as for `fit_general_impl`) at the linear predictors `eta` (an
+#' `n x K` matrix): gam_cv()'s score of held-out rows; `list(error =)` on failure.
+#' @noRd
+general_loglik_impl <- function(spec) .Call(wrap__general_loglik_impl, spec)
 
 #' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
 #' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number

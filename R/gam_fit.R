@@ -11,6 +11,11 @@
 #'
 #' @param formula A model formula: a response, parametric terms (numeric
 #'   variables, factors, interactions, `offset()`) and smooth terms made by [s()].
+#'   For a general family (mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
+#'   `gevlss()`, `shash()`, `multinom()`), a list of formulae, one per linear
+#'   predictor, the first with the response (`list(y ~ s(x), ~ s(z))`), and any
+#'   formulae of terms shared by several predictors, their left side naming them
+#'   (`1 + 2 ~ s(x) - 1`), as mgcv's; see [warmgam_general].
 #' @param data A data frame holding the variables; when missing, variables are taken
 #'   from the formula's environment.
 #' @param family The error distribution and link, as an R family object (or its
@@ -24,8 +29,10 @@
 #'   (logit, probit, cloglog, cauchit; the precision estimated or fixed) and the
 #'   scaled t [scat()] (identity, log, inverse; `nu` and `sigma` estimated or
 #'   fixed), ordered categorical responses [ocat()] (cut points estimated or
-#'   fixed) and the zero-inflated Poisson [ziP()] (REML/ML; `theta` estimated or
-#'   fixed), mgcv's `betar()`, `scat()`, `ocat()` and `ziP()` accepted too. A
+#'   fixed), the zero-inflated Poisson [ziP()] (REML/ML; `theta` estimated or
+#'   fixed) and the censored normal [cnorm()] (identity, log, sqrt; `sigma`
+#'   estimated or fixed; a `cbind(y, censor)` response), mgcv's `betar()`, `scat()`,
+#'   `ocat()`, `ziP()` and `cnorm()` accepted too. A
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative

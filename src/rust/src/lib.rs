@@ -711,9 +711,35 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
     .into())
 }
 
+/// The log likelihood of each row of `y` under a general family (`family`, `links`,
+/// `constants` as for `fit_general_impl`) at the linear predictors `eta` (an
+/// `n x K` matrix): gam_cv()'s score of held-out rows; `list(error =)` on failure.
+/// @noRd
+#[extendr]
+fn general_loglik_impl(spec: List) -> Robj {
+    engine_call(|| general_loglik(spec))
+}
+
+fn general_loglik(spec: List) -> std::result::Result<Robj, Failure> {
+    let f = Fields::new(&spec);
+    let links: Vec<String> =
+        f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
+    let family = family::general::GeneralFamily::from_r(&f.string("family")?, &links, &f.reals("constants")?)
+        .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
+    let y = f.reals("y")?;
+    let eta_robj = f.get("eta")?.clone();
+    let eta = view_matrix(&eta_robj, "eta")?;
+    if eta.nrows() != y.len() || eta.ncols() != family.n_lp() {
+        return Err(r_error("internal: `eta` must have a row per response and a column per predictor").into());
+    }
+    let out: Vec<f64> = (0..y.len()).map(|i| family.loglik(y[i], &eta.row(i).to_vec())).collect();
+    Ok(out.into())
+}
+
 /// Fits a general smooth model (several linear predictors, a general family) from
-/// the R layer's list: the whole model matrix `X`, each predictor's columns
-/// (`lp_start`, `lp_end`, 0-based, end exclusive) and offsets, the penalties (each
+/// the R layer's list: the whole model matrix `X`, each predictor's blocks of columns
+/// (`lp_start[[k]]`, `lp_end[[k]]`, 0-based, end exclusive; a block shared by several
+/// predictors is in each of their lists) and offsets, the penalties (each
 /// `S` with its first column `start` and smoothing parameter `sp_index`, 0-based),
 /// the smoothing parameters (`sp`, negative where estimated), the smooth terms'
 /// columns for their tests, and the optimizer settings; `list(error =)` on failure.
@@ -732,8 +758,14 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
         f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
     let family = family::general::GeneralFamily::from_r(&f.string("family")?, &links, &f.reals("constants")?)
         .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
-    let (lp_start, lp_end) = (f.reals("lp_start")?, f.reals("lp_end")?);
-    let lp: Vec<std::ops::Range<usize>> = lp_start.iter().zip(&lp_end).map(|(a, b)| *a as usize..*b as usize).collect();
+    // Each predictor's blocks of columns: `lp_start[[k]]`, `lp_end[[k]]`.
+    let reals_of = |o: Robj| o.as_real_slice().map(|v| v.to_vec()).unwrap_or_default();
+    let lp: Vec<Vec<std::ops::Range<usize>>> = f
+        .list("lp_start")?
+        .values()
+        .zip(f.list("lp_end")?.values())
+        .map(|(a, b)| reals_of(a).iter().zip(&reals_of(b)).map(|(a, b)| *a as usize..*b as usize).collect())
+        .collect();
     let offset: Vec<Vec<f64>> =
         f.list("offset")?.values().map(|o| o.as_real_slice().map(|v| v.to_vec()).unwrap_or_default()).collect();
     let mut penalties = Vec::new();
@@ -912,6 +944,7 @@ extendr_module! {
     mod warmgam;
     fn fit_gam_impl;
     fn fit_general_impl;
+    fn general_loglik_impl;
     fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;

@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
@@ -41,12 +41,14 @@ pub struct GeneralSettings {
 }
 
 /// The model: the whole model matrix (`n x p`, every predictor's columns), the
-/// columns of each linear predictor, their offsets, the response, the family, the
+/// columns of each linear predictor (mgcv's `lpi`: a predictor's own blocks of
+/// columns, and blocks it shares with other predictors, as mgcv's `1 + 2 ~ s(x)`
+/// makes them), their offsets, the response, the family, the
 /// penalties with the smoothing parameter each is linked to, and the given (fixed)
 /// log smoothing parameters.
 pub struct GeneralModel<'a> {
     pub x: ArrayView2<'a, f64>,
-    pub lp: Vec<Range<usize>>,
+    pub lp: Vec<Vec<Range<usize>>>,
     pub offset: Vec<Vec<f64>>,
     pub y: &'a [f64],
     pub family: GeneralFamily,
@@ -121,8 +123,20 @@ impl GeneralModel<'_> {
     pub(super) fn predictor_products(&self, v: &[f64]) -> Vec<Vec<f64>> {
         self.lp
             .iter()
-            .map(|cols| self.x.slice(s![.., cols.clone()]).dot(&Array1::from(v[cols.clone()].to_vec())).to_vec())
+            .map(|blocks| {
+                let mut out = vec![0.0; self.n()];
+                for cols in blocks {
+                    let part = self.x.slice(s![.., cols.clone()]).dot(&ArrayView1::from(&v[cols.clone()]));
+                    out.iter_mut().zip(part.iter()).for_each(|(o, p)| *o += p);
+                }
+                out
+            })
             .collect()
+    }
+
+    /// Every column of predictor `a`, in order.
+    pub(super) fn columns(&self, a: usize) -> Vec<usize> {
+        self.lp[a].iter().flat_map(|r| r.clone()).collect()
     }
 
     fn eta(&self, beta: &[f64]) -> Vec<Vec<f64>> {
@@ -153,33 +167,44 @@ impl GeneralModel<'_> {
         s
     }
 
-    /// `X_a' diag(w) X_b` (weights of any sign); the symmetric lower-triangle
-    /// product when `a = b`.
-    pub(super) fn weighted_block(&self, a: usize, b: usize, w: &[f64]) -> Array2<f64> {
-        let xa = self.x.slice(s![.., self.lp[a].clone()]);
-        if a == b {
-            let p = xa.ncols();
+    /// `X_r' diag(w) X_t` for two blocks of columns (weights of any sign); the
+    /// symmetric lower-triangle product when they are the same block.
+    fn weighted_block(&self, r: &Range<usize>, t: &Range<usize>, w: &[f64]) -> Array2<f64> {
+        let xr = self.x.slice(s![.., r.clone()]);
+        if r == t {
+            let p = xr.ncols();
             let mut acc = faer::Mat::<f64>::zeros(p, p);
             let mut scratch = faer::Mat::<f64>::zeros(0, 0);
-            linalg::add_weighted_gram(&mut acc, xa, w, &mut scratch, linalg::par(self.settings.threads));
+            linalg::add_weighted_gram(&mut acc, xr, w, &mut scratch, linalg::par(self.settings.threads));
             return linalg::from_lower(&acc);
         }
-        let xb = self.x.slice(s![.., self.lp[b].clone()]);
+        let xt = self.x.slice(s![.., t.clone()]);
         let w = Array1::from(w.to_vec()).insert_axis(Axis(1));
-        let xbw = &xb * &w;
-        linalg::matmul(xa.t(), xbw.view(), self.settings.threads)
+        let xtw = &xt * &w;
+        linalg::matmul(xr.t(), xtw.view(), self.settings.threads)
     }
 
-    /// `X'diag(w)X` for weights `w[a * K + b]` (symmetric in `a, b`).
+    /// `sum_ab X_a' diag(w_ab) X_b` for weights `w[a * K + b]` (symmetric in `a, b`).
+    /// A block that several predictors share collects the terms of each of them.
     pub(super) fn weighted_gram(&self, w: &[Vec<f64>]) -> Array2<f64> {
         let k = self.k();
         let mut out = Array2::zeros((self.p(), self.p()));
         for a in 0..k {
             for b in a..k {
-                let block = self.weighted_block(a, b, &w[a * k + b]);
-                out.slice_mut(s![self.lp[a].clone(), self.lp[b].clone()]).assign(&block);
-                if a != b {
-                    out.slice_mut(s![self.lp[b].clone(), self.lp[a].clone()]).assign(&block.t());
+                for (i, r) in self.lp[a].iter().enumerate() {
+                    for (j, t) in self.lp[b].iter().enumerate() {
+                        // Within one predictor, a pair of blocks once, then mirrored.
+                        if a == b && j < i {
+                            continue;
+                        }
+                        let block = self.weighted_block(r, t, &w[a * k + b]);
+                        let mut to = out.slice_mut(s![r.clone(), t.clone()]);
+                        to += &block;
+                        if !(a == b && i == j) {
+                            let mut to = out.slice_mut(s![t.clone(), r.clone()]);
+                            to += &block.t();
+                        }
+                    }
                 }
             }
         }
@@ -204,9 +229,10 @@ impl GeneralModel<'_> {
         }
         let mut grad = vec![0.0; self.p()];
         for a in 0..k {
-            let xa = self.x.slice(s![.., self.lp[a].clone()]);
-            let g = xa.t().dot(&Array1::from(d1[a].clone()));
-            grad[self.lp[a].clone()].iter_mut().zip(g.iter()).for_each(|(t, v)| *t = *v);
+            for cols in &self.lp[a] {
+                let g = self.x.slice(s![.., cols.clone()]).t().dot(&ArrayView1::from(&d1[a]));
+                grad[cols.clone()].iter_mut().zip(g.iter()).for_each(|(t, v)| *t += *v);
+            }
         }
         (ll, grad, self.weighted_gram(&d2))
     }
@@ -314,7 +340,7 @@ impl GeneralModel<'_> {
     /// criterion, then what the fit reports at them.
     pub fn fit(&self, monitor: &mut outer::Monitor<'_>) -> Result<GeneralFit> {
         let (n, p, k) = (self.n(), self.p(), self.k());
-        if n < 2 || p == 0 || self.lp.iter().any(|r| r.end > p) || self.offset.len() != k {
+        if n < 2 || p == 0 || self.lp.iter().flatten().any(|r| r.end > p) || self.offset.len() != k {
             return Err(EngineError::InvalidSpec { what: "general model dimensions".into() });
         }
         let start = self.start_coefficients();
@@ -397,31 +423,33 @@ impl GeneralModel<'_> {
     /// model matrix's own cross products), so that the first Newton steps start
     /// near the optimum rather than from constants.
     pub(super) fn start_coefficients(&self) -> Vec<f64> {
-        let p = self.p();
-        let mut xtx = Array2::zeros((p, p));
-        let ones = vec![1.0; self.n()];
-        for (a, cols) in self.lp.iter().enumerate() {
-            xtx.slice_mut(s![cols.clone(), cols.clone()]).assign(&self.weighted_block(a, a, &ones));
-        }
+        let (p, k) = (self.p(), self.k());
+        // Each predictor's own cross products (its blocks' cross terms included).
+        let unit: Vec<Vec<f64>> =
+            (0..k * k).map(|ab| vec![if ab / k == ab % k { 1.0 } else { 0.0 }; self.n()]).collect();
+        let xtx = self.weighted_gram(&unit);
         let lambda: Vec<f64> = initial_rho(&xtx, &self.penalties).iter().map(|r| r.exp()).collect();
         let mut a_mat = xtx;
         self.penalties.add_to(&mut a_mat, &lambda);
         let mut beta = vec![0.0; p];
         let mut earlier: Vec<Vec<f64>> = Vec::new();
         let links = self.family.links();
-        for (a, cols) in self.lp.iter().enumerate() {
+        for a in 0..k {
             let target = self.family.start_targets(a, self.y, &earlier);
             let off = &self.offset[a];
             let z: Array1<f64> =
                 target.iter().enumerate().map(|(i, t)| t - off.get(i).copied().unwrap_or(0.0)).collect();
-            let xa = self.x.slice(s![.., cols.clone()]);
+            // A shared block is fitted with each predictor in turn; the last one's
+            // values are the start.
+            let cols = self.columns(a);
+            let xa = self.x.select(Axis(1), &cols);
             let rhs = xa.t().dot(&z);
-            let block = a_mat.slice(s![cols.clone(), cols.clone()]).to_owned();
+            let block = a_mat.select(Axis(0), &cols).select(Axis(1), &cols);
             let solved = Self::factor_with_ridge(&block).map(|(f, _)| f.solve_vec(rhs.as_slice().expect("contiguous")));
             if let Some(b) = solved.filter(|b| b.iter().all(|v| v.is_finite())) {
-                beta[cols.clone()].iter_mut().zip(b.iter()).for_each(|(t, v)| *t = *v);
+                cols.iter().zip(b.iter()).for_each(|(&c, v)| beta[c] = *v);
             }
-            let eta = xa.dot(&Array1::from(beta[cols.clone()].to_vec()));
+            let eta = xa.dot(&Array1::from(cols.iter().map(|&c| beta[c]).collect::<Vec<f64>>()));
             earlier.push(
                 eta.iter().enumerate().map(|(i, e)| links[a].inverse(e + off.get(i).copied().unwrap_or(0.0))).collect(),
             );

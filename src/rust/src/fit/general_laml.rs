@@ -67,11 +67,18 @@ impl GeneralModel<'_> {
         let mut quad = vec![Vec::new(); k * k];
         for a in 0..k {
             for b in a..k {
-                let xa = self.x.slice(s![.., self.lp[a].clone()]);
-                let xb = self.x.slice(s![.., self.lp[b].clone()]);
-                let block = hinv.slice(s![self.lp[a].clone(), self.lp[b].clone()]);
-                let t = linalg::matmul(xa, block, self.settings.threads);
-                let q: Vec<f64> = t.rows().into_iter().zip(xb.rows()).map(|(r, x)| r.dot(&x)).collect();
+                let mut q = vec![0.0; self.n()];
+                for r in &self.lp[a] {
+                    for t in &self.lp[b] {
+                        let xr = self.x.slice(s![.., r.clone()]);
+                        let xt = self.x.slice(s![.., t.clone()]);
+                        let block = hinv.slice(s![r.clone(), t.clone()]);
+                        let prod = linalg::matmul(xr, block, self.settings.threads);
+                        q.iter_mut()
+                            .zip(prod.rows().into_iter().zip(xt.rows()))
+                            .for_each(|(o, (u, x))| *o += u.dot(&x));
+                    }
+                }
                 quad[b * k + a] = q.clone();
                 quad[a * k + b] = q;
             }
@@ -216,16 +223,21 @@ mod tests {
 
     /// A two-predictor Gaussian location-scale model on a small design: intercept
     /// and four polynomial-like columns each, a ridge penalty on each predictor's
-    /// non-intercept columns.
-    fn with_model(mean_link: &str, check: impl Fn(&GeneralModel<'_>)) {
+    /// non-intercept columns; with `shared`, three more columns that both
+    /// predictors take (mgcv's `1 + 2 ~ ...`), with a ridge penalty of their own.
+    fn with_model(mean_link: &str, shared: bool, check: impl Fn(&GeneralModel<'_>)) {
         let n = 120;
+        let p = if shared { 13 } else { 10 };
         let x: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect();
         let cols = |j: usize, v: f64| if j == 0 { 1.0 } else { (v * (j as f64 + 1.0) * 2.1).sin() };
-        let mut xm = Array2::zeros((n, 10));
+        let mut xm = Array2::zeros((n, p));
         for i in 0..n {
             for j in 0..5 {
                 xm[(i, j)] = cols(j, x[i]);
                 xm[(i, 5 + j)] = cols(j, 1.0 - x[i]);
+            }
+            for j in 10..p {
+                xm[(i, j)] = (x[i] * (j as f64 - 8.3) * 1.7).cos() * 0.5;
             }
         }
         let y: Vec<f64> = x
@@ -233,19 +245,24 @@ mod tests {
             .enumerate()
             .map(|(i, v)| 2.0 + v.sin() + 0.3 * (1.0 + v) * ((i * 37 % 11) as f64 - 5.0) / 3.0)
             .collect();
-        let ridge = Array2::from_shape_fn((4, 4), |(i, j)| if i == j { 1.0 } else { 0.2 });
-        let penalties =
-            PenaltySet::new(10, vec![Penalty { start: 1, s: ridge.clone() }, Penalty { start: 6, s: ridge }]);
+        let ridge = |m: usize| Array2::from_shape_fn((m, m), |(i, j)| if i == j { 1.0 } else { 0.2 });
+        let mut pens = vec![Penalty { start: 1, s: ridge(4) }, Penalty { start: 6, s: ridge(4) }];
+        let mut lp = vec![vec![0..5], vec![5..10]];
+        if shared {
+            pens.push(Penalty { start: 10, s: ridge(3) });
+            lp.iter_mut().for_each(|blocks| blocks.push(10..13));
+        }
         let links = vec![mean_link.to_string(), "logb".to_string()];
+        let n_sp = pens.len();
         let model = GeneralModel {
             x: xm.view(),
-            lp: vec![0..5, 5..10],
+            lp,
             offset: vec![Vec::new(), Vec::new()],
             y: &y,
             family: GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss"),
-            penalties,
-            links: vec![0, 1],
-            fixed: vec![None, None],
+            penalties: PenaltySet::new(p, pens),
+            links: (0..n_sp).collect(),
+            fixed: vec![None; n_sp],
             terms: Vec::new(),
             settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
         };
@@ -253,22 +270,23 @@ mod tests {
     }
 
     /// The exact gradient against central differences of the criterion, and the
-    /// exact Hessian against central differences of the gradient.
+    /// exact Hessian against central differences of the gradient (a block shared by
+    /// both predictors too).
     #[test]
     fn derivatives_match_finite_differences() {
-        for link in ["identity", "log"] {
-            with_model(link, |model| {
-                let free = [0, 1];
-                let rho = [0.4, -1.1];
+        for (link, shared) in [("identity", false), ("log", false), ("identity", true), ("log", true)] {
+            with_model(link, shared, |model| {
+                let free: Vec<usize> = (0..model.fixed.len()).collect();
+                let rho: Vec<f64> = [0.4, -1.1, 0.7][..free.len()].to_vec();
                 let start = model.start_coefficients();
                 let fit_at = |r: &[f64]| model.inner(&model.penalty_lambda(r), &start).expect("inner fit");
                 let inner = fit_at(&rho);
                 let d = model.rho_derivatives(&inner, &rho, &free, true);
                 let hess = d.hess.expect("hessian");
                 let h = 1e-5;
-                for j in 0..2 {
+                for j in 0..free.len() {
                     let moved = |step: f64| {
-                        let mut r = rho;
+                        let mut r = rho.clone();
                         r[j] += step;
                         r
                     };
@@ -278,7 +296,7 @@ mod tests {
                     assert!((d.grad[j] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{link} grad {j}");
                     let gu = model.rho_derivatives(&fu, &up, &free, false).grad;
                     let gd = model.rho_derivatives(&fd, &down, &free, false).grad;
-                    for i in 0..2 {
+                    for i in 0..free.len() {
                         let numeric = (gu[i] - gd[i]) / (2.0 * h);
                         assert!(
                             (hess[(i, j)] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()),

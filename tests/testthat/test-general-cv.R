@@ -1,0 +1,47 @@
+# gam_cv() with general families: the held-out rows' log loss.
+
+test_that("gam_cv() scores a gaulss() model by the held-out rows' negative log likelihood", {
+  local_store()
+  set.seed(11)
+  n <- 400
+  d <- data.frame(x = runif(n), z = runif(n))
+  d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
+  f <- list(y ~ s(x), ~ s(z))
+  cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 4, seed = 2, progress = FALSE)
+  expect_identical(cv$metric, "logloss")
+  expect_true(all(is.finite(cv$folds$metric)))
+  expect_s3_class(cv$fit, "warmgam_general")
+  # Fold 2 by hand: gaulss' response scale is the mean and 1 / sd, so the log loss
+  # is minus the mean normal log density (to rounding).
+  held <- cv$fold_id == 2
+  fold <- gam_fit(f, data = d[!held, ], family = mgcv::gaulss())
+  p <- predict(fold, d[held, ], type = "response")
+  by_hand <- -mean(stats::dnorm(d$y[held], p[, 1], 1 / p[, 2], log = TRUE))
+  expect_lt(abs(cv$folds$metric[[2]] / by_hand - 1), 1e-10)
+  expect_equal(cv$estimate, stats::weighted.mean(cv$folds$metric, cv$folds$n_test), tolerance = 1e-12)
+  expect_error(gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, metric = "mse", progress = FALSE),
+               "logloss", class = "warmgam_error_argument")
+  # A metric function gets the linear predictors.
+  first <- function(y, eta, weights) mean((y - eta[, 1])^2)
+  custom <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, seed = 2, metric = first, progress = FALSE)
+  expect_true(all(is.finite(custom$folds$metric)))
+})
+
+test_that("a multinom() model's log loss is minus the mean log probability of the held-out classes", {
+  local_store()
+  set.seed(12)
+  n <- 450
+  d <- data.frame(x = runif(n))
+  eta1 <- 2 * d$x - 1
+  eta2 <- sin(3 * d$x)
+  p <- cbind(1, exp(eta1), exp(eta2))
+  p <- p / rowSums(p)
+  d$y <- apply(p, 1, function(pr) sample(0:2, 1, prob = pr))
+  f <- list(y ~ s(x), ~ s(x))
+  cv <- gam_cv(f, data = d, family = mgcv::multinom(K = 2), folds = 3, seed = 5, progress = FALSE)
+  held <- cv$fold_id == 1
+  fold <- gam_fit(f, data = d[!held, ], family = mgcv::multinom(K = 2))
+  probs <- predict(fold, d[held, ], type = "response")
+  by_hand <- -mean(log(probs[cbind(seq_len(sum(held)), d$y[held] + 1)]))
+  expect_lt(abs(cv$folds$metric[[1]] / by_hand - 1), 1e-10)
+})
