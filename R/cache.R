@@ -136,6 +136,28 @@ cache_option_number <- function(name, default) {
 
 # What the engine needs to use the store for this fit, or NULL to bypass it.
 cache_spec <- function(cache, control, frame, formula, family) {
+  store <- store_settings(cache)
+  if (is.null(store)) return(NULL)
+  c(store, list(
+    verify = isTRUE(control$verify_warm),
+    formula = paste(deparse(formula, width.cutoff = 500L), collapse = " "),
+    # A fixed negative binomial theta is part of the model; an estimated one is not.
+    family = paste0(family_id(family), if (!is.null(family$varfun)) paste0("(", family$varfun, ")"),
+                    if (inherits(family, "warmgam_nb")) {
+                      if (family$estimate_theta) "(theta estimated)" else sprintf("(theta = %.17g)", family$theta)
+                    },
+                    if (inherits(family, "warmgam_tweedie")) {
+                      if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
+                    },
+                    family[["key"]]),
+    link = engine_link(family),
+    names = colnames(frame$xp) %||% character()
+  ))
+}
+
+# Where the store is and how a fit uses it (`cache`: TRUE, FALSE or "refresh"), from
+# the options; NULL when the store is not used.
+store_settings <- function(cache) {
   enabled <- getOption("warmgam.cache", TRUE)
   if (!isTRUE(enabled) && !isFALSE(enabled)) {
     abort("`options(warmgam.cache =)` must be TRUE or FALSE.", "argument")
@@ -150,20 +172,7 @@ cache_spec <- function(cache, control, frame, formula, family) {
     shared = shared,
     max_bytes = cache_option_number("warmgam.cache_max_bytes", 256 * 1024^2),
     max_age_days = cache_option_number("warmgam.cache_max_age_days", 30),
-    refresh = identical(cache, "refresh"),
-    verify = isTRUE(control$verify_warm),
-    formula = paste(deparse(formula, width.cutoff = 500L), collapse = " "),
-    # A fixed negative binomial theta is part of the model; an estimated one is not.
-    family = paste0(family_id(family), if (!is.null(family$varfun)) paste0("(", family$varfun, ")"),
-                    if (inherits(family, "warmgam_nb")) {
-                      if (family$estimate_theta) "(theta estimated)" else sprintf("(theta = %.17g)", family$theta)
-                    },
-                    if (inherits(family, "warmgam_tweedie")) {
-                      if (family$estimate_p) "(p estimated)" else sprintf("(p = %.17g)", family$p)
-                    },
-                    family[["key"]]),
-    link = engine_link(family),
-    names = colnames(frame$xp) %||% character()
+    refresh = identical(cache, "refresh")
   )
 }
 

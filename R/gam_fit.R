@@ -230,6 +230,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       in.out = !is.null(in.out), paraPen = !is.null(paraPen), min.sp = !is.null(min.sp)
     )
     refused <- names(refused)[refused]
+    check_cache(cache)
     mapped <- resolve_control(control)
     # Any of mgcv's optimizers is taken, as for other families: the same optimum.
     settings <- resolve_optimizer(optimizer, method)
@@ -239,7 +240,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       subset = eval(substitute(subset), data, parent.frame()),
       na_action = resolve_na_action(if (missing(na.action)) NULL else na.action),
       drop_unused_levels = drop.unused.levels, fit = fit, call = call, refused = refused,
-      optimizer = settings$optimizer
+      optimizer = settings$optimizer, cache = cache
     ))
   }
   family <- resolve_family(family)
@@ -348,12 +349,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     }
   }
   res <- engine_result(raw)
-  warn_store_notices(res$warm_start$notices)
-  # A write refused for a reason already noticed is not a second warning.
-  problem <- res$warm_start$problem
-  if (!any(vapply(res$warm_start$notices, function(n) grepl(n, problem, fixed = TRUE), logical(1)))) {
-    warn_store_problem(problem)
-  }
+  warn_store_outcome(res$warm_start)
   if (length(in_out$sp) && length(in_out$sp) != length(res$sp)) {
     abort(sprintf("`in.out$sp` has %d values; the model has %d smoothing parameters.",
                   length(in_out$sp), length(res$sp)), "argument")
@@ -1267,6 +1263,17 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
     ),
     class = "warmgam"
   )
+}
+
+# The store's notices and any problem using it, one warning each (a write refused
+# for a reason already noticed is not a second warning).
+warn_store_outcome <- function(ws) {
+  warn_store_notices(ws$notices)
+  problem <- ws$problem
+  if (!any(vapply(ws$notices, function(n) grepl(n, problem, fixed = TRUE), logical(1)))) {
+    warn_store_problem(problem)
+  }
+  invisible()
 }
 
 # Warnings for a fit that did not converge or whose fitted values sit on the edge of

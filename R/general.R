@@ -171,7 +171,7 @@ general_rows <- function(formulae, data, subset, na_action) {
 
 # Fits a general smooth model: gam_fit() with a list of formulae and a general family.
 gam_fit_general <- function(formula, data, family, method, sp, knots, select, control, threads, subset,
-                            na_action, drop_unused_levels, fit, call, refused, optimizer) {
+                            na_action, drop_unused_levels, fit, call, refused, optimizer, cache) {
   if (length(refused)) {
     abort(sprintf(
       "`%s` is not supported with the general family `%s()` yet.", refused[[1]], family$family
@@ -236,6 +236,12 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     })
   }), recursive = FALSE)
   names(smooth) <- vapply(smooth, `[[`, "", "label")
+  coef_names <- unlist(lapply(seq_along(setups), function(k) {
+    s <- setups[[k]]
+    smooth_names <- s$term.names[seq_along(s$term.names) > s$nsdf]
+    c(lp_names(s$term.names[seq_len(s$nsdf)], k), if (k > 1L) sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("),
+                                                                   smooth_names) else smooth_names)
+  }))
   raw <- fit_general_impl(list(
     X = do.call(cbind, lapply(setups, `[[`, "X")),
     y = y,
@@ -253,15 +259,11 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     tol = control$outer_tol,
     max_iter = as.double(control$outer_max_iter),
     max_step = control$max_step,
-    threads = as.double(threads)
+    threads = as.double(threads),
+    cache = general_cache_spec(cache, control, formula, family, coef_names)
   ))
   res <- engine_result(raw)
-  coef_names <- unlist(lapply(seq_along(setups), function(k) {
-    s <- setups[[k]]
-    smooth_names <- s$term.names[seq_along(s$term.names) > s$nsdf]
-    c(lp_names(s$term.names[seq_len(s$nsdf)], k), if (k > 1L) sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("),
-                                                                   smooth_names) else smooth_names)
-  }))
+  warn_store_outcome(res$warm_start)
   lpi <- lapply(feeds, function(js) unlist(block_cols[js]))
   parts <- lapply(seq_along(setups), function(k) {
     s <- setups[[k]]
@@ -310,13 +312,34 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       call = call,
       data = rows,
       na.action = attr(rows, "dropped"),
-      # A cold fit, every time: general fits are not kept in the store yet.
-      warm_start = list(source = "cold", outer_iterations = res$iterations, family_trials = NA_real_, stored = FALSE,
-                        note = "general families are not kept in the warm-start store yet")
+      warm_start = list(
+        source = res$warm_start$source,
+        outer_iterations = res$iterations,
+        key = if (nzchar(res$warm_start$key)) res$warm_start$key else NA_character_,
+        seed_outer_iterations = res$warm_start$seed_outer_iterations,
+        family_trials = NA_real_
+      )
     ),
     class = "warmgam_general"
   )
   general_postproc(fit)
+}
+
+# The store's settings and the model's identity for a general fit (NULL: the store is
+# not used), as cache_spec() gives them for the other fits: the formulae, the family
+# with its links and constants, and the coefficients' names (the model's terms).
+general_cache_spec <- function(cache, control, formula, family, coef_names) {
+  store <- store_settings(cache)
+  if (is.null(store)) return(NULL)
+  c(store, list(
+    # A store that is to be verified is not used by a general fit: it runs cold.
+    verify = isTRUE(control$verify_warm),
+    formula = paste(vapply(formula, function(f) paste(deparse(f, width.cutoff = 500L), collapse = " "), ""),
+                    collapse = "; "),
+    family = sprintf("%s(%s)", family$family, paste(format(general_constants(family), digits = 17), collapse = ",")),
+    link = paste(general_links(family), collapse = ","),
+    names = coef_names
+  ))
 }
 
 # Each predictor's offset: the sum of those of the blocks it takes (`feeds`).
@@ -392,6 +415,7 @@ print.warmgam_general <- function(x, ...) {
   cat(sprintf("\nTotal edf: %s   -REML = %s   n = %d\n", format(sum(x$edf), digits = 5),
               format(unname(x$criterion), digits = 8), length(x$y)))
   if (!x$converged) cat("The fit did not converge:", x$termination, "\n")
+  cat(warm_start_line(x$warm_start), "\n", sep = "")
   invisible(x)
 }
 

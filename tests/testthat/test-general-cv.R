@@ -45,3 +45,43 @@ test_that("a multinom() model's log loss is minus the mean log probability of th
   by_hand <- -mean(log(probs[cbind(seq_len(sum(held)), d$y[held] + 1)]))
   expect_lt(abs(cv$folds$metric[[1]] / by_hand - 1), 1e-10)
 })
+
+test_that("the store returns a repeated general fit as it was and seeds fits to other data", {
+  local_store()
+  set.seed(13)
+  n <- 500
+  d <- data.frame(x = runif(n), z = runif(n))
+  d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
+  f <- list(y ~ s(x), ~ s(z))
+  cold <- gam_fit(f, data = d, family = mgcv::gaulss())
+  expect_identical(cold$warm_start$source, "cold")
+  again <- gam_fit(f, data = d, family = mgcv::gaulss())
+  expect_identical(again$warm_start$source, "exact")
+  expect_identical(again$warm_start$key, cold$warm_start$key)
+  for (field in c("coefficients", "fitted.values", "linear.predictors", "Vp", "Ve", "Vc", "edf", "edf1", "edf2",
+                  "sp", "criterion", "loglik", "deviance", "outer_iterations")) {
+    expect_identical(again[[field]], cold[[field]], label = field)
+  }
+  expect_identical(summary(again)$s.table, summary(cold)$s.table)
+  expect_identical(gam_fit(f, data = d, family = mgcv::gaulss(), cache = "refresh")$warm_start$source, "cold")
+  expect_identical(gam_fit(f, data = d, family = mgcv::gaulss(), cache = FALSE)$warm_start$source, "cold")
+
+  # Other data of the same model: seeded, and the same optimum as a cold fit
+  # (fitted values 1e-6 relative, REML 1e-9: the search's tolerance).
+  other <- d[1:400, ]
+  other$y <- other$y + rnorm(400) * 0.05
+  seeded <- gam_fit(f, data = other, family = mgcv::gaulss())
+  expect_identical(seeded$warm_start$source, "seeded")
+  unseeded <- gam_fit(f, data = other, family = mgcv::gaulss(), cache = FALSE)
+  expect_lt(rel_diff(seeded$fitted.values, unseeded$fitted.values), 1e-6)
+  expect_lt(abs(unname(seeded$criterion / unseeded$criterion) - 1), 1e-9)
+  # Another model (a smooth more) is neither.
+  d$w <- runif(n)
+  wider <- gam_fit(list(y ~ s(x) + s(w), ~ s(z)), data = d, family = mgcv::gaulss())
+  expect_identical(wider$warm_start$source, "cold")
+
+  cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, seed = 1, progress = FALSE)
+  expect_true(all(cv$folds$warm_start == "seeded"))
+  cold_cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, seed = 1, cache = FALSE, progress = FALSE)
+  expect_lt(max(abs(cv$folds$metric / cold_cv$folds$metric - 1)), 1e-8)
+})

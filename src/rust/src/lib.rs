@@ -10,6 +10,7 @@ pub mod fit;
 pub mod lanczos;
 pub mod linalg;
 pub mod warm;
+pub mod warm_general;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -813,7 +814,8 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
             Ok(())
         }
     };
-    let res = model.fit(&mut monitor)?;
+    let (cache, identity) = cache_settings(&spec)?;
+    let (res, warm) = warm_general::fit_general_warm(&model, &identity, cache.as_ref(), &mut monitor)?;
     let columns = |v: &[Vec<f64>]| {
         let n = v.first().map_or(0, |c| c.len());
         let flat: Vec<f64> = v.iter().flatten().copied().collect();
@@ -838,7 +840,14 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
         gradient = res.gradient,
         linear_predictors = columns(&res.eta),
         parameters = columns(&res.parameters),
-        term_tests = List::from_values(tests)
+        term_tests = List::from_values(tests),
+        warm_start = list!(
+            source = warm.source.as_str(),
+            key = warm.key.unwrap_or_default(),
+            problem = warm.problem.unwrap_or_default(),
+            notices = warm.notices,
+            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
+        )
     )
     .into())
 }

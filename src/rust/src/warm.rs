@@ -328,11 +328,11 @@ fn stored_fit(entry: &Entry, extra: usize) -> Option<FitResult> {
     })
 }
 
-fn column_major(a: &Array2<f64>) -> Vec<f64> {
+pub(crate) fn column_major(a: &Array2<f64>) -> Vec<f64> {
     a.t().iter().copied().collect()
 }
 
-fn stored_tests(tests: &[TermTest]) -> StoredTests {
+pub(crate) fn stored_tests(tests: &[TermTest]) -> StoredTests {
     let mut out = StoredTests::default();
     for t in tests {
         let (random, stat, stat1, rank, rank1, weights) = match t {
@@ -351,7 +351,7 @@ fn stored_tests(tests: &[TermTest]) -> StoredTests {
 }
 
 /// The tests of a stored fit; `None` when the fields disagree in length.
-fn term_tests(s: &StoredTests) -> Option<Vec<TermTest>> {
+pub(crate) fn term_tests(s: &StoredTests) -> Option<Vec<TermTest>> {
     let m = s.random_effect.0.len();
     let lengths = [s.stat.0.len(), s.stat1.0.len(), s.rank.0.len(), s.rank1.0.len(), s.weight_counts.0.len()];
     if lengths.iter().any(|&l| l != m) {

@@ -14,6 +14,7 @@
 //! folds, updated data, resamples) can seed each other.
 
 use crate::basis::SmoothSpec;
+use crate::fit::general::GeneralModel;
 use crate::fit::ModelSpec;
 
 /// Version of what is hashed and stored; bump it whenever either changes meaning
@@ -207,6 +208,65 @@ pub fn model_keys(spec: &ModelSpec<'_>, identity: &ModelIdentity) -> ModelKeys {
     absorb_model(&mut exact, spec, identity);
     absorb_data(&mut exact, spec);
     ModelKeys { exact: exact.finish(), model: model.finish() }
+}
+
+/// The keys of a general smooth model (`fit::general`): its structure (formula,
+/// family, the predictors' blocks of columns, the penalties' places and sizes, the
+/// given smoothing parameters) in both keys; its data, which the R layer turns into
+/// the model matrix, penalties, response and offsets, in the exact key only.
+pub fn general_keys(model: &GeneralModel<'_>, id: &ModelIdentity) -> ModelKeys {
+    let absorb = |f: &mut Fingerprinter| {
+        f.u64("schema", SCHEMA_VERSION as u64);
+        f.str("engine", ENGINE_VERSION);
+        f.str("formula", &id.formula);
+        f.str("family", &id.family);
+        f.str("link", &id.link);
+        f.list("coefficients", id.parametric_names.len());
+        for name in &id.parametric_names {
+            f.str("coefficient", name);
+        }
+        f.u64("columns", model.x.ncols() as u64);
+        f.list("predictors", model.lp.len());
+        for blocks in &model.lp {
+            f.list("blocks", blocks.len());
+            for r in blocks {
+                f.u64("block start", r.start as u64);
+                f.u64("block end", r.end as u64);
+            }
+        }
+        f.list("penalties", model.penalties.penalties.len());
+        for (pen, &link) in model.penalties.penalties.iter().zip(&model.links) {
+            f.u64("penalty start", pen.start as u64);
+            f.u64("penalty size", pen.len() as u64);
+            f.u64("penalty sp", link as u64);
+        }
+        f.list("sp", model.fixed.len());
+        for sp in &model.fixed {
+            f.opt_f64s("sp", sp.as_ref().map(std::slice::from_ref));
+        }
+        f.f64("tol", model.settings.tol);
+    };
+    let mut model_f = Fingerprinter::new("warmgam general model key");
+    absorb(&mut model_f);
+    let mut exact = Fingerprinter::new("warmgam general exact key");
+    absorb(&mut exact);
+    let n = model.y.len();
+    exact.u64("rows", n as u64);
+    // Column-major, as R holds it: the columns are consecutive runs.
+    let x_columns: Vec<std::borrow::Cow<'_, [f64]>> = match model.x.t().to_slice() {
+        Some(data) if n > 0 => data.chunks_exact(n).map(std::borrow::Cow::Borrowed).collect(),
+        _ => model.x.columns().into_iter().map(|c| c.to_vec().into()).collect(),
+    };
+    let penalties: Vec<Vec<f64>> = model.penalties.penalties.iter().map(|p| p.s.iter().copied().collect()).collect();
+    let mut columns: Vec<(&str, Option<&[f64]>)> = vec![("y", Some(model.y))];
+    columns.extend(model.offset.iter().map(|o| ("offset", Some(&o[..]))));
+    columns.extend(x_columns.iter().map(|c| ("column", Some(&c[..]))));
+    columns.extend(penalties.iter().map(|s| ("penalty", Some(&s[..]))));
+    let digests = column_digests(&columns, model.settings.threads);
+    for ((tag, column), digest) in columns.iter().zip(&digests) {
+        exact.digested(tag, column.map_or(0, |c| c.len()), digest);
+    }
+    ModelKeys { exact: exact.finish(), model: model_f.finish() }
 }
 
 /// Everything but the data: the store schema, the engine, the model's structure and

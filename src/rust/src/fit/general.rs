@@ -19,6 +19,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
 use super::problem::initial_rho;
+use super::start::SEED_RANGE;
 use super::term_tests::{self, TermTest};
 use super::uncertainty;
 use crate::error::{EngineError, Result};
@@ -85,6 +86,8 @@ pub struct GeneralFit {
     pub edf2: Vec<f64>,
     pub ll: f64,
     pub criterion: f64,
+    /// The log smoothing parameters, and `sp` their exponentials.
+    pub rho: Vec<f64>,
     pub sp: Vec<f64>,
     pub iterations: usize,
     pub termination: Termination,
@@ -94,6 +97,14 @@ pub struct GeneralFit {
     pub eta: Vec<Vec<f64>>,
     pub parameters: Vec<Vec<f64>>,
     pub term_tests: Vec<TermTest>,
+}
+
+/// Where a fit starts other than cold (a seed from the warm-start store): log
+/// smoothing parameters, one per smoothing parameter, and the coefficients when they
+/// fit the model.
+pub struct GeneralStart {
+    pub rho: Vec<f64>,
+    pub beta: Option<Vec<f64>>,
 }
 
 /// Newton iterations of the inner fit; its convergence is `g'H^-1 g` (twice the
@@ -139,7 +150,13 @@ impl GeneralModel<'_> {
         self.lp[a].iter().flat_map(|r| r.clone()).collect()
     }
 
-    fn eta(&self, beta: &[f64]) -> Vec<Vec<f64>> {
+    /// The family's parameters (each predictor through its link) at `eta`.
+    pub(crate) fn parameters_of(&self, eta: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let links = self.family.links();
+        eta.iter().zip(&links).map(|(e, l)| e.iter().map(|v| l.inverse(*v)).collect()).collect()
+    }
+
+    pub(crate) fn eta(&self, beta: &[f64]) -> Vec<Vec<f64>> {
         let mut eta = self.predictor_products(beta);
         for (e, off) in eta.iter_mut().zip(&self.offset) {
             if !off.is_empty() {
@@ -339,6 +356,12 @@ impl GeneralModel<'_> {
     /// Fits the model: smoothing parameters by the outer Newton iteration on the
     /// criterion, then what the fit reports at them.
     pub fn fit(&self, monitor: &mut outer::Monitor<'_>) -> Result<GeneralFit> {
+        self.fit_from(monitor, None)
+    }
+
+    /// `fit`, starting the search at `from` (kept inside the bounds a cold search
+    /// has, so that the problem, and the optimum, are the cold fit's).
+    pub fn fit_from(&self, monitor: &mut outer::Monitor<'_>, from: Option<&GeneralStart>) -> Result<GeneralFit> {
         let (n, p, k) = (self.n(), self.p(), self.k());
         if n < 2 || p == 0 || self.lp.iter().flatten().any(|r| r.end > p) || self.offset.len() != k {
             return Err(EngineError::InvalidSpec { what: "general model dimensions".into() });
@@ -363,10 +386,72 @@ impl GeneralModel<'_> {
             lower: rho0.iter().map(|r| r - 40.0).collect(),
             upper: rho0.iter().map(|r| r + 20.0).collect(),
         };
-        let mut objective =
-            GeneralObjective { model: self, free: free.clone(), beta: start.clone(), last: None, anchor: None };
+        let cold_rho0 = rho0.clone();
+        let from = from.filter(|f| f.rho.len() == self.fixed.len());
+        let (rho0, beta0) = match from {
+            Some(f) => (
+                free.iter()
+                    .zip(settings.lower.iter().zip(&settings.upper))
+                    .map(|(&j, (lo, hi))| f.rho[j].clamp(*lo, *hi))
+                    .collect(),
+                f.beta
+                    .clone()
+                    .filter(|b| b.len() == p && b.iter().all(|v| v.is_finite()))
+                    .unwrap_or_else(|| start.clone()),
+            ),
+            None => (rho0, start.clone()),
+        };
+        let mut objective = GeneralObjective { model: self, free: free.clone(), beta: beta0, last: None, anchor: None };
         let mut result = outer::newton(&mut objective, &rho0, &settings, monitor)?;
         let mut iterations = result.iterations;
+        // A seed's smoothing parameter far out on the criterion's plateau (a term
+        // shrunk to its null space in the seed's data) is a point where a search
+        // stops whatever this data's optimum. Where the search ended far from the
+        // cold start of some smoothing parameters, it runs again with those at their
+        // cold start (the criterion between the two points need not fall
+        // monotonically, so a single probe there would not decide), and the better
+        // end is kept.
+        if from.is_some() {
+            // Nor does a seeded search end above the cold start's point: where that is
+            // lower, the search from it (the cold search) decides.
+            let value = result.eval.value;
+            match objective.evaluate(&cold_rho0, false) {
+                Ok(e) if e.value < value - self.settings.tol * (1.0 + value.abs()) => {
+                    let kept = std::mem::replace(&mut objective.beta, start.clone());
+                    objective.anchor = None;
+                    let again = outer::newton(&mut objective, &cold_rho0, &settings, monitor)?;
+                    iterations += again.iterations;
+                    if again.eval.value < value {
+                        result = again;
+                    } else {
+                        objective.beta = kept;
+                        objective.last = None;
+                        objective.anchor = None;
+                    }
+                }
+                Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                _ => {}
+            }
+            let probe: Vec<f64> = result
+                .rho
+                .iter()
+                .zip(&cold_rho0)
+                .map(|(r, c)| if (r - c).abs() > SEED_RANGE { *c } else { *r })
+                .collect();
+            if probe != result.rho {
+                let kept = objective.beta.clone();
+                let again = outer::newton(&mut objective, &probe, &settings, monitor)?;
+                iterations += again.iterations;
+                let value = result.eval.value;
+                if again.eval.value < value - self.settings.tol * (1.0 + value.abs()) {
+                    result = again;
+                } else {
+                    objective.beta = kept;
+                    objective.last = None;
+                    objective.anchor = None;
+                }
+            }
+        }
         // Each inner fit starts from the last one's coefficients, so the path can end
         // in a local optimum of the penalized likelihood that is not the best at the
         // final smoothing parameters (a non-canonical link can have several). The
@@ -488,10 +573,7 @@ impl GeneralModel<'_> {
         let ff = linalg::matmul(f.view(), f.view(), self.settings.threads);
         let edf1: Vec<f64> = edf.iter().zip(ff.diag()).map(|(e, q)| 2.0 * e - q).collect();
         let ve = linalg::matmul(f.view(), vp.view(), self.settings.threads);
-        let parameters: Vec<Vec<f64>> = {
-            let links = self.family.links();
-            inner.eta.iter().zip(&links).map(|(e, l)| e.iter().map(|v| l.inverse(*v)).collect()).collect()
-        };
+        let parameters = self.parameters_of(&inner.eta);
         let term_tests = self
             .terms
             .iter()
@@ -530,6 +612,7 @@ impl GeneralModel<'_> {
             edf1,
             ll: inner.ll,
             criterion,
+            rho: rho.to_vec(),
             sp: rho.iter().map(|r| r.exp()).collect(),
             iterations: result.iterations,
             termination: result.termination,
