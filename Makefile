@@ -60,6 +60,7 @@ bench: install
 	$(R_SCRIPT) bench/bench_nested.R
 	$(R_SCRIPT) bench/bench_families.R
 	$(R_SCRIPT) bench/bench_classes.R
+	$(R_SCRIPT) bench/bench_exact.R
 
 document:
 	R CMD INSTALL --no-multiarch .

@@ -20,6 +20,11 @@ fit_general_impl <- function(spec) .Call(wrap__fit_general_impl, spec)
 #' @noRd
 general_loglik_impl <- function(spec) .Call(wrap__general_loglik_impl, spec)
 
+#' The fingerprint (hex) of numeric columns, hashed as a fit's exact key hashes its
+#' data, on `threads` threads: the exact-hit benchmark's reference cost.
+#' @noRd
+hash_columns_impl <- function(columns, threads) .Call(wrap__hash_columns_impl, columns, threads)
+
 #' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
 #' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
 #' of smoothing parameters; `list(error =)` on failure.

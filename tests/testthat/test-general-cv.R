@@ -52,7 +52,9 @@ test_that("the store returns a repeated general fit as it was and seeds fits to 
   n <- 500
   d <- data.frame(x = runif(n), z = runif(n))
   d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
-  f <- list(y ~ s(x), ~ s(z))
+  # 45 coefficients: the entry (three 45 x 45 matrices) must fit the store's bound
+  # for the model (a bound too small had every entry refused on reading).
+  f <- list(y ~ s(x, k = 25), ~ s(z, k = 20))
   cold <- gam_fit(f, data = d, family = mgcv::gaulss())
   expect_identical(cold$warm_start$source, "cold")
   again <- gam_fit(f, data = d, family = mgcv::gaulss())
@@ -83,5 +85,7 @@ test_that("the store returns a repeated general fit as it was and seeds fits to 
   cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, seed = 1, progress = FALSE)
   expect_true(all(cv$folds$warm_start == "seeded"))
   cold_cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 3, seed = 1, cache = FALSE, progress = FALSE)
-  expect_lt(max(abs(cv$folds$metric / cold_cv$folds$metric - 1)), 1e-8)
+  # Each fold's seeded and cold searches stop within the criterion's tolerance (1e-8
+  # relative) of one optimum: their scores agree to 1e-7.
+  expect_lt(max(abs(cv$folds$metric / cold_cv$folds$metric - 1)), 1e-7)
 })

@@ -712,6 +712,21 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
     .into())
 }
 
+/// The fingerprint (hex) of numeric columns, hashed as a fit's exact key hashes its
+/// data, on `threads` threads: the exact-hit benchmark's reference cost.
+/// @noRd
+#[extendr]
+fn hash_columns_impl(columns: List, threads: f64) -> Robj {
+    engine_call(|| {
+        let robjs: Vec<Robj> = columns.values().collect();
+        let slices: Vec<&[f64]> = robjs
+            .iter()
+            .map(|c| c.as_real_slice().ok_or_else(|| r_error("internal: `columns` must be double vectors")))
+            .collect::<Result<_>>()?;
+        Ok(cache::key::columns_fingerprint(&slices, threads.max(1.0) as usize).to_hex().into())
+    })
+}
+
 /// The log likelihood of each row of `y` under a general family (`family`, `links`,
 /// `constants` as for `fit_general_impl`) at the linear predictors `eta` (an
 /// `n x K` matrix): gam_cv()'s score of held-out rows; `list(error =)` on failure.
@@ -954,6 +969,7 @@ extendr_module! {
     fn fit_gam_impl;
     fn fit_general_impl;
     fn general_loglik_impl;
+    fn hash_columns_impl;
     fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;

@@ -46,8 +46,9 @@ pub fn fit_general_warm(
         }
     };
     let (p, m) = (model.x.ncols(), model.fixed.len());
-    // An entry holds every p x p matrix of the fit.
-    let max_bytes = (16 * p * p + 64 * (p + m) + 4096) as u64;
+    // An entry holds three p x p matrices (Vp, Ve, Vc), vectors of p and m, and the
+    // term tests' mixture weights (at most p), with room for the encoding's framing.
+    let max_bytes = (8 * (3 * p * p + 16 * p + 8 * m) + 65536) as u64;
     let mut session = Session::new(store, keys, max_bytes);
     let start = if cache.refresh {
         session.discard_exact();

@@ -439,6 +439,18 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
     }
 }
 
+/// The fingerprint of data columns as a fit's exact key takes them (each column's
+/// digest, spread over `threads`): what hashing the data costs, for the exact-hit
+/// benchmark's reference.
+pub fn columns_fingerprint(columns: &[&[f64]], threads: usize) -> Fingerprint {
+    let tagged: Vec<(&str, Option<&[f64]>)> = columns.iter().map(|c| ("column", Some(*c))).collect();
+    let mut f = Fingerprinter::new("warmgam data columns");
+    for ((tag, column), digest) in tagged.iter().zip(column_digests(&tagged, threads)) {
+        f.digested(tag, column.map_or(0, |c| c.len()), &digest);
+    }
+    f.finish()
+}
+
 /// The blake3 digest of each present column's canonical bytes, spread over `threads`:
 /// hashing the data is most of what an exact hit costs.
 fn column_digests(columns: &[(&str, Option<&[f64]>)], threads: usize) -> Vec<[u8; 32]> {
