@@ -25,6 +25,11 @@ general_loglik_impl <- function(spec) .Call(wrap__general_loglik_impl, spec)
 #' @noRd
 hash_columns_impl <- function(columns, threads) .Call(wrap__hash_columns_impl, columns, threads)
 
+#' The saturated beta log density of each `y` in (0, 1) at precision `phi`
+#' (`family::beta::saturated_log_density`): betar()'s deviance residuals.
+#' @noRd
+beta_saturated_impl <- function(y, phi) .Call(wrap__beta_saturated_impl, y, phi)
+
 #' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
 #' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
 #' of smoothing parameters; `list(error =)` on failure.

@@ -53,7 +53,20 @@ betar_family <- function(phi, estimate, link) {
   log_density <- function(y, mu) stats::dbeta(y, mu * ph, (1 - mu) * ph, log = TRUE)
   # The unit deviance against the saturated model (mgcv's residuals() and
   # postproc(); its dev.resids() is -2 log f, the fitting criterion's).
-  dev_resids <- function(y, mu, wt) pmax(2 * wt * (beta_saturated_loglik(y, ph) - log_density(y, mu)), 0)
+  # The saturated log density depends on the data alone: kept for the last `y` seen
+  # (the deviance and the null deviance ask for the same one).
+  saturated <- local({
+    seen <- NULL
+    value <- NULL
+    function(y) {
+      if (!identical(y, seen)) {
+        value <<- beta_saturated_loglik(y, ph)
+        seen <<- y
+      }
+      value
+    }
+  })
+  dev_resids <- function(y, mu, wt) pmax(2 * wt * (saturated(y) - log_density(y, mu)), 0)
   aic <- function(y, n, mu, wt, dev) -2 * sum(wt * log_density(y, mu))
   # mgcv's postproc: at the weighted mean response (the offset alone without an
   # intercept), against the saturated model.
@@ -110,28 +123,6 @@ as_betar <- function(family) {
 }
 
 # The log density at the mean that maximizes it, for each `y` in (0, 1): the
-# saturated model's. The log density is strictly concave in the mean (its second
-# derivative is -phi^2 (trigamma(mu phi) + trigamma((1 - mu) phi))), so Newton's
-# method kept inside a shrinking bracket finds the one maximum; a row is done once
-# the step left would gain under 1e-20 in the log density (`g^2 / 2c`).
-beta_saturated_loglik <- function(y, phi) {
-  mu <- y
-  lo <- rep(0, length(y))
-  hi <- rep(1, length(y))
-  todo <- seq_along(y)
-  for (i in seq_len(200)) {
-    m <- mu[todo]
-    g <- phi * (stats::qlogis(y[todo]) - digamma(m * phi) + digamma((1 - m) * phi))
-    curvature <- phi^2 * (trigamma(m * phi) + trigamma((1 - m) * phi))
-    up <- g > 0
-    lo[todo][up] <- m[up]
-    hi[todo][!up] <- m[!up]
-    done <- g^2 / curvature < 1e-20 | hi[todo] - lo[todo] <= 4 * .Machine$double.eps
-    step <- m + g / curvature
-    inside <- step > lo[todo] & step < hi[todo]
-    mu[todo] <- ifelse(done, m, ifelse(inside, step, (lo[todo] + hi[todo]) / 2))
-    todo <- todo[!done]
-    if (!length(todo)) break
-  }
-  stats::dbeta(y, mu * phi, (1 - mu) * phi, log = TRUE)
-}
+# saturated model's (by Newton's method inside a shrinking bracket, in the engine:
+# family::beta::saturated_log_density).
+beta_saturated_loglik <- function(y, phi) beta_saturated_impl(as.double(y), as.double(phi))

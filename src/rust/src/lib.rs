@@ -712,6 +712,14 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
     .into())
 }
 
+/// The saturated beta log density of each `y` in (0, 1) at precision `phi`
+/// (`family::beta::saturated_log_density`): betar()'s deviance residuals.
+/// @noRd
+#[extendr]
+fn beta_saturated_impl(y: &[f64], phi: f64) -> Vec<f64> {
+    y.iter().map(|&v| family::beta::saturated_log_density(v, phi)).collect()
+}
+
 /// The fingerprint (hex) of numeric columns, hashed as a fit's exact key hashes its
 /// data, on `threads` threads: the exact-hit benchmark's reference cost.
 /// @noRd
@@ -970,6 +978,7 @@ extendr_module! {
     fn fit_general_impl;
     fn general_loglik_impl;
     fn hash_columns_impl;
+    fn beta_saturated_impl;
     fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;
