@@ -18,9 +18,10 @@
 #' divides the row's variance by `w`.
 #'
 #' warmgam's REML score uses the normal log likelihood of the exact rows. mgcv
-#' 1.8-41's has `log(2 pi)` more per exact row (a sign error in its saturated log
-#' likelihood; its `aic` and `logLik()` are right): the estimates are the same, and
-#' the two scores differ by exactly `log(2 pi)` times the number of exact rows.
+#' 1.8-41's saturated log likelihood has `log(2 pi)` more per exact row (a sign
+#' error; its `aic` and `logLik()` are right), so its `-REML` score is lower than
+#' warmgam's by exactly `log(2 pi)` times the number of exact rows: the estimates
+#' are the same.
 #'
 #' @param theta `NULL` (the default) to estimate `sigma`; a positive number to fix
 #'   `sigma` at it; a negative number to estimate `sigma` starting from its absolute
