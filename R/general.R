@@ -212,7 +212,8 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   p <- vapply(setups, function(s) ncol(s$X), 1)
   first <- cumsum(c(0, p))[seq_along(p)]
   block_cols <- lapply(seq_along(p), function(j) first[[j]] + seq_len(p[[j]]))
-  feeds <- lapply(seq_len(n_predictors(family)), function(k) which(vapply(blocks$lp, `%in%`, x = k, NA)))
+  feeds <- lapply(seq_len(n_predictors(family)), function(k) blocks_of(blocks$lp, k))
+  offsets <- predictor_offsets(setups, feeds)
   n_sp <- vapply(setups, function(s) as.double(s$n_sp), 1)
   sp_first <- cumsum(c(0, n_sp))[seq_along(n_sp)]
   penalties <- unlist(lapply(seq_along(setups), function(k) {
@@ -250,7 +251,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     constants = as.double(general_constants(family)),
     lp_start = lapply(feeds, function(js) as.double(first[js])),
     lp_end = lapply(feeds, function(js) as.double(first[js] + p[js])),
-    offset = predictor_offsets(setups, feeds),
+    offset = offsets,
     penalties = penalties,
     sp = as.double(sp %||% rep(-1, total_sp)),
     terms = lapply(smooth, function(sm) {
@@ -300,7 +301,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       block_lp = blocks$lp,
       nsdf = vapply(setups, `[[`, 1, "nsdf"),
       parts = parts,
-      offset = predictor_offsets(setups, feeds),
+      offset = offsets,
       converged = res$converged && res$inner_converged,
       termination = res$termination,
       outer_iterations = res$iterations,
@@ -341,6 +342,10 @@ general_cache_spec <- function(cache, control, formula, family, coef_names) {
     names = coef_names
   ))
 }
+
+# The blocks of terms that predictor `k` takes, in order, from each block's
+# predictors (`block_lp`).
+blocks_of <- function(block_lp, k) which(vapply(block_lp, `%in%`, x = k, NA))
 
 # Each predictor's offset: the sum of those of the blocks it takes (`feeds`).
 predictor_offsets <- function(setups, feeds) {

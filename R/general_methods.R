@@ -185,7 +185,7 @@ plot.warmgam_general <- function(x, select = NULL, pages = 0, shade = FALSE, seW
 }
 
 # The blocks of terms predictor `k` takes, in order.
-predictor_blocks <- function(object, k) which(vapply(object$block_lp, `%in%`, x = k, NA))
+predictor_blocks <- function(object, k) blocks_of(object$block_lp, k)
 
 # Each predictor's model matrix (its columns `lpi[[k]]`) from the blocks' `x`.
 predictor_matrices <- function(object, x) {

@@ -1,11 +1,17 @@
-# gam_cv() with general families: the held-out rows' log loss.
+# gam_cv() with general families (the held-out rows' log loss), and general fits in
+# the warm-start store.
+
+# A Gaussian response whose standard deviation grows with z.
+scale_data <- function(n, seed) {
+  set.seed(seed)
+  d <- data.frame(x = runif(n), z = runif(n))
+  d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
+  d
+}
 
 test_that("gam_cv() scores a gaulss() model by the held-out rows' negative log likelihood", {
   local_store()
-  set.seed(11)
-  n <- 400
-  d <- data.frame(x = runif(n), z = runif(n))
-  d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
+  d <- scale_data(400, seed = 11)
   f <- list(y ~ s(x), ~ s(z))
   cv <- gam_cv(f, data = d, family = mgcv::gaulss(), folds = 4, seed = 2, progress = FALSE)
   expect_identical(cv$metric, "logloss")
@@ -48,10 +54,8 @@ test_that("a multinom() model's log loss is minus the mean log probability of th
 
 test_that("the store returns a repeated general fit as it was and seeds fits to other data", {
   local_store()
-  set.seed(13)
   n <- 500
-  d <- data.frame(x = runif(n), z = runif(n))
-  d$y <- sin(2 * pi * d$x) + exp(d$z - 0.5) * rnorm(n) * 0.4
+  d <- scale_data(n, seed = 13)
   # 45 coefficients: the entry (three 45 x 45 matrices) must fit the store's bound
   # for the model (a bound too small had every entry refused on reading).
   f <- list(y ~ s(x, k = 25), ~ s(z, k = 20))

@@ -170,6 +170,13 @@ test_that("gumbls() and gammals() fit as mgcv's, their derivatives by Taylor ari
                class = "warmgam_error_response")
 })
 
+# Classes 0, 1, 2 drawn with multinomial logits (0, eta1, eta2), as ?multinom does.
+draw_classes <- function(eta1, eta2) {
+  p <- exp(cbind(0, eta1, eta2))
+  cp <- t(apply(p / rowSums(p), 1, cumsum))
+  apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+}
+
 test_that("multinom() fits as mgcv's, with the true multinomial log likelihood", {
   local_store()
   # ?multinom's three-class example.
@@ -178,9 +185,7 @@ test_that("multinom() fits as mgcv's, with the true multinomial log likelihood",
   d <- data.frame(x1 = runif(n), x2 = runif(n))
   eta1 <- 2 * (sin(3 * pi * d$x1) * exp(-d$x1) + d$x2^3) - 0.5
   eta2 <- 2 * (0.5 * exp(-d$x1^2) - 0.2 + 1) - 1
-  p <- exp(cbind(0, eta1, eta2))
-  cp <- t(apply(p / rowSums(p), 1, cumsum))
-  d$y <- apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+  d$y <- draw_classes(eta1, eta2)
   nd <- d[1:30, c("x1", "x2")]
   f <- list(y ~ s(x1) + s(x2), ~ s(x1) + s(x2))
   fit <- gam_fit(f, data = d, family = mgcv::multinom(K = 2))
@@ -212,9 +217,7 @@ test_that("terms shared by several predictors (`1 + 2 ~ s(x) - 1`) fit as mgcv's
   d$x2 <- exp(d$x1 / 2) + d$x3
   eta1 <- 1 + sin(d$x1) + 0.5 * d$x3
   eta2 <- -1 + 0.3 * d$x1 + 0.5 * d$x3
-  p <- exp(cbind(0, eta1, eta2))
-  cp <- t(apply(p / rowSums(p), 1, cumsum))
-  d$y <- apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+  d$y <- draw_classes(eta1, eta2)
   nd <- d[1:30, c("x1", "x2", "x3")]
   f <- list(y ~ s(x1), ~ s(x1), 1 + 2 ~ s(x3) - 1)
   fit <- gam_fit(f, data = d, family = mgcv::multinom(K = 2))

@@ -698,16 +698,7 @@ fn fit_gam(spec: List) -> std::result::Result<Robj, Failure> {
         inner_converged = res.inner_converged,
         smooths = List::from_values(smooths),
         term_tests = List::from_values(tests),
-        warm_start = list!(
-            source = warm.source.as_str(),
-            key = warm.key.unwrap_or_default(),
-            problem = warm.problem.unwrap_or_default(),
-            notices = warm.notices,
-            verified = warm.verified.map_or(Rbool::na(), Rbool::from),
-            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64)),
-            family_trials = res.family_trials as f64,
-            seed_family_trials = warm.seed_family_trials.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
-        )
+        warm_start = warm_start_list(warm, Some(res.family_trials as f64))
     )
     .into())
 }
@@ -758,6 +749,23 @@ fn general_loglik(spec: List) -> std::result::Result<Robj, Failure> {
     }
     let out: Vec<f64> = (0..y.len()).map(|i| family.loglik(y[i], &eta.row(i).to_vec())).collect();
     Ok(out.into())
+}
+
+/// How a fit used the store, as the R layer's `warm_start` reads it; `family_trials`
+/// for a fit with a family parameter search (NA otherwise).
+fn warm_start_list(warm: warm::WarmReport, family_trials: Option<f64>) -> Robj {
+    let count = |v: Option<u64>| v.map_or(Rfloat::na(), |i| Rfloat::from(i as f64));
+    list!(
+        source = warm.source.as_str(),
+        key = warm.key.unwrap_or_default(),
+        problem = warm.problem.unwrap_or_default(),
+        notices = warm.notices,
+        verified = warm.verified.map_or(Rbool::na(), Rbool::from),
+        seed_outer_iterations = count(warm.seed_iterations),
+        family_trials = family_trials.map_or(Rfloat::na(), Rfloat::from),
+        seed_family_trials = count(warm.seed_family_trials)
+    )
+    .into()
 }
 
 /// Fits a general smooth model (several linear predictors, a general family) from
@@ -864,13 +872,7 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
         linear_predictors = columns(&res.eta),
         parameters = columns(&res.parameters),
         term_tests = List::from_values(tests),
-        warm_start = list!(
-            source = warm.source.as_str(),
-            key = warm.key.unwrap_or_default(),
-            problem = warm.problem.unwrap_or_default(),
-            notices = warm.notices,
-            seed_outer_iterations = warm.seed_iterations.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))
-        )
+        warm_start = warm_start_list(warm, None)
     )
     .into())
 }

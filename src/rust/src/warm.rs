@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::basis::{self, Smooth, State};
-use crate::cache::key::{model_keys, ModelIdentity};
+use crate::cache::key::{model_keys, ModelIdentity, ModelKeys};
 use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit, StoredSmooths, StoredTests};
 use crate::cache::session::{Session, Source, Start};
 use crate::cache::store::{StoreLimits, WarmStartStore};
@@ -53,6 +53,50 @@ pub struct WarmReport {
     pub seed_family_trials: Option<u64>,
 }
 
+impl WarmReport {
+    /// The report of a fit that has not (yet) used the store: a cold start.
+    pub fn cold() -> WarmReport {
+        WarmReport {
+            source: Source::Cold,
+            key: None,
+            problem: None,
+            notices: Vec::new(),
+            verified: None,
+            seed_iterations: None,
+            seed_family_trials: None,
+        }
+    }
+}
+
+/// The store's session for a fit with `keys` and where it starts (cold under
+/// `refresh`, whose exact entries are forgotten), with the exact key and the store's
+/// notices in `report`; `None`, with the reason in `report`, when the store cannot be
+/// used (the fit then runs cold).
+pub(crate) fn open_session(
+    cache: &CacheSettings,
+    keys: ModelKeys,
+    max_entry_bytes: u64,
+    report: &mut WarmReport,
+) -> Option<(Session, Start)> {
+    report.key = Some(keys.exact.to_hex());
+    let store = match WarmStartStore::open(&cache.dir, cache.shared, cache.limits) {
+        Ok(store) => store,
+        Err(e) => {
+            report.problem = Some(format!("the store at {} cannot be used: {e}", cache.dir.display()));
+            return None;
+        }
+    };
+    let mut session = Session::new(store, keys, max_entry_bytes);
+    let start = if cache.refresh {
+        session.discard_exact();
+        Start::Cold
+    } else {
+        session.start()
+    };
+    report.notices = session.take_notices();
+    Some((session, start))
+}
+
 /// Fits `spec`, through the store when `cache` is given. `interrupted` is polled after
 /// every outer iterate.
 pub fn fit_warm<'a>(
@@ -61,15 +105,7 @@ pub fn fit_warm<'a>(
     cache: Option<&CacheSettings>,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
-    let mut report = WarmReport {
-        source: Source::Cold,
-        key: None,
-        problem: None,
-        notices: Vec::new(),
-        verified: None,
-        seed_iterations: None,
-        seed_family_trials: None,
-    };
+    let mut report = WarmReport::cold();
     let Some(cache) = cache else {
         if let Some(given) = &spec.start {
             let prepared = fit::prepare(spec, interrupted)?;
@@ -82,24 +118,11 @@ pub fn fit_warm<'a>(
         let (design, result) = cold_fit(spec, interrupted)?;
         return Ok((design, result, report));
     };
-    let keys = model_keys(spec, identity);
-    report.key = Some(keys.exact.to_hex());
-    let store = match WarmStartStore::open(&cache.dir, cache.shared, cache.limits) {
-        Ok(store) => store,
-        Err(e) => {
-            report.problem = Some(format!("the store at {} cannot be used: {e}", cache.dir.display()));
-            let (design, result) = cold_fit(spec, interrupted)?;
-            return Ok((design, result, report));
-        }
+    let Some((session, start)) = open_session(cache, model_keys(spec, identity), spec.max_entry_bytes(), &mut report)
+    else {
+        let (design, result) = cold_fit(spec, interrupted)?;
+        return Ok((design, result, report));
     };
-    let mut session = Session::new(store, keys, spec.max_entry_bytes());
-    let start = if cache.refresh {
-        session.discard_exact();
-        Start::Cold
-    } else {
-        session.start()
-    };
-    report.notices = session.take_notices();
     // What others could have written is checked before it is served.
     let verify = cache.verify || !session.trusted();
     if !session.trusted() {

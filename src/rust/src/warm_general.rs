@@ -10,8 +10,7 @@ use ndarray::{Array2, ShapeBuilder};
 
 use crate::cache::key::{general_keys, ModelIdentity};
 use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit};
-use crate::cache::session::{Session, Source, Start};
-use crate::cache::store::WarmStartStore;
+use crate::cache::session::{Source, Start};
 use crate::error::Result;
 use crate::fit::general::{GeneralFit, GeneralModel, GeneralStart};
 use crate::fit::outer::{self, Termination};
@@ -24,39 +23,18 @@ pub fn fit_general_warm(
     cache: Option<&CacheSettings>,
     monitor: &mut outer::Monitor<'_>,
 ) -> Result<(GeneralFit, WarmReport)> {
-    let mut report = WarmReport {
-        source: Source::Cold,
-        key: None,
-        problem: None,
-        notices: Vec::new(),
-        verified: None,
-        seed_iterations: None,
-        seed_family_trials: None,
-    };
-    let Some(cache) = cache else {
-        return Ok((model.fit(monitor)?, report));
-    };
-    let keys = general_keys(model, identity);
-    report.key = Some(keys.exact.to_hex());
-    let store = match WarmStartStore::open(&cache.dir, cache.shared, cache.limits) {
-        Ok(store) => store,
-        Err(e) => {
-            report.problem = Some(format!("the store at {} cannot be used: {e}", cache.dir.display()));
-            return Ok((model.fit(monitor)?, report));
-        }
-    };
+    let mut report = WarmReport::cold();
     let (p, m) = (model.x.ncols(), model.fixed.len());
     // An entry holds three p x p matrices (Vp, Ve, Vc), vectors of p and m, and the
     // term tests' mixture weights (at most p), with room for the encoding's framing.
     let max_bytes = (8 * (3 * p * p + 16 * p + 8 * m) + 65536) as u64;
-    let mut session = Session::new(store, keys, max_bytes);
-    let start = if cache.refresh {
-        session.discard_exact();
-        Start::Cold
-    } else {
-        session.start()
+    let Some(cache) = cache else {
+        return Ok((model.fit(monitor)?, report));
     };
-    report.notices = session.take_notices();
+    let Some((mut session, start)) = warm::open_session(cache, general_keys(model, identity), max_bytes, &mut report)
+    else {
+        return Ok((model.fit(monitor)?, report));
+    };
     // What others could have written is not served: the fit runs cold.
     let start = if session.trusted() && !cache.verify { start } else { Start::Cold };
     let from = match start {

@@ -216,15 +216,7 @@ pub fn model_keys(spec: &ModelSpec<'_>, identity: &ModelIdentity) -> ModelKeys {
 /// the model matrix, penalties, response and offsets, in the exact key only.
 pub fn general_keys(model: &GeneralModel<'_>, id: &ModelIdentity) -> ModelKeys {
     let absorb = |f: &mut Fingerprinter| {
-        f.u64("schema", SCHEMA_VERSION as u64);
-        f.str("engine", ENGINE_VERSION);
-        f.str("formula", &id.formula);
-        f.str("family", &id.family);
-        f.str("link", &id.link);
-        f.list("coefficients", id.parametric_names.len());
-        for name in &id.parametric_names {
-            f.str("coefficient", name);
-        }
+        absorb_identity(f, id);
         f.u64("columns", model.x.ncols() as u64);
         f.list("predictors", model.lp.len());
         for blocks in &model.lp {
@@ -257,7 +249,12 @@ pub fn general_keys(model: &GeneralModel<'_>, id: &ModelIdentity) -> ModelKeys {
         Some(data) if n > 0 => data.chunks_exact(n).map(std::borrow::Cow::Borrowed).collect(),
         _ => model.x.columns().into_iter().map(|c| c.to_vec().into()).collect(),
     };
-    let penalties: Vec<Vec<f64>> = model.penalties.penalties.iter().map(|p| p.s.iter().copied().collect()).collect();
+    let penalties: Vec<std::borrow::Cow<'_, [f64]>> = model
+        .penalties
+        .penalties
+        .iter()
+        .map(|p| p.s.as_slice_memory_order().map_or_else(|| p.s.iter().copied().collect(), std::borrow::Cow::Borrowed))
+        .collect();
     let mut columns: Vec<(&str, Option<&[f64]>)> = vec![("y", Some(model.y))];
     columns.extend(model.offset.iter().map(|o| ("offset", Some(&o[..]))));
     columns.extend(x_columns.iter().map(|c| ("column", Some(&c[..]))));
@@ -269,11 +266,9 @@ pub fn general_keys(model: &GeneralModel<'_>, id: &ModelIdentity) -> ModelKeys {
     ModelKeys { exact: exact.finish(), model: model_f.finish() }
 }
 
-/// Everything but the data: the store schema, the engine, the model's structure and
-/// the options that change the optimum. (`max_iter`, `max_step` and `threads` change
-/// the path or the speed, not the optimum, so a fit stopped by the iteration limit can
-/// be resumed with a larger one.)
-fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity) {
+/// The store schema, the engine, and the model as the R layer names it: formula,
+/// family, link and the coefficients' (for a general model, all of them) names.
+fn absorb_identity(f: &mut Fingerprinter, id: &ModelIdentity) {
     f.u64("schema", SCHEMA_VERSION as u64);
     f.str("engine", ENGINE_VERSION);
     f.str("formula", &id.formula);
@@ -283,6 +278,14 @@ fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity)
     for name in &id.parametric_names {
         f.str("column", name);
     }
+}
+
+/// Everything but the data: the store schema, the engine, the model's structure and
+/// the options that change the optimum. (`max_iter`, `max_step` and `threads` change
+/// the path or the speed, not the optimum, so a fit stopped by the iteration limit can
+/// be resumed with a larger one.)
+fn absorb_model(f: &mut Fingerprinter, spec: &ModelSpec<'_>, id: &ModelIdentity) {
+    absorb_identity(f, id);
     f.list("smooths", spec.smooths.len());
     for sm in &spec.smooths {
         absorb_smooth(f, sm);

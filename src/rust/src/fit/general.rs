@@ -201,13 +201,17 @@ impl GeneralModel<'_> {
         linalg::matmul(xr.t(), xtw.view(), self.settings.threads)
     }
 
-    /// `sum_ab X_a' diag(w_ab) X_b` for weights `w[a * K + b]` (symmetric in `a, b`).
-    /// A block that several predictors share collects the terms of each of them.
+    /// `sum_ab X_a' diag(w_ab) X_b` for weights `w[a * K + b]` (symmetric in `a, b`;
+    /// an empty `w_ab` is a zero term, not formed). A block that several predictors
+    /// share collects the terms of each of them.
     pub(super) fn weighted_gram(&self, w: &[Vec<f64>]) -> Array2<f64> {
         let k = self.k();
         let mut out = Array2::zeros((self.p(), self.p()));
         for a in 0..k {
             for b in a..k {
+                if w[a * k + b].is_empty() {
+                    continue;
+                }
                 for (i, r) in self.lp[a].iter().enumerate() {
                     for (j, t) in self.lp[b].iter().enumerate() {
                         // Within one predictor, a pair of blocks once, then mirrored.
@@ -404,34 +408,25 @@ impl GeneralModel<'_> {
         let mut objective = GeneralObjective { model: self, free: free.clone(), beta: beta0, last: None, anchor: None };
         let mut result = outer::newton(&mut objective, &rho0, &settings, monitor)?;
         let mut iterations = result.iterations;
-        // A seed's smoothing parameter far out on the criterion's plateau (a term
-        // shrunk to its null space in the seed's data) is a point where a search
-        // stops whatever this data's optimum. Where the search ended far from the
-        // cold start of some smoothing parameters, it runs again with those at their
-        // cold start (the criterion between the two points need not fall
-        // monotonically, so a single probe there would not decide), and the better
-        // end is kept.
         if from.is_some() {
-            // Nor does a seeded search end above the cold start's point: where that is
-            // lower, the search from it (the cold search) decides.
+            let tol = |v: f64| self.settings.tol * (1.0 + v.abs());
+            // A seeded search does not end above the cold start's point: where that
+            // is lower, the search from it (the cold search) decides.
             let value = result.eval.value;
             match objective.evaluate(&cold_rho0, false) {
-                Ok(e) if e.value < value - self.settings.tol * (1.0 + value.abs()) => {
-                    let kept = std::mem::replace(&mut objective.beta, start.clone());
-                    objective.anchor = None;
-                    let again = outer::newton(&mut objective, &cold_rho0, &settings, monitor)?;
-                    iterations += again.iterations;
-                    if again.eval.value < value {
-                        result = again;
-                    } else {
-                        objective.beta = kept;
-                        objective.last = None;
-                        objective.anchor = None;
-                    }
+                Ok(e) if e.value < value - tol(value) => {
+                    let step = (&cold_rho0[..], Some(start.clone()));
+                    iterations += self.search_again(&mut objective, step, value, &settings, monitor, &mut result)?;
                 }
                 Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                 _ => {}
             }
+            // A seed's smoothing parameter far out on the criterion's plateau (a term
+            // shrunk to its null space in the seed's data) is a point where a search
+            // stops whatever this data's optimum. Where the search ended far from the
+            // cold start of some smoothing parameters, it runs again with those at
+            // their cold start (the criterion between the two points need not fall
+            // monotonically, so a single probe there would not decide).
             let probe: Vec<f64> = result
                 .rho
                 .iter()
@@ -439,17 +434,10 @@ impl GeneralModel<'_> {
                 .map(|(r, c)| if (r - c).abs() > SEED_RANGE { *c } else { *r })
                 .collect();
             if probe != result.rho {
-                let kept = objective.beta.clone();
-                let again = outer::newton(&mut objective, &probe, &settings, monitor)?;
-                iterations += again.iterations;
                 let value = result.eval.value;
-                if again.eval.value < value - self.settings.tol * (1.0 + value.abs()) {
-                    result = again;
-                } else {
-                    objective.beta = kept;
-                    objective.last = None;
-                    objective.anchor = None;
-                }
+                let beat = value - tol(value);
+                iterations +=
+                    self.search_again(&mut objective, (&probe, None), beat, &settings, monitor, &mut result)?;
             }
         }
         // Each inner fit starts from the last one's coefficients, so the path can end
@@ -498,6 +486,38 @@ impl GeneralModel<'_> {
         Ok(self.report(inner, &rho, result, &sens))
     }
 
+    /// Searches again from `from.0` (the inner fits from coefficients `from.1` when
+    /// given, else from where the objective is) and takes that end in place of
+    /// `result` when its criterion is below `beat`; otherwise puts the objective's
+    /// coefficients back, so that `result` stands as it was. Returns the
+    /// iterations the search took.
+    fn search_again(
+        &self,
+        objective: &mut GeneralObjective<'_, '_>,
+        from: (&[f64], Option<Vec<f64>>),
+        beat: f64,
+        settings: &NewtonSettings,
+        monitor: &mut outer::Monitor<'_>,
+        result: &mut outer::OuterResult,
+    ) -> Result<usize> {
+        let kept = objective.beta.clone();
+        if let Some(beta) = from.1 {
+            // The last point's first-order prediction is no start for other coefficients.
+            objective.beta = beta;
+            objective.anchor = None;
+        }
+        let again = outer::newton(objective, from.0, settings, monitor)?;
+        let iterations = again.iterations;
+        if again.eval.value < beat {
+            *result = again;
+        } else {
+            objective.beta = kept;
+            objective.last = None;
+            objective.anchor = None;
+        }
+        Ok(iterations)
+    }
+
     pub(super) fn penalty_lambda(&self, rho: &[f64]) -> Vec<f64> {
         self.penalty_rho(rho).iter().map(|r| r.exp()).collect()
     }
@@ -511,7 +531,7 @@ impl GeneralModel<'_> {
         let (p, k) = (self.p(), self.k());
         // Each predictor's own cross products (its blocks' cross terms included).
         let unit: Vec<Vec<f64>> =
-            (0..k * k).map(|ab| vec![if ab / k == ab % k { 1.0 } else { 0.0 }; self.n()]).collect();
+            (0..k * k).map(|ab| if ab / k == ab % k { vec![1.0; self.n()] } else { Vec::new() }).collect();
         let xtx = self.weighted_gram(&unit);
         let lambda: Vec<f64> = initial_rho(&xtx, &self.penalties).iter().map(|r| r.exp()).collect();
         let mut a_mat = xtx;
