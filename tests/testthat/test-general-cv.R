@@ -93,3 +93,16 @@ test_that("the store returns a repeated general fit as it was and seeds fits to 
   # relative) of one optimum: their scores agree to 1e-7.
   expect_lt(max(abs(cv$folds$metric / cold_cv$folds$metric - 1)), 1e-7)
 })
+
+test_that("a store others can write to is not used by a general fit, which says so", {
+  skip_on_os("windows")
+  dir <- local_store()
+  d <- scale_data(300, seed = 14)
+  f <- list(y ~ s(x), ~ s(z))
+  cold <- gam_fit(f, data = d, family = mgcv::gaulss())
+  Sys.chmod(dir, "777", use_umask = FALSE)
+  on.exit(Sys.chmod(dir, "700", use_umask = FALSE), add = TRUE)
+  expect_warning(again <- gam_fit(f, data = d, family = mgcv::gaulss()), "can be written by other users")
+  expect_identical(again$warm_start$source, "cold")
+  expect_equal(again$fitted.values, cold$fitted.values, tolerance = 1e-10)
+})

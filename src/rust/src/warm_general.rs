@@ -35,7 +35,14 @@ pub fn fit_general_warm(
     else {
         return Ok((model.fit(monitor)?, report));
     };
-    // What others could have written is not served: the fit runs cold.
+    // What others could have written is not served (general fits have no verified
+    // hit): the fit runs cold, and says why.
+    if !session.trusted() {
+        report.notices.push(format!(
+            "the store at {} can be written by other users, so a general fit does not use what it holds (it runs cold); use a private directory for the store to avoid this",
+            cache.dir.display()
+        ));
+    }
     let start = if session.trusted() && !cache.verify { start } else { Start::Cold };
     let from = match start {
         Start::Exact(entry) => {
