@@ -102,6 +102,10 @@ test_that("a store others can write to is not used by a general fit, which says 
   cold <- gam_fit(f, data = d, family = mgcv::gaulss())
   Sys.chmod(dir, "777", use_umask = FALSE)
   on.exit(Sys.chmod(dir, "700", use_umask = FALSE), add = TRUE)
+  # The notice is given once per R session: forget an earlier test's.
+  noticed <- store_problem$noticed
+  store_problem$noticed <- list()
+  on.exit(store_problem$noticed <- noticed, add = TRUE)
   expect_warning(again <- gam_fit(f, data = d, family = mgcv::gaulss()), "can be written by other users")
   expect_identical(again$warm_start$source, "cold")
   expect_equal(again$fitted.values, cold$fitted.values, tolerance = 1e-10)
