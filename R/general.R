@@ -121,7 +121,8 @@ lp_formulae <- function(formula, family) {
         abort(sprintf("Formula %d of `formula` is shared by predictors %s, but `%s()` has predictors 1 to %d.",
                       j, paste(lp, collapse = " + "), family$family, n_lp), "formula")
       }
-      if (attr(stats::terms(f), "intercept") == 1L) {
+      # (The right side's terms alone: a left side of one number is no response.)
+      if (attr(stats::terms(eval(call("~", f[[3]]))), "intercept") == 1L) {
         abort(sprintf(paste("Formula %d of `formula` is shared by predictors %s and has an intercept, which",
                             "each predictor has already: write it with `- 1`, as mgcv's examples do."),
                       j, paste(lp, collapse = " + ")), "formula")

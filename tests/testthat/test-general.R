@@ -247,6 +247,12 @@ test_that("terms shared by several predictors (`1 + 2 ~ s(x) - 1`) fit as mgcv's
                "predictors 1 to 2", class = "warmgam_error_formula")
   expect_error(gam_fit(list(y ~ s(x1), 1 + 2 ~ s(x3) - 1), data = d, family = mgcv::multinom(K = 2)),
                "1 predictor formulae", class = "warmgam_error_formula")
+  # A block for one predictor only (its left side one number) is that predictor's.
+  one <- gam_fit(list(y ~ s(x1), ~ s(x1), 2 ~ s(x3) - 1), data = d, family = mgcv::multinom(K = 2))
+  own <- gam_fit(list(y ~ s(x1), ~ s(x1) + s(x3)), data = d, family = mgcv::multinom(K = 2))
+  expect_equal(unname(one$fitted.values), unname(own$fitted.values), tolerance = 1e-6)
+  expect_error(gam_fit(list(y ~ s(x1), ~ s(x1), 2 ~ s(x3)), data = d, family = mgcv::multinom(K = 2)),
+               "- 1", class = "warmgam_error_formula")
 })
 
 test_that("ziplss() fits as mgcv's", {
