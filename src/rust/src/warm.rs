@@ -178,6 +178,13 @@ pub fn fit_warm<'a>(
         }
         Start::Seed(e) => match prepared.seed_start(&e.rho.0) {
             Some(rho) => {
+                if prepared.uses_seed_predictor() {
+                    prepared.seed_eta = e
+                        .finished
+                        .as_ref()
+                        .and_then(|f| stored_smooths(spec, &f.smooths))
+                        .and_then(|smooths| fit::linear_predictor_of(spec, smooths, &e.coefficients.0));
+                }
                 report.seed_iterations = Some(e.iteration);
                 report.seed_family_trials = (e.family_trials > 0).then_some(e.family_trials);
                 (Source::Seeded, Some(rho), 0)
@@ -493,6 +500,61 @@ mod tests {
             fit_warm(&spec, &identity(), Some(&settings(dir.path(), true)), &mut || false).unwrap();
         assert_eq!((report.source, report.verified), (Source::Exact, Some(true)));
         assert!(max_rel_diff(&again.linear_predictor, &cold.linear_predictor) < 1e-6);
+    }
+
+    /// Issue 21: a seed keeps its coefficients and bases, from which a fit of other
+    /// data forms the seed's linear predictor at its own rows. With a family search
+    /// (nb()'s theta) performance iteration and the first trial start there; the
+    /// seeded fit still reaches the cold fit's answer, in fewer trials.
+    #[test]
+    fn a_seed_gives_its_linear_predictor_and_the_cold_answer() {
+        let counts = |seed: u64, n: usize| -> ModelSpec<'static> {
+            let mut next = fit::uniform_stream(seed);
+            let x: Vec<f64> = (0..n).map(|_| next()).collect();
+            let z: Vec<f64> = (0..n).map(|_| next()).collect();
+            // Overdispersed counts: a Poisson draw (by inversion) at a gamma-ish mean.
+            let y: Vec<f64> = x
+                .iter()
+                .map(|x| {
+                    let mean = (1.0 + (6.0 * x).sin()).exp() * (0.25 + 1.5 * next());
+                    let (u, mut k, mut p) = (next(), 0.0, (-mean).exp());
+                    let mut cdf = p;
+                    while u > cdf && k < 200.0 {
+                        k += 1.0;
+                        p *= mean / k;
+                        cdf += p;
+                    }
+                    k
+                })
+                .collect();
+            let smooths = vec![
+                SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]),
+                SmoothSpec::for_tests("s(z)", "cr", 10, vec![z]),
+            ];
+            let mut spec = ModelSpec::for_tests(y, ndarray::Array2::ones((n, 1)), smooths);
+            spec.family = crate::family::Family::from_r("negbin", "log", "", &[1.0]).unwrap();
+            spec.estimate_parameter = true;
+            spec
+        };
+        // Above the rows from which a generalized fit starts with performance iteration.
+        let (first, other) = (counts(11, 12_000), counts(12, 12_000));
+        let dir = tempfile::tempdir().unwrap();
+        let plain = settings(dir.path(), false);
+        let (design, fitted, report) = fit_warm(&first, &identity(), Some(&plain), &mut || false).unwrap();
+        assert_eq!(report.source, Source::Cold);
+        // The seed it files reproduces its linear predictor from its own bases.
+        let seed = final_entry(&fitted, &design, 12_000, 0).seed();
+        assert_eq!(seed.kind, EntryKind::Seed);
+        let smooths = stored_smooths(&first, &seed.finished.as_ref().unwrap().smooths).unwrap();
+        let eta = fit::linear_predictor_of(&first, smooths, &seed.coefficients.0).unwrap();
+        assert!(max_rel_diff(&eta, &fitted.linear_predictor) < 1e-12);
+        // Other data: seeded, the cold answer, no more trials than cold.
+        let (_, seeded, report) = fit_warm(&other, &identity(), Some(&plain), &mut || false).unwrap();
+        assert_eq!(report.source, Source::Seeded);
+        let (_, cold, _) = fit_warm(&other, &identity(), None, &mut || false).unwrap();
+        assert!(max_rel_diff(&seeded.linear_predictor, &cold.linear_predictor) < 1e-6);
+        assert!((seeded.family_parameters[0] - cold.family_parameters[0]).abs() < 1e-4);
+        assert!(seeded.family_trials <= cold.family_trials, "{} > {}", seeded.family_trials, cold.family_trials);
     }
 
     /// The warm-start policy: which source each state of the store gives, and that

@@ -47,7 +47,7 @@ pub struct Entry {
 }
 
 /// The costly parts of a converged fit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FinishedFit {
     /// `Vp` and `Ve`, column-major `p x p`.
     pub vp: Bounded<f64>,
@@ -111,6 +111,19 @@ impl Entry {
             family_trials: 0,
             converged: false,
             finished: None,
+        }
+    }
+
+    /// The seed a final entry leaves for fits to other data of the same model: its
+    /// parameters, and its coefficients with the bases they belong to (from which a
+    /// seeded fit forms the seed's linear predictor at its own rows), without the
+    /// fit's costly summaries.
+    pub fn seed(&self) -> Entry {
+        let smooths = self.finished.as_ref().map(|f| f.smooths.clone()).unwrap_or_default();
+        Entry {
+            kind: EntryKind::Seed,
+            finished: Some(FinishedFit { smooths, ..FinishedFit::default() }),
+            ..self.clone()
         }
     }
 }

@@ -198,7 +198,7 @@ impl Session {
     /// limits.
     pub fn finalize(&mut self, fit: Entry) {
         self.flush();
-        let seed = Entry { kind: EntryKind::Seed, finished: None, coefficients: Default::default(), ..fit.clone() };
+        let seed = fit.seed();
         let written = self.store.write(&self.keys.exact, FINAL_NAME, &fit);
         let ok = written.is_ok();
         self.note(written.err().map(|e| e.to_string()));

@@ -37,6 +37,20 @@ pub struct Iterate<'a> {
 /// Sees every accepted outer iterate; an error (e.g. an interrupt) stops the fit.
 pub type Progress<'a> = dyn FnMut(&Iterate<'_>) -> Result<()> + 'a;
 
+/// Where a search of the smoothing parameters starts.
+#[derive(Clone, Copy, Default)]
+pub(super) struct SearchStart<'s> {
+    /// All parameters (the cold start when `None`).
+    pub rho: Option<&'s [f64]>,
+    /// Coefficients of this design for the first inner fit (a generalized fit's),
+    /// when there are better ones than the first IRLS step at `rho`.
+    pub coefficients: Option<&'s [f64]>,
+    /// The start is a family parameter's trial (or the final fit) begun from the
+    /// best trial so far: closer than performance iteration would bring it, which
+    /// is therefore skipped.
+    pub close: bool,
+}
+
 /// How a model's criterion is computed: from `X'WX` formed once (Gaussian identity),
 /// or through penalized IRLS from starting coefficients.
 pub(super) enum Problem {
@@ -76,12 +90,15 @@ pub struct Prepared<'a> {
     /// checkpoint of the store); one more inner fit when it applies.
     pub check_plateau: bool,
     /// Whether the start is another sample's optimum (a seed). Without family
-    /// parameters to search, performance iteration then starts from the cold start,
-    /// from which it reaches the optimum in as few steps as from anywhere (a seed's
-    /// parameters on a plateau of the other sample's criterion only lengthen it:
-    /// binomial folds took 4 outer iterations seeded against 3 cold). With a family
-    /// search, the seed's smoothing parameters are what saves its trials.
+    /// parameters to search, performance iteration then starts from the cold start
+    /// (`uses_seed_predictor`): from the starting means, a seed's smoothing
+    /// parameters alone are no closer than the cold ones (binomial folds took 4 outer
+    /// iterations seeded against 3 cold).
     pub seeded: bool,
+    /// The seed fit's linear predictor at this data's rows (its own bases and
+    /// coefficients): performance iteration starts there, at the seed's smoothing
+    /// parameters, where the working model is already close to this fit's.
+    pub seed_eta: Option<Vec<f64>>,
 }
 
 /// Builds the model and makes the one pass over the data that forms `X'WX` (for a
@@ -177,6 +194,7 @@ pub fn prepare<'a>(spec: &'a ModelSpec<'_>, interrupted: &mut dyn FnMut() -> boo
         family_parameters: if spec.estimate_parameter { spec.family.parameter_searches().len() } else { 0 },
         check_plateau: false,
         seeded: false,
+        seed_eta: None,
     })
 }
 
@@ -187,7 +205,18 @@ impl<'a> Prepared<'a> {
     /// Whether performance iteration starts from the cold start though the fit is
     /// seeded (`seeded`).
     fn seed_ignored(&self) -> bool {
-        self.seeded && self.family_parameters == 0
+        self.seeded && !self.uses_seed_predictor()
+    }
+
+    /// Whether a seeded fit starts from the seed's linear predictor (`seed_eta`):
+    /// with a family search, where it places the first trial's family parameters and
+    /// performance iteration close to this fit's. Without one it was measured to save
+    /// nothing (binomial folds with 11 smoothing parameters: two rounds of
+    /// performance iteration instead of four, then the same two outer iterations to
+    /// the Laplace criterion's optimum, ending elsewhere within the tolerance: fold
+    /// metrics 3e-6 apart), so such a fit searches as a cold one does.
+    pub fn uses_seed_predictor(&self) -> bool {
+        self.family_parameters > 0
     }
 
     /// Number of smoothing parameters (fixed ones included).
@@ -239,7 +268,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<FitResult> {
         let searches = spec.family.parameter_searches();
         if !spec.estimate_parameter || searches.is_empty() {
-            return self.optimize_smoothing(spec, start, progress);
+            return self.optimize_smoothing(spec, SearchStart { rho: start, ..SearchStart::default() }, progress);
         }
         let (n, k) = (self.n_sp(), searches.len());
         let at = |c: &[f64]| ModelSpec { family: spec.family.at_coordinates(c), ..spec.clone() };
@@ -258,22 +287,34 @@ impl<'a> Prepared<'a> {
             // its parameters closer (nb() folds: 2 to 3 trials from here, 3 to 4 from
             // the seed's theta). An inner fit that fails there (diverging at the blind
             // start) only loses this start.
-            let first = at(&c0);
-            let mut objective = self.objective_from(&first, None);
-            let free: Vec<f64> =
-                objective.free_index().iter().map(|&j| warm.as_ref().map_or(self.rho_init[j], |w| w[j])).collect();
-            match objective.evaluate(&free, false) {
-                Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
-                Err(_) => {}
-                Ok(eval) => {
-                    if let Some(c) = self.likelihood_coordinates(spec, &eval.coefficients, &searches, &c0)? {
-                        c0 = c;
+            // A seed's own linear predictor at these rows (`seed_eta`) is such means
+            // already, without the inner fit.
+            let eta = match &self.seed_eta {
+                Some(eta) => Some(eta.clone()),
+                None => {
+                    let first = at(&c0);
+                    let mut objective = self.objective_from(&first, None);
+                    let free: Vec<f64> = objective
+                        .free_index()
+                        .iter()
+                        .map(|&j| warm.as_ref().map_or(self.rho_init[j], |w| w[j]))
+                        .collect();
+                    match objective.evaluate(&free, false) {
+                        Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                        Err(_) => None,
+                        Ok(eval) => (eval.coefficients.len() == self.design.ncols())
+                            .then(|| self.design.fitted(&eval.coefficients, &spec.offset, spec.threads)),
                     }
+                }
+            };
+            if let Some(eta) = eta {
+                if let Some(c) = self.likelihood_coordinates(spec, &eta, &searches, &c0)? {
+                    c0 = c;
                 }
             }
         }
-        // The best trial: its criterion and all its parameters.
-        let mut best: Option<(f64, Vec<f64>)> = None;
+        // The best trial: its criterion, all its parameters and its coefficients.
+        let mut best: Option<(f64, Vec<f64>, Vec<f64>)> = None;
         let chosen = {
             // The criterion at coordinates c, with the smoothing parameters chosen
             // there, and its derivatives in c at those smoothing parameters. Each
@@ -286,8 +327,12 @@ impl<'a> Prepared<'a> {
             let mut point = |c: &[f64]| -> Result<Option<family_search::Point>> {
                 trials += 1;
                 let at_c = at(c);
-                let (result, objective) = match self.search_smoothing(&at_c, warm.as_deref(), progress, best.is_some())
-                {
+                let from = SearchStart {
+                    rho: warm.as_deref(),
+                    coefficients: best.as_ref().map(|(_, _, b)| b.as_slice()),
+                    close: best.is_some(),
+                };
+                let (result, objective) = match self.search_smoothing(&at_c, from, progress) {
                     Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                     Err(_) => return Ok(None),
                     Ok(found) => found,
@@ -309,9 +354,9 @@ impl<'a> Prepared<'a> {
                 let centre = at_fixed(c)?;
                 let (gradient, curvature) = family_search::finite_differences(&mut at_fixed, c, centre, &searches)?;
                 let value = result.eval.value;
-                if best.as_ref().is_none_or(|(v, _)| value < *v) {
+                if best.as_ref().is_none_or(|(v, _, _)| value < *v) {
                     warm = self.seed_start(&params).or(warm.take());
-                    best = Some((value, params));
+                    best = Some((value, params, result.eval.coefficients.clone()));
                 }
                 Ok(Some(family_search::Point { value, gradient, curvature }))
             };
@@ -321,13 +366,16 @@ impl<'a> Prepared<'a> {
             family_search::minimize(&mut point, &searches, &c0, 1e-3 * spec.control.tol)?
         };
         // At the search's answer, from the best trial's smoothing parameters.
-        let (_, rho) = best.ok_or_else(|| EngineError::InvalidSpec {
+        let (_, rho, coefficients) = best.ok_or_else(|| EngineError::InvalidSpec {
             what: "no value of the family's parameters gave a fit".into(),
         })?;
-        // The fit at the chosen values again, from its own smoothing parameters (no
-        // iterations to speak of), now with its report and the covariance corrected
-        // for their uncertainty, which the trials did without.
-        let mut fit = self.optimize_smoothing(&at(&chosen), Some(&rho), progress)?;
+        // The fit at the chosen values again, from the best trial's smoothing
+        // parameters and coefficients (no iterations to speak of, and no performance
+        // iteration: it would start over from the starting means), now with its
+        // report and the covariance corrected for their uncertainty, which the trials
+        // did without.
+        let from = SearchStart { rho: Some(&rho), coefficients: Some(&coefficients), close: true };
+        let mut fit = self.optimize_smoothing(&at(&chosen), from, progress)?;
         fit.family_parameters.extend_from_slice(&chosen);
         fit.iterations += iterations;
         fit.family_trials = trials;
@@ -335,19 +383,15 @@ impl<'a> Prepared<'a> {
     }
 
     /// The coordinates of the family's parameters that maximize the likelihood at the
-    /// fitted means of `coefficients` (with `ls` where it depends on them; each value
-    /// one pass over the means, no refits); `None` when there is no such fit to use.
+    /// means of the linear predictor `eta` (with `ls` where it depends on them; each
+    /// value one pass over the means, no refits); `None` when there is no such value.
     fn likelihood_coordinates(
         &self,
         spec: &ModelSpec<'_>,
-        coefficients: &[f64],
+        eta: &[f64],
         searches: &[ParameterSearch],
         c0: &[f64],
     ) -> Result<Option<Vec<f64>>> {
-        if coefficients.len() != self.design.ncols() {
-            return Ok(None);
-        }
-        let eta = self.design.fitted(coefficients, &spec.offset, spec.threads);
         let mu: Vec<f64> = eta.iter().map(|&e| spec.family.mean(e)).collect();
         let minus_loglik = |c: &[f64]| -> f64 {
             let dist = spec.family.at_coordinates(c).distribution;
@@ -380,10 +424,10 @@ impl<'a> Prepared<'a> {
     fn optimize_smoothing(
         &self,
         spec: &ModelSpec<'_>,
-        start: Option<&[f64]>,
+        start: SearchStart<'_>,
         progress: &mut Progress<'_>,
     ) -> Result<FitResult> {
-        let (mut result, mut objective) = self.search_smoothing(spec, start, progress, false)?;
+        let (mut result, mut objective) = self.search_smoothing(spec, start, progress)?;
         // The Hessian reported with the fit (and behind `gam_check()`'s report) is
         // formed from many more rows than the iterations' (every row up to
         // `REPORTED_HESSIAN_ROWS`).
@@ -415,20 +459,21 @@ impl<'a> Prepared<'a> {
         Ok(fit)
     }
 
-    /// The search of `optimize_smoothing`, without the fit's report. A start that is
-    /// `close` (a family parameter's trial started from the best trial so far) skips
-    /// performance iteration: it is closer than that would bring it.
+    /// The search of `optimize_smoothing`, without the fit's report.
     fn search_smoothing<'s>(
         &'s self,
         spec: &'s ModelSpec<'_>,
-        start: Option<&[f64]>,
+        from: SearchStart<'_>,
         progress: &mut Progress<'_>,
-        close: bool,
     ) -> Result<(OuterResult, FreeObjective<'s, 'a>)> {
-        // A generalized fit started warm takes its first coefficients from the first
-        // IRLS step at the warm start's smoothing parameters, not the cold start's:
-        // far from them, the inner iteration would need many steps to get there.
+        let SearchStart { rho: start, coefficients, close } = from;
+        // A generalized fit started warm takes its first coefficients from the given
+        // ones, else from the first IRLS step at the warm start's smoothing
+        // parameters, not the cold start's: far from them, the inner iteration would
+        // need many steps to get there.
+        let given = coefficients.filter(|b| b.len() == self.design.ncols()).map(<[f64]>::to_vec);
         let warm_coefficients = match (&self.problem, start) {
+            _ if given.is_some() => given,
             (Problem::Glm { first_pass: (xtwx, xtu), .. }, Some(rho)) if rho.len() == self.n_sp() => {
                 let mut h = xtwx.clone();
                 let lambda: Vec<f64> =
@@ -447,7 +492,7 @@ impl<'a> Prepared<'a> {
         let performance = match &self.problem {
             Problem::Glm { .. } if self.design.nrows() >= PERFORMANCE_FROM_ROWS && !(close && start.is_some()) => {
                 let from = start.filter(|s| s.len() == self.n_sp() && !self.seed_ignored()).unwrap_or(&self.rho_init);
-                self.performance_start(spec, from).ok().flatten()
+                self.performance_start(spec, from, self.seed_eta.as_deref()).ok().flatten()
             }
             _ => None,
         };
@@ -457,7 +502,10 @@ impl<'a> Prepared<'a> {
         };
         // A seeded fit that ran performance iteration from the cold start searches as
         // a cold one does: there is no other start to check.
+        // Not for a start `close` to a trial's result: the search that found that
+        // result checked it, and a cold search starts there as well.
         let warm_start = self.check_plateau
+            && !close
             && start.is_some_and(|s| s != &self.rho_init[..])
             && !(self.seed_ignored() && performance.is_some());
         let start = performance.as_ref().map(|(rho, _)| rho.as_slice()).or(start);

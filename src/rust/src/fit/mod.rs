@@ -37,7 +37,7 @@ mod start;
 pub use design::{design, design_from, penalty_set, Design};
 pub use driver::{prepare, Iterate, Prepared, Progress};
 pub use passes::{gram, MAX_DESIGN_BYTES};
-pub use report::{n_family_parameters, rebuild, restore, FitResult};
+pub use report::{linear_predictor_of, n_family_parameters, rebuild, restore, FitResult};
 pub use setup::{setup, Setup};
 #[cfg(test)]
 pub(crate) use spec::uniform_stream;

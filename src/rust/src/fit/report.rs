@@ -78,6 +78,14 @@ pub fn rebuild<'a>(
     Ok((design, restored))
 }
 
+/// Another fit's linear predictor at this model's rows, from that fit's own bases
+/// (`smooths`, as stored with it) and coefficients; `None` when they do not fit the
+/// model (another number of columns).
+pub fn linear_predictor_of(spec: &ModelSpec<'_>, smooths: Vec<Smooth>, coefficients: &[f64]) -> Option<Vec<f64>> {
+    let design = design_from(spec, smooths).ok()?;
+    (design.ncols() == coefficients.len()).then(|| design.fitted(coefficients, &spec.offset, spec.threads))
+}
+
 /// A stored fit on an already built design: only the fitted values are computed.
 pub fn restore(spec: &ModelSpec<'_>, design: &Design<'_>, mut stored: FitResult) -> Result<FitResult> {
     let p = design.ncols();
