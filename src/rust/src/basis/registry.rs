@@ -42,23 +42,28 @@ pub trait RawBasis: Sized {
     /// chunk at a time; a class that can evaluate a point's few non-zero columns
     /// directly does better.
     fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
-        let k = self.width();
-        let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
-        let mut start = 0;
-        while start < out.len() {
-            let len = CHUNK_ROWS.min(out.len() - start);
-            self.fill_raw(&rows(vars, start, len), &mut raw[..len * k]);
-            for (r, (o, row)) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)).enumerate() {
-                let v: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
-                *o += by.map_or(v, |b| v * b[start + r]);
-            }
-            start += len;
-        }
+        dot_by_rows(self, vars, beta, by, out)
     }
     /// The fields that rebuild the basis (`read_state`'s input).
     fn write_state(&self, st: &mut State);
     /// The basis of stored class `class` from its fields.
     fn read_state(f: &Fields<'_>, class: &str) -> Result<Self>;
+}
+
+/// `RawBasis::dot` from the rows of `X`, formed a chunk at a time.
+pub(super) fn dot_by_rows<B: RawBasis>(basis: &B, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+    let k = basis.width();
+    let mut raw = vec![0.0; CHUNK_ROWS.min(out.len()) * k];
+    let mut start = 0;
+    while start < out.len() {
+        let len = CHUNK_ROWS.min(out.len() - start);
+        basis.fill_raw(&rows(vars, start, len), &mut raw[..len * k]);
+        for (r, (o, row)) in out[start..start + len].iter_mut().zip(raw.chunks_exact(k)).enumerate() {
+            let v: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+            *o += by.map_or(v, |b| v * b[start + r]);
+        }
+        start += len;
+    }
 }
 
 impl<T: RawBasis> RawBasis for Box<T> {

@@ -17,11 +17,12 @@
 //! constraint, so the product contains no function of fewer covariates, and the
 //! tensor itself needs no further constraint.
 
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use super::constraint::SumToZero;
 use super::registry::{Basis, Built, ClassArgs, ClassEntry, RawBasis};
 use super::state::{decode_margins, encode_margins, Fields, State};
+use super::{rows, CHUNK_ROWS};
 use crate::error::{EngineError, Result};
 use crate::linalg::{sym_eigen, symmetrize};
 
@@ -223,6 +224,54 @@ impl RawBasis for TensorBasis {
         }
     }
 
+    /// `diag(by) X beta` without the rows of `X`: with the coefficients as an array
+    /// over the margins' columns (first margin slowest), the last margin is
+    /// contracted for a chunk of rows by one matrix product, then each other margin
+    /// row by row. That is about `prod(widths)` operations per row, with no row of
+    /// `prod(widths)` values written and read again (an exact hit of a 10 x 10 te()
+    /// at 1e5 rows spent 15 ms here forming them).
+    fn dot(&self, vars: &[&[f64]], beta: &[f64], by: Option<&[f64]>, out: &mut [f64]) {
+        let widths: Vec<usize> = self.margins.iter().map(Margin::width).collect();
+        let last = *widths.last().expect("a tensor has margins");
+        let front = self.width() / last;
+        let coefficients = ArrayView2::from_shape((front, last), beta).expect("one coefficient per column");
+        let mut start = 0;
+        while start < out.len() {
+            let len = CHUNK_ROWS.min(out.len() - start);
+            let chunk = rows(vars, start, len);
+            let mut at = 0;
+            let parts: Vec<Array2<f64>> = self
+                .margins
+                .iter()
+                .map(|m| {
+                    let x = m.matrix(&chunk[at..at + m.dim]);
+                    at += m.dim;
+                    x
+                })
+                .collect();
+            // `t[r, f]`: row r's sum over the margins contracted so far, at index f of
+            // the margins still to go.
+            let mut t = parts[parts.len() - 1].dot(&coefficients.t());
+            for part in parts[..parts.len() - 1].iter().rev() {
+                let w = part.ncols();
+                let rest = t.ncols() / w;
+                let mut next = Array2::<f64>::zeros((len, rest));
+                for r in 0..len {
+                    let row = part.row(r);
+                    for f in 0..rest {
+                        next[(r, f)] = (0..w).map(|a| t[(r, f * w + a)] * row[a]).sum();
+                    }
+                }
+                t = next;
+            }
+            for (r, o) in out[start..start + len].iter_mut().enumerate() {
+                let v = t[(r, 0)];
+                *o += by.map_or(v, |b| v * b[start + r]);
+            }
+            start += len;
+        }
+    }
+
     fn write_state(&self, st: &mut State) {
         st.insert("margins".into(), encode_margins(&self.margins));
     }
@@ -313,6 +362,37 @@ mod tests {
     }
 
     /// The penalties against explicit Kronecker products of the margins' penalties.
+    /// The contracted product equals the rows' product, for two and three margins
+    /// (one of two covariates), te() and ti(), with and without `by`.
+    #[test]
+    fn dot_without_rows_equals_the_rows_product() {
+        let n = CHUNK_ROWS + 300; // more than one chunk of rows
+        let (x, z, v) = data(n);
+        let by: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64 / 3.0).collect();
+        let cases: [(&[MarginSpec], Vec<&[f64]>); 2] = [
+            (&[margin("cr", 5, 1), margin("ps", 6, 1)], vec![&x, &z]),
+            (&[margin("cr", 4, 1), margin("tp", 7, 2), margin("cc", 5, 1)], vec![&x, &z, &v, &x]),
+        ];
+        for (specs, vars) in cases {
+            for interaction in [false, true] {
+                let (t, _) = TensorBasis::construct("te", &vars, specs, interaction).unwrap();
+                let k = t.width();
+                let beta: Vec<f64> = (0..k).map(|j| ((j * 37 % 11) as f64 - 5.0) / 3.0).collect();
+                let mut raw = vec![0.0; n * k];
+                t.fill_raw(&vars, &mut raw);
+                for weights in [None, Some(by.as_slice())] {
+                    let mut got = vec![1.0; n];
+                    t.dot(&vars, &beta, weights, &mut got);
+                    for (r, row) in raw.chunks_exact(k).enumerate() {
+                        let v: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                        let want = 1.0 + weights.map_or(v, |w| v * w[r]);
+                        assert!((got[r] - want).abs() < 1e-12 * (1.0 + want.abs()), "{} vs {want}", got[r]);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn kronecker_penalties_match_explicit_construction() {
         let s1 = Array2::from_shape_fn((3, 3), |(i, j)| (1 + i + j) as f64);
