@@ -290,7 +290,9 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   frame <- model_frame(formula, data, env, w_raw, o_raw, family, subset = s_raw, na_action = na_action,
                        drop_unused_levels = drop.unused.levels)
   para_pen <- parametric_penalties(paraPen, frame)
-  spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads, para_pen)
+  # With the store, sampled knots are drawn only when the store has no exact hit.
+  spec <- engine_spec(frame, family, method, gamma, sp, knots, select, control, threads, para_pen,
+                      defer_knots = fit && isTRUE(cache))
   frame$offset <- spec$offset
   spec$family <- engine_family_id(family, scale_estimated)
   spec$cache <- cache_spec(cache, control, frame, formula, family)
@@ -303,7 +305,12 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
   spec$in_out_sp <- in_out$sp
   spec$in_out_scale <- in_out$scale
   if (!fit) return(new_warmgam_setup(spec, frame, formula, family, method, call))
+  if (is.null(spec$cache)) spec <- draw_pending_knots(spec)
   raw <- fit_gam_impl(spec)
+  if (is_engine_error(raw, "knots_pending")) {
+    spec <- draw_pending_knots(spec)
+    raw <- fit_gam_impl(spec)
+  }
   aliased <- NULL
   if (is_engine_error(raw, "identifiability")) {
     setup <- new_warmgam_setup(spec, frame, formula, family, method, call)
@@ -691,8 +698,11 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
   # A Gaussian process's `m` holds real settings, not orders: the engine takes them
   # as the class's parameters.
   real_m <- bs %in% c("gp", "ds")
-  list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre, knots = knots,
-       knots_sampled = knots_sampled(knots), m = if (!real_m) penalty_orders(m),
+  list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre,
+       knots = knot_values(knots), knots_sampled = knots_sampled(knots),
+       knots_sample = if (knots_sampled(knots)) knots$sample,
+       knots_pending = knots_sampled(knots) && !is.null(knots$draw),
+       knots_draw = if (knots_sampled(knots)) knots$draw, m = if (!real_m) penalty_orders(m),
        parameters = if (real_m && !all(is.na(m))) as.double(m), id = id, margins = margins, pooled = pooled,
        side = NULL, fixed = fixed, point = point, sp = sp, given_x = NULL, given_s = NULL, term = term,
        by_name = by_name, by_level = by_level, re_levels = re_levels, fs_factor = fs_factor, mgcv = NULL,
@@ -702,7 +712,7 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
 engine_margin <- function(bs, k, dim, m, knots, penalty = NULL) {
   list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = penalty_orders(m),
-       knots = knots, knots_sampled = knots_sampled(knots), penalty = penalty)
+       knots = knot_values(knots), knots_sampled = knots_sampled(knots), penalty = penalty)
 }
 
 # `m` as the engine takes it: NULL for the class default (NA).
@@ -711,7 +721,8 @@ penalty_orders <- function(m) if (all(is.na(m))) NULL else as.double(m)
 # `k` as the engine takes it: NULL for the class default (mgcv's negative `k`).
 basis_dimension <- function(k) if (is.null(k) || is.na(k) || k < 0) NULL else as.double(k)
 
-engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "m", "parameters", "penalty",
+engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_sampled", "knots_sample",
+                   "knots_pending", "m", "parameters", "penalty",
                    "id", "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map", "mrf_polys",
@@ -719,7 +730,7 @@ info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
-smooth_terms <- function(smooths, mf, knots = NULL) {
+smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
   out <- list()
   for (sm in smooths) {
     # Matrix covariates (mgcv's linear functional terms, `?linear.functional.terms`)
@@ -760,7 +771,7 @@ smooth_terms <- function(smooths, mf, knots = NULL) {
       }
       as.double(x)
     })
-    kn <- if (is.null(sm$margins) && is.null(mrf)) smooth_knots(sm, sm$pooled %||% vars, knots)
+    kn <- if (is.null(sm$margins) && is.null(mrf)) smooth_knots(sm, sm$pooled %||% vars, knots, defer_knots)
     base <- engine_smooth(
       sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
       margins = tensor_margins(sm, sm$pooled %||% vars, knots, margin_mrf), pooled = sm$pooled,
@@ -1021,7 +1032,7 @@ random_effect_parts <- function(cols) {
 # A smooth's knots: those supplied in `knots` (by covariate name; for a thin plate
 # spline of several covariates, one vector per covariate), else, for a thin plate
 # spline of many rows, mgcv's random subsample of its distinct points.
-smooth_knots <- function(sm, vars, knots) {
+smooth_knots <- function(sm, vars, knots, defer = FALSE) {
   given <- knots[sm$term]
   if (length(given) == sm$dim && !any(vapply(given, is.null, logical(1)))) {
     lens <- lengths(given)
@@ -1037,12 +1048,43 @@ smooth_knots <- function(sm, vars, knots) {
   }
   sample <- sm$tp_sample %||% list(max_knots = 2000, seed = 1)
   if (!sm$bs %in% c("tp", "ts", "gp", "ds", "sos")) return(NULL)
+  if (length(vars[[1]]) <= sample$max_knots) return(NULL)
+  # Drawn from the data (mgcv's `max.knots`): the store counts them as data, and its
+  # keys cover how they are drawn (`sample`) instead of the drawn values, so that
+  # an exact hit can be served before drawing them, which takes 13 ms per
+  # covariate at 1e5 rows (`defer`: the draw is left to `draw_pending_knots()`).
   # (mgcv's Gaussian process and Duchon spline order the distinct points before
   # centring them.)
-  drawn <- tp_subsample(vars, sample$max_knots, sample$seed, centre = !sm$bs %in% c("gp", "ds", "sos"))
-  # Drawn from the data: the store counts them as data, not as part of the model.
-  if (!is.null(drawn)) attr(drawn, "sampled") <- TRUE
-  drawn
+  draw <- list(vars = vars, max_knots = sample$max_knots, seed = sample$seed,
+               centre = !sm$bs %in% c("gp", "ds", "sos"))
+  structure(list(knots = if (!defer) draw_knots(draw), sample = knots_sample(sample), draw = if (defer) draw),
+            class = "warmgam_sampled_knots")
+}
+
+# The knots `draw` (from smooth_knots()) describes; NULL when every distinct point
+# is a knot.
+draw_knots <- function(draw) tp_subsample(draw$vars, draw$max_knots, draw$seed, centre = draw$centre)
+
+# How sampled knots are drawn, as the engine's keys cover it: mgcv's `max.knots` and
+# seed, and R's random number generator kinds (which `sample()` follows).
+knots_sample <- function(sample) {
+  kinds <- RNGkind()
+  as.double(c(sample$max_knots, sample$seed, match(kinds[[1]], rng_kinds), match(kinds[[3]], c("Rounding", "Rejection"))))
+}
+rng_kinds <- c("Wichmann-Hill", "Marsaglia-Multicarry", "Super-Duper", "Mersenne-Twister", "Knuth-TAOCP",
+               "user-supplied", "Knuth-TAOCP-2002", "L'Ecuyer-CMRG")
+
+# `spec` with the knots that engine_spec(defer_knots = TRUE) left to draw drawn (the
+# engine had no exact hit to serve without them).
+draw_pending_knots <- function(spec) {
+  for (i in seq_along(spec$knots_draws)) {
+    draw <- spec$knots_draws[[i]]
+    if (is.null(draw)) next
+    spec$smooths[[i]]["knots"] <- list(draw_knots(draw))
+    spec$smooths[[i]]$knots_pending <- FALSE
+  }
+  spec$knots_draws <- NULL
+  spec
 }
 
 # `k` knots through the distinct values of `x`: the ends at its range, the others at
@@ -1060,7 +1102,10 @@ spread_knots <- function(x, k) {
 }
 
 # Whether knots from smooth_knots() were drawn from the data.
-knots_sampled <- function(knots) isTRUE(attr(knots, "sampled"))
+knots_sampled <- function(knots) inherits(knots, "warmgam_sampled_knots")
+
+# The knots the engine takes from smooth_knots()'s result (drawn or given).
+knot_values <- function(knots) if (knots_sampled(knots)) knots$knots else knots
 
 # With more than `max_knots` rows, mgcv's thin plate spline uses as its points a
 # random sample of `max_knots` of the distinct (centred) covariate points, drawn with
@@ -1098,8 +1143,9 @@ preserving_rng <- function(expr) {
   expr
 }
 
-engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads, para_pen = NULL) {
-  smooths <- smooth_terms(link_ids(frame$parts$smooths, frame$mf), frame$mf, knots)
+engine_spec <- function(frame, family, method, gamma, sp, knots, select, control, threads, para_pen = NULL,
+                        defer_knots = FALSE) {
+  smooths <- smooth_terms(link_ids(frame$parts$smooths, frame$mf), frame$mf, knots, defer_knots)
   sides <- side_constraints(smooths, frame$xp, frame$intercept_only)
   for (i in seq_along(smooths)) smooths[[i]]["side"] <- list(sides[[i]])
   if (!is.null(sp)) {
@@ -1125,6 +1171,10 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     y = frame$y, censor = frame$censor, weights = frame$weights, offset = offset,
     xp = if (frame$intercept_only) NULL else if (is.double(frame$xp)) frame$xp else matrix(as.double(frame$xp), nrow(frame$xp)),
     smooths = lapply(smooths, function(sm) c(sm[engine_fields], select = select)),
+    # Knots left to draw (`defer_knots`), by term: draw_pending_knots() draws them.
+    knots_draws = if (any(vapply(smooths, function(sm) !is.null(sm$knots_draw), logical(1)))) {
+      lapply(smooths, `[[`, "knots_draw")
+    },
     smooth_info = lapply(smooths, function(sm) {
       c(sm[intersect(info_fields, names(sm))],
         # Whether the term has a sum-to-zero constraint (mgcv's nCons > 0; a ti()

@@ -451,3 +451,41 @@ test_that("a seeded fit that starts by performance iteration searches as a cold 
   expect_equal(seeded$outer_iterations, cold$outer_iterations)
   expect_equal(fitted(seeded), fitted(cold), tolerance = 1e-12)
 })
+
+test_that("sampled knots are drawn only when the store has no exact hit (issue 21)", {
+  # Above 2000 rows a thin plate spline's knots are a random subsample of the data
+  # (mgcv's max.knots), 13 ms per covariate at 1e5 rows: an exact hit skips it.
+  local_store()
+  draws <- new.env()
+  draws$n <- 0
+  suppressMessages(trace("tp_subsample", tracer = bquote(assign("n", get("n", .(draws)) + 1, envir = .(draws))), print = FALSE,
+                         where = asNamespace("warmgam")))
+  on.exit(untrace("tp_subsample", where = asNamespace("warmgam")), add = TRUE)
+  d <- sim_data(2500, seed = 5)
+  f <- y ~ s(x0) + s(x1, bs = "cr")
+  drawn <- gam_fit(f, data = d, cache = "refresh")
+  expect_equal(draws$n, 1)
+  hit <- gam_fit(f, data = d)
+  expect_identical(hit$warm_start$source, "exact")
+  expect_equal(draws$n, 1) # not drawn again
+  expect_identical(fitted(hit), fitted(drawn))
+  expect_identical(hit$smooth[[1]]$label, "s(x0)")
+  expect_equal(predict(hit, d[1:20, ]), predict(drawn, d[1:20, ]), tolerance = 1e-12)
+  # How the knots are drawn is part of the model: another max.knots, seed or random
+  # number generator kind is another fit, whose knots are drawn.
+  fewer <- gam_fit(y ~ s(x0, xt = list(max.knots = 2200)) + s(x1, bs = "cr"), data = d)
+  expect_false(identical(fewer$warm_start$source, "exact"))
+  reference <- gam_fit(y ~ s(x0, xt = list(max.knots = 2200)) + s(x1, bs = "cr"), data = d, cache = FALSE)
+  expect_identical(fitted(fewer), fitted(reference))
+  old <- suppressWarnings(RNGkind(sample.kind = "Rounding"))
+  on.exit(RNGkind(sample.kind = old[[3]]), add = TRUE)
+  rounding <- suppressWarnings(gam_fit(f, data = d))
+  expect_false(identical(rounding$warm_start$source, "exact"))
+  expect_identical(fitted(rounding), fitted(suppressWarnings(gam_fit(f, data = d, cache = FALSE))))
+  RNGkind(sample.kind = old[[3]])
+  # A miss draws them as a fit without the store does (the same knots, the same fit).
+  local_store()
+  fresh <- gam_fit(f, data = d)
+  expect_identical(fresh$warm_start$source, "cold")
+  expect_identical(fitted(fresh), fitted(gam_fit(f, data = d, cache = FALSE)))
+})

@@ -24,6 +24,9 @@ pub enum EngineError {
     OutOfRange { what: String },
     /// The user pressed Ctrl-C.
     Interrupted,
+    /// A smooth's knots are still to be drawn from the data and the store had no
+    /// exact hit to serve without them: the R layer draws them and calls again.
+    KnotsPending,
 }
 
 impl fmt::Display for EngineError {
@@ -56,6 +59,7 @@ impl fmt::Display for EngineError {
             ),
             EngineError::OutOfRange { what } => write!(f, "{what}"),
             EngineError::Interrupted => write!(f, "interrupted by the user"),
+            EngineError::KnotsPending => write!(f, "the knots of a smooth are still to be drawn from the data"),
         }
     }
 }
@@ -74,6 +78,7 @@ impl EngineError {
             EngineError::TooLarge { .. } => "memory",
             EngineError::OutOfRange { .. } => "range",
             EngineError::Interrupted => "interrupted",
+            EngineError::KnotsPending => "knots_pending",
         }
     }
 }

@@ -171,6 +171,8 @@ fn smooth_spec<'a>(f: &'a Fields, vars: &'a [Robj]) -> Result<SmoothSpec<'a>> {
         centre: f.flag("centre")?,
         knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
         knots_sampled: f.flag("knots_sampled")?,
+        knots_sample: if f.is_null("knots_sample") { None } else { Some(f.reals("knots_sample")?) },
+        knots_pending: !f.is_null("knots_pending") && f.flag("knots_pending")?,
         m: if f.is_null("m") { Vec::new() } else { f.reals("m")?.iter().map(|v| *v as usize).collect() },
         parameters: if f.is_null("parameters") { Vec::new() } else { f.reals("parameters")? },
         penalty: if f.is_null("penalty") { None } else { Some(f.matrix("penalty")?.to_owned()) },

@@ -106,6 +106,9 @@ pub fn fit_warm<'a>(
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
     let mut report = WarmReport::cold();
+    // Knots still to be drawn (`SmoothSpec::knots_pending`): only an exact hit is
+    // served; every other path needs them (`fit::design` refuses).
+    let pending = spec.smooths.iter().any(|s| s.knots_pending);
     let Some(cache) = cache else {
         if let Some(given) = &spec.start {
             let prepared = fit::prepare(spec, interrupted)?;
@@ -136,10 +139,15 @@ pub fn fit_warm<'a>(
         if let Some(stored) = stored_fit(entry, fit::n_family_parameters(spec)) {
             if !verify {
                 let smooths = entry.finished.as_ref().and_then(|f| stored_smooths(spec, &f.smooths));
-                if let Ok((design, result)) = fit::rebuild(spec, stored, smooths) {
-                    report.source = Source::Exact;
-                    report.problem = session.finish();
-                    return Ok((design, result, report));
+                match fit::rebuild(spec, stored, smooths) {
+                    Ok((design, result)) => {
+                        report.source = Source::Exact;
+                        report.problem = session.finish();
+                        return Ok((design, result, report));
+                    }
+                    // Not a hit that does not fit: the bases are to be built first.
+                    Err(EngineError::KnotsPending) => return Err(EngineError::KnotsPending),
+                    Err(_) => {}
                 }
             } else {
                 let prepared = fit::prepare(spec, interrupted)?;
@@ -160,6 +168,9 @@ pub fn fit_warm<'a>(
         session.discard_exact();
     }
 
+    if pending {
+        return Err(EngineError::KnotsPending);
+    }
     let mut prepared = fit::prepare(spec, interrupted)?;
     // What others could have written is no start: only a verified exact hit is used.
     let start = if session.trusted() { start } else { Start::Cold };

@@ -67,6 +67,14 @@ pub struct SmoothSpec<'a> {
     /// `max.knots`), so they belong to the data, not to the model: the store's model
     /// key leaves them out, and its exact key covers them.
     pub knots_sampled: bool,
+    /// How the R layer draws sampled knots from the data (mgcv's `max.knots` and
+    /// seed, and R's random number generator kinds as codes): when given, the keys
+    /// cover these instead of the drawn knots (which they determine with the data),
+    /// so that an exact hit is found before the knots are drawn.
+    pub knots_sample: Option<Vec<f64>>,
+    /// The knots are to be drawn and are not yet (`knots_sample` says how): only an
+    /// exact hit can be served; anything else is `EngineError::KnotsPending`.
+    pub knots_pending: bool,
     /// Penalty/basis orders (`m`); empty for the class default.
     pub m: Vec<usize>,
     /// Real-valued class settings (`ClassArgs::parameters`); empty for the default.
@@ -138,6 +146,8 @@ impl SmoothSpec<'static> {
             centre: true,
             knots: None,
             knots_sampled: false,
+            knots_sample: None,
+            knots_pending: false,
             m: Vec::new(),
             parameters: Vec::new(),
             penalty: None,

@@ -330,6 +330,9 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     // data seed each other.
     if sm.knots_sampled {
         f.flag("knots sampled", true);
+        if let Some(sample) = &sm.knots_sample {
+            f.f64s("knots sample", sample);
+        }
     } else {
         f.opt_f64s("knots", sm.knots.as_deref());
     }
@@ -435,8 +438,11 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
         }
     }
     for sm in &spec.smooths {
+        // Knots drawn as `knots_sample` says are determined by it (in the structure)
+        // and the covariates (hashed above).
+        let own = sm.knots_sampled && sm.knots_sample.is_none();
         let margins = sm.margins.iter().map(|m| (m.knots_sampled, &m.knots));
-        for (_, knots) in std::iter::once((sm.knots_sampled, &sm.knots)).chain(margins).filter(|(s, _)| *s) {
+        for (_, knots) in std::iter::once((own, &sm.knots)).chain(margins).filter(|(s, _)| *s) {
             f.opt_f64s("sampled knots", knots.as_deref());
         }
     }

@@ -164,6 +164,9 @@ impl Design<'_> {
 /// Builds every smooth term of the model, the terms shared out over `spec.threads`
 /// (placing knots sorts each covariate: at 1e6 rows that is most of the time).
 pub fn design<'a>(spec: &'a ModelSpec<'_>) -> Result<Design<'a>> {
+    if spec.smooths.iter().any(|s| s.knots_pending) {
+        return Err(EngineError::KnotsPending);
+    }
     let n = spec.xp.nrows();
     for sm_spec in &spec.smooths {
         // `basis::construct` checks `by` against the covariates.
