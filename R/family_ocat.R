@@ -71,7 +71,7 @@ ocat_family <- function(cuts, estimate, R, start = NULL) {
   dev_resids <- function(y, mu, wt) -2 * wt * log_probability(y, mu)
   aic <- function(y, n, mu, wt, dev) -2 * sum(wt * log_probability(y, mu))
   null_deviance <- function(y, wt, offset, eta, intercept) {
-    intercept_null_deviance(dev_resids, lk, y, wt, offset, eta)
+    intercept_null_deviance(dev_resids, lk, as.vector(y), wt, offset, eta, grouped = TRUE)
   }
   # mgcv's predict(type = "response"): each class's probability, and its standard
   # error from the linear predictor's by the delta method.
@@ -157,7 +157,17 @@ ocat_start <- function(R, y) {
 # (find.null.dev()): the deviance minimized over a constant added to the offset,
 # searched around the link of the fitted means' weighted mean, the interval doubled
 # until the minimum is inside it.
-intercept_null_deviance <- function(dev_resids, lk, y, wt, offset, eta) {
+intercept_null_deviance <- function(dev_resids, lk, y, wt, offset, eta, grouped = FALSE) {
+  # `grouped` (for deviance residuals linear in the weight, of a response without
+  # attributes): with one offset for all rows, each distinct response counts once
+  # with its rows' weights summed. An ordered categorical response has R values, and
+  # its null deviance row by row took 0.9 s of a 1e5-row fit's 0.9 s exact hit.
+  if (grouped && length(unique(offset)) <= 1L) {
+    grouped <- by_distinct_response(y, wt)
+    y <- grouped$y
+    wt <- grouped$wt
+    offset <- offset[1]
+  }
   fnull <- function(g) sum(dev_resids(y, lk$linkinv(g + offset), wt))
   centre <- lk$linkfun(mean(lk$linkinv(eta - offset) * wt) / mean(wt))
   width <- abs(centre) * 0.1 + 1
@@ -166,4 +176,13 @@ intercept_null_deviance <- function(dev_resids, lk, y, wt, offset, eta) {
     if (op$minimum > centre - width && op$minimum < centre + width) return(op$objective)
     width <- width * 2
   }
+}
+
+# The distinct values of a response with their rows' weights summed, when they are
+# fewer than half the rows (else `y` and `wt` as they are).
+by_distinct_response <- function(y, wt) {
+  wt <- rep_len(wt, length(y))
+  values <- unique(y)
+  if (length(values) * 2L > length(y)) return(list(y = y, wt = wt))
+  list(y = values, wt = as.double(rowsum(wt, match(y, values), reorder = FALSE)))
 }

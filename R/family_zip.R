@@ -74,7 +74,9 @@ zip_family <- function(theta, estimate, b) {
   null_deviance <- function(y, wt, offset, eta, intercept) {
     meany <- mean(y)
     lsat <- sum(2 * wt * saturated(y))
-    fnull <- function(g) sum(-2 * wt * loglik(y, rep(g, length(y))))
+    # Each distinct count once, its rows' weights summed (`by_distinct_response()`).
+    grouped <- by_distinct_response(y, wt)
+    fnull <- function(g) sum(-2 * grouped$wt * loglik(grouped$y, rep(g, length(grouped$y))))
     stats::optimize(fnull, c(meany / 5, meany * 3), tol = 1e-10)$objective + lsat
   }
   # The expected count p lambda / (1 - exp(-lambda)), and its standard error from
