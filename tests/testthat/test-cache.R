@@ -476,12 +476,14 @@ test_that("sampled knots are drawn only when the store has no exact hit (issue 2
   fewer <- gam_fit(y ~ s(x0, xt = list(max.knots = 2200)) + s(x1, bs = "cr"), data = d)
   expect_false(identical(fewer$warm_start$source, "exact"))
   reference <- gam_fit(y ~ s(x0, xt = list(max.knots = 2200)) + s(x1, bs = "cr"), data = d, cache = FALSE)
-  expect_identical(fitted(fewer), fitted(reference))
+  expect_lt(rel_diff(fitted(fewer), fitted(reference)), 1e-8) # (seeded by the fit above)
   old <- suppressWarnings(RNGkind(sample.kind = "Rounding"))
   on.exit(RNGkind(sample.kind = old[[3]]), add = TRUE)
   rounding <- suppressWarnings(gam_fit(f, data = d))
-  expect_false(identical(rounding$warm_start$source, "exact"))
-  expect_identical(fitted(rounding), fitted(suppressWarnings(gam_fit(f, data = d, cache = FALSE))))
+  # (Its knots are data: it is seeded by the fits above, as gam_cv()'s folds, whose
+  # workers draw with another generator kind, are seeded by the full-data fit.)
+  expect_identical(rounding$warm_start$source, "seeded")
+  expect_lt(rel_diff(fitted(rounding), fitted(suppressWarnings(gam_fit(f, data = d, cache = FALSE)))), 1e-8)
   RNGkind(sample.kind = old[[3]])
   # A miss draws them as a fit without the store does (the same knots, the same fit).
   local_store()

@@ -330,9 +330,6 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
     // data seed each other.
     if sm.knots_sampled {
         f.flag("knots sampled", true);
-        if let Some(sample) = &sm.knots_sample {
-            f.f64s("knots sample", sample);
-        }
     } else {
         f.opt_f64s("knots", sm.knots.as_deref());
     }
@@ -438,8 +435,13 @@ fn absorb_data(f: &mut Fingerprinter, spec: &ModelSpec<'_>) {
         }
     }
     for sm in &spec.smooths {
-        // Knots drawn as `knots_sample` says are determined by it (in the structure)
-        // and the covariates (hashed above).
+        // Knots drawn as `knots_sample` says are determined by it and the covariates
+        // (hashed above). It is data as the knots are (the random number generator's
+        // kind differs in `gam_cv()`'s workers, whose folds are seeded by the
+        // full-data fit all the same).
+        if let Some(sample) = sm.knots_sample.as_deref().filter(|_| sm.knots_sampled) {
+            f.f64s("knots sample", sample);
+        }
         let own = sm.knots_sampled && sm.knots_sample.is_none();
         let margins = sm.margins.iter().map(|m| (m.knots_sampled, &m.knots));
         for (_, knots) in std::iter::once((own, &sm.knots)).chain(margins).filter(|(s, _)| *s) {
