@@ -164,9 +164,9 @@ intercept_null_deviance <- function(dev_resids, lk, y, wt, offset, eta, grouped 
   # its null deviance row by row took 0.9 s of a 1e5-row fit's 0.9 s exact hit.
   centre <- lk$linkfun(mean(lk$linkinv(eta - offset) * wt) / mean(wt))
   if (grouped && length(unique(offset)) <= 1L) {
-    grouped <- by_distinct_response(y, wt)
-    y <- grouped$y
-    wt <- grouped$wt
+    distinct <- by_distinct_response(y, wt)
+    y <- distinct$y
+    wt <- distinct$wt
     offset <- if (length(offset)) offset[[1]] else 0
   }
   fnull <- function(g) sum(dev_resids(y, lk$linkinv(g + offset), wt))

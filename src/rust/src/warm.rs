@@ -105,10 +105,9 @@ pub fn fit_warm<'a>(
     cache: Option<&CacheSettings>,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(Design<'a>, FitResult, WarmReport)> {
+    // Knots still to be drawn (`SmoothSpec::knots_pending`) allow only an exact hit:
+    // every other path builds the design, which refuses them (`fit::design`).
     let mut report = WarmReport::cold();
-    // Knots still to be drawn (`SmoothSpec::knots_pending`): only an exact hit is
-    // served; every other path needs them (`fit::design` refuses).
-    let pending = spec.smooths.iter().any(|s| s.knots_pending);
     let Some(cache) = cache else {
         if let Some(given) = &spec.start {
             let prepared = fit::prepare(spec, interrupted)?;
@@ -168,9 +167,6 @@ pub fn fit_warm<'a>(
         session.discard_exact();
     }
 
-    if pending {
-        return Err(EngineError::KnotsPending);
-    }
     let mut prepared = fit::prepare(spec, interrupted)?;
     // What others could have written is no start: only a verified exact hit is used.
     let start = if session.trusted() { start } else { Start::Cold };

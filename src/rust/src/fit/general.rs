@@ -19,7 +19,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
 use super::problem::initial_rho;
-use super::start::SEED_RANGE;
+use super::start::on_plateau;
 use super::term_tests::{self, TermTest};
 use super::uncertainty;
 use crate::error::{EngineError, Result};
@@ -427,12 +427,8 @@ impl GeneralModel<'_> {
             // cold start of some smoothing parameters, it runs again with those at
             // their cold start (the criterion between the two points need not fall
             // monotonically, so a single probe there would not decide).
-            let probe: Vec<f64> = result
-                .rho
-                .iter()
-                .zip(&cold_rho0)
-                .map(|(r, c)| if (r - c).abs() > SEED_RANGE { *c } else { *r })
-                .collect();
+            let probe: Vec<f64> =
+                result.rho.iter().zip(&cold_rho0).map(|(r, c)| if on_plateau(*r, *c) { *c } else { *r }).collect();
             if probe != result.rho {
                 let value = result.eval.value;
                 let beat = value - tol(value);

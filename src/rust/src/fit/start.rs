@@ -19,6 +19,13 @@ use super::spec::{GivenStart, Method, ModelSpec};
 /// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
 pub(super) const SEED_RANGE: f64 = 10.0;
 
+/// Whether a log smoothing parameter `rho` lies on the criterion's plateau as seen
+/// from the cold start `cold`: further than `SEED_RANGE` from it, where its term is
+/// shrunk to the penalty's null space or left unpenalized.
+pub(super) fn on_plateau(rho: f64, cold: f64) -> bool {
+    (rho - cold).abs() > SEED_RANGE
+}
+
 impl Prepared<'_> {
     /// A checkpoint of this very problem, kept where a cold search can go (`bounds`):
     /// an iterate of a cold search lies inside that box already, so a resumed search
@@ -108,7 +115,7 @@ impl Prepared<'_> {
         let mut probe = rho.to_vec();
         let mut moved = false;
         for (i, &j) in free.iter().enumerate() {
-            if j < self.n_smoothing && (rho[i] - self.rho_init[j]).abs() > SEED_RANGE {
+            if j < self.n_smoothing && on_plateau(rho[i], self.rho_init[j]) {
                 probe[i] = self.rho_init[j];
                 moved = true;
             }
@@ -188,9 +195,8 @@ impl Prepared<'_> {
             // null space, or unpenalized), where it drifts by whole units per round
             // with no effect on the fit: it does not hold performance iteration up
             // (nb() folds took 8 rounds, the last 5 only such a term's drift).
-            let plateau = |j: usize, r: f64| (r - self.rho_init[j]).abs() > SEED_RANGE;
             let change = (0..m)
-                .filter(|&j| !(plateau(j, rho[j]) && plateau(j, next[j])))
+                .filter(|&j| !(on_plateau(rho[j], self.rho_init[j]) && on_plateau(next[j], self.rho_init[j])))
                 .fold(0.0_f64, |a, j| a.max((next[j] - rho[j]).abs()));
             rho[..m].copy_from_slice(&next);
             let b = Array1::from(result.eval.coefficients.clone());
