@@ -19,6 +19,13 @@ use super::spec::{GivenStart, Method, ModelSpec};
 /// the criterion is not yet flat (it flattens like `exp(-|rho - rho_init|)`).
 pub(super) const SEED_RANGE: f64 = 10.0;
 
+/// Where `Prepared::off_plateau` puts back a parameter on the plateau.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum ProbeAt {
+    Cold,
+    Edge,
+}
+
 /// Whether a log smoothing parameter `rho` lies on the criterion's plateau as seen
 /// from the cold start `cold`: further than `SEED_RANGE` from it, where its term is
 /// shrunk to the penalty's null space or left unpenalized.
@@ -100,10 +107,14 @@ impl Prepared<'_> {
 
     /// For a point `rho` (of the `free` parameters) at which the criterion is
     /// `value`: when some smoothing parameters lie more than `SEED_RANGE` from the
-    /// cold start, the point with those put back at the cold start, if the criterion
-    /// is lower there (by more than the tolerance). A cold search starts there and
-    /// goes downhill; a point beyond a plateau that is higher than it is not where a
-    /// cold search ends, however flat the criterion is around it.
+    /// cold start, the point with those put back (`to`), if the criterion is lower
+    /// there (by more than the tolerance).
+    /// - At the cold start: a cold search starts there and goes downhill; a point
+    ///   beyond a plateau that is higher than it is not where a cold search ends,
+    ///   however flat the criterion is around it.
+    /// - At the edge of `seed_start`'s box, on the plateau's side: lower there, the
+    ///   criterion slopes down from the plateau to an optimum between the two, which
+    ///   a search started on the plateau would not see.
     pub(super) fn off_plateau(
         &self,
         objective: &mut FreeObjective<'_, '_>,
@@ -111,12 +122,17 @@ impl Prepared<'_> {
         rho: &[f64],
         value: f64,
         tol: f64,
+        to: ProbeAt,
     ) -> Result<Option<Vec<f64>>> {
         let mut probe = rho.to_vec();
         let mut moved = false;
         for (i, &j) in free.iter().enumerate() {
-            if j < self.n_smoothing && on_plateau(rho[i], self.rho_init[j]) {
-                probe[i] = self.rho_init[j];
+            let cold = self.rho_init[j];
+            if j < self.n_smoothing && on_plateau(rho[i], cold) {
+                probe[i] = match to {
+                    ProbeAt::Cold => cold,
+                    ProbeAt::Edge => cold + SEED_RANGE.copysign(rho[i] - cold),
+                };
                 moved = true;
             }
         }
@@ -248,5 +264,43 @@ mod tests {
         assert!(err < 1e-6, "{err}");
         // The start is close: fewer outer iterations than from the cold start.
         assert!(from.iterations <= cold.iterations, "{} vs {}", from.iterations, cold.iterations);
+    }
+
+    /// The plateau check at the box's edge (a family parameter's trial started from
+    /// another trial's point) puts a term with a signal back at the edge, on the
+    /// plateau's side, where the criterion is lower; at the optimum it finds nothing.
+    #[test]
+    fn the_edge_probe_brings_back_a_term_with_a_signal() {
+        let n = 400;
+        let mut unif = uniform_stream(3);
+        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let y: Vec<f64> = x.iter().map(|x| (6.0 * x).sin() + unif() - 0.5).collect();
+        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
+        let xp = Array2::from_elem((n, 1).f(), 1.0);
+        let spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
+        let prepared = prepare(&spec, &mut || false).unwrap();
+        let fit = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
+        let mut objective = prepared.objective_from(&spec, None);
+        let free = objective.free_index();
+        let cold = &prepared.rho_init;
+        // The fit's own point (the scale is profiled out: two free parameters).
+        assert_eq!(free, [0, 1]);
+        let optimum: Vec<f64> = fit.sp.iter().map(|s| s.ln()).collect();
+        let mut probe = |rho: &[f64], to: ProbeAt| {
+            let value = objective.evaluate(rho, false).unwrap().value;
+            prepared.off_plateau(&mut objective, &free, rho, value, 1e-8, to).unwrap()
+        };
+        // s(x) moved up its plateau.
+        let signal = vec![cold[0] + 18.0, optimum[1]];
+        let back = probe(&signal, ProbeAt::Edge).expect("s(x) is brought back");
+        assert!((back[0] - (cold[0] + SEED_RANGE)).abs() < 1e-12, "{} against {}", back[0], cold[0]);
+        // s(z), without a signal, sits on its plateau at the optimum: it goes back
+        // with s(x).
+        assert!(on_plateau(optimum[1], cold[1]));
+        assert!((back[1] - (cold[1] + SEED_RANGE)).abs() < 1e-12);
+        // At the optimum there is nothing lower to go back to.
+        assert!(probe(&optimum, ProbeAt::Edge).is_none());
+        assert!(probe(&optimum, ProbeAt::Cold).is_none());
     }
 }
