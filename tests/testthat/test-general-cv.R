@@ -110,3 +110,25 @@ test_that("a store others can write to is not used by a general fit, which says 
   expect_identical(again$warm_start$source, "cold")
   expect_equal(again$fitted.values, cold$fitted.values, tolerance = 1e-10)
 })
+
+test_that("a seed with a term on its plateau reaches the cold fit where the term has an effect", {
+  # In the seed's sample s.1(z) is shrunk to its plateau (log sp 17); in the new
+  # one it has an effect (log sp 5). This seeded fit used to fail outright: the
+  # check for a better inner optimum refitted far out on s(w)'s plateau (log sp
+  # 21), where the inner fit from the search's coefficients ends with a Hessian
+  # not positive definite to working precision.
+  local_store()
+  f <- list(y ~ s(x) + s(w), ~ s(z))
+  flat <- scale_data(600, seed = 21)
+  flat$w <- runif(600)
+  seed <- gam_fit(f, data = flat, family = mgcv::gaulss())
+  expect_gt(log(seed$sp[[3]]), 15)
+  sloped <- scale_data(600, seed = 22)
+  sloped$w <- runif(600)
+  seeded <- gam_fit(f, data = sloped, family = mgcv::gaulss())
+  expect_identical(seeded$warm_start$source, "seeded")
+  cold <- gam_fit(f, data = sloped, family = mgcv::gaulss(), cache = FALSE)
+  expect_lt(log(cold$sp[[3]]), 10)
+  expect_lt(abs(seeded$criterion / cold$criterion - 1), 1e-8) # the outer tolerance
+  expect_lt(max(abs(fitted(seeded) - fitted(cold))) / max(abs(fitted(cold))), 1e-6)
+})

@@ -58,7 +58,12 @@ pub fn fit_general_warm(
         Start::Seed(entry) | Start::Resume(entry) if entry.rho.0.len() == m => {
             report.source = Source::Seeded;
             report.seed_iterations = Some(entry.iteration);
-            let beta = (entry.coefficients.0.len() == p).then(|| entry.coefficients.0.clone());
+            // A checkpoint's coefficients are of this very design; a seed's are of a
+            // basis built on other data (other knots, another eigenbasis for tp),
+            // where they are no start: the inner fit from them failed outright (a
+            // penalized Hessian not positive definite) where the cold fit did not.
+            let beta = (entry.kind == EntryKind::Checkpoint && entry.coefficients.0.len() == p)
+                .then(|| entry.coefficients.0.clone());
             Some(GeneralStart { rho: entry.rho.0.clone(), beta })
         }
         _ => None,

@@ -33,6 +33,18 @@ pub(super) fn on_plateau(rho: f64, cold: f64) -> bool {
     (rho - cold).abs() > SEED_RANGE
 }
 
+/// Where a plateau check (`ProbeAt`) puts a log smoothing parameter `rho` whose cold
+/// start is `cold`: unchanged unless it lies on the plateau.
+pub(super) fn plateau_probe(rho: f64, cold: f64, to: ProbeAt) -> f64 {
+    if !on_plateau(rho, cold) {
+        return rho;
+    }
+    match to {
+        ProbeAt::Cold => cold,
+        ProbeAt::Edge => cold + SEED_RANGE.copysign(rho - cold),
+    }
+}
+
 impl Prepared<'_> {
     /// A checkpoint of this very problem, kept where a cold search can go (`bounds`):
     /// an iterate of a cold search lies inside that box already, so a resumed search
@@ -127,12 +139,8 @@ impl Prepared<'_> {
         let mut probe = rho.to_vec();
         let mut moved = false;
         for (i, &j) in free.iter().enumerate() {
-            let cold = self.rho_init[j];
-            if j < self.n_smoothing && on_plateau(rho[i], cold) {
-                probe[i] = match to {
-                    ProbeAt::Cold => cold,
-                    ProbeAt::Edge => cold + SEED_RANGE.copysign(rho[i] - cold),
-                };
+            if j < self.n_smoothing && on_plateau(rho[i], self.rho_init[j]) {
+                probe[i] = plateau_probe(rho[i], self.rho_init[j], to);
                 moved = true;
             }
         }
