@@ -48,8 +48,10 @@
 #'
 #' @section Sharing a store:
 #' Several processes, and several machines on a shared filesystem, can use one store
-#' at once: writes are atomic (temporary file, sync, rename), every entry carries a
+#' at once: writes are atomic (temporary file, rename), every entry carries a
 #' checksum and the key it belongs to, and damaged entries are skipped and removed.
+#' Writes are not synced to the disk: after a crash an entry may be missing or
+#' damaged, which makes it a miss, never a wrong answer.
 #' Point every process at the same directory (`WARMGAM_CACHE_DIR` is convenient on a
 #' cluster), and set `options(warmgam.cache_shared = TRUE)` so that new directories
 #' are created with the usual group permissions (subject to the umask) instead of

@@ -4,6 +4,7 @@
 use super::*;
 use crate::cache::entry_file::HEADER_BYTES;
 use crate::cache::payload::{Bounded, EntryKind};
+use std::fs::File;
 
 fn limits() -> StoreLimits {
     StoreLimits { max_bytes: u64::MAX, max_age: Duration::from_secs(1 << 30) }
