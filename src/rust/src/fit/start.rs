@@ -307,6 +307,9 @@ mod tests {
         // with s(x).
         assert!(on_plateau(optimum[1], cold[1]));
         assert!((back[1] - (cold[1] + SEED_RANGE)).abs() < 1e-12);
+        // The check at the cold start (seeds', and a trial's first) puts it there.
+        let back = probe(&signal, ProbeAt::Cold).expect("s(x) is brought back to the cold start");
+        assert_eq!(back[0], cold[0]);
         // At the optimum there is nothing lower to go back to.
         assert!(probe(&optimum, ProbeAt::Edge).is_none());
         assert!(probe(&optimum, ProbeAt::Cold).is_none());
