@@ -93,3 +93,26 @@ test_that("nb() rejects bad input", {
   d$y[3] <- -1
   expect_error(gam_fit(y ~ s(x0), data = d, family = nb()), "non-negative", class = "warmgam_error_response")
 })
+
+test_that("a seed with a no-effect term reaches the cold fit where the term has an effect", {
+  # The seed's s(z) is shrunk far up its plateau. The seeded nb() fit starts from
+  # it (brought into seed_start's box), its later trials from one another's points
+  # as they are (checked at the cold start and the box's edge): it has to find
+  # this data's s(z), 10 or more below the seed's.
+  local_store()
+  counts <- function(seed, effect) {
+    set.seed(seed)
+    d <- data.frame(x = runif(3000), z = runif(3000))
+    d$y <- rnbinom(3000, mu = exp(1 + sin(2 * pi * d$x) + effect * d$z^2), size = 3)
+    d
+  }
+  f <- y ~ s(x) + s(z)
+  seed <- gam_fit(f, data = counts(1, 0), family = nb())
+  new <- counts(2, 0.8)
+  seeded <- gam_fit(f, data = new, family = nb())
+  expect_identical(seeded$warm_start$source, "seeded")
+  cold <- gam_fit(f, data = new, family = nb(), cache = FALSE)
+  expect_lt(log(cold$sp[[2]]) - log(seed$sp[[2]]), -10) # far below the seed's
+  expect_lt(abs(seeded$criterion / cold$criterion - 1), 1e-8) # the outer tolerance
+  expect_lt(max(abs(fitted(seeded) - fitted(cold))) / max(abs(fitted(cold))), 1e-6)
+})
