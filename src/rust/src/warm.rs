@@ -426,14 +426,7 @@ mod tests {
 
     /// A signal in `x` and none in `z`, 400 rows.
     fn spec() -> ModelSpec<'static> {
-        let mut next = fit::uniform_stream(7);
-        let n = 400;
-        let x: Vec<f64> = (0..n).map(|_| next()).collect();
-        let z: Vec<f64> = (0..n).map(|_| next()).collect();
-        let y: Vec<f64> = x.iter().map(|x| (6.0 * x).sin() + 0.3 * (next() - 0.5) * 3.46).collect();
-        let smooths =
-            vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "cr", 10, vec![z])];
-        ModelSpec::for_tests(y, ndarray::Array2::ones((n, 1)), smooths)
+        ModelSpec::two_smooths_for_tests(400, 7, |x, _, u| (6.0 * x).sin() + 0.3 * (u - 0.5) * 3.46)
     }
 
     fn identity() -> ModelIdentity {

@@ -163,6 +163,20 @@ impl<'a> ModelSpec<'a> {
             parametric_penalties: Vec::new(),
         }
     }
+
+    /// `n` rows of two covariates `x` and `z` drawn from `uniform_stream(seed)`
+    /// (all of `x`, then all of `z`), the terms `s(x)` and `s(z)` (`cr`, `k = 10`) and
+    /// an intercept; row `i`'s response is `y(x_i, z_i, u_i)`, `u_i` the stream's
+    /// next draw.
+    pub fn two_smooths_for_tests(n: usize, seed: u64, y: impl Fn(f64, f64, f64) -> f64) -> ModelSpec<'static> {
+        let mut unif = uniform_stream(seed);
+        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
+        let response: Vec<f64> = x.iter().zip(&z).map(|(&x, &z)| y(x, z, unif())).collect();
+        let smooths =
+            vec![SmoothSpec::for_tests("s(x)", "cr", 10, vec![x]), SmoothSpec::for_tests("s(z)", "cr", 10, vec![z])];
+        ModelSpec::for_tests(response, Array2::ones((n, 1)), smooths)
+    }
 }
 
 pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {

@@ -137,14 +137,10 @@ impl Prepared<'_> {
         to: ProbeAt,
     ) -> Result<Option<Vec<f64>>> {
         let mut probe = rho.to_vec();
-        let mut moved = false;
-        for (i, &j) in free.iter().enumerate() {
-            if j < self.n_smoothing && on_plateau(rho[i], self.rho_init[j]) {
-                probe[i] = plateau_probe(rho[i], self.rho_init[j], to);
-                moved = true;
-            }
+        for (i, &j) in free.iter().enumerate().filter(|(_, &j)| j < self.n_smoothing) {
+            probe[i] = plateau_probe(rho[i], self.rho_init[j], to);
         }
-        if !moved {
+        if probe == rho {
             return Ok(None);
         }
         Ok(match objective.evaluate(&probe, false) {
@@ -240,25 +236,16 @@ impl Prepared<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::basis::SmoothSpec;
     use crate::family::Family;
     use crate::fit::driver::{prepare, Iterate};
-    use crate::fit::uniform_stream;
-    use ndarray::{Array2, ShapeBuilder};
 
     /// Performance iteration is only a start: the fit from it reaches the cold
     /// fit's optimum (a binary model, whose smoothing parameters it gets near).
     #[test]
     pub(super) fn performance_start_reaches_the_cold_optimum() {
-        let n = 2000;
-        let mut unif = uniform_stream(7);
-        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
-        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
-        let y: Vec<f64> =
-            (0..n).map(|i| f64::from(unif() < 1.0 / (1.0 + (-(3.0 * x[i]).sin() - z[i] * z[i]).exp()))).collect();
-        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
-        let xp = Array2::from_elem((n, 1).f(), 1.0);
-        let mut spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
+        let mut spec = ModelSpec::two_smooths_for_tests(2000, 7, |x, z, u| {
+            f64::from(u < 1.0 / (1.0 + (-(3.0 * x).sin() - z * z).exp()))
+        });
         spec.family = Family::from_r("binomial", "logit", "", &[]).unwrap();
         let prepared = prepare(&spec, &mut || false).unwrap();
         let (rho, beta) = prepared.performance_start(&spec, &prepared.rho_init, None).unwrap().expect("a start");
@@ -279,14 +266,7 @@ mod tests {
     /// plateau's side, where the criterion is lower; at the optimum it finds nothing.
     #[test]
     fn the_edge_probe_brings_back_a_term_with_a_signal() {
-        let n = 400;
-        let mut unif = uniform_stream(3);
-        let x: Vec<f64> = (0..n).map(|_| unif()).collect();
-        let z: Vec<f64> = (0..n).map(|_| unif()).collect();
-        let y: Vec<f64> = x.iter().map(|x| (6.0 * x).sin() + unif() - 0.5).collect();
-        let smooth = |label: &str, v: Vec<f64>| SmoothSpec::for_tests(label, "cr", 10, vec![v]);
-        let xp = Array2::from_elem((n, 1).f(), 1.0);
-        let spec = ModelSpec::for_tests(y, xp, vec![smooth("s(x)", x), smooth("s(z)", z)]);
+        let spec = ModelSpec::two_smooths_for_tests(400, 3, |x, _, u| (6.0 * x).sin() + u - 0.5);
         let prepared = prepare(&spec, &mut || false).unwrap();
         let fit = prepared.optimize(&spec, None, &mut |_: &Iterate<'_>| Ok(())).unwrap();
         let mut objective = prepared.objective_from(&spec, None);
