@@ -36,13 +36,16 @@
 #'   binomial response may be 0/1 (numeric, logical, or a factor whose first level is
 #'   failure), proportions with the numbers of trials as `weights`, or
 #'   `cbind(successes, failures)`. The scale is 1 for binomial, Poisson, negative
-#'   binomial and the extended families above, and estimated otherwise.
+#'   binomial and the extended families above, and estimated otherwise. mgcv's
+#'   `cox.ph()` (or `"cox.ph"`) fits a Cox proportional hazards model of survival
+#'   times, `weights` its event indicator; see [warmgam_cox].
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
 #'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
 #'   `method = "GCV.Cp"` to refit an mgcv model that did not name its method.
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
-#'   name of a column of `data`.
+#'   name of a column of `data`. For `cox.ph()`, the event indicator (1 an event,
+#'   0 a censored time), as mgcv's.
 #' @param offset Optional offset added to the linear predictor in fitting (as mgcv,
 #'   it is not added by `predict()`; a formula `offset()` term is).
 #' @param sp Optional smoothing parameters, one per smooth term (per level for a
@@ -222,8 +225,10 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     # weights, zero offsets and the defaults explicitly.
     w_raw <- eval(substitute(weights), data, parent.frame())
     o_raw <- eval(substitute(offset), data, parent.frame())
+    # (A Cox model's weights are its event indicator.)
+    cox <- is_cox_family(general)
     refused <- c(
-      weights = !is.null(w_raw) && !all(w_raw == 1, na.rm = TRUE),
+      weights = !cox && !is.null(w_raw) && !all(w_raw == 1, na.rm = TRUE),
       offset = !is.null(o_raw) && !all(o_raw == 0, na.rm = TRUE),
       gamma = !identical(gamma, 1) && !identical(gamma, 1L),
       scale = !identical(scale, 0) && !identical(scale, 0L),
@@ -240,7 +245,7 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
       subset = eval(substitute(subset), data, parent.frame()),
       na_action = resolve_na_action(if (missing(na.action)) NULL else na.action),
       drop_unused_levels = drop.unused.levels, fit = fit, call = call, refused = refused,
-      optimizer = settings$optimizer, cache = cache
+      optimizer = settings$optimizer, cache = cache, status = if (cox) w_raw
     ))
   }
   family <- resolve_family(family)

@@ -6,7 +6,7 @@
 
 # The general families the engine fits, each with its number of linear predictors.
 general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L,
-                        shash = 4L)
+                        shash = 4L, `Cox PH` = 1L)
 
 # The number of linear predictors (multinom(K) has K) and the most the engine takes.
 n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
@@ -21,11 +21,15 @@ general_support <- list(
   ziplss = list(valid = function(y, family) y >= 0 & y == round(y), expected = "non-negative whole number")
 )
 
+# The engine's name of a general family (mgcv names its Cox family "Cox PH").
+engine_family_name <- function(family) if (is_cox_family(family)) "cox.ph" else family$family
+
 is_general_family <- function(family) inherits(family, "general.family")
 
 # The family object, when it is a general one (a function or name is called first);
 # NULL otherwise.
 general_family <- function(family) {
+  if (identical(family, "cox.ph")) family <- mgcv::cox.ph
   if (is.character(family) && length(family) == 1L && family %in% names(general_family_lps)) {
     family <- get(family, envir = asNamespace("mgcv"), mode = "function")
   }
@@ -37,7 +41,7 @@ general_family <- function(family) {
   if (!family$family %in% names(general_family_lps)) {
     abort(sprintf(
       "`family = %s()` is not supported yet; of mgcv's general families warmgam fits %s.",
-      family$family, paste0(names(general_family_lps), "()", collapse = ", ")
+      family$family, paste0(sub("Cox PH", "cox.ph", names(general_family_lps), fixed = TRUE), "()", collapse = ", ")
     ), "family")
   }
   if (n_predictors(family) > max_predictors) {
@@ -71,7 +75,8 @@ general_constants <- function(family) {
     multinom = family$nlp,
     shash = c(exp(family$linfo[[2]]$linkinv(-50)) - exp(-50), get("phiPen", environment(family$ll))),
     ziplss = ,
-    gevlss = numeric()
+    gevlss = ,
+    `Cox PH` = numeric()
   )
 }
 
@@ -159,6 +164,12 @@ predictor_numbers <- function(lhs) {
 # error for `na.fail`), so that each predictor's model is set up on the same rows.
 general_rows <- function(formulae, data, subset, na_action) {
   if (is.null(data)) return(NULL)
+  # A list of variables (as mgcv's examples give `data`) as the data frame it is.
+  if (!is.data.frame(data)) {
+    data <- tryCatch(as.data.frame(data, stringsAsFactors = FALSE), error = function(e) {
+      abort("`data` must be a data frame, or a list of variables of one length.", "argument")
+    })
+  }
   if (!is.null(subset)) data <- data[subset, , drop = FALSE]
   vars <- intersect(unique(unlist(lapply(formulae, all.vars))), names(data))
   keep <- if (length(vars)) stats::complete.cases(as.data.frame(data)[vars]) else rep(TRUE, NROW(data))
@@ -172,7 +183,7 @@ general_rows <- function(formulae, data, subset, na_action) {
 
 # Fits a general smooth model: gam_fit() with a list of formulae and a general family.
 gam_fit_general <- function(formula, data, family, method, sp, knots, select, control, threads, subset,
-                            na_action, drop_unused_levels, fit, call, refused, optimizer, cache) {
+                            na_action, drop_unused_levels, fit, call, refused, optimizer, cache, status = NULL) {
   if (length(refused)) {
     abort(sprintf(
       "`%s` is not supported with the general family `%s()` yet.", refused[[1]], family$family
@@ -182,12 +193,20 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     warn(sprintf("`method = \"%s\"` is not used: `%s()` is fitted by REML, as mgcv fits its general families.",
                  method, family$family))
   }
+  cox <- is_cox_family(family)
+  if (cox) formula <- cox_formulae(formula)
   blocks <- lp_formulae(formula, family)
   formulae <- blocks$formulae
   rows <- general_rows(formulae, data, subset, na_action)
+  if (cox) {
+    surv <- cox_survival(formulae[[1]], rows, status, subset, attr(rows, "dropped"))
+    formulae[[1]] <- surv$formula
+  }
   setups <- lapply(formulae, function(f) {
     gam_fit(f, data = rows, knots = knots, select = select, fit = FALSE, drop.unused.levels = drop_unused_levels)
   })
+  # mgcv's cox.ph() has no intercept: the baseline hazard takes its place.
+  if (cox) setups[[1]] <- drop_intercept(setups[[1]])
   # As mgcv's gam(fit = FALSE) returns its set-up model: one per predictor here.
   if (!fit) return(setups)
   n <- vapply(setups, function(s) nrow(s$X), 1)
@@ -247,8 +266,10 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   raw <- fit_general_impl(list(
     X = do.call(cbind, lapply(setups, `[[`, "X")),
     y = y,
-    family = family$family,
+    family = engine_family_name(family),
     links = general_links(family),
+    status = if (cox) surv$status else numeric(),
+    strata = if (cox && !is.null(surv$stratum)) as.double(match(surv$stratum, unique(surv$stratum))) else numeric(),
     constants = as.double(general_constants(family)),
     lp_start = lapply(feeds, function(js) as.double(first[js])),
     lp_end = lapply(feeds, function(js) as.double(first[js] + p[js])),
@@ -270,7 +291,8 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   parts <- lapply(seq_along(setups), function(k) {
     s <- setups[[k]]
     list(pterms = s$pterms, xlevels = s$xlevels, contrasts = s$contrasts, smooth = s$smooth,
-         assign = s$assign, coefficients = stats::setNames(numeric(p[[k]]), colnames(s$X)))
+         assign = s$assign, coefficients = stats::setNames(numeric(p[[k]]), colnames(s$X)),
+         drop_intercept = isTRUE(s$drop_intercept))
   })
   coefficients <- stats::setNames(res$coefficients, coef_names)
   dimnames(res$Vp) <- dimnames(res$Ve) <- dimnames(res$Vc) <- list(coef_names, coef_names)
@@ -324,7 +346,13 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     ),
     class = "warmgam_general"
   )
-  general_postproc(fit)
+  if (!cox) return(general_postproc(fit))
+  fit$formula <- formula[[1]]
+  fit$y <- surv$y
+  fit$prior.weights <- surv$status
+  fit$linear.predictors <- drop(fit$linear.predictors)
+  class(fit) <- c("warmgam_cox", class(fit))
+  cox_postproc(fit, setups[[1]]$X, surv)
 }
 
 # The store's settings and the model's identity for a general fit (NULL: the store is

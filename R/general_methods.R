@@ -43,9 +43,9 @@ NULL
 print.warmgam_general <- function(x, ...) {
   check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink functions:", paste(general_links(x$family), collapse = " "), "\n\nFormula:\n")
-  for (f in x$formula) print(f)
+  for (f in formulae_of(x)) print(f)
   cat(sprintf("\nTotal edf: %s   -REML = %s   n = %d\n", format(sum(x$edf), digits = 5),
-              format(unname(x$criterion), digits = 8), length(x$y)))
+              format(unname(x$criterion), digits = 8), NROW(x$y)))
   if (!x$converged) cat("The fit did not converge:", x$termination, "\n")
   cat(warm_start_line(x$warm_start), "\n", sep = "")
   invisible(x)
@@ -61,13 +61,15 @@ summary.warmgam_general <- function(object, ...) {
   z <- beta[parametric] / se[parametric]
   p_table <- cbind(Estimate = beta[parametric], `Std. Error` = se[parametric], `z value` = z,
                    `Pr(>|z|)` = 2 * stats::pnorm(abs(z), lower.tail = FALSE))
+  # (A model without parametric terms, such as a Cox model of smooths, has no table.)
+  if (!nrow(p_table)) p_table <- NULL
   s_table <- NULL
   if (length(object$smooth)) {
     s_table <- t(vapply(seq_along(object$smooth), function(i) {
       sm <- object$smooth[[i]]
       test <- object$term_tests[[i]]
       c(edf = sum(object$edf[sm$first:sm$last]), Ref.df = test$rank, Chi.sq = test$stat,
-        `p-value` = smooth_p_value(test, length(object$y) - sum(object$edf), scale_known = TRUE))
+        `p-value` = smooth_p_value(test, NROW(object$y) - sum(object$edf), scale_known = TRUE))
     }, numeric(4)))
     rownames(s_table) <- names(object$smooth)
   }
@@ -75,7 +77,7 @@ summary.warmgam_general <- function(object, ...) {
     list(p.table = p_table, s.table = s_table,
          dev.expl = if (is.null(object$null.deviance)) NA_real_ else
            (object$null.deviance - object$deviance) / object$null.deviance,
-         criterion = object$criterion, n = length(object$y), family = object$family, formula = object$formula),
+         criterion = object$criterion, n = NROW(object$y), family = object$family, formula = object$formula),
     class = "summary.warmgam_general"
   )
 }
@@ -85,7 +87,7 @@ summary.warmgam_general <- function(object, ...) {
 print.summary.warmgam_general <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots_empty("print", ...)
   cat("\nFamily:", x$family$family, "\nLink function:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
-  for (f in x$formula) print(f)
+  for (f in formulae_of(x)) print(f)
   print_coefficient_tables(x, digits)
   cat(sprintf("\nDeviance explained = %s%%\n-REML = %s  Scale est. = 1         n = %d\n",
               formatC(100 * x$dev.expl, digits = 1, format = "f"), format(unname(x$criterion), digits = 5), x$n))
@@ -130,7 +132,8 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     if (is.null(object$data)) abort("`se.fit = TRUE` needs `newdata`: the fit was made without `data`.", "argument")
     x <- predictor_matrices(object, lapply(object$parts, function(part) model_matrix_at(part, object$data)$x))
   }
-  links <- object$family$linfo
+  # (mgcv's cox.ph() has one link, identity, and no `linfo`.)
+  links <- object$family$linfo %||% list(stats::make.link(object$family$link))
   if (type == "response" && is.function(object$family$predict)) {
     # The family's own response scale (gumbls' location, gammals' mean, multinom's
     # class probabilities), as mgcv's predict.gam asks it.
@@ -183,6 +186,9 @@ plot.warmgam_general <- function(x, select = NULL, pages = 0, shade = FALSE, seW
   }
   draw_pages(panels, owner, pages, shade, trans, rug, se_mult, ...)
 }
+
+# A fit's formulae as a list (a Cox model has one formula).
+formulae_of <- function(x) if (inherits(x$formula, "formula")) list(x$formula) else x$formula
 
 # The blocks of terms predictor `k` takes, in order.
 predictor_blocks <- function(object, k) blocks_of(object$block_lp, k)
@@ -267,12 +273,12 @@ logLik.warmgam_general <- function(object, ...) {
   # As mgcv's logLik.gam: the effective degrees of freedom corrected for smoothing
   # parameter uncertainty, at most the number of coefficients.
   df <- min(sum(object$edf2), length(object$coefficients))
-  structure(object$loglik, df = df, nobs = length(object$y), class = "logLik")
+  structure(object$loglik, df = df, nobs = NROW(object$y), class = "logLik")
 }
 
 #' @rdname warmgam_general
 #' @export
-nobs.warmgam_general <- function(object, ...) length(object$y)
+nobs.warmgam_general <- function(object, ...) NROW(object$y)
 
 #' @rdname warmgam_general
 #' @export

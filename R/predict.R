@@ -25,6 +25,8 @@ model_matrix_at <- function(object, data) {
     }
   )
   xp <- stats::model.matrix(pt, mf, contrasts.arg = object$contrasts)
+  # (A Cox model's terms are set up with the intercept, which its fit drops.)
+  if (isTRUE(object$drop_intercept)) xp <- xp[, colnames(xp) != "(Intercept)", drop = FALSE]
   offset <- stats::model.offset(mf) %||% rep(0, nrow(xp))
   blocks <- lapply(object$smooth, function(sm) {
     # A term mgcv built is predicted by mgcv (its `by` included).

@@ -122,7 +122,10 @@ reference_answer <- function(what, fit, args) {
     deleted_columns = function(fit) {
       vapply(fit$smooth, function(sm) paste(sort(attr(sm, "del.index")) - 1, collapse = ","), "")
     },
-    anova_pair = function(fit, other, ...) mgcv::anova.gam(fit, .subset2(other, "fit"), ...)
+    anova_pair = function(fit, other, ...) mgcv::anova.gam(fit, .subset2(other, "fit"), ...),
+    # A Cox model's baseline hazard: times, cumulative hazard, its variance part and
+    # the stratum of each time.
+    cox_hazard = function(fit) fit$family$data[intersect(c("tr", "h", "q", "tr.strat"), names(fit$family$data))]
   )
   if (!is.null(extractors[[what]])) return(do.call(extractors[[what]], c(list(fit), args)))
   fun <- get(what, envir = asNamespace("mgcv"), mode = "function")

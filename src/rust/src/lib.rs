@@ -790,8 +790,17 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
     let y = f.reals("y")?;
     let links: Vec<String> =
         f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
-    let family = family::general::GeneralFamily::from_r(&f.string("family")?, &links, &f.reals("constants")?)
-        .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
+    let name = f.string("family")?;
+    let likelihood = if name == "cox.ph" {
+        // Each row's status (1 an event) and stratum code (empty: one stratum).
+        let sets = fit::cox::RiskSets::new(&y, &f.reals("status")?, &f.reals("strata")?);
+        fit::general::Likelihood::Cox(sets)
+    } else {
+        fit::general::Likelihood::Rows(
+            family::general::GeneralFamily::from_r(&name, &links, &f.reals("constants")?)
+                .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?,
+        )
+    };
     // Each predictor's blocks of columns: `lp_start[[k]]`, `lp_end[[k]]`.
     let reals_of = |o: Robj| o.as_real_slice().map(|v| v.to_vec()).unwrap_or_default();
     let lp: Vec<Vec<std::ops::Range<usize>>> = f
@@ -832,7 +841,7 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
         lp,
         offset,
         y: &y,
-        family,
+        likelihood,
         penalties: fit::penalty::PenaltySet::new(x.ncols(), penalties),
         links: sp_links,
         fixed,

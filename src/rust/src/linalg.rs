@@ -182,6 +182,15 @@ pub fn add_weighted_gram(
     clear_vector_state();
 }
 
+/// `X' diag(w) X` as a symmetric ndarray matrix (weights of any sign).
+pub fn weighted_gram(x: ArrayView2<'_, f64>, w: &[f64], threads: usize) -> Array2<f64> {
+    let p = x.ncols();
+    let mut acc = Mat::<f64>::zeros(p, p);
+    let mut scratch = Mat::<f64>::zeros(0, 0);
+    add_weighted_gram(&mut acc, x, w, &mut scratch, par(threads));
+    from_lower(&acc)
+}
+
 /// `A B` as an ndarray, by faer on `threads` threads when it is large enough to pay
 /// for them: ndarray's own product runs on one thread without the wide kernels,
 /// which made the p x p products of a model with a 1000-level random effect cost

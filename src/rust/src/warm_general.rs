@@ -147,6 +147,7 @@ mod tests {
     use crate::cache::store::StoreLimits;
     use crate::family::general::GeneralFamily;
     use crate::fit::general::GeneralSettings;
+    use crate::fit::general::Likelihood;
     use crate::fit::penalty::{Penalty, PenaltySet};
     use std::time::Duration;
 
@@ -170,7 +171,7 @@ mod tests {
             lp: vec![vec![0..5], vec![5..10]],
             offset: vec![Vec::new(), Vec::new()],
             y,
-            family: GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss"),
+            likelihood: Likelihood::Rows(GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss")),
             penalties: PenaltySet::new(10, pens),
             links: vec![0, 1],
             fixed: vec![None, None],

@@ -14,7 +14,7 @@
 //! folds, updated data, resamples) can seed each other.
 
 use crate::basis::SmoothSpec;
-use crate::fit::general::GeneralModel;
+use crate::fit::general::{GeneralModel, Likelihood};
 use crate::fit::ModelSpec;
 
 /// Version of what is hashed and stored; bump it whenever either changes meaning
@@ -257,6 +257,10 @@ pub fn general_keys(model: &GeneralModel<'_>, id: &ModelIdentity) -> ModelKeys {
         .collect();
     let mut columns: Vec<(&str, Option<&[f64]>)> = vec![("y", Some(model.y))];
     columns.extend(model.offset.iter().map(|o| ("offset", Some(&o[..]))));
+    if let Likelihood::Cox(sets) = &model.likelihood {
+        let [status, strata] = sets.status_and_strata();
+        columns.extend([("status", Some(status)), ("strata", Some(strata))]);
+    }
     columns.extend(x_columns.iter().map(|c| ("column", Some(&c[..]))));
     columns.extend(penalties.iter().map(|s| ("penalty", Some(&s[..]))));
     let digests = column_digests(&columns, model.settings.threads);

@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
+use super::cox::RiskSets;
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
 use super::problem::initial_rho;
@@ -23,7 +24,8 @@ use super::start::{plateau_probe, ProbeAt};
 use super::term_tests::{self, TermTest};
 use super::uncertainty;
 use crate::error::{EngineError, Result};
-use crate::family::general::GeneralFamily;
+use crate::family::general::{GeneralFamily, LpLink};
+use crate::family::link::Link;
 use crate::linalg::{self, SpdFactor};
 
 /// A smooth term of a general model: its columns and what its test needs.
@@ -52,12 +54,30 @@ pub struct GeneralModel<'a> {
     pub lp: Vec<Vec<Range<usize>>>,
     pub offset: Vec<Vec<f64>>,
     pub y: &'a [f64],
-    pub family: GeneralFamily,
+    pub likelihood: Likelihood,
     pub penalties: PenaltySet,
     pub links: Vec<usize>,
     pub fixed: Vec<Option<f64>>,
     pub terms: Vec<GeneralTerm>,
     pub settings: GeneralSettings,
+}
+
+/// What the log likelihood sums over.
+pub enum Likelihood {
+    /// The rows, each through a general family.
+    Rows(GeneralFamily),
+    /// The risk sets of survival data: Cox's partial likelihood, one predictor
+    /// with every column of the model matrix (`fit::cox`).
+    Cox(RiskSets),
+}
+
+impl Likelihood {
+    pub fn links(&self) -> Vec<LpLink> {
+        match self {
+            Likelihood::Rows(family) => family.links(),
+            Likelihood::Cox(_) => vec![LpLink::Standard(Link::Identity)],
+        }
+    }
 }
 
 /// The penalized fit at one set of smoothing parameters.
@@ -152,7 +172,7 @@ impl GeneralModel<'_> {
 
     /// The family's parameters (each predictor through its link) at `eta`.
     pub(crate) fn parameters_of(&self, eta: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let links = self.family.links();
+        let links = self.likelihood.links();
         eta.iter().zip(&links).map(|(e, l)| e.iter().map(|v| l.inverse(*v)).collect()).collect()
     }
 
@@ -175,7 +195,12 @@ impl GeneralModel<'_> {
     }
 
     fn loglik(&self, eta: &[Vec<f64>]) -> f64 {
-        (0..self.n()).map(|i| self.family.loglik(self.y[i], &Self::row_eta(eta, i)[..self.k()])).sum()
+        match &self.likelihood {
+            Likelihood::Rows(family) => {
+                (0..self.n()).map(|i| family.loglik(self.y[i], &Self::row_eta(eta, i)[..self.k()])).sum()
+            }
+            Likelihood::Cox(sets) => sets.loglik(&eta[0]),
+        }
     }
 
     fn s_lambda(&self, lambda: &[f64]) -> Array2<f64> {
@@ -189,11 +214,7 @@ impl GeneralModel<'_> {
     fn weighted_block(&self, r: &Range<usize>, t: &Range<usize>, w: &[f64]) -> Array2<f64> {
         let xr = self.x.slice(s![.., r.clone()]);
         if r == t {
-            let p = xr.ncols();
-            let mut acc = faer::Mat::<f64>::zeros(p, p);
-            let mut scratch = faer::Mat::<f64>::zeros(0, 0);
-            linalg::add_weighted_gram(&mut acc, xr, w, &mut scratch, linalg::par(self.settings.threads));
-            return linalg::from_lower(&acc);
+            return linalg::weighted_gram(xr, w, self.settings.threads);
         }
         let xt = self.x.slice(s![.., t.clone()]);
         let w = Array1::from(w.to_vec()).insert_axis(Axis(1));
@@ -234,12 +255,16 @@ impl GeneralModel<'_> {
 
     /// The log likelihood, the gradient of `-l` and `-d2l/dbeta dbeta'` at `eta`.
     fn derivatives(&self, eta: &[Vec<f64>]) -> (f64, Vec<f64>, Array2<f64>) {
+        let family = match &self.likelihood {
+            Likelihood::Rows(family) => family,
+            Likelihood::Cox(sets) => return sets.derivatives(self.x, &eta[0], self.settings.threads),
+        };
         let (n, k) = (self.n(), self.k());
         let mut ll = 0.0;
         let mut d1 = vec![vec![0.0; n]; k];
         let mut d2 = vec![vec![0.0; n]; k * k];
         for i in 0..n {
-            let jet = self.family.eta_jet(self.y[i], &Self::row_eta(eta, i)[..k], 2);
+            let jet = family.eta_jet(self.y[i], &Self::row_eta(eta, i)[..k], 2);
             ll += jet.l;
             for a in 0..k {
                 d1[a][i] = -jet.d1[a];
@@ -572,9 +597,13 @@ impl GeneralModel<'_> {
         self.penalties.add_to(&mut a_mat, &lambda);
         let mut beta = vec![0.0; p];
         let mut earlier: Vec<Vec<f64>> = Vec::new();
-        let links = self.family.links();
+        let links = self.likelihood.links();
         for a in 0..k {
-            let target = self.family.start_targets(a, self.y, &earlier);
+            // Cox's model starts at zero coefficients, as mgcv's `cox.ph` does.
+            let target = match &self.likelihood {
+                Likelihood::Rows(family) => family.start_targets(a, self.y, &earlier),
+                Likelihood::Cox(_) => vec![0.0; self.n()],
+            };
             let off = &self.offset[a];
             let z: Array1<f64> =
                 target.iter().enumerate().map(|(i, t)| t - off.get(i).copied().unwrap_or(0.0)).collect();

@@ -20,7 +20,8 @@
 
 use ndarray::{s, Array1, Array2};
 
-use super::general::{GeneralModel, Inner};
+use super::cox;
+use super::general::{GeneralModel, Inner, Likelihood};
 use crate::family::general::MAX_LP;
 use crate::linalg;
 
@@ -89,30 +90,15 @@ impl GeneralModel<'_> {
     /// The gradient (and, when `hessian`, the Hessian) of the criterion in the free
     /// log smoothing parameters `free` (indices into `rho`) at the inner fit.
     pub(super) fn rho_derivatives(&self, inner: &Inner, rho: &[f64], free: &[usize], hessian: bool) -> RhoDerivatives {
-        let (n, k, m) = (self.n(), self.k(), free.len());
+        let m = free.len();
         let hinv = inner.factor.inverse();
         let log_s = self.penalties.log_det(&self.penalty_rho(rho));
-        let quad = self.quadratic_forms(&hinv);
         let s_beta: Vec<Vec<f64>> = free.iter().map(|&j| self.s_j_times(j, rho, &inner.beta)).collect();
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         let solve = |v: &[f64]| -> Vec<f64> { hinv.dot(&Array1::from(v.to_vec())).to_vec() };
         let dbeta: Vec<Vec<f64>> = s_beta.iter().map(|sb| solve(sb).iter().map(|v| -v).collect()).collect();
         let deta: Vec<Vec<Vec<f64>>> = dbeta.iter().map(|db| self.predictor_products(db)).collect();
-        // Per row: T_c = sum_ab q_ab l_abc (the data traces are sums of T . deta),
-        // and the third derivatives, kept for the Hessian.
-        let mut t3 = vec![vec![0.0; n]; k];
-        let mut third = Vec::with_capacity(if hessian { n } else { 0 });
-        for i in 0..n {
-            let jet = self.family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
-            for (c, t) in t3.iter_mut().enumerate() {
-                t[i] = (0..k * k).map(|ab| quad[ab][i] * jet.d3[ab / k][ab % k][c]).sum();
-            }
-            if hessian {
-                third.push(jet.d3);
-            }
-        }
-        // sum_i sum_c T_c v_c: minus the data part of tr(H^-1 X'diag(l3 v)X).
-        let t_dot = |v: &[Vec<f64>]| -> f64 { (0..k).map(|c| dot(&t3[c], &v[c])).sum() };
+        let curvature = self.curvature(inner, &hinv, hessian);
         // Per free parameter: lambda_j tr(H^-1 S_j) and its penalties' indices.
         let linked: Vec<Vec<usize>> =
             free.iter().map(|&j| (0..self.links.len()).filter(|&q| self.links[q] == j).collect()).collect();
@@ -132,7 +118,7 @@ impl GeneralModel<'_> {
         let grad: Vec<f64> = (0..m)
             .map(|j| {
                 let dlog_s: f64 = linked[j].iter().map(|&q| log_s.grad[q]).sum();
-                0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * (pen_trace[j] - t_dot(&deta[j])) - 0.5 * dlog_s
+                0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * (pen_trace[j] + curvature.trace(&deta[j])) - 0.5 * dlog_s
             })
             .collect();
         if !hessian {
@@ -141,14 +127,7 @@ impl GeneralModel<'_> {
         // dH_j and M_j = H^-1 dH_j.
         let dh: Vec<Array2<f64>> = (0..m)
             .map(|j| {
-                let w: Vec<Vec<f64>> = (0..k * k)
-                    .map(|ab| {
-                        (0..n)
-                            .map(|i| -(0..k).map(|c| third[i][ab / k][ab % k][c] * deta[j][c][i]).sum::<f64>())
-                            .collect()
-                    })
-                    .collect();
-                let mut d = self.weighted_gram(&w);
+                let mut d = curvature.matrix(self, &deta[j]);
                 let lambda: Vec<f64> = (0..self.links.len())
                     .map(|q| if self.links[q] == free[j] { rho[free[j]].exp() } else { 0.0 })
                     .collect();
@@ -177,27 +156,7 @@ impl GeneralModel<'_> {
                 self.predictor_products(&d2beta)
             })
             .collect();
-        // The data part of tr(H^-1 d2H_jk), one pass over the rows for every pair:
-        // -sum_c T_c d2eta_c - sum_cd G_cd deta_jc deta_kd, G_cd = sum_ab q_ab l_abcd.
-        let mut data: Vec<f64> = d2eta.iter().map(|d2| -t_dot(d2)).collect();
-        for i in 0..n {
-            let fourth = self.family.eta_fourth(self.y[i], &Self::row_eta(&inner.eta, i)[..k]);
-            let mut g = [[0.0; MAX_LP]; MAX_LP];
-            for (c, row) in g.iter_mut().enumerate().take(k) {
-                for (d, v) in row.iter_mut().enumerate().take(k) {
-                    *v = (0..k * k).map(|ab| quad[ab][i] * fourth[ab / k][ab % k][c][d]).sum();
-                }
-            }
-            for (t, &(j, kk)) in pairs.iter().enumerate() {
-                let mut sum = 0.0;
-                for (c, row) in g.iter().enumerate().take(k) {
-                    for (d, v) in row.iter().enumerate().take(k) {
-                        sum += v * deta[j][c][i] * deta[kk][d][i];
-                    }
-                }
-                data[t] -= sum;
-            }
-        }
+        let data = curvature.second_traces(self, inner, &pairs, &deta, &d2eta);
         let mut hess = Array2::zeros((m, m));
         for (t, &(j, kk)) in pairs.iter().enumerate() {
             let d2log_s: f64 =
@@ -214,10 +173,130 @@ impl GeneralModel<'_> {
     }
 }
 
+/// The data part of the criterion's derivatives: how `Hd = -d2l/dbeta dbeta'` moves
+/// along directions of the linear predictors, contracted with `H^-1` where the
+/// criterion takes a trace.
+enum Curvature<'a> {
+    /// A sum over rows of a general family: per row `T_c = sum_ab q_ab l_abc` (the
+    /// first-order traces are sums of `T . deta`), `q_ab = x_ia' [H^-1]_ab x_ib`, and
+    /// the third derivatives when the Hessian is wanted.
+    Rows { t3: Vec<Vec<f64>>, third: Vec<[[[f64; MAX_LP]; MAX_LP]; MAX_LP]>, quad: Vec<Vec<f64>> },
+    /// Cox's partial likelihood (`fit::cox`).
+    Cox(Box<cox::Curvature<'a>>),
+}
+
+impl GeneralModel<'_> {
+    fn curvature(&self, inner: &Inner, hinv: &Array2<f64>, hessian: bool) -> Curvature<'_> {
+        let quad = self.quadratic_forms(hinv);
+        let family = match &self.likelihood {
+            Likelihood::Cox(sets) => {
+                let q = quad.into_iter().next().expect("one predictor");
+                return Curvature::Cox(Box::new(cox::Curvature::new(
+                    sets,
+                    self.x.view(),
+                    &inner.eta[0],
+                    hinv,
+                    q,
+                    self.settings.threads,
+                )));
+            }
+            Likelihood::Rows(family) => family,
+        };
+        let (n, k) = (self.n(), self.k());
+        let mut t3 = vec![vec![0.0; n]; k];
+        let mut third = Vec::with_capacity(if hessian { n } else { 0 });
+        for i in 0..n {
+            let jet = family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
+            for (c, t) in t3.iter_mut().enumerate() {
+                t[i] = (0..k * k).map(|ab| quad[ab][i] * jet.d3[ab / k][ab % k][c]).sum();
+            }
+            if hessian {
+                third.push(jet.d3);
+            }
+        }
+        Curvature::Rows { t3, third, quad }
+    }
+}
+
+impl Curvature<'_> {
+    /// The data part of `tr(H^-1 dH)` along `deta` (one column per predictor).
+    fn trace(&self, deta: &[Vec<f64>]) -> f64 {
+        match self {
+            // -sum_i sum_c T_c v_c.
+            Curvature::Rows { t3, .. } => {
+                -t3.iter().zip(deta).map(|(t, v)| t.iter().zip(v).map(|(a, b)| a * b).sum::<f64>()).sum::<f64>()
+            }
+            Curvature::Cox(c) => c.trace(&deta[0]),
+        }
+    }
+
+    /// The data part of `dH` along `deta`: `X'diag(-l''' deta)X` for rows.
+    fn matrix(&self, model: &GeneralModel<'_>, deta: &[Vec<f64>]) -> Array2<f64> {
+        match self {
+            Curvature::Rows { third, .. } => {
+                let (n, k) = (model.n(), model.k());
+                let w: Vec<Vec<f64>> = (0..k * k)
+                    .map(|ab| {
+                        (0..n).map(|i| -(0..k).map(|c| third[i][ab / k][ab % k][c] * deta[c][i]).sum::<f64>()).collect()
+                    })
+                    .collect();
+                model.weighted_gram(&w)
+            }
+            Curvature::Cox(c) => c.matrix(&deta[0]),
+        }
+    }
+
+    /// The data part of `tr(H^-1 d2H_jk)` for each pair: the first-order trace along
+    /// `d2eta_jk` and the second derivative of `Hd` along `deta_j, deta_k`.
+    fn second_traces(
+        &self,
+        model: &GeneralModel<'_>,
+        inner: &Inner,
+        pairs: &[(usize, usize)],
+        deta: &[Vec<Vec<f64>>],
+        d2eta: &[Vec<Vec<f64>>],
+    ) -> Vec<f64> {
+        let mut data: Vec<f64> = d2eta.iter().map(|d2| self.trace(d2)).collect();
+        match self {
+            Curvature::Cox(c) => {
+                let dirs: Vec<Vec<f64>> = deta.iter().map(|d| d[0].clone()).collect();
+                data.iter_mut().zip(c.second_traces(&dirs, pairs)).for_each(|(d, v)| *d += v);
+            }
+            // -sum_cd G_cd deta_jc deta_kd, G_cd = sum_ab q_ab l_abcd, one pass over
+            // the rows for every pair.
+            Curvature::Rows { quad, .. } => {
+                let Likelihood::Rows(family) = &model.likelihood else { unreachable!("rows have a row family") };
+                let k = model.k();
+                for i in 0..model.n() {
+                    let fourth = family.eta_fourth(model.y[i], &GeneralModel::row_eta(&inner.eta, i)[..k]);
+                    let mut g = [[0.0; MAX_LP]; MAX_LP];
+                    for (c, row) in g.iter_mut().enumerate().take(k) {
+                        for (d, v) in row.iter_mut().enumerate().take(k) {
+                            *v = (0..k * k).map(|ab| quad[ab][i] * fourth[ab / k][ab % k][c][d]).sum();
+                        }
+                    }
+                    for (t, &(j, kk)) in pairs.iter().enumerate() {
+                        let mut sum = 0.0;
+                        for (c, row) in g.iter().enumerate().take(k) {
+                            for (d, v) in row.iter().enumerate().take(k) {
+                                sum += v * deta[j][c][i] * deta[kk][d][i];
+                            }
+                        }
+                        data[t] -= sum;
+                    }
+                }
+            }
+        }
+        data
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::general::{GeneralModel, GeneralSettings};
     use crate::family::general::GeneralFamily;
+    use crate::fit::cox::RiskSets;
+    use crate::fit::general::Likelihood;
     use crate::fit::penalty::{Penalty, PenaltySet};
     use ndarray::Array2;
 
@@ -259,7 +338,7 @@ mod tests {
             lp,
             offset: vec![Vec::new(), Vec::new()],
             y: &y,
-            family: GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss"),
+            likelihood: Likelihood::Rows(GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss")),
             penalties: PenaltySet::new(p, pens),
             links: (0..n_sp).collect(),
             fixed: vec![None; n_sp],
@@ -270,42 +349,71 @@ mod tests {
     }
 
     /// The exact gradient against central differences of the criterion, and the
-    /// exact Hessian against central differences of the gradient (a block shared by
-    /// both predictors too).
+    /// exact Hessian against central differences of the gradient.
+    fn assert_derivatives(model: &GeneralModel<'_>, what: &str) {
+        let free: Vec<usize> = (0..model.fixed.len()).collect();
+        let rho: Vec<f64> = [0.4, -1.1, 0.7][..free.len()].to_vec();
+        let start = model.start_coefficients();
+        let fit_at = |r: &[f64]| model.inner(&model.penalty_lambda(r), &start).expect("inner fit");
+        let inner = fit_at(&rho);
+        let d = model.rho_derivatives(&inner, &rho, &free, true);
+        let hess = d.hess.expect("hessian");
+        let h = 1e-5;
+        for j in 0..free.len() {
+            let moved = |step: f64| {
+                let mut r = rho.clone();
+                r[j] += step;
+                r
+            };
+            let (up, down) = (moved(h), moved(-h));
+            let (fu, fd) = (fit_at(&up), fit_at(&down));
+            let numeric = (model.criterion(&fu, &up) - model.criterion(&fd, &down)) / (2.0 * h);
+            assert!((d.grad[j] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{what} grad {j}");
+            let gu = model.rho_derivatives(&fu, &up, &free, false).grad;
+            let gd = model.rho_derivatives(&fd, &down, &free, false).grad;
+            for i in 0..free.len() {
+                let numeric = (gu[i] - gd[i]) / (2.0 * h);
+                assert!(
+                    (hess[(i, j)] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()),
+                    "{what} hess {i}{j}: {} vs {numeric}",
+                    hess[(i, j)]
+                );
+            }
+        }
+    }
+
+    /// Gaussian location-scale models, with a block shared by both predictors too.
     #[test]
     fn derivatives_match_finite_differences() {
         for (link, shared) in [("identity", false), ("log", false), ("identity", true), ("log", true)] {
-            with_model(link, shared, |model| {
-                let free: Vec<usize> = (0..model.fixed.len()).collect();
-                let rho: Vec<f64> = [0.4, -1.1, 0.7][..free.len()].to_vec();
-                let start = model.start_coefficients();
-                let fit_at = |r: &[f64]| model.inner(&model.penalty_lambda(r), &start).expect("inner fit");
-                let inner = fit_at(&rho);
-                let d = model.rho_derivatives(&inner, &rho, &free, true);
-                let hess = d.hess.expect("hessian");
-                let h = 1e-5;
-                for j in 0..free.len() {
-                    let moved = |step: f64| {
-                        let mut r = rho.clone();
-                        r[j] += step;
-                        r
-                    };
-                    let (up, down) = (moved(h), moved(-h));
-                    let (fu, fd) = (fit_at(&up), fit_at(&down));
-                    let numeric = (model.criterion(&fu, &up) - model.criterion(&fd, &down)) / (2.0 * h);
-                    assert!((d.grad[j] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{link} grad {j}");
-                    let gu = model.rho_derivatives(&fu, &up, &free, false).grad;
-                    let gd = model.rho_derivatives(&fd, &down, &free, false).grad;
-                    for i in 0..free.len() {
-                        let numeric = (gu[i] - gd[i]) / (2.0 * h);
-                        assert!(
-                            (hess[(i, j)] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()),
-                            "{link} hess {i}{j}: {} vs {numeric}",
-                            hess[(i, j)]
-                        );
-                    }
-                }
-            });
+            with_model(link, shared, |model| assert_derivatives(model, link));
         }
+    }
+
+    /// Cox's partial likelihood with ties and two strata: five columns, two
+    /// penalized blocks.
+    #[test]
+    fn cox_derivatives_match_finite_differences() {
+        let n = 150;
+        let xm = Array2::from_shape_fn((n, 5), |(i, j)| ((i * (j + 2)) as f64 * 0.29 + j as f64).sin());
+        let eta: Vec<f64> = (0..n).map(|i| 0.8 * xm[(i, 0)] - 0.5 * xm[(i, 3)]).collect();
+        // Times decreasing in eta (high hazard, early event), with ties and censoring.
+        let time: Vec<f64> = (0..n).map(|i| ((2.0 - eta[i]) * 3.0 + (i % 5) as f64 * 0.4).round()).collect();
+        let status: Vec<f64> = (0..n).map(|i| if i % 3 == 2 { 0.0 } else { 1.0 }).collect();
+        let strata: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        let ridge = |m: usize| Array2::from_shape_fn((m, m), |(i, j)| if i == j { 1.0 } else { 0.2 });
+        let model = GeneralModel {
+            x: xm.view(),
+            lp: vec![vec![0..5]],
+            offset: vec![Vec::new()],
+            y: &time,
+            likelihood: Likelihood::Cox(RiskSets::new(&time, &status, &strata)),
+            penalties: PenaltySet::new(5, vec![Penalty { start: 0, s: ridge(2) }, Penalty { start: 2, s: ridge(3) }]),
+            links: vec![0, 1],
+            fixed: vec![None; 2],
+            terms: Vec::new(),
+            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
+        };
+        assert_derivatives(&model, "cox");
     }
 }

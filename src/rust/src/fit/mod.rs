@@ -6,6 +6,7 @@
 //! `term_tests`) below them (Wood 2017 §6.2, §6.9-6.10; Wood 2011).
 
 mod aliasing;
+pub mod cox;
 pub mod gaussian;
 pub mod gcv;
 pub mod general;

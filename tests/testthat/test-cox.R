@@ -1,0 +1,137 @@
+# Cox proportional hazards models (mgcv's cox.ph()) against mgcv's fits: Cox's
+# partial likelihood in the general-family engine (src/rust/src/fit/cox.rs).
+
+# Right-censored survival times whose log hazard is smooth in x0 and x1, varies with
+# x2 by factor g, with ties (times rounded) and three strata.
+cox_data <- function(n = 400, seed = 5) {
+  set.seed(seed)
+  d <- data.frame(x0 = runif(n), x1 = runif(n), x2 = runif(n), g = factor(sample(c("a", "b"), n, replace = TRUE)))
+  eta <- sin(pi * d$x0) + 0.5 * exp(d$x1) - 1.5 + (d$g == "b") * d$x2
+  event_time <- stats::rexp(n, exp(eta))
+  censor_time <- stats::runif(n, 0, 4)
+  d$time <- round(pmin(event_time, censor_time), 2)
+  d$event <- as.numeric(event_time <= censor_time)
+  d$stratum <- sample(1:3, n, replace = TRUE)
+  d
+}
+
+test_that("cox.ph() fits as mgcv's: smooths, a factor and a smooth by it, censoring and ties", {
+  skip_if_not_installed("mgcv")
+  d <- cox_data()
+  f <- time ~ s(x0) + s(x1) + s(x2, by = g) + g
+  fit <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
+  ref <- mgcv_reference("cox/smooths", f, d, family = quote(mgcv::cox.ph()), weights = d$event,
+                        method = "REML")
+  expect_s3_class(fit, "warmgam_cox")
+  # No intercept: the baseline hazard takes its place, as mgcv's.
+  expect_false("(Intercept)" %in% names(coef(fit)))
+  nd <- d[c(3, 50, 77, 120, 301), ]
+  nd$time <- c(0.1, 0.5, 1, 2, 10)
+  # Fitted values (the survival function at each row's time), criterion, sp, edf,
+  # deviance, summaries, deviance residuals and the predictions with their standard
+  # errors: all as for the other general families.
+  expect_general_agrees(fit, ref, nd, "cox")
+  expect_lt(rel_diff(residuals(fit, "martingale"), mgcv_call("residuals", ref, type = "martingale")), 1e-5,
+            label = "martingale residuals")
+  expect_output(print(fit), "Cox PH")
+  expect_output(print(summary(fit)), "Deviance explained")
+  # A time before the first fitted time: survival 1, as mgcv's.
+  early <- predict(fit, transform(nd[1, ], time = -1), type = "response", se.fit = TRUE)
+  expect_equal(unname(c(early$fit, early$se.fit)), c(1, 0))
+})
+
+test_that("cox.ph() with strata: one baseline hazard per stratum, the coefficients mgcv's", {
+  skip_if_not_installed("mgcv")
+  d <- cox_data(seed = 6)
+  f <- cbind(time, stratum) ~ s(x0) + s(x1) + g
+  fit <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
+  ref <- mgcv_reference("cox/strata", f, d, family = quote(mgcv::cox.ph()), weights = d$event,
+                        method = "REML")
+  expect_lt(abs(unname(fit$criterion) / ref$gcv.ubre - 1), 1e-9)
+  # (A smoothing parameter past 1e6 is on its plateau, where each fit stops anywhere.)
+  inside <- ref$sp < 1e6
+  expect_lt(max(abs(log(fit$sp[inside]) - log(ref$sp[inside]))), 1e-4)
+  expect_true(all(fit$sp[!inside] > 1e5))
+  expect_lt(abs(sum(fit$edf) - sum(ref$edf)), 1e-5)
+  expect_lt(rel_diff(fit$linear.predictors, ref$linear.predictors), 1e-6)
+  nd <- d[c(5, 60, 200), ]
+  expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
+  # mgcv 1.8-41's fitted values of a stratified model take the first stratum's hazard
+  # for every row (its time index within the stratum into the table of all
+  # strata), and its predictions are off the same way: checked here against its
+  # own baseline hazard, each row at its stratum's.
+  haz <- mgcv_call("cox_hazard", ref)
+  expect_equal(length(fit$hazard$h), length(haz$h))
+  at <- function(time, stratum) {
+    vapply(seq_along(time), function(i) {
+      j <- which(haz$tr.strat == stratum[[i]] & haz$tr <= time[[i]])
+      if (length(j)) haz$h[[j[[1]]]] else 0
+    }, 1)
+  }
+  expected <- exp(-at(d$time, d$stratum) * exp(ref$linear.predictors))
+  expect_lt(rel_diff(fit$fitted.values, expected), 1e-6)
+  nd$time <- c(0.3, 1, 2.5)
+  expected <- exp(-at(nd$time, nd$stratum) * exp(predict(ref, nd)))
+  expect_lt(rel_diff(predict(fit, nd, type = "response"), expected), 1e-6)
+  expect_error(predict(fit, transform(nd, stratum = 9), type = "response"), "stratum 9",
+               class = "warmgam_error_newdata")
+})
+
+test_that("a conditional logistic regression (strata of cases and controls) as mgcv's", {
+  skip_if_not_installed("mgcv")
+  d <- datasets::infert
+  d$dumt <- 1
+  f <- cbind(dumt, stratum) ~ spontaneous + induced
+  fit <- gam_fit(f, data = d, family = "cox.ph", weights = case)
+  ref <- mgcv_reference("cox/clogit", f, d, family = quote(mgcv::cox.ph()), weights = d$case)
+  expect_lt(rel_diff(coef(fit), coef(ref)), 1e-6)
+  expect_lt(rel_diff(sqrt(diag(vcov(fit))), sqrt(diag(vcov(ref)))), 1e-6)
+  expect_lt(abs(unname(fit$criterion) / ref$gcv.ubre - 1), 1e-9)
+})
+
+test_that("the store keys a Cox fit by its event indicator and strata too", {
+  skip_if_not_installed("mgcv")
+  local_store()
+  d <- cox_data(n = 200)
+  f <- time ~ s(x0) + s(x1)
+  first <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
+  again <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
+  expect_identical(again$warm_start$source, "exact")
+  expect_equal(again$fitted.values, first$fitted.values, tolerance = 1e-12)
+  # Other event indicators (or none: every row an event) or strata are another
+  # model of the same times: never served the first one's answer.
+  d$other <- rev(d$event)
+  for (refit in list(
+    gam_fit(f, data = d, family = mgcv::cox.ph(), weights = other),
+    gam_fit(f, data = d, family = mgcv::cox.ph()),
+    gam_fit(cbind(time, stratum) ~ s(x0) + s(x1), data = d, family = mgcv::cox.ph(), weights = event)
+  )) {
+    expect_false(identical(refit$warm_start$source, "exact"))
+    expect_gt(max(abs(refit$linear.predictors - first$linear.predictors)), 1e-3)
+  }
+})
+
+test_that("bad survival data is an error that says which rows and what is expected", {
+  d <- cox_data(n = 100)
+  f <- time ~ s(x0)
+  fam <- mgcv::cox.ph()
+  d$neg <- d$time
+  d$neg[7] <- -1
+  expect_error(gam_fit(neg ~ s(x0), data = d, family = fam, weights = event),
+               "non-negative survival times; 1 row\\(s\\) are not \\(the first: row 7, value -1\\)",
+               class = "warmgam_error_response")
+  d$half <- d$event
+  d$half[4] <- 0.5
+  expect_error(gam_fit(f, data = d, family = fam, weights = half), "event indicator.*row 4 has 0.5",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(f, data = d, family = fam, weights = rep(0, 100)), "at least one event",
+               class = "warmgam_error_argument")
+  expect_error(gam_fit(cbind(time, stratum, event) ~ s(x0), data = d, family = fam), "has 3 columns",
+               class = "warmgam_error_response")
+  expect_error(gam_fit(list(f, ~ s(x1)), data = d, family = fam), "must be one formula",
+               class = "warmgam_error_formula")
+  fit <- gam_fit(f, data = d, family = fam, weights = event, cache = FALSE)
+  expect_error(predict(fit, d[1:3, "x0", drop = FALSE], type = "response"), "needs the response `time`",
+               class = "warmgam_error_missing_variable")
+  expect_error(residuals(fit, "pearson"), "type", class = "warmgam_error_argument")
+})
