@@ -12,6 +12,8 @@
 #     nb      negative binomial, mean exp(f / 4), size 3;            nb()
 #     tw      Tweedie, mean exp(f / 4), p 1.5, scale 1;              tw()
 #     gaulss  f + N(0, exp(2 x2)), with list(<formula>, ~ s(x2));     mgcv::gaulss()
+#     cox     survival times of hazard exp(f / 4 - 2), censored at U(0, 8);
+#             `weights` the event indicator;                         mgcv::cox.ph()
 #             (bam() takes no general family: gam only)
 #   by
 #     warmgam   gam_fit(method = "REML", threads = 2, cache = FALSE)
@@ -61,7 +63,13 @@ responses <- list(
     counts <- stats::rpois(length(f), mu^0.5 / 0.5)
     vapply(seq_along(f), function(i) sum(stats::rgamma(counts[i], shape = 1, scale = 0.5 * mu[i]^0.5)), 0)
   },
-  gaulss = function(f) f + stats::rnorm(length(f)) * exp(base$x2)
+  gaulss = function(f) f + stats::rnorm(length(f)) * exp(base$x2),
+  # The observed time, its event indicator as an attribute.
+  cox = function(f) {
+    event_time <- stats::rexp(length(f), exp(f / 4 - 2))
+    censor_time <- stats::runif(length(f), 0, 8)
+    structure(pmin(event_time, censor_time), event = as.numeric(event_time <= censor_time))
+  }
 )
 # A general family's list of formulae: one per linear predictor.
 formulas <- list(gaulss = list(formula, ~ s(x2)))
@@ -76,7 +84,8 @@ families <- list(
     parent.env(environment(fam$ls)) <- asNamespace("mgcv")
     fam
   })),
-  gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss())
+  gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss()),
+  cox = list(warmgam = mgcv::cox.ph(), mgcv = mgcv::cox.ph())
 )
 parameters <- function(fit) {
   if (inherits(fit, "warmgam_general") || inherits(fit$family, "general.family")) return("")
@@ -99,12 +108,15 @@ if (!all(chosen %in% names(responses))) stop("WARMGAM_BENCH_FAMILIES names famil
 rows <- list()
 for (name in chosen) {
   d <- base
-  d$y <- responses[[name]](base$f)
+  y <- responses[[name]](base$f)
+  d$y <- as.vector(y)
+  # Cox's event indicator is its `weights` (NULL: unit weights for the others).
+  event <- attr(y, "event")
   fams <- families[[name]]
   f <- if (is.null(formulas[[name]])) formula else formulas[[name]]
-  w <- elapsed(gam_fit(f, data = d, family = fams$warmgam, threads = 2, cache = FALSE))
+  w <- elapsed(gam_fit(f, data = d, family = fams$warmgam, weights = event, threads = 2, cache = FALSE))
   engines <- list(warmgam = w)
-  if (with_gam) engines$gam <- elapsed(mgcv::gam(f, data = d, family = fams$mgcv, method = "REML"))
+  if (with_gam) engines$gam <- elapsed(mgcv::gam(f, data = d, family = fams$mgcv, weights = event, method = "REML"))
   if (!inherits(fams$mgcv, "general.family")) {
     engines$bam_disc <- elapsed(mgcv::bam(f, data = d, family = fams$mgcv, method = "fREML",
                                           discrete = TRUE, nthreads = 2))

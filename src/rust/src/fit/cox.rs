@@ -19,7 +19,7 @@
 //! written out in moments below. Every sum over a risk set is a running sum along
 //! the rows in decreasing time, so each costs one pass over the data.
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use crate::linalg;
 
@@ -119,23 +119,22 @@ impl RiskSets {
 
     /// `sum_{i in R_j} v_i x_i'` for every event time `j` (a row each).
     fn risk_row_sums(&self, x: ArrayView2<'_, f64>, v: &[f64]) -> Array2<f64> {
-        let p = x.ncols();
-        let mut out = Array2::zeros((self.events.len(), p));
-        let mut acc = vec![0.0; p];
-        let (mut current, mut pos) = (NONE, 0);
-        for (j, ev) in self.events.iter().enumerate() {
-            if ev.stratum_start != current {
-                (current, pos) = (ev.stratum_start, ev.stratum_start);
-                acc.iter_mut().for_each(|a| *a = 0.0);
-            }
-            while pos < ev.end {
-                let i = self.order[pos];
-                if v[i] != 0.0 {
-                    acc.iter_mut().zip(x.row(i)).for_each(|(a, xv)| *a += v[i] * xv);
+        // Column by column: R holds `x` by columns, and a column's running sum reads
+        // it in place (a row of `x` is scattered over the whole matrix).
+        let mut out = Array2::zeros((self.events.len(), x.ncols()).f());
+        let weighted: Vec<f64> = self.order.iter().map(|&i| v[i]).collect();
+        for (column, mut target) in x.columns().into_iter().zip(out.columns_mut()) {
+            let (mut current, mut pos, mut acc) = (NONE, 0, 0.0);
+            for (ev, t) in self.events.iter().zip(target.iter_mut()) {
+                if ev.stratum_start != current {
+                    (current, pos, acc) = (ev.stratum_start, ev.stratum_start, 0.0);
                 }
-                pos += 1;
+                while pos < ev.end {
+                    acc += weighted[pos] * column[self.order[pos]];
+                    pos += 1;
+                }
+                *t = acc;
             }
-            out.row_mut(j).iter_mut().zip(&acc).for_each(|(o, a)| *o = *a);
         }
         out
     }
@@ -226,6 +225,12 @@ pub struct Curvature<'a> {
     g: Array2<f64>,
     bqb: Vec<f64>,
     qmat: Array2<f64>,
+    /// `x_i' T_i` with `T_i = sum_{j : i in R_j} D_j g_j / S_j^2`.
+    xi: Vec<f64>,
+    /// `tau` with `tr(Q D_u Hd) = tau'u`: the trace is linear in `u`.
+    tau: Vec<f64>,
+    /// The directions of `prepare`, with `Q c_j(u)` for each.
+    directions: Vec<(Direction, Array2<f64>)>,
     threads: usize,
 }
 
@@ -248,8 +253,42 @@ impl<'a> Curvature<'a> {
     ) -> Curvature<'a> {
         let state = State::new(sets, x, eta);
         let g = linalg::matmul(state.b.view(), hinv.view(), threads);
-        let bqb = state.b.rows().into_iter().zip(g.rows()).map(|(b, g)| b.dot(&g)).collect();
-        Curvature { sets, x, state, q, g, bqb, qmat: hinv.clone(), threads }
+        let bqb: Vec<f64> = state.b.rows().into_iter().zip(g.rows()).map(|(b, g)| b.dot(&g)).collect();
+        let mut out = Curvature {
+            sets,
+            x,
+            state,
+            q,
+            g,
+            bqb,
+            qmat: hinv.clone(),
+            xi: Vec::new(),
+            tau: Vec::new(),
+            directions: Vec::new(),
+            threads,
+        };
+        // T_i column by column: each column of D_j g_j / S_j^2 summed over the risk
+        // sets holding row i.
+        let w2 = out.per_event(2);
+        let mut xi = vec![0.0; eta.len()];
+        for (gc, xc) in out.g.columns().into_iter().zip(x.columns()) {
+            let weighted: Vec<f64> = gc.iter().zip(&w2).map(|(g, w)| g * w).collect();
+            let t = sets.row_tails(&weighted);
+            xi.iter_mut().zip(xc.iter().zip(&t)).for_each(|(o, (x, t))| *o += x * t);
+        }
+        out.xi = xi;
+        // tau_i = e_i (A_i q_i - sum_{j : i in R_j} D_j E_j[q] / S_j - 2 x_i'T_i
+        //   + 2 sum_{j : i in R_j} D_j b_j'Q b_j / S_j^3): `trace`'s terms with the
+        // sums over event times and rows exchanged.
+        let mean_q = out.means(&out.q);
+        let s = &out.state.s;
+        let by_q: Vec<f64> = (0..s.len()).map(|j| sets.events[j].count * mean_q[j] / s[j]).collect();
+        let by_b: Vec<f64> = (0..s.len()).map(|j| 2.0 * w2[j] * out.bqb[j] / s[j]).collect();
+        let (tq, tb) = (sets.row_tails(&by_q), sets.row_tails(&by_b));
+        out.tau = (0..eta.len())
+            .map(|i| out.state.e[i] * (out.state.a[i] * out.q[i] - tq[i] - 2.0 * out.xi[i] + tb[i]))
+            .collect();
+        out
     }
 
     /// `D_j / S_j^k` for every event time.
@@ -270,28 +309,34 @@ impl<'a> Curvature<'a> {
         Direction { c: self.sets.risk_row_sums(self.x, &eu), tail: self.sets.row_tails(&weights), mean }
     }
 
-    /// The row weights of `X' diag(w) X` in `D_u Hd`: `e_i (u_i A_i - C_i)`.
-    fn row_weights(&self, u: &[f64], d: &Direction) -> Vec<f64> {
-        (0..u.len()).map(|i| self.state.e[i] * (u[i] * self.state.a[i] - d.tail[i])).collect()
-    }
-
     /// `tr(Q D_u Hd)`, the data part of `tr(H^-1 dH)` along `u`:
     /// `sum_j D_j tr(Q k3_j(x, x, u))` with
-    /// `k3(x, x, u) = E[xx'u] - E[xx'] E[u] - E[xu] mu' - mu E[xu]' + 2 mu mu' E[u]`.
+    /// `k3(x, x, u) = E[xx'u] - E[xx'] E[u] - E[xu] mu' - mu E[xu]' + 2 mu mu' E[u]`,
+    /// that is `sum_i e_i (u_i A_i - C_i) q_i - 2 sum_j D_j c_j'g_j / S_j^2
+    /// + 2 sum_j D_j E_j[u] b_j'Q b_j / S_j^2`, linear in `u`: `tau'u`.
     pub fn trace(&self, u: &[f64]) -> f64 {
-        let d = self.direction(u);
-        let rows: f64 = self.row_weights(u, &d).iter().zip(&self.q).map(|(w, q)| w * q).sum();
-        let w2 = self.per_event(2);
-        let events: f64 = (0..self.sets.n_events())
-            .map(|j| w2[j] * (2.0 * d.mean[j] * self.bqb[j] - 2.0 * d.c.row(j).dot(&self.g.row(j))))
-            .sum();
-        rows + events
+        self.tau.iter().zip(u).map(|(t, v)| t * v).sum()
     }
 
-    /// `D_u Hd` itself.
-    pub fn matrix(&self, u: &[f64]) -> Array2<f64> {
-        let d = self.direction(u);
-        let mut out = linalg::weighted_gram(self.x, &self.row_weights(u, &d), self.threads);
+    /// Keeps the risk-set sums of the directions `dirs` (the linear predictor's
+    /// derivatives in each log smoothing parameter) for `matrix` and
+    /// `second_traces`.
+    pub fn prepare(&mut self, dirs: &[Vec<f64>]) {
+        self.directions = dirs
+            .iter()
+            .map(|u| {
+                let d = self.direction(u);
+                let qc = linalg::matmul(d.c.view(), self.qmat.view(), self.threads);
+                (d, qc)
+            })
+            .collect();
+    }
+
+    /// `D_u Hd` along prepared direction `k`, `u` itself.
+    pub fn matrix(&self, k: usize, u: &[f64]) -> Array2<f64> {
+        let d = &self.directions[k].0;
+        let w: Vec<f64> = (0..u.len()).map(|i| self.state.e[i] * (u[i] * self.state.a[i] - d.tail[i])).collect();
+        let mut out = linalg::weighted_gram(self.x, &w, self.threads);
         let w2 = self.per_event(2);
         let scaled: Vec<f64> = w2.iter().zip(&d.mean).map(|(w, m)| 2.0 * w * m).collect();
         out += &linalg::weighted_gram(self.state.b.view(), &scaled, self.threads);
@@ -304,23 +349,19 @@ impl<'a> Curvature<'a> {
         out
     }
 
-    /// `tr(Q D2_{u,w} Hd)` for each pair `(u, w)` of directions (indices into
-    /// `dirs`): `sum_j D_j tr(Q k4_j(x, x, u, w))`, the fourth joint cumulant in
-    /// moments, with `x x'` contracted by `Q`.
+    /// `tr(Q D2_{u,w} Hd)` for each pair `(u, w)` of the prepared directions `dirs`:
+    /// `sum_j D_j tr(Q k4_j(x, x, u, w))`, the fourth joint cumulant in moments,
+    /// with `x x'` contracted by `Q`.
     pub fn second_traces(&self, dirs: &[Vec<f64>], pairs: &[(usize, usize)]) -> Vec<f64> {
         let m = self.sets.n_events();
-        let d: Vec<Direction> = dirs.iter().map(|u| self.direction(u)).collect();
-        // Q c_j(u) for every direction, and E_j[q], E_j[q u].
-        let qc: Vec<Array2<f64>> =
-            d.iter().map(|d| linalg::matmul(d.c.view(), self.qmat.view(), self.threads)).collect();
+        let d = &self.directions;
         let mean_q = self.means(&self.q);
         let mean_qu: Vec<Vec<f64>> =
             dirs.iter().map(|u| self.means(&u.iter().zip(&self.q).map(|(a, b)| a * b).collect::<Vec<f64>>())).collect();
         // E_j[xu]'Q mu_j = c_j(u)'g_j / S_j^2.
         let s2: Vec<f64> = self.state.s.iter().map(|s| s * s).collect();
         let xu_q_mu: Vec<Vec<f64>> =
-            d.iter().map(|d| (0..m).map(|j| d.c.row(j).dot(&self.g.row(j)) / s2[j]).collect()).collect();
-        let count: Vec<f64> = self.sets.events.iter().map(|ev| ev.count).collect();
+            d.iter().map(|(d, _)| (0..m).map(|j| d.c.row(j).dot(&self.g.row(j)) / s2[j]).collect()).collect();
         pairs
             .iter()
             .map(|&(a, b)| {
@@ -329,18 +370,18 @@ impl<'a> Curvature<'a> {
                 let quw: Vec<f64> = uw.iter().zip(&self.q).map(|(x, q)| x * q).collect();
                 let mean_quw = self.means(&quw);
                 let mean_uw = self.means(&uw);
-                let euw: Vec<f64> = self.state.e.iter().zip(&uw).map(|(e, v)| e * v).collect();
-                let c_uw = self.sets.risk_row_sums(self.x, &euw);
-                (0..m)
+                // sum_j D_j E_j[xuw]'Q mu_j = sum_i e_i u_i w_i x_i'T_i.
+                let xuw_q_mu: f64 = (0..uw.len()).map(|i| self.state.e[i] * uw[i] * self.xi[i]).sum();
+                let (da, db) = (&d[a].0, &d[b].0);
+                let qc_b = &d[b].1;
+                let per_event: f64 = (0..m)
                     .map(|j| {
-                        let (ub, wb) = (d[a].mean[j], d[b].mean[j]);
+                        let (ub, wb) = (da.mean[j], db.mean[j]);
                         let mu_q_mu = self.bqb[j] / s2[j];
-                        let xuw_q_mu = c_uw.row(j).dot(&self.g.row(j)) / s2[j];
-                        let xu_q_xw = d[a].c.row(j).dot(&qc[b].row(j)) / s2[j];
+                        let xu_q_xw = da.c.row(j).dot(&qc_b.row(j)) / s2[j];
                         let k4 = mean_quw[j]
                             - mean_qu[a][j] * wb
                             - mean_qu[b][j] * ub
-                            - 2.0 * xuw_q_mu
                             - mean_q[j] * mean_uw[j]
                             - 2.0 * xu_q_xw
                             + 2.0
@@ -349,9 +390,10 @@ impl<'a> Curvature<'a> {
                                     + 2.0 * xu_q_mu[b][j] * ub
                                     + mean_uw[j] * mu_q_mu)
                             - 6.0 * mu_q_mu * ub * wb;
-                        count[j] * k4
+                        self.sets.events[j].count * k4
                     })
-                    .sum()
+                    .sum();
+                per_event - 2.0 * xuw_q_mu
             })
             .collect()
     }
@@ -405,16 +447,17 @@ mod tests {
         let eta_of = |b: &[f64]| x.dot(&Array1::from(b.to_vec())).to_vec();
         let qmat = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 1.0 + i as f64 } else { 0.3 });
         let q: Vec<f64> = x.rows().into_iter().map(|r| r.dot(&qmat.dot(&r))).collect();
-        let curv = Curvature::new(&sets, x.view(), &eta_of(&beta), &qmat, q, 1);
+        let mut curv = Curvature::new(&sets, x.view(), &eta_of(&beta), &qmat, q, 1);
         let dirs = [[1.0, 0.5, -0.2], [-0.3, 0.8, 0.4]];
         let us: Vec<Vec<f64>> = dirs.iter().map(|v| eta_of(v)).collect();
+        curv.prepare(&us);
         let hd_at = |t: f64, s: f64| {
             let b: Vec<f64> = (0..3).map(|k| beta[k] + t * dirs[0][k] + s * dirs[1][k]).collect();
             sets.derivatives(x.view(), &eta_of(&b), 1).2
         };
         let h = 1e-4;
         let fd = (&hd_at(h, 0.0) - &hd_at(-h, 0.0)) / (2.0 * h);
-        let exact = curv.matrix(&us[0]);
+        let exact = curv.matrix(0, &us[0]);
         assert!((&fd - &exact).iter().all(|v| v.abs() < 1e-6), "D_u Hd");
         let trace = (&qmat * &exact).sum();
         assert!((trace - curv.trace(&us[0])).abs() < 1e-9, "trace of D_u Hd");

@@ -125,9 +125,11 @@ impl GeneralModel<'_> {
             return RhoDerivatives { grad, hess: None, dbeta };
         }
         // dH_j and M_j = H^-1 dH_j.
+        let mut curvature = curvature;
+        curvature.prepare(&deta);
         let dh: Vec<Array2<f64>> = (0..m)
             .map(|j| {
-                let mut d = curvature.matrix(self, &deta[j]);
+                let mut d = curvature.matrix(self, j, &deta);
                 let lambda: Vec<f64> = (0..self.links.len())
                     .map(|q| if self.links[q] == free[j] { rho[free[j]].exp() } else { 0.0 })
                     .collect();
@@ -230,8 +232,18 @@ impl Curvature<'_> {
         }
     }
 
-    /// The data part of `dH` along `deta`: `X'diag(-l''' deta)X` for rows.
-    fn matrix(&self, model: &GeneralModel<'_>, deta: &[Vec<f64>]) -> Array2<f64> {
+    /// Keeps what `matrix` and `second_traces` need of the directions `deta` (each
+    /// the linear predictors' derivative in one log smoothing parameter).
+    fn prepare(&mut self, deta: &[Vec<Vec<f64>>]) {
+        if let Curvature::Cox(c) = self {
+            c.prepare(&deta.iter().map(|d| d[0].clone()).collect::<Vec<_>>());
+        }
+    }
+
+    /// The data part of `dH` along direction `j` of `deta`: `X'diag(-l''' deta_j)X`
+    /// for rows.
+    fn matrix(&self, model: &GeneralModel<'_>, j: usize, deta: &[Vec<Vec<f64>>]) -> Array2<f64> {
+        let deta = &deta[j];
         match self {
             Curvature::Rows { third, .. } => {
                 let (n, k) = (model.n(), model.k());
@@ -242,7 +254,7 @@ impl Curvature<'_> {
                     .collect();
                 model.weighted_gram(&w)
             }
-            Curvature::Cox(c) => c.matrix(&deta[0]),
+            Curvature::Cox(c) => c.matrix(j, &deta[0]),
         }
     }
 
