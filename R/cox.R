@@ -265,3 +265,32 @@ residuals.warmgam_cox <- function(object, type = "deviance", ...) {
   check_choice(type, "type", c("deviance", "martingale"))
   object$family$residuals(object, type)
 }
+
+# Cox's log partial likelihood (Breslow's ties) of times `time` (a vector, or
+# `cbind(time, stratum)`), event indicators `status` and linear predictor `eta`.
+cox_partial_loglik <- function(time, status, eta) {
+  stratum <- cox_stratum_of(time)
+  time <- cox_time_of(time)
+  strata <- if (is.null(stratum)) rep(1, length(time)) else stratum
+  shift <- max(eta)
+  total <- 0
+  for (s in unique(strata)) {
+    rows <- which(strata == s)
+    o <- rows[order(time[rows], decreasing = TRUE)]
+    # Each time's risk set: the rows up to the last one tied with it.
+    runs <- rle(time[o])$lengths
+    at_risk <- rep(cumsum(exp(eta[o] - shift))[cumsum(runs)], runs)
+    total <- total + sum(status[o] * (eta[o] - shift - log(at_risk)))
+  }
+  total
+}
+
+# gam_cv()'s score of a Cox model's fold (Verweij & van Houwelingen 1993, Statistics
+# in Medicine 12:2305-2314): the fold's contribution to the cross-validated partial
+# likelihood, `l(beta_-k) - l_-k(beta_-k)` (the full data's partial likelihood at the
+# fold fit's coefficients less the training rows' own), negated and per held-out
+# row, so that the folds' mean weighted by their held-out rows is -CVPL / n. The
+# held-out rows alone have too few risk sets to score a fold by.
+cox_cv_score <- function(y, eta, status, test) {
+  -(cox_partial_loglik(y, status, eta) - cox_partial_loglik(rows_of(y, !test), status[!test], eta[!test])) / sum(test)
+}

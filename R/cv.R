@@ -15,7 +15,9 @@
 #' @param formula,data,family,method As for [gam_fit()]; `data` must be a data frame.
 #'   Rows with missing values in the formula's variables are dropped first. A general
 #'   family (mgcv's `gaulss()` and the others [gam_fit()] takes) with its list of
-#'   formulae is cross-validated too, scored by the log loss.
+#'   formulae is cross-validated too, scored by the log loss, and so is a Cox model
+#'   (`cox.ph()`, its event indicator as `weights`), scored by the cross-validated
+#'   partial likelihood.
 #' @param folds The number of folds (at least 2, at most the number of rows), assigned
 #'   at random (within each class for a 0/1 response), a vector of fold ids, one per
 #'   row of `data`, or an rsample resampling object (an `rset`, such as
@@ -32,6 +34,13 @@
 #'   `"logloss"`, the held-out rows' negative log likelihood per unit weight (the one
 #'   score every general family has: several linear predictors have no single mean to
 #'   compare with), and a function gets the matrix of linear predictors as `mu`.
+#'   For `cox.ph()` the default is `"partial_loglik"`, each fold's contribution to
+#'   the cross-validated partial likelihood of Verweij & van Houwelingen (1993),
+#'   `l(b) - l_train(b)` at the fold fit's coefficients `b` (the partial likelihood
+#'   of all rows less that of the training rows: the held-out rows alone have too
+#'   few risk sets), negated and per held-out row, so that the estimate is minus
+#'   the cross-validated partial likelihood over the number of rows; a function
+#'   gets the held-out rows' times, linear predictor and event indicator.
 #' @param seed A seed for the random fold assignment and the folds' random number
 #'   streams (the session's own stream is then left as it was); `NULL` draws them from
 #'   the session's stream.
@@ -166,14 +175,17 @@ cv_fold <- function(i, tick, args) {
   out <- tryCatch({
     fit <- cv_fit_rows(which(!test), args)
     held_out <- args$data[test, , drop = FALSE]
-    # A general family's held-out rows are scored at their linear predictors.
-    mu <- if (inherits(fit, "warmgam_general")) {
+    # A general family's held-out rows are scored at their linear predictors; a Cox
+    # model's score takes the linear predictor at every row (its risk sets).
+    mu <- if (inherits(fit, "warmgam_cox")) {
+      stats::predict(fit, newdata = args$data, type = "link")
+    } else if (inherits(fit, "warmgam_general")) {
       stats::predict(fit, newdata = held_out, type = "link")
     } else {
       as.double(stats::predict(fit, newdata = held_out, type = "response"))
     }
     # The fold's family: an estimated theta or power is the fold fit's.
-    list(mu = mu, family = stats::family(fit), outer_iterations = fit$outer_iterations,
+    list(mu = mu, all_rows = inherits(fit, "warmgam_cox"), family = stats::family(fit), outer_iterations = fit$outer_iterations,
          family_trials = fit$warm_start$family_trials, warm_start = fit$warm_start$source, sp = fit$sp,
          error = NA_character_)
   }, error = function(e) {
@@ -278,6 +290,14 @@ resolve_metric <- function(metric, family) {
   if (is.function(metric)) {
     return(list(name = "custom", score = metric, custom = TRUE))
   }
+  if (is_cox_family(family)) {
+    if (!is.null(metric) && !identical(metric, "partial_loglik")) {
+      abort(paste("`metric` for `cox.ph()` must be \"partial_loglik\" (the default: the cross-validated",
+                  "partial likelihood) or a function(y, eta, weights) of the held-out rows' response, linear",
+                  "predictor and event indicator."), "argument")
+    }
+    return(list(name = "partial_loglik", custom = FALSE, all_rows = TRUE, score = cox_cv_score))
+  }
   if (is_general_family(family)) {
     # Several linear predictors have no one mean to compare with: the log loss, the
     # negative log likelihood per row of the held-out data, is the score.
@@ -329,9 +349,13 @@ fold_table <- function(ids, tests, results, y, w, scorer) {
     test <- tests[[i]]
     value <- NA_real_
     if (is.na(r$error)) {
+      # (A Cox fold's linear predictor is at every row.)
+      mu <- if (isTRUE(r$all_rows)) rows_of(r$mu, test) else r$mu
       value <- tryCatch(
-        if (scorer$custom) {
-          scorer$score(rows_of(y, test), r$mu, w[test])
+        if (isTRUE(scorer$all_rows)) {
+          scorer$score(y, r$mu, w, test)
+        } else if (scorer$custom) {
+          scorer$score(rows_of(y, test), mu, w[test])
         } else {
           scorer$score(rows_of(y, test), r$mu, w[test], r$family)
         },
@@ -416,9 +440,11 @@ plot.warmgam_cv <- function(x, y, ...) {
   invisible(x)
 }
 
-# The held-out rows of the response, with a censored response's bounds (cnorm()'s
+# The held-out rows of the response (of each column of a matrix, such as a Cox
+# model's `cbind(time, stratum)`), with a censored response's bounds (cnorm()'s
 # `attr(y, "censor")`, which `[` would drop).
 rows_of <- function(y, rows) {
+  if (is.matrix(y)) return(y[rows, , drop = FALSE])
   out <- y[rows]
   censor <- attr(y, "censor")
   if (!is.null(censor)) attr(out, "censor") <- censor[rows]

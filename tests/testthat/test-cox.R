@@ -135,3 +135,34 @@ test_that("bad survival data is an error that says which rows and what is expect
                class = "warmgam_error_missing_variable")
   expect_error(residuals(fit, "pearson"), "type", class = "warmgam_error_argument")
 })
+
+test_that("gam_cv() scores a Cox model by the cross-validated partial likelihood", {
+  skip_if_not_installed("mgcv")
+  local_store()
+  d <- cox_data(n = 300, seed = 8)
+  f <- time ~ s(x0) + s(x1)
+  fit <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
+  # The R partial likelihood the score uses against the engine's, with ties and strata.
+  expect_equal(cox_partial_loglik(fit$y, d$event, fit$linear.predictors), fit$loglik, tolerance = 1e-10)
+  strat <- gam_fit(cbind(time, stratum) ~ s(x0) + s(x1), data = d, family = mgcv::cox.ph(), weights = event)
+  expect_equal(cox_partial_loglik(strat$y, d$event, strat$linear.predictors), strat$loglik, tolerance = 1e-10)
+  folds <- rep(1:3, length.out = nrow(d))
+  cv <- gam_cv(f, data = d, family = mgcv::cox.ph(), weights = d$event, folds = folds)
+  expect_identical(cv$metric, "partial_loglik")
+  # Fold 2 by hand: the fold fit's linear predictor at every row, the partial
+  # likelihood of all rows less that of the training rows, per held-out row.
+  train <- folds != 2
+  fold_fit <- gam_fit(f, data = d[train, ], family = mgcv::cox.ph(), weights = event, cache = FALSE)
+  eta <- predict(fold_fit, newdata = d)
+  by_hand <- -(cox_partial_loglik(d$time, d$event, eta) - fold_fit$loglik) / sum(!train)
+  expect_equal(cv$folds$metric[[2]], by_hand, tolerance = 1e-6)
+  expect_equal(cv$estimate, sum(cv$folds$metric * cv$folds$n_test) / nrow(d), tolerance = 1e-12)
+  # The store changes how the folds start, never their scores.
+  cold <- gam_cv(f, data = d, family = mgcv::cox.ph(), weights = d$event, folds = folds, cache = FALSE)
+  expect_equal(cv$folds$metric, cold$folds$metric, tolerance = 1e-8)
+  expect_error(gam_cv(f, data = d, family = mgcv::cox.ph(), weights = d$event, folds = 3, metric = "deviance"),
+               "partial_loglik", class = "warmgam_error_argument")
+  own <- gam_cv(f, data = d, family = mgcv::cox.ph(), weights = d$event, folds = folds,
+                metric = function(y, eta, w) sum(w))
+  expect_equal(own$folds$metric, as.double(tapply(d$event, folds, sum)))
+})
