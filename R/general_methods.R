@@ -218,6 +218,7 @@ lp_view <- function(object, k) {
       Vp = object$Vp[idx, idx, drop = FALSE], Vc = object$Vc[idx, idx, drop = FALSE],
       edf = object$edf[idx], smooth = smooth, pterms = part$pterms, xlevels = part$xlevels,
       contrasts = part$contrasts, assign = part$assign, n_parametric = object$nsdf[[k]], model = object$data,
+      drop_intercept = part$drop_intercept,
       family = stats::gaussian()
     ),
     class = "warmgam"

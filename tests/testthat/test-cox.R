@@ -35,6 +35,15 @@ test_that("cox.ph() fits as mgcv's: smooths, a factor and a smooth by it, censor
             label = "martingale residuals")
   expect_output(print(fit), "Cox PH")
   expect_output(print(summary(fit)), "Deviance explained")
+  # plot(): every smooth as mgcv's plot.gam() draws it (mgcv returns the band
+  # half-width, 2 standard errors).
+  mine <- render(plot(fit, pages = 1))
+  theirs <- render(mgcv_call("plot.gam", ref, n = 100))
+  expect_identical(vapply(mine, `[[`, "", "label"), c("s(x0)", "s(x1)", "s(x2):ga", "s(x2):gb"))
+  for (i in seq_along(mine)) {
+    expect_lt(rel_diff(mine[[i]]$fit, theirs[[i]]$fit), 1e-5, label = paste("plot fit", i))
+    expect_lt(rel_diff(mine[[i]]$se, theirs[[i]]$se / 2), 1e-4, label = paste("plot se", i))
+  }
   # A time before the first fitted time: survival 1, as mgcv's.
   early <- predict(fit, transform(nd[1, ], time = -1), type = "response", se.fit = TRUE)
   expect_equal(unname(c(early$fit, early$se.fit)), c(1, 0))
