@@ -307,7 +307,9 @@ resolve_metric <- function(metric, family) {
                           "response and the matrix of linear predictors."), family$family), "argument")
     }
     return(list(name = "logloss", custom = FALSE, score = function(y, eta, weights, fitted_family = family) {
-      -sum(weights * general_row_loglik(fitted_family, y, eta)) / sum(weights)
+      ll <- if (is_mvn_family(fitted_family)) mvn_row_loglik(fitted_family, y, eta) else
+        general_row_loglik(fitted_family, y, eta)
+      -sum(weights * ll) / sum(weights)
     }))
   }
   metric <- metric %||% "deviance"

@@ -15,7 +15,8 @@
 #'   `gevlss()`, `shash()`, `multinom()`), a list of formulae, one per linear
 #'   predictor, the first with the response (`list(y ~ s(x), ~ s(z))`), and any
 #'   formulae of terms shared by several predictors, their left side naming them
-#'   (`1 + 2 ~ s(x) - 1`), as mgcv's; see [warmgam_general].
+#'   (`1 + 2 ~ s(x) - 1`), as mgcv's; for `mvn(d)`, one formula per response, each
+#'   with its response (`list(y0 ~ s(x), y1 ~ s(z))`); see [warmgam_general].
 #' @param data A data frame holding the variables; when missing, variables are taken
 #'   from the formula's environment.
 #' @param family The error distribution and link, as an R family object (or its

@@ -6,7 +6,7 @@
 
 # The general families the engine fits, each with its number of linear predictors.
 general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L,
-                        shash = 4L, `Cox PH` = 1L)
+                        shash = 4L, `Cox PH` = 1L, `Multivariate normal` = NA)
 
 # The number of linear predictors (multinom(K) has K) and the most the engine takes.
 n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
@@ -22,7 +22,13 @@ general_support <- list(
 )
 
 # The engine's name of a general family (mgcv names its Cox family "Cox PH").
-engine_family_name <- function(family) if (is_cox_family(family)) "cox.ph" else family$family
+engine_family_name <- function(family) {
+  if (is_cox_family(family)) return("cox.ph")
+  if (is_mvn_family(family)) return("mvn")
+  family$family
+}
+
+is_mvn_family <- function(family) identical(family$family, "Multivariate normal")
 
 is_general_family <- function(family) inherits(family, "general.family")
 
@@ -44,7 +50,8 @@ general_family <- function(family) {
       family$family, paste0(sub("Cox PH", "cox.ph", names(general_family_lps), fixed = TRUE), "()", collapse = ", ")
     ), "family")
   }
-  if (n_predictors(family) > max_predictors) {
+  # (mgcv's mvn() has no per-row derivative arrays: any number of responses.)
+  if (n_predictors(family) > max_predictors && !is_mvn_family(family)) {
     abort(sprintf("`%s()` with %d linear predictors is not supported yet; warmgam fits at most %d.",
                   family$family, n_predictors(family), max_predictors), "family")
   }
@@ -76,6 +83,7 @@ general_constants <- function(family) {
     shash = c(exp(family$linfo[[2]]$linkinv(-50)) - exp(-50), get("phiPen", environment(family$ll))),
     ziplss = ,
     gevlss = ,
+    `Multivariate normal` = ,
     `Cox PH` = numeric()
   )
 }
@@ -194,8 +202,9 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
                  method, family$family))
   }
   cox <- is_cox_family(family)
+  mvn <- is_mvn_family(family)
   if (cox) formula <- cox_formulae(formula)
-  blocks <- lp_formulae(formula, family)
+  blocks <- if (mvn) mvn_formulae(formula, family) else lp_formulae(formula, family)
   formulae <- blocks$formulae
   rows <- general_rows(formulae, data, subset, na_action)
   if (cox) {
@@ -213,7 +222,9 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   if (length(unique(n)) != 1L) {
     abort("The formulae's variables have missing values in different rows; give them in `data`.", "missing_values")
   }
-  y <- as.double(setups[[1]]$y)
+  # (mvn()'s responses are one per formula: a matrix, by columns.)
+  y_matrix <- if (mvn) vapply(setups, function(s) as.double(s$y), numeric(n[[1]]))
+  y <- if (mvn) as.double(y_matrix) else as.double(setups[[1]]$y)
   bad <- which(!is.finite(y))
   if (length(bad)) abort(sprintf("The response must be finite; row %d is not.", bad[[1]]), "response")
   support <- general_support[[family$family]]
@@ -234,6 +245,11 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
   block_cols <- lapply(seq_along(p), function(j) first[[j]] + seq_len(p[[j]]))
   feeds <- lapply(seq_len(n_predictors(family)), function(k) blocks_of(blocks$lp, k))
   offsets <- predictor_offsets(setups, feeds)
+  if (mvn && any(vapply(offsets, function(o) any(o != 0), NA))) {
+    abort("`mvn()` does not take offsets (nor does mgcv's).", "argument")
+  }
+  # mvn()'s precision matrix parameters: unpenalized coefficients after all others.
+  n_theta <- if (mvn) family$nlp * (family$nlp + 1) / 2 else 0
   n_sp <- vapply(setups, function(s) as.double(s$n_sp), 1)
   sp_first <- cumsum(c(0, n_sp))[seq_along(n_sp)]
   penalties <- unlist(lapply(seq_along(setups), function(k) {
@@ -263,8 +279,9 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     c(lp_names(s$term.names[seq_len(s$nsdf)], k), if (k > 1L) sub("^([A-Za-z0-9_]+)\\(", paste0("\\1.", k - 1L, "("),
                                                                    smooth_names) else smooth_names)
   }))
+  coef_names <- c(coef_names, if (n_theta) paste0("R.", seq_len(n_theta)))
   raw <- fit_general_impl(list(
-    X = do.call(cbind, lapply(setups, `[[`, "X")),
+    X = do.call(cbind, c(lapply(setups, `[[`, "X"), if (n_theta) list(matrix(0, n[[1]], n_theta)))),
     y = y,
     family = engine_family_name(family),
     links = general_links(family),
@@ -304,7 +321,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       coefficients = coefficients,
       fitted.values = res$parameters,
       linear.predictors = res$linear_predictors,
-      y = y,
+      y = if (mvn) y_matrix else y,
       Vp = res$Vp,
       Ve = res$Ve,
       Vc = res$Vc,
@@ -346,6 +363,7 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     ),
     class = "warmgam_general"
   )
+  if (mvn) return(mvn_postproc(fit, n_theta))
   if (!cox) return(general_postproc(fit))
   fit$formula <- formula[[1]]
   fit$y <- surv$y
@@ -402,4 +420,44 @@ general_postproc <- function(object) {
   }
   object$deviance <- object$deviance %||% sum(object$family$residuals(object, "deviance")^2)
   object
+}
+
+# mgcv's mvn() takes a list of formulae, one per response and linear predictor,
+# each with its response (`list(y0 ~ s(x0), y1 ~ s(x1))`).
+mvn_formulae <- function(formula, family) {
+  d <- family$nlp
+  ok <- is.list(formula) && length(formula) == d &&
+    all(vapply(formula, function(f) inherits(f, "formula") && length(f) == 3L, NA))
+  if (!ok) {
+    abort(sprintf("`formula` for `mvn(d = %d)` must be a list of %d formulae, each with its response (`list(y0 ~ s(x0), y1 ~ s(x1))`).",
+                  d, d), "formula")
+  }
+  list(formulae = formula, lp = as.list(seq_len(d)))
+}
+
+# What mgcv's mvn() post-processing gives a fit: the precision matrix's factor `R`
+# (upper triangular, rows of it in the last coefficients, its diagonal on the log
+# scale) in `family$data`, and the deviances of the residuals scaled by it.
+mvn_postproc <- function(object, n_theta) {
+  d <- ncol(object$y)
+  theta <- utils::tail(unname(object$coefficients), n_theta)
+  R <- matrix(0, d, d)
+  k <- 1
+  for (i in seq_len(d)) {
+    for (j in i:d) {
+      R[i, j] <- if (i == j) exp(theta[[k]]) else theta[[k]]
+      k <- k + 1
+    }
+  }
+  object$family$data <- list(R = R)
+  object$deviance <- sum((R %*% t(object$y - object$fitted.values))^2)
+  object$null.deviance <- sum((R %*% (t(object$y) - colMeans(object$y)))^2)
+  object
+}
+
+# The log likelihood of each row of `y` (a matrix of responses) under a fitted mvn()
+# family, its precision matrix's factor `R` in `family$data`, at the means `eta`.
+mvn_row_loglik <- function(family, y, eta) {
+  R <- family$data$R
+  sum(log(diag(R))) - 0.5 * colSums((R %*% t(as.matrix(y) - eta))^2) - 0.5 * ncol(R) * log(2 * pi)
 }

@@ -9,7 +9,9 @@
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
 #' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
 #' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
-#' `gevlss()`, `shash()` and `multinom(K)` (K up to 4).
+#' `gevlss()`, `shash()`, `multinom(K)` (K up to 4) and `mvn(d)` (one formula per
+#' response; the fit's `family$data$R` is the factor of the precision matrix, as
+#' mgcv's); Cox models ([warmgam_cox]) have methods of their own too.
 #'
 #' @param object,x A `warmgam_general` fit.
 #' @param newdata A data frame of covariates; the fitted data when missing.
@@ -115,6 +117,9 @@ predict.warmgam_general <- function(object, newdata, type = "link", se.fit = FAL
     blocks <- lapply(object$parts, function(part) model_matrix_at(part, newdata))
     if (type == "lpmatrix") {
       out <- do.call(cbind, lapply(blocks, `[[`, "x"))
+      # (mvn()'s precision parameters are coefficients of no predictor: zero columns.)
+      extra <- length(object$coefficients) - ncol(out)
+      if (extra > 0) out <- cbind(out, matrix(0, nrow(out), extra))
       colnames(out) <- names(object$coefficients)
       attr(out, "lpi") <- object$lpi
       return(out)

@@ -125,7 +125,9 @@ reference_answer <- function(what, fit, args) {
     anova_pair = function(fit, other, ...) mgcv::anova.gam(fit, .subset2(other, "fit"), ...),
     # A Cox model's baseline hazard: times, cumulative hazard, its variance part and
     # the stratum of each time.
-    cox_hazard = function(fit) fit$family$data[intersect(c("tr", "h", "q", "tr.strat"), names(fit$family$data))]
+    cox_hazard = function(fit) fit$family$data[intersect(c("tr", "h", "q", "tr.strat"), names(fit$family$data))],
+    # mvn()'s factor of the precision matrix.
+    mvn_factor = function(fit) fit$family$data$R
   )
   if (!is.null(extractors[[what]])) return(do.call(extractors[[what]], c(list(fit), args)))
   fun <- get(what, envir = asNamespace("mgcv"), mode = "function")

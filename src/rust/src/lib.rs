@@ -791,7 +791,19 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
     let links: Vec<String> =
         f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
     let name = f.string("family")?;
-    let likelihood = if name == "cox.ph" {
+    let likelihood = if name == "mvn" {
+        // Each response's predictor is its own block of columns.
+        let cols: Vec<Vec<usize>> = f
+            .list("lp_start")?
+            .values()
+            .zip(f.list("lp_end")?.values())
+            .map(|(a, b)| {
+                let (a, b) = (a.as_real_slice().unwrap_or_default(), b.as_real_slice().unwrap_or_default());
+                a.iter().zip(b).flat_map(|(a, b)| *a as usize..*b as usize).collect()
+            })
+            .collect();
+        fit::general::Likelihood::Mvn(fit::mvn::MvnStats::new(x, cols, &y, f.real("threads")? as usize))
+    } else if name == "cox.ph" {
         // Each row's status (1 an event) and stratum code (empty: one stratum).
         let sets = fit::cox::RiskSets::new(&y, &f.reals("status")?, &f.reals("strata")?);
         fit::general::Likelihood::Cox(sets)

@@ -17,6 +17,7 @@ use std::ops::Range;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::cox::RiskSets;
+use super::mvn::MvnStats;
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
 use super::problem::initial_rho;
@@ -69,6 +70,9 @@ pub enum Likelihood {
     /// The risk sets of survival data: Cox's partial likelihood, one predictor
     /// with every column of the model matrix (`fit::cox`).
     Cox(RiskSets),
+    /// Multivariate normal responses, one predictor each, with the precision
+    /// matrix's parameters as the last coefficients (`fit::mvn`).
+    Mvn(MvnStats),
 }
 
 impl Likelihood {
@@ -76,6 +80,7 @@ impl Likelihood {
         match self {
             Likelihood::Rows(family) => family.links(),
             Likelihood::Cox(_) => vec![LpLink::Standard(Link::Identity)],
+            Likelihood::Mvn(stats) => vec![LpLink::Standard(Link::Identity); stats.d()],
         }
     }
 }
@@ -139,7 +144,7 @@ const GENERAL_SECOND_ORDER_RIDGE: f64 = 1.0 / 50.0;
 
 impl GeneralModel<'_> {
     pub(super) fn n(&self) -> usize {
-        self.y.len()
+        self.x.nrows()
     }
 
     pub(super) fn p(&self) -> usize {
@@ -194,12 +199,13 @@ impl GeneralModel<'_> {
         e
     }
 
-    fn loglik(&self, eta: &[Vec<f64>]) -> f64 {
+    fn loglik(&self, beta: &[f64], eta: &[Vec<f64>]) -> f64 {
         match &self.likelihood {
             Likelihood::Rows(family) => {
                 (0..self.n()).map(|i| family.loglik(self.y[i], &Self::row_eta(eta, i)[..self.k()])).sum()
             }
             Likelihood::Cox(sets) => sets.loglik(&eta[0]),
+            Likelihood::Mvn(stats) => stats.loglik(beta),
         }
     }
 
@@ -254,10 +260,11 @@ impl GeneralModel<'_> {
     }
 
     /// The log likelihood, the gradient of `-l` and `-d2l/dbeta dbeta'` at `eta`.
-    fn derivatives(&self, eta: &[Vec<f64>]) -> (f64, Vec<f64>, Array2<f64>) {
+    fn derivatives(&self, beta: &[f64], eta: &[Vec<f64>]) -> (f64, Vec<f64>, Array2<f64>) {
         let family = match &self.likelihood {
             Likelihood::Rows(family) => family,
             Likelihood::Cox(sets) => return sets.derivatives(self.x, &eta[0], self.settings.threads),
+            Likelihood::Mvn(stats) => return stats.derivatives(beta),
         };
         let (n, k) = (self.n(), self.k());
         let mut ll = 0.0;
@@ -306,7 +313,7 @@ impl GeneralModel<'_> {
     /// not finite).
     pub(super) fn penalized_objective(&self, lambda: &[f64], beta: &[f64]) -> f64 {
         let b = Array1::from(beta.to_vec());
-        let q = -self.loglik(&self.eta(beta)) + 0.5 * b.dot(&self.s_lambda(lambda).dot(&b));
+        let q = -self.loglik(beta, &self.eta(beta)) + 0.5 * b.dot(&self.s_lambda(lambda).dot(&b));
         if q.is_nan() {
             f64::INFINITY
         } else {
@@ -323,13 +330,13 @@ impl GeneralModel<'_> {
         };
         let mut beta = start.to_vec();
         let mut eta = self.eta(&beta);
-        let mut q = -self.loglik(&eta) + 0.5 * penalty_of(&beta);
+        let mut q = -self.loglik(&beta, &eta) + 0.5 * penalty_of(&beta);
         if !q.is_finite() {
             return Err(EngineError::NonFinite { what: "the log likelihood at the starting coefficients".into() });
         }
         let mut converged = false;
         for _ in 0..MAX_INNER {
-            let (_, g, hd) = self.derivatives(&eta);
+            let (_, g, hd) = self.derivatives(&beta, &eta);
             let sb = s.dot(&Array1::from(beta.clone()));
             let grad: Vec<f64> = g.iter().zip(sb.iter()).map(|(a, b)| a + b).collect();
             let h = &hd + &s;
@@ -343,7 +350,7 @@ impl GeneralModel<'_> {
             for _ in 0..50 {
                 let cand: Vec<f64> = beta.iter().zip(step.iter()).map(|(b, d)| b - alpha * d).collect();
                 let eta_c = self.eta(&cand);
-                let q_c = -self.loglik(&eta_c) + 0.5 * penalty_of(&cand);
+                let q_c = -self.loglik(&cand, &eta_c) + 0.5 * penalty_of(&cand);
                 if q_c.is_finite() && q_c <= q + 1e-13 * (1.0 + q.abs()) {
                     accepted = Some((cand, eta_c, q_c));
                     break;
@@ -366,7 +373,7 @@ impl GeneralModel<'_> {
                 break;
             }
         }
-        let (ll, _, hd) = self.derivatives(&eta);
+        let (ll, _, hd) = self.derivatives(&beta, &eta);
         let factor = SpdFactor::new((&hd + &s).view()).ok_or_else(|| EngineError::NotIdentifiable {
             detail: "the penalized Hessian of the log likelihood is not positive definite at the fit".into(),
         })?;
@@ -398,7 +405,7 @@ impl GeneralModel<'_> {
         let start = self.start_coefficients();
         let free: Vec<usize> = (0..self.fixed.len()).filter(|&j| self.fixed[j].is_none()).collect();
         // mgcv's initial smoothing parameters, from the data Hessian at the start.
-        let (_, _, hd0) = self.derivatives(&self.eta(&start));
+        let (_, _, hd0) = self.derivatives(&start, &self.eta(&start));
         let per_penalty = initial_rho(&hd0, &self.penalties);
         let mut init = vec![0.0; self.fixed.len()];
         let mut count = vec![0usize; self.fixed.len()];
@@ -603,6 +610,8 @@ impl GeneralModel<'_> {
             let target = match &self.likelihood {
                 Likelihood::Rows(family) => family.start_targets(a, self.y, &earlier),
                 Likelihood::Cox(_) => vec![0.0; self.n()],
+                // Each response about its own predictor.
+                Likelihood::Mvn(_) => self.y[a * self.n()..(a + 1) * self.n()].to_vec(),
             };
             let off = &self.offset[a];
             let z: Array1<f64> =
@@ -621,6 +630,9 @@ impl GeneralModel<'_> {
             earlier.push(
                 eta.iter().enumerate().map(|(i, e)| links[a].inverse(e + off.get(i).copied().unwrap_or(0.0))).collect(),
             );
+        }
+        if let Likelihood::Mvn(stats) = &self.likelihood {
+            stats.start_theta(&mut beta);
         }
         beta
     }

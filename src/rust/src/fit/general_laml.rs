@@ -20,8 +20,8 @@
 
 use ndarray::{s, Array1, Array2};
 
-use super::cox;
 use super::general::{GeneralModel, Inner, Likelihood};
+use super::{cox, mvn};
 use crate::family::general::MAX_LP;
 use crate::linalg;
 
@@ -42,7 +42,13 @@ impl GeneralModel<'_> {
 
     pub(super) fn criterion(&self, inner: &Inner, rho: &[f64]) -> f64 {
         let log_s = self.penalties.log_det(&self.penalty_rho(rho)).value;
-        let mp = self.penalties.null_space_dim() as f64;
+        // (mgcv counts the unpenalized coefficients of the linear predictors only:
+        // mvn()'s precision parameters, added after its set-up, are not in `Mp`.)
+        let extra = match &self.likelihood {
+            Likelihood::Mvn(stats) => stats.d() * (stats.d() + 1) / 2,
+            _ => 0,
+        };
+        let mp = (self.penalties.null_space_dim() - extra) as f64;
         -inner.ll + 0.5 * inner.penalty + 0.5 * inner.factor.log_det()
             - 0.5 * log_s
             - 0.5 * mp * (2.0 * std::f64::consts::PI).ln()
@@ -97,7 +103,7 @@ impl GeneralModel<'_> {
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         let solve = |v: &[f64]| -> Vec<f64> { hinv.dot(&Array1::from(v.to_vec())).to_vec() };
         let dbeta: Vec<Vec<f64>> = s_beta.iter().map(|sb| solve(sb).iter().map(|v| -v).collect()).collect();
-        let deta: Vec<Vec<Vec<f64>>> = dbeta.iter().map(|db| self.predictor_products(db)).collect();
+        let dirs: Vec<Direction> = dbeta.iter().map(|db| self.direction(db.clone())).collect();
         let curvature = self.curvature(inner, &hinv, hessian);
         // Per free parameter: lambda_j tr(H^-1 S_j) and its penalties' indices.
         let linked: Vec<Vec<usize>> =
@@ -118,7 +124,7 @@ impl GeneralModel<'_> {
         let grad: Vec<f64> = (0..m)
             .map(|j| {
                 let dlog_s: f64 = linked[j].iter().map(|&q| log_s.grad[q]).sum();
-                0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * (pen_trace[j] + curvature.trace(&deta[j])) - 0.5 * dlog_s
+                0.5 * dot(&inner.beta, &s_beta[j]) + 0.5 * (pen_trace[j] + curvature.trace(&dirs[j])) - 0.5 * dlog_s
             })
             .collect();
         if !hessian {
@@ -126,10 +132,10 @@ impl GeneralModel<'_> {
         }
         // dH_j and M_j = H^-1 dH_j.
         let mut curvature = curvature;
-        curvature.prepare(&deta);
+        curvature.prepare(&dirs);
         let dh: Vec<Array2<f64>> = (0..m)
             .map(|j| {
-                let mut d = curvature.matrix(self, j, &deta);
+                let mut d = curvature.matrix(self, j, &dirs);
                 let lambda: Vec<f64> = (0..self.links.len())
                     .map(|q| if self.links[q] == free[j] { rho[free[j]].exp() } else { 0.0 })
                     .collect();
@@ -141,7 +147,7 @@ impl GeneralModel<'_> {
             dh.iter().map(|d| linalg::matmul(hinv.view(), d.view(), self.settings.threads)).collect();
         // d2beta_jk and d2eta_jk for each pair j <= k.
         let pairs: Vec<(usize, usize)> = (0..m).flat_map(|j| (j..m).map(move |kk| (j, kk))).collect();
-        let d2eta: Vec<Vec<Vec<f64>>> = pairs
+        let d2: Vec<Direction> = pairs
             .iter()
             .map(|&(j, kk)| {
                 let mut v = dh[kk].dot(&Array1::from(dbeta[j].clone())).to_vec();
@@ -154,11 +160,10 @@ impl GeneralModel<'_> {
                         *t += x;
                     }
                 }
-                let d2beta: Vec<f64> = solve(&v).iter().map(|x| -x).collect();
-                self.predictor_products(&d2beta)
+                self.direction(solve(&v).iter().map(|x| -x).collect())
             })
             .collect();
-        let data = curvature.second_traces(self, inner, &pairs, &deta, &d2eta);
+        let data = curvature.second_traces(self, inner, &pairs, &dirs, &d2);
         let mut hess = Array2::zeros((m, m));
         for (t, &(j, kk)) in pairs.iter().enumerate() {
             let d2log_s: f64 =
@@ -178,6 +183,12 @@ impl GeneralModel<'_> {
 /// The data part of the criterion's derivatives: how `Hd = -d2l/dbeta dbeta'` moves
 /// along directions of the linear predictors, contracted with `H^-1` where the
 /// criterion takes a trace.
+/// A direction of the coefficients and the linear predictors' move along it.
+struct Direction {
+    beta: Vec<f64>,
+    eta: Vec<Vec<f64>>,
+}
+
 enum Curvature<'a> {
     /// A sum over rows of a general family: per row `T_c = sum_ab q_ab l_abc` (the
     /// first-order traces are sums of `T . deta`), `q_ab = x_ia' [H^-1]_ab x_ib`, and
@@ -185,10 +196,19 @@ enum Curvature<'a> {
     Rows { t3: Vec<Vec<f64>>, third: Vec<[[[f64; MAX_LP]; MAX_LP]; MAX_LP]>, quad: Vec<Vec<f64>> },
     /// Cox's partial likelihood (`fit::cox`).
     Cox(Box<cox::Curvature<'a>>),
+    /// Multivariate normal responses (`fit::mvn`).
+    Mvn(mvn::Curvature<'a>),
 }
 
 impl GeneralModel<'_> {
+    fn direction(&self, beta: Vec<f64>) -> Direction {
+        Direction { eta: self.predictor_products(&beta), beta }
+    }
+
     fn curvature(&self, inner: &Inner, hinv: &Array2<f64>, hessian: bool) -> Curvature<'_> {
+        if let Likelihood::Mvn(stats) = &self.likelihood {
+            return Curvature::Mvn(mvn::Curvature::new(stats, &inner.beta, hinv));
+        }
         let quad = self.quadratic_forms(hinv);
         let family = match &self.likelihood {
             Likelihood::Cox(sets) => {
@@ -203,6 +223,7 @@ impl GeneralModel<'_> {
                 )));
             }
             Likelihood::Rows(family) => family,
+            Likelihood::Mvn(_) => unreachable!("returned above"),
         };
         let (n, k) = (self.n(), self.k());
         let mut t3 = vec![vec![0.0; n]; k];
@@ -221,29 +242,31 @@ impl GeneralModel<'_> {
 }
 
 impl Curvature<'_> {
-    /// The data part of `tr(H^-1 dH)` along `deta` (one column per predictor).
-    fn trace(&self, deta: &[Vec<f64>]) -> f64 {
+    /// The data part of `tr(H^-1 dH)` along a direction.
+    fn trace(&self, dir: &Direction) -> f64 {
+        let deta = &dir.eta;
         match self {
             // -sum_i sum_c T_c v_c.
             Curvature::Rows { t3, .. } => {
                 -t3.iter().zip(deta).map(|(t, v)| t.iter().zip(v).map(|(a, b)| a * b).sum::<f64>()).sum::<f64>()
             }
             Curvature::Cox(c) => c.trace(&deta[0]),
+            Curvature::Mvn(c) => c.trace(&dir.beta),
         }
     }
 
     /// Keeps what `matrix` and `second_traces` need of the directions `deta` (each
     /// the linear predictors' derivative in one log smoothing parameter).
-    fn prepare(&mut self, deta: &[Vec<Vec<f64>>]) {
+    fn prepare(&mut self, dirs: &[Direction]) {
         if let Curvature::Cox(c) = self {
-            c.prepare(&deta.iter().map(|d| d[0].clone()).collect::<Vec<_>>());
+            c.prepare(&dirs.iter().map(|d| d.eta[0].clone()).collect::<Vec<_>>());
         }
     }
 
     /// The data part of `dH` along direction `j` of `deta`: `X'diag(-l''' deta_j)X`
     /// for rows.
-    fn matrix(&self, model: &GeneralModel<'_>, j: usize, deta: &[Vec<Vec<f64>>]) -> Array2<f64> {
-        let deta = &deta[j];
+    fn matrix(&self, model: &GeneralModel<'_>, j: usize, dirs: &[Direction]) -> Array2<f64> {
+        let deta = &dirs[j].eta;
         match self {
             Curvature::Rows { third, .. } => {
                 let (n, k) = (model.n(), model.k());
@@ -255,6 +278,7 @@ impl Curvature<'_> {
                 model.weighted_gram(&w)
             }
             Curvature::Cox(c) => c.matrix(j, &deta[0]),
+            Curvature::Mvn(c) => c.matrix(&dirs[j].beta),
         }
     }
 
@@ -265,14 +289,19 @@ impl Curvature<'_> {
         model: &GeneralModel<'_>,
         inner: &Inner,
         pairs: &[(usize, usize)],
-        deta: &[Vec<Vec<f64>>],
-        d2eta: &[Vec<Vec<f64>>],
+        dirs: &[Direction],
+        d2: &[Direction],
     ) -> Vec<f64> {
-        let mut data: Vec<f64> = d2eta.iter().map(|d2| self.trace(d2)).collect();
+        let mut data: Vec<f64> = d2.iter().map(|d| self.trace(d)).collect();
         match self {
             Curvature::Cox(c) => {
-                let dirs: Vec<Vec<f64>> = deta.iter().map(|d| d[0].clone()).collect();
-                data.iter_mut().zip(c.second_traces(&dirs, pairs)).for_each(|(d, v)| *d += v);
+                let etas: Vec<Vec<f64>> = dirs.iter().map(|d| d.eta[0].clone()).collect();
+                data.iter_mut().zip(c.second_traces(&etas, pairs)).for_each(|(d, v)| *d += v);
+            }
+            Curvature::Mvn(c) => {
+                for (t, &(j, kk)) in pairs.iter().enumerate() {
+                    data[t] += c.second_trace(&dirs[j].beta, &dirs[kk].beta);
+                }
             }
             // -sum_cd G_cd deta_jc deta_kd, G_cd = sum_ab q_ab l_abcd, one pass over
             // the rows for every pair.
@@ -291,7 +320,7 @@ impl Curvature<'_> {
                         let mut sum = 0.0;
                         for (c, row) in g.iter().enumerate().take(k) {
                             for (d, v) in row.iter().enumerate().take(k) {
-                                sum += v * deta[j][c][i] * deta[kk][d][i];
+                                sum += v * dirs[j].eta[c][i] * dirs[kk].eta[d][i];
                             }
                         }
                         data[t] -= sum;
@@ -309,6 +338,7 @@ mod tests {
     use crate::family::general::GeneralFamily;
     use crate::fit::cox::RiskSets;
     use crate::fit::general::Likelihood;
+    use crate::fit::mvn::MvnStats;
     use crate::fit::penalty::{Penalty, PenaltySet};
     use ndarray::Array2;
 
@@ -427,5 +457,39 @@ mod tests {
             settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
         };
         assert_derivatives(&model, "cox");
+    }
+
+    /// Two normal responses, each with an intercept and three penalized columns,
+    /// and the precision factor's three parameters (zero columns of `x`).
+    #[test]
+    fn mvn_derivatives_match_finite_differences() {
+        let n = 80;
+        let xm = Array2::from_shape_fn((n, 11), |(i, j)| {
+            let v = i as f64 / n as f64;
+            match j {
+                0 | 4 => 1.0,
+                1..=3 => (v * (j as f64 + 1.0) * 2.3).sin(),
+                5..=7 => (v * (j as f64 - 3.0) * 1.7).cos(),
+                _ => 0.0,
+            }
+        });
+        let y: Vec<f64> = (0..2 * n).map(|k| ((k * 11 % 17) as f64 - 8.0) / 5.0 + (k % n) as f64 / n as f64).collect();
+        let ridge = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 1.0 } else { 0.2 });
+        let model = GeneralModel {
+            x: xm.view(),
+            lp: vec![vec![0..4], vec![4..8]],
+            offset: vec![Vec::new(), Vec::new()],
+            y: &y,
+            likelihood: Likelihood::Mvn(MvnStats::new(xm.view(), vec![(0..4).collect(), (4..8).collect()], &y, 1)),
+            penalties: PenaltySet::new(
+                11,
+                vec![Penalty { start: 1, s: ridge.clone() }, Penalty { start: 5, s: ridge }],
+            ),
+            links: vec![0, 1],
+            fixed: vec![None; 2],
+            terms: Vec::new(),
+            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
+        };
+        assert_derivatives(&model, "mvn");
     }
 }

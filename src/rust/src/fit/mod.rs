@@ -14,6 +14,7 @@ pub mod general_laml;
 pub mod glm;
 pub mod influence;
 pub mod laml;
+pub mod mvn;
 pub mod outer;
 pub mod penalty;
 pub mod pirls;
