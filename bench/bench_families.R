@@ -14,6 +14,8 @@
 #     gaulss  f + N(0, exp(2 x2)), with list(<formula>, ~ s(x2));     mgcv::gaulss()
 #     cox     survival times of hazard exp(f / 4 - 2), censored at U(0, 8);
 #             `weights` the event indicator;                         mgcv::cox.ph()
+#     mvn     y = f + e1, y2 = sin(2 pi x2) + e2, (e1, e2) correlated normal, with
+#             list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3));          mgcv::mvn(d = 2)
 #             (bam() takes no general family: gam only)
 #   by
 #     warmgam   gam_fit(method = "REML", threads = 2, cache = FALSE)
@@ -69,10 +71,15 @@ responses <- list(
     event_time <- stats::rexp(length(f), exp(f / 4 - 2))
     censor_time <- stats::runif(length(f), 0, 8)
     structure(pmin(event_time, censor_time), event = as.numeric(event_time <= censor_time))
+  },
+  # The first response, the second as an attribute.
+  mvn = function(f) {
+    e <- matrix(stats::rnorm(2 * length(f)), ncol = 2) %*% chol(matrix(c(2, 1, 1, 2), 2, 2))
+    structure(f + e[, 1], second = sin(2 * pi * base$x2) + e[, 2])
   }
 )
 # A general family's list of formulae: one per linear predictor.
-formulas <- list(gaulss = list(formula, ~ s(x2)))
+formulas <- list(gaulss = list(formula, ~ s(x2)), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
@@ -85,7 +92,8 @@ families <- list(
     fam
   })),
   gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss()),
-  cox = list(warmgam = mgcv::cox.ph(), mgcv = mgcv::cox.ph())
+  cox = list(warmgam = mgcv::cox.ph(), mgcv = mgcv::cox.ph()),
+  mvn = list(warmgam = mgcv::mvn(d = 2), mgcv = mgcv::mvn(d = 2))
 )
 parameters <- function(fit) {
   if (inherits(fit, "warmgam_general") || inherits(fit$family, "general.family")) return("")
@@ -110,6 +118,7 @@ for (name in chosen) {
   d <- base
   y <- responses[[name]](base$f)
   d$y <- as.vector(y)
+  d$y2 <- attr(y, "second")
   # Cox's event indicator is its `weights` (NULL: unit weights for the others).
   event <- attr(y, "event")
   fams <- families[[name]]
