@@ -184,19 +184,23 @@ cox_survival_at <- function(hazard, time, stratum, eta, x, V) {
 #' `predict(type = "response")` the survival function at each row's time (`newdata`
 #' must hold the response's variables), with standard errors as mgcv's; `fitted()`
 #' values are the survival function at each row's own time; `residuals()` are
-#' `"deviance"` or `"martingale"` residuals.
+#' `"deviance"`, `"martingale"`, `"score"` or `"schoenfeld"` residuals.
 #'
 #' @param object A `warmgam_cox` fit.
 #' @param newdata A data frame of covariates (and, for `type = "response"`, the
 #'   survival times and strata); the fitted data when missing.
 #' @param type `"link"`, `"response"` or `"lpmatrix"` for `predict()`;
-#'   `"deviance"` or `"martingale"` for `residuals()`.
+#'   `"deviance"`, `"martingale"`, `"score"` or `"schoenfeld"` for `residuals()`
+#'   (the last two are matrices with a column per coefficient, as mgcv's: the score
+#'   process for checking proportional hazards, each term's columns scaled by its
+#'   covariance and listed in `attr(, "term")`, and Schoenfeld residuals).
 #' @param se.fit Whether to return standard errors too.
 #' @param unconditional Whether standard errors use the covariance corrected for
 #'   smoothing parameter uncertainty (`Vc`) rather than `Vp`.
 #' @param ... Nothing: an argument passed through it is an error naming it.
 #' @returns `predict()`: a vector (a list with `fit` and `se.fit` when `se.fit =
-#'   TRUE`; a matrix for `"lpmatrix"`); `residuals()`: a vector.
+#'   TRUE`; a matrix for `"lpmatrix"`); `residuals()`: a vector, or a matrix for
+#'   `"score"` and `"schoenfeld"`.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' set.seed(3)
@@ -262,8 +266,67 @@ cox_stratum_of <- function(y) if (is.matrix(y)) y[, 2] else NULL
 #' @export
 residuals.warmgam_cox <- function(object, type = "deviance", ...) {
   check_dots_empty("residuals", ...)
-  check_choice(type, "type", c("deviance", "martingale"))
-  object$family$residuals(object, type)
+  check_choice(type, "type", c("deviance", "martingale", "score", "schoenfeld"))
+  if (type %in% c("deviance", "martingale")) return(object$family$residuals(object, type))
+  if (is.null(object$data)) abort(sprintf("`type = \"%s\"` residuals need the fit's data: fit with `data`.", type),
+                                  "argument")
+  X <- predict.warmgam_general(object, object$data, type = "lpmatrix")
+  res <- cox_schoenfeld(cox_time_of(object$y), object$prior.weights, cox_stratum_of(object$y),
+                        drop(object$linear.predictors), X)
+  out <- if (type == "schoenfeld") res$schoenfeld else cox_scaled_score(object, res$score)
+  colnames(out) <- names(object$coefficients)
+  out
+}
+
+# Schoenfeld residuals (each event's covariates less their mean over the rows at
+# risk, weighted by exp(eta); NA for censored rows) and their running sums back
+# from the last time, less the drift a proportional hazard would give them (the
+# score process that mgcv's `cox.ph()` residuals check proportionality with),
+# stratum by stratum, each row's risk set the rows before it in decreasing time.
+cox_schoenfeld <- function(time, status, stratum, eta, X) {
+  strata <- if (is.null(stratum)) rep(1, length(time)) else stratum
+  schoenfeld <- score <- matrix(0, nrow(X), ncol(X))
+  for (s in unique(strata)) {
+    rows <- which(strata == s)
+    o <- rows[order(time[rows], decreasing = TRUE)]
+    g <- exp(eta[o])
+    Xo <- X[o, , drop = FALSE]
+    r <- (Xo - apply(g * Xo, 2, cumsum) / cumsum(g)) * status[o]
+    r <- matrix(r, ncol = ncol(X))
+    m <- nrow(r)
+    run <- matrix(apply(r[m:1, , drop = FALSE], 2, cumsum), ncol = ncol(X))[m:1, , drop = FALSE]
+    events <- which(status[o] != 0)
+    if (length(events)) {
+      # The share of the stratum's events still to come, stepped at each event.
+      drift <- stats::approx(events, seq(1, 0, length.out = length(events)), xout = seq_len(m),
+                             method = "constant", rule = 2)$y
+      run <- run - outer(drift, run[1, ])
+    }
+    schoenfeld[o, ] <- r
+    score[o, ] <- run
+  }
+  schoenfeld[status == 0, ] <- NA
+  list(schoenfeld = schoenfeld, score = score)
+}
+
+# Score residuals scaled as mgcv's: each parametric coefficient's column by its
+# standard deviation, each smooth's block by the Cholesky factor of its covariance,
+# with the columns of each term in `attr(, "term")`.
+cox_scaled_score <- function(object, res) {
+  term <- list()
+  np <- object$nsdf[[1]]
+  if (np) {
+    ii <- seq_len(np)
+    res[, ii] <- t(sqrt(diag(object$Vp)[ii]) * t(res[, ii, drop = FALSE]))
+    term$parametric <- ii
+  }
+  for (sm in object$smooth) {
+    ii <- sm$first:sm$last
+    res[, ii] <- res[, ii, drop = FALSE] %*% t(chol(object$Vp[ii, ii]))
+    term[[sm$label]] <- ii
+  }
+  attr(res, "term") <- term
+  res
 }
 
 # Cox's log partial likelihood (Breslow's ties) of times `time` (a vector, or

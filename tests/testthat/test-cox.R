@@ -33,6 +33,33 @@ test_that("cox.ph() fits as mgcv's: smooths, a factor and a smooth by it, censor
   expect_general_agrees(fit, ref, nd, "cox")
   expect_lt(rel_diff(residuals(fit, "martingale"), mgcv_call("residuals", ref, type = "martingale")), 1e-5,
             label = "martingale residuals")
+  # Score and Schoenfeld residuals: matrices with a column per coefficient. A smooth's
+  # basis is mgcv's up to a linear map A within its block (residual rows map by A',
+  # the covariance by A^-1 . A^-T), so its columns are compared through the
+  # invariant r'Vr per row, the parametric columns directly.
+  V_ours <- vcov(fit)
+  V_theirs <- mgcv_call("vcov", ref)
+  blocks <- c(list(parametric = which(names(coef(fit)) == "gb")),
+              lapply(fit$smooth, function(sm) sm$first:sm$last))
+  for (type in c("score", "schoenfeld")) {
+    ours <- residuals(fit, type)
+    theirs <- mgcv_call("residuals", ref, type = type)
+    expect_identical(is.na(ours[, 1]), is.na(theirs[, 1]))
+    rows <- !is.na(ours[, 1])
+    for (b in names(blocks)) {
+      ii <- blocks[[b]]
+      # (The score residuals are scaled by the covariance already: their plain
+      # squared norm is the invariant.)
+      quad <- function(r, V) if (type == "score") rowSums(r^2) else rowSums((r %*% V) * r)
+      mine <- quad(ours[rows, ii, drop = FALSE], V_ours[ii, ii])
+      mgcvs <- quad(theirs[rows, ii, drop = FALSE], V_theirs[ii, ii])
+      expect_lt(rel_diff(mine, mgcvs), 1e-5, label = paste(type, "residuals", b))
+    }
+    expect_lt(rel_diff(ours[rows, blocks$parametric], theirs[rows, blocks$parametric]), 1e-5,
+              label = paste(type, "residuals of gb"))
+  }
+  expect_identical(names(attr(residuals(fit, "score"), "term")), c("parametric", "s(x0)", "s(x1)", "s(x2):ga",
+                                                                    "s(x2):gb"))
   expect_output(print(fit), "Cox PH")
   expect_output(print(summary(fit)), "Deviance explained")
   # plot(): every smooth as mgcv's plot.gam() draws it (mgcv returns the band
@@ -143,6 +170,9 @@ test_that("bad survival data is an error that says which rows and what is expect
   expect_error(predict(fit, d[1:3, "x0", drop = FALSE], type = "response"), "needs the response `time`",
                class = "warmgam_error_missing_variable")
   expect_error(residuals(fit, "pearson"), "type", class = "warmgam_error_argument")
+  # A stratified model's score residuals, stratum by stratum.
+  strat <- gam_fit(cbind(time, stratum) ~ s(x0), data = d, family = fam, weights = event, cache = FALSE)
+  expect_equal(dim(residuals(strat, "score")), c(100L, 9L))
 })
 
 test_that("gam_cv() scores a Cox model by the cross-validated partial likelihood", {
