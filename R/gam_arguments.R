@@ -59,6 +59,9 @@ resolve_optimizer <- function(optimizer, method) {
   list(optimizer = optimizer, method = method)
 }
 
+# GCV or GACV (UBRE when the scale is known): a prediction error, not a likelihood.
+prediction_error <- function(method) method %in% c("GCV.Cp", "GACV.Cp")
+
 # `scale` as mgcv's gam() reads it: 0 (the default) for a known scale of 1 with the
 # binomial, Poisson and negative binomial families and an estimated one otherwise; a
 # negative value for an estimated scale; a positive value for a known scale (the
@@ -77,7 +80,7 @@ resolve_scale <- function(scale, family, method) {
     }
     return(list(estimated = FALSE, known = NULL))
   }
-  if (known && method != "GCV.Cp") {
+  if (known && !prediction_error(method)) {
     # mgcv's REML and ML take the binomial and Poisson scale as 1 whatever `scale` says.
     if (scale != 1) {
       warn(sprintf(paste(

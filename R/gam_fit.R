@@ -42,7 +42,8 @@
 #'   times, `weights` its event indicator; see [warmgam_cox].
 #' @param method How smoothing parameters are chosen: `"REML"` (default), `"ML"` or
 #'   `"GCV.Cp"` (GCV when the scale is estimated, UBRE/Mallows' Cp when it is known,
-#'   as mgcv). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
+#'   as mgcv) or `"GACV.Cp"` (as `"GCV.Cp"`, with GACV, `D/n + 2 tau P / (n (n -
+#'   tau))` for the Pearson statistic `P`, in place of GCV). Note that mgcv's `gam()` defaults to `"GCV.Cp"`: give
 #'   `method = "GCV.Cp"` to refit an mgcv model that did not name its method.
 #' @param weights Optional prior weights (non-negative, finite): a vector or the
 #'   name of a column of `data`. For `cox.ph()`, the event indicator (1 an event,
@@ -250,18 +251,18 @@ gam_fit <- function(formula, data, family = gaussian(), method = "REML", weights
     ))
   }
   family <- resolve_family(family)
-  check_choice(method, "method", c("REML", "ML", "GCV.Cp"))
+  check_choice(method, "method", c("REML", "ML", "GCV.Cp", "GACV.Cp"))
   settings <- resolve_optimizer(optimizer, method)
   method <- settings$method
-  if (method == "GCV.Cp" && (estimates_parameter(family) || isTRUE(family[["reml_only"]]))) {
+  if (prediction_error(method) && (estimates_parameter(family) || isTRUE(family[["reml_only"]]))) {
     # mgcv's gam() fits every extended family (estimated parameters or not) by REML
     # whatever `method` says (GCV/UBRE is not a likelihood in a family's parameter:
     # UBRE keeps falling as the negative binomial theta does). The same here, said.
     warn(sprintf(paste(
-      "`method = \"GCV.Cp\"` is not used: `%s` is fitted by REML, as mgcv's gam() fits its extended",
+      "`method = \"%s\"` is not used: `%s` is fitted by REML, as mgcv's gam() fits its extended",
       "families (give a fixed parameter to warmgam's `nb()` or `tw()`, or use mgcv's `negbin()` or `Tweedie()`,",
       "for GCV/UBRE)."
-    ), family$family))
+    ), method, family$family))
     method <- "REML"
   }
   scale_setting <- resolve_scale(scale, family, method)
@@ -1258,7 +1259,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
   n <- length(y)
   edf <- stats::setNames(res$edf, coef_names)
   deviances <- reported_deviances(res, family, y, frame)
-  crit_name <- if (method != "GCV.Cp") method else if (!scale_estimated) "UBRE" else "GCV"
+  crit_name <- if (!prediction_error(method)) method else if (!scale_estimated) "UBRE" else sub(".Cp", "", method, fixed = TRUE)
   crit <- stats::setNames(res$criterion, crit_name)
   structure(
     list(
@@ -1275,7 +1276,7 @@ new_warmgam <- function(res, frame, spec, call, formula, family, method, gamma,
       scale.estimated = scale_estimated,
       reml.scale = if (scale_estimated && length(res$extra)) {
         exp(res$extra[[1]])
-      } else if (method != "GCV.Cp" && !scale_estimated) spec$known_scale %||% 1 else NA_real_,
+      } else if (!prediction_error(method) && !scale_estimated) spec$known_scale %||% 1 else NA_real_,
       edf = edf,
       edf1 = stats::setNames(res$edf1, coef_names),
       edf2 = if (!is.null(res$edf2)) stats::setNames(res$edf2, coef_names),

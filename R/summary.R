@@ -133,7 +133,7 @@ print.summary.warmgam <- function(x, digits = max(3L, getOption("digits") - 3L),
   print_coefficient_tables(x, digits)
   cat(sprintf("\nR-sq.(adj) = %s   Deviance explained = %s%%\n",
               formatC(x$r.sq, digits = 3, format = "f"), formatC(100 * x$dev.expl, digits = 1, format = "f")))
-  lab <- if (x$method == "GCV.Cp") "GCV" else paste0("-", x$method)
+  lab <- if (prediction_error(x$method)) sub(".Cp", "", x$method, fixed = TRUE) else paste0("-", x$method)
   cat(sprintf("%s = %s  Scale est. = %s  n = %d\n", lab, format(unname(x$criterion), digits = 5),
               format(x$scale, digits = 5), x$n))
   if (!is.null(x$mgcv_built)) cat(x$mgcv_built, "\n", sep = "")

@@ -381,3 +381,42 @@ test_that("paraPen penalizes parametric terms as mgcv does", {
   expect_error(gam_fit(f, data = d, paraPen = list(X = list(diag(2), L = diag(1)))), "\\$L` \\(smoothing", class = "warmgam_error_argument")
   expect_error(gam_fit(f, data = d, paraPen = list(X = list(diag(2), rank = 1))), "rank", class = "warmgam_error_argument")
 })
+
+test_that("method = \"GACV.Cp\" fits as mgcv's: GACV with an estimated scale, UBRE with a known one", {
+  skip_if_not_installed("mgcv")
+  set.seed(2)
+  d <- mgcv::gamSim(1, n = 400, dist = "poisson", scale = 0.25, verbose = FALSE)
+  f <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
+  # ?gam's example: a Poisson model with its scale estimated, by GACV.
+  fit <- gam_fit(f, data = d, family = poisson(), method = "GACV.Cp", scale = -1)
+  ref <- mgcv_reference("gam-arguments/gacv-poisson", f, d, family = quote(poisson()), method = "GACV.Cp",
+                        scale = -1)
+  expect_identical(names(fit$criterion), "GACV")
+  expect_lt(abs(unname(fit$criterion) / unname(ref$gcv.ubre) - 1), 1e-8)
+  # (s(x3) has no effect: its smoothing parameter is on the plateau in both.)
+  inside <- ref$sp < 1e5
+  expect_lt(max(abs(log(fit$sp[inside]) - log(ref$sp[inside]))), 1e-4)
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  expect_lt(abs(fit$scale / ref$scale - 1), 1e-6)
+  expect_output(print(summary(fit)), "GACV = ")
+  # The Gaussian identity model (the engine's Gram-matrix route): at given smoothing
+  # parameters, mgcv's GACV and fit; estimated, a GACV at most mgcv's (here mgcv
+  # stops at 3.8904 with s(x0)'s log sp at 0.46, where warmgam reaches 3.8586 at
+  # -3.74, and mgcv's own GACV at warmgam's smoothing parameters is 3.8586 too).
+  set.seed(3)
+  g <- mgcv::gamSim(1, n = 300, verbose = FALSE)
+  sp <- c(0.05, 2, 0.01, 10)
+  fit <- gam_fit(f, data = g, method = "GACV.Cp", sp = sp)
+  ref <- mgcv_reference("gam-arguments/gacv-gaussian", f, g, method = "GACV.Cp", sp = sp)
+  expect_lt(abs(unname(fit$criterion) / unname(ref$gcv.ubre) - 1), 1e-8)
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6)
+  fit <- gam_fit(f, data = g, method = "GACV.Cp")
+  ref <- mgcv_reference("gam-arguments/gacv-gaussian-estimated", f, g, method = "GACV.Cp")
+  expect_lt(unname(fit$criterion), unname(ref$gcv.ubre) * (1 + 1e-8))
+  # A known scale: UBRE, the fit of "GCV.Cp".
+  a <- gam_fit(f, data = d, family = poisson(), method = "GACV.Cp", cache = FALSE)
+  b <- gam_fit(f, data = d, family = poisson(), method = "GCV.Cp", cache = FALSE)
+  expect_identical(names(a$criterion), "UBRE")
+  expect_equal(unname(a$criterion), unname(b$criterion), tolerance = 1e-12)
+  expect_equal(fitted(a), fitted(b), tolerance = 1e-10)
+})

@@ -20,7 +20,6 @@ use super::penalty::PenaltySet;
 use super::pirls::GlmData;
 use super::problem::{full_rho, initial_rho, penalty_rho, Criterion, FreeObjective};
 use super::report::{finish, finish_glm, FitResult};
-use super::spec::Method;
 use super::spec::{validate, ModelSpec};
 use super::start::ProbeAt;
 use super::{family_search, rows, uncertainty};
@@ -596,7 +595,7 @@ impl<'a> Prepared<'a> {
         hess: &Array2<f64>,
     ) -> Result<Option<uncertainty::Sensitivity>> {
         let free_sp: Vec<usize> = objective.free_index().into_iter().filter(|&j| j < self.n_smoothing).collect();
-        if spec.method == Method::Gcv || free_sp.is_empty() || hess.is_empty() {
+        if spec.method.prediction_error() || free_sp.is_empty() || hess.is_empty() {
             return Ok(None);
         }
         let (per_penalty_db, scale_terms) = match &mut objective.criterion {

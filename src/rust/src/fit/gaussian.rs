@@ -16,6 +16,7 @@
 use ndarray::{s, Array1, Array2};
 
 use crate::error::{EngineError, Result};
+use crate::fit::gcv::{criterion_value, Score};
 use crate::fit::outer::Eval;
 use crate::fit::penalty::{penalty_columns, trace_of_columns, trace_with_columns, LogDet, PenaltySet};
 use crate::fit::Method;
@@ -165,7 +166,7 @@ pub fn evaluate(
     let fit = pls_fit(gram, penalties, rho)?;
     let eval = match method {
         Method::Reml | Method::Ml => likelihood_criterion(gram, penalties, method, gamma, &fit)?,
-        Method::Gcv => gcv_criterion(gram, penalties, gamma, &fit),
+        Method::Gcv | Method::Gacv => gcv_criterion(gram, penalties, method, gamma, &fit),
     };
     let eval = Eval { coefficients: fit.beta.to_vec(), ..eval };
     Ok((eval, fit))
@@ -275,7 +276,7 @@ fn likelihood_criterion(gram: &Gram, penalties: &PenaltySet, method: Method, gam
     Ok(Eval { value, grad, hess, coefficients: Vec::new() })
 }
 
-fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) -> Eval {
+fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, method: Method, gamma: f64, fit: &PlsFit) -> Eval {
     let m = penalties.len();
     let p = penalties.p;
     let n = gram.n;
@@ -325,9 +326,11 @@ fn gcv_criterion(gram: &Gram, penalties: &PenaltySet, gamma: f64, fit: &PlsFit) 
             d2_tau[(j, k)] = -d2g;
         }
     }
-    let (value, shape) = crate::fit::gcv::criterion_value(None, n, gamma, d, tau);
-    let (grad, hess) =
-        shape.combine(d_d.as_slice().expect("contiguous"), d_tau.as_slice().expect("contiguous"), &d2_d, &d2_tau);
+    // The Gaussian's Pearson statistic is its deviance (GACV's `P = D`).
+    let score = if method == Method::Gacv { Score::Gacv } else { Score::Gcv };
+    let (value, shape) = criterion_value(score, n, gamma, d, tau, d);
+    let d_d = d_d.as_slice().expect("contiguous");
+    let (grad, hess) = shape.combine(d_d, d_tau.as_slice().expect("contiguous"), d_d, &d2_d, &d2_tau, &d2_d);
     Eval { value, grad, hess, coefficients: Vec::new() }
 }
 
@@ -403,5 +406,25 @@ mod tests {
     fn gcv_derivatives_match_finite_differences() {
         check(Method::Gcv, 1.0);
         check(Method::Gcv, 1.4);
+        check(Method::Gacv, 1.0);
+        check(Method::Gacv, 1.4);
+    }
+
+    /// GACV's value: `D/n + 2 gamma tau D / (n (n - gamma tau))` (the Gaussian's
+    /// Pearson statistic is its deviance), with `D` and `tau` read off GCV's value
+    /// at the same fit and its derivative's structure, `n D / delta^2`.
+    #[test]
+    fn gacv_value_is_its_definition() {
+        let (gram, pens) = problem();
+        let rho = [0.3, -1.1];
+        let gamma = 1.4;
+        let (gacv, fit) = evaluate(&gram, &pens, Method::Gacv, gamma, &rho).unwrap();
+        let (gcv, _) = evaluate(&gram, &pens, Method::Gcv, gamma, &rho).unwrap();
+        let d = deviance(&gram, &fit);
+        let n = gram.n;
+        let delta = (n * d / gcv.value).sqrt();
+        let tau = (n - delta) / gamma;
+        let direct = d / n + 2.0 * gamma * tau * d / (n * delta);
+        assert!((gacv.value - direct).abs() < 1e-10 * direct, "{} vs {direct}", gacv.value);
     }
 }

@@ -15,7 +15,6 @@ use crate::fit::influence::Influence;
 use crate::fit::laml::{self, LamlSettings, RowCache};
 use crate::fit::outer::Eval;
 use crate::fit::pirls::{pirls, GlmData, InnerFit};
-use crate::fit::Method;
 use crate::linalg::SpdSystem;
 
 /// Beyond this distance in any log smoothing parameter the linear prediction of the
@@ -55,7 +54,7 @@ impl<'b, 'd> GlmObjective<'b, 'd> {
             self.data.family.saturated_loglik(self.data.y, self.data.censor, self.data.w, log_phi.exp())
         });
         let (_, fit) = self.last.as_ref().expect("inner fit made above");
-        let (eval, dbeta) = if self.settings.method == Method::Gcv {
+        let (eval, dbeta) = if self.settings.method.prediction_error() {
             gcv::evaluate(&self.data, &self.settings, fit, rho, derivatives, &mut self.rows, &mut || false)?
         } else {
             laml::evaluate(&self.data, &self.settings, fit, rho, log_phi, ls, derivatives, &mut self.rows, &mut || {

@@ -14,7 +14,6 @@ use super::influence::Influence;
 use super::outer::Termination;
 use super::penalty::PenaltySet;
 use super::pirls::GlmData;
-use super::spec::Method;
 use super::spec::{validate, ModelSpec};
 use super::{glm, outer, pirls, term_tests, uncertainty};
 
@@ -131,9 +130,9 @@ pub(super) fn null_deviance(spec: &ModelSpec<'_>, design: &Design<'_>) -> f64 {
 /// mean of `y` otherwise.
 pub(super) fn gaussian_null_deviance(spec: &ModelSpec<'_>) -> f64 {
     let (y, w, offset) = (&spec.y[..], &spec.weights[..], &spec.offset[..]);
-    let subtract_offset = spec.intercept || spec.method == Method::Gcv;
+    let subtract_offset = spec.intercept || spec.method.prediction_error();
     let value = |i: usize| if subtract_offset { y[i] - offset[i] } else { y[i] };
-    let centre = if spec.intercept || spec.method != Method::Gcv {
+    let centre = if spec.intercept || !spec.method.prediction_error() {
         let (mut num, mut den) = (0.0, 0.0);
         for i in 0..y.len() {
             num += w[i] * value(i);
@@ -162,7 +161,7 @@ pub(super) fn finish(
     let dev = gaussian::deviance(gram, &pls).max(0.0);
     // mgcv reports the scale as the residual variance D / (n - tau) for every method,
     // with n counting zero-weight rows too except under GCV.
-    let n_scale = if spec.method == Method::Gcv { gram.n } else { spec.y.len() as f64 };
+    let n_scale = if spec.method.prediction_error() { gram.n } else { spec.y.len() as f64 };
     let scale = dev / (n_scale - tau);
     let vp = &pls.h_inv * scale;
     let ve = influence.frequentist_covariance(vp.view(), spec.threads);

@@ -12,13 +12,14 @@ use crate::error::{EngineError, Result};
 use crate::family::distribution::Distribution;
 use crate::family::Family;
 
-/// How smoothing parameters are chosen (mgcv's `method`): REML, ML, or GCV (UBRE
-/// when the scale is known).
+/// How smoothing parameters are chosen (mgcv's `method`): REML, ML, or GCV or GACV
+/// (UBRE for both when the scale is known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Reml,
     Ml,
     Gcv,
+    Gacv,
 }
 
 impl Method {
@@ -27,6 +28,7 @@ impl Method {
             "REML" => Some(Method::Reml),
             "ML" => Some(Method::Ml),
             "GCV.Cp" | "GCV" => Some(Method::Gcv),
+            "GACV.Cp" | "GACV" => Some(Method::Gacv),
             _ => None,
         }
     }
@@ -36,7 +38,14 @@ impl Method {
             Method::Reml => "REML",
             Method::Ml => "ML",
             Method::Gcv => "GCV.Cp",
+            Method::Gacv => "GACV.Cp",
         }
+    }
+
+    /// GCV or GACV: a prediction error criterion (UBRE when the scale is known),
+    /// not a likelihood.
+    pub fn prediction_error(&self) -> bool {
+        matches!(self, Method::Gcv | Method::Gacv)
     }
 }
 
@@ -206,7 +215,7 @@ pub(super) fn validate(spec: &ModelSpec<'_>) -> Result<()> {
             });
         }
     }
-    if spec.method == Method::Gcv && !spec.family.distribution.variance_derivatives() {
+    if spec.method.prediction_error() && !spec.family.distribution.variance_derivatives() {
         return Err(EngineError::InvalidSpec {
             what: format!("the {} family is fitted by REML or ML, not GCV", spec.family.distribution.name()),
         });

@@ -192,7 +192,8 @@ impl Prepared<'_> {
                 n: positive().count() as f64,
                 sum_log_w: positive().map(|(w, _)| w.ln()).sum(),
             };
-            let method = if spec.method == Method::Gcv { Method::Gcv } else { Method::Reml };
+            // (GACV's start is GCV's: the working model is Gaussian, where they differ little.)
+            let method = if spec.method.prediction_error() { Method::Gcv } else { Method::Reml };
             let mut working = FreeObjective {
                 criterion: Criterion::Gaussian { gram: &gram, penalties: &self.penalties, method, gamma: spec.gamma },
                 fixed: &self.fixed[..m],
