@@ -30,6 +30,12 @@ engine_family_name <- function(family) {
 
 is_mvn_family <- function(family) identical(family$family, "Multivariate normal")
 
+# The functions that make the general families named `names` (mgcv's family names).
+family_call_names <- function(names) {
+  called <- c(`Cox PH` = "cox.ph", `Multivariate normal` = "mvn")
+  ifelse(names %in% names(called), called[names], names)
+}
+
 is_general_family <- function(family) inherits(family, "general.family")
 
 # The family object, when it is a general one (a function or name is called first);
@@ -47,7 +53,7 @@ general_family <- function(family) {
   if (!family$family %in% names(general_family_lps)) {
     abort(sprintf(
       "`family = %s()` is not supported yet; of mgcv's general families warmgam fits %s.",
-      family$family, paste0(sub("Cox PH", "cox.ph", names(general_family_lps), fixed = TRUE), "()", collapse = ", ")
+      family$family, paste0(family_call_names(names(general_family_lps)), "()", collapse = ", ")
     ), "family")
   }
   # (mgcv's mvn() has no per-row derivative arrays: any number of responses.)
