@@ -91,3 +91,23 @@ test_that("gam_cv() scores mvn() folds by the held-out rows' log likelihood", {
   ll <- sum(log(diag(R))) - 0.5 * colSums((R %*% t(r))^2) - log(2 * pi)
   expect_equal(cv$folds$metric[[1]], -mean(ll), tolerance = 1e-6)
 })
+
+test_that("the store keeps mvn() fits: an exact hit is the fit, a seed reaches the cold one", {
+  skip_if_not_installed("mgcv")
+  local_store()
+  d <- mvn_data(n = 200)
+  f <- list(y0 ~ s(x0) + s(x1), y1 ~ s(x2))
+  first <- gam_fit(f, data = d, family = mgcv::mvn(d = 2))
+  again <- gam_fit(f, data = d, family = mgcv::mvn(d = 2))
+  expect_identical(again$warm_start$source, "exact")
+  expect_equal(again$fitted.values, first$fitted.values, tolerance = 1e-12)
+  expect_equal(again$family$data$R, first$family$data$R, tolerance = 1e-12)
+  # Another second response: its own key, started from the first fit's smoothing
+  # parameters.
+  d$y1 <- d$y1 + stats::rnorm(nrow(d), sd = 0.1)
+  seeded <- gam_fit(f, data = d, family = mgcv::mvn(d = 2))
+  cold <- gam_fit(f, data = d, family = mgcv::mvn(d = 2), cache = FALSE)
+  expect_identical(seeded$warm_start$source, "seeded")
+  expect_lt(abs(unname(seeded$criterion) / unname(cold$criterion) - 1), 1e-8)
+  expect_lt(max(abs(seeded$fitted.values - cold$fitted.values)), 1e-6)
+})
