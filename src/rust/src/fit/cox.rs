@@ -47,6 +47,9 @@ struct EventTime {
 
 const NONE: usize = usize::MAX;
 
+/// The most memory a Hessian evaluation keeps of its directions' risk-set sums.
+const KEPT_BYTES: usize = 1 << 30;
+
 impl RiskSets {
     /// From each row's time, status (1 an event, 0 censored) and stratum code
     /// (empty: one stratum).
@@ -229,13 +232,15 @@ pub struct Curvature<'a> {
     xi: Vec<f64>,
     /// `tau` with `tr(Q D_u Hd) = tau'u`: the trace is linear in `u`.
     tau: Vec<f64>,
-    /// The directions of `prepare`, with `Q c_j(u)` for each.
-    directions: Vec<(Direction, Array2<f64>)>,
+    /// The directions of `prepare`, with `Q c_j(u)` for each (`None`: computed at
+    /// each use, when keeping them all would take more than `KEPT_BYTES`).
+    directions: Vec<Option<(Direction, Array2<f64>)>>,
     threads: usize,
 }
 
 /// A direction's risk-set sums: `u_j = E_j[u]`, `c_j = sum_{R_j} e_i u_i x_i`,
 /// `C_i = sum_{j : i in R_j} D_j u_j / S_j`.
+#[derive(Clone)]
 struct Direction {
     mean: Vec<f64>,
     c: Array2<f64>,
@@ -320,21 +325,39 @@ impl<'a> Curvature<'a> {
 
     /// Keeps the risk-set sums of the directions `dirs` (the linear predictor's
     /// derivatives in each log smoothing parameter) for `matrix` and
-    /// `second_traces`.
+    /// `second_traces`, when they fit in `KEPT_BYTES` (two event-by-coefficient
+    /// matrices each: a large model with many smoothing parameters would not).
     pub fn prepare(&mut self, dirs: &[Vec<f64>]) {
-        self.directions = dirs
-            .iter()
-            .map(|u| {
-                let d = self.direction(u);
-                let qc = linalg::matmul(d.c.view(), self.qmat.view(), self.threads);
-                (d, qc)
-            })
-            .collect();
+        self.prepare_within(dirs, KEPT_BYTES);
+    }
+
+    fn prepare_within(&mut self, dirs: &[Vec<f64>], budget: usize) {
+        let bytes = dirs.len().saturating_mul(self.sets.n_events()).saturating_mul(self.g.ncols()).saturating_mul(16);
+        self.directions = if bytes <= budget {
+            dirs.iter().map(|u| Some(self.sums_of(u))).collect()
+        } else {
+            dirs.iter().map(|_| None).collect()
+        };
+    }
+
+    fn sums_of(&self, u: &[f64]) -> (Direction, Array2<f64>) {
+        let d = self.direction(u);
+        let qc = linalg::matmul(d.c.view(), self.qmat.view(), self.threads);
+        (d, qc)
+    }
+
+    /// Prepared direction `k` (`u` itself), kept or computed now.
+    fn prepared(&self, k: usize, u: &[f64]) -> std::borrow::Cow<'_, (Direction, Array2<f64>)> {
+        match &self.directions[k] {
+            Some(kept) => std::borrow::Cow::Borrowed(kept),
+            None => std::borrow::Cow::Owned(self.sums_of(u)),
+        }
     }
 
     /// `D_u Hd` along prepared direction `k`, `u` itself.
     pub fn matrix(&self, k: usize, u: &[f64]) -> Array2<f64> {
-        let d = &self.directions[k].0;
+        let kept = self.prepared(k, u);
+        let d = &kept.0;
         let w: Vec<f64> = (0..u.len()).map(|i| self.state.e[i] * (u[i] * self.state.a[i] - d.tail[i])).collect();
         let mut out = linalg::weighted_gram(self.x, &w, self.threads);
         let w2 = self.per_event(2);
@@ -354,14 +377,12 @@ impl<'a> Curvature<'a> {
     /// with `x x'` contracted by `Q`.
     pub fn second_traces(&self, dirs: &[Vec<f64>], pairs: &[(usize, usize)]) -> Vec<f64> {
         let m = self.sets.n_events();
-        let d = &self.directions;
         let mean_q = self.means(&self.q);
         let mean_qu: Vec<Vec<f64>> =
             dirs.iter().map(|u| self.means(&u.iter().zip(&self.q).map(|(a, b)| a * b).collect::<Vec<f64>>())).collect();
         // E_j[xu]'Q mu_j = c_j(u)'g_j / S_j^2.
         let s2: Vec<f64> = self.state.s.iter().map(|s| s * s).collect();
-        let xu_q_mu: Vec<Vec<f64>> =
-            d.iter().map(|(d, _)| (0..m).map(|j| d.c.row(j).dot(&self.g.row(j)) / s2[j]).collect()).collect();
+        let xu_q_mu = |d: &Direction| -> Vec<f64> { (0..m).map(|j| d.c.row(j).dot(&self.g.row(j)) / s2[j]).collect() };
         pairs
             .iter()
             .map(|&(a, b)| {
@@ -372,8 +393,10 @@ impl<'a> Curvature<'a> {
                 let mean_uw = self.means(&uw);
                 // sum_j D_j E_j[xuw]'Q mu_j = sum_i e_i u_i w_i x_i'T_i.
                 let xuw_q_mu: f64 = (0..uw.len()).map(|i| self.state.e[i] * uw[i] * self.xi[i]).sum();
-                let (da, db) = (&d[a].0, &d[b].0);
-                let qc_b = &d[b].1;
+                // (Two directions at a time, whether kept or computed now.)
+                let (pa, pb) = (self.prepared(a, u), self.prepared(b, w));
+                let (da, db, qc_b) = (&pa.0, &pb.0, &pb.1);
+                let (xa, xb) = (xu_q_mu(da), xu_q_mu(db));
                 let per_event: f64 = (0..m)
                     .map(|j| {
                         let (ub, wb) = (da.mean[j], db.mean[j]);
@@ -384,11 +407,7 @@ impl<'a> Curvature<'a> {
                             - mean_qu[b][j] * ub
                             - mean_q[j] * mean_uw[j]
                             - 2.0 * xu_q_xw
-                            + 2.0
-                                * (mean_q[j] * ub * wb
-                                    + 2.0 * xu_q_mu[a][j] * wb
-                                    + 2.0 * xu_q_mu[b][j] * ub
-                                    + mean_uw[j] * mu_q_mu)
+                            + 2.0 * (mean_q[j] * ub * wb + 2.0 * xa[j] * wb + 2.0 * xb[j] * ub + mean_uw[j] * mu_q_mu)
                             - 6.0 * mu_q_mu * ub * wb;
                         self.sets.events[j].count * k4
                     })
@@ -468,5 +487,10 @@ mod tests {
         let fd_uu = (&(&hd_at(h, 0.0) - &(&hd_at(0.0, 0.0) * 2.0)) + &hd_at(-h, 0.0)) / (h * h);
         let fd_trace = (&qmat * &fd_uu).sum();
         assert!((fd_trace - second[1]).abs() < 1e-4 * (1.0 + fd_trace.abs()), "{fd_trace} against {}", second[1]);
+        // Directions too large to keep are summed at each use, to the same numbers.
+        curv.prepare_within(&us, 0);
+        assert!(curv.directions.iter().all(|d| d.is_none()));
+        assert_eq!(curv.matrix(0, &us[0]), exact);
+        assert_eq!(curv.second_traces(&us, &[(0, 1), (0, 0)]), second);
     }
 }
