@@ -126,16 +126,21 @@ impl RiskSets {
         // it in place (a row of `x` is scattered over the whole matrix).
         let mut out = Array2::zeros((self.events.len(), x.ncols()).f());
         let weighted: Vec<f64> = self.order.iter().map(|&i| v[i]).collect();
+        let mut sorted = vec![0.0; self.order.len()];
         for (column, mut target) in x.columns().into_iter().zip(out.columns_mut()) {
+            // The column's products in time order first (a gather), then the running
+            // sums over plain slices.
+            match column.as_slice() {
+                Some(c) => sorted.iter_mut().zip(&self.order).zip(&weighted).for_each(|((s, &i), w)| *s = w * c[i]),
+                None => sorted.iter_mut().zip(&self.order).zip(&weighted).for_each(|((s, &i), w)| *s = w * column[i]),
+            }
             let (mut current, mut pos, mut acc) = (NONE, 0, 0.0);
             for (ev, t) in self.events.iter().zip(target.iter_mut()) {
                 if ev.stratum_start != current {
                     (current, pos, acc) = (ev.stratum_start, ev.stratum_start, 0.0);
                 }
-                while pos < ev.end {
-                    acc += weighted[pos] * column[self.order[pos]];
-                    pos += 1;
-                }
+                acc += sorted[pos..ev.end].iter().sum::<f64>();
+                pos = ev.end;
                 *t = acc;
             }
         }
