@@ -221,7 +221,13 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
     gam_fit(f, data = rows, knots = knots, select = select, fit = FALSE, drop.unused.levels = drop_unused_levels)
   })
   # mgcv's cox.ph() has no intercept: the baseline hazard takes its place.
-  if (cox) setups[[1]] <- drop_intercept(setups[[1]])
+  if (cox) {
+    setups[[1]] <- drop_intercept(setups[[1]])
+    if (!ncol(setups[[1]]$X)) {
+      abort("A `cox.ph()` model needs a covariate: its intercept is the baseline hazard, which is not a coefficient.",
+            "formula")
+    }
+  }
   # As mgcv's gam(fit = FALSE) returns its set-up model: one per predictor here.
   if (!fit) return(setups)
   n <- vapply(setups, function(s) nrow(s$X), 1)

@@ -166,6 +166,8 @@ test_that("bad survival data is an error that says which rows and what is expect
                class = "warmgam_error_response")
   expect_error(gam_fit(list(f, ~ s(x1)), data = d, family = fam), "must be one formula",
                class = "warmgam_error_formula")
+  expect_error(gam_fit(time ~ 1, data = d, family = fam, weights = event), "needs a covariate",
+               class = "warmgam_error_formula")
   fit <- gam_fit(f, data = d, family = fam, weights = event, cache = FALSE)
   expect_error(predict(fit, d[1:3, "x0", drop = FALSE], type = "response"), "needs the response `time`",
                class = "warmgam_error_missing_variable")
@@ -204,4 +206,21 @@ test_that("gam_cv() scores a Cox model by the cross-validated partial likelihood
   own <- gam_cv(f, data = d, family = mgcv::cox.ph(), weights = d$event, folds = folds,
                 metric = function(y, eta, w) sum(w))
   expect_equal(own$folds$metric, as.double(tapply(d$event, folds, sum)))
+})
+
+test_that("a Cox model with an offset predicts its own fitted values at the rows' times", {
+  skip_if_not_installed("mgcv")
+  d <- cox_data(n = 200, seed = 9)
+  d$w <- stats::runif(nrow(d), 0.5, 2)
+  f <- time ~ s(x0) + offset(log(w))
+  fit <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event, cache = FALSE)
+  ref <- mgcv_reference("cox/offset", f, d, family = quote(mgcv::cox.ph()), weights = d$event, method = "REML")
+  expect_lt(rel_diff(fit$fitted.values, fitted(ref)), 1e-6)
+  nd <- d[1:20, ]
+  # The linear predictor (offset included) as mgcv's; the survival function at each
+  # row's own time is its fitted value. (mgcv 1.8-41's predict() pairs the offsets
+  # with rows sorted by time, so its survival predictions with an offset are not
+  # its fitted values.)
+  expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
+  expect_equal(unname(predict(fit, nd, type = "response")), fit$fitted.values[1:20], tolerance = 1e-10)
 })
