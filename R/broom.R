@@ -15,7 +15,8 @@ as_tidy_frame <- function(df) {
 #' 'generics' package, which broom re-exports), registered when that package is
 #' loaded. They give what broom gives for the same model fitted by `mgcv::gam()`.
 #'
-#' @param x A `warmgam` fit.
+#' @param x A `warmgam` fit, or for `tidy()` and `glance()` a fit of a general
+#'   family or a Cox model ([warmgam_general], [warmgam_cox]).
 #' @param parametric `FALSE`: one row per smooth term (`term`, `edf`, `ref.df`,
 #'   `statistic`, `p.value`, the smooth table of [summary.warmgam()]); `TRUE`: one
 #'   row per parametric coefficient (`term`, `estimate`, `std.error`, `statistic`,
@@ -39,7 +40,8 @@ as_tidy_frame <- function(df) {
 #' @returns A tibble (a data frame when tibble is not installed). `tidy()`: one row
 #'   per term; `glance()`: one row with `df` (the total effective degrees of
 #'   freedom), `logLik`, `AIC`, `BIC`, `deviance`, `df.residual`, `nobs`,
-#'   `adj.r.squared` and `npar` (the number of coefficients); `augment()`: `data` (or
+#'   `adj.r.squared` and `npar` (the number of coefficients; these two not for a
+#'   general family or Cox model, as broom's for mgcv's); `augment()`: `data` (or
 #'   `newdata`) with columns `.fitted`, `.se.fit` and, for the fitting data, `.resid`,
 #'   `.hat` (the leverages) and `.cooksd` (Cook's distances; see
 #'   [hatvalues()][warmgam-influence]).
@@ -59,11 +61,16 @@ NULL
 tidy.warmgam <- function(x, parametric = FALSE, conf.int = FALSE, conf.level = 0.95,
                          exponentiate = FALSE, ...) {
   check_dots_empty("tidy", ...)
+  tidy_tables(summary.warmgam(x), parametric, conf.int, conf.level, exponentiate)
+}
+
+# tidy()'s rows from a summary's smooth table (`parametric = FALSE`) or parametric
+# table, as broom's tidy.gam() gives them.
+tidy_tables <- function(s, parametric, conf.int, conf.level, exponentiate) {
   check_flag(parametric, "parametric")
   check_flag(conf.int, "conf.int")
   check_number(conf.level, "conf.level", lower = 0, upper = 1)
   check_flag(exponentiate, "exponentiate")
-  s <- summary.warmgam(x)
   if (!parametric) {
     if (conf.int || exponentiate) {
       abort(sprintf(
@@ -105,6 +112,25 @@ glance.warmgam <- function(x, ...) {
     df = sum(x$edf), logLik = as.numeric(ll), AIC = stats::AIC(x), BIC = stats::BIC(x),
     deviance = x$deviance, df.residual = x$df.residual, nobs = nobs.warmgam(x),
     adj.r.squared = s$r.sq, npar = length(x$coefficients)
+  ))
+}
+
+#' @rdname warmgam-broom
+tidy.warmgam_general <- function(x, parametric = FALSE, conf.int = FALSE, conf.level = 0.95,
+                                 exponentiate = FALSE, ...) {
+  check_dots_empty("tidy", ...)
+  tidy_tables(summary.warmgam_general(x), parametric, conf.int, conf.level, exponentiate)
+}
+
+#' @rdname warmgam-broom
+glance.warmgam_general <- function(x, ...) {
+  check_dots_empty("glance", ...)
+  ll <- stats::logLik(x)
+  # (As broom's glance.gam() of mgcv's fit of these families: the residual degrees
+  # of freedom are the rows less the total edf; no adjusted r-squared or npar.)
+  as_tidy_frame(data.frame(
+    df = sum(x$edf), logLik = as.numeric(ll), AIC = stats::AIC(x), BIC = stats::BIC(x),
+    deviance = x$deviance, df.residual = NROW(x$y) - sum(x$edf), nobs = stats::nobs(x)
   ))
 }
 

@@ -200,7 +200,8 @@ cox_survival_at <- function(hazard, time, stratum, eta, x, V) {
 #' @param ... Nothing: an argument passed through it is an error naming it.
 #' @returns `predict()`: a vector (a list with `fit` and `se.fit` when `se.fit =
 #'   TRUE`; a matrix for `"lpmatrix"`); `residuals()`: a vector, or a matrix for
-#'   `"score"` and `"schoenfeld"`.
+#'   `"score"` and `"schoenfeld"`; `nobs()`: the number of events (as mgcv's: what
+#'   `BIC()` counts), and `logLik()` with it as its `nobs`.
 #' @examples
 #' \dontshow{op <- options(warmgam.cache_dir = tempfile("warmgam-store-"))}
 #' set.seed(3)
@@ -257,6 +258,22 @@ predict.warmgam_cox <- function(object, newdata, type = "link", se.fit = FALSE, 
   res <- cox_survival_at(object$hazard, surv$time, surv$stratum, eta, x, V)
   names(res$fit) <- names(res$se.fit) <- names(eta)
   if (se.fit) res else res$fit
+}
+
+#' @rdname warmgam_cox
+#' @export
+logLik.warmgam_cox <- function(object, ...) {
+  out <- NextMethod()
+  attr(out, "nobs") <- nobs.warmgam_cox(object)
+  out
+}
+
+#' @rdname warmgam_cox
+#' @export
+nobs.warmgam_cox <- function(object, ...) {
+  # The events, as mgcv's (its rows of nonzero weight): what BIC counts for a Cox
+  # model (Volinsky & Raftery 2000, Biometrics 56:256-262).
+  sum(object$prior.weights != 0)
 }
 
 cox_time_of <- function(y) if (is.matrix(y)) y[, 1] else y

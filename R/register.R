@@ -31,6 +31,7 @@ suggested_methods <- function() {
 
 .onLoad <- function(libname, pkgname) {
   for (generic in suggested_methods()) s3_register(generic, "warmgam")
+  for (generic in c("generics::tidy", "generics::glance")) s3_register(generic, "warmgam_general")
   register_easystats()
   setHook(packageEvent("marginaleffects", "onLoad"), add_marginaleffects_class)
   if (isNamespaceLoaded("marginaleffects")) add_marginaleffects_class()

@@ -25,6 +25,18 @@ test_that("gaulss() fits as mgcv's gam.fit5: two predictors, parametric terms, a
   expect_output(print(summary(fit)), "s.1\\(x2\\)")
   expect_equal(dim(predict(fit)), c(nrow(d), 2L))
   expect_equal(vcov(fit), fit$Vp)
+  # broom's tidy() and glance(): the summary's smooth table and the fit's numbers,
+  # with the columns broom gives mgcv's fit of a general family.
+  if (requireNamespace("generics", quietly = TRUE)) {
+    smooths <- generics::tidy(fit)
+    theirs <- mgcv_call("summary", ref)$s.table
+    expect_identical(smooths$term, rownames(theirs))
+    expect_lt(max(abs(as.matrix(smooths[, -1]) - theirs) / (1 + abs(theirs))), 1e-4)
+    g <- generics::glance(fit)
+    expect_named(g, c("df", "logLik", "AIC", "BIC", "deviance", "df.residual", "nobs"))
+    expect_equal(g$logLik, as.numeric(mgcv_call("logLik", ref)), tolerance = 1e-8)
+    expect_identical(g$nobs, nrow(d))
+  }
 
   f2 <- list(y ~ s(x0) + g + x3, ~ s(x2, k = 6) + g)
   fit <- gam_fit(f2, data = d, family = mgcv::gaulss(b = 0.1))
