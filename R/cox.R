@@ -154,15 +154,23 @@ cox_survival_at <- function(hazard, time, stratum, eta, x, V) {
   if (length(unknown)) {
     abort(sprintf("`newdata` has stratum %s, which the model was not fitted with.", format(unknown[[1]])), "newdata")
   }
-  for (k in seq_len(n)) {
-    # The fitted times of the stratum, decreasing: the first at or before `t`.
-    idx <- which(hazard$stratum == strata[[k]] & hazard$tr <= time[[k]])
-    if (!length(idx)) next
-    j <- idx[[1]]
-    h <- hazard$h[[j]]
-    s[[k]] <- exp(-h * exp(eta[[k]]))
-    v <- hazard$a[j, ] - x[k, ] * h
-    se[[k]] <- exp(eta[[k]]) * s[[k]] * sqrt(max(0, hazard$q[[j]] + sum(v * (V %*% v))))
+  # Each row's fitted time: the stratum's last at or before `t` (its times are
+  # decreasing in the table, so the increasing ones are read backwards).
+  at <- rep(NA_integer_, n)
+  for (st in unique(strata)) {
+    rows <- which(strata == st)
+    idx <- which(hazard$stratum == st)
+    increasing <- rev(idx)
+    k <- findInterval(time[rows], hazard$tr[increasing])
+    at[rows[k > 0]] <- increasing[k[k > 0]]
+  }
+  fitted <- which(!is.na(at))
+  if (length(fitted)) {
+    j <- at[fitted]
+    h <- hazard$h[j]
+    s[fitted] <- exp(-h * exp(eta[fitted]))
+    v <- hazard$a[j, , drop = FALSE] - x[fitted, , drop = FALSE] * h
+    se[fitted] <- exp(eta[fitted]) * s[fitted] * sqrt(pmax(0, hazard$q[j] + rowSums((v %*% V) * v)))
   }
   list(fit = s, se.fit = se)
 }

@@ -402,6 +402,14 @@ impl GeneralModel<'_> {
         if n < 2 || p == 0 || self.lp.iter().flatten().any(|r| r.end > p) || self.offset.len() != k {
             return Err(EngineError::InvalidSpec { what: "general model dimensions".into() });
         }
+        // The fit's working matrices, before any is made (a failed allocation aborts
+        // R): about four n x p (weighted copies of X, its products with H^-1, Cox's
+        // risk-set sums) and eight p x p.
+        super::size::check_dense(
+            &format!("the working matrices of a general fit to {n} rows"),
+            n.saturating_mul(4).saturating_add(p.saturating_mul(8)),
+            p,
+        )?;
         let start = self.start_coefficients();
         let free: Vec<usize> = (0..self.fixed.len()).filter(|&j| self.fixed[j].is_none()).collect();
         // mgcv's initial smoothing parameters, from the data Hessian at the start.
