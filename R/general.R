@@ -56,8 +56,9 @@ general_family <- function(family) {
       family$family, paste0(family_call_names(names(general_family_lps)), "()", collapse = ", ")
     ), "family")
   }
-  # (mgcv's mvn() has no per-row derivative arrays: any number of responses.)
-  if (n_predictors(family) > max_predictors && !is_mvn_family(family)) {
+  # (mvn() and multinom() have no per-row derivative arrays: any number of
+  # predictors.)
+  if (n_predictors(family) > max_predictors && !is_mvn_family(family) && family$family != "multinom") {
     abort(sprintf("`%s()` with %d linear predictors is not supported yet; warmgam fits at most %d.",
                   family$family, n_predictors(family), max_predictors), "family")
   }

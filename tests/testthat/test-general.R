@@ -140,8 +140,38 @@ test_that("multinom() fits as mgcv's, with the true multinomial log likelihood",
   d$y[c(2, 8)] <- c(3, 0.5)
   expect_error(gam_fit(f, data = d, family = mgcv::multinom(K = 2)), "class number.*row 2",
                class = "warmgam_error_response")
-  expect_error(gam_fit(rep(list(~ s(x1)), 5), data = d, family = mgcv::multinom(K = 5)), "at most 4",
-               class = "warmgam_error_family")
+})
+
+test_that("multinom(K = 5): more classes than the row families' four predictors, as mgcv's", {
+  local_store()
+  set.seed(7)
+  n <- 1500
+  d <- data.frame(x1 = runif(n), x2 = runif(n))
+  eta <- sapply(1:5, function(a) sin(a * d$x1) + (a - 3) * d$x2 / 2)
+  p <- exp(cbind(0, eta))
+  cp <- t(apply(p / rowSums(p), 1, cumsum))
+  d$y <- apply(cp, 1, function(x) min(which(x > runif(1)))) - 1
+  f <- c(list(y ~ s(x1, k = 5) + x2), rep(list(~ s(x1, k = 5) + x2), 4))
+  fit <- gam_fit(f, data = d, family = mgcv::multinom(K = 5))
+  ref <- mgcv_reference("general/multinom-five", f, d, family = quote(mgcv::multinom(K = 5)), method = "REML")
+  expect_general_agrees(fit, ref, d[1:20, c("x1", "x2")], "multinom five", shift = sum(d$y == 0))
+  probs <- predict(fit, d[1:20, ], type = "response", se.fit = TRUE)
+  expect_equal(dim(probs$fit), c(20L, 6L))
+  expect_equal(rowSums(probs$fit), rep(1, 20), tolerance = 1e-12)
+  # The class probabilities' standard errors by the delta method with the exact
+  # Jacobian of the softmax (mgcv 1.8-41's differ from it for K > 2).
+  X <- predict(fit, d[1:20, ], type = "lpmatrix")
+  lpi <- attr(X, "lpi")
+  by_hand <- t(vapply(1:20, function(i) {
+    e <- vapply(lpi, function(ii) sum(X[i, ii] * coef(fit)[ii]), 1)
+    pr <- exp(c(0, e)) / sum(exp(c(0, e)))
+    J <- -outer(pr, pr[-1])
+    J[cbind(2:6, 1:5)] <- J[cbind(2:6, 1:5)] + pr[-1]
+    Xr <- matrix(0, 5, ncol(X))
+    for (a in 1:5) Xr[a, lpi[[a]]] <- X[i, lpi[[a]]]
+    sqrt(diag(J %*% Xr %*% vcov(fit) %*% t(Xr) %*% t(J)))
+  }, numeric(6)))
+  expect_lt(rel_diff(probs$se.fit, by_hand), 1e-5)
 })
 
 test_that("terms shared by several predictors (`1 + 2 ~ s(x) - 1`) fit as mgcv's", {

@@ -741,16 +741,25 @@ fn general_loglik(spec: List) -> std::result::Result<Robj, Failure> {
     let f = Fields::new(&spec);
     let links: Vec<String> =
         f.get("links")?.as_str_vector().unwrap_or_default().iter().map(|s| s.to_string()).collect();
-    let family = family::general::GeneralFamily::from_r(&f.string("family")?, &links, &f.reals("constants")?)
-        .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
+    let name = f.string("family")?;
     let y = f.reals("y")?;
     let eta_robj = f.get("eta")?.clone();
     let eta = view_matrix(&eta_robj, "eta")?;
-    if eta.nrows() != y.len() || eta.ncols() != family.n_lp() {
-        return Err(r_error("internal: `eta` must have a row per response and a column per predictor").into());
+    if eta.nrows() != y.len() {
+        return Err(r_error("internal: `eta` must have a row per response").into());
     }
-    let out: Vec<f64> = (0..y.len()).map(|i| family.loglik(y[i], &eta.row(i).to_vec())).collect();
-    Ok(out.into())
+    let rows = |loglik: &dyn Fn(f64, &[f64]) -> f64| -> Vec<f64> {
+        (0..y.len()).map(|i| loglik(y[i], &eta.row(i).to_vec())).collect()
+    };
+    if name == "multinom" {
+        return Ok(rows(&fit::softmax::row_loglik).into());
+    }
+    let family = family::general::GeneralFamily::from_r(&name, &links, &f.reals("constants")?)
+        .ok_or_else(|| r_error("internal: a general family or link the engine does not fit"))?;
+    if eta.ncols() != family.n_lp() {
+        return Err(r_error("internal: `eta` must have a column per predictor").into());
+    }
+    Ok(rows(&|y, e| family.loglik(y, e)).into())
 }
 
 /// How a fit used the store, as the R layer's `warm_start` reads it; `family_trials`
@@ -803,6 +812,9 @@ fn fit_general(spec: List) -> std::result::Result<Robj, Failure> {
             })
             .collect();
         fit::general::Likelihood::Mvn(fit::mvn::MvnStats::new(x, cols, &y, f.real("threads")? as usize))
+    } else if name == "multinom" {
+        // (Its predictors are each class's log odds against class 0: identity links.)
+        fit::general::Likelihood::Softmax(f.list("lp_start")?.len())
     } else if name == "cox.ph" {
         // Each row's status (1 an event) and stratum code (empty: one stratum).
         let sets = fit::cox::RiskSets::new(&y, &f.reals("status")?, &f.reals("strata")?);

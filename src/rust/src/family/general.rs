@@ -16,7 +16,6 @@ use super::gevlss::Gevlss;
 use super::gumbls::Gumbls;
 use super::link::Link;
 use super::mjet::{MJet, Space};
-use super::multinom::Multinom;
 use super::shash::Shash;
 use super::ziplss::Ziplss;
 
@@ -163,7 +162,6 @@ pub enum GeneralFamily {
     Gaulss(Gaulss),
     Gumbls(Gumbls),
     Gammals(Gammals),
-    Multinom(Multinom),
     Ziplss(Ziplss),
     Gevlss(Gevlss),
     Shash(Shash),
@@ -178,7 +176,6 @@ impl GeneralFamily {
             "gaulss" => Gaulss::new(links, constants).map(GeneralFamily::Gaulss),
             "gumbls" => Gumbls::new(links, constants).map(GeneralFamily::Gumbls),
             "gammals" => Gammals::new(links, constants).map(GeneralFamily::Gammals),
-            "multinom" => Multinom::new(links, constants).map(GeneralFamily::Multinom),
             "ziplss" => Ziplss::new(links, constants).map(GeneralFamily::Ziplss),
             "gevlss" => Gevlss::new(links, constants).map(GeneralFamily::Gevlss),
             "shash" => Shash::new(links, constants).map(GeneralFamily::Shash),
@@ -192,7 +189,6 @@ impl GeneralFamily {
             | GeneralFamily::Gumbls(_)
             | GeneralFamily::Gammals(_)
             | GeneralFamily::Ziplss(_) => 2,
-            GeneralFamily::Multinom(f) => f.k,
             GeneralFamily::Gevlss(_) => 3,
             GeneralFamily::Shash(_) => 4,
         }
@@ -208,7 +204,6 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => f.links[a],
             GeneralFamily::Gumbls(f) => f.links[a],
             GeneralFamily::Gammals(f) => f.links[a],
-            GeneralFamily::Multinom(_) => LpLink::Standard(Link::Identity),
             GeneralFamily::Ziplss(f) => f.links[a],
             GeneralFamily::Gevlss(f) => f.links[a],
             GeneralFamily::Shash(f) => f.links[a],
@@ -235,7 +230,6 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(_) => unreachable!("gaulss has its derivatives by hand"),
             GeneralFamily::Gumbls(f) => f.loglik(s, y, &vars),
             GeneralFamily::Gammals(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Multinom(f) => f.loglik(s, y, &vars),
             GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
             GeneralFamily::Gevlss(f) => f.loglik(s, y, &vars),
             GeneralFamily::Shash(f) => f.loglik(s, y, &vars),
@@ -385,7 +379,6 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gumbls(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gammals(f) => f.start_targets(lp, y, earlier),
-            GeneralFamily::Multinom(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Ziplss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gevlss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Shash(f) => f.start_targets(lp, y, earlier),
@@ -444,7 +437,6 @@ mod tests {
             check_jet(GeneralFamily::from_r(name, &links, &[-7.0]).expect(name));
         }
         let links = vec!["identity".to_string(); 2];
-        check_jet(GeneralFamily::from_r("multinom", &links, &[2.0]).expect("multinom"));
         check_jet(GeneralFamily::from_r("ziplss", &links, &[]).expect("ziplss"));
         let links = vec!["identity".to_string(), "identity".to_string(), "logit".to_string()];
         check_jet(GeneralFamily::from_r("gevlss", &links, &[]).expect("gevlss"));

@@ -23,7 +23,6 @@ pub mod inverse_gaussian;
 pub mod jet;
 pub mod link;
 pub mod mjet;
-pub mod multinom;
 pub mod negative_binomial;
 pub mod normal;
 pub mod ordered;

@@ -21,6 +21,7 @@ use super::mvn::MvnStats;
 use super::outer::{self, Eval, NewtonSettings, Objective, Termination};
 use super::penalty::PenaltySet;
 use super::problem::initial_rho;
+use super::softmax;
 use super::start::{plateau_probe, ProbeAt};
 use super::term_tests::{self, TermTest};
 use super::uncertainty;
@@ -73,6 +74,8 @@ pub enum Likelihood {
     /// Multivariate normal responses, one predictor each, with the precision
     /// matrix's parameters as the last coefficients (`fit::mvn`).
     Mvn(MvnStats),
+    /// The multinomial logit with `K` predictors, any `K` (`fit::softmax`).
+    Softmax(usize),
 }
 
 impl Likelihood {
@@ -81,6 +84,7 @@ impl Likelihood {
             Likelihood::Rows(family) => family.links(),
             Likelihood::Cox(_) => vec![LpLink::Standard(Link::Identity)],
             Likelihood::Mvn(stats) => vec![LpLink::Standard(Link::Identity); stats.d()],
+            Likelihood::Softmax(k) => vec![LpLink::Standard(Link::Identity); *k],
         }
     }
 }
@@ -206,6 +210,7 @@ impl GeneralModel<'_> {
             }
             Likelihood::Cox(sets) => sets.loglik(&eta[0]),
             Likelihood::Mvn(stats) => stats.loglik(beta),
+            Likelihood::Softmax(_) => softmax::loglik(self.y, eta),
         }
     }
 
@@ -265,6 +270,10 @@ impl GeneralModel<'_> {
             Likelihood::Rows(family) => family,
             Likelihood::Cox(sets) => return sets.derivatives(self.x, &eta[0], self.settings.threads),
             Likelihood::Mvn(stats) => return stats.derivatives(beta),
+            Likelihood::Softmax(_) => {
+                let (ll, d1, d2) = softmax::derivatives(self.y, eta);
+                return self.assemble(ll, &d1, &d2);
+            }
         };
         let (n, k) = (self.n(), self.k());
         let mut ll = 0.0;
@@ -280,6 +289,13 @@ impl GeneralModel<'_> {
                 }
             }
         }
+        self.assemble(ll, &d1, &d2)
+    }
+
+    /// The gradient of `-l` and `-d2l/dbeta dbeta'` from `-l`'s derivatives in each
+    /// row's linear predictors (`d1[a][i]`, `d2[a * K + b][i]`).
+    fn assemble(&self, ll: f64, d1: &[Vec<f64>], d2: &[Vec<f64>]) -> (f64, Vec<f64>, Array2<f64>) {
+        let k = self.k();
         let mut grad = vec![0.0; self.p()];
         for a in 0..k {
             for cols in &self.lp[a] {
@@ -287,7 +303,7 @@ impl GeneralModel<'_> {
                 grad[cols.clone()].iter_mut().zip(g.iter()).for_each(|(t, v)| *t += *v);
             }
         }
-        (ll, grad, self.weighted_gram(&d2))
+        (ll, grad, self.weighted_gram(d2))
     }
 
     /// A Cholesky factor of `h`, with the smallest ridge that makes it positive
@@ -620,6 +636,7 @@ impl GeneralModel<'_> {
                 Likelihood::Cox(_) => vec![0.0; self.n()],
                 // Each response about its own predictor.
                 Likelihood::Mvn(_) => self.y[a * self.n()..(a + 1) * self.n()].to_vec(),
+                Likelihood::Softmax(_) => softmax::start_targets(a, self.y),
             };
             let off = &self.offset[a];
             let z: Array1<f64> =

@@ -21,7 +21,7 @@
 use ndarray::{s, Array1, Array2};
 
 use super::general::{GeneralModel, Inner, Likelihood};
-use super::{cox, mvn};
+use super::{cox, mvn, softmax};
 use crate::family::general::MAX_LP;
 use crate::linalg;
 
@@ -198,6 +198,8 @@ enum Curvature<'a> {
     Cox(Box<cox::Curvature<'a>>),
     /// Multivariate normal responses (`fit::mvn`).
     Mvn(mvn::Curvature<'a>),
+    /// The multinomial logit (`fit::softmax`).
+    Softmax(softmax::Curvature),
 }
 
 impl GeneralModel<'_> {
@@ -210,6 +212,9 @@ impl GeneralModel<'_> {
             return Curvature::Mvn(mvn::Curvature::new(stats, &inner.beta, hinv));
         }
         let quad = self.quadratic_forms(hinv);
+        if let Likelihood::Softmax(_) = &self.likelihood {
+            return Curvature::Softmax(softmax::Curvature::new(&inner.eta, quad));
+        }
         let family = match &self.likelihood {
             Likelihood::Cox(sets) => {
                 let q = quad.into_iter().next().expect("one predictor");
@@ -223,7 +228,7 @@ impl GeneralModel<'_> {
                 )));
             }
             Likelihood::Rows(family) => family,
-            Likelihood::Mvn(_) => unreachable!("returned above"),
+            Likelihood::Mvn(_) | Likelihood::Softmax(_) => unreachable!("returned above"),
         };
         let (n, k) = (self.n(), self.k());
         let mut t3 = vec![vec![0.0; n]; k];
@@ -252,6 +257,7 @@ impl Curvature<'_> {
             }
             Curvature::Cox(c) => c.trace(&deta[0]),
             Curvature::Mvn(c) => c.trace(&dir.beta),
+            Curvature::Softmax(c) => c.trace(deta),
         }
     }
 
@@ -279,6 +285,7 @@ impl Curvature<'_> {
             }
             Curvature::Cox(c) => c.matrix(j, &deta[0]),
             Curvature::Mvn(c) => c.matrix(&dirs[j].beta),
+            Curvature::Softmax(c) => model.weighted_gram(&c.weights(deta)),
         }
     }
 
@@ -302,6 +309,12 @@ impl Curvature<'_> {
                 for (t, &(j, kk)) in pairs.iter().enumerate() {
                     data[t] += c.second_trace(&dirs[j].beta, &dirs[kk].beta);
                 }
+            }
+            // (-l's fourth derivatives are the cumulants k4: the data part is
+            // +sum q k4 u w.)
+            Curvature::Softmax(c) => {
+                let etas: Vec<Vec<Vec<f64>>> = dirs.iter().map(|d| d.eta.clone()).collect();
+                data.iter_mut().zip(c.second(&etas, pairs)).for_each(|(d, v)| *d += v);
             }
             // -sum_cd G_cd deta_jc deta_kd, G_cd = sum_ab q_ab l_abcd, one pass over
             // the rows for every pair.
@@ -491,5 +504,36 @@ mod tests {
             settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
         };
         assert_derivatives(&model, "mvn");
+    }
+
+    /// The multinomial logit with five predictors (more than the row families'
+    /// `MAX_LP`), each an intercept and two penalized columns.
+    #[test]
+    fn softmax_derivatives_match_finite_differences() {
+        let (n, k) = (150, 5);
+        let xm = Array2::from_shape_fn((n, 3 * k), |(i, j)| {
+            let v = i as f64 / n as f64;
+            match j % 3 {
+                0 => 1.0,
+                1 => (v * (j as f64 + 1.0) * 1.3).sin(),
+                _ => (v * (j as f64 + 2.0) * 0.7).cos(),
+            }
+        });
+        let y: Vec<f64> = (0..n).map(|i| ((i * 7 + i / 13) % (k + 1)) as f64).collect();
+        let ridge = Array2::from_shape_fn((2, 2), |(i, j)| if i == j { 1.0 } else { 0.3 });
+        let pens: Vec<Penalty> = (0..k).map(|a| Penalty { start: 3 * a + 1, s: ridge.clone() }).collect();
+        let model = GeneralModel {
+            x: xm.view(),
+            lp: (0..k).map(|a| vec![3 * a..3 * a + 3]).collect(),
+            offset: vec![Vec::new(); k],
+            y: &y,
+            likelihood: Likelihood::Softmax(k),
+            penalties: PenaltySet::new(3 * k, pens),
+            links: vec![0, 1, 2, 0, 1],
+            fixed: vec![None; 3],
+            terms: Vec::new(),
+            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
+        };
+        assert_derivatives(&model, "softmax");
     }
 }

@@ -21,6 +21,7 @@ pub mod pirls;
 pub mod row_source;
 pub mod rows;
 pub mod size;
+pub mod softmax;
 pub mod term_tests;
 pub mod uncertainty;
 
