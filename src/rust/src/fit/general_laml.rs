@@ -524,7 +524,7 @@ mod tests {
         let pens: Vec<Penalty> = (0..k).map(|a| Penalty { start: 3 * a + 1, s: ridge.clone() }).collect();
         let model = GeneralModel {
             x: xm.view(),
-            lp: (0..k).map(|a| vec![3 * a..3 * a + 3]).collect(),
+            lp: (0..k).map(|a| std::iter::once(3 * a..3 * a + 3).collect()).collect(),
             offset: vec![Vec::new(); k],
             y: &y,
             likelihood: Likelihood::Softmax(k),
