@@ -88,7 +88,9 @@ summary.warmgam_general <- function(object, ...) {
 #' @export
 print.summary.warmgam_general <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots_empty("print", ...)
-  cat("\nFamily:", x$family$family, "\nLink function:", paste(x$family$link, collapse = " "), "\n\nFormula:\n")
+  # (mvn() and multinom() name no links: theirs are identities.)
+  cat("\nFamily:", x$family$family, "\nLink function:", paste(general_links(x$family), collapse = " "),
+      "\n\nFormula:\n")
   for (f in formulae_of(x)) print(f)
   print_coefficient_tables(x, digits)
   cat(sprintf("\nDeviance explained = %s%%\n-REML = %s  Scale est. = 1         n = %d\n",

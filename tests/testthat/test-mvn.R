@@ -34,6 +34,7 @@ test_that("mvn(d = 2) fits as mgcv's: each response its own smooths, a shared pr
                         edf2_tol = 0.05)
   expect_equal(fit$family$data$R, mgcv_call("mvn_factor", ref), tolerance = 1e-5)
   expect_output(print(fit), "Multivariate normal")
+  expect_output(print(summary(fit)), "Link function: identity identity")
 })
 
 test_that("mvn(d = 3) with a parametric term and given smoothing parameters", {
