@@ -175,9 +175,13 @@ impl RiskSets {
     /// The log partial likelihood at `eta`.
     pub fn loglik(&self, eta: &[f64]) -> f64 {
         let (e, c) = Self::scaled_exp(eta);
-        let s = self.risk_sums(&e);
+        self.loglik_from(eta, &self.risk_sums(&e), c)
+    }
+
+    /// The log partial likelihood from the risk sets' sums `S_j` of `exp(eta - c)`.
+    fn loglik_from(&self, eta: &[f64], s: &[f64], c: f64) -> f64 {
         let events: f64 = eta.iter().zip(&self.status).map(|(e, d)| d * e).sum();
-        events - self.events.iter().zip(&s).map(|(ev, s)| ev.count * (s.ln() + c)).sum::<f64>()
+        events - self.events.iter().zip(s).map(|(ev, s)| ev.count * (s.ln() + c)).sum::<f64>()
     }
 
     /// The log partial likelihood, the gradient of `-l` and `-d2l/dbeta dbeta'` at
@@ -213,8 +217,7 @@ impl State {
         let per_event: Vec<f64> = sets.events.iter().zip(&s).map(|(ev, s)| ev.count / s).collect();
         let a = sets.row_tails(&per_event);
         let b = sets.risk_row_sums(x, &e);
-        let events: f64 = eta.iter().zip(&sets.status).map(|(e, d)| d * e).sum();
-        let ll = events - sets.events.iter().zip(&s).map(|(ev, s)| ev.count * (s.ln() + c)).sum::<f64>();
+        let ll = sets.loglik_from(eta, &s, c);
         State { e, s, a, b, ll }
     }
 }

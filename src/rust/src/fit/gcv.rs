@@ -335,6 +335,45 @@ mod tests {
         criterion_by(Method::Gcv, d, pr, gamma, rho, start, derivs)
     }
 
+    /// The gradient and Hessian of `e` (the criterion `method` at `rho`) against
+    /// central differences of the criterion and of its gradient, refitting the inner
+    /// problem. Truncation (h^2/6 times the third derivative, ~1e-9 of the scale) and
+    /// the inner fits' residual (~1e-12 relative) over h: 1e-5 of the derivatives'
+    /// scale is ample, and an error in any term of the formulas is of the order of
+    /// that scale.
+    fn assert_derivatives(
+        method: Method,
+        d: &Design<'_>,
+        pr: &Problem,
+        gamma: f64,
+        rho: &[f64; 2],
+        e: &Eval,
+        label: &str,
+    ) {
+        let start = e.coefficients.clone();
+        let h = 1e-4;
+        let scale_g = e.grad.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let scale_h = e.hess.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        assert!(scale_g > 0.0 && scale_h > 0.0);
+        for j in 0..2 {
+            let (mut up, mut dn) = (*rho, *rho);
+            up[j] += h;
+            dn[j] -= h;
+            let eu = criterion_by(method, d, pr, gamma, &up, &start, true);
+            let ed = criterion_by(method, d, pr, gamma, &dn, &start, true);
+            let g = (eu.value - ed.value) / (2.0 * h);
+            assert!((g - e.grad[j]).abs() < 1e-5 * scale_g, "{label} grad {j}: fd {g} vs {}", e.grad[j]);
+            for k in 0..2 {
+                let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
+                assert!(
+                    (hk - e.hess[(j, k)]).abs() < 1e-5 * scale_h,
+                    "{label} hess {j}{k}: fd {hk} vs {}",
+                    e.hess[(j, k)]
+                );
+            }
+        }
+    }
+
     /// GCV/UBRE's value against its definition from dense matrices: `D` from the
     /// coefficients by the deviance's formula, `tau = tr((X'WX + S)^-1 X'WX)` with the
     /// expected-information weights, `V = n D / (n - gamma tau)^2` (scale unknown) or
@@ -418,27 +457,7 @@ mod tests {
             let tau = (n - delta) / gamma;
             let direct = dev / n + 2.0 * gamma * tau * pearson / (n * delta);
             assert!((e.value - direct).abs() < 1e-8 * direct, "{family}: {} vs {direct}", e.value);
-            let start = e.coefficients.clone();
-            let h = 1e-4;
-            let scale_g = e.grad.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            let scale_h = e.hess.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            for j in 0..2 {
-                let (mut up, mut dn) = (rho, rho);
-                up[j] += h;
-                dn[j] -= h;
-                let eu = criterion_by(Method::Gacv, &d, &pr, gamma, &up, &start, true);
-                let ed = criterion_by(Method::Gacv, &d, &pr, gamma, &dn, &start, true);
-                let fd = (eu.value - ed.value) / (2.0 * h);
-                assert!((fd - e.grad[j]).abs() < 1e-5 * scale_g, "{family} grad {j}: fd {fd} vs {}", e.grad[j]);
-                for k in 0..2 {
-                    let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
-                    assert!(
-                        (hk - e.hess[(j, k)]).abs() < 1e-5 * scale_h,
-                        "{family} hess {j}{k}: fd {hk} vs {}",
-                        e.hess[(j, k)]
-                    );
-                }
-            }
+            assert_derivatives(Method::Gacv, &d, &pr, gamma, &rho, &e, family);
         }
     }
 
@@ -490,32 +509,7 @@ mod tests {
             let d = design(&pr.spec).unwrap();
             let rho = [0.3, -1.2];
             let e = criterion(&d, &pr, gamma, &rho, &[], true);
-            let start = e.coefficients.clone();
-            let h = 1e-4;
-            let scale_g = e.grad.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            let scale_h = e.hess.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            assert!(scale_g > 0.0 && scale_h > 0.0);
-            for j in 0..2 {
-                let (mut up, mut dn) = (rho, rho);
-                up[j] += h;
-                dn[j] -= h;
-                let eu = criterion(&d, &pr, gamma, &up, &start, true);
-                let ed = criterion(&d, &pr, gamma, &dn, &start, true);
-                // Truncation (h^2/6 times the third derivative, ~1e-9 of the scale) and
-                // the inner fits' residual (~1e-12 relative) over h: 1e-5 of the
-                // derivatives' scale is ample, and an error in any term of the
-                // formulas is of the order of that scale.
-                let g = (eu.value - ed.value) / (2.0 * h);
-                assert!((g - e.grad[j]).abs() < 1e-5 * scale_g, "{family} grad {j}: fd {g} vs {}", e.grad[j]);
-                for k in 0..2 {
-                    let hk = (eu.grad[k] - ed.grad[k]) / (2.0 * h);
-                    assert!(
-                        (hk - e.hess[(j, k)]).abs() < 1e-5 * scale_h,
-                        "{family} hess {j}{k}: fd {hk} vs {}",
-                        e.hess[(j, k)]
-                    );
-                }
-            }
+            assert_derivatives(Method::Gcv, &d, &pr, gamma, &rho, &e, family);
         }
     }
 }

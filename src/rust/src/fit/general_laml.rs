@@ -104,7 +104,7 @@ impl GeneralModel<'_> {
         let solve = |v: &[f64]| -> Vec<f64> { hinv.dot(&Array1::from(v.to_vec())).to_vec() };
         let dbeta: Vec<Vec<f64>> = s_beta.iter().map(|sb| solve(sb).iter().map(|v| -v).collect()).collect();
         let dirs: Vec<Direction> = dbeta.iter().map(|db| self.direction(db.clone())).collect();
-        let curvature = self.curvature(inner, &hinv, hessian);
+        let mut curvature = self.curvature(inner, &hinv, hessian);
         // Per free parameter: lambda_j tr(H^-1 S_j) and its penalties' indices.
         let linked: Vec<Vec<usize>> =
             free.iter().map(|&j| (0..self.links.len()).filter(|&q| self.links[q] == j).collect()).collect();
@@ -131,7 +131,6 @@ impl GeneralModel<'_> {
             return RhoDerivatives { grad, hess: None, dbeta };
         }
         // dH_j and M_j = H^-1 dH_j.
-        let mut curvature = curvature;
         curvature.prepare(&dirs);
         let dh: Vec<Array2<f64>> = (0..m)
             .map(|j| {
@@ -353,7 +352,32 @@ mod tests {
     use crate::fit::general::Likelihood;
     use crate::fit::mvn::MvnStats;
     use crate::fit::penalty::{Penalty, PenaltySet};
-    use ndarray::Array2;
+    use ndarray::{Array2, ArrayView2};
+
+    /// A general model for the derivative tests: no offsets, every smoothing
+    /// parameter estimated, no term tests, tight settings on one thread.
+    fn test_model<'a>(
+        x: ArrayView2<'a, f64>,
+        lp: Vec<Vec<std::ops::Range<usize>>>,
+        y: &'a [f64],
+        likelihood: Likelihood,
+        penalties: PenaltySet,
+        links: Vec<usize>,
+    ) -> GeneralModel<'a> {
+        let n_sp = links.iter().max().map_or(0, |m| m + 1);
+        GeneralModel {
+            x,
+            offset: vec![Vec::new(); lp.len()],
+            lp,
+            y,
+            likelihood,
+            penalties,
+            links,
+            fixed: vec![None; n_sp],
+            terms: Vec::new(),
+            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
+        }
+    }
 
     /// A two-predictor Gaussian location-scale model on a small design: intercept
     /// and four polynomial-like columns each, a ridge penalty on each predictor's
@@ -388,18 +412,14 @@ mod tests {
         }
         let links = vec![mean_link.to_string(), "logb".to_string()];
         let n_sp = pens.len();
-        let model = GeneralModel {
-            x: xm.view(),
+        let model = test_model(
+            xm.view(),
             lp,
-            offset: vec![Vec::new(), Vec::new()],
-            y: &y,
-            likelihood: Likelihood::Rows(GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss")),
-            penalties: PenaltySet::new(p, pens),
-            links: (0..n_sp).collect(),
-            fixed: vec![None; n_sp],
-            terms: Vec::new(),
-            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
-        };
+            &y,
+            Likelihood::Rows(GeneralFamily::from_r("gaulss", &links, &[0.01]).expect("gaulss")),
+            PenaltySet::new(p, pens),
+            (0..n_sp).collect(),
+        );
         check(&model);
     }
 
@@ -457,18 +477,14 @@ mod tests {
         let status: Vec<f64> = (0..n).map(|i| if i % 3 == 2 { 0.0 } else { 1.0 }).collect();
         let strata: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
         let ridge = |m: usize| Array2::from_shape_fn((m, m), |(i, j)| if i == j { 1.0 } else { 0.2 });
-        let model = GeneralModel {
-            x: xm.view(),
-            lp: vec![vec![0..5]],
-            offset: vec![Vec::new()],
-            y: &time,
-            likelihood: Likelihood::Cox(RiskSets::new(&time, &status, &strata)),
-            penalties: PenaltySet::new(5, vec![Penalty { start: 0, s: ridge(2) }, Penalty { start: 2, s: ridge(3) }]),
-            links: vec![0, 1],
-            fixed: vec![None; 2],
-            terms: Vec::new(),
-            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
-        };
+        let model = test_model(
+            xm.view(),
+            vec![vec![0..5]],
+            &time,
+            Likelihood::Cox(RiskSets::new(&time, &status, &strata)),
+            PenaltySet::new(5, vec![Penalty { start: 0, s: ridge(2) }, Penalty { start: 2, s: ridge(3) }]),
+            vec![0, 1],
+        );
         assert_derivatives(&model, "cox");
     }
 
@@ -488,21 +504,14 @@ mod tests {
         });
         let y: Vec<f64> = (0..2 * n).map(|k| ((k * 11 % 17) as f64 - 8.0) / 5.0 + (k % n) as f64 / n as f64).collect();
         let ridge = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 1.0 } else { 0.2 });
-        let model = GeneralModel {
-            x: xm.view(),
-            lp: vec![vec![0..4], vec![4..8]],
-            offset: vec![Vec::new(), Vec::new()],
-            y: &y,
-            likelihood: Likelihood::Mvn(MvnStats::new(xm.view(), vec![(0..4).collect(), (4..8).collect()], &y, 1)),
-            penalties: PenaltySet::new(
-                11,
-                vec![Penalty { start: 1, s: ridge.clone() }, Penalty { start: 5, s: ridge }],
-            ),
-            links: vec![0, 1],
-            fixed: vec![None; 2],
-            terms: Vec::new(),
-            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
-        };
+        let model = test_model(
+            xm.view(),
+            vec![vec![0..4], vec![4..8]],
+            &y,
+            Likelihood::Mvn(MvnStats::new(xm.view(), vec![(0..4).collect(), (4..8).collect()], &y, 1)),
+            PenaltySet::new(11, vec![Penalty { start: 1, s: ridge.clone() }, Penalty { start: 5, s: ridge }]),
+            vec![0, 1],
+        );
         assert_derivatives(&model, "mvn");
     }
 
@@ -522,18 +531,14 @@ mod tests {
         let y: Vec<f64> = (0..n).map(|i| ((i * 7 + i / 13) % (k + 1)) as f64).collect();
         let ridge = Array2::from_shape_fn((2, 2), |(i, j)| if i == j { 1.0 } else { 0.3 });
         let pens: Vec<Penalty> = (0..k).map(|a| Penalty { start: 3 * a + 1, s: ridge.clone() }).collect();
-        let model = GeneralModel {
-            x: xm.view(),
-            lp: (0..k).map(|a| std::iter::once(3 * a..3 * a + 3).collect()).collect(),
-            offset: vec![Vec::new(); k],
-            y: &y,
-            likelihood: Likelihood::Softmax(k),
-            penalties: PenaltySet::new(3 * k, pens),
-            links: vec![0, 1, 2, 0, 1],
-            fixed: vec![None; 3],
-            terms: Vec::new(),
-            settings: GeneralSettings { tol: 1e-8, max_iter: 50, max_step: 5.0, threads: 1 },
-        };
+        let model = test_model(
+            xm.view(),
+            (0..k).map(|a| std::iter::once(3 * a..3 * a + 3).collect()).collect(),
+            &y,
+            Likelihood::Softmax(k),
+            PenaltySet::new(3 * k, pens),
+            vec![0, 1, 2, 0, 1],
+        );
         assert_derivatives(&model, "softmax");
     }
 }

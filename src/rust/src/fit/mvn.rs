@@ -289,9 +289,13 @@ impl MvnStats {
     /// The log likelihood at `beta`.
     pub fn loglik(&self, beta: &[f64]) -> f64 {
         let theta = &beta[self.theta_start..];
-        let r = self.root(theta);
-        let prec = self.precision(&r);
+        let prec = self.precision(&self.root(theta));
         let (_, s) = self.residual_products(beta);
+        self.loglik_from(theta, &prec, &s)
+    }
+
+    /// The log likelihood from `theta`, `P` and `S`.
+    fn loglik_from(&self, theta: &[f64], prec: &[Vec<f64>], s: &[Vec<f64>]) -> f64 {
         let quad: f64 =
             (0..self.d).flat_map(|a| (0..self.d).map(move |b| (a, b))).map(|(a, b)| prec[a][b] * s[a][b]).sum();
         let log_det: f64 = (0..self.d).map(|k| theta[self.theta_index(k, k)]).sum();
@@ -318,7 +322,7 @@ impl MvnStats {
             grad[self.theta_start + t] = -(diagonal - 0.5 * quad);
         }
         let h = self.negative_hessian(beta);
-        (self.loglik(beta), grad, Array2::from_shape_fn((self.p, self.p), |(i, j)| h[i][j]))
+        (self.loglik_from(theta, &prec, &s), grad, Array2::from_shape_fn((self.p, self.p), |(i, j)| h[i][j]))
     }
 
     /// `theta`'s start from each response's residual variance about its
