@@ -71,6 +71,25 @@ test_that("cox.ph() fits as mgcv's: smooths, a factor and a smooth by it, censor
     expect_lt(rel_diff(mine[[i]]$fit, theirs[[i]]$fit), 1e-5, label = paste("plot fit", i))
     expect_lt(rel_diff(mine[[i]]$se, theirs[[i]]$se / 2), 1e-4, label = paste("plot se", i))
   }
+  # broom's tidy() and glance(): the summary's tables and the columns broom gives
+  # mgcv's fit.
+  if (requireNamespace("generics", quietly = TRUE)) {
+    theirs <- mgcv_call("summary", ref)
+    smooths <- generics::tidy(fit)
+    expect_identical(smooths$term, rownames(theirs$s.table))
+    expect_lt(max(abs(as.matrix(smooths[, -1]) - theirs$s.table) / (1 + abs(theirs$s.table))), 1e-4)
+    parametric <- generics::tidy(fit, parametric = TRUE)
+    expect_identical(parametric$term, "gb")
+    expect_lt(max(abs(as.matrix(parametric[, -1]) - theirs$p.table)), 1e-5)
+    g <- generics::glance(fit)
+    # mgcv counts a Cox model's events as its observations (its rows of nonzero
+    # weight: what BIC takes).
+    expect_identical(g$nobs, as.integer(sum(d$event)))
+    expect_identical(g$nobs, sum(ref$prior.weights != 0))
+    expect_equal(g$logLik, as.numeric(mgcv_call("logLik", ref)), tolerance = 1e-8)
+    expect_equal(g$BIC, -2 * g$logLik + log(g$nobs) * attr(logLik(fit), "df"), tolerance = 1e-12)
+    expect_named(g, c("df", "logLik", "AIC", "BIC", "deviance", "df.residual", "nobs"))
+  }
   # A time before the first fitted time: survival 1, as mgcv's.
   early <- predict(fit, transform(nd[1, ], time = -1), type = "response", se.fit = TRUE)
   expect_equal(unname(c(early$fit, early$se.fit)), c(1, 0))
@@ -223,29 +242,4 @@ test_that("a Cox model with an offset predicts its own fitted values at the rows
   # its fitted values.)
   expect_lt(rel_diff(predict(fit, nd), predict(ref, nd)), 1e-6)
   expect_equal(unname(predict(fit, nd, type = "response")), fit$fitted.values[1:20], tolerance = 1e-10)
-})
-
-test_that("broom's tidy() and glance() take Cox fits, as broom's of mgcv's fit", {
-  skip_if_not_installed("mgcv")
-  skip_if_not_installed("generics")
-  d <- cox_data()
-  f <- time ~ s(x0) + s(x1) + s(x2, by = g) + g
-  fit <- gam_fit(f, data = d, family = mgcv::cox.ph(), weights = event)
-  ref <- mgcv_reference("cox/smooths", f, d, family = quote(mgcv::cox.ph()), weights = d$event,
-                        method = "REML")
-  theirs <- mgcv_call("summary", ref)
-  smooths <- generics::tidy(fit)
-  expect_identical(smooths$term, rownames(theirs$s.table))
-  expect_lt(max(abs(as.matrix(smooths[, -1]) - theirs$s.table) / (1 + abs(theirs$s.table))), 1e-4)
-  parametric <- generics::tidy(fit, parametric = TRUE)
-  expect_identical(parametric$term, "gb")
-  expect_lt(max(abs(as.matrix(parametric[, -1]) - theirs$p.table)), 1e-5)
-  g <- generics::glance(fit)
-  # mgcv counts a Cox model's events as its observations (its rows of nonzero
-  # weight: what BIC takes).
-  expect_identical(g$nobs, as.integer(sum(d$event)))
-  expect_identical(g$nobs, sum(ref$prior.weights != 0))
-  expect_equal(g$logLik, as.numeric(mgcv_call("logLik", ref)), tolerance = 1e-8)
-  expect_equal(g$BIC, -2 * g$logLik + log(g$nobs) * attr(logLik(fit), "df"), tolerance = 1e-12)
-  expect_named(g, c("df", "logLik", "AIC", "BIC", "deviance", "df.residual", "nobs"))
 })
