@@ -128,7 +128,7 @@ impl Design<'_> {
         let n = self.nrows();
         let mut out = offset.to_vec();
         // Below this, a thread costs more than it saves.
-        const ROWS_PER_THREAD: usize = 20_000;
+        const ROWS_PER_THREAD: usize = 4_096;
         let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
         let per = n.div_ceil(parts).max(1);
         std::thread::scope(|scope| {

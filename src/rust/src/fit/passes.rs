@@ -51,7 +51,7 @@ pub(super) fn model_matrix(
 ) -> Result<Array2<f64>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     // Below this, a thread costs more than it saves.
-    const ROWS_PER_THREAD: usize = 20_000;
+    const ROWS_PER_THREAD: usize = 4_096;
     let (n, p) = (design.nrows(), layout.dense_width());
     let mut x = Array2::<f64>::zeros((n, p).f());
     let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));

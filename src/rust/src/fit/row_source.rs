@@ -119,7 +119,7 @@ pub fn pass<T: Send>(
     use std::sync::atomic::{AtomicBool, Ordering};
     let n = rows.nrows();
     // Below this, a thread costs more than it saves.
-    const MIN_ROWS_PER_THREAD: usize = 8_192;
+    const MIN_ROWS_PER_THREAD: usize = 4_096;
     let parts = threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
     let per = n.div_ceil(parts).max(1);
     let stop = AtomicBool::new(false);
