@@ -12,7 +12,7 @@
 #' @param formula A model formula: a response, parametric terms (numeric
 #'   variables, factors, interactions, `offset()`) and smooth terms made by [s()].
 #'   For a general family (mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
-#'   `gevlss()`, `shash()`, `multinom()`), a list of formulae, one per linear
+#'   `gevlss()`, `shash()`, `twlss()`, `multinom()`), a list of formulae, one per linear
 #'   predictor, the first with the response (`list(y ~ s(x), ~ s(z))`), and any
 #'   formulae of terms shared by several predictors, their left side naming them
 #'   (`1 + 2 ~ s(x) - 1`), as mgcv's; for `mvn(d)`, one formula per response, each

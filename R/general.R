@@ -6,7 +6,7 @@
 
 # The general families the engine fits, each with its number of linear predictors.
 general_family_lps <- c(gaulss = 2L, gumbls = 2L, gammals = 2L, multinom = NA, ziplss = 2L, gevlss = 3L,
-                        shash = 4L, `Cox PH` = 1L, `Multivariate normal` = NA)
+                        shash = 4L, twlss = 3L, `Cox PH` = 1L, `Multivariate normal` = NA)
 
 # The number of linear predictors (multinom(K) has K) and the most the engine takes.
 n_predictors <- function(family) family$nlp %||% general_family_lps[[family$family]]
@@ -18,7 +18,8 @@ general_support <- list(
   gammals = list(valid = function(y, family) y > 0, expected = "positive"),
   multinom = list(valid = function(y, family) y >= 0 & y <= family$nlp & y == round(y),
                   expected = "class number (0 to K)", every_class = TRUE),
-  ziplss = list(valid = function(y, family) y >= 0 & y == round(y), expected = "non-negative whole number")
+  ziplss = list(valid = function(y, family) y >= 0 & y == round(y), expected = "non-negative whole number"),
+  twlss = list(valid = function(y, family) y >= 0, expected = "non-negative")
 )
 
 # The engine's name of a general family (mgcv names its Cox family "Cox PH").
@@ -80,9 +81,10 @@ general_row_loglik <- function(family, y, eta) {
 # standard deviation's lower bound (its logb link's inverse is 1 / (exp(eta) + b));
 # gumbls' and gammals' `b`, the log scale's (their log link's inverse is
 # b + log(1 + exp(eta))); shash's `b` (its logeb link's inverse is log(exp(eta) + b))
-# and `phiPen`, its ridge on the log kurtosis.
+# and `phiPen`, its ridge on the log kurtosis; twlss' limits `a` and `b` of its power.
 general_constants <- function(family) {
   switch(family$family,
+    twlss = c(get(".a", environment(family$ll)), get(".b", environment(family$ll))),
     gaulss = 1 / family$linfo[[2]]$linkinv(0) - 1,
     gumbls = ,
     gammals = family$linfo[[2]]$linkinv(-50) - log1p(exp(-50)),
@@ -335,6 +337,8 @@ gam_fit_general <- function(formula, data, family, method, sp, knots, select, co
       fitted.values = res$parameters,
       linear.predictors = res$linear_predictors,
       y = if (mvn) y_matrix else y,
+      # (No weights: mgcv's general families' functions read unit ones here.)
+      prior.weights = rep(1, NROW(y)),
       Vp = res$Vp,
       Ve = res$Ve,
       Vc = res$Vc,

@@ -9,7 +9,7 @@
 #' term labelled by its predictor as mgcv does: `s.1(z)` is a smooth of the second),
 #' `predict()` (one column per linear predictor), `residuals()`, `vcov()`,
 #' `logLik()`, `plot()`. Families: mgcv's `gaulss()`, `gumbls()`, `gammals()`, `ziplss()`,
-#' `gevlss()`, `shash()`, `multinom(K)` and `mvn(d)` (one formula per
+#' `gevlss()`, `shash()`, `twlss()`, `multinom(K)` and `mvn(d)` (one formula per
 #' response; the fit's `family$data$R` is the factor of the precision matrix, as
 #' mgcv's); Cox models ([warmgam_cox]) have methods of their own too.
 #'

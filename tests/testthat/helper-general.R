@@ -75,6 +75,6 @@ expect_general_agrees <- function(fit, ref, nd, label, fitted_tol = 1e-6, sp_tol
   # The bases are mgcv's up to a rotation within each term, so the model matrices
   # differ; each predictor's columns give its linear predictor.
   x <- predict(fit, nd, type = "lpmatrix")
-  eta <- vapply(attr(x, "lpi"), function(i) drop(x[, i] %*% fit$coefficients[i]), numeric(nrow(nd)))
+  eta <- vapply(attr(x, "lpi"), function(i) drop(x[, i, drop = FALSE] %*% fit$coefficients[i]), numeric(nrow(nd)))
   expect_equal(drop(unname(eta)), drop(unname(predict(fit, nd))), tolerance = 1e-12)
 }

@@ -174,13 +174,6 @@ test_that("responses outside a family's support and unsupported families are cle
   expect_error(gam_fit(count ~ s(x0), data = d, family = quasi(link = "cauchit")), "link", class = "warmgam_error_family")
 })
 
-test_that("mgcv's families that warmgam lacks are clear errors", {
-  skip_if_not_installed("mgcv")
-  d <- family_data(100)
-  expect_error(gam_fit(list(count ~ s(x0), ~ s(x1), ~ 1), data = d, family = mgcv::twlss()), "not supported",
-               class = "warmgam_error_family")
-})
-
 test_that("perfect separation warns and returns finite output; the iteration limit says so", {
   set.seed(1)
   n <- 200

@@ -17,6 +17,7 @@ use super::gumbls::Gumbls;
 use super::link::Link;
 use super::mjet::{MJet, Space};
 use super::shash::Shash;
+use super::twlss::Twlss;
 use super::ziplss::Ziplss;
 
 /// The most linear predictors a general family here has.
@@ -165,6 +166,7 @@ pub enum GeneralFamily {
     Ziplss(Ziplss),
     Gevlss(Gevlss),
     Shash(Shash),
+    Twlss(Twlss),
 }
 
 impl GeneralFamily {
@@ -179,6 +181,7 @@ impl GeneralFamily {
             "ziplss" => Ziplss::new(links, constants).map(GeneralFamily::Ziplss),
             "gevlss" => Gevlss::new(links, constants).map(GeneralFamily::Gevlss),
             "shash" => Shash::new(links, constants).map(GeneralFamily::Shash),
+            "twlss" => Twlss::new(links, constants).map(GeneralFamily::Twlss),
             _ => None,
         }
     }
@@ -189,7 +192,7 @@ impl GeneralFamily {
             | GeneralFamily::Gumbls(_)
             | GeneralFamily::Gammals(_)
             | GeneralFamily::Ziplss(_) => 2,
-            GeneralFamily::Gevlss(_) => 3,
+            GeneralFamily::Gevlss(_) | GeneralFamily::Twlss(_) => 3,
             GeneralFamily::Shash(_) => 4,
         }
     }
@@ -207,6 +210,7 @@ impl GeneralFamily {
             GeneralFamily::Ziplss(f) => f.links[a],
             GeneralFamily::Gevlss(f) => f.links[a],
             GeneralFamily::Shash(f) => f.links[a],
+            GeneralFamily::Twlss(f) => f.links[a],
         }
     }
 
@@ -233,16 +237,19 @@ impl GeneralFamily {
             GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
             GeneralFamily::Gevlss(f) => f.loglik(s, y, &vars),
             GeneralFamily::Shash(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Twlss(f) => f.loglik(s, y, &vars),
         }
     }
 
-    /// The fourth derivatives of the log likelihood in the parameters.
-    fn parameter_fourth(&self, y: f64, theta: &[f64]) -> Fourth {
+    /// The log likelihood's derivatives in the parameters to third order, and its
+    /// fourth (those of `mjet`'s families from one evaluation to fourth order).
+    fn parameter_jet_and_fourth(&self, y: f64, theta: &[f64]) -> (Jet, Fourth) {
         match self {
-            GeneralFamily::Gaulss(f) => f.fourth(y, theta),
+            GeneralFamily::Gaulss(f) => (f.jet(y, theta, 3), f.fourth(y, theta)),
             _ => {
                 let s = Space::get(theta.len(), 4);
-                s.to_fourth(&self.differentiated(s, y, theta))
+                let l = self.differentiated(s, y, theta);
+                (s.to_jet(&l), s.to_fourth(&l))
             }
         }
     }
@@ -276,8 +283,7 @@ impl GeneralFamily {
     pub fn eta_fourth(&self, y: f64, eta: &[f64]) -> Fourth {
         let k = self.n_lp();
         let (theta, h) = self.parameters_and_derivatives(eta);
-        let p = self.parameter_jet(y, &theta[..k], 3);
-        let p4 = self.parameter_fourth(y, &theta[..k]);
+        let (p, p4) = self.parameter_jet_and_fourth(y, &theta[..k]);
         let mut out = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
         // Symmetric in its indices: formed for a <= b <= c <= d, then copied.
         for a in 0..k {
@@ -382,6 +388,7 @@ impl GeneralFamily {
             GeneralFamily::Ziplss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Gevlss(f) => f.start_targets(lp, y, earlier),
             GeneralFamily::Shash(f) => f.start_targets(lp, y, earlier),
+            GeneralFamily::Twlss(f) => f.start_targets(lp, y, earlier),
         }
     }
 }
@@ -442,6 +449,8 @@ mod tests {
         check_jet(GeneralFamily::from_r("gevlss", &links, &[]).expect("gevlss"));
         let links: Vec<String> = ["identity", "logeb", "identity", "identity"].map(String::from).to_vec();
         check_jet(GeneralFamily::from_r("shash", &links, &[0.01, 1e-3]).expect("shash"));
+        let links: Vec<String> = ["log", "identity", "identity"].map(String::from).to_vec();
+        check_jet(GeneralFamily::from_r("twlss", &links, &[1.01, 1.99]).expect("twlss"));
     }
 
     fn check_jet(family: GeneralFamily) {

@@ -67,6 +67,11 @@ impl Space {
         self.monomials.len()
     }
 
+    /// The highest degree kept.
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
     pub fn constant(&self, x: f64) -> MJet {
         let mut c = [0.0; MAX_COEF];
         c[0] = x;
@@ -78,6 +83,34 @@ impl Space {
         let mut out = self.constant(x);
         if self.order > 0 {
             out.c[1 + v] = 1.0;
+        }
+        out
+    }
+
+    /// Where each coefficient of a polynomial of `from`'s variables goes as one of
+    /// this space's, `from`'s variable `v` being this space's `vars[v]`: pairs of
+    /// indices for `embed` (a family whose log likelihood is a sum of products of
+    /// parts in fewer variables computes them in the smaller spaces, where products
+    /// are cheaper).
+    pub fn embedding(&self, from: &Space, vars: &[usize]) -> Vec<(u8, u8)> {
+        let mut out = Vec::new();
+        for (m, e) in from.monomials.iter().enumerate() {
+            let mut f = [0u8; MAX_VARS];
+            for (v, &to) in vars.iter().enumerate().take(from.k) {
+                f[to] = e[v];
+            }
+            if let Some(l) = self.monomials.iter().position(|x| *x == f) {
+                out.push((m as u8, l as u8));
+            }
+        }
+        out
+    }
+
+    /// `a` carried over by an `embedding`.
+    pub fn embed(&self, embedding: &[(u8, u8)], a: &MJet) -> MJet {
+        let mut out = self.constant(0.0);
+        for &(m, l) in embedding {
+            out.c[l as usize] = a.c[m as usize];
         }
         out
     }

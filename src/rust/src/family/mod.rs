@@ -31,6 +31,7 @@ pub mod scaled_t;
 pub mod shash;
 pub mod special;
 pub mod tweedie;
+pub mod twlss;
 pub mod zero_inflated;
 pub mod ziplss;
 
