@@ -422,7 +422,10 @@ predictor_offsets <- function(setups, feeds) {
 # residuals.
 general_postproc <- function(object) {
   post <- object$family$postproc
-  if (is.expression(post)) {
+  if (identical(object$family$family, "twlss")) {
+    # (Not for the model of constants that twlss_null_deviance() fits.)
+    if (!isTRUE(object$family$null_model)) object$null.deviance <- twlss_null_deviance(object)
+  } else if (is.expression(post)) {
     # Evaluated where mgcv evaluates it (it calls mgcv's internal functions).
     env <- new.env(parent = asNamespace("mgcv"))
     env$object <- object
@@ -437,6 +440,24 @@ general_postproc <- function(object) {
   }
   object$deviance <- object$deviance %||% sum(object$family$residuals(object, "deviance")^2)
   object
+}
+
+# twlss' null deviance as mgcv's postproc defines it: the Tweedie deviance of the
+# response about the maximum likelihood mean and power of a model of constants (power
+# limits 1.001 and 1.999, as mgcv's tw.null.fit()), at the fit's own scales. The
+# constants are fitted by the engine (mgcv's tw.null.fit() takes longer than the
+# model's fit).
+twlss_null_deviance <- function(object) {
+  y <- object$y
+  family <- mgcv::twlss(a = 1.001, b = 1.999)
+  family$null_model <- TRUE
+  null <- gam_fit(list(y ~ 1, ~1, ~1), data = data.frame(y = y), family = family, cache = FALSE)
+  mu <- null$fitted.values[1, 1]
+  p <- 1.001 + (1.999 - 1.001) / (1 + exp(-null$fitted.values[1, 2]))
+  y1 <- y + (y == 0)
+  theta <- (y1^(1 - p) - mu^(1 - p)) / (1 - p)
+  kappa <- (y^(2 - p) - mu^(2 - p)) / (2 - p)
+  sum(pmax(2 * (y * theta - kappa) * object$prior.weights / exp(object$fitted.values[, 3]), 0))
 }
 
 # mgcv's mvn() takes a list of formulae, one per response and linear predictor,

@@ -300,8 +300,11 @@ test_that("twlss() reaches the Laplace REML optimum mgcv's Fellner-Schall iterat
   # criterion's optimum (it leaves out the Hessian's dependence on the coefficients).
   # At mgcv's smoothing parameters every part of the fit is mgcv's: the likelihood,
   # the Laplace criterion, the summaries and predictions.
+  # (The null deviance's model of constants is warmgam's fit of them, whose log
+  # likelihood is 4e-9 above mgcv's tw.null.fit() stopping point: the deviance
+  # explained differs by 2e-7.)
   at_sp <- gam_fit(f, data = d, family = mgcv::twlss(), sp = ref$sp)
-  expect_general_agrees(at_sp, ref, nd, "twlss", sp_tol = 1e-12)
+  expect_general_agrees(at_sp, ref, nd, "twlss", sp_tol = 1e-12, dev_expl_tol = 5e-7)
   # Searched, warmgam's criterion is below mgcv's (848.4949 against 848.4955) and its
   # gradient is zero: the optimum, 7e-7 of the criterion away. The fitted values
   # differ by 8e-4 (relative), the smoothing parameters by up to 2%.

@@ -26,6 +26,19 @@ pub struct Space {
     monomials: Vec<[u8; MAX_VARS]>,
     /// `(i, j, l)`: monomial `i` times monomial `j` is monomial `l`.
     products: Vec<(u8, u8, u8)>,
+    /// Where each monomial's coefficient goes among the derivatives (`to_jet`,
+    /// `to_fourth`).
+    slots: Vec<Slot>,
+}
+
+/// A monomial's derivative: its coefficient times `factor` (the exponents'
+/// factorials) is the mixed partial derivative at each of `orders`, every distinct
+/// ordering of the variables differentiated (mixed partials are symmetric).
+struct Slot {
+    monomial: usize,
+    degree: usize,
+    factor: f64,
+    orders: Vec<[usize; 4]>,
 }
 
 /// A truncated Taylor polynomial in a `Space`.
@@ -51,7 +64,25 @@ impl Space {
                 }
             }
         }
-        Space { k, order, monomials, products }
+        let slots = monomials
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(m, e)| {
+                let degree = e.iter().map(|&n| n as usize).sum();
+                let idx = indices(e, k);
+                let mut orders = Vec::new();
+                permute(&idx[..degree], |p| {
+                    let mut o = [0; 4];
+                    o[..degree].copy_from_slice(p);
+                    if !orders.contains(&o) {
+                        orders.push(o);
+                    }
+                });
+                Slot { monomial: m, degree, factor: multinomial_factorial(e), orders }
+            })
+            .collect();
+        Space { k, order, monomials, products, slots }
     }
 
     /// The space of `k` variables up to degree `order`, built once.
@@ -213,17 +244,14 @@ impl Space {
     pub fn to_jet(&self, l: &MJet) -> Jet {
         let mut jet = Jet::zero();
         jet.l = l.value();
-        for (m, e) in self.monomials.iter().enumerate().skip(1) {
-            let degree: u8 = e.iter().sum();
-            if degree > 3 {
-                break;
-            }
-            let value = l.c[m] * multinomial_factorial(e);
-            let idx = indices(e, self.k);
-            match degree {
-                1 => jet.d1[idx[0]] = value,
-                2 => permute(&idx[..2], |p| jet.d2[p[0]][p[1]] = value),
-                _ => permute(&idx[..3], |p| jet.d3[p[0]][p[1]][p[2]] = value),
+        for slot in self.slots.iter().take_while(|s| s.degree <= 3) {
+            let value = l.c[slot.monomial] * slot.factor;
+            for o in &slot.orders {
+                match slot.degree {
+                    1 => jet.d1[o[0]] = value,
+                    2 => jet.d2[o[0]][o[1]] = value,
+                    _ => jet.d3[o[0]][o[1]][o[2]] = value,
+                }
             }
         }
         jet
@@ -232,12 +260,11 @@ impl Space {
     /// `l`'s fourth derivatives (the space must have order 4).
     pub fn to_fourth(&self, l: &MJet) -> Fourth {
         let mut out = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
-        for (m, e) in self.monomials.iter().enumerate() {
-            if e.iter().sum::<u8>() != 4 {
-                continue;
+        for slot in self.slots.iter().filter(|s| s.degree == 4) {
+            let value = l.c[slot.monomial] * slot.factor;
+            for o in &slot.orders {
+                out[o[0]][o[1]][o[2]][o[3]] = value;
             }
-            let value = l.c[m] * multinomial_factorial(e);
-            permute(&indices(e, self.k)[..4], |p| out[p[0]][p[1]][p[2]][p[3]] = value);
         }
         out
     }
