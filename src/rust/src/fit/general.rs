@@ -346,16 +346,20 @@ impl GeneralModel<'_> {
         };
         let mut beta = start.to_vec();
         let mut eta = self.eta(&beta);
-        let mut q = -self.loglik(&beta, &eta) + 0.5 * penalty_of(&beta);
+        // The log likelihood with its derivatives at the current coefficients. A full
+        // step's end is evaluated with its derivatives at once: it is nearly always
+        // accepted, and the next iteration (or the fit) needs them there.
+        let mut current = self.derivatives(&beta, &eta);
+        let mut q = -current.0 + 0.5 * penalty_of(&beta);
         if !q.is_finite() {
             return Err(EngineError::NonFinite { what: "the log likelihood at the starting coefficients".into() });
         }
         let mut converged = false;
         for _ in 0..MAX_INNER {
-            let (_, g, hd) = self.derivatives(&beta, &eta);
+            let (_, g, hd) = &current;
             let sb = s.dot(&Array1::from(beta.clone()));
             let grad: Vec<f64> = g.iter().zip(sb.iter()).map(|(a, b)| a + b).collect();
-            let h = &hd + &s;
+            let h = hd + &s;
             let (factor, _) = Self::factor_with_ridge(&h)
                 .ok_or_else(|| EngineError::NonFinite { what: "the penalized Hessian of the log likelihood".into() })?;
             let step = factor.solve_vec(&grad);
@@ -363,18 +367,24 @@ impl GeneralModel<'_> {
             let done = decrement.abs() < INNER_TOL * (1.0 + q.abs());
             let mut alpha = 1.0;
             let mut accepted = None;
-            for _ in 0..50 {
+            for attempt in 0..50 {
                 let cand: Vec<f64> = beta.iter().zip(step.iter()).map(|(b, d)| b - alpha * d).collect();
                 let eta_c = self.eta(&cand);
-                let q_c = -self.loglik(&cand, &eta_c) + 0.5 * penalty_of(&cand);
+                let (q_c, at_c) = if attempt == 0 {
+                    let d = self.derivatives(&cand, &eta_c);
+                    (-d.0 + 0.5 * penalty_of(&cand), Some(d))
+                } else {
+                    (-self.loglik(&cand, &eta_c) + 0.5 * penalty_of(&cand), None)
+                };
                 if q_c.is_finite() && q_c <= q + 1e-13 * (1.0 + q.abs()) {
-                    accepted = Some((cand, eta_c, q_c));
+                    accepted = Some((cand, eta_c, q_c, at_c));
                     break;
                 }
                 alpha *= 0.5;
             }
             match accepted {
-                Some((b, e, qc)) => {
+                Some((b, e, qc, at_c)) => {
+                    current = at_c.unwrap_or_else(|| self.derivatives(&b, &e));
                     beta = b;
                     eta = e;
                     q = qc;
@@ -389,7 +399,7 @@ impl GeneralModel<'_> {
                 break;
             }
         }
-        let (ll, _, hd) = self.derivatives(&beta, &eta);
+        let (ll, _, hd) = current;
         let factor = SpdFactor::new((&hd + &s).view()).ok_or_else(|| EngineError::NotIdentifiable {
             detail: "the penalized Hessian of the log likelihood is not positive definite at the fit".into(),
         })?;
