@@ -12,6 +12,8 @@
 #     nb      negative binomial, mean exp(f / 4), size 3;            nb()
 #     tw      Tweedie, mean exp(f / 4), p 1.5, scale 1;              tw()
 #     gaulss  f + N(0, exp(2 x2)), with list(<formula>, ~ s(x2));     mgcv::gaulss()
+#     twlss   Tweedie, mean exp(f / 4), p 1.5, scale 1, with list(<formula>, ~ 1, ~ 1);
+#                                                                    mgcv::twlss()
 #     cox     survival times of hazard exp(f / 4 - 2), censored at U(0, 8);
 #             `weights` the event indicator;                         mgcv::cox.ph()
 #     mvn     y = f + e1, y2 = sin(2 pi x2) + e2, (e1, e2) correlated normal, with
@@ -66,6 +68,7 @@ responses <- list(
     vapply(seq_along(f), function(i) sum(stats::rgamma(counts[i], shape = 1, scale = 0.5 * mu[i]^0.5)), 0)
   },
   gaulss = function(f) f + stats::rnorm(length(f)) * exp(base$x2),
+  twlss = function(f) mgcv::rTweedie(exp(f / 4), p = 1.5, phi = 1),
   # The observed time, its event indicator as an attribute.
   cox = function(f) {
     event_time <- stats::rexp(length(f), exp(f / 4 - 2))
@@ -79,7 +82,7 @@ responses <- list(
   }
 )
 # A general family's list of formulae: one per linear predictor.
-formulas <- list(gaulss = list(formula, ~ s(x2)), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
+formulas <- list(gaulss = list(formula, ~ s(x2)), twlss = list(formula, ~1, ~1), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
@@ -92,6 +95,12 @@ families <- list(
     fam
   })),
   gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss()),
+  twlss = list(warmgam = mgcv::twlss(), mgcv = local({
+    # mgcv 1.8-41's twlss() finds its ldTweedie() only when mgcv is attached.
+    fam <- mgcv::twlss()
+    parent.env(environment(fam$ll)) <- asNamespace("mgcv")
+    fam
+  })),
   cox = list(warmgam = mgcv::cox.ph(), mgcv = mgcv::cox.ph()),
   mvn = list(warmgam = mgcv::mvn(d = 2), mgcv = mgcv::mvn(d = 2))
 )
