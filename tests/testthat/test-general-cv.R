@@ -132,3 +132,19 @@ test_that("a seed with a term on its plateau reaches the cold fit where the term
   expect_lt(abs(seeded$criterion / cold$criterion - 1), 1e-8) # the outer tolerance
   expect_lt(max(abs(fitted(seeded) - fitted(cold))) / max(abs(fitted(cold))), 1e-6)
 })
+
+test_that("a twlss() fold where the seeded fit fails is fitted cold, to the cold fold's metric", {
+  local_store()
+  # The log scale smooth in x2: the full data's smoothing parameters put fold 2's
+  # inner fit where its penalized Hessian is not positive definite (the fold failed
+  # with "not identifiable"); the cold fit of that fold does not fail.
+  set.seed(3)
+  d <- mgcv::gamSim(1, n = 400, dist = "poisson", scale = 0.2, verbose = FALSE)
+  d$y <- mgcv::rTweedie(exp(d$f), p = 1.3, phi = 0.5)
+  f <- list(y ~ s(x0) + s(x1) + s(x2) + s(x3), ~1, ~ s(x2, k = 5))
+  warm <- gam_cv(f, data = d, family = mgcv::twlss(), folds = 3, seed = 1, progress = FALSE)
+  cold <- gam_cv(f, data = d, family = mgcv::twlss(), folds = 3, seed = 1, progress = FALSE, cache = FALSE)
+  expect_true(all(is.na(warm$folds$error)))
+  expect_identical(warm$folds$warm_start, c("seeded", "cold", "seeded"))
+  expect_lt(max(abs(warm$folds$metric / cold$folds$metric - 1)), 1e-7)
+})

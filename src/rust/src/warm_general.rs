@@ -11,7 +11,7 @@ use ndarray::{Array2, ShapeBuilder};
 use crate::cache::key::{general_keys, ModelIdentity};
 use crate::cache::payload::{Bounded, Entry, EntryKind, FinishedFit};
 use crate::cache::session::{Source, Start};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::fit::general::{GeneralFit, GeneralModel, GeneralStart};
 use crate::fit::outer::{self, Termination};
 use crate::warm::{self, CacheSettings, WarmReport};
@@ -68,7 +68,17 @@ pub fn fit_general_warm(
         }
         _ => None,
     };
-    let fit = model.fit_from(monitor, from.as_ref())?;
+    let fit = match model.fit_from(monitor, from.as_ref()) {
+        // A start from another fit where this data's fit fails (twlss folds seeded by
+        // the full data's smoothing parameters: a penalized Hessian not positive
+        // definite at the end) is no start: the cold fit, which does not fail there.
+        Err(e) if from.is_some() && !matches!(e, EngineError::Interrupted) => {
+            report.source = Source::Cold;
+            report.seed_iterations = None;
+            model.fit_from(monitor, None)?
+        }
+        other => other?,
+    };
     if fit.termination.is_converged() {
         session.finalize(final_entry(model, &fit));
     }

@@ -17,19 +17,36 @@ use super::exponential::{observed, ExponentialFamily};
 use super::special::lgamma;
 use super::ParameterSearch;
 
-/// `log a(y, phi)` and its first two derivatives in `phi`, for `y > 0`.
+/// Terms of the series below `e^-DROP` of the largest are left out (under double
+/// precision's rounding of the sum).
+pub const DROP: f64 = 37.0;
+
+/// Beyond this largest term's index (`phi` near zero: the density a spike), or this
+/// many terms, the series is not summed: the log density is NaN, which a fit's step
+/// control turns back from. (Terms within `e^-DROP` of the largest number about
+/// `17 sqrt(peak)`: a million of them reach peaks of 1e9.)
+pub const MAX_PEAK: f64 = 1e12;
+pub const MAX_TERMS: usize = 1_000_000;
+
+/// `log a(y, phi)` and its first two derivatives in `phi`, for `y > 0` (NaN where
+/// the series is not summed: `MAX_PEAK`).
 pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
     let alpha = (2.0 - p) / (1.0 - p);
     let slope = -alpha * y.ln() + alpha * (p - 1.0).ln() - (1.0 - alpha) * phi.ln() - (2.0 - p).ln();
     let log_w = |j: f64| j * slope - lgamma(j + 1.0) - lgamma(-j * alpha);
     let peak = (y.powf(2.0 - p) / (phi * (2.0 - p))).max(1.0).round();
     let top = log_w(peak);
-    const DROP: f64 = 37.0;
+    if !(peak <= MAX_PEAK) || !top.is_finite() {
+        return [f64::NAN; 3];
+    }
     // sum of w_j, j w_j and j^2 w_j with w_j = W_j / W_peak.
     let mut sums = [0.0_f64; 3];
+    let mut terms = 0;
     let mut add = |j: f64| -> bool {
         let lw = log_w(j) - top;
-        if lw < -DROP {
+        terms += 1;
+        // (NaN stops the sum too.)
+        if !(lw >= -DROP) || terms > MAX_TERMS {
             return false;
         }
         let w = lw.exp();
@@ -45,6 +62,9 @@ pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
     let mut j = peak - 1.0;
     while j >= 1.0 && add(j) {
         j -= 1.0;
+    }
+    if terms > MAX_TERMS {
+        return [f64::NAN; 3];
     }
     // d log W_j / d phi = -j (1 - alpha) / phi.
     let c = (1.0 - alpha) / phi;

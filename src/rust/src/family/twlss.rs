@@ -22,10 +22,7 @@ use super::general::LpLink;
 use super::link::Link;
 use super::mjet::{MJet, Space};
 use super::special::{lgamma_by_series, lgamma_polygammas};
-
-/// Terms of the series below `e^-DROP` of the largest are left out (under double
-/// precision's rounding of the sum; `tweedie::log_a` uses the same).
-const DROP: f64 = 37.0;
+use super::tweedie::{DROP, MAX_PEAK, MAX_TERMS};
 
 /// The embeddings (`Space::embedding`) of a log likelihood's three parts.
 type Parts = [Vec<(u8, u8)>; 3];
@@ -192,6 +189,9 @@ impl Twlss {
         // outwards while they are within `e^-DROP` of it.
         let (a0, sl0, phi) = (alpha.value(), slope.value(), rho.value().exp());
         let peak = (y.powf(two_p.value()) / (phi * two_p.value())).max(1.0).round();
+        if !(peak <= MAX_PEAK) {
+            return s.constant(f64::NAN);
+        }
         // log W_j less lgamma(j + 1), and lgamma(-j alpha)'s derivatives (to the
         // space's order).
         let order = s.order();
@@ -202,11 +202,14 @@ impl Twlss {
             let peak = peak as usize;
             let (lg, _, lf) = terms.term(peak, need_psi);
             let top = peak as f64 * sl0 - lg - lf;
-            // Adds term j's part of each T_ab; false once it is below e^-DROP of the top.
+            let mut count = 0;
+            // Adds term j's part of each T_ab; false once it is below e^-DROP of the top
+            // (or NaN, or past `MAX_TERMS`).
             let mut add = |j: usize| -> bool {
                 let (lg, psi, lf) = terms.term(j, need_psi);
                 let lw = j as f64 * sl0 - lg - lf - top;
-                if lw < -DROP {
+                count += 1;
+                if !(lw >= -DROP) || count > MAX_TERMS {
                     return false;
                 }
                 let w = lw.exp();
@@ -247,8 +250,15 @@ impl Twlss {
             while j >= 1 && add(j) {
                 j -= 1;
             }
-            top
+            if count > MAX_TERMS || !top.is_finite() {
+                f64::NAN
+            } else {
+                top
+            }
         });
+        if top.is_nan() {
+            return s.constant(f64::NAN);
+        }
         let u = s.shift(&alpha, -a0);
         let sigma = s.shift(&slope, -sl0);
         let mut u_powers = vec![s.constant(1.0)];
@@ -310,6 +320,24 @@ mod tests {
             assert!((jet.d1[2] - r1).abs() < 1e-10 * (1.0 + r1.abs()), "d/drho at y = {y}");
             assert!((jet.d2[2][2] - r2).abs() < 1e-9 * (1.0 + r2.abs()), "d2/drho2 at y = {y}");
         }
+    }
+
+    /// A scale near zero (the density a spike: its series' largest term beyond
+    /// `MAX_PEAK`) or a NaN power gives NaN at once, which the fit's step control
+    /// turns back from, not a series summed for ever.
+    #[test]
+    fn degenerate_parameters_give_nan_at_once() {
+        let links: Vec<String> = ["log", "identity", "identity"].map(String::from).to_vec();
+        let family = Twlss::new(&links, &[1.01, 1.99]).expect("twlss");
+        for order in [0, 2, 4] {
+            let s = Space::get(3, order);
+            for (th, rho) in [(0.0, -800.0), (0.0, -40.0), (f64::NAN, 0.0), (0.0, f64::NAN)] {
+                let vars = [s.var(0, 2.0), s.var(1, th), s.var(2, rho)];
+                assert!(family.loglik(s, 3.5, &vars).value().is_nan(), "theta {th}, rho {rho}");
+            }
+        }
+        assert!(tweedie::log_a(3.5, 0.0, 1.5)[0].is_nan());
+        assert!(tweedie::log_a(3.5, f64::NAN, 1.5)[0].is_nan());
     }
 
     /// Links and limits other than mgcv's are refused.
