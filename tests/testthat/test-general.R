@@ -324,6 +324,14 @@ test_that("twlss() reaches the Laplace REML optimum mgcv's Fellner-Schall iterat
   expect_lte(unname(fit$criterion), unname(at_lower$criterion) + 1e-9)
   expect_identical(names(fit$sp), c("s(x0)", "s(x1)", "s(x2)", "s(x3)"))
   expect_identical(colnames(predict(fit, nd)), NULL)
+  # A smooth on each predictor, the power's and the scale's too: at mgcv's smoothing
+  # parameters, mgcv's fit again.
+  f2 <- list(y ~ s(x0) + s(x2), ~ s(x1, k = 5), ~ s(x3, k = 5))
+  ref2 <- mgcv_reference("general/twlss-smooth", f2, d, family = quote(mgcv::twlss()), method = "REML")
+  at_sp2 <- gam_fit(f2, data = d, family = mgcv::twlss(), sp = ref2$sp)
+  expect_general_agrees(at_sp2, ref2, nd, "twlss smooth", sp_tol = 1e-12, dev_expl_tol = 5e-7)
+  # Searched: 956.3075 against mgcv's 956.3263.
+  expect_lt(unname(gam_fit(f2, data = d, family = mgcv::twlss())$criterion), ref2$gcv.ubre - 1e-3)
   expect_error(gam_fit(f, data = transform(d, y = y - 1), family = mgcv::twlss()), "non-negative",
                class = "warmgam_error_response")
 })
