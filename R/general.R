@@ -449,11 +449,13 @@ general_postproc <- function(object) {
 # model's fit).
 twlss_null_deviance <- function(object) {
   y <- object$y
-  family <- mgcv::twlss(a = 1.001, b = 1.999)
+  a <- 1.001
+  b <- 1.999
+  family <- mgcv::twlss(a = a, b = b)
   family$null_model <- TRUE
   null <- gam_fit(list(y ~ 1, ~1, ~1), data = data.frame(y = y), family = family, cache = FALSE)
   mu <- null$fitted.values[1, 1]
-  p <- 1.001 + (1.999 - 1.001) / (1 + exp(-null$fitted.values[1, 2]))
+  p <- a + (b - a) / (1 + exp(-null$fitted.values[1, 2]))
   y1 <- y + (y == 0)
   theta <- (y1^(1 - p) - mu^(1 - p)) / (1 - p)
   kappa <- (y^(2 - p) - mu^(2 - p)) / (2 - p)

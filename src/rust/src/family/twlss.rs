@@ -48,11 +48,18 @@ thread_local! {
 /// model whose power is one constant: `lgamma(-j alpha)`, its derivatives
 /// (`polygammas`) and `log j!` (`sum_{i <= j} log i`, whatever the power). Filled
 /// as terms are first needed; every value is the one computed afresh would be.
+/// An entry holds for the power whose `generation` it was filled in: a new power
+/// starts a new generation instead of clearing the tables (a power that varies by
+/// row changes it at every row).
 #[derive(Default)]
 struct Terms {
     alpha: f64,
+    generation: u64,
     lgamma: Vec<f64>,
     psi: Vec<[f64; 4]>,
+    /// The generation each `lgamma` and `psi` entry was filled in.
+    lgamma_of: Vec<u64>,
+    psi_of: Vec<u64>,
     log_factorial: Vec<f64>,
 }
 
@@ -63,10 +70,9 @@ const KEPT_TERMS: usize = 100_000;
 impl Terms {
     /// Forgets the terms of another power.
     fn at_alpha(&mut self, alpha: f64) {
-        if alpha.to_bits() != self.alpha.to_bits() {
+        if self.generation == 0 || alpha.to_bits() != self.alpha.to_bits() {
             self.alpha = alpha;
-            self.lgamma.iter_mut().for_each(|v| *v = f64::NAN);
-            self.psi.iter_mut().for_each(|v| v[0] = f64::NAN);
+            self.generation += 1;
         }
     }
 
@@ -85,20 +91,26 @@ impl Terms {
         if j >= self.lgamma.len() {
             self.lgamma.resize(j + 1, f64::NAN);
             self.psi.resize(j + 1, [f64::NAN; 4]);
+            self.lgamma_of.resize(j + 1, 0);
+            self.psi_of.resize(j + 1, 0);
         }
         while self.log_factorial.len() <= j {
             let i = self.log_factorial.len();
             let previous = self.log_factorial.last().copied().unwrap_or(0.0);
             self.log_factorial.push(if i < 2 { 0.0 } else { previous + (i as f64).ln() });
         }
-        if with_psi && self.psi[j][0].is_nan() {
+        let now = self.generation;
+        if with_psi && self.psi_of[j] != now {
             let (lg, psi) = lgamma_polygammas(x);
             self.lgamma[j] = lg;
             self.psi[j] = [psi[0], psi[1], psi[2], psi[3]];
-        } else if self.lgamma[j].is_nan() {
+            (self.lgamma_of[j], self.psi_of[j]) = (now, now);
+        } else if self.lgamma_of[j] != now {
             self.lgamma[j] = lgamma_by_series(x);
+            self.lgamma_of[j] = now;
         }
-        (self.lgamma[j], self.psi[j], self.log_factorial[j])
+        let psi = if self.psi_of[j] == now { self.psi[j] } else { [f64::NAN; 4] };
+        (self.lgamma[j], psi, self.log_factorial[j])
     }
 }
 
