@@ -704,7 +704,7 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
                           fs_factor = NULL, fixed = FALSE, point = NULL, sp = NULL) {
   # A Gaussian process's `m` holds real settings, not orders: the engine takes them
   # as the class's parameters.
-  real_m <- bs %in% c("gp", "ds")
+  real_m <- bs %in% c("gp", "ds", "sos")
   list(label = label, bs = bs, k = basis_dimension(k), vars = vars, by = by, centre = centre,
        knots = knot_values(knots), knots_sampled = knots_sampled(knots),
        knots_sample = if (knots_sampled(knots)) knots$sample,

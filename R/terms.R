@@ -50,8 +50,11 @@
 #'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
 #'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
 #'   function; mgcv's 2000-point subsample as for `"tp"`).
-#'   `"sos"` (spline on the sphere: `s(lat, lon, bs = "sos")`, degrees, with
-#'   mgcv's default kernel `m = 0`; other `m` have mgcv build it).
+#'   `"sos"` (spline on the sphere: `s(lat, lon, bs = "sos")`, degrees; `m` as
+#'   mgcv's: 0, the default, Wendelberger's second-order spline; 1 to 4, Wahba's
+#'   pseudo-splines of penalty order `(m + 2) / 2`; -1, a Duchon spline of the
+#'   3-D embedding whose null space also holds the coordinates; -2, first
+#'   derivatives).
 #'   `"ad"` (adaptive smooth, Wood 2017 §5.3.5: a spline whose second-difference
 #'   penalty is weighted by a small spline of `m` functions, default 5, each with its
 #'   own smoothing parameter; `k` default 40; base basis `xt = list(bs = )`, `"ps"`
@@ -124,8 +127,6 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   }
   # What warmgam has no native code for is built by mgcv's own constructor.
   native <- bs %in% c("tp", "ts", "cr", "cs", "cc", "ps", "re", "fs", "bs", "cp", "gp", "mrf", "sz", "ds", "sos") &&
-    # (A spline on the sphere natively with mgcv's default kernel, m = 0, alone.)
-    !(bs == "sos" && !(length(m) == 1L && (is.na(m) || (is.numeric(m) && round(m) == 0)))) &&
     !(bs %in% c("tp", "ts") && length(m) == 2L && isTRUE(m[[2]] == 0)) &&
     # A degree-0 B-spline (piecewise constant) is mgcv's alone.
     !(bs == "bs" && isTRUE(m[[1]] == 0)) &&
@@ -171,7 +172,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
   m <- if (bs == "ds") {
     duchon_m(m, length(vars), label)
   } else if (bs == "sos") {
-    NA_real_
+    sphere_m(m, label)
   } else {
     check_m(m, if (factor_smooth) base_bs %||% "tp" else bs, label)
   }
@@ -637,6 +638,21 @@ check_gp_m <- function(m, label) {
 # A Duchon spline's `m = c(m, s)` as mgcv's constructor settles it: defaults
 # c(2, 0), m a whole number of at least 1, s a multiple of 1/2 with |s| < d/2, moved
 # (with mgcv's warnings) to give a continuous function, 2(m + s) > d.
+# A spline on the sphere's `m`, the kernel's order, as mgcv reads it: rounded, above
+# 4 taken as 4 and below -2 as -1 (with a warning here). NA for mgcv's default, 0.
+sphere_m <- function(m, label) {
+  if (length(m) == 1L && is.na(m)) return(NA_real_)
+  if (!is.numeric(m) || length(m) != 1L || !is.finite(m)) {
+    abort(sprintf("`m` of `%s` must be one whole number from -2 to 4 (the penalty's order), not %s.",
+                  label, deparse_one(m)), "argument")
+  }
+  order <- round(m)
+  if (order > 4) order <- 4
+  if (order < -2) order <- -1
+  if (order != m) warn(sprintf("`m` of `%s` was taken as %d, as mgcv does.", label, order))
+  if (order == 0) NA_real_ else as.double(order)
+}
+
 duchon_m <- function(m, d, label) {
   if (!is.numeric(m) && !all(is.na(m)) || length(m) > 2L || length(m) == 0L) {
     abort(sprintf("`m` of `%s` must be `c(m, s)` as in mgcv's Duchon splines, not %s.", label, deparse_one(m)),

@@ -211,6 +211,27 @@ test_that("splines on the sphere are built natively and agree with mgcv", {
   p <- predict(fit, at)
   expect_lt(abs(p[[1]] - p[[2]]), 1e-10)
   expect_error(gam_fit(y ~ s(lat, bs = "sos"), data = ds, cache = FALSE), "latitude and longitude")
+  # mgcv's other orders: Wahba's pseudo-splines (m = 1..4) and the Duchon spline of
+  # the embedding (m = -1, whose null space is the constant and the three
+  # coordinates), natively; each against mgcv, and an exact hit from the store
+  # (the order is part of the stored basis) predicting as the cold fit.
+  local_store()
+  for (order in c(-1, 2)) {
+    fo <- as.formula(sprintf("y ~ s(lat, lon, bs = \"sos\", k = 30, m = %d)", order))
+    fit_o <- gam_fit(fo, data = ds)
+    expect_equal(fit_o$smooth[[1]]$class, "sos")
+    # (The order is part of the model's key: m = 2 is not m = -1's hit.)
+    expect_false(identical(fit_o$warm_start$source, "exact"))
+    ref_o <- mgcv_reference(sprintf("bases/sos-m%d", order), fo, ds, method = "REML")
+    expect_agrees_with_mgcv(fit_o, ref_o, ds[1:20, ], label = paste("m =", order))
+    expect_lt(max(abs(log(fit_o$sp) - log(ref_o$sp))), 1e-4)
+    hit <- gam_fit(fo, data = ds)
+    expect_equal(hit$warm_start$source, "exact")
+    expect_identical(predict(hit, ds[1:20, ]), predict(fit_o, ds[1:20, ]))
+  }
+  expect_warning(gam_fit(y ~ s(lat, lon, bs = "sos", k = 30, m = 7), data = ds, cache = FALSE), "taken as 4")
+  expect_error(gam_fit(y ~ s(lat, lon, bs = "sos", m = "a"), data = ds, cache = FALSE), "whole number from -2 to 4",
+               class = "warmgam_error_argument")
   # plot() draws the globe as mgcv does (orthographic, from above latitude `phi` and
   # longitude `theta`): the screen's centre is that point, every screen point is at
   # most 90 degrees from it, and the effect there is predict()'s.

@@ -1,14 +1,23 @@
 //! Splines on the sphere (`bs = "sos"`; Wahba 1981, "Spline interpolation and
 //! smoothing on the sphere", SIAM J. Sci. Stat. Comput. 2; Wendelberger 1981; mgcv's
-//! `smooth.construct.sos.smooth.spec` with its default `m = 0`).
+//! `smooth.construct.sos.smooth.spec`).
 //!
-//! The covariates are latitude and longitude in degrees. The reproducing kernel of
-//! the penalty at angle `gamma` between two points is, with `z = (1 + cos gamma) / 2`,
-//! `(1 - pi^2/6 + Li2(z)) / (4 pi)` (`Li2` the dilogarithm); the null space is the
-//! constant. The low-rank basis is built as a Duchon spline's (`ds`): the kernel
-//! matrix of the knots truncated to its `k` eigenpairs largest in magnitude, the side
-//! condition absorbed by a LINPACK-convention QR, and then, as mgcv does, every
-//! column but the constant divided by its standard deviation over the data.
+//! The covariates are latitude and longitude in degrees. The penalty's reproducing
+//! kernel at angle `gamma` between two points depends on mgcv's `m` (the order):
+//! - `m = 0` (default): Wendelberger's second-order spline, with
+//!   `z = (1 + cos gamma) / 2`, `(1 - pi^2/6 + Li2(z)) / (4 pi)` (`Li2` the
+//!   dilogarithm);
+//! - `m = 1..4`: Wahba's (1981, table 1) pseudo-splines of penalty order `(m + 2)/2`,
+//!   polynomials in `W = (1 - cos gamma) / 2`, `sqrt(W)` and `log(1 + 1/sqrt(W))`;
+//! - `m = -1`: a Duchon spline (`m = 2`, `s = 1/2`) of the chord distance `r` in the
+//!   3-D embedding, `r^2 log(r) / (8 pi)`, with the linear functions of the embedding
+//!   as its null space; `m = -2`: `-r`, first-derivative penalization.
+//!
+//! Every other null space is the constant. The low-rank basis is built as a Duchon
+//! spline's (`ds`): the kernel matrix of the knots truncated to its `k` eigenpairs
+//! largest in magnitude, the side condition absorbed by a LINPACK-convention QR, and
+//! then, as mgcv does, every column but the one of least spread (the constant's)
+//! divided by its standard deviation over the data.
 
 use ndarray::{s, Array2};
 
@@ -23,8 +32,11 @@ use crate::lanczos::extreme_eigenpairs;
 pub struct SosBasis {
     /// Knots, `nk x 2` (latitude, longitude), in radians.
     pub knots: Array2<f64>,
-    /// Maps `[kernel(x, knots), 1]` (`nk + 1` columns) to the basis (`k` columns).
+    /// Maps `[kernel(x, knots), null(x)]` (`nk + null columns`) to the basis (`k`
+    /// columns).
     pub uz: Array2<f64>,
+    /// mgcv's `m`, -2 to 4.
+    pub order: i32,
 }
 
 /// The dilogarithm `Li2(z) = sum_k z^k / k^2` on `[0, 1]`: for `z <= 1/2` by its
@@ -63,11 +75,66 @@ fn dilog(z: f64) -> f64 {
     sum
 }
 
-/// The kernel at `cos gamma`.
-fn kernel(cos_gamma: f64) -> f64 {
+/// The kernel of order `order` (mgcv's `m`) at `cos gamma`.
+fn kernel(order: i32, cos_gamma: f64) -> f64 {
+    use std::f64::consts::PI;
     let x = cos_gamma.clamp(-1.0, 1.0);
-    let pi = std::f64::consts::PI;
-    (1.0 - pi * pi / 6.0 + dilog(0.5 + x / 2.0)) / (4.0 * pi)
+    match order {
+        0 => (1.0 - PI * PI / 6.0 + dilog(0.5 + x / 2.0)) / (4.0 * PI),
+        -1 | -2 => {
+            // The chord `2 sin(gamma / 2)`, kept off zero as mgcv keeps it (its log).
+            let r = (2.0 * (1.0 - x)).sqrt().max(f64::MIN_POSITIVE * 10.0);
+            if order == -2 {
+                -r
+            } else {
+                r * r * r.ln() / (8.0 * PI)
+            }
+        }
+        _ => {
+            // Wahba's W, C = sqrt(W) and A = log(1 + 1/C), W kept off zero as mgcv.
+            let w = (1.0 - x).max(f64::EPSILON * 1e-4) / 2.0;
+            let c = w.sqrt();
+            let a = (1.0 + 1.0 / c).ln();
+            let c2 = 2.0 * c;
+            let (w2, w3) = (w * w, w * w * w);
+            let q = match order {
+                1 => 2.0 * a * w - c2 + 0.5,
+                2 => (a * (6.0 * w2 - 2.0 * w) - 3.0 * c2 * w + 3.0 * w + 0.5) / 2.0 - 1.0 / 6.0,
+                3 => {
+                    (a * (60.0 * w3 - 36.0 * w2) + 30.0 * w2 + c2 * (8.0 * w - 30.0 * w2) - 3.0 * w + 1.0) / 18.0
+                        - 1.0 / 24.0
+                }
+                _ => {
+                    (a * (70.0 * w3 * w - 60.0 * w3 + 6.0 * w2) + 35.0 * w3 * (1.0 - c2) + c2 * 55.0 * w2 / 3.0
+                        - 12.5 * w2
+                        - w / 3.0
+                        + 0.25)
+                        / 24.0
+                        - 1.0 / 120.0
+                }
+            };
+            q / (2.0 * PI)
+        }
+    }
+}
+
+/// The penalty's null space at a point: the constant, and for `m = -1` also the
+/// point's coordinates in the 3-D embedding (mgcv's order: 1, x, y, z).
+fn null_space(order: i32, p: &OnSphere, out: &mut [f64]) {
+    out[0] = 1.0;
+    if order == -1 {
+        out[1] = p.cos_lat * p.sin_lon;
+        out[2] = p.cos_lat * p.cos_lon;
+        out[3] = p.sin_lat;
+    }
+}
+
+fn null_dim(order: i32) -> usize {
+    if order == -1 {
+        4
+    } else {
+        1
+    }
 }
 
 /// A point (latitude, longitude in radians) by the sines and cosines the angle to
@@ -99,6 +166,7 @@ impl SosBasis {
         vars: &[&[f64]],
         k: usize,
         knots: Option<&[f64]>,
+        order: i32,
         threads: usize,
     ) -> Result<(SosBasis, Array2<f64>, Array2<f64>)> {
         let bad = |what: String| EngineError::InvalidSpec { what: format!("`{label}`: {what}") };
@@ -119,15 +187,16 @@ impl SosBasis {
             }
         };
         let nk = points.nrows();
-        if k < 2 || k > nk {
+        let nt = null_dim(order);
+        if k <= nt || k > nk {
             return Err(EngineError::BadBasisDimension {
                 term: label.to_string(),
                 k,
-                reason: format!("a spline on the sphere on {nk} points needs 2 <= k <= {nk}"),
+                reason: format!("a spline on the sphere of order {order} on {nk} points needs {} <= k <= {nk}", nt + 1),
             });
         }
         let on: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(points[(i, 0)], points[(i, 1)])).collect();
-        let r = Array2::from_shape_fn((nk, nk), |(i, j)| kernel(on[i].cos_angle(&on[j])));
+        let r = Array2::from_shape_fn((nk, nk), |(i, j)| kernel(order, on[i].cos_angle(&on[j])));
         // The kernel matrix's k extreme eigenpairs; with as many knots as columns, the
         // matrix itself (mgcv's rule).
         let (d, u) = if k < nk {
@@ -136,15 +205,20 @@ impl SosBasis {
         } else {
             (r, Array2::eye(nk))
         };
-        let t = Array2::<f64>::ones((nk, 1));
+        let mut t = Array2::<f64>::zeros((nk, nt));
+        for (i, p) in on.iter().enumerate() {
+            null_space(order, p, t.row_mut(i).as_slice_mut().expect("standard layout"));
+        }
         let z = super::ds::qr_complement(&u.t().dot(&t));
-        let kz = k - 1;
+        let kz = k - nt;
         let mut pen = Array2::<f64>::zeros((k, k));
         pen.slice_mut(s![..kz, ..kz]).assign(&z.t().dot(&d).dot(&z));
-        let mut uz = Array2::<f64>::zeros((nk + 1, k));
+        let mut uz = Array2::<f64>::zeros((nk + nt, k));
         uz.slice_mut(s![..nk, ..kz]).assign(&u.dot(&z));
-        uz[(nk, kz)] = 1.0;
-        let mut basis = SosBasis { knots: points, uz };
+        for j in 0..nt {
+            uz[(nk + j, kz + j)] = 1.0;
+        }
+        let mut basis = SosBasis { knots: points, uz, order };
         let mut x = vec![0.0; n * k];
         super::fill_rows_parallel(n, k, threads, &mut x, &|start, out| {
             basis.fill(&super::rows(vars, start, out.len() / k), out);
@@ -179,17 +253,20 @@ impl SosBasis {
         let rad = std::f64::consts::PI / 180.0;
         let (nk, k) = (self.knots.nrows(), self.uz.ncols());
         let n = vars[0].len();
+        let nt = null_dim(self.order);
         let knots: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(self.knots[(i, 0)], self.knots[(i, 1)])).collect();
-        let mut block = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nk + 1));
+        let mut block = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nk + nt));
         let mut start = 0;
         while start < n {
             let len = BLOCK.min(n - start);
             for r in 0..len {
                 let p = OnSphere::new(vars[0][start + r] * rad, vars[1][start + r] * rad);
-                for (i, kn) in knots.iter().enumerate() {
-                    block[(r, i)] = kernel(p.cos_angle(kn));
+                let mut row = block.row_mut(r);
+                let row = row.as_slice_mut().expect("standard layout");
+                for (o, kn) in row.iter_mut().zip(&knots) {
+                    *o = kernel(self.order, p.cos_angle(kn));
                 }
-                block[(r, nk)] = 1.0;
+                null_space(self.order, &p, &mut row[nk..]);
             }
             let part = crate::linalg::matmul(block.slice(s![..len, ..]), self.uz.view(), 1);
             for r in 0..len {
@@ -224,32 +301,61 @@ impl RawBasis for SosBasis {
     fn write_state(&self, st: &mut State) {
         put_matrix(st, "points", "points_dim", &self.knots);
         put_matrix(st, "uz", "uz_dim", &self.uz);
+        // (Written only when not mgcv's default, so that default entries keep their
+        // layout.)
+        if self.order != 0 {
+            st.insert("order".into(), vec![self.order as f64]);
+        }
     }
 
     fn read_state(f: &Fields<'_>, _: &str) -> Result<SosBasis> {
         let knots = f.matrix("points", "points_dim")?;
         let uz = f.matrix("uz", "uz_dim")?;
-        if knots.ncols() != 2 || uz.nrows() != knots.nrows() + 1 || uz.ncols() < 2 {
+        let order = if f.has("order") { f.number("order")? } else { 0.0 };
+        if !(-2.0..=4.0).contains(&order) || order.fract() != 0.0 {
+            return Err(f.bad("stored spline on the sphere has an order outside -2 to 4"));
+        }
+        let order = order as i32;
+        let nt = null_dim(order);
+        if knots.ncols() != 2 || uz.nrows() != knots.nrows() + nt || uz.ncols() <= nt {
             return Err(f.bad("stored spline on the sphere has inconsistent parts"));
         }
-        Ok(SosBasis { knots, uz })
+        Ok(SosBasis { knots, uz, order })
     }
 }
 
-/// `bs = "sos"` (mgcv's default `m = 0` kernel; other orders are built by mgcv).
+/// `bs = "sos"`. Its `m` (the order) arrives as the class's parameter.
 pub const SOS: ClassEntry =
     ClassEntry { name: "sos", margin: false, values_parameterized: false, build: build_sos, bounds: sos_bounds };
 
 fn build_sos(a: &ClassArgs<'_>) -> Result<Built> {
-    let (b, x, penalty) = SosBasis::construct(a.label, a.vars, a.k.unwrap_or(50), a.knots, a.threads)?;
+    let order = sos_order(a.parameters);
+    let (b, x, penalty) = SosBasis::construct(a.label, a.vars, a.k.unwrap_or(50), a.knots, order, a.threads)?;
     Ok(Built::one(Basis::Sos(b), penalty, Some(x)))
+}
+
+/// mgcv's reading of `m`: rounded, above 4 taken as 4, below -2 as -1.
+fn sos_order(parameters: &[f64]) -> i32 {
+    match parameters.first() {
+        Some(m) if m.is_finite() => {
+            let m = m.round();
+            if m > 4.0 {
+                4
+            } else if m < -2.0 {
+                -1
+            } else {
+                m as i32
+            }
+        }
+        _ => 0,
+    }
 }
 
 fn sos_bounds(a: &SizeArgs<'_>) -> (usize, usize) {
     let k = a.k.unwrap_or(50);
     let given = a.knots.map_or(0, |k| k.len());
     let points = if given > 0 { given / 2 } else { a.rows };
-    (k, points * 2 + (points + 1) * k + dense_state(k) + 8)
+    (k, points * 2 + (points + 4) * k + dense_state(k) + 8)
 }
 
 #[cfg(test)]
@@ -273,12 +379,33 @@ mod tests {
     fn basis_on_the_sphere() {
         let lat: Vec<f64> = (0..80).map(|i| -70.0 + (i * 37 % 80) as f64 * 1.7).collect();
         let lon: Vec<f64> = (0..80).map(|i| -170.0 + (i * 13 % 80) as f64 * 4.1).collect();
-        assert!(kernel(1.0) > kernel(0.3) && kernel(0.3) > kernel(-1.0));
-        let (b, x, s) = SosBasis::construct("s(lat,lon)", &[&lat, &lon], 12, None, 1).unwrap();
+        assert!(kernel(0, 1.0) > kernel(0, 0.3) && kernel(0, 0.3) > kernel(0, -1.0));
+        let (b, x, s) = SosBasis::construct("s(lat,lon)", &[&lat, &lon], 12, None, 0, 1).unwrap();
         assert_eq!((x.ncols(), s.nrows()), (12, 12));
         assert!(x.column(11).iter().all(|v| (v - 1.0).abs() < 1e-12));
         let mut again = vec![0.0; 80 * 12];
         b.fill(&[&lat, &lon], &mut again);
         assert!(again.iter().zip(x.iter()).all(|(a, b)| (a - b).abs() < 1e-10));
+    }
+
+    /// Every order builds a basis whose last columns span its null space (scaled),
+    /// a penalty that is zero on them, and predictions that reproduce the basis;
+    /// its kernels are finite at coincident and antipodal points.
+    #[test]
+    fn every_order() {
+        let lat: Vec<f64> = (0..90).map(|i| -80.0 + (i * 37 % 90) as f64 * 1.8).collect();
+        let lon: Vec<f64> = (0..90).map(|i| -175.0 + (i * 13 % 90) as f64 * 3.9).collect();
+        for order in -2..=4 {
+            assert!(kernel(order, 1.0).is_finite() && kernel(order, -1.0).is_finite(), "order {order}");
+            let nt = null_dim(order);
+            let (b, x, s) = SosBasis::construct("s(lat,lon)", &[&lat, &lon], 15, None, order, 1).unwrap();
+            assert_eq!((x.ncols(), s.nrows()), (15, 15));
+            assert!(x.column(15 - nt).iter().all(|v| (v - 1.0).abs() < 1e-12), "order {order}");
+            assert!(s.slice(s![.., 15 - nt..]).iter().all(|v| *v == 0.0));
+            let mut again = vec![0.0; 90 * 15];
+            b.fill(&[&lat, &lon], &mut again);
+            assert!(again.iter().zip(x.iter()).all(|(a, b)| (a - b).abs() < 1e-10), "order {order}");
+        }
+        assert_eq!((sos_order(&[7.0]), sos_order(&[-3.0]), sos_order(&[1.4]), sos_order(&[])), (4, -1, 1, 0));
     }
 }

@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 20] = [
+pub const STATE_FIELDS: [&str; 21] = [
     "knots",
     "m1",
     "m",
@@ -42,6 +42,7 @@ pub const STATE_FIELDS: [&str; 20] = [
     "deleted",
     "correlation",
     "radial",
+    "order",
 ];
 
 /// The basis classes (the store records them by index: append only).
@@ -313,18 +314,23 @@ mod tests {
             ("ti", vec![x.clone(), z.clone()], vec![margin("cr", 4), margin("cc", 5)], true),
             ("fs", vec![x.clone(), (0..n).map(|i| (1 + i % 4) as f64).collect()], vec![margin("tp", 5)], false),
         ];
-        for (bs, vars, margins, select) in cases {
+        let sphere = cases.iter().find(|c| c.0 == "sos").map(|c| c.1.clone()).expect("a sphere case");
+        // (A spline on the sphere of another order than mgcv's default keeps it.)
+        let orders = [SmoothSpec { parameters: vec![-1.0], ..SmoothSpec::for_tests("sos", "sos", 7, sphere.clone()) }];
+        let specs = cases.into_iter().map(|(bs, vars, margins, select)| {
             // A factor smooth's k is its number of levels.
             let k = if bs == "fs" { 4 } else { 6 };
-            let spec =
-                SmoothSpec { centre: bs != "fs", select, margins, ..SmoothSpec::for_tests(bs, bs, k, vars.clone()) };
+            SmoothSpec { centre: bs != "fs", select, margins, ..SmoothSpec::for_tests(bs, bs, k, vars) }
+        });
+        for spec in specs.chain(orders) {
+            let (bs, vars) = (spec.label.to_string(), spec.vars.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
             let sm = construct(&spec).unwrap();
             let st = sm.state();
             for name in st.keys() {
                 assert!(STATE_FIELDS.contains(&name.as_str()), "{name}");
             }
             assert!(CLASSES.contains(&sm.basis.class()));
-            let back = Smooth::from_state(bs, sm.basis.class(), &st).unwrap();
+            let back = Smooth::from_state(&bs, sm.basis.class(), &st).unwrap();
             let refs: Vec<&[f64]> = vars.iter().map(|v| v.as_slice()).collect();
             assert_eq!(back.predict_matrix(&refs, None), sm.predict_matrix(&refs, None), "{bs}");
             assert_eq!(back.penalties, sm.penalties, "{bs}");
