@@ -732,8 +732,8 @@ engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_s
                    "knots_pending", "m", "parameters", "penalty",
                    "id", "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
-info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "mgcv", "mgcv_map", "mrf_polys",
-                 "mrf_levels")
+info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "fs_levels", "mgcv", "mgcv_map",
+                 "mrf_polys", "mrf_levels")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
@@ -747,11 +747,10 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
     # and of the outer knots.)
     n_knots <- length(knots[[sm$term[[1]]]])
     ps_range <- (identical(sm$bs, "ps") && n_knots == 2L) || (identical(sm$bs, "bs") && n_knots %in% c(2L, 4L))
-    # A "sz" term of several factors (or of factors alone) is mgcv's.
-    sz_other <- identical(sm$bs, "sz") &&
-      (sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1))) != 1L ||
-         # (and one with a numeric `by`: mgcv scales its penalties otherwise.)
-         (!is.null(sm$by) && !is.factor(mf[[sm$by]])))
+    # A "sz" term without a factor (mgcv's base smooth) or of factors alone (mgcv's
+    # random effect) is mgcv's.
+    n_factors <- sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1)))
+    sz_other <- identical(sm$bs, "sz") && (n_factors == 0L || n_factors == length(sm$term))
     if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range || sz_other)) {
       sm <- mgcv_term(sm$call, sm$call_env)
     }
@@ -1006,9 +1005,10 @@ random_effect_term <- function(sm, mf) {
 factor_smooth_term <- function(sm, mf, knots) {
   cols <- lapply(sm$term, function(v) mf[[v]])
   is_factor <- vapply(cols, function(v) is.factor(v) || is.character(v), logical(1))
-  if (sum(is_factor) != 1L || all(is_factor)) {
+  if ((sm$bs == "fs" && sum(is_factor) != 1L) || !any(is_factor) || all(is_factor)) {
     abort(sprintf(
-      "`%s` with `bs = \"%s\"` needs exactly one factor and at least one numeric covariate.", sm$label, sm$bs
+      "`%s` with `bs = \"%s\"` needs %s and at least one numeric covariate.", sm$label, sm$bs,
+      if (sm$bs == "fs") "exactly one factor" else "a factor"
     ), "covariate")
   }
   if (!is.null(sm$by) && sm$bs == "fs") {
@@ -1019,13 +1019,21 @@ factor_smooth_term <- function(sm, mf, knots) {
     if (!is.numeric(v)) abort(sprintf("The covariates of `%s` must be numeric or a factor.", sm$label), "covariate")
     as.double(v)
   })
-  groups <- as.factor(cols[is_factor][[1]])
+  groups <- lapply(cols[is_factor], as.factor)
   base <- list(term = numeric_terms, dim = length(numeric_terms), bs = sm$base_bs, label = sm$label,
                tp_sample = sm$tp_sample)
   margin <- engine_margin(sm$base_bs, sm$k, length(numeric_terms), sm$m, smooth_knots(base, vars, knots))
-  engine_smooth(sm$label, sm$bs, nlevels(groups), c(vars, list(as.double(as.integer(groups)))), sm$term,
-                by_name = sm$by, centre = FALSE, id = sm$id, margins = list(margin), re_levels = levels(groups),
-                fs_factor = sm$term[is_factor], sp = sm$sp)
+  n_levels <- vapply(groups, nlevels, numeric(1))
+  # A "sz" term's own constraint, the deviations summing to zero over each factor's
+  # levels, is its basis's (`centre`; by_terms() drops it for a numeric `by`, as
+  # mgcv does), and its factors' numbers of levels are the class's parameters.
+  term <- engine_smooth(sm$label, sm$bs, prod(n_levels), c(vars, lapply(groups, function(g) as.double(as.integer(g)))),
+                        sm$term, by_name = sm$by, centre = sm$bs == "sz", id = sm$id, margins = list(margin),
+                        re_levels = if (length(groups) == 1L) levels(groups[[1]]), fs_factor = sm$term[is_factor],
+                        sp = sm$sp)
+  term$fs_levels <- lapply(groups, levels)
+  if (sm$bs == "sz") term$parameters <- as.double(n_levels)
+  term
 }
 
 # A random effect's covariates: which are grouping factors, and the random-slope

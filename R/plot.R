@@ -176,16 +176,25 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   panel
 }
 
-# A factor smooth: every level's curve over the numeric covariate's range, in one
-# panel (as mgcv draws them); NULL for a base smooth of several covariates.
+# A factor smooth: every level's curve (every combination of levels of a "sz"
+# term's factors, the first factor's varying slowest) over the numeric covariate's
+# range, in one panel (as mgcv draws them); NULL for a base smooth of several
+# covariates.
 factor_smooth_panel <- function(object, sm, unconditional, n) {
   x_name <- setdiff(sm$term, sm$fs_factor)
   if (length(x_name) != 1L) return(NULL)
   x <- object$model[[x_name]]
   axis <- seq(min(x), max(x), length.out = n)
-  levels <- sm$re_levels
-  values <- stats::setNames(data.frame(rep(axis, length(levels)), factor(rep(levels, each = n), levels = levels)),
-                            c(x_name, sm$fs_factor))
+  factor_levels <- sm$fs_levels %||% list(sm$re_levels)
+  combos <- rev(expand.grid(rev(factor_levels), KEEP.OUT.ATTRS = FALSE, stringsAsFactors = FALSE))
+  levels <- do.call(paste, c(unname(combos), sep = ":"))
+  values <- stats::setNames(
+    data.frame(rep(axis, length(levels)),
+               lapply(seq_along(factor_levels), function(j) {
+                 factor(rep(combos[[j]], each = n), levels = factor_levels[[j]])
+               })),
+    c(x_name, sm$fs_factor)
+  )
   grid <- term_grid(object, values)
   pred <- stats::predict(object, newdata = grid, type = "terms", se.fit = TRUE, unconditional = unconditional)
   edf <- sum(object$edf[sm$first:sm$last])

@@ -66,13 +66,17 @@ random_effect_codes <- function(sm, data) {
   c(list(as.double(codes)), parts$slope)
 }
 
-# A factor smooth's covariates at `data`: the numeric ones, then the factor's level
+# A factor smooth's covariates at `data`: the numeric ones, then each factor's level
 # codes (0 for a level the fit did not see: its curve is zero, as mgcv's).
 factor_smooth_vars <- function(sm, data) {
   numeric_terms <- setdiff(sm$term, sm$fs_factor)
-  codes <- match(as.character(data[[sm$fs_factor]]), sm$re_levels)
-  codes[is.na(codes)] <- 0
-  c(lapply(numeric_terms, function(v) as.double(data[[v]])), list(as.double(codes)))
+  levels <- sm$fs_levels %||% list(sm$re_levels)
+  codes <- lapply(seq_along(sm$fs_factor), function(j) {
+    code <- match(as.character(data[[sm$fs_factor[[j]]]]), levels[[j]])
+    code[is.na(code)] <- 0
+    as.double(code)
+  })
+  c(lapply(numeric_terms, function(v) as.double(data[[v]])), codes)
 }
 
 # Column groups for type = "terms": parametric terms by `assign`, then each smooth.

@@ -41,12 +41,14 @@
 #'   set by rounding in its eigen routine; warmgam fixes it (the first direction is
 #'   the constant), so fits agree with mgcv's exactly only when the base has a
 #'   one-dimensional null space (`m = 1` for `"tp"`), and closely otherwise.
-#'   `"sz"` (`s(g, x, bs = "sz")`, one factor and numeric covariates): each level's
-#'   deviation from a main effect `s(x)`, the deviations summing to zero over the
-#'   levels, each level with its own smoothing parameter (one shared with `id`);
-#'   its base basis is `xt` as for `"fs"`, and a level not seen in fitting has no
-#'   deviation; a factor `by` gives one such term per level. Several factors or a
-#'   numeric `by` have mgcv build it.
+#'   `"sz"` (`s(g, x, bs = "sz")`, factors and numeric covariates): each level's
+#'   (each combination of levels') deviation from a main effect `s(x)`, the
+#'   deviations summing to zero over each factor's levels, each with its own
+#'   smoothing parameter (one shared with `id`); its base basis is `xt` as for
+#'   `"fs"`, and a level not seen in fitting has no deviation; a factor `by` gives
+#'   one such term per level, and a numeric `by` that is not constant drops the
+#'   sum-to-zero constraint, as in mgcv. Factors alone or no factor are mgcv's
+#'   random effect or base smooth, built by mgcv.
 #'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
 #'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
 #'   function; mgcv's 2000-point subsample as for `"tp"`).

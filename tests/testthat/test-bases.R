@@ -158,6 +158,11 @@ test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
   # The same basis and constraint as mgcv's (the last level is minus the others):
   # coefficients and the REML score agree, not only the fit.
   expect_agrees_with_mgcv(fit, ref, dz[1:20, ], coef_tol = 1e-5)
+  # Penalties scaled as mgcv scales them: the smoothing parameters agree too (those
+  # not heading for zero, where the criterion is flat).
+  finite <- ref$sp > 1e-2
+  expect_gte(sum(finite), 3L)
+  expect_lt(max(abs(log(fit$sp[finite]) - log(ref$sp[finite]))), 1e-3)
   f2 <- y ~ s(x) + s(x, fac, bs = "sz")
   fit2 <- gam_fit(f2, data = dz, cache = FALSE)
   ref2 <- mgcv_reference("bases/sz-tp", f2, dz, method = "REML")
@@ -169,8 +174,7 @@ test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
   expect_lt(max(abs(tapply(dev, grid$x, sum))), 1e-10)
   unseen <- predict(fit2, data.frame(x = 0.2, fac = "z"), type = "terms")[, "s(x,fac)"]
   expect_equal(unname(unseen), 0)
-  # A factor `by`: one term per level, each natively, as mgcv's; a numeric `by` is
-  # mgcv's to build.
+  # A factor `by`: one term per level, each natively, as mgcv's.
   set.seed(5)
   dz$g <- factor(sample(c("u", "v"), nrow(dz), TRUE))
   dz$z <- runif(nrow(dz))
@@ -180,8 +184,67 @@ test_that("sum-to-zero factor smooths are built natively and agree with mgcv", {
   ref3 <- mgcv_reference("bases/sz-by", f3, dz, method = "REML")
   expect_agrees_with_mgcv(fit3, ref3, dz[1:20, ])
   expect_equal(names(fit3$sp), names(ref3$sp))
-  numeric_by <- gam_fit(y ~ s(x, by = z) + s(fac, x, bs = "sz", by = z), data = dz, cache = FALSE)
-  expect_equal(numeric_by$smooth[[2]]$class, "mgcv")
+  # A numeric `by` that is not constant makes the term identifiable, and mgcv drops
+  # the sum-to-zero constraint: one free curve per level, natively. With s(x, by = z)
+  # the levels' curves share its unpenalized directions (the message); at mgcv's
+  # smoothing parameters the criterion and fit are mgcv's (its penalties are scaled
+  # as mgcv scales them).
+  f4 <- y ~ s(x, by = z) + s(fac, x, bs = "sz", by = z, xt = "cr", k = 6)
+  ref4 <- mgcv_reference("bases/sz-numeric-by", f4, dz, method = "REML")
+  expect_message(at4 <- gam_fit(f4, data = dz, sp = ref4$sp, cache = FALSE), "unpenalized direction")
+  expect_equal(at4$smooth[[2]]$class, "sz")
+  expect_length(coef(at4), length(coef(ref4)) - 2L)
+  expect_agrees_with_mgcv(at4, ref4, dz[1:20, ], fitted_tol = 1e-7, crit_tol = 1e-9, se_tol = Inf)
+  expect_message(fit4 <- gam_fit(f4, data = dz, cache = FALSE), "unpenalized direction")
+  # (Searched, one level's smoothing parameter heads for zero, where the criterion
+  # is flat: the criterion is mgcv's to 1e-6, the fit within 2e-4.)
+  expect_lte(fit4$criterion, ref4$gcv.ubre + 1e-6)
+  expect_lt(rel_diff(fitted(fit4), fitted(ref4)), 2e-4)
+})
+
+test_that("sum-to-zero factor smooths of several factors are built natively and agree with mgcv", {
+  set.seed(2)
+  dz <- data.frame(x = runif(1500), fac = factor(sample(letters[1:4], 1500, TRUE)))
+  set.seed(7)
+  dz$h <- factor(sample(c("p", "q", "r"), nrow(dz), TRUE))
+  # A curve per level of each factor and per combination of levels.
+  amp <- matrix(runif(12, 0.3, 0.8), 4, 3)
+  fr <- matrix(runif(12, 1, 4), 4, 3)
+  cell <- cbind(as.integer(dz$fac), as.integer(dz$h))
+  dz$y <- sin(2 * pi * dz$x) + sin(as.numeric(dz$fac) * 2 * dz$x) * 0.5 + amp[cell] * sin(fr[cell] * dz$x) +
+    0.4 * cos(as.integer(dz$h) * 2 * dz$x) + rnorm(1500, sd = 0.3)
+  f <- y ~ s(x, bs = "cr") + s(fac, x, bs = "sz", xt = "cr", k = 6) + s(h, x, bs = "sz", xt = "cr", k = 6) +
+    s(fac, h, x, bs = "sz", xt = "cr", k = 6)
+  ref <- mgcv_reference("bases/sz-two-factors", f, dz, method = "REML")
+  # At mgcv's smoothing parameters: the same model, coefficient for coefficient
+  # (mgcv's constraint, Z_fac kron Z_h, each factor's last level minus the others).
+  at <- gam_fit(f, data = dz, sp = ref$sp, cache = FALSE)
+  expect_equal(unname(vapply(at$smooth, `[[`, "", "class")), c("cr", "sz", "sz", "sz"))
+  expect_equal(names(coef(at)), names(coef(ref)))
+  expect_equal(names(at$sp), names(ref$sp))
+  expect_agrees_with_mgcv(at, ref, dz[1:20, ], fitted_tol = 1e-7, crit_tol = 1e-9, coef_tol = 1e-6)
+  # Searched: some combinations' smoothing parameters run to a bound, where the
+  # criterion is flat; it is mgcv's to 1e-6 and the fit within 1e-4.
+  fit <- gam_fit(f, data = dz, cache = FALSE)
+  expect_lte(fit$criterion, ref$gcv.ubre + 1e-6)
+  expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-4)
+  # The deviations of s(fac, h, x) sum to zero over each factor's levels at any x;
+  # an unseen level has none.
+  grid <- expand.grid(x = c(0.2, 0.7), h = c("p", "q", "r"), fac = letters[1:4])
+  dev <- predict(fit, grid, type = "terms")[, "s(fac,h,x)"]
+  expect_lt(max(abs(tapply(dev, grid[c("x", "h")], sum))), 1e-10)
+  expect_lt(max(abs(tapply(dev, grid[c("x", "fac")], sum))), 1e-10)
+  unseen <- predict(fit, data.frame(x = 0.2, fac = "a", h = "z"), type = "terms")[, "s(fac,h,x)"]
+  expect_equal(unname(unseen), 0)
+  # plot() draws a curve per combination of levels, the first factor's slowest.
+  path <- tempfile(fileext = ".pdf")
+  grDevices::pdf(path)
+  on.exit({ grDevices::dev.off(); unlink(path) }, add = TRUE)
+  panel <- plot(fit, select = 4)[[1]]
+  expect_equal(panel$levels[1:4], c("a:p", "a:q", "a:r", "b:p"))
+  # Factors alone, or no factor, are mgcv's classes (a random effect, the base
+  # smooth) and its constructor builds them.
+  expect_equal(gam_fit(y ~ s(fac, h, bs = "sz"), data = dz, cache = FALSE)$smooth[[1]]$class, "mgcv")
 })
 
 test_that("Duchon splines are built natively and agree with mgcv, smoothing parameters included", {

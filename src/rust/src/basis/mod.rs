@@ -421,7 +421,14 @@ pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(S
         }
         Kind::SumToZeroFactor => {
             let (base, levels) = factor_smooth_parts(spec)?;
-            let (f, pens, scale) = SzBasis::construct(label, &vars, base, levels, spec.id.is_some())?;
+            // Several factors' levels come as the class's parameters; the term's
+            // constraint is the basis's own (`centre`: whether it applies).
+            let levels: Vec<usize> = if spec.parameters.is_empty() {
+                vec![levels]
+            } else {
+                spec.parameters.iter().map(|&m| if m >= 0.0 && m.fract() == 0.0 { m as usize } else { 0 }).collect()
+            };
+            let (f, pens, scale) = SzBasis::construct(label, &vars, base, &levels, spec.centre, spec.id.is_some())?;
             scaled = Some(scale);
             (Basis::Sz(Box::new(f)), pens, None)
         }
@@ -478,10 +485,12 @@ pub fn construct_keeping_raw(spec: &SmoothSpec<'_>, threads: usize) -> Result<(S
     // applied whatever the term (mgcv's `always.apply`).
     let constraint = match &spec.point {
         Some(point) => Some(point_constraint(label, &basis, point)?),
-        None => (spec.centre && !matches!(spec.kind, Kind::Tensor { interaction: true })).then(|| {
-            let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
-            SumToZero::new(&means)
-        }),
+        None => (spec.centre && !matches!(spec.kind, Kind::Tensor { interaction: true } | Kind::SumToZeroFactor)).then(
+            || {
+                let means: Vec<f64> = stats.col_sum.iter().map(|v| v / n as f64).collect();
+                SumToZero::new(&means)
+            },
+        ),
     };
     let mut penalties: Vec<Array2<f64>> = raw_penalties
         .into_iter()

@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 21] = [
+pub const STATE_FIELDS: [&str; 22] = [
     "knots",
     "m1",
     "m",
@@ -43,6 +43,7 @@ pub const STATE_FIELDS: [&str; 21] = [
     "correlation",
     "radial",
     "order",
+    "unconstrained",
 ];
 
 /// The basis classes (the store records them by index: append only).
