@@ -718,8 +718,11 @@ engine_smooth <- function(label, bs, k, vars, term, by = NULL, by_name = NULL, b
 # A margin of a tensor product, or a factor smooth's base, as the engine takes it
 # (`margin_specs()` in lib.rs); `m` is NA for the class default.
 engine_margin <- function(bs, k, dim, m, knots, penalty = NULL) {
-  list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = penalty_orders(m),
-       knots = knot_values(knots), knots_sampled = knots_sampled(knots), penalty = penalty)
+  # (A Gaussian process's `m` holds real settings: the class's parameters.)
+  real_m <- identical(bs, "gp")
+  list(bs = bs, k = basis_dimension(k), dim = as.double(dim), m = if (!real_m) penalty_orders(m),
+       knots = knot_values(knots), knots_sampled = knots_sampled(knots), penalty = penalty,
+       parameters = if (real_m && !all(is.na(m))) as.double(m))
 }
 
 # `m` as the engine takes it: NULL for the class default (NA).

@@ -279,14 +279,15 @@ point_constraint <- function(pc, vars, label) {
 #' @param bs The basis of each margin, for all margins or one per margin: `"cr"` (the
 #'   default), `"cc"`, `"ps"`, `"cp"`, `"bs"`, `"mrf"` (a factor of regions, its
 #'   geography in `xt`; below the number of regions, `k` gives mgcv's reduced rank:
-#'   the default 5 does), `"tp"` and `"ts"` natively (a list
-#'   `m`, such as a `"bs"` margin's several penalty orders, has mgcv build the term);
-#'   any other class mgcv's `te()` takes has the term built by mgcv's constructor. As in mgcv, a margin of
-#'   several covariates (see `d`) given `"cr"`, `"cs"`, `"ps"` or `"cp"` is a thin
-#'   plate spline.
+#'   the default 5 does), `"gp"` (a Gaussian process, of one or more covariates),
+#'   `"tp"` and `"ts"` natively (a `"bs"` margin's several penalty orders have mgcv
+#'   build the term); any other class mgcv's `te()` takes has the term built by
+#'   mgcv's constructor. As in mgcv, a margin of several covariates (see `d`) given
+#'   `"cr"`, `"cs"`, `"ps"` or `"cp"` is a thin plate spline.
 #' @param m The penalty order of each margin (`NA` for the default): one value for
 #'   all, one per margin, or a list with one entry per margin (for a `"ps"` margin
-#'   `c(basis, penalty)`), each read as [s()] reads it.
+#'   `c(basis, penalty)`, for a `"gp"` margin its correlation function, range and
+#'   power), each read as [s()] reads it.
 #' @param d The number of covariates in each margin, summing to the number of
 #'   covariates: `te(x, z, t, d = c(2, 1))` is a thin plate spline of `x` and `z`
 #'   times a smooth of `t`. The default is one covariate per margin.
@@ -310,9 +311,8 @@ te <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("te", dots$vars, by_name)
-  # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
   xt <- tensor_xt(dots$extras, "te", bs, dots$vars, d, label, parent.frame())
-  if (isFALSE(xt) || !all(bs %in% margin_classes) || is.list(m)) {
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || !native_margin_m(m, bs)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("te", dots$vars, k, bs, m, d, by_name, id, xt),
@@ -325,13 +325,28 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   dots <- split_term_dots(substitute(list(...)))
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
-  # (A list `m`, a "bs" margin's several penalty orders, is mgcv's.)
   xt <- tensor_xt(dots$extras, "ti", bs, dots$vars, d, label, parent.frame())
-  if (isFALSE(xt) || !all(bs %in% margin_classes) || is.list(m)) {
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || !native_margin_m(m, bs)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id, xt),
          c(penalty_arguments(fx, sp, pc, dots$vars, "ti", label), term_call(sys.call(), parent.frame())))
+}
+
+# Whether a tensor product's `m` is one warmgam reads: a value per margin or one for
+# all, or a list of them (a margin whose `m` is a vector: a Gaussian process's
+# settings, a B-spline's degree and penalty order). A "bs" margin with several
+# penalty orders (mgcv's te() then refuses it) and a thin plate margin without its
+# null space (`c(2, 0)`) are mgcv's.
+native_margin_m <- function(m, bs) {
+  if (!is.list(m)) return(TRUE)
+  bs <- rep_len(bs, length(m))
+  readable <- vapply(m, function(v) is.numeric(v) || (length(v) == 1L && is.na(v)), logical(1))
+  several <- lengths(m) > 2L & bs == "bs"
+  no_null <- vapply(seq_along(m), function(i) {
+    bs[[i]] %in% c("tp", "ts") && length(m[[i]]) == 2L && isTRUE(m[[i]][[2]] == 0)
+  }, logical(1))
+  all(readable & !several & !no_null)
 }
 
 # A term spec with more fields.
@@ -466,7 +481,7 @@ check_term_extras <- function(extras, kind, label, env) {
 }
 
 # The classes a margin of te() or ti() can use.
-margin_classes <- c("cr", "cc", "ps", "cp", "bs", "mrf", "tp", "ts")
+margin_classes <- c("cr", "cc", "ps", "cp", "bs", "mrf", "gp", "tp", "ts")
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
 tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
@@ -500,8 +515,9 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
   # As mgcv's te(): a one-dimensional class asked for a margin of several covariates
   # becomes a thin plate spline.
   bs[d > 1 & bs %in% c("cr", "cs", "ps", "cp")] <- "tp"
-  if (any(d > 1 & !bs %in% c("tp", "ts"))) {
-    abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"` or `\"ts\"`.", label), "basis")
+  if (any(d > 1 & !bs %in% c("tp", "ts", "gp"))) {
+    abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`, `\"ts\"` or `\"gp\"`.", label),
+          "basis")
   }
   if (!is.null(by_name)) label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")

@@ -66,6 +66,71 @@ test_that("cyclic P-spline and B-spline margins are built natively and agree wit
   expect_equal(te(x, z, bs = "bs", m = list(c(3, 2, 1), 2))$bs, "mgcv")
 })
 
+test_that("a reparameterized margin's penalty keeps its rank: the criterion is mgcv's", {
+  # ti(x, z, bs = c("ps", "cr")): the P-spline margin's values parameterization is
+  # ill-conditioned, and its smallest genuine penalty eigenvalue is 1e-9 of the
+  # largest. warmgam counted it as zero (rank 23 for mgcv's 24), so its criterion
+  # missed a log(lambda_1)/2 (2.2 at sp = c(1, 1)) and moved the optimum. The rank
+  # is now found as mgcv's totalPenaltySpace finds it.
+  set.seed(3)
+  d <- data.frame(x = runif(800), z = runif(800))
+  d$y <- sin(3 * d$x) * cos(2 * d$z) + rnorm(800) * 0.2
+  f <- y ~ ti(x, z, bs = c("ps", "cr"), k = 6)
+  for (sp in list(c(1, 1), c(25.9, 6944), c(1000, 0.001))) {
+    fit <- gam_fit(f, data = d, sp = sp, cache = FALSE)
+    ref <- mgcv_reference(sprintf("tensor/ti-ps-cr-sp%g", sp[1]), f, d, method = "REML", sp = sp)
+    expect_lt(abs(fit$criterion - ref$gcv.ubre), 1e-6, label = paste("sp", sp[1]))
+    expect_lt(rel_diff(fitted(fit), fitted(ref)), 1e-6, label = paste("sp", sp[1]))
+  }
+})
+
+test_that("Gaussian process margins are built natively and agree with mgcv", {
+  local_store()
+  d <- tensor_data()
+  # One-dimensional gp margins are reparameterized as mgcv's (np = TRUE); their `m`
+  # (correlation function, range, power) comes per margin in a list.
+  cases <- list(
+    list(key = "te-gp", f = y ~ te(x, z, bs = "gp", k = 6)),
+    list(key = "te-gp-m-cr", f = y ~ te(x, z, bs = c("gp", "cr"), k = 6, m = list(c(2, 0.5, 1), NA))),
+    list(key = "ti-gp-cr", f = y ~ s(x) + s(z) + ti(x, z, bs = c("gp", "cr"), k = 6))
+  )
+  for (cs in cases) {
+    out <- expect_tensor_agrees(cs$key, cs$f, d)
+    expect_false(any(vapply(out$fit$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+    # At mgcv's smoothing parameters: the same model.
+    at <- gam_fit(cs$f, data = d, sp = out$ref$sp)
+    expect_lt(rel_diff(fitted(at), fitted(out$ref)), 1e-7, label = cs$key)
+    expect_lt(abs(at$criterion - out$ref$gcv.ubre) / abs(out$ref$gcv.ubre), 1e-9, label = cs$key)
+  }
+  # A two-dimensional gp margin (mgcv's Lanczos basis, which stops at a tolerance,
+  # so coefficients are not comparable): at given smoothing parameters the fit is
+  # mgcv's. Searched, one parameter runs toward its upper bound while the other is
+  # near zero (a ratio of 1e8: both packages' numbers are limited by conditioning
+  # there); mgcv's own criterion at warmgam's smoothing parameters is its own
+  # optimum's to 1e-8 (relative), and the fits agree to 1e-3.
+  f2 <- y ~ te(x, z, x3, d = c(2, 1), bs = c("gp", "cr"), k = c(20, 5))
+  for (sp in list(c(1, 1), c(0.01, 100))) {
+    at <- gam_fit(f2, data = d, sp = sp)
+    ref_at <- mgcv_reference(sprintf("tensor/te-gp2d-cr-sp%g", sp[1]), f2, d, method = "REML", sp = sp)
+    expect_lt(rel_diff(fitted(at), fitted(ref_at)), 1e-7)
+    expect_lt(abs(at$criterion - ref_at$gcv.ubre) / abs(ref_at$gcv.ubre), 1e-9)
+  }
+  fit2 <- gam_fit(f2, data = d)
+  expect_false(any(vapply(fit2$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+  ref2 <- mgcv_reference("tensor/te-gp2d-cr", f2, d, method = "REML")
+  at_ours <- mgcv_reference("tensor/te-gp2d-cr-at-warmgam", f2, d, method = "REML", sp = signif(fit2$sp, 6))
+  expect_lt((at_ours$gcv.ubre - ref2$gcv.ubre) / abs(ref2$gcv.ubre), 1e-8)
+  expect_lt(rel_diff(fitted(fit2), fitted(ref2)), 1e-3)
+  # The margin's settings are part of the model: another range is another fit, not
+  # the store's exact hit.
+  other <- gam_fit(y ~ te(x, z, bs = c("gp", "cr"), k = 6, m = list(c(2, 0.7, 1), NA)), data = d)
+  expect_false(identical(other$warm_start$source, "exact"))
+  again <- gam_fit(cases[[2]]$f, data = d)
+  expect_equal(again$warm_start$source, "exact")
+  expect_identical(predict(again, d[1:10, ]), predict(gam_fit(cases[[2]]$f, data = d, cache = FALSE), d[1:10, ]))
+  expect_error(gam_fit(y ~ te(x, z, bs = "gp", m = list(7, NA)), data = d, cache = FALSE), "type 1 to 5")
+})
+
 test_that("Markov random field margins are built natively and agree with mgcv", {
   local_store()
   data(columb, package = "mgcv", envir = environment())

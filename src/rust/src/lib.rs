@@ -261,6 +261,7 @@ fn margin_specs(robj: &Robj) -> Result<Vec<basis::tensor::MarginSpec>> {
                 knots: if f.is_null("knots") { None } else { Some(f.reals("knots")?) },
                 knots_sampled: f.flag("knots_sampled")?,
                 penalty: if f.is_null("penalty") { None } else { Some(f.matrix("penalty")?.to_owned()) },
+                parameters: if f.is_null("parameters") { Vec::new() } else { f.reals("parameters")? },
             })
         })
         .collect()

@@ -305,7 +305,7 @@ impl RawBasis for GpBasis {
 
 /// `bs = "gp"`.
 pub const GP: ClassEntry =
-    ClassEntry { name: "gp", margin: false, values_parameterized: false, build: build_gp, bounds: gp_bounds };
+    ClassEntry { name: "gp", margin: true, values_parameterized: false, build: build_gp, bounds: gp_bounds };
 
 fn build_gp(a: &ClassArgs<'_>) -> Result<Built> {
     a.check_scale(3)?;

@@ -1,13 +1,15 @@
 //! Tensor product smooths, mgcv's `te()` and `ti()` (Wood 2006, Biometrics
 //! 62:1025-1036; Wood 2017 §5.6).
 //!
-//! Each margin is a basis of one or more covariates (`cr`, `cc`, `ps`, `tp`). The
+//! Each margin is a basis of one or more covariates (`cr`, `cc`, `ps`, `cp`, `bs`,
+//! `mrf`, `gp`, `tp`). The
 //! tensor basis at a row is the Kronecker product of the margins' rows (first margin
 //! slowest), and there is one penalty per margin, `I ⊗ .. ⊗ S_j ⊗ .. ⊗ I`, so that
 //! each direction is smoothed by a parameter of its own and the smooth is invariant
 //! to the covariates' units.
 //!
-//! As mgcv (`np = TRUE`), a one-dimensional `ps` or `tp` margin is reparameterized so
+//! As mgcv (`np = TRUE`), a one-dimensional `ps`, `bs`, `gp` or `tp` margin is
+//! reparameterized so
 //! that its coefficients are the function's values at `k` evenly spaced points over
 //! the covariate's range: the identity in the other margins' penalties then means the
 //! same thing whatever the basis (`cr` and `cc` are parameterized that way already).
@@ -39,6 +41,9 @@ pub struct MarginSpec {
     pub knots_sampled: bool,
     /// A penalty the spec gives (a Markov random field margin's).
     pub penalty: Option<Array2<f64>>,
+    /// Real-valued settings of the class (a Gaussian process margin's `m`); empty
+    /// for the default.
+    pub parameters: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,7 +75,7 @@ impl MarginSpec {
             k: self.k,
             m: &self.m,
             knots: self.knots.as_deref(),
-            parameters: &[],
+            parameters: &self.parameters,
             penalty: self.penalty.as_ref(),
             threads: 1,
         };
@@ -82,7 +87,16 @@ impl MarginSpec {
     #[cfg(test)]
     pub fn for_tests(bs: &str, k: usize, dim: usize) -> MarginSpec {
         let class = super::registry::class_entry(bs).expect("a registered class");
-        MarginSpec { class, k: Some(k), dim, m: Vec::new(), knots: None, knots_sampled: false, penalty: None }
+        MarginSpec {
+            class,
+            k: Some(k),
+            dim,
+            m: Vec::new(),
+            knots: None,
+            knots_sampled: false,
+            penalty: None,
+            parameters: Vec::new(),
+        }
     }
 }
 

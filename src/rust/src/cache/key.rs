@@ -388,7 +388,10 @@ fn absorb_smooth(f: &mut Fingerprinter, sm: &SmoothSpec<'_>) {
         for m in &margin.m {
             f.u64("margin m", *m as u64);
         }
-        // Absent without one, so that other margins' keys are unchanged.
+        // Absent without them, so that other margins' keys are unchanged.
+        if !margin.parameters.is_empty() {
+            f.f64s("margin class parameters", &margin.parameters);
+        }
         if let Some(s) = &margin.penalty {
             f.u64("margin penalty rows", s.nrows() as u64);
             f.f64s("margin penalty", s.as_slice_memory_order().expect("contiguous"));

@@ -60,9 +60,14 @@ pub struct PenaltySet {
     diagonals: Vec<Option<Array1<f64>>>,
 }
 
-/// Eigenvalues below this fraction of the largest count as zero when finding a
-/// penalty's rank (the penalties are scaled to order one, see `basis::scale_penalty`).
-const RANK_TOL: f64 = 1e-9;
+/// Eigenvalues of the norm-balanced total penalty below this fraction of its largest
+/// count as zero when finding the penalties' rank: mgcv's `totalPenaltySpace`
+/// (`eps^0.66`, the largest taken over every penalty of the model). A coarser
+/// tolerance drops genuine directions of an ill-conditioned (reparameterized)
+/// tensor margin, and with them a `log(lambda)` from the criterion.
+fn rank_tol() -> f64 {
+    f64::EPSILON.powf(0.66)
+}
 
 /// Diagonal blocks narrower than this are left to the dense factorization.
 const MIN_DIAGONAL_BLOCK: usize = 32;
@@ -96,31 +101,43 @@ impl PenaltySet {
             }
         }
         let diagonals: Vec<Option<Array1<f64>>> = penalties.iter().map(|pen| diagonal(&pen.s)).collect();
-        for g in &mut groups {
-            let len = penalties[g.members[0]].len();
-            // A lone diagonal penalty (a random effect's ridge): its range space is
-            // the coordinates with a non-zero diagonal, with no eigen-decomposition
-            // (which costs k^3 for k levels).
-            if let (Some(d), 1) = (&diagonals[g.members[0]], g.members.len()) {
-                let top = d.iter().fold(0.0_f64, |m, v| m.max(*v));
-                let keep: Vec<usize> = (0..len).filter(|&i| d[i] > top * RANK_TOL).collect();
+        // Each group's share of the norm-balanced total penalty (every member over
+        // its Frobenius norm): eigenvalues, and eigenvectors unless the group is a
+        // lone diagonal penalty (a random effect's ridge), whose range space is the
+        // coordinates with a non-zero diagonal, with no eigen-decomposition (which
+        // costs k^3 for k levels). The range space of a sum of positive
+        // semi-definite matrices is the union of their ranges.
+        let frobenius = |s: &Array2<f64>| s.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        let spectra: Vec<(Array1<f64>, Option<Array2<f64>>)> = groups
+            .iter()
+            .map(|g| {
+                let len = penalties[g.members[0]].len();
+                if let (Some(d), 1) = (&diagonals[g.members[0]], g.members.len()) {
+                    let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+                    return (d / norm, None);
+                }
+                let mut total = Array2::<f64>::zeros((len, len));
+                for &j in &g.members {
+                    let s = &penalties[j].s;
+                    total.scaled_add(1.0 / frobenius(s), s);
+                }
+                let (values, vectors) = sym_eigen(total.view());
+                (Array1::from(values), Some(vectors))
+            })
+            .collect();
+        let top = spectra.iter().flat_map(|(v, _)| v.iter()).fold(0.0_f64, |m, v| m.max(*v));
+        let cutoff = top * rank_tol();
+        for (g, (values, vectors)) in groups.iter_mut().zip(spectra) {
+            let len = values.len();
+            let keep: Vec<usize> = (0..len).filter(|&i| values[i] > cutoff).collect();
+            let Some(vectors) = vectors else {
+                let d = diagonals[g.members[0]].as_ref().expect("a diagonal penalty");
                 g.u = Array2::from_shape_fn((len, keep.len()), |(i, c)| if i == keep[c] { 1.0 } else { 0.0 });
                 g.rank = keep.len();
                 g.reduced = vec![Array2::from_diag(&Array1::from_iter(keep.iter().map(|&i| d[i])))];
                 g.single_log_det = Some(keep.iter().map(|&i| d[i].ln()).sum());
                 continue;
-            }
-            // The range space of a sum of positive semi-definite matrices is the union
-            // of their ranges: find it from the sum of the norm-balanced members.
-            let mut total = Array2::<f64>::zeros((len, len));
-            for &j in &g.members {
-                let s = &penalties[j].s;
-                let norm = s.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
-                total.scaled_add(1.0 / norm, s);
-            }
-            let (values, vectors) = sym_eigen(total.view());
-            let top = values.last().copied().unwrap_or(0.0).max(0.0);
-            let keep: Vec<usize> = (0..len).filter(|&i| values[i] > top * RANK_TOL).collect();
+            };
             let u = Array2::from_shape_fn((len, keep.len()), |(i, c)| vectors[(i, keep[c])]);
             g.rank = keep.len();
             g.reduced = g.members.iter().map(|&j| u.t().dot(&penalties[j].s).dot(&u)).collect();
