@@ -780,13 +780,23 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
       }
       as.double(x)
     })
-    kn <- if (is.null(sm$margins) && is.null(mrf)) smooth_knots(sm, sm$pooled %||% vars, knots, defer_knots)
+    kn <- if (!is.null(sm$soap)) {
+      soap_knots(sm, knots)
+    } else if (is.null(sm$margins) && is.null(mrf)) {
+      smooth_knots(sm, sm$pooled %||% vars, knots, defer_knots)
+    }
     base <- engine_smooth(
       sm$label, sm$bs, sm$k, vars, sm$term, by_name = sm$by, knots = kn, m = sm$m, id = sm$id,
       margins = tensor_margins(sm, sm$pooled %||% vars, knots, margin_mrf), pooled = sm$pooled,
       fixed = isTRUE(sm$fixed), point = sm$point, sp = sm$sp
     )
     if (length(margin_mrf)) base$mrf_levels <- lapply(margin_mrf, `[[`, "levels")
+    if (!is.null(sm$soap)) {
+      # The film's own constraint is mgcv's sum-to-zero; the interior part alone is
+      # zero on the boundary and has none.
+      base$parameters <- soap_parameters(sm$soap)
+      base$centre <- sm$bs != "sw"
+    }
     if (!is.null(mrf)) {
       base$penalty <- mrf$penalty
       base$re_levels <- mrf$levels

@@ -64,7 +64,14 @@
 #'   a tensor product of P-splines named `te(x,z)`, `k` (default 15) a margin and
 #'   `m` (default 3) weight functions a direction; fewer than 3, another base or two
 #'   values of `k` have mgcv build it.
-#'   Any other class mgcv can build (`"so"`, `"sf"`, `"sw"`, ..., and a class of your own with a `smooth.construct` method)
+#'   `"so"`, `"sf"`, `"sw"` (soap film over the domain the loops of
+#'   `xt = list(bnd = , nmax = )` bound, Wood, Bravington & Hedley 2008: `"sf"` the
+#'   boundary's cyclic spline, `k` knots per loop, extended inside; `"sw"` the
+#'   interior part, one function per knot given in `gam_fit(knots = )`, zero on the
+#'   boundary; `"so"` both), on mgcv's grid of `nmax` cells (default 200) along the
+#'   longer side; predictions outside the boundary are `NA`. Known boundary values
+#'   (a loop's `f`) or `xt$bndSpec` have mgcv build it.
+#'   Any other class mgcv can build (a class of your own with a `smooth.construct` method, ...)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
 #'   `summary()` name such terms. So are terms using an argument only mgcv's
@@ -135,11 +142,14 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     # mgcv takes a cyclic P-spline with one basis function fewer than its order.
     !(bs == "cp" && is.numeric(k) && length(k) == 1L && k >= 0 && k < min_basis_k("cp", 1, m)) &&
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
-  native <- native || (bs == "ad" && adaptive_native(vars, k, m, xt))
+  native <- native || (bs == "ad" && adaptive_native(vars, k, m, xt)) || (bs %in% soap_classes && soap_native(vars, xt))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
   if (bs == "ad") {
     return(adaptive_spec(vars, k, m, xt, by_name, id, fx, sp, pc, term_call(sys.call(), parent.frame())))
+  }
+  if (bs %in% soap_classes) {
+    return(soap_spec(vars, bs, k, xt, by_name, id, fx, sp, pc, term_call(sys.call(), parent.frame())))
   }
   if (bs == "sos" && length(vars) != 2L) {
     abort(sprintf("`bs = \"sos\"` takes latitude and longitude (in degrees); `s(%s)` has %d covariates.",

@@ -26,6 +26,7 @@ pub mod radial_line;
 pub mod re;
 pub mod registry;
 pub mod size;
+pub mod soap;
 pub mod sos;
 pub mod state;
 pub mod sz;

@@ -17,6 +17,7 @@ use super::gp::{self, GpBasis};
 use super::mrf::{self, MrfBasis};
 use super::ps::{self, PsBasis};
 use super::re::{self, ReBasis};
+use super::soap::{self, SoapBasis};
 use super::sos::{self, SosBasis};
 use super::state::{Fields, State};
 use super::sz::SzBasis;
@@ -179,6 +180,7 @@ basis_types! {
     Gp(GpBasis),
     Mrf(MrfBasis),
     Sos(SosBasis),
+    Soap(Box<SoapBasis>),
     Re(ReBasis),
     Tensor(TensorBasis),
     Fs(Box<FsBasis>),
@@ -265,6 +267,8 @@ pub struct SizeArgs<'v> {
     pub rows: usize,
     /// The size of a penalty the spec gives (an mrf's regions).
     pub penalty_dim: Option<usize>,
+    /// The class's real-valued settings (a soap film's grid size and boundary).
+    pub parameters: &'v [f64],
 }
 
 /// One `bs` name: how its basis is built, and how large it can be.
@@ -284,7 +288,7 @@ pub struct ClassEntry {
 }
 
 /// Every `bs` name a single term can have.
-pub static CLASS_ENTRIES: [&ClassEntry; 13] = [
+pub static CLASS_ENTRIES: [&ClassEntry; 16] = [
     &cr::CR,
     &cr::CS,
     &cc::CC,
@@ -296,6 +300,9 @@ pub static CLASS_ENTRIES: [&ClassEntry; 13] = [
     &ds::DS,
     &gp::GP,
     &sos::SOS,
+    &soap::SO,
+    &soap::SF,
+    &soap::SW,
     &mrf::MRF,
     &re::RE,
 ];
@@ -372,8 +379,8 @@ mod tests {
         listed.sort_unstable();
         assert_eq!(stored, listed);
         for name in [
-            "cr", "cs", "cc", "cp", "ps", "bs", "ds", "gp", "sos", "mrf", "tp", "ts", "re", "te", "ti", "fs", "sz",
-            "mgcv",
+            "cr", "cs", "cc", "cp", "ps", "bs", "ds", "gp", "sos", "so", "sf", "sw", "mrf", "tp", "ts", "re", "te",
+            "ti", "fs", "sz", "mgcv",
         ] {
             assert_eq!(Kind::parse(name).map(|k| k.name()), Some(name));
         }

@@ -24,7 +24,15 @@ pub(super) fn dense_state(k: usize) -> usize {
 
 fn margin_bounds(m: &MarginSpec, rows: usize) -> (usize, usize) {
     let penalty_dim = m.penalty.as_ref().map(|s| s.nrows());
-    (m.class.bounds)(&SizeArgs { k: m.k, dim: m.dim, m: &m.m, knots: m.knots.as_deref(), rows, penalty_dim })
+    (m.class.bounds)(&SizeArgs {
+        k: m.k,
+        dim: m.dim,
+        m: &m.m,
+        knots: m.knots.as_deref(),
+        rows,
+        penalty_dim,
+        parameters: &m.parameters,
+    })
 }
 
 impl SmoothSpec<'_> {
@@ -84,6 +92,7 @@ impl SmoothSpec<'_> {
                 knots: self.knots.as_deref(),
                 rows,
                 penalty_dim: self.penalty.as_ref().map(|s| s.nrows()),
+                parameters: &self.parameters,
             }),
         }
     }

@@ -21,7 +21,7 @@ pub type State = BTreeMap<String, Vec<f64>>;
 
 /// Every name a `State` uses (the store records states by index into this list: append
 /// only, never reorder).
-pub const STATE_FIELDS: [&str; 22] = [
+pub const STATE_FIELDS: [&str; 26] = [
     "knots",
     "m1",
     "m",
@@ -44,11 +44,15 @@ pub const STATE_FIELDS: [&str; 22] = [
     "radial",
     "order",
     "unconstrained",
+    "grid",
+    "cells",
+    "boundary",
+    "arc",
 ];
 
 /// The basis classes (the store records them by index: append only).
-pub const CLASSES: [&str; 15] =
-    ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz", "ds", "sos"];
+pub const CLASSES: [&str; 18] =
+    ["cr", "cc", "ps", "tp", "re", "te", "ti", "fs", "mgcv", "cp", "gp", "mrf", "sz", "ds", "sos", "so", "sf", "sw"];
 
 /// Column-major values of a matrix, as R holds them.
 pub(super) fn column_major(a: &Array2<f64>) -> Vec<f64> {

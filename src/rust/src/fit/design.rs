@@ -23,7 +23,7 @@ pub struct Design<'a> {
     pub parametric: &'a [ParametricPenalty],
     /// Per smooth, its raw basis on the data (row-major) when it is kept: for the
     /// classes whose rows cost radial functions against thousands of knots (thin
-    /// plate in several dimensions, Duchon, sphere), within `RAW_BUDGET`, so that each
+    /// plate in several dimensions, Duchon, sphere, soap films), within `RAW_BUDGET`, so that each
     /// pass over the data reads them instead of evaluating them again.
     raw: Vec<Option<Array2<f64>>>,
 }
@@ -35,7 +35,7 @@ const RAW_BUDGET: usize = 512 << 20;
 /// against many knots (a one-dimensional thin plate spline is cheap to evaluate).
 fn worth_keeping(sm: &Smooth) -> bool {
     match sm.basis.class() {
-        "ds" | "sos" => true,
+        "ds" | "sos" | "so" | "sf" | "sw" => true,
         "tp" | "gp" => sm.basis.n_vars().is_some_and(|d| d >= 2),
         _ => false,
     }

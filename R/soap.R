@@ -1,0 +1,104 @@
+# Soap film smoothers (`bs = "so"`, `"sf"`, `"sw"`; Wood, Bravington & Hedley 2008)
+# built natively: the boundary and settings checked and packed here, the grid, its
+# fields and the basis in the engine (src/rust/src/basis/soap.rs).
+
+soap_classes <- c("so", "sf", "sw")
+
+# Whether warmgam builds this soap film term itself: two covariates and a boundary
+# of free loops in `xt`. Known boundary values (a loop's `f`, which mgcv turns into
+# an offset) and a boundary basis other than the cyclic cubic spline (`bndSpec`)
+# are left to mgcv's constructor.
+soap_native <- function(vars, xt) {
+  length(vars) == 2L && is.list(xt) && is.list(xt$bnd) && length(xt$bnd) > 0L &&
+    all(names(xt) %in% c("bnd", "nmax")) &&
+    all(vapply(xt$bnd, function(loop) is.list(loop) && is.null(loop$f), logical(1)))
+}
+
+# The spec of a soap film term (its boundary read when the data are, by name).
+soap_spec <- function(vars, bs, k, xt, by_name, id, fx, sp, pc, call) {
+  label <- term_label("s", vars, by_name)
+  if (!is.numeric(k) || anyNA(k) || any(!is.finite(k))) {
+    abort(sprintf("`k` of `%s` must be numbers: one per boundary loop, or one for all.", label), "argument")
+  }
+  if (!is.null(id) && (length(id) != 1L || is.na(id))) {
+    abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
+  }
+  spec <- c(list(term = vars, dim = 2L, k = -1, bs = bs, m = NA_real_, by = by_name, label = label,
+                 id = if (!is.null(id)) as.character(id), soap = soap_settings(xt, k, vars, label)),
+            penalty_arguments(fx, sp, pc, vars, bs, label), call)
+  structure(spec, class = "warmgam_smooth_spec")
+}
+
+# The boundary loops (closed or not; each with one element named like each covariate,
+# as mgcv reads them), each loop's `k` (mgcv's: one value recycled or one per loop,
+# default 10, at least 4) and the grid size `nmax` (default 200), checked.
+soap_settings <- function(xt, k, vars, label) {
+  loops <- lapply(seq_along(xt$bnd), function(l) {
+    loop <- xt$bnd[[l]]
+    if (!all(vars %in% names(loop))) {
+      abort(sprintf("Loop %d of `xt$bnd` of `%s` must have elements named `%s` and `%s`.",
+                    l, label, vars[[1]], vars[[2]]), "argument")
+    }
+    x <- loop[[vars[[1]]]]
+    y <- loop[[vars[[2]]]]
+    if (!is.numeric(x) || !is.numeric(y) || length(x) != length(y) || length(x) < 3L ||
+          anyNA(x) || anyNA(y) || any(!is.finite(c(x, y)))) {
+      abort(sprintf("Loop %d of `xt$bnd` of `%s` must give finite `%s` and `%s` of one length, at least 3 vertices.",
+                    l, label, vars[[1]], vars[[2]]), "argument")
+    }
+    list(x = as.double(x), y = as.double(y))
+  })
+  n_loops <- length(loops)
+  if (length(k) != 1L && length(k) != n_loops) {
+    abort(sprintf("`k` of `%s` must have one value or one per boundary loop (%d); it has %d.",
+                  label, n_loops, length(k)), "argument")
+  }
+  k <- rep_len(round(k), n_loops)
+  k[k < 0] <- 10
+  if (any(k < 4)) {
+    warn(sprintf("`k` of `%s` was raised to 4 (a boundary loop's least), as mgcv does.", label))
+    k[k < 4] <- 4
+  }
+  nmax <- xt$nmax %||% 200
+  if (!is.numeric(nmax) || length(nmax) != 1L || !is.finite(nmax) || nmax < 3 || nmax > 5000) {
+    abort(sprintf("`xt$nmax` of `%s` (grid cells along the longer side) must be a number from 3 to 5000.", label),
+          "argument")
+  }
+  list(loops = loops, k = as.double(k), nmax = round(nmax))
+}
+
+# The soap film's settings as the engine takes them (`unpack()` in soap.rs): nmax, the
+# number of loops, each loop's k and number of vertices, every x, then every y.
+soap_parameters <- function(soap) {
+  loops <- soap$loops
+  as.double(c(soap$nmax, length(loops), soap$k, lengths(lapply(loops, `[[`, "x")),
+              unlist(lapply(loops, `[[`, "x")), unlist(lapply(loops, `[[`, "y"))))
+}
+
+# A soap film term's knots (the wiggly part's sources): `knots` as given, the `so`
+# film's knots outside the boundary dropped with a warning (as mgcv's constructor
+# drops them); NULL for `sf`, which has none.
+soap_knots <- function(sm, knots) {
+  given <- knots[sm$term]
+  if (sm$bs == "sf") return(NULL)
+  if (length(given) != 2L || any(vapply(given, is.null, logical(1)))) {
+    abort(sprintf("`%s` needs the knots of its interior part: `knots = data.frame(%s = , %s = )`.",
+                  sm$label, sm$term[[1]], sm$term[[2]]), "argument")
+  }
+  x <- as.double(given[[1]])
+  y <- as.double(given[[2]])
+  if (length(x) != length(y) || !length(x) || anyNA(c(x, y))) {
+    abort(sprintf("The knots of `%s` must give `%s` and `%s` alike, without missing values.",
+                  sm$label, sm$term[[1]], sm$term[[2]]), "argument")
+  }
+  if (sm$bs == "so") {
+    bnd <- lapply(sm$soap$loops, function(l) list(x = l$x, y = l$y))
+    keep <- mgcv::inSide(bnd, x, y)
+    if (!all(keep)) {
+      warn(sprintf("%d knots of `%s` are outside its boundary and were dropped, as mgcv does.", sum(!keep), sm$label))
+      x <- x[keep]
+      y <- y[keep]
+    }
+  }
+  c(x, y)
+}

@@ -1,0 +1,85 @@
+# Soap film smoothers (bs = "so", "sf", "sw") built natively, against mgcv.
+
+# mgcv's ?smooth.construct.so.smooth.spec example: the finger-shaped domain of
+# fs.boundary(), knots on a grid inside it, data drawn inside it.
+soap_data <- function() {
+  fsb <- list(mgcv::fs.boundary())
+  names(fsb[[1]]) <- c("v", "w")
+  knots <- data.frame(v = rep(seq(-0.5, 3, by = 0.5), 4), w = rep(c(-0.6, -0.3, 0.3, 0.6), rep(8, 4)))
+  set.seed(0)
+  n <- 600
+  v <- runif(n) * 5 - 1
+  w <- runif(n) * 2 - 1
+  y <- mgcv::fs.test(v, w, b = 1)
+  ind <- mgcv::inSide(fsb, x = v, y = w)
+  y <- y + rnorm(n) * 0.3
+  list(bnd = fsb, knots = knots, data = data.frame(y = y[ind], v = v[ind], w = w[ind]))
+}
+
+test_that("soap films are built natively and agree with mgcv", {
+  sd <- soap_data()
+  d <- sd$data
+  bnd <- sd$bnd
+  knots <- sd$knots
+  nd <- d[1:20, ]
+  cases <- list(
+    list(key = "so", f = y ~ s(v, w, bs = "so", xt = list(bnd = bnd, nmax = 100))),
+    list(key = "so-k", f = y ~ s(v, w, bs = "so", k = 20, xt = list(bnd = bnd, nmax = 80))),
+    list(key = "sf-sw", f = y ~ s(v, w, bs = "sf", xt = list(bnd = bnd, nmax = 100)) +
+           s(v, w, bs = "sw", xt = list(bnd = bnd, nmax = 100)))
+  )
+  for (cs in cases) {
+    fit <- gam_fit(cs$f, data = d, knots = knots, cache = FALSE)
+    expect_true(all(vapply(fit$smooth, `[[`, "", "class") %in% c("so", "sf", "sw")), label = cs$key)
+    ref <- mgcv_reference(paste0("soap/", cs$key), cs$f, d, knots = knots, method = "REML")
+    # The same basis as mgcv's: fitted values, criterion, smoothing parameters and
+    # coefficients agree (a parameter heading for infinity, where the criterion is
+    # flat, is compared by the fit alone: the interior part with k = 20).
+    expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-6, coef_tol = 1e-5, label = cs$key)
+    inner <- log(ref$sp) < 8
+    expect_lt(max(abs(log(fit$sp[inner]) - log(ref$sp[inner]))), 1e-4, label = cs$key)
+  }
+  # The same term through mgcv's constructor (the path every class has) fits alike;
+  # as_mgcv() gives mgcv's object, predicting as the fit does.
+  fit <- gam_fit(cases[[1]]$f, data = d, knots = knots, cache = FALSE)
+  expect_lt(max(abs(predict(as_mgcv(fit), nd) - predict(fit, nd))), 1e-8)
+  withr::local_options(warmgam.mgcv_classes = "so")
+  built <- gam_fit(cases[[1]]$f, data = d, knots = knots, cache = FALSE)
+  expect_equal(built$smooth[[1]]$class, "mgcv")
+  expect_lt(rel_diff(fitted(fit), fitted(built)), 1e-6)
+})
+
+test_that("a soap film predicts NA outside its boundary and keeps its grid in the store", {
+  sd <- soap_data()
+  local_store()
+  f <- y ~ s(v, w, bs = "so", xt = list(bnd = sd$bnd, nmax = 60))
+  fit <- gam_fit(f, data = sd$data, knots = sd$knots)
+  at <- data.frame(v = c(0.5, 1, 3.5), w = c(0.45, 0, 0))
+  p <- predict(fit, at)
+  # (1, 0) lies in the gap between the fingers, (3.5, 0) beyond the boundary.
+  expect_true(is.finite(p[[1]]))
+  expect_true(all(is.na(p[2:3])))
+  hit <- gam_fit(f, data = sd$data, knots = sd$knots)
+  expect_equal(hit$warm_start$source, "exact")
+  expect_identical(predict(hit, at), p)
+  # Another grid is another model.
+  other <- gam_fit(y ~ s(v, w, bs = "so", xt = list(bnd = sd$bnd, nmax = 61)), data = sd$data, knots = sd$knots)
+  expect_false(identical(other$warm_start$source, "exact"))
+})
+
+test_that("soap film input errors name the term and what is wrong", {
+  sd <- soap_data()
+  d <- sd$data
+  f <- y ~ s(v, w, bs = "so", xt = list(bnd = sd$bnd, nmax = 60))
+  expect_error(gam_fit(f, data = d, cache = FALSE), "needs the knots", class = "warmgam_error_argument")
+  outside <- d
+  outside$v[3] <- 5
+  expect_error(gam_fit(f, data = outside, knots = sd$knots, cache = FALSE), "row 3 .*outside")
+  renamed <- list(list(a = sd$bnd[[1]]$v, b = sd$bnd[[1]]$w))
+  expect_error(gam_fit(y ~ s(v, w, bs = "so", xt = list(bnd = renamed)), data = d, knots = sd$knots, cache = FALSE),
+               "named `v` and `w`", class = "warmgam_error_argument")
+  expect_error(gam_fit(y ~ s(v, w, bs = "so", k = c(10, 12), xt = list(bnd = sd$bnd)), data = d,
+                       knots = sd$knots, cache = FALSE), "one per boundary loop", class = "warmgam_error_argument")
+  expect_warning(gam_fit(f, data = d, knots = rbind(sd$knots, data.frame(v = 5, w = 0)), cache = FALSE),
+                 "1 knots .*dropped")
+})
