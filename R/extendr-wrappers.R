@@ -30,6 +30,12 @@ hash_columns_impl <- function(columns, threads) .Call(wrap__hash_columns_impl, c
 #' @noRd
 beta_saturated_impl <- function(y, phi) .Call(wrap__beta_saturated_impl, y, phi)
 
+#' The known part of a soap film term whose boundary loops have given values, at
+#' `(x, y)` (`basis::soap::known_part`; NaN outside the boundary): the term's offset
+#' in fitting and prediction. `parameters` as the term's class parameters.
+#' @noRd
+soap_known_part_impl <- function(label, parameters, x, y) .Call(wrap__soap_known_part_impl, label, parameters, x, y)
+
 #' The model set up, not fitted (`gam_fit(fit = FALSE)`): the model matrix `X`, the
 #' terms (as a fit keeps them, each penalty's matrix in its `state`) and the number
 #' of smoothing parameters; `list(error =)` on failure.

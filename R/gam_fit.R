@@ -736,7 +736,7 @@ engine_fields <- c("label", "bs", "k", "vars", "by", "centre", "knots", "knots_s
                    "id", "margins", "pooled",
                    "side", "fixed", "point", "sp", "given_x", "given_s")
 info_fields <- c("label", "term", "by_name", "by_level", "re_levels", "fs_factor", "fs_levels", "mgcv", "mgcv_map",
-                 "mrf_polys", "mrf_levels")
+                 "mrf_polys", "mrf_levels", "soap_parameters")
 
 # Expands the smooth specs (a factor `by` gives one term per level) into what the
 # engine takes, reading covariates from `mf`.
@@ -793,9 +793,14 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
     if (length(margin_mrf)) base$mrf_levels <- lapply(margin_mrf, `[[`, "levels")
     if (!is.null(sm$soap)) {
       # The film's own constraint is mgcv's sum-to-zero; the interior part alone is
-      # zero on the boundary and has none.
+      # zero on the boundary and has none, nor has a film with a known part (given
+      # boundary values, added to the model's offset as mgcv adds it).
       base$parameters <- soap_parameters(sm$soap)
-      base$centre <- sm$bs != "sw"
+      base$centre <- sm$bs != "sw" && !soap_known(sm$soap)
+      if (soap_known(sm$soap)) {
+        base$soap_parameters <- base$parameters
+        base$term_offset <- soap_known_part(sm$label, base$parameters, vars[[1]], vars[[2]])
+      }
     }
     if (!is.null(mrf)) {
       base$penalty <- mrf$penalty

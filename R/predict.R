@@ -46,7 +46,15 @@ model_matrix_at <- function(object, data) {
       byv <- data[[by_name]]
       by <- if (is.null(sm$by_level)) as.double(byv) else as.double(as.character(byv) == sm$by_level)
     }
-    engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
+    block <- engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
+    # A soap film is NA outside its boundary, and its known part (given boundary
+    # values) is added as mgcv adds it.
+    if (sm$class %in% soap_classes) block[is.nan(block)] <- NA_real_
+    if (!is.null(sm$soap_parameters)) {
+      known <- soap_known_part(sm$label, sm$soap_parameters, vars[[1]], vars[[2]])
+      attr(block, "offset") <- ifelse(is.nan(known), NA_real_, known)
+    }
+    block
   })
   term_offsets <- Filter(Negate(is.null), lapply(blocks, attr, "offset"))
   if (length(term_offsets)) offset <- offset + Reduce(`+`, term_offsets)

@@ -5,13 +5,15 @@
 soap_classes <- c("so", "sf", "sw")
 
 # Whether warmgam builds this soap film term itself: two covariates and a boundary
-# of free loops in `xt`. Known boundary values (a loop's `f`, which mgcv turns into
-# an offset) and a boundary basis other than the cyclic cubic spline (`bndSpec`)
-# are left to mgcv's constructor.
-soap_native <- function(vars, xt) {
+# of loops in `xt`. A boundary basis other than the cyclic cubic spline (`bndSpec`),
+# and known boundary values (a loop's `f`, the term's offset) with a `by` variable or
+# on the interior part alone (`"sw"`), are left to mgcv's constructor.
+soap_native <- function(vars, xt, bs, by_name) {
+  known <- is.list(xt) && is.list(xt$bnd) &&
+    any(vapply(xt$bnd, function(loop) is.list(loop) && !is.null(loop$f), logical(1)))
   length(vars) == 2L && is.list(xt) && is.list(xt$bnd) && length(xt$bnd) > 0L &&
     all(names(xt) %in% c("bnd", "nmax")) &&
-    all(vapply(xt$bnd, function(loop) is.list(loop) && is.null(loop$f), logical(1)))
+    all(vapply(xt$bnd, is.list, logical(1))) && !(known && (bs == "sw" || !is.null(by_name)))
 }
 
 # The spec of a soap film term (its boundary read when the data are, by name).
@@ -46,7 +48,12 @@ soap_settings <- function(xt, k, vars, label) {
       abort(sprintf("Loop %d of `xt$bnd` of `%s` must give finite `%s` and `%s` of one length, at least 3 vertices.",
                     l, label, vars[[1]], vars[[2]]), "argument")
     }
-    list(x = as.double(x), y = as.double(y))
+    f <- loop$f
+    if (!is.null(f) && (!is.numeric(f) || length(f) != length(x) || anyNA(f) || any(!is.finite(f)))) {
+      abort(sprintf("`f` of loop %d of `xt$bnd` of `%s` (its boundary values) must be finite numbers, one per vertex.",
+                    l, label), "argument")
+    }
+    list(x = as.double(x), y = as.double(y), f = if (!is.null(f)) as.double(f))
   })
   n_loops <- length(loops)
   if (length(k) != 1L && length(k) != n_loops) {
@@ -68,11 +75,22 @@ soap_settings <- function(xt, k, vars, label) {
 }
 
 # The soap film's settings as the engine takes them (`unpack()` in soap.rs): nmax, the
-# number of loops, each loop's k and number of vertices, every x, then every y.
+# number of loops, each loop's k, number of vertices and number of given boundary
+# values, every x, every y, then the given values.
 soap_parameters <- function(soap) {
   loops <- soap$loops
   as.double(c(soap$nmax, length(loops), soap$k, lengths(lapply(loops, `[[`, "x")),
-              unlist(lapply(loops, `[[`, "x")), unlist(lapply(loops, `[[`, "y"))))
+              lengths(lapply(loops, `[[`, "f")), unlist(lapply(loops, `[[`, "x")),
+              unlist(lapply(loops, `[[`, "y")), unlist(lapply(loops, `[[`, "f"))))
+}
+
+# Whether some loop of the soap film has given boundary values (a known part).
+soap_known <- function(soap) any(vapply(soap$loops, function(l) !is.null(l$f), logical(1)))
+
+# The soap film's known part at `x`, `y` (its loops' given boundary values extended
+# inside), which mgcv adds to the linear predictor as an offset; NaN outside.
+soap_known_part <- function(label, parameters, x, y) {
+  engine_result(soap_known_part_impl(label, parameters, as.double(x), as.double(y)), "basis")
 }
 
 # A soap film term's knots (the wiggly part's sources): `knots` as given, the `so`

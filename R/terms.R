@@ -69,8 +69,9 @@
 #'   boundary's cyclic spline, `k` knots per loop, extended inside; `"sw"` the
 #'   interior part, one function per knot given in `gam_fit(knots = )`, zero on the
 #'   boundary; `"so"` both), on mgcv's grid of `nmax` cells (default 200) along the
-#'   longer side; predictions outside the boundary are `NA`. Known boundary values
-#'   (a loop's `f`) or `xt$bndSpec` have mgcv build it.
+#'   longer side; predictions outside the boundary are `NA`. A loop's known
+#'   boundary values (its `f`) are the term's offset, as in mgcv; `xt$bndSpec`, or
+#'   known values with a `by` or on `"sw"`, have mgcv build it.
 #'   Any other class mgcv can build (a class of your own with a `smooth.construct` method, ...)
 #'   is built by mgcv's constructor (`mgcv::smoothCon()`), fitted by warmgam's engine
 #'   as a penalized block and predicted by mgcv's `PredictMat()`; `print()` and
@@ -142,7 +143,7 @@ s <- function(..., k = -1, bs = "tp", m = NA, by = NA, id = NULL, xt = NULL, fx 
     # mgcv takes a cyclic P-spline with one basis function fewer than its order.
     !(bs == "cp" && is.numeric(k) && length(k) == 1L && k >= 0 && k < min_basis_k("cp", 1, m)) &&
     !(bs == "re" && (!is.null(by_name) || (is.list(xt) && !is.null(xt$S))))
-  native <- native || (bs == "ad" && adaptive_native(vars, k, m, xt)) || (bs %in% soap_classes && soap_native(vars, xt))
+  native <- native || (bs == "ad" && adaptive_native(vars, k, m, xt)) || (bs %in% soap_classes && soap_native(vars, xt, bs, by_name))
   # (The option sends native classes there too: the tests compare the two paths.)
   if (!native || bs %in% getOption("warmgam.mgcv_classes")) return(mgcv_term(sys.call(), parent.frame()))
   if (bs == "ad") {

@@ -49,6 +49,31 @@ test_that("soap films are built natively and agree with mgcv", {
   expect_lt(rel_diff(fitted(fit), fitted(built)), 1e-6)
 })
 
+test_that("a soap film with given boundary values has them as its known part, as mgcv", {
+  sd <- soap_data()
+  bnd <- sd$bnd
+  bnd[[1]]$f <- mgcv::fs.test(bnd[[1]]$v, bnd[[1]]$w, b = 1, exclude = FALSE)
+  f <- y ~ s(v, w, bs = "so", xt = list(bnd = bnd, nmax = 100))
+  fit <- gam_fit(f, data = sd$data, knots = sd$knots, cache = FALSE)
+  expect_equal(fit$smooth[[1]]$class, "so")
+  ref <- mgcv_reference("soap/so-known", f, sd$data, knots = sd$knots, method = "REML")
+  # The boundary values' harmonic extension is the term's offset (mgcv's
+  # attr(X, "offset")), in fitting and in predictions; the term has no constraint.
+  expect_lt(rel_diff(fit$offset, ref$offset), 1e-9)
+  expect_agrees_with_mgcv(fit, ref, sd$data[1:20, ], fitted_tol = 1e-8, crit_tol = 1e-9, coef_tol = 1e-6)
+  outside <- predict(fit, data.frame(v = 1, w = 0))
+  expect_true(is.na(outside))
+  # A film whose every loop is known has no basis: an error saying so (mgcv's too).
+  expect_error(gam_fit(y ~ s(v, w, bs = "sf", xt = list(bnd = bnd)), data = sd$data, knots = sd$knots, cache = FALSE),
+               "every boundary loop has given values")
+  # With a `by` variable the known part is mgcv's to build.
+  d <- sd$data
+  d$z <- runif(nrow(d))
+  by_fit <- gam_fit(y ~ s(v, w, bs = "so", by = z, xt = list(bnd = bnd, nmax = 60)), data = d, knots = sd$knots,
+                    cache = FALSE)
+  expect_equal(by_fit$smooth[[1]]$class, "mgcv")
+})
+
 test_that("a soap film predicts NA outside its boundary and keeps its grid in the store", {
   sd <- soap_data()
   local_store()

@@ -714,6 +714,15 @@ fn beta_saturated_impl(y: &[f64], phi: f64) -> Vec<f64> {
     y.iter().map(|&v| family::beta::saturated_log_density(v, phi)).collect()
 }
 
+/// The known part of a soap film term whose boundary loops have given values, at
+/// `(x, y)` (`basis::soap::known_part`; NaN outside the boundary): the term's offset
+/// in fitting and prediction. `parameters` as the term's class parameters.
+/// @noRd
+#[extendr]
+fn soap_known_part_impl(label: &str, parameters: &[f64], x: &[f64], y: &[f64]) -> Robj {
+    engine_call(|| Ok(basis::soap::known_part(label, parameters, x, y)?.into()))
+}
+
 /// The fingerprint (hex) of numeric columns, hashed as a fit's exact key hashes its
 /// data, on `threads` threads: the exact-hit benchmark's reference cost.
 /// @noRd
@@ -1017,6 +1026,7 @@ extendr_module! {
     fn general_loglik_impl;
     fn hash_columns_impl;
     fn beta_saturated_impl;
+    fn soap_known_part_impl;
     fn model_setup_impl;
     fn first_non_finite_impl;
     fn smooth_matrix_impl;

@@ -406,32 +406,48 @@ pub struct SoapBasis {
     fields: Array2<f64>,
 }
 
-/// A soap film's settings: the grid size, each loop's spline dimension, the loops.
+/// A soap film's settings: the grid size, each loop's spline dimension, the loops,
+/// and the boundary values given at a loop's vertices (mgcv's `f`), if any.
 struct Settings {
     nmax: usize,
     k: Vec<usize>,
     loops: Vec<Loop>,
+    known: Vec<Option<Vec<f64>>>,
 }
 
 /// The soap film's settings as the R layer packs them into the class parameters:
 /// `nmax`, the number of loops, each loop's `k`, each loop's number of vertices,
-/// then every loop's x coordinates, then every loop's y coordinates.
+/// each loop's number of given boundary values (0 or its vertices), then every
+/// loop's x coordinates, every loop's y coordinates, and the given values.
 fn unpack(label: &str, p: &[f64]) -> Result<Settings> {
     let bad = || EngineError::InvalidSpec { what: format!("`{label}`: the soap film's boundary is damaged") };
     let count = |v: f64| (v >= 0.0 && v.fract() == 0.0 && v < 1e9).then_some(v as usize).ok_or_else(bad);
     let (&nmax, rest) = p.split_first().ok_or_else(bad)?;
     let (&loops, rest) = rest.split_first().ok_or_else(bad)?;
     let loops = count(loops)?;
-    if rest.len() < 2 * loops {
+    if rest.len() < 3 * loops {
         return Err(bad());
     }
     let k: Vec<usize> = rest[..loops].iter().map(|v| count(*v)).collect::<Result<_>>()?;
     let lengths: Vec<usize> = rest[loops..2 * loops].iter().map(|v| count(*v)).collect::<Result<_>>()?;
-    let total: usize = lengths.iter().sum();
-    let coords = &rest[2 * loops..];
-    if coords.len() != 2 * total {
+    let given: Vec<usize> = rest[2 * loops..3 * loops].iter().map(|v| count(*v)).collect::<Result<_>>()?;
+    if given.iter().zip(&lengths).any(|(g, len)| *g != 0 && g != len) {
         return Err(bad());
     }
+    let total: usize = lengths.iter().sum();
+    let coords = &rest[3 * loops..];
+    if coords.len() != 2 * total + given.iter().sum::<usize>() {
+        return Err(bad());
+    }
+    let mut at = 2 * total;
+    let known = given
+        .iter()
+        .map(|&g| {
+            let values = (g > 0).then(|| coords[at..at + g].to_vec());
+            at += g;
+            values
+        })
+        .collect();
     let mut at = 0;
     let shapes = lengths
         .iter()
@@ -442,7 +458,7 @@ fn unpack(label: &str, p: &[f64]) -> Result<Settings> {
             (x, y)
         })
         .collect();
-    Ok(Settings { nmax: count(nmax)?, k, loops: shapes })
+    Ok(Settings { nmax: count(nmax)?, k, loops: shapes, known })
 }
 
 impl SoapBasis {
@@ -460,7 +476,7 @@ impl SoapBasis {
         if vars.len() != 2 {
             return Err(bad("a soap film smooths two covariates".into()));
         }
-        let Settings { nmax, k, loops } = unpack(label, parameters)?;
+        let Settings { nmax, k, loops, known } = unpack(label, parameters)?;
         let grid = SoapGrid::new(label, loops, nmax)?;
         let lu = grid.system(label)?;
         let n_unknowns = grid.n_unknowns();
@@ -469,6 +485,11 @@ impl SoapBasis {
         if kind != SoapKind::Wiggly {
             let mut start = 0;
             for (l, &count) in grid.per_loop.iter().enumerate() {
+                // (A loop with given values is the known part, not a basis.)
+                if known[l].is_some() {
+                    start += count;
+                    continue;
+                }
                 let arc = &grid.arc[start..start + count];
                 // The loop's cyclic spline, its knots spread over the boundary cells'
                 // arc lengths and 0 (mgcv's period: the largest arc length).
@@ -518,7 +539,10 @@ impl SoapBasis {
         }
         let p: usize = columns.iter().map(|c| c.ncols()).sum();
         if p == 0 {
-            return Err(bad("the soap film has no basis functions".into()));
+            return Err(bad(
+                "every boundary loop has given values (`f`), so the film has no basis functions: use bs = \"so\" or leave a loop free"
+                    .into(),
+            ));
         }
         let mut fields = Array2::<f64>::zeros((n_unknowns, p));
         let mut at = 0;
@@ -565,6 +589,73 @@ impl SoapBasis {
         }
         Ok((basis, penalties, x))
     }
+}
+
+/// A loop's given boundary values at arc length `d` along it: linear in the arc
+/// length between vertices (the first of vertices at one arc length counts), `d`
+/// clamped to the loop (mgcv's `approx` of `f` on the vertices' arc lengths).
+fn boundary_value(lp: &Loop, f: &[f64], d: f64) -> f64 {
+    let (x, y) = lp;
+    let mut along = vec![0.0];
+    for s in 1..x.len() {
+        along.push(along[s - 1] + ((x[s] - x[s - 1]).powi(2) + (y[s] - y[s - 1]).powi(2)).sqrt());
+    }
+    // The closing vertex repeats the first's value.
+    let value = |i: usize| f[i % f.len()];
+    let d = d.clamp(along[0], along[along.len() - 1]);
+    let mut i = 0;
+    while i + 1 < along.len() && along[i + 1] < d {
+        i += 1;
+    }
+    if i + 1 >= along.len() {
+        return value(i);
+    }
+    // Skip to the first of vertices sharing this arc length.
+    while i > 0 && along[i - 1] == along[i] {
+        i -= 1;
+    }
+    let mut j = i + 1;
+    while j + 1 < along.len() && along[j] == along[i] {
+        j += 1;
+    }
+    if along[j] == along[i] {
+        return value(i);
+    }
+    value(i) + (value(j) - value(i)) * (d - along[i]) / (along[j] - along[i])
+}
+
+/// The known part of a soap film whose loops have given boundary values, at the
+/// points `(x, y)` (NaN outside the domain): those values on the loops' boundary
+/// cells extended inside as a harmonic function (mgcv's offset for such a term).
+pub fn known_part(label: &str, parameters: &[f64], x: &[f64], y: &[f64]) -> Result<Vec<f64>> {
+    let Settings { nmax, loops, known, .. } = unpack(label, parameters)?;
+    let n_original: Vec<usize> = loops.iter().map(|l| l.0.len()).collect();
+    let grid = SoapGrid::new(label, loops, nmax)?;
+    let lu = grid.system(label)?;
+    let mut rhs = Array2::<f64>::zeros((grid.n_unknowns(), 1));
+    let mut start = 0;
+    for (l, &count) in grid.per_loop.iter().enumerate() {
+        if let Some(f) = &known[l] {
+            if f.len() != n_original[l] {
+                return Err(EngineError::InvalidSpec {
+                    what: format!(
+                        "`{label}`: loop {} has {} boundary values for {} vertices",
+                        l + 1,
+                        f.len(),
+                        n_original[l]
+                    ),
+                });
+            }
+            for b in start..start + count {
+                rhs[(b, 0)] = boundary_value(&grid.loops[l], f, grid.arc[b]);
+            }
+        }
+        start += count;
+    }
+    let u = SoapGrid::solve(&lu, &rhs);
+    let mut out = vec![0.0; x.len()];
+    grid.interpolate(&u, x, y, &mut out);
+    Ok(out)
 }
 
 impl RawBasis for SoapBasis {
