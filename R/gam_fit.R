@@ -791,6 +791,9 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
       fixed = isTRUE(sm$fixed), point = sm$point, sp = sm$sp
     )
     if (length(margin_mrf)) base$mrf_levels <- lapply(margin_mrf, `[[`, "levels")
+    # A margin without a constraint (a soap film's interior part, zero on the
+    # boundary) leaves the tensor product unconstrained, as mgcv's te() does.
+    if (any(vapply(sm$margins %||% list(), function(mg) identical(mg$bs, "sw"), logical(1)))) base$centre <- FALSE
     if (!is.null(sm$soap)) {
       # The film's own constraint is mgcv's sum-to-zero; the interior part alone is
       # zero on the boundary and has none, nor has a film with a known part (given
@@ -919,6 +922,12 @@ tensor_margins <- function(sm, vars, knots, mrf = NULL) {
     if (identical(mg$bs, "mrf")) {
       # (Its knots, if any, are its regions: margin_regions() read them.)
       return(engine_margin(mg$bs, mg$k, mg$dim, mg$m, NULL, penalty = mrf[[mg$term]]$penalty))
+    }
+    if (!is.null(mg$soap)) {
+      margin <- list(term = mg$term, bs = mg$bs, soap = mg$soap, label = sm$label)
+      out <- engine_margin(mg$bs, NULL, mg$dim, NA, soap_knots(margin, knots))
+      out$parameters <- soap_parameters(mg$soap)
+      return(out)
     }
     margin <- list(term = mg$term, dim = mg$dim, bs = mg$bs, k = mg$k, label = sm$label)
     engine_margin(mg$bs, mg$k, mg$dim, mg$m, smooth_knots(margin, unname(vars[mg$term]), knots))
@@ -1066,7 +1075,8 @@ random_effect_parts <- function(cols) {
 # spline of several covariates, one vector per covariate), else, for a thin plate
 # spline of many rows, mgcv's random subsample of its distinct points.
 smooth_knots <- function(sm, vars, knots, defer = FALSE) {
-  given <- knots[sm$term]
+  # (By name, so that a data frame of knots for other covariates gives NULL.)
+  given <- stats::setNames(lapply(sm$term, function(v) knots[[v]]), sm$term)
   if (length(given) == sm$dim && !any(vapply(given, is.null, logical(1)))) {
     lens <- lengths(given)
     if (!all(vapply(given, is.numeric, logical(1))) || any(lens != lens[[1]])) {

@@ -47,9 +47,9 @@ model_matrix_at <- function(object, data) {
       by <- if (is.null(sm$by_level)) as.double(byv) else as.double(as.character(byv) == sm$by_level)
     }
     block <- engine_result(smooth_matrix_impl(sm$label, sm$class, sm$state, vars, by), "newdata")
-    # A soap film is NA outside its boundary, and its known part (given boundary
-    # values) is added as mgcv adds it.
-    if (sm$class %in% soap_classes) block[is.nan(block)] <- NA_real_
+    # A soap film (or a tensor product with a soap film margin) is NA outside its
+    # boundary, and its known part (given boundary values) is added as mgcv adds it.
+    block[is.nan(block)] <- NA_real_
     if (!is.null(sm$soap_parameters)) {
       known <- soap_known_part(sm$label, sm$soap_parameters, vars[[1]], vars[[2]])
       attr(block, "offset") <- ifelse(is.nan(known), NA_real_, known)

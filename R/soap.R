@@ -3,6 +3,8 @@
 # fields and the basis in the engine (src/rust/src/basis/soap.rs).
 
 soap_classes <- c("so", "sf", "sw")
+# The soap film classes a tensor product's margin can be (mgcv's te() takes these).
+soap_margin_classes <- c("sf", "sw")
 
 # Whether warmgam builds this soap film term itself: two covariates and a boundary
 # of loops in `xt`. A boundary basis other than the cyclic cubic spline (`bndSpec`),
@@ -97,7 +99,7 @@ soap_known_part <- function(label, parameters, x, y) {
 # film's knots outside the boundary dropped with a warning (as mgcv's constructor
 # drops them); NULL for `sf`, which has none.
 soap_knots <- function(sm, knots) {
-  given <- knots[sm$term]
+  given <- lapply(sm$term, function(v) knots[[v]])
   if (sm$bs == "sf") return(NULL)
   if (length(given) != 2L || any(vapply(given, is.null, logical(1)))) {
     abort(sprintf("`%s` needs the knots of its interior part: `knots = data.frame(%s = , %s = )`.",

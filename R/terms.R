@@ -291,6 +291,8 @@ point_constraint <- function(pc, vars, label) {
 #'   default), `"cc"`, `"ps"`, `"cp"`, `"bs"`, `"mrf"` (a factor of regions, its
 #'   geography in `xt`; below the number of regions, `k` gives mgcv's reduced rank:
 #'   the default 5 does), `"gp"` (a Gaussian process, of one or more covariates),
+#'   `"sf"` and `"sw"` (soap film parts of two covariates, `xt` per margin holding
+#'   the boundary, for `te()`),
 #'   `"tp"` and `"ts"` natively (a `"bs"` margin's several penalty orders have mgcv
 #'   build the term); any other class mgcv's `te()` takes has the term built by
 #'   mgcv's constructor. As in mgcv, a margin of several covariates (see `d`) given
@@ -337,7 +339,8 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
   xt <- tensor_xt(dots$extras, "ti", bs, dots$vars, d, label, parent.frame())
-  if (isFALSE(xt) || !all(bs %in% margin_classes) || !native_margin_m(m, bs)) {
+  # (A soap film margin of ti() keeps mgcv's own margin constraints: mgcv's.)
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || any(bs %in% soap_margin_classes) || !native_margin_m(m, bs)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id, xt),
@@ -452,12 +455,21 @@ tensor_xt <- function(extras, kind, bs, vars, d, label, env) {
   n <- if (length(d) == 1L && is.na(d)) length(vars) else length(d)
   xt <- if ("xt" %in% names(extras)) tryCatch(eval(extras$xt, env), error = function(e) e)
   if (inherits(xt, "error")) return(FALSE)
-  if (!any(bs == "mrf")) return(if (is.null(xt)) vector("list", n) else FALSE)
+  if (!any(bs %in% c("mrf", soap_margin_classes))) return(if (is.null(xt)) vector("list", n) else FALSE)
   per_margin <- if (is.null(xt) || length(xt) == 1L) rep(list(xt), n) else if (length(xt) == n) xt else return(FALSE)
   bs <- rep_len(bs, n)
+  d <- if (length(d) == 1L && is.na(d)) rep(1, n) else rep_len(d, n)
   for (i in seq_len(n)) {
     if (bs[[i]] == "mrf") {
       check_mrf_xt(per_margin[[i]], label)
+    } else if (bs[[i]] %in% soap_margin_classes) {
+      # (A soap film margin's boundary; known values are mgcv's, as are its other
+      # settings.)
+      xt_i <- per_margin[[i]]
+      if (d[[i]] != 2 || !soap_native(c("x", "y"), xt_i, bs[[i]], NULL) ||
+            any(vapply(xt_i$bnd, function(l) !is.null(l$f), logical(1)))) {
+        return(FALSE)
+      }
     } else if (!is.null(per_margin[[i]]) && !bs[[i]] %in% c("cr", "cc", "ps", "cp", "bs")) {
       # (Those classes read no `xt`; what a thin plate margin would read is mgcv's.)
       return(FALSE)
@@ -492,7 +504,7 @@ check_term_extras <- function(extras, kind, label, env) {
 }
 
 # The classes a margin of te() or ti() can use.
-margin_classes <- c("cr", "cc", "ps", "cp", "bs", "mrf", "gp", "tp", "ts")
+margin_classes <- c("cr", "cc", "ps", "cp", "bs", "mrf", "gp", "tp", "ts", "sf", "sw")
 
 # The spec of a te() or ti() term, its arguments checked against its margins.
 tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
@@ -526,9 +538,12 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
   # As mgcv's te(): a one-dimensional class asked for a margin of several covariates
   # becomes a thin plate spline.
   bs[d > 1 & bs %in% c("cr", "cs", "ps", "cp")] <- "tp"
-  if (any(d > 1 & !bs %in% c("tp", "ts", "gp"))) {
+  if (any(d > 1 & !bs %in% c("tp", "ts", "gp", soap_margin_classes))) {
     abort(sprintf("A margin of `%s` with several covariates must use `bs = \"tp\"`, `\"ts\"` or `\"gp\"`.", label),
           "basis")
+  }
+  if (any(d != 2 & bs %in% soap_margin_classes)) {
+    abort(sprintf("A soap film margin of `%s` takes two covariates (`d`).", label), "basis")
   }
   if (!is.null(by_name)) label <- paste0(label, ":", by_name)
   k <- if (length(k) == 1L && is.na(k)) 5^d else per_margin(k, "k")
@@ -545,15 +560,20 @@ tensor_spec <- function(kind, vars, k, bs, m, d, by_name, id, xt = NULL) {
     k <- 5^d
   }
   m <- if (length(m) == 1L && is.na(m)) rep(NA_real_, n_margins) else per_margin(m, "m")
-  m <- lapply(seq_len(n_margins), function(i) check_m(m[[i]], bs[[i]], label))
-  k <- vapply(seq_len(n_margins), function(i) raise_k(k[[i]], bs[[i]], d[[i]], m[[i]], label), numeric(1))
+  m <- lapply(seq_len(n_margins), function(i) if (bs[[i]] %in% soap_margin_classes) NA_real_ else check_m(m[[i]], bs[[i]], label))
+  k <- vapply(seq_len(n_margins), function(i) {
+    if (bs[[i]] %in% soap_margin_classes) return(k[[i]])
+    raise_k(k[[i]], bs[[i]], d[[i]], m[[i]], label)
+  }, numeric(1))
   if (!is.null(id) && (length(id) != 1L || is.na(id))) {
     abort(sprintf("`id` of `%s` must be a single label or number.", label), "argument")
   }
   last <- cumsum(d)
   margins <- lapply(seq_len(n_margins), function(i) {
-    list(term = vars[(last[i] - d[i] + 1):last[i]], dim = d[[i]], bs = bs[[i]], k = as.numeric(k[[i]]),
-         m = m[[i]], mrf_xt = if (bs[[i]] == "mrf") xt[[i]])
+    term <- vars[(last[i] - d[i] + 1):last[i]]
+    list(term = term, dim = d[[i]], bs = bs[[i]], k = as.numeric(k[[i]]),
+         m = m[[i]], mrf_xt = if (bs[[i]] == "mrf") xt[[i]],
+         soap = if (bs[[i]] %in% soap_margin_classes) soap_settings(xt[[i]], k[[i]], term, label))
   })
   structure(
     list(term = vars, dim = length(vars), k = -1, bs = kind, m = NA, by = by_name, label = label,

@@ -108,3 +108,30 @@ test_that("soap film input errors name the term and what is wrong", {
   expect_warning(gam_fit(f, data = d, knots = rbind(sd$knots, data.frame(v = 5, w = 0)), cache = FALSE),
                  "1 knots .*dropped")
 })
+
+test_that("soap film margins of te() are built natively and agree with mgcv", {
+  # mgcv's tensor product example: the film and the interior part each times a
+  # cubic spline of time. A te() with the interior part as a margin has no
+  # constraint (that margin has none), as mgcv's te() does.
+  set.seed(9)
+  n <- 3000
+  v <- runif(n) * 5 - 1
+  w <- runif(n) * 2 - 1
+  t <- runif(n)
+  y <- (mgcv::fs.test(v, w, b = 1) + 4.2)^(0.5 + t)
+  fsb <- list(mgcv::fs.boundary())
+  names(fsb[[1]]) <- c("v", "w")
+  ind <- mgcv::inSide(fsb, x = v, y = w)
+  d <- data.frame(y = y[ind] + rnorm(sum(ind)) * 0.05, v = v[ind], w = w[ind], t = t[ind])
+  knots <- data.frame(v = rep(seq(-0.5, 3, by = 0.5), 4), w = rep(c(-0.6, -0.3, 0.3, 0.6), rep(8, 4)))
+  f <- y ~ te(v, w, t, bs = c("sf", "cr"), k = c(25, 4), d = c(2, 1), xt = list(list(bnd = fsb, nmax = 60), NULL)) +
+    te(v, w, t, bs = c("sw", "cr"), k = c(25, 4), d = c(2, 1), xt = list(list(bnd = fsb, nmax = 60), NULL))
+  fit <- gam_fit(f, data = d, knots = knots, cache = FALSE)
+  expect_false(any(vapply(fit$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+  ref <- mgcv_reference("soap/te-sf-sw", f, d, knots = knots, method = "REML")
+  expect_agrees_with_mgcv(fit, ref, d[1:20, ], fitted_tol = 1e-6, crit_tol = 1e-8)
+  expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-4)
+  expect_true(is.na(predict(fit, data.frame(v = 1, w = 0, t = 0.5))))
+  # ti() of a soap film margin keeps mgcv's margin constraints: mgcv builds it.
+  expect_equal(ti(v, w, t, bs = c("sf", "cr"), d = c(2, 1), xt = list(list(bnd = fsb), NULL))$bs, "mgcv")
+})

@@ -772,10 +772,10 @@ pub const SO: ClassEntry =
     ClassEntry { name: "so", margin: false, values_parameterized: false, build: build_so, bounds: soap_bounds };
 /// `bs = "sf"`: the film alone (boundary values extended inside).
 pub const SF: ClassEntry =
-    ClassEntry { name: "sf", margin: false, values_parameterized: false, build: build_sf, bounds: soap_bounds };
+    ClassEntry { name: "sf", margin: true, values_parameterized: false, build: build_sf, bounds: soap_bounds };
 /// `bs = "sw"`: the wiggly part alone (zero on the boundary).
 pub const SW: ClassEntry =
-    ClassEntry { name: "sw", margin: false, values_parameterized: false, build: build_sw, bounds: soap_bounds };
+    ClassEntry { name: "sw", margin: true, values_parameterized: false, build: build_sw, bounds: soap_bounds };
 
 #[cfg(test)]
 mod tests {
