@@ -151,7 +151,14 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
     range_x <- range(covariates[[1]])
     values <- stats::setNames(data.frame(seq(range_x[1], range_x[2], length.out = n)), sm$term)
   } else if (length(sm$term) == 2L) {
-    axes <- lapply(covariates[1:2], function(v) seq(min(v), max(v), length.out = n2))
+    # (A soap film is drawn over its whole domain, as mgcv draws it.)
+    loops <- if (sm$class %in% soap_classes) soap_loops(sm)
+    spans <- if (!is.null(loops)) {
+      list(unlist(lapply(loops, `[[`, "x")), unlist(lapply(loops, `[[`, "y")))
+    } else {
+      covariates[1:2]
+    }
+    axes <- lapply(spans, function(v) seq(min(v), max(v), length.out = n2))
     values <- stats::setNames(expand.grid(axes[[1]], axes[[2]]), sm$term[1:2])
   } else {
     return(NULL)
@@ -163,7 +170,11 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   panel <- list(label = sm$label, ylab = sprintf("%s,%s)", sub("\\)$", "", sm$label), format(round(edf, 2))),
                 term = sm$term, dim = length(sm$term), data = grid, fit = fit, se = se,
                 x_data = covariates)
-  if (panel$dim == 2L) {
+  if (panel$dim == 2L && !is.null(loops)) {
+    # Outside its boundary a soap film is NA; the boundary is drawn.
+    panel$excluded <- rep(FALSE, nrow(values))
+    panel$boundary <- loops
+  } else if (panel$dim == 2L) {
     panel$excluded <- too_far(values[[1]], values[[2]], covariates[[1]], covariates[[2]], too.far)
   }
   if (residuals && panel$dim == 1L) {
@@ -275,6 +286,7 @@ draw_panel <- function(p, object, shade, trans, rug, se_mult, ...) {
     graphics::image(gx, gy, z, col = grDevices::hcl.colors(50, "YlOrRd", rev = TRUE),
                     xlab = p$term[1], ylab = p$term[2], main = p$ylab, ...)
     graphics::contour(gx, gy, z, add = TRUE)
+    for (loop in p$boundary) graphics::lines(loop$x, loop$y, lwd = 2)
     if (rug) graphics::points(p$x_data[[1]], p$x_data[[2]], pch = ".", col = "grey40")
     return(invisible())
   }

@@ -86,6 +86,22 @@ soap_parameters <- function(soap) {
               unlist(lapply(loops, `[[`, "y")), unlist(lapply(loops, `[[`, "f"))))
 }
 
+# A fitted soap film term's boundary loops (closed), from its stored grid
+# (`write_state` in soap.rs: the grid's shape holds each loop's number of vertices;
+# the boundary each loop's x then y).
+soap_loops <- function(sm) {
+  shape <- sm$state$grid
+  coords <- sm$state$boundary
+  if (is.null(shape) || is.null(coords)) return(NULL)
+  n_loops <- shape[[6]]
+  lengths <- shape[6 + seq_len(n_loops)]
+  ends <- cumsum(2 * lengths)
+  lapply(seq_len(n_loops), function(l) {
+    at <- ends[[l]] - 2 * lengths[[l]]
+    list(x = coords[at + seq_len(lengths[[l]])], y = coords[at + lengths[[l]] + seq_len(lengths[[l]])])
+  })
+}
+
 # Whether some loop of the soap film has given boundary values (a known part).
 soap_known <- function(soap) any(vapply(soap$loops, function(l) !is.null(l$f), logical(1)))
 

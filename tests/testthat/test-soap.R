@@ -87,6 +87,15 @@ test_that("a soap film predicts NA outside its boundary and keeps its grid in th
   hit <- gam_fit(f, data = sd$data, knots = sd$knots)
   expect_equal(hit$warm_start$source, "exact")
   expect_identical(predict(hit, at), p)
+  # plot() draws it over its domain, NA outside, with its boundary, as mgcv's.
+  path <- tempfile(fileext = ".pdf")
+  grDevices::pdf(path)
+  panel <- plot(fit)[[1]]
+  grDevices::dev.off()
+  unlink(path)
+  expect_length(panel$boundary, 1L)
+  expect_equal(range(panel$data$v), range(sd$bnd[[1]]$v))
+  expect_true(anyNA(panel$fit) && !all(is.na(panel$fit)))
   # Another grid is another model.
   other <- gam_fit(y ~ s(v, w, bs = "so", xt = list(bnd = sd$bnd, nmax = 61)), data = sd$data, knots = sd$knots)
   expect_false(identical(other$warm_start$source, "exact"))
