@@ -1198,9 +1198,13 @@ engine_spec <- function(frame, family, method, gamma, sp, knots, select, control
     penalized <- Filter(function(sm) !isTRUE(sm$fixed), smooths)
     n_sp <- length(unique(vapply(penalized, function(sm) if (is.null(sm$id)) sm$label else paste0("id ", sm$id), ""))) +
       length(para_pen$penalties)
-    # Tensor products have one per margin and factor smooths one per penalty: the
-    # engine counts those.
-    several <- any(vapply(smooths, function(sm) sm$bs %in% c("te", "ti", "fs", "sz"), logical(1)))
+    # Terms with several penalties (tensor products, factor smooths, adaptive
+    # smooths, soap films, several B-spline orders, terms mgcv built with several)
+    # have one each: the engine counts those.
+    several <- any(vapply(smooths, function(sm) {
+      sm$bs %in% c("te", "ti", "fs", "sz", "ad", soap_classes) || length(sm$given_s) > 1L ||
+        (sm$bs == "bs" && length(sm$m) > 2L)
+    }, logical(1)))
     if (!is.numeric(sp) || (!select && !several && length(sp) != n_sp)) {
       abort(sprintf("`sp` must be a numeric vector with one entry per smoothing parameter (%d).", n_sp), "argument")
     }

@@ -38,6 +38,10 @@ test_that("soap films are built natively and agree with mgcv", {
     expect_agrees_with_mgcv(fit, ref, nd, fitted_tol = 1e-6, coef_tol = 1e-5, label = cs$key)
     inner <- log(ref$sp) < 8
     expect_lt(max(abs(log(fit$sp[inner]) - log(ref$sp[inner]))), 1e-4, label = cs$key)
+    # Given mgcv's smoothing parameters (one per loop's film and one for the
+    # interior part), the fit is mgcv's.
+    at <- gam_fit(cs$f, data = d, knots = knots, sp = ref$sp, cache = FALSE)
+    expect_lt(rel_diff(fitted(at), fitted(ref)), 1e-6, label = cs$key)
   }
   # The same term through mgcv's constructor (the path every class has) fits alike;
   # as_mgcv() gives mgcv's object, predicting as the fit does.

@@ -76,6 +76,13 @@ test_that("a reparameterized margin's penalty keeps its rank: the criterion is m
   d <- data.frame(x = runif(800), z = runif(800))
   d$y <- sin(3 * d$x) * cos(2 * d$z) + rnorm(800) * 0.2
   f <- y ~ ti(x, z, bs = c("ps", "cr"), k = 6)
+  # (np = FALSE has mgcv build the term; its two penalties take two values of `sp`,
+  # which gam_fit() refused before, counting one per term.)
+  f_np <- y ~ ti(x, z, bs = c("ps", "cr"), k = 6, np = FALSE)
+  fit_np <- gam_fit(f_np, data = d, sp = c(1, 1), cache = FALSE)
+  expect_equal(fit_np$smooth[[1]]$class, "mgcv")
+  ref_np <- mgcv_reference("tensor/ti-ps-cr-np-false", f_np, d, method = "REML", sp = c(1, 1))
+  expect_lt(abs(fit_np$criterion - ref_np$gcv.ubre), 1e-6)
   for (sp in list(c(1, 1), c(25.9, 6944), c(1000, 0.001))) {
     fit <- gam_fit(f, data = d, sp = sp, cache = FALSE)
     ref <- mgcv_reference(sprintf("tensor/ti-ps-cr-sp%g", sp[1]), f, d, method = "REML", sp = sp)
