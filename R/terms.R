@@ -292,7 +292,7 @@ point_constraint <- function(pc, vars, label) {
 #'   geography in `xt`; below the number of regions, `k` gives mgcv's reduced rank:
 #'   the default 5 does), `"gp"` (a Gaussian process, of one or more covariates),
 #'   `"sf"` and `"sw"` (soap film parts of two covariates, `xt` per margin holding
-#'   the boundary, for `te()`),
+#'   the boundary),
 #'   `"tp"` and `"ts"` natively (a `"bs"` margin's several penalty orders have mgcv
 #'   build the term); any other class mgcv's `te()` takes has the term built by
 #'   mgcv's constructor. As in mgcv, a margin of several covariates (see `d`) given
@@ -339,8 +339,7 @@ ti <- function(..., k = NA, bs = "cr", m = NA, d = NA, by = NA, id = NULL, fx = 
   by_name <- by_variable_name(substitute(by))
   label <- term_label("ti", dots$vars, by_name)
   xt <- tensor_xt(dots$extras, "ti", bs, dots$vars, d, label, parent.frame())
-  # (A soap film margin of ti() keeps mgcv's own margin constraints: mgcv's.)
-  if (isFALSE(xt) || !all(bs %in% margin_classes) || any(bs %in% soap_margin_classes) || !native_margin_m(m, bs)) {
+  if (isFALSE(xt) || !all(bs %in% margin_classes) || !native_margin_m(m, bs)) {
     return(mgcv_term(sys.call(), parent.frame()))
   }
   c_spec(tensor_spec("ti", dots$vars, k, bs, m, d, by_name, id, xt),

@@ -145,6 +145,15 @@ test_that("soap film margins of te() are built natively and agree with mgcv", {
   expect_agrees_with_mgcv(fit, ref, d[1:20, ], fitted_tol = 1e-6, crit_tol = 1e-8)
   expect_lt(max(abs(log(fit$sp) - log(ref$sp))), 1e-4)
   expect_true(is.na(predict(fit, data.frame(v = 1, w = 0, t = 0.5))))
-  # ti() of a soap film margin keeps mgcv's margin constraints: mgcv builds it.
-  expect_equal(ti(v, w, t, bs = c("sf", "cr"), d = c(2, 1), xt = list(list(bnd = fsb), NULL))$bs, "mgcv")
+  # ti(): each margin keeps its own constraint, the interior part none (as mgcv's
+  # smoothCon() margins).
+  f_ti <- y ~ s(t) + ti(v, w, t, bs = c("sf", "cr"), k = c(25, 4), d = c(2, 1), xt = list(list(bnd = fsb, nmax = 60), NULL)) +
+    ti(v, w, t, bs = c("sw", "cr"), k = c(25, 4), d = c(2, 1), xt = list(list(bnd = fsb, nmax = 60), NULL))
+  fit_ti <- gam_fit(f_ti, data = d, knots = knots, cache = FALSE)
+  expect_false(any(vapply(fit_ti$smooth, function(sm) identical(sm$class, "mgcv"), TRUE)))
+  ref_ti <- mgcv_reference("soap/ti-sf-sw", f_ti, d, knots = knots, method = "REML")
+  at_ti <- gam_fit(f_ti, data = d, knots = knots, sp = ref_ti$sp, cache = FALSE)
+  expect_lt(rel_diff(fitted(at_ti), fitted(ref_ti)), 1e-7)
+  expect_lt(abs(at_ti$criterion - ref_ti$gcv.ubre) / abs(ref_ti$gcv.ubre), 1e-9)
+  expect_agrees_with_mgcv(fit_ti, ref_ti, d[1:20, ], fitted_tol = 1e-5, crit_tol = 1e-7)
 })

@@ -307,6 +307,14 @@ pub static CLASS_ENTRIES: [&ClassEntry; 16] = [
     &re::RE,
 ];
 
+impl ClassEntry {
+    /// Whether the class's terms have no identifiability constraint (mgcv's empty
+    /// `C`): a soap film's interior part, zero on the boundary.
+    pub fn unconstrained(&self) -> bool {
+        self.name == "sw"
+    }
+}
+
 /// The class named `bs`.
 pub fn class_entry(bs: &str) -> Option<&'static ClassEntry> {
     CLASS_ENTRIES.iter().copied().find(|c| c.name == bs)

@@ -155,7 +155,9 @@ impl TensorBasis {
             let mv = &vars[at..at + spec.dim];
             at += spec.dim;
             let (basis, s, _) = spec.build(label, mv)?.single(label)?;
-            let constraint = interaction.then(|| {
+            // (A class without a sum-to-zero constraint of its own, a soap film's
+            // interior part, keeps none as a ti() margin, as mgcv's smoothCon().)
+            let constraint = (interaction && !spec.class.unconstrained()).then(|| {
                 let x = basis.matrix(mv);
                 let means: Vec<f64> = x.mean_axis(Axis(0)).expect("rows").to_vec();
                 SumToZero::new(&means)
