@@ -750,9 +750,14 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
     # and of the outer knots.)
     n_knots <- length(knots[[sm$term[[1]]]])
     ps_range <- (identical(sm$bs, "ps") && n_knots == 2L) || (identical(sm$bs, "bs") && n_knots %in% c(2L, 4L))
-    # A "sz" term without a factor (mgcv's base smooth) or of factors alone (mgcv's
-    # random effect) is mgcv's.
+    # A "sz" term of factors alone is mgcv's random effect of them (its constructor
+    # hands it to the "re" class); without a factor (mgcv's base smooth) or with a
+    # `by` it is mgcv's.
     n_factors <- sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1)))
+    if (identical(sm$bs, "sz") && n_factors == length(sm$term) && is.null(sm$by) && is.null(sm$id)) {
+      out[[length(out) + 1L]] <- random_effect_term(sm, mf)
+      next
+    }
     sz_other <- identical(sm$bs, "sz") && (n_factors == 0L || n_factors == length(sm$term))
     if (sm$bs != "mgcv" && !is.null(sm$call) && (matrix_data || ps_range || sz_other)) {
       sm <- mgcv_term(sm$call, sm$call_env)

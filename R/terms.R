@@ -47,8 +47,8 @@
 #'   smoothing parameter (one shared with `id`); its base basis is `xt` as for
 #'   `"fs"`, and a level not seen in fitting has no deviation; a factor `by` gives
 #'   one such term per level, and a numeric `by` that is not constant drops the
-#'   sum-to-zero constraint, as in mgcv. Factors alone or no factor are mgcv's
-#'   random effect or base smooth, built by mgcv.
+#'   sum-to-zero constraint, as in mgcv. Factors alone are, as in mgcv, a random
+#'   effect of them; no factor is mgcv's base smooth, built by mgcv.
 #'   `"ds"` (Duchon spline, any number of covariates, `m = c(m, s)` as mgcv's,
 #'   default `c(2, 0)`, a thin plate spline's construction on Duchon's radial
 #'   function; mgcv's 2000-point subsample as for `"tp"`).

@@ -242,9 +242,15 @@ test_that("sum-to-zero factor smooths of several factors are built natively and 
   on.exit({ grDevices::dev.off(); unlink(path) }, add = TRUE)
   panel <- plot(fit, select = 4)[[1]]
   expect_equal(panel$levels[1:4], c("a:p", "a:q", "a:r", "b:p"))
-  # Factors alone, or no factor, are mgcv's classes (a random effect, the base
-  # smooth) and its constructor builds them.
-  expect_equal(gam_fit(y ~ s(fac, h, bs = "sz"), data = dz, cache = FALSE)$smooth[[1]]$class, "mgcv")
+  # Factors alone are mgcv's random effect of them (its sz constructor hands them to
+  # the "re" class): natively, as s(fac, h, bs = "re"); no factor is mgcv's base
+  # smooth, built by its constructor.
+  re_fit <- gam_fit(y ~ s(x) + s(fac, h, bs = "sz"), data = dz, cache = FALSE)
+  expect_equal(re_fit$smooth[[2]]$class, "re")
+  ref_re <- mgcv_reference("bases/sz-factors-alone", y ~ s(x) + s(fac, h, bs = "sz"), dz, method = "REML")
+  expect_agrees_with_mgcv(re_fit, ref_re, dz[1:20, ], fitted_tol = 1e-6)
+  expect_equal(names(re_fit$sp), names(ref_re$sp))
+  expect_equal(gam_fit(y ~ s(x, bs = "sz"), data = dz, cache = FALSE)$smooth[[1]]$class, "mgcv")
 })
 
 test_that("Duchon splines are built natively and agree with mgcv, smoothing parameters included", {
