@@ -753,7 +753,9 @@ smooth_terms <- function(smooths, mf, knots = NULL, defer_knots = FALSE) {
     # A "sz" term of factors alone is mgcv's random effect of them (its constructor
     # hands it to the "re" class); without a factor (mgcv's base smooth) or with a
     # `by` it is mgcv's.
-    n_factors <- sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1)))
+    n_factors <- if (identical(sm$bs, "sz")) {
+      sum(vapply(sm$term, function(v) is.factor(mf[[v]]) || is.character(mf[[v]]), logical(1)))
+    }
     if (identical(sm$bs, "sz") && n_factors == length(sm$term) && is.null(sm$by) && is.null(sm$id)) {
       out[[length(out) + 1L]] <- random_effect_term(sm, mf)
       next

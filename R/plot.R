@@ -147,12 +147,12 @@ smooth_panel <- function(object, sm, residuals, seWithMean, unconditional, n, n2
   # A tensor product with a Markov random field margin has no surface to draw.
   if (length(sm$mrf_levels)) return(NULL)
   edf <- sum(object$edf[sm$first:sm$last])
+  # (A soap film is drawn over its whole domain, with its boundary, as mgcv draws it.)
+  loops <- if (sm$class %in% soap_classes) soap_loops(sm)
   if (length(sm$term) == 1L) {
     range_x <- range(covariates[[1]])
     values <- stats::setNames(data.frame(seq(range_x[1], range_x[2], length.out = n)), sm$term)
   } else if (length(sm$term) == 2L) {
-    # (A soap film is drawn over its whole domain, as mgcv draws it.)
-    loops <- if (sm$class %in% soap_classes) soap_loops(sm)
     spans <- if (!is.null(loops)) {
       list(unlist(lapply(loops, `[[`, "x")), unlist(lapply(loops, `[[`, "y")))
     } else {

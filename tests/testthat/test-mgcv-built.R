@@ -115,16 +115,10 @@ test_that("a term mgcv builds with a known part (a soap film's given boundary) k
   # mgcv's help page). (Soap films are native now: this forces mgcv's constructor.)
   local_store()
   withr::local_options(warmgam.mgcv_classes = "so")
-  fsb <- list(mgcv::fs.boundary())
-  names(fsb[[1]]) <- c("v", "w")
-  knots <- data.frame(v = rep(seq(-0.5, 3, by = 0.5), 4), w = rep(c(-0.6, -0.3, 0.3, 0.6), rep(8, 4)))
-  set.seed(0)
-  n <- 600
-  v <- runif(n) * 5 - 1
-  w <- runif(n) * 2 - 1
-  y <- mgcv::fs.test(v, w, b = 1) + rnorm(n) * 0.3
-  inside <- mgcv::inSide(fsb, x = v, y = w)
-  d <- data.frame(y = y[inside], v = v[inside], w = w[inside])
+  sd <- soap_data()
+  fsb <- sd$bnd
+  knots <- sd$knots
+  d <- sd$data
   fsb[[1]]$f <- mgcv::fs.test(fsb[[1]]$v, fsb[[1]]$w, b = 1, exclude = FALSE)
   f <- y ~ s(v, w, bs = "so", xt = list(bnd = fsb, nmax = 60))
   fit <- gam_fit(f, data = d, knots = knots)
