@@ -9,6 +9,7 @@ pub mod family;
 pub mod fit;
 pub mod lanczos;
 pub mod linalg;
+pub mod vector_math;
 pub mod warm;
 pub mod warm_general;
 

@@ -26,7 +26,8 @@ use super::size::dense_state;
 use super::state::{put_matrix, Fields, State};
 use super::tp::distinct_points;
 use crate::error::{EngineError, Result};
-use crate::lanczos::extreme_eigenpairs;
+use crate::lanczos::{extreme_eigenpairs_packed, PackedSymmetric};
+use crate::vector_math::{ln_positive, with_wide_vectors, WideBody};
 
 #[derive(Debug, Clone)]
 pub struct SosBasis {
@@ -43,61 +44,84 @@ pub struct SosBasis {
 /// series in `u = -log(1 - z)` with Bernoulli numbers (`sum_n B_n u^(n+1) / (n+1)!`,
 /// `u <= log 2`, so a dozen terms reach double precision), beyond by the reflection
 /// `Li2(z) = pi^2/6 - log(z) log(1 - z) - Li2(1 - z)` (Abramowitz & Stegun 27.7).
+/// Both sides are computed and one selected, without branches, so that a loop over
+/// it vectorizes; they share their two logarithms (`u` is `-log(1 - z)` or
+/// `-log(z)`). (For tiny `z`, `1 - z` loses relative digits of `u`, not absolute
+/// ones: the kernel adds `Li2` to a constant of order one.)
+#[inline(always)]
 fn dilog(z: f64) -> f64 {
     const PI2_6: f64 = std::f64::consts::PI * std::f64::consts::PI / 6.0;
-    if z > 0.5 {
-        let w = 1.0 - z;
-        return PI2_6 - if w > 0.0 { z.ln() * w.ln() + dilog(w) } else { 0.0 };
+    // B_2, B_4, .., B_20 (B_0 and B_1 give `u - u^2 / 4`; the odd ones beyond B_1
+    // vanish), each over (n + 1)!: the series is `u - u^2/4 + u^3 P(u^2)`.
+    const SERIES: [f64; 10] = {
+        let bernoulli = [
+            1.0 / 6.0,
+            -1.0 / 30.0,
+            1.0 / 42.0,
+            -1.0 / 30.0,
+            5.0 / 66.0,
+            -691.0 / 2730.0,
+            7.0 / 6.0,
+            -3617.0 / 510.0,
+            43867.0 / 798.0,
+            -174611.0 / 330.0,
+        ];
+        let mut out = [0.0; 10];
+        let mut factorial = 6.0;
+        let mut i = 0;
+        while i < 10 {
+            out[i] = bernoulli[i] / factorial;
+            let a = (2 * i) as f64 + 4.0;
+            factorial *= a * (a + 1.0);
+            i += 1;
+        }
+        out
+    };
+    let reflect = z > 0.5;
+    // (Exact for z >= 1/2, as is 1 - w = z there.)
+    let w = 1.0 - z;
+    let (log_z, log_w) = (ln_positive(z), ln_positive(w));
+    let u = -(if reflect { log_z } else { log_w });
+    let s = u * u;
+    let mut p = SERIES[9];
+    for c in SERIES[..9].iter().rev() {
+        p = p * s + c;
     }
-    // B_0, B_1, B_2, B_4, .., B_20 (the odd ones beyond B_1 vanish).
-    const EVEN_BERNOULLI: [f64; 10] = [
-        1.0 / 6.0,
-        -1.0 / 30.0,
-        1.0 / 42.0,
-        -1.0 / 30.0,
-        5.0 / 66.0,
-        -691.0 / 2730.0,
-        7.0 / 6.0,
-        -3617.0 / 510.0,
-        43867.0 / 798.0,
-        -174611.0 / 330.0,
-    ];
-    let u = -(-z).ln_1p();
-    let mut sum = u - u * u / 4.0;
-    // u^(n+1) / (n+1)! for n = 2, 4, ..
-    let mut term = u * u * u / 6.0;
-    for (i, b) in EVEN_BERNOULLI.iter().enumerate() {
-        sum += b * term;
-        // u^(n+3) / (n+3)! from u^(n+1) / (n+1)!, n = 2i + 2.
-        let a = (2 * i) as f64 + 4.0;
-        term *= u * u / (a * (a + 1.0));
+    let sum = u - s / 4.0 + u * s * p;
+    // (At z = 1 and z = 0 one logarithm is of 0, a finite number times the other,
+    // log 1 = 0.)
+    if reflect {
+        PI2_6 - (log_z * log_w + sum)
+    } else {
+        sum
     }
-    sum
 }
 
-/// The kernel of order `order` (mgcv's `m`) at `cos gamma`.
-fn kernel(order: i32, cos_gamma: f64) -> f64 {
+/// The kernel of order `ORDER` (mgcv's `m`) at `cos gamma`; the order is a constant
+/// so that a loop over the kernel has no branch on it.
+#[inline(always)]
+fn kernel_of<const ORDER: i32>(cos_gamma: f64) -> f64 {
     use std::f64::consts::PI;
     let x = cos_gamma.clamp(-1.0, 1.0);
-    match order {
+    match ORDER {
         0 => (1.0 - PI * PI / 6.0 + dilog(0.5 + x / 2.0)) / (4.0 * PI),
         -1 | -2 => {
             // The chord `2 sin(gamma / 2)`, kept off zero as mgcv keeps it (its log).
             let r = (2.0 * (1.0 - x)).sqrt().max(f64::MIN_POSITIVE * 10.0);
-            if order == -2 {
+            if ORDER == -2 {
                 -r
             } else {
-                r * r * r.ln() / (8.0 * PI)
+                r * r * ln_positive(r) / (8.0 * PI)
             }
         }
         _ => {
             // Wahba's W, C = sqrt(W) and A = log(1 + 1/C), W kept off zero as mgcv.
             let w = (1.0 - x).max(f64::EPSILON * 1e-4) / 2.0;
             let c = w.sqrt();
-            let a = (1.0 + 1.0 / c).ln();
+            let a = ln_positive(1.0 + 1.0 / c);
             let c2 = 2.0 * c;
             let (w2, w3) = (w * w, w * w * w);
-            let q = match order {
+            let q = match ORDER {
                 1 => 2.0 * a * w - c2 + 0.5,
                 2 => (a * (6.0 * w2 - 2.0 * w) - 3.0 * c2 * w + 3.0 * w + 0.5) / 2.0 - 1.0 / 6.0,
                 3 => {
@@ -115,6 +139,82 @@ fn kernel(order: i32, cos_gamma: f64) -> f64 {
             };
             q / (2.0 * PI)
         }
+    }
+}
+
+/// The kernel of order `order` (mgcv's `m`, -2 to 4) at `cos gamma`.
+#[cfg(test)]
+fn kernel(order: i32, cos_gamma: f64) -> f64 {
+    let mut out = [0.0];
+    with_wide_vectors(Kernels { order, cos: &[cos_gamma], out: &mut out });
+    out[0]
+}
+
+/// The kernels at the cosines `cos`, into `out`, in loops that vectorize: every
+/// pair of a data row and a knot passes through here.
+struct Kernels<'a> {
+    order: i32,
+    cos: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl WideBody for Kernels<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        // (An indexed loop calling the kernel itself: an iterator adaptor's loop, or
+        // a function passed in, may be left out of line, compiled for the baseline
+        // CPU and not vectorized.)
+        #[inline(always)]
+        fn each<const ORDER: i32>(cos: &[f64], out: &mut [f64]) {
+            let n = out.len().min(cos.len());
+            for i in 0..n {
+                out[i] = kernel_of::<ORDER>(cos[i]);
+            }
+        }
+        let Kernels { order, cos, out } = self;
+        match order {
+            0 => each::<0>(cos, out),
+            -1 => each::<-1>(cos, out),
+            -2 => each::<-2>(cos, out),
+            1 => each::<1>(cos, out),
+            2 => each::<2>(cos, out),
+            3 => each::<3>(cos, out),
+            _ => each::<4>(cos, out),
+        }
+    }
+}
+
+/// Points on the sphere by the sines and cosines of their latitudes and longitudes,
+/// one vector each, so that the angles from a point to all of them vectorize.
+struct SphereColumns {
+    sin_lat: Vec<f64>,
+    cos_lat: Vec<f64>,
+    sin_lon: Vec<f64>,
+    cos_lon: Vec<f64>,
+}
+
+impl SphereColumns {
+    fn new(points: &[OnSphere]) -> SphereColumns {
+        SphereColumns {
+            sin_lat: points.iter().map(|p| p.sin_lat).collect(),
+            cos_lat: points.iter().map(|p| p.cos_lat).collect(),
+            sin_lon: points.iter().map(|p| p.sin_lon).collect(),
+            cos_lon: points.iter().map(|p| p.cos_lon).collect(),
+        }
+    }
+
+    /// The kernels of order `order` between `p` and every point, into `out`; `cos` is
+    /// scratch of the same length. (`cos gamma = sin a sin b + cos a cos b cos(lon_a -
+    /// lon_b)`, the last cosine expanded so that a pair costs no trigonometry.)
+    fn kernels(&self, order: i32, p: &OnSphere, cos: &mut [f64], out: &mut [f64]) {
+        let s = self;
+        for (i, c) in cos.iter_mut().enumerate() {
+            let cos_dlon = p.cos_lon * s.cos_lon[i] + p.sin_lon * s.sin_lon[i];
+            *c = p.sin_lat * s.sin_lat[i] + p.cos_lat * s.cos_lat[i] * cos_dlon;
+        }
+        with_wide_vectors(Kernels { order, cos, out });
     }
 }
 
@@ -138,8 +238,7 @@ fn null_dim(order: i32) -> usize {
 }
 
 /// A point (latitude, longitude in radians) by the sines and cosines the angle to
-/// another needs: `cos gamma = sin a sin b + cos a cos b cos(lon_a - lon_b)`, with the
-/// last cosine expanded so that a pair of points costs no trigonometry.
+/// another needs (see `SphereColumns::kernels`).
 #[derive(Clone, Copy)]
 struct OnSphere {
     sin_lat: f64,
@@ -151,12 +250,6 @@ struct OnSphere {
 impl OnSphere {
     fn new(lat: f64, lon: f64) -> OnSphere {
         OnSphere { sin_lat: lat.sin(), cos_lat: lat.cos(), sin_lon: lon.sin(), cos_lon: lon.cos() }
-    }
-
-    #[inline]
-    fn cos_angle(&self, b: &OnSphere) -> f64 {
-        let cos_dlon = self.cos_lon * b.cos_lon + self.sin_lon * b.sin_lon;
-        self.sin_lat * b.sin_lat + self.cos_lat * b.cos_lat * cos_dlon
     }
 }
 
@@ -196,14 +289,16 @@ impl SosBasis {
             });
         }
         let on: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(points[(i, 0)], points[(i, 1)])).collect();
-        let r = Array2::from_shape_fn((nk, nk), |(i, j)| kernel(order, on[i].cos_angle(&on[j])));
+        let columns = SphereColumns::new(&on);
+        let mut cos = vec![0.0; nk];
+        let r = PackedSymmetric::from_rows(nk, |i, row| columns.kernels(order, &on[i], &mut cos[..=i], row));
         // The kernel matrix's k extreme eigenpairs; with as many knots as columns, the
         // matrix itself (mgcv's rule).
         let (d, u) = if k < nk {
-            let (values, vectors) = extreme_eigenpairs(r.view(), k, threads);
+            let (values, vectors) = extreme_eigenpairs_packed(&r, k, threads);
             (Array2::from_diag(&ndarray::arr1(&values)), vectors)
         } else {
-            (r, Array2::eye(nk))
+            (r.to_dense(), Array2::eye(nk))
         };
         let mut t = Array2::<f64>::zeros((nk, nt));
         for (i, p) in on.iter().enumerate() {
@@ -255,6 +350,8 @@ impl SosBasis {
         let n = vars[0].len();
         let nt = null_dim(self.order);
         let knots: Vec<OnSphere> = (0..nk).map(|i| OnSphere::new(self.knots[(i, 0)], self.knots[(i, 1)])).collect();
+        let knots = SphereColumns::new(&knots);
+        let mut cos = vec![0.0; nk];
         let mut block = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nk + nt));
         let mut start = 0;
         while start < n {
@@ -263,9 +360,7 @@ impl SosBasis {
                 let p = OnSphere::new(vars[0][start + r] * rad, vars[1][start + r] * rad);
                 let mut row = block.row_mut(r);
                 let row = row.as_slice_mut().expect("standard layout");
-                for (o, kn) in row.iter_mut().zip(&knots) {
-                    *o = kernel(self.order, p.cos_angle(kn));
-                }
+                knots.kernels(self.order, &p, &mut cos, &mut row[..nk]);
                 null_space(self.order, &p, &mut row[nk..]);
             }
             let part = crate::linalg::matmul(block.slice(s![..len, ..]), self.uz.view(), 1);

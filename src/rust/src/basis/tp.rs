@@ -17,7 +17,7 @@ use super::shrink_null_space;
 use super::size::dense_state;
 use super::state::{put_matrix, Fields, State};
 use crate::error::{EngineError, Result};
-use crate::lanczos::{extreme_eigenpairs, extreme_eigenpairs_of};
+use crate::lanczos::{extreme_eigenpairs_of, extreme_eigenpairs_packed, PackedSymmetric};
 use crate::linalg::symmetrize;
 
 #[derive(Debug, Clone)]
@@ -204,17 +204,17 @@ impl TpBasis {
                 what: format!("`{label}`: a thin plate basis on {nu} distinct points needs a subsample of at most {} as its knots", Self::MAX_POINTS),
             });
         }
+        // The radial matrix of the points by its lower triangle (its diagonal is
+        // eta(0) = 0).
         let radial_matrix = || {
-            let mut e = Array2::<f64>::zeros((nu, nu));
-            for i in 0..nu {
-                for j in 0..i {
-                    let r2: f64 = (0..d).map(|l| (points[(i, l)] - points[(j, l)]).powi(2)).sum();
-                    let v = radial.at(r2);
-                    e[(i, j)] = v;
-                    e[(j, i)] = v;
-                }
-            }
-            e
+            let columns: Vec<Vec<f64>> = (0..d).map(|l| points.column(l).to_vec()).collect();
+            let mut r2 = vec![0.0; nu];
+            let mut x = vec![0.0; d];
+            PackedSymmetric::from_rows(nu, |i, row| {
+                x.iter_mut().zip(&columns).for_each(|(v, c)| *v = c[i]);
+                let before: Vec<&[f64]> = columns.iter().map(|c| &c[..i]).collect();
+                radial.fill_distances(&x, &before, &mut r2[..i], &mut row[..i]);
+            })
         };
         let t = Array2::from_shape_fn((nu, mm), |(i, j)| {
             powers[j].iter().enumerate().map(|(l, &p)| points[(i, l)].powi(p as i32)).product::<f64>()
@@ -224,9 +224,9 @@ impl TpBasis {
         let (dvals, u) = if d == 1 && !radial.log {
             let q = radial.power as usize;
             let line = RadialLine::new(points.column(0).as_slice().expect("one column"), q, radial.constant);
-            extreme_eigenpairs_of(nu, k, &|v: &[f64], z: &mut [f64]| line.apply(v, z), &radial_matrix)
+            extreme_eigenpairs_of(nu, k, &|v: &[f64], z: &mut [f64]| line.apply(v, z), &|| radial_matrix().to_dense())
         } else {
-            extreme_eigenpairs(radial_matrix().view(), k, threads)
+            extreme_eigenpairs_packed(&radial_matrix(), k, threads)
         };
         // The side condition's null space: mgcv's C convention for a thin plate
         // spline, its R `qr()`'s for a Duchon spline (the same space; the penalty's
@@ -317,6 +317,10 @@ impl TpBasis {
         let mut out = Array2::<f64>::zeros((n, self.uz.ncols()));
         let mut b = Array2::<f64>::zeros((BLOCK.min(n.max(1)), nu + powers.len()));
         let mut xs = vec![0.0; d];
+        // The points by coordinate, so that a row's distances to them vectorize.
+        let columns: Vec<Vec<f64>> = (0..d).map(|l| self.points.column(l).to_vec()).collect();
+        let columns: Vec<&[f64]> = columns.iter().map(|c| c.as_slice()).collect();
+        let mut r2 = vec![0.0; nu];
         let mut start = 0;
         while start < n {
             let len = BLOCK.min(n - start);
@@ -324,14 +328,11 @@ impl TpBasis {
                 for l in 0..d {
                     xs[l] = vars[l][start + r] - self.shift[l];
                 }
-                // (By rows: indexing the two arrays point by point was a fifth of a
-                // Duchon spline's fit.)
-                for (dst, p) in b.row_mut(r).iter_mut().zip(self.points.rows()) {
-                    let r2: f64 = xs.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
-                    *dst = self.radial.at(r2);
-                }
+                let mut row = b.row_mut(r);
+                let row = row.as_slice_mut().expect("standard layout");
+                self.radial.fill_distances(&xs, &columns, &mut r2, &mut row[..nu]);
                 for (j, v) in monomials(&xs, &powers).into_iter().enumerate() {
-                    b[(r, nu + j)] = v;
+                    row[nu + j] = v;
                 }
             }
             let block = crate::linalg::matmul(b.slice(s![..len, ..]), self.uz.view(), 1);
