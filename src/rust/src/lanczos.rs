@@ -103,7 +103,7 @@ impl WideBody for PackedRows<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let PackedRows { a, rows, q, z } = self;
         for i in rows {
             let row = a.row(i);

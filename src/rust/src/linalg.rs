@@ -228,6 +228,15 @@ pub fn diag_of_product(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Vec<f6
     (0..a.nrows()).map(|i| a.row(i).dot(&b.column(i))).collect()
 }
 
+/// mgcv's relative tolerance for a numerically zero eigenvalue or singular value,
+/// `.Machine$double.eps^0.66` (about 4.7e-11): the penalties' rank
+/// (`totalPenaltySpace`), a penalty's null space for `select = TRUE`, and whether a
+/// tensor margin's reparameterization is singular. A coarser tolerance drops
+/// genuine directions of an ill-conditioned (reparameterized) tensor margin.
+pub fn rank_tolerance() -> f64 {
+    f64::EPSILON.powf(0.66)
+}
+
 /// `A B` into a new faer matrix (column-major), with `parallel` threads.
 pub fn product(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, parallel: Par) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());

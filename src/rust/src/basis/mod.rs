@@ -628,12 +628,12 @@ pub(crate) fn check_scale(label: &str, vars: &[&[f64]], power: usize) -> Result<
 }
 
 /// An orthonormal basis `U0` (`k x q`) of the null space of the penalty `s`: its
-/// eigenvectors with eigenvalues below `eps^0.66` of the largest (mgcv's threshold
-/// for `select = TRUE`).
+/// eigenvectors with eigenvalues below `rank_tolerance()` of the largest (mgcv's
+/// threshold for `select = TRUE`).
 pub(crate) fn null_space(s: &Array2<f64>) -> Array2<f64> {
     let (values, vectors) = crate::linalg::sym_eigen(s.view());
     let top = values.iter().fold(0.0_f64, |a, v| a.max(*v));
-    let null: Vec<usize> = (0..values.len()).filter(|&i| values[i] < top * f64::EPSILON.powf(0.66)).collect();
+    let null: Vec<usize> = (0..values.len()).filter(|&i| values[i] < top * crate::linalg::rank_tolerance()).collect();
     Array2::from_shape_fn((values.len(), null.len()), |(r, c)| vectors[(r, null[c])])
 }
 

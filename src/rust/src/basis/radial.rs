@@ -55,8 +55,9 @@ impl Radial {
         if !self.log {
             return self.constant * rp;
         }
-        // (`fill_distances`' logarithm, so that both give the same bits.)
-        self.constant * 0.5 * ln_positive(r2) * rp
+        // (`fill_distances`' logarithm: the same bits, or within an ulp where that
+        // fuses its multiply-adds.)
+        self.constant * 0.5 * ln_positive::<false>(r2) * rp
     }
 
     /// `phi` at the squared distances from `x` to each point (the points' coordinates
@@ -81,7 +82,7 @@ impl WideBody for Distances<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let Distances { radial, x, points, r2, out } = self;
         let c = radial.constant;
         // (One pass per point for the usual one or two covariates: a pass per
@@ -110,14 +111,14 @@ impl WideBody for Distances<'_> {
         }
         let r2 = &*r2;
         match (radial.log, radial.power) {
-            (true, 0) => each_positive::<true, 0>(c, r2, out),
-            (true, 2) => each_positive::<true, 2>(c, r2, out),
-            (true, 4) => each_positive::<true, 4>(c, r2, out),
-            (false, 1) => each_positive::<false, 1>(c, r2, out),
-            (false, 2) => each_positive::<false, 2>(c, r2, out),
-            (false, 3) => each_positive::<false, 3>(c, r2, out),
-            (false, 4) => each_positive::<false, 4>(c, r2, out),
-            (false, 5) => each_positive::<false, 5>(c, r2, out),
+            (true, 0) => each_positive::<true, 0, FMA>(c, r2, out),
+            (true, 2) => each_positive::<true, 2, FMA>(c, r2, out),
+            (true, 4) => each_positive::<true, 4, FMA>(c, r2, out),
+            (false, 1) => each_positive::<false, 1, FMA>(c, r2, out),
+            (false, 2) => each_positive::<false, 2, FMA>(c, r2, out),
+            (false, 3) => each_positive::<false, 3, FMA>(c, r2, out),
+            (false, 4) => each_positive::<false, 4, FMA>(c, r2, out),
+            (false, 5) => each_positive::<false, 5, FMA>(c, r2, out),
             _ => out.iter_mut().zip(r2).for_each(|(o, v)| *o = radial.at(*v)),
         }
     }
@@ -128,7 +129,7 @@ impl WideBody for Distances<'_> {
 /// itself: an iterator adaptor's loop, or a function passed in, may be left out of
 /// line, compiled for the baseline CPU and not vectorized.)
 #[inline(always)]
-fn each_positive<const LOG: bool, const POWER: i32>(c: f64, r2: &[f64], out: &mut [f64]) {
+fn each_positive<const LOG: bool, const POWER: i32, const FMA: bool>(c: f64, r2: &[f64], out: &mut [f64]) {
     let n = out.len().min(r2.len());
     for i in 0..n {
         let v = r2[i];
@@ -140,7 +141,7 @@ fn each_positive<const LOG: bool, const POWER: i32>(c: f64, r2: &[f64], out: &mu
             4 => v * v,
             _ => v * v * v.sqrt(),
         };
-        let y = if LOG { c * 0.5 * ln_positive(v) * rp } else { c * rp };
+        let y = if LOG { c * 0.5 * ln_positive::<FMA>(v) * rp } else { c * rp };
         out[i] = if v > 0.0 { y } else { 0.0 };
     }
 }

@@ -415,13 +415,19 @@ struct Settings {
     known: Vec<Option<Vec<f64>>>,
 }
 
+/// A count stored as a double (a loop's length, a grid's size): a whole number
+/// below 1e9, else `None` (damaged).
+fn whole_count(v: f64) -> Option<usize> {
+    (v >= 0.0 && v.fract() == 0.0 && v < 1e9).then_some(v as usize)
+}
+
 /// The soap film's settings as the R layer packs them into the class parameters:
 /// `nmax`, the number of loops, each loop's `k`, each loop's number of vertices,
 /// each loop's number of given boundary values (0 or its vertices), then every
 /// loop's x coordinates, every loop's y coordinates, and the given values.
 fn unpack(label: &str, p: &[f64]) -> Result<Settings> {
     let bad = || EngineError::InvalidSpec { what: format!("`{label}`: the soap film's boundary is damaged") };
-    let count = |v: f64| (v >= 0.0 && v.fract() == 0.0 && v < 1e9).then_some(v as usize).ok_or_else(bad);
+    let count = |v: f64| whole_count(v).ok_or_else(bad);
     let (&nmax, rest) = p.split_first().ok_or_else(bad)?;
     let (&loops, rest) = rest.split_first().ok_or_else(bad)?;
     let loops = count(loops)?;
@@ -696,7 +702,7 @@ impl RawBasis for SoapBasis {
         if shape.len() < 6 {
             return Err(damaged());
         }
-        let count = |v: f64| (v >= 0.0 && v.fract() == 0.0 && v < 1e9).then_some(v as usize).ok_or_else(damaged);
+        let count = |v: f64| whole_count(v).ok_or_else(damaged);
         let (nx, ny, n_loops) = (count(shape[3])?, count(shape[4])?, count(shape[5])?);
         if shape.len() != 6 + 2 * n_loops {
             return Err(damaged());

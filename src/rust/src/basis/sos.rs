@@ -27,7 +27,7 @@ use super::state::{put_matrix, Fields, State};
 use super::tp::distinct_points;
 use crate::error::{EngineError, Result};
 use crate::lanczos::{extreme_eigenpairs_packed, PackedSymmetric};
-use crate::vector_math::{ln_positive, with_wide_vectors, WideBody};
+use crate::vector_math::{fused, ln_positive, with_wide_vectors, WideBody};
 
 #[derive(Debug, Clone)]
 pub struct SosBasis {
@@ -49,27 +49,18 @@ pub struct SosBasis {
 /// `-log(z)`). (For tiny `z`, `1 - z` loses relative digits of `u`, not absolute
 /// ones: the kernel adds `Li2` to a constant of order one.)
 #[inline(always)]
-fn dilog(z: f64) -> f64 {
+fn dilog<const FMA: bool>(z: f64) -> f64 {
     const PI2_6: f64 = std::f64::consts::PI * std::f64::consts::PI / 6.0;
-    // B_2, B_4, .., B_20 (B_0 and B_1 give `u - u^2 / 4`; the odd ones beyond B_1
-    // vanish), each over (n + 1)!: the series is `u - u^2/4 + u^3 P(u^2)`.
-    const SERIES: [f64; 10] = {
-        let bernoulli = [
-            1.0 / 6.0,
-            -1.0 / 30.0,
-            1.0 / 42.0,
-            -1.0 / 30.0,
-            5.0 / 66.0,
-            -691.0 / 2730.0,
-            7.0 / 6.0,
-            -3617.0 / 510.0,
-            43867.0 / 798.0,
-            -174611.0 / 330.0,
-        ];
-        let mut out = [0.0; 10];
+    // B_2, B_4, .., B_16 (B_0 and B_1 give `u - u^2 / 4`; the odd ones beyond B_1
+    // vanish), each over (n + 1)!: the series is `u - u^2/4 + u^3 P(u^2)`. The next
+    // term, B_18 u^19 / 19!, is below 5e-19 for u <= log 2.
+    const SERIES: [f64; 8] = {
+        let bernoulli =
+            [1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 5.0 / 66.0, -691.0 / 2730.0, 7.0 / 6.0, -3617.0 / 510.0];
+        let mut out = [0.0; 8];
         let mut factorial = 6.0;
         let mut i = 0;
-        while i < 10 {
+        while i < 8 {
             out[i] = bernoulli[i] / factorial;
             let a = (2 * i) as f64 + 4.0;
             factorial *= a * (a + 1.0);
@@ -80,14 +71,14 @@ fn dilog(z: f64) -> f64 {
     let reflect = z > 0.5;
     // (Exact for z >= 1/2, as is 1 - w = z there.)
     let w = 1.0 - z;
-    let (log_z, log_w) = (ln_positive(z), ln_positive(w));
+    let (log_z, log_w) = (ln_positive::<FMA>(z), ln_positive::<FMA>(w));
     let u = -(if reflect { log_z } else { log_w });
     let s = u * u;
-    let mut p = SERIES[9];
-    for c in SERIES[..9].iter().rev() {
-        p = p * s + c;
+    let mut p = SERIES[7];
+    for c in SERIES[..7].iter().rev() {
+        p = fused::<FMA>(p, s, *c);
     }
-    let sum = u - s / 4.0 + u * s * p;
+    let sum = fused::<FMA>(u * s, p, u - s / 4.0);
     // (At z = 1 and z = 0 one logarithm is of 0, a finite number times the other,
     // log 1 = 0.)
     if reflect {
@@ -100,25 +91,25 @@ fn dilog(z: f64) -> f64 {
 /// The kernel of order `ORDER` (mgcv's `m`) at `cos gamma`; the order is a constant
 /// so that a loop over the kernel has no branch on it.
 #[inline(always)]
-fn kernel_of<const ORDER: i32>(cos_gamma: f64) -> f64 {
+fn kernel_of<const ORDER: i32, const FMA: bool>(cos_gamma: f64) -> f64 {
     use std::f64::consts::PI;
     let x = cos_gamma.clamp(-1.0, 1.0);
     match ORDER {
-        0 => (1.0 - PI * PI / 6.0 + dilog(0.5 + x / 2.0)) / (4.0 * PI),
+        0 => (1.0 - PI * PI / 6.0 + dilog::<FMA>(0.5 + x / 2.0)) / (4.0 * PI),
         -1 | -2 => {
             // The chord `2 sin(gamma / 2)`, kept off zero as mgcv keeps it (its log).
             let r = (2.0 * (1.0 - x)).sqrt().max(f64::MIN_POSITIVE * 10.0);
             if ORDER == -2 {
                 -r
             } else {
-                r * r * ln_positive(r) / (8.0 * PI)
+                r * r * ln_positive::<FMA>(r) / (8.0 * PI)
             }
         }
         _ => {
             // Wahba's W, C = sqrt(W) and A = log(1 + 1/C), W kept off zero as mgcv.
             let w = (1.0 - x).max(f64::EPSILON * 1e-4) / 2.0;
             let c = w.sqrt();
-            let a = ln_positive(1.0 + 1.0 / c);
+            let a = ln_positive::<FMA>(1.0 + 1.0 / c);
             let c2 = 2.0 * c;
             let (w2, w3) = (w * w, w * w * w);
             let q = match ORDER {
@@ -162,26 +153,26 @@ impl WideBody for Kernels<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         // (An indexed loop calling the kernel itself: an iterator adaptor's loop, or
         // a function passed in, may be left out of line, compiled for the baseline
         // CPU and not vectorized.)
         #[inline(always)]
-        fn each<const ORDER: i32>(cos: &[f64], out: &mut [f64]) {
+        fn each<const ORDER: i32, const FMA: bool>(cos: &[f64], out: &mut [f64]) {
             let n = out.len().min(cos.len());
             for i in 0..n {
-                out[i] = kernel_of::<ORDER>(cos[i]);
+                out[i] = kernel_of::<ORDER, FMA>(cos[i]);
             }
         }
         let Kernels { order, cos, out } = self;
         match order {
-            0 => each::<0>(cos, out),
-            -1 => each::<-1>(cos, out),
-            -2 => each::<-2>(cos, out),
-            1 => each::<1>(cos, out),
-            2 => each::<2>(cos, out),
-            3 => each::<3>(cos, out),
-            _ => each::<4>(cos, out),
+            0 => each::<0, FMA>(cos, out),
+            -1 => each::<-1, FMA>(cos, out),
+            -2 => each::<-2, FMA>(cos, out),
+            1 => each::<1, FMA>(cos, out),
+            2 => each::<2, FMA>(cos, out),
+            3 => each::<3, FMA>(cos, out),
+            _ => each::<4, FMA>(cos, out),
         }
     }
 }
@@ -462,10 +453,10 @@ mod tests {
     fn dilog_matches_its_series() {
         for z in [0.0_f64, 0.05, 0.3, 0.5, 0.51, 0.8, 0.97] {
             let series: f64 = (1..20000).map(|k| z.powi(k) / (k * k) as f64).sum();
-            assert!((dilog(z) - series).abs() < 1e-13, "z = {z}: {} vs {series}", dilog(z));
+            assert!((dilog::<false>(z) - series).abs() < 1e-13, "z = {z}: {} vs {series}", dilog::<false>(z));
         }
         let pi = std::f64::consts::PI;
-        assert!((dilog(1.0) - pi * pi / 6.0).abs() < 1e-15);
+        assert!((dilog::<false>(1.0) - pi * pi / 6.0).abs() < 1e-15);
     }
 
     /// The kernel is largest for coincident points and the basis has the constant as

@@ -126,13 +126,6 @@ pub struct TensorBasis {
     pub interaction: bool,
 }
 
-/// The reparameterization is skipped (as mgcv does) when the margin's values at the
-/// points are this close to singular: `d_min / d_max` of its singular values below
-/// mgcv's `.Machine$double.eps^0.66` (about 4.7e-11).
-fn reparam_condition() -> f64 {
-    f64::EPSILON.powf(0.66)
-}
-
 impl TensorBasis {
     /// Builds the margins on the data and returns the basis with its penalties, one per
     /// margin (unscaled: the caller scales them as every smooth's).
@@ -308,7 +301,8 @@ fn value_reparam(margin: &Margin, x: &[f64]) -> Option<Array2<f64>> {
     let singular = crate::linalg::singular_values(p.view())?;
     let (large, small) =
         (singular.iter().fold(0.0_f64, |a, v| a.max(*v)), singular.iter().fold(f64::INFINITY, |a, v| a.min(*v)));
-    if !(small > reparam_condition() * large) {
+    // Skipped (as mgcv does) when the values at the points are close to singular.
+    if !(small > crate::linalg::rank_tolerance() * large) {
         return None;
     }
     crate::linalg::inverse(p.view())

@@ -60,15 +60,6 @@ pub struct PenaltySet {
     diagonals: Vec<Option<Array1<f64>>>,
 }
 
-/// Eigenvalues of the norm-balanced total penalty below this fraction of its largest
-/// count as zero when finding the penalties' rank: mgcv's `totalPenaltySpace`
-/// (`eps^0.66`, the largest taken over every penalty of the model). A coarser
-/// tolerance drops genuine directions of an ill-conditioned (reparameterized)
-/// tensor margin, and with them a `log(lambda)` from the criterion.
-fn rank_tol() -> f64 {
-    f64::EPSILON.powf(0.66)
-}
-
 /// Diagonal blocks narrower than this are left to the dense factorization.
 const MIN_DIAGONAL_BLOCK: usize = 32;
 
@@ -126,7 +117,10 @@ impl PenaltySet {
             })
             .collect();
         let top = spectra.iter().flat_map(|(v, _)| v.iter()).fold(0.0_f64, |m, v| m.max(*v));
-        let cutoff = top * rank_tol();
+        // Eigenvalues of the norm-balanced total penalty below this count as zero
+        // (mgcv's `totalPenaltySpace`, the largest taken over every penalty of the
+        // model): a coarser cut drops a `log(lambda)` from the criterion.
+        let cutoff = top * crate::linalg::rank_tolerance();
         for (g, (values, vectors)) in groups.iter_mut().zip(spectra) {
             let len = values.len();
             let keep: Vec<usize> = (0..len).filter(|&i| values[i] > cutoff).collect();
