@@ -17,6 +17,15 @@ use super::design::Design;
 use crate::basis::Basis;
 use crate::linalg;
 
+/// A term's model rows at each of its levels (`levels x ncoef`): its constraint and
+/// any reduced rank applied, as `Smooth::fill` applies them.
+fn level_table(sm: &crate::basis::Smooth, levels: usize) -> Array2<f64> {
+    let codes: Vec<f64> = (1..=levels).map(|l| l as f64).collect();
+    let mut out = Array2::<f64>::zeros((levels, sm.ncoef()));
+    sm.fill(&[&codes], None, &mut Vec::new(), out.view_mut());
+    out
+}
+
 /// Below this many levels a random effect goes through the dense products.
 pub const MIN_LEVELS: usize = 32;
 
@@ -37,10 +46,21 @@ struct Block<'a> {
     codes: &'a [f64],
     slope: Option<&'a [f64]>,
     by: Option<&'a [f64]>,
+    /// A term whose model row is a row of a table by level (`levels x width`: a
+    /// Markov random field, its sum-to-zero constraint absorbed); `None`: level `l`
+    /// is model column `first + l`.
+    map: Option<Array2<f64>>,
 }
 
-/// One row's non-zero in a block: its index among the blocks' columns, its model
-/// column and its value.
+impl Block<'_> {
+    /// Number of model columns.
+    fn width(&self) -> usize {
+        self.map.as_ref().map_or(self.levels, |m| m.ncols())
+    }
+}
+
+/// One row's non-zero in a block: its index among the blocks' levels (`wide`), its
+/// model column (a table's block: none, `usize::MAX`) and its value.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     wide: usize,
@@ -55,23 +75,38 @@ pub struct Layout<'a> {
     /// Model columns formed densely, in order.
     dense: Vec<usize>,
     blocks: Vec<Block<'a>>,
-    /// Model columns of the blocks, in order (`wide` indices).
+    /// Model columns of the blocks, in order.
     wide: Vec<usize>,
+    /// Number of the blocks' levels (the `wide` indices of `Entry`).
+    levels: usize,
     p: usize,
 }
 
 impl<'a> Layout<'a> {
-    /// Wide, unconstrained random effects kept as codes (each level its own column).
+    /// Wide, unconstrained random effects kept as codes (each level its own column),
+    /// and a Markov random field of many regions as its codes and the table of its
+    /// model rows by region, when it is the only such term (a row's entries in two
+    /// blocks meet in `QuadraticForm::at` through single model columns).
     pub fn of(design: &Design<'a>) -> Layout<'a> {
-        let skip: Vec<bool> = design
-            .smooths
-            .iter()
-            .map(|sm| matches!(sm.basis, Basis::Re(_)) && sm.constraint.is_none() && sm.ncoef() >= MIN_LEVELS)
-            .collect();
+        let coded = |sm: &crate::basis::Smooth| {
+            matches!(sm.basis, Basis::Re(_)) && sm.constraint.is_none() && sm.ncoef() >= MIN_LEVELS
+        };
+        let tabled = |sm: &crate::basis::Smooth| match &sm.basis {
+            Basis::Mrf(m) => m.levels >= MIN_LEVELS,
+            _ => false,
+        };
+        let n_coded = design.smooths.iter().filter(|sm| coded(sm)).count();
+        let n_tabled = design.smooths.iter().filter(|sm| tabled(sm)).count();
+        let use_table = n_tabled == 1 && n_coded == 0;
+        let skip: Vec<bool> = design.smooths.iter().map(|sm| coded(sm) || (use_table && tabled(sm))).collect();
         let mut blocks = Vec::new();
         let mut offset = 0;
         for (j, _) in skip.iter().enumerate().filter(|(_, s)| **s) {
-            let levels = design.smooths[j].ncoef();
+            let sm = &design.smooths[j];
+            let (levels, map) = match &sm.basis {
+                Basis::Mrf(m) => (m.levels, Some(level_table(sm, m.levels))),
+                _ => (sm.ncoef(), None),
+            };
             blocks.push(Block {
                 first: design.first_col[j],
                 levels,
@@ -79,14 +114,15 @@ impl<'a> Layout<'a> {
                 codes: design.vars[j][0],
                 slope: design.vars[j].get(1).copied(),
                 by: design.by[j],
+                map,
             });
             offset += levels;
         }
         let p = design.ncols();
-        let in_block = |c: usize| blocks.iter().any(|b| c >= b.first && c < b.first + b.levels);
+        let in_block = |c: usize| blocks.iter().any(|b| c >= b.first && c < b.first + b.width());
         let dense: Vec<usize> = (0..p).filter(|&c| !in_block(c)).collect();
         let wide: Vec<usize> = (0..p).filter(|&c| in_block(c)).collect();
-        Layout { skip, dense, blocks, wide, p }
+        Layout { skip, dense, blocks, wide, levels: offset, p }
     }
 
     /// Whether some random effect is kept as codes.
@@ -102,6 +138,7 @@ impl<'a> Layout<'a> {
             dense: (0..p).collect(),
             blocks: Vec::new(),
             wide: Vec::new(),
+            levels: 0,
             p,
         }
     }
@@ -126,8 +163,14 @@ impl<'a> Layout<'a> {
             }
             let l = c as usize - 1;
             let value = b.slope.map_or(1.0, |s| s[i]) * b.by.map_or(1.0, |v| v[i]);
-            out.push(Entry { wide: b.offset + l, col: b.first + l, value });
+            let col = if b.map.is_some() { usize::MAX } else { b.first + l };
+            out.push(Entry { wide: b.offset + l, col, value });
         }
+    }
+
+    /// The block of each entry of a row (`entries` gives them block by block).
+    fn blocks_of<'e>(&'e self, e: &'e [Entry]) -> impl Iterator<Item = usize> + 'e {
+        e.iter().map(move |en| self.blocks.iter().rposition(|b| en.wide >= b.offset).expect("a block"))
     }
 
     /// The rows of `m` (p x k) at the dense columns.
@@ -146,12 +189,28 @@ impl<'a> Layout<'a> {
     ) -> Mat<f64> {
         let mut out = linalg::product(chunk, b_dense.view(), Par::Seq);
         if !self.blocks.is_empty() {
+            // A table's block: its rows times `B`'s rows for the block, once.
+            let tabled: Vec<Option<Array2<f64>>> = self
+                .blocks
+                .iter()
+                .map(|bl| bl.map.as_ref().map(|m| m.dot(&b.slice(ndarray::s![bl.first..bl.first + bl.width(), ..]))))
+                .collect();
             let mut e = Vec::new();
             for (r, &i) in rows.iter().enumerate() {
                 self.entries(i, &mut e);
-                for en in &e {
-                    for j in 0..b.ncols() {
-                        out[(r, j)] += en.value * b[(en.col, j)];
+                for (en, bl) in e.iter().zip(self.blocks_of(&e)) {
+                    match &tabled[bl] {
+                        Some(mb) => {
+                            let l = en.wide - self.blocks[bl].offset;
+                            for j in 0..b.ncols() {
+                                out[(r, j)] += en.value * mb[(l, j)];
+                            }
+                        }
+                        None => {
+                            for j in 0..b.ncols() {
+                                out[(r, j)] += en.value * b[(en.col, j)];
+                            }
+                        }
                     }
                 }
             }
@@ -171,9 +230,35 @@ impl<'a> Layout<'a> {
             Some(root) => DenseForm::Root(root),
             None => DenseForm::Full(g_dense),
         };
-        let mixed =
-            Array2::from_shape_fn((self.dense.len(), self.wide.len()), |(r, c)| g[(self.dense[r], self.wide[c])]);
-        QuadraticForm { layout: self, g, dense, mixed }
+        // Per level of the blocks: `G[dense, level]` and `G[level, level]`, with a
+        // table's level the combination of its model columns the table gives.
+        let mut mixed = Array2::<f64>::zeros((self.dense.len(), self.levels));
+        let mut diagonal = vec![0.0; self.levels];
+        for b in &self.blocks {
+            let cols = b.first..b.first + b.width();
+            match &b.map {
+                None => {
+                    for l in 0..b.levels {
+                        diagonal[b.offset + l] = g[(b.first + l, b.first + l)];
+                        for (r, &d) in self.dense.iter().enumerate() {
+                            mixed[(r, b.offset + l)] = g[(d, b.first + l)];
+                        }
+                    }
+                }
+                Some(m) => {
+                    let g_block = g.slice(ndarray::s![cols.clone(), cols.clone()]);
+                    let mg = m.dot(&g_block);
+                    let dense_block = g.select(Axis(0), &self.dense);
+                    let dense_block = dense_block.slice(ndarray::s![.., cols]);
+                    let dm = dense_block.dot(&m.t());
+                    for l in 0..b.levels {
+                        diagonal[b.offset + l] = mg.row(l).dot(&m.row(l));
+                        mixed.column_mut(b.offset + l).assign(&dm.column(l));
+                    }
+                }
+            }
+        }
+        QuadraticForm { layout: self, g, dense, mixed, diagonal }
     }
 }
 
@@ -183,8 +268,9 @@ pub struct QuadraticForm<'s, 'a, 'g> {
     layout: &'s Layout<'a>,
     g: &'g Array2<f64>,
     dense: DenseForm,
-    /// `G[dense, wide]`.
+    /// `G[dense, level]` and `G[level, level]` per level of the blocks.
     mixed: Array2<f64>,
+    diagonal: Vec<f64>,
 }
 
 /// `G[dense, dense]`: its triangular root when it has one, else itself.
@@ -224,7 +310,8 @@ impl QuadraticForm<'_, '_, '_> {
                 self.layout.entries(i, &mut e);
                 for (k, en) in e.iter().enumerate() {
                     a[r] += 2.0 * en.value * chunk.row(r).dot(&self.mixed.column(en.wide));
-                    a[r] += en.value * en.value * g[(en.col, en.col)];
+                    a[r] += en.value * en.value * self.diagonal[en.wide];
+                    // (Rows meet several blocks only when none is a table.)
                     for other in &e[k + 1..] {
                         a[r] += 2.0 * en.value * other.value * g[(en.col, other.col)];
                     }
@@ -249,7 +336,7 @@ pub struct GramParts {
 
 impl GramParts {
     pub fn new(layout: &Layout<'_>) -> GramParts {
-        let (q, k) = (layout.dense.len(), layout.wide.len());
+        let (q, k) = (layout.dense.len(), layout.levels);
         let kb = if layout.blocks.len() > 1 { k } else { 0 };
         GramParts {
             dense: Mat::zeros(q, q),
@@ -297,14 +384,37 @@ impl GramParts {
                 out[(ca, cb)] = dense[(a, b)];
             }
         }
-        for (k, &c) in layout.wide.iter().enumerate() {
-            out[(c, c)] = self.diag[k];
-            for (d, &cd) in layout.dense.iter().enumerate() {
-                out[(c, cd)] = self.with_dense[(k, d)];
-                out[(cd, c)] = self.with_dense[(k, d)];
+        for b in &layout.blocks {
+            let levels = b.offset..b.offset + b.levels;
+            match &b.map {
+                None => {
+                    for l in 0..b.levels {
+                        let (k, c) = (b.offset + l, b.first + l);
+                        out[(c, c)] = self.diag[k];
+                        for (d, &cd) in layout.dense.iter().enumerate() {
+                            out[(c, cd)] = self.with_dense[(k, d)];
+                            out[(cd, c)] = self.with_dense[(k, d)];
+                        }
+                    }
+                }
+                // A table `M`: `M' diag(d) M` and `M' [level sums with the dense
+                // columns]`.
+                Some(m) => {
+                    let cols = b.first..b.first + b.width();
+                    let md = Array2::from_shape_fn(m.dim(), |(l, a)| m[(l, a)] * self.diag[b.offset + l]);
+                    out.slice_mut(ndarray::s![cols.clone(), cols.clone()]).assign(&md.t().dot(m));
+                    let with = m.t().dot(&self.with_dense.slice(ndarray::s![levels, ..]));
+                    for (a, c) in cols.enumerate() {
+                        for (d, &cd) in layout.dense.iter().enumerate() {
+                            out[(c, cd)] = with[(a, d)];
+                            out[(cd, c)] = with[(a, d)];
+                        }
+                    }
+                }
             }
         }
         if self.between.nrows() > 0 {
+            // (Only blocks without a table: see `Layout::of`.)
             for (k, &c) in layout.wide.iter().enumerate() {
                 for (l, &cl) in layout.wide.iter().enumerate().skip(k + 1) {
                     let v = self.between[(k, l)];
@@ -327,7 +437,7 @@ pub struct CrossParts {
 
 impl CrossParts {
     pub fn new(layout: &Layout<'_>, columns: usize) -> CrossParts {
-        CrossParts { dense: Mat::zeros(layout.dense.len(), columns), wide: Array2::zeros((layout.wide.len(), columns)) }
+        CrossParts { dense: Mat::zeros(layout.dense.len(), columns), wide: Array2::zeros((layout.levels, columns)) }
     }
 
     pub fn add(&mut self, layout: &Layout<'_>, rows: &[usize], chunk: ArrayView2<'_, f64>, v: &Mat<f64>) {
@@ -357,8 +467,16 @@ impl CrossParts {
         for (a, &ca) in layout.dense.iter().enumerate() {
             out[ca] = self.dense[(a, c)];
         }
-        for (k, &cw) in layout.wide.iter().enumerate() {
-            out[cw] = self.wide[(k, c)];
+        for b in &layout.blocks {
+            match &b.map {
+                None => (0..b.levels).for_each(|l| out[b.first + l] = self.wide[(b.offset + l, c)]),
+                Some(m) => {
+                    let sums = self.wide.slice(ndarray::s![b.offset..b.offset + b.levels, c]);
+                    for (a, v) in m.t().dot(&sums).iter().enumerate() {
+                        out[b.first + a] = *v;
+                    }
+                }
+            }
         }
         out
     }
@@ -453,28 +571,65 @@ mod tests {
         assert_eq!(polls, 2, "the calling thread stops at its first poll after the interrupt");
     }
 
-    /// A generalized fit's passes with two random effects (one a slope) kept as codes
-    /// give what the dense passes give: `X'WX`, `X'u`, and every derivative sum.
-    #[test]
-    fn structured_passes_match_the_dense_ones() {
-        // Two threads of rows (`pass` splits from 2 x 8192 rows), so that the kept
-        // products of the parts are put together in row order.
+    /// Binary responses depending on `x`, and two factors of 40 and 35 levels, over
+    /// 20000 rows: two threads of rows (`pass` splits from 2 x 8192 rows), so that the
+    /// kept products of the parts are put together in row order.
+    fn coded_data() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
         let n = 20_000;
         let mut u = uniform_stream(5);
         let x: Vec<f64> = (0..n).map(|_| u()).collect();
         let g1: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 40.0).floor()).min(40.0)).collect();
         let g2: Vec<f64> = (0..n).map(|_| (1.0 + (u() * 35.0).floor()).min(35.0)).collect();
         let y: Vec<f64> = (0..n).map(|i| f64::from(u() < 0.3 + 0.4 * x[i])).collect();
-        let spec_of = |label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>| SmoothSpec {
-            centre: bs != "re",
-            ..SmoothSpec::for_tests(label, bs, k, vars)
-        };
-        let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
+        (x, g1, g2, y)
+    }
+
+    fn coded_spec(label: &str, bs: &str, k: usize, vars: Vec<Vec<f64>>) -> SmoothSpec<'static> {
+        SmoothSpec { centre: bs != "re", ..SmoothSpec::for_tests(label, bs, k, vars) }
+    }
+
+    /// A generalized fit's passes with two random effects (one a slope) kept as codes
+    /// give what the dense passes give: `X'WX`, `X'u`, and every derivative sum.
+    #[test]
+    fn structured_passes_match_the_dense_ones() {
+        let (x, g1, g2, y) = coded_data();
         let smooths = vec![
-            spec_of("s(g1)", "re", 40, vec![g1]),
-            spec_of("s(x)", "cr", 8, vec![x.clone()]),
-            spec_of("s(g2,x)", "re", 35, vec![g2, x.clone()]),
+            coded_spec("s(g1)", "re", 40, vec![g1]),
+            coded_spec("s(x)", "cr", 8, vec![x.clone()]),
+            coded_spec("s(g2,x)", "re", 35, vec![g2, x]),
         ];
+        passes_match_the_dense_ones(y, smooths, 2);
+    }
+
+    /// As above with a Markov random field of 40 regions (a chain) kept as its codes
+    /// and the table of its model rows, full rank and reduced to 12 columns.
+    #[test]
+    fn passes_with_a_markov_random_field_match_the_dense_ones() {
+        let (x, g1, _, y) = coded_data();
+        let regions = 40;
+        let chain = Array2::from_shape_fn((regions, regions), |(i, j)| {
+            if i == j {
+                if i == 0 || i == regions - 1 {
+                    1.0
+                } else {
+                    2.0
+                }
+            } else if i.abs_diff(j) == 1 {
+                -1.0
+            } else {
+                0.0
+            }
+        });
+        for k in [regions, 12] {
+            let mrf = SmoothSpec { penalty: Some(chain.clone()), ..coded_spec("s(g1)", "mrf", k, vec![g1.clone()]) };
+            let smooths = vec![coded_spec("s(x)", "cr", 8, vec![x.clone()]), mrf];
+            passes_match_the_dense_ones(y.clone(), smooths, 1);
+        }
+    }
+
+    fn passes_match_the_dense_ones(y: Vec<f64>, smooths: Vec<SmoothSpec<'_>>, blocks: usize) {
+        let n = y.len();
+        let xp = Array2::from_shape_fn((n, 1).f(), |_| 1.0);
         let spec = ModelSpec {
             family: Family::from_r("binomial", "logit", "", &[]).unwrap(),
             ..ModelSpec::for_tests(y.clone(), xp, smooths)
@@ -502,7 +657,7 @@ mod tests {
         }
         let (coded, dense) =
             (data_with(&d, &pens, &spec, Layout::of(&d)), data_with(&d, &pens, &spec, Layout::dense(&d)));
-        assert_eq!(coded.layout.blocks.len(), 2);
+        assert_eq!(coded.layout.blocks.len(), blocks);
         let close = |a: &Array2<f64>, b: &Array2<f64>| {
             let top = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
             a.iter().zip(b.iter()).fold(0.0_f64, |m, (p, q)| m.max((p - q).abs())) <= 1e-11 * top
