@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use super::cox::RiskSets;
 use super::mvn::MvnStats;
@@ -166,7 +166,7 @@ impl GeneralModel<'_> {
             .map(|blocks| {
                 let mut out = vec![0.0; self.n()];
                 for cols in blocks {
-                    let part = self.x.slice(s![.., cols.clone()]).dot(&ArrayView1::from(&v[cols.clone()]));
+                    let part = linalg::mat_vec(self.x.slice(s![.., cols.clone()]), &v[cols.clone()]);
                     out.iter_mut().zip(part.iter()).for_each(|(o, p)| *o += p);
                 }
                 out
@@ -299,7 +299,7 @@ impl GeneralModel<'_> {
         let mut grad = vec![0.0; self.p()];
         for a in 0..k {
             for cols in &self.lp[a] {
-                let g = self.x.slice(s![.., cols.clone()]).t().dot(&ArrayView1::from(&d1[a]));
+                let g = linalg::mat_vec(self.x.slice(s![.., cols.clone()]).t(), &d1[a]);
                 grad[cols.clone()].iter_mut().zip(g.iter()).for_each(|(t, v)| *t += *v);
             }
         }
