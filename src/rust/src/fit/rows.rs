@@ -6,9 +6,11 @@
 //! per pass (10^11 flops at n = 10^5); kept as codes, its parts of `X'WX`, `X'v`,
 //! `X B` and `x_i' G x_i` cost `O(n (q + terms))` beyond the dense `q` columns' own
 //! (the structure mgcv's `bam` exploits by discretization, Wood et al. 2017 §3, here
-//! exactly). The Gaussian `X'WX` and every pass of a generalized fit use it. Without
-//! a wide random effect the layout is trivial: every column dense, and the same code
-//! is the plain dense pass.
+//! exactly). The Gaussian `X'WX` and every pass of a generalized fit use it. A
+//! Markov random field of many regions is kept the same way: its model row is a row
+//! of a table by region (its constraint and reduced rank applied), so the sums are
+//! formed by region and then through the table. Without such terms the layout is
+//! trivial: every column dense, and the same code is the plain dense pass.
 
 use faer::{Mat, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
@@ -66,6 +68,8 @@ pub struct Entry {
     wide: usize,
     col: usize,
     value: f64,
+    /// Its block (an index into `Layout::blocks`).
+    block: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -75,8 +79,6 @@ pub struct Layout<'a> {
     /// Model columns formed densely, in order.
     dense: Vec<usize>,
     blocks: Vec<Block<'a>>,
-    /// Model columns of the blocks, in order.
-    wide: Vec<usize>,
     /// Number of the blocks' levels (the `wide` indices of `Entry`).
     levels: usize,
     p: usize,
@@ -84,9 +86,8 @@ pub struct Layout<'a> {
 
 impl<'a> Layout<'a> {
     /// Wide, unconstrained random effects kept as codes (each level its own column),
-    /// and a Markov random field of many regions as its codes and the table of its
-    /// model rows by region, when it is the only such term (a row's entries in two
-    /// blocks meet in `QuadraticForm::at` through single model columns).
+    /// and Markov random fields of many regions as their codes and the table of
+    /// their model rows by region.
     pub fn of(design: &Design<'a>) -> Layout<'a> {
         let coded = |sm: &crate::basis::Smooth| {
             matches!(sm.basis, Basis::Re(_)) && sm.constraint.is_none() && sm.ncoef() >= MIN_LEVELS
@@ -95,10 +96,7 @@ impl<'a> Layout<'a> {
             Basis::Mrf(m) => m.levels >= MIN_LEVELS,
             _ => false,
         };
-        let n_coded = design.smooths.iter().filter(|sm| coded(sm)).count();
-        let n_tabled = design.smooths.iter().filter(|sm| tabled(sm)).count();
-        let use_table = n_tabled == 1 && n_coded == 0;
-        let skip: Vec<bool> = design.smooths.iter().map(|sm| coded(sm) || (use_table && tabled(sm))).collect();
+        let skip: Vec<bool> = design.smooths.iter().map(|sm| coded(sm) || tabled(sm)).collect();
         let mut blocks = Vec::new();
         let mut offset = 0;
         for (j, _) in skip.iter().enumerate().filter(|(_, s)| **s) {
@@ -121,8 +119,7 @@ impl<'a> Layout<'a> {
         let p = design.ncols();
         let in_block = |c: usize| blocks.iter().any(|b| c >= b.first && c < b.first + b.width());
         let dense: Vec<usize> = (0..p).filter(|&c| !in_block(c)).collect();
-        let wide: Vec<usize> = (0..p).filter(|&c| in_block(c)).collect();
-        Layout { skip, dense, blocks, wide, levels: offset, p }
+        Layout { skip, dense, blocks, levels: offset, p }
     }
 
     /// Whether some random effect is kept as codes.
@@ -133,14 +130,7 @@ impl<'a> Layout<'a> {
     /// Every column dense (what `of` gives a model without wide random effects).
     pub fn dense(design: &Design<'a>) -> Layout<'a> {
         let p = design.ncols();
-        Layout {
-            skip: vec![false; design.smooths.len()],
-            dense: (0..p).collect(),
-            blocks: Vec::new(),
-            wide: Vec::new(),
-            levels: 0,
-            p,
-        }
+        Layout { skip: vec![false; design.smooths.len()], dense: (0..p).collect(), blocks: Vec::new(), levels: 0, p }
     }
 
     /// The smooths kept as codes (for `Design::fill_rows_except`).
@@ -156,7 +146,7 @@ impl<'a> Layout<'a> {
     /// Row `i`'s non-zeros in the blocks (none for a row with no level).
     fn entries(&self, i: usize, out: &mut Vec<Entry>) {
         out.clear();
-        for b in &self.blocks {
+        for (block, b) in self.blocks.iter().enumerate() {
             let c = b.codes[i];
             if !(c >= 1.0 && c <= b.levels as f64) {
                 continue;
@@ -164,13 +154,8 @@ impl<'a> Layout<'a> {
             let l = c as usize - 1;
             let value = b.slope.map_or(1.0, |s| s[i]) * b.by.map_or(1.0, |v| v[i]);
             let col = if b.map.is_some() { usize::MAX } else { b.first + l };
-            out.push(Entry { wide: b.offset + l, col, value });
+            out.push(Entry { wide: b.offset + l, col, value, block });
         }
-    }
-
-    /// The block of each entry of a row (`entries` gives them block by block).
-    fn blocks_of<'e>(&'e self, e: &'e [Entry]) -> impl Iterator<Item = usize> + 'e {
-        e.iter().map(move |en| self.blocks.iter().rposition(|b| en.wide >= b.offset).expect("a block"))
     }
 
     /// The rows of `m` (p x k) at the dense columns.
@@ -198,10 +183,10 @@ impl<'a> Layout<'a> {
             let mut e = Vec::new();
             for (r, &i) in rows.iter().enumerate() {
                 self.entries(i, &mut e);
-                for (en, bl) in e.iter().zip(self.blocks_of(&e)) {
-                    match &tabled[bl] {
+                for en in &e {
+                    match &tabled[en.block] {
                         Some(mb) => {
-                            let l = en.wide - self.blocks[bl].offset;
+                            let l = en.wide - self.blocks[en.block].offset;
                             for j in 0..b.ncols() {
                                 out[(r, j)] += en.value * mb[(l, j)];
                             }
@@ -258,7 +243,20 @@ impl<'a> Layout<'a> {
                 }
             }
         }
-        QuadraticForm { layout: self, g, dense, mixed, diagonal }
+        // Between the levels of two blocks of which one has a table: `M_a G_ab M_b'`
+        // (two plain blocks read `G` itself).
+        let mut between = vec![vec![None; self.blocks.len()]; self.blocks.len()];
+        for (x, a) in self.blocks.iter().enumerate() {
+            for (y, b) in self.blocks.iter().enumerate().skip(x + 1) {
+                if a.map.is_none() && b.map.is_none() {
+                    continue;
+                }
+                let block = g.slice(ndarray::s![a.first..a.first + a.width(), b.first..b.first + b.width()]);
+                let left = a.map.as_ref().map_or_else(|| block.to_owned(), |m| m.dot(&block));
+                between[x][y] = Some(b.map.as_ref().map_or(left.clone(), |m| left.dot(&m.t())));
+            }
+        }
+        QuadraticForm { layout: self, g, dense, mixed, diagonal, between }
     }
 }
 
@@ -271,6 +269,9 @@ pub struct QuadraticForm<'s, 'a, 'g> {
     /// `G[dense, level]` and `G[level, level]` per level of the blocks.
     mixed: Array2<f64>,
     diagonal: Vec<f64>,
+    /// `[a][b]` (`a < b`): `G` between the levels of blocks `a` and `b` when either
+    /// has a table.
+    between: Vec<Vec<Option<Array2<f64>>>>,
 }
 
 /// `G[dense, dense]`: its triangular root when it has one, else itself.
@@ -311,9 +312,17 @@ impl QuadraticForm<'_, '_, '_> {
                 for (k, en) in e.iter().enumerate() {
                     a[r] += 2.0 * en.value * chunk.row(r).dot(&self.mixed.column(en.wide));
                     a[r] += en.value * en.value * self.diagonal[en.wide];
-                    // (Rows meet several blocks only when none is a table.)
+                    // (`entries` gives a row's entries in block order.)
                     for other in &e[k + 1..] {
-                        a[r] += 2.0 * en.value * other.value * g[(en.col, other.col)];
+                        let between = match &self.between[en.block][other.block] {
+                            Some(t) => {
+                                let (la, lb) =
+                                    (self.layout.blocks[en.block].offset, self.layout.blocks[other.block].offset);
+                                t[(en.wide - la, other.wide - lb)]
+                            }
+                            None => g[(en.col, other.col)],
+                        };
+                        a[r] += 2.0 * en.value * other.value * between;
                     }
                 }
             }
@@ -413,14 +422,17 @@ impl GramParts {
                 }
             }
         }
-        if self.between.nrows() > 0 {
-            // (Only blocks without a table: see `Layout::of`.)
-            for (k, &c) in layout.wide.iter().enumerate() {
-                for (l, &cl) in layout.wide.iter().enumerate().skip(k + 1) {
-                    let v = self.between[(k, l)];
-                    if v != 0.0 {
-                        out[(c, cl)] = v;
-                        out[(cl, c)] = v;
+        // Between two blocks: the level sums, through the tables `M_a' B M_b`.
+        for (x, a) in layout.blocks.iter().enumerate() {
+            for b in layout.blocks.iter().skip(x + 1) {
+                let sums =
+                    self.between.slice(ndarray::s![a.offset..a.offset + a.levels, b.offset..b.offset + b.levels]);
+                let left = a.map.as_ref().map_or_else(|| sums.to_owned(), |m| m.t().dot(&sums));
+                let model = b.map.as_ref().map_or(left.clone(), |m| left.dot(m));
+                for ((i, j), v) in model.indexed_iter() {
+                    if *v != 0.0 {
+                        out[(a.first + i, b.first + j)] = *v;
+                        out[(b.first + j, a.first + i)] = *v;
                     }
                 }
             }
@@ -602,10 +614,11 @@ mod tests {
     }
 
     /// As above with a Markov random field of 40 regions (a chain) kept as its codes
-    /// and the table of its model rows, full rank and reduced to 12 columns.
+    /// and the table of its model rows, full rank and reduced to 12 columns, alone
+    /// and beside a random effect of 35 levels.
     #[test]
     fn passes_with_a_markov_random_field_match_the_dense_ones() {
-        let (x, g1, _, y) = coded_data();
+        let (x, g1, g2, y) = coded_data();
         let regions = 40;
         let chain = Array2::from_shape_fn((regions, regions), |(i, j)| {
             if i == j {
@@ -622,8 +635,10 @@ mod tests {
         });
         for k in [regions, 12] {
             let mrf = SmoothSpec { penalty: Some(chain.clone()), ..coded_spec("s(g1)", "mrf", k, vec![g1.clone()]) };
-            let smooths = vec![coded_spec("s(x)", "cr", 8, vec![x.clone()]), mrf];
+            let smooths = vec![coded_spec("s(x)", "cr", 8, vec![x.clone()]), mrf.clone()];
             passes_match_the_dense_ones(y.clone(), smooths, 1);
+            let re = coded_spec("s(g2,x)", "re", 35, vec![g2.clone(), x.clone()]);
+            passes_match_the_dense_ones(y.clone(), vec![re, coded_spec("s(x)", "cr", 8, vec![x.clone()]), mrf], 2);
         }
     }
 
