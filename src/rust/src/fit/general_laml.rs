@@ -229,18 +229,24 @@ impl GeneralModel<'_> {
             Likelihood::Rows(family) => family,
             Likelihood::Mvn(_) | Likelihood::Softmax(_) => unreachable!("returned above"),
         };
-        let (n, k) = (self.n(), self.k());
-        let mut t3 = vec![vec![0.0; n]; k];
-        let mut third = Vec::with_capacity(if hessian { n } else { 0 });
-        for i in 0..n {
-            let jet = family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
-            for (c, t) in t3.iter_mut().enumerate() {
-                t[i] = (0..k * k).map(|ab| quad[ab][i] * jet.d3[ab / k][ab % k][c]).sum();
+        let k = self.k();
+        let half = |rows: std::ops::Range<usize>| {
+            let mut t3 = vec![Vec::with_capacity(rows.len()); k];
+            let mut third = Vec::with_capacity(if hessian { rows.len() } else { 0 });
+            for i in rows {
+                let jet = family.eta_jet(self.y[i], &Self::row_eta(&inner.eta, i)[..k], 3);
+                for (c, t) in t3.iter_mut().enumerate() {
+                    t.push((0..k * k).map(|ab| quad[ab][i] * jet.d3[ab / k][ab % k][c]).sum());
+                }
+                if hessian {
+                    third.push(jet.d3);
+                }
             }
-            if hessian {
-                third.push(jet.d3);
-            }
-        }
+            (t3, third)
+        };
+        let ((mut t3, mut third), (t3_b, third_b)) = self.in_halves(half);
+        t3.iter_mut().zip(t3_b).for_each(|(a, b)| a.extend(b));
+        third.extend(third_b);
         Curvature::Rows { t3, third, quad }
     }
 }
@@ -320,24 +326,30 @@ impl Curvature<'_> {
             Curvature::Rows { quad, .. } => {
                 let Likelihood::Rows(family) = &model.likelihood else { unreachable!("rows have a row family") };
                 let k = model.k();
-                for i in 0..model.n() {
-                    let fourth = family.eta_fourth(model.y[i], &GeneralModel::row_eta(&inner.eta, i)[..k]);
-                    let mut g = [[0.0; MAX_LP]; MAX_LP];
-                    for (c, row) in g.iter_mut().enumerate().take(k) {
-                        for (d, v) in row.iter_mut().enumerate().take(k) {
-                            *v = (0..k * k).map(|ab| quad[ab][i] * fourth[ab / k][ab % k][c][d]).sum();
-                        }
-                    }
-                    for (t, &(j, kk)) in pairs.iter().enumerate() {
-                        let mut sum = 0.0;
-                        for (c, row) in g.iter().enumerate().take(k) {
-                            for (d, v) in row.iter().enumerate().take(k) {
-                                sum += v * dirs[j].eta[c][i] * dirs[kk].eta[d][i];
+                let half = |rows: std::ops::Range<usize>| {
+                    let mut part = vec![0.0; pairs.len()];
+                    for i in rows {
+                        let fourth = family.eta_fourth(model.y[i], &GeneralModel::row_eta(&inner.eta, i)[..k]);
+                        let mut g = [[0.0; MAX_LP]; MAX_LP];
+                        for (c, row) in g.iter_mut().enumerate().take(k) {
+                            for (d, v) in row.iter_mut().enumerate().take(k) {
+                                *v = (0..k * k).map(|ab| quad[ab][i] * fourth[ab / k][ab % k][c][d]).sum();
                             }
                         }
-                        data[t] -= sum;
+                        for (t, &(j, kk)) in pairs.iter().enumerate() {
+                            let mut sum = 0.0;
+                            for (c, row) in g.iter().enumerate().take(k) {
+                                for (d, v) in row.iter().enumerate().take(k) {
+                                    sum += v * dirs[j].eta[c][i] * dirs[kk].eta[d][i];
+                                }
+                            }
+                            part[t] += sum;
+                        }
                     }
-                }
+                    part
+                };
+                let (a, b) = model.in_halves(half);
+                data.iter_mut().zip(a.iter().zip(&b)).for_each(|(d, (a, b))| *d -= a + b);
             }
         }
         data
