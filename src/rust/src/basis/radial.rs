@@ -33,25 +33,7 @@ impl Radial {
         if r2 <= 0.0 {
             return 0.0;
         }
-        // An even power from `r2` itself (as the thin plate spline always did). The
-        // usual powers by multiplication: `powi` with a power known only at run time
-        // is a library call, which took 13% of a Duchon spline's fit.
-        let rp = if self.power % 2 == 0 {
-            match self.power / 2 {
-                0 => 1.0,
-                1 => r2,
-                2 => r2 * r2,
-                h => r2.powi(h),
-            }
-        } else {
-            let r = r2.sqrt();
-            match self.power {
-                1 => r,
-                3 => r2 * r,
-                5 => r2 * r2 * r,
-                p => r.powi(p),
-            }
-        };
+        let rp = power_of(r2, self.power);
         if !self.log {
             return self.constant * rp;
         }
@@ -124,6 +106,30 @@ impl WideBody for Distances<'_> {
     }
 }
 
+/// `r^power` from `r2 = r^2`: an even power from `r2` itself, the usual ones by
+/// multiplication (`powi` with a power known only at run time is a library call,
+/// which took 13% of a Duchon spline's fit). Shared by `at` and `fill_distances`, so
+/// that both give the same bits; with a constant power the match folds away.
+#[inline(always)]
+fn power_of(r2: f64, power: i32) -> f64 {
+    if power % 2 == 0 {
+        match power / 2 {
+            0 => 1.0,
+            1 => r2,
+            2 => r2 * r2,
+            h => r2.powi(h),
+        }
+    } else {
+        let r = r2.sqrt();
+        match power {
+            1 => r,
+            3 => r2 * r,
+            5 => r2 * r2 * r,
+            p => r.powi(p),
+        }
+    }
+}
+
 /// `out[i] = c r^POWER (log r if LOG)` at `r2[i]`, 0 where `r2[i]` is 0: `at`'s
 /// values, branch-free so that it vectorizes. (An indexed loop calling the formula
 /// itself: an iterator adaptor's loop, or a function passed in, may be left out of
@@ -133,14 +139,7 @@ fn each_positive<const LOG: bool, const POWER: i32, const FMA: bool>(c: f64, r2:
     let n = out.len().min(r2.len());
     for i in 0..n {
         let v = r2[i];
-        let rp = match POWER {
-            0 => 1.0,
-            1 => v.sqrt(),
-            2 => v,
-            3 => v * v.sqrt(),
-            4 => v * v,
-            _ => v * v * v.sqrt(),
-        };
+        let rp = power_of(v, POWER);
         let y = if LOG { c * 0.5 * ln_positive::<FMA>(v) * rp } else { c * rp };
         out[i] = if v > 0.0 { y } else { 0.0 };
     }

@@ -231,11 +231,8 @@ impl<'a> Layout<'a> {
                     }
                 }
                 Some(m) => {
-                    let g_block = g.slice(ndarray::s![cols.clone(), cols.clone()]);
-                    let mg = m.dot(&g_block);
-                    let dense_block = g.select(Axis(0), &self.dense);
-                    let dense_block = dense_block.slice(ndarray::s![.., cols]);
-                    let dm = dense_block.dot(&m.t());
+                    let mg = m.dot(&g.slice(ndarray::s![cols.clone(), cols.clone()]));
+                    let dm = g.slice(ndarray::s![.., cols]).select(Axis(0), &self.dense).dot(&m.t());
                     for l in 0..b.levels {
                         diagonal[b.offset + l] = mg.row(l).dot(&m.row(l));
                         mixed.column_mut(b.offset + l).assign(&dm.column(l));
@@ -253,7 +250,10 @@ impl<'a> Layout<'a> {
                 }
                 let block = g.slice(ndarray::s![a.first..a.first + a.width(), b.first..b.first + b.width()]);
                 let left = a.map.as_ref().map_or_else(|| block.to_owned(), |m| m.dot(&block));
-                between[x][y] = Some(b.map.as_ref().map_or(left.clone(), |m| left.dot(&m.t())));
+                between[x][y] = Some(match &b.map {
+                    Some(m) => left.dot(&m.t()),
+                    None => left,
+                });
             }
         }
         QuadraticForm { layout: self, g, dense, mixed, diagonal, between }
@@ -428,7 +428,10 @@ impl GramParts {
                 let sums =
                     self.between.slice(ndarray::s![a.offset..a.offset + a.levels, b.offset..b.offset + b.levels]);
                 let left = a.map.as_ref().map_or_else(|| sums.to_owned(), |m| m.t().dot(&sums));
-                let model = b.map.as_ref().map_or(left.clone(), |m| left.dot(m));
+                let model = match &b.map {
+                    Some(m) => left.dot(m),
+                    None => left,
+                };
                 for ((i, j), v) in model.indexed_iter() {
                     if *v != 0.0 {
                         out[(a.first + i, b.first + j)] = *v;
