@@ -28,25 +28,65 @@ pub const DROP: f64 = 37.0;
 pub const MAX_PEAK: f64 = 1e12;
 pub const MAX_TERMS: usize = 1_000_000;
 
+/// Beyond this index a term's `lgamma`s are computed afresh (a table from `j = 1`
+/// would grow with `y / phi`).
+const KEPT_TERMS: usize = 100_000;
+
+/// `lgamma(j + 1)` and `lgamma(-j alpha)` for `j = 1, 2, ...`, kept for one power
+/// while the rows of a sum are walked: every row's series needs the same ones, and
+/// the two `lgamma`s were most of a `tw()` fit's time. Filled as terms are first
+/// needed; each value is the one computed afresh would be.
+pub struct SeriesTerms {
+    alpha: f64,
+    /// `(lgamma(j + 1), lgamma(-j alpha))` at index `j` (index 0 unused).
+    table: Vec<(f64, f64)>,
+}
+
+impl SeriesTerms {
+    pub fn new(p: f64) -> SeriesTerms {
+        SeriesTerms { alpha: (2.0 - p) / (1.0 - p), table: vec![(f64::NAN, f64::NAN)] }
+    }
+
+    fn at(&mut self, j: f64) -> (f64, f64) {
+        let fresh = |j: f64| (lgamma(j + 1.0), lgamma(-j * self.alpha));
+        let i = j as usize;
+        if i >= KEPT_TERMS {
+            return fresh(j);
+        }
+        while self.table.len() <= i {
+            let next = fresh(self.table.len() as f64);
+            self.table.push(next);
+        }
+        self.table[i]
+    }
+}
+
 /// `log a(y, phi)` and its first two derivatives in `phi`, for `y > 0` (NaN where
-/// the series is not summed: `MAX_PEAK`).
-pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
-    let alpha = (2.0 - p) / (1.0 - p);
+/// the series is not summed: `MAX_PEAK`), with the terms' `lgamma`s from `terms`
+/// (made for this power).
+pub fn log_a(terms: &mut SeriesTerms, y: f64, phi: f64, p: f64) -> [f64; 3] {
+    let alpha = terms.alpha;
     let slope = -alpha * y.ln() + alpha * (p - 1.0).ln() - (1.0 - alpha) * phi.ln() - (2.0 - p).ln();
-    let log_w = |j: f64| j * slope - lgamma(j + 1.0) - lgamma(-j * alpha);
+    let mut log_w = |j: f64| {
+        let (factorial, gamma) = terms.at(j);
+        j * slope - factorial - gamma
+    };
     let peak = (y.powf(2.0 - p) / (phi * (2.0 - p))).max(1.0).round();
+    if !(peak <= MAX_PEAK) {
+        return [f64::NAN; 3];
+    }
     let top = log_w(peak);
-    if !(peak <= MAX_PEAK) || !top.is_finite() {
+    if !top.is_finite() {
         return [f64::NAN; 3];
     }
     // sum of w_j, j w_j and j^2 w_j with w_j = W_j / W_peak.
     let mut sums = [0.0_f64; 3];
-    let mut terms = 0;
+    let mut count = 0;
     let mut add = |j: f64| -> bool {
         let lw = log_w(j) - top;
-        terms += 1;
+        count += 1;
         // (NaN stops the sum too.)
-        if !(lw >= -DROP) || terms > MAX_TERMS {
+        if !(lw >= -DROP) || count > MAX_TERMS {
             return false;
         }
         let w = lw.exp();
@@ -63,7 +103,7 @@ pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
     while j >= 1.0 && add(j) {
         j -= 1.0;
     }
-    if terms > MAX_TERMS {
+    if count > MAX_TERMS {
         return [f64::NAN; 3];
     }
     // d log W_j / d phi = -j (1 - alpha) / phi.
@@ -74,20 +114,33 @@ pub fn log_a(y: f64, phi: f64, p: f64) -> [f64; 3] {
 }
 
 /// The log density at `mu` (with its first two derivatives in `phi`), mgcv's
-/// `ldTweedie`: `y = 0` has probability `exp(-mu^(2-p) / (phi (2-p)))`.
-pub fn log_density(y: f64, mu: f64, phi: f64, p: f64) -> [f64; 3] {
+/// `ldTweedie`: `y = 0` has probability `exp(-mu^(2-p) / (phi (2-p)))`. `terms` are
+/// the series' for this `p`.
+pub fn log_density(terms: &mut SeriesTerms, y: f64, mu: f64, phi: f64, p: f64) -> [f64; 3] {
     let kappa = mu.powf(2.0 - p) / (2.0 - p);
     if y == 0.0 {
         return [-kappa / phi, kappa / (phi * phi), -2.0 * kappa / phi.powi(3)];
     }
     let exponent = y * mu.powf(1.0 - p) / (1.0 - p) - kappa;
-    let [la, la1, la2] = log_a(y, phi, p);
+    let [la, la1, la2] = log_a(terms, y, phi, p);
     [exponent / phi + la, -exponent / (phi * phi) + la1, 2.0 * exponent / phi.powi(3) + la2]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tweedie {
     pub p: f64,
+}
+
+impl Tweedie {
+    /// The deviance's term in `y` alone, `y^(2-p) / ((1-p)(2-p))` (0 at `y = 0`).
+    fn y_term(&self, y: f64) -> f64 {
+        let p = self.p;
+        if y > 0.0 {
+            y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p))
+        } else {
+            0.0
+        }
+    }
 }
 
 impl ExponentialFamily for Tweedie {
@@ -115,14 +168,23 @@ impl ExponentialFamily for Tweedie {
         [v, p * v / mu, p * (p - 1.0) * v / (mu * mu), p * (p - 1.0) * (p - 2.0) * v / mu.powi(3)]
     }
 
+    /// One `powf` for the mean's powers: `mu^(1-p)`, then `mu^(2-p)` and `mu^-p` from
+    /// it (the powers were a `tw()` fit's largest cost after the series).
     fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
         let p = self.p;
-        let ya = if y > 0.0 { y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p)) } else { 0.0 };
+        let (ya, m1) = (self.y_term(y), mu.powf(1.0 - p));
+        let (m2, m0) = (m1 * mu, m1 / mu);
         [
-            2.0 * (ya - y * mu.powf(1.0 - p) / (1.0 - p) + mu.powf(2.0 - p) / (2.0 - p)),
-            2.0 * (mu.powf(1.0 - p) - y * mu.powf(-p)),
-            2.0 * ((1.0 - p) * mu.powf(-p) + p * y * mu.powf(-p - 1.0)),
+            2.0 * (ya - y * m1 / (1.0 - p) + m2 / (2.0 - p)),
+            2.0 * (m1 - y * m0),
+            2.0 * ((1.0 - p) * m0 + p * y * m0 / mu),
         ]
+    }
+
+    fn unit_deviance(&self, y: f64, mu: f64) -> f64 {
+        let p = self.p;
+        let m1 = mu.powf(1.0 - p);
+        2.0 * (self.y_term(y) - y * m1 / (1.0 - p) + m1 * mu / (2.0 - p))
     }
 
     /// mgcv's: `y + 0.1` where `y` is 0.
@@ -137,8 +199,9 @@ impl ExponentialFamily for Tweedie {
     /// `log f(y; mu = y, phi)` (mgcv's `Tweedie(p)$ls`); zeros add nothing.
     fn saturated_loglik(&self, y: &[f64], w: &[f64], phi: f64) -> [f64; 3] {
         let mut out = [0.0; 3];
+        let mut terms = SeriesTerms::new(self.p);
         for (&y, &w) in observed(y, w).filter(|(y, _)| **y > 0.0) {
-            let d = log_density(y, y, phi, self.p);
+            let d = log_density(&mut terms, y, y, phi, self.p);
             for k in 0..3 {
                 out[k] += w * d[k];
             }
@@ -178,7 +241,7 @@ mod tests {
             (40.0, 30.0, 0.3, 1.3, [-4.475715985396192e+00, 4.189333289099636e+00, -3.353119134778262e+01]),
         ];
         for (y, mu, phi, p, want) in cases {
-            let got = log_density(y, mu, phi, p);
+            let got = log_density(&mut SeriesTerms::new(p), y, mu, phi, p);
             for k in 0..3 {
                 assert!(
                     (got[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()),
@@ -189,7 +252,7 @@ mod tests {
             }
         }
         // Zero: the point mass.
-        let z = log_density(0.0, 2.0, 1.5, 1.6);
+        let z = log_density(&mut SeriesTerms::new(1.6), 0.0, 2.0, 1.5, 1.6);
         assert!((z[0] + 2f64.powf(0.4) / (1.5 * 0.4)).abs() < 1e-14);
     }
 }
