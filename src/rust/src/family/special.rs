@@ -68,14 +68,21 @@ const POLYGAMMA_SERIES: [[f64; 7]; 5] = {
 /// Digamma and the polygamma functions `psi^(n)(x)`, `n = 0..=4`, at once for
 /// `x > 0` (one shared recurrence: the beta family needs them all at each mean).
 pub fn polygammas(x: f64) -> [f64; 5] {
-    lgamma_polygammas(x).1
+    series_polygammas::<false>(x).1
 }
 
 /// `lgamma(x)` with the polygammas of `polygammas`, for `x > 0`, from the same
 /// recurrence and series (Stirling's for `lgamma`, A&S 6.1.41: its first omitted
 /// term, in `B_16`, is under 1e-17 at the series' threshold). The Tweedie
 /// series needs both at each of its terms.
-pub fn lgamma_polygammas(mut x: f64) -> (f64, [f64; 5]) {
+pub fn lgamma_polygammas(x: f64) -> (f64, [f64; 5]) {
+    series_polygammas::<true>(x)
+}
+
+/// `lgamma_polygammas`, its `lgamma` (the product of the shifts, Stirling's series
+/// and a second logarithm) left out unless `LGAMMA` (then NaN): the beta family
+/// needs only the polygammas at each mean.
+fn series_polygammas<const LGAMMA: bool>(mut x: f64) -> (f64, [f64; 5]) {
     // The product of the arguments shifted over (lgamma(x) = lgamma(x + m) - log of it).
     let mut shifted = 1.0;
     let mut acc = [0.0; 5];
@@ -97,7 +104,7 @@ pub fn lgamma_polygammas(mut x: f64) -> (f64, [f64; 5]) {
     let tail = |c: &[f64; 7]| c.iter().rev().fold(0.0, |s, &ck| (s + ck) * z);
     let r3 = z * r;
     let log_x = x.ln();
-    let lgamma = stirling(x, log_x) - shifted.ln();
+    let lgamma = if LGAMMA { stirling(x, log_x) - shifted.ln() } else { f64::NAN };
     let psi = [
         acc[0] + log_x - 0.5 * r + tail(&POLYGAMMA_SERIES[0]),
         acc[1] + r + 0.5 * z + r * tail(&POLYGAMMA_SERIES[1]),
