@@ -30,10 +30,6 @@ use crate::family::general::{GeneralFamily, LpLink};
 use crate::family::link::Link;
 use crate::linalg::{self, SpdFactor};
 
-/// Below this many rows per thread the per-row work stays on one thread (a
-/// thread's start costs about as much as 2000 rows of a location-scale family).
-const MIN_ROWS_PER_THREAD: usize = 2048;
-
 /// A smooth term of a general model: its columns and what its test needs.
 #[derive(Debug, Clone)]
 pub struct GeneralTerm {
@@ -212,16 +208,7 @@ impl GeneralModel<'_> {
     /// two. (The per-row family derivatives of a location-scale fit were a quarter of
     /// its time, and all of a twlss fit's likelihood work.)
     pub(super) fn in_halves<T: Send>(&self, work: impl Fn(Range<usize>) -> T + Sync) -> (T, T) {
-        let n = self.n();
-        let (first, second) = (0..n / 2, n / 2..n);
-        if self.settings.threads < 2 || n < 2 * MIN_ROWS_PER_THREAD {
-            return (work(first), work(second));
-        }
-        std::thread::scope(|s| {
-            let other = s.spawn(|| work(second));
-            let mine = work(first);
-            (mine, other.join().expect("a row thread panicked"))
-        })
+        super::row_source::in_halves(self.n(), self.settings.threads, work)
     }
 
     fn loglik(&self, beta: &[f64], eta: &[Vec<f64>]) -> f64 {

@@ -10,6 +10,8 @@
 //! iterate. Each iteration is one pass over the data forming `X'WX` a chunk of rows at
 //! a time; the fitted values come from the terms, without the model matrix.
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{EngineError, Result};
@@ -94,13 +96,20 @@ impl<'b, 'd> GlmData<'b, 'd> {
         self.censor.map_or(self.y[i], |c| c[i])
     }
 
-    /// The deviance at `eta`; `None` when a mean is invalid.
+    /// The deviance at `eta`; `None` when a mean is invalid. Summed in two fixed
+    /// halves of the rows (`row_source::in_halves`), on two threads when allowed.
     pub fn deviance(&self, eta: &[f64]) -> Option<f64> {
+        let (a, b) = row_source::in_halves(eta.len(), self.threads, |rows| self.deviance_of(eta, rows));
+        let dev = a? + b?;
+        dev.is_finite().then_some(dev)
+    }
+
+    fn deviance_of(&self, eta: &[f64], rows: Range<usize>) -> Option<f64> {
         // The family's libm calls run scalar SSE: faer's wide kernels before them
         // must not leave the vector state dirty (`linalg::clear_vector_state`).
         crate::linalg::clear_vector_state();
         let mut dev = 0.0;
-        for i in 0..eta.len() {
+        for i in rows {
             if self.w[i] == 0.0 {
                 continue;
             }
@@ -114,7 +123,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
             }
             dev += fam.distribution.censored_deviance(self.y[i], self.censor_at(i), self.w[i], mu);
         }
-        dev.is_finite().then_some(dev)
+        Some(dev)
     }
 
     /// `beta' S_lambda beta`.
@@ -184,29 +193,36 @@ impl<'b, 'd> GlmData<'b, 'd> {
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or
     /// expected (Fisher).
     pub(crate) fn working(&self, eta: &[f64], fisher: bool) -> Result<(Vec<f64>, Vec<f64>)> {
+        let (a, b) = row_source::in_halves(eta.len(), self.threads, |rows| self.working_of(eta, fisher, rows));
+        let ((mut w, mut u), (w2, u2)) = (a?, b?);
+        w.extend(w2);
+        u.extend(u2);
+        Ok((w, u))
+    }
+
+    fn working_of(&self, eta: &[f64], fisher: bool, rows: Range<usize>) -> Result<(Vec<f64>, Vec<f64>)> {
         crate::linalg::clear_vector_state();
-        let n = eta.len();
-        let mut w = vec![0.0; n];
-        let mut u = vec![0.0; n];
-        for i in 0..n {
+        let mut w = vec![0.0; rows.len()];
+        let mut u = vec![0.0; rows.len()];
+        for (r, i) in rows.enumerate() {
             if self.w[i] == 0.0 {
                 continue;
             }
             let z = eta[i] - self.offset[i];
             if fisher {
                 let (wf, uf) = self.family.fisher_terms(self.y[i], self.censor_at(i), self.w[i], eta[i]);
-                w[i] = wf;
-                u[i] = wf * z + uf;
+                w[r] = wf;
+                u[r] = wf * z + uf;
             } else {
                 let t = self.family.eta_terms(self.y[i], self.censor_at(i), self.w[i], eta[i]).ok_or_else(|| {
                     EngineError::NonFinite {
                         what: "the fitted means (a linear predictor left the link's range)".into(),
                     }
                 })?;
-                w[i] = t.d[1] / 2.0;
-                u[i] = w[i] * z - t.d[0] / 2.0;
+                w[r] = t.d[1] / 2.0;
+                u[r] = w[r] * z - t.d[0] / 2.0;
             }
-            if !(w[i].is_finite() && u[i].is_finite()) {
+            if !(w[r].is_finite() && u[r].is_finite()) {
                 return Err(EngineError::NonFinite { what: "the working weights".into() });
             }
         }
