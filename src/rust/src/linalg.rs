@@ -182,13 +182,51 @@ pub fn add_weighted_gram(
     clear_vector_state();
 }
 
-/// `X' diag(w) X` as a symmetric ndarray matrix (weights of any sign).
+/// Per-row work below this many rows a half runs on one thread (a thread costs
+/// more than it saves).
+pub const MIN_ROWS_PER_HALF: usize = 2048;
+
+/// `work` on rows `0..n` in two fixed halves, on two threads when `threads` allows
+/// and each half has `MIN_ROWS_PER_HALF` rows: the halves, and so every sum over
+/// them, are the same on one thread or two. For per-row work over rows held in
+/// memory (deviances, working weights, likelihood derivatives, weighted Grams).
+pub fn in_halves<T: Send>(n: usize, threads: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> (T, T) {
+    let (first, second) = (0..n / 2, n / 2..n);
+    if threads < 2 || n < 2 * MIN_ROWS_PER_HALF {
+        return (work(first), work(second));
+    }
+    std::thread::scope(|s| {
+        let other = s.spawn(|| work(second));
+        let mine = work(first);
+        (mine, other.join().expect("a row thread panicked"))
+    })
+}
+
+/// Rows per product in `weighted_gram`: the scaled rows (`diag(w) X`) of a chunk
+/// stay in cache and are reused from chunk to chunk.
+const GRAM_CHUNK_ROWS: usize = 2048;
+
+/// `X' diag(w) X` as a symmetric ndarray matrix (weights of any sign). Each half of
+/// the rows (`in_halves`) is summed a chunk at a time on its own thread: one
+/// scaled copy of all of `X`, zeroed and then filled, cost a general family's fit
+/// more in page faults than the product, and faer's own threads idled on a product
+/// this narrow.
 pub fn weighted_gram(x: ArrayView2<'_, f64>, w: &[f64], threads: usize) -> Array2<f64> {
-    let p = x.ncols();
-    let mut acc = Mat::<f64>::zeros(p, p);
-    let mut scratch = Mat::<f64>::zeros(0, 0);
-    add_weighted_gram(&mut acc, x, w, &mut scratch, par(threads));
-    from_lower(&acc)
+    let (n, p) = x.dim();
+    let (mut a, b) = in_halves(n, threads, |rows| {
+        let mut acc = Mat::<f64>::zeros(p, p);
+        let mut scratch = Mat::<f64>::zeros(0, 0);
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + GRAM_CHUNK_ROWS).min(rows.end);
+            let chunk = x.slice(ndarray::s![start..end, ..]);
+            add_weighted_gram(&mut acc, chunk, &w[start..end], &mut scratch, Par::Seq);
+            start = end;
+        }
+        acc
+    });
+    a += &b;
+    from_lower(&a)
 }
 
 /// `A B` as an ndarray, by faer on `threads` threads when it is large enough to pay

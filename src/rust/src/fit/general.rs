@@ -208,7 +208,7 @@ impl GeneralModel<'_> {
     /// two. (The per-row family derivatives of a location-scale fit were a quarter of
     /// its time, and all of a twlss fit's likelihood work.)
     pub(super) fn in_halves<T: Send>(&self, work: impl Fn(Range<usize>) -> T + Sync) -> (T, T) {
-        super::row_source::in_halves(self.n(), self.settings.threads, work)
+        linalg::in_halves(self.n(), self.settings.threads, work)
     }
 
     fn loglik(&self, beta: &[f64], eta: &[Vec<f64>]) -> f64 {

@@ -21,7 +21,7 @@ use crate::fit::row_source;
 use crate::fit::rows::Layout;
 use crate::fit::Design;
 use crate::fit::ModelSpec;
-use crate::linalg::SpdSystem;
+use crate::linalg::{self, SpdSystem};
 
 /// The data and model of a generalized fit.
 pub struct GlmData<'b, 'd> {
@@ -99,7 +99,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     /// The deviance at `eta`; `None` when a mean is invalid. Summed in two fixed
     /// halves of the rows (`row_source::in_halves`), on two threads when allowed.
     pub fn deviance(&self, eta: &[f64]) -> Option<f64> {
-        let (a, b) = row_source::in_halves(eta.len(), self.threads, |rows| self.deviance_of(eta, rows));
+        let (a, b) = linalg::in_halves(eta.len(), self.threads, |rows| self.deviance_of(eta, rows));
         let dev = a? + b?;
         dev.is_finite().then_some(dev)
     }
@@ -107,7 +107,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     fn deviance_of(&self, eta: &[f64], rows: Range<usize>) -> Option<f64> {
         // The family's libm calls run scalar SSE: faer's wide kernels before them
         // must not leave the vector state dirty (`linalg::clear_vector_state`).
-        crate::linalg::clear_vector_state();
+        linalg::clear_vector_state();
         let mut dev = 0.0;
         for i in rows {
             if self.w[i] == 0.0 {
@@ -193,7 +193,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or
     /// expected (Fisher).
     pub(crate) fn working(&self, eta: &[f64], fisher: bool) -> Result<(Vec<f64>, Vec<f64>)> {
-        let (a, b) = row_source::in_halves(eta.len(), self.threads, |rows| self.working_of(eta, fisher, rows));
+        let (a, b) = linalg::in_halves(eta.len(), self.threads, |rows| self.working_of(eta, fisher, rows));
         let ((mut w, mut u), (w2, u2)) = (a?, b?);
         w.extend(w2);
         u.extend(u2);
@@ -201,7 +201,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     }
 
     fn working_of(&self, eta: &[f64], fisher: bool, rows: Range<usize>) -> Result<(Vec<f64>, Vec<f64>)> {
-        crate::linalg::clear_vector_state();
+        linalg::clear_vector_state();
         let mut w = vec![0.0; rows.len()];
         let mut u = vec![0.0; rows.len()];
         for (r, i) in rows.enumerate() {

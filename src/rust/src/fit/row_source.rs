@@ -101,26 +101,6 @@ pub fn source<'s>(
     }
 }
 
-/// Per-row work below this many rows a thread runs on one thread (a thread costs
-/// more than it saves).
-pub const MIN_ROWS_PER_HALF: usize = 2048;
-
-/// `work` on rows `0..n` in two fixed halves, on two threads when `threads` allows
-/// and each half has `MIN_ROWS_PER_HALF` rows: the halves, and so every sum over
-/// them, are the same on one thread or two. For the per-row family work that needs
-/// no model matrix rows (deviances, working weights, likelihood derivatives).
-pub fn in_halves<T: Send>(n: usize, threads: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> (T, T) {
-    let (first, second) = (0..n / 2, n / 2..n);
-    if threads < 2 || n < 2 * MIN_ROWS_PER_HALF {
-        return (work(first), work(second));
-    }
-    std::thread::scope(|s| {
-        let other = s.spawn(|| work(second));
-        let mine = work(first);
-        (mine, other.join().expect("a row thread panicked"))
-    })
-}
-
 /// Passes over the model matrix's rows in parallel: the rows are split into one
 /// contiguous range per thread, and each thread visits its range a chunk at a time
 /// (`RowSource`) into an accumulator of its own, made by `init`; the accumulators come
