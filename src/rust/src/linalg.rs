@@ -621,6 +621,29 @@ mod tests {
         }
     }
 
+    /// In halves of 2048-row chunks (here 3 chunks a half, the last one short), on
+    /// one thread or two: the definition's sums, and the same bits either way. With
+    /// weights of one sign (the symmetric product) and of both.
+    #[test]
+    fn weighted_gram_matches_its_definition_on_one_thread_or_two() {
+        let (n, p) = (2 * (2 * GRAM_CHUNK_ROWS + 700), 6);
+        let x = Array2::from_shape_fn((n, p).f(), |(i, j)| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.3 * j as f64);
+        for signed in [false, true] {
+            let w: Vec<f64> =
+                (0..n).map(|i| (1 + i % 5) as f64 - if signed && i % 7 == 0 { 4.0 } else { 0.0 }).collect();
+            let one = weighted_gram(x.view(), &w, 1);
+            let two = weighted_gram(x.view(), &w, 2);
+            assert_eq!(one, two, "signed weights: {signed}");
+            for a in 0..p {
+                for b in 0..p {
+                    let want: f64 = (0..n).map(|i| x[(i, a)] * w[i] * x[(i, b)]).sum();
+                    let scale: f64 = (0..n).map(|i| (x[(i, a)] * w[i] * x[(i, b)]).abs()).sum();
+                    assert!((one[(a, b)] - want).abs() <= 1e-13 * scale, "({a}, {b}): {} vs {want}", one[(a, b)]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn spd_factor_solves_and_inverts() {
         let a = array![[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1e6]];

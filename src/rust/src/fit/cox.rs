@@ -474,6 +474,34 @@ mod tests {
         (time, status, strata, x)
     }
 
+    /// The risk sets' column sums on two threads (two halves of the columns, from
+    /// 4096 rows) are those of one thread, and the definition's:
+    /// `sum_{i in R_j} v_i x_i` over the rows of the event's stratum at or after its
+    /// time.
+    #[test]
+    fn risk_row_sums_match_their_definition_on_one_thread_or_two() {
+        let n = 5000;
+        let x = Array2::from_shape_fn((n, 5).f(), |(i, j)| ((i * (j + 3)) as f64 * 0.37).sin() + 0.1 * j as f64);
+        let time: Vec<f64> = (0..n).map(|i| ((i * 7 % 523) as f64 / 4.0).floor() + 1.0).collect();
+        let status: Vec<f64> = (0..n).map(|i| if i % 4 == 3 { 0.0 } else { 1.0 }).collect();
+        let strata: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        let v: Vec<f64> = (0..n).map(|i| 1.0 + (i % 9) as f64 / 9.0).collect();
+        let sets = RiskSets::new(&time, &status, &strata);
+        let one = sets.risk_row_sums(x.view(), &v, 1);
+        assert_eq!(one, sets.risk_row_sums(x.view(), &v, 2));
+        for (j, ev) in sets.events.iter().enumerate() {
+            // The event's time and stratum, from the first row of its tie block.
+            let first = sets.order[ev.end - 1];
+            for c in 0..5 {
+                let want: f64 = (0..n)
+                    .filter(|&i| strata[i] == strata[first] && time[i] >= time[first])
+                    .map(|i| v[i] * x[(i, c)])
+                    .sum();
+                assert!((one[(j, c)] - want).abs() <= 1e-10 * want.abs().max(1.0), "event {j}, column {c}");
+            }
+        }
+    }
+
     #[test]
     fn gradient_and_hessian_match_finite_differences() {
         let (time, status, strata, x) = data();
