@@ -27,12 +27,13 @@ pub struct Ordered {
     classes: usize,
 }
 
-/// The logistic distribution function at `x` and its density's value and first
-/// three derivatives, `[F, f, f', f'', f''']`, from `e^-|x|` (accurate in both tails);
-/// all but `F` are 0 at infinite `x`.
-fn logistic(x: f64) -> [f64; 5] {
+/// The logistic distribution function at `x`, its upper tail `1 - F`, and its
+/// density's value and first three derivatives, `[F, 1 - F, f, f', f'', f''']`, from
+/// `e^-|x|` (accurate in both tails); the density's are 0 at infinite `x`.
+fn logistic(x: f64) -> [f64; 6] {
     if x.is_infinite() {
-        return [if x > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0, 0.0, 0.0];
+        let cdf = if x > 0.0 { 1.0 } else { 0.0 };
+        return [cdf, 1.0 - cdf, 0.0, 0.0, 0.0, 0.0];
     }
     let e = (-x.abs()).exp();
     let big = 1.0 / (1.0 + e);
@@ -40,7 +41,20 @@ fn logistic(x: f64) -> [f64; 5] {
     // f = F (1 - F); f' = f (1 - 2F); f'' = f (1 - 6F + 6F^2); f''' = f (1 - 14F + 36F^2 - 24F^3).
     let f = cdf * tail;
     let (c, c2, c3) = (cdf, cdf * cdf, cdf * cdf * cdf);
-    [cdf, f, f * (1.0 - 2.0 * c), f * (1.0 - 6.0 * c + 6.0 * c2), f * (1.0 - 14.0 * c + 36.0 * c2 - 24.0 * c3)]
+    [cdf, tail, f, f * (1.0 - 2.0 * c), f * (1.0 - 6.0 * c + 6.0 * c2), f * (1.0 - 14.0 * c + 36.0 * c2 - 24.0 * c3)]
+}
+
+/// `P = F(b) - F(a)` from `logistic` at `a < b`, as the difference of the two tails
+/// that is accurate (mgcv's `Fdiff`): both in the lower tail, both in the upper
+/// (`1 - F(x) = F(-x)`), or one in each.
+fn interval_probability(a: f64, b: f64, la: &[f64; 6], lb: &[f64; 6]) -> f64 {
+    if b <= 0.0 {
+        lb[0] - la[0]
+    } else if a >= 0.0 {
+        la[1] - lb[1]
+    } else {
+        1.0 - la[0] - lb[1]
+    }
 }
 
 impl Ordered {
@@ -52,19 +66,11 @@ impl Ordered {
         (lower, upper)
     }
 
-    /// `P(y)` at `mu`, as the difference of the two tails that is accurate (mgcv's
-    /// `Fdiff`): both in the lower tail, both in the upper, or one in each.
+    /// `P(y)` at `mu` (`interval_probability`).
     fn probability(&self, y: f64, mu: f64) -> f64 {
         let (lo, hi) = self.bounds(y);
         let (a, b) = (lo - mu, hi - mu);
-        if b <= 0.0 {
-            logistic(b)[0] - logistic(a)[0]
-        } else if a >= 0.0 {
-            // 1 - F(x) = F(-x).
-            logistic(-a)[0] - logistic(-b)[0]
-        } else {
-            1.0 - logistic(a)[0] - logistic(-b)[0]
-        }
+        interval_probability(a, b, &logistic(a), &logistic(b))
     }
 
     /// The cut points, `alpha_1 .. alpha_{R-1}`.
@@ -131,12 +137,13 @@ impl ExponentialFamily for Ordered {
     /// at the cut points' distances `a`, `b` from `mu`, by the derivatives of `log P`.
     fn deviance_mu_derivatives(&self, y: f64, mu: f64) -> [f64; 4] {
         let (lo, hi) = self.bounds(y);
-        let (la, lb) = (logistic(lo - mu), logistic(hi - mu));
-        let p = self.probability(y, mu);
-        let r1 = (la[1] - lb[1]) / p;
-        let r2 = (lb[2] - la[2]) / p;
-        let r3 = (la[3] - lb[3]) / p;
-        let r4 = (lb[4] - la[4]) / p;
+        let (a, b) = (lo - mu, hi - mu);
+        let (la, lb) = (logistic(a), logistic(b));
+        let p = interval_probability(a, b, &la, &lb);
+        let r1 = (la[2] - lb[2]) / p;
+        let r2 = (lb[3] - la[3]) / p;
+        let r3 = (la[4] - lb[4]) / p;
+        let r4 = (lb[5] - la[5]) / p;
         let l1 = r1;
         let l2 = r2 - l1 * l1;
         let l3 = r3 - 3.0 * l1 * r2 + 2.0 * l1.powi(3);
