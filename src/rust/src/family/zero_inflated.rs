@@ -41,11 +41,21 @@ impl ZeroInflatedPoisson {
 
     /// The log likelihood of count `y` as a function of `gamma`.
     fn loglik(&self, y: f64, gamma: Jet) -> Jet {
+        let l = self.loglik_but_constant(y, gamma);
+        if y == 0.0 {
+            return l;
+        }
+        l - Jet::constant(lgamma(y + 1.0))
+    }
+
+    /// `loglik` without its term in `y` alone, `-log y!`: its derivatives, for which
+    /// that `lgamma` a row (every pass) was wasted.
+    fn loglik_but_constant(&self, y: f64, gamma: Jet) -> Jet {
         let eta = Jet::constant(self.theta1) + gamma * self.slope();
         if y == 0.0 {
             return -eta.exp();
         }
-        log_nonzero(eta) + gamma * y - gamma.exp() - log_nonzero(gamma) - Jet::constant(lgamma(y + 1.0))
+        log_nonzero(eta) + gamma * y - gamma.exp() - log_nonzero(gamma)
     }
 }
 
@@ -95,7 +105,7 @@ impl ExponentialFamily for ZeroInflatedPoisson {
     }
 
     fn deviance_mu_derivatives(&self, y: f64, mu: f64) -> [f64; 4] {
-        let l = self.loglik(y, Jet::var(mu)).0;
+        let l = self.loglik_but_constant(y, Jet::var(mu)).0;
         [-2.0 * l[1], -2.0 * l[2], -2.0 * l[3], -2.0 * l[4]]
     }
 
