@@ -8,6 +8,8 @@
 #   parameters estimated:
 #     betar   beta, mean plogis(f / 4 - 2), precision 5;           betar()
 #     scat    f + 2 t_4;                                            scat()
+#     ziP     zero-inflated Poisson, log mean f / 4 - 1, presence
+#             theta = (-2, 0.3) (mgcv's ?ziP example's generator);  ziP()
 #     ocat    4 classes, latent f - mean(f) + logistic, cuts -1, 0, 5;  ocat(R = 4)
 #     nb      negative binomial, mean exp(f / 4), size 3;            nb()
 #     tw      Tweedie, mean exp(f / 4), p 1.5, scale 1;              tw()
@@ -30,12 +32,12 @@
 #   fitted values from each engine's, and the REML score (warmgam's and gam's).
 #
 # Goals (reported, never asserted): at n = 2e4 each family at most 1/20 of gam's
-# time; at n = 1e6 betar, scat and ocat no slower than bam(discrete = TRUE); gaulss
+# time; at n = 1e6 betar, scat, ziP and ocat no slower than bam(discrete = TRUE); gaulss
 # at n = 1e5 against gam().
 #
 # How to run
 #   Rscript bench/bench_families.R
-#   WARMGAM_BENCH_FAMILY_N=1e6 WARMGAM_BENCH_FAMILY_GAM=0 WARMGAM_BENCH_FAMILIES=betar,scat,ocat \
+#   WARMGAM_BENCH_FAMILY_N=1e6 WARMGAM_BENCH_FAMILY_GAM=0 WARMGAM_BENCH_FAMILIES=betar,scat,ziP,ocat \
 #     Rscript bench/bench_families.R     (the issue's n = 1e6 comparison with bam)
 #   WARMGAM_BENCH_FAMILY_N=1e5 WARMGAM_BENCH_FAMILIES=gaulss Rscript bench/bench_families.R
 #
@@ -59,6 +61,14 @@ responses <- list(
     stats::rbeta(length(f), mu * 5, (1 - mu) * 5)
   },
   scat = function(f) f + 2 * stats::rt(length(f), df = 4),
+  ziP = function(f) {
+    gamma <- f / 4 - 1
+    lambda <- exp(gamma)
+    present <- 1 - exp(-exp(-2 + exp(0.3) * gamma)) > stats::runif(length(f))
+    y <- numeric(length(f))
+    y[present] <- stats::qpois(stats::runif(sum(present), stats::dpois(0, lambda[present]), 1), lambda[present])
+    y
+  },
   ocat = function(f) findInterval(f - mean(f) + stats::rlogis(length(f)), c(-1, 0, 5)) + 1,
   nb = function(f) stats::rnbinom(length(f), mu = exp(f / 4), size = 3),
   tw = function(f) {
@@ -87,6 +97,7 @@ formulas <- list(gaulss = list(formula, ~ s(x2)), twlss = list(formula, ~1, ~1),
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
+  ziP = list(warmgam = ziP(), mgcv = mgcv::ziP()),
   ocat = list(warmgam = ocat(R = 4), mgcv = mgcv::ocat(R = 4)),
   nb = list(warmgam = nb(), mgcv = mgcv::nb()),
   tw = list(warmgam = tw(), mgcv = local({
