@@ -13,7 +13,17 @@
 #     ocat    4 classes, latent f - mean(f) + logistic, cuts -1, 0, 5;  ocat(R = 4)
 #     nb      negative binomial, mean exp(f / 4), size 3;            nb()
 #     tw      Tweedie, mean exp(f / 4), p 1.5, scale 1;              tw()
+#     cnorm   f + 2 N(0, 1) - 8, recorded as "at most 0" below 0 (Tobit, ?cnorm's
+#             form);                                                cnorm()
 #     gaulss  f + N(0, exp(2 x2)), with list(<formula>, ~ s(x2));     mgcv::gaulss()
+#     gammals gamma, mean exp(f / 8), scale exp(x2 - 1), with list(<formula>, ~ s(x2));
+#                                                                    mgcv::gammals()
+#     gumbls  Gumbel, location f / 2, scale exp(x2 - 1), with list(<formula>, ~ s(x2));
+#                                                                    mgcv::gumbls()
+#     ziplss  zero-inflated Poisson, log mean f / 4 - 1, presence probability
+#             1 - exp(-exp(2 x2 - 0.5)), with list(<formula>, ~ s(x2)); mgcv::ziplss()
+#     multinom  classes 0, 1, 2 with logits (0, f / 4 - 2, 2 sin(2 pi x2) - 0.5), with
+#             list(<formula>, ~ s(x2));                              mgcv::multinom(K = 2)
 #     twlss   Tweedie, mean exp(f / 4), p 1.5, scale 1, with list(<formula>, ~ 1, ~ 1);
 #                                                                    mgcv::twlss()
 #     cox     survival times of hazard exp(f / 4 - 2), censored at U(0, 8);
@@ -78,7 +88,32 @@ responses <- list(
     counts <- stats::rpois(length(f), mu^0.5 / 0.5)
     vapply(seq_along(f), function(i) sum(stats::rgamma(counts[i], shape = 1, scale = 0.5 * mu[i]^0.5)), 0)
   },
+  cnorm = function(f) {
+    ys <- f + 2 * stats::rnorm(length(f)) - 8
+    y <- cbind(ys, ys)
+    y[ys < 0, 2] <- -Inf
+    y[ys < 0, 1] <- 0
+    y
+  },
   gaulss = function(f) f + stats::rnorm(length(f)) * exp(base$x2),
+  gammals = function(f) {
+    scale <- exp(base$x2 - 1)
+    stats::rgamma(length(f), shape = 1 / scale, scale = exp(f / 8) * scale)
+  },
+  gumbls = function(f) f / 2 - exp(base$x2 - 1) * log(-log(stats::runif(length(f)))),
+  ziplss = function(f) {
+    lambda <- exp(f / 4 - 1)
+    present <- 1 - exp(-exp(2 * base$x2 - 0.5)) > stats::runif(length(f))
+    y <- numeric(length(f))
+    y[present] <- stats::qpois(stats::runif(sum(present), stats::dpois(0, lambda[present]), 1), lambda[present])
+    y
+  },
+  multinom = function(f) {
+    p <- exp(cbind(0, f / 4 - 2, 2 * sin(2 * pi * base$x2) - 0.5))
+    p <- p / rowSums(p)
+    u <- stats::runif(length(f))
+    (u > p[, 1]) + (u > p[, 1] + p[, 2])
+  },
   twlss = function(f) mgcv::rTweedie(exp(f / 4), p = 1.5, phi = 1),
   # The observed time, its event indicator as an attribute.
   cox = function(f) {
@@ -93,7 +128,8 @@ responses <- list(
   }
 )
 # A general family's list of formulae: one per linear predictor.
-formulas <- list(gaulss = list(formula, ~ s(x2)), twlss = list(formula, ~1, ~1), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
+formulas <- list(gaulss = list(formula, ~ s(x2)), gammals = list(formula, ~ s(x2)), gumbls = list(formula, ~ s(x2)),
+                 ziplss = list(formula, ~ s(x2)), multinom = list(formula, ~ s(x2)), twlss = list(formula, ~1, ~1), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
@@ -106,7 +142,12 @@ families <- list(
     parent.env(environment(fam$ls)) <- asNamespace("mgcv")
     fam
   })),
+  cnorm = list(warmgam = cnorm(), mgcv = mgcv::cnorm()),
   gaulss = list(warmgam = mgcv::gaulss(), mgcv = mgcv::gaulss()),
+  gammals = list(warmgam = mgcv::gammals(), mgcv = mgcv::gammals()),
+  gumbls = list(warmgam = mgcv::gumbls(), mgcv = mgcv::gumbls()),
+  ziplss = list(warmgam = mgcv::ziplss(), mgcv = mgcv::ziplss()),
+  multinom = list(warmgam = mgcv::multinom(K = 2), mgcv = mgcv::multinom(K = 2)),
   twlss = list(warmgam = mgcv::twlss(), mgcv = local({
     # mgcv 1.8-41's twlss() finds its ldTweedie() only when mgcv is attached.
     fam <- mgcv::twlss()
@@ -122,6 +163,7 @@ parameters <- function(fit) {
   value <- if (inherits(fit, "warmgam")) {
     fields <- list(fam[["phi"]], c(fam[["nu"]], fam[["sigma"]]), fam[["cuts"]], fam[["theta"]], fam[["p"]])
     found <- Filter(Negate(is.null), fields)
+    if (!length(found)) return("")
     found[[1]]
   } else {
     fam$getTheta(TRUE)
@@ -142,7 +184,8 @@ rows <- list()
 for (name in chosen) {
   d <- base
   y <- responses[[name]](base$f)
-  d$y <- as.vector(y)
+  # (A two-column response, cnorm's bounds, stays a matrix.)
+  d$y <- if (is.matrix(y)) y else as.vector(y)
   d$y2 <- attr(y, "second")
   # Cox's event indicator is its `weights` (NULL: unit weights for the others).
   event <- attr(y, "event")
