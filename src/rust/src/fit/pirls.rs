@@ -191,7 +191,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     }
 
     /// The IRLS weights and working terms at `eta`: observed information (Newton) or
-    /// expected (Fisher).
+    /// expected (Fisher). Formed in two fixed halves of the rows (`linalg::in_halves`).
     pub(crate) fn working(&self, eta: &[f64], fisher: bool) -> Result<(Vec<f64>, Vec<f64>)> {
         let (a, b) = linalg::in_halves(eta.len(), self.threads, |rows| self.working_of(eta, fisher, rows));
         let ((mut w, mut u), (w2, u2)) = (a?, b?);
