@@ -184,7 +184,13 @@ pub fn add_weighted_gram(
 
 /// Below this many rows per half, `in_halves` stays on one thread: starting a
 /// thread costs about as much as 2000 rows of a location-scale family's work.
-pub const MIN_ROWS_PER_HALF: usize = 2048;
+const MIN_ROWS_PER_HALF: usize = 2048;
+
+/// Whether work over `rows` rows split in two halves runs them on two threads
+/// (`in_halves`, and passes that split their output another way).
+pub fn halves_on_two_threads(rows: usize, threads: usize) -> bool {
+    threads >= 2 && rows >= 2 * MIN_ROWS_PER_HALF
+}
 
 /// `work` on rows `0..n` in two fixed halves, on two threads when `threads` allows
 /// and each half has `MIN_ROWS_PER_HALF` rows: the halves, and so every sum over
@@ -192,7 +198,7 @@ pub const MIN_ROWS_PER_HALF: usize = 2048;
 /// memory (deviances, working weights, likelihood derivatives, weighted Grams).
 pub fn in_halves<T: Send>(n: usize, threads: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> (T, T) {
     let (first, second) = (0..n / 2, n / 2..n);
-    if threads < 2 || n < 2 * MIN_ROWS_PER_HALF {
+    if !halves_on_two_threads(n, threads) {
         return (work(first), work(second));
     }
     std::thread::scope(|s| {

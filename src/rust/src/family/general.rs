@@ -292,7 +292,7 @@ impl GeneralFamily {
                 for &(first, size) in &term.factors[..term.blocks] {
                     factor *= h[first][size];
                 }
-                let at = term.at;
+                let at = term.factors.map(|(first, _)| first);
                 let l = match term.blocks {
                     1 => p.d1[at[0]],
                     2 => p.d2[at[0]][at[1]],
@@ -380,7 +380,6 @@ impl GeneralFamily {
     }
 }
 
-/// The 24 orderings of four indices (with repeats where indices repeat).
 /// One fourth derivative `l_abcd` (`a <= b <= c <= d`) of `eta_fourth`: the
 /// partitions of the four differentiations whose blocks each differentiate one
 /// predictor, and the index orders it is stored under.
@@ -389,11 +388,11 @@ struct FourthEntry {
     permutations: Vec<[usize; 4]>,
 }
 
-/// A partition's term: the parameter derivative of order `blocks` at `at`, times
-/// each block's link derivative (`h[first][size - 1]`, stored as `(first, size - 1)`).
+/// A partition's term: for each of its `blocks` the predictor it differentiates
+/// and its size less one, `(first, size - 1)`. The term is the parameter derivative
+/// at those predictors times each block's link derivative `h[first][size - 1]`.
 struct FourthTerm {
     blocks: usize,
-    at: [usize; 4],
     factors: [(usize, usize); 4],
 }
 
@@ -413,13 +412,12 @@ fn fourth_entries(k: usize) -> Vec<FourthEntry> {
                     let idx = [a, b, c, d];
                     let mut terms = Vec::new();
                     'partition: for blocks in PARTITIONS_OF_FOUR {
-                        let mut term = FourthTerm { blocks: blocks.len(), at: [0; 4], factors: [(0, 0); 4] };
+                        let mut term = FourthTerm { blocks: blocks.len(), factors: [(0, 0); 4] };
                         for (r, &mask) in blocks.iter().enumerate() {
                             let first = idx[mask.trailing_zeros() as usize];
                             if (0..4).any(|i| mask & (1 << i) != 0 && idx[i] != first) {
                                 continue 'partition;
                             }
-                            term.at[r] = first;
                             term.factors[r] = (first, mask.count_ones() as usize - 1);
                         }
                         terms.push(term);
@@ -435,6 +433,7 @@ fn fourth_entries(k: usize) -> Vec<FourthEntry> {
     entries
 }
 
+/// The 24 orderings of four indices (with repeats where indices repeat).
 fn permutations(idx: [usize; 4]) -> impl Iterator<Item = [usize; 4]> {
     const ORDERS: [[usize; 4]; 24] = [
         [0, 1, 2, 3],

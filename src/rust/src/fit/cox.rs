@@ -130,7 +130,7 @@ impl RiskSets {
         let half = p / 2;
         let (left, right) = out.view_mut().split_at(Axis(1), half);
         let (x_left, x_right) = x.split_at(Axis(1), half);
-        if threads < 2 || x.nrows() < 2 * linalg::MIN_ROWS_PER_HALF {
+        if !linalg::halves_on_two_threads(x.nrows(), threads) {
             self.risk_row_sums_into(x_left, &weighted, left);
             self.risk_row_sums_into(x_right, &weighted, right);
         } else {

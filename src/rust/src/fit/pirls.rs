@@ -97,7 +97,7 @@ impl<'b, 'd> GlmData<'b, 'd> {
     }
 
     /// The deviance at `eta`; `None` when a mean is invalid. Summed in two fixed
-    /// halves of the rows (`row_source::in_halves`), on two threads when allowed.
+    /// halves of the rows (`linalg::in_halves`), on two threads when allowed.
     pub fn deviance(&self, eta: &[f64]) -> Option<f64> {
         let (a, b) = linalg::in_halves(eta.len(), self.threads, |rows| self.deviance_of(eta, rows));
         let dev = a? + b?;
