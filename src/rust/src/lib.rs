@@ -979,7 +979,7 @@ fn smooth_matrix(
 #[extendr]
 fn tweedie_log_density_impl(y: &[f64], mu: &[f64], p: f64, phi: f64) -> Vec<f64> {
     let mut terms = family::tweedie::SeriesTerms::new(p);
-    y.iter().zip(mu).map(|(&y, &mu)| family::tweedie::log_density(&mut terms, y, mu, phi, p)[0]).collect()
+    y.iter().zip(mu).map(|(&y, &mu)| family::tweedie::log_density(&mut terms, y, mu, phi)[0]).collect()
 }
 
 /// What the store at `dir` holds: keys, entries, bytes, oldest and newest entry times

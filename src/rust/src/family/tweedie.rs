@@ -37,6 +37,7 @@ const KEPT_TERMS: usize = 100_000;
 /// the two `lgamma`s were most of a `tw()` fit's time. Filled as terms are first
 /// needed; each value is the one computed afresh would be.
 pub struct SeriesTerms {
+    p: f64,
     alpha: f64,
     /// `(lgamma(j + 1), lgamma(-j alpha))` at index `j` (index 0 unused).
     table: Vec<(f64, f64)>,
@@ -44,7 +45,7 @@ pub struct SeriesTerms {
 
 impl SeriesTerms {
     pub fn new(p: f64) -> SeriesTerms {
-        SeriesTerms { alpha: (2.0 - p) / (1.0 - p), table: vec![(f64::NAN, f64::NAN)] }
+        SeriesTerms { p, alpha: (2.0 - p) / (1.0 - p), table: vec![(f64::NAN, f64::NAN)] }
     }
 
     fn at(&mut self, j: f64) -> (f64, f64) {
@@ -62,10 +63,10 @@ impl SeriesTerms {
 }
 
 /// `log a(y, phi)` and its first two derivatives in `phi`, for `y > 0` (NaN where
-/// the series is not summed: `MAX_PEAK`), with the terms' `lgamma`s from `terms`
-/// (made for this power).
-pub fn log_a(terms: &mut SeriesTerms, y: f64, phi: f64, p: f64) -> [f64; 3] {
-    let alpha = terms.alpha;
+/// the series is not summed: `MAX_PEAK`), at the power of `terms`, which keep the
+/// terms' `lgamma`s.
+pub fn log_a(terms: &mut SeriesTerms, y: f64, phi: f64) -> [f64; 3] {
+    let (p, alpha) = (terms.p, terms.alpha);
     let slope = -alpha * y.ln() + alpha * (p - 1.0).ln() - (1.0 - alpha) * phi.ln() - (2.0 - p).ln();
     let mut log_w = |j: f64| {
         let (factorial, gamma) = terms.at(j);
@@ -114,15 +115,16 @@ pub fn log_a(terms: &mut SeriesTerms, y: f64, phi: f64, p: f64) -> [f64; 3] {
 }
 
 /// The log density at `mu` (with its first two derivatives in `phi`), mgcv's
-/// `ldTweedie`: `y = 0` has probability `exp(-mu^(2-p) / (phi (2-p)))`. `terms` are
-/// the series' for this `p`.
-pub fn log_density(terms: &mut SeriesTerms, y: f64, mu: f64, phi: f64, p: f64) -> [f64; 3] {
+/// `ldTweedie`: `y = 0` has probability `exp(-mu^(2-p) / (phi (2-p)))`; at the power
+/// of `terms` (the series').
+pub fn log_density(terms: &mut SeriesTerms, y: f64, mu: f64, phi: f64) -> [f64; 3] {
+    let p = terms.p;
     let kappa = mu.powf(2.0 - p) / (2.0 - p);
     if y == 0.0 {
         return [-kappa / phi, kappa / (phi * phi), -2.0 * kappa / phi.powi(3)];
     }
     let exponent = y * mu.powf(1.0 - p) / (1.0 - p) - kappa;
-    let [la, la1, la2] = log_a(terms, y, phi, p);
+    let [la, la1, la2] = log_a(terms, y, phi);
     [exponent / phi + la, -exponent / (phi * phi) + la1, 2.0 * exponent / phi.powi(3) + la2]
 }
 
@@ -132,14 +134,12 @@ pub struct Tweedie {
 }
 
 impl Tweedie {
-    /// The deviance's term in `y` alone, `y^(2-p) / ((1-p)(2-p))` (0 at `y = 0`).
-    fn y_term(&self, y: f64) -> f64 {
+    /// The unit deviance at `mu` from `m1 = mu^(1-p)` (`mu^(2-p) = m1 mu`); the
+    /// term in `y` alone, `y^(2-p) / ((1-p)(2-p))`, is 0 at `y = 0`.
+    fn deviance_from(&self, y: f64, mu: f64, m1: f64) -> f64 {
         let p = self.p;
-        if y > 0.0 {
-            y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p))
-        } else {
-            0.0
-        }
+        let ya = if y > 0.0 { y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p)) } else { 0.0 };
+        2.0 * (ya - y * m1 / (1.0 - p) + m1 * mu / (2.0 - p))
     }
 }
 
@@ -172,19 +172,13 @@ impl ExponentialFamily for Tweedie {
     /// it (the powers were a `tw()` fit's largest cost after the series).
     fn deviance(&self, y: f64, mu: f64) -> [f64; 3] {
         let p = self.p;
-        let (ya, m1) = (self.y_term(y), mu.powf(1.0 - p));
-        let (m2, m0) = (m1 * mu, m1 / mu);
-        [
-            2.0 * (ya - y * m1 / (1.0 - p) + m2 / (2.0 - p)),
-            2.0 * (m1 - y * m0),
-            2.0 * ((1.0 - p) * m0 + p * y * m0 / mu),
-        ]
+        let m1 = mu.powf(1.0 - p);
+        let m0 = m1 / mu;
+        [self.deviance_from(y, mu, m1), 2.0 * (m1 - y * m0), 2.0 * ((1.0 - p) * m0 + p * y * m0 / mu)]
     }
 
     fn unit_deviance(&self, y: f64, mu: f64) -> f64 {
-        let p = self.p;
-        let m1 = mu.powf(1.0 - p);
-        2.0 * (self.y_term(y) - y * m1 / (1.0 - p) + m1 * mu / (2.0 - p))
+        self.deviance_from(y, mu, mu.powf(1.0 - self.p))
     }
 
     /// mgcv's: `y + 0.1` where `y` is 0.
@@ -201,7 +195,7 @@ impl ExponentialFamily for Tweedie {
         let mut out = [0.0; 3];
         let mut terms = SeriesTerms::new(self.p);
         for (&y, &w) in observed(y, w).filter(|(y, _)| **y > 0.0) {
-            let d = log_density(&mut terms, y, y, phi, self.p);
+            let d = log_density(&mut terms, y, y, phi);
             for k in 0..3 {
                 out[k] += w * d[k];
             }
@@ -241,7 +235,7 @@ mod tests {
             (40.0, 30.0, 0.3, 1.3, [-4.475715985396192e+00, 4.189333289099636e+00, -3.353119134778262e+01]),
         ];
         for (y, mu, phi, p, want) in cases {
-            let got = log_density(&mut SeriesTerms::new(p), y, mu, phi, p);
+            let got = log_density(&mut SeriesTerms::new(p), y, mu, phi);
             for k in 0..3 {
                 assert!(
                     (got[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()),
@@ -252,7 +246,7 @@ mod tests {
             }
         }
         // Zero: the point mass.
-        let z = log_density(&mut SeriesTerms::new(1.6), 0.0, 2.0, 1.5, 1.6);
+        let z = log_density(&mut SeriesTerms::new(1.6), 0.0, 2.0, 1.5);
         assert!((z[0] + 2f64.powf(0.4) / (1.5 * 0.4)).abs() < 1e-14);
     }
 }
