@@ -24,6 +24,10 @@
 #             1 - exp(-exp(2 x2 - 0.5)), with list(<formula>, ~ s(x2)); mgcv::ziplss()
 #     multinom  classes 0, 1, 2 with logits (0, f / 4 - 2, 2 sin(2 pi x2) - 0.5), with
 #             list(<formula>, ~ s(x2));                              mgcv::multinom(K = 2)
+#     gevlss  generalized extreme value, location f / 2, log scale x2 - 1, shape 0.1, with
+#             list(<formula>, ~ s(x2), ~ 1);                       mgcv::gevlss()
+#     shash   sinh-arcsinh, location f / 2, log scale x2 - 1, skewness 0.3, log tail
+#             weight 0 (the normal's), with list(<formula>, ~ s(x2), ~ 1, ~ 1); mgcv::shash()
 #     twlss   Tweedie, mean exp(f / 4), p 1.5, scale 1, with list(<formula>, ~ 1, ~ 1);
 #                                                                    mgcv::twlss()
 #     cox     survival times of hazard exp(f / 4 - 2), censored at U(0, 8);
@@ -114,6 +118,15 @@ responses <- list(
     u <- stats::runif(length(f))
     (u > p[, 1]) + (u > p[, 1] + p[, 2])
   },
+  gevlss = function(f) {
+    # The inverse of the GEV distribution function, xi = 0.1.
+    xi <- 0.1
+    f / 2 + exp(base$x2 - 1) * ((-log(stats::runif(length(f))))^-xi - 1) / xi
+  },
+  shash = function(f) {
+    # Jones & Pewsey's transform of a standard normal, epsilon = 0.3, delta = 1.
+    f / 2 + exp(base$x2 - 1) * sinh(asinh(stats::rnorm(length(f))) + 0.3)
+  },
   twlss = function(f) mgcv::rTweedie(exp(f / 4), p = 1.5, phi = 1),
   # The observed time, its event indicator as an attribute.
   cox = function(f) {
@@ -129,7 +142,8 @@ responses <- list(
 )
 # A general family's list of formulae: one per linear predictor.
 formulas <- list(gaulss = list(formula, ~ s(x2)), gammals = list(formula, ~ s(x2)), gumbls = list(formula, ~ s(x2)),
-                 ziplss = list(formula, ~ s(x2)), multinom = list(formula, ~ s(x2)), twlss = list(formula, ~1, ~1), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
+                 ziplss = list(formula, ~ s(x2)), multinom = list(formula, ~ s(x2)),
+                 gevlss = list(formula, ~ s(x2), ~1), shash = list(formula, ~ s(x2), ~1, ~1), twlss = list(formula, ~1, ~1), mvn = list(y ~ s(x0) + s(x1), y2 ~ s(x2) + s(x3)))
 families <- list(
   betar = list(warmgam = betar(), mgcv = mgcv::betar()),
   scat = list(warmgam = scat(), mgcv = mgcv::scat()),
@@ -148,6 +162,8 @@ families <- list(
   gumbls = list(warmgam = mgcv::gumbls(), mgcv = mgcv::gumbls()),
   ziplss = list(warmgam = mgcv::ziplss(), mgcv = mgcv::ziplss()),
   multinom = list(warmgam = mgcv::multinom(K = 2), mgcv = mgcv::multinom(K = 2)),
+  gevlss = list(warmgam = mgcv::gevlss(), mgcv = mgcv::gevlss()),
+  shash = list(warmgam = mgcv::shash(), mgcv = mgcv::shash()),
   twlss = list(warmgam = mgcv::twlss(), mgcv = local({
     # mgcv 1.8-41's twlss() finds its ldTweedie() only when mgcv is attached.
     fam <- mgcv::twlss()

@@ -26,6 +26,13 @@ pub struct Space {
     monomials: Vec<[u8; MAX_VARS]>,
     /// `(i, j, l)`: monomial `i` times monomial `j` is monomial `l`.
     products: Vec<(u8, u8, u8)>,
+    /// For `compose`'s powers of a jet without constant term: entry `r - 2` holds
+    /// the products of `power` (degree at least `r - 1`) and `delta` (degree at
+    /// least 1) that can be nonzero, in `products`' order (a power of degree `r`
+    /// has no terms below degree `r`: the other products are exact zeros).
+    power_products: Vec<Vec<(u8, u8, u8)>>,
+    /// Where each degree's monomials start (`degree_start[d]..degree_start[d + 1]`).
+    degree_start: Vec<usize>,
     /// Where each monomial's coefficient goes among the derivatives (`to_jet`,
     /// `to_fourth`).
     slots: Vec<Slot>,
@@ -64,6 +71,14 @@ impl Space {
                 }
             }
         }
+        let degree = |m: u8| monomials[m as usize].iter().map(|&n| n as usize).sum::<usize>();
+        let power_products = (2..=order)
+            .map(|r| products.iter().copied().filter(|&(i, j, _)| degree(i) + 1 >= r && degree(j) >= 1).collect())
+            .collect();
+        let mut degree_start = vec![0; order + 2];
+        for d in 0..=order {
+            degree_start[d + 1] = degree_start[d] + (0..monomials.len()).filter(|&m| degree(m as u8) == d).count();
+        }
         let slots = monomials
             .iter()
             .enumerate()
@@ -82,7 +97,7 @@ impl Space {
                 Slot { monomial: m, degree, factor: multinomial_factorial(e), orders }
             })
             .collect();
-        Space { k, order, monomials, products, slots }
+        Space { k, order, monomials, products, power_products, degree_start, slots }
     }
 
     /// The space of `k` variables up to degree `order`, built once.
@@ -182,9 +197,17 @@ impl Space {
         let mut factorial = 1.0;
         for r in 1..=self.order {
             factorial *= r as f64;
-            out = self.add(&out, &self.scale(&power, d[r] / factorial));
+            // `power` is `delta^r`, whose terms are of degree `r` and above.
+            let coefficient = d[r] / factorial;
+            for l in self.degree_start[r]..self.degree_start[self.order + 1] {
+                out.c[l] += power.c[l] * coefficient;
+            }
             if r < self.order {
-                power = self.mul(&power, &delta);
+                let mut next = [0.0; MAX_COEF];
+                for &(i, j, l) in &self.power_products[r - 1] {
+                    next[l as usize] += power.c[i as usize] * delta.c[j as usize];
+                }
+                power.c = next;
             }
         }
         out
