@@ -23,7 +23,7 @@ impl Gammals {
             .then_some(Gammals { links: [LpLink::Standard(Link::Identity), LpLink::SoftplusB(*b)] })
     }
 
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (mu, th) = (&theta[0], &theta[1]);
         let log_y = y.ln();
         let shape = s.exp(&s.scale(th, -1.0));

@@ -169,6 +169,40 @@ pub enum GeneralFamily {
     Twlss(Twlss),
 }
 
+/// `$body` with `$n` the const jet size (`mjet::JET_SIZES`) that space `$s` takes:
+/// each family's log likelihood is compiled once per size, so that a jet of a
+/// small space is not carried in the largest space's array.
+macro_rules! in_jets {
+    ($s:expr, |$n:ident| $body:expr) => {
+        match $s.jet_size() {
+            1 => {
+                const $n: usize = 1;
+                $body
+            }
+            5 => {
+                const $n: usize = 5;
+                $body
+            }
+            10 => {
+                const $n: usize = 10;
+                $body
+            }
+            15 => {
+                const $n: usize = 15;
+                $body
+            }
+            35 => {
+                const $n: usize = 35;
+                $body
+            }
+            _ => {
+                const $n: usize = 70;
+                $body
+            }
+        }
+    };
+}
+
 impl GeneralFamily {
     /// From the R layer's names: the family (mgcv's `family$family`), each linear
     /// predictor's link name and the family's constants (`gaulss`'s `b`). `None` for
@@ -221,23 +255,28 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => f.jet(y, theta, order),
             _ => {
                 let s = Space::get(theta.len(), order);
-                s.to_jet(&self.differentiated(s, y, theta))
+                in_jets!(s, |N| s.to_jet(&self.differentiated::<N>(s, y, theta)))
             }
         }
     }
 
     /// The log likelihood as a truncated Taylor polynomial in the parameters at
-    /// `theta` (families written in `mjet`'s terms).
-    fn differentiated(&self, s: &Space, y: f64, theta: &[f64]) -> MJet {
-        let vars: Vec<MJet> = theta.iter().enumerate().map(|(v, &t)| s.var(v, t)).collect();
+    /// `theta` (families written in `mjet`'s terms), in jets of `N` coefficients
+    /// (at least `s.len()`).
+    fn differentiated<const N: usize>(&self, s: &Space, y: f64, theta: &[f64]) -> MJet<N> {
+        let mut vars = [s.constant::<N>(0.0); MAX_LP];
+        for (v, &t) in theta.iter().enumerate() {
+            vars[v] = s.var(v, t);
+        }
+        let vars = &vars[..theta.len()];
         match self {
             GeneralFamily::Gaulss(_) => unreachable!("gaulss has its derivatives by hand"),
-            GeneralFamily::Gumbls(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Gammals(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Ziplss(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Gevlss(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Shash(f) => f.loglik(s, y, &vars),
-            GeneralFamily::Twlss(f) => f.loglik(s, y, &vars),
+            GeneralFamily::Gumbls(f) => f.loglik(s, y, vars),
+            GeneralFamily::Gammals(f) => f.loglik(s, y, vars),
+            GeneralFamily::Ziplss(f) => f.loglik(s, y, vars),
+            GeneralFamily::Gevlss(f) => f.loglik(s, y, vars),
+            GeneralFamily::Shash(f) => f.loglik(s, y, vars),
+            GeneralFamily::Twlss(f) => f.loglik(s, y, vars),
         }
     }
 
@@ -248,8 +287,10 @@ impl GeneralFamily {
             GeneralFamily::Gaulss(f) => (f.jet(y, theta, 3), f.fourth(y, theta)),
             _ => {
                 let s = Space::get(theta.len(), 4);
-                let l = self.differentiated(s, y, theta);
-                (s.to_jet(&l), s.to_fourth(&l))
+                in_jets!(s, |N| {
+                    let l = self.differentiated::<N>(s, y, theta);
+                    (s.to_jet(&l), s.to_fourth(&l))
+                })
             }
         }
     }
@@ -271,7 +312,7 @@ impl GeneralFamily {
         let (theta, _) = self.parameters_and_derivatives(eta);
         match self {
             GeneralFamily::Gaulss(f) => f.loglik(y, &theta[..k]),
-            _ => self.differentiated(Space::get(k, 0), y, &theta[..k]).value(),
+            _ => self.differentiated::<1>(Space::get(k, 0), y, &theta[..k]).value(),
         }
     }
 

@@ -30,7 +30,7 @@ impl Gevlss {
         })
     }
 
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (mu, rho) = (&theta[0], &theta[1]);
         let mut xi = theta[2];
         let x = xi.value();

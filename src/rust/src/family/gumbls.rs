@@ -23,7 +23,7 @@ impl Gumbls {
             .then_some(Gumbls { links: [LpLink::Standard(Link::Identity), LpLink::SoftplusB(*b)] })
     }
 
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (mu, beta) = (&theta[0], &theta[1]);
         let z = s.mul(&s.shift(&s.scale(mu, -1.0), y), &s.exp(&s.scale(beta, -1.0)));
         let ez = s.exp(&s.scale(&z, -1.0));

@@ -48,11 +48,18 @@ struct Slot {
     orders: Vec<[usize; 4]>,
 }
 
-/// A truncated Taylor polynomial in a `Space`.
+/// A truncated Taylor polynomial in a `Space` of at most `N` coefficients: a jet
+/// is sized to its space (`JET_SIZES`), since copying and zeroing coefficients
+/// a space does not have cost as much as the arithmetic (a scalar log likelihood
+/// in a 70-coefficient array spent most of its time in memset and memmove).
 #[derive(Clone, Copy)]
-pub struct MJet {
-    c: [f64; MAX_COEF],
+pub struct MJet<const N: usize = MAX_COEF> {
+    c: [f64; N],
 }
+
+/// The jet sizes `Space::jet_size` chooses from: every space's number of
+/// coefficients (C(k + order, order)) rounded up to one of these.
+pub const JET_SIZES: [usize; 6] = [1, 5, 10, 15, 35, 70];
 
 impl Space {
     fn new(k: usize, order: usize) -> Space {
@@ -108,9 +115,14 @@ impl Space {
         &spaces[(k - 1) * 5 + order]
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// The number of coefficients.
+    pub fn n_coefficients(&self) -> usize {
         self.monomials.len()
+    }
+
+    /// The smallest of `JET_SIZES` holding this space's coefficients.
+    pub fn jet_size(&self) -> usize {
+        JET_SIZES.into_iter().find(|&n| n >= self.n_coefficients()).unwrap_or(MAX_COEF)
     }
 
     /// The highest degree kept.
@@ -118,14 +130,15 @@ impl Space {
         self.order
     }
 
-    pub fn constant(&self, x: f64) -> MJet {
-        let mut c = [0.0; MAX_COEF];
+    pub fn constant<const N: usize>(&self, x: f64) -> MJet<N> {
+        debug_assert!(self.n_coefficients() <= N, "a jet smaller than its space");
+        let mut c = [0.0; N];
         c[0] = x;
         MJet { c }
     }
 
     /// Variable `v` at value `x`.
-    pub fn var(&self, v: usize, x: f64) -> MJet {
+    pub fn var<const N: usize>(&self, v: usize, x: f64) -> MJet<N> {
         let mut out = self.constant(x);
         if self.order > 0 {
             out.c[1 + v] = 1.0;
@@ -153,7 +166,7 @@ impl Space {
     }
 
     /// `a` carried over by an `embedding`.
-    pub fn embed(&self, embedding: &[(u8, u8)], a: &MJet) -> MJet {
+    pub fn embed<const N: usize>(&self, embedding: &[(u8, u8)], a: &MJet<N>) -> MJet<N> {
         let mut out = self.constant(0.0);
         for &(m, l) in embedding {
             out.c[l as usize] = a.c[m as usize];
@@ -161,26 +174,26 @@ impl Space {
         out
     }
 
-    pub fn add(&self, a: &MJet, b: &MJet) -> MJet {
+    pub fn add<const N: usize>(&self, a: &MJet<N>, b: &MJet<N>) -> MJet<N> {
         MJet { c: std::array::from_fn(|i| a.c[i] + b.c[i]) }
     }
 
-    pub fn sub(&self, a: &MJet, b: &MJet) -> MJet {
+    pub fn sub<const N: usize>(&self, a: &MJet<N>, b: &MJet<N>) -> MJet<N> {
         MJet { c: std::array::from_fn(|i| a.c[i] - b.c[i]) }
     }
 
-    pub fn scale(&self, a: &MJet, s: f64) -> MJet {
+    pub fn scale<const N: usize>(&self, a: &MJet<N>, s: f64) -> MJet<N> {
         MJet { c: a.c.map(|v| v * s) }
     }
 
-    pub fn shift(&self, a: &MJet, s: f64) -> MJet {
+    pub fn shift<const N: usize>(&self, a: &MJet<N>, s: f64) -> MJet<N> {
         let mut out = *a;
         out.c[0] += s;
         out
     }
 
-    pub fn mul(&self, a: &MJet, b: &MJet) -> MJet {
-        let mut c = [0.0; MAX_COEF];
+    pub fn mul<const N: usize>(&self, a: &MJet<N>, b: &MJet<N>) -> MJet<N> {
+        let mut c = [0.0; N];
         for &(i, j, l) in &self.products {
             c[l as usize] += a.c[i as usize] * b.c[j as usize];
         }
@@ -189,7 +202,7 @@ impl Space {
 
     /// `phi(a)` from `phi` and its first four derivatives at `a`'s value: the Taylor
     /// series of `phi` in `a - a(0)`, whose powers have no constant term.
-    pub fn compose(&self, a: &MJet, d: [f64; 5]) -> MJet {
+    pub fn compose<const N: usize>(&self, a: &MJet<N>, d: [f64; 5]) -> MJet<N> {
         let mut delta = *a;
         delta.c[0] = 0.0;
         let mut out = self.constant(d[0]);
@@ -203,7 +216,7 @@ impl Space {
                 out.c[l] += power.c[l] * coefficient;
             }
             if r < self.order {
-                let mut next = [0.0; MAX_COEF];
+                let mut next = [0.0; N];
                 for &(i, j, l) in &self.power_products[r - 1] {
                     next[l as usize] += power.c[i as usize] * delta.c[j as usize];
                 }
@@ -213,50 +226,50 @@ impl Space {
         out
     }
 
-    pub fn exp(&self, a: &MJet) -> MJet {
+    pub fn exp<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let e = a.value().exp();
         self.compose(a, [e; 5])
     }
 
-    pub fn ln(&self, a: &MJet) -> MJet {
+    pub fn ln<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let u = a.value();
         let r = 1.0 / u;
         self.compose(a, [u.ln(), r, -r * r, 2.0 * r * r * r, -6.0 * r * r * r * r])
     }
 
     /// `log(1 + a)`, accurate where `a` is small.
-    pub fn ln_1p(&self, a: &MJet) -> MJet {
+    pub fn ln_1p<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let u = a.value();
         let r = 1.0 / (1.0 + u);
         self.compose(a, [u.ln_1p(), r, -r * r, 2.0 * r * r * r, -6.0 * r * r * r * r])
     }
 
-    pub fn recip(&self, a: &MJet) -> MJet {
+    pub fn recip<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let r = 1.0 / a.value();
         let r2 = r * r;
         self.compose(a, [r, -r2, 2.0 * r2 * r, -6.0 * r2 * r2, 24.0 * r2 * r2 * r])
     }
 
-    pub fn sinh(&self, a: &MJet) -> MJet {
+    pub fn sinh<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let (sh, ch) = (a.value().sinh(), a.value().cosh());
         self.compose(a, [sh, ch, sh, ch, sh])
     }
 
-    pub fn cosh(&self, a: &MJet) -> MJet {
+    pub fn cosh<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let (sh, ch) = (a.value().sinh(), a.value().cosh());
         self.compose(a, [ch, sh, ch, sh, ch])
     }
 
     /// `asinh(a)`: its derivatives are `r = (1 + x^2)^-1/2`, `-x r^3`,
     /// `(2x^2 - 1) r^5` and `(9x - 6x^3) r^7`.
-    pub fn asinh(&self, a: &MJet) -> MJet {
+    pub fn asinh<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let x = a.value();
         let r = 1.0 / (1.0 + x * x).sqrt();
         let (r3, r5, r7) = (r * r * r, r.powi(5), r.powi(7));
         self.compose(a, [x.asinh(), r, -x * r3, (2.0 * x * x - 1.0) * r5, (9.0 * x - 6.0 * x * x * x) * r7])
     }
 
-    pub fn lgamma(&self, a: &MJet) -> MJet {
+    pub fn lgamma<const N: usize>(&self, a: &MJet<N>) -> MJet<N> {
         let u = a.value();
         let [p0, p1, p2, p3, _] = super::special::polygammas(u);
         self.compose(a, [super::special::lgamma(u), p0, p1, p2, p3])
@@ -264,7 +277,7 @@ impl Space {
 
     /// The jet of `l`'s derivatives (to this space's order, at most 3) in the
     /// variables.
-    pub fn to_jet(&self, l: &MJet) -> Jet {
+    pub fn to_jet<const N: usize>(&self, l: &MJet<N>) -> Jet {
         let mut jet = Jet::zero();
         jet.l = l.value();
         for slot in self.slots.iter().take_while(|s| s.degree <= 3) {
@@ -281,7 +294,7 @@ impl Space {
     }
 
     /// `l`'s fourth derivatives (the space must have order 4).
-    pub fn to_fourth(&self, l: &MJet) -> Fourth {
+    pub fn to_fourth<const N: usize>(&self, l: &MJet<N>) -> Fourth {
         let mut out = [[[[0.0; MAX_LP]; MAX_LP]; MAX_LP]; MAX_LP];
         for slot in self.slots.iter().filter(|s| s.degree == 4) {
             let value = l.c[slot.monomial] * slot.factor;
@@ -293,7 +306,7 @@ impl Space {
     }
 }
 
-impl MJet {
+impl<const N: usize> MJet<N> {
     pub fn value(&self) -> f64 {
         self.c[0]
     }
@@ -356,15 +369,18 @@ fn permute(idx: &[usize], mut f: impl FnMut(&[usize])) {
 mod tests {
     use super::*;
 
-    /// `f(x, y, z) = exp(x y) ln(z) + lgamma(x + z)` against its derivatives by hand.
+    /// `f(x, y, z) = exp(x y) ln(z) + lgamma(x + z)` in jets of `N` coefficients.
+    fn f<const N: usize>(s: &Space, x: f64, y: f64, z: f64) -> MJet<N> {
+        let (a, b, c) = (s.var(0, x), s.var(1, y), s.var(2, z));
+        let e = s.exp(&s.mul(&a, &b));
+        s.add(&s.mul(&e, &s.ln(&c)), &s.lgamma(&s.add(&a, &c)))
+    }
+
+    /// `f`'s derivatives against their values by hand.
     #[test]
     fn derivatives_of_a_composition() {
         let (x, y, z) = (0.7, -0.4, 1.9);
-        let f = |s: &Space| {
-            let (a, b, c) = (s.var(0, x), s.var(1, y), s.var(2, z));
-            let e = s.exp(&s.mul(&a, &b));
-            s.add(&s.mul(&e, &s.ln(&c)), &s.lgamma(&s.add(&a, &c)))
-        };
+        let f = |s: &Space| f::<MAX_COEF>(s, x, y, z);
         let s3 = Space::get(3, 3);
         let jet = s3.to_jet(&f(s3));
         let e = (x * y).exp();
@@ -383,6 +399,28 @@ mod tests {
         assert!((fourth[0][0][0][2] - (y.powi(3) * e / z + p3)).abs() < 1e-11);
         assert!((fourth[2][2][0][1] + (1.0 + x * y) * e / (z * z)).abs() < 1e-11);
         assert!((fourth[0][2][1][2] - fourth[2][2][0][1]).abs() < 1e-15);
-        assert_eq!(Space::get(4, 4).len(), MAX_COEF);
+        assert_eq!(Space::get(4, 4).n_coefficients(), MAX_COEF);
+    }
+
+    /// A jet sized to its space (or any size above) holds the same coefficients as
+    /// the largest: the arithmetic never reaches past the space's own.
+    #[test]
+    fn jet_size_does_not_change_coefficients() {
+        let (x, y, z) = (0.7, -0.4, 1.9);
+        for order in 0..=4 {
+            let s = Space::get(3, order);
+            let full = f::<MAX_COEF>(s, x, y, z);
+            let sized = f::<35>(s, x, y, z);
+            assert!(s.n_coefficients() <= s.jet_size());
+            assert_eq!(&full.c[..35], &sized.c[..], "order {order}");
+            assert!(full.c[s.n_coefficients()..].iter().all(|&v| v == 0.0));
+        }
+        assert_eq!(
+            f::<1>(Space::get(3, 0), x, y, z).value().to_bits(),
+            f::<70>(Space::get(3, 0), x, y, z).value().to_bits()
+        );
+        let sizes: Vec<usize> =
+            (1..=MAX_VARS).flat_map(|k| (0..=4).map(move |o| Space::get(k, o).jet_size())).collect();
+        assert!(sizes.iter().all(|n| JET_SIZES.contains(n)));
     }
 }

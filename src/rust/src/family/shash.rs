@@ -37,7 +37,7 @@ impl Shash {
         })
     }
 
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (mu, tau, eps, phi) = (&theta[0], &theta[1], &theta[2], &theta[3]);
         let delta = s.exp(phi);
         let z = s.mul(&s.shift(&s.scale(mu, -1.0), y), &s.exp(&s.scale(&s.add(tau, phi), -1.0)));

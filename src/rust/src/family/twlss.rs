@@ -143,7 +143,7 @@ impl Twlss {
     /// `theta` are `s`'s three variables themselves (as `GeneralFamily` makes them):
     /// the log likelihood `e^-rho A(mu, theta) + log a(theta, rho)` is formed from
     /// its parts in the smaller spaces of the variables each depends on.
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (mu, th, rho) = (theta[0].value(), theta[1].value(), theta[2].value());
         let order = s.order();
         // A = y mu^(1-p) / (1 - p) - mu^(2-p) / (2 - p), in (mu, theta).
@@ -169,7 +169,7 @@ impl Twlss {
     }
 
     /// The power `p = a + (b - a) / (1 + exp(-theta))`.
-    fn power(&self, s: &Space, theta: &MJet) -> MJet {
+    fn power<const N: usize>(&self, s: &Space, theta: &MJet<N>) -> MJet<N> {
         let [a, b] = self.limits;
         let logistic = s.recip(&s.shift(&s.exp(&s.scale(theta, -1.0)), 1.0));
         s.shift(&s.scale(&logistic, b - a), a)
@@ -186,7 +186,7 @@ impl Twlss {
     /// terms, `T_ab = sum_j e^(v_j) j^a / a! [u^b] exp(sum_k g_jk u^k)`: the series
     /// costs scalars per term and a few jet products per row.
     /// `theta` and `rho` are jets of `s` (of two variables).
-    fn log_a(&self, s: &Space, y: f64, theta: &MJet, rho: &MJet) -> MJet {
+    fn log_a<const N: usize>(&self, s: &Space, y: f64, theta: &MJet<N>, rho: &MJet<N>) -> MJet<N> {
         let log_y = y.ln();
         let p = &self.power(s, theta);
         let one_p = s.shift(&s.scale(p, -1.0), 1.0);
@@ -323,7 +323,7 @@ mod tests {
             &[(0.0, 1.3, 1.4, 0.7), (2.5, 1.7, 1.3, 0.5), (0.02, 3.0, 1.8, 2.0), (14.0, 9.0, 1.1, 0.3)]
         {
             let theta = f64::ln((p - 1.01) / (1.99 - p));
-            let vars = [s.var(0, mu), s.var(1, theta), s.var(2, f64::ln(phi))];
+            let vars: [MJet; 3] = [s.var(0, mu), s.var(1, theta), s.var(2, f64::ln(phi))];
             let jet = s.to_jet(&family.loglik(s, y, &vars));
             let [l, d1, d2] = tweedie::log_density(&mut tweedie::SeriesTerms::new(p), y, mu, phi);
             assert!((jet.l - l).abs() < 1e-12 * (1.0 + l.abs()), "value at y = {y}: {} against {l}", jet.l);
@@ -344,7 +344,7 @@ mod tests {
         for order in [0, 2, 4] {
             let s = Space::get(3, order);
             for (th, rho) in [(0.0, -800.0), (0.0, -40.0), (f64::NAN, 0.0), (0.0, f64::NAN)] {
-                let vars = [s.var(0, 2.0), s.var(1, th), s.var(2, rho)];
+                let vars: [MJet; 3] = [s.var(0, 2.0), s.var(1, th), s.var(2, rho)];
                 assert!(family.loglik(s, 3.5, &vars).value().is_nan(), "theta {th}, rho {rho}");
             }
         }

@@ -26,7 +26,7 @@ impl Ziplss {
             .then_some(Ziplss { links: [LpLink::Standard(Link::Identity); 2] })
     }
 
-    pub fn loglik(&self, s: &Space, y: f64, theta: &[MJet]) -> MJet {
+    pub fn loglik<const N: usize>(&self, s: &Space, y: f64, theta: &[MJet<N>]) -> MJet<N> {
         let (gamma, eta) = (&theta[0], &theta[1]);
         if y == 0.0 {
             return s.scale(&s.exp(eta), -1.0);
