@@ -141,6 +141,9 @@ pub struct GeneralStart {
 const MAX_INNER: usize = 200;
 /// Newton steps for the check of the search's end from the family's start.
 const FRESH_STEPS: usize = 25;
+/// Newton steps for an inner fit at a point whose value alone is asked for
+/// (`GeneralObjective::fit_at`).
+const TRIAL_STEPS: usize = 40;
 const INNER_TOL: f64 = 1e-10;
 /// How many times a search resumes from a better inner optimum (`GeneralModel::fit`).
 const MAX_RESTARTS: usize = 3;
@@ -824,9 +827,26 @@ struct GeneralObjective<'m, 'a> {
 type Anchor = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
 
 impl GeneralObjective<'_, '_> {
-    fn fit_at(&self, values: &[f64], start: &[f64]) -> Result<(Vec<f64>, Inner)> {
+    /// The inner fit at `values` from `start`. A point asked for its value only (a
+    /// line search's trial, a probe) gets `TRIAL_STEPS` Newton steps: where the
+    /// inner fit has not converged by then (or ends where its Hessian is not
+    /// positive definite) it is no point to compare criteria at, and the trial
+    /// fails as a singular one does (the step is shortened). From a start in a
+    /// non-convex region an inner fit can crawl: gumbls at 2e4 (one response
+    /// seed) spent all 200 steps, 1.3 s of its 2.8 s, at a point of its first
+    /// line search, and took that unconverged fit as the step's end.
+    fn fit_at(&self, values: &[f64], start: &[f64], value_only: bool) -> Result<(Vec<f64>, Inner)> {
         let rho = self.model.full_rho(&self.free, values);
-        let inner = self.model.inner(&self.model.penalty_lambda(&rho), start)?;
+        let lambda = self.model.penalty_lambda(&rho);
+        if !value_only {
+            return Ok((rho, self.model.inner(&lambda, start)?));
+        }
+        let inner = self.model.inner_within(&lambda, start, TRIAL_STEPS)?;
+        if !inner.converged {
+            return Err(EngineError::NotIdentifiable {
+                detail: format!("the inner fit at a trial point did not converge in {TRIAL_STEPS} Newton steps"),
+            });
+        }
         Ok((rho, inner))
     }
 }
@@ -865,9 +885,9 @@ impl Objective for GeneralObjective<'_, '_> {
                     } else {
                         beta.clone()
                     };
-                    self.fit_at(values, &start)?.1
+                    self.fit_at(values, &start, !derivatives)?.1
                 }
-                None => self.fit_at(values, &self.beta.clone())?.1,
+                None => self.fit_at(values, &self.beta.clone(), !derivatives)?.1,
             };
             self.last = Some((values.to_vec(), inner));
         }
