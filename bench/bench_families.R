@@ -200,9 +200,17 @@ chosen <- strsplit(Sys.getenv("WARMGAM_BENCH_FAMILIES", paste(names(responses), 
 if (!all(chosen %in% names(responses))) stop("WARMGAM_BENCH_FAMILIES names families outside ", toString(names(responses)))
 
 rows <- list()
+# Each family's response from its own seed, drawn before any fit: a family's data
+# are then the same whichever families run (the fits draw random numbers too, and
+# responses drawn in turn between fits changed with WARMGAM_BENCH_FAMILIES).
+drawn <- lapply(stats::setNames(seq_along(responses), names(responses)), function(i) {
+  set.seed(1900 + i)
+  responses[[i]](base$f)
+})
+
 for (name in chosen) {
   d <- base
-  y <- responses[[name]](base$f)
+  y <- drawn[[name]]
   # (A two-column response, cnorm's bounds, stays a matrix.)
   d$y <- if (is.matrix(y)) y else as.vector(y)
   d$y2 <- attr(y, "second")
