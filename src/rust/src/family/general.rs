@@ -171,32 +171,20 @@ pub enum GeneralFamily {
 
 /// `$body` with `$n` the const jet size (`mjet::JET_SIZES`) that space `$s` takes:
 /// each family's log likelihood is compiled once per size, so that a jet of a
-/// small space is not carried in the largest space's array.
+/// small space is not carried in the largest space's array. (The sizes are listed
+/// again here: a macro cannot read the constant; a test checks that they agree.)
 macro_rules! in_jets {
     ($s:expr, |$n:ident| $body:expr) => {
-        match $s.jet_size() {
-            1 => {
-                const $n: usize = 1;
+        in_jets!(@sizes $s.jet_size(), $n, $body; 1, 5, 10, 15, 35; 70)
+    };
+    (@sizes $size:expr, $n:ident, $body:expr; $($k:literal),+; $largest:literal) => {
+        match $size {
+            $($k => {
+                const $n: usize = $k;
                 $body
-            }
-            5 => {
-                const $n: usize = 5;
-                $body
-            }
-            10 => {
-                const $n: usize = 10;
-                $body
-            }
-            15 => {
-                const $n: usize = 15;
-                $body
-            }
-            35 => {
-                const $n: usize = 35;
-                $body
-            }
+            })+
             _ => {
-                const $n: usize = 70;
+                const $n: usize = $largest;
                 $body
             }
         }
@@ -508,6 +496,19 @@ fn permutations(idx: [usize; 4]) -> impl Iterator<Item = [usize; 4]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every space's jet size has its own arm in `in_jets!` (a size without one
+    /// would be carried in the largest jets); the spaces reach every one of
+    /// `JET_SIZES`.
+    #[test]
+    fn every_jet_size_has_its_arm() {
+        for k in 1..=MAX_LP {
+            for order in 0..=4 {
+                let s = Space::get(k, order);
+                assert_eq!(in_jets!(s, |N| N), s.jet_size(), "{k} variables, order {order}");
+            }
+        }
+    }
 
     fn central(f: impl Fn(f64) -> f64, h: f64) -> f64 {
         (f(h) - f(-h)) / (2.0 * h)

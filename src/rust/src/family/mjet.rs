@@ -63,10 +63,13 @@ pub const JET_SIZES: [usize; 6] = [1, 5, 10, 15, 35, 70];
 
 impl Space {
     fn new(k: usize, order: usize) -> Space {
+        // Monomials by increasing degree, each degree's starting where the last's end.
         let mut monomials = Vec::new();
+        let mut degree_start = vec![0];
         for degree in 0..=order {
             let mut e = [0u8; MAX_VARS];
             collect(&mut monomials, &mut e, 0, k, degree);
+            degree_start.push(monomials.len());
         }
         let index = |e: &[u8; MAX_VARS]| monomials.iter().position(|m| m == e);
         let mut products = Vec::new();
@@ -78,20 +81,16 @@ impl Space {
                 }
             }
         }
-        let degree = |m: u8| monomials[m as usize].iter().map(|&n| n as usize).sum::<usize>();
+        let degree_of = |m: u8| degree(&monomials[m as usize]);
         let power_products = (2..=order)
-            .map(|r| products.iter().copied().filter(|&(i, j, _)| degree(i) + 1 >= r && degree(j) >= 1).collect())
+            .map(|r| products.iter().copied().filter(|&(i, j, _)| degree_of(i) + 1 >= r && degree_of(j) >= 1).collect())
             .collect();
-        let mut degree_start = vec![0; order + 2];
-        for d in 0..=order {
-            degree_start[d + 1] = degree_start[d] + (0..monomials.len()).filter(|&m| degree(m as u8) == d).count();
-        }
         let slots = monomials
             .iter()
             .enumerate()
             .skip(1)
             .map(|(m, e)| {
-                let degree = e.iter().map(|&n| n as usize).sum();
+                let degree = degree(e);
                 let idx = indices(e, k);
                 let mut orders = Vec::new();
                 permute(&idx[..degree], |p| {
@@ -326,6 +325,11 @@ fn collect(out: &mut Vec<[u8; MAX_VARS]>, e: &mut [u8; MAX_VARS], v: usize, k: u
         collect(out, e, v + 1, k, degree - d);
     }
     e[v] = 0;
+}
+
+/// A monomial's total degree.
+fn degree(e: &[u8; MAX_VARS]) -> usize {
+    e.iter().map(|&n| n as usize).sum()
 }
 
 /// `prod_v e_v!`: the partial derivative is this times the Taylor coefficient.

@@ -835,11 +835,10 @@ impl GeneralObjective<'_, '_> {
     /// non-convex region an inner fit can crawl: gumbls at 2e4 (one response
     /// seed) spent all 200 steps, 1.3 s of its 2.8 s, at a point of its first
     /// line search, and took that unconverged fit as the step's end.
-    fn fit_at(&self, values: &[f64], start: &[f64], value_only: bool) -> Result<(Vec<f64>, Inner)> {
-        let rho = self.model.full_rho(&self.free, values);
-        let lambda = self.model.penalty_lambda(&rho);
+    fn fit_at(&self, values: &[f64], start: &[f64], value_only: bool) -> Result<Inner> {
+        let lambda = self.model.penalty_lambda(&self.model.full_rho(&self.free, values));
         if !value_only {
-            return Ok((rho, self.model.inner(&lambda, start)?));
+            return self.model.inner(&lambda, start);
         }
         let inner = self.model.inner_within(&lambda, start, TRIAL_STEPS)?;
         if !inner.converged {
@@ -847,7 +846,7 @@ impl GeneralObjective<'_, '_> {
                 detail: format!("the inner fit at a trial point did not converge in {TRIAL_STEPS} Newton steps"),
             });
         }
-        Ok((rho, inner))
+        Ok(inner)
     }
 }
 
@@ -885,9 +884,9 @@ impl Objective for GeneralObjective<'_, '_> {
                     } else {
                         beta.clone()
                     };
-                    self.fit_at(values, &start, !derivatives)?.1
+                    self.fit_at(values, &start, !derivatives)?
                 }
-                None => self.fit_at(values, &self.beta.clone(), !derivatives)?.1,
+                None => self.fit_at(values, &self.beta.clone(), !derivatives)?,
             };
             self.last = Some((values.to_vec(), inner));
         }
